@@ -1,0 +1,43 @@
+/**
+ * lvsd's command line: parses arguments and hands each subcommand to its module in
+ * src/cli/commands. Commands return an exit code; nothing here knows what they do.
+ * Modules that need the kernel (netlink) load it lazily, so `validate` and `plan --state`
+ * run on any OS.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import type { CommandModule } from './command.js';
+
+const commandModules: Array<() => Promise<CommandModule>> = [
+  // Each subcommand registers itself; keep this list in the order `--help` shows them.
+];
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('lvsd')
+    .description('Declarative reconciler for Linux IPVS: validate, plan and apply one YAML file over generic netlink.')
+    .version(packageVersion())
+    .showHelpAfterError()
+    .exitOverride();
+  let exitCode = 0;
+  for (const load of commandModules) {
+    const module = await load();
+    module.register(program, (code) => {
+      exitCode = code;
+    });
+  }
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; usage errors exit 2, as validate's contract says.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    throw err;
+  }
+  return exitCode;
+}

@@ -1,0 +1,79 @@
+/**
+ * IP address helpers shared by the config loader (canonical spelling, so that identity
+ * comparisons work) and the netlink codec (16-byte union nf_inet_addr).
+ * Node's `net` validates and canonicalises addresses but offers no byte conversion,
+ * so the byte side is written here.
+ */
+import { isIPv4, isIPv6, SocketAddress } from 'node:net';
+import type { Family } from './model.js';
+
+export function familyOf(address: string): Family | null {
+  if (isIPv4(address)) return 'ipv4';
+  if (isIPv6(address)) return 'ipv6';
+  return null;
+}
+
+/** RFC 5952 spelling for IPv6 ("2001:db8::1"), dotted quad for IPv4; null when not an address. */
+export function canonicalAddress(address: string): string | null {
+  const family = familyOf(address);
+  if (family === null) return null;
+  if (family === 'ipv4') return address.split('.').map((part) => String(Number(part))).join('.');
+  return new SocketAddress({ address, family: 'ipv6' }).address;
+}
+
+/** The address as nf_inet_addr: 16 bytes, IPv4 in the first 4, network byte order. */
+export function addressToBytes(address: string): Buffer {
+  const out = Buffer.alloc(16);
+  const family = familyOf(address);
+  if (family === 'ipv4') {
+    address.split('.').forEach((part, i) => out.writeUInt8(Number(part), i));
+    return out;
+  }
+  if (family !== 'ipv6') throw new Error(`not an IP address: ${address}`);
+  const groups = expandIpv6(address);
+  groups.forEach((group, i) => out.writeUInt16BE(group, i * 2));
+  return out;
+}
+
+export function bytesToAddress(bytes: Uint8Array, family: Family): string {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (family === 'ipv4') return `${buf[0]}.${buf[1]}.${buf[2]}.${buf[3]}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(i * 2).toString(16));
+  return canonicalAddress(groups.join(':')) as string;
+}
+
+function expandIpv6(address: string): number[] {
+  let text = address;
+  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups.
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = (v4[1] as string).split('.').map(Number) as [number, number, number, number];
+    text = text.slice(0, v4.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const front = parse(head);
+  if (tail === undefined) return front;
+  const back = parse(tail);
+  return [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back];
+}
+
+/** 255.255.255.0 -> 24; null when the mask is not contiguous. */
+export function ipv4MaskToPrefix(mask: string): number | null {
+  if (!isIPv4(mask)) return null;
+  const value = mask.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
+  for (let prefix = 0; prefix <= 32; prefix++) {
+    if (prefixToIpv4MaskValue(prefix) === value) return prefix;
+  }
+  return null;
+}
+
+export function prefixToIpv4MaskValue(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
+export function prefixToIpv4Mask(prefix: number): string {
+  const value = prefixToIpv4MaskValue(prefix);
+  return [24, 16, 8, 0].map((shift) => (value >>> shift) & 0xff).join('.');
+}

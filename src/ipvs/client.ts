@@ -1,0 +1,102 @@
+/**
+ * The one interface through which lvsd reads and changes IPVS. Two implementations:
+ * the kernel client over generic netlink (kernel-client.ts) and an in-memory fake that
+ * behaves like the kernel (fake.ts). Both pass the contract tests in test/contract.
+ *
+ * Writes go through `execute`: an ordered batch of operations, sent together, each
+ * acknowledged on its own, so that one refused change is reported against the exact
+ * operation and the independent rest still applies.
+ */
+import type {
+  Dest,
+  DestKey,
+  IpvsInfo,
+  IpvsTable,
+  LiveDest,
+  LiveService,
+  Service,
+  ServiceKey,
+  SyncDaemon,
+  Timeouts,
+} from './model.js';
+import { destId, serviceId } from './model.js';
+
+export type IpvsOp =
+  | { op: 'add-service'; service: Service }
+  | { op: 'edit-service'; service: Service }
+  | { op: 'delete-service'; service: ServiceKey }
+  | { op: 'add-dest'; service: ServiceKey; dest: Dest }
+  | { op: 'edit-dest'; service: ServiceKey; dest: Dest }
+  | { op: 'delete-dest'; service: ServiceKey; dest: DestKey }
+  | { op: 'set-timeouts'; timeouts: Partial<Timeouts> }
+  | { op: 'add-daemon'; daemon: SyncDaemon }
+  | { op: 'delete-daemon'; state: SyncDaemon['state'] }
+  | { op: 'zero'; service?: ServiceKey }
+  | { op: 'flush' };
+
+export type IpvsOpResult = { ok: true } | { ok: false; error: IpvsError };
+
+/**
+ * A refused or failed IPVS operation, worded as ipvsadm users know it
+ * ("Service not defined"), with the operation and the object it concerns.
+ */
+export class IpvsError extends Error {
+  override readonly name = 'IpvsError';
+  constructor(
+    /** What was attempted, e.g. "add-dest". */
+    readonly operation: string,
+    /** The object concerned, e.g. "TCP 10.0.0.1:80 -> 192.168.10.2:80". */
+    readonly object: string,
+    /** Positive errno from the kernel (or the fake's imitation), 0 when not from the kernel. */
+    readonly errno: number,
+    /** The reason alone, e.g. "Destination already exists". */
+    readonly reason: string,
+  ) {
+    super(object ? `${operation} ${object}: ${reason}` : `${operation}: ${reason}`);
+  }
+}
+
+export interface IpvsClient {
+  getInfo(): Promise<IpvsInfo>;
+  listServices(): Promise<LiveService[]>;
+  /** null when the kernel has no such service. */
+  getService(key: ServiceKey): Promise<LiveService | null>;
+  listDests(service: ServiceKey): Promise<LiveDest[]>;
+  /** Every service with its dests. */
+  readTable(): Promise<IpvsTable>;
+  getTimeouts(): Promise<Timeouts>;
+  listDaemons(): Promise<SyncDaemon[]>;
+  /** Runs the operations in order; never throws for a refused operation, reports it in its result. */
+  execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]>;
+  close(): Promise<void>;
+}
+
+/** How an operation's object is named in messages and plans. */
+export function describeOpObject(op: IpvsOp): string {
+  switch (op.op) {
+    case 'add-service':
+    case 'edit-service':
+    case 'delete-service':
+      return serviceId(op.service);
+    case 'add-dest':
+    case 'edit-dest':
+    case 'delete-dest':
+      return `${serviceId(op.service)} -> ${destId(op.dest)}`;
+    case 'set-timeouts':
+      return 'timeouts';
+    case 'add-daemon':
+      return `sync daemon ${op.daemon.state}`;
+    case 'delete-daemon':
+      return `sync daemon ${op.state}`;
+    case 'zero':
+      return op.service ? serviceId(op.service) : 'all counters';
+    case 'flush':
+      return 'whole table';
+  }
+}
+
+/** Runs one operation and throws its IpvsError when refused: for callers that do one thing. */
+export async function executeOne(client: IpvsClient, op: IpvsOp): Promise<void> {
+  const [result] = await client.execute([op]);
+  if (result && !result.ok) throw result.error;
+}
