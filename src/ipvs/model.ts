@@ -204,3 +204,12 @@ export function serviceId(key: ServiceKey): string {
 export function destId(dest: DestKey): string {
   return formatHostPort(dest.address, dest.port);
 }
+
+/** How ipvsadm -Ln names each forwarding method; lvsd's tables use the same words. */
+export const forwardingLabel: Record<Forwarding, string> = {
+  nat: 'Masq',
+  dr: 'Route',
+  tun: 'Tunnel',
+  local: 'Local',
+  bypass: 'Bypass',
+};
