@@ -1,0 +1,257 @@
+/**
+ * The planner: desired state and the live table in, the smallest ordered list of IPVS
+ * operations out. Pure: no I/O, no clock (the caller passes `now`), so every rule here
+ * is unit- and property-tested without a kernel.
+ *
+ * Order of a plan: kernel settings; then, service by service in config order, the
+ * service itself (add or edit) followed by its dests (adds and edits before drains and
+ * deletes, so a real that changes address gains its replacement first); then services
+ * that left the config. A service is never deleted and re-created to change an
+ * attribute: the kernel edits every attribute in place, and a re-create throws its
+ * connections away.
+ */
+import type { IpvsOp } from '../ipvs/client.js';
+import type { Dest, IpvsTable, LiveDest, LiveService, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
+import { destId, serviceId, serviceKeyOf } from '../ipvs/model.js';
+import { diffDest, diffService, type FieldChange } from './diff.js';
+
+export interface DesiredService {
+  /** The name the config gives the service; shown in plans. */
+  name: string;
+  service: Service;
+  dests: Dest[];
+}
+
+export interface DesiredState {
+  services: DesiredService[];
+  /** Only the timeouts the config sets; absent = lvsd leaves timeouts alone. */
+  timeouts?: Partial<Timeouts>;
+  /** Absent = lvsd leaves sync daemons alone; [] = lvsd stops any that run. */
+  daemons?: SyncDaemon[];
+}
+
+export interface ActualState {
+  table: IpvsTable;
+  timeouts?: Timeouts;
+  daemons?: SyncDaemon[];
+}
+
+export interface PlanContext {
+  /** Milliseconds since the epoch; drains are timed against it. */
+  now: number;
+  /** Services lvsd created or managed before (from the state file), by serviceId. */
+  owned: ReadonlySet<string>;
+  /** Dests being drained, by drainKey, with the time their drain began. */
+  draining: ReadonlyMap<string, number>;
+  /** How long a removed real keeps its connections at weight 0 before it is deleted; 0 deletes at once. */
+  drainTimeoutMs: number;
+  /** 'all' removes services lvsd does not manage; 'managed' (default) only reports them. */
+  prune: 'managed' | 'all';
+}
+
+export type StepAction = 'add' | 'change' | 'drain' | 'remove';
+
+export interface PlanStep {
+  action: StepAction;
+  op: IpvsOp;
+  /** serviceId of the service concerned ("TCP 10.0.0.1:80"). */
+  service: string;
+  /** Config name of the service, when it has one. */
+  serviceName?: string;
+  /** destId when the step concerns a real server. */
+  dest?: string;
+  /** For 'change' and 'drain': what changes, old -> new. */
+  changes: FieldChange[];
+}
+
+export interface WaitingDrain {
+  service: string;
+  dest: string;
+  activeConns: number;
+  inactiveConns: number;
+  /** Milliseconds left before the drain timeout forces the delete. */
+  remainingMs: number;
+}
+
+export interface Plan {
+  steps: PlanStep[];
+  /** Reals at weight 0 waiting for their connections to end; no operation until then. */
+  waiting: WaitingDrain[];
+  /** Live services lvsd does not manage and leaves alone. */
+  foreign: string[];
+  /** What the state file should record once the plan is applied. */
+  next: { owned: string[]; draining: Record<string, number> };
+}
+
+export function drainKey(service: string, dest: string): string {
+  return `${service} -> ${dest}`;
+}
+
+export function countSteps(plan: Plan): Record<StepAction, number> {
+  const counts: Record<StepAction, number> = { add: 0, change: 0, drain: 0, remove: 0 };
+  for (const step of plan.steps) counts[step.action]++;
+  return counts;
+}
+
+export function isEmptyPlan(plan: Plan): boolean {
+  return plan.steps.length === 0;
+}
+
+/** Collects steps and the state to record; one per plan() call. */
+class PlanBuilder {
+  readonly steps: PlanStep[] = [];
+  readonly waiting: WaitingDrain[] = [];
+  readonly foreign: string[] = [];
+  readonly owned = new Set<string>();
+  readonly draining: Record<string, number> = {};
+
+  constructor(readonly context: PlanContext) {}
+
+  add(step: Omit<PlanStep, 'changes'> & { changes?: FieldChange[] }): void {
+    this.steps.push({ changes: [], ...step });
+  }
+}
+
+export function plan(desired: DesiredState, actual: ActualState, context: PlanContext): Plan {
+  const builder = new PlanBuilder(context);
+  planTimeouts(builder, desired.timeouts, actual.timeouts);
+  planDaemons(builder, desired.daemons, actual.daemons);
+
+  const live = new Map(actual.table.services.map((svc) => [serviceId(svc), svc]));
+  const desiredIds = new Set<string>();
+  for (const wanted of desired.services) {
+    const id = serviceId(wanted.service);
+    desiredIds.add(id);
+    builder.owned.add(id);
+    planService(builder, wanted, live.get(id));
+  }
+  for (const [id, svc] of live) {
+    if (desiredIds.has(id)) continue;
+    if (context.owned.has(id) || context.prune === 'all') planServiceRemoval(builder, id, svc);
+    else builder.foreign.push(id);
+  }
+  return {
+    steps: builder.steps,
+    waiting: builder.waiting,
+    foreign: builder.foreign,
+    next: { owned: [...builder.owned], draining: builder.draining },
+  };
+}
+
+function planTimeouts(builder: PlanBuilder, desired: Partial<Timeouts> | undefined, actual: Timeouts | undefined): void {
+  if (!desired) return;
+  const changes: FieldChange[] = [];
+  const write: Partial<Timeouts> = {};
+  for (const field of ['tcp', 'tcpFin', 'udp'] as const) {
+    const want = desired[field];
+    if (want === undefined || want === actual?.[field]) continue;
+    write[field] = want;
+    changes.push({ field: `${field} timeout`, from: String(actual?.[field] ?? '?'), to: String(want) });
+  }
+  if (changes.length) builder.add({ action: 'change', op: { op: 'set-timeouts', timeouts: write }, service: 'timeouts', changes });
+}
+
+function daemonText(daemon: SyncDaemon): string {
+  const mcast = daemon.mcastGroup ? ` mcast ${daemon.mcastGroup}:${daemon.mcastPort ?? 0} ttl ${daemon.mcastTtl ?? 0}` : '';
+  const maxlen = daemon.syncMaxLen ? ` maxlen ${daemon.syncMaxLen}` : '';
+  return `${daemon.interface} syncid ${daemon.syncId}${maxlen}${mcast}`;
+}
+
+function planDaemons(builder: PlanBuilder, desired: SyncDaemon[] | undefined, actual: SyncDaemon[] | undefined): void {
+  if (!desired) return;
+  for (const state of ['master', 'backup'] as const) {
+    const want = desired.find((d) => d.state === state);
+    const have = actual?.find((d) => d.state === state);
+    const label = `sync daemon ${state}`;
+    if (have && want && daemonText(have) === daemonText(want)) continue;
+    // A running daemon cannot be edited: the kernel has no SET for it, so stop then start.
+    if (have) builder.add({ action: 'remove', op: { op: 'delete-daemon', state }, service: label });
+    if (want) {
+      const changes = have ? [{ field: 'settings', from: daemonText(have), to: daemonText(want) }] : [];
+      builder.add({ action: have ? 'change' : 'add', op: { op: 'add-daemon', daemon: want }, service: label, changes });
+    }
+  }
+}
+
+function planService(builder: PlanBuilder, wanted: DesiredService, live: LiveService | undefined): void {
+  const id = serviceId(wanted.service);
+  const base = { service: id, serviceName: wanted.name };
+  if (!live) {
+    builder.add({ ...base, action: 'add', op: { op: 'add-service', service: wanted.service } });
+  } else {
+    const changes = diffService(live, wanted.service);
+    if (changes.length) builder.add({ ...base, action: 'change', op: { op: 'edit-service', service: wanted.service }, changes });
+  }
+  const key = serviceKeyOf(wanted.service);
+  const liveDests = new Map((live?.dests ?? []).map((d) => [destId(d), d]));
+  const wantedIds = new Set<string>();
+  for (const dest of wanted.dests) {
+    const did = destId(dest);
+    wantedIds.add(did);
+    const have = liveDests.get(did);
+    if (!have) {
+      builder.add({ ...base, dest: did, action: 'add', op: { op: 'add-dest', service: key, dest } });
+      continue;
+    }
+    // A real re-added while draining simply gets its weight back below: no re-create.
+    const changes = diffDest(have, dest);
+    if (changes.length) builder.add({ ...base, dest: did, action: 'change', op: { op: 'edit-dest', service: key, dest }, changes });
+  }
+  for (const [did, have] of liveDests) {
+    if (!wantedIds.has(did)) planDrain(builder, wanted.service, have, wanted.name);
+  }
+}
+
+/**
+ * A real leaving the table: weight 0 first, so new connections go elsewhere while
+ * established ones finish; deleted once it has no connections or the drain time is up.
+ * Returns true when the dest is deleted by this plan.
+ */
+function planDrain(builder: PlanBuilder, service: Service | LiveService, dest: LiveDest, serviceName?: string): boolean {
+  const { context } = builder;
+  const id = serviceId(service);
+  const did = destId(dest);
+  const key = serviceKeyOf(service);
+  const base = { service: id, dest: did, ...(serviceName ? { serviceName } : {}) };
+  const drainingKey = drainKey(id, did);
+  // A drain found without a record (lvsd restarted, state lost) starts its clock now.
+  const since = context.draining.get(drainingKey) ?? context.now;
+  const connections = dest.activeConns + dest.inactiveConns;
+  const elapsed = context.now - since;
+  if (context.drainTimeoutMs > 0 && dest.weight > 0 && connections > 0) {
+    const quiesced: Dest = { ...dest, weight: 0 };
+    builder.add({
+      ...base,
+      action: 'drain',
+      op: { op: 'edit-dest', service: key, dest: quiesced },
+      changes: [{ field: 'weight', from: String(dest.weight), to: '0' }],
+    });
+    builder.draining[drainingKey] = context.now;
+    builder.waiting.push(waitingDrain(id, did, dest, context.drainTimeoutMs));
+    return false;
+  }
+  if (connections === 0 || elapsed >= context.drainTimeoutMs) {
+    builder.add({ ...base, action: 'remove', op: { op: 'delete-dest', service: key, dest: { address: dest.address, port: dest.port } } });
+    return true;
+  }
+  builder.draining[drainingKey] = since;
+  builder.waiting.push(waitingDrain(id, did, dest, context.drainTimeoutMs - elapsed));
+  return false;
+}
+
+function waitingDrain(service: string, dest: string, live: LiveDest, remainingMs: number): WaitingDrain {
+  return { service, dest, activeConns: live.activeConns, inactiveConns: live.inactiveConns, remainingMs };
+}
+
+/** A service that left the config: its reals drain like any removed real, then it goes. */
+function planServiceRemoval(builder: PlanBuilder, id: string, live: LiveService): void {
+  let remaining = 0;
+  for (const dest of live.dests) {
+    if (!planDrain(builder, live, dest)) remaining++;
+  }
+  if (remaining > 0) {
+    builder.owned.add(id);
+    return;
+  }
+  builder.add({ action: 'remove', op: { op: 'delete-service', service: serviceKeyOf(live) }, service: id });
+}

@@ -1,0 +1,54 @@
+/**
+ * lvsd's memory between runs (default /run/lvsd/state.json): which services it manages,
+ * so that a service removed from the config is removed from the kernel while services
+ * made by others are left alone; and when each draining real began to drain, so a
+ * restart neither cuts a drain short nor lets it run forever. Lost state is safe: owned
+ * services not in config are then treated as foreign, and drains restart their clock.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+const StateFile = z.object({
+  version: z.literal(1),
+  owned: z.array(z.string()),
+  draining: z.record(z.string(), z.number()),
+});
+export type ReconcileState = z.infer<typeof StateFile>;
+
+export const emptyState = (): ReconcileState => ({ version: 1, owned: [], draining: {} });
+
+export function stateFilePath(stateDir: string): string {
+  return join(stateDir, 'state.json');
+}
+
+export async function loadState(stateDir: string): Promise<{ state: ReconcileState; warning?: string }> {
+  const path = stateFilePath(stateDir);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: emptyState() };
+    return { state: emptyState(), warning: `cannot read ${path}: ${(err as Error).message}; treating every unlisted service as foreign` };
+  }
+  const parsed = StateFile.safeParse(safeJson(text));
+  if (!parsed.success) return { state: emptyState(), warning: `${path} is not a valid lvsd state file; treating every unlisted service as foreign` };
+  return { state: parsed.data };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Written to a temporary file and renamed, so a crash never leaves half a state file. */
+export async function saveState(stateDir: string, state: ReconcileState): Promise<void> {
+  await mkdir(stateDir, { recursive: true });
+  const path = stateFilePath(stateDir);
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`);
+  await rename(temporary, path);
+}
