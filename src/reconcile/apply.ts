@@ -5,6 +5,7 @@
  */
 import type { IpvsClient, IpvsError } from '../ipvs/client.js';
 import type { Plan, PlanStep } from './plan.js';
+import type { SysctlChange } from './sysctl-plan.js';
 
 export interface StepOutcome {
   step: PlanStep;
@@ -13,15 +14,26 @@ export interface StepOutcome {
   causedBy?: PlanStep;
 }
 
+export interface SysctlOutcome {
+  change: SysctlChange;
+  error?: string;
+}
+
+export type SysctlWriter = (name: string, value: number) => Promise<void>;
+
 export interface ApplyReport {
   outcomes: StepOutcome[];
+  sysctls: SysctlOutcome[];
   /** Operations sent to the kernel. */
   writes: number;
   failed: number;
 }
 
-export async function applyPlan(client: IpvsClient, plan: Plan): Promise<ApplyReport> {
-  if (plan.steps.length === 0) return { outcomes: [], writes: 0, failed: 0 };
+/** Sysctls first (ip_forward before the NAT services that need it), then one IPVS batch. */
+export async function applyPlan(client: IpvsClient, plan: Plan, writeSysctl?: SysctlWriter): Promise<ApplyReport> {
+  const sysctls = await applySysctls(plan.sysctls, writeSysctl);
+  const sysctlFailures = sysctls.filter((o) => o.error).length;
+  if (plan.steps.length === 0) return { outcomes: [], sysctls, writes: 0, failed: sysctlFailures };
   const results = await client.execute(plan.steps.map((step) => step.op));
   const failedServiceAdds = new Map<string, PlanStep>();
   const outcomes = plan.steps.map((step, i): StepOutcome => {
@@ -31,5 +43,22 @@ export async function applyPlan(client: IpvsClient, plan: Plan): Promise<ApplyRe
     const cause = step.dest ? failedServiceAdds.get(step.service) : undefined;
     return cause ? { step, error: result.error, causedBy: cause } : { step, error: result.error };
   });
-  return { outcomes, writes: plan.steps.length, failed: outcomes.filter((o) => o.error).length };
+  return { outcomes, sysctls, writes: plan.steps.length, failed: outcomes.filter((o) => o.error).length + sysctlFailures };
+}
+
+async function applySysctls(changes: SysctlChange[], write: SysctlWriter | undefined): Promise<SysctlOutcome[]> {
+  const outcomes: SysctlOutcome[] = [];
+  for (const change of changes) {
+    if (!write) {
+      outcomes.push({ change, error: 'no sysctl writer available' });
+      continue;
+    }
+    try {
+      await write(change.name, change.to);
+      outcomes.push({ change });
+    } catch (err) {
+      outcomes.push({ change, error: (err as Error).message });
+    }
+  }
+  return outcomes;
 }

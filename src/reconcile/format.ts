@@ -5,7 +5,7 @@
 import type { IpvsOp } from '../ipvs/client.js';
 import { forwardingLabel, type Dest, type Service } from '../ipvs/model.js';
 import type { ApplyReport } from './apply.js';
-import { countSteps, type Plan, type PlanStep, type StepAction } from './plan.js';
+import { countSteps, isEmptyPlan, type Plan, type PlanStep, type StepAction } from './plan.js';
 
 export interface Palette {
   add(text: string): string;
@@ -92,6 +92,12 @@ export function formatPlan(plan: Plan, palette: Palette = plain): string {
     for (const step of steps.filter((s) => s.dest)) lines.push(...destLines(palette, step));
     lines.push('');
   }
+  for (const change of plan.sysctls) {
+    lines.push(palette.change(`  ~ sysctl ${change.name}: ${change.from ?? 'absent'} -> ${change.to}`));
+  }
+  if (plan.sysctls.length) lines.push('');
+  for (const advice of plan.advice) lines.push(palette.change(`  ! ${advice}`));
+  if (plan.advice.length) lines.push('');
   for (const wait of plan.waiting) {
     const secs = Math.max(0, Math.ceil(wait.remainingMs / 1000));
     lines.push(palette.dim(`  draining ${wait.service} -> ${wait.dest}: ${wait.activeConns} active, ${wait.inactiveConns} inactive connections; deleted when they end or in ${secs}s`));
@@ -103,16 +109,18 @@ export function formatPlan(plan: Plan, palette: Palette = plain): string {
 }
 
 export function summaryLine(plan: Plan, palette: Palette = plain): string {
-  if (plan.steps.length === 0) return palette.bold('No changes. The kernel table matches the configuration.');
+  if (isEmptyPlan(plan)) return palette.bold('No changes. The kernel table matches the configuration.');
   const n = countSteps(plan);
   const drain = n.drain ? `, ${n.drain} to drain` : '';
-  return palette.bold(`Plan: ${n.add} to add, ${n.change} to change${drain}, ${n.remove} to remove.`);
+  return palette.bold(`Plan: ${n.add} to add, ${n.change + plan.sysctls.length} to change${drain}, ${n.remove} to remove.`);
 }
 
 export function planToJson(plan: Plan): object {
   return {
     summary: countSteps(plan),
     steps: plan.steps.map((s) => ({ ...s, op: s.op.op, object: opObject(s.op) })),
+    sysctls: plan.sysctls,
+    advice: plan.advice,
     waiting: plan.waiting,
     foreign: plan.foreign,
   };
@@ -124,13 +132,17 @@ function opObject(op: IpvsOp): unknown {
 }
 
 export function formatApplyReport(report: ApplyReport, palette: Palette = plain): string {
-  const lines = report.outcomes.map(({ step, error, causedBy }) => {
+  const lines = report.sysctls.map(({ change, error }) =>
+    error ? palette.remove(`  ! sysctl ${change.name}=${change.to}: ${error}`) : palette.change(`  ~ sysctl ${change.name}=${change.to}`),
+  );
+  lines.push(...report.outcomes.map(({ step, error, causedBy }) => {
     const object = step.dest ? `${step.service} -> ${step.dest}` : step.service;
     if (!error) return paint(palette, step.action, `  ${symbols[step.action]} ${step.op.op} ${object}`);
     const why = causedBy ? `${error.reason} (because ${causedBy.op.op} ${causedBy.service} failed)` : error.reason;
     return palette.remove(`  ! ${step.op.op} ${object}: ${why}`);
-  });
-  const done = report.writes - report.failed;
-  lines.push('', palette.bold(report.failed ? `Applied ${done} of ${report.writes} changes; ${report.failed} failed.` : `Applied ${done} changes.`));
+  }));
+  const writes = report.writes + report.sysctls.length;
+  const done = writes - report.failed;
+  lines.push('', palette.bold(report.failed ? `Applied ${done} of ${writes} changes; ${report.failed} failed.` : `Applied ${done} changes.`));
   return lines.join('\n');
 }

@@ -14,6 +14,7 @@ import type { IpvsOp } from '../ipvs/client.js';
 import type { Dest, IpvsTable, LiveDest, LiveService, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import { destId, serviceId, serviceKeyOf } from '../ipvs/model.js';
 import { diffDest, diffService, type FieldChange } from './diff.js';
+import { planSysctls, sysctlAdvice, type SysctlChange } from './sysctl-plan.js';
 
 export interface DesiredService {
   /** The name the config gives the service; shown in plans. */
@@ -28,12 +29,16 @@ export interface DesiredState {
   timeouts?: Partial<Timeouts>;
   /** Absent = lvsd leaves sync daemons alone; [] = lvsd stops any that run. */
   daemons?: SyncDaemon[];
+  /** Sysctls the config sets, by dotted name ("net.ipv4.vs.conn_reuse_mode"). */
+  sysctls?: Record<string, number>;
 }
 
 export interface ActualState {
   table: IpvsTable;
   timeouts?: Timeouts;
   daemons?: SyncDaemon[];
+  /** Current values of the sysctls the config sets or that advice looks at; null = absent. */
+  sysctls?: Record<string, number | null>;
 }
 
 export interface PlanContext {
@@ -79,6 +84,10 @@ export interface Plan {
   waiting: WaitingDrain[];
   /** Live services lvsd does not manage and leaves alone. */
   foreign: string[];
+  /** Sysctl writes (not IPVS operations, so kept apart from steps). */
+  sysctls: SysctlChange[];
+  /** Warnings about kernel settings the config leaves alone. */
+  advice: string[];
   /** What the state file should record once the plan is applied. */
   next: { owned: string[]; draining: Record<string, number> };
 }
@@ -94,7 +103,7 @@ export function countSteps(plan: Plan): Record<StepAction, number> {
 }
 
 export function isEmptyPlan(plan: Plan): boolean {
-  return plan.steps.length === 0;
+  return plan.steps.length === 0 && plan.sysctls.length === 0;
 }
 
 /** Collects steps and the state to record; one per plan() call. */
@@ -134,6 +143,8 @@ export function plan(desired: DesiredState, actual: ActualState, context: PlanCo
     steps: builder.steps,
     waiting: builder.waiting,
     foreign: builder.foreign,
+    sysctls: planSysctls(desired.sysctls, actual.sysctls ?? {}),
+    advice: actual.sysctls ? sysctlAdvice(desired, actual.sysctls, context.drainTimeoutMs) : [],
     next: { owned: [...builder.owned], draining: builder.draining },
   };
 }

@@ -8,6 +8,8 @@ import { PhaseTimer } from '../util/timings.js';
 import { applyPlan, type ApplyReport } from './apply.js';
 import { plan as makePlan, type ActualState, type DesiredState, type Plan } from './plan.js';
 import { loadState, saveState } from './state.js';
+import { readSysctls, writeSysctl } from '../ipvs/sysctl.js';
+import { ADVISED_SYSCTLS } from './sysctl-plan.js';
 
 export interface ReconcileOptions {
   desired: DesiredState;
@@ -19,7 +21,16 @@ export interface ReconcileOptions {
   dryRun: boolean;
   timer?: PhaseTimer;
   now?: number;
+  /** Sysctl access; the real /proc/sys by default, swapped out in tests. */
+  sysctls?: SysctlAccess;
 }
+
+export interface SysctlAccess {
+  read(names: readonly string[]): Promise<Record<string, number | null>>;
+  write(name: string, value: number): Promise<void>;
+}
+
+export const procSysctls: SysctlAccess = { read: (names) => readSysctls(names), write: (name, value) => writeSysctl(name, value) };
 
 export interface ReconcileResult {
   plan: Plan;
@@ -29,17 +40,19 @@ export interface ReconcileResult {
 }
 
 /** Reads what the plan needs: the table always, timeouts and daemons only when the config manages them. */
-export async function readActual(client: IpvsClient, desired: DesiredState): Promise<ActualState> {
-  const [table, timeouts, daemons] = await Promise.all([
+export async function readActual(client: IpvsClient, desired: DesiredState, sysctlAccess: SysctlAccess = procSysctls): Promise<ActualState> {
+  const sysctlNames = [...new Set([...ADVISED_SYSCTLS, ...Object.keys(desired.sysctls ?? {})])];
+  const [table, timeouts, daemons, sysctls] = await Promise.all([
     client.readTable(),
     desired.timeouts ? client.getTimeouts() : undefined,
     desired.daemons ? client.listDaemons() : undefined,
+    sysctlAccess.read(sysctlNames),
   ]);
-  return { table, ...(timeouts ? { timeouts } : {}), ...(daemons ? { daemons } : {}) };
+  return { table, sysctls, ...(timeouts ? { timeouts } : {}), ...(daemons ? { daemons } : {}) };
 }
 
 export async function reconcile(client: IpvsClient, options: ReconcileOptions): Promise<ReconcileResult> {
-  const actual = await (options.timer ?? new PhaseTimer()).time('read', () => readActual(client, options.desired));
+  const actual = await (options.timer ?? new PhaseTimer()).time('read', () => readActual(client, options.desired, options.sysctls));
   return reconcileAgainst(actual, options, client);
 }
 
@@ -60,7 +73,7 @@ export async function reconcileAgainst(actual: ActualState, options: ReconcileOp
     }),
   );
   if (options.dryRun || !client) return { plan, warnings };
-  const report = await timer.time('write', () => applyPlan(client, plan));
+  const report = await timer.time('write', () => applyPlan(client, plan, (options.sysctls ?? procSysctls).write));
   if (options.stateDir) {
     await saveState(options.stateDir, { version: 1, owned: plan.next.owned, draining: plan.next.draining });
   }
