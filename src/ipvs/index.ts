@@ -1,0 +1,29 @@
+/**
+ * src/ipvs: everything lvsd says to the kernel, behind one IpvsClient.
+ *
+ * - `openIpvs()` loads the netlink client lazily (dynamic import), so commands that never
+ *   touch the kernel run where the native netlink binding cannot load;
+ * - `FakeIpvs` is the in-memory kernel for tests.
+ */
+import type { IpvsClient } from './client.js';
+import { IpvsUnavailableError } from './errors.js';
+import type { KernelIpvsOptions } from './kernel-client.js';
+
+export * from './client.js';
+export { FakeIpvs, type FakeIpvsOptions } from './fake.js';
+export { IpvsUnavailableError, NO_IPVS_HELP, PERMISSION_HELP, reasonFor, validateOp } from './errors.js';
+export type { KernelIpvsOptions } from './kernel-client.js';
+
+/** Opens the kernel client (generic netlink). Throws IpvsUnavailableError with advice. */
+export async function openIpvs(options: KernelIpvsOptions = {}): Promise<IpvsClient> {
+  let mod: typeof import('./kernel-client.js');
+  try {
+    mod = await import('./kernel-client.js');
+  } catch (err) {
+    throw new IpvsUnavailableError(
+      'netlink',
+      `Cannot load the netlink binding (Linux only; reinstall with \`npm ci\` to get its prebuild): ${(err as Error).message}`,
+    );
+  }
+  return mod.KernelIpvsClient.open(options);
+}
