@@ -718,7 +718,7 @@ export function decodeAck(data: Buffer, flags: number): NetlinkAck {
   const err = LE ? error : data.readInt32BE(0);
   const reqLen = LE ? data.readUInt32LE(4) : data.readUInt32BE(4);
   const seq = LE ? data.readUInt32LE(12) : data.readUInt32BE(12);
-  const ack: NetlinkAck = { errno: -err, seq };
+  const ack: NetlinkAck = { errno: err === 0 ? 0 : -err, seq };
   if (flags & NLM_F_ACK_TLVS) {
     // After the header (CAPPED) or the whole request, aligned.
     const skip = flags & NLM_F_CAPPED || err === 0 ? NLMSG_HDRLEN : (reqLen + 3) & ~3;
