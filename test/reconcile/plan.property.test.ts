@@ -1,0 +1,138 @@
+/**
+ * Property tests: for random desired and live tables, applying the plan to the fake
+ * kernel yields exactly the desired table, planning again yields nothing, and nothing
+ * that could be edited is deleted and re-created.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FakeIpvs } from '../../src/ipvs/fake.js';
+import type { IpvsOp } from '../../src/ipvs/client.js';
+import { destId, serviceId, serviceKeyOf, type Dest, type IpvsTable, type Service } from '../../src/ipvs/model.js';
+import { applyPlan } from '../../src/reconcile/apply.js';
+import { plan, type DesiredService, type PlanContext } from '../../src/reconcile/plan.js';
+import { dest, tcpService } from './fixtures.js';
+
+function fwmarkService(base: Service): Service {
+  const { family, scheduler, flags, timeout, netmask, pe } = base;
+  return { family, fwmark: 10, scheduler, flags, timeout, netmask, pe };
+}
+
+const serviceShapes: Service[] = [
+  tcpService('10.0.0.1', 80),
+  tcpService('10.0.0.1', 443),
+  { ...tcpService('10.0.0.2', 53), protocol: 'udp' } as Service,
+  fwmarkService(tcpService('10.0.0.3', 0)),
+  tcpService('2001:db8::1', 80),
+];
+
+const arbService = (index: number) =>
+  fc.record({
+    scheduler: fc.constantFrom('rr', 'wrr', 'wlc', 'lc', 'sh'),
+    persistent: fc.boolean(),
+    timeout: fc.integer({ min: 1, max: 3600 }),
+  }).map(({ scheduler, persistent, timeout }): Service => {
+    const shape = serviceShapes[index]!;
+    return {
+      ...shape,
+      scheduler,
+      flags: { ...shape.flags, persistent },
+      timeout: persistent ? timeout : 0,
+    } as Service;
+  });
+
+const realAddresses = (family: 'ipv4' | 'ipv6') =>
+  family === 'ipv4' ? ['192.168.10.2', '192.168.10.3', '192.168.11.2', '192.168.11.3'] : ['2001:db8:1::2', '2001:db8:1::3'];
+
+const arbDests = (service: Service) =>
+  fc.subarray(realAddresses(service.family)).chain((addresses) =>
+    fc.tuple(
+      ...addresses.map((address) =>
+        fc.record({ weight: fc.integer({ min: 0, max: 10 }), upper: fc.integer({ min: 0, max: 100 }) }).map(
+          ({ weight, upper }): Dest => dest(address, 'fwmark' in service ? 0 : (service as { port: number }).port, { weight, upperThreshold: upper }),
+        ),
+      ),
+    ),
+  );
+
+const arbTable: fc.Arbitrary<DesiredService[]> = fc
+  .subarray([0, 1, 2, 3, 4])
+  .chain((indexes) => fc.tuple(...indexes.map((i) => arbService(i).chain((service) => arbDests(service).map((dests) => ({ name: `svc${i}`, service, dests }))))));
+
+async function kernelWith(services: DesiredService[]): Promise<FakeIpvs> {
+  const fake = new FakeIpvs();
+  const ops: IpvsOp[] = services.flatMap((s) => [
+    { op: 'add-service' as const, service: s.service },
+    ...s.dests.map((d) => ({ op: 'add-dest' as const, service: serviceKeyOf(s.service), dest: d })),
+  ]);
+  const results = await fake.execute(ops);
+  expect(results.every((r) => r.ok)).toBe(true);
+  fake.log.length = 0;
+  return fake;
+}
+
+function settingsOf(table: IpvsTable) {
+  return table.services
+    .map(({ stats: _s, dests, ...service }) => ({
+      id: serviceId(service),
+      service,
+      dests: dests.map(({ activeConns: _a, inactiveConns: _i, persistConns: _p, stats: _st, ...d }) => d).sort((a, b) => destId(a).localeCompare(destId(b))),
+    }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+function settingsOfDesired(services: DesiredService[]) {
+  return services
+    .map((s) => ({ id: serviceId(s.service), service: s.service, dests: [...s.dests].sort((a, b) => destId(a).localeCompare(destId(b))) }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+const contextFor = (owned: Iterable<string>): PlanContext => ({
+  now: 0,
+  owned: new Set(owned),
+  draining: new Map(),
+  drainTimeoutMs: 0,
+  prune: 'managed',
+});
+
+describe('planner properties (against the fake kernel)', () => {
+  it('applying the plan yields the desired table, and a second plan is empty', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbTable, arbTable, async (before, after) => {
+        const kernel = await kernelWith(before);
+        const owned = before.map((s) => serviceId(s.service));
+        const first = plan({ services: after }, { table: await kernel.readTable() }, contextFor(owned));
+        const report = await applyPlan(kernel, first);
+        expect(report.failed).toBe(0);
+        const table = await kernel.readTable();
+        expect(settingsOf(table)).toEqual(settingsOfDesired(after));
+        const second = plan({ services: after }, { table }, contextFor(first.next.owned));
+        expect(second.steps).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('never deletes a service or real that stays in the config', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbTable, arbTable, async (before, after) => {
+        const kernel = await kernelWith(before);
+        const result = plan({ services: after }, { table: await kernel.readTable() }, contextFor(before.map((s) => serviceId(s.service))));
+        const kept = new Set(after.flatMap((s) => [serviceId(s.service), ...s.dests.map((d) => `${serviceId(s.service)} ${destId(d)}`)]));
+        for (const step of result.steps.filter((s) => s.action === 'remove')) {
+          expect(kept.has(step.dest ? `${step.service} ${step.dest}` : step.service)).toBe(false);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('plans nothing for a table against itself', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbTable, async (services) => {
+        const kernel = await kernelWith(services);
+        expect(plan({ services }, { table: await kernel.readTable() }, contextFor([])).steps).toEqual([]);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
