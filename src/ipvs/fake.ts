@@ -287,7 +287,7 @@ export class FakeIpvs implements IpvsClient {
 
     if (op.op === 'add-dest' || op.op === 'edit-dest' || op.op === 'delete-dest') {
       const s = svc as FakeService;
-      const destFamily: Family = 'family' in op.dest ? op.dest.family : s.service.family;
+      const destFamily: Family = 'family' in op.dest ? op.dest.family : (familyOf(op.dest.address) ?? s.service.family);
       if (destFamily !== s.service.family && op.op !== 'delete-dest') {
         if (this.daemons.size > 0) return Errno.EINVAL;
         if ((op.dest as Dest).forwarding !== 'tun') return Errno.EINVAL;
@@ -334,7 +334,7 @@ export class FakeIpvs implements IpvsClient {
       }
       case 'delete-dest': {
         const s = svc as FakeService;
-        const family: Family = 'family' in op.dest ? (op.dest as Dest).family : s.service.family;
+        const family: Family = familyOf(op.dest.address) ?? s.service.family;
         const i = s.dests.findIndex((x) => sameDest(x.dest, { ...op.dest, family }));
         if (i < 0) return Errno.ENOENT;
         s.dests.splice(i, 1);

@@ -19,6 +19,7 @@
  */
 import { RawNetlinkSocket, type NetlinkMessage } from 'netlink';
 import type { AttrStream } from 'netlink';
+import { familyOf } from './address.js';
 import { describeOpObject, IpvsError, type IpvsClient, type IpvsOp, type IpvsOpResult } from './client.js';
 import {
   decodeAck,
@@ -461,7 +462,8 @@ export function encodeOp(op: IpvsOp): Buffer {
     case 'edit-dest':
       return genlPayload(IpvsCmd.SET_DEST, (out) => destAttrs(out, op.service, () => putDest(out, op.dest)));
     case 'delete-dest': {
-      const family = 'family' in op.dest ? (op.dest as { family: Family }).family : op.service.family;
+      // A dest's family is its address's (an IPv4 dest may serve an IPv6 service through a tunnel).
+      const family = familyOf(op.dest.address) ?? op.service.family;
       return genlPayload(IpvsCmd.DEL_DEST, (out) =>
         destAttrs(out, op.service, () => putDestKey(out, { address: op.dest.address, port: op.dest.port }, family)),
       );
