@@ -175,8 +175,13 @@ if (!inLab) {
         expected.push({ ...svc({ family: 'ipv4', protocol: 'tcp', address, port: 80 }), dests });
       }
       await ipvsadm.ipvsadm(['-R'], lines.join('\n') + '\n');
-      const sort = <T extends { address?: string; port?: number }>(xs: T[]) =>
-        [...xs].sort((a, b) => `${a.address}|${a.port}`.localeCompare(`${b.address}|${b.port}`, 'en', { numeric: true }));
+      const sort = <T,>(xs: T[]) => {
+        const k = (x: T) => {
+          const o = x as { address?: string; port?: number };
+          return `${o.address}|${o.port}`;
+        };
+        return [...xs].sort((a, b) => k(a).localeCompare(k(b), 'en', { numeric: true }));
+      };
       const got = (await ipvs.readTable()).services.map(settingsOf);
       expect(sort(got)).toEqual(sort(expected.map((s) => ({ ...s, dests: sort(s.dests) }))));
     });
