@@ -1,0 +1,182 @@
+/**
+ * `lvsd ls`: the live IPVS table, laid out like `ipvsadm -Ln` (services, real servers,
+ * forwarding, weight, active and inactive connections), with `--stats`, `--rate`,
+ * `--thresholds` and `--json`. The JSON is an IpvsTable (model.ts): `lvsd plan --state`
+ * reads it back with the same schema.
+ *
+ * The netlink client is loaded only when the command runs (openIpvs imports it dynamically),
+ * so registering this command costs nothing where netlink cannot load.
+ */
+import type { Command } from 'commander';
+import type { IpvsClient } from '../../ipvs/client.js';
+import { IpvsUnavailableError } from '../../ipvs/errors.js';
+import { openIpvs } from '../../ipvs/index.js';
+import type { IpvsInfo, IpvsTable, LiveDest, LiveService, Stats } from '../../ipvs/model.js';
+import { forwardingLabel, formatHostPort, isFwmarkKey } from '../../ipvs/model.js';
+import type { CommandModule } from '../command.js';
+
+export interface LsOptions {
+  stats?: boolean;
+  rate?: boolean;
+  thresholds?: boolean;
+  json?: boolean;
+  exact?: boolean;
+}
+
+const protocolOrder = { tcp: 6, udp: 17, sctp: 132 } as const;
+
+function addressKey(address: string): string {
+  if (!address.includes(':')) return address.split('.').map((p) => p.padStart(3, '0')).join('.');
+  // Expanded, zero-padded IPv6 sorts numerically as text.
+  const [head = '', tail] = address.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  return groups.map((g) => g.padStart(4, '0')).join(':');
+}
+
+/** ipvsadm's order (ipvs_cmp_services): address services before fwmarks, then protocol, address, port. */
+export function sortServices(services: LiveService[]): LiveService[] {
+  const key = (s: LiveService): string => {
+    if (isFwmarkKey(s)) return `1|${String(s.fwmark).padStart(10, '0')}|${s.family}`;
+    return `0|${String(protocolOrder[s.protocol]).padStart(3, '0')}|${s.family}|${addressKey(s.address)}|${String(s.port).padStart(5, '0')}`;
+  };
+  return [...services].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+export function sortDests(dests: LiveDest[]): LiveDest[] {
+  const key = (d: LiveDest) => `${d.family}|${addressKey(d.address)}|${String(d.port).padStart(5, '0')}`;
+  return [...dests].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+function serviceName(s: LiveService): string {
+  if (isFwmarkKey(s)) return s.family === 'ipv6' ? `FWM  ${s.fwmark} IPv6` : `FWM  ${s.fwmark}`;
+  return `${s.protocol.toUpperCase()}  ${formatHostPort(s.address, s.port)}`;
+}
+
+function ipv4Mask(prefix: number): string {
+  const value = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((shift) => (value >>> shift) & 0xff).join('.');
+}
+
+function schedulerFlags(s: LiveService): string {
+  const names =
+    s.scheduler === 'sh' || s.scheduler === 'mh'
+      ? [`${s.scheduler}-fallback`, `${s.scheduler}-port`, 'flag-3']
+      : ['flag-1', 'flag-2', 'flag-3'];
+  const set = [s.flags.sched1, s.flags.sched2, s.flags.sched3].flatMap((on, i) => (on ? [names[i] as string] : []));
+  return set.length ? ` (${set.join(',')})` : '';
+}
+
+function serviceLine(s: LiveService): string {
+  let line = `${serviceName(s)} ${s.scheduler}${schedulerFlags(s)}`;
+  if (s.flags.persistent) {
+    line += ` persistent ${s.timeout}`;
+    if (s.family === 'ipv4' && s.netmask !== 32) line += ` mask ${ipv4Mask(s.netmask)}`;
+    if (s.family === 'ipv6' && s.netmask !== 128) line += ` mask ${s.netmask}`;
+  }
+  if (s.pe) line += ` pe ${s.pe}`;
+  if (s.flags.onePacket) line += ' ops';
+  return line;
+}
+
+/** ipvsadm's print_largenum: 9 columns, then K / M / G / T. */
+export function largeNumber(n: number, exact = false): string {
+  if (exact) {
+    const text = String(n);
+    return text.padStart(text.length <= 8 ? 9 : text.length + 1);
+  }
+  if (n < 100_000_000) return String(n).padStart(9);
+  if (n < 1_000_000_000) return `${String(Math.floor(n / 1_000)).padStart(8)}K`;
+  if (n < 100_000_000_000) return `${String(Math.floor(n / 1_000_000)).padStart(8)}M`;
+  if (n < 100_000_000_000_000) return `${String(Math.floor(n / 1_000_000_000)).padStart(8)}G`;
+  return `${String(Math.floor(n / 1_000_000_000_000)).padStart(8)}T`;
+}
+
+const noStats: Stats = { conns: 0, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
+
+/** The table as `ipvsadm -Ln` (and its --stats / --rate / --thresholds variants) prints it. */
+export function renderTable(info: IpvsInfo, table: IpvsTable, options: LsOptions = {}): string {
+  const out: string[] = [`IP Virtual Server version ${info.version} (size=${info.connTableSize})`];
+  const n = (x: number) => largeNumber(x, options.exact);
+  if (options.stats) {
+    out.push(`${'Prot LocalAddress:Port'.padEnd(33)} ${['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes'].map((h) => h.padStart(8)).join(' ')}`);
+    out.push('  -> RemoteAddress:Port');
+  } else if (options.rate) {
+    out.push(`${'Prot LocalAddress:Port'.padEnd(33)} ${['CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS'].map((h) => h.padStart(8)).join(' ')}`);
+    out.push('  -> RemoteAddress:Port');
+  } else if (options.thresholds) {
+    out.push(`${'Prot LocalAddress:Port'.padEnd(33)} ${['Uthreshold', 'Lthreshold', 'ActiveConn', 'InActConn'].map((h) => h.padEnd(10)).join(' ')}`);
+    out.push('  -> RemoteAddress:Port');
+  } else {
+    out.push('Prot LocalAddress:Port Scheduler Flags');
+    out.push('  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn');
+  }
+  for (const s of sortServices(table.services)) {
+    const st = s.stats ?? noStats;
+    if (options.stats) out.push(serviceName(s).padEnd(33) + [st.conns, st.inPackets, st.outPackets, st.inBytes, st.outBytes].map(n).join(''));
+    else if (options.rate) out.push(serviceName(s).padEnd(33) + [st.cps, st.inPps, st.outPps, st.inBps, st.outBps].map(n).join(''));
+    else if (options.thresholds) out.push(serviceName(s));
+    else out.push(serviceLine(s));
+    for (const d of sortDests(s.dests)) {
+      const name = formatHostPort(d.address, d.port);
+      const ds = d.stats ?? noStats;
+      if (options.stats) {
+        out.push(`  -> ${name.padEnd(28)}${[ds.conns, ds.inPackets, ds.outPackets, ds.inBytes, ds.outBytes].map(n).join('')}`);
+      } else if (options.rate) {
+        out.push(`  -> ${name.padEnd(28)} ${[ds.cps, ds.inPps, ds.outPps].map((x) => String(x).padStart(8)).join(' ')}${[ds.inBps, ds.outBps].map(n).join('')}`);
+      } else if (options.thresholds) {
+        out.push(`  -> ${name.padEnd(28)} ${[d.upperThreshold, d.lowerThreshold, d.activeConns, d.inactiveConns].map((x) => String(x).padEnd(10)).join(' ')}`);
+      } else {
+        out.push(
+          `  -> ${name.padEnd(28)} ${forwardingLabel[d.forwarding].padEnd(7)} ${String(d.weight).padEnd(6)} ${String(d.activeConns).padEnd(10)} ${String(d.inactiveConns).padEnd(10)}`,
+        );
+      }
+    }
+  }
+  return out.map((l) => l.replace(/\s+$/, '')).join('\n') + '\n';
+}
+
+/** Runs `lvsd ls`; `open` is injectable so tests run it on the fake. */
+export async function runLs(
+  options: LsOptions,
+  open: () => Promise<IpvsClient> = openIpvs,
+  write: (text: string) => void = (t) => process.stdout.write(t),
+  writeError: (text: string) => void = (t) => process.stderr.write(t),
+): Promise<number> {
+  let client: IpvsClient;
+  try {
+    client = await open();
+  } catch (err) {
+    writeError(`lvsd ls: ${(err as Error).message}\n`);
+    return err instanceof IpvsUnavailableError ? 1 : 1;
+  }
+  try {
+    const table = await client.readTable();
+    if (options.json) {
+      write(`${JSON.stringify(table, null, 2)}\n`);
+    } else {
+      write(renderTable(await client.getInfo(), table, options));
+    }
+    return 0;
+  } catch (err) {
+    writeError(`lvsd ls: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await client.close();
+  }
+}
+
+export const lsCommand: CommandModule = {
+  register(program: Command, setExitCode) {
+    program
+      .command('ls')
+      .description('list the live IPVS table like `ipvsadm -Ln` (needs CAP_NET_ADMIN)')
+      .option('--stats', 'counters: connections, packets and bytes')
+      .option('--rate', 'rates: connections, packets and bytes per second')
+      .option('--thresholds', 'upper and lower connection thresholds')
+      .option('--exact', 'exact numbers instead of K / M / G units')
+      .option('--json', 'the table as JSON (an IpvsTable, readable by `lvsd plan --state`)')
+      .action(async (options: LsOptions) => setExitCode(await runLs(options)));
+  },
+};
