@@ -52,7 +52,7 @@ describe('lvsd ls', () => {
     expect(rate[1]).toBe('Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS');
     expect(rate[3]).toBe('TCP  10.0.0.1:80                         2        0        0        0        0');
     expect(largeNumber(99_999_999)).toBe(' 99999999');
-    expect(largeNumber(100_000_000_000_000)).toBe('      100T');
+    expect(largeNumber(100_000_000_000_000)).toBe('     100T');
   });
 
   it('--json writes an IpvsTable that the model schema reads back', async () => {
