@@ -1,0 +1,127 @@
+/**
+ * The netlink transport against a scripted socket that answers like the kernel: every
+ * message of a sendmsg handled in order, each answered with its own ACK carrying its
+ * sequence number. Checks chunking, attribution of errors to the exact request, dumps
+ * across datagrams, and what happens when ACKs are dropped (ENOBUFS).
+ */
+import { EventEmitter } from 'node:events';
+import type { RawNetlinkSocket } from 'netlink';
+import { describe, expect, it } from 'vitest';
+import { frameMessage, splitMessages } from '../../src/ipvs/codec.js';
+import { Errno, NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_ERROR } from '../../src/ipvs/constants.js';
+import { NetlinkTransport } from '../../src/ipvs/netlink-transport.js';
+
+const FAMILY = 42;
+
+interface Script {
+  /** errno to answer for a request, by the first payload byte (the genl command in real use). */
+  errnoFor?: (payload: Buffer) => number;
+  /** Dump replies: payloads, sent a few per datagram. */
+  dumpReplies?: Buffer[];
+  /** Drop the ACKs of these 0-based request indexes and raise ENOBUFS once. */
+  dropAcks?: Set<number>;
+}
+
+function ackFrame(seq: number, errno: number, request: Buffer): Buffer {
+  const body = Buffer.alloc(4 + 16);
+  body.writeInt32LE(-errno, 0);
+  request.copy(body, 4, 0, 16);
+  return frameMessage(NLMSG_ERROR, 0x100, seq, 0, body);
+}
+
+class ScriptedSocket extends EventEmitter {
+  readonly sendmsgs: number[] = [];
+  private requests = 0;
+  constructor(private readonly script: Script) {
+    super();
+  }
+  address() {
+    return { port: 1234, groups: 0 };
+  }
+  getSendBufferSize() {
+    return 256 * 1024;
+  }
+  getRecvBufferSize() {
+    return 4 * 1024 * 1024;
+  }
+  ref() {}
+  unref() {}
+  close() {}
+  send(buf: Buffer, _opts: object, callback: (err?: Error) => void) {
+    const messages = splitMessages(buf);
+    this.sendmsgs.push(messages.length);
+    callback();
+    setImmediate(() => this.answer(buf, messages));
+  }
+  private answer(buf: Buffer, messages: ReturnType<typeof splitMessages>) {
+    let offset = 0;
+    let dropped = false;
+    for (const msg of messages) {
+      const raw = buf.subarray(offset, offset + 16);
+      offset += (raw.readUInt32LE(0) + 3) & ~3;
+      const index = this.requests++;
+      if (msg.flags & NLM_F_DUMP) {
+        const replies = this.script.dumpReplies ?? [];
+        for (let i = 0; i < replies.length; i += 2) {
+          const frames = replies.slice(i, i + 2).map((r) => frameMessage(FAMILY, NLM_F_MULTI, msg.seq, 1234, r));
+          this.emit('message', Buffer.concat(frames));
+        }
+        this.emit('message', frameMessage(NLMSG_DONE, NLM_F_MULTI, msg.seq, 1234, Buffer.alloc(4)));
+        continue;
+      }
+      if (this.script.dropAcks?.has(index)) {
+        dropped = true;
+        continue;
+      }
+      this.emit('message', ackFrame(msg.seq, this.script.errnoFor?.(msg.data) ?? 0, raw));
+    }
+    if (dropped) this.emit('error', Object.assign(new Error('recvmsg: No buffer space available'), { errno: Errno.ENOBUFS }));
+  }
+}
+
+function transportOn(script: Script, maxInFlight = 4) {
+  const socket = new ScriptedSocket(script);
+  return { socket, transport: new NetlinkTransport(socket as unknown as RawNetlinkSocket, { maxInFlight }) };
+}
+
+const request = (cmd: number) => ({ type: FAMILY, payload: Buffer.from([cmd, 1, 0, 0]) });
+
+describe('NetlinkTransport', () => {
+  it('sends a batch in chunks of maxInFlight messages, one result per request, in order', async () => {
+    const { socket, transport } = transportOn({});
+    const results = await transport.batch(Array.from({ length: 10 }, (_, i) => request(i)));
+    expect(socket.sendmsgs).toEqual([4, 4, 2]);
+    expect(results.map((r) => r.errno)).toEqual(new Array(10).fill(0));
+    expect(transport.counters).toMatchObject({ sendmsgs: 3, messagesSent: 10 });
+  });
+
+  it('attributes a refusal to the exact request, and the rest still succeed', async () => {
+    const { transport } = transportOn({ errnoFor: (p) => (p[0] === 5 ? Errno.EEXIST : 0) });
+    const results = await transport.batch(Array.from({ length: 8 }, (_, i) => request(i)));
+    expect(results.map((r) => r.errno)).toEqual([0, 0, 0, 0, 0, Errno.EEXIST, 0, 0]);
+    expect(transport.counters.ackErrors).toBe(1);
+  });
+
+  it('streams a dump across datagrams and resolves at DONE', async () => {
+    const replies = Array.from({ length: 5 }, (_, i) => Buffer.from([i, 1, 0, 0]));
+    const { transport } = transportOn({ dumpReplies: replies });
+    const seen: number[] = [];
+    await transport.dump(FAMILY, Buffer.from([4, 1, 0, 0]), (msg) => seen.push(msg.data[0] as number));
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('reports requests whose ACK was dropped (ENOBUFS) as lost, never as done', async () => {
+    const { transport } = transportOn({ dropAcks: new Set([1, 2]) });
+    const results = await transport.batch([request(0), request(1), request(2), request(3)]);
+    expect(results.map((r) => Boolean(r.lost))).toEqual([false, true, true, false]);
+    expect(results[1]?.lost?.errno).toBe(Errno.ENOBUFS);
+    expect(transport.counters.lostAcks).toBe(2);
+  });
+
+  it('refuses work after close', async () => {
+    const { transport } = transportOn({});
+    transport.close();
+    await expect(transport.batch([request(1)])).rejects.toThrow(/closed/);
+    expect(() => transport.dump(FAMILY, Buffer.alloc(4), () => undefined)).toThrow(/closed/);
+  });
+});
