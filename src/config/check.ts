@@ -109,9 +109,26 @@ export const ExecCheck = z
   })
   .describe('An external program: exit status 0 means up.');
 
-export const IcmpCheck = z.strictObject({ type: z.literal('icmp'), ...common }).describe('ICMP echo.');
+/**
+ * No `icmp` type: an echo request needs a raw or an ICMP datagram socket, which Node
+ * cannot open without native code (dgram speaks UDP only; the netlink binding opens
+ * AF_NETLINK only), and shelling out to ping is what the checkers must not do.
+ * A config asking for it is told so, with the alternatives.
+ */
+export const ICMP_UNSUPPORTED =
+  'icmp checks are not supported: Node has no ICMP sockets without native code. Use type: tcp (or udp) against a port the real serves, or type: exec with command: [ping, -c1, -W1, <address>]';
 
-export const CheckConfig = z.discriminatedUnion('type', [TcpCheck, HttpCheck, HttpsCheck, UdpCheck, DnsCheck, SmtpCheck, ExecCheck, IcmpCheck]);
+const CHECK_OPTIONS = [TcpCheck, HttpCheck, HttpsCheck, UdpCheck, DnsCheck, SmtpCheck, ExecCheck] as const;
+
+export const CheckConfig = z.discriminatedUnion('type', CHECK_OPTIONS, {
+  error: (issue): string | undefined => {
+    const type = (issue.input as { type?: unknown } | undefined)?.type;
+    if (type === 'icmp') return ICMP_UNSUPPORTED;
+    if (issue.code !== 'invalid_union') return undefined;
+    const known = CHECK_OPTIONS.map((o) => o.shape.type.value).join(', ');
+    return type === undefined ? `a check needs a type: one of ${known}` : `unknown check type ${JSON.stringify(type)}: expected one of ${known}`;
+  },
+});
 /** A check after defaults: durations in milliseconds. */
 export type CheckConfig = z.infer<typeof CheckConfig>;
 export type CheckType = CheckConfig['type'];

@@ -1,0 +1,95 @@
+/**
+ * DNS: one query over UDP or TCP (the user's choice), up when the reply code is the
+ * expected one and, when `answer` is set, that answer is in the answer section.
+ * Uses the codec in ../dns-packet.ts (why not Node's resolver: see there).
+ */
+import { randomInt } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { Checker, CheckOutcome } from '../types.js';
+import { abortError } from '../types.js';
+import { decodeReply, encodeQuery, hasAnswer, rcodeName, type DnsReply } from '../dns-packet.js';
+import { connectTcp } from './connect.js';
+
+function queryUdp(query: Buffer, address: string, port: number, source: string | undefined, signal: AbortSignal): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortError(signal));
+    const socket = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
+    const id = query.readUInt16BE(0);
+    let settled = false;
+    const finish = (settle: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      socket.close();
+      settle();
+    };
+    const onAbort = () => finish(() => reject(abortError(signal)));
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      finish(() => reject(err.code === 'ECONNREFUSED' ? new Error('ICMP port unreachable') : err)),
+    );
+    // Replies with another id are stray (an earlier, timed-out query): keep waiting.
+    socket.on('message', (reply) => {
+      if (reply.length >= 2 && reply.readUInt16BE(0) === id) finish(() => resolve(reply));
+    });
+    const connect = () => socket.connect(port, address, () => socket.send(query));
+    if (source) socket.bind({ address: source, port: 0 }, connect);
+    else connect();
+  });
+}
+
+/** RFC 1035 section 4.2.2: over TCP each message is preceded by its two-byte length. */
+async function queryTcp(query: Buffer, target: Parameters<typeof connectTcp>[0], signal: AbortSignal): Promise<Buffer> {
+  const socket = await connectTcp(target, signal);
+  return new Promise((resolve, reject) => {
+    let buffered = Buffer.alloc(0);
+    const done = (settle: () => void) => {
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      settle();
+    };
+    const onAbort = () => done(() => reject(abortError(signal)));
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+        done(() => resolve(buffered.subarray(2, 2 + buffered.readUInt16BE(0))));
+      }
+    });
+    socket.on('error', (err) => done(() => reject(err)));
+    socket.on('end', () => done(() => reject(new Error('connection closed before a complete DNS reply'))));
+    const length = Buffer.alloc(2);
+    length.writeUInt16BE(query.length);
+    socket.write(Buffer.concat([length, query]));
+  });
+}
+
+function judge(reply: DnsReply, wantedRcode: string, answer: string | undefined): CheckOutcome {
+  const rcode = rcodeName(reply.rcode);
+  if (rcode !== wantedRcode) return { ok: false, message: `rcode ${rcode}, expected ${wantedRcode}` };
+  if (answer !== undefined && !hasAnswer(reply.answers, answer)) {
+    const got = reply.answers.map((a) => a.data).join(', ') || 'no answers';
+    return { ok: false, message: `answer ${answer} not in reply (${got})` };
+  }
+  return { ok: true, message: `rcode ${rcode}${answer !== undefined ? `, answer ${answer}` : ''}` };
+}
+
+export const dnsChecker: Checker<'dns'> = {
+  type: 'dns',
+  prepare(config, target) {
+    return async (signal) => {
+      const query = encodeQuery(randomInt(0, 0x10000), config.name, config.qtype);
+      const raw =
+        config.transport === 'tcp'
+          ? await queryTcp(query, target, signal)
+          : await queryUdp(query, target.address, target.port, target.source, signal);
+      const reply = decodeReply(raw);
+      if (reply.id !== query.readUInt16BE(0)) return { ok: false, message: 'reply id does not match the query' };
+      if (reply.truncated && config.transport === 'udp' && config.answer !== undefined) {
+        return { ok: false, message: 'reply truncated over UDP; use transport: tcp' };
+      }
+      return judge(reply, config.rcode, config.answer);
+    };
+  },
+};

@@ -1,0 +1,59 @@
+/**
+ * The small interfaces the health module is built from: a Checker runs one check of one
+ * real server and says whether it passed; the runner (scheduler.ts) owns timing, timeouts
+ * and concurrency; the state machine (state.ts) turns results into up/down.
+ */
+import type { CheckConfig, CheckType } from '../config/check.js';
+
+/** Where a check goes, and what it is checking on behalf of. */
+export interface CheckTarget {
+  /** Config name of the service. */
+  service: string;
+  /** destId of the real ("192.168.10.2:80"). */
+  realId: string;
+  /** Address and port the check connects to: the real's own unless the check overrides them. */
+  address: string;
+  port: number;
+  /** The real's traffic address and port (exec checks see them as LVSD_RIP / LVSD_RPORT). */
+  realAddress: string;
+  realPort: number;
+  /** The virtual service's address and port; fwmark services have none (empty string, 0). */
+  vip: string;
+  vport: number;
+  /** Source address to check from, when the check sets one. */
+  source?: string;
+}
+
+/** What one check found. Failures carry a message people can act on. */
+export interface CheckOutcome {
+  ok: boolean;
+  message: string;
+  /** A weight the check reported (exec with dynamic_weight). */
+  weight?: number;
+}
+
+/** One check, prepared once (regexes compiled, files read) and run many times. */
+export type PreparedCheck = (signal: AbortSignal) => Promise<CheckOutcome>;
+
+/**
+ * A checker: one per check type, one file each under checkers/. `prepare` may throw for a
+ * setting it cannot use (an unreadable certificate file); the manager reports that as a
+ * failing check rather than crashing. The returned function must stop all I/O when the
+ * signal aborts; the runner, not the checker, decides when that is.
+ */
+export interface Checker<T extends CheckType = CheckType> {
+  type: T;
+  prepare(config: Extract<CheckConfig, { type: T }>, target: CheckTarget): PreparedCheck;
+}
+
+/** Node's error text with its code, short: "connect ECONNREFUSED 127.0.0.1:9". */
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Rejects when the signal aborts; used by checkers to race their I/O. */
+export function abortError(signal: AbortSignal): Error {
+  const reason = signal.reason;
+  return reason instanceof Error ? reason : new Error('aborted');
+}
