@@ -1,0 +1,26 @@
+/**
+ * src/health: decides which real servers deserve traffic. The daemon owns a HealthManager,
+ * calls update(config) on every (re)load and reconciles desiredState(config, snapshot())
+ * (src/reconcile/desired.ts) on each 'changes' batch.
+ */
+export {
+  HealthManager,
+  realKey,
+  type CheckResultEvent,
+  type HealthChanges,
+  type HealthCounters,
+  type HealthEvents,
+  type HealthManagerOptions,
+  type HealthSnapshot,
+  type QuorumChange,
+  type RealHealth,
+  type Transition,
+  type UpdateOptions,
+  type WeightChange,
+} from './manager.js';
+export { liveWeightsFrom } from './live.js';
+export { CHECKERS, prepareCheck } from './checkers/index.js';
+export { Scheduler, realTimers, type Timers } from './scheduler.js';
+export { initialHealth, step, type HealthState } from './state.js';
+export { sorryNeeded } from './quorum.js';
+export type { Checker, CheckOutcome, CheckTarget, PreparedCheck } from './types.js';

@@ -1,0 +1,447 @@
+/**
+ * HealthManager: keeps one check per checked real server of the config, turns results
+ * into up/down through the rise/fall state machine, tracks each service's quorum, and
+ * tells the daemon what changed. It never touches the kernel: the daemon turns a
+ * 'changes' event into one reconcile of desiredState(config, manager.snapshot()).
+ *
+ * Reloads: update() keys each real by (service name, real id) and each check by a cheap
+ * text key of its settings and target; a real whose key is unchanged keeps its running
+ * check and its state, a changed check restarts alone (keeping the real's current up/down
+ * as its starting point), removed ones stop. The cost is one pass over the config with one
+ * map lookup per real: keepalived spent 100-130 s of a 37k-real reload moving check state
+ * (acassen/keepalived#2318); bench/health-10k.ts measures ours.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { CheckConfig } from '../config/check.js';
+import type { ResolvedConfig, ResolvedReal, ResolvedService } from '../config/resolved.js';
+import { isFwmarkKey } from '../ipvs/model.js';
+import { prepareCheck } from './checkers/index.js';
+import { quorumReason, sorryNeeded } from './quorum.js';
+import { Scheduler, realTimers, type CheckRun, type Timers } from './scheduler.js';
+import { initialHealth, step, type HealthState } from './state.js';
+import type { CheckOutcome, CheckTarget, PreparedCheck } from './types.js';
+import { errorText } from './types.js';
+
+export interface RealHealth {
+  up: boolean;
+  /** A weight the check reported (exec dynamic_weight); absent = the configured weight. */
+  weight?: number;
+}
+
+/** What desiredState reads; a copy, unaffected by results that arrive later. */
+export interface HealthSnapshot {
+  /** undefined for a real lvsd does not check (always up with its configured weight). */
+  real(service: string, realId: string): RealHealth | undefined;
+  sorryActive(service: string): boolean;
+}
+
+export interface Transition {
+  service: string;
+  real: string;
+  checker: CheckConfig['type'];
+  from: 'up' | 'down';
+  to: 'up' | 'down';
+  reason: string;
+  /** How long the check that decided took. */
+  durationMs: number;
+  /** How long the real had been in `from` (since lvsd started checking it, for the first transition). */
+  sinceMs: number;
+}
+
+export interface WeightChange {
+  service: string;
+  real: string;
+  from: number | undefined;
+  to: number;
+}
+
+export interface QuorumChange {
+  service: string;
+  /** True when the sorry server goes in. */
+  sorryActive: boolean;
+  healthyWeight: number;
+  reason: string;
+}
+
+/** One batch: what the daemon turns into one reconcile. */
+export interface HealthChanges {
+  transitions: Transition[];
+  weights: WeightChange[];
+  quorum: QuorumChange[];
+}
+
+export interface CheckResultEvent {
+  service: string;
+  real: string;
+  type: CheckConfig['type'];
+  ok: boolean;
+  durationMs: number;
+  timedOut: boolean;
+  message: string;
+}
+
+export interface HealthEvents {
+  transition: [Transition];
+  changes: [HealthChanges];
+  result: [CheckResultEvent];
+}
+
+export interface HealthManagerOptions {
+  logger: Logger;
+  /** Checks running at once (default 1024). */
+  concurrency?: number;
+  /** exec checks running at once (default 32). */
+  execConcurrency?: number;
+  timers?: Timers;
+  /** Start-up jitter source, [0, 1) (default Math.random); () => 0 starts every check at once. */
+  random?: () => number;
+  /** A batch is sent when it holds this many changes (default 100)... */
+  batchSize?: number;
+  /** ...or this long after its first change (default 100 ms). */
+  batchDelayMs?: number;
+}
+
+export interface UpdateOptions {
+  /**
+   * The weight each real has in the kernel now (daemon start: read the table first), by
+   * service name and real id; undefined = not in the kernel. A real the kernel already
+   * serves with weight > 0 starts up pending its first result, so restarting lvsd never
+   * takes healthy reals out; others follow their check's `initial` (alpha forces down).
+   */
+  liveWeights?: (service: string, realId: string) => number | undefined;
+}
+
+export interface HealthCounters {
+  checks: number;
+  failures: number;
+  timeouts: number;
+  transitions: number;
+}
+
+interface RealEntry {
+  service: string;
+  realId: string;
+  checkKey: string;
+  config: CheckConfig;
+  /** The configured weight, for quorum sums. */
+  configuredWeight: number;
+  state: HealthState;
+  weight: number | undefined;
+  /** timers.now() of the last transition (or of the start of checking). */
+  since: number;
+  stop: () => void;
+}
+
+interface ServiceEntry {
+  name: string;
+  quorum: ResolvedService['quorum'];
+  sorryActive: boolean;
+  /** Sum of the weights of the reals that are up (unchecked reals count as up). */
+  healthyWeight: number;
+}
+
+export function realKey(service: string, realId: string): string {
+  return `${service}\u0000${realId}`;
+}
+
+/** Settings that change what or how a check checks; on_failure only matters to desiredState. */
+const configKeys = new WeakMap<CheckConfig, string>();
+function checkConfigKey(config: CheckConfig): string {
+  let key = configKeys.get(config);
+  if (key === undefined) {
+    const { on_failure: _ignored, ...rest } = config;
+    key = JSON.stringify(rest, Object.keys(rest).sort());
+    configKeys.set(config, key);
+  }
+  return key;
+}
+
+function targetOf(service: ResolvedService, real: ResolvedReal, config: CheckConfig): CheckTarget {
+  const vip = isFwmarkKey(service.service) ? { vip: '', vport: 0 } : { vip: service.service.address, vport: service.service.port };
+  return {
+    service: service.name,
+    realId: real.id,
+    address: config.address ?? real.dest.address,
+    port: config.port ?? real.dest.port,
+    realAddress: real.dest.address,
+    realPort: real.dest.port,
+    ...vip,
+    ...(config.source ? { source: config.source } : {}),
+  };
+}
+
+function targetKey(target: CheckTarget): string {
+  return `${target.address}|${target.port}|${target.vip}|${target.vport}|${target.source ?? ''}`;
+}
+
+function weightOf(entry: RealEntry): number {
+  return entry.state.up ? (entry.weight ?? entry.configuredWeight) : 0;
+}
+
+export class HealthManager extends EventEmitter<HealthEvents> {
+  private readonly logger: Logger;
+  private readonly timers: Timers;
+  private readonly scheduler: Scheduler;
+  private readonly batchSize: number;
+  private readonly batchDelayMs: number;
+  private reals = new Map<string, RealEntry>();
+  private services = new Map<string, ServiceEntry>();
+  private pending: HealthChanges = { transitions: [], weights: [], quorum: [] };
+  private pendingCount = 0;
+  private batchTimer: unknown;
+  private stopped = false;
+  readonly counters: HealthCounters = { checks: 0, failures: 0, timeouts: 0, transitions: 0 };
+
+  constructor(options: HealthManagerOptions) {
+    super();
+    this.logger = options.logger;
+    this.timers = options.timers ?? realTimers;
+    this.batchSize = options.batchSize ?? 100;
+    this.batchDelayMs = options.batchDelayMs ?? 100;
+    this.scheduler = new Scheduler({
+      timers: this.timers,
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...(options.execConcurrency ? { execConcurrency: options.execConcurrency } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
+  }
+
+  /** Number of checks running on their schedule. */
+  get checkCount(): number {
+    return this.reals.size;
+  }
+
+  /**
+   * Follows a (re)loaded config: starts checks for new reals, stops those of removed ones,
+   * restarts changed checks and keeps the rest untouched. Emits no 'changes': the caller
+   * reconciles after a reload anyway. Returns counts for the reload log line.
+   */
+  update(config: ResolvedConfig, options: UpdateOptions = {}): { kept: number; started: number; restarted: number; stopped: number } {
+    if (this.stopped) throw new Error('HealthManager is stopped');
+    const previous = this.reals;
+    const next = new Map<string, RealEntry>();
+    const counts = { kept: 0, started: 0, restarted: 0, stopped: 0 };
+    for (const service of config.services) {
+      for (const real of service.reals) {
+        if (!real.check) continue;
+        const key = realKey(service.name, real.id);
+        if (next.has(key)) continue;
+        const target = targetOf(service, real, real.check);
+        const checkKey = `${checkConfigKey(real.check)}|${targetKey(target)}`;
+        const old = previous.get(key);
+        if (old && old.checkKey === checkKey) {
+          old.config = real.check;
+          old.configuredWeight = real.dest.weight;
+          next.set(key, old);
+          previous.delete(key);
+          counts.kept++;
+          continue;
+        }
+        if (old) {
+          old.stop();
+          previous.delete(key);
+          counts.restarted++;
+        } else {
+          counts.started++;
+        }
+        next.set(key, this.start(service, real, real.check, target, checkKey, old, options.liveWeights));
+      }
+    }
+    for (const old of previous.values()) {
+      old.stop();
+      counts.stopped++;
+    }
+    this.reals = next;
+    this.updateServices(config);
+    return counts;
+  }
+
+  private start(
+    service: ResolvedService,
+    real: ResolvedReal,
+    config: CheckConfig,
+    target: CheckTarget,
+    checkKey: string,
+    old: RealEntry | undefined,
+    liveWeights: UpdateOptions['liveWeights'],
+  ): RealEntry {
+    const live = liveWeights?.(service.name, real.id);
+    // A changed check carries the real's current state; a new real starts as the kernel
+    // has it (weight > 0: up) or as configured.
+    const up = old ? old.state.up : live !== undefined && live > 0 ? true : !service.alpha && config.initial === 'up';
+    const weight = config.type === 'exec' && config.dynamic_weight ? (old?.weight ?? (live !== undefined && live > 0 ? live : undefined)) : undefined;
+    const entry: RealEntry = {
+      service: service.name,
+      realId: real.id,
+      checkKey,
+      config,
+      configuredWeight: real.dest.weight,
+      state: initialHealth(up),
+      weight,
+      since: this.timers.now(),
+      stop: () => undefined,
+    };
+    let run: PreparedCheck;
+    try {
+      run = prepareCheck(config, target);
+    } catch (err) {
+      const message = `cannot prepare the check: ${errorText(err)}`;
+      this.logger.error({ event: 'health.check-invalid', service: service.name, real: real.id, checker: config.type, error: message }, message);
+      run = async (): Promise<CheckOutcome> => ({ ok: false, message });
+    }
+    entry.stop = this.scheduler.add({
+      intervalMs: config.interval,
+      timeoutMs: Math.min(config.timeout, config.interval),
+      pool: config.type === 'exec' ? 'exec' : 'io',
+      run,
+      onResult: (result) => this.onResult(entry, result),
+    });
+    return entry;
+  }
+
+  private updateServices(config: ResolvedConfig): void {
+    const next = new Map<string, ServiceEntry>();
+    for (const service of config.services) {
+      let healthyWeight = 0;
+      for (const real of service.reals) {
+        const entry = real.check ? this.reals.get(realKey(service.name, real.id)) : undefined;
+        healthyWeight += entry ? weightOf(entry) : real.dest.weight;
+      }
+      const old = this.services.get(service.name);
+      const entry: ServiceEntry = { name: service.name, quorum: service.quorum, sorryActive: old?.sorryActive ?? false, healthyWeight };
+      const active = sorryNeeded(entry.sorryActive, healthyWeight, service.quorum);
+      if (active !== entry.sorryActive || !old) {
+        entry.sorryActive = active;
+        if (active || old) this.logQuorum(entry);
+      }
+      next.set(service.name, entry);
+    }
+    this.services = next;
+  }
+
+  private onResult(entry: RealEntry, result: CheckRun): void {
+    if (this.stopped || this.reals.get(realKey(entry.service, entry.realId)) !== entry) return;
+    this.counters.checks++;
+    if (!result.ok) this.counters.failures++;
+    if (result.timedOut) this.counters.timeouts++;
+    this.emit('result', {
+      service: entry.service,
+      real: entry.realId,
+      type: entry.config.type,
+      ok: result.ok,
+      durationMs: result.durationMs,
+      timedOut: result.timedOut,
+      message: result.message,
+    });
+    const before = weightOf(entry);
+    const { state, transition } = step(entry.state, result.ok, result.message, entry.config);
+    entry.state = state;
+    if (result.ok && result.weight !== undefined && result.weight !== entry.weight) {
+      const change: WeightChange = { service: entry.service, real: entry.realId, from: entry.weight, to: result.weight };
+      entry.weight = result.weight;
+      if (state.up && !transition) {
+        this.logger.info({ event: 'health.weight', ...change }, `${entry.service} ${entry.realId} weight ${change.from ?? 'configured'} -> ${change.to}`);
+        this.queue('weights', change);
+      }
+    }
+    if (transition) {
+      const now = this.timers.now();
+      const event: Transition = {
+        service: entry.service,
+        real: entry.realId,
+        checker: entry.config.type,
+        from: transition.from,
+        to: transition.to,
+        reason: transition.reason,
+        durationMs: Math.round(result.durationMs),
+        sinceMs: Math.round(now - entry.since),
+      };
+      entry.since = now;
+      this.counters.transitions++;
+      const log = { event: 'health.transition', ...event };
+      const text = `${event.service} ${event.real} ${event.from} -> ${event.to}: ${event.reason}`;
+      if (event.to === 'down') this.logger.warn(log, text);
+      else this.logger.info(log, text);
+      this.emit('transition', event);
+      this.queue('transitions', event);
+    }
+    const after = weightOf(entry);
+    if (after !== before) this.adjustQuorum(entry.service, after - before);
+  }
+
+  private adjustQuorum(name: string, delta: number): void {
+    const service = this.services.get(name);
+    if (!service) return;
+    service.healthyWeight += delta;
+    const active = sorryNeeded(service.sorryActive, service.healthyWeight, service.quorum);
+    if (active === service.sorryActive) return;
+    service.sorryActive = active;
+    this.queue('quorum', this.logQuorum(service));
+  }
+
+  private logQuorum(service: ServiceEntry): QuorumChange {
+    const change: QuorumChange = {
+      service: service.name,
+      sorryActive: service.sorryActive,
+      healthyWeight: service.healthyWeight,
+      reason: quorumReason(service.sorryActive, service.healthyWeight, service.quorum),
+    };
+    const text = `${service.name} ${change.sorryActive ? 'quorum lost' : 'quorum back'}: ${change.reason}`;
+    if (change.sorryActive) this.logger.warn({ event: 'health.quorum', ...change }, text);
+    else this.logger.info({ event: 'health.quorum', ...change }, text);
+    return change;
+  }
+
+  private queue<K extends keyof HealthChanges>(kind: K, change: HealthChanges[K][number]): void {
+    (this.pending[kind] as HealthChanges[K][number][]).push(change);
+    this.pendingCount++;
+    if (this.pendingCount >= this.batchSize) return this.flush();
+    if (this.batchTimer === undefined) this.batchTimer = this.timers.setTimeout(() => this.flush(), this.batchDelayMs);
+  }
+
+  /** Sends the pending batch now (also called by the batch timer). */
+  flush(): void {
+    if (this.batchTimer !== undefined) this.timers.clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    if (this.pendingCount === 0 || this.stopped) return;
+    const batch = this.pending;
+    this.pending = { transitions: [], weights: [], quorum: [] };
+    this.pendingCount = 0;
+    this.emit('changes', batch);
+  }
+
+  snapshot(): HealthSnapshot {
+    const reals = new Map<string, RealHealth>();
+    for (const [key, entry] of this.reals) {
+      reals.set(key, entry.weight === undefined ? { up: entry.state.up } : { up: entry.state.up, weight: entry.weight });
+    }
+    const sorry = new Set<string>();
+    for (const service of this.services.values()) if (service.sorryActive) sorry.add(service.name);
+    return {
+      real: (service, realId) => reals.get(realKey(service, realId)),
+      sorryActive: (service) => sorry.has(service),
+    };
+  }
+
+  /** Per-real detail for status pages: state, streak, last message. */
+  status(): Array<{ service: string; real: string; checker: string; up: boolean; checked: boolean; streak: number; last: string; weight?: number }> {
+    return [...this.reals.values()].map((e) => ({
+      service: e.service,
+      real: e.realId,
+      checker: e.config.type,
+      up: e.state.up,
+      checked: e.state.checked,
+      streak: e.state.streak,
+      last: e.state.last,
+      ...(e.weight === undefined ? {} : { weight: e.weight }),
+    }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.batchTimer !== undefined) this.timers.clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    await this.scheduler.stop();
+  }
+}

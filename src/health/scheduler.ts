@@ -1,0 +1,182 @@
+/**
+ * Runs checks: each at its interval (start to start, so a slow check does not push the
+ * next ones later and later), the first one after a random part of its interval (seesaw
+ * staggers start-up the same way, so thousands of checks do not fire in the same
+ * millisecond), never more than `concurrency` at once (exec checks have their own, lower
+ * limit: each one is a process), and each within its timeout.
+ *
+ * The runner enforces timeouts, not the checkers: at the deadline the check's AbortSignal
+ * fires (the checker closes its socket or kills its process group) and the result is a
+ * failure at once, even if a checker were slow to notice.
+ */
+import type { CheckOutcome, PreparedCheck } from './types.js';
+import { errorText } from './types.js';
+
+export interface Timers {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realTimers: Timers = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface CheckRun extends CheckOutcome {
+  durationMs: number;
+  timedOut: boolean;
+}
+
+export interface ScheduledCheck {
+  intervalMs: number;
+  timeoutMs: number;
+  /** Which concurrency pool the check takes a place in. */
+  pool: 'io' | 'exec';
+  run: PreparedCheck;
+  onResult(result: CheckRun): void;
+}
+
+export interface SchedulerOptions {
+  timers?: Timers;
+  /** Checks running at once (default 1024). */
+  concurrency?: number;
+  /** exec checks running at once (default 32). */
+  execConcurrency?: number;
+  /** Start-up jitter source, [0, 1) (default Math.random). */
+  random?: () => number;
+}
+
+export class CheckTimeout extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`timed out after ${timeoutMs}ms`);
+  }
+}
+
+interface Entry {
+  check: ScheduledCheck;
+  /** When the next run is due (timers.now() clock). */
+  due: number;
+  timer: unknown;
+  running?: { controller: AbortController; done: Promise<void> };
+  stopped: boolean;
+}
+
+class Pool {
+  readonly queue: Entry[] = [];
+  head = 0;
+  running = 0;
+  constructor(readonly limit: number) {}
+
+  take(): Entry | undefined {
+    while (this.head < this.queue.length) {
+      const entry = this.queue[this.head++] as Entry;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      if (!entry.stopped) return entry;
+    }
+    return undefined;
+  }
+}
+
+export class Scheduler {
+  private readonly timers: Timers;
+  private readonly random: () => number;
+  private readonly pools: Record<ScheduledCheck['pool'], Pool>;
+  private readonly entries = new Set<Entry>();
+
+  constructor(options: SchedulerOptions = {}) {
+    this.timers = options.timers ?? realTimers;
+    this.random = options.random ?? Math.random;
+    this.pools = { io: new Pool(options.concurrency ?? 1024), exec: new Pool(options.execConcurrency ?? 32) };
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Starts a check; its first run comes after a random part of its interval. Returns its stop function. */
+  add(check: ScheduledCheck): () => void {
+    const entry: Entry = { check, due: 0, timer: undefined, stopped: false };
+    this.entries.add(entry);
+    const delay = Math.floor(this.random() * check.intervalMs);
+    entry.due = this.timers.now() + delay;
+    entry.timer = this.timers.setTimeout(() => this.enqueue(entry), delay);
+    return () => this.remove(entry);
+  }
+
+  private remove(entry: Entry): void {
+    if (entry.stopped) return;
+    entry.stopped = true;
+    this.entries.delete(entry);
+    this.timers.clearTimeout(entry.timer);
+    entry.running?.controller.abort(new Error('check stopped'));
+  }
+
+  private enqueue(entry: Entry): void {
+    entry.timer = undefined;
+    if (entry.stopped) return;
+    const pool = this.pools[entry.check.pool];
+    pool.queue.push(entry);
+    this.pump(pool);
+  }
+
+  private pump(pool: Pool): void {
+    while (pool.running < pool.limit) {
+      const entry = pool.take();
+      if (!entry) return;
+      pool.running++;
+      const controller = new AbortController();
+      const done = this.runOnce(entry, controller).finally(() => {
+        pool.running--;
+        entry.running = undefined;
+        this.reschedule(entry);
+        this.pump(pool);
+      });
+      entry.running = { controller, done };
+    }
+  }
+
+  private async runOnce(entry: Entry, controller: AbortController): Promise<void> {
+    const { check } = entry;
+    const started = this.timers.now();
+    const deadline = this.timers.setTimeout(() => controller.abort(new CheckTimeout(check.timeoutMs)), check.timeoutMs);
+    const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }));
+    let result: CheckRun;
+    try {
+      const outcome = await Promise.race([check.run(controller.signal), aborted]);
+      result = { ...outcome, durationMs: this.timers.now() - started, timedOut: false };
+    } catch (err) {
+      const timedOut = controller.signal.reason instanceof CheckTimeout;
+      const message = timedOut ? (controller.signal.reason as CheckTimeout).message : errorText(err);
+      result = { ok: false, message, durationMs: this.timers.now() - started, timedOut };
+    } finally {
+      this.timers.clearTimeout(deadline);
+    }
+    aborted.catch(() => undefined);
+    if (!entry.stopped) check.onResult(result);
+  }
+
+  private reschedule(entry: Entry): void {
+    if (entry.stopped) return;
+    const now = this.timers.now();
+    entry.due += entry.check.intervalMs;
+    // Behind schedule (a long queue, a slow check): run as soon as possible, then keep the
+    // interval from there rather than firing a burst to catch up.
+    if (entry.due < now) entry.due = now;
+    entry.timer = this.timers.setTimeout(() => this.enqueue(entry), entry.due - now);
+  }
+
+  /** Stops every check; running ones are aborted. Resolves when they have all returned. */
+  async stop(): Promise<void> {
+    const running: Promise<void>[] = [];
+    for (const entry of [...this.entries]) {
+      if (entry.running) running.push(entry.running.done);
+      this.remove(entry);
+    }
+    await Promise.allSettled(running);
+  }
+}
