@@ -54,6 +54,33 @@ export class CheckTimeout extends Error {
   }
 }
 
+/**
+ * Runs one check within its timeout: at the deadline the signal aborts (the checker
+ * closes its socket or kills its process group) and the result is a failure at once,
+ * whether or not the checker has noticed. Never throws.
+ */
+export async function runCheck(run: PreparedCheck, timeoutMs: number, controller = new AbortController(), timers: Timers = realTimers): Promise<CheckRun> {
+  const started = timers.now();
+  const deadline = timers.setTimeout(() => controller.abort(new CheckTimeout(timeoutMs)), timeoutMs);
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(controller.signal.reason);
+    controller.signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    const outcome = await Promise.race([run(controller.signal), aborted]);
+    return { ...outcome, durationMs: timers.now() - started, timedOut: false };
+  } catch (err) {
+    const timedOut = controller.signal.reason instanceof CheckTimeout;
+    const message = timedOut ? (controller.signal.reason as CheckTimeout).message : errorText(err);
+    return { ok: false, message, durationMs: timers.now() - started, timedOut };
+  } finally {
+    timers.clearTimeout(deadline);
+    controller.signal.removeEventListener('abort', onAbort);
+  }
+}
+
 interface Entry {
   check: ScheduledCheck;
   /** When the next run is due (timers.now() clock). */
@@ -141,23 +168,8 @@ export class Scheduler {
   }
 
   private async runOnce(entry: Entry, controller: AbortController): Promise<void> {
-    const { check } = entry;
-    const started = this.timers.now();
-    const deadline = this.timers.setTimeout(() => controller.abort(new CheckTimeout(check.timeoutMs)), check.timeoutMs);
-    const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }));
-    let result: CheckRun;
-    try {
-      const outcome = await Promise.race([check.run(controller.signal), aborted]);
-      result = { ...outcome, durationMs: this.timers.now() - started, timedOut: false };
-    } catch (err) {
-      const timedOut = controller.signal.reason instanceof CheckTimeout;
-      const message = timedOut ? (controller.signal.reason as CheckTimeout).message : errorText(err);
-      result = { ok: false, message, durationMs: this.timers.now() - started, timedOut };
-    } finally {
-      this.timers.clearTimeout(deadline);
-    }
-    aborted.catch(() => undefined);
-    if (!entry.stopped) check.onResult(result);
+    const result = await runCheck(entry.check.run, entry.check.timeoutMs, controller, this.timers);
+    if (!entry.stopped) entry.check.onResult(result);
   }
 
   private reschedule(entry: Entry): void {
