@@ -6,6 +6,8 @@
 import type { IpvsClient, IpvsError } from '../ipvs/client.js';
 import type { Plan, PlanStep } from './plan.js';
 import type { SysctlChange } from './sysctl-plan.js';
+import type { AddressClient } from '../director/addresses.js';
+import type { VipStep } from './vip-plan.js';
 
 export interface StepOutcome {
   step: PlanStep;
@@ -21,19 +23,36 @@ export interface SysctlOutcome {
 
 export type SysctlWriter = (name: string, value: number) => Promise<void>;
 
+export interface VipOutcome {
+  step: VipStep;
+  error?: string;
+}
+
 export interface ApplyReport {
   outcomes: StepOutcome[];
   sysctls: SysctlOutcome[];
+  /** VIP changes: removals ran before the IPVS batch, additions after it. */
+  vips: VipOutcome[];
   /** Operations sent to the kernel. */
   writes: number;
   failed: number;
 }
 
-/** Sysctls first (ip_forward before the NAT services that need it), then one IPVS batch. */
-export async function applyPlan(client: IpvsClient, plan: Plan, writeSysctl?: SysctlWriter): Promise<ApplyReport> {
+/**
+ * Sysctls first (ip_forward before the NAT services that need it), then VIPs leaving, one
+ * IPVS batch, and VIPs arriving: an address is held only while its service exists.
+ */
+export async function applyPlan(client: IpvsClient, plan: Plan, writeSysctl?: SysctlWriter, addresses?: AddressClient): Promise<ApplyReport> {
   const sysctls = await applySysctls(plan.sysctls, writeSysctl);
-  const sysctlFailures = sysctls.filter((o) => o.error).length;
-  if (plan.steps.length === 0) return { outcomes: [], sysctls, writes: 0, failed: sysctlFailures };
+  const vipsBefore = await applyVips(plan.vips.filter((s) => s.action === 'remove'), addresses);
+  const ipvs = await applyIpvs(client, plan);
+  const vips = [...vipsBefore, ...(await applyVips(plan.vips.filter((s) => s.action !== 'remove'), addresses))];
+  const failed = ipvs.failed + [...sysctls, ...vips].filter((o) => o.error).length;
+  return { outcomes: ipvs.outcomes, sysctls, vips, writes: ipvs.writes, failed };
+}
+
+async function applyIpvs(client: IpvsClient, plan: Plan): Promise<{ outcomes: StepOutcome[]; writes: number; failed: number }> {
+  if (plan.steps.length === 0) return { outcomes: [], writes: 0, failed: 0 };
   const results = await client.execute(plan.steps.map((step) => step.op));
   const failedServiceAdds = new Map<string, PlanStep>();
   const outcomes = plan.steps.map((step, i): StepOutcome => {
@@ -43,7 +62,36 @@ export async function applyPlan(client: IpvsClient, plan: Plan, writeSysctl?: Sy
     const cause = step.dest ? failedServiceAdds.get(step.service) : undefined;
     return cause ? { step, error: result.error, causedBy: cause } : { step, error: result.error };
   });
-  return { outcomes, sysctls, writes: plan.steps.length, failed: outcomes.filter((o) => o.error).length + sysctlFailures };
+  return { outcomes, writes: plan.steps.length, failed: outcomes.filter((o) => o.error).length };
+}
+
+/** In order; a step on an interface whose creation failed reports that cause instead of ENODEV. */
+async function applyVips(steps: VipStep[], addresses: AddressClient | undefined): Promise<VipOutcome[]> {
+  const outcomes: VipOutcome[] = [];
+  const failedLinks = new Map<string, string>();
+  for (const step of steps) {
+    const op = step.op;
+    const link = op.op === 'add-address' || op.op === 'delete-address' ? op.address.interface : op.interface;
+    const cause = failedLinks.get(link);
+    if (!addresses) {
+      outcomes.push({ step, error: 'no rtnetlink client available' });
+    } else if (cause) {
+      outcomes.push({ step, error: `not done: ${cause}` });
+    } else {
+      try {
+        if (op.op === 'create-dummy') await addresses.createDummy(op.interface);
+        else if (op.op === 'link-up') await addresses.setUp(op.interface);
+        else if (op.op === 'add-address') await addresses.addAddress(op.address);
+        else await addresses.deleteAddress(op.address);
+        outcomes.push({ step });
+      } catch (err) {
+        const message = (err as Error).message;
+        if (op.op === 'create-dummy') failedLinks.set(link, message);
+        outcomes.push({ step, error: message });
+      }
+    }
+  }
+  return outcomes;
 }
 
 async function applySysctls(changes: SysctlChange[], write: SysctlWriter | undefined): Promise<SysctlOutcome[]> {

@@ -6,6 +6,7 @@ import type { IpvsOp } from '../ipvs/client.js';
 import { forwardingLabel, type Dest, type Service } from '../ipvs/model.js';
 import type { ApplyReport } from './apply.js';
 import { countSteps, isEmptyPlan, type Plan, type PlanStep, type StepAction } from './plan.js';
+import type { VipStep } from './vip-plan.js';
 
 export interface Palette {
   add(text: string): string;
@@ -92,6 +93,8 @@ export function formatPlan(plan: Plan, palette: Palette = plain): string {
     for (const step of steps.filter((s) => s.dest)) lines.push(...destLines(palette, step));
     lines.push('');
   }
+  for (const step of plan.vips) lines.push(paint(palette, step.action, `  ${symbols[step.action]} ${vipText(step)}`));
+  if (plan.vips.length) lines.push('');
   for (const change of plan.sysctls) {
     lines.push(palette.change(`  ~ sysctl ${change.name}: ${change.from ?? 'absent'} -> ${change.to}`));
   }
@@ -108,9 +111,15 @@ export function formatPlan(plan: Plan, palette: Palette = plain): string {
   return lines.join('\n');
 }
 
+/** "vip 10.0.0.1/32 on lvsd0", "interface lvsd0 (dummy)". */
+export function vipText(step: VipStep): string {
+  return step.op.op === 'add-address' || step.op.op === 'delete-address' ? `vip ${step.object}` : step.object;
+}
+
 export function summaryLine(plan: Plan, palette: Palette = plain): string {
   if (isEmptyPlan(plan)) return palette.bold('No changes. The kernel table matches the configuration.');
   const n = countSteps(plan);
+  for (const step of plan.vips) n[step.action]++;
   const drain = n.drain ? `, ${n.drain} to drain` : '';
   return palette.bold(`Plan: ${n.add} to add, ${n.change + plan.sysctls.length} to change${drain}, ${n.remove} to remove.`);
 }
@@ -120,6 +129,7 @@ export function planToJson(plan: Plan): object {
     summary: countSteps(plan),
     steps: plan.steps.map((s) => ({ ...s, op: s.op.op, object: opObject(s.op) })),
     sysctls: plan.sysctls,
+    vips: plan.vips.map((s) => ({ action: s.action, op: s.op.op, object: s.object })),
     advice: plan.advice,
     waiting: plan.waiting,
     foreign: plan.foreign,
@@ -141,7 +151,10 @@ export function formatApplyReport(report: ApplyReport, palette: Palette = plain)
     const why = causedBy ? `${error.reason} (because ${causedBy.op.op} ${causedBy.service} failed)` : error.reason;
     return palette.remove(`  ! ${step.op.op} ${object}: ${why}`);
   }));
-  const writes = report.writes + report.sysctls.length;
+  lines.push(...report.vips.map(({ step, error }) =>
+    error ? palette.remove(`  ! ${vipText(step)}: ${error}`) : paint(palette, step.action, `  ${symbols[step.action]} ${vipText(step)}`),
+  ));
+  const writes = report.writes + report.sysctls.length + report.vips.length;
   const done = writes - report.failed;
   lines.push('', palette.bold(report.failed ? `Applied ${done} of ${writes} changes; ${report.failed} failed.` : `Applied ${done} changes.`));
   return lines.join('\n');

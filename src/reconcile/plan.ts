@@ -15,6 +15,9 @@ import type { Dest, IpvsTable, LiveDest, LiveService, Service, SyncDaemon, Timeo
 import { destId, serviceId, serviceKeyOf } from '../ipvs/model.js';
 import { diffDest, diffService, type FieldChange } from './diff.js';
 import { planSysctls, sysctlAdvice, type SysctlChange } from './sysctl-plan.js';
+import type { AddressSnapshot, HeldAddress } from '../director/addresses.js';
+import { fwmarkAdvice, type MarkScan } from '../director/fwmark-rules.js';
+import { planVips, type VipStep } from './vip-plan.js';
 
 export interface DesiredService {
   /** The name the config gives the service; shown in plans. */
@@ -31,6 +34,8 @@ export interface DesiredState {
   daemons?: SyncDaemon[];
   /** Sysctls the config sets, by dotted name ("net.ipv4.vs.conn_reuse_mode"). */
   sysctls?: Record<string, number>;
+  /** Addresses lvsd holds (services' `vip:` and top-level `vips:`); absent = none. */
+  vips?: HeldAddress[];
 }
 
 export interface ActualState {
@@ -39,6 +44,10 @@ export interface ActualState {
   daemons?: SyncDaemon[];
   /** Current values of the sysctls the config sets or that advice looks at; null = absent. */
   sysctls?: Record<string, number | null>;
+  /** Links and addresses of the namespace; absent (a snapshot plan) = VIPs are not planned. */
+  addresses?: AddressSnapshot;
+  /** Marks the firewall sets, for fwmark advice; absent = not checked. */
+  markRules?: MarkScan;
 }
 
 export interface PlanContext {
@@ -52,6 +61,8 @@ export interface PlanContext {
   drainTimeoutMs: number;
   /** 'all' removes services lvsd does not manage; 'managed' (default) only reports them. */
   prune: 'managed' | 'all';
+  /** Addresses lvsd added before (heldAddressId, from the state file): only these are ever removed. */
+  ownedVips?: ReadonlySet<string>;
 }
 
 export type StepAction = 'add' | 'change' | 'drain' | 'remove';
@@ -88,8 +99,10 @@ export interface Plan {
   sysctls: SysctlChange[];
   /** Warnings about kernel settings the config leaves alone. */
   advice: string[];
+  /** Interface and address changes for VIPs (rtnetlink, not IPVS: kept apart from steps). */
+  vips: VipStep[];
   /** What the state file should record once the plan is applied. */
-  next: { owned: string[]; draining: Record<string, number> };
+  next: { owned: string[]; draining: Record<string, number>; vips?: string[] };
 }
 
 export function drainKey(service: string, dest: string): string {
@@ -103,7 +116,7 @@ export function countSteps(plan: Plan): Record<StepAction, number> {
 }
 
 export function isEmptyPlan(plan: Plan): boolean {
-  return plan.steps.length === 0 && plan.sysctls.length === 0;
+  return plan.steps.length === 0 && plan.sysctls.length === 0 && plan.vips.length === 0;
 }
 
 /** Collects steps and the state to record; one per plan() call. */
@@ -139,13 +152,21 @@ export function plan(desired: DesiredState, actual: ActualState, context: PlanCo
     if (context.owned.has(id) || context.prune === 'all') planServiceRemoval(builder, id, svc);
     else builder.foreign.push(id);
   }
+  const ownedVips = context.ownedVips ?? new Set<string>();
+  const vips = actual.addresses ? planVips(desired.vips ?? [], actual.addresses, ownedVips) : undefined;
+  const fwmarks = desired.services.flatMap((s) => ('fwmark' in s.service ? [{ name: s.name, fwmark: s.service.fwmark, family: s.service.family }] : []));
   return {
     steps: builder.steps,
     waiting: builder.waiting,
     foreign: builder.foreign,
     sysctls: planSysctls(desired.sysctls, actual.sysctls ?? {}),
-    advice: actual.sysctls ? sysctlAdvice(desired, actual.sysctls, context.drainTimeoutMs) : [],
-    next: { owned: [...builder.owned], draining: builder.draining },
+    advice: [
+      ...(actual.sysctls ? sysctlAdvice(desired, actual.sysctls, context.drainTimeoutMs) : []),
+      ...(vips?.advice ?? []),
+      ...fwmarkAdvice(fwmarks, actual.markRules),
+    ],
+    vips: vips?.steps ?? [],
+    next: { owned: [...builder.owned], draining: builder.draining, vips: vips ? vips.owned : [...ownedVips] },
   };
 }
 

@@ -10,6 +10,8 @@ import { plan as makePlan, type ActualState, type DesiredState, type Plan } from
 import { loadState, saveState } from './state.js';
 import { readSysctls, writeSysctl } from '../ipvs/sysctl.js';
 import { ADVISED_SYSCTLS } from './sysctl-plan.js';
+import { openAddresses, type AddressClient } from '../director/index.js';
+import type { MarkScan } from '../director/fwmark-rules.js';
 
 export interface ReconcileOptions {
   desired: DesiredState;
@@ -23,6 +25,13 @@ export interface ReconcileOptions {
   now?: number;
   /** Sysctl access; the real /proc/sys by default, swapped out in tests. */
   sysctls?: SysctlAccess;
+  /**
+   * Interface addresses for VIPs. Absent: opened over rtnetlink when the config holds VIPs
+   * or the state file lists VIPs lvsd added; null: VIPs are neither read nor changed.
+   */
+  addresses?: AddressClient | null;
+  /** Reads the marks firewall rules set (fwmark advice); absent: nftables over netlink; null: not checked. */
+  markRules?: (() => Promise<MarkScan | null>) | null;
 }
 
 export interface SysctlAccess {
@@ -40,20 +49,67 @@ export interface ReconcileResult {
 }
 
 /** Reads what the plan needs: the table always, timeouts and daemons only when the config manages them. */
-export async function readActual(client: IpvsClient, desired: DesiredState, sysctlAccess: SysctlAccess = procSysctls): Promise<ActualState> {
+export async function readActual(
+  client: IpvsClient,
+  desired: DesiredState,
+  sysctlAccess: SysctlAccess = procSysctls,
+  addresses?: AddressClient | null,
+  markRules?: (() => Promise<MarkScan | null>) | null,
+): Promise<ActualState> {
   const sysctlNames = [...new Set([...ADVISED_SYSCTLS, ...Object.keys(desired.sysctls ?? {})])];
-  const [table, timeouts, daemons, sysctls] = await Promise.all([
+  const hasFwmark = desired.services.some((s) => 'fwmark' in s.service);
+  const readMarks = markRules === undefined ? defaultMarkRules : markRules;
+  const [table, timeouts, daemons, sysctls, snapshot, marks] = await Promise.all([
     client.readTable(),
     desired.timeouts ? client.getTimeouts() : undefined,
     desired.daemons ? client.listDaemons() : undefined,
     sysctlAccess.read(sysctlNames),
+    addresses ? addresses.read() : undefined,
+    hasFwmark && readMarks ? readMarks() : null,
   ]);
-  return { table, sysctls, ...(timeouts ? { timeouts } : {}), ...(daemons ? { daemons } : {}) };
+  return {
+    table,
+    sysctls,
+    ...(timeouts ? { timeouts } : {}),
+    ...(daemons ? { daemons } : {}),
+    ...(snapshot ? { addresses: snapshot } : {}),
+    ...(marks ? { markRules: marks } : {}),
+  };
+}
+
+async function defaultMarkRules(): Promise<MarkScan | null> {
+  const { readMarkRules } = await import('../director/nft-reader.js');
+  return readMarkRules();
 }
 
 export async function reconcile(client: IpvsClient, options: ReconcileOptions): Promise<ReconcileResult> {
-  const actual = await (options.timer ?? new PhaseTimer()).time('read', () => readActual(client, options.desired, options.sysctls));
-  return reconcileAgainst(actual, options, client);
+  let addresses = options.addresses;
+  let opened = false;
+  if (addresses === undefined) {
+    const recorded = options.stateDir ? (await loadState(options.stateDir)).state.vips ?? [] : [];
+    if ((options.desired.vips?.length ?? 0) > 0 || recorded.length > 0) {
+      addresses = await openAddresses();
+      opened = true;
+    }
+  }
+  try {
+    const read = () => readActual(client, options.desired, options.sysctls, addresses, options.markRules);
+    const actual = await (options.timer ?? new PhaseTimer()).time('read', read);
+    return await reconcileAgainst(actual, { ...options, addresses: addresses ?? null }, client);
+  } finally {
+    if (opened) await addresses?.close();
+  }
+}
+
+/** VIPs lvsd holds after applying: what it planned to hold, less additions that failed, plus removals that failed. */
+function vipsHeldAfter(plan: Plan, report: ApplyReport): string[] | undefined {
+  const held = new Set(plan.next.vips ?? []);
+  for (const { step, error } of report.vips) {
+    if (!error) continue;
+    if (step.op.op === 'add-address') held.delete(step.object);
+    if (step.op.op === 'delete-address') held.add(step.object);
+  }
+  return [...held];
 }
 
 /** Plans against a given actual state (a live read or a saved snapshot) and applies unless dry. */
@@ -70,12 +126,14 @@ export async function reconcileAgainst(actual: ActualState, options: ReconcileOp
       draining: new Map(Object.entries(state?.draining ?? {})),
       drainTimeoutMs: options.drainTimeoutMs,
       prune: options.prune,
+      ownedVips: new Set(state?.vips ?? []),
     }),
   );
   if (options.dryRun || !client) return { plan, warnings };
-  const report = await timer.time('write', () => applyPlan(client, plan, (options.sysctls ?? procSysctls).write));
+  const report = await timer.time('write', () => applyPlan(client, plan, (options.sysctls ?? procSysctls).write, options.addresses ?? undefined));
   if (options.stateDir) {
-    await saveState(options.stateDir, { version: 1, owned: plan.next.owned, draining: plan.next.draining });
+    const vips = vipsHeldAfter(plan, report);
+    await saveState(options.stateDir, { version: 1, owned: plan.next.owned, draining: plan.next.draining, ...(vips?.length ? { vips } : {}) });
   }
   return { plan, report, warnings };
 }

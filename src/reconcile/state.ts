@@ -13,6 +13,8 @@ const StateFile = z.object({
   version: z.literal(1),
   owned: z.array(z.string()),
   draining: z.record(z.string(), z.number()),
+  /** Addresses lvsd added ("10.0.0.1/32 on lvsd0"); absent in files from before VIPs. */
+  vips: z.array(z.string()).optional(),
 });
 export type ReconcileState = z.infer<typeof StateFile>;
 

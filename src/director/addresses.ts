@@ -1,0 +1,102 @@
+/**
+ * Interface addresses as lvsd manages them: the director's VIPs (on a dummy interface such
+ * as lvsd0, or a named one) and the real-server helper's VIPs (on lo, tunl0, ip6tnl0).
+ * Two implementations of AddressClient: rtnetlink (rtnetlink-addresses.ts) and an in-memory
+ * fake that refuses what the kernel refuses (fake-addresses.ts).
+ */
+import { canonicalAddress, familyOf } from '../ipvs/address.js';
+import type { Family } from '../ipvs/model.js';
+
+/** One address on one interface: "10.0.0.1/32 on lvsd0". */
+export interface HeldAddress {
+  address: string;
+  /** Prefix length the address carries (32 / 128 for a VIP). */
+  prefix: number;
+  interface: string;
+}
+
+export interface LinkState {
+  name: string;
+  index: number;
+  /** IFLA_INFO_KIND ("dummy", "ipip", "ip6tnl"), null for devices without one (lo, most NICs). */
+  kind: string | null;
+  up: boolean;
+}
+
+export interface AddressSnapshot {
+  links: LinkState[];
+  addresses: HeldAddress[];
+}
+
+export interface AddressClient {
+  /** Every link and every IPv4 / IPv6 address of the network namespace. */
+  read(): Promise<AddressSnapshot>;
+  /** Creates a dummy interface (fails with EEXIST when the name is taken). */
+  createDummy(name: string): Promise<void>;
+  setUp(name: string): Promise<void>;
+  addAddress(address: HeldAddress): Promise<void>;
+  deleteAddress(address: HeldAddress): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A refused address or link change, worded like `ip` words it, with the object concerned. */
+export class AddressError extends Error {
+  override readonly name = 'AddressError';
+  constructor(
+    readonly operation: string,
+    readonly object: string,
+    /** Errno name from the kernel ("EEXIST"), or "" when the failure is not the kernel's. */
+    readonly code: string,
+    readonly reason: string,
+  ) {
+    super(`${operation} ${object}: ${reason}`);
+  }
+}
+
+const reasons: Record<string, string> = {
+  EEXIST: 'File exists',
+  ENODEV: 'No such device',
+  EADDRNOTAVAIL: 'Cannot assign requested address (the address is not on that interface)',
+  EPERM: 'Operation not permitted (lvsd needs CAP_NET_ADMIN)',
+  // Node names EOPNOTSUPP "ENOTSUP" on Linux (same number).
+  EOPNOTSUPP: 'Operation not supported (no dummy interface type in this kernel: CONFIG_DUMMY, modprobe dummy)',
+  ENOTSUP: 'Operation not supported (no dummy interface type in this kernel: CONFIG_DUMMY, modprobe dummy)',
+  EINVAL: 'Invalid argument',
+  EACCES: 'Permission denied',
+};
+
+export function reasonForCode(code: string): string {
+  return reasons[code] ?? code;
+}
+
+export function addressFamily(address: string): Family {
+  const family = familyOf(address);
+  if (!family) throw new Error(`not an IP address: ${address}`);
+  return family;
+}
+
+export function fullPrefix(address: string): number {
+  return addressFamily(address) === 'ipv4' ? 32 : 128;
+}
+
+/** "10.0.0.1/32 on lvsd0": how plans, reports and the state file name a held address. */
+export function heldAddressId(held: HeldAddress): string {
+  return `${held.address}/${held.prefix} on ${held.interface}`;
+}
+
+export function parseHeldAddressId(id: string): HeldAddress | null {
+  const match = /^(.+)\/(\d{1,3}) on (\S+)$/.exec(id);
+  if (!match) return null;
+  const address = canonicalAddress(match[1] as string);
+  if (!address) return null;
+  return { address, prefix: Number(match[2]), interface: match[3] as string };
+}
+
+/** Same address on the same interface; the prefix does not matter to whether it is there. */
+export function sameHeldAddress(a: HeldAddress, b: HeldAddress): boolean {
+  return a.interface === b.interface && a.address === b.address;
+}
+
+export function findAddress(snapshot: AddressSnapshot, wanted: HeldAddress): HeldAddress | undefined {
+  return snapshot.addresses.find((have) => sameHeldAddress(have, wanted));
+}

@@ -1,0 +1,144 @@
+/**
+ * AddressClient over rtnetlink (the `netlink` package's RtNetlinkSocket): RTM_GETLINK and
+ * RTM_GETADDR dumps to read, RTM_NEWLINK to create a dummy and bring a link up, RTM_NEWADDR
+ * and RTM_DELADDR for addresses. Like everything lvsd does to the kernel, it acts on the
+ * network namespace of the process.
+ *
+ * Written here by hand: the package leaves IFLA_LINKINFO as raw bytes, so the one nested
+ * attribute we need (IFLA_INFO_KIND) is encoded and decoded below.
+ */
+import { createRtNetlink, FlagsNew, type RtNetlinkSocket } from 'netlink';
+import { addressToBytes, bytesToAddress } from '../ipvs/address.js';
+import {
+  addressFamily,
+  AddressError,
+  heldAddressId,
+  reasonForCode,
+  type AddressClient,
+  type AddressSnapshot,
+  type HeldAddress,
+  type LinkState,
+} from './addresses.js';
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const IFLA_INFO_KIND = 1;
+
+/** IFLA_LINKINFO { IFLA_INFO_KIND "<kind>\0" }, as the payload of the linkinfo attribute. */
+export function encodeLinkKind(kind: string): Buffer {
+  const value = Buffer.from(`${kind}\0`, 'ascii');
+  const length = 4 + value.length;
+  const out = Buffer.alloc((length + 3) & ~3);
+  out.writeUInt16LE(length, 0);
+  out.writeUInt16LE(IFLA_INFO_KIND, 2);
+  value.copy(out, 4);
+  return out;
+}
+
+/** IFLA_INFO_KIND out of an IFLA_LINKINFO payload; null when absent. */
+export function decodeLinkKind(linkinfo: Buffer | undefined): string | null {
+  if (!linkinfo) return null;
+  let offset = 0;
+  while (offset + 4 <= linkinfo.length) {
+    const length = linkinfo.readUInt16LE(offset);
+    const type = linkinfo.readUInt16LE(offset + 2) & 0x3fff;
+    if (length < 4) return null;
+    if (type === IFLA_INFO_KIND) return linkinfo.subarray(offset + 4, offset + length).toString('ascii').replace(/\0+$/, '');
+    offset += (length + 3) & ~3;
+  }
+  return null;
+}
+
+/** "Request rejected: EEXIST" (the package's wording) -> "EEXIST". */
+function errnoCode(err: unknown): string {
+  const message = (err as Error).message ?? String(err);
+  const match = /Request rejected: (\S+)/.exec(message);
+  return match ? (match[1] as string) : '';
+}
+
+export class RtnetlinkAddresses implements AddressClient {
+  private constructor(private readonly socket: RtNetlinkSocket) {}
+
+  static open(): RtnetlinkAddresses {
+    return new RtnetlinkAddresses(createRtNetlink());
+  }
+
+  async read(): Promise<AddressSnapshot> {
+    const linkMessages = await this.socket.getLinks();
+    const links: LinkState[] = linkMessages.map((m) => ({
+      name: m.attrs.ifname ?? `if${m.data.index}`,
+      index: m.data.index ?? 0,
+      kind: decodeLinkKind(m.attrs.linkinfo),
+      up: Boolean(m.data.flags?.up),
+    }));
+    const names = new Map(links.map((l) => [l.index, l.name]));
+    const addressMessages = await this.socket.getAddresses();
+    const addresses: HeldAddress[] = [];
+    for (const m of addressMessages) {
+      const family = m.data.family === AF_INET ? 'ipv4' : m.data.family === AF_INET6 ? 'ipv6' : null;
+      const bytes = family === 'ipv4' ? (m.attrs.local ?? m.attrs.address) : m.attrs.address;
+      const name = names.get(m.data.index ?? -1);
+      if (!family || !bytes || !name) continue;
+      addresses.push({ address: bytesToAddress(bytes, family), prefix: m.data.prefixlen ?? 0, interface: name });
+    }
+    return { links, addresses };
+  }
+
+  async createDummy(name: string): Promise<void> {
+    await this.attempt('create dummy', name, () =>
+      this.socket.newLink({}, { ifname: name, linkinfo: encodeLinkKind('dummy') }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }),
+    );
+  }
+
+  async setUp(name: string): Promise<void> {
+    const index = await this.indexOf(name, 'set up');
+    await this.attempt('set up', name, () => this.socket.setLink({ index, flags: { up: true }, change: { up: true } }));
+  }
+
+  async addAddress(held: HeldAddress): Promise<void> {
+    const index = await this.indexOf(held.interface, 'add address', heldAddressId(held));
+    await this.attempt('add address', heldAddressId(held), () =>
+      this.socket.newAddress(this.header(held, index), this.attributes(held), { flags: FlagsNew.CREATE | FlagsNew.EXCL }),
+    );
+  }
+
+  async deleteAddress(held: HeldAddress): Promise<void> {
+    const index = await this.indexOf(held.interface, 'delete address', heldAddressId(held));
+    await this.attempt('delete address', heldAddressId(held), () => this.socket.delAddress(this.header(held, index), this.attributes(held)));
+  }
+
+  async close(): Promise<void> {
+    this.socket.socket.close();
+  }
+
+  private header(held: HeldAddress, index: number) {
+    const ipv6 = addressFamily(held.address) === 'ipv6';
+    // A VIP must answer at once: no duplicate address detection for IPv6 (keepalived does the same).
+    return { family: ipv6 ? AF_INET6 : AF_INET, prefixlen: held.prefix, index, scope: 0, ...(ipv6 ? { flags: { nodad: true as const } } : {}) };
+  }
+
+  private attributes(held: HeldAddress) {
+    const ipv6 = addressFamily(held.address) === 'ipv6';
+    const bytes = addressToBytes(held.address).subarray(0, ipv6 ? 16 : 4);
+    return ipv6 ? { address: bytes } : { local: bytes, address: bytes };
+  }
+
+  private async indexOf(name: string, operation: string, object = name): Promise<number> {
+    const [link] = await this.socket.getLink({}, { ifname: name }).catch((err: unknown) => {
+      const code = errnoCode(err);
+      throw new AddressError(operation, object, code, code === 'ENODEV' ? `no interface named ${name}` : reasonForCode(code));
+    });
+    if (!link?.data.index) throw new AddressError(operation, object, 'ENODEV', `no interface named ${name}`);
+    return link.data.index;
+  }
+
+  private async attempt(operation: string, object: string, action: () => Promise<unknown>): Promise<void> {
+    try {
+      await action();
+    } catch (err) {
+      const code = errnoCode(err);
+      throw new AddressError(operation, object, code, code ? reasonForCode(code) : (err as Error).message);
+    }
+  }
+}
+
