@@ -16,6 +16,7 @@ import type { HealthSnapshot } from '../health/manager.js';
 import type { Dest } from '../ipvs/model.js';
 import { destId } from '../ipvs/model.js';
 import type { DesiredService, DesiredState } from './plan.js';
+import { desiredVips } from '../director/vips.js';
 
 export function desiredState(config: ResolvedConfig, health?: HealthSnapshot): DesiredState {
   return {
@@ -23,6 +24,7 @@ export function desiredState(config: ResolvedConfig, health?: HealthSnapshot): D
     ...(config.kernel.timeouts ? { timeouts: config.kernel.timeouts } : {}),
     ...(config.kernel.daemons ? { daemons: config.kernel.daemons } : {}),
     sysctls: config.kernel.sysctls,
+    vips: desiredVips(config),
   };
 }
 
