@@ -1,0 +1,544 @@
+/**
+ * The daemon core (`lvsd run`): holds the last good config, runs the health checks and
+ * keeps the kernel converged through reconcile passes, one at a time.
+ *
+ * Passes are triggered by: start, a config reload, a batch of health transitions, the
+ * drift timer (someone ran `ipvsadm -d`), a drain waiting for connections to end, and a
+ * retry after a failed write. Every pass goes through src/reconcile (read the table, plan,
+ * apply, save state): the daemon never writes to the kernel by itself. Triggers that arrive
+ * during a pass are merged into one follow-up pass (CoalescingRunner).
+ *
+ * An invalid config is logged with all its errors and ignored: the last good config stays
+ * in force and no pass runs for it. Stopping leaves the kernel table in place (traffic keeps
+ * flowing while lvsd restarts); `cleanupOnExit` removes what lvsd owns and nothing else.
+ */
+import { createHash } from 'node:crypto';
+import type { ResolvedConfig } from '../config/resolved.js';
+import type { IpvsClient } from '../ipvs/client.js';
+import type { IpvsInfo, IpvsTable } from '../ipvs/model.js';
+import { drainKey, type DesiredState, type Plan, type PlanStep } from '../reconcile/plan.js';
+import { reconcile, type ReconcileOptions, type SysctlAccess } from '../reconcile/reconcile.js';
+import { PhaseTimer } from '../util/timings.js';
+import type { Logger } from '../util/log.js';
+import { DaemonMetrics } from './metrics.js';
+import type { CheckResultEvent, ConfigLoader, DesiredFunction, HealthView, HealthSource } from './ports.js';
+import { CoalescingRunner, Debouncer } from './serial.js';
+import { buildServices, type DaemonStatus, type PassRecord, type ReloadRecord } from './status.js';
+import { RecordingClient } from './recording-client.js';
+import { ConfigWatcher } from './watch.js';
+
+export type Trigger = 'start' | 'reload' | 'health' | 'drift' | 'drain' | 'retry';
+export type ReloadReason = 'watch' | 'signal' | 'manual';
+
+/** Most specific first: a pass triggered by a reload and a drift tick is labelled a reload. */
+const TRIGGER_ORDER: readonly Trigger[] = ['start', 'reload', 'health', 'drain', 'retry', 'drift'];
+
+export interface DaemonOptions<Snapshot> {
+  configPath: string;
+  load: ConfigLoader;
+  client: IpvsClient;
+  health: HealthSource<Snapshot>;
+  desired: DesiredFunction<Snapshot>;
+  healthView: HealthView<Snapshot>;
+  logger: Logger;
+  /** lvsd's state file directory (owned services, drains). */
+  stateDir: string;
+  sysctls?: SysctlAccess;
+  /** Further reconcile options passed through as they are (tests: VIP and firewall readers). */
+  reconcileExtras?: Partial<Omit<ReconcileOptions, 'desired' | 'stateDir' | 'prune' | 'drainTimeoutMs' | 'dryRun' | 'timer' | 'now' | 'sysctls'>>;
+  metrics?: DaemonMetrics;
+  /** Watch the config for changes (default true); SIGHUP reloads either way. */
+  watch?: boolean;
+  /** Poll instead of inotify (NFS and friends). */
+  watchPolling?: boolean;
+  /** Quiet time after the last change before a reload (default 500 ms). */
+  reloadDebounceMs?: number;
+  /** How often a waiting drain is looked at again (default 5 s). */
+  drainRecheckMs?: number;
+  /** Delay before retrying a pass that failed (default 5 s, never more than drift_interval). */
+  retryMs?: number;
+  /** A scrape re-reads the table when the cached one is older than this (default 5 s). */
+  statsMaxAgeMs?: number;
+  /** Remove what lvsd owns on stop (default false: the table stays). */
+  cleanupOnExit?: boolean;
+  version?: string;
+}
+
+export interface PassSummary {
+  triggers: Trigger[];
+  skipped: boolean;
+  writes: number;
+  failed: number;
+  driftRepairs: number;
+  plan: Plan | null;
+  error: Error | null;
+}
+
+export class ConfigRejectedError extends Error {
+  override readonly name = 'ConfigRejectedError';
+  constructor(readonly errors: string[]) {
+    super(`invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'})`);
+  }
+}
+
+export class Daemon<Snapshot> {
+  readonly metrics: DaemonMetrics;
+  private config: ResolvedConfig | null = null;
+  private configLoadedAt = 0;
+  private lastReload: ReloadRecord | null = null;
+  private lastPass: PassRecord | null = null;
+  private lastPlan: Plan | null = null;
+  /** The kernel client, remembering the table each pass reads (for /status and /metrics). */
+  private readonly client: RecordingClient;
+  private tableRead: Promise<{ table: IpvsTable; readAt: number }> | null = null;
+  private info: IpvsInfo | null = null;
+  /** What the last clean pass aimed at: the same aim and writes again means someone else changed the kernel. */
+  private lastAim: { desiredHash: string; draining: Set<string> } | null = null;
+  private lastAdvice = '';
+  private lastForeign = '';
+  private readonly passes: CoalescingRunner<Trigger, PassSummary>;
+  private readonly reloads: CoalescingRunner<ReloadReason, ReloadRecord>;
+  private readonly debouncer: Debouncer;
+  private readonly pendingReloadReasons = new Set<ReloadReason>();
+  private watcher: ConfigWatcher | null = null;
+  private driftTimer: NodeJS.Timeout | null = null;
+  private followUpTimer: NodeJS.Timeout | null = null;
+  private followUpAt = Infinity;
+  private followUpTriggers = new Set<Trigger>();
+  private stopping: Promise<void> | null = null;
+  private readonly startedAt = Date.now();
+  private readonly log: Logger;
+
+  constructor(private readonly options: DaemonOptions<Snapshot>) {
+    this.metrics = options.metrics ?? new DaemonMetrics();
+    this.log = options.logger;
+    this.client = new RecordingClient(options.client);
+    this.passes = new CoalescingRunner((triggers) => this.runPass(triggers));
+    this.reloads = new CoalescingRunner((reasons) => this.runReload(reasons));
+    this.debouncer = new Debouncer(() => this.fireDebouncedReload(), options.reloadDebounceMs ?? 500);
+  }
+
+  get currentConfig(): ResolvedConfig | null {
+    return this.config;
+  }
+
+  /**
+   * Loads the config (throws ConfigRejectedError if it is invalid: there is no last good
+   * config to fall back on), starts the checks, converges the kernel once and starts
+   * watching. Reals that already carry traffic are handed to the health side with the
+   * table, so a restart with the same config does not take them out (zero writes).
+   */
+  async start(): Promise<void> {
+    const loaded = await this.loadSafely();
+    if (!loaded.ok) {
+      this.recordReload({ ok: false, errors: loaded.errors, warnings: loaded.warnings });
+      this.log.error({ event: 'config_rejected', path: this.options.configPath, errors: loaded.errors }, 'invalid configuration; not starting');
+      throw new ConfigRejectedError(loaded.errors);
+    }
+    this.logWarnings(loaded.warnings);
+    this.adopt(loaded.config);
+    this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
+    const table = await this.client.readTable();
+    this.options.health.on('changes', () => void this.requestPass('health'));
+    this.options.health.on('result', (result: CheckResultEvent) => this.recordCheck(result));
+    this.options.health.on('transition', (transition: unknown) => this.log.info({ event: 'health_transition', ...(transition as object) }, 'real server changed state'));
+    await this.options.health.update(loaded.config, { table });
+    this.log.info(
+      { event: 'started', path: this.options.configPath, hash: loaded.config.hash, services: loaded.config.services.length, files: loaded.config.files },
+      'lvsd started',
+    );
+    await this.passes.request('start');
+    if (this.options.watch ?? true) await this.startWatching(loaded.config.files);
+  }
+
+  /** A change was seen (watcher or SIGHUP): reload after the debounce. */
+  requestReload(reason: ReloadReason): void {
+    if (this.stopping) return;
+    this.pendingReloadReasons.add(reason);
+    this.debouncer.call();
+  }
+
+  /** Reloads now (no debounce); resolves with the outcome. */
+  reload(reason: ReloadReason = 'manual'): Promise<ReloadRecord> {
+    return this.reloads.request(reason);
+  }
+
+  /** Asks for a pass; resolves when a pass that saw the request has finished. */
+  requestPass(trigger: Trigger): Promise<PassSummary> {
+    return this.passes.request(trigger);
+  }
+
+  /**
+   * Stops checks, watcher and timers, lets a pass in flight finish (a batch is never cut
+   * in half), then leaves the table in place, or removes what lvsd owns with cleanupOnExit.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  /** The last table read, re-read when older than statsMaxAgeMs or written since. */
+  async status(): Promise<DaemonStatus> {
+    const config = this.config;
+    if (!config) throw new Error('lvsd has no configuration yet');
+    const cache = await this.freshTable();
+    const info = await this.kernelInfo();
+    const healthOf = this.options.healthView(this.options.health.snapshot());
+    return {
+      version: this.options.version ?? '0.0.0',
+      pid: process.pid,
+      startedAt: new Date(this.startedAt).toISOString(),
+      config: { path: this.options.configPath, hash: config.hash, host: config.host, files: config.files, loadedAt: new Date(this.configLoadedAt).toISOString() },
+      lastReload: this.lastReload,
+      lastReconcile: this.lastPass,
+      kernel: info,
+      tableReadAt: new Date(cache.readAt).toISOString(),
+      services: buildServices({
+        config,
+        table: cache.table,
+        health: healthOf,
+        waiting: this.lastPlan?.waiting ?? [],
+      }),
+      draining: this.lastPlan?.waiting ?? [],
+    };
+  }
+
+  /** Prometheus text: the per-service series are set from a fresh-enough status first. */
+  async renderMetrics(): Promise<string> {
+    if (this.config) this.metrics.update((await this.status()).services);
+    return this.metrics.render();
+  }
+
+  /** Healthy while the last pass completed (the kernel answers and the state is writable). */
+  healthy(): { ok: boolean; reason: string } {
+    if (!this.config) return { ok: false, reason: 'no configuration loaded' };
+    if (this.lastPass?.error) return { ok: false, reason: `last reconcile failed: ${this.lastPass.error}` };
+    return { ok: true, reason: 'ok' };
+  }
+
+  // ---------------------------------------------------------------------------
+  // Reloads
+
+  private fireDebouncedReload(): void {
+    const reasons = [...this.pendingReloadReasons];
+    this.pendingReloadReasons.clear();
+    for (const reason of reasons.length ? reasons : (['watch'] as const)) void this.reloads.request(reason);
+  }
+
+  private async runReload(reasons: ReadonlySet<ReloadReason>): Promise<ReloadRecord> {
+    if (this.stopping) return this.lastReload!;
+    const loaded = await this.loadSafely();
+    if (!loaded.ok) {
+      const record = this.recordReload({ ok: false, errors: loaded.errors, warnings: loaded.warnings });
+      this.logWarnings(loaded.warnings);
+      this.log.error(
+        { event: 'config_rejected', path: this.options.configPath, errors: loaded.errors, kept: this.config?.hash ?? null },
+        `invalid configuration (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'}); the last good config stays in force`,
+      );
+      return record;
+    }
+    this.logWarnings(loaded.warnings);
+    const config = loaded.config;
+    const previous = this.config;
+    if (previous && previous.hash === config.hash) {
+      const record = this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
+      this.log.debug({ event: 'config_unchanged', hash: config.hash, reasons: [...reasons] }, 'configuration unchanged');
+      // SIGHUP is also the way to ask for a pass right now; a file touch is not.
+      if (reasons.has('signal') || reasons.has('manual')) await this.passes.request('reload');
+      return record;
+    }
+    this.adopt(config);
+    const record = this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
+    this.log.info(
+      { event: 'config_reloaded', hash: config.hash, previous: previous?.hash ?? null, services: config.services.length, files: config.files, reasons: [...reasons] },
+      'configuration reloaded',
+    );
+    await this.options.health.update(config, this.client.last ? { table: this.client.last.table } : {});
+    await this.watcher?.setFiles(config.files);
+    this.scheduleDrift();
+    await this.passes.request('reload');
+    return record;
+  }
+
+  private async loadSafely(): ReturnType<ConfigLoader> {
+    try {
+      return await this.options.load(this.options.configPath);
+    } catch (err) {
+      return { ok: false, errors: [`${this.options.configPath}: ${(err as Error).message}`], warnings: [] };
+    }
+  }
+
+  private adopt(config: ResolvedConfig): void {
+    this.config = config;
+    this.configLoadedAt = Date.now();
+  }
+
+  private recordReload(result: { ok: boolean; errors: string[]; warnings: string[] }): ReloadRecord {
+    const at = Date.now();
+    const hash = this.config?.hash ?? null;
+    this.metrics.recordReload(result.ok, hash, at);
+    this.lastReload = { ok: result.ok, at: new Date(at).toISOString(), hash, errors: result.errors, warnings: result.warnings };
+    return this.lastReload;
+  }
+
+  private logWarnings(warnings: readonly string[]): void {
+    for (const warning of warnings) this.log.warn({ event: 'config_warning' }, warning);
+  }
+
+  private async startWatching(files: readonly string[]): Promise<void> {
+    this.watcher = new ConfigWatcher({
+      path: this.options.configPath,
+      usePolling: this.options.watchPolling ?? false,
+      onChange: (event, path) => {
+        this.log.debug({ event: 'config_changed', fsEvent: event, path }, 'configuration file changed');
+        this.requestReload('watch');
+      },
+      onError: (err) => this.log.warn({ event: 'watch_error', err }, 'configuration watcher error; SIGHUP still reloads'),
+    });
+    await this.watcher.start(files);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Passes
+
+  private async runPass(triggerSet: ReadonlySet<Trigger>): Promise<PassSummary> {
+    const triggers = TRIGGER_ORDER.filter((t) => triggerSet.has(t));
+    const config = this.config;
+    if (this.stopping || !config) return { triggers, skipped: true, writes: 0, failed: 0, driftRepairs: 0, plan: null, error: null };
+    const started = performance.now();
+    const startedAt = Date.now();
+    const timer = new PhaseTimer();
+    const desired = this.options.desired(config, this.options.health.snapshot());
+    const desiredHash = hashOf(desired);
+    let summary: PassSummary;
+    try {
+      const result = await reconcile(this.client, {
+        desired,
+        stateDir: this.options.stateDir,
+        prune: config.reconcile.prune,
+        drainTimeoutMs: config.reconcile.drainTimeoutMs,
+        dryRun: false,
+        timer,
+        now: startedAt,
+        ...(this.options.sysctls ? { sysctls: this.options.sysctls } : {}),
+        ...this.options.reconcileExtras,
+      });
+      for (const warning of result.warnings) this.log.warn({ event: 'reconcile_warning' }, warning);
+      const report = result.report!;
+      const sysctlWrites = report.sysctls.length;
+      const writes = report.writes + sysctlWrites + otherWrites(report);
+      const drift = this.driftSteps(result.plan, desiredHash);
+      this.logPass(result.plan, report.outcomes, drift, triggers);
+      for (const outcome of report.outcomes) this.metrics.kernelWrites.inc({ action: outcome.step.action });
+      if (sysctlWrites) this.metrics.kernelWrites.inc({ action: 'sysctl' }, sysctlWrites);
+      this.metrics.kernelWriteFailures.inc(report.failed);
+      for (const step of drift) this.metrics.driftRepairs.inc({ action: step.action });
+      this.lastPlan = result.plan;
+      this.lastAim = report.failed === 0 ? { desiredHash, draining: new Set(Object.keys(result.plan.next.draining)) } : null;
+      summary = { triggers, skipped: false, writes, failed: report.failed, driftRepairs: drift.length, plan: result.plan, error: null };
+      if (report.failed > 0) this.scheduleFollowUp('retry', this.retryDelay(config));
+      if (result.plan.waiting.length > 0) {
+        const soonest = Math.min(...result.plan.waiting.map((w) => w.remainingMs));
+        this.scheduleFollowUp('drain', Math.max(50, Math.min(soonest + 10, this.options.drainRecheckMs ?? 5000)));
+      }
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.metrics.reconcileErrors.inc();
+      this.lastAim = null;
+      this.log.error({ event: 'reconcile_failed', err: error, triggers }, `reconcile failed: ${error.message}; retrying`);
+      summary = { triggers, skipped: false, writes: 0, failed: 0, driftRepairs: 0, plan: null, error };
+      this.scheduleFollowUp('retry', this.retryDelay(config));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    this.metrics.reconcileDuration.observe({ trigger: triggers[0] ?? 'drift' }, seconds);
+    this.lastPass = {
+      at: new Date(startedAt).toISOString(),
+      triggers,
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+      writes: summary.writes,
+      failed: summary.failed,
+      driftRepairs: summary.driftRepairs,
+      waitingDrains: summary.plan?.waiting.length ?? 0,
+      error: summary.error?.message ?? null,
+    };
+    this.log.debug({ event: 'reconcile', ...this.lastPass, phases: timer.phases }, 'reconcile pass');
+    this.scheduleDrift();
+    return summary;
+  }
+
+  /**
+   * Which writes of this pass repaired someone else's change: when the desired state is
+   * the one the last clean pass already applied, any write puts back what another hand
+   * changed, except a drain completing (a real whose connections ended, or a removed
+   * service whose last real went) which is lvsd's own scheduled work.
+   */
+  private driftSteps(plan: Plan, desiredHash: string): PlanStep[] {
+    const aim = this.lastAim;
+    if (!aim || aim.desiredHash !== desiredHash) return [];
+    return plan.steps.filter((step) => {
+      if (step.op.op === 'delete-dest') return !aim.draining.has(drainKey(step.service, step.dest ?? ''));
+      return step.op.op !== 'delete-service';
+    });
+  }
+
+  private logPass(plan: Plan, outcomes: ReadonlyArray<{ step: PlanStep; error?: Error }>, drift: readonly PlanStep[], triggers: Trigger[]): void {
+    const repairs = new Set(drift);
+    for (const { step, error } of outcomes) {
+      const fields = {
+        event: repairs.has(step) ? 'drift_repair' : 'kernel_write',
+        action: step.action,
+        op: step.op.op,
+        service: step.service,
+        ...(step.serviceName ? { name: step.serviceName } : {}),
+        ...(step.dest ? { dest: step.dest } : {}),
+        ...(step.changes.length ? { changes: step.changes.map((c) => `${c.field}: ${c.from} -> ${c.to}`) } : {}),
+        triggers,
+      };
+      if (error) this.log.error({ ...fields, err: error }, `kernel refused ${step.op.op}: ${error.message}`);
+      else if (repairs.has(step)) this.log.warn(fields, `repaired drift: ${step.action} ${step.dest ? `${step.service} -> ${step.dest}` : step.service}`);
+      else this.log.info(fields, `${step.action} ${step.dest ? `${step.service} -> ${step.dest}` : step.service}`);
+    }
+    for (const change of plan.sysctls) this.log.info({ event: 'sysctl_write', name: change.name, from: change.from, to: change.to }, `sysctl ${change.name} = ${change.to}`);
+    const advice = plan.advice.join('\n');
+    if (advice !== this.lastAdvice) for (const line of plan.advice) this.log.warn({ event: 'kernel_advice' }, line);
+    this.lastAdvice = advice;
+    const foreign = plan.foreign.join(',');
+    if (foreign !== this.lastForeign && plan.foreign.length) this.log.info({ event: 'foreign_services', services: plan.foreign }, `leaving ${plan.foreign.length} service(s) lvsd does not manage alone`);
+    this.lastForeign = foreign;
+  }
+
+  private recordCheck(result: CheckResultEvent): void {
+    this.metrics.checkDuration.observe({ service: result.service, type: result.type }, result.durationMs / 1000);
+    this.metrics.checks.inc({ service: result.service, type: result.type, result: result.ok ? 'ok' : 'failed' });
+  }
+
+  private retryDelay(config: ResolvedConfig): number {
+    return Math.min(this.options.retryMs ?? 5000, config.reconcile.driftIntervalMs);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Timers
+
+  /** The next drift check is one interval after the last pass: any pass reads and repairs. */
+  private scheduleDrift(): void {
+    if (this.driftTimer) clearTimeout(this.driftTimer);
+    this.driftTimer = null;
+    if (this.stopping || !this.config) return;
+    this.driftTimer = setTimeout(() => void this.requestPass('drift'), this.config.reconcile.driftIntervalMs);
+  }
+
+  private scheduleFollowUp(trigger: Trigger, delayMs: number): void {
+    if (this.stopping) return;
+    this.followUpTriggers.add(trigger);
+    const at = Date.now() + delayMs;
+    if (this.followUpTimer && at >= this.followUpAt) return;
+    if (this.followUpTimer) clearTimeout(this.followUpTimer);
+    this.followUpAt = at;
+    this.followUpTimer = setTimeout(() => {
+      const triggers = [...this.followUpTriggers];
+      this.followUpTriggers.clear();
+      this.followUpTimer = null;
+      this.followUpAt = Infinity;
+      for (const t of triggers) void this.requestPass(t);
+    }, delayMs);
+  }
+
+  private clearTimers(): void {
+    this.debouncer.cancel();
+    if (this.driftTimer) clearTimeout(this.driftTimer);
+    if (this.followUpTimer) clearTimeout(this.followUpTimer);
+    this.driftTimer = this.followUpTimer = null;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Table cache for /status and /metrics
+
+  /**
+   * A scrape reads the table again only when the cached one is older than statsMaxAgeMs
+   * (default 5 s) or a pass wrote after reading it. Passes read the table anyway, so with
+   * frequent passes scrapes cost nothing; between passes (drift_interval, 30 s by default)
+   * the counters would be too old for rate() over a 15 s scrape interval, so one dump per
+   * scrape at most, and concurrent scrapes share it.
+   */
+  private async freshTable(): Promise<{ table: IpvsTable; readAt: number }> {
+    const maxAge = this.options.statsMaxAgeMs ?? 5000;
+    const last = this.client.last;
+    if (last && this.client.writesSinceRead === 0 && Date.now() - last.readAt <= maxAge) return last;
+    this.tableRead ??= this.client
+      .readTable()
+      .then(() => this.client.last!)
+      .finally(() => {
+        this.tableRead = null;
+      });
+    return this.tableRead;
+  }
+
+  private async kernelInfo(): Promise<IpvsInfo | null> {
+    if (this.info) return this.info;
+    try {
+      this.info = await this.client.getInfo();
+    } catch {
+      return null;
+    }
+    return this.info;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Shutdown
+
+  private async shutdown(): Promise<void> {
+    this.clearTimers();
+    await this.watcher?.close();
+    await this.options.health.stop();
+    await this.reloads.idle();
+    await this.passes.idle();
+    this.clearTimers();
+    if (this.options.cleanupOnExit) {
+      await this.cleanup();
+    } else {
+      this.log.info({ event: 'stopped', cleanup: false }, 'lvsd stopped; the kernel table stays in place');
+    }
+  }
+
+  /**
+   * Removes the services lvsd owns (from its state file) at once, and stops the sync
+   * daemons when the config manages them. Services made by others are left alone.
+   */
+  private async cleanup(): Promise<void> {
+    // Nothing desired: the planner removes what the state file says lvsd owns (and only
+    // that), at once (no drain), and stops sync daemons when the config manages them.
+    const empty: DesiredState = { services: [], ...(this.config?.kernel.daemons ? { daemons: [] } : {}) };
+    try {
+      const result = await reconcile(this.client, {
+        desired: empty,
+        stateDir: this.options.stateDir,
+        prune: 'managed',
+        drainTimeoutMs: 0,
+        dryRun: false,
+        ...(this.options.sysctls ? { sysctls: this.options.sysctls } : {}),
+        ...this.options.reconcileExtras,
+      });
+      const report = result.report!;
+      for (const { step, error } of report.outcomes) {
+        if (error) this.log.error({ event: 'cleanup_failed', service: step.service, dest: step.dest, err: error }, `cleanup: ${error.message}`);
+      }
+      this.metrics.kernelWrites.inc({ action: 'remove' }, report.writes);
+      this.log.info(
+        { event: 'stopped', cleanup: true, writes: report.writes, failed: report.failed, left: result.plan.foreign },
+        `lvsd stopped; removed what it owns (${report.writes} writes)`,
+      );
+    } catch (err) {
+      this.log.error({ event: 'cleanup_failed', err }, `cleanup failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Writes besides IPVS operations and sysctls that a report may carry (interface addresses for VIPs). */
+function otherWrites(report: object): number {
+  const vips = (report as { vips?: unknown[] }).vips;
+  return Array.isArray(vips) ? vips.length : 0;
+}
+
+function hashOf(desired: DesiredState): string {
+  return createHash('sha1').update(JSON.stringify(desired)).digest('hex');
+}
