@@ -26,7 +26,7 @@ async function kernelWeights(kernel: FakeIpvs): Promise<Record<string, number>> 
   return Object.fromEntries((svc?.dests ?? []).map((d) => [destId(d), d.weight]));
 }
 
-async function metric(daemon: Daemon<unknown>, name: string): Promise<string> {
+async function metric(daemon: Pick<Daemon<never>, 'stop' | 'renderMetrics'>, name: string): Promise<string> {
   const text = await daemon.renderMetrics();
   return text.split('\n').filter((l) => l.startsWith(name)).join('\n');
 }
@@ -42,7 +42,7 @@ interface Setup {
   stateDir: string;
 }
 
-const running: Array<Daemon<unknown>> = [];
+const running: Array<Pick<Daemon<never>, 'stop' | 'renderMetrics'>> = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((d) => d.stop()));
 });
@@ -78,7 +78,7 @@ async function setup(options: { content?: string; kernel?: FakeIpvs; stateDir?: 
     statsMaxAgeMs: 0,
     cleanupOnExit: options.cleanupOnExit ?? false,
   });
-  running.push(daemon as Daemon<unknown>);
+  running.push(daemon);
   return { dir, file, kernel, health, daemon, logs: lines, loads, stateDir };
 }
 
