@@ -21,6 +21,8 @@ export interface LsOptions {
   thresholds?: boolean;
   json?: boolean;
   exact?: boolean;
+  /** An extra last column in the default layout (`lvsd status` shows health there). */
+  extraColumn?: { header: string; value: (service: LiveService, dest: LiveDest) => string };
 }
 
 const protocolOrder = { tcp: 6, udp: 17, sctp: 132 } as const;
@@ -110,7 +112,7 @@ export function renderTable(info: IpvsInfo, table: IpvsTable, options: LsOptions
     out.push('  -> RemoteAddress:Port');
   } else {
     out.push('Prot LocalAddress:Port Scheduler Flags');
-    out.push('  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn');
+    out.push(`  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn${options.extraColumn ? ` ${options.extraColumn.header}` : ''}`);
   }
   for (const s of sortServices(table.services)) {
     const st = s.stats ?? noStats;
@@ -129,7 +131,7 @@ export function renderTable(info: IpvsInfo, table: IpvsTable, options: LsOptions
         out.push(`  -> ${name.padEnd(28)} ${[d.upperThreshold, d.lowerThreshold, d.activeConns, d.inactiveConns].map((x) => String(x).padEnd(10)).join(' ')}`);
       } else {
         out.push(
-          `  -> ${name.padEnd(28)} ${forwardingLabel[d.forwarding].padEnd(7)} ${String(d.weight).padEnd(6)} ${String(d.activeConns).padEnd(10)} ${String(d.inactiveConns).padEnd(10)}`,
+          `  -> ${name.padEnd(28)} ${forwardingLabel[d.forwarding].padEnd(7)} ${String(d.weight).padEnd(6)} ${String(d.activeConns).padEnd(10)} ${String(d.inactiveConns).padEnd(9)}${options.extraColumn ? ` ${options.extraColumn.value(s, d)}` : ''}`,
         );
       }
     }
