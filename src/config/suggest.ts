@@ -1,0 +1,42 @@
+/**
+ * "Did you mean": the closest known word to a typo, by optimal string alignment distance
+ * (Levenshtein plus transpositions, so 'shceduler' is one edit from 'scheduler').
+ * Nothing kept depends on offers this, and it is a dozen lines.
+ */
+
+export function editDistance(a: string, b: string): number {
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min((d[i - 1]![j] as number) + 1, (d[i]![j - 1] as number) + 1, (d[i - 1]![j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, (d[i - 2]![j - 2] as number) + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length] as number;
+}
+
+/** The closest candidate within a distance that still reads as a typo, or null. */
+export function closest(word: string, candidates: readonly string[]): string | null {
+  const lower = word.toLowerCase();
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  const limit = Math.max(1, Math.floor(word.length / 3));
+  return best !== null && bestDistance <= limit ? best : null;
+}
+
+/** " — did you mean 'x'?" or "" */
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  const match = closest(word, candidates);
+  return match === null ? '' : ` — did you mean '${match}'?`;
+}

@@ -1,0 +1,354 @@
+/**
+ * A fast reader for the plain subset of YAML that config files are written in: block
+ * mappings and sequences, one-line flow collections, plain and simple quoted scalars,
+ * comments. Anything else (anchors, tags, block scalars, multi-line scalars, escapes,
+ * several documents, anything that looks like an error) makes it return null, and the
+ * caller parses with the `yaml` package instead.
+ *
+ * Why by hand: `yaml` builds a full Document (about 2 s for a 5000-service file, and its
+ * CST parser alone takes 1.3 s), while lvsd reloads such files on every change. Values
+ * must be exactly what `yaml.parse` returns (YAML 1.2 core schema); the test suite checks
+ * that on every example and on generated and mutated documents. Source positions are not
+ * kept here: they are needed only when there is something to report, and then source.ts
+ * asks `yaml` for them.
+ */
+
+class OutsideSubset extends Error {}
+
+const bail = (): never => {
+  throw new OutsideSubset();
+};
+
+/** Characters that may not start a plain scalar (YAML 1.2 c-indicator, less - ? : handled apart). */
+const PLAIN_START_FORBIDDEN = new Set(['[', ']', '{', '}', '#', '&', '*', '!', '|', '>', "'", '"', '%', '@', '`', ',']);
+
+const FLOW_INDICATORS = new Set([',', '[', ']', '{', '}']);
+
+/** YAML's ns-plain-first: no indicator, except - ? : followed by a safe character. */
+function plainStartOk(s: string, at: number, inFlow: boolean): boolean {
+  const first = s[at] as string;
+  if (PLAIN_START_FORBIDDEN.has(first)) return false;
+  if (first === '-' || first === '?' || first === ':') {
+    const next = s[at + 1];
+    return next !== undefined && next !== ' ' && !(inFlow && FLOW_INDICATORS.has(next));
+  }
+  return true;
+}
+
+/** The value yaml.parse gives, or null when the text is outside the subset. */
+export function fastParseYaml(text: string): { value: unknown } | null {
+  try {
+    return { value: new Reader(text).document() };
+  } catch (err) {
+    if (err instanceof OutsideSubset) return null;
+    throw err;
+  }
+}
+
+/** YAML 1.2 core schema resolution of a plain scalar, in the order `yaml` tests its tags. */
+export function resolvePlain(s: string): unknown {
+  const c = s.charCodeAt(0);
+  // Only these first characters can start a null, bool, int or float; the rest are strings.
+  const maybeTyped =
+    s.length === 0 || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46 || c === 126 || 'nNtTfF'.includes(s[0] as string);
+  if (!maybeTyped) return s;
+  if (/^(?:~|[Nn]ull|NULL)?$/.test(s)) return null;
+  if (/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/.test(s)) return s[0] === 't' || s[0] === 'T';
+  if (/^0o[0-7]+$/.test(s)) return parseInt(s.substring(2), 8);
+  if (/^[-+]?[0-9]+$/.test(s)) return parseInt(s, 10);
+  if (/^0x[0-9a-fA-F]+$/.test(s)) return parseInt(s.substring(2), 16);
+  if (/^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/.test(s)) {
+    return s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  }
+  if (/^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/.test(s)) return parseFloat(s);
+  if (/^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/.test(s)) return parseFloat(s);
+  return s;
+}
+
+/** How `yaml` turns a scalar key into a JS property name. */
+function keyString(value: unknown): string {
+  return value === null ? '' : String(value);
+}
+
+function isSeqItem(content: string): boolean {
+  return content === '-' || content.startsWith('- ');
+}
+
+/** A comment starts at # preceded by a space; rest after it is ignored. */
+function isBlankOrComment(rest: string): boolean {
+  return rest.trim() === '' || /^ +#/.test(rest);
+}
+
+class Reader {
+  private readonly indents: number[] = [];
+  private readonly contents: string[] = [];
+  private i = 0;
+
+  constructor(text: string) {
+    if (text.includes('\t') || text.charCodeAt(0) === 0xfeff) bail();
+    const lines = text.split('\n');
+    let first = true;
+    for (let raw of lines) {
+      if (raw.endsWith('\r')) raw = raw.slice(0, -1);
+      if (raw.includes('\r')) bail();
+      let indent = 0;
+      while (raw.charCodeAt(indent) === 32) indent++;
+      const content = raw.slice(indent).trimEnd();
+      if (content === '' || content[0] === '#') continue;
+      if (content === '---' && indent === 0 && first) {
+        first = false;
+        continue;
+      }
+      first = false;
+      if (content.startsWith('---') || content.startsWith('...') || content[0] === '%') bail();
+      this.indents.push(indent);
+      this.contents.push(content);
+    }
+  }
+
+  document(): unknown {
+    if (this.contents.length === 0) return null;
+    const content = this.contents[0] as string;
+    const value = isSeqItem(content) ? this.blockSeq(this.indents[0] as number) : this.blockMap(this.indents[0] as number);
+    if (this.i < this.contents.length) bail();
+    return value;
+  }
+
+  /** A node on the lines after a key or dash with nothing after it. */
+  private nested(parentIndent: number, seqAtSameIndent: boolean): unknown {
+    if (this.i >= this.contents.length) return null;
+    const indent = this.indents[this.i] as number;
+    const content = this.contents[this.i] as string;
+    if (indent > parentIndent) return isSeqItem(content) ? this.blockSeq(indent) : this.blockMap(indent);
+    if (indent === parentIndent && seqAtSameIndent && isSeqItem(content)) return this.blockSeq(indent);
+    return null;
+  }
+
+  private blockMap(indent: number): Record<string, unknown> {
+    const map: Record<string, unknown> = {};
+    while (this.i < this.contents.length && this.indents[this.i] === indent) {
+      const content = this.contents[this.i] as string;
+      if (isSeqItem(content)) bail();
+      const { key, rest } = splitKey(content);
+      this.i++;
+      const value = isBlankOrComment(rest) ? this.nested(indent, true) : inlineValue(rest);
+      if (Object.prototype.hasOwnProperty.call(map, key) || key === '__proto__') bail();
+      map[key] = value;
+    }
+    if (this.i < this.contents.length && (this.indents[this.i] as number) > indent) bail();
+    return map;
+  }
+
+  private blockSeq(indent: number): unknown[] {
+    const seq: unknown[] = [];
+    while (this.i < this.contents.length && this.indents[this.i] === indent && isSeqItem(this.contents[this.i] as string)) {
+      const content = this.contents[this.i] as string;
+      let spaces = 1;
+      while (content.charCodeAt(spaces) === 32) spaces++;
+      const rest = content.slice(spaces);
+      if (rest === '' || rest[0] === '#') {
+        this.i++;
+        seq.push(this.nested(indent, false));
+      } else if (isSeqItem(rest)) {
+        bail();
+      } else if (hasKey(rest)) {
+        // "- key: value": a mapping whose keys line up with this first key.
+        this.indents[this.i] = indent + spaces;
+        this.contents[this.i] = rest;
+        seq.push(this.blockMap(indent + spaces));
+      } else {
+        this.i++;
+        seq.push(inlineValue(' ' + rest));
+      }
+    }
+    if (this.i < this.contents.length && (this.indents[this.i] as number) > indent) bail();
+    return seq;
+  }
+}
+
+/** Whether a line holds "key:" or "key: ..." (a mapping entry) rather than a scalar. */
+function hasKey(content: string): boolean {
+  const first = content[0] as string;
+  if (first === '"' || first === "'") {
+    const end = quotedEnd(content, 0);
+    return end !== -1 && /^ *:( |$)/.test(content.slice(end));
+  }
+  if (first === '[' || first === '{') return false;
+  return keyColon(content) !== -1;
+}
+
+/** Index of the ':' ending a plain key, or -1. */
+function keyColon(content: string): number {
+  for (let j = 0; j < content.length; j++) {
+    const c = content[j];
+    if (c === ':' && (j + 1 === content.length || content[j + 1] === ' ')) return j;
+    if (c === '#' && j > 0 && content[j - 1] === ' ') return -1;
+  }
+  return -1;
+}
+
+/** End (exclusive) of a one-line quoted scalar starting at `start`, or -1. */
+function quotedEnd(s: string, start: number): number {
+  const quote = s[start];
+  for (let j = start + 1; j < s.length; j++) {
+    const c = s[j];
+    if (quote === '"' && c === '\\') return -1;
+    if (c === quote) {
+      if (quote === "'" && s[j + 1] === "'") {
+        j++;
+        continue;
+      }
+      return j + 1;
+    }
+  }
+  return -1;
+}
+
+function quotedValue(s: string, start: number, end: number): string {
+  const inner = s.slice(start + 1, end - 1);
+  return s[start] === "'" ? inner.replace(/''/g, "'") : inner;
+}
+
+function splitKey(content: string): { key: string; rest: string } {
+  const first = content[0] as string;
+  if (first === '"' || first === "'") {
+    const end = quotedEnd(content, 0);
+    if (end === -1) bail();
+    const match = /^ *:(?= |$)/.exec(content.slice(end));
+    if (!match) bail();
+    return { key: quotedValue(content, 0, end), rest: content.slice(end + (match as RegExpExecArray)[0].length) };
+  }
+  if (!plainStartOk(content, 0, false)) bail();
+  const colon = keyColon(content);
+  if (colon === -1) bail();
+  const keyText = content.slice(0, colon).trimEnd();
+  if (keyText === '') bail();
+  return { key: keyString(resolvePlain(keyText)), rest: content.slice(colon + 1) };
+}
+
+/** The value after "key:" or "- " on the same line (rest starts with a space). */
+function inlineValue(rest: string): unknown {
+  if (rest[0] !== ' ') bail();
+  const s = rest.trimStart();
+  const first = s[0] as string;
+  let value: unknown;
+  let end: number;
+  if (first === '"' || first === "'") {
+    end = quotedEnd(s, 0);
+    if (end === -1) bail();
+    value = quotedValue(s, 0, end);
+  } else if (first === '[' || first === '{') {
+    const flow = new FlowReader(s);
+    value = flow.node();
+    end = flow.pos;
+  } else {
+    if (!plainStartOk(s, 0, false)) bail();
+    const hash = s.indexOf(' #');
+    const text = (hash === -1 ? s : s.slice(0, hash)).trimEnd();
+    // "a: b: c" is an error in YAML (a mapping in a compact value): leave it to `yaml`.
+    if (text.includes(': ') || text.endsWith(':')) bail();
+    return resolvePlain(text);
+  }
+  const after = s.slice(end);
+  if (after !== '' && !/^ +(#.*)?$/.test(after)) bail();
+  return value;
+}
+
+/** One-line flow collections: [a, b], { k: v, l: [1, 2] }. */
+class FlowReader {
+  pos = 0;
+  constructor(private readonly s: string) {}
+
+  private spaces(): void {
+    while (this.s.charCodeAt(this.pos) === 32) this.pos++;
+  }
+
+  node(): unknown {
+    const c = this.s[this.pos];
+    if (c === '[') return this.seq();
+    if (c === '{') return this.map();
+    return this.scalar(false);
+  }
+
+  private seq(): unknown[] {
+    this.pos++;
+    const out: unknown[] = [];
+    this.spaces();
+    if (this.s[this.pos] === ']') {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      out.push(this.node());
+      this.spaces();
+      const c = this.s[this.pos];
+      this.pos++;
+      if (c === ']') return out;
+      if (c !== ',') bail();
+      this.spaces();
+      if (this.s[this.pos] === ']') bail();
+    }
+  }
+
+  private map(): Record<string, unknown> {
+    this.pos++;
+    const out: Record<string, unknown> = {};
+    this.spaces();
+    if (this.s[this.pos] === '}') {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      const key = keyString(this.scalar(true));
+      if (this.s[this.pos] !== ':' || this.s[this.pos + 1] !== ' ') bail();
+      this.pos += 2;
+      this.spaces();
+      const c = this.s[this.pos];
+      if (c === ',' || c === '}' || c === undefined) bail();
+      const value = this.node();
+      if (Object.prototype.hasOwnProperty.call(out, key) || key === '__proto__') bail();
+      out[key] = value;
+      this.spaces();
+      const next = this.s[this.pos];
+      this.pos++;
+      if (next === '}') return out;
+      if (next !== ',') bail();
+      this.spaces();
+      if (this.s[this.pos] === '}') bail();
+    }
+  }
+
+  private scalar(isKey: boolean): unknown {
+    const s = this.s;
+    const start = this.pos;
+    const first = s[start];
+    if (first === undefined) bail();
+    if (first === '"' || first === "'") {
+      const end = quotedEnd(s, start);
+      if (end === -1) bail();
+      this.pos = end;
+      if (!isKey) {
+        // A quoted scalar followed by ':' would be an implicit key: not in the subset.
+        this.spaces();
+        if (s[this.pos] === ':') bail();
+      }
+      return quotedValue(s, start, end);
+    }
+    if (!plainStartOk(s, start, true)) bail();
+    let j = start;
+    for (; j < s.length; j++) {
+      const c = s[j];
+      if (c === ',' || c === '[' || c === ']' || c === '{' || c === '}') break;
+      if (c === ':') {
+        const n = s[j + 1];
+        if (n === undefined || n === ' ' || n === ',' || n === '[' || n === ']' || n === '{' || n === '}') break;
+      }
+      if (c === '#' && s[j - 1] === ' ') bail();
+    }
+    const text = s.slice(start, j).trimEnd();
+    if (text === '') bail();
+    this.pos = j;
+    if (!isKey && s[j] === ':') bail();
+    return resolvePlain(text);
+  }
+}
