@@ -136,6 +136,9 @@ interface RealEntry {
 interface ServiceEntry {
   name: string;
   quorum: ResolvedService['quorum'];
+  /** Quorum changes matter to the table (and the logs) only with a sorry server or a quorum. */
+  watched: boolean;
+  hasSorry: boolean;
   sorryActive: boolean;
   /** Sum of the weights of the reals that are up (unchecked reals count as up). */
   healthyWeight: number;
@@ -309,11 +312,18 @@ export class HealthManager extends EventEmitter<HealthEvents> {
         healthyWeight += entry ? weightOf(entry) : real.dest.weight;
       }
       const old = this.services.get(service.name);
-      const entry: ServiceEntry = { name: service.name, quorum: service.quorum, sorryActive: old?.sorryActive ?? false, healthyWeight };
+      const entry: ServiceEntry = {
+        name: service.name,
+        quorum: service.quorum,
+        watched: service.sorry !== null || service.quorum !== null,
+        hasSorry: service.sorry !== null,
+        sorryActive: old?.sorryActive ?? false,
+        healthyWeight,
+      };
       const active = sorryNeeded(entry.sorryActive, healthyWeight, service.quorum);
       if (active !== entry.sorryActive || !old) {
         entry.sorryActive = active;
-        if (active || old) this.logQuorum(entry);
+        if ((active || old) && entry.watched) this.logQuorum(entry);
       }
       next.set(service.name, entry);
     }
@@ -377,7 +387,9 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     const active = sorryNeeded(service.sorryActive, service.healthyWeight, service.quorum);
     if (active === service.sorryActive) return;
     service.sorryActive = active;
-    this.queue('quorum', this.logQuorum(service));
+    if (!service.watched) return;
+    const change = this.logQuorum(service);
+    if (service.hasSorry) this.queue('quorum', change);
   }
 
   private logQuorum(service: ServiceEntry): QuorumChange {

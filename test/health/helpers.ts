@@ -1,0 +1,24 @@
+import http from 'node:http';
+import { listen } from './servers.js';
+
+/** Polls until the predicate holds; fails with the label after timeoutMs. */
+export async function waitFor(predicate: () => boolean, label: string, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${label}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** An HTTP backend whose health a test switches: 200 when healthy, 503 when not; counts requests. */
+export async function switchableBackend(healthy = true) {
+  const state = { healthy, requests: 0, next: undefined as undefined | (() => boolean) };
+  const { port, close } = await listen(
+    http.createServer((req, res) => {
+      state.requests++;
+      const ok = state.next ? state.next() : state.healthy;
+      res.writeHead(ok ? 200 : 503).end(ok ? 'ok' : 'sick');
+    }),
+  );
+  return { port, close, state };
+}

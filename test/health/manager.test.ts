@@ -1,0 +1,226 @@
+/**
+ * HealthManager with real checks against switchable loopback backends, short intervals:
+ * initial state, rise/fall, restart without disruption, reloads, quorum, dynamic weight,
+ * batching, logging.
+ */
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HealthManager, type HealthChanges, type Transition } from '../../src/health/index.js';
+import { check, config, dest, memoryLogger, real, service } from './fixtures.js';
+import { switchableBackend, waitFor } from './helpers.js';
+
+const fast = { interval: 0.1, timeout: 0.1, rise: 2, fall: 2 };
+const managers: HealthManager[] = [];
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(managers.splice(0).map((m) => m.stop()));
+  await Promise.all(closers.splice(0).map((c) => c()));
+});
+
+function manager(extra: Partial<ConstructorParameters<typeof HealthManager>[0]> = {}) {
+  const log = memoryLogger();
+  const m = new HealthManager({ logger: log.logger, ...extra });
+  managers.push(m);
+  const transitions: Transition[] = [];
+  const batches: HealthChanges[] = [];
+  m.on('transition', (t) => transitions.push(t));
+  m.on('changes', (b) => batches.push(b));
+  return { m, transitions, batches, lines: log.lines };
+}
+
+async function backend(healthy = true) {
+  const b = await switchableBackend(healthy);
+  closers.push(b.close);
+  return b;
+}
+
+function httpCheck(extra: Record<string, unknown> = {}) {
+  return check({ type: 'http', path: '/health', ...fast, ...extra });
+}
+
+describe('HealthManager', () => {
+  it('a new real starts down, comes up on its first success, and the transition is logged and batched', async () => {
+    const b = await backend();
+    const { m, transitions, batches, lines } = manager();
+    const cfg = config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck())])]);
+    expect(m.update(cfg)).toEqual({ kept: 0, started: 1, restarted: 0, stopped: 0 });
+    expect(m.snapshot().real('web', `127.0.0.1:${b.port}`)).toEqual({ up: false });
+    await waitFor(() => batches.length === 1, 'first batch');
+    expect(m.snapshot().real('web', `127.0.0.1:${b.port}`)).toEqual({ up: true });
+    expect(transitions).toHaveLength(1);
+    expect(transitions[0]).toMatchObject({ service: 'web', real: `127.0.0.1:${b.port}`, checker: 'http', from: 'down', to: 'up' });
+    expect(transitions[0]?.reason).toMatch(/^first check passed: status 200/);
+    expect(batches[0]?.transitions).toEqual(transitions);
+    const logged = lines.find((l) => l.event === 'health.transition');
+    expect(logged).toMatchObject({ service: 'web', real: `127.0.0.1:${b.port}`, checker: 'http', from: 'down', to: 'up' });
+    expect(typeof logged?.durationMs).toBe('number');
+    expect(m.counters.transitions).toBe(1);
+  });
+
+  it('fall failures take it down, rise successes bring it back', async () => {
+    const b = await backend();
+    const { m, transitions } = manager();
+    const id = `127.0.0.1:${b.port}`;
+    m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck())])]));
+    await waitFor(() => m.snapshot().real('web', id)?.up === true, 'up');
+    b.state.healthy = false;
+    await waitFor(() => m.snapshot().real('web', id)?.up === false, 'down');
+    expect(transitions[1]?.reason).toMatch(/^2 consecutive failures: status 503/);
+    b.state.healthy = true;
+    await waitFor(() => m.snapshot().real('web', id)?.up === true, 'up again');
+    expect(transitions.map((t) => t.to)).toEqual(['up', 'down', 'up']);
+    expect(transitions[2]?.reason).toMatch(/^2 consecutive successes/);
+  });
+
+  it('restart without disruption: weight > 0 in the kernel starts up, weight 0 or absent follows initial', async () => {
+    const b = await backend(false);
+    const { m } = manager();
+    const cfg = config([
+      service('web', '10.0.0.1', 80, [
+        real('127.0.0.1', b.port, httpCheck()),
+        real('127.0.0.2', b.port, httpCheck()),
+        real('127.0.0.3', b.port, httpCheck()),
+        real('127.0.0.4', b.port, httpCheck({ initial: 'up' })),
+      ]),
+      service('alpha', '10.0.0.2', 80, [real('127.0.0.1', b.port, httpCheck({ initial: 'up' })), real('127.0.0.2', b.port, httpCheck())], { alpha: true }),
+    ]);
+    const live: Record<string, number> = { [`web/127.0.0.1:${b.port}`]: 5, [`web/127.0.0.2:${b.port}`]: 0, [`alpha/127.0.0.2:${b.port}`]: 3 };
+    m.update(cfg, { liveWeights: (s, r) => live[`${s}/${r}`] });
+    const snap = m.snapshot();
+    expect(snap.real('web', `127.0.0.1:${b.port}`)?.up).toBe(true);
+    expect(snap.real('web', `127.0.0.2:${b.port}`)?.up).toBe(false);
+    expect(snap.real('web', `127.0.0.3:${b.port}`)?.up).toBe(false);
+    expect(snap.real('web', `127.0.0.4:${b.port}`)?.up).toBe(true);
+    // alpha forces down, except a real the kernel already serves
+    expect(snap.real('alpha', `127.0.0.1:${b.port}`)?.up).toBe(false);
+    expect(snap.real('alpha', `127.0.0.2:${b.port}`)?.up).toBe(true);
+    // a failing real that started up still needs `fall` failures, then goes
+    await waitFor(() => m.snapshot().real('web', `127.0.0.1:${b.port}`)?.up === false, 'fall');
+  });
+
+  it('reload: unchanged checks keep state and schedule, changed ones restart keeping up/down, removed ones stop', async () => {
+    const b = await backend();
+    const b2 = await backend();
+    const { m } = manager();
+    const a = `127.0.0.1:${b.port}`;
+    const c = `127.0.0.1:${b2.port}`;
+    const first = config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck()), real('127.0.0.1', b2.port, httpCheck())])]);
+    m.update(first);
+    await waitFor(() => m.snapshot().real('web', a)?.up === true && m.snapshot().real('web', c)?.up === true, 'both up');
+    // A new config object with equal settings (a reload re-parses the file), one check changed, one real added.
+    const second = config([
+      service('web', '10.0.0.1', 80, [
+        real('127.0.0.1', b.port, httpCheck()),
+        real('127.0.0.1', b2.port, httpCheck({ path: '/other' })),
+        real('127.0.0.3', b.port, httpCheck()),
+      ]),
+    ]);
+    expect(m.update(second)).toEqual({ kept: 1, started: 1, restarted: 1, stopped: 0 });
+    const snap = m.snapshot();
+    expect(snap.real('web', a)?.up).toBe(true);
+    expect(snap.real('web', c)?.up).toBe(true);
+    expect(snap.real('web', `127.0.0.3:${b.port}`)?.up).toBe(false);
+    // on_failure is not part of the check's identity: changing it does not restart the check
+    const third = config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck({ on_failure: 'inhibit' }))])]);
+    expect(m.update(third)).toEqual({ kept: 1, started: 0, restarted: 0, stopped: 2 });
+    expect(m.checkCount).toBe(1);
+    expect(m.snapshot().real('web', c)).toBeUndefined();
+  });
+
+  it('unchecked reals are not in the snapshot (desiredState treats them as up)', () => {
+    const { m } = manager();
+    m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', 80, null)])]));
+    expect(m.checkCount).toBe(0);
+    expect(m.snapshot().real('web', '127.0.0.1:80')).toBeUndefined();
+    expect(m.snapshot().sorryActive('web')).toBe(false);
+  });
+
+  it('quorum with hysteresis: sorry in below min - h, out at min + h, each once', async () => {
+    const backends = await Promise.all([backend(), backend(), backend(), backend()]);
+    const { m, batches, lines } = manager();
+    const reals = backends.map((b) => real('127.0.0.1', b.port, httpCheck(), { weight: 1 }));
+    m.update(
+      config([service('web', '10.0.0.1', 80, reals, { quorum: { min: 3, hysteresis: 1 }, sorry: dest('127.0.0.9', 80) })]),
+      { liveWeights: () => 1 },
+    );
+    expect(m.snapshot().sorryActive('web')).toBe(false);
+    const quorumChanges = () => batches.flatMap((b) => b.quorum);
+    // 4 healthy; 3 healthy (>= min - h = 2): still out
+    (backends[0] as { state: { healthy: boolean } }).state.healthy = false;
+    await waitFor(() => m.snapshot().real('web', reals[0]!.id)?.up === false, 'first down');
+    expect(m.snapshot().sorryActive('web')).toBe(false);
+    // 1 healthy (< 2): in
+    backends[1]!.state.healthy = false;
+    backends[2]!.state.healthy = false;
+    await waitFor(() => m.snapshot().sorryActive('web'), 'sorry in');
+    // 3 healthy (< min + h = 4): stays in
+    backends[1]!.state.healthy = true;
+    backends[2]!.state.healthy = true;
+    await waitFor(() => m.snapshot().real('web', reals[1]!.id)?.up === true && m.snapshot().real('web', reals[2]!.id)?.up === true, 'two back');
+    expect(m.snapshot().sorryActive('web')).toBe(true);
+    // 4 healthy: out
+    backends[0]!.state.healthy = true;
+    await waitFor(() => !m.snapshot().sorryActive('web'), 'sorry out');
+    await waitFor(() => quorumChanges().length === 2, 'two quorum changes batched');
+    expect(quorumChanges().map((q) => q.sorryActive)).toEqual([true, false]);
+    expect(lines.filter((l) => l.event === 'health.quorum').map((l) => l.sorryActive)).toEqual([true, false]);
+  });
+
+  it('no healthy real puts the sorry server in even without quorum', async () => {
+    const b = await backend(false);
+    const { m } = manager();
+    m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck())], { sorry: dest('127.0.0.9', 80) })]));
+    expect(m.snapshot().sorryActive('web')).toBe(true);
+    b.state.healthy = true;
+    await waitFor(() => !m.snapshot().sorryActive('web'), 'sorry out');
+  });
+
+  it('dynamic weight from an exec check: reported in the snapshot and batched when it changes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvsd-dyn-'));
+    const weightFile = join(dir, 'weight');
+    writeFileSync(weightFile, '7\n');
+    const script = join(dir, 'weight.sh');
+    writeFileSync(script, `#!/bin/sh\ncat ${weightFile}\n`);
+    chmodSync(script, 0o755);
+    const { m, batches } = manager();
+    m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', 80, check({ type: 'exec', command: [script], dynamic_weight: true, interval: 0.05, timeout: 1 }))])]));
+    await waitFor(() => m.snapshot().real('web', '127.0.0.1:80')?.weight === 7, 'weight 7');
+    writeFileSync(weightFile, '3\n');
+    await waitFor(() => batches.some((b) => b.weights.length > 0), 'weight change batched');
+    expect(batches.flatMap((b) => b.weights)[0]).toMatchObject({ service: 'web', real: '127.0.0.1:80', from: 7, to: 3 });
+    expect(m.snapshot().real('web', '127.0.0.1:80')).toEqual({ up: true, weight: 3 });
+  });
+
+  it('batches: many transitions in one window come as one event; a full batch goes at once', async () => {
+    const backends = await Promise.all(Array.from({ length: 6 }, () => backend()));
+    const { m, batches } = manager({ random: () => 0, batchDelayMs: 500, batchSize: 4 });
+    m.update(config([service('web', '10.0.0.1', 80, backends.map((b) => real('127.0.0.1', b.port, httpCheck({ interval: 5 }))))]));
+    await waitFor(() => batches.length === 1, 'full batch of 4', 2000);
+    expect(batches[0]?.transitions).toHaveLength(4);
+    await waitFor(() => batches.length === 2, 'rest after the delay', 2000);
+    expect(batches[1]?.transitions).toHaveLength(2);
+  });
+
+  it('a check that cannot be prepared fails, logged, without crashing the manager', async () => {
+    const { m, lines } = manager();
+    m.update(config([service('web', '10.0.0.1', 443, [real('127.0.0.1', 443, check({ type: 'https', ca: '/nonexistent.pem', ...fast }))])]));
+    expect(lines.some((l) => l.event === 'health.check-invalid' && String(l.error).includes('/nonexistent.pem'))).toBe(true);
+    const results: boolean[] = [];
+    m.on('result', (r) => results.push(r.ok));
+    await waitFor(() => results.length > 0, 'a result');
+    expect(results[0]).toBe(false);
+  });
+
+  it('stop: no more checks, no more events', async () => {
+    const b = await backend();
+    const { m } = manager();
+    m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck())])]));
+    await waitFor(() => b.state.requests > 0, 'a request');
+    await m.stop();
+    const seen = b.state.requests;
+    await new Promise((r) => setTimeout(r, 150));
+    expect(b.state.requests).toBe(seen);
+  });
+});
