@@ -68,7 +68,7 @@ let tcpQueries = 0;
 const udp = dgram.createSocket('udp4');
 const tcp = net.createServer((socket) => {
   socket.on('error', () => undefined);
-  socket.once('data', (data) => {
+  socket.once('data', (data: Buffer) => {
     tcpQueries++;
     const reply = answer(data.subarray(2, 2 + data.readUInt16BE(0)));
     const length = Buffer.alloc(2);
