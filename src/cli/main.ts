@@ -11,6 +11,7 @@ import type { CommandModule } from './command.js';
 const commandModules: Array<() => Promise<CommandModule>> = [
   // Each subcommand registers itself; keep this list in the order `--help` shows them.
   () => import('./commands/ls.js').then((m) => m.lsCommand),
+  () => import('./commands/realserver.js').then((m) => m.realserverCommand),
   () => import('./commands/status.js').then((m) => m.statusCommand),
 ];
 
