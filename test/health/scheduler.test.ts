@@ -1,0 +1,109 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCheck, Scheduler, type CheckRun } from '../../src/health/scheduler.js';
+import type { PreparedCheck } from '../../src/health/types.js';
+import { waitFor } from './helpers.js';
+
+const schedulers: Scheduler[] = [];
+afterEach(async () => {
+  await Promise.all(schedulers.splice(0).map((s) => s.stop()));
+});
+function scheduler(options: ConstructorParameters<typeof Scheduler>[0] = {}) {
+  const s = new Scheduler(options);
+  schedulers.push(s);
+  return s;
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('runCheck', () => {
+  it('enforces the timeout even when the checker ignores the signal', async () => {
+    const stubborn: PreparedCheck = () => new Promise(() => undefined);
+    const result = await runCheck(stubborn, 50);
+    expect(result).toMatchObject({ ok: false, timedOut: true, message: 'timed out after 50ms' });
+    expect(result.durationMs).toBeLessThan(500);
+  });
+  it('hands the checker a signal that aborts at the deadline', async () => {
+    let sawAbort = false;
+    const polite: PreparedCheck = (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => { sawAbort = true; reject(new Error('closed')); }));
+    await runCheck(polite, 30);
+    expect(sawAbort).toBe(true);
+  });
+  it('a throwing checker is a failure with its message, not a crash', async () => {
+    expect(await runCheck(async () => { throw new Error('connect EHOSTUNREACH'); }, 1000)).toMatchObject({ ok: false, timedOut: false, message: 'connect EHOSTUNREACH' });
+  });
+});
+
+describe('Scheduler', () => {
+  it('never runs more than `concurrency` checks at once, and runs them all', async () => {
+    const s = scheduler({ concurrency: 3, random: () => 0 });
+    let running = 0;
+    let peak = 0;
+    const results: CheckRun[] = [];
+    const slow: PreparedCheck = async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await sleep(30);
+      running--;
+      return { ok: true, message: 'ok' };
+    };
+    for (let i = 0; i < 10; i++) s.add({ intervalMs: 10_000, timeoutMs: 1000, pool: 'io', run: slow, onResult: (r) => results.push(r) });
+    await waitFor(() => results.length === 10, 'all ten');
+    expect(peak).toBe(3);
+  });
+  it('exec checks have their own limit', async () => {
+    const s = scheduler({ concurrency: 100, execConcurrency: 2, random: () => 0 });
+    let running = 0;
+    let peak = 0;
+    let done = 0;
+    const run: PreparedCheck = async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await sleep(20);
+      running--;
+      return { ok: true, message: 'ok' };
+    };
+    for (let i = 0; i < 6; i++) s.add({ intervalMs: 10_000, timeoutMs: 1000, pool: 'exec', run, onResult: () => done++ });
+    await waitFor(() => done === 6, 'all six');
+    expect(peak).toBe(2);
+  });
+  it('staggers first runs over the interval by the jitter source', async () => {
+    const draws = [0, 0.5, 0.9];
+    const s = scheduler({ random: () => draws.shift() ?? 0 });
+    const start = performance.now();
+    const firstAt: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      s.add({ intervalMs: 400, timeoutMs: 100, pool: 'io', run: async () => ({ ok: true, message: '' }), onResult: () => void (firstAt[i] ??= performance.now() - start) });
+    }
+    await waitFor(() => firstAt.length === 3 && firstAt.every((t) => t !== undefined), 'three first runs');
+    expect(firstAt[0]).toBeLessThan(100);
+    expect(firstAt[1]).toBeGreaterThanOrEqual(190);
+    expect(firstAt[2]).toBeGreaterThanOrEqual(350);
+  });
+  it('keeps the interval start to start', async () => {
+    const s = scheduler({ random: () => 0 });
+    const at: number[] = [];
+    s.add({ intervalMs: 50, timeoutMs: 40, pool: 'io', run: async () => { await sleep(20); return { ok: true, message: '' }; }, onResult: () => void at.push(performance.now()) });
+    await waitFor(() => at.length === 6, 'six runs');
+    const gaps = at.slice(1).map((t, i) => t - (at[i] as number));
+    const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+    expect(mean).toBeGreaterThan(40);
+    expect(mean).toBeLessThan(70);
+  });
+  it('a removed check stops, and a running one is aborted without reporting', async () => {
+    const s = scheduler({ random: () => 0 });
+    let aborted = false;
+    let reported = 0;
+    const stop = s.add({
+      intervalMs: 1000,
+      timeoutMs: 1000,
+      pool: 'io',
+      run: (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => { aborted = true; reject(new Error('x')); })),
+      onResult: () => reported++,
+    });
+    await sleep(20);
+    stop();
+    await sleep(20);
+    expect(aborted).toBe(true);
+    expect(reported).toBe(0);
+    expect(s.size).toBe(0);
+  });
+});
