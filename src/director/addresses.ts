@@ -23,6 +23,8 @@ export interface LinkState {
   up: boolean;
 }
 
+export type LinkKind = 'dummy' | 'ipip' | 'ip6tnl';
+
 export interface AddressSnapshot {
   links: LinkState[];
   addresses: HeldAddress[];
@@ -31,8 +33,11 @@ export interface AddressSnapshot {
 export interface AddressClient {
   /** Every link and every IPv4 / IPv6 address of the network namespace. */
   read(): Promise<AddressSnapshot>;
-  /** Creates a dummy interface (fails with EEXIST when the name is taken). */
-  createDummy(name: string): Promise<void>;
+  /**
+   * Creates a link of a kind that needs no parameters: "dummy" for VIPs, "ipip" / "ip6tnl"
+   * to load the tunnel module (which makes tunl0 / ip6tnl0). EEXIST when the name is taken.
+   */
+  createLink(name: string, kind: LinkKind): Promise<void>;
   setUp(name: string): Promise<void>;
   addAddress(address: HeldAddress): Promise<void>;
   deleteAddress(address: HeldAddress): Promise<void>;
@@ -59,14 +64,24 @@ const reasons: Record<string, string> = {
   EADDRNOTAVAIL: 'Cannot assign requested address (the address is not on that interface)',
   EPERM: 'Operation not permitted (lvsd needs CAP_NET_ADMIN)',
   // Node names EOPNOTSUPP "ENOTSUP" on Linux (same number).
-  EOPNOTSUPP: 'Operation not supported (no dummy interface type in this kernel: CONFIG_DUMMY, modprobe dummy)',
-  ENOTSUP: 'Operation not supported (no dummy interface type in this kernel: CONFIG_DUMMY, modprobe dummy)',
+  EOPNOTSUPP: 'Operation not supported',
+  ENOTSUP: 'Operation not supported',
   EINVAL: 'Invalid argument',
   EACCES: 'Permission denied',
 };
 
 export function reasonForCode(code: string): string {
   return reasons[code] ?? code;
+}
+
+const linkModules: Record<LinkKind, string> = { dummy: 'dummy', ipip: 'ipip', ip6tnl: 'ip6_tunnel' };
+
+/** Why a link could not be created, with the module to load when the kernel lacks the type. */
+export function linkCreateReason(kind: LinkKind, code: string): string {
+  if (code === 'EOPNOTSUPP' || code === 'ENOTSUP') {
+    return `Operation not supported: this kernel has no ${kind} link type and could not load it (modprobe ${linkModules[kind]}, or a kernel with it built in)`;
+  }
+  return reasonForCode(code);
 }
 
 export function addressFamily(address: string): Family {

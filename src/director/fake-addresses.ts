@@ -5,12 +5,14 @@
  */
 import {
   AddressError,
+  linkCreateReason,
   reasonForCode,
   sameHeldAddress,
   heldAddressId,
   type AddressClient,
   type AddressSnapshot,
   type HeldAddress,
+  type LinkKind,
   type LinkState,
 } from './addresses.js';
 
@@ -20,6 +22,8 @@ export interface FakeAddressesOptions {
   addresses?: HeldAddress[];
   /** false imitates a kernel without the dummy driver (EOPNOTSUPP on create). */
   dummySupported?: boolean;
+  /** Imitates loading the tunnel module: creating an ipip / ip6tnl link makes the fallback device and then fails with EEXIST, as the kernel does. */
+  tunnelModules?: boolean;
 }
 
 export class FakeAddresses implements AddressClient {
@@ -28,6 +32,7 @@ export class FakeAddresses implements AddressClient {
   /** Every write, in order, for tests that check what was sent. */
   readonly writes: string[] = [];
   private readonly dummySupported: boolean;
+  private readonly tunnelModules: boolean;
 
   constructor(options: FakeAddressesOptions = {}) {
     this.links = [{ name: 'lo', index: 1, kind: null, up: true }];
@@ -38,17 +43,23 @@ export class FakeAddresses implements AddressClient {
       ...(options.addresses ?? []),
     ];
     this.dummySupported = options.dummySupported ?? true;
+    this.tunnelModules = options.tunnelModules ?? true;
   }
 
   async read(): Promise<AddressSnapshot> {
     return { links: this.links.map((l) => ({ ...l })), addresses: this.addresses.map((a) => ({ ...a })) };
   }
 
-  async createDummy(name: string): Promise<void> {
-    this.writes.push(`create dummy ${name}`);
-    if (!this.dummySupported) throw this.refuse('create dummy', name, 'EOPNOTSUPP');
-    if (this.link(name)) throw this.refuse('create dummy', name, 'EEXIST');
-    this.links.push({ name, index: this.links.length + 1, kind: 'dummy', up: false });
+  async createLink(name: string, kind: LinkKind): Promise<void> {
+    this.writes.push(`create ${kind} ${name}`);
+    if (kind !== 'dummy') {
+      const fallback = kind === 'ipip' ? 'tunl0' : 'ip6tnl0';
+      if (this.tunnelModules && !this.link(fallback)) this.links.push({ name: fallback, index: this.links.length + 1, kind, up: false });
+        if (!this.tunnelModules) throw new AddressError(`create ${kind}`, name, 'EOPNOTSUPP', linkCreateReason(kind, 'EOPNOTSUPP'));
+    }
+    if (kind === 'dummy' && !this.dummySupported) throw new AddressError(`create ${kind}`, name, 'EOPNOTSUPP', linkCreateReason(kind, 'EOPNOTSUPP'));
+    if (this.link(name)) throw this.refuse(`create ${kind}`, name, 'EEXIST');
+    this.links.push({ name, index: this.links.length + 1, kind, up: false });
   }
 
   async setUp(name: string): Promise<void> {

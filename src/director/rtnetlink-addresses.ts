@@ -13,10 +13,12 @@ import {
   addressFamily,
   AddressError,
   heldAddressId,
+  linkCreateReason,
   reasonForCode,
   type AddressClient,
   type AddressSnapshot,
   type HeldAddress,
+  type LinkKind,
   type LinkState,
 } from './addresses.js';
 
@@ -84,9 +86,13 @@ export class RtnetlinkAddresses implements AddressClient {
     return { links, addresses };
   }
 
-  async createDummy(name: string): Promise<void> {
-    await this.attempt('create dummy', name, () =>
-      this.socket.newLink({}, { ifname: name, linkinfo: encodeLinkKind('dummy') }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }),
+  async createLink(name: string, kind: LinkKind): Promise<void> {
+    // An unknown kind makes the kernel request_module("rtnl-link-<kind>") first.
+    await this.attempt(
+      `create ${kind}`,
+      name,
+      () => this.socket.newLink({}, { ifname: name, linkinfo: encodeLinkKind(kind) }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }),
+      (code) => linkCreateReason(kind, code),
     );
   }
 
@@ -132,12 +138,12 @@ export class RtnetlinkAddresses implements AddressClient {
     return link.data.index;
   }
 
-  private async attempt(operation: string, object: string, action: () => Promise<unknown>): Promise<void> {
+  private async attempt(operation: string, object: string, action: () => Promise<unknown>, reason = reasonForCode): Promise<void> {
     try {
       await action();
     } catch (err) {
       const code = errnoCode(err);
-      throw new AddressError(operation, object, code, code ? reasonForCode(code) : (err as Error).message);
+      throw new AddressError(operation, object, code, code ? reason(code) : (err as Error).message);
     }
   }
 }

@@ -99,12 +99,12 @@ describe('desiredVips', () => {
 describe('FakeAddresses refuses what the kernel refuses', () => {
   it('names the errno', async () => {
     const ns = new FakeAddresses({ dummySupported: false });
-    await expect(ns.createDummy('lvsd0')).rejects.toMatchObject({ code: 'EOPNOTSUPP' });
+    await expect(ns.createLink('lvsd0', 'dummy')).rejects.toMatchObject({ code: 'EOPNOTSUPP' });
     await expect(ns.addAddress(vip('10.0.0.1'))).rejects.toMatchObject({ code: 'ENODEV', message: 'add address 10.0.0.1/32 on lvsd0: No such device' });
     await ns.addAddress(vip('10.0.0.1', 'lo'));
     await expect(ns.addAddress(vip('10.0.0.1', 'lo'))).rejects.toMatchObject({ code: 'EEXIST' });
     await ns.deleteAddress(vip('10.0.0.1', 'lo'));
     await expect(ns.deleteAddress(vip('10.0.0.1', 'lo'))).rejects.toMatchObject({ code: 'EADDRNOTAVAIL' });
-    await expect(new FakeAddresses().createDummy('lo')).rejects.toMatchObject({ code: 'EEXIST' });
+    await expect(new FakeAddresses().createLink('lo', 'dummy')).rejects.toMatchObject({ code: 'EEXIST' });
   });
 });
