@@ -141,7 +141,8 @@ export class Daemon<Snapshot> {
     const table = await this.client.readTable();
     this.options.health.on('changes', () => void this.requestPass('health'));
     this.options.health.on('result', (result: CheckResultEvent) => this.recordCheck(result));
-    this.options.health.on('transition', (transition: unknown) => this.log.info({ event: 'health_transition', ...(transition as object) }, 'real server changed state'));
+    // The health side logs each transition itself; the daemon counts them.
+    this.options.health.on('transition', (t: { service?: string; to?: string }) => this.metrics.healthTransitions.inc({ service: t.service ?? '', to: t.to ?? '' }));
     await this.options.health.update(loaded.config, { table });
     this.log.info(
       { event: 'started', path: this.options.configPath, hash: loaded.config.hash, services: loaded.config.services.length, files: loaded.config.files },
@@ -413,7 +414,9 @@ export class Daemon<Snapshot> {
   }
 
   private retryDelay(config: ResolvedConfig): number {
-    return Math.min(this.options.retryMs ?? 5000, config.reconcile.driftIntervalMs);
+    const retry = this.options.retryMs ?? 5000;
+    const drift = config.reconcile.driftIntervalMs;
+    return drift > 0 ? Math.min(retry, drift) : retry;
   }
 
   // ---------------------------------------------------------------------------
@@ -423,7 +426,8 @@ export class Daemon<Snapshot> {
   private scheduleDrift(): void {
     if (this.driftTimer) clearTimeout(this.driftTimer);
     this.driftTimer = null;
-    if (this.stopping || !this.config) return;
+    // drift_interval 0 switches drift repair off.
+    if (this.stopping || !this.config || this.config.reconcile.driftIntervalMs <= 0) return;
     this.driftTimer = setTimeout(() => void this.requestPass('drift'), this.config.reconcile.driftIntervalMs);
   }
 

@@ -53,6 +53,7 @@ export class DaemonMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly healthTransitions = this.counter('lvsd_health_transitions_total', 'Real servers changing health state, by service and new state (up, down).', ['service', 'to']);
   readonly checks = this.counter('lvsd_checks_total', 'Health checks run, by service, check type and result.', ['service', 'type', 'result']);
 
   // From the kernel, per service and real: set by update() before each scrape.
