@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The kernel suite: every test/kernel/**/*.kernel.test.ts (or the files given), as root, on a
+# kernel with IPVS, each file in fresh namespaces (test/lab/suite-inner.sh).
+#
+#   bash test/lab/kernel-suite.sh [FILE...]
+#
+# Boots the kernel lab once for the whole suite. On a host whose kernel has IPVS, run as root,
+# the suite runs directly on the host instead (LVSD_LAB_DIRECT=1 forces that, =0 forces the
+# lab). Exits non-zero if any file fails or the suite cannot start. Results, vitest's JSON
+# reports and the console log: lab-out/kernel-suite/. Needs a build (npm run build) for the
+# tests that run bin/lvsd.js.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source test/lab/lib.sh
+
+host_has_ipvs() {
+  [ "$(id -u)" = 0 ] || return 1
+  [ -e /proc/net/ip_vs ] || modprobe -q ip_vs 2>/dev/null || return 1
+  [ -e /proc/net/ip_vs ] && command -v ipvsadm >/dev/null && command -v unshare >/dev/null
+}
+
+results=$LAB_OUT/kernel-suite
+case "${LVSD_LAB_DIRECT:-auto}" in
+  1) direct=1 ;;
+  0) direct=0 ;;
+  *) if host_has_ipvs; then direct=1; else direct=0; fi ;;
+esac
+
+started=$(lab_now_ms)
+if [ "$direct" = 1 ]; then
+  lab_log "this kernel has IPVS: running the kernel suite on the host, in fresh namespaces"
+  rm -rf "$results"
+  mkdir -p "$results"
+  status=0
+  LVSD_LAB_RESULTS=$results bash test/lab/suite-inner.sh "$@" || status=$?
+  exit "$status"
+fi
+
+status=0
+LVSD_LAB_RESULTS=$results bash test/lab/run.sh --name kernel-suite --timeout "${LVSD_LAB_TIMEOUT:-1800}" \
+  bash test/lab/suite-inner.sh "$@" || status=$?
+elapsed=$(( $(lab_now_ms) - started ))
+if [ ! -s "$results/summary.txt" ]; then
+  echo "kernel suite: did not run to its end (status $status); console log: $results/console.log" >&2
+  echo "kernel: 0 passed, 1 failed"
+  exit $(( status == 0 ? 1 : status ))
+fi
+lab_log "kernel suite in the lab took $(( elapsed / 1000 )) s in all; console log: $results/console.log"
+# The closing line again, after the lab's own messages.
+tail -n 1 "$results/summary.txt"
+exit "$status"

@@ -1,0 +1,246 @@
+# shellcheck shell=bash
+# The kernel lab's building blocks, sourced by build.sh, run.sh, shell.sh and kernel-suite.sh.
+#
+# The lab is a qemu TCG virtual machine that boots Debian's stock kernel (the exact package
+# that linux-image-amd64 depends on) with a busybox initramfs carrying the IPVS, netfilter,
+# tunnel and 9p modules. The host's root is shared read-only over 9p and the job runs as root
+# in a chroot of it, so the VM sees this repository, node and node_modules at the same paths.
+#
+# Everything is cached in $LAB_CACHE (default ~/.cache/lvsd-lab) and rebuilt only when the
+# kernel package, the module list or the init script change.
+
+set -euo pipefail
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$LAB_DIR/../.." && pwd)
+LAB_CACHE=${LVSD_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lvsd-lab}
+LAB_OUT=${LVSD_LAB_OUT:-$REPO_DIR/lab-out}
+
+# Debian packages the lab needs on the host, with a command each provides.
+LAB_PACKAGES=(
+  "qemu-system-x86:qemu-system-x86_64"
+  "busybox-static:/bin/busybox"
+  "kmod:depmod"
+  "ipvsadm:ipvsadm"
+  "iproute2:ip"
+  "iptables:iptables"
+  "curl:curl"
+  "cpio:cpio"
+)
+
+lab_log() { printf 'lab: %s\n' "$*" >&2; }
+lab_die() { printf 'lab: error: %s\n' "$*" >&2; exit 125; }
+
+# Monotonic-ish milliseconds for the figures the scripts print.
+lab_now_ms() { date +%s%3N; }
+
+lab_sudo() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    lab_die "need root to run: $* (install the packages by hand, or run as root)"
+  fi
+}
+
+LAB_APT_UPDATED=0
+lab_apt_update_once() {
+  if [ "$LAB_APT_UPDATED" = 0 ]; then
+    lab_log "apt-get update"
+    lab_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || lab_die "apt-get update failed"
+    LAB_APT_UPDATED=1
+  fi
+}
+
+lab_has() {
+  case "$1" in /*) [ -x "$1" ] ;; *) command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] ;; esac
+}
+
+# Installs the Debian packages that are missing (one apt-get update, one apt-get install).
+lab_ensure_packages() {
+  local missing=() entry pkg cmd
+  for entry in "${LAB_PACKAGES[@]}"; do
+    pkg=${entry%%:*} cmd=${entry#*:}
+    lab_has "$cmd" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} = 0 ] && return 0
+  lab_log "installing ${missing[*]}"
+  lab_apt_update_once
+  lab_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+    || lab_die "apt-get install ${missing[*]} failed"
+  for entry in "${LAB_PACKAGES[@]}"; do
+    lab_has "${entry#*:}" || lab_die "package ${entry%%:*} is installed but ${entry#*:} is still missing"
+  done
+}
+
+# Prints the exact kernel image package that linux-image-amd64 depends on, e.g.
+# linux-image-6.1.0-56-amd64, from the apt lists (updated once if they do not know it).
+lab_kernel_package() {
+  local pkg
+  pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+  if [ -z "$pkg" ] && [ "$LAB_APT_UPDATED" = 0 ]; then
+    lab_apt_update_once
+    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+  fi
+  [ -n "$pkg" ] || lab_die "apt-cache does not know which kernel linux-image-amd64 depends on"
+  printf '%s\n' "$pkg"
+}
+
+# Downloads and unpacks the kernel package into $LAB_CACHE/<package>/ unless already there.
+# Sets LAB_KPKG, LAB_KVER (module directory name), LAB_KDIR, LAB_KVERSION (Debian version).
+lab_ensure_kernel() {
+  LAB_KPKG=$(lab_kernel_package)
+  LAB_KDIR=$LAB_CACHE/$LAB_KPKG
+  if [ ! -f "$LAB_KDIR/.unpacked" ]; then
+    lab_log "downloading $LAB_KPKG (apt-get download)"
+    local tmp
+    tmp=$(mktemp -d "$LAB_CACHE/download.XXXXXX")
+    # apt drops privileges to _apt for downloads; it cannot write into a private folder.
+    (cd "$tmp" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$LAB_KPKG" >&2) || {
+      lab_apt_update_once
+      (cd "$tmp" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$LAB_KPKG" >&2)
+    } || lab_die "apt-get download $LAB_KPKG failed"
+    local deb
+    deb=$(ls "$tmp"/*.deb)
+    rm -rf "$LAB_KDIR"
+    mkdir -p "$LAB_KDIR/root"
+    dpkg-deb -x "$deb" "$LAB_KDIR/root" || lab_die "cannot unpack $deb"
+    dpkg-deb -f "$deb" Version >"$LAB_KDIR/version"
+    rm -rf "$tmp"
+    touch "$LAB_KDIR/.unpacked"
+  fi
+  LAB_KVERSION=$(cat "$LAB_KDIR/version")
+  LAB_KVER=$(ls "$LAB_KDIR/root/lib/modules" | head -n1)
+  [ -f "$LAB_KDIR/root/boot/vmlinuz-$LAB_KVER" ] || lab_die "no vmlinuz-$LAB_KVER in $LAB_KDIR (delete that folder to fetch again)"
+  LAB_VMLINUZ=$LAB_KDIR/root/boot/vmlinuz-$LAB_KVER
+}
+
+# Modules loaded at boot, in this order (each with its dependencies, as
+# `modprobe --show-depends` resolves them, soft dependencies included).
+# crc32c_generic comes before libcrc32c: libcrc32c asks the crypto API for crc32c when it
+# loads, and nothing else would provide it at that moment.
+LAB_BOOT_MODULES=(
+  virtio_pci virtio_rng 9pnet_virtio 9p
+  crc32c_generic libcrc32c
+  ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_fo ip_vs_ovf ip_vs_lblc ip_vs_lblcr
+  ip_vs_dh ip_vs_sh ip_vs_mh ip_vs_sed ip_vs_nq ip_vs_pe_sip ip_vs_ftp
+  veth bridge dummy ipip ip_gre fou ip6_tunnel
+  nf_tables nft_compat xt_mark xt_multiport iptable_mangle ip6table_mangle
+)
+# Shipped in the initramfs but loaded only when the kernel asks for them (request_module
+# runs the initramfs's modprobe, since the kernel's helpers keep the initramfs as root).
+LAB_ON_DEMAND_MODULES=(
+  nft_chain_nat nf_nat iptable_nat iptable_filter ip6table_filter ip6table_nat xt_conntrack
+  xt_comment xt_addrtype xt_MASQUERADE nft_ct nft_nat nft_masq ip6_gre sit tun macvlan
+  ipvlan nf_conntrack_netlink nfnetlink_queue ip6_udp_tunnel fou6
+)
+
+# Builds $LAB_KDIR/initramfs.cpio.gz unless the one there was built from the same kernel,
+# init script, module lists and busybox. Sets LAB_INITRD.
+lab_ensure_initramfs() {
+  LAB_INITRD=$LAB_KDIR/initramfs.cpio.gz
+  local stamp
+  stamp=$( { echo "$LAB_KPKG $LAB_KVERSION"; cat "$LAB_DIR/init" "$LAB_DIR/lib.sh"; sha256sum /bin/busybox; } | sha256sum | cut -c1-16)
+  if [ -f "$LAB_INITRD" ] && [ "$(cat "$LAB_KDIR/initramfs.stamp" 2>/dev/null)" = "$stamp" ]; then
+    return 0
+  fi
+  local started
+  started=$(lab_now_ms)
+  lab_log "building the initramfs for $LAB_KVER"
+  local kroot=$LAB_KDIR/root
+  local moddir=$kroot/lib/modules/$LAB_KVER
+  [ -f "$moddir/modules.dep" ] || depmod -b "$kroot" "$LAB_KVER" || lab_die "depmod failed for $LAB_KVER"
+
+  local stage
+  stage=$(mktemp -d "$LAB_CACHE/initramfs.XXXXXX")
+  mkdir -p "$stage"/{bin,etc/lab,proc,sys,dev,tmp,run,results,host,lib/modules/"$LAB_KVER"}
+  cp /bin/busybox "$stage/bin/busybox"
+  cp "$LAB_DIR/init" "$stage/init"
+  chmod 755 "$stage/init"
+
+  # `modprobe --show-depends` prints "insmod <path> <params>" for each module a name needs,
+  # dependencies and soft dependencies first, or "builtin <name>".
+  resolve() {
+    local m out
+    for m in "$@"; do
+      out=$(modprobe -d "$kroot" -S "$LAB_KVER" --show-depends "$m" 2>&1) || lab_die "module $m: $out"
+      printf '%s\n' "$out"
+    done | awk -v prefix="$moddir/" '$1 == "insmod" { sub(prefix, "", $2); $1 = ""; sub(/^ /, ""); if (!seen[$0]++) print }'
+  }
+  resolve "${LAB_BOOT_MODULES[@]}" >"$stage/etc/lab/boot-modules"
+  local all
+  all=$( { cat "$stage/etc/lab/boot-modules"; resolve "${LAB_ON_DEMAND_MODULES[@]}"; } | awk '{ print $1 }' | sort -u)
+  local rel
+  for rel in $all; do
+    mkdir -p "$stage/lib/modules/$LAB_KVER/$(dirname "$rel")"
+    cp "$moddir/$rel" "$stage/lib/modules/$LAB_KVER/$rel"
+  done
+  cp "$moddir"/modules.{order,builtin,builtin.modinfo} "$stage/lib/modules/$LAB_KVER/"
+  depmod -b "$stage" "$LAB_KVER" || lab_die "depmod failed in the initramfs"
+
+  (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$LAB_INITRD.tmp" \
+    || lab_die "cannot write the initramfs"
+  mv "$LAB_INITRD.tmp" "$LAB_INITRD"
+  echo "$stamp" >"$LAB_KDIR/initramfs.stamp"
+  LAB_INITRD_MODULES=$(echo "$all" | wc -l)
+  rm -rf "$stage"
+  lab_log "initramfs: $LAB_INITRD_MODULES modules, $(du -k "$LAB_INITRD" | cut -f1) KiB, built in $(( $(lab_now_ms) - started )) ms"
+}
+
+# Everything the lab needs on this host; prints what it uses.
+lab_prepare() {
+  mkdir -p "$LAB_CACHE"
+  lab_ensure_packages
+  lab_ensure_kernel
+  lab_ensure_initramfs
+}
+
+# Prepares the results folder $1 for one boot: empties it and writes lab.env and job.sh
+# (the command in $3..., run from the current directory). $2 is the mode (job or shell).
+lab_write_job() {
+  local results=$1 mode=$2
+  shift 2
+  rm -rf "$results"
+  mkdir -p "$results"
+  {
+    printf 'LAB_RESULTS=%q\n' "$results"
+    printf 'LAB_MODE=%q\n' "$mode"
+    printf 'LAB_CWD=%q\n' "$PWD"
+    printf 'LAB_TERM=%q\n' "${TERM:-linux}"
+  } >"$results/lab.env"
+  {
+    echo '#!/bin/bash'
+    echo '# Written by test/lab/run.sh: runs as root in a chroot of the host root, inside the lab.'
+    echo 'export LVSD_LAB=1 TERM=dumb LANG=C.UTF-8'
+    local var
+    for var in $(compgen -e); do
+      case "$var" in LVSD_LAB) ;; LVSD_*|CI|NO_COLOR|FORCE_COLOR|DEBUG) printf 'export %s=%q\n' "$var" "${!var}" ;; esac
+    done
+    printf 'cd %q || exit 125\n' "$PWD"
+    [ $# -gt 0 ] && { printf '%q ' "$@"; echo; }
+  } >"$results/job.sh"
+}
+
+# The qemu command line for one boot with the results folder $1 (9p tag "results").
+# Extra kernel parameters come from $LAB_APPEND.
+lab_qemu_args() {
+  local results=$1
+  LAB_QEMU=(
+    qemu-system-x86_64
+    -accel "tcg,thread=multi" -cpu max -smp "${LVSD_LAB_CPUS:-2}" -m "${LVSD_LAB_MEM:-3072}"
+    -M pc -nodefaults -no-user-config -no-reboot -display none
+    -kernel "$LAB_VMLINUZ" -initrd "$LAB_INITRD"
+    -append "console=ttyS0 panic=-1 rdinit=/init loglevel=${LVSD_LAB_LOGLEVEL:-5} ${LAB_APPEND:-}"
+    -device virtio-rng-pci
+    -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+    -virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap"
+  )
+}
+
+# Prints the lab's diagnosis of a boot that did not report a status, with the console log.
+lab_report_failure() {
+  local results=$1 what=$2
+  printf 'lab: error: %s\n' "$what" >&2
+  if [ -s "$results/lab-error" ]; then printf 'lab: error: %s\n' "$(cat "$results/lab-error")" >&2; fi
+  if [ -f "$results/console.log" ]; then
+    echo "lab: last lines of the console log ($results/console.log):" >&2
+    tail -n "${LVSD_LAB_CONSOLE_LINES:-40}" "$results/console.log" | sed 's/^/  | /' >&2
+  fi
+}
