@@ -1,0 +1,233 @@
+/**
+ * Loading a config: read the file (or every *.yaml / *.yml of a directory), merge, apply the
+ * host's overrides, check the shape (zod), resolve and check the rules, and report every
+ * problem at once with file:line:column and the path. Nothing here needs Linux or root:
+ * `lvsd validate` runs on any laptop or CI machine.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { type DataPath, type Diagnostic, formatPath, sortDiagnostics, uniqueDiagnostics } from './diagnostics.js';
+import { type Finding, issuesToFindings, valueAt } from './issues.js';
+import { applyHost, isPlainObject, matchHost, mergeFiles, type Provenance, trace } from './merge.js';
+import type { ResolvedConfig, SourceRef } from './resolved.js';
+import { resolveConfig } from './resolve.js';
+import { ConfigFile, ServiceConfig } from './schema.js';
+import { type ParserChoice, readSource, type SourceFile } from './source.js';
+import { didYouMean } from './suggest.js';
+
+export type { Diagnostic } from './diagnostics.js';
+export { formatDiagnostics, formatPath, summarize } from './diagnostics.js';
+export type { ResolvedConfig, ResolvedReal, ResolvedService, ResolvedVip, SourceRef } from './resolved.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/lvsd';
+
+export type LoadResult =
+  | { ok: true; config: ResolvedConfig; warnings: Diagnostic[] }
+  | { ok: false; errors: Diagnostic[]; warnings: Diagnostic[] };
+
+export interface LoadOptions {
+  /**
+   * The `hosts:` entry to apply. Default: this machine's hostname, applied when there is an
+   * entry for it. A host given here that has no entry is an error (a typo must not silently
+   * fall back to the base config).
+   */
+  host?: string;
+  /** 'yaml' forces the slow parser (tests compare both paths). */
+  parser?: ParserChoice;
+}
+
+export interface SourceText {
+  file: string;
+  text: string;
+}
+
+/** A file, or a directory of *.yaml / *.yml files loaded as one config (names sorted). */
+export async function loadConfig(path: string, options: LoadOptions = {}): Promise<LoadResult> {
+  let texts: SourceText[];
+  try {
+    texts = await readConfigTexts(path);
+  } catch (err) {
+    const message = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message;
+    return { ok: false, errors: [{ severity: 'error', file: path, line: 1, column: 1, path: '', message }], warnings: [] };
+  }
+  if (texts.length === 0) {
+    return { ok: false, errors: [{ severity: 'error', file: path, line: 1, column: 1, path: '', message: 'the directory holds no *.yaml or *.yml file' }], warnings: [] };
+  }
+  return loadConfigTexts(texts, options);
+}
+
+export async function readConfigTexts(path: string): Promise<SourceText[]> {
+  const info = await stat(path);
+  if (!info.isDirectory()) return [{ file: path, text: await readFile(path, 'utf8') }];
+  const names = (await readdir(path)).filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('.')).sort();
+  return Promise.all(names.map(async (n) => ({ file: join(path, n), text: await readFile(join(path, n), 'utf8') })));
+}
+
+export function loadConfigText(text: string, file = '<config>', options: LoadOptions = {}): LoadResult {
+  return loadConfigTexts([{ file, text }], options);
+}
+
+/** The names under `hosts:` across the given files, for validating a whole fleet. */
+export function hostNames(texts: SourceText[]): string[] {
+  const names = new Set<string>();
+  for (const { file, text } of texts) {
+    const read = readSource(file, text);
+    const hosts = read.ok && isPlainObject(read.source.data) ? read.source.data.hosts : undefined;
+    if (isPlainObject(hosts)) Object.keys(hosts).forEach((n) => names.add(n));
+  }
+  return [...names];
+}
+
+export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}): LoadResult {
+  const sources: SourceFile[] = [];
+  const syntaxErrors: Diagnostic[] = [];
+  for (const { file, text } of texts) {
+    const read = readSource(file, text, options.parser ?? 'auto');
+    if (read.ok) sources.push(read.source);
+    else syntaxErrors.push(...read.errors);
+  }
+  if (syntaxErrors.length > 0) return { ok: false, errors: syntaxErrors, warnings: [] };
+
+  const findings: Array<Finding & { prov: Provenance; shownPath?: DataPath }> = [];
+  const merged = mergeFiles(sources);
+  for (const c of merged.conflicts) {
+    const first = locateProv(c.first, [], 'key');
+    const where = `${first.file}:${first.line}:${first.column}`;
+    const message =
+      c.kind === 'duplicate-service'
+        ? `service '${String(c.path[c.path.length - 1])}' is also declared at ${where}: service names must be unique across the files of a directory`
+        : `${formatPath(c.path)} is also set at ${where}: in a directory each setting belongs to one file`;
+    findings.push({ severity: 'error', path: [], shownPath: c.path, message, at: 'key', prov: c.again });
+  }
+
+  let data = merged.value ?? {};
+  let prov = merged.prov;
+  let host: string | null = null;
+  const hosts = isPlainObject(data) && isPlainObject(data.hosts) ? data.hosts : null;
+  if (hosts) {
+    const names = Object.keys(hosts);
+    host = matchHost(names, options.host ?? hostname());
+    if (host === null && options.host !== undefined) {
+      findings.push({ severity: 'error', path: ['hosts'], message: `host '${options.host}' has no entry under hosts${didYouMean(options.host, names)} (entries: ${names.join(', ')})`, at: 'key', prov });
+    }
+    if (host !== null) ({ value: data, prov } = applyHost(data as Record<string, unknown>, prov, host));
+  }
+
+  const parsed = ConfigFile.safeParse(data);
+  let file: ConfigFile | null = parsed.success ? parsed.data : null;
+  if (!parsed.success) {
+    for (const f of issuesToFindings(parsed.error.issues, ConfigFile, data)) findings.push({ ...f, prov });
+    file = salvage(data);
+  }
+  const ref = (path: DataPath): SourceRef => lazyRef(prov, path);
+  const { config, findings: ruleFindings } = resolveConfig(file ?? {}, ref);
+  for (const f of ruleFindings) findings.push({ ...f, prov });
+
+  const diagnostics = uniqueDiagnostics(findings.map((f) => toDiagnostic(f)));
+  const errors = sortDiagnostics(diagnostics.filter((d) => d.severity === 'error'));
+  const warnings = sortDiagnostics(diagnostics.filter((d) => d.severity === 'warning'));
+  if (errors.length > 0 || !parsed.success) return { ok: false, errors, warnings };
+  return {
+    ok: true,
+    warnings,
+    config: { ...config, files: texts.map((t) => t.file), hash: configHash(texts, host), host },
+  };
+}
+
+/**
+ * When the shape is wrong somewhere, the rules still run on the services that are right,
+ * so one bad field does not hide the other problems.
+ */
+function salvage(data: unknown): ConfigFile | null {
+  if (!isPlainObject(data)) return null;
+  const services: Record<string, ServiceConfig> = {};
+  if (isPlainObject(data.services)) {
+    for (const [name, svc] of Object.entries(data.services)) {
+      const one = salvageService(svc);
+      if (one) services[name] = one;
+    }
+  }
+  const part = <K extends keyof ConfigFile>(key: K): ConfigFile[K] | undefined => {
+    const one = ConfigFile.shape[key].safeParse(data[key]);
+    return one.success ? (one.data as ConfigFile[K]) : undefined;
+  };
+  return { defaults: part('defaults'), kernel: part('kernel'), vips: part('vips'), reconcile: part('reconcile'), services };
+}
+
+/**
+ * A service with a bad field, without that field (it then inherits), so the rules can still
+ * look at the rest. Bad identity fields make the service unusable: nothing else is said.
+ */
+function salvageService(svc: unknown): ServiceConfig | null {
+  if (!isPlainObject(svc)) return null;
+  let candidate: Record<string, unknown> = structuredClone(svc);
+  for (let round = 0; round < 4; round++) {
+    const one = ServiceConfig.safeParse(candidate);
+    if (one.success) return one.data;
+    for (const issue of one.error.issues) {
+      const path = issue.path as (string | number)[];
+      if (issue.code === 'unrecognized_keys') {
+        const holder = valueAt(candidate, path);
+        if (isPlainObject(holder)) for (const key of issue.keys) delete holder[key];
+        continue;
+      }
+      const lastKey = path.findLastIndex((s) => typeof s === 'string');
+      if (lastKey < 0 || ['address', 'fwmark'].includes(path[0] as string)) return null;
+      const holder = valueAt(candidate, path.slice(0, lastKey));
+      if (isPlainObject(holder)) delete holder[path[lastKey] as string];
+      else return null;
+    }
+    candidate = { ...candidate };
+  }
+  return null;
+}
+
+function locateProv(prov: Provenance, path: DataPath, at: 'key' | 'value'): { file: string; line: number; column: number } {
+  const { source, path: inFile } = trace(prov, path);
+  const { line, column } = source.locate(inFile, at);
+  return { file: source.file, line, column };
+}
+
+function toDiagnostic(f: Finding & { prov: Provenance; shownPath?: DataPath }): Diagnostic {
+  const where = locateProv(f.prov, f.path, f.at ?? 'value');
+  return { severity: f.severity, ...where, path: formatPath(f.shownPath ?? f.path), message: f.message };
+}
+
+/** A SourceRef whose line and column are found only when read (finding them may parse the file again). */
+class LazySourceRef implements SourceRef {
+  readonly file: string;
+  private position: { line: number; column: number } | null = null;
+  constructor(
+    private readonly prov: Provenance,
+    private readonly path: DataPath,
+  ) {
+    this.file = trace(prov, path).source.file;
+  }
+  private located() {
+    this.position ??= locateProv(this.prov, this.path, 'key');
+    return this.position;
+  }
+  get line(): number {
+    return this.located().line;
+  }
+  get column(): number {
+    return this.located().column;
+  }
+  toJSON(): SourceRef {
+    return { file: this.file, line: this.line, column: this.column };
+  }
+}
+
+function lazyRef(prov: Provenance, path: DataPath): SourceRef {
+  return new LazySourceRef(prov, path);
+}
+
+function configHash(texts: SourceText[], host: string | null): string {
+  const hash = createHash('sha256');
+  for (const t of texts) hash.update(t.file).update('\0').update(t.text).update('\0');
+  hash.update(host ?? '');
+  return hash.digest('hex');
+}
+

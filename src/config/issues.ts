@@ -1,0 +1,254 @@
+/**
+ * zod issues turned into findings people can act on: one per problem, at the key or the
+ * value it concerns, in lvsd's words ("unknown key 'shceduler' — did you mean
+ * 'scheduler'?", "70000 is above the maximum 65535"), instead of zod's generic text.
+ */
+import type { z } from 'zod';
+import { ICMP_UNSUPPORTED } from './check.js';
+import type { DataPath } from './diagnostics.js';
+import { isPlainObject } from './merge.js';
+import { ServiceConfig } from './schema.js';
+import { closest, didYouMean } from './suggest.js';
+
+/** A diagnostic before it has a file position: the path in the merged data. */
+export interface Finding {
+  severity: 'error' | 'warning';
+  path: DataPath;
+  message: string;
+  /** Report at the key (unknown or duplicate keys) or at the value (the default). */
+  at?: 'key' | 'value';
+}
+
+type Issue = z.core.$ZodIssue;
+type AnySchema = z.core.$ZodType;
+
+export function valueAt(data: unknown, path: DataPath): unknown {
+  let node = data;
+  for (const segment of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string | number, unknown>)[segment];
+  }
+  return node;
+}
+
+/** How a value reads in a message: "text \"abc\"", "the number 5", "a list". */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'nothing (null)';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return `text ${JSON.stringify(value)}`;
+  if (typeof value === 'number') return `the number ${value}`;
+  if (typeof value === 'boolean') return String(value);
+  return typeof value;
+}
+
+const EXPECTED_NAMES: Record<string, string> = {
+  number: 'a number',
+  int: 'a whole number',
+  string: 'text',
+  boolean: 'true or false',
+  object: 'a mapping (key: value)',
+  array: 'a list',
+  record: 'a mapping (key: value)',
+  literal: 'a fixed value',
+};
+
+/** Why some limits are what they are; keyed by the field's name. */
+const LIMIT_REASONS: Record<string, string> = {
+  weight: 'the kernel keeps weights in 16 bits',
+  syncid: 'sync IDs are 8 bits',
+  port: 'ports are 1..65535',
+  mcast_port: 'ports are 1..65535',
+  fwmark: 'marks are 32 bits and 0 means no mark',
+  quorum: 'a quorum of 0 is always met; leave it out instead',
+};
+
+/** Keys that people bring from ipvsadm or keepalived habits, with where they belong in lvsd. */
+const KEY_HINTS: Record<string, string> = {
+  port: 'the port goes in address (10.0.0.1:80)',
+  ip: "the address goes in 'address'",
+  vip_port: 'write address: 10.0.0.1:80',
+  lb_algo: "keepalived's lb_algo is 'scheduler' here",
+  lb_kind: "keepalived's lb_kind is 'forwarding' here (nat, dr, tun)",
+  persistence_timeout: 'write persistence: { timeout: 360 }',
+  real_server: "real servers go in 'reals'",
+  real_servers: "real servers go in 'reals'",
+  servers: "real servers go in 'reals'",
+  backends: "real servers go in 'reals'",
+};
+
+/** The object schema that `path` (inside `data`) points to, following unions by the data. */
+function schemaAt(schema: AnySchema, data: unknown, path: DataPath): AnySchema | null {
+  let node: AnySchema | null = schema;
+  let value = data;
+  for (let i = 0; i <= path.length && node; i++) {
+    node = unwrap(node, value);
+    if (i === path.length || !node) break;
+    const segment = path[i] as string | number;
+    const def = node._zod.def as unknown as Record<string, unknown>;
+    if (def.type === 'object') node = ((def.shape as Record<string, AnySchema>)[segment as string] ?? null);
+    else if (def.type === 'record') node = def.valueType as AnySchema;
+    else if (def.type === 'array') node = def.element as AnySchema;
+    else node = null;
+    value = isPlainObject(value) || Array.isArray(value) ? (value as Record<string | number, unknown>)[segment] : undefined;
+  }
+  return node;
+}
+
+function unwrap(schema: AnySchema, value: unknown): AnySchema | null {
+  let node = schema;
+  for (;;) {
+    const def = node._zod.def as unknown as Record<string, unknown>;
+    switch (def.type) {
+      case 'optional':
+      case 'nullable':
+      case 'default':
+      case 'prefault':
+      case 'readonly':
+      case 'catch':
+        node = def.innerType as AnySchema;
+        continue;
+      case 'pipe':
+        node = def.in as AnySchema;
+        continue;
+      case 'union': {
+        const options = def.options as AnySchema[];
+        const discriminator = def.discriminator as string | undefined;
+        if (discriminator && isPlainObject(value)) {
+          const match = options.find((o) => {
+            const shape = (o._zod.def as unknown as { shape?: Record<string, AnySchema> }).shape;
+            const literal = shape?.[discriminator]?._zod.def as unknown as { values?: unknown[] } | undefined;
+            return literal?.values?.includes(value[discriminator]);
+          });
+          if (!match) return null;
+          node = match;
+          continue;
+        }
+        const wanted = Array.isArray(value) ? 'array' : isPlainObject(value) ? 'object' : null;
+        const match = options.find((o) => {
+          const inner = unwrap(o, value);
+          return inner !== null && (inner._zod.def as { type: string }).type === wanted;
+        });
+        if (!match) return null;
+        node = match;
+        continue;
+      }
+      default:
+        return node;
+    }
+  }
+}
+
+function objectKeys(schema: AnySchema | null): string[] {
+  const def = schema?._zod.def as unknown as { type: string; shape?: Record<string, unknown> } | undefined;
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+}
+
+const SERVICE_KEYS = Object.keys(ServiceConfig.shape);
+
+function unknownKey(key: string, known: string[], path: DataPath): Finding {
+  let message = `unknown key '${key}'`;
+  const near = closest(key, known);
+  if (near) message += ` — did you mean '${near}'?`;
+  else if (KEY_HINTS[key]) message += `: ${KEY_HINTS[key]}`;
+  else if (SERVICE_KEYS.includes(key) && !known.includes(key)) message += `: '${key}' is a service setting and cannot be set here`;
+  else if (known.length > 0) message += ` (expected one of: ${known.join(', ')})`;
+  return { severity: 'error', path: [...path, key], message, at: 'key' };
+}
+
+function expectedList(values: readonly unknown[]): string {
+  return values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ');
+}
+
+function valueIssue(field: string, input: unknown, values: readonly unknown[]): string {
+  if (field === 'forwarding' && typeof input === 'string') {
+    const lower = input.toLowerCase();
+    if (lower === 'fullnat' || lower === 'full-nat' || lower === 'fnat') {
+      return 'fullnat is not supported by mainline Linux (it needs an out-of-tree IPVS patch); use nat, and SNAT on the director if the reals must see its address';
+    }
+    const ipvsadm: Record<string, string> = { masq: 'nat', masquerade: 'nat', masquerading: 'nat', route: 'dr', gatewaying: 'dr', direct: 'dr', tunnel: 'tun', ipip: 'tun' };
+    if (ipvsadm[lower]) return `'${input}' is ipvsadm's word; lvsd writes forwarding: ${ipvsadm[lower]}`;
+  }
+  const shown = typeof input === 'string' ? `'${input}'` : describeValue(input);
+  const suggestion = typeof input === 'string' ? didYouMean(input, values.filter((v): v is string => typeof v === 'string')) : '';
+  const what = field === 'scheduler' ? 'scheduler' : field;
+  return `${shown} is not a valid ${what}${suggestion} (one of: ${expectedList(values)})`;
+}
+
+function limitIssue(issue: Extract<Issue, { code: 'too_big' | 'too_small' }>, field: string, input: unknown): string {
+  const bound = issue.code === 'too_big' ? issue.maximum : issue.minimum;
+  const reason = LIMIT_REASONS[field] ? `: ${LIMIT_REASONS[field]}` : '';
+  if (issue.origin === 'array') return `needs at least ${String(bound)} item${bound === 1 ? '' : 's'}`;
+  if (issue.origin === 'string') return issue.code === 'too_small' && bound === 1 ? 'must not be empty' : `must be at most ${String(bound)} characters`;
+  const verb = issue.code === 'too_big' ? 'above the maximum' : 'below the minimum';
+  return `${typeof input === 'number' ? input : describeValue(input)} is ${verb} ${String(bound)}${reason}`;
+}
+
+/** zod issues of one parse of `data` against `schema` as findings. */
+export function issuesToFindings(issues: readonly Issue[], schema: AnySchema, data: unknown, prefix: DataPath = []): Finding[] {
+  const out: Finding[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...(issue.path as (string | number)[])];
+    const input = valueAt(data, path);
+    const field = String([...path].reverse().find((s) => typeof s === 'string') ?? '');
+    switch (issue.code) {
+      case 'unrecognized_keys': {
+        const known = objectKeys(schemaAt(schema, data, path));
+        for (const key of issue.keys) out.push(unknownKey(key, known, path));
+        break;
+      }
+      case 'invalid_type': {
+        if (input === undefined) {
+          out.push({ severity: 'error', path, message: `missing required key '${field}'`, at: 'key' });
+          break;
+        }
+        const expected = EXPECTED_NAMES[issue.expected] ?? issue.expected;
+        let message = `expected ${expected}, got ${describeValue(input)}`;
+        if (Array.isArray(input) && input.length === 1 && typeof input[0] === 'string' && input[0].includes(':')) {
+          message += ' (an unquoted [2001:db8::1] is a YAML list: quote IPv6 addresses, "[2001:db8::1]:80")';
+        }
+        out.push({ severity: 'error', path, message });
+        break;
+      }
+      case 'too_big':
+      case 'too_small':
+        out.push({ severity: 'error', path, message: limitIssue(issue, field, input) });
+        break;
+      case 'invalid_value':
+        out.push({ severity: 'error', path, message: valueIssue(field, input, issue.values) });
+        break;
+      case 'invalid_union':
+        out.push(...unionFindings(issue, path, input, schema, data));
+        break;
+      default:
+        out.push({ severity: 'error', path, message: issue.message });
+    }
+  }
+  return out;
+}
+
+function unionFindings(issue: Extract<Issue, { code: 'invalid_union' }>, path: DataPath, input: unknown, schema: AnySchema, data: unknown): Finding[] {
+  // The check union (discriminated by `type`): name the type, suggest the closest.
+  if ('discriminator' in issue || (issue as { note?: string }).note === 'No matching discriminator') {
+    const options = ((issue as { options?: unknown[] }).options ?? []).filter((o): o is string => typeof o === 'string');
+    const container = valueAt(data, path.slice(0, -1));
+    const type = isPlainObject(container) ? container.type : input;
+    if (type === 'icmp') return [{ severity: 'error', path, message: ICMP_UNSUPPORTED }];
+    if (type === undefined) return [{ severity: 'error', path, message: `a check needs a type: one of ${options.join(', ')}`, at: 'key' }];
+    return [{ severity: 'error', path, message: `unknown check type ${JSON.stringify(type)}${typeof type === 'string' ? didYouMean(type, options) : ''} (one of: ${options.join(', ')})` }];
+  }
+  // A branch that got past the type of the value explains the problem best.
+  const deeper = issue.errors.find((branch) => branch.some((i) => i.path.length > 0 || i.code !== 'invalid_type'))
+    ?? null;
+  const rootOnly = (branch: readonly Issue[]) => branch.every((i) => i.path.length === 0);
+  if (deeper && !(rootOnly(deeper) && deeper.every((i) => i.code === 'invalid_value' && !isPlainObject(input)))) {
+    return issuesToFindings(deeper, schema, data, path);
+  }
+  const expected = issue.errors.flatMap((branch) =>
+    branch
+      .filter((i) => i.path.length === 0)
+      .map((i) => (i.code === 'invalid_type' ? (EXPECTED_NAMES[i.expected] ?? i.expected) : i.code === 'invalid_value' ? expectedList(i.values) : i.message)),
+  );
+  const unique = [...new Set(expected)];
+  return [{ severity: 'error', path, message: `expected ${unique.join(' or ')}, got ${describeValue(input)}` }];
+}

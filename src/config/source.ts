@@ -1,0 +1,115 @@
+/**
+ * One config file: its data, and where each path of that data sits in the text.
+ *
+ * Two paths, one result. The fast path (yaml-fast.ts) reads the plain subset of YAML
+ * without positions; the `yaml` path builds a Document, which knows every node's range.
+ * A file is read by the fast path when it can be; positions are needed only when there is
+ * something to report, and then the Document is built once, lazily, by locate(). Files
+ * outside the subset, and files with syntax errors, go through `yaml` from the start.
+ */
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import type { DataPath, Diagnostic } from './diagnostics.js';
+import { fastParseYaml } from './yaml-fast.js';
+
+export type ParserChoice = 'auto' | 'yaml';
+
+export interface Position {
+  line: number;
+  column: number;
+}
+
+export class SourceFile {
+  private document: { doc: Document; lines: LineCounter } | null = null;
+
+  constructor(
+    readonly file: string,
+    readonly text: string,
+    readonly data: unknown,
+    /** Which path produced `data`: 'fast' or 'yaml'. */
+    readonly parsedBy: 'fast' | 'yaml',
+  ) {}
+
+  /**
+   * Where a path is: at its key (for unknown keys, duplicates) or its value. A path that does
+   * not exist (a missing key) is placed at the nearest part of it that does.
+   */
+  locate(path: DataPath, at: 'key' | 'value' = 'value'): Position {
+    const { doc, lines } = this.parsed();
+    let node: unknown = doc.contents;
+    let position = node ? (node as Node).range?.[0] ?? 0 : 0;
+    for (let i = 0; i < path.length; i++) {
+      const segment = path[i];
+      const last = i === path.length - 1;
+      if (isMap(node)) {
+        const pair = (node.items as Pair[]).find((p) => keyText(p.key) === String(segment));
+        if (!pair) break;
+        const keyNode = pair.key as Node | null;
+        const keyStart = keyNode?.range?.[0];
+        position = keyStart ?? position;
+        if (last && at === 'key') break;
+        node = pair.value;
+        const valueStart = (node as Node | null)?.range?.[0];
+        if (last && valueStart !== undefined) position = valueStart;
+      } else if (isSeq(node) && typeof segment === 'number' && segment < node.items.length) {
+        node = node.items[segment];
+        position = (node as Node | null)?.range?.[0] ?? position;
+      } else {
+        break;
+      }
+    }
+    const { line, col } = lines.linePos(position);
+    return { line, column: col };
+  }
+
+  private parsed(): { doc: Document; lines: LineCounter } {
+    if (!this.document) {
+      const lines = new LineCounter();
+      this.document = { doc: parseDocument(this.text, { lineCounter: lines }), lines };
+    }
+    return this.document;
+  }
+
+  /** Hands over a Document already built by the yaml path, so locate() does not build it again. */
+  adopt(doc: Document, lines: LineCounter): void {
+    this.document = { doc, lines };
+  }
+}
+
+function keyText(key: unknown): string {
+  if (isScalar(key)) return key.value === null ? '' : String(key.value);
+  return String(key);
+}
+
+export type ReadResult = { ok: true; source: SourceFile } | { ok: false; errors: Diagnostic[] };
+
+/** Parses one file; YAML syntax errors come back as diagnostics, all of them. */
+export function readSource(file: string, text: string, parser: ParserChoice = 'auto'): ReadResult {
+  if (parser === 'auto') {
+    const fast = fastParseYaml(text);
+    if (fast) return { ok: true, source: new SourceFile(file, text, fast.value, 'fast') };
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      errors: doc.errors.map((err) => {
+        const { line, col } = lines.linePos(err.pos[0]);
+        return { severity: 'error', file, line, column: col, path: '', message: syntaxMessage(err.message, text, line) };
+      }),
+    };
+  }
+  const source = new SourceFile(file, text, doc.toJS({ maxAliasCount: 1000 }), 'yaml');
+  source.adopt(doc, lines);
+  return { ok: true, source };
+}
+
+/** yaml's message, plus the hint people need most: an IPv6 address with a port must be quoted. */
+function syntaxMessage(message: string, text: string, line: number): string {
+  const sourceLine = text.split('\n')[line - 1] ?? '';
+  const base = `YAML syntax: ${message.split('\n')[0]}`;
+  if (/\[[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\]:\d+/.test(sourceLine)) {
+    return `${base} (quote an IPv6 address with a port: "[2001:db8::1]:80"; unquoted, [ starts a YAML list)`;
+  }
+  return base;
+}
