@@ -12,6 +12,7 @@ const commandModules: Array<() => Promise<CommandModule>> = [
   // Each subcommand registers itself; keep this list in the order `--help` shows them.
   () => import('./commands/ls.js').then((m) => m.lsCommand),
   () => import('./commands/realserver.js').then((m) => m.realserverCommand),
+  () => import('./commands/run.js').then((m) => m.runCommand),
   () => import('./commands/status.js').then((m) => m.statusCommand),
 ];
 

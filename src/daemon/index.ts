@@ -1,0 +1,147 @@
+/**
+ * `lvsd run` wired together: the logger, the kernel client, the config loader, the health
+ * manager, the daemon core, the HTTP listener and the signals. Exits 0 after a clean stop,
+ * 1 when it cannot start (invalid config, no IPVS, the HTTP port taken).
+ *
+ * Signals: SIGHUP reloads (debounced, like a file change); SIGTERM and SIGINT stop the
+ * checks and leave the kernel table in place, so traffic keeps flowing while lvsd restarts
+ * (`--cleanup-on-exit` removes what lvsd owns instead).
+ */
+import type { IpvsClient } from '../ipvs/client.js';
+import { openIpvs } from '../ipvs/index.js';
+import { HealthManager, liveWeightsFrom, realKey, type HealthSnapshot } from '../health/index.js';
+import { desiredState } from '../reconcile/desired.js';
+import { createLogger, type Logger, type LogLevel } from '../util/log.js';
+import { loadConfigOutcome } from './config-loader.js';
+import { ConfigRejectedError, Daemon } from './daemon.js';
+import { StatusServer, parseListenAddress } from './http.js';
+import type { ConfigLoader, HealthSource, HealthView } from './ports.js';
+
+export interface RunDaemonOptions {
+  config: string;
+  /** The `hosts:` entry to apply; the loader's default (this machine's hostname) when absent. */
+  host?: string;
+  stateDir: string;
+  /** Listen address, or false for no HTTP listener. */
+  http: string | false;
+  cleanupOnExit: boolean;
+  logLevel: LogLevel;
+  watch: boolean;
+  reloadDebounceMs: number;
+  version: string;
+  // Injected in tests.
+  logger?: Logger;
+  openClient?: () => Promise<IpvsClient>;
+  load?: ConfigLoader;
+  signals?: Pick<NodeJS.Process, 'on' | 'off'>;
+}
+
+/** The health manager as the daemon sees it: the live table becomes liveWeights. */
+function healthSource(manager: HealthManager): HealthSource<HealthSnapshot> {
+  return {
+    update: (config, { table }) => {
+      manager.update(config, table ? { liveWeights: liveWeightsFrom(config, table) } : {});
+    },
+    snapshot: () => manager.snapshot(),
+    on: (event, listener) => manager.on(event, listener),
+    stop: () => manager.stop(),
+  };
+}
+
+function healthView(manager: HealthManager): HealthView<HealthSnapshot> {
+  return (snapshot) => {
+    const detail = new Map(manager.status().map((s) => [realKey(s.service, s.real), s]));
+    return (service, real) => {
+      const health = snapshot.real(service, real);
+      if (!health) return undefined;
+      const last = detail.get(realKey(service, real))?.last;
+      return { state: health.up ? 'up' : 'down', ...(last ? { message: last } : {}) };
+    };
+  };
+}
+
+export async function runDaemon(options: RunDaemonOptions): Promise<number> {
+  const log = options.logger ?? createLogger({ level: options.logLevel });
+  const signals = options.signals ?? process;
+  const listen = options.http === false ? null : parseListenAddress(options.http);
+  if (options.http !== false && !listen) {
+    log.fatal({ event: 'bad_option', http: options.http }, `--http ${options.http}: expected HOST:PORT, [V6]:PORT or :PORT`);
+    return 1;
+  }
+
+  let client: IpvsClient;
+  try {
+    client = await (options.openClient ?? openIpvs)();
+  } catch (err) {
+    log.fatal({ event: 'ipvs_unavailable', err }, (err as Error).message);
+    return 1;
+  }
+  const manager = new HealthManager({ logger: log.child({ component: 'health' }) });
+  const daemon = new Daemon({
+    configPath: options.config,
+    load: options.load ?? ((path) => loadConfigOutcome(path, options.host)),
+    client,
+    health: healthSource(manager),
+    desired: desiredState,
+    healthView: healthView(manager),
+    logger: log,
+    stateDir: options.stateDir,
+    watch: options.watch,
+    reloadDebounceMs: options.reloadDebounceMs,
+    cleanupOnExit: options.cleanupOnExit,
+    version: options.version,
+  });
+
+  // Listen before touching the kernel: a taken port stops lvsd before it changes anything.
+  const server = listen ? new StatusServer(daemon, log) : null;
+  if (server && listen) {
+    try {
+      const address = await server.listen(listen.host, listen.port);
+      log.info({ event: 'http_listening', address: address.address, port: address.port }, `serving /metrics, /status and /healthz on ${options.http}`);
+    } catch (err) {
+      log.fatal({ event: 'http_failed', err }, `cannot listen on ${options.http}: ${(err as Error).message}`);
+      await client.close();
+      return 1;
+    }
+  }
+
+  let stopRequested: (signal: string) => void = () => undefined;
+  const stopSignal = new Promise<string>((resolve) => (stopRequested = resolve));
+  let stopping = false;
+  const onStop = (signal: string) => {
+    if (stopping) {
+      log.warn({ event: 'signal', signal }, `${signal} again: already stopping`);
+      return;
+    }
+    stopping = true;
+    log.info({ event: 'signal', signal }, `${signal}: stopping`);
+    stopRequested(signal);
+  };
+  const onTerm = () => onStop('SIGTERM');
+  const onInt = () => onStop('SIGINT');
+  const onHup = () => {
+    log.info({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP: reloading the configuration');
+    daemon.requestReload('signal');
+  };
+  signals.on('SIGTERM', onTerm);
+  signals.on('SIGINT', onInt);
+  signals.on('SIGHUP', onHup);
+
+  let code = 0;
+  try {
+    await daemon.start();
+    await stopSignal;
+  } catch (err) {
+    code = 1;
+    if (!(err instanceof ConfigRejectedError)) log.fatal({ event: 'start_failed', err }, `cannot start: ${(err as Error).message}`);
+  } finally {
+    await daemon.stop();
+    await server?.close();
+    await client.close();
+    signals.off('SIGTERM', onTerm);
+    signals.off('SIGINT', onInt);
+    signals.off('SIGHUP', onHup);
+    log.flush?.();
+  }
+  return code;
+}

@@ -1,0 +1,251 @@
+/**
+ * `lvsd run` against the real kernel (lab only: root, IPVS, ipvsadm). The daemon runs as
+ * a child process (`node bin/lvsd.js run`, built into dist/ beforehand), exactly as systemd
+ * would start it; ipvsadm is the independent reader of the table and /metrics the daemon's
+ * own account. In order, as the issue lists them:
+ *
+ * start; edit a weight and the kernel follows; a broken file leaves the kernel unchanged,
+ * the daemon alive and the metric 0; a fix brings the metric back to 1; `ipvsadm -D` on a
+ * managed service is repaired within one drift interval; SIGTERM leaves the table; a restart
+ * makes zero writes; a ConfigMap-style `..data` symlink swap is picked up; and
+ * --cleanup-on-exit removes what lvsd owns and nothing else.
+ *
+ * The test flushes the IPVS table of its network namespace (the suite gives each file its own).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const inLab = process.env.LVSD_LAB === '1';
+const DRIFT_MS = 2000;
+
+async function ipvsadm(...args: string[]): Promise<string> {
+  const { stdout } = await run('ipvsadm', args);
+  return stdout;
+}
+
+/** `ipvsadm -Sn`, sorted: the whole table as rules, for before / after comparisons. */
+async function rules(): Promise<string> {
+  return (await ipvsadm('-Sn')).split('\n').filter(Boolean).sort().join('\n');
+}
+
+async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 60_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+function config(weights: { a: number; b: number }): string {
+  return `reconcile:
+  drift_interval: ${DRIFT_MS}ms
+  drain_timeout: 0s
+services:
+  web:
+    address: 10.20.0.1:80
+    scheduler: wlc
+    forwarding: nat
+    reals:
+      - address: 192.168.77.2:8080
+        weight: ${weights.a}
+      - address: 192.168.77.3:8080
+        weight: ${weights.b}
+`;
+}
+
+/** The lvsd daemon as a child process, with its JSON log lines collected. */
+class LvsdProcess {
+  readonly lines: Array<Record<string, unknown>> = [];
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  private buffer = '';
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, ['bin/lvsd.js', 'run', ...args, '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (chunk: Buffer) => this.take(String(chunk)));
+    this.child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[lvsd stderr] ${chunk}`));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  events(name: string): Array<Record<string, unknown>> {
+    return this.lines.filter((l) => l.event === name);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+
+  private take(text: string): void {
+    this.buffer += text;
+    const parts = this.buffer.split('\n');
+    this.buffer = parts.pop() ?? '';
+    for (const line of parts) {
+      if (!line.trim()) continue;
+      try {
+        this.lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        process.stderr.write(`[lvsd stdout] ${line}\n`);
+      }
+    }
+  }
+}
+
+async function metrics(port: number): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return response.text();
+}
+
+function metricValue(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : undefined;
+}
+
+if (!inLab) {
+  describe.skip('lvsd run in the kernel (lab only: LVSD_LAB=1)', () => it('needs the lab', () => undefined));
+} else {
+  describe('lvsd run in the kernel', () => {
+    let dir: string;
+    let stateDir: string;
+    let port: number;
+    let daemon: LvsdProcess | null = null;
+    const startDaemon = (configPath: string, extra: string[] = []) =>
+      new LvsdProcess(['-c', configPath, '--state-dir', stateDir, '--http', `127.0.0.1:${port}`, '--reload-debounce', '200ms', ...extra]);
+
+    beforeAll(async () => {
+      await ipvsadm('-C');
+      dir = await mkdtemp(join(tmpdir(), 'lvsd-run-'));
+      stateDir = await mkdtemp(join(tmpdir(), 'lvsd-state-'));
+      port = await freePort();
+      await writeFile(join(dir, 'web.yaml'), config({ a: 1, b: 1 }));
+    });
+
+    afterAll(async () => {
+      await daemon?.stop('SIGKILL');
+      await ipvsadm('-C');
+    });
+
+    it('starts, applies the config and answers on /healthz', async () => {
+      daemon = startDaemon(dir);
+      await waitFor('/healthz 200', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200);
+      const table = await ipvsadm('-Ln');
+      expect(table).toMatch(/TCP {2}10\.20\.0\.1:80 wlc/);
+      expect(table).toMatch(/-> 192\.168\.77\.2:8080 +Masq +1 /);
+      expect(table).toMatch(/-> 192\.168\.77\.3:8080 +Masq +1 /);
+      expect(metricValue(await metrics(port), 'lvsd_config_last_reload_successful')).toBe(1);
+    });
+
+    it('follows a weight edit in the file', async () => {
+      await writeFile(join(dir, 'web.yaml'), config({ a: 5, b: 1 }));
+      await waitFor('weight 5 in ipvsadm -Ln', async () => /-> 192\.168\.77\.2:8080 +Masq +5 /.test(await ipvsadm('-Ln')));
+    });
+
+    it('ignores a broken file: the kernel is unchanged, the daemon alive, the metric 0', async () => {
+      const before = await rules();
+      const rejectedBefore = daemon!.events('config_rejected').length;
+      await writeFile(join(dir, 'web.yaml'), config({ a: 7, b: 1 }).replace('weight: 7', 'weight: seven'));
+      await waitFor('the reload to be refused', () => daemon!.events('config_rejected').length > rejectedBefore);
+      expect(metricValue(await metrics(port), 'lvsd_config_last_reload_successful')).toBe(0);
+      const rejected = daemon!.events('config_rejected').at(-1)!;
+      expect(String((rejected.errors as string[])[0])).toMatch(/web\.yaml:\d+:\d+: error: .*weight/);
+      expect(await rules()).toBe(before);
+      expect(daemon!.child.exitCode).toBeNull();
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    });
+
+    it('brings the metric back to 1 when the file is fixed', async () => {
+      await writeFile(join(dir, 'web.yaml'), config({ a: 7, b: 1 }));
+      await waitFor('the metric back to 1', async () => metricValue(await metrics(port), 'lvsd_config_last_reload_successful') === 1);
+      await waitFor('weight 7 in ipvsadm -Ln', async () => /-> 192\.168\.77\.2:8080 +Masq +7 /.test(await ipvsadm('-Ln')));
+    });
+
+    it('puts back a managed service deleted with ipvsadm -D within one drift interval', async () => {
+      const before = await rules();
+      const repairsBefore = daemon!.events('drift_repair').length;
+      await ipvsadm('-D', '-t', '10.20.0.1:80');
+      const deletedAt = Date.now();
+      expect(await ipvsadm('-Ln')).not.toContain('10.20.0.1:80');
+      await waitFor('the service back', async () => (await rules()) === before, 10 * DRIFT_MS + 30_000);
+      const took = Date.now() - deletedAt;
+      // One interval after the last pass, plus the pass itself under an emulated CPU.
+      expect(took).toBeLessThan(DRIFT_MS + 5000);
+      expect(daemon!.events('drift_repair').length - repairsBefore).toBe(3);
+      expect(metricValue(await metrics(port), 'lvsd_drift_repairs_total{action="add"}')).toBe(3);
+    });
+
+    it('leaves the table in place on SIGTERM', async () => {
+      const before = await rules();
+      expect(await daemon!.stop('SIGTERM')).toBe(0);
+      expect(daemon!.events('stopped')).toHaveLength(1);
+      expect(await rules()).toBe(before);
+    });
+
+    it('makes zero kernel writes when restarted with the same config', async () => {
+      const before = await rules();
+      daemon = startDaemon(dir);
+      await waitFor('/healthz 200', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200);
+      await waitFor('the first pass', () => daemon!.events('reconcile').length > 0);
+      expect(daemon!.events('kernel_write')).toEqual([]);
+      expect(daemon!.events('reconcile')[0]).toMatchObject({ triggers: ['start'], writes: 0 });
+      expect(await metrics(port)).not.toMatch(/^lvsd_kernel_writes_total\{/m);
+      expect(await rules()).toBe(before);
+      expect(await daemon.stop('SIGTERM')).toBe(0);
+    });
+
+    it('picks up a ConfigMap-style ..data symlink swap', async () => {
+      const cm = await mkdtemp(join(tmpdir(), 'lvsd-configmap-'));
+      const version = async (stamp: string, a: number) => {
+        await mkdir(join(cm, stamp));
+        await writeFile(join(cm, stamp, 'web.yaml'), config({ a, b: 1 }));
+      };
+      await version('..2026_11_25_21_00_00.1', 7);
+      await symlink('..2026_11_25_21_00_00.1', join(cm, '..data'));
+      await symlink('..data/web.yaml', join(cm, 'web.yaml'));
+      daemon = startDaemon(cm);
+      await waitFor('/healthz 200', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200);
+      expect(daemon.events('kernel_write')).toEqual([]);
+
+      // The kubelet's atomic writer: a new timestamped directory, ..data_tmp renamed over ..data, the old one removed.
+      await version('..2026_11_25_21_05_00.2', 9);
+      await symlink('..2026_11_25_21_05_00.2', join(cm, '..data_tmp'));
+      await rename(join(cm, '..data_tmp'), join(cm, '..data'));
+      await rm(join(cm, '..2026_11_25_21_00_00.1'), { recursive: true });
+      await waitFor('weight 9 in ipvsadm -Ln', async () => /-> 192\.168\.77\.2:8080 +Masq +9 /.test(await ipvsadm('-Ln')));
+      expect(await daemon.stop('SIGTERM')).toBe(0);
+    });
+
+    it('--cleanup-on-exit removes what lvsd owns and leaves a foreign service alone', async () => {
+      await ipvsadm('-A', '-t', '10.20.9.9:53', '-s', 'rr');
+      await ipvsadm('-a', '-t', '10.20.9.9:53', '-r', '192.168.77.50:53', '-m');
+      daemon = startDaemon(dir, ['--cleanup-on-exit']);
+      await waitFor('/healthz 200', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200);
+      await waitFor('the first pass', () => daemon!.events('reconcile').length > 0);
+      expect(await daemon.stop('SIGTERM')).toBe(0);
+      const left = await ipvsadm('-Ln');
+      expect(left).not.toContain('10.20.0.1:80');
+      expect(left).toContain('10.20.9.9:53');
+      expect(left).toContain('192.168.77.50:53');
+    });
+  });
+}
