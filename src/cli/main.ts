@@ -10,6 +10,7 @@ import type { CommandModule } from './command.js';
 
 const commandModules: Array<() => Promise<CommandModule>> = [
   // Each subcommand registers itself; keep this list in the order `--help` shows them.
+  () => import('./commands/validate.js').then((m) => m.validateCommand),
   () => import('./commands/ls.js').then((m) => m.lsCommand),
   () => import('./commands/realserver.js').then((m) => m.realserverCommand),
   () => import('./commands/run.js').then((m) => m.runCommand),

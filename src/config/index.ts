@@ -31,9 +31,9 @@ export interface LoadOptions {
   /**
    * The `hosts:` entry to apply. Default: this machine's hostname, applied when there is an
    * entry for it. A host given here that has no entry is an error (a typo must not silently
-   * fall back to the base config).
+   * fall back to the base config). null: apply no entry (the base config).
    */
-  host?: string;
+  host?: string | null;
   /** 'yaml' forces the slow parser (tests compare both paths). */
   parser?: ParserChoice;
 }
@@ -108,8 +108,8 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
   const hosts = isPlainObject(data) && isPlainObject(data.hosts) ? data.hosts : null;
   if (hosts) {
     const names = Object.keys(hosts);
-    host = matchHost(names, options.host ?? hostname());
-    if (host === null && options.host !== undefined) {
+    host = options.host === null ? null : matchHost(names, options.host ?? hostname());
+    if (host === null && options.host !== undefined && options.host !== null) {
       findings.push({ severity: 'error', path: ['hosts'], message: `host '${options.host}' has no entry under hosts${didYouMean(options.host, names)} (entries: ${names.join(', ')})`, at: 'key', prov });
     }
     if (host !== null) ({ value: data, prov } = applyHost(data as Record<string, unknown>, prov, host));

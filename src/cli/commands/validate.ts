@@ -1,0 +1,122 @@
+/**
+ * `lvsd validate -c FILE|DIR`: loads the config as every other command does and reports
+ * every problem at once. Exit 0 valid (warnings allowed), 1 invalid, 2 usage error.
+ * Needs neither root nor Linux: nothing here imports the netlink layer.
+ */
+import type { Command } from 'commander';
+import {
+  DEFAULT_CONFIG_PATH,
+  type Diagnostic,
+  formatDiagnostics,
+  hostNames,
+  type LoadResult,
+  loadConfigTexts,
+  readConfigTexts,
+  type SourceText,
+  summarize,
+} from '../../config/index.js';
+import type { CommandModule } from '../command.js';
+
+export interface ValidateOptions {
+  config: string;
+  host?: string;
+  allHosts?: boolean;
+  json?: boolean;
+}
+
+export interface ValidateIo {
+  write: (text: string) => void;
+  writeError: (text: string) => void;
+  color: boolean;
+}
+
+interface HostReport {
+  /** null: the base config (no host entry applied). */
+  host: string | null;
+  result: LoadResult;
+}
+
+function reportsFor(texts: SourceText[], options: ValidateOptions): HostReport[] {
+  if (!options.allHosts) {
+    const result = loadConfigTexts(texts, options.host !== undefined ? { host: options.host } : {});
+    return [{ host: result.ok ? result.config.host : (options.host ?? null), result }];
+  }
+  const reports: HostReport[] = [{ host: null, result: loadConfigTexts(texts, { host: null }) }];
+  for (const host of hostNames(texts)) reports.push({ host, result: loadConfigTexts(texts, { host }) });
+  return reports;
+}
+
+function diagnosticsOf(result: LoadResult): Diagnostic[] {
+  return result.ok ? result.warnings : [...result.errors, ...result.warnings];
+}
+
+export async function runValidate(options: ValidateOptions, io: ValidateIo): Promise<number> {
+  let texts: SourceText[];
+  try {
+    texts = await readConfigTexts(options.config);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message;
+    io.writeError(`lvsd validate: ${options.config}: ${reason}\n`);
+    return 2;
+  }
+  if (texts.length === 0) {
+    io.writeError(`lvsd validate: ${options.config}: the directory holds no *.yaml or *.yml file\n`);
+    return 2;
+  }
+  const reports = reportsFor(texts, options);
+  const valid = reports.every((r) => r.result.ok);
+  if (options.json) {
+    io.write(
+      `${JSON.stringify(
+        {
+          valid,
+          files: texts.map((t) => t.file),
+          results: reports.map(({ host, result }) => ({
+            host,
+            valid: result.ok,
+            errors: result.ok ? [] : result.errors,
+            warnings: result.warnings,
+            ...(result.ok ? { services: result.config.services.length, reals: result.config.services.reduce((n, s) => n + s.reals.length, 0) } : {}),
+          })),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return valid ? 0 : 1;
+  }
+  for (const { host, result } of reports) {
+    const label = options.allHosts ? `[${host ?? 'base'}] ` : '';
+    const diagnostics = diagnosticsOf(result);
+    if (diagnostics.length > 0) io.writeError(`${formatDiagnostics(diagnostics, { color: io.color }).replace(/^/gm, label)}\n`);
+    if (result.ok) {
+      const reals = result.config.services.reduce((n, s) => n + s.reals.length, 0);
+      const hostNote = result.config.host ? ` for host ${result.config.host}` : '';
+      io.write(`${label}${options.config}: valid${hostNote}: ${result.config.services.length} services, ${reals} reals (${summarize(diagnostics)})\n`);
+    } else {
+      io.writeError(`${label}${options.config}: invalid (${summarize(diagnostics)})\n`);
+    }
+  }
+  return valid ? 0 : 1;
+}
+
+export const validateCommand: CommandModule = {
+  register(program: Command, setExitCode) {
+    program
+      .command('validate')
+      .description('check a config file or directory and report every problem at once (no root, any OS)')
+      .option('-c, --config <path>', 'config file, or directory of *.yaml / *.yml files', DEFAULT_CONFIG_PATH)
+      .option('--host <name>', 'apply the hosts: entry of this host (default: this machine\'s hostname)')
+      .option('--all-hosts', 'validate the base config and every hosts: entry (for fleets, in CI)')
+      .option('--json', 'diagnostics as JSON for machines')
+      .action(async (options: ValidateOptions) => {
+        setExitCode(
+          await runValidate(options, {
+            write: (t) => process.stdout.write(t),
+            writeError: (t) => process.stderr.write(t),
+            color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR,
+          }),
+        );
+      });
+  },
+};
