@@ -73,7 +73,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   try {
     client = await (options.openClient ?? openIpvs)();
   } catch (err) {
-    log.fatal({ event: 'ipvs_unavailable', err }, (err as Error).message);
+    log.fatal({ event: 'ipvs_unavailable' }, (err as Error).message);
     return 1;
   }
   const manager = new HealthManager({ logger: log.child({ component: 'health' }) });
