@@ -38,8 +38,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   };
   if (usePretty) {
     const stream = pretty({
-      colorize: options.destination ? false : true,
+      colorize: !options.destination && !process.env.NO_COLOR,
       sync: true,
+      // One event, one line, in a terminal too.
+      singleLine: true,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname,name',
       ...(options.destination ? { destination: options.destination as unknown as NodeJS.WritableStream } : {}),
