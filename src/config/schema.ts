@@ -50,11 +50,13 @@ export const Tunnel = strict({
     .enum(['none', 'csum', 'remcsum'])
     .default('none')
     .describe('none (default), csum (gue, gre) or remcsum (remote checksum offload, gue only).'),
-}).describe('Tunnel settings for tun forwarding (kernel >= 5.3 for gue and gre).');
+})
+  .describe('Tunnel settings for tun forwarding (kernel >= 5.3 for gue and gre).')
+  .meta({ id: 'Tunnel' });
 
 /** `check: false` switches off a check inherited from the service or from defaults. */
 export const CheckSetting = z
-  .union([CheckConfig, z.literal(false)])
+  .union([CheckConfig.meta({ id: 'Check' }), z.literal(false)])
   .describe('Health check (see the check types), or false to switch off an inherited check.');
 
 /** Fields a real inherits from its service and the service from `defaults:`. */
@@ -76,7 +78,8 @@ export const RealObject = strict({
 
 export const Real = z
   .union([z.string(), RealObject])
-  .describe('A real server: an address (shorthand) or an object with its own settings.');
+  .describe('A real server: an address (shorthand) or an object with its own settings.')
+  .meta({ id: 'Real' });
 
 export const Persistence = z
   .union([
@@ -135,7 +138,7 @@ export const ServiceConfig = strict({
   quorum_hysteresis: z.number().int().min(0).optional().describe('Quorum is lost below quorum - N and regained at quorum + N. Default 0.'),
   alpha: z.boolean().optional().describe('Alpha mode: every real starts down until its check passes. Default false.'),
   vip: Vip.optional(),
-});
+}).meta({ id: 'Service', description: 'A virtual service: address + protocol, or fwmark + family; its scheduler, persistence and reals.' });
 
 export const SyncDaemonConfig = strict({
   state: z.enum(['master', 'backup']).describe('master sends connection state, backup receives it.'),
@@ -145,7 +148,7 @@ export const SyncDaemonConfig = strict({
   mcast_group: z.string().optional().describe('Multicast group (default 224.0.0.81).'),
   mcast_port: z.number().int().min(1).max(65535).optional().describe('Multicast port (default 8848).'),
   mcast_ttl: z.number().int().min(1).max(255).optional().describe('Multicast TTL (default 1).'),
-});
+}).meta({ id: 'SyncDaemon', description: 'A connection synchronisation daemon (ipvsadm --start-daemon).' });
 
 export const SYSCTL_NAMES = {
   ip_forward: 'net.ipv4.ip_forward',
@@ -191,17 +194,19 @@ export const KernelConfig = strict({
     .optional()
     .describe('Connection sync daemon(s): one, a list (master and backup), or none / [] (stop any). Absent = left alone.'),
   sysctl: SysctlConfig.optional(),
-});
+}).meta({ id: 'Kernel', description: 'Kernel-wide IPVS settings: timeouts, sync daemons, sysctls. What is absent is left alone.' });
 
 export const ExtraVip = strict({
   address: z.string().describe('Address with optional prefix: 10.0.0.1/32, 2001:db8::1/128.'),
-  interface: z.string().min(1),
-});
+  interface: z.string().min(1).describe('Interface to hold it on.'),
+}).meta({ id: 'ExtraVip', description: 'An address lvsd holds on an interface.' });
 
 export const DefaultsConfig = strict({
   scheduler: z.enum(SCHEDULERS).optional().describe('Scheduler of services that name none. Default wlc.'),
   ...realDefaults,
-}).describe('Inherited by every service (and through it by every real) that does not set the field.');
+})
+  .describe('Inherited by every service (and through it by every real) that does not set the field.')
+  .meta({ id: 'Defaults' });
 
 export const ReconcileConfig = strict({
   drain_timeout: Duration.optional().describe('A removed real keeps its connections at weight 0 this long before deletion; 0 deletes at once. Default 60s.'),
