@@ -1,0 +1,274 @@
+/**
+ * Health checking end to end against the real kernel (lab only), as the daemon runs it:
+ * HealthManager checks reals that live in their own network namespaces, every 'changes'
+ * batch becomes one reconcile of desiredState(config, snapshot) through the netlink client,
+ * and `ipvsadm -Ln` (the independent reader) says what the kernel has.
+ *
+ * - stop one real's HTTP server: the kernel drops it (on_failure remove) and sets it to
+ *   weight 0 (on_failure inhibit) within interval x fall + 1 s; start it: back after rise;
+ * - a flapping server changes the kernel at most once per rise/fall window;
+ * - losing quorum puts the sorry server in, quorum back takes it out.
+ * This file flushes the IPVS table of its network namespace.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CheckConfig } from '../../src/config/check.js';
+import type { ResolvedConfig, ResolvedService } from '../../src/config/resolved.js';
+import { HealthManager, liveWeightsFrom } from '../../src/health/index.js';
+import type { IpvsClient, IpvsOp, IpvsOpResult } from '../../src/ipvs/client.js';
+import { openIpvs } from '../../src/ipvs/index.js';
+import { destId, type Dest } from '../../src/ipvs/model.js';
+import { desiredState } from '../../src/reconcile/desired.js';
+import { reconcile } from '../../src/reconcile/reconcile.js';
+import { dest, tcpService } from '../reconcile/fixtures.js';
+import { sh, Topology } from './forwarding-topology.js';
+
+const inLab = process.env.LVSD_LAB === '1';
+const INTERVAL_S = 1;
+const RISE = 2;
+const FALL = 2;
+const source = { file: 'health.yaml', line: 1, column: 1 };
+
+/** An HTTP server in a namespace: 200 "name" while healthy; FLAP=1 answers by a fixed pseudo-random sequence. */
+const SERVER = `
+const http = require('node:http');
+const [name, port, flap] = process.argv.slice(1);
+let seed = 4242;
+http.createServer((req, res) => {
+  let ok = true;
+  if (flap === '1') { seed = (seed * 1103515245 + 12345) % 2147483648; ok = seed % 100 < 55; }
+  res.writeHead(ok ? 200 : 503, { connection: 'close' }).end(name + '\\n');
+}).listen(Number(port), '0.0.0.0', () => console.log('ready'));
+`;
+
+/** The reals: namespace, address the director reaches it on, the director's side of the link. */
+const REALS = [
+  { ns: 'r1', address: '192.168.11.2', director: '192.168.11.1/24' },
+  { ns: 'r2', address: '192.168.12.2', director: '192.168.12.1/24' },
+  { ns: 'r3', address: '192.168.13.2', director: '192.168.13.1/24' },
+  { ns: 'sorry', address: '192.168.19.2', director: '192.168.19.1/24' },
+] as const;
+type RealName = (typeof REALS)[number]['ns'];
+
+function check(extra: Record<string, unknown> = {}): CheckConfig {
+  return CheckConfig.parse({ type: 'http', interval: INTERVAL_S, timeout: 0.8, rise: RISE, fall: FALL, ...extra });
+}
+
+function realOf(ns: RealName, onFailure: 'remove' | 'inhibit'): ResolvedService['reals'][number] {
+  const d = dest(REALS.find((r) => r.ns === ns)!.address, 80, { weight: 1 });
+  return { id: destId(d), dest: d, check: check({ on_failure: onFailure }), source };
+}
+
+function configOf(): ResolvedConfig {
+  const base = { check: null, quorum: null, sorry: null, alpha: false, vip: null, source };
+  const sorry: Dest = dest('192.168.19.2', 80, { weight: 1 });
+  return {
+    files: ['health.yaml'],
+    hash: 'kernel',
+    host: null,
+    services: [
+      { ...base, name: 'web', service: tcpService('10.0.0.1', 80, { scheduler: 'wrr' }), reals: [realOf('r1', 'remove'), realOf('r2', 'remove'), realOf('r3', 'remove')], quorum: { min: 2, hysteresis: 0 }, sorry },
+      { ...base, name: 'inhibited', service: tcpService('10.0.0.2', 80, { scheduler: 'wrr' }), reals: [realOf('r1', 'inhibit'), realOf('r2', 'inhibit'), realOf('r3', 'inhibit')] },
+    ],
+    kernel: { sysctls: {} },
+    vips: [],
+    reconcile: { drainTimeoutMs: 0, prune: 'managed', driftIntervalMs: 60_000 },
+  };
+}
+
+/** The kernel client, recording every write with its time. */
+class Recorder implements IpvsClient {
+  writes: Array<{ op: IpvsOp; at: number }> = [];
+  constructor(private readonly inner: IpvsClient) {}
+  getInfo = () => this.inner.getInfo();
+  listServices = () => this.inner.listServices();
+  getService = (k: Parameters<IpvsClient['getService']>[0]) => this.inner.getService(k);
+  listDests = (k: Parameters<IpvsClient['listDests']>[0]) => this.inner.listDests(k);
+  readTable = () => this.inner.readTable();
+  getTimeouts = () => this.inner.getTimeouts();
+  listDaemons = () => this.inner.listDaemons();
+  close = () => this.inner.close();
+  async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
+    const at = performance.now();
+    for (const op of ops) this.writes.push({ op, at });
+    return this.inner.execute(ops);
+  }
+}
+
+/** `ipvsadm -Ln`: service "TCP  10.0.0.1:80" → { "192.168.11.2:80": weight }. */
+async function kernelTable(): Promise<Map<string, Record<string, number>>> {
+  const text = await sh('ipvsadm', ['-Ln']);
+  const table = new Map<string, Record<string, number>>();
+  let current: Record<string, number> | undefined;
+  for (const line of text.split('\n')) {
+    const svc = /^(TCP|UDP)\s+(\S+)/.exec(line);
+    if (svc) {
+      current = {};
+      table.set(svc[2]!, current);
+      continue;
+    }
+    const real = /^\s+->\s+(\d\S+)\s+\S+\s+(\d+)/.exec(line);
+    if (real && current) current[real[1]!] = Number(real[2]);
+  }
+  return table;
+}
+
+async function until(predicate: (table: Map<string, Record<string, number>>) => boolean, label: string, timeoutMs: number): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    if (predicate(await kernelTable())) return performance.now() - start;
+    if (performance.now() - start > timeoutMs) throw new Error(`${label}: not in the kernel after ${timeoutMs} ms; ipvsadm -Ln:\n${await sh('ipvsadm', ['-Ln'])}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+if (!inLab) {
+  describe.skip('health end to end on the kernel (lab only: LVSD_LAB=1)', () => it('needs the lab', () => undefined));
+} else {
+  describe('health end to end on the kernel', () => {
+    const topology = new Topology('hk');
+    const servers = new Map<RealName, ChildProcess>();
+    const config = configOf();
+    let ipvs: Recorder;
+    let manager: HealthManager;
+    let passes = 0;
+    let failedWrites = 0;
+
+    async function startServer(ns: RealName, flap = false): Promise<void> {
+      const child = spawn('ip', ['netns', 'exec', topology.name(ns), process.execPath, '-e', SERVER, ns, '80', flap ? '1' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      servers.set(ns, child);
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.once('data', () => resolve());
+        child.once('exit', (code) => reject(new Error(`server in ${ns} exited with ${code}`)));
+      });
+    }
+    async function stopServer(ns: RealName): Promise<void> {
+      const child = servers.get(ns);
+      servers.delete(ns);
+      if (!child || child.exitCode !== null) return;
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      });
+    }
+
+    beforeAll(async () => {
+      // Name this test's own namespace (the director) so veth pairs can reach into it.
+      await sh('ip', ['netns', 'attach', topology.name('dir'), String(process.pid)]);
+      await topology.ns(...REALS.map((r) => r.ns));
+      for (const [i, real] of REALS.entries()) {
+        await topology.veth({ ns: 'dir', ifname: `vr${i}`, addresses: [real.director] }, { ns: real.ns, ifname: 'eth0', addresses: [`${real.address}/24`] });
+        await startServer(real.ns);
+      }
+      const kernel = await openIpvs();
+      await kernel.execute([{ op: 'flush' }]);
+      ipvs = new Recorder(kernel);
+      const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-health-'));
+      manager = new HealthManager({ logger: pino({ level: 'warn' }) });
+      manager.update(config, { liveWeights: liveWeightsFrom(config, await ipvs.readTable()) });
+      // The daemon's loop: one reconcile per batch, never two at once.
+      let running: Promise<void> | undefined;
+      let dirty = false;
+      const pass = async () => {
+        while (dirty) {
+          dirty = false;
+          const result = await reconcile(ipvs, { desired: desiredState(config, manager.snapshot()), stateDir, prune: 'managed', drainTimeoutMs: 0, dryRun: false, addresses: null, markRules: null });
+          failedWrites += result.report?.failed ?? 0;
+          passes++;
+        }
+      };
+      const kick = () => {
+        dirty = true;
+        running ??= pass().finally(() => (running = undefined));
+        return running;
+      };
+      manager.on('changes', () => void kick());
+      await kick();
+    });
+
+    afterAll(async () => {
+      await manager?.stop();
+      for (const ns of [...servers.keys()]) await stopServer(ns);
+      await ipvs?.execute([{ op: 'flush' }]);
+      await ipvs?.close();
+      await topology.destroy();
+      await sh('ip', ['netns', 'del', topology.name('dir')]).catch(() => undefined);
+    });
+
+    it('every real comes in once checked', async () => {
+      await until((t) => Object.keys(t.get('10.0.0.1:80') ?? {}).length === 3 && Object.values(t.get('10.0.0.2:80') ?? {}).every((w) => w === 1), 'all reals in', 15_000);
+      const table = await kernelTable();
+      expect(table.get('10.0.0.1:80')).toEqual({ '192.168.11.2:80': 1, '192.168.12.2:80': 1, '192.168.13.2:80': 1 });
+      expect(table.get('10.0.0.2:80')).toEqual({ '192.168.11.2:80': 1, '192.168.12.2:80': 1, '192.168.13.2:80': 1 });
+      expect(failedWrites).toBe(0);
+    });
+
+    it('a stopped server is dropped (remove) and set to weight 0 (inhibit) within interval x fall + 1 s', async () => {
+      await stopServer('r2');
+      const took = await until(
+        (t) => !('192.168.12.2:80' in (t.get('10.0.0.1:80') ?? {})) && t.get('10.0.0.2:80')?.['192.168.12.2:80'] === 0,
+        'r2 out',
+        INTERVAL_S * FALL * 1000 + 5000,
+      );
+      expect(took).toBeLessThanOrEqual(INTERVAL_S * FALL * 1000 + 1000);
+      const table = await kernelTable();
+      expect(table.get('10.0.0.1:80')).toEqual({ '192.168.11.2:80': 1, '192.168.13.2:80': 1 });
+      expect(table.get('10.0.0.2:80')).toEqual({ '192.168.11.2:80': 1, '192.168.12.2:80': 0, '192.168.13.2:80': 1 });
+    });
+
+    it('started again, it is back after rise', async () => {
+      await startServer('r2');
+      const took = await until(
+        (t) => t.get('10.0.0.1:80')?.['192.168.12.2:80'] === 1 && t.get('10.0.0.2:80')?.['192.168.12.2:80'] === 1,
+        'r2 back',
+        INTERVAL_S * RISE * 1000 + 5000,
+      );
+      expect(took).toBeLessThanOrEqual(INTERVAL_S * RISE * 1000 + 1000);
+      expect(failedWrites).toBe(0);
+    });
+
+    it('a flapping server changes the kernel at most once per rise/fall window', async () => {
+      await stopServer('r3');
+      await startServer('r3', true);
+      const checksOfR3: number[] = [];
+      const onResult = (r: { service: string; real: string }) => {
+        if (r.service === 'web' && r.real === '192.168.13.2:80') checksOfR3.push(performance.now());
+      };
+      manager.on('result', onResult);
+      const from = ipvs.writes.length;
+      await new Promise((r) => setTimeout(r, 20 * INTERVAL_S * 1000));
+      manager.off('result', onResult);
+      const writes = ipvs.writes.slice(from).filter((w) => 'dest' in w.op && w.op.dest.address === '192.168.13.2' && w.op.service && 'address' in w.op.service && w.op.service.address === '10.0.0.1');
+      // At least min(rise, fall) checks of r3 between two kernel changes to it.
+      const checksBefore = (at: number) => checksOfR3.filter((t) => t <= at).length;
+      for (let i = 1; i < writes.length; i++) {
+        expect(checksBefore(writes[i]!.at) - checksBefore(writes[i - 1]!.at)).toBeGreaterThanOrEqual(Math.min(RISE, FALL));
+      }
+      expect(writes.length).toBeLessThanOrEqual(Math.ceil(checksOfR3.length / Math.min(RISE, FALL)));
+      // The sequence does flap: without rise/fall the kernel would have changed far more often.
+      expect(checksOfR3.length).toBeGreaterThanOrEqual(15);
+      await stopServer('r3');
+      await startServer('r3');
+      await until((t) => t.get('10.0.0.1:80')?.['192.168.13.2:80'] === 1, 'r3 steady again', 15_000);
+    });
+
+    it('losing quorum puts the sorry server in; quorum back takes it out', async () => {
+      await stopServer('r1');
+      await stopServer('r2');
+      await until((t) => JSON.stringify(t.get('10.0.0.1:80')) === JSON.stringify({ '192.168.19.2:80': 1 }), 'sorry in', 15_000);
+      expect(manager.snapshot().sorryActive('web')).toBe(true);
+      await startServer('r1');
+      await until((t) => {
+        const web = t.get('10.0.0.1:80') ?? {};
+        return !('192.168.19.2:80' in web) && web['192.168.11.2:80'] === 1 && web['192.168.13.2:80'] === 1;
+      }, 'sorry out', 15_000);
+      expect(manager.snapshot().sorryActive('web')).toBe(false);
+      expect(failedWrites).toBe(0);
+      expect(passes).toBeGreaterThan(3);
+    });
+  });
+}
