@@ -122,14 +122,16 @@ export interface HealthCounters {
 interface RealEntry {
   service: string;
   realId: string;
-  checkKey: string;
   config: CheckConfig;
+  target: CheckTarget;
   /** The configured weight, for quorum sums. */
   configuredWeight: number;
   state: HealthState;
   weight: number | undefined;
   /** timers.now() of the last transition (or of the start of checking). */
   since: number;
+  /** False once stopped (removed, or replaced by a changed check). */
+  live: boolean;
   stop: () => void;
 }
 
@@ -142,26 +144,47 @@ interface ServiceEntry {
   sorryActive: boolean;
   /** Sum of the weights of the reals that are up (unchecked reals count as up). */
   healthyWeight: number;
+  /** Checked reals by real id. */
+  reals: Map<string, RealEntry>;
 }
 
+/** Kept for callers that key reals in one map (the daemon's status view). */
 export function realKey(service: string, realId: string): string {
   return `${service}\u0000${realId}`;
 }
 
-/** Settings that change what or how a check checks; on_failure only matters to desiredState. */
-const configKeys = new WeakMap<CheckConfig, string>();
-function checkConfigKey(config: CheckConfig): string {
-  let key = configKeys.get(config);
-  if (key === undefined) {
-    const { on_failure: _ignored, ...rest } = config;
-    key = JSON.stringify(rest, Object.keys(rest).sort());
-    configKeys.set(config, key);
+/**
+ * Whether two checks are the same check: every setting but on_failure (which only
+ * desiredState reads), compared field by field. No text keys are built: a reload compares
+ * 37k checks, and comparing values allocates nothing.
+ */
+export function sameCheck(a: CheckConfig, b: CheckConfig): boolean {
+  if (a === b) return true;
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  if (keysA.length !== keysB.length) return false;
+  for (const key of keysA) {
+    if (key === 'on_failure') continue;
+    if (!sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
   }
-  return key;
+  return true;
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+function sameTarget(a: CheckTarget, b: CheckTarget): boolean {
+  return a.address === b.address && a.port === b.port && a.vip === b.vip && a.vport === b.vport && a.source === b.source && a.realAddress === b.realAddress && a.realPort === b.realPort;
 }
 
 function targetOf(service: ResolvedService, real: ResolvedReal, config: CheckConfig): CheckTarget {
-  const vip = isFwmarkKey(service.service) ? { vip: '', vport: 0 } : { vip: service.service.address, vport: service.service.port };
+  const fwmark = isFwmarkKey(service.service);
   return {
     service: service.name,
     realId: real.id,
@@ -169,13 +192,10 @@ function targetOf(service: ResolvedService, real: ResolvedReal, config: CheckCon
     port: config.port ?? real.dest.port,
     realAddress: real.dest.address,
     realPort: real.dest.port,
-    ...vip,
+    vip: fwmark ? '' : (service.service as { address: string }).address,
+    vport: fwmark ? 0 : (service.service as { port: number }).port,
     ...(config.source ? { source: config.source } : {}),
   };
-}
-
-function targetKey(target: CheckTarget): string {
-  return `${target.address}|${target.port}|${target.vip}|${target.vport}|${target.source ?? ''}`;
 }
 
 function weightOf(entry: RealEntry): number {
@@ -188,8 +208,10 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   private readonly scheduler: Scheduler;
   private readonly batchSize: number;
   private readonly batchDelayMs: number;
-  private reals = new Map<string, RealEntry>();
   private services = new Map<string, ServiceEntry>();
+  private checks = 0;
+  /** The last snapshot, while nothing has changed since. */
+  private cachedSnapshot: HealthSnapshot | undefined;
   private pending: HealthChanges = { transitions: [], weights: [], quorum: [] };
   private pendingCount = 0;
   private batchTimer: unknown;
@@ -212,7 +234,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
 
   /** Number of checks running on their schedule. */
   get checkCount(): number {
-    return this.reals.size;
+    return this.checks;
   }
 
   /**
@@ -222,42 +244,61 @@ export class HealthManager extends EventEmitter<HealthEvents> {
    */
   update(config: ResolvedConfig, options: UpdateOptions = {}): { kept: number; started: number; restarted: number; stopped: number } {
     if (this.stopped) throw new Error('HealthManager is stopped');
-    const previous = this.reals;
-    const next = new Map<string, RealEntry>();
     const counts = { kept: 0, started: 0, restarted: 0, stopped: 0 };
+    const next = new Map<string, ServiceEntry>();
     for (const service of config.services) {
+      const old = this.services.get(service.name);
+      const previous = old?.reals;
+      const reals = new Map<string, RealEntry>();
+      let healthyWeight = 0;
       for (const real of service.reals) {
-        if (!real.check) continue;
-        const key = realKey(service.name, real.id);
-        if (next.has(key)) continue;
-        const target = targetOf(service, real, real.check);
-        const checkKey = `${checkConfigKey(real.check)}|${targetKey(target)}`;
-        const old = previous.get(key);
-        if (old && old.checkKey === checkKey) {
-          old.config = real.check;
-          old.configuredWeight = real.dest.weight;
-          next.set(key, old);
-          previous.delete(key);
-          counts.kept++;
+        if (!real.check) {
+          healthyWeight += real.dest.weight;
           continue;
         }
-        if (old) {
-          old.stop();
-          previous.delete(key);
-          counts.restarted++;
+        if (reals.has(real.id)) continue;
+        const before = previous?.get(real.id);
+        const target = targetOf(service, real, real.check);
+        let entry: RealEntry;
+        if (before && sameCheck(before.config, real.check) && sameTarget(before.target, target)) {
+          before.config = real.check;
+          before.configuredWeight = real.dest.weight;
+          previous!.delete(real.id);
+          entry = before;
+          counts.kept++;
         } else {
-          counts.started++;
+          if (before) {
+            this.retire(before);
+            previous!.delete(real.id);
+            counts.restarted++;
+          } else counts.started++;
+          entry = this.start(service, real, real.check, target, before, options.liveWeights);
         }
-        next.set(key, this.start(service, real, real.check, target, checkKey, old, options.liveWeights));
+        reals.set(real.id, entry);
+        healthyWeight += weightOf(entry);
+      }
+      for (const gone of previous?.values() ?? []) {
+        this.retire(gone);
+        counts.stopped++;
+      }
+      this.services.delete(service.name);
+      next.set(service.name, this.serviceEntry(service, old, reals, healthyWeight));
+    }
+    for (const gone of this.services.values()) {
+      for (const entry of gone.reals.values()) {
+        this.retire(entry);
+        counts.stopped++;
       }
     }
-    for (const old of previous.values()) {
-      old.stop();
-      counts.stopped++;
-    }
-    this.reals = next;
-    this.updateServices(config);
+    this.services = next;
+    this.checks += counts.started - counts.stopped;
+    this.cachedSnapshot = undefined;
     return counts;
+  }
+
+  private retire(entry: RealEntry): void {
+    entry.live = false;
+    entry.stop();
   }
 
   private start(
@@ -265,7 +306,6 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     real: ResolvedReal,
     config: CheckConfig,
     target: CheckTarget,
-    checkKey: string,
     old: RealEntry | undefined,
     liveWeights: UpdateOptions['liveWeights'],
   ): RealEntry {
@@ -277,12 +317,13 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     const entry: RealEntry = {
       service: service.name,
       realId: real.id,
-      checkKey,
       config,
+      target,
       configuredWeight: real.dest.weight,
       state: initialHealth(up),
       weight,
       since: this.timers.now(),
+      live: true,
       stop: () => undefined,
     };
     let run: PreparedCheck;
@@ -303,35 +344,27 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     return entry;
   }
 
-  private updateServices(config: ResolvedConfig): void {
-    const next = new Map<string, ServiceEntry>();
-    for (const service of config.services) {
-      let healthyWeight = 0;
-      for (const real of service.reals) {
-        const entry = real.check ? this.reals.get(realKey(service.name, real.id)) : undefined;
-        healthyWeight += entry ? weightOf(entry) : real.dest.weight;
-      }
-      const old = this.services.get(service.name);
-      const entry: ServiceEntry = {
-        name: service.name,
-        quorum: service.quorum,
-        watched: service.sorry !== null || service.quorum !== null,
-        hasSorry: service.sorry !== null,
-        sorryActive: old?.sorryActive ?? false,
-        healthyWeight,
-      };
-      const active = sorryNeeded(entry.sorryActive, healthyWeight, service.quorum);
-      if (active !== entry.sorryActive || !old) {
-        entry.sorryActive = active;
-        if ((active || old) && entry.watched) this.logQuorum(entry);
-      }
-      next.set(service.name, entry);
+  private serviceEntry(service: ResolvedService, old: ServiceEntry | undefined, reals: Map<string, RealEntry>, healthyWeight: number): ServiceEntry {
+    const entry: ServiceEntry = {
+      name: service.name,
+      quorum: service.quorum,
+      watched: service.sorry !== null || service.quorum !== null,
+      hasSorry: service.sorry !== null,
+      sorryActive: old?.sorryActive ?? false,
+      healthyWeight,
+      reals,
+    };
+    const active = sorryNeeded(entry.sorryActive, healthyWeight, service.quorum);
+    if (active !== entry.sorryActive || !old) {
+      entry.sorryActive = active;
+      if ((active || old) && entry.watched) this.logQuorum(entry);
     }
-    this.services = next;
+    return entry;
   }
 
   private onResult(entry: RealEntry, result: CheckRun): void {
-    if (this.stopped || this.reals.get(realKey(entry.service, entry.realId)) !== entry) return;
+    if (this.stopped || !entry.live) return;
+    this.cachedSnapshot = undefined;
     this.counters.checks++;
     if (!result.ok) this.counters.failures++;
     if (result.timedOut) this.counters.timeouts++;
@@ -424,30 +457,40 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   }
 
   snapshot(): HealthSnapshot {
-    const reals = new Map<string, RealHealth>();
-    for (const [key, entry] of this.reals) {
-      reals.set(key, entry.weight === undefined ? { up: entry.state.up } : { up: entry.state.up, weight: entry.weight });
-    }
+    if (this.cachedSnapshot) return this.cachedSnapshot;
+    const services = new Map<string, Map<string, RealHealth>>();
     const sorry = new Set<string>();
-    for (const service of this.services.values()) if (service.sorryActive) sorry.add(service.name);
-    return {
-      real: (service, realId) => reals.get(realKey(service, realId)),
+    for (const service of this.services.values()) {
+      if (service.sorryActive) sorry.add(service.name);
+      const reals = new Map<string, RealHealth>();
+      for (const [id, entry] of service.reals) reals.set(id, entry.weight === undefined ? { up: entry.state.up } : { up: entry.state.up, weight: entry.weight });
+      services.set(service.name, reals);
+    }
+    this.cachedSnapshot = {
+      real: (service, realId) => services.get(service)?.get(realId),
       sorryActive: (service) => sorry.has(service),
     };
+    return this.cachedSnapshot;
   }
 
   /** Per-real detail for status pages: state, streak, last message. */
   status(): Array<{ service: string; real: string; checker: string; up: boolean; checked: boolean; streak: number; last: string; weight?: number }> {
-    return [...this.reals.values()].map((e) => ({
-      service: e.service,
-      real: e.realId,
-      checker: e.config.type,
-      up: e.state.up,
-      checked: e.state.checked,
-      streak: e.state.streak,
-      last: e.state.last,
-      ...(e.weight === undefined ? {} : { weight: e.weight }),
-    }));
+    const out = [];
+    for (const service of this.services.values()) {
+      for (const e of service.reals.values()) {
+        out.push({
+          service: e.service,
+          real: e.realId,
+          checker: e.config.type,
+          up: e.state.up,
+          checked: e.state.checked,
+          streak: e.state.streak,
+          last: e.state.last,
+          ...(e.weight === undefined ? {} : { weight: e.weight }),
+        });
+      }
+    }
+    return out;
   }
 
   async stop(): Promise<void> {
