@@ -177,7 +177,8 @@ function valueIssue(field: string, input: unknown, values: readonly unknown[]): 
 
 function limitIssue(issue: Extract<Issue, { code: 'too_big' | 'too_small' }>, field: string, input: unknown): string {
   const bound = issue.code === 'too_big' ? issue.maximum : issue.minimum;
-  const reason = LIMIT_REASONS[field] ? `: ${LIMIT_REASONS[field]}` : '';
+  const reasonText = issue.code === 'too_big' ? LIMIT_REASONS[field] : field === 'quorum' ? LIMIT_REASONS.quorum : undefined;
+  const reason = reasonText ? `: ${reasonText}` : '';
   if (issue.origin === 'array') return `needs at least ${String(bound)} item${bound === 1 ? '' : 's'}`;
   if (issue.origin === 'string') return issue.code === 'too_small' && bound === 1 ? 'must not be empty' : `must be at most ${String(bound)} characters`;
   const verb = issue.code === 'too_big' ? 'above the maximum' : 'below the minimum';

@@ -25,7 +25,10 @@ export function closest(word: string, candidates: readonly string[]): string | n
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
-    const distance = editDistance(lower, candidate.toLowerCase());
+    const other = candidate.toLowerCase();
+    // A word that extends a key (ip_forwarding for ip_forward) is as close as a typo.
+    const extends_ = Math.min(lower.length, other.length) >= 4 && (lower.startsWith(other) || other.startsWith(lower));
+    const distance = extends_ ? 1 : editDistance(lower, other);
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
