@@ -38,7 +38,7 @@ const StatusRange = z.union([
 const httpFields = {
   method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).default('GET'),
   path: z.string().startsWith('/').default('/'),
-  host: z.string().optional().describe('Host header; default the checked address.'),
+  host: z.string().optional().describe('Host header; default the checked address, with :port unless it is 80 (http) or 443 (https).'),
   headers: z.record(z.string(), z.string()).optional(),
   status: z.array(StatusRange).min(1).default(['200-299']).describe('Accepted status codes or ranges. Default 200-299.'),
   body: z.string().optional().describe('Regular expression the response body must match.'),
