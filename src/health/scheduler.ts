@@ -59,26 +59,36 @@ export class CheckTimeout extends Error {
  * closes its socket or kills its process group) and the result is a failure at once,
  * whether or not the checker has noticed. Never throws.
  */
-export async function runCheck(run: PreparedCheck, timeoutMs: number, controller = new AbortController(), timers: Timers = realTimers): Promise<CheckRun> {
+export function runCheck(run: PreparedCheck, timeoutMs: number, controller = new AbortController(), timers: Timers = realTimers): Promise<CheckRun> {
   const started = timers.now();
-  const deadline = timers.setTimeout(() => controller.abort(new CheckTimeout(timeoutMs)), timeoutMs);
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(controller.signal.reason);
-    controller.signal.addEventListener('abort', onAbort, { once: true });
+  const { signal } = controller;
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (outcome: CheckOutcome, timedOut: boolean) => {
+      if (settled) return;
+      settled = true;
+      timers.clearTimeout(deadline);
+      signal.removeEventListener('abort', onAbort);
+      resolve({ ...outcome, durationMs: timers.now() - started, timedOut });
+    };
+    // Settles on abort whatever the checker does: a timeout, or the check being stopped.
+    const onAbort = () => {
+      const timedOut = signal.reason instanceof CheckTimeout;
+      finish({ ok: false, message: timedOut ? (signal.reason as CheckTimeout).message : errorText(signal.reason) }, timedOut);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const deadline = timers.setTimeout(() => controller.abort(new CheckTimeout(timeoutMs)), timeoutMs);
+    let pending: Promise<CheckOutcome>;
+    try {
+      pending = run(signal);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then(
+      (outcome) => finish(outcome, false),
+      (err: unknown) => finish({ ok: false, message: errorText(err) }, false),
+    );
   });
-  aborted.catch(() => undefined);
-  try {
-    const outcome = await Promise.race([run(controller.signal), aborted]);
-    return { ...outcome, durationMs: timers.now() - started, timedOut: false };
-  } catch (err) {
-    const timedOut = controller.signal.reason instanceof CheckTimeout;
-    const message = timedOut ? (controller.signal.reason as CheckTimeout).message : errorText(err);
-    return { ok: false, message, durationMs: timers.now() - started, timedOut };
-  } finally {
-    timers.clearTimeout(deadline);
-    controller.signal.removeEventListener('abort', onAbort);
-  }
 }
 
 interface Entry {

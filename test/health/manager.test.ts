@@ -11,7 +11,7 @@ import { HealthManager, type HealthChanges, type Transition } from '../../src/he
 import { check, config, dest, memoryLogger, real, service } from './fixtures.js';
 import { switchableBackend, waitFor } from './helpers.js';
 
-const fast = { interval: 0.1, timeout: 0.1, rise: 2, fall: 2 };
+const fast = { interval: 0.2, timeout: 0.2, rise: 2, fall: 2 };
 const managers: HealthManager[] = [];
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -185,7 +185,7 @@ describe('HealthManager', () => {
     writeFileSync(script, `#!/bin/sh\ncat ${weightFile}\n`);
     chmodSync(script, 0o755);
     const { m, batches } = manager();
-    m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', 80, check({ type: 'exec', command: [script], dynamic_weight: true, interval: 0.05, timeout: 1 }))])]));
+    m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', 80, check({ type: 'exec', command: [script], dynamic_weight: true, interval: 0.3, timeout: 0.3, fall: 10 }))])]));
     await waitFor(() => m.snapshot().real('web', '127.0.0.1:80')?.weight === 7, 'weight 7');
     writeFileSync(weightFile, '3\n');
     await waitFor(() => batches.some((b) => b.weights.length > 0), 'weight change batched');
@@ -197,9 +197,9 @@ describe('HealthManager', () => {
     const backends = await Promise.all(Array.from({ length: 6 }, () => backend()));
     const { m, batches } = manager({ random: () => 0, batchDelayMs: 500, batchSize: 4 });
     m.update(config([service('web', '10.0.0.1', 80, backends.map((b) => real('127.0.0.1', b.port, httpCheck({ interval: 5 }))))]));
-    await waitFor(() => batches.length === 1, 'full batch of 4', 2000);
+    await waitFor(() => batches.length === 1, 'full batch of 4');
     expect(batches[0]?.transitions).toHaveLength(4);
-    await waitFor(() => batches.length === 2, 'rest after the delay', 2000);
+    await waitFor(() => batches.length === 2, 'rest after the delay');
     expect(batches[1]?.transitions).toHaveLength(2);
   });
 
