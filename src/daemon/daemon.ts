@@ -97,7 +97,10 @@ export class Daemon<Snapshot> {
   private lastAdvice = '';
   private lastForeign = '';
   private readonly passes: CoalescingRunner<Trigger, PassSummary>;
-  private readonly reloads: CoalescingRunner<ReloadReason, ReloadRecord>;
+  private readonly reloads: CoalescingRunner<ReloadReason, ReloadRecord | null>;
+  /** Resolves true once start() succeeded, false if it failed; reloads wait for it. */
+  private readonly ready: Promise<boolean>;
+  private markReady: (ok: boolean) => void = () => undefined;
   private readonly debouncer: Debouncer;
   private readonly pendingReloadReasons = new Set<ReloadReason>();
   private watcher: ConfigWatcher | null = null;
@@ -115,6 +118,7 @@ export class Daemon<Snapshot> {
     this.client = new RecordingClient(options.client);
     this.passes = new CoalescingRunner((triggers) => this.runPass(triggers));
     this.reloads = new CoalescingRunner((reasons) => this.runReload(reasons));
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
     this.debouncer = new Debouncer(() => this.fireDebouncedReload(), options.reloadDebounceMs ?? 500);
   }
 
@@ -129,6 +133,19 @@ export class Daemon<Snapshot> {
    * table, so a restart with the same config does not take them out (zero writes).
    */
   async start(): Promise<void> {
+    try {
+      await this.startInner();
+      this.markReady(true);
+    } catch (err) {
+      this.markReady(false);
+      throw err;
+    }
+  }
+
+  private async startInner(): Promise<void> {
+    // Watch before the first load: a change made while lvsd starts is then seen (its reload
+    // waits for the start to finish) instead of falling between the load and the watch.
+    if (this.options.watch ?? true) await this.startWatching([]);
     const loaded = await this.loadSafely();
     if (!loaded.ok) {
       this.recordReload({ ok: false, errors: loaded.errors, warnings: loaded.warnings });
@@ -148,8 +165,8 @@ export class Daemon<Snapshot> {
       { event: 'started', path: this.options.configPath, hash: loaded.config.hash, services: loaded.config.services.length, files: loaded.config.files },
       'lvsd started',
     );
+    await this.watcher?.setFiles(loaded.config.files);
     await this.passes.request('start');
-    if (this.options.watch ?? true) await this.startWatching(loaded.config.files);
   }
 
   /** A change was seen (watcher or SIGHUP): reload after the debounce. */
@@ -160,7 +177,7 @@ export class Daemon<Snapshot> {
   }
 
   /** Reloads now (no debounce); resolves with the outcome. */
-  reload(reason: ReloadReason = 'manual'): Promise<ReloadRecord> {
+  reload(reason: ReloadReason = 'manual'): Promise<ReloadRecord | null> {
     return this.reloads.request(reason);
   }
 
@@ -226,8 +243,8 @@ export class Daemon<Snapshot> {
     for (const reason of reasons.length ? reasons : (['watch'] as const)) void this.reloads.request(reason);
   }
 
-  private async runReload(reasons: ReadonlySet<ReloadReason>): Promise<ReloadRecord> {
-    if (this.stopping) return this.lastReload!;
+  private async runReload(reasons: ReadonlySet<ReloadReason>): Promise<ReloadRecord | null> {
+    if (!(await this.ready) || this.stopping) return this.lastReload;
     const loaded = await this.loadSafely();
     if (!loaded.ok) {
       const record = this.recordReload({ ok: false, errors: loaded.errors, warnings: loaded.warnings });
@@ -491,6 +508,8 @@ export class Daemon<Snapshot> {
   // Shutdown
 
   private async shutdown(): Promise<void> {
+    // Reloads waiting for a start that will not finish now give up.
+    this.markReady(false);
     this.clearTimers();
     await this.watcher?.close();
     await this.options.health.stop();

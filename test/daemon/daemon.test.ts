@@ -146,7 +146,7 @@ describe('daemon: start and reload', () => {
     await s.daemon.start();
     const writes = s.kernel.log.length;
     const record = await s.daemon.reload('signal');
-    expect(record.ok).toBe(true);
+    expect(record?.ok).toBe(true);
     expect(s.logs.filter((l) => l.event === 'reconcile')).toHaveLength(2);
     expect(s.kernel.log.length).toBe(writes);
   });
