@@ -19,7 +19,6 @@ host_has_ipvs() {
   [ -e /proc/net/ip_vs ] && command -v ipvsadm >/dev/null && command -v unshare >/dev/null
 }
 
-results=$LAB_OUT/kernel-suite
 case "${LVSD_LAB_DIRECT:-auto}" in
   1) direct=1 ;;
   0) direct=0 ;;
@@ -27,25 +26,24 @@ case "${LVSD_LAB_DIRECT:-auto}" in
 esac
 
 started=$(lab_now_ms)
+status=0
 if [ "$direct" = 1 ]; then
   lab_log "this kernel has IPVS: running the kernel suite on the host, in fresh namespaces"
-  rm -rf "$results"
-  mkdir -p "$results"
-  status=0
-  LVSD_LAB_RESULTS=$results bash test/lab/suite-inner.sh "$@" || status=$?
+  lab_claim_results kernel-suite
+  rm -rf "$LAB_RESULTS"
+  mkdir -p "$LAB_RESULTS"
+  LVSD_LAB_RESULTS=$LAB_RESULTS bash test/lab/suite-inner.sh "$@" || status=$?
   exit "$status"
 fi
 
-status=0
-LVSD_LAB_RESULTS=$results bash test/lab/run.sh --name kernel-suite --timeout "${LVSD_LAB_TIMEOUT:-1800}" \
-  bash test/lab/suite-inner.sh "$@" || status=$?
+lab_run_job kernel-suite "${LVSD_LAB_TIMEOUT:-1800}" bash test/lab/suite-inner.sh "$@" || status=$?
 elapsed=$(( $(lab_now_ms) - started ))
-if [ ! -s "$results/summary.txt" ]; then
-  echo "kernel suite: did not run to its end (status $status); console log: $results/console.log" >&2
+if [ ! -s "$LAB_RESULTS/summary.txt" ]; then
+  echo "kernel suite: did not run to its end (status $status); console log: $LAB_RESULTS/console.log" >&2
   echo "kernel: 0 passed, 1 failed"
   exit $(( status == 0 ? 1 : status ))
 fi
-lab_log "kernel suite in the lab took $(( elapsed / 1000 )) s in all; console log: $results/console.log"
+lab_log "kernel $LAB_KPKG ($LAB_KVERSION): boot ${LAB_BOOT_SECONDS} s, suite and boot $(( elapsed / 1000 )) s in all; console log: $LAB_RESULTS/console.log"
 # The closing line again, after the lab's own messages.
-tail -n 1 "$results/summary.txt"
+tail -n 1 "$LAB_RESULTS/summary.txt"
 exit "$status"

@@ -192,6 +192,27 @@ lab_prepare() {
   lab_ensure_initramfs
 }
 
+# Claims lab-out/NAME for this run (sets LAB_RESULTS), holding a lock on it until this
+# shell exits. Several people (or sessions) may use one work tree: when NAME is busy, the
+# run goes to NAME.2, NAME.3, ... instead of wiping a folder a running VM writes into.
+lab_claim_results() {
+  local name=$1 i=1 candidate
+  mkdir -p "$LAB_OUT"
+  while :; do
+    candidate=$name
+    [ "$i" = 1 ] || candidate=$name.$i
+    exec {LAB_LOCK_FD}>"$LAB_OUT/.$candidate.lock"
+    if flock -n "$LAB_LOCK_FD"; then
+      LAB_RESULTS=$LAB_OUT/$candidate
+      [ "$i" = 1 ] || lab_log "lab-out/$name is in use by another run: using lab-out/$candidate"
+      return 0
+    fi
+    exec {LAB_LOCK_FD}>&-
+    i=$((i + 1))
+    [ "$i" -le 50 ] || lab_die "lab-out/$name.2 .. $name.50 are all in use"
+  done
+}
+
 # Prepares the results folder $1 for one boot: empties it and writes lab.env and job.sh
 # (the command in $3..., run from the current directory). $2 is the mode (job or shell).
 lab_write_job() {
@@ -211,8 +232,9 @@ lab_write_job() {
     echo 'export LVSD_LAB=1 TERM=dumb LANG=C.UTF-8'
     local var
     for var in $(compgen -e); do
-      case "$var" in LVSD_LAB) ;; LVSD_*|CI|NO_COLOR|FORCE_COLOR|DEBUG) printf 'export %s=%q\n' "$var" "${!var}" ;; esac
+      case "$var" in LVSD_LAB|LVSD_LAB_RESULTS) ;; LVSD_*|CI|NO_COLOR|FORCE_COLOR|DEBUG) printf 'export %s=%q\n' "$var" "${!var}" ;; esac
     done
+    printf 'export LVSD_LAB_RESULTS=%q\n' "$results"
     printf 'cd %q || exit 125\n' "$PWD"
     [ $# -gt 0 ] && { printf '%q ' "$@"; echo; }
   } >"$results/job.sh"
@@ -243,4 +265,52 @@ lab_report_failure() {
     echo "lab: last lines of the console log ($results/console.log):" >&2
     tail -n "${LVSD_LAB_CONSOLE_LINES:-40}" "$results/console.log" | sed 's/^/  | /' >&2
   fi
+}
+
+# Boots the lab once for a job: `lab_run_job NAME TIMEOUT COMMAND...`. Claims lab-out/NAME
+# (LAB_RESULTS), streams the job's output, and returns its exit status; 124 when the VM did
+# not finish within TIMEOUT seconds, 125 when the lab failed (the reason and the end of the
+# console log go to stderr). Kernel parameters may be added in LAB_APPEND.
+lab_run_job() {
+  local name=$1 timeout=$2
+  shift 2
+  lab_prepare
+  lab_claim_results "$name"
+  local results=$LAB_RESULTS
+  lab_write_job "$results" job "$@"
+  lab_qemu_args "$results"
+
+  local started qemu_pid tail_pid qemu_status=0
+  started=$(lab_now_ms)
+  lab_log "booting $LAB_KPKG ($LAB_KVERSION) with qemu TCG; console: $results/console.log"
+  timeout "$timeout" "${LAB_QEMU[@]}" -serial "file:$results/console.log" </dev/null >"$results/qemu.log" 2>&1 &
+  qemu_pid=$!
+  # Interrupted: stop the VM (and only it) before leaving.
+  trap 'kill '"$qemu_pid"' 2>/dev/null; exit 130' INT TERM
+  # The job's output, live: tail stops by itself once qemu is gone.
+  tail -n +1 -F --pid="$qemu_pid" "$results/output.log" 2>/dev/null &
+  tail_pid=$!
+  wait "$qemu_pid" || qemu_status=$?
+  wait "$tail_pid" 2>/dev/null || true
+  trap - INT TERM
+  local elapsed=$(( $(lab_now_ms) - started ))
+
+  if [ "$qemu_status" = 124 ]; then
+    lab_report_failure "$results" "the job did not finish within ${timeout} s (--timeout / LVSD_LAB_TIMEOUT); the VM was stopped"
+    return 124
+  fi
+  if [ -s "$results/lab-error" ] || [ ! -f "$results/status" ]; then
+    if [ "$qemu_status" != 0 ]; then
+      echo "lab: qemu exited with status $qemu_status:" >&2
+      sed 's/^/  | /' "$results/qemu.log" >&2
+    fi
+    lab_report_failure "$results" "the lab stopped before the job reported a status"
+    return 125
+  fi
+  local status boot
+  status=$(cat "$results/status")
+  boot=$(sed -n 's/^lab-init \[\([0-9.]*\)s\]: host root mounted.*/\1/p' "$results/console.log" | head -n1)
+  LAB_BOOT_SECONDS=${boot:-?}
+  lab_log "job exited with status $status; boot took ${LAB_BOOT_SECONDS} s (guest clock), whole run $(( elapsed / 1000 )).$(( elapsed % 1000 / 100 )) s"
+  return "$status"
 }
