@@ -11,6 +11,8 @@ import type { CommandModule } from './command.js';
 const commandModules: Array<() => Promise<CommandModule>> = [
   // Each subcommand registers itself; keep this list in the order `--help` shows them.
   () => import('./commands/validate.js').then((m) => m.validateCommand),
+  () => import('./commands/plan.js').then((m) => m.planCommand),
+  () => import('./commands/apply.js').then((m) => m.applyCommand),
   () => import('./commands/ls.js').then((m) => m.lsCommand),
   () => import('./commands/realserver.js').then((m) => m.realserverCommand),
   () => import('./commands/run.js').then((m) => m.runCommand),

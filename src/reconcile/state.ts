@@ -18,6 +18,9 @@ const StateFile = z.object({
 });
 export type ReconcileState = z.infer<typeof StateFile>;
 
+/** Default home of the state file: /run is tmpfs, so a reboot (which empties the IPVS table too) forgets it. */
+export const DEFAULT_STATE_DIR = '/run/lvsd';
+
 export const emptyState = (): ReconcileState => ({ version: 1, owned: [], draining: {} });
 
 export function stateFilePath(stateDir: string): string {

@@ -1,0 +1,64 @@
+/**
+ * `lvsd apply`: validate, read the kernel, plan, apply, report. An invalid config never
+ * reaches the kernel. Idempotent: a second apply makes no kernel writes. Exit 0 when
+ * everything applied, 1 when anything failed (the rest still applied; the next apply
+ * converges); with --dry-run, plan's codes (0 nothing to do, 2 changes pending).
+ */
+import type { Command } from 'commander';
+import { formatApplyReport, formatPlan, planToJson } from '../../reconcile/format.js';
+import { isEmptyPlan } from '../../reconcile/plan.js';
+import { reconcile, type ReconcileResult } from '../../reconcile/reconcile.js';
+import { PhaseTimer } from '../../util/timings.js';
+import type { CommandModule } from '../command.js';
+import { addConfigOptions, loadDesired, openKernel, printTimings, printWarnings, processIo, type CommandIo, type ConfigOptions } from '../reconcile-command.js';
+
+export interface ApplyOptions extends ConfigOptions {
+  dryRun?: boolean;
+}
+
+function applyJson(result: ReconcileResult): object {
+  const outcomes = result.report?.outcomes.map((o) => ({
+    action: o.step.action,
+    op: o.step.op.op,
+    service: o.step.service,
+    ...(o.step.dest ? { dest: o.step.dest } : {}),
+    ...(o.error ? { error: o.error.message } : {}),
+  }));
+  return { plan: planToJson(result.plan), applied: outcomes ?? null, writes: result.report?.writes ?? 0, failed: result.report?.failed ?? 0 };
+}
+
+function printResult(options: ApplyOptions, io: CommandIo, result: ReconcileResult): void {
+  if (options.json) io.write(`${JSON.stringify(applyJson(result), null, 2)}\n`);
+  else if (!result.report || isEmptyPlan(result.plan)) io.write(`${formatPlan(result.plan, io.palette)}\n`);
+  else io.write(`${formatPlan(result.plan, io.palette)}\n\n${formatApplyReport(result.report, io.palette)}\n`);
+}
+
+export async function runApply(options: ApplyOptions, io: CommandIo = processIo): Promise<number> {
+  const timer = new PhaseTimer();
+  const loaded = await loadDesired(options, io, timer);
+  if (!loaded.ok) return 1;
+  const client = await openKernel('apply', io);
+  if (!client) return 1;
+  let result: ReconcileResult;
+  try {
+    result = await reconcile(client, { ...loaded.reconcile, dryRun: Boolean(options.dryRun), timer });
+  } catch (err) {
+    io.writeError(`lvsd apply: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await client.close();
+  }
+  printWarnings(io, result.warnings);
+  printResult(options, io, result);
+  printTimings(options, io, timer);
+  if (options.dryRun) return isEmptyPlan(result.plan) ? 0 : 2;
+  return result.report && result.report.failed > 0 ? 1 : 0;
+}
+
+export const applyCommand: CommandModule = {
+  register(program: Command, setExitCode) {
+    addConfigOptions(program.command('apply').description('make the kernel table match the configuration'))
+      .option('--dry-run', 'plan only, change nothing (same as lvsd plan)')
+      .action(async (options: ApplyOptions) => setExitCode(await runApply(options)));
+  },
+};

@@ -1,0 +1,79 @@
+/**
+ * `lvsd plan`: what `apply` would change, without changing it. Exit codes follow
+ * `terraform plan -detailed-exitcode`: 0 no changes, 2 changes pending, 1 error.
+ * With `--state SNAPSHOT.json` (from `lvsd ls --json`) it plans against a saved table,
+ * so CI can show what a merge would do on each director without root or netlink.
+ */
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { IpvsTable } from '../../ipvs/model.js';
+import { formatPlan, planToJson } from '../../reconcile/format.js';
+import { isEmptyPlan } from '../../reconcile/plan.js';
+import { reconcile, reconcileAgainst, type ReconcileResult } from '../../reconcile/reconcile.js';
+import { PhaseTimer } from '../../util/timings.js';
+import type { CommandModule } from '../command.js';
+import { addConfigOptions, loadDesired, openKernel, printTimings, printWarnings, processIo, type CommandIo, type ConfigOptions } from '../reconcile-command.js';
+
+export interface PlanOptions extends ConfigOptions {
+  state?: string;
+}
+
+/** Reads a snapshot written by `lvsd ls --json`, validated by the model's own schema. */
+export async function readSnapshot(path: string): Promise<IpvsTable> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read the table snapshot ${path}: ${(err as Error).message}`);
+  }
+  const parsed = IpvsTable.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new Error(`${path} is not an lvsd table snapshot (lvsd ls --json): ${first?.path.join('.')}: ${first?.message}`);
+  }
+  return parsed.data as IpvsTable;
+}
+
+async function planAgainstKernel(settings: Parameters<typeof reconcile>[1], io: CommandIo): Promise<ReconcileResult | null> {
+  const client = await openKernel('plan', io);
+  if (!client) return null;
+  try {
+    return await reconcile(client, settings);
+  } finally {
+    await client.close();
+  }
+}
+
+export async function runPlan(options: PlanOptions, io: CommandIo = processIo): Promise<number> {
+  const timer = new PhaseTimer();
+  const loaded = await loadDesired(options, io, timer);
+  if (!loaded.ok) return 1;
+  const settings = { ...loaded.reconcile, dryRun: true, timer };
+  let result: ReconcileResult | null;
+  try {
+    if (options.state) {
+      const table = await timer.time('read', () => readSnapshot(options.state as string));
+      // A snapshot carries no addresses or sysctls: plan the IPVS table alone.
+      result = await reconcileAgainst({ table }, { ...settings, stateDir: null, addresses: null });
+    } else {
+      result = await planAgainstKernel(settings, io);
+    }
+  } catch (err) {
+    io.writeError(`lvsd plan: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (!result) return 1;
+  printWarnings(io, result.warnings);
+  if (options.json) io.write(`${JSON.stringify(planToJson(result.plan), null, 2)}\n`);
+  else io.write(`${formatPlan(result.plan, io.palette)}\n`);
+  printTimings(options, io, timer);
+  return isEmptyPlan(result.plan) ? 0 : 2;
+}
+
+export const planCommand: CommandModule = {
+  register(program: Command, setExitCode) {
+    addConfigOptions(program.command('plan').description('show what apply would change (exit 0: nothing, 2: changes pending, 1: error)'))
+      .option('--state <snapshot.json>', 'plan against a table saved with `lvsd ls --json` instead of the live kernel')
+      .action(async (options: PlanOptions) => setExitCode(await runPlan(options)));
+  },
+};

@@ -1,0 +1,127 @@
+/**
+ * What `lvsd plan` and `lvsd apply` share: the config options, loading and validating
+ * the config (an invalid config stops here, before anything opens the kernel), turning
+ * it into desired state, opening the kernel client, and `--timings`.
+ */
+import type { Command } from 'commander';
+import { DEFAULT_CONFIG_PATH, formatDiagnostics, loadConfig, type Diagnostic } from '../config/index.js';
+import type { ResolvedConfig } from '../config/resolved.js';
+import type { IpvsClient } from '../ipvs/client.js';
+import { openIpvs } from '../ipvs/index.js';
+import { desiredState } from '../reconcile/desired.js';
+import { paletteFor, plain, type Palette } from '../reconcile/format.js';
+import type { ReconcileOptions } from '../reconcile/reconcile.js';
+import { DEFAULT_STATE_DIR } from '../reconcile/state.js';
+import { PhaseTimer } from '../util/timings.js';
+
+export interface ConfigOptions {
+  config: string;
+  host?: string;
+  stateDir: string;
+  json?: boolean;
+  timings?: boolean;
+}
+
+/** Where a command writes, and how it reaches the kernel: swapped for the fake in tests. */
+export interface CommandIo {
+  write(text: string): void;
+  writeError(text: string): void;
+  palette: Palette;
+  errorPalette: Palette;
+  openKernel(): Promise<IpvsClient>;
+  /** Options passed through to every reconcile (tests give a fake sysctl and address access). */
+  reconcileExtras?: Partial<ReconcileOptions>;
+}
+
+export const processIo: CommandIo = {
+  write: (text) => process.stdout.write(text),
+  writeError: (text) => process.stderr.write(text),
+  get palette() {
+    return paletteFor(process.stdout);
+  },
+  get errorPalette() {
+    return paletteFor(process.stderr);
+  },
+  openKernel: () => openIpvs(),
+};
+
+export function testIo(openKernel: () => Promise<IpvsClient>, extras: Partial<ReconcileOptions> = {}): CommandIo & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    write: (text: string) => {
+      io.out += text;
+    },
+    writeError: (text: string) => {
+      io.err += text;
+    },
+    palette: plain,
+    errorPalette: plain,
+    openKernel,
+    reconcileExtras: extras,
+  };
+  return io;
+}
+
+export function addConfigOptions(command: Command): Command {
+  return command
+    .option('-c, --config <path>', 'config file, or a directory of *.yaml / *.yml files', DEFAULT_CONFIG_PATH)
+    .option('--host <name>', "apply this entry of `hosts:` (default: this machine's hostname)")
+    .option('--state-dir <dir>', 'where lvsd remembers what it owns and what is draining', DEFAULT_STATE_DIR)
+    .option('--json', 'machine-readable output')
+    .option('--timings', 'print the time of each phase (load, read, plan, write) on stderr');
+}
+
+export type LoadedDesired =
+  | { ok: true; config: ResolvedConfig; reconcile: Omit<ReconcileOptions, 'dryRun' | 'timer'> }
+  | { ok: false };
+
+function printDiagnostics(options: ConfigOptions, io: CommandIo, errors: Diagnostic[], warnings: Diagnostic[]): void {
+  if (options.json && errors.length) {
+    io.write(`${JSON.stringify({ valid: false, errors, warnings }, null, 2)}\n`);
+    return;
+  }
+  const all = [...errors, ...warnings];
+  if (all.length) io.writeError(`${formatDiagnostics(all, { color: io.errorPalette !== plain })}\n`);
+}
+
+/** Loads and validates the config; on errors prints them and returns { ok: false }. */
+export async function loadDesired(options: ConfigOptions, io: CommandIo, timer: PhaseTimer): Promise<LoadedDesired> {
+  const result = await timer.time('load', () => loadConfig(options.config, options.host ? { host: options.host } : {}));
+  if (!result.ok) {
+    printDiagnostics(options, io, result.errors, result.warnings);
+    io.writeError(`${options.config}: invalid configuration; nothing was changed.\n`);
+    return { ok: false };
+  }
+  printDiagnostics(options, io, [], result.warnings);
+  const config = result.config;
+  return {
+    ok: true,
+    config,
+    reconcile: {
+      desired: desiredState(config),
+      stateDir: options.stateDir,
+      prune: config.reconcile.prune,
+      drainTimeoutMs: config.reconcile.drainTimeoutMs,
+      ...io.reconcileExtras,
+    },
+  };
+}
+
+/** Opens the kernel client, or prints why it cannot be opened and returns null. */
+export async function openKernel(command: string, io: CommandIo): Promise<IpvsClient | null> {
+  try {
+    return await io.openKernel();
+  } catch (err) {
+    io.writeError(`lvsd ${command}: ${(err as Error).message}\n`);
+    return null;
+  }
+}
+
+export function printTimings(options: ConfigOptions, io: CommandIo, timer: PhaseTimer): void {
+  if (options.timings) io.writeError(`${timer.format()}\n`);
+}
+
+export function printWarnings(io: CommandIo, warnings: string[]): void {
+  for (const warning of warnings) io.writeError(`warning: ${warning}\n`);
+}

@@ -1,0 +1,150 @@
+/**
+ * `lvsd plan` and `lvsd apply` end to end on the fake kernel: validate first (an invalid
+ * config makes zero kernel calls), terraform-like output and exit codes, idempotence,
+ * `plan --state` against a snapshot written by `lvsd ls --json`.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { runApply } from '../../src/cli/commands/apply.js';
+import { runLs } from '../../src/cli/commands/ls.js';
+import { runPlan } from '../../src/cli/commands/plan.js';
+import { testIo } from '../../src/cli/reconcile-command.js';
+import type { IpvsClient } from '../../src/ipvs/client.js';
+import { FakeIpvs } from '../../src/ipvs/fake.js';
+import type { SysctlAccess } from '../../src/reconcile/reconcile.js';
+
+const config = `
+services:
+  web:
+    address: 10.0.0.1:80
+    protocol: tcp
+    scheduler: rr
+    forwarding: nat
+    reals:
+      - 192.168.10.2:80
+      - { address: 192.168.11.2:80, weight: 3 }
+`;
+
+/** A kernel behind a client whose close() does not end it, so runs can share it. */
+function sharedKernel(kernel: FakeIpvs): () => Promise<IpvsClient> {
+  let opened = 0;
+  const open = async (): Promise<IpvsClient> => {
+    opened++;
+    return Object.assign(Object.create(kernel) as FakeIpvs, { close: async () => undefined });
+  };
+  return Object.assign(open, { get opened() { return opened; } });
+}
+
+const noSysctls: SysctlAccess = { read: async (names) => Object.fromEntries(names.map((n) => [n, null])), write: async () => undefined };
+
+let dir: string;
+let kernel: FakeIpvs;
+let open: ReturnType<typeof sharedKernel> & { opened?: number };
+
+async function writeConfig(text: string): Promise<string> {
+  const path = join(dir, 'lvsd.yaml');
+  await writeFile(path, text);
+  return path;
+}
+
+const io = () => testIo(open, { sysctls: noSysctls, addresses: null });
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lvsd-cli-'));
+  kernel = new FakeIpvs();
+  open = sharedKernel(kernel);
+});
+
+describe('lvsd plan / apply on the fake kernel', () => {
+  it('plan shows the changes and exits 2; apply makes them; a second apply writes nothing; plan then exits 0', async () => {
+    const path = await writeConfig(config);
+    const options = { config: path, stateDir: join(dir, 'state') };
+    const planned = io();
+    expect(await runPlan(options, planned)).toBe(2);
+    expect(planned.out).toContain('+ TCP 10.0.0.1:80 (web)  rr');
+    expect(planned.out).toContain('+ -> 192.168.11.2:80  Masq  weight 3');
+    expect(planned.out).toContain('Plan: 3 to add, 0 to change, 0 to remove.');
+    expect(kernel.log).toEqual([]);
+
+    const applied = io();
+    expect(await runApply(options, applied)).toBe(0);
+    expect(applied.out).toContain('Applied 3 changes.');
+    expect(kernel.log).toHaveLength(3);
+
+    const again = io();
+    expect(await runApply(options, again)).toBe(0);
+    expect(again.out).toContain('No changes.');
+    expect(kernel.log).toHaveLength(3);
+    expect(await runPlan(options, io())).toBe(0);
+  });
+
+  it('an invalid config exits 1 with file:line, and never opens the kernel', async () => {
+    const path = await writeConfig(config.replace('scheduler: rr', 'scheduler: rrr'));
+    const out = io();
+    expect(await runApply({ config: path, stateDir: join(dir, 'state') }, out)).toBe(1);
+    expect(out.err).toMatch(/lvsd\.yaml:6:\d+: error: services\.web\.scheduler/);
+    expect(out.err).toContain('nothing was changed');
+    expect(open.opened).toBe(0);
+    expect(kernel.log).toEqual([]);
+  });
+
+  it('a one-weight edit applies as exactly one kernel write', async () => {
+    const path = await writeConfig(config);
+    const options = { config: path, stateDir: join(dir, 'state') };
+    await runApply(options, io());
+    kernel.log.length = 0;
+    await writeConfig(config.replace('weight: 3', 'weight: 5'));
+    const out = io();
+    expect(await runApply({ ...options, json: true }, out)).toBe(0);
+    expect(kernel.log).toEqual([expect.objectContaining({ op: 'edit-dest' })]);
+    expect(JSON.parse(out.out)).toMatchObject({ writes: 1, failed: 0 });
+  });
+
+  it('apply reports a refused change, exits 1, and still applies the rest', async () => {
+    const path = await writeConfig(`${config}
+  other:
+    address: 10.0.0.2:80
+    protocol: tcp
+    scheduler: ovf
+    reals: [192.168.10.3:80]
+`);
+    const picky = new FakeIpvs({ schedulers: ['rr', 'wlc'] });
+    const out = testIo(sharedKernel(picky), { sysctls: noSysctls, addresses: null });
+    expect(await runApply({ config: path, stateDir: join(dir, 'state') }, out)).toBe(1);
+    expect(out.out).toContain('Scheduler not found: ip_vs_ovf');
+    expect((await picky.readTable()).services).toHaveLength(1);
+  });
+
+  it('plan --state plans against a snapshot from lvsd ls --json, without a kernel', async () => {
+    const path = await writeConfig(config);
+    await runApply({ config: path, stateDir: join(dir, 'state') }, io());
+    let snapshot = '';
+    await runLs({ json: true }, open, (text) => (snapshot += text));
+    const snapshotPath = join(dir, 'table.json');
+    await writeFile(snapshotPath, snapshot);
+    await writeConfig(config.replace('scheduler: rr', 'scheduler: wrr'));
+    const noKernel = testIo(async () => {
+      throw new Error('the kernel must not be opened');
+    });
+    expect(await runPlan({ config: path, stateDir: join(dir, 'state'), state: snapshotPath }, noKernel)).toBe(2);
+    expect(noKernel.out).toContain('scheduler: rr -> wrr');
+  });
+
+  it('plan --state with a file that is no snapshot exits 1 and says why', async () => {
+    const path = await writeConfig(config);
+    const bad = join(dir, 'bad.json');
+    await writeFile(bad, '{"services": [{"port": "x"}]}');
+    const out = io();
+    expect(await runPlan({ config: path, stateDir: join(dir, 'state'), state: bad }, out)).toBe(1);
+    expect(out.err).toMatch(/is not an lvsd table snapshot/);
+  });
+
+  it('--timings prints each phase on stderr', async () => {
+    const path = await writeConfig(config);
+    const out = io();
+    await runApply({ config: path, stateDir: join(dir, 'state'), timings: true }, out);
+    for (const phase of ['load', 'read', 'plan', 'write']) expect(out.err).toMatch(new RegExp(`^${phase} \\.+ [\\d.]+ ms$`, 'm'));
+  });
+});
