@@ -1,8 +1,25 @@
 #!/usr/bin/env bash
-# `npm test`: type check, unit tests on the host, then the kernel suite inside the kernel lab.
+# `npm test`: type check, unit tests on the host, build, then the kernel lab's self-tests and
+# the kernel suite inside the lab (test/lab/; docs/lab.md). Fails if any step fails, or if
+# the kernel suite fails or cannot start. The closing line is the kernel suite's
+# `kernel: N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npx tsc -p tsconfig.json --noEmit
-npx vitest run
-npm run build --silent
-bash test/lab/kernel-suite.sh
+
+step() {
+  local name=$1 started=$SECONDS
+  shift
+  echo
+  echo "=== npm test: $name"
+  "$@"
+  echo "=== npm test: $name done in $((SECONDS - started)) s"
+}
+
+step "type check" npx tsc -p tsconfig.json --noEmit
+step "unit tests (host)" npx vitest run
+step "build" npm run build --silent
+step "kernel lab self-tests" bash test/lab/selftest.sh
+echo
+echo "=== npm test: kernel suite (lab)"
+# Last, so that its closing line is the run's.
+exec bash test/lab/kernel-suite.sh
