@@ -79,7 +79,7 @@ async function applyVips(steps: VipStep[], addresses: AddressClient | undefined)
       outcomes.push({ step, error: `not done: ${cause}` });
     } else {
       try {
-        if (op.op === 'create-dummy') await addresses.createDummy(op.interface);
+        if (op.op === 'create-dummy') await addresses.createLink(op.interface, 'dummy');
         else if (op.op === 'link-up') await addresses.setUp(op.interface);
         else if (op.op === 'add-address') await addresses.addAddress(op.address);
         else await addresses.deleteAddress(op.address);
