@@ -98,8 +98,10 @@ export interface HealthManagerOptions {
   random?: () => number;
   /** A batch is sent when it holds this many changes (default 100)... */
   batchSize?: number;
-  /** ...or this long after its first change (default 100 ms). */
+  /** ...or this long after its first change (default 100 ms)... */
   batchDelayMs?: number;
+  /** ...or when no change has come for this long (default 10 ms): a lone change does not wait the full delay. */
+  batchQuietMs?: number;
 }
 
 export interface UpdateOptions {
@@ -208,6 +210,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   private readonly scheduler: Scheduler;
   private readonly batchSize: number;
   private readonly batchDelayMs: number;
+  private readonly batchQuietMs: number;
   private services = new Map<string, ServiceEntry>();
   private checks = 0;
   /** The last snapshot, while nothing has changed since. */
@@ -215,6 +218,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   private pending: HealthChanges = { transitions: [], weights: [], quorum: [] };
   private pendingCount = 0;
   private batchTimer: unknown;
+  private quietTimer: unknown;
   private stopped = false;
   readonly counters: HealthCounters = { checks: 0, failures: 0, timeouts: 0, transitions: 0 };
 
@@ -224,6 +228,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     this.timers = options.timers ?? realTimers;
     this.batchSize = options.batchSize ?? 100;
     this.batchDelayMs = options.batchDelayMs ?? 100;
+    this.batchQuietMs = Math.min(options.batchQuietMs ?? 10, this.batchDelayMs);
     this.scheduler = new Scheduler({
       timers: this.timers,
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
@@ -443,12 +448,20 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     this.pendingCount++;
     if (this.pendingCount >= this.batchSize) return this.flush();
     if (this.batchTimer === undefined) this.batchTimer = this.timers.setTimeout(() => this.flush(), this.batchDelayMs);
+    if (this.quietTimer !== undefined) this.timers.clearTimeout(this.quietTimer);
+    this.quietTimer = this.timers.setTimeout(() => this.flush(), this.batchQuietMs);
+  }
+
+  private clearBatchTimers(): void {
+    if (this.batchTimer !== undefined) this.timers.clearTimeout(this.batchTimer);
+    if (this.quietTimer !== undefined) this.timers.clearTimeout(this.quietTimer);
+    this.batchTimer = undefined;
+    this.quietTimer = undefined;
   }
 
   /** Sends the pending batch now (also called by the batch timer). */
   flush(): void {
-    if (this.batchTimer !== undefined) this.timers.clearTimeout(this.batchTimer);
-    this.batchTimer = undefined;
+    this.clearBatchTimers();
     if (this.pendingCount === 0 || this.stopped) return;
     const batch = this.pending;
     this.pending = { transitions: [], weights: [], quorum: [] };
@@ -495,8 +508,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.batchTimer !== undefined) this.timers.clearTimeout(this.batchTimer);
-    this.batchTimer = undefined;
+    this.clearBatchTimers();
     await this.scheduler.stop();
   }
 }

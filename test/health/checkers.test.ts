@@ -261,7 +261,7 @@ describe('exec', () => {
   it('a timeout kills the whole process group, children included', async () => {
     const pidFile = join(dir, 'child.pid');
     const s = script('hang.sh', `sleep 30 & echo $! > ${pidFile}; wait`);
-    const result = await run({ type: 'exec', command: [s] }, target(80), 300);
+    const result = await run({ type: 'exec', command: [s] }, target(80), 2000);
     expect(result).toMatchObject({ ok: false, timedOut: true });
     const child = Number(readFileSync(pidFile, 'utf8'));
     await new Promise((r) => setTimeout(r, 100));

@@ -185,10 +185,10 @@ describe('HealthManager', () => {
     writeFileSync(script, `#!/bin/sh\ncat ${weightFile}\n`);
     chmodSync(script, 0o755);
     const { m, batches } = manager();
-    m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', 80, check({ type: 'exec', command: [script], dynamic_weight: true, interval: 0.3, timeout: 0.3, fall: 10 }))])]));
-    await waitFor(() => m.snapshot().real('web', '127.0.0.1:80')?.weight === 7, 'weight 7');
+    m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', 80, check({ type: 'exec', command: [script], dynamic_weight: true, interval: 0.5, timeout: 0.5, fall: 10 }))])]));
+    await waitFor(() => m.snapshot().real('web', '127.0.0.1:80')?.weight === 7, 'weight 7', 20_000);
     writeFileSync(weightFile, '3\n');
-    await waitFor(() => batches.some((b) => b.weights.length > 0), 'weight change batched');
+    await waitFor(() => batches.some((b) => b.weights.length > 0), 'weight change batched', 20_000);
     expect(batches.flatMap((b) => b.weights)[0]).toMatchObject({ service: 'web', real: '127.0.0.1:80', from: 7, to: 3 });
     expect(m.snapshot().real('web', '127.0.0.1:80')).toEqual({ up: true, weight: 3 });
   });
@@ -201,6 +201,18 @@ describe('HealthManager', () => {
     expect(batches[0]?.transitions).toHaveLength(4);
     await waitFor(() => batches.length === 2, 'rest after the delay');
     expect(batches[1]?.transitions).toHaveLength(2);
+  });
+
+  it('a lone change is sent once changes stop coming (quiet gap), not after the full delay', async () => {
+    const b = await backend();
+    const { m, batches } = manager({ batchDelayMs: 3000, batchQuietMs: 10 });
+    let transitionAt = 0;
+    m.on('transition', () => void (transitionAt = performance.now()));
+    let batchAt = 0;
+    m.on('changes', () => void (batchAt = performance.now()));
+    m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck())])]));
+    await waitFor(() => batches.length === 1, 'the batch');
+    expect(batchAt - transitionAt).toBeLessThan(1500);
   });
 
   it('a check that cannot be prepared fails, logged, without crashing the manager', async () => {
