@@ -22,6 +22,10 @@ export function realServerVips(config: Pick<ResolvedConfig, 'services'>, localAd
     const first = mine[0];
     if (!first) continue;
     const mode = first.dest.forwarding as RealServerMode;
+    for (const real of mine.filter((r) => r.dest.forwarding === 'tun' && r.dest.tunnelType !== 'ipip')) {
+      const how = real.dest.tunnelType === 'gue' ? `ip fou add port ${real.dest.tunnelPort} gue` : 'a gre / gretap receiver';
+      notes.push(`${service.name}: real ${real.dest.address} receives ${real.dest.tunnelType.toUpperCase()}, not plain IPIP; lvsd realserver sets up tunl0, add the decapsulation yourself (${how})`);
+    }
     if (mine.some((r) => r.dest.forwarding !== mode)) notes.push(`${service.name}: this host is a real both by DR and by TUN; using ${mode.toUpperCase()}`);
     if (isFwmarkKey(service.service)) {
       notes.push(`${service.name}: fwmark ${service.service.fwmark} has no address of its own; give its VIPs with --vip ... --mode ${mode}`);

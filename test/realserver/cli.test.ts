@@ -92,3 +92,20 @@ describe('lvsd realserver (command)', () => {
     expect(err.join('')).toContain('no DR or TUN service in lvs.yaml lists an address of this host as a real server');
   });
 });
+
+describe('shorthands and tunnel notes', () => {
+  it('--tun is --mode tun', async () => {
+    const ns = new FakeAddresses();
+    const out: string[] = [];
+    expect(await runRealServerCommand({ vip: ['10.0.0.3'], tun: true, check: true, stateDir: '/x' }, deps(ns, out, []))).toBe(1);
+    expect(out.join('')).toContain('+ vip 10.0.0.3/32 on tunl0');
+    expect(await runRealServerCommand({ vip: ['10.0.0.3'], tun: true, dr: true, stateDir: '/x' }, deps(ns, out, []))).toBe(2);
+  });
+  it('names the GUE decapsulation a real must add itself', () => {
+    const gue = service('api', '10.0.0.3', [['198.51.100.20', 'tun']]);
+    gue.reals[0]!.dest = { ...gue.reals[0]!.dest, tunnelType: 'gue', tunnelPort: 6080 };
+    const found = realServerVips({ services: [gue] }, new Set(['198.51.100.20']));
+    expect(found.vips).toEqual([{ address: '10.0.0.3', mode: 'tun' }]);
+    expect(found.notes).toEqual(['api: real 198.51.100.20 receives GUE, not plain IPIP; lvsd realserver sets up tunl0, add the decapsulation yourself (ip fou add port 6080 gue)']);
+  });
+});

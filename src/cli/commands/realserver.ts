@@ -26,6 +26,8 @@ export interface RealServerCliOptions {
   all?: boolean;
   vip?: string[];
   mode?: string;
+  dr?: boolean;
+  tun?: boolean;
   check?: boolean;
   remove?: boolean;
   stateDir: string;
@@ -60,7 +62,8 @@ const defaultDeps: RealServerDeps = {
 };
 
 function vipsFromFlags(options: RealServerCliOptions): RealServerVip[] {
-  const mode = (options.mode ?? 'dr') as RealServerMode;
+  if (options.dr && options.tun) throw new UsageError('--dr and --tun cannot be used together');
+  const mode = (options.tun ? 'tun' : options.dr ? 'dr' : (options.mode ?? 'dr')) as RealServerMode;
   if (mode !== 'dr' && mode !== 'tun') throw new UsageError(`--mode must be dr or tun (got ${options.mode}); NAT needs nothing on the real server but a route back through the director`);
   return (options.vip ?? []).map((text) => {
     const address = canonicalAddress(text.replace(/\/(32|128)$/, ''));
@@ -113,6 +116,8 @@ export const realserverCommand: CommandModule = {
       .option('--all', 'with --config: every DR / TUN service, whichever reals it lists')
       .option('--vip <address>', 'a VIP to serve (repeat, or comma-separated)', collect)
       .option('--mode <mode>', 'dr or tun, for --vip', 'dr')
+      .option('--dr', 'same as --mode dr')
+      .option('--tun', 'same as --mode tun')
       .option('--check', 'report what is missing, change nothing (exit 1 when something is)')
       .option('--remove', 'undo: remove the VIPs, and restore the sysctls once no VIP is left')
       .option('--state-dir <dir>', 'where the record of changes (for --remove) is kept', '/run/lvsd')
