@@ -22,7 +22,7 @@ export function parseHostPort(text: string): HostPort | { error: string } {
   if (bracketed) {
     host = bracketed[1] as string;
     portText = bracketed[2] ?? null;
-  } else if ((trimmed.match(/:/g) ?? []).length === 1) {
+  } else if (trimmed.indexOf(':') !== -1 && trimmed.indexOf(':') === trimmed.lastIndexOf(':')) {
     const colon = trimmed.indexOf(':');
     host = trimmed.slice(0, colon);
     portText = trimmed.slice(colon + 1);
@@ -40,15 +40,32 @@ export function parseHostPort(text: string): HostPort | { error: string } {
     if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) return { error: `'${portText}' in '${text}' is not a port (0..65535)` };
     port = Number(portText);
   }
-  return { address: canonicalAddress(host) as string, family, port };
+  return { address: canonical(host, family), family, port };
+}
+
+const ipv6Spellings = new Map<string, string>();
+
+/**
+ * Node's isIPv4 accepts only the canonical dotted quad (no leading zeros), so an IPv4
+ * address is already canonical; IPv6 spellings are canonicalised once each (a farm names
+ * the same reals under many services).
+ */
+function canonical(host: string, family: Family): string {
+  if (family === 'ipv4') return host;
+  let spelled = ipv6Spellings.get(host);
+  if (spelled === undefined) {
+    spelled = canonicalAddress(host) as string;
+    if (ipv6Spellings.size < 100_000) ipv6Spellings.set(host, spelled);
+  }
+  return spelled;
 }
 
 export function parsePrefixed(text: string): { address: string; family: Family; prefix: number | null } | { error: string } {
   const [host = '', prefixText, extra] = text.trim().split('/');
   const family = familyOf(host);
   if (family === null || extra !== undefined) return { error: `'${text}' is not an address with an optional prefix (10.0.0.1/32, 2001:db8::1/128)` };
-  if (prefixText === undefined) return { address: canonicalAddress(host) as string, family, prefix: null };
+  if (prefixText === undefined) return { address: canonical(host, family), family, prefix: null };
   const max = family === 'ipv4' ? 32 : 128;
   if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max) return { error: `'/${prefixText}' is not a prefix length for ${family} (0..${max})` };
-  return { address: canonicalAddress(host) as string, family, prefix: Number(prefixText) };
+  return { address: canonical(host, family), family, prefix: Number(prefixText) };
 }

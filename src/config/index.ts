@@ -197,17 +197,17 @@ function toDiagnostic(f: Finding & { prov: Provenance; shownPath?: DataPath }): 
 
 /** A SourceRef whose line and column are found only when read (finding them may parse the file again). */
 class LazySourceRef implements SourceRef {
-  readonly file: string;
-  private position: { line: number; column: number } | null = null;
+  private position: { file: string; line: number; column: number } | null = null;
   constructor(
     private readonly prov: Provenance,
     private readonly path: DataPath,
-  ) {
-    this.file = trace(prov, path).source.file;
-  }
+  ) {}
   private located() {
     this.position ??= locateProv(this.prov, this.path, 'key');
     return this.position;
+  }
+  get file(): string {
+    return this.position?.file ?? trace(this.prov, this.path).source.file;
   }
   get line(): number {
     return this.located().line;
