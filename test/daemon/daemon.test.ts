@@ -31,6 +31,14 @@ async function metric(daemon: Pick<Daemon<never>, 'stop' | 'renderMetrics'>, nam
   return text.split('\n').filter((l) => l.startsWith(name)).join('\n');
 }
 
+/**
+ * Waits until a pass in flight has finished (its logs and counters written after the kernel
+ * changed): a pass requested now runs after it. With nothing to change it writes nothing.
+ */
+async function settle(s: { daemon: { requestPass(t: 'drift'): Promise<unknown> } }): Promise<void> {
+  await s.daemon.requestPass('drift');
+}
+
 interface Setup {
   dir: string;
   file: string;
@@ -169,6 +177,7 @@ describe('daemon: health, drift and drains', () => {
     // Someone runs `ipvsadm -D` on the managed service, and adds a real to nothing of ours.
     await s.kernel.execute([{ op: 'delete-service', service: web }]);
     await waitFor('the service to be back', async () => Object.keys(await kernelWeights(s.kernel)).length === 2);
+    await settle(s);
     const repairs = s.logs.filter((l) => l.event === 'drift_repair');
     expect(repairs.map((l) => `${l.action} ${l.op}`).sort()).toEqual(['add add-dest', 'add add-dest', 'add add-service']);
     expect(await metric(s.daemon, 'lvsd_drift_repairs_total')).toContain('lvsd_drift_repairs_total{action="add"} 3');
@@ -176,6 +185,7 @@ describe('daemon: health, drift and drains', () => {
     // ipvsadm -e changes a weight: put back too.
     await s.kernel.execute([{ op: 'edit-dest', service: web, dest: dest('192.168.10.2', 80, { weight: 7 }) }]);
     await waitFor('the weight put back', async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 1);
+    await settle(s);
     expect(await metric(s.daemon, 'lvsd_drift_repairs_total')).toContain('lvsd_drift_repairs_total{action="change"} 1');
   });
 
@@ -186,6 +196,7 @@ describe('daemon: health, drift and drains', () => {
     await s.daemon.reload();
     s.health.setDown('web', '192.168.10.2:80', true);
     await waitFor('the real to leave', async () => Object.keys(await kernelWeights(s.kernel)).length === 0);
+    await settle(s);
     expect(s.logs.filter((l) => l.event === 'drift_repair')).toEqual([]);
     expect(s.logs.filter((l) => l.event === 'kernel_write').length).toBeGreaterThanOrEqual(4);
   });
@@ -204,6 +215,7 @@ describe('daemon: health, drift and drains', () => {
     // No reload, no health change, drift far away: only the drain's own follow-up can do this.
     s.kernel.setCounters(web, { dest: { address: '192.168.10.3', port: 80 }, activeConns: 0 });
     await waitFor('the drained real to go', async () => !('192.168.10.3:80' in (await kernelWeights(s.kernel))));
+    await settle(s);
     expect(s.logs.filter((l) => l.event === 'drift_repair')).toEqual([]);
   });
 
