@@ -106,3 +106,22 @@ describe('VIPs go through the one reconcile path', () => {
     expect(snapshot.plan.vips).toEqual([]);
   });
 });
+
+describe('fwmark advice in the plan', () => {
+  const fwm = { family: 'ipv4' as const, fwmark: 10, scheduler: 'wlc', flags: { persistent: true, onePacket: false, sched1: false, sched2: false, sched3: false }, timeout: 360, netmask: 32, pe: null };
+  it('reads the firewall marks only when the config has fwmark services, and warns about a mark no rule sets', async () => {
+    let reads = 0;
+    const markRules = async () => {
+      reads++;
+      return { marks: [20], opaque: false, unread: [] };
+    };
+    const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-vip-'));
+    const ns = new FakeAddresses();
+    const plain = await reconcile(new FakeIpvs(), await options(stateDir, withVips([]), ns, { markRules, dryRun: true }));
+    expect(reads).toBe(0);
+    expect(plain.plan.advice).toEqual([]);
+    const marked = await reconcile(new FakeIpvs(), await options(stateDir, { services: [desired('shop', fwm, [dest('192.168.1.100', 0, { forwarding: 'dr' })])] }, ns, { markRules, dryRun: true }));
+    expect(reads).toBe(1);
+    expect(formatPlan(marked.plan)).toContain('! fwmark 10 (shop): no nftables or iptables rule sets mark 10');
+  });
+});
