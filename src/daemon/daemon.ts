@@ -12,14 +12,14 @@
  * in force and no pass runs for it. Stopping leaves the kernel table in place (traffic keeps
  * flowing while lvsd restarts); `cleanupOnExit` removes what lvsd owns and nothing else.
  */
-import { createHash } from 'node:crypto';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import type { IpvsInfo, IpvsTable } from '../ipvs/model.js';
-import { drainKey, type DesiredState, type Plan, type PlanStep } from '../reconcile/plan.js';
+import type { DesiredState, Plan, PlanStep } from '../reconcile/plan.js';
 import { reconcile, type ReconcileOptions, type SysctlAccess } from '../reconcile/reconcile.js';
 import { PhaseTimer } from '../util/timings.js';
 import type { Logger } from '../util/log.js';
+import { driftSteps, type Aim } from './drift.js';
 import { DaemonMetrics } from './metrics.js';
 import type { CheckResultEvent, ConfigLoader, DesiredFunction, HealthView, HealthSource } from './ports.js';
 import { CoalescingRunner, Debouncer } from './serial.js';
@@ -92,8 +92,8 @@ export class Daemon<Snapshot> {
   private readonly client: RecordingClient;
   private tableRead: Promise<{ table: IpvsTable; readAt: number }> | null = null;
   private info: IpvsInfo | null = null;
-  /** What the last clean pass aimed at: the same aim and writes again means someone else changed the kernel. */
-  private lastAim: { desiredHash: string; draining: Set<string> } | null = null;
+  /** What the last clean pass aimed at: a write that aim already wanted repairs drift. */
+  private lastAim: Aim | null = null;
   private lastAdvice = '';
   private lastForeign = '';
   private readonly passes: CoalescingRunner<Trigger, PassSummary>;
@@ -327,7 +327,6 @@ export class Daemon<Snapshot> {
     const startedAt = Date.now();
     const timer = new PhaseTimer();
     const desired = this.options.desired(config, this.options.health.snapshot());
-    const desiredHash = hashOf(desired);
     let summary: PassSummary;
     try {
       const result = await reconcile(this.client, {
@@ -345,14 +344,14 @@ export class Daemon<Snapshot> {
       const report = result.report!;
       const sysctlWrites = report.sysctls.length;
       const writes = report.writes + sysctlWrites + otherWrites(report);
-      const drift = this.driftSteps(result.plan, desiredHash);
+      const drift = driftSteps(result.plan, desired, this.lastAim);
       this.logPass(result.plan, report.outcomes, drift, triggers);
       for (const outcome of report.outcomes) this.metrics.kernelWrites.inc({ action: outcome.step.action });
       if (sysctlWrites) this.metrics.kernelWrites.inc({ action: 'sysctl' }, sysctlWrites);
       this.metrics.kernelWriteFailures.inc(report.failed);
       for (const step of drift) this.metrics.driftRepairs.inc({ action: step.action });
       this.lastPlan = result.plan;
-      this.lastAim = report.failed === 0 ? { desiredHash, draining: new Set(Object.keys(result.plan.next.draining)) } : null;
+      this.lastAim = report.failed === 0 ? { desired, draining: new Set(Object.keys(result.plan.next.draining)) } : null;
       summary = { triggers, skipped: false, writes, failed: report.failed, driftRepairs: drift.length, plan: result.plan, error: null };
       if (report.failed > 0) this.scheduleFollowUp('retry', this.retryDelay(config));
       if (result.plan.waiting.length > 0) {
@@ -382,21 +381,6 @@ export class Daemon<Snapshot> {
     this.log.debug({ event: 'reconcile', ...this.lastPass, phases: timer.phases }, 'reconcile pass');
     this.scheduleDrift();
     return summary;
-  }
-
-  /**
-   * Which writes of this pass repaired someone else's change: when the desired state is
-   * the one the last clean pass already applied, any write puts back what another hand
-   * changed, except a drain completing (a real whose connections ended, or a removed
-   * service whose last real went) which is lvsd's own scheduled work.
-   */
-  private driftSteps(plan: Plan, desiredHash: string): PlanStep[] {
-    const aim = this.lastAim;
-    if (!aim || aim.desiredHash !== desiredHash) return [];
-    return plan.steps.filter((step) => {
-      if (step.op.op === 'delete-dest') return !aim.draining.has(drainKey(step.service, step.dest ?? ''));
-      return step.op.op !== 'delete-service';
-    });
   }
 
   private logPass(plan: Plan, outcomes: ReadonlyArray<{ step: PlanStep; error?: Error }>, drift: readonly PlanStep[], triggers: Trigger[]): void {
@@ -562,6 +546,3 @@ function otherWrites(report: object): number {
   return Array.isArray(vips) ? vips.length : 0;
 }
 
-function hashOf(desired: DesiredState): string {
-  return createHash('sha1').update(JSON.stringify(desired)).digest('hex');
-}

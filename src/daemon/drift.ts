@@ -1,0 +1,80 @@
+/**
+ * Which writes of a reconcile pass repaired someone else's change (drift), as opposed to
+ * carrying out a change of lvsd's own aim (a reload, a health transition) or finishing its
+ * own scheduled work (a drain ending). A write is drift when the object it concerns was
+ * wanted the same way by the last pass that applied cleanly: lvsd had already made it so,
+ * so another hand (ipvsadm, another tool) must have changed it since.
+ *
+ * Pure, and cheap where it matters: passes without writes (the steady state) cost nothing;
+ * passes with writes index only the services those writes touch.
+ */
+import type { Dest, Service } from '../ipvs/model.js';
+import { destId, serviceId } from '../ipvs/model.js';
+import { drainKey, type DesiredState, type Plan, type PlanStep } from '../reconcile/plan.js';
+
+/** What the last clean pass aimed at. */
+export interface Aim {
+  desired: DesiredState;
+  /** Drains in progress after it (drainKey). */
+  draining: ReadonlySet<string>;
+}
+
+interface ServiceAim {
+  service: Service;
+  dests: Map<string, Dest>;
+}
+
+function index(desired: DesiredState, ids: ReadonlySet<string>): Map<string, ServiceAim> {
+  const out = new Map<string, ServiceAim>();
+  for (const wanted of desired.services) {
+    const id = serviceId(wanted.service);
+    if (ids.has(id)) out.set(id, { service: wanted.service, dests: new Map(wanted.dests.map((d) => [destId(d), d])) });
+  }
+  return out;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+export function driftSteps(plan: Plan, desired: DesiredState, previous: Aim | null): PlanStep[] {
+  if (!previous || plan.steps.length === 0) return [];
+  const ids = new Set(plan.steps.map((s) => s.service));
+  const before = index(previous.desired, ids);
+  const now = index(desired, ids);
+  return plan.steps.filter((step) => isDrift(step, before.get(step.service), now.get(step.service), previous, desired));
+}
+
+function isDrift(step: PlanStep, before: ServiceAim | undefined, now: ServiceAim | undefined, previous: Aim, desired: DesiredState): boolean {
+  const op = step.op;
+  switch (op.op) {
+    case 'add-service':
+    case 'edit-service':
+      return before !== undefined && now !== undefined && same(before.service, now.service);
+    case 'add-dest':
+      return sameDest(step, before, now);
+    case 'edit-dest':
+      // A drain step quiesces a dest neither aim wanted (someone put it back or re-weighted it);
+      // any other edit sets a dest both aims wanted the same way.
+      if (step.action === 'drain') return before !== undefined && !before.dests.has(step.dest ?? '');
+      return sameDest(step, before, now);
+    case 'delete-dest':
+      if (previous.draining.has(drainKey(step.service, step.dest ?? ''))) return false;
+      // Lvsd's aim did not have it before either: someone added it.
+      return before !== undefined && !before.dests.has(step.dest ?? '');
+    case 'delete-service':
+      return false;
+    case 'set-timeouts':
+      return same(previous.desired.timeouts, desired.timeouts);
+    case 'add-daemon':
+    case 'delete-daemon':
+      return same(previous.desired.daemons, desired.daemons);
+    default:
+      return false;
+  }
+}
+
+function sameDest(step: PlanStep, before: ServiceAim | undefined, now: ServiceAim | undefined): boolean {
+  const id = step.dest ?? '';
+  const a = before?.dests.get(id);
+  const b = now?.dests.get(id);
+  return a !== undefined && b !== undefined && same(a, b);
+}
