@@ -53,8 +53,12 @@ export function errorText(err: unknown): string {
   return String(err);
 }
 
-/** Rejects when the signal aborts; used by checkers to race their I/O. */
-export function abortError(signal: AbortSignal): Error {
-  const reason = signal.reason;
-  return reason instanceof Error ? reason : new Error('aborted');
+const ABORTED = new Error('aborted');
+
+/**
+ * What a checker rejects with once its signal has aborted: the abort reason itself. The
+ * runner has already settled the check by then, so no new Error (and stack) is made.
+ */
+export function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? ABORTED;
 }
