@@ -188,8 +188,13 @@ lab_ensure_initramfs() {
 lab_prepare() {
   mkdir -p "$LAB_CACHE"
   lab_ensure_packages
+  # One builder at a time: runs started together share the cache.
+  local fd
+  exec {fd}>"$LAB_CACHE/.prepare.lock"
+  flock "$fd"
   lab_ensure_kernel
   lab_ensure_initramfs
+  exec {fd}>&-
 }
 
 # Claims lab-out/NAME for this run (sets LAB_RESULTS), holding a lock on it until this
