@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { DaemonMetrics, renderKernelSeries } from '../../src/daemon/metrics.js';
+import type { StatusService } from '../../src/daemon/status.js';
+import { dest, tcpService } from '../reconcile/fixtures.js';
+
+const stats = { conns: 5, inPackets: 10, outPackets: 9, inBytes: 1000, outBytes: 900, cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
+
+function service(name: string | null, managed = true): StatusService {
+  const d = dest('192.168.10.2', 80, { weight: 3 });
+  return {
+    ...tcpService('10.0.0.1', 80),
+    id: 'TCP 10.0.0.1:80',
+    name,
+    managed,
+    inKernel: true,
+    stats,
+    dests: [{ ...d, activeConns: 2, inactiveConns: 1, persistConns: 0, stats, id: '192.168.10.2:80', health: 'up', check: 'tcp', configuredWeight: 3, inKernel: true, since: null, message: null }],
+  };
+}
+
+/** A minimal reader of the text format: every sample line is `name{labels} value`, every family declared once. */
+function parse(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  const declared = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const type = /^# TYPE (\S+) (counter|gauge|histogram|summary)$/.exec(line);
+    if (type) declared.set(type[1]!, (declared.get(type[1]!) ?? 0) + 1);
+    if (line.startsWith('#')) continue;
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+-]+|NaN|Nan|\+Inf|-Inf)$/.exec(line);
+    if (!sample) throw new Error(`not a sample line: ${line}`);
+    samples.set(sample[1]!, Number(sample[2]));
+  }
+  for (const [name, count] of declared) if (count !== 1) throw new Error(`${name} declared ${count} times`);
+  return samples;
+}
+
+describe('kernel series', () => {
+  it('writes valid exposition text with every family declared once', () => {
+    const samples = parse(renderKernelSeries([service('web'), service(null, false)]));
+    expect(samples.get('lvsd_real_active_connections{service="web",real="192.168.10.2:80"}')).toBe(2);
+    expect(samples.get('lvsd_real_bytes_total{service="web",real="192.168.10.2:80",direction="out"}')).toBe(900);
+    expect(samples.get('lvsd_service_packets_total{service="web",direction="in"}')).toBe(10);
+    expect(samples.get('lvsd_foreign_services')).toBe(1);
+  });
+
+  it('escapes label values', () => {
+    const text = renderKernelSeries([service('we"b\\1')]);
+    expect(text).toContain('lvsd_real_weight{service="we\\"b\\\\1",real="192.168.10.2:80"} 3');
+    parse(text);
+  });
+
+  it('joins the daemon`s own metrics without a name declared twice', async () => {
+    const metrics = new DaemonMetrics();
+    metrics.recordReload(true, 'abc', 1_700_000_000_000);
+    metrics.update([service('web')]);
+    const samples = parse(await metrics.render());
+    expect(samples.get('lvsd_config_last_reload_successful')).toBe(1);
+    expect(samples.get('lvsd_config_last_reload_success_timestamp_seconds')).toBe(1_700_000_000);
+    expect(samples.get('lvsd_config_info{hash="abc"}')).toBe(1);
+    expect(samples.get('lvsd_real_up{service="web",real="192.168.10.2:80"}')).toBe(1);
+  });
+});
