@@ -69,8 +69,9 @@ export async function runRealServer(options: RealServerOptions, io: RealServerIo
     const restores = removal.steps.filter((s) => s.kind === 'sysctl');
     const results = [...deletions, ...(stuck.length ? restores.map((step) => ({ step, error: 'not done: a VIP could not be removed' })) : await execute(restores, io))];
     if (options.stateDir) {
-      const stillHeld = stuck.map((r) => (r.step.kind === 'delete-address' ? heldAddressId(r.step.address) : ''));
-      await saveRecord(options.stateDir, stuck.length ? { ...record, vips: [...new Set([...removal.record.vips, ...stillHeld, ...record.vips.filter((id) => stillHeld.includes(id))])] } : removal.record);
+      const stillHeld = stuck.flatMap((r) => (r.step.kind === 'delete-address' ? [heldAddressId(r.step.address)] : []));
+      // Sysctls were not restored: keep their old values on record with the VIPs still there.
+      await saveRecord(options.stateDir, stuck.length ? { ...record, vips: [...new Set([...removal.record.vips, ...stillHeld])] } : removal.record);
     }
     return { action: 'remove', vips: options.vips, steps: removal.steps, results, warnings };
   }

@@ -86,6 +86,7 @@ export async function reconcile(client: IpvsClient, options: ReconcileOptions): 
   let addresses = options.addresses;
   let opened = false;
   if (addresses === undefined) {
+    // Opened only when there are VIPs to hold or to let go (the state file lists those lvsd added).
     const recorded = options.stateDir ? (await loadState(options.stateDir)).state.vips ?? [] : [];
     if ((options.desired.vips?.length ?? 0) > 0 || recorded.length > 0) {
       addresses = await openAddresses();
@@ -102,7 +103,7 @@ export async function reconcile(client: IpvsClient, options: ReconcileOptions): 
 }
 
 /** VIPs lvsd holds after applying: what it planned to hold, less additions that failed, plus removals that failed. */
-function vipsHeldAfter(plan: Plan, report: ApplyReport): string[] | undefined {
+function vipsHeldAfter(plan: Plan, report: ApplyReport): string[] {
   const held = new Set(plan.next.vips ?? []);
   for (const { step, error } of report.vips) {
     if (!error) continue;
@@ -133,7 +134,7 @@ export async function reconcileAgainst(actual: ActualState, options: ReconcileOp
   const report = await timer.time('write', () => applyPlan(client, plan, (options.sysctls ?? procSysctls).write, options.addresses ?? undefined));
   if (options.stateDir) {
     const vips = vipsHeldAfter(plan, report);
-    await saveState(options.stateDir, { version: 1, owned: plan.next.owned, draining: plan.next.draining, ...(vips?.length ? { vips } : {}) });
+    await saveState(options.stateDir, { version: 1, owned: plan.next.owned, draining: plan.next.draining, ...(vips.length ? { vips } : {}) });
   }
   return { plan, report, warnings };
 }

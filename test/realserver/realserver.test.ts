@@ -165,4 +165,22 @@ describe('lvsd realserver: apply, --check, --remove', () => {
     const result = await runRealServer({ vips: [dr('10.0.0.1')], action: 'remove', stateDir: null }, { addresses: ns, sysctls: procSys(ns) });
     expect(result.warnings).toEqual(['no record of earlier changes: sysctls are left as they are']);
   });
+
+  it('--remove that cannot remove a VIP keeps the ARP settings and the record', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-rs-'));
+    class Stubborn extends FakeAddresses {
+      override async deleteAddress(): Promise<void> {
+        throw new Error('delete address 10.0.0.1/32 on lo: Operation not permitted');
+      }
+    }
+    const ns = new Stubborn();
+    const sys = procSys(ns);
+    await runRealServer({ vips: [dr('10.0.0.1')], action: 'apply', stateDir }, { addresses: ns, sysctls: sys });
+    const removed = await runRealServer({ vips: [dr('10.0.0.1')], action: 'remove', stateDir }, { addresses: ns, sysctls: sys });
+    expect(formatRealServer(removed)).toContain('! sysctl net.ipv4.conf.all.arp_ignore: 1 -> 0: not done: a VIP could not be removed');
+    expect(sys.values['net.ipv4.conf.all.arp_ignore']).toBe(1);
+    const record = JSON.parse(await readFile(join(stateDir, 'realserver.json'), 'utf8'));
+    expect(record.vips).toEqual(['10.0.0.1/32 on lo']);
+    expect(record.sysctls['net.ipv4.conf.all.arp_ignore']).toBe(0);
+  });
 });
