@@ -227,10 +227,11 @@ export class Daemon<Snapshot> {
     return this.metrics.render();
   }
 
-  /** Healthy while the last pass completed (the kernel answers and the state is writable). */
+  /** Healthy once the first pass is done, while the last pass completed (the kernel answers, the state is writable). */
   healthy(): { ok: boolean; reason: string } {
     if (!this.config) return { ok: false, reason: 'no configuration loaded' };
-    if (this.lastPass?.error) return { ok: false, reason: `last reconcile failed: ${this.lastPass.error}` };
+    if (!this.lastPass) return { ok: false, reason: 'starting: the first reconcile pass has not finished' };
+    if (this.lastPass.error) return { ok: false, reason: `last reconcile failed: ${this.lastPass.error}` };
     return { ok: true, reason: 'ok' };
   }
 
@@ -472,6 +473,13 @@ export class Daemon<Snapshot> {
     this.tableRead ??= this.client
       .readTable()
       .then(() => this.client.last!)
+      .catch((err: unknown) => {
+        // A scrape still answers with what lvsd last saw (tableReadAt tells how old) and
+        // its own counters; /healthz and the reconcile logs report the failure.
+        if (!last) throw err;
+        this.log.warn({ event: 'table_read_failed', err }, `cannot read the table for /status and /metrics: ${(err as Error).message}`);
+        return last;
+      })
       .finally(() => {
         this.tableRead = null;
       });

@@ -228,6 +228,33 @@ describe('daemon: health, drift and drains', () => {
   });
 });
 
+describe('daemon: health of the daemon itself', () => {
+  it('is unhealthy before the first pass and while the kernel fails, and retries until it answers again', async () => {
+    const kernel = new FakeIpvs();
+    let broken = false;
+    const flaky = Object.assign(Object.create(kernel) as FakeIpvs, {
+      readTable: async () => {
+        if (broken) throw new Error('netlink: Connection reset');
+        return kernel.readTable();
+      },
+    });
+    const s = await setup({ content: yaml({ '192.168.10.2:80': 1 }), kernel: flaky, watch: false });
+    expect(s.daemon.healthy().ok).toBe(false);
+    await s.daemon.start();
+    expect(s.daemon.healthy()).toEqual({ ok: true, reason: 'ok' });
+
+    broken = true;
+    const failed = await s.daemon.requestPass('drift');
+    expect(failed.error?.message).toContain('Connection reset');
+    expect(s.daemon.healthy()).toMatchObject({ ok: false, reason: expect.stringContaining('Connection reset') });
+    expect(await metric(s.daemon as never, 'lvsd_reconcile_errors_total')).toBe('lvsd_reconcile_errors_total 1');
+
+    broken = false;
+    await waitFor('a retry pass that succeeds', () => s.daemon.healthy().ok);
+    expect(s.logs.some((l) => l.event === 'reconcile' && (l.triggers as string[]).includes('retry') && l.error === null)).toBe(true);
+  });
+});
+
 describe('daemon: stop and restart', () => {
   it('leaves the table in place on stop, and a restart with the same config makes zero writes', async () => {
     const kernel = new FakeIpvs();
