@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { parseDuration } from '../../config/duration.js';
 import { DEFAULT_CONFIG_PATH } from '../../config/index.js';
 import { DEFAULT_HTTP_ADDRESS } from '../../daemon/http.js';
+import { DEFAULT_STATE_DIR } from '../../reconcile/state.js';
 import { LOG_LEVELS, type LogLevel } from '../../util/log.js';
 import type { CommandModule } from '../command.js';
 
-export const DEFAULT_STATE_DIR = '/run/lvsd';
 
 interface RunOptions {
   config: string;
