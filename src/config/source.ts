@@ -9,7 +9,7 @@
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import type { DataPath, Diagnostic } from './diagnostics.js';
-import { fastParseYaml } from './yaml-fast.js';
+import { fastParseYaml, fastParseYamlWithPositions, type Pos, type PositionMap } from './yaml-fast.js';
 
 export type ParserChoice = 'auto' | 'yaml';
 
@@ -20,6 +20,7 @@ export interface Position {
 
 export class SourceFile {
   private document: { doc: Document; lines: LineCounter } | null = null;
+  private fastPositions: { value: unknown; positions: PositionMap } | null = null;
 
   constructor(
     readonly file: string,
@@ -34,6 +35,10 @@ export class SourceFile {
    * not exist (a missing key) is placed at the nearest part of it that does.
    */
   locate(path: DataPath, at: 'key' | 'value' = 'value'): Position {
+    if (this.parsedBy === 'fast') {
+      this.fastPositions ??= fastParseYamlWithPositions(this.text);
+      if (this.fastPositions) return locateFast(this.fastPositions, path, at);
+    }
     const { doc, lines } = this.parsed();
     let node: unknown = doc.contents;
     let position = node ? (node as Node).range?.[0] ?? 0 : 0;
@@ -73,6 +78,31 @@ export class SourceFile {
   adopt(doc: Document, lines: LineCounter): void {
     this.document = { doc, lines };
   }
+}
+
+/** The same walk as over yaml's Document, over the positions the fast reader recorded. */
+function locateFast({ value, positions }: { value: unknown; positions: PositionMap }, path: DataPath, at: 'key' | 'value'): Position {
+  let node = value;
+  let position: Pos = positions.root;
+  for (let i = 0; i < path.length; i++) {
+    const segment = path[i] as string | number;
+    const last = i === path.length - 1;
+    if (Array.isArray(node)) {
+      if (typeof segment !== 'number' || segment >= node.length) break;
+      position = positions.values.get(node)?.get(segment) ?? position;
+      node = node[segment];
+    } else if (node !== null && typeof node === 'object') {
+      const key = String(segment);
+      if (!Object.prototype.hasOwnProperty.call(node, key)) break;
+      position = positions.keys.get(node)?.get(key) ?? position;
+      if (last && at === 'key') break;
+      if (last) position = positions.values.get(node)?.get(key) ?? position;
+      node = (node as Record<string, unknown>)[key];
+    } else {
+      break;
+    }
+  }
+  return { line: position[0], column: position[1] };
 }
 
 function keyText(key: unknown): string {

@@ -38,7 +38,44 @@ function plainStartOk(s: string, at: number, inFlow: boolean): boolean {
 /** The value yaml.parse gives, or null when the text is outside the subset. */
 export function fastParseYaml(text: string): { value: unknown } | null {
   try {
-    return { value: new Reader(text).document() };
+    return { value: new Reader(text, null).document() };
+  } catch (err) {
+    if (err instanceof OutsideSubset) return null;
+    throw err;
+  }
+}
+
+/** [line, column], both from 1. */
+export type Pos = [number, number];
+
+/**
+ * Where the keys and values of one parse's objects start, placed as `yaml` places its
+ * nodes (an empty value sits after the separator's spaces), so both paths report a
+ * problem at the same column.
+ */
+export class PositionMap {
+  root: Pos = [1, 1];
+  readonly keys = new WeakMap<object, Map<string, Pos>>();
+  readonly values = new WeakMap<object, Map<string | number, Pos>>();
+
+  setKey(holder: object, key: string, pos: Pos): void {
+    let map = this.keys.get(holder);
+    if (!map) this.keys.set(holder, (map = new Map()));
+    map.set(key, pos);
+  }
+
+  setValue(holder: object, key: string | number, pos: Pos): void {
+    let map = this.values.get(holder);
+    if (!map) this.values.set(holder, (map = new Map()));
+    map.set(key, pos);
+  }
+}
+
+/** The value and where each part of it is; null when outside the subset. */
+export function fastParseYamlWithPositions(text: string): { value: unknown; positions: PositionMap } | null {
+  const positions = new PositionMap();
+  try {
+    return { value: new Reader(text, positions).document(), positions };
   } catch (err) {
     if (err instanceof OutsideSubset) return null;
     throw err;
@@ -82,13 +119,21 @@ function isBlankOrComment(rest: string): boolean {
 class Reader {
   private readonly indents: number[] = [];
   private readonly contents: string[] = [];
+  /** Index in `lines` of each significant line (positions only). */
+  private readonly lineIndex: number[] = [];
+  private readonly lines: string[];
   private i = 0;
 
-  constructor(text: string) {
+  constructor(
+    text: string,
+    private readonly positions: PositionMap | null,
+  ) {
     if (text.includes('\t') || text.charCodeAt(0) === 0xfeff) bail();
     const lines = text.split('\n');
+    this.lines = lines;
     let first = true;
-    for (let raw of lines) {
+    for (let n = 0; n < lines.length; n++) {
+      let raw = lines[n] as string;
       if (raw.endsWith('\r')) raw = raw.slice(0, -1);
       if (raw.includes('\r')) bail();
       let indent = 0;
@@ -103,12 +148,32 @@ class Reader {
       if (content.startsWith('---') || content.startsWith('...') || content[0] === '%') bail();
       this.indents.push(indent);
       this.contents.push(content);
+      if (positions) this.lineIndex.push(n);
     }
+  }
+
+  /** Line and column of character `offset` (0-based) of significant line `i`. */
+  private pos(i: number, offset: number): Pos {
+    return [(this.lineIndex[i] as number) + 1, offset + 1];
+  }
+
+  /** Where yaml puts an empty value: after the spaces that follow the indicator at `offset`. */
+  private emptyPos(i: number, offset: number): Pos {
+    const raw = (this.lines[this.lineIndex[i] as number] as string).replace(/\r$/, '');
+    let at = offset + 1;
+    while (raw.charCodeAt(at) === 32) at++;
+    return this.pos(i, at);
+  }
+
+  /** Position of the next node, if one starts on the next significant line. */
+  private nextPos(): Pos {
+    return this.pos(this.i, this.indents[this.i] as number);
   }
 
   document(): unknown {
     if (this.contents.length === 0) return null;
     const content = this.contents[0] as string;
+    if (this.positions) this.positions.root = this.pos(0, this.indents[0] as number);
     const value = isSeqItem(content) ? this.blockSeq(this.indents[0] as number) : this.blockMap(this.indents[0] as number);
     if (this.i < this.contents.length) bail();
     return value;
@@ -129,11 +194,24 @@ class Reader {
     while (this.i < this.contents.length && this.indents[this.i] === indent) {
       const content = this.contents[this.i] as string;
       if (isSeqItem(content)) bail();
-      const { key, rest } = splitKey(content);
+      const { key, rest, restOffset } = splitKey(content);
+      const line = this.i;
       this.i++;
-      const value = isBlankOrComment(rest) ? this.nested(indent, true) : inlineValue(rest);
+      let value: unknown;
+      if (isBlankOrComment(rest)) {
+        const before = this.i;
+        // Taken before reading: "- key: v" items move their line's indent while read.
+        const start = this.positions && before < this.contents.length ? this.nextPos() : null;
+        value = this.nested(indent, true);
+        if (this.positions) this.positions.setValue(map, key, this.i > before && start ? start : this.emptyPos(line, indent + restOffset - 1));
+      } else {
+        const at = indent + restOffset;
+        value = inlineValue(rest, this.positions ? { positions: this.positions, line: (this.lineIndex[line] as number) + 1, column: at + 1 } : null);
+        if (this.positions) this.positions.setValue(map, key, this.pos(line, at + rest.length - rest.trimStart().length));
+      }
       if (Object.prototype.hasOwnProperty.call(map, key) || key === '__proto__') bail();
       map[key] = value;
+      if (this.positions) this.positions.setKey(map, key, this.pos(line, indent));
     }
     if (this.i < this.contents.length && (this.indents[this.i] as number) > indent) bail();
     return map;
@@ -146,19 +224,26 @@ class Reader {
       let spaces = 1;
       while (content.charCodeAt(spaces) === 32) spaces++;
       const rest = content.slice(spaces);
+      const line = this.i;
       if (rest === '' || rest[0] === '#') {
         this.i++;
+        const before = this.i;
+        const start = this.positions && before < this.contents.length ? this.nextPos() : null;
         seq.push(this.nested(indent, false));
+        if (this.positions) this.positions.setValue(seq, seq.length - 1, this.i > before && start ? start : this.emptyPos(line, indent));
       } else if (isSeqItem(rest)) {
         bail();
       } else if (hasKey(rest)) {
         // "- key: value": a mapping whose keys line up with this first key.
         this.indents[this.i] = indent + spaces;
         this.contents[this.i] = rest;
+        if (this.positions) this.positions.setValue(seq, seq.length, this.pos(line, indent + spaces));
         seq.push(this.blockMap(indent + spaces));
       } else {
         this.i++;
-        seq.push(inlineValue(' ' + rest));
+        const at = indent + spaces;
+        seq.push(inlineValue(' ' + rest, this.positions ? { positions: this.positions, line: (this.lineIndex[line] as number) + 1, column: at } : null));
+        if (this.positions) this.positions.setValue(seq, seq.length - 1, this.pos(line, at));
       }
     }
     if (this.i < this.contents.length && (this.indents[this.i] as number) > indent) bail();
@@ -209,25 +294,33 @@ function quotedValue(s: string, start: number, end: number): string {
   return s[start] === "'" ? inner.replace(/''/g, "'") : inner;
 }
 
-function splitKey(content: string): { key: string; rest: string } {
+function splitKey(content: string): { key: string; rest: string; restOffset: number } {
   const first = content[0] as string;
   if (first === '"' || first === "'") {
     const end = quotedEnd(content, 0);
     if (end === -1) bail();
     const match = /^ *:(?= |$)/.exec(content.slice(end));
     if (!match) bail();
-    return { key: quotedValue(content, 0, end), rest: content.slice(end + (match as RegExpExecArray)[0].length) };
+    const restOffset = end + (match as RegExpExecArray)[0].length;
+    return { key: quotedValue(content, 0, end), rest: content.slice(restOffset), restOffset };
   }
   if (!plainStartOk(content, 0, false)) bail();
   const colon = keyColon(content);
   if (colon === -1) bail();
   const keyText = content.slice(0, colon).trimEnd();
   if (keyText === '') bail();
-  return { key: keyString(resolvePlain(keyText)), rest: content.slice(colon + 1) };
+  return { key: keyString(resolvePlain(keyText)), rest: content.slice(colon + 1), restOffset: colon + 1 };
+}
+
+interface Track {
+  positions: PositionMap;
+  line: number;
+  /** Column (from 1) of rest[0]. */
+  column: number;
 }
 
 /** The value after "key:" or "- " on the same line (rest starts with a space). */
-function inlineValue(rest: string): unknown {
+function inlineValue(rest: string, track: Track | null = null): unknown {
   if (rest[0] !== ' ') bail();
   const s = rest.trimStart();
   const first = s[0] as string;
@@ -238,7 +331,7 @@ function inlineValue(rest: string): unknown {
     if (end === -1) bail();
     value = quotedValue(s, 0, end);
   } else if (first === '[' || first === '{') {
-    const flow = new FlowReader(s);
+    const flow = new FlowReader(s, track ? { ...track, column: track.column + rest.length - s.length } : null);
     value = flow.node();
     end = flow.pos;
   } else {
@@ -257,7 +350,15 @@ function inlineValue(rest: string): unknown {
 /** One-line flow collections: [a, b], { k: v, l: [1, 2] }. */
 class FlowReader {
   pos = 0;
-  constructor(private readonly s: string) {}
+  constructor(
+    private readonly s: string,
+    /** column: of s[0]. */
+    private readonly track: Track | null = null,
+  ) {}
+
+  private here(): Pos {
+    return [(this.track as Track).line, (this.track as Track).column + this.pos];
+  }
 
   private spaces(): void {
     while (this.s.charCodeAt(this.pos) === 32) this.pos++;
@@ -279,6 +380,7 @@ class FlowReader {
       return out;
     }
     for (;;) {
+      if (this.track) this.track.positions.setValue(out, out.length, this.here());
       out.push(this.node());
       this.spaces();
       const c = this.s[this.pos];
@@ -299,15 +401,21 @@ class FlowReader {
       return out;
     }
     for (;;) {
+      const keyPos = this.track ? this.here() : null;
       const key = keyString(this.scalar(true));
       if (this.s[this.pos] !== ':' || this.s[this.pos + 1] !== ' ') bail();
       this.pos += 2;
       this.spaces();
       const c = this.s[this.pos];
       if (c === ',' || c === '}' || c === undefined) bail();
+      const valuePos = this.track ? this.here() : null;
       const value = this.node();
       if (Object.prototype.hasOwnProperty.call(out, key) || key === '__proto__') bail();
       out[key] = value;
+      if (this.track) {
+        this.track.positions.setKey(out, key, keyPos as Pos);
+        this.track.positions.setValue(out, key, valuePos as Pos);
+      }
       this.spaces();
       const next = this.s[this.pos];
       this.pos++;

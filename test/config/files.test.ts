@@ -102,12 +102,21 @@ describe('examples', () => {
     }
   });
 
-  it.each(examples.filter((p) => statSync(p).isFile()))('%s says when to use it and points at the schema', (path) => {
+  it.each(examples.filter((p) => statSync(p).isFile()))('%s points at the schema and explains itself in a header', (path) => {
     const text = readFileSync(path, 'utf8');
-    expect(text.startsWith('# yaml-language-server: $schema=../schemas/lvsd.schema.json')).toBe(true);
-    expect(text).toMatch(/# When to use it:/);
-    expect(text).toMatch(/reals need|Reals need|What the reals need/);
+    expect(text.startsWith('# yaml-language-server: $schema=../schemas/lvsd.schema.json\n#\n')).toBe(true);
+    const header = text.split('\n').slice(2).findIndex((line) => !line.startsWith('#'));
+    expect(header).toBeGreaterThanOrEqual(4);
   });
+
+  it.each(['nat-web.yaml', 'dr.yaml', 'tun.yaml', 'fwmark-http-https.yaml', 'persistent-https.yaml', 'udp-dns.yaml', 'ipv6.yaml', 'sctp.yaml'])(
+    '%s says when to use it and what the reals need',
+    (name) => {
+      const text = readFileSync(join(exampleDir, name), 'utf8');
+      expect(text).toMatch(/# When to use it:/);
+      expect(text).toMatch(/What the reals need/);
+    },
+  );
 
   it('the NAT web pair is the one of the LVS documentation', async () => {
     const result = await loadConfig(join(exampleDir, 'nat-web.yaml'));

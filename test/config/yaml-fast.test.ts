@@ -6,7 +6,34 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseDocument, stringify } from 'yaml';
+import type { DataPath } from '../../src/config/diagnostics.js';
+import { SourceFile } from '../../src/config/source.js';
 import { fastParseYaml } from '../../src/config/yaml-fast.js';
+
+/** Every path in the data, plus a missing key under each mapping. */
+function pathsOf(value: unknown, prefix: DataPath = []): DataPath[] {
+  const out: DataPath[] = [prefix];
+  if (Array.isArray(value)) value.forEach((v, i) => out.push(...pathsOf(v, [...prefix, i])));
+  else if (value !== null && typeof value === 'object') {
+    out.push([...prefix, 'no-such-key']);
+    for (const [k, v] of Object.entries(value)) out.push(...pathsOf(v, [...prefix, k]));
+  }
+  return out;
+}
+
+/** The fast reader's positions equal yaml's for every path, at keys and at values. */
+function samePositions(text: string): boolean {
+  const fast = fastParseYaml(text);
+  if (fast === null) return false;
+  const viaFast = new SourceFile('f.yaml', text, fast.value, 'fast');
+  const viaYaml = new SourceFile('f.yaml', text, fast.value, 'yaml');
+  for (const path of pathsOf(fast.value)) {
+    for (const at of ['key', 'value'] as const) {
+      expect(viaFast.locate(path, at), `${JSON.stringify(path)} at ${at} in\n${text}`).toEqual(viaYaml.locate(path, at));
+    }
+  }
+  return true;
+}
 
 function yamlValue(text: string): { ok: boolean; value: unknown } {
   const doc = parseDocument(text);
@@ -72,6 +99,16 @@ describe('fast YAML reader', () => {
     expect(agree(text)).toBe(true);
   });
 
+  it.each(accepted)('places every key and value of %j where yaml does', (text) => {
+    expect(samePositions(text)).toBe(true);
+  });
+
+  it('places keys and values where yaml does, with empty values and trailing spaces', () => {
+    for (const text of ['a:   \nb: 1\n', 'a: # c\n  \nb:\n- x\n-   \n- # c\n  k: v\n', 'list:\n- a: 1\n  b:\n- - \n']) {
+      if (fastParseYaml(text)) samePositions(text);
+    }
+  });
+
   it.each(stepsAside)('steps aside for %j', (text) => {
     expect(fastParseYaml(text)).toBeNull();
   });
@@ -95,7 +132,10 @@ describe('fast YAML reader', () => {
     fc.assert(
       fc.property(value, fc.constantFrom(0, 1, 2, 3), fc.constantFrom(2, 3, 4), (doc, flowLevel, indent) => {
         const text = stringify(doc, { flowCollectionPadding: flowLevel % 2 === 0, indent, indentSeq: flowLevel < 2, collectionStyle: flowLevel === 3 ? 'flow' : 'any' });
-        if (agree(text)) answered++;
+        if (agree(text)) {
+          answered++;
+          samePositions(text);
+        }
       }),
       { numRuns: 600 },
     );
@@ -114,9 +154,9 @@ describe('fast YAML reader', () => {
           const p = at % (text.length + 1);
           text = op === 'insert' ? text.slice(0, p) + ch + text.slice(p) : op === 'replace' ? text.slice(0, p) + ch + text.slice(p + 1) : text.slice(0, p) + text.slice(p + 1);
         }
-        agree(text);
+        if (agree(text)) samePositions(text);
       }),
-      { numRuns: 3000 },
+      { numRuns: 1500 },
     );
   });
 });
