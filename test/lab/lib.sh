@@ -241,7 +241,7 @@ lab_write_job() {
     done
     printf 'export LVSD_LAB_RESULTS=%q\n' "$results"
     printf 'cd %q || exit 125\n' "$PWD"
-    [ $# -gt 0 ] && { printf '%q ' "$@"; echo; }
+    if [ $# -gt 0 ]; then printf '%q ' "$@"; echo; fi
   } >"$results/job.sh"
 }
 
