@@ -327,9 +327,9 @@ export class Daemon<Snapshot> {
     const started = performance.now();
     const startedAt = Date.now();
     const timer = new PhaseTimer();
-    const desired = this.options.desired(config, this.options.health.snapshot());
     let summary: PassSummary;
     try {
+      const desired = this.options.desired(config, this.options.health.snapshot());
       const result = await reconcile(this.client, {
         desired,
         stateDir: this.options.stateDir,
