@@ -25,6 +25,9 @@ export class WireFake implements IpvsClient {
   messages = 0;
   sendmsgs = 0;
   bytes = 0;
+  /** The sendmsg buffers of the last execute(), kept only when asked (tests decode them). */
+  readonly sent: Buffer[] = [];
+  keepSent = false;
   private seq = 1;
 
   constructor(fake = new FakeIpvs()) {
@@ -43,10 +46,13 @@ export class WireFake implements IpvsClient {
   async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
     let chunk: Buffer[] = [];
     let chunkBytes = 0;
+    this.sent.length = 0;
     const flush = () => {
       if (chunk.length === 0) return;
       // The concatenation is what the transport hands to sendmsg.
-      this.bytes += Buffer.concat(chunk, chunkBytes).length;
+      const datagram = Buffer.concat(chunk, chunkBytes);
+      this.bytes += datagram.length;
+      if (this.keepSent) this.sent.push(datagram);
       this.sendmsgs++;
       chunk = [];
       chunkBytes = 0;
@@ -63,6 +69,7 @@ export class WireFake implements IpvsClient {
   }
 
   resetCounters(): void {
+    this.sent.length = 0;
     this.messages = 0;
     this.sendmsgs = 0;
     this.bytes = 0;
