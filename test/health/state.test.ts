@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { initialHealth, step, type HealthState } from '../../src/health/state.js';
 import { sorryNeeded } from '../../src/health/quorum.js';
+import { sameCheck } from '../../src/health/manager.js';
+import type { CheckConfig } from '../../src/config/check.js';
+import { check } from './fixtures.js';
 
 /** Runs a sequence of results ('+' success, '-' failure) and writes the state after each: U or D. */
 function run(initial: HealthState, results: string, rise: number, fall: number): { states: string; transitions: string[] } {
@@ -63,5 +66,20 @@ describe('quorum with hysteresis', () => {
   ];
   it.each(table)('%s', (_name, active, weight, quorum, expected) => {
     expect(sorryNeeded(active, weight, quorum)).toBe(expected);
+  });
+});
+
+describe('sameCheck (what a reload compares)', () => {
+  const base = check({ type: 'http', path: '/health', status: [200, '300-399'], headers: { a: '1' } });
+  it.each([
+    ['the same settings in another key order', { ...Object.fromEntries(Object.entries(base).reverse()) }, true],
+    ['only on_failure differs', { ...base, on_failure: 'inhibit' }, true],
+    ['the path differs', { ...base, path: '/other' }, false],
+    ['a status entry differs', { ...base, status: [200, '300-398'] }, false],
+    ['a header differs', { ...base, headers: { a: '2' } }, false],
+    ['a header is added', { ...base, headers: { a: '1', b: '1' } }, false],
+    ['rise differs', { ...base, rise: 5 }, false],
+  ])('%s: %s', (_name, other, same) => {
+    expect(sameCheck(base, other as CheckConfig)).toBe(same);
   });
 });
