@@ -9,7 +9,7 @@
  * This file writes the IPVS table of its network namespace (the suite gives it its own).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { natLab, type BuiltLab } from '../lab/topology.js';
+import { natLab, waitFor, type BuiltLab } from '../lab/topology.js';
 
 const inLab = process.env.LVSD_LAB === '1';
 
@@ -64,7 +64,10 @@ if (!inLab) {
     it('answers four HTTP requests from the client alternately by both reals', async () => {
       const answers = await nat.ask(4);
       expectAlternating(answers, ['real1', 'real2']);
-      const conns = connsPerReal(await nat.director.ipvsadm('-Ln', '--stats', '--exact', '-t', '10.0.0.1:80'));
+      // The kernel folds its per-CPU counters into these stats every 2 s.
+      const counts = () => nat.director.ipvsadm('-Ln', '--stats', '--exact', '-t', '10.0.0.1:80').then(connsPerReal);
+      await waitFor('2 connections on each real in ipvsadm --stats', async () => (await counts()).get('192.168.11.2:80') === 2, 10_000).catch(() => undefined);
+      const conns = await counts();
       expect(conns.get('192.168.10.2:80')).toBe(2);
       expect(conns.get('192.168.11.2:80')).toBe(2);
     });

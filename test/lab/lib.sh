@@ -13,7 +13,7 @@ set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$LAB_DIR/../.." && pwd)
-LAB_CACHE=${LVSD_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lvsd-lab}
+LAB_CACHE=${LVSD_LAB_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/lvsd-lab}
 LAB_OUT=${LVSD_LAB_OUT:-$REPO_DIR/lab-out}
 
 # Debian packages the lab needs on the host, with a command each provides.
