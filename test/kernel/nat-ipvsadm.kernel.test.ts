@@ -66,7 +66,10 @@ if (!inLab) {
       expectAlternating(answers, ['real1', 'real2']);
       // The kernel folds its per-CPU counters into these stats every 2 s.
       const counts = () => nat.director.ipvsadm('-Ln', '--stats', '--exact', '-t', '10.0.0.1:80').then(connsPerReal);
-      await waitFor('2 connections on each real in ipvsadm --stats', async () => (await counts()).get('192.168.11.2:80') === 2, 10_000).catch(() => undefined);
+      await waitFor('2 connections on each real in ipvsadm --stats', async () => {
+        const c = await counts();
+        return c.get('192.168.10.2:80') === 2 && c.get('192.168.11.2:80') === 2;
+      }, 10_000).catch(() => undefined);
       const conns = await counts();
       expect(conns.get('192.168.10.2:80')).toBe(2);
       expect(conns.get('192.168.11.2:80')).toBe(2);
