@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The lab benchmark (issues 4 and 5): lvsd against ipvsadm on the real kernel, side by side
+# in one run. Runs as root on a kernel with IPVS; from the host, through the lab:
+#
+#   npm run build && npm run bench:build
+#   bash test/lab/run.sh --name bench --timeout 3600 bash bench/lab-kernel-bench.sh [RUNS]
+#
+# Prints, each figure the median of RUNS (default 3) runs, the two sides alternating:
+#   write: `lvsd apply --timings` of 1000 x 10 on an empty table, its write phase, vs
+#          `ipvsadm-restore` of the same rules (goal: at most 0.3x); `ipvsadm -Sn` must
+#          show exactly those rules after each side, or the run stops;
+#   read:  a no-op `lvsd apply --timings` over 5000 x 10 = 50,000 dests (it must report
+#          0 writes), its read phase and read + plan, vs `ipvsadm -Ln` (goal: at most 1x);
+#   and the whole-process times of every command, for the record (Node starts slowly
+#   under TCG emulation, so those say little about JavaScript).
+# Then the kernel client's own figures without the CLI (dist-bench/bench/ipvs-kernel.js).
+# It flushes the IPVS table of the namespace it runs in.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+[ -f dist/cli/main.js ] || { echo "lab-kernel-bench: run npm run build first" >&2; exit 2; }
+[ -f dist-bench/bench/reconcile-generate.js ] || { echo "lab-kernel-bench: run npm run bench:build first" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/lvsd-bench.XXXXXX)
+trap 'rm -rf "$work"; ipvsadm -C 2>/dev/null || true' EXIT
+now_ms() { date +%s%3N; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() { awk -v r="$1" -v g="$2" 'BEGIN { print (r <= g) ? "met" : "NOT met" }'; }
+# Wall time of a command in ms as bash's `time` measures it (stdout discarded).
+time_ms() { local TIMEFORMAT=%3R t; t=$( { time "$@" >/dev/null 2>"$work/time.err"; } 2>&1 ); awk -v s="$t" 'BEGIN { printf "%d", s * 1000 }'; }
+# One phase ("write", "read", ...) from `--timings` output: "write ....... 123 ms".
+phase() { awk -v p="$1" '$1 == p { print $(NF - 1) }' "$2"; }
+row() { printf '%-62s %9s ms\n' "$1" "$2"; }
+same_rules() { # file-with-rules what
+  if ! diff <(sort "$1") <(ipvsadm -Sn | sort) >"$work/diff" 2>&1; then
+    echo "lab-kernel-bench: after $2, ipvsadm -Sn differs from the generated rules:" >&2
+    head -n 20 "$work/diff" >&2
+    exit 1
+  fi
+}
+
+lvsd() { node bin/lvsd.js "$@"; }
+
+echo "# bench/lab-kernel-bench.sh: lvsd vs ipvsadm on the real kernel, $runs runs each, medians"
+echo "# machine: $(hostname), $(uname -r), $(nproc) vCPU ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); $(ipvsadm --version); node $(node --version); $(date -u +%FT%TZ)"
+t0=$(now_ms); node -e 0; echo "# node -e 0 takes $(( $(now_ms) - t0 )) ms here"
+
+node dist-bench/bench/reconcile-generate.js 1000 10 "$work/w"
+node dist-bench/bench/reconcile-generate.js 5000 10 "$work/r"
+
+# --- write: 1000 x 10 on an empty table
+restore=() apply_write=() apply_whole=() apply_load=()
+for i in $(seq "$runs"); do
+  ipvsadm -C
+  restore+=("$(time_ms bash -c "ipvsadm-restore < $work/w/ipvsadm.rules")")
+  same_rules "$work/w/ipvsadm.rules" ipvsadm-restore
+  ipvsadm -C
+  rm -rf "$work/state-w"
+  start=$(now_ms)
+  lvsd apply -c "$work/w/lvsd.yaml" --state-dir "$work/state-w" --timings >"$work/apply.out" 2>"$work/apply.err" \
+    || { echo "lvsd apply failed:" >&2; tail -n 20 "$work/apply.err" >&2; exit 1; }
+  apply_whole+=("$(( $(now_ms) - start ))")
+  same_rules "$work/w/ipvsadm.rules" "lvsd apply"
+  apply_write+=("$(phase write "$work/apply.err")")
+  apply_load+=("$(phase load "$work/apply.err")")
+done
+echo "# lvsd apply --timings (last run):"; sed 's/^/#   /' "$work/apply.err"
+m_restore=$(printf '%s\n' "${restore[@]}" | median)
+m_write=$(printf '%s\n' "${apply_write[@]}" | median)
+m_apply=$(printf '%s\n' "${apply_whole[@]}" | median)
+m_load=$(printf '%s\n' "${apply_load[@]}" | median)
+echo
+echo "## write: 1000 services x 10 dests on an empty table"
+row "ipvsadm-restore (whole process)" "$m_restore"
+row "lvsd apply: write phase" "$m_write"
+r=$(ratio "$m_write" "$m_restore")
+echo "write phase / ipvsadm-restore: ${r}x (goal <= 0.3x: $(verdict "$r" 0.3))"
+row "lvsd apply (whole process, for the record)" "$m_apply"
+row "  of which load phase (read, parse, validate the YAML)" "$m_load"
+
+# --- read: 50,000 dests, a no-op reconcile
+ipvsadm -C
+ipvsadm-restore <"$work/r/ipvsadm.rules"
+same_rules "$work/r/ipvsadm.rules" "ipvsadm-restore (50k)"
+list=() noop_read=() noop_plan=() noop_whole=() noop_load=()
+for i in $(seq "$runs"); do
+  list+=("$(time_ms ipvsadm -Ln)")
+  start=$(now_ms)
+  lvsd apply -c "$work/r/lvsd.yaml" --state-dir "$work/state-r" --json --timings >"$work/noop.out" 2>"$work/noop.err" \
+    || { echo "lvsd apply (no-op) failed:" >&2; tail -n 20 "$work/noop.err" >&2; exit 1; }
+  noop_whole+=("$(( $(now_ms) - start ))")
+  grep -q '"writes": 0' "$work/noop.out" || { echo "the no-op apply wrote to the kernel:" >&2; head -n 30 "$work/noop.out" >&2; exit 1; }
+  noop_read+=("$(phase read "$work/noop.err")")
+  noop_plan+=("$(phase plan "$work/noop.err")")
+  noop_load+=("$(phase load "$work/noop.err")")
+done
+echo "# lvsd apply --json --timings over 50k dests (last run), writes: 0:"; sed 's/^/#   /' "$work/noop.err"
+m_list=$(printf '%s\n' "${list[@]}" | median)
+m_read=$(printf '%s\n' "${noop_read[@]}" | median)
+m_plan=$(printf '%s\n' "${noop_plan[@]}" | median)
+m_noop=$(printf '%s\n' "${noop_whole[@]}" | median)
+m_nload=$(printf '%s\n' "${noop_load[@]}" | median)
+m_diff=$(awk -v a="$m_read" -v b="$m_plan" 'BEGIN { print a + b }')
+echo
+echo "## read: 5000 services x 10 dests = 50,000 dests, no-op reconcile (0 writes)"
+row "ipvsadm -Ln (whole process)" "$m_list"
+row "lvsd apply: read phase" "$m_read"
+row "lvsd apply: read + plan (diff) phases" "$m_diff"
+r=$(ratio "$m_read" "$m_list")
+echo "read phase / ipvsadm -Ln: ${r}x (goal <= 1x: $(verdict "$r" 1))"
+r=$(ratio "$m_diff" "$m_list")
+echo "read + diff phases / ipvsadm -Ln: ${r}x (goal <= 1x: $(verdict "$r" 1))"
+row "lvsd apply no-op (whole process, for the record)" "$m_noop"
+row "  of which load phase" "$m_nload"
+
+echo
+ipvsadm -C
+node dist-bench/bench/ipvs-kernel.js "$runs"
