@@ -3,8 +3,13 @@
  * `jq` want), or pino-pretty's coloured lines when stdout is a terminal. Both streams are
  * synchronous, so the last lines before an exit are never lost and a test can read them.
  */
+import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
+
+// pino-pretty (and its dependencies) load only for a terminal: under systemd, in
+// containers and in the emulated kernel lab the daemon starts without them.
+const loadPretty = (): typeof PinoPretty => createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
 
 export type { Logger } from 'pino';
 
@@ -37,7 +42,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     formatters: { level: (label: string) => ({ level: label }) },
   };
   if (usePretty) {
-    const stream = pretty({
+    const stream = loadPretty()({
       colorize: !options.destination && !process.env.NO_COLOR,
       sync: true,
       // One event, one line, in a terminal too.

@@ -112,6 +112,30 @@ class LvsdProcess {
   }
 }
 
+/** Under an emulated CPU on a busy host, node and lvsd's modules take tens of seconds to load. */
+const START_TIMEOUT_MS = 240_000;
+const TEST_TIMEOUT_MS = 400_000;
+
+/** Waits for /healthz 200 (the first pass done); fails at once, with the daemon's last lines, if it exits. */
+async function ready(daemon: LvsdProcess, port: number): Promise<void> {
+  const spawned = Date.now();
+  await waitFor(
+    '/healthz 200',
+    async () => {
+      if (daemon.child.exitCode !== null) {
+        throw new Error(`lvsd exited with ${daemon.child.exitCode}: ${daemon.lines.slice(-5).map((l) => JSON.stringify(l)).join('\n')}`);
+      }
+      return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
+    },
+    START_TIMEOUT_MS,
+  ).catch((err: Error) => {
+    if (daemon.child.exitCode !== null) throw new Error(err.message.replace(/^timed out waiting for \/healthz 200: /, ''));
+    throw err;
+  });
+  const started = daemon.events('started')[0];
+  process.stderr.write(`lvsd ready ${Date.now() - spawned} ms after spawn (started event at ${String(started?.time)})\n`);
+}
+
 async function metrics(port: number): Promise<string> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
   return response.text();
@@ -130,8 +154,11 @@ if (!inLab) {
     let stateDir: string;
     let port: number;
     let daemon: LvsdProcess | null = null;
-    const startDaemon = (configPath: string, extra: string[] = []) =>
-      new LvsdProcess(['-c', configPath, '--state-dir', stateDir, '--http', `127.0.0.1:${port}`, '--reload-debounce', '200ms', ...extra]);
+    const startDaemon = async (configPath: string, extra: string[] = []) => {
+      // A test that failed half-way must not leave its daemon holding the port for the next one.
+      if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) await daemon.stop('SIGKILL');
+      return new LvsdProcess(['-c', configPath, '--state-dir', stateDir, '--http', `127.0.0.1:${port}`, '--reload-debounce', '200ms', ...extra]);
+    };
 
     beforeAll(async () => {
       await ipvsadm('-C');
@@ -147,19 +174,19 @@ if (!inLab) {
     });
 
     it('starts, applies the config and answers on /healthz', async () => {
-      daemon = startDaemon(dir);
-      await waitFor('/healthz 200', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200);
+      daemon = await startDaemon(dir);
+      await ready(daemon, port);
       const table = await ipvsadm('-Ln');
       expect(table).toMatch(/TCP {2}10\.20\.0\.1:80 wlc/);
       expect(table).toMatch(/-> 192\.168\.77\.2:8080 +Masq +1 /);
       expect(table).toMatch(/-> 192\.168\.77\.3:8080 +Masq +1 /);
       expect(metricValue(await metrics(port), 'lvsd_config_last_reload_successful')).toBe(1);
-    });
+    }, TEST_TIMEOUT_MS);
 
     it('follows a weight edit in the file', async () => {
       await writeFile(join(dir, 'web.yaml'), config({ a: 5, b: 1 }));
       await waitFor('weight 5 in ipvsadm -Ln', async () => /-> 192\.168\.77\.2:8080 +Masq +5 /.test(await ipvsadm('-Ln')));
-    });
+    }, TEST_TIMEOUT_MS);
 
     it('ignores a broken file: the kernel is unchanged, the daemon alive, the metric 0', async () => {
       const before = await rules();
@@ -172,13 +199,13 @@ if (!inLab) {
       expect(await rules()).toBe(before);
       expect(daemon!.child.exitCode).toBeNull();
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-    });
+    }, TEST_TIMEOUT_MS);
 
     it('brings the metric back to 1 when the file is fixed', async () => {
       await writeFile(join(dir, 'web.yaml'), config({ a: 7, b: 1 }));
       await waitFor('the metric back to 1', async () => metricValue(await metrics(port), 'lvsd_config_last_reload_successful') === 1);
       await waitFor('weight 7 in ipvsadm -Ln', async () => /-> 192\.168\.77\.2:8080 +Masq +7 /.test(await ipvsadm('-Ln')));
-    });
+    }, TEST_TIMEOUT_MS);
 
     it('puts back a managed service deleted with ipvsadm -D within one drift interval', async () => {
       const before = await rules();
@@ -193,26 +220,25 @@ if (!inLab) {
       // The log lines and counters follow the writes by a moment.
       await waitFor('three repairs logged', () => daemon!.events('drift_repair').length - repairsBefore === 3);
       await waitFor('three repairs counted', async () => metricValue(await metrics(port), 'lvsd_drift_repairs_total{action="add"}') === 3);
-    });
+    }, TEST_TIMEOUT_MS);
 
     it('leaves the table in place on SIGTERM', async () => {
       const before = await rules();
       expect(await daemon!.stop('SIGTERM')).toBe(0);
       expect(daemon!.events('stopped')).toHaveLength(1);
       expect(await rules()).toBe(before);
-    });
+    }, TEST_TIMEOUT_MS);
 
     it('makes zero kernel writes when restarted with the same config', async () => {
       const before = await rules();
-      daemon = startDaemon(dir);
-      await waitFor('/healthz 200', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200);
-      await waitFor('the first pass', () => daemon!.events('reconcile').length > 0);
+      daemon = await startDaemon(dir);
+      await ready(daemon, port);
       expect(daemon!.events('kernel_write')).toEqual([]);
       expect(daemon!.events('reconcile')[0]).toMatchObject({ triggers: ['start'], writes: 0 });
       expect(await metrics(port)).not.toMatch(/^lvsd_kernel_writes_total\{/m);
       expect(await rules()).toBe(before);
       expect(await daemon.stop('SIGTERM')).toBe(0);
-    });
+    }, TEST_TIMEOUT_MS);
 
     it('picks up a ConfigMap-style ..data symlink swap', async () => {
       const cm = await mkdtemp(join(tmpdir(), 'lvsd-configmap-'));
@@ -223,8 +249,8 @@ if (!inLab) {
       await version('..2026_11_25_21_00_00.1', 7);
       await symlink('..2026_11_25_21_00_00.1', join(cm, '..data'));
       await symlink('..data/web.yaml', join(cm, 'web.yaml'));
-      daemon = startDaemon(cm);
-      await waitFor('the first pass', () => daemon!.events('reconcile').length > 0);
+      daemon = await startDaemon(cm);
+      await ready(daemon, port);
       expect(daemon.events('kernel_write')).toEqual([]);
 
       // The kubelet's atomic writer: a new timestamped directory, ..data_tmp renamed over ..data, the old one removed.
@@ -234,19 +260,18 @@ if (!inLab) {
       await rm(join(cm, '..2026_11_25_21_00_00.1'), { recursive: true });
       await waitFor('weight 9 in ipvsadm -Ln', async () => /-> 192\.168\.77\.2:8080 +Masq +9 /.test(await ipvsadm('-Ln')));
       expect(await daemon.stop('SIGTERM')).toBe(0);
-    });
+    }, TEST_TIMEOUT_MS);
 
     it('--cleanup-on-exit removes what lvsd owns and leaves a foreign service alone', async () => {
       await ipvsadm('-A', '-t', '10.20.9.9:53', '-s', 'rr');
       await ipvsadm('-a', '-t', '10.20.9.9:53', '-r', '192.168.77.50:53', '-m');
-      daemon = startDaemon(dir, ['--cleanup-on-exit']);
-      await waitFor('/healthz 200', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200);
-      await waitFor('the first pass', () => daemon!.events('reconcile').length > 0);
+      daemon = await startDaemon(dir, ['--cleanup-on-exit']);
+      await ready(daemon, port);
       expect(await daemon.stop('SIGTERM')).toBe(0);
       const left = await ipvsadm('-Ln');
       expect(left).not.toContain('10.20.0.1:80');
       expect(left).toContain('10.20.9.9:53');
       expect(left).toContain('192.168.77.50:53');
-    });
+    }, TEST_TIMEOUT_MS);
   });
 }
