@@ -131,6 +131,9 @@ function resolveService(name: string, svc: ServiceConfig, defaults: DefaultsConf
   }
 
   const persistence = resolvePersistence([...path, 'persistence'], svc, family, out);
+  if (persistence?.engine === 'sip' && !isFwmark && key.protocol !== 'udp') {
+    out.warning([...path, 'persistence', 'engine'], `the sip engine reads Call-IDs from SIP over UDP; on a ${key.protocol.toUpperCase()} service it never finds one and persistence falls back to the client address`);
+  }
   flags.persistent = persistence !== null;
   if (!isFwmark && key.port === 0 && !persistence) {
     out.error([...path, 'address'], `${svc.address} has no port (port 0: all ports), which IPVS accepts only for a persistent service (ipvsadm: "Zero port specified for non-persistent service"), so one client's connections to all ports reach the same real; add a port or persistence: true`);

@@ -141,6 +141,7 @@ const warned: Warned[] = [
   { name: 'every weight 0', text: web('address: 10.0.0.1:80', 'weight: 0', 'reals: [192.168.10.2, 192.168.10.3]'), path: 'services.web.reals', message: /every real has weight 0/ },
   { name: 'quorum out of reach', text: web('address: 10.0.0.1:80', 'reals: [192.168.10.2]', 'sorry_server: 192.168.10.9', 'quorum: 5'), path: 'services.web.quorum', message: /quorum 5 is above the sum of all weights \(1\)/ },
   { name: 'hysteresis without quorum', text: web('address: 10.0.0.1:80', 'reals: [192.168.10.2]', 'quorum_hysteresis: 1'), path: 'services.web.quorum_hysteresis', message: /no effect without quorum/ },
+  { name: 'sip engine on TCP', text: web('address: 10.0.0.1:5060', 'persistence: { engine: sip }', 'reals: [192.168.10.2]'), path: 'services.web.persistence.engine', message: /the sip engine reads Call-IDs from SIP over UDP/ },
   { name: 'quorum without sorry server', text: web('address: 10.0.0.1:80', 'reals: [192.168.10.2]', 'quorum: 1'), path: 'services.web.quorum', message: /quorum without sorry_server changes nothing/ },
 ];
 
@@ -167,6 +168,7 @@ const good: Array<{ name: string; text: string }> = [
   { name: 'ops on a fwmark service', text: web('fwmark: 4', 'ops: true', 'reals: [192.168.10.2]') },
   { name: 'sh flags on sh', text: web('address: 10.0.0.1:80', 'scheduler: sh', 'scheduler_flags: [sh-fallback, sh-port]', 'reals: [192.168.10.2]') },
   { name: 'mh flags on mh', text: web('address: 10.0.0.1:80', 'scheduler: mh', 'scheduler_flags: [mh-port]', 'reals: [192.168.10.2]') },
+  { name: 'sip engine on UDP', text: web('address: 10.0.0.1:5060', 'protocol: udp', 'persistence: { engine: sip, timeout: 1m }', 'reals: [192.168.10.2]') },
   { name: 'gue with a port and csum', text: web('address: 10.0.0.1:80', 'forwarding: tun', 'tunnel: { type: gue, port: 6080, checksum: remcsum }', 'reals: [192.168.10.2]') },
   { name: 'tcp check with a port on a fwmark service', text: web('fwmark: 9', 'reals: [192.168.10.2]', 'check: { type: tcp, port: 443 }') },
   { name: 'exec check needs no port', text: web('fwmark: 9', 'reals: [192.168.10.2]', 'check: { type: exec, command: [/bin/true] }') },
