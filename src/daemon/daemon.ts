@@ -266,13 +266,17 @@ export class Daemon<Snapshot> {
       if (reasons.has('signal') || reasons.has('manual')) await this.passes.request('reload');
       return record;
     }
+    // The checks and the config change together, with no await between them: a pass that
+    // slipped in between would pair the new config with the old checks (a new checked real,
+    // not yet known to the checks, would count as up).
+    const updating = this.options.health.update(config, this.client.last ? { table: this.client.last.table } : {});
     this.adopt(config);
+    await updating;
     const record = this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
     this.log.info(
       { event: 'config_reloaded', hash: config.hash, previous: previous?.hash ?? null, services: config.services.length, files: config.files, reasons: [...reasons] },
       'configuration reloaded',
     );
-    await this.options.health.update(config, this.client.last ? { table: this.client.last.table } : {});
     await this.watcher?.setFiles(config.files);
     this.scheduleDrift();
     await this.passes.request('reload');
