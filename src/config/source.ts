@@ -89,14 +89,14 @@ function locateFast({ value, positions }: { value: unknown; positions: PositionM
     const last = i === path.length - 1;
     if (Array.isArray(node)) {
       if (typeof segment !== 'number' || segment >= node.length) break;
-      position = positions.values.get(node)?.get(segment) ?? position;
+      position = positions.itemAt(node, segment) ?? position;
       node = node[segment];
     } else if (node !== null && typeof node === 'object') {
       const key = String(segment);
       if (!Object.prototype.hasOwnProperty.call(node, key)) break;
-      position = positions.keys.get(node)?.get(key) ?? position;
+      position = positions.keyAt(node, key, 'key') ?? position;
       if (last && at === 'key') break;
-      if (last) position = positions.values.get(node)?.get(key) ?? position;
+      if (last) position = positions.keyAt(node, key, 'value') ?? position;
       node = (node as Record<string, unknown>)[key];
     } else {
       break;

@@ -55,19 +55,38 @@ export type Pos = [number, number];
  */
 export class PositionMap {
   root: Pos = [1, 1];
-  readonly keys = new WeakMap<object, Map<string, Pos>>();
-  readonly values = new WeakMap<object, Map<string | number, Pos>>();
+  /**
+   * Per mapping: key, key line, key column, value line, value column, for each key in the
+   * order read; per list: line, column of each item. Flat arrays: a 5000-service file has
+   * 60,000 of them, and this pass runs only when there is something to report.
+   */
+  private readonly table = new Map<object, Array<string | number>>();
 
-  setKey(holder: object, key: string, pos: Pos): void {
-    let map = this.keys.get(holder);
-    if (!map) this.keys.set(holder, (map = new Map()));
-    map.set(key, pos);
+  private list(holder: object): Array<string | number> {
+    let list = this.table.get(holder);
+    if (!list) this.table.set(holder, (list = []));
+    return list;
   }
 
-  setValue(holder: object, key: string | number, pos: Pos): void {
-    let map = this.values.get(holder);
-    if (!map) this.values.set(holder, (map = new Map()));
-    map.set(key, pos);
+  entry(holder: object, key: string, keyPos: Pos, valuePos: Pos): void {
+    this.list(holder).push(key, keyPos[0], keyPos[1], valuePos[0], valuePos[1]);
+  }
+
+  item(holder: unknown[], pos: Pos): void {
+    this.list(holder).push(pos[0], pos[1]);
+  }
+
+  itemAt(holder: unknown[], index: number): Pos | null {
+    const list = this.table.get(holder);
+    return list && list.length > index * 2 + 1 ? [list[index * 2] as number, list[index * 2 + 1] as number] : null;
+  }
+
+  keyAt(holder: object, key: string, which: 'key' | 'value'): Pos | null {
+    const list = this.table.get(holder) ?? [];
+    for (let i = 0; i < list.length; i += 5) {
+      if (list[i] === key) return which === 'key' ? [list[i + 1] as number, list[i + 2] as number] : [list[i + 3] as number, list[i + 4] as number];
+    }
+    return null;
   }
 }
 
@@ -198,20 +217,21 @@ class Reader {
       const line = this.i;
       this.i++;
       let value: unknown;
+      let valuePos: Pos | null = null;
       if (isBlankOrComment(rest)) {
         const before = this.i;
         // Taken before reading: "- key: v" items move their line's indent while read.
         const start = this.positions && before < this.contents.length ? this.nextPos() : null;
         value = this.nested(indent, true);
-        if (this.positions) this.positions.setValue(map, key, this.i > before && start ? start : this.emptyPos(line, indent + restOffset - 1));
+        if (this.positions) valuePos = this.i > before && start ? start : this.emptyPos(line, indent + restOffset - 1);
       } else {
         const at = indent + restOffset;
         value = inlineValue(rest, this.positions ? { positions: this.positions, line: (this.lineIndex[line] as number) + 1, column: at + 1 } : null);
-        if (this.positions) this.positions.setValue(map, key, this.pos(line, at + rest.length - rest.trimStart().length));
+        if (this.positions) valuePos = this.pos(line, at + rest.length - rest.trimStart().length);
       }
       if (Object.prototype.hasOwnProperty.call(map, key) || key === '__proto__') bail();
       map[key] = value;
-      if (this.positions) this.positions.setKey(map, key, this.pos(line, indent));
+      if (this.positions) this.positions.entry(map, key, this.pos(line, indent), valuePos as Pos);
     }
     if (this.i < this.contents.length && (this.indents[this.i] as number) > indent) bail();
     return map;
@@ -229,21 +249,23 @@ class Reader {
         this.i++;
         const before = this.i;
         const start = this.positions && before < this.contents.length ? this.nextPos() : null;
-        seq.push(this.nested(indent, false));
-        if (this.positions) this.positions.setValue(seq, seq.length - 1, this.i > before && start ? start : this.emptyPos(line, indent));
+        const value = this.nested(indent, false);
+        if (this.positions) this.positions.item(seq, this.i > before && start ? start : this.emptyPos(line, indent));
+        seq.push(value);
       } else if (isSeqItem(rest)) {
         bail();
       } else if (hasKey(rest)) {
         // "- key: value": a mapping whose keys line up with this first key.
         this.indents[this.i] = indent + spaces;
         this.contents[this.i] = rest;
-        if (this.positions) this.positions.setValue(seq, seq.length, this.pos(line, indent + spaces));
+        if (this.positions) this.positions.item(seq, this.pos(line, indent + spaces));
         seq.push(this.blockMap(indent + spaces));
       } else {
         this.i++;
         const at = indent + spaces;
-        seq.push(inlineValue(' ' + rest, this.positions ? { positions: this.positions, line: (this.lineIndex[line] as number) + 1, column: at } : null));
-        if (this.positions) this.positions.setValue(seq, seq.length - 1, this.pos(line, at));
+        const value = inlineValue(' ' + rest, this.positions ? { positions: this.positions, line: (this.lineIndex[line] as number) + 1, column: at } : null);
+        if (this.positions) this.positions.item(seq, this.pos(line, at));
+        seq.push(value);
       }
     }
     if (this.i < this.contents.length && (this.indents[this.i] as number) > indent) bail();
@@ -380,7 +402,7 @@ class FlowReader {
       return out;
     }
     for (;;) {
-      if (this.track) this.track.positions.setValue(out, out.length, this.here());
+      if (this.track) this.track.positions.item(out, this.here());
       out.push(this.node());
       this.spaces();
       const c = this.s[this.pos];
@@ -413,8 +435,7 @@ class FlowReader {
       if (Object.prototype.hasOwnProperty.call(out, key) || key === '__proto__') bail();
       out[key] = value;
       if (this.track) {
-        this.track.positions.setKey(out, key, keyPos as Pos);
-        this.track.positions.setValue(out, key, valuePos as Pos);
+        this.track.positions.entry(out, key, keyPos as Pos, valuePos as Pos);
       }
       this.spaces();
       const next = this.s[this.pos];
