@@ -81,6 +81,11 @@ export class ConfigRejectedError extends Error {
   }
 }
 
+/** Asked for status before the first config was loaded (HTTP 503). */
+export class NotReadyError extends Error {
+  override readonly name = 'NotReadyError';
+}
+
 export class Daemon<Snapshot> {
   readonly metrics: DaemonMetrics;
   private config: ResolvedConfig | null = null;
@@ -198,7 +203,7 @@ export class Daemon<Snapshot> {
   /** The last table read, re-read when older than statsMaxAgeMs or written since. */
   async status(): Promise<DaemonStatus> {
     const config = this.config;
-    if (!config) throw new Error('lvsd has no configuration yet');
+    if (!config) throw new NotReadyError('lvsd is starting: no configuration loaded yet');
     const cache = await this.freshTable();
     const info = await this.kernelInfo();
     const healthOf = this.options.healthView(this.options.health.snapshot());

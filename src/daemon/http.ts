@@ -77,6 +77,7 @@ export class StatusServer {
           return send(res, 404, 'text/plain', 'not found\n');
       }
     } catch (err) {
+      if ((err as Error).name === 'NotReadyError') return send(res, 503, 'text/plain', `${(err as Error).message}\n`);
       this.log.error({ event: 'http_error', path, err }, `${path}: ${(err as Error).message}`);
       return send(res, 500, 'text/plain', `${(err as Error).message}\n`);
     }

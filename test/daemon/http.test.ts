@@ -144,6 +144,34 @@ describe('HTTP listener', () => {
   });
 });
 
+describe('HTTP listener before the daemon has started', () => {
+  it('answers 503 on /status and /healthz, and serves its own metrics', async () => {
+    const { logger } = memoryLogger();
+    const daemon = new Daemon({
+      configPath: '/nonexistent',
+      load: testLoader,
+      client: new FakeIpvs(),
+      health: new ScriptedHealth(),
+      desired: desiredState,
+      healthView: snapshotView,
+      logger,
+      stateDir: '/nonexistent',
+      metrics: new DaemonMetrics({ processMetrics: false }),
+      watch: false,
+    });
+    const server = new StatusServer(daemon, logger);
+    const { port } = await server.listen('127.0.0.1', 0);
+    cleanups.push(() => server.close());
+    const status = await fetch(`http://127.0.0.1:${port}/status`);
+    expect(status.status).toBe(503);
+    expect(await status.text()).toContain('starting');
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(503);
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('lvsd_config_last_reload_successful 0');
+  });
+});
+
 describe('listen addresses', () => {
   it.each([
     ['127.0.0.1:9380', { host: '127.0.0.1', port: 9380 }],
