@@ -95,9 +95,12 @@ export class Netns {
     return spawn(command, args, { stdio: ['ignore', stdio, 'pipe'] });
   }
 
-  /** `ip ARGS...` here. */
-  ip(...args: string[]): Promise<string> {
-    return this.run(['ip', ...args]);
+  /** `ip ARGS...` here (`ip -n`: one process, no `ip netns exec` around it). */
+  async ip(...args: string[]): Promise<string> {
+    const argv = ['ip', ...(this.netns === null ? [] : ['-n', this.netns]), ...args];
+    const result = await execArgv(argv);
+    if (result.code !== 0) throw new ExecError(argv, result, this.name);
+    return result.stdout;
   }
 
   /** Sets one sysctl here ("net.ipv4.ip_forward", 1). Network sysctls are per namespace. */
