@@ -115,6 +115,7 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
     if (host !== null) ({ value: data, prov } = applyHost(data as Record<string, unknown>, prov, host));
   }
 
+  dropEmptyValues(data);
   const parsed = ConfigFile.safeParse(data);
   let file: ConfigFile | null = parsed.success ? parsed.data : null;
   if (!parsed.success) {
@@ -134,6 +135,22 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
     warnings,
     config: { ...config, files: texts.map((t) => t.file), hash: configHash(texts, host), host },
   };
+}
+
+/**
+ * `key:` with nothing after it (YAML null) counts as leaving the key out: people comment
+ * out every real of a service, or every service of a file, and expect an empty list.
+ */
+function dropEmptyValues(value: unknown): void {
+  if (Array.isArray(value)) {
+    for (const item of value) if (item !== null && typeof item === 'object') dropEmptyValues(item);
+  } else if (isPlainObject(value)) {
+    for (const key of Object.keys(value)) {
+      const child = value[key];
+      if (child === null) delete value[key];
+      else if (typeof child === 'object') dropEmptyValues(child);
+    }
+  }
 }
 
 /**

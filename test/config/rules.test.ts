@@ -176,6 +176,7 @@ const good: Array<{ name: string; text: string }> = [
   { name: 'empty file', text: '' },
   { name: 'comments only', text: '# nothing yet\n' },
   { name: 'a tunnel in defaults is ignored by NAT reals', text: y('defaults: { tunnel: { type: gre } }', 'services:', '  web: { address: 10.0.0.1:80, forwarding: nat, reals: [192.168.10.2] }') },
+  { name: 'empty values count as absent (every real commented out)', text: y('services:', '  web:', '    address: 10.0.0.1:80', '    sorry_server: 192.168.10.9', '    reals:', '      # - 192.168.10.2', 'vips:', 'kernel:') },
   { name: 'a disabled service is not checked', text: web('enabled: false', 'address: not-an-address') },
 ];
 
