@@ -141,6 +141,21 @@ export async function ipvsStats(director: Netns): Promise<Map<string, Counters>>
 }
 
 /**
+ * The counters of one service or real once `ready` holds: the kernel folds its per-CPU
+ * counters into what it reports only every 2 s (the rate estimator's tick), so a read
+ * right after the traffic can lag behind.
+ */
+export async function statsWhen(director: Netns, key: string, ready: (c: Counters) => boolean, timeoutMs = 20_000): Promise<Counters> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const counters = (await ipvsStats(director)).get(key);
+    if (counters && ready(counters)) return counters;
+    if (Date.now() > deadline) throw new Error(`${key}: counters ${JSON.stringify(counters)} did not reach the expected values in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
  * Counts every packet from `source` that reaches the director (mangle PREROUTING sees
  * everything that arrives, before routing and before IPVS): returns a reader of the count.
  */

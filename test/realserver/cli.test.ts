@@ -109,3 +109,18 @@ describe('shorthands and tunnel notes', () => {
     expect(found.notes).toEqual(['api: real 198.51.100.20 receives GUE, not plain IPIP; lvsd realserver sets up tunl0, add the decapsulation yourself (ip fou add port 6080 gue)']);
   });
 });
+
+describe('lvsd realserver reads the config with the real loader', () => {
+  it('finds the DR VIP of examples/dr.yaml, and refuses an invalid file with its line (exit 2)', async () => {
+    const { loadConfigFile } = await import('../../src/cli/commands/realserver.js');
+    const config = await loadConfigFile('examples/dr.yaml');
+    expect(realServerVips(config, new Set(['192.168.1.12'])).vips).toEqual([{ address: '10.0.0.2', mode: 'dr' }]);
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const dir = await mkdtemp('/tmp/lvsd-rs-bad-');
+    await writeFile(`${dir}/bad.yaml`, 'services:\n  x:\n    adress: 10.0.0.1:80\n');
+    const err: string[] = [];
+    const d = { ...deps(new FakeAddresses(), [], err), loadConfig: (path: string, host?: string) => loadConfigFile(path, host) };
+    expect(await runRealServerCommand({ config: `${dir}/bad.yaml`, stateDir: '/x' }, d)).toBe(2);
+    expect(err.join('')).toMatch(/bad\.yaml:3:5: error: services\.x\.adress: unknown key 'adress'/);
+  });
+});

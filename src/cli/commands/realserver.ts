@@ -44,13 +44,15 @@ export interface RealServerDeps {
 
 class UsageError extends Error {}
 
-async function loadConfigFile(path: string, host?: string): Promise<ResolvedConfig> {
-  // The loader is imported only when -c is used, like the kernel clients. Its contract
-  // (src/config/resolved.ts) is typed here; the specifier is a variable so this command
-  // builds whichever of the two lands first.
-  const loaderPath = '../../config/index.js';
-  const { loadConfig } = (await import(loaderPath)) as { loadConfig(path: string, options: { host?: string }): Promise<ResolvedConfig> };
-  return loadConfig(path, host ? { host } : {});
+class ConfigError extends Error {}
+
+export async function loadConfigFile(path: string, host?: string): Promise<ResolvedConfig> {
+  // The loader is imported only when -c is used, like the kernel clients.
+  const { loadConfig } = await import('../../config/index.js');
+  const { formatDiagnostics } = await import('../../config/diagnostics.js');
+  const result = await loadConfig(path, host ? { host } : {});
+  if (!result.ok) throw new ConfigError(`${formatDiagnostics([...result.errors, ...result.warnings], { color: false })}\n${path}: invalid configuration; nothing was changed`);
+  return result.config;
 }
 
 const defaultDeps: RealServerDeps = {
@@ -96,7 +98,7 @@ export async function runRealServerCommand(options: RealServerCliOptions, deps: 
     return result.results?.some((r) => r.error) ? 1 : 0;
   } catch (err) {
     deps.writeError(`lvsd realserver: ${(err as Error).message}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    return err instanceof UsageError || err instanceof ConfigError ? 2 : 1;
   } finally {
     await addresses?.close();
   }
