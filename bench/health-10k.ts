@@ -19,6 +19,7 @@
  * Run: npm run bench:build && node dist-bench/bench/health-10k.js [steadySeconds]
  */
 import { fork } from 'node:child_process';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { CheckConfig } from '../src/config/check.js';
@@ -155,8 +156,43 @@ function row(label: string, samples: number[]): string {
   return `${label}: n=${sorted.length} p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms, max ${(sorted[sorted.length - 1] ?? NaN).toFixed(1)} ms`;
 }
 
+/**
+ * The floor: bare net.connect + reset to the same listeners at the same rate, no lvsd code.
+ * What a fresh TCP connection costs Node (and, on loopback, the kernel's work for both ends
+ * of the handshake, charged to the connecting process).
+ */
+async function bareConnects(ports: number[], seconds: number): Promise<void> {
+  let done = 0;
+  let failed = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    for (let i = 0; i < (SERVICES * REALS) / 100; i++) {
+      const socket = net.connect({ host: '127.0.0.1', port: ports[i % ports.length] as number });
+      socket.once('connect', () => {
+        socket.resetAndDestroy();
+        done++;
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        failed++;
+      });
+    }
+  }, 10);
+  await sleep(seconds * 1000);
+  clearInterval(timer);
+  const cpu = process.cpuUsage(cpu0);
+  const wall = performance.now() - t0;
+  console.log(
+    `floor, bare net.connect + reset: ${(done / (wall / 1000)).toFixed(0)}/s (${failed} failed), CPU per connect ${((cpu.user + cpu.system) / Math.max(done, 1)).toFixed(0)} us ` +
+      `(user ${(cpu.user / Math.max(done, 1)).toFixed(0)}, system ${(cpu.system / Math.max(done, 1)).toFixed(0)})`,
+  );
+  await sleep(1000);
+}
+
 async function steadyAndLatency(): Promise<void> {
   const listeners = await startListeners(REALS);
+  await bareConnects(listeners.ports, 5);
   const logger = pino({ level: 'warn' }, pino.destination('/dev/null'));
   const manager = new HealthManager({ logger });
   const config = makeConfig(SERVICES, REALS, listeners.ports, 1);
@@ -190,6 +226,8 @@ async function steadyAndLatency(): Promise<void> {
     `steady ${STEADY_S} s: ${results} checks (${(results / (wall / 1000)).toFixed(0)}/s, ${failures} failed); lvsd's CPU ${pct(cpu.user + cpu.system)}% of one core ` +
       `(user ${pct(cpu.user)}%, system ${pct(cpu.system)}%)  goal < 50%`,
   );
+  const perCheckUs = (cpu.user + cpu.system) / Math.max(results, 1);
+  console.log(`  CPU per check ${perCheckUs.toFixed(0)} us (user ${(cpu.user / Math.max(results, 1)).toFixed(0)}, system ${(cpu.system / Math.max(results, 1)).toFixed(0)}): at the full 10,000 checks/s that is ${perCheckUs.toFixed(0)}% of one core (fewer than 10,000/s above means the process was starved of CPU)`);
   console.log(`  event loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms; RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (heap used ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB)`);
 
   for (const pass of ['full', 'scoped'] as const) {
