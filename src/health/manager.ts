@@ -4,12 +4,12 @@
  * tells the daemon what changed. It never touches the kernel: the daemon turns a
  * 'changes' event into one reconcile of desiredState(config, manager.snapshot()).
  *
- * Reloads: update() keys each real by (service name, real id) and each check by a cheap
- * text key of its settings and target; a real whose key is unchanged keeps its running
- * check and its state, a changed check restarts alone (keeping the real's current up/down
- * as its starting point), removed ones stop. The cost is one pass over the config with one
- * map lookup per real: keepalived spent 100-130 s of a 37k-real reload moving check state
- * (acassen/keepalived#2318); bench/health-10k.ts measures ours.
+ * Reloads: update() finds each real by service name, then real id, and compares its check
+ * field by field (sameCheck) and its target; a real whose check is unchanged keeps its
+ * running check and its state, a changed check restarts alone (keeping the real's current
+ * up/down as its starting point), removed ones stop. The cost is one pass over the config
+ * with two map lookups per real: keepalived spent 100-130 s of a 37k-real reload moving
+ * check state (acassen/keepalived#2318); bench/health-10k.ts measures ours.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -369,7 +369,6 @@ export class HealthManager extends EventEmitter<HealthEvents> {
 
   private onResult(entry: RealEntry, result: CheckRun): void {
     if (this.stopped || !entry.live) return;
-    this.cachedSnapshot = undefined;
     this.counters.checks++;
     if (!result.ok) this.counters.failures++;
     if (result.timedOut) this.counters.timeouts++;
@@ -388,12 +387,14 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     if (result.ok && result.weight !== undefined && result.weight !== entry.weight) {
       const change: WeightChange = { service: entry.service, real: entry.realId, from: entry.weight, to: result.weight };
       entry.weight = result.weight;
+      this.cachedSnapshot = undefined;
       if (state.up && !transition) {
         this.logger.info({ event: 'health.weight', ...change }, `${entry.service} ${entry.realId} weight ${change.from ?? 'configured'} -> ${change.to}`);
         this.queue('weights', change);
       }
     }
     if (transition) {
+      this.cachedSnapshot = undefined;
       const now = this.timers.now();
       const event: Transition = {
         service: entry.service,

@@ -195,7 +195,7 @@ describe('HealthManager', () => {
 
   it('batches: many transitions in one window come as one event; a full batch goes at once', async () => {
     const backends = await Promise.all(Array.from({ length: 6 }, () => backend()));
-    const { m, batches } = manager({ random: () => 0, batchDelayMs: 500, batchSize: 4 });
+    const { m, batches } = manager({ random: () => 0, batchDelayMs: 1000, batchQuietMs: 1000, batchSize: 4 });
     m.update(config([service('web', '10.0.0.1', 80, backends.map((b) => real('127.0.0.1', b.port, httpCheck({ interval: 5 }))))]));
     await waitFor(() => batches.length === 1, 'full batch of 4');
     expect(batches[0]?.transitions).toHaveLength(4);
