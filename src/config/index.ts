@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type DataPath, type Diagnostic, formatPath, sortDiagnostics, uniqueDiagnostics } from './diagnostics.js';
 import { type Finding, issuesToFindings, valueAt } from './issues.js';
-import { applyHost, isPlainObject, matchHost, mergeFiles, type Provenance, trace } from './merge.js';
+import { applyHost, isExtensionKey, isPlainObject, matchHost, mergeFiles, type Provenance, trace } from './merge.js';
 import type { ResolvedConfig, SourceRef } from './resolved.js';
 import { resolveConfig } from './resolve.js';
 import { ConfigFile, ServiceConfig } from './schema.js';
@@ -115,6 +115,9 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
     if (host !== null) ({ value: data, prov } = applyHost(data as Record<string, unknown>, prov, host));
   }
 
+  if (isPlainObject(data)) {
+    data = Object.fromEntries(Object.entries(data).filter(([key]) => !isExtensionKey(key)));
+  }
   dropEmptyValues(data);
   const parsed = ConfigFile.safeParse(data);
   let file: ConfigFile | null = parsed.success ? parsed.data : null;

@@ -16,6 +16,7 @@ export function configJsonSchema(): Json {
     $id: 'https://lvsd.dev/schemas/lvsd.schema.json',
     title: 'lvsd configuration',
     ...schema,
+    patternProperties: { '^x-': { description: 'Ignored by lvsd: a place for YAML anchors (x-web: &web {...}) to merge from with <<: *web.' } },
   };
 }
 
@@ -106,6 +107,7 @@ export function renderReference(): string {
     '',
     'Durations are written `2s`, `500ms`, `1m`, `1h`, `1m30s` or as a number of seconds.',
     'Every mapping is strict: an unknown key is an error with a "did you mean" suggestion.',
+    'Top-level keys starting with `x-` are ignored: a place for YAML anchors to merge from (`<<: *name`).',
     '',
   ];
   const seen = new Set<string>();

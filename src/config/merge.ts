@@ -14,6 +14,11 @@ export interface Provenance {
   children?: Map<string | number, Provenance>;
 }
 
+/** Top-level x-* keys are ignored: a place for YAML anchors to merge from (as docker-compose does). */
+export function isExtensionKey(key: unknown): boolean {
+  return typeof key === 'string' && key.startsWith('x-');
+}
+
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -64,7 +69,7 @@ function overlay(base: Merged, top: Merged, path: DataPath, policy: Policy, conf
     return { value: [...base.value, ...top.value], prov: { ...base.prov, children } };
   }
   if (!isPlainObject(base.value) || !isPlainObject(top.value)) {
-    if (conflicts) conflicts.push({ path, kind: 'duplicate-setting', first: base.prov, again: top.prov });
+    if (conflicts && !isExtensionKey(path[0])) conflicts.push({ path, kind: 'duplicate-setting', first: base.prov, again: top.prov });
     return top;
   }
   const value: Record<string, unknown> = { ...base.value };

@@ -69,7 +69,7 @@ export class SourceFile {
   private parsed(): { doc: Document; lines: LineCounter } {
     if (!this.document) {
       const lines = new LineCounter();
-      this.document = { doc: parseDocument(this.text, { lineCounter: lines }), lines };
+      this.document = { doc: parseDocument(this.text, { lineCounter: lines, merge: true }), lines };
     }
     return this.document;
   }
@@ -119,7 +119,8 @@ export function readSource(file: string, text: string, parser: ParserChoice = 'a
     if (fast) return { ok: true, source: new SourceFile(file, text, fast.value, 'fast') };
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  // merge: YAML merge keys (<<: *anchor), which people use to share settings between services.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, merge: true });
   if (doc.errors.length > 0) {
     return {
       ok: false,

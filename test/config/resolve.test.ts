@@ -96,6 +96,33 @@ describe('services and reals as the kernel models them', () => {
   });
 });
 
+describe('YAML anchors and merge keys', () => {
+  it('merges from x- keys, which are otherwise ignored', () => {
+    const c = config(y(
+      'x-backend: &backend { forwarding: nat, scheduler: rr, check: { type: tcp } }',
+      'services:',
+      '  web:',
+      '    <<: *backend',
+      '    address: 10.0.0.1:80',
+      '    reals: [192.168.1.1:8080]',
+      '  api:',
+      '    <<: *backend',
+      '    scheduler: wlc',
+      '    address: 10.0.0.2:80',
+      '    reals: [192.168.1.2:8080]',
+    ));
+    expect(c.services.map((s) => [s.name, s.service.scheduler, s.reals[0]?.dest.forwarding, s.check?.type])).toEqual([
+      ['web', 'rr', 'nat', 'tcp'],
+      ['api', 'wlc', 'nat', 'tcp'],
+    ]);
+  });
+
+  it('still places errors inside anchored services', () => {
+    const result = loadConfigText(y('x-a: &a { forwarding: dr }', 'services:', '  web:', '    <<: *a', '    address: 10.0.0.1:80', '    reals: [192.168.1.1:8080]'), 'lvsd.yaml');
+    expect(result.ok ? [] : result.errors.map((e) => [e.line, e.column, e.path])).toEqual([[6, 13, 'services.web.reals[0]']]);
+  });
+});
+
 describe('kernel, vips and reconcile settings', () => {
   it('maps friendly sysctl names to dotted ones, booleans as 0/1', () => {
     const c = config(y('kernel:', '  sysctl: { ip_forward: true, ipv6_forwarding: false, expire_quiescent_template: true, conn_reuse_mode: 2, sloppy_tcp: true, snat_reroute: false }'));
