@@ -8,7 +8,8 @@
  * - fast path: yaml-fast.ts reads the file; positions are never computed (valid config).
  * - yaml path: the Document is built up front (what the loader does for YAML outside the
  *   fast reader's subset).
- * - with an error: the fast read, then the Document built once to place the message.
+ * - with an error: the fast read, then positions from the fast reader (a second pass that
+ *   records them), or on the yaml path from the Document.
  */
 import { parse } from 'yaml';
 import { loadConfigText, type LoadOptions } from '../src/config/index.js';
@@ -55,7 +56,8 @@ function main(): void {
   console.log(row(['zod shape check alone', ...shapes.map((_, i) => best(5, () => ConfigFile.safeParse(data[i])))]));
   measure('load, fast path (parse+validate+resolve)', (s) => load(s.text));
   measure('load, yaml path (Document up front)', (s) => load(s.text, { parser: 'yaml' }));
-  measure('load with one error, fast read + positions', (s) => load(s.broken));
+  measure('one error, fast path (+ fast positions)', (s) => load(s.broken));
+  measure('one error, yaml path (Document positions)', (s) => load(s.broken, { parser: 'yaml' }));
   measure('load, fast, then read every source line', (s) => {
     const result = loadConfigText(s.text, 'bench.yaml');
     if (result.ok) for (const svc of result.config.services) void svc.source.line;
