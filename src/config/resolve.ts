@@ -156,6 +156,7 @@ function resolveService(name: string, svc: ServiceConfig, defaults: DefaultsConf
   const reals: ResolvedReal[] = [];
   const byId = new Map<string, number>();
   let fwmarkPort: { port: number; index: number } | null = null;
+  const portless: string[] = [];
   (svc.reals ?? []).forEach((entry, index) => {
     const realPath = [...path, 'reals', index];
     const real: RealObject = typeof entry === 'string' ? { address: entry } : entry;
@@ -178,10 +179,19 @@ function resolveService(name: string, svc: ServiceConfig, defaults: DefaultsConf
     byId.set(id, index);
     const check = effectiveCheck(real.check, svc.check ?? defaults.check, realPath, svc.check !== undefined ? path : ['defaults']);
     if (real.check && check.path) checkRules(check.path, real.check as CheckConfig, out);
-    if (check.value) checkPortRule(check, dest, out);
+    if (check.value && needsPort(check.value, dest)) {
+      if (real.check) out.error([...realPath, 'check'], `a ${check.value.type} check needs a port, and real ${dest.address} has none (fwmark or all-ports service): set check.port`, 'key');
+      else portless.push(dest.address);
+    }
     reals.push({ id, dest, check: check.value, source: ref(realPath) });
   });
 
+  if (portless.length > 0 && serviceCheck.value) {
+    const where = svc.check !== undefined ? [...path, 'check'] : path;
+    const from = svc.check !== undefined ? '' : ' (inherited from defaults)';
+    const more = portless.length > 1 ? ` and ${portless.length - 1} more` : '';
+    out.error(where, `a ${serviceCheck.value.type} check${from} needs a port, and real ${portless[0]}${more} has none (fwmark or all-ports service): set check.port`, 'key');
+  }
   serviceWarnings(path, svc, reals, out);
   const sorry = resolveSorry(path, svc, defaults, family, servicePort, out);
   const quorum = resolveQuorum(path, svc, reals, sorry !== null, out);
@@ -326,10 +336,9 @@ function checkRules(path: DataPath, check: CheckConfig, out: Findings): void {
   }
 }
 
-function checkPortRule(check: Inherited<CheckConfig | null>, dest: Dest, out: Findings): void {
-  const c = check.value;
-  if (!c || c.type === 'exec' || c.port !== undefined || dest.port !== 0 || !check.path) return;
-  out.error(check.path, `a ${c.type} check needs a port, and real ${dest.address} has none (fwmark or all-ports service): set check.port`, 'key');
+/** Checks that connect somewhere need a port: the check's own, else the real's. */
+function needsPort(check: CheckConfig, dest: Dest): boolean {
+  return check.type !== 'exec' && check.port === undefined && dest.port === 0;
 }
 
 function resolveSorry(path: DataPath, svc: ServiceConfig, defaults: DefaultsConfig, family: Family, servicePort: number | null, out: Findings): Dest | null {

@@ -102,7 +102,9 @@ const bad: Bad[] = [
   { name: 'unknown check type', text: web('address: 10.0.0.1:80', 'reals: [192.168.10.2]', 'check: { type: htp }'), line: 5, column: 20, path: 'services.web.check.type', message: /unknown check type "htp" — did you mean 'http'\?/ },
   { name: 'icmp check', text: web('address: 10.0.0.1:80', 'reals: [192.168.10.2]', 'check: { type: icmp }'), line: 5, column: 20, path: 'services.web.check.type', message: ICMP_UNSUPPORTED },
   { name: 'check without a type', text: web('address: 10.0.0.1:80', 'reals: [192.168.10.2]', 'check: { port: 80 }'), line: 5, column: 5, path: 'services.web.check.type', message: /a check needs a type/ },
-  { name: 'tcp check with no port to check', text: web('fwmark: 9', 'reals: [192.168.10.2]', 'check: { type: tcp }'), line: 5, column: 5, path: 'services.web.check', message: /a tcp check needs a port, and real 192.168.10.2 has none/ },
+  { name: 'tcp check with no port to check', text: web('fwmark: 9', 'reals: [192.168.10.2, 192.168.10.3]', 'check: { type: tcp }'), line: 5, column: 5, path: 'services.web.check', message: /a tcp check needs a port, and real 192.168.10.2 and 1 more has none/ },
+  { name: 'a defaults check with no port to check', text: y('defaults: { check: { type: http } }', 'services:', '  web: { fwmark: 9, reals: [192.168.10.2] }'), line: 3, column: 3, path: 'services.web', message: /a http check \(inherited from defaults\) needs a port/ },
+  { name: 'a real check with no port to check', text: web('fwmark: 9', 'reals:', '  - { address: 192.168.10.2, check: { type: smtp } }'), line: 5, column: 34, path: 'services.web.reals[0].check', message: /a smtp check needs a port, and real 192.168.10.2 has none/ },
   { name: 'http status out of range', text: web('address: 10.0.0.1:80', 'reals: [192.168.10.2]', 'check: { type: http, status: [700] }'), line: 5, column: 35, path: 'services.web.check.status[0]', message: /700 is above the maximum 599|a status code/ },
   // --- vip, vips, sync
   { name: 'vip on a fwmark service', text: web('fwmark: 3', 'vip: eth0', 'reals: [192.168.10.2]'), line: 4, column: 5, path: 'services.web.vip', message: /a fwmark service has no address to hold/ },
