@@ -7,14 +7,16 @@
  * start; edit a weight and the kernel follows; a broken file leaves the kernel unchanged,
  * the daemon alive and the metric 0; a fix brings the metric back to 1; `ipvsadm -D` on a
  * managed service is repaired within one drift interval; SIGTERM leaves the table; a restart
- * makes zero writes; a ConfigMap-style `..data` symlink swap is picked up; and
- * --cleanup-on-exit removes what lvsd owns and nothing else.
+ * makes zero writes (with a checked real live in the kernel, it starts up); a ConfigMap-style
+ * `..data` symlink swap is picked up; and --cleanup-on-exit removes what lvsd owns and
+ * nothing else. Besides: a TCP check against a loopback backend takes its real out and puts
+ * it back, and `lvsd status` prints the table with its Health column.
  *
  * The test flushes the IPVS table of its network namespace (the suite gives each file its own).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -57,6 +59,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** The backend the `api` service's TCP check connects to (in this namespace, on loopback). */
+let checkPort = 0;
+
 function config(weights: { a: number; b: number }): string {
   return `reconcile:
   drift_interval: ${DRIFT_MS}ms
@@ -71,6 +76,19 @@ services:
         weight: ${weights.a}
       - address: 192.168.77.3:8080
         weight: ${weights.b}
+  api:
+    address: 10.20.0.2:80
+    forwarding: nat
+    check:
+      type: tcp
+      address: 127.0.0.1
+      port: ${checkPort}
+      interval: 500ms
+      timeout: 400ms
+      rise: 1
+      fall: 1
+    reals:
+      - 192.168.77.9:8080
 `;
 }
 
@@ -165,10 +183,23 @@ if (!inLab) {
       dir = await mkdtemp(join(tmpdir(), 'lvsd-run-'));
       stateDir = await mkdtemp(join(tmpdir(), 'lvsd-state-'));
       port = await freePort();
+      await openBackend();
       await writeFile(join(dir, 'web.yaml'), config({ a: 1, b: 1 }));
     });
 
+    let backend: Server | null = null;
+    const openBackend = async () => {
+      backend = createServer((socket) => socket.destroy());
+      await new Promise<void>((r) => backend!.listen(checkPort, '127.0.0.1', r));
+      checkPort = (backend.address() as AddressInfo).port;
+    };
+    const closeBackend = async () => {
+      await new Promise((r) => backend?.close(r));
+      backend = null;
+    };
+
     afterAll(async () => {
+      await closeBackend();
       await daemon?.stop('SIGKILL');
       await ipvsadm('-C');
     });
@@ -181,6 +212,8 @@ if (!inLab) {
       expect(table).toMatch(/-> 192\.168\.77\.2:8080 +Masq +1 /);
       expect(table).toMatch(/-> 192\.168\.77\.3:8080 +Masq +1 /);
       expect(metricValue(await metrics(port), 'lvsd_config_last_reload_successful')).toBe(1);
+      // The checked real starts down and goes in once its first check passes.
+      await waitFor('the checked api real in', async () => /-> 192\.168\.77\.9:8080 +Masq +1 /.test(await ipvsadm('-Ln')));
     }, TEST_TIMEOUT_MS);
 
     it('follows a weight edit in the file', async () => {
@@ -221,6 +254,32 @@ if (!inLab) {
       // The log lines and counters follow the writes by a moment.
       await waitFor('three repairs logged', () => daemon!.events('drift_repair').length - repairsBefore === 3);
       await waitFor('three repairs counted', async () => metricValue(await metrics(port), 'lvsd_drift_repairs_total{action="add"}') === 3);
+    }, TEST_TIMEOUT_MS);
+
+    it('takes a real out when its check fails and puts it back when it passes', async () => {
+      const api = /-> 192\.168\.77\.9:8080 +Masq +1 /;
+      await waitFor('the checked real in', async () => api.test(await ipvsadm('-Ln')));
+      await closeBackend();
+      await waitFor('the failed real out of the kernel', async () => !(await ipvsadm('-Ln')).includes('192.168.77.9:8080'));
+      await waitFor('lvsd_real_up 0', async () => metricValue(await metrics(port), 'lvsd_real_up{service="api",real="192.168.77.9:8080"}') === 0);
+      await openBackend();
+      await waitFor('the real back in', async () => api.test(await ipvsadm('-Ln')));
+      await waitFor('lvsd_real_up 1', async () => metricValue(await metrics(port), 'lvsd_real_up{service="api",real="192.168.77.9:8080"}') === 1);
+      expect(daemon!.events('drift_repair').filter((l) => l.service === 'TCP 10.20.0.2:80')).toEqual([]);
+    }, TEST_TIMEOUT_MS);
+
+    it('`lvsd status` shows the kernel table with a Health column, and /status agrees with ipvsadm', async () => {
+      const { stdout } = await run(process.execPath, ['bin/lvsd.js', 'status', '--http', `127.0.0.1:${port}`]);
+      expect(stdout).toContain('  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn Health');
+      expect(stdout).toMatch(/TCP {2}10\.20\.0\.1:80 wlc/);
+      expect(stdout).toMatch(/-> 192\.168\.77\.2:8080 +Masq +7 +0 +0 +unchecked$/m);
+      expect(stdout).toMatch(/-> 192\.168\.77\.9:8080 +Masq +1 +0 +0 +up$/m);
+      const status = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { kernel: { version: string } | null; services: Array<{ id: string; dests: Array<{ id: string; weight: number }> }> };
+      expect((await ipvsadm('-Ln')).split('\n')[0]).toContain(`IP Virtual Server version ${status.kernel?.version}`);
+      expect(status.services.map((svc) => [svc.id, svc.dests.map((d) => `${d.id}=${d.weight}`).sort()])).toEqual([
+        ['TCP 10.20.0.1:80', ['192.168.77.2:8080=7', '192.168.77.3:8080=1']],
+        ['TCP 10.20.0.2:80', ['192.168.77.9:8080=1']],
+      ]);
     }, TEST_TIMEOUT_MS);
 
     it('leaves the table in place on SIGTERM', async () => {
@@ -271,6 +330,7 @@ if (!inLab) {
       expect(await daemon.stop('SIGTERM')).toBe(0);
       const left = await ipvsadm('-Ln');
       expect(left).not.toContain('10.20.0.1:80');
+      expect(left).not.toContain('10.20.0.2:80');
       expect(left).toContain('10.20.9.9:53');
       expect(left).toContain('192.168.77.50:53');
     }, TEST_TIMEOUT_MS);
