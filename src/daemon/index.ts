@@ -110,7 +110,9 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   let stopping = false;
   const onStop = (signal: string) => {
     if (stopping) {
-      log.warn({ event: 'signal', signal }, `${signal} again: already stopping`);
+      // A second Ctrl-C means "now": the kernel table stays as it is either way.
+      log.warn({ event: 'signal', signal }, `${signal} again: exiting without waiting`);
+      if (!options.signals) process.exit(1);
       return;
     }
     stopping = true;
