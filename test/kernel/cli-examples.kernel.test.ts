@@ -44,7 +44,7 @@ const examples: Example[] = [
   {
     file: 'examples/tun.yaml',
     rules: `-A -t 10.0.0.3:443 -s wlc
--a -t 10.0.0.3:443 -r 203.0.113.10:443 -i -w 1
+-a -t 10.0.0.3:443 -r 203.0.113.10:443 -i -w 1 --tun-type ipip
 -a -t 10.0.0.3:443 -r 198.51.100.20:443 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum`,
   },
   {
@@ -147,7 +147,8 @@ if (!inLab) {
       await director.ipvsadm('-C');
       await director.run(['ipvsadm-restore'], { input: `${example.rules}\n` });
       const expected = await views(director);
-      expect(expected['-Sn']).toEqual(sortedLines(example.rules));
+      // ipvsadm understood the hand-written rules (-Sn leaves thresholds out: -Ln --thresholds has them).
+      expect(expected['-Sn']).toEqual(sortedLines(example.rules.replace(/ -x \d+ -y \d+/g, '')));
       await director.ipvsadm('-C');
 
       const stateDir = await mkdtemp(join(scratch, 'state-'));
