@@ -127,10 +127,6 @@ export class Daemon<Snapshot> {
     this.debouncer = new Debouncer(() => this.fireDebouncedReload(), options.reloadDebounceMs ?? 500);
   }
 
-  get currentConfig(): ResolvedConfig | null {
-    return this.config;
-  }
-
   /**
    * Loads the config (throws ConfigRejectedError if it is invalid: there is no last good
    * config to fall back on), starts the checks, converges the kernel once and starts
