@@ -234,6 +234,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.execConcurrency ? { execConcurrency: options.execConcurrency } : {}),
       ...(options.random ? { random: options.random } : {}),
+      onError: (err) => this.logger.error({ event: 'health.listener-error', error: errorText(err) }, `a health event listener threw: ${errorText(err)}`),
     });
   }
 

@@ -225,6 +225,19 @@ describe('HealthManager', () => {
     expect(results[0]).toBe(false);
   });
 
+  it('a throwing listener is logged and does not stop the checks', async () => {
+    const b = await backend();
+    const { m, lines } = manager();
+    let calls = 0;
+    m.on('result', () => {
+      calls++;
+      throw new Error('listener bug');
+    });
+    m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck())])]));
+    await waitFor(() => calls >= 3, 'three results despite the throwing listener');
+    expect(lines.some((l) => l.event === 'health.listener-error' && String(l.error).includes('listener bug'))).toBe(true);
+  });
+
   it('stop: no more checks, no more events', async () => {
     const b = await backend();
     const { m } = manager();
