@@ -373,15 +373,6 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     this.counters.checks++;
     if (!result.ok) this.counters.failures++;
     if (result.timedOut) this.counters.timeouts++;
-    this.emit('result', {
-      service: entry.service,
-      real: entry.realId,
-      type: entry.config.type,
-      ok: result.ok,
-      durationMs: result.durationMs,
-      timedOut: result.timedOut,
-      message: result.message,
-    });
     const before = weightOf(entry);
     const { state, transition } = step(entry.state, result.ok, result.message, entry.config);
     entry.state = state;
@@ -413,11 +404,29 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       const text = `${event.service} ${event.real} ${event.from} -> ${event.to}: ${event.reason}`;
       if (event.to === 'down') this.logger.warn(log, text);
       else this.logger.info(log, text);
-      this.emit('transition', event);
       this.queue('transitions', event);
+      this.send('transition', event);
     }
     const after = weightOf(entry);
     if (after !== before) this.adjustQuorum(entry.service, after - before);
+    this.send('result', {
+      service: entry.service,
+      real: entry.realId,
+      type: entry.config.type,
+      ok: result.ok,
+      durationMs: result.durationMs,
+      timedOut: result.timedOut,
+      message: result.message,
+    });
+  }
+
+  /** Emits to listeners; one that throws is logged and does not disturb health or the others' events. */
+  private send<K extends keyof HealthEvents>(event: K, ...args: HealthEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: HealthEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.logger.error({ event: 'health.listener-error', listener: event, error: errorText(err) }, `a '${event}' listener threw: ${errorText(err)}`);
+    }
   }
 
   private adjustQuorum(name: string, delta: number): void {
@@ -468,7 +477,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     const batch = this.pending;
     this.pending = { transitions: [], weights: [], quorum: [] };
     this.pendingCount = 0;
-    this.emit('changes', batch);
+    this.send('changes', batch);
   }
 
   snapshot(): HealthSnapshot {

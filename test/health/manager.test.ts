@@ -235,6 +235,8 @@ describe('HealthManager', () => {
     });
     m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck())])]));
     await waitFor(() => calls >= 3, 'three results despite the throwing listener');
+    // health itself went on: the real came up
+    expect(m.snapshot().real('web', `127.0.0.1:${b.port}`)?.up).toBe(true);
     expect(lines.some((l) => l.event === 'health.listener-error' && String(l.error).includes('listener bug'))).toBe(true);
   });
 
