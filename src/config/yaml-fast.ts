@@ -81,12 +81,25 @@ export class PositionMap {
     return list && list.length > index * 2 + 1 ? [list[index * 2] as number, list[index * 2 + 1] as number] : null;
   }
 
+  /** Key -> offset in the flat list, built on first lookup of a big mapping (`services:`). */
+  private readonly indexes = new Map<object, Map<string, number>>();
+
   keyAt(holder: object, key: string, which: 'key' | 'value'): Pos | null {
     const list = this.table.get(holder) ?? [];
-    for (let i = 0; i < list.length; i += 5) {
-      if (list[i] === key) return which === 'key' ? [list[i + 1] as number, list[i + 2] as number] : [list[i + 3] as number, list[i + 4] as number];
+    let at = -1;
+    if (list.length > 100) {
+      let index = this.indexes.get(holder);
+      if (!index) {
+        index = new Map();
+        for (let i = 0; i < list.length; i += 5) index.set(list[i] as string, i);
+        this.indexes.set(holder, index);
+      }
+      at = index.get(key) ?? -1;
+    } else {
+      for (let i = 0; i < list.length && at === -1; i += 5) if (list[i] === key) at = i;
     }
-    return null;
+    if (at === -1) return null;
+    return which === 'key' ? [list[at + 1] as number, list[at + 2] as number] : [list[at + 3] as number, list[at + 4] as number];
   }
 }
 
