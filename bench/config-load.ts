@@ -11,6 +11,8 @@
  * - with an error: the fast read, then positions from the fast reader (a second pass that
  *   records them), or on the yaml path from the Document.
  */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadConfigText, type LoadOptions } from '../src/config/index.js';
 import { ConfigFile } from '../src/config/schema.js';
@@ -36,7 +38,20 @@ function row(cells: Array<string | number>): string {
   return cells.map((c, i) => (typeof c === 'number' ? `${c.toFixed(0)} ms` : c).padEnd(i === 0 ? 44 : 12)).join('');
 }
 
+/** One load in a fresh process: what `lvsd validate` sees (no warm JIT, a small heap). */
+function coldLoad(services: number): number {
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--cold', String(services)]).toString();
+  return Number(out.trim());
+}
+
 function main(): void {
+  if (process.argv[2] === '--cold') {
+    const text = yamlTable({ services: Number(process.argv[3]), destsPerService: 10 });
+    const start = performance.now();
+    load(text);
+    console.log(performance.now() - start);
+    return;
+  }
   console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
   console.log(row(['', '1000 x 10', '5000 x 10']));
   const shapes = [1000, 5000].map((services) => {
@@ -62,6 +77,7 @@ function main(): void {
     const result = loadConfigText(s.text, 'bench.yaml');
     if (result.ok) for (const svc of result.config.services) void svc.source.line;
   });
+  console.log(row(['load, fast path, cold (fresh process)', ...[1000, 5000].map(coldLoad)]));
   const heap = process.memoryUsage().heapUsed;
   console.log(`heap after runs: ${(heap / 2 ** 20).toFixed(0)} MiB`);
 }

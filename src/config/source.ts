@@ -46,7 +46,7 @@ export class SourceFile {
       const segment = path[i];
       const last = i === path.length - 1;
       if (isMap(node)) {
-        const pair = (node.items as Pair[]).find((p) => keyText(p.key) === String(segment));
+        const pair = this.pairOf(node.items as Pair[], String(segment));
         if (!pair) break;
         const keyNode = pair.key as Node | null;
         const keyStart = keyNode?.range?.[0];
@@ -64,6 +64,20 @@ export class SourceFile {
     }
     const { line, col } = lines.linePos(position);
     return { line, column: col };
+  }
+
+  /** Big mappings (`services:`) are indexed on first use, so placing every service stays linear. */
+  private readonly pairIndexes = new WeakMap<Pair[], Map<string, Pair>>();
+
+  private pairOf(items: Pair[], key: string): Pair | undefined {
+    if (items.length <= 20) return items.find((p) => keyText(p.key) === key);
+    let index = this.pairIndexes.get(items);
+    if (!index) {
+      index = new Map();
+      for (const p of items) if (!index.has(keyText(p.key))) index.set(keyText(p.key), p);
+      this.pairIndexes.set(items, index);
+    }
+    return index.get(key);
   }
 
   private parsed(): { doc: Document; lines: LineCounter } {
