@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { loadConfigText, type LoadResult } from '../../src/config/index.js';
 import { readSource } from '../../src/config/source.js';
 
@@ -67,6 +68,23 @@ describe('fast path and yaml path agree', () => {
         expect(fast).toStrictEqual(slow);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('never throws, whatever the document holds', () => {
+    const keys = fc.constantFrom('services', 'defaults', 'kernel', 'hosts', 'vips', 'reconcile', 'reals', 'check', 'address', 'fwmark', 'sync', 'web', 'lb1', 'persistence', 'tunnel', 'vip');
+    const tree = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, fc.anything({ maxDepth: 1 }), tie('map'), tie('list')),
+      map: fc.dictionary(keys, tie('node'), { maxKeys: 4 }),
+      list: fc.array(tie('node'), { maxLength: 3 }),
+    })).map;
+    fc.assert(
+      fc.property(tree, (doc) => {
+        const text = stringify(doc);
+        const { fast, slow } = bothPaths(text);
+        expect(fast).toStrictEqual(slow);
+      }),
+      { numRuns: 150 },
     );
   });
 });
