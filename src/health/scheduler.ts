@@ -99,7 +99,10 @@ export function startCheck(run: PreparedCheck, timeoutMs: number, timers: Timers
     controller.abort(reason);
     finish(false, reason instanceof CheckTimeout ? reason.message : errorText(reason), undefined, reason instanceof CheckTimeout);
   };
-  const deadline = timers.setTimeout(() => stop(new CheckTimeout(timeoutMs)), timeoutMs);
+  // At the deadline, one more turn of the event loop before the verdict: after a stall (a
+  // long reconcile, GC) libuv runs due timers before it polls I/O, and a check whose answer
+  // has already arrived must not be failed for the stall.
+  const deadline = timers.setTimeout(() => setImmediate(() => stop(new CheckTimeout(timeoutMs))), timeoutMs);
   let pending: Promise<CheckOutcome>;
   try {
     pending = run(controller.signal);

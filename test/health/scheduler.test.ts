@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { prepareCheck } from '../../src/health/checkers/index.js';
 import { runCheck, Scheduler, type CheckRun } from '../../src/health/scheduler.js';
+import { check } from './fixtures.js';
+import { target } from './servers.js';
 import type { PreparedCheck } from '../../src/health/types.js';
 import { waitFor } from './helpers.js';
 
@@ -27,6 +31,20 @@ describe('runCheck', () => {
     await runCheck(polite, 30);
     expect(sawAbort).toBe(true);
   });
+  it('an answer that arrived while the event loop was stalled is not failed as a timeout', async () => {
+    const server = net.createServer((socket) => socket.on('error', () => undefined));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const port = (server.address() as net.AddressInfo).port;
+    const running = runCheck(prepareCheck(check({ type: 'tcp' }), target(port)), 50);
+    const until = Date.now() + 200;
+    while (Date.now() < until) {
+      // a stall longer than the timeout, as a long reconcile pass or a GC would cause
+    }
+    const result = await running;
+    server.close();
+    expect(result).toMatchObject({ ok: true, timedOut: false });
+  });
+
   it('a throwing checker is a failure with its message, not a crash', async () => {
     expect(await runCheck(async () => { throw new Error('connect EHOSTUNREACH'); }, 1000)).toMatchObject({ ok: false, timedOut: false, message: 'connect EHOSTUNREACH' });
   });
