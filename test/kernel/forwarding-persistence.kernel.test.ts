@@ -57,7 +57,8 @@ if (!inLab) {
       await client.addRoute('10.0.0.0/24', '192.168.1.1');
       for (const real of reals) {
         const ns = realNs.get(real.name)!;
-        await ns.ip('route', 'add', '192.168.3.0/24', 'dev', 'eth0');
+        // Every real answers every client directly, whatever networks its own addresses are in.
+        for (const net of ['192.168.1.0/24', '192.168.3.0/24']) await ns.ip('route', 'replace', net, 'dev', 'eth0');
         await lab.serve(ns, real.name, ['http:[::]:80', 'http:[::]:443', 'http:[::]:8080']);
       }
     });
