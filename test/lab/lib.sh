@@ -137,7 +137,12 @@ LAB_ON_DEMAND_MODULES=(
 lab_ensure_initramfs() {
   LAB_INITRD=$LAB_KDIR/initramfs.cpio.gz
   local stamp
-  stamp=$( { echo "$LAB_KPKG $LAB_KVERSION"; cat "$LAB_DIR/init" "$LAB_DIR/lib.sh"; sha256sum /bin/busybox; } | sha256sum | cut -c1-16)
+  stamp=$( {
+    echo "$LAB_KPKG $LAB_KVERSION ${LAB_BOOT_MODULES[*]} / ${LAB_ON_DEMAND_MODULES[*]}"
+    cat "$LAB_DIR/init"
+    declare -f lab_ensure_initramfs
+    sha256sum /bin/busybox
+  } | sha256sum | cut -c1-16)
   if [ -f "$LAB_INITRD" ] && [ "$(cat "$LAB_KDIR/initramfs.stamp" 2>/dev/null)" = "$stamp" ]; then
     return 0
   fi
@@ -230,6 +235,7 @@ lab_write_job() {
     printf 'LAB_MODE=%q\n' "$mode"
     printf 'LAB_CWD=%q\n' "$PWD"
     printf 'LAB_TERM=%q\n' "${TERM:-linux}"
+    printf 'LAB_9P_CACHE=%q\n' "${LVSD_LAB_9P_CACHE:-loose}"
   } >"$results/lab.env"
   {
     echo '#!/bin/bash'
@@ -251,7 +257,7 @@ lab_qemu_args() {
   local results=$1
   LAB_QEMU=(
     qemu-system-x86_64
-    -accel "tcg,thread=multi" -cpu max -smp "${LVSD_LAB_CPUS:-2}" -m "${LVSD_LAB_MEM:-3072}"
+    -accel "tcg,thread=multi" -cpu "${LVSD_LAB_CPU:-max}" -smp "${LVSD_LAB_CPUS:-2}" -m "${LVSD_LAB_MEM:-3072}"
     -M pc -nodefaults -no-user-config -no-reboot -display none
     -kernel "$LAB_VMLINUZ" -initrd "$LAB_INITRD"
     -append "console=ttyS0 panic=-1 rdinit=/init loglevel=${LVSD_LAB_LOGLEVEL:-5} ${LAB_APPEND:-}"
