@@ -260,7 +260,7 @@ lab_qemu_args() {
     -accel "tcg,thread=multi" -cpu "${LVSD_LAB_CPU:-max}" -smp "${LVSD_LAB_CPUS:-2}" -m "${LVSD_LAB_MEM:-3072}"
     -M pc -nodefaults -no-user-config -no-reboot -display none
     -kernel "$LAB_VMLINUZ" -initrd "$LAB_INITRD"
-    -append "console=ttyS0 panic=-1 rdinit=/init loglevel=${LVSD_LAB_LOGLEVEL:-5} ${LAB_APPEND:-}"
+    -append "console=ttyS0 panic=-1 rdinit=/init loglevel=${LVSD_LAB_LOGLEVEL:-5} ${LVSD_LAB_KERNEL_ARGS:-} ${LAB_APPEND:-}"
     -device virtio-rng-pci
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
     -virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap"
