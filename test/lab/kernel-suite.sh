@@ -40,6 +40,10 @@ lab_run_job kernel-suite "${LVSD_LAB_TIMEOUT:-1800}" bash test/lab/suite-inner.s
 elapsed=$(( $(lab_now_ms) - started ))
 if [ ! -s "$LAB_RESULTS/summary.txt" ]; then
   echo "kernel suite: did not run to its end (status $status); console log: $LAB_RESULTS/console.log" >&2
+  if [ -s "$LAB_RESULTS/progress.txt" ]; then
+    echo "kernel suite: files finished before it stopped:" >&2
+    sed 's/^/  /' "$LAB_RESULTS/progress.txt" >&2
+  fi
   echo "kernel: 0 passed, 1 failed"
   exit $(( status == 0 ? 1 : status ))
 fi

@@ -15,6 +15,7 @@ cd "$(dirname "$0")/../.."
 
 results=${LVSD_LAB_RESULTS:-$PWD/lab-out/kernel-suite}
 mkdir -p "$results/reports"
+rm -f "$results/progress.txt"
 file_timeout=${LVSD_LAB_FILE_TIMEOUT:-600}
 export LVSD_LAB=1
 now_ms() { date +%s%3N; }
@@ -76,6 +77,8 @@ for f in "${files[@]}"; do
     files_failed=$(( files_failed + 1 ))
     summary+=("FAIL  $f  ($p passed, $x failed, ${took} s)$why")
   fi
+  # Kept as it goes: if the whole run is stopped, kernel-suite.sh shows how far it got.
+  printf '%s\n' "${summary[-1]}" >>"$results/progress.txt"
 done
 took=$(seconds $(( $(now_ms) - suite_started )))
 
