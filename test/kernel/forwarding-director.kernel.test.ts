@@ -11,7 +11,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RtnetlinkAddresses } from '../../src/director/rtnetlink-addresses.js';
 import { readMarkRules } from '../../src/director/nft-reader.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
@@ -21,11 +21,14 @@ import type { DesiredState } from '../../src/reconcile/plan.js';
 import { reconcile, type ReconcileOptions } from '../../src/reconcile/reconcile.js';
 import { dest, desired, tcpService } from '../reconcile/fixtures.js';
 import { Lab, Netns } from '../lab/topology.js';
+import { CLI } from './forwarding-topology.js';
 
 const self = new Netns('director', null);
 const sh = (command: string, args: string[]) => self.run([command, ...args]);
 
 const inLab = process.env.LVSD_LAB === '1';
+// Building namespaces and starting node in them is slow on an emulated CPU shared with other labs.
+vi.setConfig({ hookTimeout: 600_000, testTimeout: 900_000 });
 const web = tcpService('10.0.0.1', 80, { scheduler: 'rr' });
 const held = (address: string, iface = 'lvsd0') => ({ address, prefix: address.includes(':') ? 128 : 32, interface: iface });
 
@@ -40,7 +43,7 @@ async function addressesOn(iface: string): Promise<string[]> {
 if (!inLab) {
   describe.skip('forwarding: director VIPs and real-server helper (lab only: LVSD_LAB=1)', () => it('needs the lab', () => undefined));
 } else {
-  describe('director VIPs over rtnetlink, through reconcile', () => {
+  describe('director VIPs over rtnetlink, through reconcile', { timeout: 900_000 }, () => {
     let ipvs: IpvsClient;
     let addresses: RtnetlinkAddresses;
     let stateDir: string;
@@ -66,7 +69,7 @@ if (!inLab) {
       await addresses?.close();
     });
 
-    it('creates the dummy lvsd0, brings it up and adds both VIPs', async () => {
+    it('creates the dummy lvsd0, brings it up and adds both VIPs', { timeout: 900_000 }, async () => {
       const state: DesiredState = { services: [desired('web', web, [dest('192.168.10.2', 80)])], vips: [held('10.0.0.1'), held('2001:db8::1')] };
       const result = await reconcile(ipvs, options(state));
       expect(formatPlan(result.plan)).toContain('+ vip 10.0.0.1/32 on lvsd0');
@@ -78,13 +81,13 @@ if (!inLab) {
       expect(await sh('ip', ['route', 'get', '10.0.0.1'])).toMatch(/^local 10\.0\.0\.1/);
     });
 
-    it('plans nothing the second time', async () => {
+    it('plans nothing the second time', { timeout: 900_000 }, async () => {
       const state: DesiredState = { services: [desired('web', web, [dest('192.168.10.2', 80)])], vips: [held('10.0.0.1'), held('2001:db8::1')] };
       const again = await reconcile(ipvs, { ...options(state), dryRun: true });
       expect(formatPlan(again.plan)).toContain('No changes.');
     });
 
-    it('removes the VIPs it added once they leave the config, and leaves an address the operator added', async () => {
+    it('removes the VIPs it added once they leave the config, and leaves an address the operator added', { timeout: 900_000 }, async () => {
       await sh('ip', ['addr', 'add', '10.0.0.99/32', 'dev', 'lvsd0']);
       const state: DesiredState = { services: [desired('web', web, [dest('192.168.10.2', 80)])], vips: [held('10.0.0.1')] };
       const result = await reconcile(ipvs, options(state));
@@ -96,8 +99,8 @@ if (!inLab) {
     });
   });
 
-  describe('fwmark advice reads the marks real iptables rules set', () => {
-    it('sees --set-mark 10 (iptables-nft, over netlink) and warns about mark 20', async () => {
+  describe('fwmark advice reads the marks real iptables rules set', { timeout: 900_000 }, () => {
+    it('sees --set-mark 10 (iptables-nft, over netlink) and warns about mark 20', { timeout: 900_000 }, async () => {
       await sh('iptables', ['-t', 'mangle', '-A', 'PREROUTING', '-d', '10.0.0.1', '-p', 'tcp', '-m', 'multiport', '--dports', '80,443', '-j', 'MARK', '--set-mark', '10']);
       try {
         const scan = await readMarkRules();
@@ -123,11 +126,11 @@ if (!inLab) {
     });
   });
 
-  describe('lvsd realserver on a real kernel', () => {
+  describe('lvsd realserver on a real kernel', { timeout: 900_000 }, () => {
     let lab: Lab;
     let dr: Netns;
     let tun: Netns;
-    const lvsd = async (ns: Netns, ...args: string[]) => ns.lvsd(['realserver', ...args]);
+    const lvsd = async (ns: Netns, ...args: string[]) => ns.lvsd(['realserver', ...args], CLI);
     const sysctl = (ns: Netns, name: string) => ns.readSysctl(name);
     beforeAll(async () => {
       lab = await Lab.create({ prefix: 'rs' });
@@ -136,7 +139,7 @@ if (!inLab) {
     });
     afterAll(() => lab?.teardown());
 
-    it('DR: --check finds what is missing and changes nothing; apply sets it; --remove restores it', async () => {
+    it('DR: --check finds what is missing and changes nothing; apply sets it; --remove restores it', { timeout: 900_000 }, async () => {
       const check = await lvsd(dr, '--vip', '10.0.0.1', '--check');
       expect(check.code).toBe(1);
       expect(check.stdout).toContain('+ vip 10.0.0.1/32 on lo');
@@ -158,7 +161,7 @@ if (!inLab) {
       expect(await sysctl(dr, 'net.ipv4.conf.lo.arp_announce')).toBe('0');
     });
 
-    it('TUN: VIP on tunl0 (up), ARP settings on all and tunl0, rp_filter relaxed; IPv6 on ip6tnl0', async () => {
+    it('TUN: VIP on tunl0 (up), ARP settings on all and tunl0, rp_filter relaxed; IPv6 on ip6tnl0', { timeout: 900_000 }, async () => {
       await tun.sysctl('net.ipv4.conf.all.rp_filter', 1);
       const state = await mkdtemp(join(tmpdir(), 'lvsd-rs-'));
       const apply = await lvsd(tun, '--vip', '10.0.0.1,2001:db8::1', '--mode', 'tun', '--state-dir', state);

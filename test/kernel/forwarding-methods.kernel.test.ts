@@ -13,11 +13,14 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Lab, natLab, Netns, type BuiltLab } from '../lab/topology.js';
 import { applyExample, countPacketsFrom, holdConnection, lineServer, statsWhen, stopAll } from './forwarding-topology.js';
+import { CLI } from './forwarding-topology.js';
 
 const inLab = process.env.LVSD_LAB === '1';
+// Building namespaces and starting node in them is slow on an emulated CPU shared with other labs.
+vi.setConfig({ hookTimeout: 600_000, testTimeout: 900_000 });
 const director = new Netns('director', null);
 
 function expectAlternating(answers: string[], names: string[]): void {
@@ -33,7 +36,7 @@ async function freshState(): Promise<string> {
 if (!inLab) {
   describe.skip('forwarding methods with packets (lab only: LVSD_LAB=1)', () => it('needs the lab', () => undefined));
 } else {
-  describe('NAT (examples/nat-web.yaml): VIP 10.0.0.1:80, rr over two masqueraded reals', () => {
+  describe('NAT (examples/nat-web.yaml): VIP 10.0.0.1:80, rr over two masqueraded reals', { timeout: 900_000 }, () => {
     let lab: BuiltLab;
     let state: string;
     beforeAll(async () => {
@@ -47,15 +50,15 @@ if (!inLab) {
       await lab?.teardown();
     });
 
-    it('plan reports ip_forward off; apply sets it and the service', async () => {
-      const plan = await director.lvsd(['plan', '-c', 'examples/nat-web.yaml', '--state-dir', state]);
+    it('plan reports ip_forward off; apply sets it and the service', { timeout: 900_000 }, async () => {
+      const plan = await director.lvsd(['plan', '-c', 'examples/nat-web.yaml', '--state-dir', state], CLI);
       expect(plan.stdout).toContain('~ sysctl net.ipv4.ip_forward: 0 -> 1');
       await applyExample(director, 'examples/nat-web.yaml', state);
       expect(await director.readSysctl('net.ipv4.ip_forward')).toBe('1');
       expect(await director.ipvsadm('-Ln')).toMatch(/TCP {2}10\.0\.0\.1:80 rr\n.*192\.168\.10\.2:80 +Masq +1.*\n.*192\.168\.11\.2:80 +Masq +1/);
     });
 
-    it('four requests are answered alternately by both reals, and the replies pass through the director', async () => {
+    it('four requests are answered alternately by both reals, and the replies pass through the director', { timeout: 900_000 }, async () => {
       const answers = await lab.ask(4);
       expectAlternating(answers, ['real1', 'real2']);
       // Masquerading: IPVS rewrote every reply on its way back (OutPkts counts them).
@@ -63,12 +66,12 @@ if (!inLab) {
       expect(after.conns).toBe(4);
     });
 
-    it('a second apply changes nothing', async () => {
+    it('a second apply changes nothing', { timeout: 900_000 }, async () => {
       const again = await applyExample(director, 'examples/nat-web.yaml', state);
       expect(again).toContain('No changes.');
     });
 
-    it('weight 0 (nat-web-maintenance.yaml): no new connections to the real, its open connection keeps working', async () => {
+    it('weight 0 (nat-web-maintenance.yaml): no new connections to the real, its open connection keeps working', { timeout: 900_000 }, async () => {
       // Servers that keep a connection open and answer each line with their name.
       for (const real of lab.reals) await real.server.stop();
       for (const real of lab.reals) await lineServer(real.ns, real.name, [80]);
@@ -86,7 +89,7 @@ if (!inLab) {
     });
   });
 
-  describe('DR (examples/dr.yaml): VIP 10.0.0.2:80, three reals on the director\'s segment', () => {
+  describe('DR (examples/dr.yaml): VIP 10.0.0.2:80, three reals on the director\'s segment', { timeout: 900_000 }, () => {
     let lab: Lab;
     let client: Netns;
     let state: string;
@@ -112,9 +115,9 @@ if (!inLab) {
     });
     afterAll(() => lab?.teardown());
 
-    it('lvsd realserver -c dr.yaml puts the VIP on each real\'s lo with ARP silenced', async () => {
+    it('lvsd realserver -c dr.yaml puts the VIP on each real\'s lo with ARP silenced', { timeout: 900_000 }, async () => {
       for (const ns of realNs) {
-        const result = await ns.lvsd(['realserver', '-c', 'examples/dr.yaml', '--state-dir', join(state, ns.name)]);
+        const result = await ns.lvsd(['realserver', '-c', 'examples/dr.yaml', '--state-dir', join(state, ns.name)], CLI);
         expect(result.code, result.stdout + result.stderr).toBe(0);
         expect(await ns.ip('-o', 'addr', 'show', 'dev', 'lo')).toContain('inet 10.0.0.2/32');
         expect(await ns.readSysctl('net.ipv4.conf.all.arp_ignore')).toBe('1');
@@ -122,13 +125,13 @@ if (!inLab) {
       }
     });
 
-    it('lvsd apply holds the VIP on the director\'s eth0 and adds the service', async () => {
+    it('lvsd apply holds the VIP on the director\'s eth0 and adds the service', { timeout: 900_000 }, async () => {
       await applyExample(director, 'examples/dr.yaml', state);
       expect(await director.ip('-o', 'addr', 'show', 'dev', 'eth0')).toContain('inet 10.0.0.2/32');
       expect(await director.ipvsadm('-Ln')).toMatch(/TCP {2}10\.0\.0\.2:80 wlc\n(.*Route.*\n){3}/);
     });
 
-    it('the reals answer the client directly: the director sees requests, never a reply', async () => {
+    it('the reals answer the client directly: the director sees requests, never a reply', { timeout: 900_000 }, async () => {
       const fromVip = await countPacketsFrom(director, '10.0.0.2');
       const answers: string[] = [];
       for (let i = 0; i < 6; i++) answers.push(await client.httpGet('http://10.0.0.2/'));
@@ -142,7 +145,7 @@ if (!inLab) {
     });
   });
 
-  describe('TUN (examples/tun.yaml): VIP 10.0.0.3:443, reals over IPIP and GUE', () => {
+  describe('TUN (examples/tun.yaml): VIP 10.0.0.3:443, reals over IPIP and GUE', { timeout: 900_000 }, () => {
     let lab: Lab;
     let client: Netns;
     let real1: Netns;
@@ -170,10 +173,10 @@ if (!inLab) {
     });
     afterAll(() => lab?.teardown());
 
-    it('lvsd realserver -c tun.yaml: VIP on tunl0, rp_filter relaxed; it names the GUE port real2 must open', async () => {
+    it('lvsd realserver -c tun.yaml: VIP on tunl0, rp_filter relaxed; it names the GUE port real2 must open', { timeout: 900_000 }, async () => {
       for (const ns of [real1, real2]) {
         await ns.sysctl('net.ipv4.conf.all.rp_filter', 1);
-        const result = await ns.lvsd(['realserver', '-c', 'examples/tun.yaml', '--state-dir', join(state, ns.name)]);
+        const result = await ns.lvsd(['realserver', '-c', 'examples/tun.yaml', '--state-dir', join(state, ns.name)], CLI);
         expect(result.code, result.stdout + result.stderr).toBe(0);
         expect(await ns.ip('-o', 'addr', 'show', 'dev', 'tunl0')).toContain('inet 10.0.0.3/32');
         expect(await ns.readSysctl('net.ipv4.conf.tunl0.rp_filter')).toBe('0');
@@ -182,7 +185,7 @@ if (!inLab) {
       await real2.ip('fou', 'add', 'port', '6080', 'gue');
     });
 
-    it('both reals answer, the director never sees a reply', async () => {
+    it('both reals answer, the director never sees a reply', { timeout: 900_000 }, async () => {
       await applyExample(director, 'examples/tun.yaml', state);
       expect(await director.ipvsadm('-Ln')).toMatch(/203\.0\.113\.10:443 +Tunnel/);
       const fromVip = await countPacketsFrom(director, '10.0.0.3');
@@ -196,7 +199,7 @@ if (!inLab) {
     });
   });
 
-  describe('IPv6 NAT (examples/ipv6.yaml): [2001:db8::80]:80 to two reals on :8080', () => {
+  describe('IPv6 NAT (examples/ipv6.yaml): [2001:db8::80]:80 to two reals on :8080', { timeout: 900_000 }, () => {
     let lab: Lab;
     let client: Netns;
     let state: string;
@@ -226,8 +229,8 @@ if (!inLab) {
     });
     afterAll(() => lab?.teardown());
 
-    it('plan reports IPv6 forwarding off and the fwmark 20 service no rule marks; apply sets forwarding', async () => {
-      const plan = await director.lvsd(['plan', '-c', 'examples/ipv6.yaml', '--state-dir', state]);
+    it('plan reports IPv6 forwarding off and the fwmark 20 service no rule marks; apply sets forwarding', { timeout: 900_000 }, async () => {
+      const plan = await director.lvsd(['plan', '-c', 'examples/ipv6.yaml', '--state-dir', state], CLI);
       expect(plan.stdout).toContain('~ sysctl net.ipv6.conf.all.forwarding: 0 -> 1');
       expect(plan.stdout).toContain('fwmark 20 (mark6): no nftables or iptables rule sets mark 20');
       await applyExample(director, 'examples/ipv6.yaml', state);
@@ -235,7 +238,7 @@ if (!inLab) {
       expect(await director.ipvsadm('-Ln')).toMatch(/TCP {2}\[2001:db8::80\]:80 wrr persistent 300 mask 64/);
     });
 
-    it('clients from two /64s reach both reals (port 80 mapped to 8080), each sticking to its own', async () => {
+    it('clients from two /64s reach both reals (port 80 mapped to 8080), each sticking to its own', { timeout: 900_000 }, async () => {
       const first = await client.httpGet('http://[2001:db8::80]/', { source: '2001:db8:1::50' });
       const second = await client.httpGet('http://[2001:db8::80]/', { source: '2001:db8:2::50' });
       expect(new Set([first, second])).toEqual(new Set(['real2', 'real3']));

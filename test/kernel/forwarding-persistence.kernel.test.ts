@@ -13,17 +13,20 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Lab, markPorts, Netns } from '../lab/topology.js';
 import { applyExample } from './forwarding-topology.js';
+import { CLI } from './forwarding-topology.js';
 
 const inLab = process.env.LVSD_LAB === '1';
+// Building namespaces and starting node in them is slow on an emulated CPU shared with other labs.
+vi.setConfig({ hookTimeout: 600_000, testTimeout: 900_000 });
 const director = new Netns('director', null);
 
 if (!inLab) {
   describe.skip('persistence with packets (lab only: LVSD_LAB=1)', () => it('needs the lab', () => undefined));
 } else {
-  describe('persistence on DR reals: fwmark, port 0, netmask', () => {
+  describe('persistence on DR reals: fwmark, port 0, netmask', { timeout: 900_000 }, () => {
     let lab: Lab;
     let client: Netns;
     let state: string;
@@ -37,7 +40,7 @@ if (!inLab) {
     const get = (port: number, vip: string, source: string) => client.httpGet(`http://${vip}:${port}/`, { source });
     const realserver = async (name: string, ...args: string[]) => {
       const ns = realNs.get(name)!;
-      const result = await ns.lvsd(['realserver', ...args, '--state-dir', join(state, name)]);
+      const result = await ns.lvsd(['realserver', ...args, '--state-dir', join(state, name)], CLI);
       expect(result.code, result.stdout + result.stderr).toBe(0);
       return result;
     };
@@ -64,15 +67,15 @@ if (!inLab) {
     });
     afterAll(() => lab?.teardown());
 
-    it('fwmark: plan warns while no rule marks 10, and not once the mangle rule is in', async () => {
-      const before = await director.lvsd(['plan', '-c', 'examples/fwmark-http-https.yaml', '--state-dir', state]);
+    it('fwmark: plan warns while no rule marks 10, and not once the mangle rule is in', { timeout: 900_000 }, async () => {
+      const before = await director.lvsd(['plan', '-c', 'examples/fwmark-http-https.yaml', '--state-dir', state], CLI);
       expect(before.stdout).toContain('fwmark 10 (shop): no nftables or iptables rule sets mark 10');
       await markPorts(director, '10.0.0.4', [80, 443], 10);
-      const after = await director.lvsd(['plan', '-c', 'examples/fwmark-http-https.yaml', '--state-dir', state]);
+      const after = await director.lvsd(['plan', '-c', 'examples/fwmark-http-https.yaml', '--state-dir', state], CLI);
       expect(after.stdout).not.toContain('fwmark 10');
     });
 
-    it('fwmark 10 wlc persistent 360: one client sticks to one real on ports 80 and 443', async () => {
+    it('fwmark 10 wlc persistent 360: one client sticks to one real on ports 80 and 443', { timeout: 900_000 }, async () => {
       await realserver('realA', '--vip', '10.0.0.4', '--dr');
       await realserver('realB', '--vip', '10.0.0.4', '--dr');
       await applyExample(director, 'examples/fwmark-http-https.yaml', state);
@@ -90,7 +93,7 @@ if (!inLab) {
       console.log(`fwmark 10: client .50 -> ${first} on 80 and 443; client .51 -> ${other}`);
     });
 
-    it('port 0: every port of the VIP goes to the real the client first reached', async () => {
+    it('port 0: every port of the VIP goes to the real the client first reached', { timeout: 900_000 }, async () => {
       await realserver('realA', '-c', 'examples/persistent-all-ports.yaml');
       await realserver('realB', '-c', 'examples/persistent-all-ports.yaml');
       const applied = await applyExample(director, 'examples/persistent-all-ports.yaml', state);
@@ -108,7 +111,7 @@ if (!inLab) {
       expect(await get(8080, '10.0.0.6', '192.168.1.51')).toBe(second);
     });
 
-    it('netmask /24: two clients of one /24 share a real; a client of another /24 is scheduled apart', async () => {
+    it('netmask /24: two clients of one /24 share a real; a client of another /24 is scheduled apart', { timeout: 900_000 }, async () => {
       for (const name of ['realA', 'realB', 'realC']) await realserver(name, '-c', 'examples/persistent-https.yaml');
       // persistent-https.yaml holds no VIP itself: the operator put it on the director.
       await director.ip('addr', 'add', '10.0.0.5/32', 'dev', 'eth0');

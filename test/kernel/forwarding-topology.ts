@@ -170,9 +170,15 @@ export async function countPacketsFrom(director: Netns, source: string): Promise
   };
 }
 
+/**
+ * Room for one lvsd run: on an emulated CPU shared with other labs, node's start-up alone
+ * can take tens of seconds.
+ */
+export const CLI = { timeoutMs: 300_000 };
+
 /** Runs `lvsd apply -c <example>` on the director and fails with its output if it does not exit 0. */
 export async function applyExample(director: Netns, example: string, stateDir: string, extra: string[] = []): Promise<string> {
-  const result = await director.lvsd(['apply', '-c', example, '--state-dir', stateDir, ...extra]);
+  const result = await director.lvsd(['apply', '-c', example, '--state-dir', stateDir, ...extra], CLI);
   if (result.code !== 0) throw new Error(`lvsd apply -c ${example} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
   return result.stdout;
 }
