@@ -18,7 +18,7 @@ import type { CheckTarget } from '../../src/health/types.js';
 import { check } from './fixtures.js';
 import { closedPort, httpsServer, listen, makePki, target, udpServer, type Pki } from './servers.js';
 
-function run(config: Record<string, unknown>, to: CheckTarget, timeoutMs = 2000): Promise<CheckRun> {
+function run(config: Record<string, unknown>, to: CheckTarget, timeoutMs = 10_000): Promise<CheckRun> {
   return runCheck(prepareCheck(check(config) as CheckConfig, to), timeoutMs);
 }
 

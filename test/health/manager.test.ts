@@ -44,7 +44,8 @@ describe('HealthManager', () => {
   it('a new real starts down, comes up on its first success, and the transition is logged and batched', async () => {
     const b = await backend();
     const { m, transitions, batches, lines } = manager();
-    const cfg = config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck())])]);
+    // A generous timeout: the first check must pass even on a loaded host.
+    const cfg = config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck({ interval: 2, timeout: 2 }))])]);
     expect(m.update(cfg)).toEqual({ kept: 0, started: 1, restarted: 0, stopped: 0 });
     expect(m.snapshot().real('web', `127.0.0.1:${b.port}`)).toEqual({ up: false });
     await waitFor(() => batches.length === 1, 'first batch');

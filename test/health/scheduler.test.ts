@@ -1,11 +1,43 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { prepareCheck } from '../../src/health/checkers/index.js';
-import { runCheck, Scheduler, type CheckRun } from '../../src/health/scheduler.js';
+import { runCheck, Scheduler, type CheckRun, type Timers } from '../../src/health/scheduler.js';
 import { check } from './fixtures.js';
 import { target } from './servers.js';
 import type { PreparedCheck } from '../../src/health/types.js';
 import { waitFor } from './helpers.js';
+
+/** A clock that moves only when told; due callbacks run in order, with I/O turns between. */
+class VirtualTimers implements Timers {
+  private time = 0;
+  private queue: Array<{ at: number; seq: number; fn: () => void }> = [];
+  private seq = 0;
+  now(): number {
+    return this.time;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const handle = { at: this.time + ms, seq: this.seq++, fn };
+    this.queue.push(handle);
+    return handle;
+  }
+  clearTimeout(handle: unknown): void {
+    this.queue = this.queue.filter((h) => h !== handle);
+  }
+  async advance(ms: number): Promise<void> {
+    const end = this.time + ms;
+    for (;;) {
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      this.queue.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = this.queue[0];
+      if (!next || next.at > end) break;
+      this.queue.shift();
+      this.time = next.at;
+      next.fn();
+    }
+    this.time = end;
+  }
+}
 
 const schedulers: Scheduler[] = [];
 afterEach(async () => {
@@ -96,16 +128,33 @@ describe('Scheduler', () => {
     expect(firstAt[1]).toBeGreaterThanOrEqual(190);
     expect(firstAt[2]).toBeGreaterThanOrEqual(350);
   });
-  it('keeps the interval start to start', async () => {
-    const s = scheduler({ random: () => 0 });
-    const at: number[] = [];
-    s.add({ intervalMs: 50, timeoutMs: 40, pool: 'io', run: async () => { await sleep(20); return { ok: true, message: '' }; }, onResult: () => void at.push(performance.now()) });
-    await waitFor(() => at.length === 6, 'six runs');
-    const gaps = at.slice(1).map((t, i) => t - (at[i] as number));
-    const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
-    expect(mean).toBeGreaterThan(40);
-    expect(mean).toBeLessThan(70);
+  it('keeps the interval start to start, on a virtual clock', async () => {
+    const clock = new VirtualTimers();
+    const s = scheduler({ timers: clock, random: () => 0 });
+    const starts: number[] = [];
+    // Each run takes 20 ms of virtual time: the next still starts 50 ms after the previous.
+    const run: PreparedCheck = () => {
+      starts.push(clock.now());
+      return new Promise((resolve) => clock.setTimeout(() => resolve({ ok: true, message: '' }), 20));
+    };
+    s.add({ intervalMs: 50, timeoutMs: 40, pool: 'io', run, onResult: () => undefined });
+    await clock.advance(210);
+    expect(starts).toEqual([0, 50, 100, 150, 200]);
   });
+
+  it('a check slower than its interval runs again at once, without a burst to catch up', async () => {
+    const clock = new VirtualTimers();
+    const s = scheduler({ timers: clock, random: () => 0 });
+    const starts: number[] = [];
+    const run: PreparedCheck = () => {
+      starts.push(clock.now());
+      return new Promise((resolve) => clock.setTimeout(() => resolve({ ok: true, message: '' }), 120));
+    };
+    s.add({ intervalMs: 50, timeoutMs: 200, pool: 'io', run, onResult: () => undefined });
+    await clock.advance(400);
+    expect(starts).toEqual([0, 120, 240, 360]);
+  });
+
   it('a removed check stops, and a running one is aborted without reporting', async () => {
     const s = scheduler({ random: () => 0 });
     let aborted = false;
