@@ -118,13 +118,14 @@ if (!inLab) {
         [
           ['-A', '-t', '10.7.5.1:80', '-s', 'rr'],
           ['-a', '-t', '10.7.5.1:80', '-r', '192.168.7.11', '-i', '--tun-type', 'gue', '--tun-port', '6080', '--tun-csum'],
-          ['-a', '-t', '10.7.5.1:80', '-r', '192.168.7.12', '-i', '--tun-type', 'gre', '--tun-remcsum'],
+          // ipvsadm refuses --tun-remcsum with GRE: remote checksum offload is GUE's.
+          ['-a', '-t', '10.7.5.1:80', '-r', '192.168.7.12', '-i', '--tun-type', 'gre', '--tun-csum'],
         ],
         {
           ...svc({ family: 'ipv4', protocol: 'tcp', address: '10.7.5.1', port: 80, scheduler: 'rr' }),
           dests: [
             dst({ address: '192.168.7.11', port: 80, forwarding: 'tun', tunnelType: 'gue', tunnelPort: 6080, tunnelFlags: { csum: true, remcsum: false } }),
-            dst({ address: '192.168.7.12', port: 80, forwarding: 'tun', tunnelType: 'gre', tunnelFlags: { csum: false, remcsum: true } }),
+            dst({ address: '192.168.7.12', port: 80, forwarding: 'tun', tunnelType: 'gre', tunnelFlags: { csum: true, remcsum: false } }),
           ],
         },
       ],
@@ -144,7 +145,8 @@ if (!inLab) {
         'IPv6 fwmark, persistent /64, IPv6 dests',
         [
           ['-A', '-f', '6', '-6', '-s', 'lc', '-p', '120', '-M', '64'],
-          ['-a', '-f', '6', '-6', '-r', '[2001:db8:7::10]', '-g', '-w', '5'],
+          // ipvsadm 1.31 takes a port-less IPv6 real without brackets only.
+          ['-a', '-f', '6', '-6', '-r', '2001:db8:7::10', '-g', '-w', '5'],
         ],
         {
           ...svc({ family: 'ipv6', fwmark: 6, scheduler: 'lc', flags: { ...flags, persistent: true }, timeout: 120, netmask: 64 }),
