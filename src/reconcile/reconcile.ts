@@ -11,7 +11,7 @@ import { loadState, saveState } from './state.js';
 import { readSysctls, writeSysctl } from '../ipvs/sysctl.js';
 import { ADVISED_SYSCTLS } from './sysctl-plan.js';
 import { openAddresses, type AddressClient } from '../director/index.js';
-import type { MarkScan } from '../director/fwmark-rules.js';
+import type { MarkScan } from '../director/fwmark-advice.js';
 
 export interface ReconcileOptions {
   desired: DesiredState;
