@@ -18,7 +18,6 @@ import type { MarkScan } from './fwmark-advice.js';
 
 export { fwmarkAdvice, type FwmarkService, type MarkScan } from './fwmark-advice.js';
 
-
 const NFTA_RULE_EXPRESSIONS = 4;
 const NFTA_LIST_ELEM = 1;
 const NFTA_EXPR_NAME = 1;

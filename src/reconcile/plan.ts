@@ -159,7 +159,8 @@ export function plan(desired: DesiredState, actual: ActualState, context: PlanCo
     steps: builder.steps,
     waiting: builder.waiting,
     foreign: builder.foreign,
-    sysctls: planSysctls(desired.sysctls, actual.sysctls ?? {}),
+    // No sysctls read (a snapshot from `lvsd ls --json`): nothing to compare, nothing to plan.
+    sysctls: actual.sysctls ? planSysctls(desired.sysctls, actual.sysctls) : [],
     advice: [
       ...(actual.sysctls ? sysctlAdvice(desired, actual.sysctls, context.drainTimeoutMs) : []),
       ...(vips?.advice ?? []),
@@ -183,6 +184,21 @@ function planTimeouts(builder: PlanBuilder, desired: Partial<Timeouts> | undefin
   if (changes.length) builder.add({ action: 'change', op: { op: 'set-timeouts', timeouts: write }, service: 'timeouts', changes });
 }
 
+/**
+ * The daemon as the kernel will report it: a setting the config leaves out takes the
+ * kernel's default (maxlen from the interface MTU, group 224.0.0.81:8848, TTL 1), which
+ * only the running daemon can tell; without this every apply would restart the daemons.
+ */
+function withKernelDefaults(want: SyncDaemon, have: SyncDaemon): SyncDaemon {
+  return {
+    ...want,
+    syncMaxLen: want.syncMaxLen || have.syncMaxLen,
+    mcastGroup: want.mcastGroup ?? have.mcastGroup,
+    mcastPort: want.mcastPort || have.mcastPort,
+    mcastTtl: want.mcastTtl || have.mcastTtl,
+  };
+}
+
 function daemonText(daemon: SyncDaemon): string {
   const mcast = daemon.mcastGroup ? ` mcast ${daemon.mcastGroup}:${daemon.mcastPort ?? 0} ttl ${daemon.mcastTtl ?? 0}` : '';
   const maxlen = daemon.syncMaxLen ? ` maxlen ${daemon.syncMaxLen}` : '';
@@ -195,7 +211,7 @@ function planDaemons(builder: PlanBuilder, desired: SyncDaemon[] | undefined, ac
     const want = desired.find((d) => d.state === state);
     const have = actual?.find((d) => d.state === state);
     const label = `sync daemon ${state}`;
-    if (have && want && daemonText(have) === daemonText(want)) continue;
+    if (have && want && daemonText(have) === daemonText(withKernelDefaults(want, have))) continue;
     // A running daemon cannot be edited: the kernel has no SET for it, so stop then start.
     if (have) builder.add({ action: 'remove', op: { op: 'delete-daemon', state }, service: label });
     if (want) {

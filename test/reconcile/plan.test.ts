@@ -190,5 +190,16 @@ describe('plan', () => {
         'remove delete-daemon sync daemon backup',
       ]);
     });
+
+    it('a daemon setting the config leaves out takes the kernel default; one it sets is held', () => {
+      const running = { state: 'master' as const, interface: 'eth1', syncId: 10, syncMaxLen: 1472, mcastGroup: '224.0.0.81', mcastPort: 8848, mcastTtl: 1 };
+      const actual = { table: { services: [] }, daemons: [running] };
+      expect(plan({ services: [], daemons: [{ state: 'master', interface: 'eth1', syncId: 10 }] }, actual, context()).steps).toEqual([]);
+      const wanted = { state: 'master' as const, interface: 'eth1', syncId: 10, syncMaxLen: 1400 };
+      const result = plan({ services: [], daemons: [wanted] }, actual, context());
+      expect(result.steps.map((s) => s.changes.map((c) => `${c.from} -> ${c.to}`)).flat()).toEqual([
+        'eth1 syncid 10 maxlen 1472 mcast 224.0.0.81:8848 ttl 1 -> eth1 syncid 10 maxlen 1400',
+      ]);
+    });
   });
 });
