@@ -103,6 +103,8 @@ export async function loadDesired(options: ConfigOptions, io: CommandIo, timer: 
       stateDir: options.stateDir,
       prune: config.reconcile.prune,
       drainTimeoutMs: config.reconcile.drainTimeoutMs,
+      // plan and apply compare settings only: skip decoding counters (half of a big read).
+      readStats: false,
       ...io.reconcileExtras,
     },
   };

@@ -4,7 +4,7 @@
  * /metrics show it without a second dump, while reconcile() stays the one path that
  * reads, plans and writes.
  */
-import type { IpvsClient, IpvsOp, IpvsOpResult } from '../ipvs/client.js';
+import type { IpvsClient, IpvsOp, IpvsOpResult, ReadOptions } from '../ipvs/client.js';
 import type { IpvsTable, ServiceKey } from '../ipvs/model.js';
 
 export class RecordingClient implements IpvsClient {
@@ -16,16 +16,16 @@ export class RecordingClient implements IpvsClient {
   constructor(private readonly inner: IpvsClient) {}
 
   getInfo = () => this.inner.getInfo();
-  listServices = () => this.inner.listServices();
+  listServices = (options?: ReadOptions) => this.inner.listServices(options);
   getService = (key: ServiceKey) => this.inner.getService(key);
-  listDests = (key: ServiceKey) => this.inner.listDests(key);
+  listDests = (key: ServiceKey, options?: ReadOptions) => this.inner.listDests(key, options);
   getTimeouts = () => this.inner.getTimeouts();
   listDaemons = () => this.inner.listDaemons();
   close = () => this.inner.close();
 
-  async readTable(): Promise<IpvsTable> {
+  async readTable(options?: ReadOptions): Promise<IpvsTable> {
     const readAt = Date.now();
-    const table = await this.inner.readTable();
+    const table = await this.inner.readTable(options);
     this.last = { table, readAt };
     this.writesSinceRead = 0;
     return table;

@@ -454,7 +454,8 @@ export function findAttribute(attrs: Buffer, which: number): Buffer | null {
 }
 
 /** A service from the attributes nested in IPVS_CMD_ATTR_SERVICE (dests left empty). */
-export function decodeService(nested: Buffer): LiveService {
+/** `withStats: false` leaves the counters undecoded (the planner never reads them). */
+export function decodeService(nested: Buffer, withStats = true): LiveService {
   let af: number | null = null;
   let protocol: number | null = null;
   let addr: Buffer | null = null;
@@ -521,7 +522,7 @@ export function decodeService(nested: Buffer): LiveService {
     netmask: netmask ? netmaskPrefix(family, netmask) : family === 'ipv6' ? 128 : 32,
     pe,
   };
-  const chosen = stats64 ?? stats;
+  const chosen = withStats ? (stats64 ?? stats) : undefined;
   const extra = chosen ? { stats: decodeStats(chosen), dests: [] } : { dests: [] };
   if (fwmark !== null && fwmark !== 0) return { family, fwmark, ...settings, ...extra } as LiveService;
   if (protocol === null || addr === null || port === null) {
@@ -541,7 +542,7 @@ export function decodeService(nested: Buffer): LiveService {
  * A dest from the attributes nested in IPVS_CMD_ATTR_DEST. Kernels before 3.18 send no
  * ADDR_FAMILY: the dest then has the service's family.
  */
-export function decodeDest(nested: Buffer, serviceFamily: Family): LiveDest {
+export function decodeDest(nested: Buffer, serviceFamily: Family, withStats = true): LiveDest {
   let addr: Buffer | null = null;
   let port = 0;
   let af: number | null = null;
@@ -625,7 +626,7 @@ export function decodeDest(nested: Buffer, serviceFamily: Family): LiveDest {
     inactiveConns: inactive,
     persistConns: persist,
   };
-  const chosen = stats64 ?? stats;
+  const chosen = withStats ? (stats64 ?? stats) : undefined;
   if (chosen) dest.stats = decodeStats(chosen);
   return dest;
 }

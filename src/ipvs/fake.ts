@@ -18,7 +18,7 @@
  * against it and against the kernel client; where they disagree, the kernel is right.
  */
 import { canonicalAddress, familyOf } from './address.js';
-import type { IpvsClient, IpvsOp, IpvsOpResult } from './client.js';
+import type { IpvsClient, IpvsOp, IpvsOpResult, ReadOptions } from './client.js';
 import { Errno, formatVersion, IP_VS_VERSION_CODE, KNOWN_PERSISTENCE_ENGINES, KNOWN_SCHEDULERS } from './constants.js';
 import { opError, validateOp } from './errors.js';
 import type {
@@ -74,6 +74,13 @@ const SYNC_DEFAULT_MAXLEN_V4 = 1472;
 const SYNC_DEFAULT_MAXLEN_V6 = 1452;
 /** INT_MAX / HZ with the Debian kernel's HZ=250: larger timeouts are EINVAL. */
 const MAX_TIMEOUT = Math.floor(0x7fffffff / 250);
+
+/** A read with `stats: false` decodes no counters, as the kernel client then does. */
+function withoutStats<T extends { stats?: Stats }>(object: T, options: ReadOptions): T {
+  if (options.stats !== false) return object;
+  const { stats: _stats, ...rest } = object;
+  return rest as T;
+}
 
 function zeroStats(): Stats {
   return { conns: 0, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
@@ -144,9 +151,9 @@ export class FakeIpvs implements IpvsClient {
     return { version: formatVersion(IP_VS_VERSION_CODE), connTableSize: this.connTableSize };
   }
 
-  async listServices(): Promise<LiveService[]> {
+  async listServices(options: ReadOptions = {}): Promise<LiveService[]> {
     this.checkOpen();
-    return [...this.services.values()].map((s) => this.liveService(s, false));
+    return [...this.services.values()].map((s) => withoutStats(this.liveService(s, false), options));
   }
 
   async getService(key: ServiceKey): Promise<LiveService | null> {
@@ -155,16 +162,18 @@ export class FakeIpvs implements IpvsClient {
     return svc ? this.liveService(svc, false) : null;
   }
 
-  async listDests(key: ServiceKey): Promise<LiveDest[]> {
+  async listDests(key: ServiceKey, options: ReadOptions = {}): Promise<LiveDest[]> {
     this.checkOpen();
     const svc = this.services.get(keyString(key));
     // The kernel's dest dump for an unknown service ends without entries and without error.
-    return svc ? svc.dests.map((d) => this.liveDest(d)) : [];
+    return svc ? svc.dests.map((d) => withoutStats(this.liveDest(d), options)) : [];
   }
 
-  async readTable(): Promise<IpvsTable> {
+  async readTable(options: ReadOptions = {}): Promise<IpvsTable> {
     this.checkOpen();
-    return { services: [...this.services.values()].map((s) => this.liveService(s, true)) };
+    const services = [...this.services.values()].map((s) => this.liveService(s, true));
+    if (options.stats !== false) return { services };
+    return { services: services.map((s) => ({ ...withoutStats(s, options), dests: s.dests.map((d) => withoutStats(d, options)) })) };
   }
 
   async getTimeouts(): Promise<Timeouts> {

@@ -10,7 +10,7 @@
 import type { NetlinkMessage } from 'netlink';
 import type { AttrStream } from 'netlink';
 import { familyOf } from './address.js';
-import { describeOpObject, IpvsError, type IpvsClient, type IpvsOp, type IpvsOpResult } from './client.js';
+import { describeOpObject, IpvsError, type IpvsClient, type IpvsOp, type IpvsOpResult, type ReadOptions } from './client.js';
 import {
   decodeDaemon,
   decodeDest,
@@ -119,22 +119,23 @@ export class KernelIpvsClient implements IpvsClient {
     return nested ? decodeService(nested) : null;
   }
 
-  async listServices(): Promise<LiveService[]> {
+  async listServices(options: ReadOptions = {}): Promise<LiveService[]> {
     const services: LiveService[] = [];
+    const stats = options.stats !== false;
     await this.dump(genlPayload(IpvsCmd.GET_SERVICE), 'list-services', 'services', (attrs) => {
       const nested = findAttribute(attrs, CmdAttr.SERVICE);
-      if (nested) services.push(decodeService(nested));
+      if (nested) services.push(decodeService(nested, stats));
     });
     return services;
   }
 
-  async listDests(key: ServiceKey): Promise<LiveDest[]> {
-    return this.dumpDests(key);
+  async listDests(key: ServiceKey, options: ReadOptions = {}): Promise<LiveDest[]> {
+    return this.dumpDests(key, key.family, options.stats !== false);
   }
 
-  async readTable(): Promise<IpvsTable> {
-    const services = await this.listServices();
-    for (const service of services) service.dests = await this.dumpDests(service, service.family);
+  async readTable(options: ReadOptions = {}): Promise<IpvsTable> {
+    const services = await this.listServices(options);
+    for (const service of services) service.dests = await this.dumpDests(service, service.family, options.stats !== false);
     return { services };
   }
 
@@ -147,7 +148,7 @@ export class KernelIpvsClient implements IpvsClient {
     return daemons;
   }
 
-  private async dumpDests(key: ServiceKey, family: Family = key.family): Promise<LiveDest[]> {
+  private async dumpDests(key: ServiceKey, family: Family, stats: boolean): Promise<LiveDest[]> {
     const dests: LiveDest[] = [];
     await this.dump(
       genlPayload(IpvsCmd.GET_DEST, (out) => putServiceKey(out, serviceKeyOf(key))),
@@ -155,7 +156,7 @@ export class KernelIpvsClient implements IpvsClient {
       serviceId(key),
       (attrs) => {
         const nested = findAttribute(attrs, CmdAttr.DEST);
-        if (nested) dests.push(decodeDest(nested, family));
+        if (nested) dests.push(decodeDest(nested, family, stats));
       },
     );
     return dests;

@@ -32,6 +32,8 @@ export interface ReconcileOptions {
   addresses?: AddressClient | null;
   /** Reads the marks firewall rules set (fwmark advice); absent: nftables over netlink; null: not checked. */
   markRules?: (() => Promise<MarkScan | null>) | null;
+  /** Decode the table's counters (default true: the daemon serves them as metrics; plan and apply need none). */
+  readStats?: boolean;
 }
 
 export interface SysctlAccess {
@@ -55,12 +57,13 @@ export async function readActual(
   sysctlAccess: SysctlAccess = procSysctls,
   addresses?: AddressClient | null,
   markRules?: (() => Promise<MarkScan | null>) | null,
+  readStats = true,
 ): Promise<ActualState> {
   const sysctlNames = [...new Set([...ADVISED_SYSCTLS, ...Object.keys(desired.sysctls ?? {})])];
   const hasFwmark = desired.services.some((s) => 'fwmark' in s.service);
   const readMarks = markRules === undefined ? defaultMarkRules : markRules;
   const [table, timeouts, daemons, sysctls, snapshot, marks] = await Promise.all([
-    client.readTable(),
+    client.readTable({ stats: readStats }),
     desired.timeouts ? client.getTimeouts() : undefined,
     desired.daemons ? client.listDaemons() : undefined,
     sysctlAccess.read(sysctlNames),
@@ -94,7 +97,7 @@ export async function reconcile(client: IpvsClient, options: ReconcileOptions): 
     }
   }
   try {
-    const read = () => readActual(client, options.desired, options.sysctls, addresses, options.markRules);
+    const read = () => readActual(client, options.desired, options.sysctls, addresses, options.markRules, options.readStats);
     const actual = await (options.timer ?? new PhaseTimer()).time('read', read);
     return await reconcileAgainst(actual, { ...options, addresses: addresses ?? null }, client);
   } finally {

@@ -314,6 +314,19 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
       expect(await ipvs.listDaemons()).toEqual([]);
     });
 
+    it('a read without stats has the same settings and no counters', async () => {
+      const key: ServiceKey = { family: 'ipv4', protocol: 'tcp', address: '10.5.1.1', port: 80 };
+      expectAllOk(await ipvs.execute([{ op: 'add-service', service: svc(key) }, { op: 'add-dest', service: key, dest: dst({ address: '192.168.5.11' }) }]));
+      const full = await ipvs.readTable();
+      const bare = await ipvs.readTable({ stats: false });
+      expect(full.services[0]?.stats).toBeDefined();
+      expect(full.services[0]?.dests[0]?.stats).toBeDefined();
+      expect(bare.services[0]).not.toHaveProperty('stats');
+      expect(bare.services[0]?.dests[0]).not.toHaveProperty('stats');
+      expect(bare.services.map(settingsOf)).toEqual(full.services.map(settingsOf));
+      expect(await ipvs.listDests(key, { stats: false })).toEqual([expect.not.objectContaining({ stats: expect.anything() })]);
+    });
+
     it('zero and flush', async () => {
       const key: ServiceKey = { family: 'ipv4', protocol: 'udp', address: '10.5.0.1', port: 53 };
       expectAllOk(
