@@ -4,40 +4,10 @@
  * Uses the codec in ../dns-packet.ts (why not Node's resolver: see there).
  */
 import { randomInt } from 'node:crypto';
-import dgram from 'node:dgram';
-import net from 'node:net';
 import type { Checker, CheckOutcome } from '../types.js';
 import { abortError } from '../types.js';
 import { decodeReply, encodeQuery, hasAnswer, rcodeName, type DnsReply } from '../dns-packet.js';
-import { connectTcp } from './connect.js';
-
-function queryUdp(query: Buffer, address: string, port: number, source: string | undefined, signal: AbortSignal): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(abortError(signal));
-    const socket = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
-    const id = query.readUInt16BE(0);
-    let settled = false;
-    const finish = (settle: () => void) => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      socket.close();
-      settle();
-    };
-    const onAbort = () => finish(() => reject(abortError(signal)));
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.on('error', (err: NodeJS.ErrnoException) =>
-      finish(() => reject(err.code === 'ECONNREFUSED' ? new Error('ICMP port unreachable') : err)),
-    );
-    // Replies with another id are stray (an earlier, timed-out query): keep waiting.
-    socket.on('message', (reply) => {
-      if (reply.length >= 2 && reply.readUInt16BE(0) === id) finish(() => resolve(reply));
-    });
-    const connect = () => socket.connect(port, address, () => socket.send(query));
-    if (source) socket.bind({ address: source, port: 0 }, connect);
-    else connect();
-  });
-}
+import { connectTcp, udpExchange } from './connect.js';
 
 /** RFC 1035 section 4.2.2: over TCP each message is preceded by its two-byte length. */
 async function queryTcp(query: Buffer, target: Parameters<typeof connectTcp>[0], signal: AbortSignal): Promise<Buffer> {
@@ -83,7 +53,7 @@ export const dnsChecker: Checker<'dns'> = {
       const raw =
         config.transport === 'tcp'
           ? await queryTcp(query, target, signal)
-          : await queryUdp(query, target.address, target.port, target.source, signal);
+          : await udpExchange(target, query, signal, (reply) => reply.length >= 2 && reply.readUInt16BE(0) === query.readUInt16BE(0));
       const reply = decodeReply(raw);
       if (reply.id !== query.readUInt16BE(0)) return { ok: false, message: 'reply id does not match the query' };
       if (reply.truncated && config.transport === 'udp' && config.answer !== undefined) {
