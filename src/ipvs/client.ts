@@ -80,6 +80,41 @@ export interface IpvsClient {
   close(): Promise<void>;
 }
 
+/**
+ * An IpvsClient that hands every call to another: wrappers that watch or alter one call
+ * (the daemon's table recorder, tests that count or refuse writes) override only that.
+ */
+export class ForwardingIpvsClient implements IpvsClient {
+  constructor(protected readonly inner: IpvsClient) {}
+  getInfo(): Promise<IpvsInfo> {
+    return this.inner.getInfo();
+  }
+  listServices(options?: ReadOptions): Promise<LiveService[]> {
+    return this.inner.listServices(options);
+  }
+  getService(key: ServiceKey): Promise<LiveService | null> {
+    return this.inner.getService(key);
+  }
+  listDests(service: ServiceKey, options?: ReadOptions): Promise<LiveDest[]> {
+    return this.inner.listDests(service, options);
+  }
+  readTable(options?: ReadOptions): Promise<IpvsTable> {
+    return this.inner.readTable(options);
+  }
+  getTimeouts(): Promise<Timeouts> {
+    return this.inner.getTimeouts();
+  }
+  listDaemons(): Promise<SyncDaemon[]> {
+    return this.inner.listDaemons();
+  }
+  execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
+    return this.inner.execute(ops);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
 /** How an operation's object is named in messages and plans. */
 export function describeOpObject(op: IpvsOp): string {
   switch (op.op) {

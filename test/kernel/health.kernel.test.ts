@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckConfig } from '../../src/config/check.js';
 import type { ResolvedConfig, ResolvedService } from '../../src/config/resolved.js';
 import { HealthManager, liveWeightsFrom } from '../../src/health/index.js';
-import type { IpvsClient, IpvsOp, IpvsOpResult } from '../../src/ipvs/client.js';
+import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
 import { openIpvs } from '../../src/ipvs/index.js';
 import { destId, type Dest } from '../../src/ipvs/model.js';
 import { desiredState } from '../../src/reconcile/desired.js';
@@ -84,18 +84,9 @@ function configOf(): ResolvedConfig {
 }
 
 /** The kernel client, recording every write with the time the kernel acknowledged it. */
-class Recorder implements IpvsClient {
+class Recorder extends ForwardingIpvsClient {
   writes: Array<{ op: IpvsOp; at: number }> = [];
-  constructor(private readonly inner: IpvsClient) {}
-  getInfo = () => this.inner.getInfo();
-  listServices = () => this.inner.listServices();
-  getService = (k: Parameters<IpvsClient['getService']>[0]) => this.inner.getService(k);
-  listDests = (k: Parameters<IpvsClient['listDests']>[0]) => this.inner.listDests(k);
-  readTable = () => this.inner.readTable();
-  getTimeouts = () => this.inner.getTimeouts();
-  listDaemons = () => this.inner.listDaemons();
-  close = () => this.inner.close();
-  async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
+  override async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
     const results = await this.inner.execute(ops);
     const at = performance.now();
     for (const op of ops) this.writes.push({ op, at });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
-import { IpvsError, type IpvsClient, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
+import { ForwardingIpvsClient, IpvsError, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
 import { formatApplyReport } from '../../src/reconcile/format.js';
 import type { DesiredState } from '../../src/reconcile/plan.js';
 import { reconcile, type ReconcileOptions, type SysctlAccess } from '../../src/reconcile/reconcile.js';
@@ -43,18 +43,12 @@ async function options(extra: Partial<ReconcileOptions> = {}): Promise<Reconcile
 }
 
 /** Refuses the first operation that matches, once: a change the kernel refuses today. */
-class RefuseOnce implements IpvsClient {
+class RefuseOnce extends ForwardingIpvsClient {
   refused = false;
-  constructor(private readonly inner: FakeIpvs, private readonly matches: (op: IpvsOp) => boolean) {}
-  getInfo = () => this.inner.getInfo();
-  listServices = () => this.inner.listServices();
-  getService = (k: Parameters<IpvsClient['getService']>[0]) => this.inner.getService(k);
-  listDests = (k: Parameters<IpvsClient['listDests']>[0]) => this.inner.listDests(k);
-  readTable = () => this.inner.readTable();
-  getTimeouts = () => this.inner.getTimeouts();
-  listDaemons = () => this.inner.listDaemons();
-  close = () => this.inner.close();
-  async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
+  constructor(inner: FakeIpvs, private readonly matches: (op: IpvsOp) => boolean) {
+    super(inner);
+  }
+  override async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
     const results: IpvsOpResult[] = [];
     for (const op of ops) {
       if (!this.refused && this.matches(op)) {
