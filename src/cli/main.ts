@@ -8,16 +8,26 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { CommandModule } from './command.js';
 
-const commandModules: Array<() => Promise<CommandModule>> = [
-  // Each subcommand registers itself; keep this list in the order `--help` shows them.
-  () => import('./commands/validate.js').then((m) => m.validateCommand),
-  () => import('./commands/plan.js').then((m) => m.planCommand),
-  () => import('./commands/apply.js').then((m) => m.applyCommand),
-  () => import('./commands/ls.js').then((m) => m.lsCommand),
-  () => import('./commands/realserver.js').then((m) => m.realserverCommand),
-  () => import('./commands/run.js').then((m) => m.runCommand),
-  () => import('./commands/status.js').then((m) => m.statusCommand),
-];
+/** Each subcommand registers itself; keep this list in the order `--help` shows them. */
+const commandModules: Record<string, () => Promise<CommandModule>> = {
+  validate: () => import('./commands/validate.js').then((m) => m.validateCommand),
+  plan: () => import('./commands/plan.js').then((m) => m.planCommand),
+  apply: () => import('./commands/apply.js').then((m) => m.applyCommand),
+  ls: () => import('./commands/ls.js').then((m) => m.lsCommand),
+  realserver: () => import('./commands/realserver.js').then((m) => m.realserverCommand),
+  run: () => import('./commands/run.js').then((m) => m.runCommand),
+  status: () => import('./commands/status.js').then((m) => m.statusCommand),
+};
+
+/**
+ * The modules to load: only the named command's when there is one (loading all of them
+ * costs seconds on a slow machine, and `validate` must not pull in the daemon), every
+ * module for --help, a typo or no command at all.
+ */
+function modulesFor(argv: string[]): Array<() => Promise<CommandModule>> {
+  const named = argv[2] === undefined ? undefined : commandModules[argv[2]];
+  return named ? [named] : Object.values(commandModules);
+}
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -31,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError()
     .exitOverride();
   let exitCode = 0;
-  for (const load of commandModules) {
+  for (const load of modulesFor(argv)) {
     const module = await load();
     module.register(program, (code) => {
       exitCode = code;

@@ -4,7 +4,7 @@
  * it into desired state, opening the kernel client, and `--timings`.
  */
 import type { Command } from 'commander';
-import { DEFAULT_CONFIG_PATH, formatDiagnostics, loadConfig, type Diagnostic } from '../config/index.js';
+import { DEFAULT_CONFIG_PATH, formatDiagnostics, loadConfigTexts, readConfigSources, type Diagnostic, type LoadResult } from '../config/index.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
@@ -69,7 +69,7 @@ export function addConfigOptions(command: Command): Command {
     .option('--host <name>', "apply this entry of `hosts:` (default: this machine's hostname)")
     .option('--state-dir <dir>', 'where lvsd remembers what it owns and what is draining', DEFAULT_STATE_DIR)
     .option('--json', 'machine-readable output')
-    .option('--timings', 'print the time of each phase (load, read, plan, write) on stderr');
+    .option('--timings', 'print the time of each phase (load, validate, read, plan, write) on stderr');
 }
 
 export type LoadedDesired =
@@ -87,7 +87,8 @@ function printDiagnostics(options: ConfigOptions, io: CommandIo, errors: Diagnos
 
 /** Loads and validates the config; on errors prints them and returns { ok: false }. */
 export async function loadDesired(options: ConfigOptions, io: CommandIo, timer: PhaseTimer): Promise<LoadedDesired> {
-  const result = await timer.time('load', () => loadConfig(options.config, options.host ? { host: options.host } : {}));
+  const read = await timer.time('load', () => readConfigSources(options.config));
+  const result: LoadResult = read.ok ? await timer.time('validate', () => loadConfigTexts(read.texts, options.host ? { host: options.host } : {})) : read;
   if (!result.ok) {
     printDiagnostics(options, io, result.errors, result.warnings);
     io.writeError(`${options.config}: invalid configuration; nothing was changed.\n`);

@@ -45,17 +45,20 @@ export interface SourceText {
 
 /** A file, or a directory of *.yaml / *.yml files loaded as one config (names sorted). */
 export async function loadConfig(path: string, options: LoadOptions = {}): Promise<LoadResult> {
+  const read = await readConfigSources(path);
+  return read.ok ? loadConfigTexts(read.texts, options) : read;
+}
+
+/** The files' texts (the I/O half of loadConfig), or why they cannot be read. */
+export async function readConfigSources(path: string): Promise<{ ok: true; texts: SourceText[] } | { ok: false; errors: Diagnostic[]; warnings: Diagnostic[] }> {
+  const failure = (message: string) => ({ ok: false as const, errors: [{ severity: 'error' as const, file: path, line: 1, column: 1, path: '', message }], warnings: [] });
   let texts: SourceText[];
   try {
     texts = await readConfigTexts(path);
   } catch (err) {
-    const message = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message;
-    return { ok: false, errors: [{ severity: 'error', file: path, line: 1, column: 1, path: '', message }], warnings: [] };
+    return failure((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message);
   }
-  if (texts.length === 0) {
-    return { ok: false, errors: [{ severity: 'error', file: path, line: 1, column: 1, path: '', message: 'the directory holds no *.yaml or *.yml file' }], warnings: [] };
-  }
-  return loadConfigTexts(texts, options);
+  return texts.length === 0 ? failure('the directory holds no *.yaml or *.yml file') : { ok: true, texts };
 }
 
 export async function readConfigTexts(path: string): Promise<SourceText[]> {

@@ -145,6 +145,6 @@ describe('lvsd plan / apply on the fake kernel', () => {
     const path = await writeConfig(config);
     const out = io();
     await runApply({ config: path, stateDir: join(dir, 'state'), timings: true }, out);
-    for (const phase of ['load', 'read', 'plan', 'write']) expect(out.err).toMatch(new RegExp(`^${phase} \\.+ [\\d.]+ ms$`, 'm'));
+    for (const phase of ['load', 'validate', 'read', 'plan', 'write']) expect(out.err).toMatch(new RegExp(`^${phase} \\.+ [\\d.]+ ms$`, 'm'));
   });
 });
