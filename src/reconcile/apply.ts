@@ -28,6 +28,11 @@ export interface VipOutcome {
   error?: string;
 }
 
+/** Every change made: IPVS operations, sysctls and interface addresses. */
+export function totalWrites(report: ApplyReport): number {
+  return report.writes + report.sysctls.length + report.vips.length;
+}
+
 export interface ApplyReport {
   outcomes: StepOutcome[];
   sysctls: SysctlOutcome[];

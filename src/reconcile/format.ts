@@ -4,7 +4,7 @@
  */
 import type { IpvsOp } from '../ipvs/client.js';
 import { forwardingLabel, type Dest, type Service } from '../ipvs/model.js';
-import type { ApplyReport } from './apply.js';
+import { totalWrites, type ApplyReport } from './apply.js';
 import { countSteps, isEmptyPlan, type Plan, type PlanStep, type StepAction } from './plan.js';
 import type { VipStep } from './vip-plan.js';
 
@@ -154,7 +154,7 @@ export function formatApplyReport(report: ApplyReport, palette: Palette = plain)
   lines.push(...report.vips.map(({ step, error }) =>
     error ? palette.remove(`  ! ${vipText(step)}: ${error}`) : paint(palette, step.action, `  ${symbols[step.action]} ${vipText(step)}`),
   ));
-  const writes = report.writes + report.sysctls.length + report.vips.length;
+  const writes = totalWrites(report);
   const done = writes - report.failed;
   lines.push('', palette.bold(report.failed ? `Applied ${done} of ${writes} changes; ${report.failed} failed.` : `Applied ${done} changes.`));
   return lines.join('\n');

@@ -12,6 +12,7 @@ import { runLs } from '../../src/cli/commands/ls.js';
 import { runPlan } from '../../src/cli/commands/plan.js';
 import { testIo } from '../../src/cli/reconcile-command.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
+import { FakeAddresses } from '../../src/director/fake-addresses.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import type { SysctlAccess } from '../../src/reconcile/reconcile.js';
 
@@ -139,6 +140,34 @@ describe('lvsd plan / apply on the fake kernel', () => {
     const out = io();
     expect(await runPlan({ config: path, stateDir: join(dir, 'state'), state: bad }, out)).toBe(1);
     expect(out.err).toMatch(/is not an lvsd table snapshot/);
+  });
+
+  it('apply --json lists sysctls and addresses with the IPVS operations, and counts them all as writes', async () => {
+    const path = await writeConfig(`kernel:
+  sysctl: { ip_forward: true }
+services:
+  web:
+    address: 10.0.0.1:80
+    scheduler: rr
+    forwarding: nat
+    vip: lvsd0
+    reals: [192.168.10.2:80]
+`);
+    const written: string[] = [];
+    const sysctls: SysctlAccess = {
+      read: async (names) => Object.fromEntries(names.map((n) => [n, 0])),
+      write: async (name, value) => {
+        written.push(`${name}=${value}`);
+      },
+    };
+    const addresses = new FakeAddresses();
+    const out = testIo(open, { sysctls, addresses });
+    expect(await runApply({ config: path, stateDir: join(dir, 'state'), json: true }, out)).toBe(0);
+    const report = JSON.parse(out.out) as { applied: Array<{ op: string }>; writes: number; failed: number };
+    expect(report.applied.map((a) => a.op)).toEqual(['set-sysctl', 'add-service', 'add-dest', 'create-dummy', 'link-up', 'add-address']);
+    expect(report).toMatchObject({ writes: 6, failed: 0 });
+    expect(written).toEqual(['net.ipv4.ip_forward=1']);
+    expect(addresses.addresses.map((a) => `${a.address}/${a.prefix} ${a.interface}`)).toContain('10.0.0.1/32 lvsd0');
   });
 
   it('--timings prints each phase on stderr', async () => {

@@ -5,6 +5,7 @@
  * converges); with --dry-run, plan's codes (0 nothing to do, 2 changes pending).
  */
 import type { Command } from 'commander';
+import { totalWrites, type ApplyReport } from '../../reconcile/apply.js';
 import { formatApplyReport, formatPlan, planToJson } from '../../reconcile/format.js';
 import { isEmptyPlan } from '../../reconcile/plan.js';
 import { reconcile, type ReconcileResult } from '../../reconcile/reconcile.js';
@@ -16,15 +17,25 @@ export interface ApplyOptions extends ConfigOptions {
   dryRun?: boolean;
 }
 
+/** What was done, in the order it was done: sysctls, then IPVS operations and addresses. */
+function appliedJson(report: ApplyReport): object[] {
+  const error = (message: string | undefined) => (message ? { error: message } : {});
+  return [
+    ...report.sysctls.map((o) => ({ action: 'change', op: 'set-sysctl', object: `${o.change.name}=${o.change.to}`, ...error(o.error) })),
+    ...report.outcomes.map((o) => ({
+      action: o.step.action,
+      op: o.step.op.op,
+      service: o.step.service,
+      ...(o.step.dest ? { dest: o.step.dest } : {}),
+      ...error(o.error?.message),
+    })),
+    ...report.vips.map((o) => ({ action: o.step.action, op: o.step.op.op, object: o.step.object, ...error(o.error) })),
+  ];
+}
+
 function applyJson(result: ReconcileResult): object {
-  const outcomes = result.report?.outcomes.map((o) => ({
-    action: o.step.action,
-    op: o.step.op.op,
-    service: o.step.service,
-    ...(o.step.dest ? { dest: o.step.dest } : {}),
-    ...(o.error ? { error: o.error.message } : {}),
-  }));
-  return { plan: planToJson(result.plan), applied: outcomes ?? null, writes: result.report?.writes ?? 0, failed: result.report?.failed ?? 0 };
+  const report = result.report;
+  return { plan: planToJson(result.plan), applied: report ? appliedJson(report) : null, writes: report ? totalWrites(report) : 0, failed: report?.failed ?? 0 };
 }
 
 function printResult(options: ApplyOptions, io: CommandIo, result: ReconcileResult): void {
