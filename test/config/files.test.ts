@@ -167,6 +167,23 @@ describe('lvsd validate', () => {
     expect(text).toMatch(/invalid \(2 errors, 0 warnings\)/);
   });
 
+  it("notes this machine's forwarding when a NAT config leaves it alone, without changing the exit status", async () => {
+    const nat = 'services:\n  web: { address: 10.0.0.1:80, forwarding: nat, reals: [192.168.1.1:8080] }\n';
+    const dir = tempDir({ 'nat.yaml': nat, 'nat-fwd.yaml': `kernel: { sysctl: { ip_forward: true } }\n${nat}` });
+    const run = async (file: string, forwarding: number | null) => {
+      const { err, io: streams } = io();
+      const sysctls = async (names: readonly string[]) => Object.fromEntries(names.map((n) => [n, forwarding]));
+      const code = await runValidate({ config: join(dir, file) }, { ...streams, readSysctls: sysctls });
+      return { code, err: err.join('') };
+    };
+    const off = await run('nat.yaml', 0);
+    expect(off.code).toBe(0);
+    expect(off.err).toMatch(/^note \(this machine\): net\.ipv4\.ip_forward is 0: NAT \(masquerading\) services cannot forward packets; set kernel\.sysctl\.ip_forward: true$/m);
+    expect((await run('nat.yaml', 1)).err).toBe('');
+    expect((await run('nat.yaml', null)).err).toBe('');
+    expect((await run('nat-fwd.yaml', 0)).err).toBe('');
+  });
+
   it('exits 2 when the path does not exist', async () => {
     const { err, io: streams } = io();
     expect(await runValidate({ config: '/nonexistent/lvsd.yaml' }, streams)).toBe(2);

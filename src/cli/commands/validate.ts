@@ -15,6 +15,9 @@ import {
   type SourceText,
   summarize,
 } from '../../config/index.js';
+import { readSysctls } from '../../ipvs/sysctl.js';
+import { desiredState } from '../../reconcile/desired.js';
+import { sysctlAdvice } from '../../reconcile/sysctl-plan.js';
 import type { CommandModule } from '../command.js';
 
 export interface ValidateOptions {
@@ -28,6 +31,21 @@ export interface ValidateIo {
   write: (text: string) => void;
   writeError: (text: string) => void;
   color: boolean;
+  /** This machine's sysctls (null where absent, as on macOS); /proc/sys by default. */
+  readSysctls?: (names: readonly string[]) => Promise<Record<string, number | null>>;
+}
+
+const FORWARDING_SYSCTLS = ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'];
+
+/**
+ * NAT needs forwarding on the director. When validate runs on one (no --all-hosts) and the
+ * config neither sets it nor finds it on, say so; it is a note about this machine, not an
+ * error in the file, so the exit status is unchanged.
+ */
+async function forwardingNotes(result: LoadResult, io: ValidateIo): Promise<string[]> {
+  if (!result.ok) return [];
+  const actual = await (io.readSysctls ?? readSysctls)(FORWARDING_SYSCTLS);
+  return sysctlAdvice(desiredState(result.config), actual, 0).filter((advice) => FORWARDING_SYSCTLS.some((name) => advice.startsWith(name)));
 }
 
 interface HostReport {
@@ -65,6 +83,7 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
   }
   const reports = reportsFor(texts, options);
   const valid = reports.every((r) => r.result.ok);
+  const notes = options.allHosts ? [] : await forwardingNotes((reports[0] as HostReport).result, io);
   if (options.json) {
     io.write(
       `${JSON.stringify(
@@ -78,6 +97,7 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
             warnings: result.warnings,
             ...(result.ok ? { services: result.config.services.length, reals: result.config.services.reduce((n, s) => n + s.reals.length, 0) } : {}),
           })),
+          notes,
         },
         null,
         2,
@@ -97,6 +117,7 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
       io.writeError(`${label}${options.config}: invalid (${summarize(diagnostics)})\n`);
     }
   }
+  for (const note of notes) io.writeError(`note (this machine): ${note}\n`);
   return valid ? 0 : 1;
 }
 
