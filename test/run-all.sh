@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: type check, unit tests on the host, build, then the kernel lab's self-tests and
+# `npm test`: type check, build, unit tests on the host, then the kernel lab's self-tests and
 # the kernel suite inside the lab (test/lab/; docs/lab.md). Fails if any step fails, or if
 # the kernel suite fails or cannot start. The closing line is the kernel suite's
 # `kernel: N passed, N failed`.
@@ -16,8 +16,9 @@ step() {
 }
 
 step "type check" npx tsc -p tsconfig.json --noEmit
-step "unit tests (host)" npx vitest run
+# Before the unit tests: some run the built CLI (bin/lvsd.js -> dist/).
 step "build" npm run build --silent
+step "unit tests (host)" npx vitest run
 step "kernel lab self-tests" bash test/lab/selftest.sh
 echo
 echo "=== npm test: kernel suite (lab)"
