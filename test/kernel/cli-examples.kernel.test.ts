@@ -13,7 +13,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, type Netns } from '../lab/topology.js';
+import { Lab, sortedLines, type Netns } from '../lab/topology.js';
 
 const inLab = process.env.LVSD_LAB === '1';
 
@@ -99,14 +99,6 @@ const examples: Example[] = [
     ],
   },
 ];
-
-function sortedLines(text: string): string[] {
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .sort();
-}
 
 /** What ipvsadm shows of the table: rules, thresholds, tunnel settings (headers dropped). */
 async function views(director: Netns): Promise<Record<string, string[]>> {

@@ -11,7 +11,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { natLab, type BuiltLab } from '../lab/topology.js';
+import { natLab, sortedLines, type BuiltLab } from '../lab/topology.js';
 
 const inLab = process.env.LVSD_LAB === '1';
 
@@ -36,14 +36,6 @@ ${options.extra ?? ''}`;
 const NAT_RULES = `-A -t 10.0.0.1:80 -s rr
 -a -t 10.0.0.1:80 -r 192.168.10.2:80 -m -w 1
 -a -t 10.0.0.1:80 -r 192.168.11.2:80 -m -w 1`;
-
-function sortedLines(text: string): string[] {
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .sort();
-}
 
 /** Phase names and times from `--timings` ("write ..... 12 ms"). */
 function timings(stderr: string): Record<string, number> {

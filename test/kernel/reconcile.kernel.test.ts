@@ -24,29 +24,20 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { formatDiagnostics, loadConfigText } from '../../src/config/index.js';
-import type { IpvsClient, IpvsOp, IpvsOpResult } from '../../src/ipvs/client.js';
+import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
 import { openIpvs } from '../../src/ipvs/index.js';
 import type { KernelIpvsClient } from '../../src/ipvs/kernel-client.js';
 import { desiredState } from '../../src/reconcile/desired.js';
 import type { DesiredState } from '../../src/reconcile/plan.js';
 import { reconcile, type ReconcileResult } from '../../src/reconcile/reconcile.js';
-import { natLab, waitFor, type BuiltLab } from '../lab/topology.js';
+import { natLab, sortedLines, waitFor, type BuiltLab } from '../lab/topology.js';
 
 const inLab = process.env.LVSD_LAB === '1';
 
 /** The kernel client, with every operation handed to execute() recorded. */
-class Counting implements IpvsClient {
+class Counting extends ForwardingIpvsClient {
   readonly executed: IpvsOp[] = [];
-  constructor(readonly inner: IpvsClient) {}
-  getInfo = () => this.inner.getInfo();
-  listServices = () => this.inner.listServices();
-  getService = (k: Parameters<IpvsClient['getService']>[0]) => this.inner.getService(k);
-  listDests = (k: Parameters<IpvsClient['listDests']>[0]) => this.inner.listDests(k);
-  readTable = () => this.inner.readTable();
-  getTimeouts = () => this.inner.getTimeouts();
-  listDaemons = () => this.inner.listDaemons();
-  close = () => this.inner.close();
-  execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
+  override execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
     this.executed.push(...ops);
     return this.inner.execute(ops);
   }
@@ -80,14 +71,6 @@ function desiredFrom(yaml: string): { desired: DesiredState; drainTimeoutMs: num
   const loaded = loadConfigText(yaml, 'lab.yaml', { host: null });
   if (!loaded.ok) throw new Error(`test config refused:\n${formatDiagnostics(loaded.errors)}`);
   return { desired: desiredState(loaded.config), drainTimeoutMs: loaded.config.reconcile.drainTimeoutMs };
-}
-
-function sortedLines(text: string): string[] {
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .sort();
 }
 
 /** Service counters from `ipvsadm -Ln --stats --exact`: Conns InPkts OutPkts InBytes OutBytes. */

@@ -553,6 +553,15 @@ export async function markPorts(director: Netns, vip: string, ports: number[], m
 }
 
 /** Polls `check` every 100 ms until it returns something truthy; rejects after timeoutMs. */
+/** Non-empty lines, trimmed and sorted: `ipvsadm -Sn` output compared as a set of rules. */
+export function sortedLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .sort();
+}
+
 export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
