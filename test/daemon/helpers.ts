@@ -18,6 +18,7 @@ import type { LoadOutcome } from '../../src/daemon/ports.js';
 import type { RealHealth } from '../../src/daemon/status.js';
 import { createLogger, type Logger } from '../../src/util/log.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
+import { waitUntil } from '../lab/wait.js';
 
 interface TestService {
   vip: string;
@@ -143,16 +144,5 @@ export function memoryLogger(): { logger: Logger; lines: Array<Record<string, un
 
 /** Polls until `check` returns true (or a value), failing after `timeoutMs` with `what`. */
 export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  return waitUntil(what, check, { timeoutMs, pollMs: 20 });
 }

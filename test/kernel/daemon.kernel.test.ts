@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../lab/wait.js';
 
 const run = promisify(execFile);
 const inLab = process.env.LVSD_LAB === '1';
@@ -37,18 +38,7 @@ async function rules(): Promise<string> {
 }
 
 async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 60_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return waitUntil(what, check, { timeoutMs, pollMs: 100 });
 }
 
 async function freePort(): Promise<number> {

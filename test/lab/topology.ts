@@ -15,6 +15,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { waitUntil } from './wait.js';
 
 /** What a command printed and how it ended. */
 export interface ExecResult {
@@ -563,16 +564,5 @@ export function sortedLines(text: string): string[] {
 }
 
 export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return waitUntil(what, check, { timeoutMs, pollMs: 100 });
 }
