@@ -5,9 +5,9 @@
  * restart neither cuts a drain short nor lets it run forever. Lost state is safe: owned
  * services not in config are then treated as foreign, and drains restart their clock.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { readJsonFile, writeJsonFile } from '../util/json-file.js';
 
 const StateFile = z.object({
   version: z.literal(1),
@@ -29,31 +29,14 @@ export function stateFilePath(stateDir: string): string {
 
 export async function loadState(stateDir: string): Promise<{ state: ReconcileState; warning?: string }> {
   const path = stateFilePath(stateDir);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: emptyState() };
-    return { state: emptyState(), warning: `cannot read ${path}: ${(err as Error).message}; treating every unlisted service as foreign` };
-  }
-  const parsed = StateFile.safeParse(safeJson(text));
-  if (!parsed.success) return { state: emptyState(), warning: `${path} is not a valid lvsd state file; treating every unlisted service as foreign` };
-  return { state: parsed.data };
+  const read = await readJsonFile(path, StateFile);
+  if (read.status === 'ok') return { state: read.value };
+  if (read.status === 'absent') return { state: emptyState() };
+  if (read.status === 'unreadable') return { state: emptyState(), warning: `cannot read ${path}: ${read.reason}; treating every unlisted service as foreign` };
+  return { state: emptyState(), warning: `${path} is not a valid lvsd state file; treating every unlisted service as foreign` };
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Written to a temporary file and renamed, so a crash never leaves half a state file. */
+/** Written whole or not at all: a crash never leaves half a state file. */
 export async function saveState(stateDir: string, state: ReconcileState): Promise<void> {
-  await mkdir(stateDir, { recursive: true });
-  const path = stateFilePath(stateDir);
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`);
-  await rename(temporary, path);
+  await writeJsonFile(stateFilePath(stateDir), state);
 }
