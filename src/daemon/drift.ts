@@ -11,6 +11,7 @@
 import type { Dest, Service } from '../ipvs/model.js';
 import { destId, serviceId } from '../ipvs/model.js';
 import { drainKey, type DesiredState, type Plan, type PlanStep } from '../reconcile/plan.js';
+import { drainKeyService } from '../reconcile/reconcile.js';
 
 /** What the last clean pass aimed at. */
 export interface Aim {
@@ -77,4 +78,17 @@ function sameDest(step: PlanStep, before: ServiceAim | undefined, now: ServiceAi
   const a = before?.dests.get(id);
   const b = now?.dests.get(id);
   return a !== undefined && b !== undefined && same(a, b);
+}
+
+/**
+ * The aim after a clean scoped pass: the previous aim with the scoped services' part (their
+ * desired state and drains) replaced. Null stays null: after a failed pass no write is
+ * called drift until a full pass has set a whole aim again.
+ */
+export function scopedAim(previous: Aim | null, desired: DesiredState, plan: Plan, scope: ReadonlySet<string>): Aim | null {
+  if (!previous) return null;
+  const services = [...previous.desired.services.filter((s) => !scope.has(serviceId(s.service))), ...desired.services.filter((s) => scope.has(serviceId(s.service)))];
+  const draining = new Set([...previous.draining].filter((key) => !scope.has(drainKeyService(key))));
+  for (const key of Object.keys(plan.next.draining)) draining.add(key);
+  return { desired: { ...previous.desired, services }, draining };
 }

@@ -26,10 +26,20 @@ export interface CheckResultEvent {
 }
 
 /**
+ * A 'changes' event: what changed, each change naming its service (config name). The
+ * daemon scopes the pass to those services; a batch that names none gets a full pass.
+ */
+export interface HealthBatch {
+  transitions?: ReadonlyArray<{ service: string }>;
+  weights?: ReadonlyArray<{ service: string }>;
+  quorum?: ReadonlyArray<{ service: string }>;
+}
+
+/**
  * The health side: runs the checks of the config it is given and says when reals change
  * state. It never touches the kernel; the daemon turns its snapshot into desired state.
  *
- * Events: 'changes' (a batch of transitions: time for one reconcile), 'result' (one check
+ * Events: 'changes' (a HealthBatch: time for one reconcile of the services it names), 'result' (one check
  * ran: CheckResultEvent), 'transition' (one real changed state; logged).
  */
 export interface HealthSource<Snapshot> {

@@ -79,6 +79,8 @@ export const PassRecord = z.object({
   driftRepairs: z.number(),
   waitingDrains: z.number(),
   error: z.string().nullable(),
+  /** The services a health pass was limited to (config names); absent for a full pass. */
+  scope: z.array(z.string()).optional(),
 });
 export type PassRecord = z.infer<typeof PassRecord>;
 

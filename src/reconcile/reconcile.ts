@@ -6,8 +6,10 @@
 import type { IpvsClient } from '../ipvs/client.js';
 import { PhaseTimer } from '../util/timings.js';
 import { applyPlan, type ApplyReport } from './apply.js';
-import { plan as makePlan, type ActualState, type DesiredState, type Plan } from './plan.js';
-import { loadState, saveState } from './state.js';
+import { drainKey, plan as makePlan, type ActualState, type DesiredService, type DesiredState, type Plan } from './plan.js';
+import { emptyState, loadState, saveState, type ReconcileState } from './state.js';
+import type { IpvsTable, LiveService } from '../ipvs/model.js';
+import { serviceId, serviceKeyOf } from '../ipvs/model.js';
 import { readSysctls, writeSysctl } from '../ipvs/sysctl.js';
 import { ADVISED_SYSCTLS } from './sysctl-plan.js';
 import { openAddresses, type AddressClient } from '../director/index.js';
@@ -34,6 +36,15 @@ export interface ReconcileOptions {
   markRules?: (() => Promise<MarkScan | null>) | null;
   /** Decode the table's counters (default true: the daemon serves them as metrics; plan and apply need none). */
   readStats?: boolean;
+  /**
+   * Config names of the only services this pass looks at (a health batch names the services
+   * whose reals changed). Each is read on its own (getService + listDests), planned and
+   * applied; nothing else is read or touched: no other service (owned or foreign), no
+   * timeouts, sync daemons, sysctls or VIPs, none of which health changes. Their part of the
+   * state file (drains) is merged into it, the other services' entries stay as they were.
+   * A named service not in `desired` is skipped. Absent: the whole table (a full pass).
+   */
+  scope?: ReadonlySet<string>;
 }
 
 export interface SysctlAccess {
@@ -44,7 +55,10 @@ export interface SysctlAccess {
 export const procSysctls: SysctlAccess = { read: (names) => readSysctls(names), write: (name, value) => writeSysctl(name, value) };
 
 export interface ReconcileResult {
+  /** For a scoped pass, the plan of the scoped services alone (its `next` too: see stateAfter). */
   plan: Plan;
+  /** serviceIds the pass covered; absent for a full pass. */
+  scope?: ReadonlySet<string>;
   /** Absent on a dry run. */
   report?: ApplyReport;
   warnings: string[];
@@ -86,6 +100,7 @@ async function defaultMarkRules(): Promise<MarkScan | null> {
 }
 
 export async function reconcile(client: IpvsClient, options: ReconcileOptions): Promise<ReconcileResult> {
+  if (options.scope) return reconcileScoped(client, options, options.scope);
   let addresses = options.addresses;
   let opened = false;
   if (addresses === undefined) {
@@ -140,4 +155,74 @@ export async function reconcileAgainst(actual: ActualState, options: ReconcileOp
     await saveState(options.stateDir, { version: 1, owned: plan.next.owned, draining: plan.next.draining, ...(vips.length ? { vips } : {}) });
   }
   return { plan, report, warnings };
+}
+
+/**
+ * A pass over a few services (see ReconcileOptions.scope): the same planner and applier
+ * over a desired state and a table cut down to those services. Read one by one, ten
+ * services of a 10k-real table cost a few milliseconds where the whole dump costs a
+ * hundred, which is what keeps a health decision close to the kernel.
+ */
+async function reconcileScoped(client: IpvsClient, options: ReconcileOptions, names: ReadonlySet<string>): Promise<ReconcileResult> {
+  const timer = options.timer ?? new PhaseTimer();
+  const services = options.desired.services.filter((s) => names.has(s.name));
+  const scope = new Set(services.map((s) => serviceId(s.service)));
+  const table = await timer.time('read', () => readServices(client, services, options.readStats ?? true));
+  const warnings: string[] = [];
+  const loaded = options.stateDir ? await loadState(options.stateDir) : undefined;
+  if (loaded?.warning) warnings.push(loaded.warning);
+  const state = loaded?.state ?? emptyState();
+  // Only the scoped services are desired and only they are in the table: the planner
+  // neither removes nor reports anything else, and plans no kernel-wide setting.
+  const plan = await timer.time('plan', () =>
+    makePlan({ services }, { table }, {
+      now: options.now ?? Date.now(),
+      owned: new Set(state.owned),
+      draining: new Map(Object.entries(state.draining)),
+      drainTimeoutMs: options.drainTimeoutMs,
+      prune: options.prune,
+      ownedVips: new Set(state.vips ?? []),
+    }),
+  );
+  if (options.dryRun) return { plan, scope, warnings };
+  const report = await timer.time('write', () => applyPlan(client, plan));
+  // A state file that could not be read is left for the next full pass to rewrite whole:
+  // merged into an empty state, the other services would lose their ownership.
+  if (options.stateDir && !loaded?.warning) {
+    const next = mergeScopedState(state, plan, scope);
+    // Most health passes change no drain record: an unchanged file is not written again.
+    if (JSON.stringify(next) !== JSON.stringify(state)) await saveState(options.stateDir, next);
+  }
+  return { plan, report, scope, warnings };
+}
+
+/** The scoped services' live state, read service by service; absent ones are simply not in the table. */
+async function readServices(client: IpvsClient, services: readonly DesiredService[], stats: boolean): Promise<IpvsTable> {
+  const read = await Promise.all(
+    services.map(async (wanted) => {
+      const key = serviceKeyOf(wanted.service);
+      const [found, dests] = await Promise.all([client.getService(key), client.listDests(key, { stats })]);
+      return found ? { ...found, dests } : null;
+    }),
+  );
+  return { services: read.filter((s): s is LiveService => s !== null) };
+}
+
+/** The serviceId of a drainKey ("TCP 10.0.0.1:80 -> 192.168.10.2:80"). */
+export function drainKeyService(key: string): string {
+  const dest = drainKey('', '');
+  const at = key.indexOf(dest);
+  return at < 0 ? key : key.slice(0, at);
+}
+
+/**
+ * The state file after a scoped pass: the scoped services' drains as the plan left them,
+ * everything else as it was. The scoped services are desired, so they are owned.
+ */
+export function mergeScopedState(state: ReconcileState, plan: Plan, scope: ReadonlySet<string>): ReconcileState {
+  const draining: Record<string, number> = {};
+  for (const [key, since] of Object.entries(state.draining)) if (!scope.has(drainKeyService(key))) draining[key] = since;
+  Object.assign(draining, plan.next.draining);
+  const owned = [...new Set([...state.owned, ...scope])];
+  return { version: 1, owned, draining, ...(state.vips?.length ? { vips: state.vips } : {}) };
 }

@@ -12,8 +12,9 @@ import { parse } from 'yaml';
 import type { CheckConfig } from '../../src/config/check.js';
 import type { ResolvedConfig, ResolvedService } from '../../src/config/resolved.js';
 import type { HealthSnapshot } from '../../src/health/manager.js';
-import type { IpvsTable } from '../../src/ipvs/model.js';
-import { destId } from '../../src/ipvs/model.js';
+import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult, type ReadOptions } from '../../src/ipvs/client.js';
+import type { IpvsTable, LiveDest, LiveService, ServiceKey } from '../../src/ipvs/model.js';
+import { destId, serviceId } from '../../src/ipvs/model.js';
 import type { LoadOutcome } from '../../src/daemon/ports.js';
 import type { RealHealth } from '../../src/daemon/status.js';
 import { createLogger, type Logger } from '../../src/util/log.js';
@@ -114,10 +115,12 @@ export class ScriptedHealth extends EventEmitter {
     return { real: (service, real) => ({ up: !down.has(`${service} ${real}`) }), sorryActive: () => false };
   }
 
-  setDown(service: string, real: string, isDown: boolean): void {
+  /** A real changes state: a 'changes' batch naming its service, as the HealthManager sends (`named: false`: a batch that names none). */
+  setDown(service: string, real: string, isDown: boolean, options: { named?: boolean } = {}): void {
     if (isDown) this.down.add(`${service} ${real}`);
     else this.down.delete(`${service} ${real}`);
-    this.emit('changes', { transitions: [], weights: [], quorum: [] });
+    const transitions = options.named === false ? [] : [{ service, real, from: isDown ? 'up' : 'down', to: isDown ? 'down' : 'up' }];
+    this.emit('changes', { transitions, weights: [], quorum: [] });
   }
 
   stop(): void {
@@ -145,4 +148,41 @@ export function memoryLogger(): { logger: Logger; lines: Array<Record<string, un
 /** Polls until `check` returns true (or a value), failing after `timeoutMs` with `what`. */
 export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
   return waitUntil(what, check, { timeoutMs, pollMs: 20 });
+}
+
+/** An IpvsClient that logs every call it passes on, by method and the service concerned ("listDests TCP 10.0.0.1:80"). */
+export class CallLog extends ForwardingIpvsClient {
+  readonly calls: string[] = [];
+  override readTable(options?: ReadOptions): Promise<IpvsTable> {
+    this.calls.push('readTable');
+    return super.readTable(options);
+  }
+  override listServices(options?: ReadOptions): Promise<LiveService[]> {
+    this.calls.push('listServices');
+    return super.listServices(options);
+  }
+  override getService(key: ServiceKey): Promise<LiveService | null> {
+    this.calls.push(`getService ${serviceId(key)}`);
+    return super.getService(key);
+  }
+  override listDests(key: ServiceKey, options?: ReadOptions): Promise<LiveDest[]> {
+    this.calls.push(`listDests ${serviceId(key)}`);
+    return super.listDests(key, options);
+  }
+  override getTimeouts() {
+    this.calls.push('getTimeouts');
+    return super.getTimeouts();
+  }
+  override listDaemons() {
+    this.calls.push('listDaemons');
+    return super.listDaemons();
+  }
+  override execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
+    this.calls.push(...ops.map((op) => `execute ${op.op}${'service' in op && op.service ? ` ${serviceId(op.service)}` : ''}`));
+    return super.execute(ops);
+  }
+  /** The calls since the last take(). */
+  take(): string[] {
+    return this.calls.splice(0);
+  }
 }

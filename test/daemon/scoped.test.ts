@@ -1,0 +1,190 @@
+/**
+ * Health passes scoped to the services a batch names: what they read and write, what they
+ * leave alone, and when a pass is full after all.
+ */
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { DaemonMetrics } from '../../src/daemon/metrics.js';
+import { IpvsError, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
+import { FakeIpvs } from '../../src/ipvs/fake.js';
+import { serviceKeyOf } from '../../src/ipvs/model.js';
+import { desiredState } from '../../src/reconcile/desired.js';
+import type { SysctlAccess } from '../../src/reconcile/reconcile.js';
+import { dest, tcpService } from '../reconcile/fixtures.js';
+import { CallLog, memoryLogger, ScriptedHealth, snapshotView, testLoader, waitFor } from './helpers.js';
+
+const noSysctls: SysctlAccess = { read: async (names) => Object.fromEntries(names.map((n) => [n, null])), write: async () => undefined };
+const web = serviceKeyOf(tcpService('10.0.0.1', 80));
+const api = serviceKeyOf(tcpService('10.0.0.2', 80));
+const a = { address: '192.168.10.2', port: 80 };
+const b = { address: '192.168.10.3', port: 80 };
+
+const config = (extra = '') =>
+  `${extra}services:\n` +
+  ['web: 10.0.0.1:80', 'api: 10.0.0.2:80']
+    .map((line) => {
+      const [name, vip] = line.split(': ');
+      return `  ${name}:\n    vip: ${vip}\n    checked: true\n    reals:\n      192.168.10.2:80: 1\n      192.168.10.3:80: 1\n`;
+    })
+    .join('');
+
+/** Refuses every write while `refusing` is set. */
+class Refusing extends CallLog {
+  refusing = false;
+  override async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
+    if (!this.refusing) return super.execute(ops);
+    this.calls.push(...ops.map((op) => `refused ${op.op}`));
+    return ops.map((op) => ({ ok: false, error: new IpvsError(op.op, 'x', 12, 'Memory allocation problem') }));
+  }
+}
+
+const running: Array<Daemon<unknown>> = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((d) => d.stop()));
+});
+
+async function setup(extra = '') {
+  const dir = await mkdtemp(join(tmpdir(), 'lvsd-scoped-'));
+  await writeFile(join(dir, 'lvsd.yaml'), config(extra));
+  const kernel = new FakeIpvs();
+  const client = new Refusing(kernel);
+  const health = new ScriptedHealth();
+  const { logger, lines } = memoryLogger();
+  const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-state-'));
+  const daemon = new Daemon({
+    configPath: dir,
+    load: testLoader,
+    client,
+    health,
+    desired: desiredState,
+    healthView: snapshotView,
+    logger,
+    stateDir,
+    sysctls: noSysctls,
+    reconcileExtras: { addresses: null, markRules: null },
+    metrics: new DaemonMetrics({ processMetrics: false }),
+    watch: false,
+    drainRecheckMs: 50,
+    retryMs: 100,
+    statsMaxAgeMs: 60_000,
+  });
+  running.push(daemon as Daemon<unknown>);
+  await daemon.start();
+  client.take();
+  const passes = () => lines.filter((l) => l.event === 'reconcile') as Array<{ triggers: string[]; scope?: string[]; writes: number }>;
+  return { kernel, client, health, daemon, logs: lines, stateDir, passes };
+}
+
+const weights = async (kernel: FakeIpvs, key: typeof web) => Object.fromEntries((await kernel.listDests(key)).map((d) => [`${d.address}:${d.port}`, d.weight]));
+
+describe('daemon: health passes scoped to the batch', () => {
+  it('a batch for one service reads and writes only that service', async () => {
+    const s = await setup();
+    s.health.setDown('web', '192.168.10.3:80', true);
+    await waitFor('the scoped pass', () => s.passes().some((p) => p.scope));
+    expect(s.client.take().sort()).toEqual(['execute delete-dest TCP 10.0.0.1:80', 'getService TCP 10.0.0.1:80', 'listDests TCP 10.0.0.1:80']);
+    expect(s.passes().at(-1)).toMatchObject({ triggers: ['health'], scope: ['web'], writes: 1 });
+    expect((await s.daemon.status()).lastReconcile).toMatchObject({ triggers: ['health'], scope: ['web'] });
+    expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1 });
+    expect(await weights(s.kernel, api)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 });
+  });
+
+  it('keeps the other services draining entries in the state file, and /status shows both drains', async () => {
+    const s = await setup('drain_timeout_ms: 60000\n');
+    s.kernel.setCounters(api, { dest: b, activeConns: 2 });
+    s.kernel.setCounters(web, { dest: b, activeConns: 5 });
+    // api's drain starts in a full pass (the batch names no service).
+    s.health.setDown('api', '192.168.10.3:80', true, { named: false });
+    await waitFor('api draining', async () => (await weights(s.kernel, api))['192.168.10.3:80'] === 0);
+    const stateFile = join(s.stateDir, 'state.json');
+    const before = JSON.parse(await readFile(stateFile, 'utf8')).draining as Record<string, number>;
+    expect(Object.keys(before)).toEqual(['TCP 10.0.0.2:80 -> 192.168.10.3:80']);
+
+    s.health.setDown('web', '192.168.10.3:80', true);
+    await waitFor('web draining', async () => (await weights(s.kernel, web))['192.168.10.3:80'] === 0);
+    const after = JSON.parse(await readFile(stateFile, 'utf8')).draining as Record<string, number>;
+    expect(Object.keys(after).sort()).toEqual(['TCP 10.0.0.1:80 -> 192.168.10.3:80', 'TCP 10.0.0.2:80 -> 192.168.10.3:80']);
+    expect(after['TCP 10.0.0.2:80 -> 192.168.10.3:80']).toBe(before['TCP 10.0.0.2:80 -> 192.168.10.3:80']);
+    expect((await s.daemon.status()).draining.map((d) => d.service).sort()).toEqual(['TCP 10.0.0.1:80', 'TCP 10.0.0.2:80']);
+
+    // web's connections end: its drain follow-up (a full pass) deletes it; api's drain waits on.
+    s.kernel.setCounters(web, { dest: b, activeConns: 0 });
+    await waitFor('web drained', async () => !('192.168.10.3:80' in (await weights(s.kernel, web))));
+    await waitFor('state without web', async () => Object.keys(JSON.parse(await readFile(stateFile, 'utf8')).draining).length === 1);
+    expect((await s.daemon.status()).draining.map((d) => d.service)).toEqual(['TCP 10.0.0.2:80']);
+  });
+
+  it('a pass with any other trigger coalesced in is full', async () => {
+    const s = await setup();
+    // A drift pass starts; the batch and another drift request wait for it and share one pass.
+    const first = s.daemon.requestPass('drift');
+    s.health.setDown('web', '192.168.10.3:80', true);
+    const second = s.daemon.requestPass('drift');
+    await first;
+    const summary = await second;
+    expect(summary.triggers).toEqual(['health', 'drift']);
+    expect(s.passes().at(-1)?.scope).toBeUndefined();
+    expect(s.client.calls.filter((c) => c === 'readTable')).toHaveLength(2);
+    expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1 });
+  });
+
+  it('a batch naming no service gets a full pass', async () => {
+    const s = await setup();
+    s.health.setDown('web', '192.168.10.3:80', true, { named: false });
+    await waitFor('the pass', async () => !('192.168.10.3:80' in (await weights(s.kernel, web))));
+    expect(s.client.calls).toContain('readTable');
+    expect(s.passes().at(-1)?.scope).toBeUndefined();
+  });
+
+  it('repairs and logs drift in the scoped service, and leaves the rest to the drift timer', async () => {
+    const s = await setup();
+    // Someone sets web's a to weight 9 and api's a to weight 8; then web's b goes down.
+    await s.kernel.execute([
+      { op: 'edit-dest', service: web, dest: dest('192.168.10.2', 80, { weight: 9 }) },
+      { op: 'edit-dest', service: api, dest: dest('192.168.10.2', 80, { weight: 8 }) },
+    ]);
+    s.health.setDown('web', '192.168.10.3:80', true);
+    await waitFor('the scoped pass', () => s.passes().some((p) => p.scope));
+    expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1 });
+    expect(await weights(s.kernel, api)).toEqual({ '192.168.10.2:80': 8, '192.168.10.3:80': 1 });
+    const repairs = s.logs.filter((l) => l.event === 'drift_repair');
+    expect(repairs.map((l) => `${l.op} ${l.service} ${l.dest}`)).toEqual(['edit-dest TCP 10.0.0.1:80 192.168.10.2:80']);
+    expect(s.logs.filter((l) => l.event === 'kernel_write' && (l.triggers as string[])[0] === 'health').map((l) => `${l.op} ${l.dest}`)).toEqual(['delete-dest 192.168.10.3:80']);
+    // The health change itself is not drift; the next health pass for web repairs nothing.
+    s.health.setDown('web', '192.168.10.3:80', false);
+    await waitFor('b back', async () => (await weights(s.kernel, web))['192.168.10.3:80'] === 1);
+    expect(s.logs.filter((l) => l.event === 'drift_repair')).toHaveLength(1);
+  });
+
+  it('does not put the drift check off: health passes every 50 ms still see a drift pass', async () => {
+    const s = await setup('drift_interval_ms: 300\n');
+    await s.kernel.execute([{ op: 'edit-dest', service: api, dest: dest('192.168.10.2', 80, { weight: 8 }) }]);
+    let down = true;
+    const flapping = setInterval(() => {
+      s.health.setDown('web', '192.168.10.3:80', down);
+      down = !down;
+    }, 50);
+    try {
+      await waitFor('api repaired by a drift pass', async () => (await weights(s.kernel, api))['192.168.10.2:80'] === 1, 3000);
+    } finally {
+      clearInterval(flapping);
+    }
+    expect(s.passes().some((p) => p.triggers.includes('drift') && !p.scope)).toBe(true);
+    expect(s.passes().filter((p) => p.scope).length).toBeGreaterThan(3);
+  });
+
+  it('a refused write in a scoped pass is retried by a full pass', async () => {
+    const s = await setup();
+    s.client.refusing = true;
+    s.health.setDown('web', '192.168.10.3:80', true);
+    await waitFor('the refused pass', () => s.client.calls.includes('refused delete-dest'));
+    s.client.refusing = false;
+    await waitFor('the retry', async () => !('192.168.10.3:80' in (await weights(s.kernel, web))));
+    const retry = s.passes().find((p) => p.triggers.includes('retry'));
+    expect(retry?.scope).toBeUndefined();
+    expect(s.client.calls).toContain('readTable');
+  });
+});
