@@ -31,6 +31,18 @@ export function measure(work: () => unknown, runs = 7): Measurement {
   return summarize(samples);
 }
 
+/** The same for asynchronous work (awaited one run at a time). */
+export async function measureAsync(work: () => Promise<unknown>, runs = 7): Promise<Measurement> {
+  await work();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await work();
+    samples.push(performance.now() - start);
+  }
+  return summarize(samples);
+}
+
 export function ms(value: number): string {
   return value < 10 ? value.toFixed(2) : value.toFixed(1);
 }

@@ -1,37 +1,39 @@
 /**
- * The fake kernel behind the kernel client's own encoder, for host benchmarks: every write
- * is turned into the exact netlink bytes KernelIpvsClient would send (encodeOp, framed with
- * NLM_F_REQUEST | NLM_F_ACK and its own sequence number, concatenated in sendmsg-sized
- * chunks as netlink-transport.ts does) before the in-memory FakeIpvs applies it. So a
- * benchmark that stops when execute() returns has paid for "the last netlink message
- * encoded", and can count the messages that would have gone to the kernel.
+ * The fake kernel behind the kernel client's own write path, for host benchmarks: every
+ * write goes through KernelIpvsClient.execute() (the same encoder, chunking and ACK handling
+ * that talk to the kernel) over a scripted socket that acknowledges each message, before the
+ * in-memory FakeIpvs applies it. So a benchmark that stops when execute() returns has paid
+ * for "the last netlink message encoded" (and its ACK), and can count the messages that
+ * went out.
  *
  * Reads return the fake's objects: decoding a dump is measured apart (ipvs-codec.ts).
  */
 import type { IpvsClient, IpvsOp, IpvsOpResult } from '../src/ipvs/client.js';
-import { frameMessage } from '../src/ipvs/codec.js';
-import { NLM_F_ACK, NLM_F_REQUEST } from '../src/ipvs/constants.js';
 import { FakeIpvs } from '../src/ipvs/fake.js';
-import { encodeOp } from '../src/ipvs/kernel-client.js';
-import { DEFAULT_MAX_IN_FLIGHT } from '../src/ipvs/netlink-transport.js';
-
-/** Any family id: the kernel assigns one at boot; only its presence in the header matters here. */
-const IPVS_FAMILY_ID = 0x1d;
-const MAX_BATCH_BYTES = 128 * 1024;
+import { KernelIpvsClient } from '../src/ipvs/kernel-client.js';
+import { NetlinkTransport } from '../src/ipvs/netlink-transport.js';
+import { ScriptedKernelSocket } from './scripted-kernel-socket.js';
 
 export class WireFake implements IpvsClient {
   readonly fake: FakeIpvs;
-  /** Netlink messages that would have been sent, and the sendmsg calls carrying them. */
+  /** Netlink messages sent since the last resetCounters(), and the sendmsg calls carrying them. */
   messages = 0;
   sendmsgs = 0;
   bytes = 0;
-  /** The sendmsg buffers of the last execute(), kept only when asked (tests decode them). */
+  /** The sendmsg buffers since the last resetCounters(), kept only when asked (tests decode them). */
   readonly sent: Buffer[] = [];
   keepSent = false;
-  private seq = 1;
+  private readonly socket = new ScriptedKernelSocket([]);
+  private client: Promise<KernelIpvsClient> | null = null;
 
   constructor(fake = new FakeIpvs()) {
     this.fake = fake;
+    this.socket.onSend = (buf, messages) => {
+      this.sendmsgs++;
+      this.messages += messages;
+      this.bytes += buf.length;
+      if (this.keepSent) this.sent.push(Buffer.from(buf));
+    };
   }
 
   getInfo = () => this.fake.getInfo();
@@ -41,31 +43,21 @@ export class WireFake implements IpvsClient {
   readTable = () => this.fake.readTable();
   getTimeouts = () => this.fake.getTimeouts();
   listDaemons = () => this.fake.listDaemons();
-  close = () => this.fake.close();
 
   async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
-    let chunk: Buffer[] = [];
-    let chunkBytes = 0;
-    this.sent.length = 0;
-    const flush = () => {
-      if (chunk.length === 0) return;
-      // The concatenation is what the transport hands to sendmsg.
-      const datagram = Buffer.concat(chunk, chunkBytes);
-      this.bytes += datagram.length;
-      if (this.keepSent) this.sent.push(datagram);
-      this.sendmsgs++;
-      chunk = [];
-      chunkBytes = 0;
-    };
-    for (const op of ops) {
-      const frame = frameMessage(IPVS_FAMILY_ID, NLM_F_REQUEST | NLM_F_ACK, this.seq++, 0, encodeOp(op));
-      if (chunk.length >= DEFAULT_MAX_IN_FLIGHT || (chunk.length > 0 && chunkBytes + frame.length > MAX_BATCH_BYTES)) flush();
-      chunk.push(frame);
-      chunkBytes += frame.length;
-      this.messages++;
+    if (ops.length) {
+      this.client ??= KernelIpvsClient.over(new NetlinkTransport(this.socket.asSocket())).then((client) => {
+        this.resetCounters(); // the family lookup is not a write
+        return client;
+      });
+      await (await this.client).execute(ops);
     }
-    flush();
     return this.fake.execute(ops);
+  }
+
+  async close(): Promise<void> {
+    if (this.client) await (await this.client).close();
+    await this.fake.close();
   }
 
   resetCounters(): void {

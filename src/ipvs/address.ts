@@ -43,7 +43,8 @@ export function bytesToAddress(bytes: Uint8Array, family: Family): string {
   return canonicalAddress(groups.join(':')) as string;
 }
 
-function expandIpv6(address: string): number[] {
+/** The eight 16-bit groups of an IPv6 address ("::" expanded, an IPv4 tail as two groups). */
+export function expandIpv6(address: string): number[] {
   let text = address;
   // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups.
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);

@@ -12,15 +12,8 @@
  * - stats come twice, as STATS (32-bit counters) and STATS64; STATS64 wins when present;
  * - unknown attributes (newer kernels) are skipped, so are STATS_ATTR_PAD fillers.
  */
-import {
-  AttrStream,
-  formatMessage,
-  parseAttributes,
-  parseMessages,
-  type NetlinkMessage,
-  type StreamData,
-} from 'netlink';
-import { addressToBytes, bytesToAddress, ipv4MaskToPrefix, prefixToIpv4MaskValue } from './address.js';
+import type { NetlinkMessage } from 'netlink';
+import { bytesToAddress, ipv4MaskToPrefix, prefixToIpv4MaskValue } from './address.js';
 import {
   AF_INET,
   AF_INET6,
@@ -43,7 +36,6 @@ import {
   IPVS_GENL_VERSION,
   NLM_F_ACK_TLVS,
   NLM_F_CAPPED,
-  NLMSG_HDRLEN,
   NLMSGERR_ATTR_MSG,
   StatsAttr,
   SvcAttr,
@@ -69,6 +61,9 @@ import type {
   TunnelType,
 } from './model.js';
 import { isFwmarkKey } from './model.js';
+import { AttrCursor, IpvsDecodeError, MessageCursor, NetlinkWriter, NLMSG_HDRLEN, readS32, readU32, readU64, writeU32 } from './wire.js';
+
+export { IpvsDecodeError, NetlinkWriter };
 
 /** A reply or request whose payload is a genl header plus attributes. */
 export interface GenlPayload {
@@ -78,73 +73,6 @@ export interface GenlPayload {
   attrs: Buffer;
 }
 
-/** The codec met bytes it cannot turn into the model (never for merely unknown attributes). */
-export class IpvsDecodeError extends Error {
-  override readonly name = 'IpvsDecodeError';
-}
-
-// ---------------------------------------------------------------------------
-// Scalars. Host order is what the kernel's nla_get_u16/u32 read; little-endian hosts only
-// would be a hidden assumption, so the host order comes from os.endianness() through the
-// netlink package's own putU32/getU32 convention (we write with these helpers below).
-
-const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-function u8(value: number): Buffer {
-  const b = Buffer.alloc(1);
-  b.writeUInt8(value);
-  return b;
-}
-function u16(value: number): Buffer {
-  const b = Buffer.alloc(2);
-  if (LE) b.writeUInt16LE(value);
-  else b.writeUInt16BE(value);
-  return b;
-}
-function u32(value: number): Buffer {
-  const b = Buffer.alloc(4);
-  if (LE) b.writeUInt32LE(value >>> 0);
-  else b.writeUInt32BE(value >>> 0);
-  return b;
-}
-function be16(value: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(value);
-  return b;
-}
-function be32(value: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(value >>> 0);
-  return b;
-}
-function str(value: string): Buffer {
-  const b = Buffer.alloc(Buffer.byteLength(value) + 1);
-  b.write(value);
-  return b;
-}
-
-function getU8(b: Buffer): number {
-  return b.readUInt8(0);
-}
-function getU16(b: Buffer): number {
-  return LE ? b.readUInt16LE(0) : b.readUInt16BE(0);
-}
-function getU32(b: Buffer): number {
-  return LE ? b.readUInt32LE(0) : b.readUInt32BE(0);
-}
-function getU64(b: Buffer): number {
-  return Number(LE ? b.readBigUInt64LE(0) : b.readBigUInt64BE(0));
-}
-/** A counter that is u32 in STATS and u64 in STATS64 (INBYTES/OUTBYTES are u64 in both). */
-function getCounter(b: Buffer): number {
-  if (b.length >= 8) return getU64(b);
-  if (b.length >= 4) return getU32(b);
-  throw new IpvsDecodeError(`counter attribute of ${b.length} bytes`);
-}
-function getString(b: Buffer): string {
-  const end = b.indexOf(0);
-  return b.toString('utf8', 0, end === -1 ? b.length : end);
-}
 
 // ---------------------------------------------------------------------------
 // Enumerations
@@ -230,10 +158,13 @@ export function numberToServiceFlags(n: number): ServiceFlags {
 
 /** The NETMASK attribute's bytes for a prefix length (see the header comment). */
 export function netmaskBytes(family: Family, prefix: number): Buffer {
-  return family === 'ipv6' ? u32(prefix) : be32(prefixToIpv4MaskValue(prefix));
+  const b = Buffer.alloc(4);
+  if (family === 'ipv6') writeU32(b, prefix);
+  else b.writeUInt32BE(prefixToIpv4MaskValue(prefix));
+  return b;
 }
 export function netmaskPrefix(family: Family, bytes: Buffer): number {
-  if (family === 'ipv6') return getU32(bytes);
+  if (family === 'ipv6') return readU32(bytes, 0);
   const mask = `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   const prefix = ipv4MaskToPrefix(mask);
   if (prefix === null) throw new IpvsDecodeError(`non-contiguous IPv4 netmask ${mask}`);
@@ -241,21 +172,24 @@ export function netmaskPrefix(family: Family, bytes: Buffer): number {
 }
 
 // ---------------------------------------------------------------------------
-// Encoding: attribute writers. Each appends one top-level attribute to `out`.
+// Encoding: attribute writers. Each appends one top-level attribute to the message `w` is
+// writing (wire.ts: straight into the sendmsg buffer, nothing allocated per attribute).
 
 /** IPVS_CMD_ATTR_SERVICE with only the identifying attributes (for DEL, GET, ZERO, dests). */
-export function putServiceKey(out: AttrStream, key: ServiceKey): void {
-  out.push(CmdAttr.SERVICE, (s: AttrStream) => putServiceIdentity(s, key));
+export function putServiceKey(w: NetlinkWriter, key: ServiceKey): void {
+  w.beginNested(CmdAttr.SERVICE);
+  putServiceIdentity(w, key);
+  w.endNested();
 }
 
-function putServiceIdentity(s: AttrStream, key: ServiceKey): void {
-  s.push(SvcAttr.AF, u16(familyToAf(key.family)));
+function putServiceIdentity(w: NetlinkWriter, key: ServiceKey): void {
+  w.u16(SvcAttr.AF, familyToAf(key.family));
   if (isFwmarkKey(key)) {
-    s.push(SvcAttr.FWMARK, u32(key.fwmark));
+    w.u32(SvcAttr.FWMARK, key.fwmark);
   } else {
-    s.push(SvcAttr.PROTOCOL, u16(protocolToNumber(key.protocol)));
-    s.push(SvcAttr.ADDR, addressToBytes(key.address));
-    s.push(SvcAttr.PORT, be16(key.port));
+    w.u16(SvcAttr.PROTOCOL, protocolToNumber(key.protocol));
+    w.address(SvcAttr.ADDR, key.address);
+    w.be16(SvcAttr.PORT, key.port);
   }
 }
 
@@ -265,46 +199,41 @@ function putServiceIdentity(s: AttrStream, key: ServiceKey): void {
  * every flag is set or cleared as the model says. No PE_NAME means no persistence engine
  * (on SET_SERVICE this unbinds one).
  */
-export function putService(out: AttrStream, service: Service): void {
-  out.push(CmdAttr.SERVICE, (s: AttrStream) => {
-    putServiceIdentity(s, service);
-    s.push(SvcAttr.SCHED_NAME, str(service.scheduler));
-    if (service.pe) s.push(SvcAttr.PE_NAME, str(service.pe));
-    const flags = Buffer.alloc(8);
-    flags.set(u32(serviceFlagsToNumber(service.flags)), 0);
-    flags.set(u32(0xffffffff), 4);
-    s.push(SvcAttr.FLAGS, flags);
-    s.push(SvcAttr.TIMEOUT, u32(service.timeout));
-    s.push(SvcAttr.NETMASK, netmaskBytes(service.family, service.netmask));
-  });
+export function putService(w: NetlinkWriter, service: Service): void {
+  w.beginNested(CmdAttr.SERVICE);
+  putServiceIdentity(w, service);
+  w.string(SvcAttr.SCHED_NAME, service.scheduler);
+  if (service.pe) w.string(SvcAttr.PE_NAME, service.pe);
+  w.u32Pair(SvcAttr.FLAGS, serviceFlagsToNumber(service.flags), 0xffffffff);
+  w.u32(SvcAttr.TIMEOUT, service.timeout);
+  if (service.family === 'ipv6') w.u32(SvcAttr.NETMASK, service.netmask);
+  else w.be32(SvcAttr.NETMASK, prefixToIpv4MaskValue(service.netmask));
+  w.endNested();
 }
 
 /** IPVS_CMD_ATTR_DEST with the identity only (DEL_DEST). */
-export function putDestKey(out: AttrStream, dest: DestKey, family: Family): void {
-  out.push(CmdAttr.DEST, (s: AttrStream) => {
-    s.push(DestAttr.ADDR, addressToBytes(dest.address));
-    s.push(DestAttr.PORT, be16(dest.port));
-    s.push(DestAttr.ADDR_FAMILY, u16(familyToAf(family)));
-  });
+export function putDestKey(w: NetlinkWriter, dest: DestKey, family: Family): void {
+  w.beginNested(CmdAttr.DEST);
+  w.address(DestAttr.ADDR, dest.address);
+  w.be16(DestAttr.PORT, dest.port);
+  w.u16(DestAttr.ADDR_FAMILY, familyToAf(family));
+  w.endNested();
 }
 
 /** IPVS_CMD_ATTR_DEST with everything NEW_DEST / SET_DEST read. */
-export function putDest(out: AttrStream, dest: Dest): void {
-  out.push(CmdAttr.DEST, (s: AttrStream) => {
-    s.push(DestAttr.ADDR, addressToBytes(dest.address));
-    s.push(DestAttr.PORT, be16(dest.port));
-    s.push(DestAttr.ADDR_FAMILY, u16(familyToAf(dest.family)));
-    s.push(DestAttr.FWD_METHOD, u32(forwardingToNumber(dest.forwarding)));
-    s.push(DestAttr.WEIGHT, u32(dest.weight));
-    s.push(DestAttr.U_THRESH, u32(dest.upperThreshold));
-    s.push(DestAttr.L_THRESH, u32(dest.lowerThreshold));
-    s.push(DestAttr.TUN_TYPE, u8(tunnelTypeNumbers[dest.tunnelType]));
-    s.push(DestAttr.TUN_PORT, be16(dest.tunnelPort));
-    s.push(
-      DestAttr.TUN_FLAGS,
-      u16((dest.tunnelFlags.csum ? TunnelFlag.CSUM : 0) | (dest.tunnelFlags.remcsum ? TunnelFlag.REMCSUM : 0)),
-    );
-  });
+export function putDest(w: NetlinkWriter, dest: Dest): void {
+  w.beginNested(CmdAttr.DEST);
+  w.address(DestAttr.ADDR, dest.address);
+  w.be16(DestAttr.PORT, dest.port);
+  w.u16(DestAttr.ADDR_FAMILY, familyToAf(dest.family));
+  w.u32(DestAttr.FWD_METHOD, forwardingToNumber(dest.forwarding));
+  w.u32(DestAttr.WEIGHT, dest.weight);
+  w.u32(DestAttr.U_THRESH, dest.upperThreshold);
+  w.u32(DestAttr.L_THRESH, dest.lowerThreshold);
+  w.u8(DestAttr.TUN_TYPE, tunnelTypeNumbers[dest.tunnelType]);
+  w.be16(DestAttr.TUN_PORT, dest.tunnelPort);
+  w.u16(DestAttr.TUN_FLAGS, (dest.tunnelFlags.csum ? TunnelFlag.CSUM : 0) | (dest.tunnelFlags.remcsum ? TunnelFlag.REMCSUM : 0));
+  w.endNested();
 }
 
 export function daemonStateToNumber(state: SyncDaemon['state']): number {
@@ -312,230 +241,281 @@ export function daemonStateToNumber(state: SyncDaemon['state']): number {
 }
 
 /** IPVS_CMD_ATTR_DAEMON for NEW_DAEMON; optional sync v1 settings only when given (0 = default). */
-export function putDaemon(out: AttrStream, daemon: SyncDaemon): void {
-  out.push(CmdAttr.DAEMON, (s: AttrStream) => {
-    s.push(DaemonAttr.STATE, u32(daemonStateToNumber(daemon.state)));
-    s.push(DaemonAttr.MCAST_IFN, str(daemon.interface));
-    s.push(DaemonAttr.SYNC_ID, u32(daemon.syncId));
-    if (daemon.syncMaxLen) s.push(DaemonAttr.SYNC_MAXLEN, u16(daemon.syncMaxLen));
-    if (daemon.mcastGroup) {
-      const bytes = addressToBytes(daemon.mcastGroup);
-      if (daemon.mcastGroup.includes(':')) s.push(DaemonAttr.MCAST_GROUP6, bytes);
-      else s.push(DaemonAttr.MCAST_GROUP, bytes.subarray(0, 4));
-    }
-    if (daemon.mcastPort) s.push(DaemonAttr.MCAST_PORT, u16(daemon.mcastPort));
-    if (daemon.mcastTtl) s.push(DaemonAttr.MCAST_TTL, u8(daemon.mcastTtl));
-  });
+export function putDaemon(w: NetlinkWriter, daemon: SyncDaemon): void {
+  w.beginNested(CmdAttr.DAEMON);
+  w.u32(DaemonAttr.STATE, daemonStateToNumber(daemon.state));
+  w.string(DaemonAttr.MCAST_IFN, daemon.interface);
+  w.u32(DaemonAttr.SYNC_ID, daemon.syncId);
+  if (daemon.syncMaxLen) w.u16(DaemonAttr.SYNC_MAXLEN, daemon.syncMaxLen);
+  if (daemon.mcastGroup) {
+    if (daemon.mcastGroup.includes(':')) w.address(DaemonAttr.MCAST_GROUP6, daemon.mcastGroup);
+    else w.address(DaemonAttr.MCAST_GROUP, daemon.mcastGroup, 4);
+  }
+  if (daemon.mcastPort) w.u16(DaemonAttr.MCAST_PORT, daemon.mcastPort);
+  if (daemon.mcastTtl) w.u8(DaemonAttr.MCAST_TTL, daemon.mcastTtl);
+  w.endNested();
 }
 
 /** IPVS_CMD_ATTR_DAEMON for DEL_DAEMON: the state alone. */
-export function putDaemonState(out: AttrStream, state: SyncDaemon['state']): void {
-  out.push(CmdAttr.DAEMON, (s: AttrStream) => s.push(DaemonAttr.STATE, u32(daemonStateToNumber(state))));
+export function putDaemonState(w: NetlinkWriter, state: SyncDaemon['state']): void {
+  w.beginNested(CmdAttr.DAEMON);
+  w.u32(DaemonAttr.STATE, daemonStateToNumber(state));
+  w.endNested();
 }
 
 /** SET_CONFIG: only the timeouts given are sent (an absent one keeps its value, as does 0). */
-export function putTimeouts(out: AttrStream, timeouts: Partial<Timeouts>): void {
-  if (timeouts.tcp !== undefined) out.push(CmdAttr.TIMEOUT_TCP, u32(timeouts.tcp));
-  if (timeouts.tcpFin !== undefined) out.push(CmdAttr.TIMEOUT_TCP_FIN, u32(timeouts.tcpFin));
-  if (timeouts.udp !== undefined) out.push(CmdAttr.TIMEOUT_UDP, u32(timeouts.udp));
+export function putTimeouts(w: NetlinkWriter, timeouts: Partial<Timeouts>): void {
+  if (timeouts.tcp !== undefined) w.u32(CmdAttr.TIMEOUT_TCP, timeouts.tcp);
+  if (timeouts.tcpFin !== undefined) w.u32(CmdAttr.TIMEOUT_TCP_FIN, timeouts.tcpFin);
+  if (timeouts.udp !== undefined) w.u32(CmdAttr.TIMEOUT_UDP, timeouts.udp);
 }
 
-/** The genl header plus attributes: the payload of one netlink message. */
-export function genlPayload(cmd: number, attrs?: (out: AttrStream) => void, version = IPVS_GENL_VERSION): Buffer {
-  const out = new AttrStream();
-  const header = Buffer.alloc(GENL_HDRLEN);
-  header.writeUInt8(cmd, 0);
-  header.writeUInt8(version, 1);
-  out.emit(header);
-  if (attrs) attrs(out);
-  return Buffer.concat(out.bufs);
+/** Writes a genl message body: the genl header, then the attributes. */
+export type GenlBody = (w: NetlinkWriter) => void;
+
+export function genlBody(cmd: number, attrs?: GenlBody, version = IPVS_GENL_VERSION): GenlBody {
+  return (w) => {
+    w.genlHeader(cmd, version);
+    if (attrs) attrs(w);
+  };
+}
+
+/** The genl header plus attributes as bytes of their own: the payload of one netlink message. */
+export function genlPayload(cmd: number, attrs?: GenlBody, version = IPVS_GENL_VERSION): Buffer {
+  const w = new NetlinkWriter(256);
+  genlBody(cmd, attrs, version)(w);
+  return w.bytes();
 }
 
 /**
  * One complete netlink message in one contiguous buffer, padded to 4 bytes so messages can
  * be concatenated into one sendmsg (the kernel walks a batch with NLMSG_ALIGN).
  */
-export function frameMessage(type: number, flags: number, seq: number, port: number, payload: StreamData): Buffer {
-  const parts = formatMessage({ type, flags, seq, port, data: payload as Uint8Array | Uint8Array[] });
-  const length = parts.reduce((n, p) => n + p.length, 0);
-  const padded = (length + 3) & ~3;
-  const out = Buffer.alloc(padded);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+export function frameMessage(type: number, flags: number, seq: number, port: number, payload: Uint8Array): Buffer {
+  const w = new NetlinkWriter(NLMSG_HDRLEN + payload.length + 4);
+  w.beginMessage(type, flags, seq, port);
+  w.append(payload);
+  w.endMessage();
+  return w.bytes();
 }
 
 /** CTRL_CMD_GETFAMILY for "IPVS" (the family id is resolved once per socket). */
 export function getFamilyPayload(name: string): Buffer {
-  return genlPayload(CTRL_CMD_GETFAMILY, (out) => out.push(CTRL_ATTR_FAMILY_NAME, str(name)), 1);
+  return genlPayload(CTRL_CMD_GETFAMILY, (w) => w.string(CTRL_ATTR_FAMILY_NAME, name), 1);
 }
 export { GENL_ID_CTRL };
 
 // ---------------------------------------------------------------------------
-// Decoding
+// Decoding. The hot decoders (services and dests of a dump) walk attributes by offset
+// (wire.ts): nothing is allocated per attribute, only the decoded objects.
 
 export function parseGenl(data: Buffer): GenlPayload {
   if (data.length < GENL_HDRLEN) throw new IpvsDecodeError(`genl payload of ${data.length} bytes`);
   return { cmd: data.readUInt8(0), version: data.readUInt8(1), attrs: data.subarray(GENL_HDRLEN) };
 }
 
+/** The messages of a datagram, each with a view of its payload. */
 export function splitMessages(datagram: Buffer): NetlinkMessage[] {
-  return parseMessages(datagram);
+  const messages: NetlinkMessage[] = [];
+  const m = new MessageCursor(datagram);
+  while (m.next()) messages.push({ type: m.type, flags: m.flags, seq: m.seq, port: m.port, data: datagram.subarray(m.payload, m.payloadEnd) });
+  return messages;
 }
 
 /** Calls fn(type, data) for every attribute; the nested / byte-order bits are masked off. */
 export function eachAttribute(buf: Buffer, fn: (type: number, data: Buffer) => void): void {
-  parseAttributes(buf, (attr) => fn(attr.type, attr.data));
+  const c = new AttrCursor(buf);
+  while (c.next()) fn(c.type, c.slice());
+}
+
+/** The first attribute `which` between start and end, as a cursor on it; null when absent. */
+export function findAttributeAt(buf: Buffer, start: number, end: number, which: number): AttrCursor | null {
+  const c = new AttrCursor(buf, start, end);
+  while (c.next()) if (c.type === which) return c;
+  return null;
+}
+
+/** Finds the first-level attribute `which` (SERVICE, DEST, DAEMON) of a reply. */
+export function findAttribute(attrs: Buffer, which: number): Buffer | null {
+  return findAttributeAt(attrs, 0, attrs.length, which)?.slice() ?? null;
 }
 
 export function decodeFamilyId(attrs: Buffer): number | null {
-  let id: number | null = null;
-  eachAttribute(attrs, (type, data) => {
-    if (type === CTRL_ATTR_FAMILY_ID) id = getU16(data);
-  });
-  return id;
+  const c = findAttributeAt(attrs, 0, attrs.length, CTRL_ATTR_FAMILY_ID);
+  return c ? c.u16('CTRL_ATTR_FAMILY_ID') : null;
 }
 
 export function emptyStats(): Stats {
   return { conns: 0, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
 }
 
+/** A counter that is u32 in STATS and u64 in STATS64 (INBYTES/OUTBYTES are u64 in both). */
+function counter(c: AttrCursor): number {
+  if (c.valueLength >= 8) return readU64(c.buf, c.value);
+  return c.u32('stats counter');
+}
+
 export function decodeStats(buf: Buffer): Stats {
+  return decodeStatsAt(buf, 0, buf.length);
+}
+
+export function decodeStatsAt(buf: Buffer, start: number, end: number): Stats {
   const stats = emptyStats();
-  eachAttribute(buf, (type, data) => {
-    switch (type) {
+  const c = new AttrCursor(buf, start, end);
+  while (c.next()) {
+    switch (c.type) {
       case StatsAttr.CONNS:
-        stats.conns = getCounter(data);
+        stats.conns = counter(c);
         break;
       case StatsAttr.INPKTS:
-        stats.inPackets = getCounter(data);
+        stats.inPackets = counter(c);
         break;
       case StatsAttr.OUTPKTS:
-        stats.outPackets = getCounter(data);
+        stats.outPackets = counter(c);
         break;
       case StatsAttr.INBYTES:
-        stats.inBytes = getCounter(data);
+        stats.inBytes = counter(c);
         break;
       case StatsAttr.OUTBYTES:
-        stats.outBytes = getCounter(data);
+        stats.outBytes = counter(c);
         break;
       case StatsAttr.CPS:
-        stats.cps = getCounter(data);
+        stats.cps = counter(c);
         break;
       case StatsAttr.INPPS:
-        stats.inPps = getCounter(data);
+        stats.inPps = counter(c);
         break;
       case StatsAttr.OUTPPS:
-        stats.outPps = getCounter(data);
+        stats.outPps = counter(c);
         break;
       case StatsAttr.INBPS:
-        stats.inBps = getCounter(data);
+        stats.inBps = counter(c);
         break;
       case StatsAttr.OUTBPS:
-        stats.outBps = getCounter(data);
+        stats.outBps = counter(c);
         break;
       default: // PAD and anything newer
         break;
     }
-  });
+  }
   return stats;
 }
 
-/** Finds the first-level attribute `which` (SERVICE, DEST, DAEMON) of a reply. */
-export function findAttribute(attrs: Buffer, which: number): Buffer | null {
-  let found: Buffer | null = null;
-  eachAttribute(attrs, (type, data) => {
-    if (type === which && found === null) found = data;
-  });
-  return found;
+/** An nf_inet_addr (or in_addr) value as text; IPv4 without a detour through a Buffer. */
+function addressAt(c: AttrCursor, family: Family, what: string): string {
+  const b = c.buf;
+  const at = c.need(family === 'ipv4' ? 4 : 16, what);
+  if (family === 'ipv4') return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+  return bytesToAddress(b.subarray(at, at + 16), family);
+}
+
+/** The NETMASK value as a prefix length (see the header comment for its two meanings). */
+function netmaskAt(c: AttrCursor, family: Family): number {
+  if (family === 'ipv6') return c.u32('IPVS_SVC_ATTR_NETMASK');
+  const at = c.need(4, 'IPVS_SVC_ATTR_NETMASK');
+  return netmaskPrefix(family, c.buf.subarray(at, at + 4));
 }
 
 /** A service from the attributes nested in IPVS_CMD_ATTR_SERVICE (dests left empty). */
 /** `withStats: false` leaves the counters undecoded (the planner never reads them). */
 export function decodeService(nested: Buffer, withStats = true): LiveService {
-  let af: number | null = null;
-  let protocol: number | null = null;
-  let addr: Buffer | null = null;
-  let port: number | null = null;
-  let fwmark: number | null = null;
+  return decodeServiceAt(nested, 0, nested.length, withStats);
+}
+
+export function decodeServiceAt(buf: Buffer, start: number, end: number, withStats = true): LiveService {
+  let af = -1;
+  let protocol = -1;
+  let addrAt = -1;
+  let port = -1;
+  let fwmark = 0;
   let scheduler = '';
   let pe: string | null = null;
   let flags = 0;
   let timeout = 0;
-  let netmask: Buffer | null = null;
-  let stats: Buffer | undefined;
-  let stats64: Buffer | undefined;
-  eachAttribute(nested, (type, data) => {
-    switch (type) {
+  let netmaskAt_ = -1;
+  let stats = -1;
+  let stats64 = -1;
+  const c = new AttrCursor(buf, start, end);
+  while (c.next()) {
+    switch (c.type) {
       case SvcAttr.AF:
-        af = getU16(data);
+        af = c.u16('IPVS_SVC_ATTR_AF');
         break;
       case SvcAttr.PROTOCOL:
-        protocol = getU16(data);
+        protocol = c.u16('IPVS_SVC_ATTR_PROTOCOL');
         break;
       case SvcAttr.ADDR:
-        addr = data;
+        addrAt = c.value;
         break;
       case SvcAttr.PORT:
-        port = data.readUInt16BE(0);
+        port = c.be16('IPVS_SVC_ATTR_PORT');
         break;
       case SvcAttr.FWMARK:
-        fwmark = getU32(data);
+        fwmark = c.u32('IPVS_SVC_ATTR_FWMARK');
         break;
       case SvcAttr.SCHED_NAME:
-        scheduler = getString(data);
+        scheduler = c.string();
         break;
       case SvcAttr.PE_NAME:
-        pe = getString(data) || null;
+        pe = c.string() || null;
         break;
       case SvcAttr.FLAGS: {
-        const value = getU32(data);
-        const mask = data.length >= 8 ? getU32(data.subarray(4)) : 0xffffffff;
+        const value = c.u32('IPVS_SVC_ATTR_FLAGS');
+        const mask = c.valueLength >= 8 ? readU32(buf, c.value + 4) : 0xffffffff;
         flags = value & mask;
         break;
       }
       case SvcAttr.TIMEOUT:
-        timeout = getU32(data);
+        timeout = c.u32('IPVS_SVC_ATTR_TIMEOUT');
         break;
       case SvcAttr.NETMASK:
-        netmask = data;
+        netmaskAt_ = c.value;
         break;
       case SvcAttr.STATS:
-        stats = data;
+        stats = c.value;
         break;
       case SvcAttr.STATS64:
-        stats64 = data;
+        stats64 = c.value;
         break;
       default:
         break;
     }
-  });
-  if (af === null) throw new IpvsDecodeError('service without IPVS_SVC_ATTR_AF');
+  }
+  if (af === -1) throw new IpvsDecodeError('service without IPVS_SVC_ATTR_AF');
   const family = afToFamily(af);
   const settings = {
     scheduler,
     flags: numberToServiceFlags(flags),
     timeout,
-    netmask: netmask ? netmaskPrefix(family, netmask) : family === 'ipv6' ? 128 : 32,
+    netmask: netmaskAt_ >= 0 ? netmaskAt(cursorAt(buf, netmaskAt_, end), family) : family === 'ipv6' ? 128 : 32,
     pe,
   };
-  const chosen = withStats ? (stats64 ?? stats) : undefined;
-  const extra = chosen ? { stats: decodeStats(chosen), dests: [] } : { dests: [] };
-  if (fwmark !== null && fwmark !== 0) return { family, fwmark, ...settings, ...extra } as LiveService;
-  if (protocol === null || addr === null || port === null) {
+  const chosen = withStats ? (stats64 >= 0 ? stats64 : stats) : -1;
+  const extra = chosen >= 0 ? { stats: decodeNestedStats(buf, chosen, end), dests: [] } : { dests: [] };
+  if (fwmark !== 0) return { family, fwmark, ...settings, ...extra } as LiveService;
+  if (protocol === -1 || addrAt === -1 || port === -1) {
     throw new IpvsDecodeError('service with neither fwmark nor protocol, address and port');
   }
   return {
     family,
     protocol: numberToProtocol(protocol),
-    address: bytesToAddress(addr, family),
+    address: addressAt(cursorAt(buf, addrAt, end), family, 'IPVS_SVC_ATTR_ADDR'),
     port,
     ...settings,
     ...extra,
   } as LiveService;
+}
+
+/** A cursor on the attribute whose value starts at `value` (found in an earlier walk). */
+function cursorAt(buf: Buffer, value: number, end: number): AttrCursor {
+  const c = new AttrCursor(buf, value - 4, end);
+  c.next();
+  return c;
+}
+
+function decodeNestedStats(buf: Buffer, value: number, end: number): Stats {
+  const c = cursorAt(buf, value, end);
+  return decodeStatsAt(buf, c.value, c.valueEnd);
 }
 
 /**
@@ -543,9 +523,13 @@ export function decodeService(nested: Buffer, withStats = true): LiveService {
  * ADDR_FAMILY: the dest then has the service's family.
  */
 export function decodeDest(nested: Buffer, serviceFamily: Family, withStats = true): LiveDest {
-  let addr: Buffer | null = null;
+  return decodeDestAt(nested, 0, nested.length, serviceFamily, withStats);
+}
+
+export function decodeDestAt(buf: Buffer, start: number, end: number, serviceFamily: Family, withStats = true): LiveDest {
+  let addrAt = -1;
   let port = 0;
-  let af: number | null = null;
+  let af = -1;
   let fwd = 0;
   let weight = 0;
   let upper = 0;
@@ -556,63 +540,64 @@ export function decodeDest(nested: Buffer, serviceFamily: Family, withStats = tr
   let tunType = 0;
   let tunPort = 0;
   let tunFlags = 0;
-  let stats: Buffer | undefined;
-  let stats64: Buffer | undefined;
-  eachAttribute(nested, (type, data) => {
-    switch (type) {
+  let stats = -1;
+  let stats64 = -1;
+  const c = new AttrCursor(buf, start, end);
+  while (c.next()) {
+    switch (c.type) {
       case DestAttr.ADDR:
-        addr = data;
+        addrAt = c.value;
         break;
       case DestAttr.PORT:
-        port = data.readUInt16BE(0);
+        port = c.be16('IPVS_DEST_ATTR_PORT');
         break;
       case DestAttr.FWD_METHOD:
-        fwd = getU32(data);
+        fwd = c.u32('IPVS_DEST_ATTR_FWD_METHOD');
         break;
       case DestAttr.WEIGHT:
-        weight = getU32(data);
+        weight = c.u32('IPVS_DEST_ATTR_WEIGHT');
         break;
       case DestAttr.U_THRESH:
-        upper = getU32(data);
+        upper = c.u32('IPVS_DEST_ATTR_U_THRESH');
         break;
       case DestAttr.L_THRESH:
-        lower = getU32(data);
+        lower = c.u32('IPVS_DEST_ATTR_L_THRESH');
         break;
       case DestAttr.ACTIVE_CONNS:
-        active = getU32(data);
+        active = c.u32('IPVS_DEST_ATTR_ACTIVE_CONNS');
         break;
       case DestAttr.INACT_CONNS:
-        inactive = getU32(data);
+        inactive = c.u32('IPVS_DEST_ATTR_INACT_CONNS');
         break;
       case DestAttr.PERSIST_CONNS:
-        persist = getU32(data);
+        persist = c.u32('IPVS_DEST_ATTR_PERSIST_CONNS');
         break;
       case DestAttr.STATS:
-        stats = data;
+        stats = c.value;
         break;
       case DestAttr.ADDR_FAMILY:
-        af = getU16(data);
+        af = c.u16('IPVS_DEST_ATTR_ADDR_FAMILY');
         break;
       case DestAttr.STATS64:
-        stats64 = data;
+        stats64 = c.value;
         break;
       case DestAttr.TUN_TYPE:
-        tunType = getU8(data);
+        tunType = c.u8('IPVS_DEST_ATTR_TUN_TYPE');
         break;
       case DestAttr.TUN_PORT:
-        tunPort = data.readUInt16BE(0);
+        tunPort = c.be16('IPVS_DEST_ATTR_TUN_PORT');
         break;
       case DestAttr.TUN_FLAGS:
-        tunFlags = getU16(data);
+        tunFlags = c.u16('IPVS_DEST_ATTR_TUN_FLAGS');
         break;
       default:
         break;
     }
-  });
-  if (addr === null) throw new IpvsDecodeError('dest without IPVS_DEST_ATTR_ADDR');
-  const family = af === null ? serviceFamily : afToFamily(af);
+  }
+  if (addrAt === -1) throw new IpvsDecodeError('dest without IPVS_DEST_ATTR_ADDR');
+  const family = af === -1 ? serviceFamily : afToFamily(af);
   const dest: LiveDest = {
-    address: bytesToAddress(addr, family),
+    address: addressAt(cursorAt(buf, addrAt, end), family, 'IPVS_DEST_ATTR_ADDR'),
     port,
     family,
     forwarding: numberToForwarding(fwd),
@@ -626,8 +611,8 @@ export function decodeDest(nested: Buffer, serviceFamily: Family, withStats = tr
     inactiveConns: inactive,
     persistConns: persist,
   };
-  const chosen = withStats ? (stats64 ?? stats) : undefined;
-  if (chosen) dest.stats = decodeStats(chosen);
+  const chosen = withStats ? (stats64 >= 0 ? stats64 : stats) : -1;
+  if (chosen >= 0) dest.stats = decodeNestedStats(buf, chosen, end);
   return dest;
 }
 
@@ -639,36 +624,37 @@ export function decodeDaemon(nested: Buffer): SyncDaemon {
   let group: string | null = null;
   let mcastPort: number | undefined;
   let ttl: number | undefined;
-  eachAttribute(nested, (type, data) => {
-    switch (type) {
+  const c = new AttrCursor(nested);
+  while (c.next()) {
+    switch (c.type) {
       case DaemonAttr.STATE:
-        state = getU32(data);
+        state = c.u32('IPVS_DAEMON_ATTR_STATE');
         break;
       case DaemonAttr.MCAST_IFN:
-        ifname = getString(data);
+        ifname = c.string();
         break;
       case DaemonAttr.SYNC_ID:
-        syncId = getU32(data);
+        syncId = c.u32('IPVS_DAEMON_ATTR_SYNC_ID');
         break;
       case DaemonAttr.SYNC_MAXLEN:
-        maxLen = getU16(data);
+        maxLen = c.u16('IPVS_DAEMON_ATTR_SYNC_MAXLEN');
         break;
       case DaemonAttr.MCAST_GROUP:
-        group = bytesToAddress(data, 'ipv4');
+        group = addressAt(c, 'ipv4', 'IPVS_DAEMON_ATTR_MCAST_GROUP');
         break;
       case DaemonAttr.MCAST_GROUP6:
-        group = bytesToAddress(data, 'ipv6');
+        group = addressAt(c, 'ipv6', 'IPVS_DAEMON_ATTR_MCAST_GROUP6');
         break;
       case DaemonAttr.MCAST_PORT:
-        mcastPort = getU16(data);
+        mcastPort = c.u16('IPVS_DAEMON_ATTR_MCAST_PORT');
         break;
       case DaemonAttr.MCAST_TTL:
-        ttl = getU8(data);
+        ttl = c.u8('IPVS_DAEMON_ATTR_MCAST_TTL');
         break;
       default:
         break;
     }
-  });
+  }
   const daemon: SyncDaemon = {
     state: state === DaemonState.BACKUP ? 'backup' : 'master',
     interface: ifname,
@@ -684,11 +670,12 @@ export function decodeDaemon(nested: Buffer): SyncDaemon {
 /** The GET_CONFIG reply (first-level attributes). */
 export function decodeTimeouts(attrs: Buffer): Timeouts {
   const t: Timeouts = { tcp: 0, tcpFin: 0, udp: 0 };
-  eachAttribute(attrs, (type, data) => {
-    if (type === CmdAttr.TIMEOUT_TCP) t.tcp = getU32(data);
-    else if (type === CmdAttr.TIMEOUT_TCP_FIN) t.tcpFin = getU32(data);
-    else if (type === CmdAttr.TIMEOUT_UDP) t.udp = getU32(data);
-  });
+  const c = new AttrCursor(attrs);
+  while (c.next()) {
+    if (c.type === CmdAttr.TIMEOUT_TCP) t.tcp = c.u32('IPVS_CMD_ATTR_TIMEOUT_TCP');
+    else if (c.type === CmdAttr.TIMEOUT_TCP_FIN) t.tcpFin = c.u32('IPVS_CMD_ATTR_TIMEOUT_TCP_FIN');
+    else if (c.type === CmdAttr.TIMEOUT_UDP) t.udp = c.u32('IPVS_CMD_ATTR_TIMEOUT_UDP');
+  }
   return t;
 }
 
@@ -696,10 +683,11 @@ export function decodeTimeouts(attrs: Buffer): Timeouts {
 export function decodeInfo(attrs: Buffer): IpvsInfo {
   let version = 0;
   let size = 0;
-  eachAttribute(attrs, (type, data) => {
-    if (type === InfoAttr.VERSION) version = getU32(data);
-    else if (type === InfoAttr.CONN_TAB_SIZE) size = getU32(data);
-  });
+  const c = new AttrCursor(attrs);
+  while (c.next()) {
+    if (c.type === InfoAttr.VERSION) version = c.u32('IPVS_INFO_ATTR_VERSION');
+    else if (c.type === InfoAttr.CONN_TAB_SIZE) size = c.u32('IPVS_INFO_ATTR_CONN_TAB_SIZE');
+  }
   return { version: formatVersion(version), connTableSize: size };
 }
 
@@ -714,20 +702,21 @@ export interface NetlinkAck {
 
 /** An NLMSG_ERROR payload: s32 error, the request's header (and maybe more), then TLVs. */
 export function decodeAck(data: Buffer, flags: number): NetlinkAck {
-  if (data.length < 4 + NLMSG_HDRLEN) throw new IpvsDecodeError('short NLMSG_ERROR');
-  const error = data.readInt32LE(0);
-  const err = LE ? error : data.readInt32BE(0);
-  const reqLen = LE ? data.readUInt32LE(4) : data.readUInt32BE(4);
-  const seq = LE ? data.readUInt32LE(12) : data.readUInt32BE(12);
+  return decodeAckAt(data, 0, data.length, flags);
+}
+
+export function decodeAckAt(buf: Buffer, start: number, end: number, flags: number): NetlinkAck {
+  if (end - start < 4 + NLMSG_HDRLEN) throw new IpvsDecodeError('short NLMSG_ERROR');
+  const err = readS32(buf, start);
+  const reqLen = readU32(buf, start + 4);
+  const seq = readU32(buf, start + 12);
   const ack: NetlinkAck = { errno: err === 0 ? 0 : -err, seq };
   if (flags & NLM_F_ACK_TLVS) {
     // After the header (CAPPED) or the whole request, aligned.
     const skip = flags & NLM_F_CAPPED || err === 0 ? NLMSG_HDRLEN : (reqLen + 3) & ~3;
-    const tlvs = data.subarray(Math.min(data.length, 4 + skip));
     try {
-      eachAttribute(tlvs, (type, value) => {
-        if (type === NLMSGERR_ATTR_MSG) ack.message = getString(value);
-      });
+      const c = findAttributeAt(buf, Math.min(end, start + 4 + skip), end, NLMSGERR_ATTR_MSG);
+      if (c) ack.message = c.string();
     } catch {
       // extended ACK is a courtesy; a malformed one does not hide the errno
     }

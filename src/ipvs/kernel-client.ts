@@ -8,7 +8,6 @@
  * dumps decoded datagram by datagram; only decoded objects are kept.
  */
 import type { NetlinkMessage } from 'netlink';
-import type { AttrStream } from 'netlink';
 import { familyOf } from './address.js';
 import { describeOpObject, IpvsError, type IpvsClient, type IpvsOp, type IpvsOpResult, type ReadOptions } from './client.js';
 import {
@@ -18,9 +17,14 @@ import {
   decodeInfo,
   decodeService,
   decodeTimeouts,
+  decodeDestAt,
+  decodeServiceAt,
   findAttribute,
+  findAttributeAt,
+  genlBody,
   genlPayload,
   getFamilyPayload,
+  type GenlBody,
   parseGenl,
   putDaemon,
   putDaemonState,
@@ -30,11 +34,12 @@ import {
   putServiceKey,
   putTimeouts,
 } from './codec.js';
-import { CmdAttr, Errno, GENL_ID_CTRL, IPVS_GENL_NAME, IpvsCmd, NETLINK_GENERIC } from './constants.js';
+import { CmdAttr, Errno, GENL_HDRLEN, GENL_ID_CTRL, IPVS_GENL_NAME, IpvsCmd, NETLINK_GENERIC } from './constants.js';
 import { errnoText, IpvsUnavailableError, NO_IPVS_HELP, opError, PERMISSION_HELP, readError, validateOp } from './errors.js';
 import type { Family, IpvsInfo, IpvsTable, LiveDest, LiveService, ServiceKey, SyncDaemon, Timeouts } from './model.js';
 import { serviceId, serviceKeyOf } from './model.js';
 import { DumpError, NetlinkTransport, type BatchResult, type TransportCounters, type TransportOptions } from './netlink-transport.js';
+import { IpvsDecodeError, NetlinkWriter } from './wire.js';
 
 /**
  * Socket and batching knobs (see netlink-transport.ts). An ACK costs about 1 KiB of
@@ -58,8 +63,17 @@ export class KernelIpvsClient implements IpvsClient {
     } catch (err) {
       throw new IpvsUnavailableError('netlink', `Cannot open a generic netlink socket: ${(err as Error).message}`);
     }
+    return KernelIpvsClient.over(transport);
+  }
+
+  /**
+   * A client on a transport already open (open() uses it; host benchmarks pass a transport
+   * over a scripted socket): resolves the "IPVS" family, closes the transport on failure.
+   */
+  static async over(transport: NetlinkTransport): Promise<KernelIpvsClient> {
     try {
-      const result = await transport.request(GENL_ID_CTRL, getFamilyPayload(IPVS_GENL_NAME));
+      const payload = getFamilyPayload(IPVS_GENL_NAME);
+      const result = await transport.request(GENL_ID_CTRL, (w) => w.append(payload));
       const first = result.replies[0];
       const id = result.errno === 0 && first ? decodeFamilyId(parseGenl(first.data).attrs) : null;
       if (result.errno === Errno.EPERM) throw new IpvsUnavailableError('permission', PERMISSION_HELP, Errno.EPERM);
@@ -90,13 +104,13 @@ export class KernelIpvsClient implements IpvsClient {
   // Reads
 
   async getInfo(): Promise<IpvsInfo> {
-    const [reply] = await this.request(genlPayload(IpvsCmd.GET_INFO), 'get-info', 'IPVS');
+    const [reply] = await this.request(genlBody(IpvsCmd.GET_INFO), 'get-info', 'IPVS');
     if (!reply) throw readError('get-info', 'IPVS', Errno.EIO);
     return decodeInfo(parseGenl(reply.data).attrs);
   }
 
   async getTimeouts(): Promise<Timeouts> {
-    const [reply] = await this.request(genlPayload(IpvsCmd.GET_CONFIG), 'get-timeouts', 'timeouts');
+    const [reply] = await this.request(genlBody(IpvsCmd.GET_CONFIG), 'get-timeouts', 'timeouts');
     if (!reply) throw readError('get-timeouts', 'timeouts', Errno.EIO);
     return decodeTimeouts(parseGenl(reply.data).attrs);
   }
@@ -105,7 +119,7 @@ export class KernelIpvsClient implements IpvsClient {
     let replies: NetlinkMessage[];
     try {
       replies = await this.request(
-        genlPayload(IpvsCmd.GET_SERVICE, (out) => putServiceKey(out, serviceKeyOf(key))),
+        genlBody(IpvsCmd.GET_SERVICE, (w) => putServiceKey(w, serviceKeyOf(key))),
         'get-service',
         serviceId(key),
       );
@@ -122,9 +136,9 @@ export class KernelIpvsClient implements IpvsClient {
   async listServices(options: ReadOptions = {}): Promise<LiveService[]> {
     const services: LiveService[] = [];
     const stats = options.stats !== false;
-    await this.dump(genlPayload(IpvsCmd.GET_SERVICE), 'list-services', 'services', (attrs) => {
-      const nested = findAttribute(attrs, CmdAttr.SERVICE);
-      if (nested) services.push(decodeService(nested, stats));
+    await this.dump(genlBody(IpvsCmd.GET_SERVICE), 'list-services', 'services', (buf, start, end) => {
+      const nested = findAttributeAt(buf, start, end, CmdAttr.SERVICE);
+      if (nested) services.push(decodeServiceAt(buf, nested.value, nested.valueEnd, stats));
     });
     return services;
   }
@@ -141,9 +155,9 @@ export class KernelIpvsClient implements IpvsClient {
 
   async listDaemons(): Promise<SyncDaemon[]> {
     const daemons: SyncDaemon[] = [];
-    await this.dump(genlPayload(IpvsCmd.GET_DAEMON), 'list-daemons', 'sync daemons', (attrs) => {
-      const nested = findAttribute(attrs, CmdAttr.DAEMON);
-      if (nested) daemons.push(decodeDaemon(nested));
+    await this.dump(genlBody(IpvsCmd.GET_DAEMON), 'list-daemons', 'sync daemons', (buf, start, end) => {
+      const nested = findAttributeAt(buf, start, end, CmdAttr.DAEMON);
+      if (nested) daemons.push(decodeDaemon(nested.slice()));
     });
     return daemons;
   }
@@ -151,12 +165,12 @@ export class KernelIpvsClient implements IpvsClient {
   private async dumpDests(key: ServiceKey, family: Family, stats: boolean): Promise<LiveDest[]> {
     const dests: LiveDest[] = [];
     await this.dump(
-      genlPayload(IpvsCmd.GET_DEST, (out) => putServiceKey(out, serviceKeyOf(key))),
+      genlBody(IpvsCmd.GET_DEST, (w) => putServiceKey(w, serviceKeyOf(key))),
       'list-dests',
       serviceId(key),
-      (attrs) => {
-        const nested = findAttribute(attrs, CmdAttr.DEST);
-        if (nested) dests.push(decodeDest(nested, family, stats));
+      (buf, start, end) => {
+        const nested = findAttributeAt(buf, start, end, CmdAttr.DEST);
+        if (nested) dests.push(decodeDestAt(buf, nested.value, nested.valueEnd, family, stats));
       },
     );
     return dests;
@@ -175,7 +189,7 @@ export class KernelIpvsClient implements IpvsClient {
       if (invalid) results[index] = { ok: false, error: invalid };
       else sendable.push(index);
     });
-    const answers = await this.transport.batch(sendable.map((index) => ({ type: this.family, payload: encodeOp(ops[index] as IpvsOp) })));
+    const answers = await this.transport.batch(sendable.map((index) => ({ type: this.family, write: opBody(ops[index] as IpvsOp) })));
     answers.forEach((answer, i) => {
       const index = sendable[i] as number;
       results[index] = opResult(ops[index] as IpvsOp, answer);
@@ -196,19 +210,22 @@ export class KernelIpvsClient implements IpvsClient {
   }
 
   /** One request with an ACK: the data messages that came before it, or an IpvsError. */
-  private async request(payload: Buffer, operation: string, object: string): Promise<NetlinkMessage[]> {
+  private async request(body: GenlBody, operation: string, object: string): Promise<NetlinkMessage[]> {
     this.checkOpen();
-    const result = await this.transport.request(this.family, payload);
+    const result = await this.transport.request(this.family, body);
     if (result.lost) throw this.readFailure(operation, object, result.lost.errno, result.lost.message);
     if (result.errno !== 0) throw this.readFailure(operation, object, result.errno);
     return result.replies;
   }
 
-  /** A dump: `onReply` gets each reply's attributes as it arrives. */
-  private async dump(payload: Buffer, operation: string, object: string, onReply: (attrs: Buffer) => void): Promise<void> {
+  /** A dump: `onReply` gets where each reply's attributes lie in its datagram, as it arrives. */
+  private async dump(body: GenlBody, operation: string, object: string, onReply: (buf: Buffer, attrs: number, end: number) => void): Promise<void> {
     this.checkOpen();
     try {
-      await this.transport.dump(this.family, payload, (msg) => onReply(parseGenl(msg.data).attrs));
+      await this.transport.dump(this.family, body, (buf, payload, end) => {
+        if (end - payload < GENL_HDRLEN) throw new IpvsDecodeError(`genl payload of ${end - payload} bytes`);
+        onReply(buf, payload + GENL_HDRLEN, end);
+      });
     } catch (err) {
       if (err instanceof DumpError) throw this.readFailure(operation, object, err.errno, err.message);
       throw err;
@@ -238,42 +255,53 @@ function lostError(op: IpvsOp, errno: number, message: string): IpvsError {
   return new IpvsError(op.op, describeOpObject(op), errno, reason);
 }
 
-/** The genl payload (command + attributes) for one operation. */
+/** The genl payload (command + attributes) for one operation, as bytes of its own. */
 export function encodeOp(op: IpvsOp): Buffer {
+  const w = new NetlinkWriter(256);
+  opBody(op)(w);
+  return w.bytes();
+}
+
+/** Writes the genl payload (command + attributes) for one operation. */
+export function opBody(op: IpvsOp): GenlBody {
   switch (op.op) {
     case 'add-service':
-      return genlPayload(IpvsCmd.NEW_SERVICE, (out) => putService(out, op.service));
+      return genlBody(IpvsCmd.NEW_SERVICE, (w) => putService(w, op.service));
     case 'edit-service':
-      return genlPayload(IpvsCmd.SET_SERVICE, (out) => putService(out, op.service));
+      return genlBody(IpvsCmd.SET_SERVICE, (w) => putService(w, op.service));
     case 'delete-service':
-      return genlPayload(IpvsCmd.DEL_SERVICE, (out) => putServiceKey(out, serviceKeyOf(op.service)));
+      return genlBody(IpvsCmd.DEL_SERVICE, (w) => putServiceKey(w, serviceKeyOf(op.service)));
     case 'add-dest':
-      return genlPayload(IpvsCmd.NEW_DEST, (out) => destAttrs(out, op.service, () => putDest(out, op.dest)));
+      return genlBody(IpvsCmd.NEW_DEST, (w) => {
+        putServiceKey(w, op.service);
+        putDest(w, op.dest);
+      });
     case 'edit-dest':
-      return genlPayload(IpvsCmd.SET_DEST, (out) => destAttrs(out, op.service, () => putDest(out, op.dest)));
+      return genlBody(IpvsCmd.SET_DEST, (w) => {
+        putServiceKey(w, op.service);
+        putDest(w, op.dest);
+      });
     case 'delete-dest': {
       // A dest's family is its address's (an IPv4 dest may serve an IPv6 service through a tunnel).
       const family = familyOf(op.dest.address) ?? op.service.family;
-      return genlPayload(IpvsCmd.DEL_DEST, (out) =>
-        destAttrs(out, op.service, () => putDestKey(out, { address: op.dest.address, port: op.dest.port }, family)),
-      );
+      return genlBody(IpvsCmd.DEL_DEST, (w) => {
+        putServiceKey(w, op.service);
+        putDestKey(w, op.dest, family);
+      });
     }
     case 'set-timeouts':
-      return genlPayload(IpvsCmd.SET_CONFIG, (out) => putTimeouts(out, op.timeouts));
+      return genlBody(IpvsCmd.SET_CONFIG, (w) => putTimeouts(w, op.timeouts));
     case 'add-daemon':
-      return genlPayload(IpvsCmd.NEW_DAEMON, (out) => putDaemon(out, op.daemon));
+      return genlBody(IpvsCmd.NEW_DAEMON, (w) => putDaemon(w, op.daemon));
     case 'delete-daemon':
-      return genlPayload(IpvsCmd.DEL_DAEMON, (out) => putDaemonState(out, op.state));
-    case 'zero':
-      return genlPayload(IpvsCmd.ZERO, op.service ? (out) => putServiceKey(out, serviceKeyOf(op.service as ServiceKey)) : undefined);
+      return genlBody(IpvsCmd.DEL_DAEMON, (w) => putDaemonState(w, op.state));
+    case 'zero': {
+      const service = op.service;
+      return genlBody(IpvsCmd.ZERO, service ? (w) => putServiceKey(w, serviceKeyOf(service)) : undefined);
+    }
     case 'flush':
-      return genlPayload(IpvsCmd.FLUSH);
+      return genlBody(IpvsCmd.FLUSH);
   }
-}
-
-function destAttrs(out: AttrStream, service: ServiceKey, dest: () => void): void {
-  putServiceKey(out, serviceKeyOf(service));
-  dest();
 }
 
 /** For `lvsd` diagnostics: the errno's text. */

@@ -1,4 +1,3 @@
-import { AttrStream } from 'netlink';
 import { describe, expect, it } from 'vitest';
 import {
   decodeAck,
@@ -22,17 +21,18 @@ import {
   putTimeouts,
   splitMessages,
 } from '../../src/ipvs/codec.js';
+import { NetlinkWriter } from '../../src/ipvs/wire.js';
 import { CmdAttr, DestAttr, IpvsCmd, NLM_F_ACK, NLM_F_REQUEST, StatsAttr, SvcAttr } from '../../src/ipvs/constants.js';
 import { encodeOp } from '../../src/ipvs/kernel-client.js';
 import type { Dest, Service, SyncDaemon } from '../../src/ipvs/model.js';
 import type { IpvsOp } from '../../src/ipvs/client.js';
 
-function attrs(build: (out: AttrStream) => void): Buffer {
-  const out = new AttrStream();
+function attrs(build: (out: NetlinkWriter) => void): Buffer {
+  const out = new NetlinkWriter(16);
   build(out);
-  return Buffer.concat(out.bufs);
+  return out.bytes();
 }
-function nested(build: (out: AttrStream) => void, which: number): Buffer {
+function nested(build: (out: NetlinkWriter) => void, which: number): Buffer {
   const found = findAttribute(attrs(build), which);
   if (!found) throw new Error('attribute missing');
   return found;
@@ -67,16 +67,18 @@ const baseDest: Dest = {
 describe('codec: bytes on the wire', () => {
   it('encodes a service key for TCP 10.0.0.1:80 exactly', () => {
     const b = attrs((out) => putServiceKey(out, { family: 'ipv4', protocol: 'tcp', address: '10.0.0.1', port: 80 }));
-    // nested SERVICE (len 0x2e, type 1) | AF u16 2 | PROTOCOL u16 6 | ADDR 16 bytes | PORT be16 80
+    // nested SERVICE (len 0x30, type 1) | AF u16 2 | PROTOCOL u16 6 | ADDR 16 bytes | PORT be16 80;
+    // each attribute padded to 4 bytes, the nest's length covering its padding (nla_nest_end)
     expect(hex(b)).toBe(
-      '2e000100' +
+      '30000100' +
         '060001000200' +
         '0000' +
         '060002000600' +
         '0000' +
         '14000300' +
         '0a000001000000000000000000000000' +
-        '060004000050',
+        '060004000050' +
+        '0000',
     );
   });
 
@@ -147,7 +149,7 @@ describe('codec: bytes on the wire', () => {
     }
     const delDest = parseGenl(encodeOp(cases[5]![0])).attrs;
     const d = findAttribute(delDest, CmdAttr.DEST)!;
-    expect(d.length).toBe(20 + 8 + 6); // ADDR, PORT (padded), ADDR_FAMILY: nothing else
+    expect(d.length).toBe(20 + 8 + 8); // ADDR, PORT, ADDR_FAMILY (each padded): nothing else
     expect(findAttribute(parseGenl(encodeOp({ op: 'zero' })).attrs, CmdAttr.SERVICE)).toBeNull();
   });
 });
@@ -212,8 +214,8 @@ describe('codec: round trips', () => {
       udp: 300,
     });
     const info = attrs((out) => {
-      out.push(1, Buffer.from([0x01, 0x02, 0x01, 0x00]));
-      out.push(2, Buffer.from([0x00, 0x10, 0x00, 0x00]));
+      out.raw(1, Buffer.from([0x01, 0x02, 0x01, 0x00]));
+      out.raw(2, Buffer.from([0x00, 0x10, 0x00, 0x00]));
     });
     expect(decodeInfo(info)).toEqual({ version: '1.2.1', connTableSize: 4096 });
   });
@@ -222,17 +224,17 @@ describe('codec: round trips', () => {
 describe('codec: robustness', () => {
   it('skips unknown attributes at every level', () => {
     const svc = attrs((out) => {
-      out.push(SvcAttr.AF, Buffer.from([2, 0]));
-      out.push(99, Buffer.from('future attribute'));
-      out.push(SvcAttr.FWMARK, Buffer.from([5, 0, 0, 0]));
-      out.push(SvcAttr.SCHED_NAME, Buffer.from('rr\0'));
-      out.push(200, Buffer.alloc(0));
+      out.raw(SvcAttr.AF, Buffer.from([2, 0]));
+      out.raw(99, Buffer.from('future attribute'));
+      out.raw(SvcAttr.FWMARK, Buffer.from([5, 0, 0, 0]));
+      out.raw(SvcAttr.SCHED_NAME, Buffer.from('rr\0'));
+      out.raw(200, Buffer.alloc(0));
     });
     expect(decodeService(svc)).toMatchObject({ family: 'ipv4', fwmark: 5, scheduler: 'rr', netmask: 32 });
     const dest = attrs((out) => {
-      out.push(DestAttr.ADDR, Buffer.from('0a000002000000000000000000000000', 'hex'));
-      out.push(DestAttr.PORT, Buffer.from([0, 80]));
-      out.push(16, Buffer.from([1, 2, 3])); // a newer kernel's attribute
+      out.raw(DestAttr.ADDR, Buffer.from('0a000002000000000000000000000000', 'hex'));
+      out.raw(DestAttr.PORT, Buffer.from([0, 80]));
+      out.raw(16, Buffer.from([1, 2, 3])); // a newer kernel's attribute
     });
     expect(decodeDest(dest, 'ipv4')).toMatchObject({ address: '10.0.0.2', port: 80, family: 'ipv4' });
   });
@@ -249,36 +251,36 @@ describe('codec: robustness', () => {
       return b;
     };
     const stats32 = attrs((out) => {
-      out.push(StatsAttr.CONNS, u32(1));
-      out.push(StatsAttr.INBYTES, u64(2));
+      out.raw(StatsAttr.CONNS, u32(1));
+      out.raw(StatsAttr.INBYTES, u64(2));
     });
     const stats64 = attrs((out) => {
-      out.push(StatsAttr.PAD, Buffer.alloc(0));
-      out.push(StatsAttr.CONNS, u64(2 ** 40));
-      out.push(StatsAttr.PAD, Buffer.alloc(0));
-      out.push(StatsAttr.OUTBPS, u64(7));
+      out.raw(StatsAttr.PAD, Buffer.alloc(0));
+      out.raw(StatsAttr.CONNS, u64(2 ** 40));
+      out.raw(StatsAttr.PAD, Buffer.alloc(0));
+      out.raw(StatsAttr.OUTBPS, u64(7));
     });
     expect(decodeStats(stats32)).toMatchObject({ conns: 1, inBytes: 2 });
     const svc = attrs((out) => {
-      out.push(SvcAttr.AF, Buffer.from([2, 0]));
-      out.push(SvcAttr.FWMARK, Buffer.from([5, 0, 0, 0]));
-      out.push(SvcAttr.STATS, stats32);
-      out.push(SvcAttr.STATS64, stats64);
+      out.raw(SvcAttr.AF, Buffer.from([2, 0]));
+      out.raw(SvcAttr.FWMARK, Buffer.from([5, 0, 0, 0]));
+      out.raw(SvcAttr.STATS, stats32);
+      out.raw(SvcAttr.STATS64, stats64);
     });
     expect(decodeService(svc).stats).toMatchObject({ conns: 2 ** 40, outBps: 7, inBytes: 0 });
   });
 
   it('drops the kernel-internal HASHED flag and honours the mask', () => {
     const svc = attrs((out) => {
-      out.push(SvcAttr.AF, Buffer.from([2, 0]));
-      out.push(SvcAttr.FWMARK, Buffer.from([1, 0, 0, 0]));
-      out.push(SvcAttr.FLAGS, Buffer.from('07000000ffffffff', 'hex'));
+      out.raw(SvcAttr.AF, Buffer.from([2, 0]));
+      out.raw(SvcAttr.FWMARK, Buffer.from([1, 0, 0, 0]));
+      out.raw(SvcAttr.FLAGS, Buffer.from('07000000ffffffff', 'hex'));
     });
     expect(decodeService(svc).flags).toEqual({ persistent: true, onePacket: true, sched1: false, sched2: false, sched3: false });
     const masked = attrs((out) => {
-      out.push(SvcAttr.AF, Buffer.from([2, 0]));
-      out.push(SvcAttr.FWMARK, Buffer.from([1, 0, 0, 0]));
-      out.push(SvcAttr.FLAGS, Buffer.from('0500000004000000', 'hex'));
+      out.raw(SvcAttr.AF, Buffer.from([2, 0]));
+      out.raw(SvcAttr.FWMARK, Buffer.from([1, 0, 0, 0]));
+      out.raw(SvcAttr.FLAGS, Buffer.from('0500000004000000', 'hex'));
     });
     expect(decodeService(masked).flags.persistent).toBe(false);
     expect(decodeService(masked).flags.onePacket).toBe(true);
@@ -286,8 +288,8 @@ describe('codec: robustness', () => {
 
   it('takes the dest family from the service when ADDR_FAMILY is missing', () => {
     const dest = attrs((out) => {
-      out.push(DestAttr.ADDR, Buffer.from('20010db8000000000000000000000001', 'hex'));
-      out.push(DestAttr.PORT, Buffer.from([0, 80]));
+      out.raw(DestAttr.ADDR, Buffer.from('20010db8000000000000000000000001', 'hex'));
+      out.raw(DestAttr.PORT, Buffer.from([0, 80]));
     });
     expect(decodeDest(dest, 'ipv6')).toMatchObject({ address: '2001:db8::1', family: 'ipv6' });
   });
@@ -301,7 +303,7 @@ describe('codec: robustness', () => {
     const ok = Buffer.alloc(20);
     ok.writeUInt32LE(20, 4);
     ok.writeUInt32LE(5, 12);
-    const tlv = attrs((out) => out.push(1, Buffer.from('hello\0')));
+    const tlv = attrs((out) => out.raw(1, Buffer.from('hello\0')));
     expect(decodeAck(Buffer.concat([ok, tlv]), 0x200)).toEqual({ errno: 0, seq: 5, message: 'hello' });
   });
 
@@ -316,13 +318,13 @@ describe('codec: robustness', () => {
   });
 
   it('refuses what it cannot represent instead of guessing', () => {
-    const noAf = attrs((out) => out.push(SvcAttr.FWMARK, Buffer.from([1, 0, 0, 0])));
+    const noAf = attrs((out) => out.raw(SvcAttr.FWMARK, Buffer.from([1, 0, 0, 0])));
     expect(() => decodeService(noAf)).toThrow(/AF/);
     const badProto = attrs((out) => {
-      out.push(SvcAttr.AF, Buffer.from([2, 0]));
-      out.push(SvcAttr.PROTOCOL, Buffer.from([50, 0]));
-      out.push(SvcAttr.ADDR, Buffer.alloc(16));
-      out.push(SvcAttr.PORT, Buffer.from([0, 1]));
+      out.raw(SvcAttr.AF, Buffer.from([2, 0]));
+      out.raw(SvcAttr.PROTOCOL, Buffer.from([50, 0]));
+      out.raw(SvcAttr.ADDR, Buffer.alloc(16));
+      out.raw(SvcAttr.PORT, Buffer.from([0, 1]));
     });
     expect(() => decodeService(badProto)).toThrow(/protocol 50/);
   });

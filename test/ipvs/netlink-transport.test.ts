@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { frameMessage, splitMessages } from '../../src/ipvs/codec.js';
 import { Errno, NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_ERROR } from '../../src/ipvs/constants.js';
 import { NetlinkTransport } from '../../src/ipvs/netlink-transport.js';
+import type { NetlinkWriter } from '../../src/ipvs/wire.js';
 
 const FAMILY = 42;
 
@@ -84,7 +85,8 @@ function transportOn(script: Script, maxInFlight = 4) {
   return { socket, transport: new NetlinkTransport(socket as unknown as RawNetlinkSocket, { maxInFlight }) };
 }
 
-const request = (cmd: number) => ({ type: FAMILY, payload: Buffer.from([cmd, 1, 0, 0]) });
+const bytes = (payload: Buffer) => (w: NetlinkWriter) => w.append(payload);
+const request = (cmd: number) => ({ type: FAMILY, write: bytes(Buffer.from([cmd, 1, 0, 0])) });
 
 describe('NetlinkTransport', () => {
   it('sends a batch in chunks of maxInFlight messages, one result per request, in order', async () => {
@@ -106,7 +108,7 @@ describe('NetlinkTransport', () => {
     const replies = Array.from({ length: 5 }, (_, i) => Buffer.from([i, 1, 0, 0]));
     const { transport } = transportOn({ dumpReplies: replies });
     const seen: number[] = [];
-    await transport.dump(FAMILY, Buffer.from([4, 1, 0, 0]), (msg) => seen.push(msg.data[0] as number));
+    await transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), (buf, payload) => seen.push(buf[payload] as number));
     expect(seen).toEqual([0, 1, 2, 3, 4]);
   });
 
@@ -122,6 +124,6 @@ describe('NetlinkTransport', () => {
     const { transport } = transportOn({});
     transport.close();
     await expect(transport.batch([request(1)])).rejects.toThrow(/closed/);
-    expect(() => transport.dump(FAMILY, Buffer.alloc(4), () => undefined)).toThrow(/closed/);
+    expect(() => transport.dump(FAMILY, bytes(Buffer.alloc(4)), () => undefined)).toThrow(/closed/);
   });
 });

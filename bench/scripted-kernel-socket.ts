@@ -1,0 +1,174 @@
+/**
+ * A stand-in for the kernel's side of a generic netlink socket, for host benchmarks of the
+ * kernel client's whole user-space path (transport, encoder, ACK handling, dump decoding):
+ * it answers the way the kernel does, with the least work of its own so that the time
+ * measured is lvsd's:
+ * - CTRL_CMD_GETFAMILY: the family id, then an ACK;
+ * - each write of a batch: its own ACK datagram (the kernel queues one skb per ACK, and each
+ *   recvmsg returns one), errno 0;
+ * - GET_SERVICE dump: the table's services, as prebuilt reply datagrams;
+ * - GET_DEST dump: the service's dests, one prebuilt datagram with NLMSG_DONE at its end.
+ * Replies are emitted asynchronously, as a socket's data arrives.
+ */
+import { EventEmitter } from 'node:events';
+import type { RawNetlinkSocket } from 'netlink';
+import { decodeServiceAt, findAttributeAt, frameMessage, genlPayload, putDest, putService } from '../src/ipvs/codec.js';
+import { CmdAttr, CTRL_ATTR_FAMILY_ID, DestAttr, GENL_ID_CTRL, IpvsCmd, NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_ERROR, StatsAttr, SvcAttr } from '../src/ipvs/constants.js';
+import { serviceId, type Dest, type Service } from '../src/ipvs/model.js';
+import { MessageCursor, NetlinkWriter } from '../src/ipvs/wire.js';
+
+export const SCRIPTED_FAMILY_ID = 0x1d;
+const PORT = 4242;
+const DATAGRAM_BYTES = 16 * 1024;
+
+/** The stats attributes as ip_vs_genl_fill_stats / _stats64 write them (padding included). */
+export function putStats(w: NetlinkWriter, which: number, wide: boolean): void {
+  w.beginNested(which);
+  const counters = [StatsAttr.CONNS, StatsAttr.INPKTS, StatsAttr.OUTPKTS, StatsAttr.INBYTES, StatsAttr.OUTBYTES, StatsAttr.CPS, StatsAttr.INPPS, StatsAttr.OUTPPS, StatsAttr.INBPS, StatsAttr.OUTBPS];
+  counters.forEach((type, i) => {
+    if (wide || type === StatsAttr.INBYTES || type === StatsAttr.OUTBYTES) {
+      w.raw(StatsAttr.PAD, Buffer.alloc(0));
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(BigInt(1000 + i));
+      w.raw(type, b);
+    } else w.u32(type, 1000 + i);
+  });
+  w.endNested();
+}
+
+/** One GET_DEST dump reply message as ip_vs_genl_fill_dest() writes it. */
+export function destReplyPayload(dest: Dest, withStats = true): Buffer {
+  const inner = new NetlinkWriter(256);
+  putDest(inner, dest);
+  const nested = findAttributeAt(inner.bytes(), 0, inner.length, CmdAttr.DEST)!;
+  const settings = inner.bytes().subarray(nested.value, nested.valueEnd);
+  return genlPayload(IpvsCmd.NEW_DEST, (w) => {
+    w.beginNested(CmdAttr.DEST);
+    w.append(settings);
+    w.u32(DestAttr.ACTIVE_CONNS, 3);
+    w.u32(DestAttr.INACT_CONNS, 5);
+    w.u32(DestAttr.PERSIST_CONNS, 0);
+    if (withStats) {
+      putStats(w, DestAttr.STATS, false);
+      putStats(w, DestAttr.STATS64, true);
+    }
+    w.endNested();
+  });
+}
+
+function serviceReplyPayload(service: Service): Buffer {
+  const inner = new NetlinkWriter(256);
+  putService(inner, service);
+  const nested = findAttributeAt(inner.bytes(), 0, inner.length, CmdAttr.SERVICE)!;
+  const settings = inner.bytes().subarray(nested.value, nested.valueEnd);
+  return genlPayload(IpvsCmd.NEW_SERVICE, (w) => {
+    w.beginNested(CmdAttr.SERVICE);
+    w.append(settings);
+    putStats(w, SvcAttr.STATS, false);
+    putStats(w, SvcAttr.STATS64, true);
+    w.endNested();
+  });
+}
+
+/** Reply payloads packed into datagrams of at most 16 KiB, NLMSG_DONE at the end. */
+function packDump(payloads: Buffer[], seq: number): Buffer[] {
+  const datagrams: Buffer[] = [];
+  let current: Buffer[] = [];
+  let bytes = 0;
+  const frames = [...payloads.map((p) => frameMessage(SCRIPTED_FAMILY_ID, NLM_F_MULTI, seq, PORT, p)), frameMessage(NLMSG_DONE, NLM_F_MULTI, seq, PORT, Buffer.alloc(4))];
+  for (const frame of frames) {
+    if (bytes + frame.length > DATAGRAM_BYTES && current.length) {
+      datagrams.push(Buffer.concat(current, bytes));
+      current = [];
+      bytes = 0;
+    }
+    current.push(frame);
+    bytes += frame.length;
+  }
+  datagrams.push(Buffer.concat(current, bytes));
+  return datagrams;
+}
+
+function ackFrame(seq: number, request: Buffer, at: number): Buffer {
+  const body = Buffer.alloc(4 + 16);
+  request.copy(body, 4, at, at + 16);
+  return frameMessage(NLMSG_ERROR, 0x100, seq, PORT, body);
+}
+
+/** Rewrites the sequence number of every message of prebuilt datagrams. */
+function withSeq(datagrams: Buffer[], seq: number): Buffer[] {
+  return datagrams.map((d) => {
+    const copy = Buffer.from(d);
+    const m = new MessageCursor(copy);
+    while (m.next()) copy.writeUInt32LE(seq, m.payload - 8);
+    return copy;
+  });
+}
+
+function countMessages(buf: Buffer): number {
+  const m = new MessageCursor(buf);
+  let n = 0;
+  while (m.next()) n++;
+  return n;
+}
+
+export class ScriptedKernelSocket extends EventEmitter {
+  private readonly serviceDump: Buffer[];
+  private readonly destDumps = new Map<string, Buffer[]>();
+  /** Messages seen, by kind (the benchmark checks them). */
+  readonly seen = { writes: 0, dumps: 0 };
+  /** Called with every sendmsg buffer and its message count (before it is answered). */
+  onSend: ((buf: Buffer, messages: number) => void) | null = null;
+
+  constructor(table: ReadonlyArray<{ service: Service; dests: readonly Dest[] }>, withStats = true) {
+    super();
+    this.serviceDump = packDump(table.map((s) => serviceReplyPayload(s.service)), 0);
+    for (const s of table) this.destDumps.set(serviceId(s.service), packDump(s.dests.map((d) => destReplyPayload(d, withStats)), 0));
+  }
+
+  asSocket(): RawNetlinkSocket {
+    return this as unknown as RawNetlinkSocket;
+  }
+
+  address() {
+    return { port: PORT, groups: 0 };
+  }
+  getSendBufferSize() {
+    return 2 * 1024 * 1024;
+  }
+  getRecvBufferSize() {
+    return 8 * 1024 * 1024;
+  }
+  ref() {}
+  unref() {}
+  close() {}
+
+  send(buf: Buffer, _options: object, callback: (err?: Error) => void): void {
+    const replies: Buffer[] = [];
+    const m = new MessageCursor(buf);
+    while (m.next()) {
+      const at = m.payload - 16;
+      if (m.type === GENL_ID_CTRL) {
+        const payload = genlPayload(1, (w) => w.u16(CTRL_ATTR_FAMILY_ID, SCRIPTED_FAMILY_ID), 2);
+        replies.push(frameMessage(GENL_ID_CTRL, 0, m.seq, PORT, payload), ackFrame(m.seq, buf, at));
+      } else if (m.flags & NLM_F_DUMP) {
+        this.seen.dumps++;
+        const cmd = buf[m.payload];
+        if (cmd === IpvsCmd.GET_SERVICE) replies.push(...withSeq(this.serviceDump, m.seq));
+        else if (cmd === IpvsCmd.GET_DEST) {
+          const key = findAttributeAt(buf, m.payload + 4, m.payloadEnd, CmdAttr.SERVICE)!;
+          const service = decodeServiceAt(buf, key.value, key.valueEnd, false);
+          replies.push(...withSeq(this.destDumps.get(serviceId(service)) ?? packDump([], 0), m.seq));
+        } else replies.push(...withSeq(packDump([], 0), m.seq));
+      } else {
+        this.seen.writes++;
+        replies.push(ackFrame(m.seq, buf, at));
+      }
+    }
+    this.onSend?.(buf, countMessages(buf));
+    callback();
+    setImmediate(() => {
+      for (const reply of replies) this.emit('message', reply);
+    });
+  }
+}
