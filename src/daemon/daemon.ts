@@ -23,6 +23,7 @@ import type { IpvsClient } from '../ipvs/client.js';
 import type { IpvsInfo, IpvsTable } from '../ipvs/model.js';
 import type { DesiredState, Plan, PlanStep, WaitingDrain } from '../reconcile/plan.js';
 import { reconcile, type ReconcileOptions, type SysctlAccess } from '../reconcile/reconcile.js';
+import { StateMemory } from '../reconcile/state.js';
 import { PhaseTimer } from '../util/timings.js';
 import type { Logger } from '../util/log.js';
 import { driftSteps, scopedAim, type Aim } from './drift.js';
@@ -113,6 +114,8 @@ export class Daemon<Snapshot> {
   private lastAim: Aim | null = null;
   /** Date.now() of the start of the last full pass that applied (0: none yet); scoped passes follow one. */
   private lastFullPass = 0;
+  /** The state file as the last pass left it: scoped passes start from it (full passes read the file). */
+  private readonly stateMemory = new StateMemory();
   private lastAdvice = '';
   private lastForeign = '';
   private readonly passes: CoalescingRunner<Trigger, PassSummary>;
@@ -377,6 +380,7 @@ export class Daemon<Snapshot> {
       const result = await reconcile(this.client, {
         desired,
         ...(scope ? { scope, readStats: false } : {}),
+        stateMemory: this.stateMemory,
         stateDir: this.options.stateDir,
         prune: config.reconcile.prune,
         drainTimeoutMs: config.reconcile.drainTimeoutMs,
@@ -467,8 +471,7 @@ export class Daemon<Snapshot> {
   }
 
   private recordCheck(result: CheckResultEvent): void {
-    this.metrics.checkDuration.observe({ service: result.service, type: result.type }, result.durationMs / 1000);
-    this.metrics.checks.inc({ service: result.service, type: result.type, result: result.ok ? 'ok' : 'failed' });
+    this.metrics.recordCheck(result.service, result.type, result.ok, result.durationMs / 1000);
   }
 
   private retryDelay(config: ResolvedConfig): number {

@@ -7,7 +7,7 @@ import type { IpvsClient } from '../ipvs/client.js';
 import { PhaseTimer } from '../util/timings.js';
 import { applyPlan, type ApplyReport } from './apply.js';
 import { drainKey, plan as makePlan, type ActualState, type DesiredService, type DesiredState, type Plan } from './plan.js';
-import { emptyState, loadState, saveState, type ReconcileState } from './state.js';
+import { emptyState, loadState, saveState, type ReconcileState, type StateMemory } from './state.js';
 import type { IpvsTable, LiveService } from '../ipvs/model.js';
 import { serviceId, serviceKeyOf } from '../ipvs/model.js';
 import { readSysctls, writeSysctl } from '../ipvs/sysctl.js';
@@ -45,6 +45,8 @@ export interface ReconcileOptions {
    * A named service not in `desired` is skipped. Absent: the whole table (a full pass).
    */
   scope?: ReadonlySet<string>;
+  /** The state as the last pass left it (the daemon's): scoped passes read it instead of the file. */
+  stateMemory?: StateMemory;
 }
 
 export interface SysctlAccess {
@@ -152,7 +154,7 @@ export async function reconcileAgainst(actual: ActualState, options: ReconcileOp
   const report = await timer.time('write', () => applyPlan(client, plan, (options.sysctls ?? procSysctls).write, options.addresses ?? undefined));
   if (options.stateDir) {
     const vips = vipsHeldAfter(plan, report);
-    await saveState(options.stateDir, { version: 1, owned: plan.next.owned, draining: plan.next.draining, ...(vips.length ? { vips } : {}) });
+    await remembered(options.stateMemory, options.stateDir, { version: 1, owned: plan.next.owned, draining: plan.next.draining, ...(vips.length ? { vips } : {}) });
   }
   return { plan, report, warnings };
 }
@@ -169,7 +171,8 @@ async function reconcileScoped(client: IpvsClient, options: ReconcileOptions, na
   const scope = new Set(services.map((s) => serviceId(s.service)));
   const table = await timer.time('read', () => readServices(client, services, options.readStats ?? true));
   const warnings: string[] = [];
-  const loaded = options.stateDir ? await loadState(options.stateDir) : undefined;
+  const memory = options.stateMemory?.state;
+  const loaded = memory ? { state: memory } : options.stateDir ? await loadState(options.stateDir) : undefined;
   if (loaded?.warning) warnings.push(loaded.warning);
   const state = loaded?.state ?? emptyState();
   // Only the scoped services are desired and only they are in the table: the planner
@@ -191,7 +194,8 @@ async function reconcileScoped(client: IpvsClient, options: ReconcileOptions, na
   if (options.stateDir && !loaded?.warning) {
     const next = mergeScopedState(state, plan, scope);
     // Most health passes change no drain record: an unchanged file is not written again.
-    if (JSON.stringify(next) !== JSON.stringify(state)) await saveState(options.stateDir, next);
+    if (JSON.stringify(next) !== JSON.stringify(state)) await remembered(options.stateMemory, options.stateDir, next);
+    else if (options.stateMemory) options.stateMemory.state = state;
   }
   return { plan, report, scope, warnings };
 }
@@ -225,4 +229,11 @@ export function mergeScopedState(state: ReconcileState, plan: Plan, scope: Reado
   Object.assign(draining, plan.next.draining);
   const owned = [...new Set([...state.owned, ...scope])];
   return { version: 1, owned, draining, ...(state.vips?.length ? { vips: state.vips } : {}) };
+}
+
+/** Writes the state file and remembers what it holds; a failed write forgets, so the next pass reads the file. */
+async function remembered(memory: StateMemory | undefined, stateDir: string, state: ReconcileState): Promise<void> {
+  if (memory) memory.state = null;
+  await saveState(stateDir, state);
+  if (memory) memory.state = state;
 }

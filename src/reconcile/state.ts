@@ -40,3 +40,15 @@ export async function loadState(stateDir: string): Promise<{ state: ReconcileSta
 export async function saveState(stateDir: string, state: ReconcileState): Promise<void> {
   await writeJsonFile(stateFilePath(stateDir), state);
 }
+
+/**
+ * The state as the last pass read or wrote it, kept by a long-running caller (the daemon).
+ * A scoped pass starts from it instead of reading the file: under load every file access
+ * waits for a turn of a busy event loop, which was most of the time a health decision
+ * took to reach the kernel. Full passes read the file again, so an edit by another hand is
+ * picked up at the next one. Null: nothing remembered (before the first pass, or after a
+ * failed write).
+ */
+export class StateMemory {
+  state: ReconcileState | null = null;
+}

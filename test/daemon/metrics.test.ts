@@ -60,4 +60,27 @@ describe('kernel series', () => {
     expect(samples.get('lvsd_config_info{hash="abc"}')).toBe(1);
     expect(samples.get('lvsd_real_up{service="web",real="192.168.10.2:80"}')).toBe(1);
   });
+
+  it('counts checks and their durations as a histogram by service and type', async () => {
+    const metrics = new DaemonMetrics({ processMetrics: false });
+    metrics.recordCheck('web', 'tcp', true, 0.0004);
+    metrics.recordCheck('web', 'tcp', true, 0.003);
+    metrics.recordCheck('web', 'tcp', false, 0.5);
+    metrics.recordCheck('we"b', 'http', true, 12);
+    const text = await metrics.render();
+    const samples = parse(text);
+    const l = 'service="web",type="tcp"';
+    expect(samples.get(`lvsd_check_duration_seconds_bucket{le="0.001",${l}}`)).toBe(1);
+    expect(samples.get(`lvsd_check_duration_seconds_bucket{le="0.005",${l}}`)).toBe(2);
+    expect(samples.get(`lvsd_check_duration_seconds_bucket{le="0.25",${l}}`)).toBe(2);
+    expect(samples.get(`lvsd_check_duration_seconds_bucket{le="0.5",${l}}`)).toBe(3);
+    expect(samples.get(`lvsd_check_duration_seconds_bucket{le="+Inf",${l}}`)).toBe(3);
+    expect(samples.get(`lvsd_check_duration_seconds_count{${l}}`)).toBe(3);
+    expect(samples.get(`lvsd_check_duration_seconds_sum{${l}}`)).toBeCloseTo(0.5034, 6);
+    expect(samples.get(`lvsd_checks_total{${l},result="ok"}`)).toBe(2);
+    expect(samples.get(`lvsd_checks_total{${l},result="failed"}`)).toBe(1);
+    expect(samples.get('lvsd_check_duration_seconds_bucket{le="10",service="we\\"b",type="http"}')).toBe(0);
+    expect(samples.get('lvsd_check_duration_seconds_bucket{le="+Inf",service="we\\"b",type="http"}')).toBe(1);
+    expect(text).toContain('# TYPE lvsd_check_duration_seconds histogram');
+  });
 });
