@@ -98,10 +98,14 @@ export interface HealthManagerOptions {
   random?: () => number;
   /** A batch is sent when it holds this many changes (default 100)... */
   batchSize?: number;
-  /** ...or this long after its first change (default 100 ms)... */
-  batchDelayMs?: number;
-  /** ...or when no change has come for this long (default 10 ms): a lone change does not wait the full delay. */
+  /**
+   * ...or, by default (0), at the end of the turn of the event loop that made its first
+   * change: every change decided in one turn (one poll of the sockets) goes together, and
+   * goes at once. With a positive value, when no change has come for this long...
+   */
   batchQuietMs?: number;
+  /** ...or at the latest this long after its first change (default 100 ms; with batchQuietMs > 0 only). */
+  batchDelayMs?: number;
 }
 
 export interface UpdateOptions {
@@ -219,6 +223,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   private pendingCount = 0;
   private batchTimer: unknown;
   private quietTimer: unknown;
+  private turnEnd: NodeJS.Immediate | undefined;
   private stopped = false;
   readonly counters: HealthCounters = { checks: 0, failures: 0, timeouts: 0, transitions: 0 };
 
@@ -228,7 +233,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     this.timers = options.timers ?? realTimers;
     this.batchSize = options.batchSize ?? 100;
     this.batchDelayMs = options.batchDelayMs ?? 100;
-    this.batchQuietMs = Math.min(options.batchQuietMs ?? 10, this.batchDelayMs);
+    this.batchQuietMs = Math.min(options.batchQuietMs ?? 0, this.batchDelayMs);
     this.scheduler = new Scheduler({
       timers: this.timers,
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
@@ -458,6 +463,10 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     (this.pending[kind] as HealthChanges[K][number][]).push(change);
     this.pendingCount++;
     if (this.pendingCount >= this.batchSize) return this.flush();
+    if (this.batchQuietMs === 0) {
+      this.turnEnd ??= setImmediate(() => this.flush());
+      return;
+    }
     if (this.batchTimer === undefined) this.batchTimer = this.timers.setTimeout(() => this.flush(), this.batchDelayMs);
     if (this.quietTimer !== undefined) this.timers.clearTimeout(this.quietTimer);
     this.quietTimer = this.timers.setTimeout(() => this.flush(), this.batchQuietMs);
@@ -466,8 +475,10 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   private clearBatchTimers(): void {
     if (this.batchTimer !== undefined) this.timers.clearTimeout(this.batchTimer);
     if (this.quietTimer !== undefined) this.timers.clearTimeout(this.quietTimer);
+    if (this.turnEnd !== undefined) clearImmediate(this.turnEnd);
     this.batchTimer = undefined;
     this.quietTimer = undefined;
+    this.turnEnd = undefined;
   }
 
   /** Sends the pending batch now (also called by the batch timer). */

@@ -7,7 +7,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HealthManager, type HealthChanges, type Transition } from '../../src/health/index.js';
+import { CHECKERS, HealthManager, type HealthChanges, type Transition } from '../../src/health/index.js';
 import { check, config, dest, memoryLogger, real, service } from './fixtures.js';
 import { switchableBackend, waitFor } from './helpers.js';
 
@@ -214,6 +214,27 @@ describe('HealthManager', () => {
     m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck())])]));
     await waitFor(() => batches.length === 1, 'the batch');
     expect(batchAt - transitionAt).toBeLessThan(1500);
+  });
+
+  it('by default a batch is every change of one turn of the event loop, sent at the end of that turn', async () => {
+    // Checks that answer at once, all started together: their transitions come in one turn.
+    const real_ = CHECKERS.tcp;
+    CHECKERS.tcp = { type: 'tcp', prepare: () => async () => ({ ok: true, message: 'connected' }) };
+    try {
+      const { m, batches } = manager({ random: () => 0 });
+      let timerRan = false;
+      let sentBeforeTimers: boolean | undefined;
+      m.on('transition', () => void setTimeout(() => (timerRan = true), 0));
+      m.on('changes', () => void (sentBeforeTimers ??= !timerRan));
+      m.update(config([service('web', '10.0.0.1', 80, [1, 2, 3, 4, 5, 6].map((i) => real(`192.168.10.${i}`, 80, check({ type: 'tcp', interval: 5 }))))]));
+      await waitFor(() => batches.length > 0, 'the batch');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(batches).toHaveLength(1);
+      expect(batches[0]?.transitions).toHaveLength(6);
+      expect(sentBeforeTimers).toBe(true);
+    } finally {
+      CHECKERS.tcp = real_;
+    }
   });
 
   it('a check that cannot be prepared fails, logged, without crashing the manager', async () => {

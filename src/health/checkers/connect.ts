@@ -4,11 +4,19 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import type { CheckTarget } from '../types.js';
+import type { CheckTarget, CheckSignal } from '../types.js';
 import { abortError } from '../types.js';
 
 /** Connects and resolves with the open socket; destroys it and rejects if the signal aborts. */
-export function connectTcp(target: CheckTarget, signal: AbortSignal): Promise<net.Socket> {
+export function connectTcp(target: CheckTarget, signal: CheckSignal): Promise<net.Socket> {
+  return connectThen(target, signal, (socket) => socket);
+}
+
+/**
+ * Connects and resolves with what `use` makes of the open socket, called in the connect
+ * event itself (the tcp check resets it there: one promise per check, not three).
+ */
+export function connectThen<T>(target: CheckTarget, signal: CheckSignal, use: (socket: net.Socket) => T): Promise<T> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(signal));
     const socket = net.connect({ host: target.address, port: target.port, ...(target.source ? { localAddress: target.source } : {}) });
@@ -19,7 +27,7 @@ export function connectTcp(target: CheckTarget, signal: AbortSignal): Promise<ne
     signal.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {
       signal.removeEventListener('abort', onAbort);
-      resolve(socket);
+      resolve(use(socket));
     });
     socket.once('error', (err) => {
       signal.removeEventListener('abort', onAbort);
@@ -42,7 +50,7 @@ export class PortUnreachable extends Error {
  * kernel hands an ICMP port unreachable back to it as ECONNREFUSED: a PortUnreachable at
  * once, rather than a timeout.
  */
-export function udpExchange(target: CheckTarget, payload: Buffer, signal: AbortSignal, accept: (reply: Buffer) => boolean = () => true): Promise<Buffer> {
+export function udpExchange(target: CheckTarget, payload: Buffer, signal: CheckSignal, accept: (reply: Buffer) => boolean = () => true): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(signal));
     const socket = dgram.createSocket(net.isIPv6(target.address) ? 'udp6' : 'udp4');

@@ -4,13 +4,13 @@
  * Uses the codec in ../dns-packet.ts (why not Node's resolver: see there).
  */
 import { randomInt } from 'node:crypto';
-import type { Checker, CheckOutcome } from '../types.js';
+import type { Checker, CheckOutcome, CheckSignal } from '../types.js';
 import { abortError } from '../types.js';
 import { decodeReply, encodeQuery, hasAnswer, rcodeName, type DnsReply } from '../dns-packet.js';
 import { connectTcp, udpExchange } from './connect.js';
 
 /** RFC 1035 section 4.2.2: over TCP each message is preceded by its two-byte length. */
-async function queryTcp(query: Buffer, target: Parameters<typeof connectTcp>[0], signal: AbortSignal): Promise<Buffer> {
+async function queryTcp(query: Buffer, target: Parameters<typeof connectTcp>[0], signal: CheckSignal): Promise<Buffer> {
   const socket = await connectTcp(target, signal);
   return new Promise((resolve, reject) => {
     let buffered = Buffer.alloc(0);

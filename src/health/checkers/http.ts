@@ -62,7 +62,9 @@ function prepareHttp(config: HttpConfig, target: CheckTarget): PreparedCheck {
   return (signal) =>
     new Promise((resolve, reject) => {
       if (signal.aborted) return reject(abortError(signal));
-      const request = transport.request({ ...options, signal }, (response) => {
+      // The deadline ends the request (and its response) as an AbortSignal option would.
+      const onAbort = () => request.destroy();
+      const request = transport.request(options, (response) => {
         const status = response.statusCode ?? 0;
         if (!accepts(status)) {
           response.destroy();
@@ -96,6 +98,8 @@ function prepareHttp(config: HttpConfig, target: CheckTarget): PreparedCheck {
           resolve({ ok: true, message: `status ${status}, body matches` });
         });
       });
+      signal.addEventListener('abort', onAbort, { once: true });
+      request.on('close', () => signal.removeEventListener('abort', onAbort));
       request.on('error', (err) => reject(signal.aborted ? abortError(signal) : err));
       request.end();
     });

@@ -4,14 +4,14 @@
  * logs a clean session.
  */
 import type { Socket } from 'node:net';
-import type { Checker } from '../types.js';
+import type { Checker, CheckSignal } from '../types.js';
 import { abortError } from '../types.js';
 import { connectTcp } from './connect.js';
 
 const MAX_REPLY_BYTES = 64 * 1024;
 
 /** Reads one complete SMTP reply: its code and text. */
-function readReply(socket: Socket, signal: AbortSignal): Promise<{ code: number; text: string }> {
+function readReply(socket: Socket, signal: CheckSignal): Promise<{ code: number; text: string }> {
   return new Promise((resolve, reject) => {
     let buffered = '';
     const cleanup = () => {

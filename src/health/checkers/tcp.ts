@@ -1,15 +1,19 @@
 /** TCP connect: up when the three-way handshake completes. The connection is reset at once. */
-import type { Checker } from '../types.js';
-import { connectTcp } from './connect.js';
+import type { Socket } from 'node:net';
+import type { Checker, CheckOutcome } from '../types.js';
+import { connectThen } from './connect.js';
+
+const CONNECTED: CheckOutcome = Object.freeze({ ok: true, message: 'connected' });
+
+/** A reset rather than a FIN: a check leaves no TIME_WAIT on the checker's side. */
+function reset(socket: Socket): CheckOutcome {
+  socket.resetAndDestroy();
+  return CONNECTED;
+}
 
 export const tcpChecker: Checker<'tcp'> = {
   type: 'tcp',
   prepare(_config, target) {
-    return async (signal) => {
-      const socket = await connectTcp(target, signal);
-      // A reset rather than a FIN: a check leaves no TIME_WAIT on the checker's side.
-      socket.resetAndDestroy();
-      return { ok: true, message: 'connected' };
-    };
+    return (signal) => connectThen(target, signal, reset);
   },
 };
