@@ -37,7 +37,7 @@ export interface RunDaemonOptions {
 }
 
 /** The health manager as the daemon sees it: the live table becomes liveWeights. */
-function healthSource(manager: HealthManager): HealthSource<HealthSnapshot> {
+export function healthSource(manager: HealthManager): HealthSource<HealthSnapshot> {
   return {
     update: (config, { table }) => {
       manager.update(config, table ? { liveWeights: liveWeightsFrom(config, table) } : {});
@@ -48,7 +48,7 @@ function healthSource(manager: HealthManager): HealthSource<HealthSnapshot> {
   };
 }
 
-function healthView(manager: HealthManager): HealthView<HealthSnapshot> {
+export function healthView(manager: HealthManager): HealthView<HealthSnapshot> {
   return (snapshot) => {
     const detail = new Map(manager.status().map((s) => [realKey(s.service, s.real), s]));
     return (service, real) => {
