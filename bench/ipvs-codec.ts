@@ -15,14 +15,17 @@
 import type { IpvsOp } from '../src/ipvs/client.js';
 import { NLM_F_ACK, NLM_F_REQUEST } from '../src/ipvs/constants.js';
 import { KernelIpvsClient, opBody } from '../src/ipvs/kernel-client.js';
-import { DEFAULT_MAX_IN_FLIGHT, NetlinkTransport } from '../src/ipvs/netlink-transport.js';
+import { DEFAULT_MAX_IN_FLIGHT, NetlinkTransport, type TransportOptions } from '../src/ipvs/netlink-transport.js';
 import { NetlinkWriter } from '../src/ipvs/wire.js';
 import { desiredTable } from './reconcile-generate.js';
 import { machineLine, measure, measureAsync, printRow } from './ipvs-report.js';
 import { ScriptedKernelSocket, SCRIPTED_FAMILY_ID } from './scripted-kernel-socket.js';
 
-async function clientOn(socket: ScriptedKernelSocket): Promise<KernelIpvsClient> {
-  return KernelIpvsClient.over(new NetlinkTransport(socket.asSocket()));
+async function clientOn(socket: ScriptedKernelSocket, options: TransportOptions & { dumpSockets?: number } = {}): Promise<KernelIpvsClient> {
+  return KernelIpvsClient.over(new NetlinkTransport(socket.asSocket(), options), {
+    dumpSockets: options.dumpSockets,
+    openReader: () => new NetlinkTransport(socket.another().asSocket(), options),
+  });
 }
 
 async function main(): Promise<void> {
@@ -50,22 +53,26 @@ async function main(): Promise<void> {
   });
   printRow(`encode ${ops.length} messages (1000 x 10 apply on an empty table)`, encode);
 
-  const writer = await clientOn(new ScriptedKernelSocket([]));
-  const execute = await measureAsync(async () => {
-    const results = await writer.execute(ops);
-    if (!results.every((r) => r.ok)) throw new Error('a write was refused');
-  });
-  printRow(`execute() ${ops.length} ops: encode, send, ${ops.length} ACK datagrams`, execute);
+  for (const acks of ['last', 'each'] as const) {
+    const writer = await clientOn(new ScriptedKernelSocket([]), { acks });
+    const execute = await measureAsync(async () => {
+      const results = await writer.execute(ops);
+      if (!results.every((r) => r.ok)) throw new Error('a write was refused');
+    });
+    const answers = acks === 'each' ? `${ops.length} ACK datagrams` : `one ACK per sendmsg`;
+    printRow(`execute() ${ops.length} ops: encode, send, ${answers}`, execute);
+  }
 
   const big = desiredTable({ services: 5000, destsPerService: 10 }).services;
-  for (const stats of [false, true]) {
-    const reader = await clientOn(new ScriptedKernelSocket(big));
+  const kernel = new ScriptedKernelSocket(big);
+  for (const [stats, dumpSockets] of [[false, 4], [false, 1], [true, 4]] as const) {
+    const reader = await clientOn(kernel.another(), { dumpSockets });
     const read = await measureAsync(async () => {
       const live = await reader.readTable({ stats });
       const dests = live.services.reduce((n, s) => n + s.dests.length, 0);
       if (dests !== 50_000) throw new Error(`read ${dests} of 50000 dests`);
     });
-    printRow(`readTable() 5000 x 10 = 50000 dests, ${stats ? 'counters decoded (ls --stats)' : 'counters skipped (plan, apply)'}`, read);
+    printRow(`readTable() 50000 dests, ${dumpSockets} dump socket(s), ${stats ? 'counters decoded (ls --stats)' : 'counters skipped (plan, apply)'}`, read);
   }
 }
 

@@ -25,12 +25,29 @@ import { desiredTable, ipvsadmRules, type TableShape } from './reconcile-generat
 const run = promisify(execFile);
 const MAX_BUFFER = 256 * 1024 * 1024;
 
-/** Wall time of a shell command as bash's `time` sees it, in ms. */
-async function timeShell(command: string): Promise<number> {
-  const { stderr } = await run('bash', ['-c', `TIMEFORMAT=%3R; time { ${command} ; } >/dev/null`], { maxBuffer: MAX_BUFFER });
-  const seconds = Number(stderr.trim().split('\n').pop());
-  if (!Number.isFinite(seconds)) throw new Error(`cannot read the time of "${command}": ${stderr}`);
-  return seconds * 1000;
+/** Wall, user and system time (ms) of one side's run. */
+interface Times {
+  wall: number;
+  user: number;
+  system: number;
+}
+
+/** Times of a shell command as bash's `time` sees them. */
+async function timeShell(command: string): Promise<Times> {
+  const { stderr } = await run('bash', ['-c', `TIMEFORMAT='%3R %3U %3S'; time { ${command} ; } >/dev/null`], { maxBuffer: MAX_BUFFER });
+  const [wall, user, system] = (stderr.trim().split('\n').pop() ?? '').split(' ').map(Number);
+  if (![wall, user, system].every((n) => Number.isFinite(n))) throw new Error(`cannot read the time of "${command}": ${stderr}`);
+  return { wall: wall! * 1000, user: user! * 1000, system: system! * 1000 };
+}
+
+/** Times of a call in this process: user time is JavaScript, system time is the kernel's work in our syscalls. */
+async function timeCall<T>(work: () => Promise<T>): Promise<{ times: Times; value: T }> {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const value = await work();
+  const wall = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  return { times: { wall, user: used.user / 1000, system: used.system / 1000 }, value };
 }
 
 async function sh(command: string): Promise<string> {
@@ -64,9 +81,14 @@ async function expectTable(rules: string, what: string): Promise<void> {
   }
 }
 
-function row(label: string, m: Measurement): string {
-  return `${label.padEnd(58, '.')} ${ms(m.medianMs).padStart(9)} ms  (min ${ms(m.minMs)}, max ${ms(m.maxMs)}, ${m.runs} runs)`;
+function row(label: string, samples: Times[]): string {
+  const m = summarize(samples.map((t) => t.wall));
+  const user = summarize(samples.map((t) => t.user)).medianMs;
+  const system = summarize(samples.map((t) => t.system)).medianMs;
+  return `${label.padEnd(58, '.')} ${ms(m.medianMs).padStart(9)} ms  (min ${ms(m.minMs)}, max ${ms(m.maxMs)}, ${m.runs} runs; CPU user ${ms(user)}, system ${ms(system)})`;
 }
+
+const wallOf = (samples: Times[]) => summarize(samples.map((t) => t.wall));
 
 function ratioLine(label: string, ours: Measurement, theirs: Measurement, goal: number): string {
   const ratio = ours.medianMs / theirs.medianMs;
@@ -79,6 +101,9 @@ async function main(): Promise<void> {
   console.log(`# kernel IPVS: ${(await sh('head -n1 /proc/net/ip_vs')).trim()}; ${(await sh('ipvsadm --version')).trim()}`);
   const dir = await mkdtemp(join(tmpdir(), 'lvsd-bench-'));
   const client = await KernelIpvsClient.open();
+  // Variants, for the record: what asking an ACK of every message costs, and reading with one socket.
+  const eachAck = await KernelIpvsClient.open({ acks: 'each' });
+  const oneSocket = await KernelIpvsClient.open({ dumpSockets: 1 });
   try {
     // --- write: 1000 x 10 on an empty table
     const writeShape = { services: 1000, destsPerService: 10 };
@@ -86,31 +111,34 @@ async function main(): Promise<void> {
     const rulesFile = join(dir, 'write.rules');
     await writeFile(rulesFile, rules);
     const ops = opsOf(writeShape);
-    const restore: number[] = [];
-    const clientWrite: number[] = [];
+    const restore: Times[] = [];
+    const clientWrite: Times[] = [];
+    const eachAckWrite: Times[] = [];
     for (let i = 0; i < runs; i++) {
       await sh('ipvsadm -C');
       restore.push(await timeShell(`ipvsadm-restore < ${rulesFile}`));
       await expectTable(rules, 'ipvsadm-restore');
       await sh('ipvsadm -C');
       const before = { ...client.counters };
-      const start = performance.now();
-      const results = await client.execute(ops);
-      clientWrite.push(performance.now() - start);
-      const failed = results.filter((r) => !r.ok);
-      if (failed.length) throw new Error(`${failed.length} writes refused, first: ${(failed[0] as { error: Error }).error.message}`);
-      await expectTable(rules, 'kernel client');
+      for (const [writer, samples] of [[client, clientWrite], [eachAck, eachAckWrite]] as const) {
+        await sh('ipvsadm -C');
+        const { times, value: results } = await timeCall(() => writer.execute(ops));
+        samples.push(times);
+        const failed = results.filter((r) => !r.ok);
+        if (failed.length) throw new Error(`${failed.length} writes refused, first: ${(failed[0] as { error: Error }).error.message}`);
+        await expectTable(rules, 'kernel client');
+      }
       if (i === 0) {
         const sent = client.counters.messagesSent - before.messagesSent;
         const sendmsgs = client.counters.sendmsgs - before.sendmsgs;
-        console.log(`# write: ${ops.length} operations in ${sent} netlink messages over ${sendmsgs} sendmsg calls`);
+        const answers = client.counters.datagramsReceived - before.datagramsReceived;
+        console.log(`# write: ${ops.length} operations in ${sent} netlink messages over ${sendmsgs} sendmsg calls, ${answers} answer datagrams`);
       }
     }
-    const restoreM = summarize(restore);
-    const writeM = summarize(clientWrite);
-    console.log(row(`ipvsadm-restore, ${writeShape.services} x ${writeShape.destsPerService} (whole process)`, restoreM));
-    console.log(row(`kernel client execute(), ${ops.length} ops (write phase)`, writeM));
-    console.log(ratioLine('write ratio client / ipvsadm-restore', writeM, restoreM, 0.3));
+    console.log(row(`ipvsadm-restore, ${writeShape.services} x ${writeShape.destsPerService} (whole process)`, restore));
+    console.log(row(`kernel client execute(), ${ops.length} ops (write phase)`, clientWrite));
+    console.log(row(`  the same, asking an ACK of every message`, eachAckWrite));
+    console.log(ratioLine('write ratio client / ipvsadm-restore', wallOf(clientWrite), wallOf(restore), 0.3));
 
     // --- read: 50,000 dests
     const readShape = { services: 5000, destsPerService: 10 };
@@ -118,25 +146,32 @@ async function main(): Promise<void> {
     await writeFile(bigRules, ipvsadmRules(readShape));
     await sh('ipvsadm -C');
     await sh(`ipvsadm-restore < ${bigRules}`);
-    const listing: number[] = [];
-    const reading: number[] = [];
+    const listing: Times[] = [];
+    const reading: Times[] = [];
+    const readingStats: Times[] = [];
+    const readingOneSocket: Times[] = [];
     for (let i = 0; i < runs; i++) {
       listing.push(await timeShell('ipvsadm -Ln'));
-      const start = performance.now();
-      const table = await client.readTable();
-      reading.push(performance.now() - start);
-      const dests = table.services.reduce((n, s) => n + s.dests.length, 0);
-      if (table.services.length !== readShape.services || dests !== readShape.services * readShape.destsPerService) {
-        throw new Error(`read ${table.services.length} services / ${dests} dests, expected ${readShape.services} / ${readShape.services * readShape.destsPerService}`);
+      // What plan and apply read (counters skipped), then what `lvsd ls --stats` reads.
+      const sides = [[client, false, reading], [client, true, readingStats], [oneSocket, false, readingOneSocket]] as const;
+      for (const [reader, stats, samples] of sides) {
+        const { times, value: table } = await timeCall(() => reader.readTable({ stats }));
+        samples.push(times);
+        const dests = table.services.reduce((n, s) => n + s.dests.length, 0);
+        if (table.services.length !== readShape.services || dests !== readShape.services * readShape.destsPerService) {
+          throw new Error(`read ${table.services.length} services / ${dests} dests, expected ${readShape.services} / ${readShape.services * readShape.destsPerService}`);
+        }
       }
     }
-    const listM = summarize(listing);
-    const readM = summarize(reading);
-    console.log(row(`ipvsadm -Ln, ${readShape.services * readShape.destsPerService} dests (whole process)`, listM));
-    console.log(row(`kernel client readTable() (read phase)`, readM));
-    console.log(ratioLine('read ratio client / ipvsadm -Ln', readM, listM, 1));
+    console.log(row(`ipvsadm -Ln, ${readShape.services * readShape.destsPerService} dests (whole process)`, listing));
+    console.log(row(`kernel client readTable() (read phase: plan, apply)`, reading));
+    console.log(row(`  the same with one dump socket`, readingOneSocket));
+    console.log(row(`kernel client readTable({ stats: true }) (ls --stats)`, readingStats));
+    console.log(ratioLine('read ratio client / ipvsadm -Ln', wallOf(reading), wallOf(listing), 1));
   } finally {
     await client.close();
+    await eachAck.close();
+    await oneSocket.close();
     await sh('ipvsadm -C');
   }
 }

@@ -4,8 +4,8 @@
  * it answers the way the kernel does, with the least work of its own so that the time
  * measured is lvsd's:
  * - CTRL_CMD_GETFAMILY: the family id, then an ACK;
- * - each write of a batch: its own ACK datagram (the kernel queues one skb per ACK, and each
- *   recvmsg returns one), errno 0;
+ * - each write of a batch that asks for an ACK: its own ACK datagram (the kernel queues one
+ *   skb per ACK, and each recvmsg returns one), errno 0; writes that do not ask, nothing;
  * - GET_SERVICE dump: the table's services, as prebuilt reply datagrams;
  * - GET_DEST dump: the service's dests, one prebuilt datagram with NLMSG_DONE at its end.
  * Replies are emitted asynchronously, as a socket's data arrives.
@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import type { RawNetlinkSocket } from 'netlink';
 import { decodeServiceAt, findAttributeAt, frameMessage, genlPayload, putDest, putService } from '../src/ipvs/codec.js';
-import { CmdAttr, CTRL_ATTR_FAMILY_ID, DestAttr, GENL_ID_CTRL, IpvsCmd, NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_ERROR, StatsAttr, SvcAttr } from '../src/ipvs/constants.js';
+import { CmdAttr, CTRL_ATTR_FAMILY_ID, DestAttr, GENL_ID_CTRL, IpvsCmd, NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_ERROR, StatsAttr, SvcAttr } from '../src/ipvs/constants.js';
 import { serviceId, type Dest, type Service } from '../src/ipvs/model.js';
 import { MessageCursor, NetlinkWriter } from '../src/ipvs/wire.js';
 
@@ -113,8 +113,8 @@ function countMessages(buf: Buffer): number {
 }
 
 export class ScriptedKernelSocket extends EventEmitter {
-  private readonly serviceDump: Buffer[];
-  private readonly destDumps = new Map<string, Buffer[]>();
+  private serviceDump: Buffer[];
+  private destDumps = new Map<string, Buffer[]>();
   /** Messages seen, by kind (the benchmark checks them). */
   readonly seen = { writes: 0, dumps: 0 };
   /** Called with every sendmsg buffer and its message count (before it is answered). */
@@ -124,6 +124,14 @@ export class ScriptedKernelSocket extends EventEmitter {
     super();
     this.serviceDump = packDump(table.map((s) => serviceReplyPayload(s.service)), 0);
     for (const s of table) this.destDumps.set(serviceId(s.service), packDump(s.dests.map((d) => destReplyPayload(d, withStats)), 0));
+  }
+
+  /** Another socket onto the same table (the replies are built once). */
+  another(): ScriptedKernelSocket {
+    const other = new ScriptedKernelSocket([]);
+    other.serviceDump = this.serviceDump;
+    other.destDumps = this.destDumps;
+    return other;
   }
 
   asSocket(): RawNetlinkSocket {
@@ -162,7 +170,7 @@ export class ScriptedKernelSocket extends EventEmitter {
         } else replies.push(...withSeq(packDump([], 0), m.seq));
       } else {
         this.seen.writes++;
-        replies.push(ackFrame(m.seq, buf, at));
+        if (m.flags & NLM_F_ACK) replies.push(ackFrame(m.seq, buf, at)); // every write succeeds here
       }
     }
     this.onSend?.(buf, countMessages(buf));

@@ -13,7 +13,7 @@
  * - unknown attributes (newer kernels) are skipped, so are STATS_ATTR_PAD fillers.
  */
 import type { NetlinkMessage } from 'netlink';
-import { bytesToAddress, ipv4MaskToPrefix, prefixToIpv4MaskValue } from './address.js';
+import { bytesToAddress, prefixToIpv4MaskValue } from './address.js';
 import {
   AF_INET,
   AF_INET6,
@@ -165,10 +165,11 @@ export function netmaskBytes(family: Family, prefix: number): Buffer {
 }
 export function netmaskPrefix(family: Family, bytes: Buffer): number {
   if (family === 'ipv6') return readU32(bytes, 0);
-  const mask = `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  const prefix = ipv4MaskToPrefix(mask);
-  if (prefix === null) throw new IpvsDecodeError(`non-contiguous IPv4 netmask ${mask}`);
-  return prefix;
+  const mask = bytes.readUInt32BE(0);
+  const hostBits = ~mask >>> 0;
+  // Contiguous: the host bits are all ones at the bottom (their successor a power of two).
+  if ((hostBits & (hostBits + 1)) !== 0) throw new IpvsDecodeError(`non-contiguous IPv4 netmask ${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`);
+  return 32 - Math.log2(hostBits + 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -403,8 +404,13 @@ export function decodeStatsAt(buf: Buffer, start: number, end: number): Stats {
 
 /** An nf_inet_addr (or in_addr) value as text; IPv4 without a detour through a Buffer. */
 function addressAt(c: AttrCursor, family: Family, what: string): string {
-  const b = c.buf;
-  const at = c.need(family === 'ipv4' ? 4 : 16, what);
+  return addressIn(c.buf, c.need(family === 'ipv4' ? 4 : 16, what), c.valueEnd, family, what);
+}
+
+/** The same for a value found earlier in a walk: `at` its first byte, `end` its end. */
+function addressIn(b: Buffer, at: number, end: number, family: Family, what: string): string {
+  const width = family === 'ipv4' ? 4 : 16;
+  if (end - at < width) throw new IpvsDecodeError(`${what}: attribute of ${end - at} bytes, expected ${width}`);
   if (family === 'ipv4') return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
   return bytesToAddress(b.subarray(at, at + 16), family);
 }
@@ -426,6 +432,7 @@ export function decodeServiceAt(buf: Buffer, start: number, end: number, withSta
   let af = -1;
   let protocol = -1;
   let addrAt = -1;
+  let addrEnd = -1;
   let port = -1;
   let fwmark = 0;
   let scheduler = '';
@@ -446,6 +453,7 @@ export function decodeServiceAt(buf: Buffer, start: number, end: number, withSta
         break;
       case SvcAttr.ADDR:
         addrAt = c.value;
+        addrEnd = c.valueEnd;
         break;
       case SvcAttr.PORT:
         port = c.be16('IPVS_SVC_ATTR_PORT');
@@ -499,7 +507,7 @@ export function decodeServiceAt(buf: Buffer, start: number, end: number, withSta
   return {
     family,
     protocol: numberToProtocol(protocol),
-    address: addressAt(cursorAt(buf, addrAt, end), family, 'IPVS_SVC_ATTR_ADDR'),
+    address: addressIn(buf, addrAt, addrEnd, family, 'IPVS_SVC_ATTR_ADDR'),
     port,
     ...settings,
     ...extra,
@@ -528,6 +536,7 @@ export function decodeDest(nested: Buffer, serviceFamily: Family, withStats = tr
 
 export function decodeDestAt(buf: Buffer, start: number, end: number, serviceFamily: Family, withStats = true): LiveDest {
   let addrAt = -1;
+  let addrEnd = -1;
   let port = 0;
   let af = -1;
   let fwd = 0;
@@ -547,6 +556,7 @@ export function decodeDestAt(buf: Buffer, start: number, end: number, serviceFam
     switch (c.type) {
       case DestAttr.ADDR:
         addrAt = c.value;
+        addrEnd = c.valueEnd;
         break;
       case DestAttr.PORT:
         port = c.be16('IPVS_DEST_ATTR_PORT');
@@ -597,7 +607,7 @@ export function decodeDestAt(buf: Buffer, start: number, end: number, serviceFam
   if (addrAt === -1) throw new IpvsDecodeError('dest without IPVS_DEST_ATTR_ADDR');
   const family = af === -1 ? serviceFamily : afToFamily(af);
   const dest: LiveDest = {
-    address: addressAt(cursorAt(buf, addrAt, end), family, 'IPVS_DEST_ATTR_ADDR'),
+    address: addressIn(buf, addrAt, addrEnd, family, 'IPVS_DEST_ATTR_ADDR'),
     port,
     family,
     forwarding: numberToForwarding(fwd),

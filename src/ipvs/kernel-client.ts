@@ -45,14 +45,30 @@ import { IpvsDecodeError, NetlinkWriter } from './wire.js';
  * Socket and batching knobs (see netlink-transport.ts). An ACK costs about 1 KiB of
  * receive buffer (skb overhead included); the defaults fit the receive buffer asked for.
  */
-export type KernelIpvsOptions = TransportOptions;
+export interface KernelIpvsOptions extends TransportOptions {
+  /**
+   * Sockets reading dest dumps at once in readTable() (default 4). IPVS has no dump of every
+   * dest: it is one dump per service, each a round trip; several sockets share the event
+   * loop's turns between them (the kernel still serialises the dumps on its IPVS mutex).
+   */
+  dumpSockets?: number;
+}
+
+/** Where extra dump sockets come from (the kernel; a scripted socket in host benchmarks). */
+export type TransportFactory = () => NetlinkTransport;
+
+const DEFAULT_DUMP_SOCKETS = 4;
 
 export class KernelIpvsClient implements IpvsClient {
   private closed = false;
+  /** Extra sockets for parallel dest dumps, opened on first need. */
+  private readonly readers: NetlinkTransport[] = [];
 
   private constructor(
     private readonly transport: NetlinkTransport,
     private readonly family: number,
+    private readonly dumpSockets: number,
+    private readonly openReader: TransportFactory | null,
   ) {}
 
   /** Opens a socket and resolves the "IPVS" family; throws IpvsUnavailableError with advice. */
@@ -63,14 +79,14 @@ export class KernelIpvsClient implements IpvsClient {
     } catch (err) {
       throw new IpvsUnavailableError('netlink', `Cannot open a generic netlink socket: ${(err as Error).message}`);
     }
-    return KernelIpvsClient.over(transport);
+    return KernelIpvsClient.over(transport, { dumpSockets: options.dumpSockets, openReader: () => NetlinkTransport.open(NETLINK_GENERIC, options) });
   }
 
   /**
    * A client on a transport already open (open() uses it; host benchmarks pass a transport
    * over a scripted socket): resolves the "IPVS" family, closes the transport on failure.
    */
-  static async over(transport: NetlinkTransport): Promise<KernelIpvsClient> {
+  static async over(transport: NetlinkTransport, readers: { dumpSockets?: number | undefined; openReader?: TransportFactory } = {}): Promise<KernelIpvsClient> {
     try {
       const payload = getFamilyPayload(IPVS_GENL_NAME);
       const result = await transport.request(GENL_ID_CTRL, (w) => w.append(payload));
@@ -78,7 +94,7 @@ export class KernelIpvsClient implements IpvsClient {
       const id = result.errno === 0 && first ? decodeFamilyId(parseGenl(first.data).attrs) : null;
       if (result.errno === Errno.EPERM) throw new IpvsUnavailableError('permission', PERMISSION_HELP, Errno.EPERM);
       if (id === null) throw new IpvsUnavailableError('no-ipvs', NO_IPVS_HELP, Errno.ENOENT);
-      return new KernelIpvsClient(transport, id);
+      return new KernelIpvsClient(transport, id, Math.max(1, readers.dumpSockets ?? DEFAULT_DUMP_SOCKETS), readers.openReader ?? null);
     } catch (err) {
       transport.close();
       throw err;
@@ -149,8 +165,35 @@ export class KernelIpvsClient implements IpvsClient {
 
   async readTable(options: ReadOptions = {}): Promise<IpvsTable> {
     const services = await this.listServices(options);
-    for (const service of services) service.dests = await this.dumpDests(service, service.family, options.stats !== false);
+    const stats = options.stats !== false;
+    let next = 0;
+    let failed = false;
+    const lane = async (transport: NetlinkTransport) => {
+      while (next < services.length && !failed) {
+        const service = services[next++] as LiveService;
+        try {
+          service.dests = await this.dumpDests(service, service.family, stats, transport);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
+    };
+    await Promise.all(this.dumpLanes(services.length).map(lane));
     return { services };
+  }
+
+  /** The main socket plus as many readers as are useful (fewer if one cannot be opened). */
+  private dumpLanes(dumps: number): NetlinkTransport[] {
+    const wanted = Math.min(this.dumpSockets, Math.ceil(dumps / 16));
+    while (this.openReader && this.readers.length < wanted - 1) {
+      try {
+        this.readers.push(this.openReader());
+      } catch {
+        break; // out of file descriptors, say: the sockets there are will do
+      }
+    }
+    return [this.transport, ...this.readers.slice(0, Math.max(0, wanted - 1))];
   }
 
   async listDaemons(): Promise<SyncDaemon[]> {
@@ -162,7 +205,7 @@ export class KernelIpvsClient implements IpvsClient {
     return daemons;
   }
 
-  private async dumpDests(key: ServiceKey, family: Family, stats: boolean): Promise<LiveDest[]> {
+  private async dumpDests(key: ServiceKey, family: Family, stats: boolean, transport = this.transport): Promise<LiveDest[]> {
     const dests: LiveDest[] = [];
     await this.dump(
       genlBody(IpvsCmd.GET_DEST, (w) => putServiceKey(w, serviceKeyOf(key))),
@@ -172,6 +215,7 @@ export class KernelIpvsClient implements IpvsClient {
         const nested = findAttributeAt(buf, start, end, CmdAttr.DEST);
         if (nested) dests.push(decodeDestAt(buf, nested.value, nested.valueEnd, family, stats));
       },
+      transport,
     );
     return dests;
   }
@@ -201,6 +245,7 @@ export class KernelIpvsClient implements IpvsClient {
     if (this.closed) return;
     this.closed = true;
     this.transport.close();
+    for (const reader of this.readers) reader.close();
   }
 
   // -------------------------------------------------------------------------
@@ -219,10 +264,16 @@ export class KernelIpvsClient implements IpvsClient {
   }
 
   /** A dump: `onReply` gets where each reply's attributes lie in its datagram, as it arrives. */
-  private async dump(body: GenlBody, operation: string, object: string, onReply: (buf: Buffer, attrs: number, end: number) => void): Promise<void> {
+  private async dump(
+    body: GenlBody,
+    operation: string,
+    object: string,
+    onReply: (buf: Buffer, attrs: number, end: number) => void,
+    transport = this.transport,
+  ): Promise<void> {
     this.checkOpen();
     try {
-      await this.transport.dump(this.family, body, (buf, payload, end) => {
+      await transport.dump(this.family, body, (buf, payload, end) => {
         if (end - payload < GENL_HDRLEN) throw new IpvsDecodeError(`genl payload of ${end - payload} bytes`);
         onReply(buf, payload + GENL_HDRLEN, end);
       });

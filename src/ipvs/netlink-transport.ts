@@ -3,11 +3,16 @@
  * (one send() = one sendmsg; each received datagram is one 'message' event). Nothing here
  * knows IPVS: kernel-client.ts builds the messages.
  *
- * Batches: many requests, each with NLM_F_ACK and its own sequence number, are concatenated
- * into one sendmsg. The kernel handles every message of a sendmsg in order and answers each
- * with its own NLMSG_ERROR (errno 0 = ACK) carrying the request's sequence number, so each
- * result is attributed to the exact request, and a refusal does not stop the rest.
- * Every ACK is one skb in our receive queue (about 1 KiB of SO_RCVBUF with its overhead), and
+ * Batches: many requests, each with its own sequence number, are concatenated into one
+ * sendmsg. The kernel handles every message of a sendmsg in order; it answers a refusal
+ * with an NLMSG_ERROR carrying the request's sequence number whatever its flags, and a
+ * success only when the request asked for an ACK (NLM_F_ACK). So each result is attributed
+ * to the exact request, and a refusal does not stop the rest. By default only the last
+ * message of a sendmsg asks for an ACK: answers arrive in order, so when it comes, every
+ * earlier request without an error succeeded (`acks: 'each'` asks an ACK of every message;
+ * an ACK datagram each costs the kernel an skb and us a recvmsg and a callback, which was
+ * most of the write phase in the lab: bench/results).
+ * Every answer is one skb in our receive queue (about 1 KiB of SO_RCVBUF with its overhead), and
  * the kernel drops ACKs that do not fit (ENOBUFS on our next recvmsg). So a batch goes out in
  * chunks of at most `maxInFlight` messages and `maxBatchBytes` bytes, the next chunk leaving
  * only when every ACK of the previous one is in. If ACKs are lost anyway, the requests
@@ -26,6 +31,13 @@ export interface TransportOptions {
   maxInFlight?: number;
   /** Bytes per sendmsg (the kernel refuses more than SO_SNDBUF - 32). */
   maxBatchBytes?: number;
+  /**
+   * 'each': every message asks for its ACK. 'last' (the default): only the last message of
+   * each sendmsg asks for one; the kernel acknowledges a refusal whatever the flags say, so
+   * every error still comes with its request's sequence number, and the last message's ACK
+   * (queued after every earlier answer) says that the others without an error succeeded.
+   */
+  acks?: 'each' | 'last';
   /** SO_RCVBUF to ask for (the kernel caps it at net.core.rmem_max, then doubles it). */
   recvBufferSize?: number;
   /** SO_SNDBUF to ask for (capped at net.core.wmem_max, then doubled). */
@@ -80,6 +92,10 @@ interface PendingDump {
 interface Chunk {
   first: number;
   count: number;
+  /** Only the last message asked for an ACK: its ACK answers every unanswered one. */
+  implicit: boolean;
+  /** Answers may have been dropped (ENOBUFS) while it was in flight: silence proves nothing. */
+  tainted: boolean;
   offset: number;
   results: BatchResult[];
   remaining: number;
@@ -115,6 +131,7 @@ export class NetlinkTransport {
   private drainTimer: NodeJS.Timeout | null = null;
   readonly maxInFlight: number;
   readonly maxBatchBytes: number;
+  readonly acks: 'each' | 'last';
   readonly counters: TransportCounters = {
     sendmsgs: 0,
     messagesSent: 0,
@@ -131,6 +148,7 @@ export class NetlinkTransport {
     this.port = socket.address().port;
     const sndbuf = socket.getSendBufferSize();
     this.maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+    this.acks = options.acks ?? 'last';
     this.maxBatchBytes = Math.max(4096, Math.min(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, sndbuf - 1024));
     socket.on('message', (buf) => this.onDatagram(buf));
     socket.on('error', (err) => this.onSocketError(err.errno ?? Errno.EIO, err.message));
@@ -162,22 +180,27 @@ export class NetlinkTransport {
       const w = new NetlinkWriter(Math.min(this.maxBatchBytes + 4096, 512 * (items.length - i) + 64));
       const first = this.reserveSeqs(this.maxInFlight);
       const offset = i;
+      const implicit = this.acks === 'last';
+      const flags = implicit ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_ACK;
       let count = 0;
+      let last = 0;
       while (i < items.length && count < this.maxInFlight) {
         const item = items[i] as BatchItem;
         const mark = w.length;
-        w.beginMessage(item.type, NLM_F_REQUEST | NLM_F_ACK, (first + count) >>> 0, this.port);
+        w.beginMessage(item.type, flags, (first + count) >>> 0, this.port);
         item.write(w);
         w.endMessage();
         if (count > 0 && w.length > this.maxBatchBytes) {
           w.truncate(mark); // it goes first into the next chunk
           break;
         }
+        last = mark;
         count++;
         i++;
       }
+      if (implicit) w.addFlags(last, NLM_F_ACK);
       await new Promise<void>((done) => {
-        this.chunks.push({ first, count, offset, results, remaining: count, done });
+        this.chunks.push({ first, count, implicit, tainted: false, offset, results, remaining: count, done });
         this.send(w.bytes(), count);
       });
     }
@@ -303,9 +326,28 @@ export class NetlinkTransport {
 
   private answer(chunk: Chunk, index: number, result: BatchResult): void {
     chunk.results[index] = result;
+    if (chunk.implicit && index === chunk.offset + chunk.count - 1) this.answerSilent(chunk);
     if (--chunk.remaining === 0) {
       this.chunks.splice(this.chunks.indexOf(chunk), 1);
       chunk.done();
+    }
+  }
+
+  /**
+   * The last message of an implicit chunk is answered: every earlier message without an
+   * error ACK succeeded, unless answers were dropped meanwhile (then its outcome is unknown).
+   */
+  private answerSilent(chunk: Chunk): void {
+    const end = chunk.offset + chunk.count - 1;
+    for (let k = chunk.offset; k < end; k++) {
+      const previous = chunk.results[k];
+      if (previous && previous.errno !== -1) continue;
+      const replies = previous?.replies ?? NO_REPLIES;
+      if (chunk.tainted) {
+        this.counters.lostAcks++;
+        chunk.results[k] = { errno: Errno.ENOBUFS, replies, lost: { errno: Errno.ENOBUFS, message: 'answer lost: the netlink receive buffer overflowed (ENOBUFS)' } };
+      } else chunk.results[k] = { errno: 0, replies };
+      chunk.remaining--;
     }
   }
 
@@ -347,6 +389,7 @@ export class NetlinkTransport {
   private onSocketError(errno: number, message: string): void {
     if (errno === Errno.ENOBUFS && !message.startsWith('sendmsg')) {
       for (const p of this.dumps.values()) p.tainted = true;
+      for (const chunk of this.chunks) chunk.tainted = true;
       if (this.drainTimer) this.drainTimer.refresh();
       else {
         this.drainTimer = setTimeout(() => {

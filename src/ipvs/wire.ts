@@ -96,6 +96,12 @@ export class NetlinkWriter {
     this.pad(0);
   }
 
+  /** Sets flags on the message written at `messageOffset` (asking an ACK of a batch's last). */
+  addFlags(messageOffset: number, flags: number): void {
+    const at = messageOffset + 6;
+    this.writeU16At(at, (LE ? this.buf.readUInt16LE(at) : this.buf.readUInt16BE(at)) | flags);
+  }
+
   /** struct genlmsghdr: cmd, version, 2 reserved bytes. */
   genlHeader(cmd: number, version: number): void {
     this.ensure(4);

@@ -1,7 +1,8 @@
 /**
  * The applier: the only caller of IpvsClient's write path. It sends a plan's operations
- * as one ordered batch (the kernel runs them in order, acknowledging each), so a refused
- * change is reported against its own step while the independent rest still applies.
+ * as one ordered batch (the kernel runs them in order and answers every refusal with the
+ * refused message's sequence number), so a refused change is reported against its own step
+ * while the independent rest still applies.
  */
 import type { IpvsClient, IpvsError } from '../ipvs/client.js';
 import type { Plan, PlanStep } from './plan.js';

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { RawNetlinkSocket } from 'netlink';
 import { describe, expect, it } from 'vitest';
 import { frameMessage, splitMessages } from '../../src/ipvs/codec.js';
-import { Errno, NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_ERROR } from '../../src/ipvs/constants.js';
+import { Errno, NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_ERROR } from '../../src/ipvs/constants.js';
 import { NetlinkTransport } from '../../src/ipvs/netlink-transport.js';
 import type { NetlinkWriter } from '../../src/ipvs/wire.js';
 
@@ -54,9 +54,14 @@ class ScriptedSocket extends EventEmitter {
     callback();
     setImmediate(() => this.answer(buf, messages));
   }
+  /**
+   * As the kernel: a refusal is always answered, a success only when its request asked for
+   * an ACK; an answer that does not fit is dropped, and the socket's next recvmsg reports
+   * ENOBUFS before any answer still queued.
+   */
   private answer(buf: Buffer, messages: ReturnType<typeof splitMessages>) {
     let offset = 0;
-    let dropped = false;
+    let overflowReported = false;
     for (const msg of messages) {
       const raw = buf.subarray(offset, offset + 16);
       offset += (raw.readUInt32LE(0) + 3) & ~3;
@@ -70,19 +75,21 @@ class ScriptedSocket extends EventEmitter {
         this.emit('message', frameMessage(NLMSG_DONE, NLM_F_MULTI, msg.seq, 1234, Buffer.alloc(4)));
         continue;
       }
+      const errno = this.script.errnoFor?.(msg.data) ?? 0;
+      if (errno === 0 && !(msg.flags & NLM_F_ACK)) continue;
       if (this.script.dropAcks?.has(index)) {
-        dropped = true;
+        if (!overflowReported) this.emit('error', Object.assign(new Error('recvmsg: No buffer space available'), { errno: Errno.ENOBUFS }));
+        overflowReported = true;
         continue;
       }
-      this.emit('message', ackFrame(msg.seq, this.script.errnoFor?.(msg.data) ?? 0, raw));
+      this.emit('message', ackFrame(msg.seq, errno, raw));
     }
-    if (dropped) this.emit('error', Object.assign(new Error('recvmsg: No buffer space available'), { errno: Errno.ENOBUFS }));
   }
 }
 
-function transportOn(script: Script, maxInFlight = 4) {
+function transportOn(script: Script, maxInFlight = 4, acks: 'each' | 'last' = 'last') {
   const socket = new ScriptedSocket(script);
-  return { socket, transport: new NetlinkTransport(socket as unknown as RawNetlinkSocket, { maxInFlight }) };
+  return { socket, transport: new NetlinkTransport(socket as unknown as RawNetlinkSocket, { maxInFlight, acks }) };
 }
 
 const bytes = (payload: Buffer) => (w: NetlinkWriter) => w.append(payload);
@@ -97,12 +104,18 @@ describe('NetlinkTransport', () => {
     expect(transport.counters).toMatchObject({ sendmsgs: 3, messagesSent: 10 });
   });
 
-  it('attributes a refusal to the exact request, and the rest still succeed', async () => {
-    const { transport } = transportOn({ errnoFor: (p) => (p[0] === 5 ? Errno.EEXIST : 0) });
-    const results = await transport.batch(Array.from({ length: 8 }, (_, i) => request(i)));
-    expect(results.map((r) => r.errno)).toEqual([0, 0, 0, 0, 0, Errno.EEXIST, 0, 0]);
-    expect(transport.counters.ackErrors).toBe(1);
-  });
+  for (const acks of ['each', 'last'] as const) {
+    it(`attributes a refusal to the exact request, and the rest still succeed (acks: ${acks})`, async () => {
+      const { socket, transport } = transportOn({ errnoFor: (p) => (p[0] === 5 || p[0] === 7 ? Errno.EEXIST : 0) }, 4, acks);
+      const results = await transport.batch(Array.from({ length: 8 }, (_, i) => request(i)));
+      expect(results.map((r) => r.errno)).toEqual([0, 0, 0, 0, 0, Errno.EEXIST, 0, Errno.EEXIST]);
+      expect(results.every((r) => !r.lost)).toBe(true);
+      expect(transport.counters.ackErrors).toBe(2);
+      expect(socket.sendmsgs).toEqual([4, 4]);
+      // 'last': one ACK per sendmsg plus the refusals (the last message's refusal is its ACK).
+      expect(transport.counters.datagramsReceived).toBe(acks === 'each' ? 8 : 3);
+    });
+  }
 
   it('streams a dump across datagrams and resolves at DONE', async () => {
     const replies = Array.from({ length: 5 }, (_, i) => Buffer.from([i, 1, 0, 0]));
@@ -112,12 +125,27 @@ describe('NetlinkTransport', () => {
     expect(seen).toEqual([0, 1, 2, 3, 4]);
   });
 
-  it('reports requests whose ACK was dropped (ENOBUFS) as lost, never as done', async () => {
-    const { transport } = transportOn({ dropAcks: new Set([1, 2]) });
+  it('reports requests whose ACK was dropped (ENOBUFS) as lost, never as done (acks: each)', async () => {
+    const { transport } = transportOn({ dropAcks: new Set([1, 2]) }, 4, 'each');
     const results = await transport.batch([request(0), request(1), request(2), request(3)]);
     expect(results.map((r) => Boolean(r.lost))).toEqual([false, true, true, false]);
     expect(results[1]?.lost?.errno).toBe(Errno.ENOBUFS);
     expect(transport.counters.lostAcks).toBe(2);
+  });
+
+  it('after an overflow, silence proves nothing: unanswered requests are lost, not done (acks: last)', async () => {
+    // Request 1 is refused but its answer is dropped; the last one's ACK still arrives.
+    const { transport } = transportOn({ errnoFor: (p) => (p[0] === 1 ? Errno.EEXIST : 0), dropAcks: new Set([1]) }, 4, 'last');
+    const results = await transport.batch([request(0), request(1), request(2), request(3)]);
+    expect(results.map((r) => Boolean(r.lost))).toEqual([true, true, true, false]);
+    expect(results[3]?.errno).toBe(0);
+    expect(transport.counters.lostAcks).toBe(3);
+  });
+
+  it('reports a whole chunk lost when even the last answer was dropped (acks: last)', async () => {
+    const { transport } = transportOn({ dropAcks: new Set([3]) }, 4, 'last');
+    const results = await transport.batch([request(0), request(1), request(2), request(3)]);
+    expect(results.map((r) => r.lost?.errno)).toEqual(new Array(4).fill(Errno.ENOBUFS));
   });
 
   it('refuses work after close', async () => {
