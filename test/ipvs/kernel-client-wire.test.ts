@@ -35,7 +35,7 @@ describe('KernelIpvsClient over a scripted kernel socket', () => {
     expect(four.opened()).toBe(3);
     expect(b).toEqual(a);
     expect(a.services.map((s) => s.dests.map((d) => `${d.address}:${d.port}`))).toEqual(table.map((s) => s.dests.map((d) => `${d.address}:${d.port}`)));
-    expect(a.services[7]).toMatchObject({ address: table[7]!.service.address, port: 80, scheduler: 'wlc' });
+    expect(a.services[7]).toMatchObject({ ...table[7]!.service, dests: expect.any(Array) });
     // A second read reuses the sockets it opened.
     await four.client.readTable();
     expect(four.opened()).toBe(3);
