@@ -128,7 +128,9 @@ class KernelClock extends ForwardingIpvsClient {
  * scope): the same daemon, before and after scoping.
  */
 async function startDaemon(config: ResolvedConfig, kernel: KernelClock, unnamed: () => boolean = () => false) {
-  const logger = createLogger({ level: 'info', format: 'json', destination: pino.destination({ dest: '/dev/null', sync: true }) });
+  // LVSD_BENCH_LOG=FILE keeps the daemon's log, at debug level (each pass with its triggers and scope).
+  const logFile = process.env.LVSD_BENCH_LOG;
+  const logger = createLogger({ level: logFile ? 'debug' : 'info', format: 'json', destination: pino.destination({ dest: logFile ?? '/dev/null', sync: true }) });
   const manager = new HealthManager({ logger: logger.child({ component: 'health' }) });
   const source = healthSource(manager);
   const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-bench-'));
@@ -258,7 +260,7 @@ async function steadyAndLatency(): Promise<void> {
   let kind: PassKind = 'full';
   // As the daemon restarts: the kernel already has every real, so they start up.
   await reconcile(kernel, { desired: desiredState(config), stateDir: null, prune: 'managed', drainTimeoutMs: 0, dryRun: false, sysctls: noSysctls, addresses: null, markRules: null });
-  const { manager, passes, stop } = await startDaemon(config, kernel, () => kind === 'full');
+  const { daemon, manager, passes, stop } = await startDaemon(config, kernel, () => kind === 'full');
   const follower = decisionToKernel(manager, config, kernel);
   let results = 0;
   let failures = 0;
@@ -296,6 +298,8 @@ async function steadyAndLatency(): Promise<void> {
     await sleep(1000 * (FALL + 1.5));
     await listeners.open(listener);
     await sleep(1000 * (RISE + 1.5));
+    // A pass asked for now runs after any pass still going: this variant's passes are all done.
+    await daemon.requestPass('drift');
     const latencies = follower.take();
     const onePass = passes.splice(0);
     const inKernel = (await kernel.readTable()).services.reduce((n, s) => n + s.dests.length, 0);

@@ -152,6 +152,8 @@ interface ServiceEntry {
   healthyWeight: number;
   /** Checked reals by real id. */
   reals: Map<string, RealEntry>;
+  /** The reals' health as snapshots show it, until one of them changes (then rebuilt). */
+  view?: ReadonlyMap<string, RealHealth>;
 }
 
 /** Kept for callers that key reals in one map (the daemon's status view). */
@@ -206,6 +208,12 @@ function targetOf(service: ResolvedService, real: ResolvedReal, config: CheckCon
 
 function weightOf(entry: RealEntry): number {
   return entry.state.up ? (entry.weight ?? entry.configuredWeight) : 0;
+}
+
+function viewOf(service: ServiceEntry): ReadonlyMap<string, RealHealth> {
+  const reals = new Map<string, RealHealth>();
+  for (const [id, entry] of service.reals) reals.set(id, entry.weight === undefined ? { up: entry.state.up } : { up: entry.state.up, weight: entry.weight });
+  return reals;
 }
 
 export class HealthManager extends EventEmitter<HealthEvents> {
@@ -384,14 +392,14 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     if (result.ok && result.weight !== undefined && result.weight !== entry.weight) {
       const change: WeightChange = { service: entry.service, real: entry.realId, from: entry.weight, to: result.weight };
       entry.weight = result.weight;
-      this.cachedSnapshot = undefined;
+      this.changed(entry.service);
       if (state.up && !transition) {
         this.logger.info({ event: 'health.weight', ...change }, `${entry.service} ${entry.realId} weight ${change.from ?? 'configured'} -> ${change.to}`);
         this.queue('weights', change);
       }
     }
     if (transition) {
-      this.cachedSnapshot = undefined;
+      this.changed(entry.service);
       const now = this.timers.now();
       const event: Transition = {
         service: entry.service,
@@ -423,6 +431,13 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       timedOut: result.timedOut,
       message: result.message,
     });
+  }
+
+  /** A real of this service changed up/down or weight: snapshots from now on rebuild its view. */
+  private changed(service: string): void {
+    this.cachedSnapshot = undefined;
+    const entry = this.services.get(service);
+    if (entry) entry.view = undefined;
   }
 
   /** Emits to listeners; one that throws is logged and does not disturb health or the others' events. */
@@ -493,13 +508,13 @@ export class HealthManager extends EventEmitter<HealthEvents> {
 
   snapshot(): HealthSnapshot {
     if (this.cachedSnapshot) return this.cachedSnapshot;
-    const services = new Map<string, Map<string, RealHealth>>();
+    // Only the services that changed since the last snapshot are copied again: a health
+    // pass takes a snapshot, and copying all 10k reals for each was most of its cost.
+    const services = new Map<string, ReadonlyMap<string, RealHealth>>();
     const sorry = new Set<string>();
     for (const service of this.services.values()) {
       if (service.sorryActive) sorry.add(service.name);
-      const reals = new Map<string, RealHealth>();
-      for (const [id, entry] of service.reals) reals.set(id, entry.weight === undefined ? { up: entry.state.up } : { up: entry.state.up, weight: entry.weight });
-      services.set(service.name, reals);
+      services.set(service.name, (service.view ??= viewOf(service)));
     }
     this.cachedSnapshot = {
       real: (service, realId) => services.get(service)?.get(realId),

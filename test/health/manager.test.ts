@@ -221,17 +221,48 @@ describe('HealthManager', () => {
     const real_ = CHECKERS.tcp;
     CHECKERS.tcp = { type: 'tcp', prepare: () => async () => ({ ok: true, message: 'connected' }) };
     try {
-      const { m, batches } = manager({ random: () => 0 });
+      // Check starts held until released together, in one turn.
+      const held: Array<() => void> = [];
+      const timers = { now: () => performance.now(), setTimeout: (fn: () => void) => held.push(fn), clearTimeout: () => undefined };
+      const { m, batches } = manager({ random: () => 0, timers });
       let timerRan = false;
       let sentBeforeTimers: boolean | undefined;
       m.on('transition', () => void setTimeout(() => (timerRan = true), 0));
       m.on('changes', () => void (sentBeforeTimers ??= !timerRan));
       m.update(config([service('web', '10.0.0.1', 80, [1, 2, 3, 4, 5, 6].map((i) => real(`192.168.10.${i}`, 80, check({ type: 'tcp', interval: 5 }))))]));
+      for (const start of held.splice(0)) start();
       await waitFor(() => batches.length > 0, 'the batch');
       await new Promise((r) => setTimeout(r, 50));
       expect(batches).toHaveLength(1);
       expect(batches[0]?.transitions).toHaveLength(6);
       expect(sentBeforeTimers).toBe(true);
+    } finally {
+      CHECKERS.tcp = real_;
+    }
+  });
+
+  it('a snapshot is a copy: later results change later snapshots only, service by service', async () => {
+    const failing = new Set<string>();
+    const real_ = CHECKERS.tcp;
+    CHECKERS.tcp = { type: 'tcp', prepare: (_c, target) => async () => ({ ok: !failing.has(target.service), message: 'scripted' }) };
+    try {
+      const held: Array<() => void> = [];
+      const timers = { now: () => performance.now(), setTimeout: (fn: () => void) => held.push(fn), clearTimeout: () => undefined };
+      const { m, transitions } = manager({ random: () => 0, timers });
+      const one = (name: string, vip: string) => service(name, vip, 80, [real('192.168.10.2', 80, check({ type: 'tcp', interval: 5, rise: 1, fall: 1 }))]);
+      m.update(config([one('web', '10.0.0.1'), one('api', '10.0.0.2')]));
+      const round = async (expected: number) => {
+        for (const start of held.splice(0)) start();
+        await waitFor(() => transitions.length === expected, `${expected} transitions`);
+      };
+      await round(2);
+      const before = m.snapshot();
+      failing.add('web');
+      await round(3);
+      const after = m.snapshot();
+      expect([before.real('web', '192.168.10.2:80'), before.real('api', '192.168.10.2:80')]).toEqual([{ up: true }, { up: true }]);
+      expect([after.real('web', '192.168.10.2:80'), after.real('api', '192.168.10.2:80')]).toEqual([{ up: false }, { up: true }]);
+      expect(m.snapshot()).toBe(after);
     } finally {
       CHECKERS.tcp = real_;
     }
