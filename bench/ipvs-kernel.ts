@@ -104,6 +104,10 @@ async function main(): Promise<void> {
   // Variants, for the record: what asking an ACK of every message costs, and reading with one socket.
   const eachAck = await KernelIpvsClient.open({ acks: 'each' });
   const oneSocket = await KernelIpvsClient.open({ dumpSockets: 1 });
+  // Fixed 6 KiB receive buffers: one recvmsg per datagram, and the kernel sizes dump
+  // datagrams to them (a 10-dest dump, 4.2 KiB, then fits one), but each read allocates
+  // (and zeroes) 6 KiB.
+  const bigBuffers = await KernelIpvsClient.open({ messageBufferBytes: 6 * 1024 });
   try {
     // --- write: 1000 x 10 on an empty table
     const writeShape = { services: 1000, destsPerService: 10 };
@@ -150,13 +154,25 @@ async function main(): Promise<void> {
     const reading: Times[] = [];
     const readingStats: Times[] = [];
     const readingOneSocket: Times[] = [];
+    const readingBigBuffers: Times[] = [];
     for (let i = 0; i < runs; i++) {
       listing.push(await timeShell('ipvsadm -Ln'));
       // What plan and apply read (counters skipped), then what `lvsd ls --stats` reads.
-      const sides = [[client, false, reading], [client, true, readingStats], [oneSocket, false, readingOneSocket]] as const;
-      for (const [reader, stats, samples] of sides) {
+      // The order turns every run: the first read after ipvsadm's tends to be slower.
+      const sides = [
+        [client, false, reading, 'default'],
+        [bigBuffers, false, readingBigBuffers, '6k'],
+        [oneSocket, false, readingOneSocket, 'one'],
+        [client, true, readingStats, 'stats'],
+      ] as const;
+      const turn = i % sides.length;
+      for (const [reader, stats, samples, name] of [...sides.slice(turn), ...sides.slice(0, turn)]) {
+        const before = reader.counters.datagramsReceived;
         const { times, value: table } = await timeCall(() => reader.readTable({ stats }));
         samples.push(times);
+        if (i === 0 && name === 'default') console.log(`# read: ${reader.counters.datagramsReceived - before} datagrams on the main socket (of 4)`);
+        if (i === 0 && name === 'one') console.log(`# read with one socket: ${reader.counters.datagramsReceived - before} datagrams`);
+        if (i === 0 && name === '6k') console.log(`# read into 6 KiB buffers: ${reader.counters.datagramsReceived - before} datagrams on the main socket (of 4)`);
         const dests = table.services.reduce((n, s) => n + s.dests.length, 0);
         if (table.services.length !== readShape.services || dests !== readShape.services * readShape.destsPerService) {
           throw new Error(`read ${table.services.length} services / ${dests} dests, expected ${readShape.services} / ${readShape.services * readShape.destsPerService}`);
@@ -166,12 +182,14 @@ async function main(): Promise<void> {
     console.log(row(`ipvsadm -Ln, ${readShape.services * readShape.destsPerService} dests (whole process)`, listing));
     console.log(row(`kernel client readTable() (read phase: plan, apply)`, reading));
     console.log(row(`  the same with one dump socket`, readingOneSocket));
+    console.log(row(`  the same, read into 6 KiB buffers (1 recvmsg per datagram)`, readingBigBuffers));
     console.log(row(`kernel client readTable({ stats: true }) (ls --stats)`, readingStats));
     console.log(ratioLine('read ratio client / ipvsadm -Ln', wallOf(reading), wallOf(listing), 1));
   } finally {
     await client.close();
     await eachAck.close();
     await oneSocket.close();
+    await bigBuffers.close();
     await sh('ipvsadm -C');
   }
 }

@@ -38,6 +38,13 @@ export interface TransportOptions {
    * (queued after every earlier answer) says that the others without an error succeeded.
    */
   acks?: 'each' | 'last';
+  /**
+   * Bytes read per datagram. 0: ask each datagram's size first (MSG_PEEK | MSG_TRUNC, two
+   * recvmsg per datagram). N: one recvmsg into an N-byte buffer; the kernel then also sizes
+   * dump datagrams to N (net/netlink/af_netlink.c: max_recvmsg_len, at most 32 KiB), so a
+   * dump takes fewer datagrams. A datagram that does not fit fails what was in flight.
+   */
+  messageBufferBytes?: number;
   /** SO_RCVBUF to ask for (the kernel caps it at net.core.rmem_max, then doubles it). */
   recvBufferSize?: number;
   /** SO_SNDBUF to ask for (capped at net.core.wmem_max, then doubled). */
@@ -129,6 +136,9 @@ export class NetlinkTransport {
   private dumpChain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private drainTimer: NodeJS.Timeout | null = null;
+  /** The socket is ref'd (keeps the process alive); an unref is pending for the next turn. */
+  private held = false;
+  private releasing: NodeJS.Immediate | null = null;
   readonly maxInFlight: number;
   readonly maxBatchBytes: number;
   readonly acks: 'each' | 'last';
@@ -152,13 +162,18 @@ export class NetlinkTransport {
     this.maxBatchBytes = Math.max(4096, Math.min(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, sndbuf - 1024));
     socket.on('message', (buf) => this.onDatagram(buf));
     socket.on('error', (err) => this.onSocketError(err.errno ?? Errno.EIO, err.message));
+    socket.on('truncatedMessage', (buf, info) =>
+      this.onSocketError(Errno.EMSGSIZE, `netlink datagram of ${info.truncated ?? '?'} bytes truncated to ${buf.length}: the receive buffer is too small`),
+    );
     socket.unref();
   }
 
   static open(protocol: number, options: TransportOptions = {}): NetlinkTransport {
+    const bytes = options.messageBufferBytes ?? 0;
     const socket = new RawNetlinkSocket(protocol, {
       recvBufferSize: options.recvBufferSize ?? DEFAULT_RCVBUF,
       sendBufferSize: options.sendBufferSize ?? DEFAULT_SNDBUF,
+      ...(bytes > 0 ? { messagePeeking: false, msgBufferSize: bytes } : {}),
     });
     return new NetlinkTransport(socket, options);
   }
@@ -242,6 +257,7 @@ export class NetlinkTransport {
     if (this.closed) return;
     this.closed = true;
     if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.releasing) clearImmediate(this.releasing);
     this.failAll(Errno.EIO, 'netlink socket closed');
     this.socket.close();
   }
@@ -261,7 +277,7 @@ export class NetlinkTransport {
   private send(buf: Buffer, messages: number): void {
     this.counters.sendmsgs++;
     this.counters.messagesSent += messages;
-    this.socket.ref();
+    this.holdLoop();
     this.socket.send(buf, {}, (error) => {
       if (error) this.onSocketError(error.errno, `sendmsg: ${error.message}`);
     });
@@ -284,7 +300,32 @@ export class NetlinkTransport {
       if (chunk) this.onBatchMessage(chunk, buf, m);
       else this.onDumpMessage(buf, m);
     }
-    if (this.idle() && !this.closed) this.socket.unref();
+    if (this.idle()) this.releaseLoopSoon();
+  }
+
+  /**
+   * The socket keeps the process alive only while answers are awaited. Releasing it waits
+   * for the next turn of the loop: a reader that sends its next dump as soon as the last
+   * one is done (readTable: 5,000 in a row) then never pays the two native calls.
+   */
+  private holdLoop(): void {
+    if (this.releasing) {
+      clearImmediate(this.releasing);
+      this.releasing = null;
+    }
+    if (!this.held) this.socket.ref();
+    this.held = true;
+  }
+
+  private releaseLoopSoon(): void {
+    if (!this.held || this.releasing || this.closed) return;
+    this.releasing = setImmediate(() => {
+      this.releasing = null;
+      if (!this.idle() || this.closed) return;
+      this.socket.unref();
+      this.held = false;
+    });
+    this.releasing.unref();
   }
 
   private chunkOf(seq: number): Chunk | undefined {
@@ -395,13 +436,13 @@ export class NetlinkTransport {
         this.drainTimer = setTimeout(() => {
           this.drainTimer = null;
           this.failAll(Errno.ENOBUFS, 'answer lost: the netlink receive buffer overflowed (ENOBUFS)');
-          if (!this.closed) this.socket.unref();
+          this.releaseLoopSoon();
         }, DRAIN_QUIET_MS);
       }
       return;
     }
     this.failAll(errno, message);
-    if (!this.closed) this.socket.unref();
+    this.releaseLoopSoon();
   }
 
   private failAll(errno: number, message: string): void {
