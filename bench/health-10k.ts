@@ -23,6 +23,7 @@
  * Run: npm run bench:build && node dist-bench/bench/health-10k.js [steadySeconds] [reload,own,steady,latency]
  */
 import { fork } from 'node:child_process';
+import dgram from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,9 +37,9 @@ import { Daemon } from '../src/daemon/daemon.js';
 import { healthSource, healthView } from '../src/daemon/index.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
 import { CHECKERS, HealthManager } from '../src/health/index.js';
-import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult } from '../src/ipvs/client.js';
+import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult, type ReadOptions } from '../src/ipvs/client.js';
 import { FakeIpvs } from '../src/ipvs/fake.js';
-import { destId, serviceId, type Dest, type Service } from '../src/ipvs/model.js';
+import { destId, serviceId, type Dest, type IpvsTable, type LiveDest, type LiveService, type Service, type ServiceKey } from '../src/ipvs/model.js';
 import { desiredState } from '../src/reconcile/desired.js';
 import { reconcile, type SysctlAccess } from '../src/reconcile/reconcile.js';
 import { createLogger } from '../src/util/log.js';
@@ -110,10 +111,58 @@ async function startListeners(count: number) {
 
 type PassKind = 'full' | 'scoped';
 
-/** The fake kernel, noting when each real's last write was acknowledged ("TCP 10.0.0.1:80 -> 192.168.0.1:8080"). */
+/**
+ * One real round trip through the event loop: a datagram to ourselves on loopback. The
+ * kernel answers a netlink request at once, but lvsd reads the answer from its socket
+ * when the event loop next polls, behind whatever else is ready: so does this.
+ */
+class RoundTrip {
+  private readonly socket = dgram.createSocket('udp4');
+  private readonly waiting: Array<() => void> = [];
+  private readonly byte = Buffer.alloc(1);
+  private port = 0;
+
+  async open(): Promise<void> {
+    this.socket.on('message', () => this.waiting.shift()?.());
+    await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', resolve));
+    this.port = this.socket.address().port;
+    this.socket.unref();
+  }
+
+  go(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.socket.send(this.byte, this.port, '127.0.0.1');
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/**
+ * The fake kernel as lvsd would see the real one: every call waits for one round trip
+ * through the event loop (when `roundTrips` is set), and each real's last write is noted
+ * when acknowledged ("TCP 10.0.0.1:80 -> 192.168.0.1:8080").
+ */
 class KernelClock extends ForwardingIpvsClient {
   onWrite: (key: string, at: number) => void = () => undefined;
+  roundTrips: RoundTrip | null = null;
+  override async getService(key: ServiceKey): Promise<LiveService | null> {
+    await this.roundTrips?.go();
+    return super.getService(key);
+  }
+  override async listDests(key: ServiceKey, options?: ReadOptions): Promise<LiveDest[]> {
+    await this.roundTrips?.go();
+    return super.listDests(key, options);
+  }
+  override async readTable(options?: ReadOptions): Promise<IpvsTable> {
+    await this.roundTrips?.go();
+    return super.readTable(options);
+  }
   override async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
+    await this.roundTrips?.go();
     const results = await this.inner.execute(ops);
     const at = performance.now();
     for (const op of ops) if ('dest' in op) this.onWrite(`${serviceId(op.service)} -> ${destId(op.dest)}`, at);
@@ -262,6 +311,8 @@ async function steadyAndLatency(): Promise<void> {
   await reconcile(kernel, { desired: desiredState(config), stateDir: null, prune: 'managed', drainTimeoutMs: 0, dryRun: false, sysctls: noSysctls, addresses: null, markRules: null });
   const { daemon, manager, passes, stop } = await startDaemon(config, kernel, () => kind === 'full');
   const follower = decisionToKernel(manager, config, kernel);
+  kernel.roundTrips = new RoundTrip();
+  await kernel.roundTrips.open();
   let results = 0;
   let failures = 0;
   const lag = monitorEventLoopDelay({ resolution: 10 });
@@ -308,6 +359,7 @@ async function steadyAndLatency(): Promise<void> {
     console.log(`  ${row('one health pass', onePass)}`);
   }
   await stop();
+  kernel.roundTrips.close();
   listeners.stop();
 }
 
