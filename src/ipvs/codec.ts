@@ -411,8 +411,36 @@ function addressAt(c: AttrCursor, family: Family, what: string): string {
 function addressIn(b: Buffer, at: number, end: number, family: Family, what: string): string {
   const width = family === 'ipv4' ? 4 : 16;
   if (end - at < width) throw new IpvsDecodeError(`${what}: attribute of ${end - at} bytes, expected ${width}`);
-  if (family === 'ipv4') return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+  if (family === 'ipv4') return ipv4Text(b.readUInt32BE(at));
   return bytesToAddress(b.subarray(at, at + 16), family);
+}
+
+/**
+ * IPv4 addresses as text, remembered: a table names the same reals under many services
+ * (50,000 dests may be 5,000 addresses), and a read would otherwise build each string anew.
+ * Bounded, so a table of many distinct addresses does not keep them all.
+ */
+const ipv4Texts = new Map<number, string>();
+const IPV4_TEXTS_MAX = 1 << 16;
+function ipv4Text(value: number): string {
+  let text = ipv4Texts.get(value);
+  if (text === undefined) {
+    text = `${value >>> 24}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
+    if (ipv4Texts.size >= IPV4_TEXTS_MAX) ipv4Texts.clear();
+    ipv4Texts.set(value, text);
+  }
+  return text;
+}
+
+/** The four tunnel flag sets, shared (decoded dests are read, never changed in place). */
+const TUNNEL_FLAGS = [
+  Object.freeze({ csum: false, remcsum: false }),
+  Object.freeze({ csum: true, remcsum: false }),
+  Object.freeze({ csum: false, remcsum: true }),
+  Object.freeze({ csum: true, remcsum: true }),
+] as const;
+function tunnelFlagsOf(bits: number): { csum: boolean; remcsum: boolean } {
+  return TUNNEL_FLAGS[((bits & TunnelFlag.CSUM) !== 0 ? 1 : 0) | ((bits & TunnelFlag.REMCSUM) !== 0 ? 2 : 0)] as { csum: boolean; remcsum: boolean };
 }
 
 /** The NETMASK value as a prefix length (see the header comment for its two meanings). */
@@ -616,7 +644,7 @@ export function decodeDestAt(buf: Buffer, start: number, end: number, serviceFam
     lowerThreshold: lower,
     tunnelType: numberToTunnelType(tunType),
     tunnelPort: tunPort,
-    tunnelFlags: { csum: (tunFlags & TunnelFlag.CSUM) !== 0, remcsum: (tunFlags & TunnelFlag.REMCSUM) !== 0 },
+    tunnelFlags: tunnelFlagsOf(tunFlags),
     activeConns: active,
     inactiveConns: inactive,
     persistConns: persist,

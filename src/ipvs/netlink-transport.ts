@@ -133,7 +133,9 @@ export class NetlinkTransport {
   private readonly chunks: Chunk[] = [];
   private seq = ((Date.now() & 0x7fffff) << 4) >>> 0;
   private readonly port: number;
-  private dumpChain: Promise<unknown> = Promise.resolve();
+  /** The kernel runs one dump at a time per socket: the others wait their turn here. */
+  private dumpRunning = false;
+  private readonly dumpQueue: Array<{ start: () => void; fail: (errno: number, message: string) => void }> = [];
   private closed = false;
   private drainTimer: NodeJS.Timeout | null = null;
   /** The socket is ref'd (keeps the process alive); an unref is pending for the next turn. */
@@ -234,23 +236,45 @@ export class NetlinkTransport {
    */
   dump(type: number, write: PayloadWriter, onMessage: DumpHandler): Promise<void> {
     this.checkOpen();
-    const run = () =>
-      new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
+      const fail = (errno: number, message: string) => reject(new DumpError(errno, message));
+      const start = () => {
+        if (this.closed) return fail(Errno.EIO, 'netlink socket closed');
         const seq = this.reserveSeqs(1);
         this.dumps.set(seq, {
           tainted: false,
           data: onMessage,
-          settle: (errno, message) => (errno === 0 ? resolve() : reject(new DumpError(errno, message ?? `errno ${errno}`))),
+          settle: (errno, message) => {
+            this.nextDump();
+            if (errno === 0) resolve();
+            else fail(errno, message ?? `errno ${errno}`);
+          },
         });
         const w = new NetlinkWriter(128);
         w.beginMessage(type, NLM_F_REQUEST | NLM_F_DUMP, seq, this.port);
         write(w);
         w.endMessage();
-        this.send(w.bytes(), 1);
-      });
-    const result = this.dumpChain.then(run, run);
-    this.dumpChain = result.catch(() => undefined);
-    return result;
+        this.dumpRunning = true;
+        try {
+          this.send(w.bytes(), 1);
+        } catch (err) {
+          this.dumps.delete(seq);
+          this.nextDump();
+          fail(Errno.EIO, (err as Error).message);
+        }
+      };
+      if (this.dumpRunning) this.dumpQueue.push({ start, fail });
+      else start();
+    });
+  }
+
+  /**
+   * The next queued dump starts as the previous one ends, not a promise hop later:
+   * back-to-back dumps are readTable's whole job.
+   */
+  private nextDump(): void {
+    this.dumpRunning = false;
+    this.dumpQueue.shift()?.start();
   }
 
   close(): void {
@@ -259,6 +283,7 @@ export class NetlinkTransport {
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.releasing) clearImmediate(this.releasing);
     this.failAll(Errno.EIO, 'netlink socket closed');
+    for (const queued of this.dumpQueue.splice(0)) queued.fail(Errno.EIO, 'netlink socket closed');
     this.socket.close();
   }
 

@@ -148,6 +148,21 @@ describe('NetlinkTransport', () => {
     expect(results.map((r) => r.lost?.errno)).toEqual(new Array(4).fill(Errno.ENOBUFS));
   });
 
+  it('runs dumps one at a time per socket, in the order asked, and fails those queued at close', async () => {
+    const replies = Array.from({ length: 3 }, (_, i) => Buffer.from([i, 1, 0, 0]));
+    const { socket, transport } = transportOn({ dumpReplies: replies });
+    const seen: string[] = [];
+    const dumps = ['a', 'b', 'c'].map((name) => transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), (buf, payload) => seen.push(`${name}${buf[payload]}`)));
+    expect(socket.sendmsgs).toEqual([1]); // the others wait for the first one's DONE
+    await Promise.all(dumps);
+    expect(seen).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2', 'c0', 'c1', 'c2']);
+    const running = transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), () => undefined);
+    const queued = transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), () => undefined);
+    transport.close();
+    await expect(running).rejects.toThrow(/closed/);
+    await expect(queued).rejects.toThrow(/closed/);
+  });
+
   it('refuses work after close', async () => {
     const { transport } = transportOn({});
     transport.close();
