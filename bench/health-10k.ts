@@ -8,7 +8,7 @@
  *    a temporary directory) against FakeIpvs: the product's code path, not a copy.
  * 2. Decision to kernel: one listener stops (100 reals, one per service, go down after
  *    `fall`), then starts again (back after `rise`); for each transition, the time from the
- *    state machine's decision to the kernel acknowledging the write for that real, p50 /
+ *    state machine's decision to the kernel table changing for that real, p50 /
  *    p99 / max, two ways:
  *    - full: the daemon's 'changes' batches reach it without service names, which makes
  *      every health pass a full one (read 10k dests, plan, apply): the daemon before
@@ -143,8 +143,9 @@ class RoundTrip {
 
 /**
  * The fake kernel as lvsd would see the real one: every call waits for one round trip
- * through the event loop (when `roundTrips` is set), and each real's last write is noted
- * when acknowledged ("TCP 10.0.0.1:80 -> 192.168.0.1:8080").
+ * through the event loop (when `roundTrips` is set), and each real's write is noted when
+ * the table changes ("TCP 10.0.0.1:80 -> 192.168.0.1:8080"): at the request, as the kernel
+ * applies a netlink write while it is sent, before the acknowledgement comes back.
  */
 class KernelClock extends ForwardingIpvsClient {
   onWrite: (key: string, at: number) => void = () => undefined;
@@ -161,11 +162,12 @@ class KernelClock extends ForwardingIpvsClient {
     await this.roundTrips?.go();
     return super.readTable(options);
   }
+  /** The kernel applies a netlink write as it is sent; its acknowledgement is the round trip. */
   override async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
-    await this.roundTrips?.go();
     const results = await this.inner.execute(ops);
     const at = performance.now();
     for (const op of ops) if ('dest' in op) this.onWrite(`${serviceId(op.service)} -> ${destId(op.dest)}`, at);
+    await this.roundTrips?.go();
     return results;
   }
 }
@@ -220,7 +222,7 @@ async function startDaemon(config: ResolvedConfig, kernel: KernelClock, unnamed:
   };
 }
 
-/** Decision (the state machine's transition) to the kernel acknowledging that real's write. */
+/** Decision (the state machine's transition) to the kernel table changing for that real. */
 function decisionToKernel(manager: HealthManager, config: ResolvedConfig, kernel: KernelClock) {
   const ids = new Map(config.services.map((s) => [s.name, serviceId(s.service)]));
   const decided = new Map<string, number>();
