@@ -61,7 +61,7 @@ import type {
   TunnelType,
 } from './model.js';
 import { isFwmarkKey } from './model.js';
-import { AttrCursor, IpvsDecodeError, MessageCursor, NetlinkWriter, NLMSG_HDRLEN, readS32, readU32, readU64, writeU32 } from './wire.js';
+import { AttrCursor, attrOverrun, be16At, IpvsDecodeError, MessageCursor, NetlinkWriter, NLMSG_HDRLEN, readS32, readU32, readU64, shortValue, u16At, u32At, writeU32 } from './wire.js';
 
 export { IpvsDecodeError, NetlinkWriter };
 
@@ -411,7 +411,7 @@ function addressAt(c: AttrCursor, family: Family, what: string): string {
 function addressIn(b: Buffer, at: number, end: number, family: Family, what: string): string {
   const width = family === 'ipv4' ? 4 : 16;
   if (end - at < width) throw new IpvsDecodeError(`${what}: attribute of ${end - at} bytes, expected ${width}`);
-  if (family === 'ipv4') return ipv4Text(b.readUInt32BE(at));
+  if (family === 'ipv4') return ipv4Text((((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number)) >>> 0);
   return bytesToAddress(b.subarray(at, at + 16), family);
 }
 
@@ -579,58 +579,77 @@ export function decodeDestAt(buf: Buffer, start: number, end: number, serviceFam
   let tunFlags = 0;
   let stats = -1;
   let stats64 = -1;
-  const c = new AttrCursor(buf, start, end);
-  while (c.next()) {
-    switch (c.type) {
+  // The attribute walk is written out here, not through AttrCursor: this runs for every
+  // dest of a dump, and call depth is what unoptimised code pays for (see wire.ts).
+  let at = start;
+  while (at + 4 <= end) {
+    const length = u16At(buf, at);
+    if (length < 4 || at + length > end) throw attrOverrun(at, length);
+    const v = at + 4;
+    const size = length - 4;
+    switch (u16At(buf, at + 2) & 0x3fff) {
       case DestAttr.ADDR:
-        addrAt = c.value;
-        addrEnd = c.valueEnd;
+        addrAt = v;
+        addrEnd = at + length;
         break;
       case DestAttr.PORT:
-        port = c.be16('IPVS_DEST_ATTR_PORT');
+        if (size < 2) throw shortValue('IPVS_DEST_ATTR_PORT', size, 2);
+        port = be16At(buf, v);
         break;
       case DestAttr.FWD_METHOD:
-        fwd = c.u32('IPVS_DEST_ATTR_FWD_METHOD');
+        if (size < 4) throw shortValue('IPVS_DEST_ATTR_FWD_METHOD', size, 4);
+        fwd = u32At(buf, v);
         break;
       case DestAttr.WEIGHT:
-        weight = c.u32('IPVS_DEST_ATTR_WEIGHT');
+        if (size < 4) throw shortValue('IPVS_DEST_ATTR_WEIGHT', size, 4);
+        weight = u32At(buf, v);
         break;
       case DestAttr.U_THRESH:
-        upper = c.u32('IPVS_DEST_ATTR_U_THRESH');
+        if (size < 4) throw shortValue('IPVS_DEST_ATTR_U_THRESH', size, 4);
+        upper = u32At(buf, v);
         break;
       case DestAttr.L_THRESH:
-        lower = c.u32('IPVS_DEST_ATTR_L_THRESH');
+        if (size < 4) throw shortValue('IPVS_DEST_ATTR_L_THRESH', size, 4);
+        lower = u32At(buf, v);
         break;
       case DestAttr.ACTIVE_CONNS:
-        active = c.u32('IPVS_DEST_ATTR_ACTIVE_CONNS');
+        if (size < 4) throw shortValue('IPVS_DEST_ATTR_ACTIVE_CONNS', size, 4);
+        active = u32At(buf, v);
         break;
       case DestAttr.INACT_CONNS:
-        inactive = c.u32('IPVS_DEST_ATTR_INACT_CONNS');
+        if (size < 4) throw shortValue('IPVS_DEST_ATTR_INACT_CONNS', size, 4);
+        inactive = u32At(buf, v);
         break;
       case DestAttr.PERSIST_CONNS:
-        persist = c.u32('IPVS_DEST_ATTR_PERSIST_CONNS');
+        if (size < 4) throw shortValue('IPVS_DEST_ATTR_PERSIST_CONNS', size, 4);
+        persist = u32At(buf, v);
         break;
       case DestAttr.STATS:
-        stats = c.value;
+        stats = v;
         break;
       case DestAttr.ADDR_FAMILY:
-        af = c.u16('IPVS_DEST_ATTR_ADDR_FAMILY');
+        if (size < 2) throw shortValue('IPVS_DEST_ATTR_ADDR_FAMILY', size, 2);
+        af = u16At(buf, v);
         break;
       case DestAttr.STATS64:
-        stats64 = c.value;
+        stats64 = v;
         break;
       case DestAttr.TUN_TYPE:
-        tunType = c.u8('IPVS_DEST_ATTR_TUN_TYPE');
+        if (size < 1) throw shortValue('IPVS_DEST_ATTR_TUN_TYPE', size, 1);
+        tunType = buf[v] as number;
         break;
       case DestAttr.TUN_PORT:
-        tunPort = c.be16('IPVS_DEST_ATTR_TUN_PORT');
+        if (size < 2) throw shortValue('IPVS_DEST_ATTR_TUN_PORT', size, 2);
+        tunPort = be16At(buf, v);
         break;
       case DestAttr.TUN_FLAGS:
-        tunFlags = c.u16('IPVS_DEST_ATTR_TUN_FLAGS');
+        if (size < 2) throw shortValue('IPVS_DEST_ATTR_TUN_FLAGS', size, 2);
+        tunFlags = u16At(buf, v);
         break;
       default:
         break;
     }
+    at += (length + 3) & ~3;
   }
   if (addrAt === -1) throw new IpvsDecodeError('dest without IPVS_DEST_ATTR_ADDR');
   const family = af === -1 ? serviceFamily : afToFamily(af);

@@ -334,10 +334,7 @@ export class NetlinkTransport {
    * one is done (readTable: 5,000 in a row) then never pays the two native calls.
    */
   private holdLoop(): void {
-    if (this.releasing) {
-      clearImmediate(this.releasing);
-      this.releasing = null;
-    }
+    // A pending release stays scheduled: it finds the socket busy and does nothing.
     if (!this.held) this.socket.ref();
     this.held = true;
   }
