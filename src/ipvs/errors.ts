@@ -160,6 +160,10 @@ function checkServiceKey(op: IpvsOp, key: ServiceKey): IpvsError | null {
   return null;
 }
 
+function isU32(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
+}
+
 /** null when `op` can be sent; otherwise the error to report for it. */
 export function validateOp(op: IpvsOp): IpvsError | null {
   switch (op.op) {
@@ -205,12 +209,8 @@ export function validateOp(op: IpvsOp): IpvsError | null {
         if (!Number.isInteger(d.weight) || d.weight < 0 || d.weight > 0x7fffffff) {
           return invalid(op, `Invalid weight ${d.weight}`);
         }
-        for (const [name, value] of [
-          ['upper threshold', d.upperThreshold],
-          ['lower threshold', d.lowerThreshold],
-        ] as const) {
-          if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) return invalid(op, `Invalid ${name} ${value}`);
-        }
+        if (!isU32(d.upperThreshold)) return invalid(op, `Invalid upper threshold ${d.upperThreshold}`);
+        if (!isU32(d.lowerThreshold)) return invalid(op, `Invalid lower threshold ${d.lowerThreshold}`);
         if (!Number.isInteger(d.tunnelPort) || d.tunnelPort < 0 || d.tunnelPort > 65535) {
           return invalid(op, `Invalid tunnel port ${d.tunnelPort}`);
         }

@@ -34,7 +34,7 @@ import {
   putServiceKey,
   putTimeouts,
 } from './codec.js';
-import { CmdAttr, Errno, GENL_HDRLEN, GENL_ID_CTRL, IPVS_GENL_NAME, IpvsCmd, NETLINK_GENERIC } from './constants.js';
+import { CmdAttr, Errno, GENL_HDRLEN, GENL_ID_CTRL, IPVS_GENL_VERSION, IPVS_GENL_NAME, IpvsCmd, NETLINK_GENERIC } from './constants.js';
 import { errnoText, IpvsUnavailableError, NO_IPVS_HELP, opError, PERMISSION_HELP, readError, validateOp } from './errors.js';
 import type { Family, IpvsInfo, IpvsTable, LiveDest, LiveService, ServiceKey, SyncDaemon, Timeouts } from './model.js';
 import { serviceId, serviceKeyOf } from './model.js';
@@ -316,43 +316,44 @@ export function encodeOp(op: IpvsOp): Buffer {
 
 /** Writes the genl payload (command + attributes) for one operation. */
 export function opBody(op: IpvsOp): GenlBody {
+  return (w) => writeOp(w, op);
+}
+
+export function writeOp(w: NetlinkWriter, op: IpvsOp): void {
   switch (op.op) {
     case 'add-service':
-      return genlBody(IpvsCmd.NEW_SERVICE, (w) => putService(w, op.service));
     case 'edit-service':
-      return genlBody(IpvsCmd.SET_SERVICE, (w) => putService(w, op.service));
+      w.genlHeader(op.op === 'add-service' ? IpvsCmd.NEW_SERVICE : IpvsCmd.SET_SERVICE, IPVS_GENL_VERSION);
+      return putService(w, op.service);
     case 'delete-service':
-      return genlBody(IpvsCmd.DEL_SERVICE, (w) => putServiceKey(w, serviceKeyOf(op.service)));
+      w.genlHeader(IpvsCmd.DEL_SERVICE, IPVS_GENL_VERSION);
+      return putServiceKey(w, op.service);
     case 'add-dest':
-      return genlBody(IpvsCmd.NEW_DEST, (w) => {
-        putServiceKey(w, op.service);
-        putDest(w, op.dest);
-      });
     case 'edit-dest':
-      return genlBody(IpvsCmd.SET_DEST, (w) => {
-        putServiceKey(w, op.service);
-        putDest(w, op.dest);
-      });
-    case 'delete-dest': {
+      w.genlHeader(op.op === 'add-dest' ? IpvsCmd.NEW_DEST : IpvsCmd.SET_DEST, IPVS_GENL_VERSION);
+      putServiceKey(w, op.service);
+      return putDest(w, op.dest);
+    case 'delete-dest':
+      w.genlHeader(IpvsCmd.DEL_DEST, IPVS_GENL_VERSION);
+      putServiceKey(w, op.service);
       // A dest's family is its address's (an IPv4 dest may serve an IPv6 service through a tunnel).
-      const family = familyOf(op.dest.address) ?? op.service.family;
-      return genlBody(IpvsCmd.DEL_DEST, (w) => {
-        putServiceKey(w, op.service);
-        putDestKey(w, op.dest, family);
-      });
-    }
+      return putDestKey(w, op.dest, familyOf(op.dest.address) ?? op.service.family);
     case 'set-timeouts':
-      return genlBody(IpvsCmd.SET_CONFIG, (w) => putTimeouts(w, op.timeouts));
+      w.genlHeader(IpvsCmd.SET_CONFIG, IPVS_GENL_VERSION);
+      return putTimeouts(w, op.timeouts);
     case 'add-daemon':
-      return genlBody(IpvsCmd.NEW_DAEMON, (w) => putDaemon(w, op.daemon));
+      w.genlHeader(IpvsCmd.NEW_DAEMON, IPVS_GENL_VERSION);
+      return putDaemon(w, op.daemon);
     case 'delete-daemon':
-      return genlBody(IpvsCmd.DEL_DAEMON, (w) => putDaemonState(w, op.state));
-    case 'zero': {
-      const service = op.service;
-      return genlBody(IpvsCmd.ZERO, service ? (w) => putServiceKey(w, serviceKeyOf(service)) : undefined);
-    }
+      w.genlHeader(IpvsCmd.DEL_DAEMON, IPVS_GENL_VERSION);
+      return putDaemonState(w, op.state);
+    case 'zero':
+      w.genlHeader(IpvsCmd.ZERO, IPVS_GENL_VERSION);
+      if (op.service) putServiceKey(w, op.service);
+      return;
     case 'flush':
-      return genlBody(IpvsCmd.FLUSH);
+      w.genlHeader(IpvsCmd.FLUSH, IPVS_GENL_VERSION);
+      return;
   }
 }
 

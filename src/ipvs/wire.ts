@@ -156,7 +156,7 @@ export class NetlinkWriter {
 
   beginNested(type: number): void {
     this.nests.push(this.offset);
-    this.attrHeader(type, 0);
+    this.head(type, 0, 0);
   }
 
   endNested(): void {
@@ -167,57 +167,64 @@ export class NetlinkWriter {
     this.writeU16At(start, length);
   }
 
+  // The fixed-size writers each fill their attribute's whole padded slot in place, with one
+  // call below them: 11,000 messages of 15 attributes run through here on an apply, much of
+  // it before the JIT has optimised anything.
+
   u8(type: number, value: number): void {
-    this.attrHeader(type, 1);
-    this.buf[this.offset] = value & 0xff;
-    this.pad(1);
+    const v = this.head(type, 1, 4);
+    const b = this.buf;
+    b[v] = value;
+    b[v + 1] = 0;
+    b[v + 2] = 0;
+    b[v + 3] = 0;
   }
 
   u16(type: number, value: number): void {
-    this.attrHeader(type, 2);
-    this.writeU16At(this.offset, value);
-    this.pad(2);
+    const v = this.head(type, 2, 4);
+    const b = this.buf;
+    b[v] = LE ? value : value >>> 8;
+    b[v + 1] = LE ? value >>> 8 : value;
+    b[v + 2] = 0;
+    b[v + 3] = 0;
   }
 
   u32(type: number, value: number): void {
-    this.attrHeader(type, 4);
-    this.writeU32At(this.offset, value >>> 0);
-    this.offset += 4;
+    this.set32(this.head(type, 4, 4), value, LE);
   }
 
   /** Two host-order u32 in one attribute (struct ip_vs_flags: flags, mask). */
   u32Pair(type: number, first: number, second: number): void {
-    this.attrHeader(type, 8);
-    this.writeU32At(this.offset, first >>> 0);
-    this.writeU32At(this.offset + 4, second >>> 0);
-    this.offset += 8;
+    const v = this.head(type, 8, 8);
+    this.set32(v, first, LE);
+    this.set32(v + 4, second, LE);
   }
 
   be16(type: number, value: number): void {
-    this.attrHeader(type, 2);
-    this.buf.writeUInt16BE(value, this.offset);
-    this.pad(2);
+    const v = this.head(type, 2, 4);
+    const b = this.buf;
+    b[v] = value >>> 8;
+    b[v + 1] = value;
+    b[v + 2] = 0;
+    b[v + 3] = 0;
   }
 
   be32(type: number, value: number): void {
-    this.attrHeader(type, 4);
-    this.buf.writeUInt32BE(value >>> 0, this.offset);
-    this.offset += 4;
+    this.set32(this.head(type, 4, 4), value, false);
   }
 
   /** A NUL-terminated string. */
   string(type: number, value: string): void {
     const length = Buffer.byteLength(value) + 1;
-    this.attrHeader(type, length);
-    this.buf.write(value, this.offset);
-    this.buf[this.offset + length - 1] = 0;
-    this.pad(length);
+    const v = this.head(type, length, align4(length));
+    this.buf.write(value, v);
+    for (let i = v + length - 1; i < this.offset; i++) this.buf[i] = 0;
   }
 
   raw(type: number, value: Uint8Array): void {
-    this.attrHeader(type, value.length);
-    this.buf.set(value, this.offset);
-    this.pad(value.length);
+    const v = this.head(type, value.length, align4(value.length));
+    this.buf.set(value, v);
+    for (let i = v + value.length; i < this.offset; i++) this.buf[i] = 0;
   }
 
   /**
@@ -226,13 +233,13 @@ export class NetlinkWriter {
    * runs for every service and dest of a batch.
    */
   address(type: number, address: string, width: 4 | 16 = 16): void {
-    this.attrHeader(type, width);
-    for (let i = 0; i < width; i++) this.buf[this.offset + i] = 0;
-    if (!writeIpv4(this.buf, this.offset, address)) {
+    const v = this.head(type, width, width);
+    const b = this.buf;
+    for (let i = 0; i < width; i++) b[v + i] = 0;
+    if (!writeIpv4(b, v, address)) {
       if (width !== 16) throw new Error(`not an IPv4 address: ${address}`);
-      writeIpv6(this.buf, this.offset, address);
+      writeIpv6(b, v, address);
     }
-    this.offset += width;
   }
 
   /** Appends bytes that are already netlink-formatted (a genl payload built elsewhere). */
@@ -242,12 +249,38 @@ export class NetlinkWriter {
     this.offset += bytes.length;
   }
 
-  private attrHeader(type: number, valueLength: number): void {
+  /**
+   * An attribute header for a value of `valueLength` bytes taking `slot` bytes with its
+   * padding; moves past both and returns where the value goes.
+   */
+  private head(type: number, valueLength: number, slot: number): number {
     if (valueLength + NLA_HDRLEN > MAX_ATTR_LENGTH) throw new Error(`netlink attribute of ${valueLength} bytes`);
-    this.ensure(NLA_HDRLEN + align4(valueLength));
-    this.writeU16At(this.offset, NLA_HDRLEN + valueLength);
-    this.writeU16At(this.offset + 2, type);
-    this.offset += NLA_HDRLEN;
+    const at = this.offset;
+    if (at + NLA_HDRLEN + slot > this.buf.length) this.ensure(NLA_HDRLEN + slot);
+    const b = this.buf;
+    const length = NLA_HDRLEN + valueLength;
+    // Typed-array stores keep the low 8 bits.
+    b[at] = LE ? length : length >>> 8;
+    b[at + 1] = LE ? length >>> 8 : length;
+    b[at + 2] = LE ? type : type >>> 8;
+    b[at + 3] = LE ? type >>> 8 : type;
+    this.offset = at + NLA_HDRLEN + slot;
+    return at + NLA_HDRLEN;
+  }
+
+  private set32(at: number, value: number, littleEndian: boolean): void {
+    const b = this.buf;
+    if (littleEndian) {
+      b[at] = value;
+      b[at + 1] = value >>> 8;
+      b[at + 2] = value >>> 16;
+      b[at + 3] = value >>> 24;
+    } else {
+      b[at] = value >>> 24;
+      b[at + 1] = value >>> 16;
+      b[at + 2] = value >>> 8;
+      b[at + 3] = value;
+    }
   }
 
   /** Moves past a value of `length` bytes and zeroes the padding after it. */
