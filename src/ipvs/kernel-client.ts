@@ -166,21 +166,35 @@ export class KernelIpvsClient implements IpvsClient {
   async readTable(options: ReadOptions = {}): Promise<IpvsTable> {
     const services = await this.listServices(options);
     const stats = options.stats !== false;
-    let next = 0;
-    let failed = false;
-    const lane = async (transport: NetlinkTransport) => {
-      while (next < services.length && !failed) {
-        const service = services[next++] as LiveService;
-        try {
-          service.dests = await this.dumpDests(service, service.family, stats, transport);
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
-      }
-    };
-    await Promise.all(this.dumpLanes(services.length).map(lane));
+    const lanes = this.dumpLanes(services.length);
+    // Service i is read on lane i % lanes: the dumps of one lane run back to back.
+    await Promise.all(lanes.map((transport, lane) => this.readDests(services.filter((_, i) => i % lanes.length === lane), stats, transport)));
     return { services };
+  }
+
+  /** Fills in the dests of each service: one GET_DEST dump each, back to back on one socket. */
+  private async readDests(services: LiveService[], stats: boolean, transport: NetlinkTransport): Promise<void> {
+    this.checkOpen();
+    for (const service of services) service.dests = [];
+    try {
+      await transport.dumpEach(
+        this.family,
+        services.length,
+        (w, i) => {
+          w.genlHeader(IpvsCmd.GET_DEST, IPVS_GENL_VERSION);
+          putServiceKey(w, services[i] as LiveService);
+        },
+        (i, buf, payload, end) => {
+          const service = services[i] as LiveService;
+          if (end - payload < GENL_HDRLEN) throw new IpvsDecodeError(`genl payload of ${end - payload} bytes`);
+          const nested = attributeValueAt(buf, payload + GENL_HDRLEN, end, CmdAttr.DEST);
+          if (nested >= 0) service.dests.push(decodeDestAt(buf, nested, attributeValueEnd(buf, nested), service.family, stats));
+        },
+      );
+    } catch (err) {
+      if (err instanceof DumpError) throw this.readFailure('list-dests', serviceId(services[err.index] as LiveService), err.errno, err.message);
+      throw err;
+    }
   }
 
   /** The main socket plus as many readers as are useful (fewer if one cannot be opened). */
