@@ -153,8 +153,8 @@ export class KernelIpvsClient implements IpvsClient {
     const services: LiveService[] = [];
     const stats = options.stats !== false;
     await this.dump(genlBody(IpvsCmd.GET_SERVICE), 'list-services', 'services', (buf, start, end) => {
-      const nested = findAttributeAt(buf, start, end, CmdAttr.SERVICE);
-      if (nested) services.push(decodeServiceAt(buf, nested.value, nested.valueEnd, stats));
+      const nested = attributeValueAt(buf, start, end, CmdAttr.SERVICE);
+      if (nested >= 0) services.push(decodeServiceAt(buf, nested, attributeValueEnd(buf, nested), stats));
     });
     return services;
   }
