@@ -120,22 +120,24 @@ export class NetlinkWriter {
 
   beginMessage(type: number, flags: number, seq: number, port: number): void {
     this.ensure(NLMSG_HDRLEN);
-    this.messageStart = this.offset;
-    this.writeU32At(this.offset, 0); // patched by endMessage
-    this.writeU16At(this.offset + 4, type);
-    this.writeU16At(this.offset + 6, flags);
-    this.writeU32At(this.offset + 8, seq >>> 0);
-    this.writeU32At(this.offset + 12, port >>> 0);
-    this.offset += NLMSG_HDRLEN;
+    const at = this.offset;
+    this.messageStart = at;
+    this.set32(at, 0, LE); // patched by endMessage
+    this.set32(at + 4, LE ? (type & 0xffff) | ((flags & 0xffff) << 16) : ((type & 0xffff) << 16) | (flags & 0xffff), LE);
+    this.set32(at + 8, seq, LE);
+    this.set32(at + 12, port, LE);
+    this.offset = at + NLMSG_HDRLEN;
   }
 
   /** Patches the message length, then pads to 4 bytes so another message can follow. */
   endMessage(): void {
     if (this.messageStart < 0 || this.nests.length) throw new Error('endMessage without a complete message');
-    this.writeU32At(this.messageStart, this.offset - this.messageStart);
+    this.set32(this.messageStart, this.offset - this.messageStart, LE);
     this.messageStart = -1;
-    this.ensure(3);
-    this.pad(0);
+    if (this.offset & 3) {
+      this.ensure(3);
+      this.pad(0);
+    }
   }
 
   /** Sets flags on the message written at `messageOffset` (asking an ACK of a batch's last). */
@@ -236,7 +238,13 @@ export class NetlinkWriter {
     const v = this.head(type, width, width);
     const b = this.buf;
     for (let i = 0; i < width; i++) b[v + i] = 0;
-    if (!writeIpv4(b, v, address)) {
+    const known = ipv4Values.get(address);
+    if (known !== undefined) {
+      this.set32(v, known, false);
+    } else if (writeIpv4(b, v, address)) {
+      if (ipv4Values.size >= IPV4_VALUES_MAX) ipv4Values.clear();
+      ipv4Values.set(address, b.readUInt32BE(v));
+    } else {
       if (width !== 16) throw new Error(`not an IPv4 address: ${address}`);
       writeIpv6(b, v, address);
     }
@@ -310,6 +318,13 @@ export class NetlinkWriter {
     else this.buf.writeUInt32BE(value, offset);
   }
 }
+
+/**
+ * Dotted quads already parsed, by their text: a batch names the same reals under many
+ * services (11,000 messages may carry 2,000 distinct addresses). Bounded.
+ */
+const ipv4Values = new Map<string, number>();
+const IPV4_VALUES_MAX = 1 << 16;
 
 /** Writes a dotted quad at `offset`; false (nothing written) when it is not one. */
 function writeIpv4(buf: Buffer, offset: number, address: string): boolean {
