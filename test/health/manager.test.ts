@@ -225,17 +225,19 @@ describe('HealthManager', () => {
       const held: Array<() => void> = [];
       const timers = { now: () => performance.now(), setTimeout: (fn: () => void) => held.push(fn), clearTimeout: () => undefined };
       const { m, batches } = manager({ random: () => 0, timers });
-      let timerRan = false;
-      let sentBeforeTimers: boolean | undefined;
-      m.on('transition', () => void setTimeout(() => (timerRan = true), 0));
-      m.on('changes', () => void (sentBeforeTimers ??= !timerRan));
+      // Sent at the end of the turn: before a setImmediate queued after the first change
+      // (a timer window would send it later).
+      let turnEnded = false;
+      let sentInTurn: boolean | undefined;
+      m.on('transition', () => void setImmediate(() => (turnEnded = true)));
+      m.on('changes', () => void (sentInTurn ??= !turnEnded));
       m.update(config([service('web', '10.0.0.1', 80, [1, 2, 3, 4, 5, 6].map((i) => real(`192.168.10.${i}`, 80, check({ type: 'tcp', interval: 5 }))))]));
       for (const start of held.splice(0)) start();
       await waitFor(() => batches.length > 0, 'the batch');
       await new Promise((r) => setTimeout(r, 50));
       expect(batches).toHaveLength(1);
       expect(batches[0]?.transitions).toHaveLength(6);
-      expect(sentBeforeTimers).toBe(true);
+      expect(sentInTurn).toBe(true);
     } finally {
       CHECKERS.tcp = real_;
     }
