@@ -101,9 +101,8 @@ async function main(): Promise<void> {
   console.log(`# kernel IPVS: ${(await sh('head -n1 /proc/net/ip_vs')).trim()}; ${(await sh('ipvsadm --version')).trim()}`);
   const dir = await mkdtemp(join(tmpdir(), 'lvsd-bench-'));
   const client = await KernelIpvsClient.open();
-  // Variants, for the record: what asking an ACK of every message costs, and reading with one socket.
+  // Variants, for the record: what asking an ACK of every message costs, and reading into fixed buffers.
   const eachAck = await KernelIpvsClient.open({ acks: 'each' });
-  const oneSocket = await KernelIpvsClient.open({ dumpSockets: 1 });
   // Fixed 6 KiB receive buffers: one recvmsg per datagram, and the kernel sizes dump
   // datagrams to them (a 10-dest dump, 4.2 KiB, then fits one), but each read allocates
   // (and zeroes) 6 KiB.
@@ -153,7 +152,6 @@ async function main(): Promise<void> {
     const listing: Times[] = [];
     const reading: Times[] = [];
     const readingStats: Times[] = [];
-    const readingOneSocket: Times[] = [];
     const readingBigBuffers: Times[] = [];
     for (let i = 0; i < runs; i++) {
       listing.push(await timeShell('ipvsadm -Ln'));
@@ -162,7 +160,6 @@ async function main(): Promise<void> {
       const sides = [
         [client, false, reading, 'default'],
         [bigBuffers, false, readingBigBuffers, '6k'],
-        [oneSocket, false, readingOneSocket, 'one'],
         [client, true, readingStats, 'stats'],
       ] as const;
       const turn = i % sides.length;
@@ -170,9 +167,7 @@ async function main(): Promise<void> {
         const before = reader.counters.datagramsReceived;
         const { times, value: table } = await timeCall(() => reader.readTable({ stats }));
         samples.push(times);
-        if (i === 0 && name === 'default') console.log(`# read: ${reader.counters.datagramsReceived - before} datagrams on the main socket (of 4)`);
-        if (i === 0 && name === 'one') console.log(`# read with one socket: ${reader.counters.datagramsReceived - before} datagrams`);
-        if (i === 0 && name === '6k') console.log(`# read into 6 KiB buffers: ${reader.counters.datagramsReceived - before} datagrams on the main socket (of 4)`);
+        if (i === 0 && name !== 'stats') console.log(`# read${name === '6k' ? ' into 6 KiB buffers' : ''}: ${reader.counters.datagramsReceived - before} datagrams`);
         const dests = table.services.reduce((n, s) => n + s.dests.length, 0);
         if (table.services.length !== readShape.services || dests !== readShape.services * readShape.destsPerService) {
           throw new Error(`read ${table.services.length} services / ${dests} dests, expected ${readShape.services} / ${readShape.services * readShape.destsPerService}`);
@@ -181,14 +176,12 @@ async function main(): Promise<void> {
     }
     console.log(row(`ipvsadm -Ln, ${readShape.services * readShape.destsPerService} dests (whole process)`, listing));
     console.log(row(`kernel client readTable() (read phase: plan, apply)`, reading));
-    console.log(row(`  the same with one dump socket`, readingOneSocket));
     console.log(row(`  the same, read into 6 KiB buffers (1 recvmsg per datagram)`, readingBigBuffers));
     console.log(row(`kernel client readTable({ stats: true }) (ls --stats)`, readingStats));
     console.log(ratioLine('read ratio client / ipvsadm -Ln', wallOf(reading), wallOf(listing), 1));
   } finally {
     await client.close();
     await eachAck.close();
-    await oneSocket.close();
     await bigBuffers.close();
     await sh('ipvsadm -C');
   }

@@ -45,30 +45,14 @@ import { attributeValueAt, attributeValueEnd, IpvsDecodeError, NetlinkWriter } f
  * Socket and batching knobs (see netlink-transport.ts). An ACK costs about 1 KiB of
  * receive buffer (skb overhead included); the defaults fit the receive buffer asked for.
  */
-export interface KernelIpvsOptions extends TransportOptions {
-  /**
-   * Sockets reading dest dumps at once in readTable() (default 4). IPVS has no dump of every
-   * dest: it is one dump per service, each a round trip; several sockets share the event
-   * loop's turns between them (the kernel still serialises the dumps on its IPVS mutex).
-   */
-  dumpSockets?: number;
-}
-
-/** Where extra dump sockets come from (the kernel; a scripted socket in host benchmarks). */
-export type TransportFactory = () => NetlinkTransport;
-
-const DEFAULT_DUMP_SOCKETS = 4;
+export type KernelIpvsOptions = TransportOptions;
 
 export class KernelIpvsClient implements IpvsClient {
   private closed = false;
-  /** Extra sockets for parallel dest dumps, opened on first need. */
-  private readonly readers: NetlinkTransport[] = [];
 
   private constructor(
     private readonly transport: NetlinkTransport,
     private readonly family: number,
-    private readonly dumpSockets: number,
-    private readonly openReader: TransportFactory | null,
   ) {}
 
   /** Opens a socket and resolves the "IPVS" family; throws IpvsUnavailableError with advice. */
@@ -79,14 +63,14 @@ export class KernelIpvsClient implements IpvsClient {
     } catch (err) {
       throw new IpvsUnavailableError('netlink', `Cannot open a generic netlink socket: ${(err as Error).message}`);
     }
-    return KernelIpvsClient.over(transport, { dumpSockets: options.dumpSockets, openReader: () => NetlinkTransport.open(NETLINK_GENERIC, options) });
+    return KernelIpvsClient.over(transport);
   }
 
   /**
    * A client on a transport already open (open() uses it; host benchmarks pass a transport
    * over a scripted socket): resolves the "IPVS" family, closes the transport on failure.
    */
-  static async over(transport: NetlinkTransport, readers: { dumpSockets?: number | undefined; openReader?: TransportFactory } = {}): Promise<KernelIpvsClient> {
+  static async over(transport: NetlinkTransport): Promise<KernelIpvsClient> {
     try {
       const payload = getFamilyPayload(IPVS_GENL_NAME);
       const result = await transport.request(GENL_ID_CTRL, (w) => w.append(payload));
@@ -94,7 +78,7 @@ export class KernelIpvsClient implements IpvsClient {
       const id = result.errno === 0 && first ? decodeFamilyId(parseGenl(first.data).attrs) : null;
       if (result.errno === Errno.EPERM) throw new IpvsUnavailableError('permission', PERMISSION_HELP, Errno.EPERM);
       if (id === null) throw new IpvsUnavailableError('no-ipvs', NO_IPVS_HELP, Errno.ENOENT);
-      return new KernelIpvsClient(transport, id, Math.max(1, readers.dumpSockets ?? DEFAULT_DUMP_SOCKETS), readers.openReader ?? null);
+      return new KernelIpvsClient(transport, id);
     } catch (err) {
       transport.close();
       throw err;
@@ -165,19 +149,20 @@ export class KernelIpvsClient implements IpvsClient {
 
   async readTable(options: ReadOptions = {}): Promise<IpvsTable> {
     const services = await this.listServices(options);
-    const stats = options.stats !== false;
-    const lanes = this.dumpLanes(services.length);
-    // Service i is read on lane i % lanes: the dumps of one lane run back to back.
-    await Promise.all(lanes.map((transport, lane) => this.readDests(services.filter((_, i) => i % lanes.length === lane), stats, transport)));
+    await this.readDests(services, options.stats !== false);
     return { services };
   }
 
-  /** Fills in the dests of each service: one GET_DEST dump each, back to back on one socket. */
-  private async readDests(services: LiveService[], stats: boolean, transport: NetlinkTransport): Promise<void> {
+  /**
+   * Fills in the dests of each service: one GET_DEST dump each (IPVS has no dump of every
+   * dest), back to back. Spreading them over several sockets was measured in the lab and
+   * gained nothing: the cost is per datagram, not waiting.
+   */
+  private async readDests(services: LiveService[], stats: boolean): Promise<void> {
     this.checkOpen();
     for (const service of services) service.dests = [];
     try {
-      await transport.dumpEach(
+      await this.transport.dumpEach(
         this.family,
         services.length,
         (w, i) => {
@@ -195,19 +180,6 @@ export class KernelIpvsClient implements IpvsClient {
       if (err instanceof DumpError) throw this.readFailure('list-dests', serviceId(services[err.index] as LiveService), err.errno, err.message);
       throw err;
     }
-  }
-
-  /** The main socket plus as many readers as are useful (fewer if one cannot be opened). */
-  private dumpLanes(dumps: number): NetlinkTransport[] {
-    const wanted = Math.min(this.dumpSockets, Math.ceil(dumps / 16));
-    while (this.openReader && this.readers.length < wanted - 1) {
-      try {
-        this.readers.push(this.openReader());
-      } catch {
-        break; // out of file descriptors, say: the sockets there are will do
-      }
-    }
-    return [this.transport, ...this.readers.slice(0, Math.max(0, wanted - 1))];
   }
 
   async listDaemons(): Promise<SyncDaemon[]> {
@@ -259,7 +231,6 @@ export class KernelIpvsClient implements IpvsClient {
     if (this.closed) return;
     this.closed = true;
     this.transport.close();
-    for (const reader of this.readers) reader.close();
   }
 
   // -------------------------------------------------------------------------
