@@ -36,12 +36,17 @@ export function putStats(w: NetlinkWriter, which: number, wide: boolean): void {
   w.endNested();
 }
 
+/** The attributes lvsd writes inside CmdAttr `which` (a reply starts with the same ones). */
+function settingsOf(put: (w: NetlinkWriter) => void, which: number): Buffer {
+  const inner = new NetlinkWriter(256);
+  put(inner);
+  const nested = findAttributeAt(inner.bytes(), 0, inner.length, which)!;
+  return inner.bytes().subarray(nested.value, nested.valueEnd);
+}
+
 /** One GET_DEST dump reply message as ip_vs_genl_fill_dest() writes it. */
 export function destReplyPayload(dest: Dest, withStats = true): Buffer {
-  const inner = new NetlinkWriter(256);
-  putDest(inner, dest);
-  const nested = findAttributeAt(inner.bytes(), 0, inner.length, CmdAttr.DEST)!;
-  const settings = inner.bytes().subarray(nested.value, nested.valueEnd);
+  const settings = settingsOf((w) => putDest(w, dest), CmdAttr.DEST);
   return genlPayload(IpvsCmd.NEW_DEST, (w) => {
     w.beginNested(CmdAttr.DEST);
     w.append(settings);
@@ -57,10 +62,7 @@ export function destReplyPayload(dest: Dest, withStats = true): Buffer {
 }
 
 function serviceReplyPayload(service: Service): Buffer {
-  const inner = new NetlinkWriter(256);
-  putService(inner, service);
-  const nested = findAttributeAt(inner.bytes(), 0, inner.length, CmdAttr.SERVICE)!;
-  const settings = inner.bytes().subarray(nested.value, nested.valueEnd);
+  const settings = settingsOf((w) => putService(w, service), CmdAttr.SERVICE);
   return genlPayload(IpvsCmd.NEW_SERVICE, (w) => {
     w.beginNested(CmdAttr.SERVICE);
     w.append(settings);
