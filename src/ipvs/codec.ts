@@ -360,44 +360,26 @@ export function decodeStats(buf: Buffer): Stats {
   return decodeStatsAt(buf, 0, buf.length);
 }
 
+/** Which Stats field each IPVS_STATS_ATTR_* fills (PAD and newer attributes: none). */
+const STATS_FIELDS: Readonly<Record<number, keyof Stats>> = {
+  [StatsAttr.CONNS]: 'conns',
+  [StatsAttr.INPKTS]: 'inPackets',
+  [StatsAttr.OUTPKTS]: 'outPackets',
+  [StatsAttr.INBYTES]: 'inBytes',
+  [StatsAttr.OUTBYTES]: 'outBytes',
+  [StatsAttr.CPS]: 'cps',
+  [StatsAttr.INPPS]: 'inPps',
+  [StatsAttr.OUTPPS]: 'outPps',
+  [StatsAttr.INBPS]: 'inBps',
+  [StatsAttr.OUTBPS]: 'outBps',
+};
+
 export function decodeStatsAt(buf: Buffer, start: number, end: number): Stats {
   const stats = emptyStats();
   const c = new AttrCursor(buf, start, end);
   while (c.next()) {
-    switch (c.type) {
-      case StatsAttr.CONNS:
-        stats.conns = counter(c);
-        break;
-      case StatsAttr.INPKTS:
-        stats.inPackets = counter(c);
-        break;
-      case StatsAttr.OUTPKTS:
-        stats.outPackets = counter(c);
-        break;
-      case StatsAttr.INBYTES:
-        stats.inBytes = counter(c);
-        break;
-      case StatsAttr.OUTBYTES:
-        stats.outBytes = counter(c);
-        break;
-      case StatsAttr.CPS:
-        stats.cps = counter(c);
-        break;
-      case StatsAttr.INPPS:
-        stats.inPps = counter(c);
-        break;
-      case StatsAttr.OUTPPS:
-        stats.outPps = counter(c);
-        break;
-      case StatsAttr.INBPS:
-        stats.inBps = counter(c);
-        break;
-      case StatsAttr.OUTBPS:
-        stats.outBps = counter(c);
-        break;
-      default: // PAD and anything newer
-        break;
-    }
+    const field = STATS_FIELDS[c.type];
+    if (field) stats[field] = counter(c);
   }
   return stats;
 }
