@@ -312,11 +312,6 @@ export class NetlinkWriter {
     if (LE) this.buf.writeUInt16LE(value, offset);
     else this.buf.writeUInt16BE(value, offset);
   }
-
-  private writeU32At(offset: number, value: number): void {
-    if (LE) this.buf.writeUInt32LE(value, offset);
-    else this.buf.writeUInt32BE(value, offset);
-  }
 }
 
 /**
