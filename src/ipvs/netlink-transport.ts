@@ -109,6 +109,15 @@ interface Chunk {
   done(): void;
 }
 
+/** A result holding a GET request's replies whose ACK has not come yet. */
+const REPLIES_SO_FAR = -1;
+const OVERFLOW_LOST = 'answer lost: the netlink receive buffer overflowed (ENOBUFS)';
+
+/** No final answer yet for this request (nothing, or only its replies). */
+function unanswered(result: BatchResult | undefined): boolean {
+  return result === undefined || result.errno === REPLIES_SO_FAR;
+}
+
 /** Shared by every result without replies (most of them); never written to. */
 const NO_REPLIES: NetlinkMessage[] = Object.freeze([]) as unknown as NetlinkMessage[];
 
@@ -188,8 +197,9 @@ export class NetlinkTransport {
   }
 
   /**
-   * Sends every item with NLM_F_REQUEST | NLM_F_ACK, chunked; one result per item, in order.
-   * Each chunk's messages are written straight into the one buffer its sendmsg sends.
+   * Sends every item with NLM_F_REQUEST, chunked, each chunk's last message (or, with
+   * `acks: 'each'`, every message) with NLM_F_ACK; one result per item, in order. Each
+   * chunk's messages are written straight into the one buffer its sendmsg sends.
    */
   async batch(items: readonly BatchItem[]): Promise<BatchResult[]> {
     this.checkOpen();
@@ -380,7 +390,7 @@ export class NetlinkTransport {
   private onBatchMessage(chunk: Chunk, buf: Buffer, m: MessageCursor): void {
     const index = chunk.offset + ((m.seq - chunk.first) >>> 0);
     const previous = chunk.results[index];
-    if (previous && previous.errno !== -1) return; // answered already (-1: replies, no ACK yet)
+    if (!unanswered(previous)) return;
     if (m.type === NLMSG_ERROR) {
       // The common case, a plain ACK, is read in place; only refusals are decoded whole.
       const errno = m.payloadEnd - m.payload >= 4 ? 0 - readS32(buf, m.payload) : Errno.EIO; // 0 - x: never -0
@@ -398,14 +408,12 @@ export class NetlinkTransport {
       const status = m.payloadEnd - m.payload >= 4 ? readS32(buf, m.payload) : 0;
       this.answer(chunk, index, { errno: status < 0 ? -status : 0, replies: previous?.replies ?? NO_REPLIES });
     } else if (m.type === NLMSG_OVERRUN) {
-      const lost = { errno: Errno.ENOBUFS, message: 'netlink overrun' };
-      this.counters.lostAcks++;
-      this.answer(chunk, index, { errno: lost.errno, replies: previous?.replies ?? NO_REPLIES, lost });
+      this.answer(chunk, index, this.lostResult(previous, Errno.ENOBUFS, 'netlink overrun'));
     } else {
       // A data reply (GET request) before its ACK: kept, the ACK completes the result.
       const replies = previous ? previous.replies : [];
       replies.push({ type: m.type, flags: m.flags, seq: m.seq, port: m.port, data: buf.subarray(m.payload, m.payloadEnd) });
-      if (!previous) chunk.results[index] = { errno: -1, replies };
+      if (!previous) chunk.results[index] = { errno: REPLIES_SO_FAR, replies };
     }
   }
 
@@ -426,12 +434,8 @@ export class NetlinkTransport {
     const end = chunk.offset + chunk.count - 1;
     for (let k = chunk.offset; k < end; k++) {
       const previous = chunk.results[k];
-      if (previous && previous.errno !== -1) continue;
-      const replies = previous?.replies ?? NO_REPLIES;
-      if (chunk.tainted) {
-        this.counters.lostAcks++;
-        chunk.results[k] = { errno: Errno.ENOBUFS, replies, lost: { errno: Errno.ENOBUFS, message: 'answer lost: the netlink receive buffer overflowed (ENOBUFS)' } };
-      } else chunk.results[k] = { errno: 0, replies };
+      if (!unanswered(previous)) continue;
+      chunk.results[k] = chunk.tainted ? this.lostResult(previous, Errno.ENOBUFS, OVERFLOW_LOST) : { errno: 0, replies: previous?.replies ?? NO_REPLIES };
       chunk.remaining--;
     }
   }
@@ -479,7 +483,7 @@ export class NetlinkTransport {
       else {
         this.drainTimer = setTimeout(() => {
           this.drainTimer = null;
-          this.failAll(Errno.ENOBUFS, 'answer lost: the netlink receive buffer overflowed (ENOBUFS)');
+          this.failAll(Errno.ENOBUFS, OVERFLOW_LOST);
           this.releaseLoopSoon();
         }, DRAIN_QUIET_MS);
       }
@@ -495,12 +499,17 @@ export class NetlinkTransport {
       p.settle(errno, message);
     }
     for (const chunk of [...this.chunks]) {
-      for (let k = 0; k < chunk.count; k++) {
-        const previous = chunk.results[chunk.offset + k];
-        if (previous && previous.errno !== -1) continue;
-        this.counters.lostAcks++;
-        this.answer(chunk, chunk.offset + k, { errno, replies: previous?.replies ?? NO_REPLIES, lost: { errno, message } });
+      chunk.tainted = true; // whatever else answers now, silence proves nothing
+      for (let k = chunk.offset; k < chunk.offset + chunk.count; k++) {
+        const previous = chunk.results[k];
+        if (unanswered(previous)) this.answer(chunk, k, this.lostResult(previous, errno, message));
       }
     }
+  }
+
+  /** A request whose answer never came: its outcome is unknown. */
+  private lostResult(previous: BatchResult | undefined, errno: number, message: string): BatchResult {
+    this.counters.lostAcks++;
+    return { errno, replies: previous?.replies ?? NO_REPLIES, lost: { errno, message } };
   }
 }
