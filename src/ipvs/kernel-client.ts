@@ -12,7 +12,6 @@ import { familyOf } from './address.js';
 import { describeOpObject, IpvsError, type IpvsClient, type IpvsOp, type IpvsOpResult, type ReadOptions } from './client.js';
 import {
   decodeDaemon,
-  decodeDest,
   decodeFamilyId,
   decodeInfo,
   decodeService,
@@ -22,7 +21,6 @@ import {
   findAttribute,
   findAttributeAt,
   genlBody,
-  genlPayload,
   getFamilyPayload,
   type GenlBody,
   parseGenl,
@@ -36,7 +34,7 @@ import {
 } from './codec.js';
 import { CmdAttr, Errno, GENL_HDRLEN, GENL_ID_CTRL, IPVS_GENL_VERSION, IPVS_GENL_NAME, IpvsCmd, NETLINK_GENERIC } from './constants.js';
 import { errnoText, IpvsUnavailableError, NO_IPVS_HELP, opError, PERMISSION_HELP, readError, validateOp } from './errors.js';
-import type { Family, IpvsInfo, IpvsTable, LiveDest, LiveService, ServiceKey, SyncDaemon, Timeouts } from './model.js';
+import type { IpvsInfo, IpvsTable, LiveDest, LiveService, ServiceKey, SyncDaemon, Timeouts } from './model.js';
 import { serviceId, serviceKeyOf } from './model.js';
 import { DumpError, NetlinkTransport, type BatchResult, type TransportCounters, type TransportOptions } from './netlink-transport.js';
 import { attributeValueAt, attributeValueEnd, IpvsDecodeError, NetlinkWriter } from './wire.js';
@@ -144,42 +142,44 @@ export class KernelIpvsClient implements IpvsClient {
   }
 
   async listDests(key: ServiceKey, options: ReadOptions = {}): Promise<LiveDest[]> {
-    return this.dumpDests(key, key.family, options.stats !== false);
+    const [dests] = await this.readDests([key], options.stats !== false);
+    return dests as LiveDest[];
   }
 
   async readTable(options: ReadOptions = {}): Promise<IpvsTable> {
     const services = await this.listServices(options);
-    await this.readDests(services, options.stats !== false);
+    const dests = await this.readDests(services, options.stats !== false);
+    services.forEach((service, i) => (service.dests = dests[i] as LiveDest[]));
     return { services };
   }
 
   /**
-   * Fills in the dests of each service: one GET_DEST dump each (IPVS has no dump of every
-   * dest), back to back. Spreading them over several sockets was measured in the lab and
-   * gained nothing: the cost is per datagram, not waiting.
+   * The dests of each service: one GET_DEST dump each (IPVS has no dump of every dest), back
+   * to back. Spreading them over several sockets was measured in the lab and gained
+   * nothing: the cost is per datagram, not waiting.
    */
-  private async readDests(services: LiveService[], stats: boolean): Promise<void> {
+  private async readDests(keys: readonly ServiceKey[], stats: boolean): Promise<LiveDest[][]> {
     this.checkOpen();
-    for (const service of services) service.dests = [];
+    const lists: LiveDest[][] = keys.map(() => []);
     try {
       await this.transport.dumpEach(
         this.family,
-        services.length,
+        keys.length,
         (w, i) => {
           w.genlHeader(IpvsCmd.GET_DEST, IPVS_GENL_VERSION);
-          putServiceKey(w, services[i] as LiveService);
+          putServiceKey(w, keys[i] as ServiceKey);
         },
         (i, buf, payload, end) => {
-          const service = services[i] as LiveService;
-          if (end - payload < GENL_HDRLEN) throw new IpvsDecodeError(`genl payload of ${end - payload} bytes`);
-          const nested = attributeValueAt(buf, payload + GENL_HDRLEN, end, CmdAttr.DEST);
-          if (nested >= 0) service.dests.push(decodeDestAt(buf, nested, attributeValueEnd(buf, nested), service.family, stats));
+          const attrs = genlAttrs(payload, end);
+          const nested = attributeValueAt(buf, attrs, end, CmdAttr.DEST);
+          if (nested >= 0) (lists[i] as LiveDest[]).push(decodeDestAt(buf, nested, attributeValueEnd(buf, nested), (keys[i] as ServiceKey).family, stats));
         },
       );
     } catch (err) {
-      if (err instanceof DumpError) throw this.readFailure('list-dests', serviceId(services[err.index] as LiveService), err.errno, err.message);
+      if (err instanceof DumpError) throw this.readFailure('list-dests', serviceId(keys[err.index] as ServiceKey), err.errno, err.message);
       throw err;
     }
+    return lists;
   }
 
   async listDaemons(): Promise<SyncDaemon[]> {
@@ -189,21 +189,6 @@ export class KernelIpvsClient implements IpvsClient {
       if (nested) daemons.push(decodeDaemon(nested.slice()));
     });
     return daemons;
-  }
-
-  private async dumpDests(key: ServiceKey, family: Family, stats: boolean, transport = this.transport): Promise<LiveDest[]> {
-    const dests: LiveDest[] = [];
-    await this.dump(
-      genlBody(IpvsCmd.GET_DEST, (w) => putServiceKey(w, serviceKeyOf(key))),
-      'list-dests',
-      () => serviceId(key), // named only if it fails: this runs 5,000 times in a read
-      (buf, start, end) => {
-        const nested = attributeValueAt(buf, start, end, CmdAttr.DEST);
-        if (nested >= 0) dests.push(decodeDestAt(buf, nested, attributeValueEnd(buf, nested), family, stats));
-      },
-      transport,
-    );
-    return dests;
   }
 
   // -------------------------------------------------------------------------
@@ -252,28 +237,29 @@ export class KernelIpvsClient implements IpvsClient {
   private async dump(
     body: GenlBody,
     operation: string,
-    object: string | (() => string),
+    object: string,
     onReply: (buf: Buffer, attrs: number, end: number) => void,
-    transport = this.transport,
   ): Promise<void> {
     this.checkOpen();
     try {
-      await transport.dump(this.family, body, (buf, payload, end) => {
-        if (end - payload < GENL_HDRLEN) throw new IpvsDecodeError(`genl payload of ${end - payload} bytes`);
-        onReply(buf, payload + GENL_HDRLEN, end);
-      });
+      await this.transport.dump(this.family, body, (buf, payload, end) => onReply(buf, genlAttrs(payload, end), end));
     } catch (err) {
       if (err instanceof DumpError) throw this.readFailure(operation, object, err.errno, err.message);
       throw err;
     }
   }
 
-  private readFailure(operation: string, described: string | (() => string), errno: number, detail?: string): Error {
-    const object = typeof described === 'string' ? described : described();
+  private readFailure(operation: string, object: string, errno: number, detail?: string): Error {
     if (errno === Errno.EPERM) return new IpvsUnavailableError('permission', PERMISSION_HELP, errno);
     if (detail && detail !== `errno ${errno}`) return new IpvsError(operation, object, errno, `${errnoText(errno)} (${detail})`);
     return readError(operation, object, errno);
   }
+}
+
+/** Where a reply's attributes start, after its genl header. */
+function genlAttrs(payload: number, end: number): number {
+  if (end - payload < GENL_HDRLEN) throw new IpvsDecodeError(`genl payload of ${end - payload} bytes`);
+  return payload + GENL_HDRLEN;
 }
 
 /** One batch answer as the operation's result, in ipvsadm's words. */
