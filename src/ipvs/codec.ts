@@ -393,7 +393,10 @@ function addressAt(c: AttrCursor, family: Family, what: string): string {
 function addressIn(b: Buffer, at: number, end: number, family: Family, what: string): string {
   const width = family === 'ipv4' ? 4 : 16;
   if (end - at < width) throw new IpvsDecodeError(`${what}: attribute of ${end - at} bytes, expected ${width}`);
-  if (family === 'ipv4') return ipv4Text((((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number)) >>> 0);
+  // Signed (| 0, not >>> 0): a 32-bit int stays a small integer in V8, an unsigned value of
+  // 2^31 or more (any 128.0.0.0 and up) is a heap number, and meeting one after the code was
+  // optimised for small integers threw the read back into the interpreter (--trace-deopt).
+  if (family === 'ipv4') return ipv4Text(((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number));
   return bytesToAddress(b.subarray(at, at + 16), family);
 }
 
@@ -404,6 +407,7 @@ function addressIn(b: Buffer, at: number, end: number, family: Family, what: str
  */
 const ipv4Texts = new Map<number, string>();
 const IPV4_TEXTS_MAX = 1 << 16;
+/** `value`: the address as a signed 32-bit integer. */
 function ipv4Text(value: number): string {
   let text = ipv4Texts.get(value);
   if (text === undefined) {

@@ -243,7 +243,7 @@ export class NetlinkWriter {
       this.set32(v, known, false);
     } else if (writeIpv4(b, v, address)) {
       if (ipv4Values.size >= IPV4_VALUES_MAX) ipv4Values.clear();
-      ipv4Values.set(address, b.readUInt32BE(v));
+      ipv4Values.set(address, b.readInt32BE(v)); // signed: stays a small integer (see codec's ipv4Text)
     } else {
       if (width !== 16) throw new Error(`not an IPv4 address: ${address}`);
       writeIpv6(b, v, address);

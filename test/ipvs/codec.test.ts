@@ -191,6 +191,15 @@ describe('codec: round trips', () => {
     });
   }
 
+  it('IPv4 addresses on both sides of 2^31 round-trip, twice (the second time from the caches)', () => {
+    for (const round of [1, 2]) {
+      for (const address of ['0.0.0.0', '127.255.255.255', '128.0.0.0', '192.168.10.2', '255.255.255.255']) {
+        const decoded = decodeDest(nested((out) => putDest(out, { ...baseDest, address }), CmdAttr.DEST), 'ipv4');
+        expect(decoded.address, `round ${round}`).toBe(address);
+      }
+    }
+  });
+
   it('dest key without settings decodes with defaults', () => {
     const d = decodeDest(nested((out) => putDestKey(out, { address: '10.1.1.1', port: 1 }, 'ipv4'), CmdAttr.DEST), 'ipv4');
     expect(d).toMatchObject({ address: '10.1.1.1', port: 1, forwarding: 'nat', weight: 0 });
