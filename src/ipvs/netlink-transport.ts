@@ -83,11 +83,13 @@ export interface TransportCounters {
   lostAcks: number;
 }
 
-/** A dump in flight. */
+/** A dump in flight; dumpEach() reuses one record for all its dumps. */
 interface PendingDump {
   /** Data may have been dropped by an overflow: its DONE cannot be trusted. */
   tainted: boolean;
-  data: DumpHandler;
+  /** Which dump of a dumpEach() this is. */
+  index: number;
+  onMessage(index: number, datagram: Buffer, payload: number, payloadEnd: number): void;
   settle(errno: number, message?: string): void;
 }
 
@@ -261,30 +263,33 @@ export class NetlinkTransport {
     this.checkOpen();
     if (count === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      let index = 0;
-      const fail = (errno: number, message: string) => reject(new DumpError(errno, message, index));
-      const data: DumpHandler = (buf, start, end) => onMessage(index, buf, start, end);
+      const fail = (errno: number, message: string) => reject(new DumpError(errno, message, pending.index));
+      // One record for every dump of the run (a closure or two per dump was visible in a
+      // freshly started process); onDumpMessage hands each reply straight to onMessage.
+      const pending: PendingDump = {
+        tainted: false,
+        index: 0,
+        onMessage,
+        settle: (errno, message) => {
+          if (errno !== 0) {
+            this.nextDump();
+            fail(errno, message ?? `errno ${errno}`);
+          } else if (++pending.index < count) {
+            start(); // still this sequence's turn on the socket
+          } else {
+            this.nextDump();
+            resolve();
+          }
+        },
+      };
       const start = () => {
         if (this.closed) return fail(Errno.EIO, 'netlink socket closed');
         const seq = this.reserveSeqs(1);
-        this.dumps.set(seq, {
-          tainted: false,
-          data,
-          settle: (errno, message) => {
-            if (errno !== 0) {
-              this.nextDump();
-              fail(errno, message ?? `errno ${errno}`);
-            } else if (++index < count) {
-              start(); // still this sequence's turn on the socket
-            } else {
-              this.nextDump();
-              resolve();
-            }
-          },
-        });
+        pending.tainted = false;
+        this.dumps.set(seq, pending);
         const w = new NetlinkWriter(128);
         w.beginMessage(type, NLM_F_REQUEST | NLM_F_DUMP, seq, this.port);
-        write(w, index);
+        write(w, pending.index);
         w.endMessage();
         this.dumpRunning = true;
         try {
@@ -457,7 +462,7 @@ export class NetlinkTransport {
       p.settle(Errno.ENOBUFS, 'netlink overrun');
     } else {
       try {
-        p.data(buf, m.payload, m.payloadEnd);
+        p.onMessage(p.index, buf, m.payload, m.payloadEnd);
       } catch (err) {
         this.dumps.delete(m.seq);
         p.settle(Errno.EIO, (err as Error).message);
