@@ -142,7 +142,9 @@ export class DumpError extends Error {
 }
 
 export class NetlinkTransport {
-  private readonly dumps = new Map<number, PendingDump>();
+  /** The dump in flight, answering to dumpSeq: the kernel runs one at a time per socket. */
+  private inFlight: PendingDump | null = null;
+  private dumpSeq = 0;
   private readonly chunks: Chunk[] = [];
   private seq = ((Date.now() & 0x7fffff) << 4) >>> 0;
   private readonly port: number;
@@ -286,7 +288,8 @@ export class NetlinkTransport {
         if (this.closed) return fail(Errno.EIO, 'netlink socket closed');
         const seq = this.reserveSeqs(1);
         pending.tainted = false;
-        this.dumps.set(seq, pending);
+        this.inFlight = pending;
+        this.dumpSeq = seq;
         const w = new NetlinkWriter(128);
         w.beginMessage(type, NLM_F_REQUEST | NLM_F_DUMP, seq, this.port);
         write(w, pending.index);
@@ -295,7 +298,7 @@ export class NetlinkTransport {
         try {
           this.send(w.bytes(), 1);
         } catch (err) {
-          this.dumps.delete(seq);
+          this.inFlight = null;
           this.nextDump();
           fail(Errno.EIO, (err as Error).message);
         }
@@ -446,32 +449,32 @@ export class NetlinkTransport {
   }
 
   private onDumpMessage(buf: Buffer, m: MessageCursor): void {
-    const p = this.dumps.get(m.seq);
-    if (!p) return; // an answer to something already given up
+    const p = this.inFlight;
+    if (!p || m.seq !== this.dumpSeq) return; // an answer to something already given up
     if (m.type === NLMSG_ERROR) {
-      this.dumps.delete(m.seq);
+      this.inFlight = null;
       const ack = decodeAckAt(buf, m.payload, m.payloadEnd, m.flags);
       p.settle(ack.errno, ack.message);
     } else if (m.type === NLMSG_DONE) {
-      this.dumps.delete(m.seq);
+      this.inFlight = null;
       const status = m.payloadEnd - m.payload >= 4 ? readS32(buf, m.payload) : 0;
       if (p.tainted) p.settle(Errno.ENOBUFS, 'dump data lost: the netlink receive buffer overflowed (ENOBUFS)');
       else p.settle(status < 0 ? -status : 0);
     } else if (m.type === NLMSG_OVERRUN) {
-      this.dumps.delete(m.seq);
+      this.inFlight = null;
       p.settle(Errno.ENOBUFS, 'netlink overrun');
     } else {
       try {
         p.onMessage(p.index, buf, m.payload, m.payloadEnd);
       } catch (err) {
-        this.dumps.delete(m.seq);
+        this.inFlight = null;
         p.settle(Errno.EIO, (err as Error).message);
       }
     }
   }
 
   private idle(): boolean {
-    return this.chunks.length === 0 && this.dumps.size === 0;
+    return this.chunks.length === 0 && this.inFlight === null;
   }
 
   /**
@@ -482,7 +485,7 @@ export class NetlinkTransport {
    */
   private onSocketError(errno: number, message: string): void {
     if (errno === Errno.ENOBUFS && !message.startsWith('sendmsg')) {
-      for (const p of this.dumps.values()) p.tainted = true;
+      if (this.inFlight) this.inFlight.tainted = true;
       for (const chunk of this.chunks) chunk.tainted = true;
       if (this.drainTimer) this.drainTimer.refresh();
       else {
@@ -499,10 +502,10 @@ export class NetlinkTransport {
   }
 
   private failAll(errno: number, message: string): void {
-    for (const [seq, p] of this.dumps) {
-      this.dumps.delete(seq);
-      p.settle(errno, message);
-    }
+    const dump = this.inFlight;
+    this.inFlight = null;
+    dump?.settle(errno, message); // the next queued dump may start: it is sent after the failure
+
     for (const chunk of [...this.chunks]) {
       chunk.tainted = true; // whatever else answers now, silence proves nothing
       for (let k = chunk.offset; k < chunk.offset + chunk.count; k++) {
