@@ -163,6 +163,56 @@ describe('NetlinkTransport', () => {
     await expect(queued).rejects.toThrow(/closed/);
   });
 
+  it('dumpEach: one request per sendmsg, each sent after the previous DONE, replies attributed to their dump', async () => {
+    const replies = Array.from({ length: 2 }, (_, i) => Buffer.from([i, 1, 0, 0]));
+    const { socket, transport } = transportOn({ dumpReplies: replies });
+    const seen: string[] = [];
+    const sentAt: number[] = [];
+    await transport.dumpEach(
+      FAMILY,
+      3,
+      (w, i) => w.append(Buffer.from([4, 1, i, 0])),
+      (i, buf, payload) => {
+        seen.push(`${i}:${buf[payload]}`);
+        sentAt.push(socket.sendmsgs.length);
+      },
+    );
+    expect(socket.sendmsgs).toEqual([1, 1, 1]);
+    expect(seen).toEqual(['0:0', '0:1', '1:0', '1:1', '2:0', '2:1']);
+    expect(sentAt).toEqual([1, 1, 2, 2, 3, 3]); // dump i's replies came before dump i+1 was sent
+  });
+
+  it('dumpEach: a dump that fails names its index and the dumps after it are not sent', async () => {
+    const failing = transportOn({ dumpReplies: [Buffer.from([9, 1, 0, 0])] });
+    const failed = failing.transport.dumpEach(
+      FAMILY,
+      4,
+      (w, i) => w.append(Buffer.from([4, 1, i, 0])),
+      (i) => {
+        if (i === 1) throw new Error('bad reply');
+      },
+    );
+    await expect(failed).rejects.toMatchObject({ index: 1, errno: Errno.EIO, message: 'bad reply' });
+    expect(failing.socket.sendmsgs).toEqual([1, 1]);
+  });
+
+  it('dumpEach: a request that cannot be written fails the run before anything is sent', async () => {
+    const { socket, transport } = transportOn({ dumpReplies: [] });
+    const run = transport.dumpEach(
+      FAMILY,
+      3,
+      (w, i) => {
+        if (i === 2) throw new Error('not an address');
+        w.append(Buffer.from([4, 1, i, 0]));
+      },
+      () => undefined,
+    );
+    await expect(run).rejects.toMatchObject({ errno: Errno.EINVAL, message: 'not an address' });
+    expect(socket.sendmsgs).toEqual([]);
+    // The socket is free for the next dump.
+    await expect(transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), () => undefined)).resolves.toBeUndefined();
+  });
+
   it('refuses work after close', async () => {
     const { transport } = transportOn({});
     transport.close();
