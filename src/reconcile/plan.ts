@@ -231,23 +231,51 @@ function planService(builder: PlanBuilder, wanted: DesiredService, live: LiveSer
     if (changes.length) builder.add({ ...base, action: 'change', op: { op: 'edit-service', service: wanted.service }, changes });
   }
   const key = serviceKeyOf(wanted.service);
-  const liveDests = new Map((live?.dests ?? []).map((d) => [destId(d), d]));
-  const wantedIds = new Set<string>();
-  for (const dest of wanted.dests) {
-    const did = destId(dest);
-    wantedIds.add(did);
-    const have = liveDests.get(did);
+  const { twins, unclaimed } = pairDests(wanted.dests, live?.dests ?? []);
+  wanted.dests.forEach((dest, i) => {
+    const have = twins[i];
     if (!have) {
-      builder.add({ ...base, dest: did, action: 'add', op: { op: 'add-dest', service: key, dest } });
-      continue;
+      builder.add({ ...base, dest: destId(dest), action: 'add', op: { op: 'add-dest', service: key, dest } });
+      return;
     }
     // A real re-added while draining simply gets its weight back below: no re-create.
     const changes = diffDest(have, dest);
-    if (changes.length) builder.add({ ...base, dest: did, action: 'change', op: { op: 'edit-dest', service: key, dest }, changes });
+    if (changes.length) builder.add({ ...base, dest: destId(dest), action: 'change', op: { op: 'edit-dest', service: key, dest }, changes });
+  });
+  for (const have of unclaimed) planDrain(builder, wanted.service, have, wanted.name);
+}
+
+/**
+ * Each wanted dest's live twin (undefined: not in the kernel), and the live dests no wanted
+ * dest claims. The kernel lists a service's dests newest first, so a service lvsd wrote
+ * reads back in config order reversed, and one restored by other tools often in order:
+ * both are tried by comparing addresses and ports in place before the lookup by id, which
+ * built two strings per dest (a no-op plan of 50,000 dests).
+ */
+function pairDests(wanted: readonly Dest[], live: readonly LiveDest[]): { twins: Array<LiveDest | undefined>; unclaimed: LiveDest[] } {
+  if (live.length === wanted.length) {
+    if (sameDestKeys(wanted, live, false)) return { twins: live.slice(), unclaimed: [] };
+    if (sameDestKeys(wanted, live, true)) return { twins: live.slice().reverse(), unclaimed: [] };
   }
-  for (const [did, have] of liveDests) {
-    if (!wantedIds.has(did)) planDrain(builder, wanted.service, have, wanted.name);
+  const byId = new Map(live.map((d) => [destId(d), d]));
+  const wantedIds = new Set<string>();
+  const twins = wanted.map((dest) => {
+    const id = destId(dest);
+    wantedIds.add(id);
+    return byId.get(id);
+  });
+  return { twins, unclaimed: live.filter((d) => !wantedIds.has(destId(d))) };
+}
+
+/** The same addresses and ports, position by position (or against `live` reversed). */
+function sameDestKeys(wanted: readonly Dest[], live: readonly LiveDest[], reversed: boolean): boolean {
+  const last = live.length - 1;
+  for (let i = 0; i < wanted.length; i++) {
+    const a = wanted[i] as Dest;
+    const b = live[reversed ? last - i : i] as LiveDest;
+    if (a.address !== b.address || a.port !== b.port) return false;
   }
+  return true;
 }
 
 /**
