@@ -7,7 +7,7 @@
  * something to report, and then the Document is built once, lazily, by locate(). Files
  * outside the subset, and files with syntax errors, go through `yaml` from the start.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
 import type { DataPath, Diagnostic } from './diagnostics.js';
 import { fastParseYaml, fastParseYamlWithPositions, type Pos, type PositionMap } from './yaml-fast.js';
 
@@ -144,9 +144,37 @@ export function readSource(file: string, text: string, parser: ParserChoice = 'a
       }),
     };
   }
-  const source = new SourceFile(file, text, doc.toJS({ maxAliasCount: 1000 }), 'yaml');
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    // Well-formed YAML that has no value: a merge key (<<) whose value is not a map, or an
+    // alias bomb. The yaml package throws without a position; the merge key is found here.
+    const at = badMergeKey(doc) ?? 0;
+    const { line, col } = lines.linePos(at);
+    return { ok: false, errors: [{ severity: 'error', file, line, column: col, path: '', message: `YAML: ${(err as Error).message}` }] };
+  }
+  const source = new SourceFile(file, text, value, 'yaml');
   source.adopt(doc, lines);
   return { ok: true, source };
+}
+
+/** Where the first merge key (<<) whose value is not a map, an alias or a list of those starts. */
+function badMergeKey(doc: Document): number | undefined {
+  let found: number | undefined;
+  const mergeable = (node: unknown) => isMap(node) || isAlias(node);
+  visit(doc, {
+    Pair(_, pair) {
+      // With merge: true the parser gives a merge key the value Symbol(<<), not the text.
+      const key = isScalar(pair.key) ? pair.key.value : undefined;
+      if (key !== '<<' && !(typeof key === 'symbol' && key.description === '<<')) return undefined;
+      const value = pair.value;
+      if (mergeable(value) || (isSeq(value) && value.items.every(mergeable))) return undefined;
+      found = (pair.key as Node).range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return found;
 }
 
 /** yaml's message, plus the hint people need most: an IPv6 address with a port must be quoted. */

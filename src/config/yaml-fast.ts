@@ -242,7 +242,8 @@ class Reader {
         value = inlineValue(rest, this.positions ? { positions: this.positions, line: (this.lineIndex[line] as number) + 1, column: at + 1 } : null);
         if (this.positions) valuePos = this.pos(line, at + rest.length - rest.trimStart().length);
       }
-      if (Object.prototype.hasOwnProperty.call(map, key) || key === '__proto__') bail();
+      // '<<' is a merge key to the yaml path (merge: true): its meaning is left to it.
+      if (Object.prototype.hasOwnProperty.call(map, key) || key === '__proto__' || key === '<<') bail();
       map[key] = value;
       if (this.positions) this.positions.entry(map, key, this.pos(line, indent), valuePos as Pos);
     }
@@ -445,7 +446,7 @@ class FlowReader {
       if (c === ',' || c === '}' || c === undefined) bail();
       const valuePos = this.track ? this.here() : null;
       const value = this.node();
-      if (Object.prototype.hasOwnProperty.call(out, key) || key === '__proto__') bail();
+      if (Object.prototype.hasOwnProperty.call(out, key) || key === '__proto__' || key === '<<') bail();
       out[key] = value;
       if (this.track) {
         this.track.positions.entry(out, key, keyPos as Pos, valuePos as Pos);

@@ -123,6 +123,26 @@ describe('YAML anchors and merge keys', () => {
   });
 });
 
+describe('YAML that parses but has no value', () => {
+  it.each([
+    ['a scalar', '    <<: 0', 3, 5],
+    ['a list holding a scalar', '    <<: [*a, 3]', 4, 5],
+  ])('a merge key (<<) whose value is %s is an error at that key, not a crash', (_what, line, atLine, atColumn) => {
+    const lines = atLine === 3 ? ['services:', '  web:', line] : ['x-a: &a { scheduler: rr }', 'services:', '  web:', line];
+    const result = loadConfigText(y(...lines, '    address: 10.0.0.1:80'), 'lvsd.yaml');
+    expect(result.ok).toBe(false);
+    expect(result.ok ? [] : result.errors.map((e) => [e.file, e.line, e.column, e.message])).toEqual([
+      ['lvsd.yaml', atLine, atColumn, 'YAML: Merge sources must be maps or map aliases'],
+    ]);
+  });
+
+  it('an alias bomb is an error, not a hang or a crash', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]'];
+    const result = loadConfigText(y(...bomb), 'lvsd.yaml');
+    expect(result.ok ? [] : result.errors.map((e) => [e.line, e.message.startsWith('YAML: ')])).toEqual([[1, true]]);
+  });
+});
+
 describe('kernel, vips and reconcile settings', () => {
   it('maps friendly sysctl names to dotted ones, booleans as 0/1', () => {
     const c = config(y('kernel:', '  sysctl: { ip_forward: true, ipv6_forwarding: false, expire_quiescent_template: true, conn_reuse_mode: 2, sloppy_tcp: true, snat_reroute: false }'));

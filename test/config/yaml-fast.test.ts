@@ -71,6 +71,9 @@ const accepted = [
 
 const stepsAside = [
   'a: &x 1\nb: *x\n',
+  // a merge key means something to the yaml path (merge: true), even without an alias
+  'a:\n  <<: 0\n',
+  'a: { <<: 1 }\n',
   'a: !!str 1\n',
   'a: |\n  text\n',
   'a: >\n  folded\n',
