@@ -290,11 +290,13 @@ export class NetlinkTransport {
       // process; one loop is optimised early.
       let requests: Buffer | null = null;
       let firstSeq = 0;
+      let writing = 0;
       const ends = new Uint32Array(count + 1);
       const writeAll = (): Buffer => {
         firstSeq = this.reserveSeqs(count);
         const w = new NetlinkWriter(Math.min(count, 16384) * 96 + 64);
         for (let i = 0; i < count; i++) {
+          writing = i;
           w.beginMessage(type, NLM_F_REQUEST | NLM_F_DUMP, (firstSeq + i) >>> 0, this.port);
           write(w, i);
           w.endMessage();
@@ -308,7 +310,7 @@ export class NetlinkTransport {
           requests ??= writeAll();
         } catch (err) {
           this.nextDump();
-          return fail(Errno.EINVAL, (err as Error).message);
+          return reject(new DumpError(Errno.EINVAL, (err as Error).message, writing)); // names the request that failed
         }
         const i = pending.index;
         pending.tainted = false;

@@ -207,7 +207,7 @@ describe('NetlinkTransport', () => {
       },
       () => undefined,
     );
-    await expect(run).rejects.toMatchObject({ errno: Errno.EINVAL, message: 'not an address' });
+    await expect(run).rejects.toMatchObject({ errno: Errno.EINVAL, message: 'not an address', index: 2 });
     expect(socket.sendmsgs).toEqual([]);
     // The socket is free for the next dump.
     await expect(transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), () => undefined)).resolves.toBeUndefined();
