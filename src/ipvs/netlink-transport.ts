@@ -527,7 +527,6 @@ export class NetlinkTransport {
     const dump = this.inFlight;
     this.inFlight = null;
     dump?.settle(errno, message); // the next queued dump may start: it is sent after the failure
-
     for (const chunk of [...this.chunks]) {
       chunk.tainted = true; // whatever else answers now, silence proves nothing
       for (let k = chunk.offset; k < chunk.offset + chunk.count; k++) {
