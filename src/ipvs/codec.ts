@@ -61,7 +61,7 @@ import type {
   TunnelType,
 } from './model.js';
 import { isFwmarkKey } from './model.js';
-import { AttrCursor, attrOverrun, be16At, IpvsDecodeError, MessageCursor, NetlinkWriter, NLMSG_HDRLEN, readS32, readU32, readU64, shortValue, u16At, u32At, writeU32 } from './wire.js';
+import { AttrCursor, attributeValueEnd, attrOverrun, be16At, IpvsDecodeError, MessageCursor, NetlinkWriter, NLMSG_HDRLEN, readS32, readU32, readU64, shortValue, u16At, u32At, writeU32 } from './wire.js';
 
 export { IpvsDecodeError, NetlinkWriter };
 
@@ -429,7 +429,6 @@ function tunnelFlagsOf(bits: number): { csum: boolean; remcsum: boolean } {
   return TUNNEL_FLAGS[((bits & TunnelFlag.CSUM) !== 0 ? 1 : 0) | ((bits & TunnelFlag.REMCSUM) !== 0 ? 2 : 0)] as { csum: boolean; remcsum: boolean };
 }
 
-
 /** A service from the attributes nested in IPVS_CMD_ATTR_SERVICE (dests left empty). */
 /** `withStats: false` leaves the counters undecoded (the planner never reads them). */
 export function decodeService(nested: Buffer, withStats = true): LiveService {
@@ -526,7 +525,7 @@ export function decodeServiceAt(buf: Buffer, start: number, end: number, withSta
           pe,
           dests: [],
         };
-  if (chosen >= 0) service.stats = decodeNestedStats(buf, chosen, end);
+  if (chosen >= 0) service.stats = decodeNestedStats(buf, chosen);
   return service;
 }
 
@@ -542,16 +541,9 @@ function stringIn(buf: Buffer, at: number, end: number): string {
   return buf.toString('utf8', at, stop);
 }
 
-/** A cursor on the attribute whose value starts at `value` (found in an earlier walk). */
-function cursorAt(buf: Buffer, value: number, end: number): AttrCursor {
-  const c = new AttrCursor(buf, value - 4, end);
-  c.next();
-  return c;
-}
-
-function decodeNestedStats(buf: Buffer, value: number, end: number): Stats {
-  const c = cursorAt(buf, value, end);
-  return decodeStatsAt(buf, c.value, c.valueEnd);
+/** The counters nested in the attribute whose value starts at `value` (its length was checked by the walk that found it). */
+function decodeNestedStats(buf: Buffer, value: number): Stats {
+  return decodeStatsAt(buf, value, attributeValueEnd(buf, value));
 }
 
 /**
@@ -669,7 +661,7 @@ export function decodeDestAt(buf: Buffer, start: number, end: number, serviceFam
     persistConns: persist,
   };
   const chosen = withStats ? (stats64 >= 0 ? stats64 : stats) : -1;
-  if (chosen >= 0) dest.stats = decodeNestedStats(buf, chosen, end);
+  if (chosen >= 0) dest.stats = decodeNestedStats(buf, chosen);
   return dest;
 }
 
