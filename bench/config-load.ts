@@ -35,12 +35,18 @@ function load(text: string, options: LoadOptions = {}): void {
 }
 
 function row(cells: Array<string | number>): string {
-  return cells.map((c, i) => (typeof c === 'number' ? `${c.toFixed(0)} ms` : c).padEnd(i === 0 ? 44 : 12)).join('');
+  return cells
+    .map((c, i) => (typeof c === 'number' ? `${c.toFixed(0)} ms` : c).padEnd(i === 0 ? 44 : 12))
+    .join('');
 }
 
 /** One load in a fresh process: what `lvsd validate` sees (no warm JIT, a small heap). */
 function coldLoad(services: number): number {
-  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--cold', String(services)]).toString();
+  const out = execFileSync(process.execPath, [
+    fileURLToPath(import.meta.url),
+    '--cold',
+    String(services),
+  ]).toString();
   return Number(out.trim());
 }
 
@@ -68,7 +74,12 @@ function main(): void {
   measure('yaml.parse alone (reference)', (s) => parse(s.text));
   measure('fast reader alone', (s) => fastParseYaml(s.text));
   const data = shapes.map((s) => fastParseYaml(s.text)?.value);
-  console.log(row(['zod shape check alone', ...shapes.map((_, i) => best(5, () => ConfigFile.safeParse(data[i])))]));
+  console.log(
+    row([
+      'zod shape check alone',
+      ...shapes.map((_, i) => best(5, () => ConfigFile.safeParse(data[i]))),
+    ]),
+  );
   measure('load, fast path (parse+validate+resolve)', (s) => load(s.text));
   measure('load, yaml path (Document up front)', (s) => load(s.text, { parser: 'yaml' }));
   measure('one error, fast path (+ fast positions)', (s) => load(s.broken));

@@ -37,9 +37,23 @@ import { Daemon } from '../src/daemon/daemon.js';
 import { healthSource, healthView } from '../src/daemon/index.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
 import { CHECKERS, HealthManager } from '../src/health/index.js';
-import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult, type ReadOptions } from '../src/ipvs/client.js';
+import {
+  ForwardingIpvsClient,
+  type IpvsOp,
+  type IpvsOpResult,
+  type ReadOptions,
+} from '../src/ipvs/client.js';
 import { FakeIpvs } from '../src/ipvs/fake.js';
-import { destId, serviceId, type Dest, type IpvsTable, type LiveDest, type LiveService, type Service, type ServiceKey } from '../src/ipvs/model.js';
+import {
+  destId,
+  serviceId,
+  type Dest,
+  type IpvsTable,
+  type LiveDest,
+  type LiveService,
+  type Service,
+  type ServiceKey,
+} from '../src/ipvs/model.js';
 import { desiredState } from '../src/reconcile/desired.js';
 import { reconcile, type SysctlAccess } from '../src/reconcile/reconcile.js';
 import { createLogger } from '../src/util/log.js';
@@ -51,39 +65,87 @@ const STEADY_S = Number(process.argv[2] ?? 10);
 const RISE = 2;
 const FALL = 2;
 
-const noSysctls: SysctlAccess = { read: async (names) => Object.fromEntries(names.map((n) => [n, null])), write: async () => undefined };
+const noSysctls: SysctlAccess = {
+  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
+  write: async () => undefined,
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function svc(i: number): Service {
   return {
-    family: 'ipv4', protocol: 'tcp', address: `10.${100 + Math.floor(i / 62500)}.${Math.floor(i / 250) % 250}.${(i % 250) + 1}`, port: 80,
-    scheduler: 'wlc', flags: { persistent: false, onePacket: false, sched1: false, sched2: false, sched3: false }, timeout: 0, netmask: 32, pe: null,
+    family: 'ipv4',
+    protocol: 'tcp',
+    address: `10.${100 + Math.floor(i / 62500)}.${Math.floor(i / 250) % 250}.${(i % 250) + 1}`,
+    port: 80,
+    scheduler: 'wlc',
+    flags: { persistent: false, onePacket: false, sched1: false, sched2: false, sched3: false },
+    timeout: 0,
+    netmask: 32,
+    pe: null,
   };
 }
 
 function dst(j: number): Dest {
   return {
-    address: `192.168.${Math.floor(j / 250)}.${(j % 250) + 1}`, port: 8080, family: 'ipv4', forwarding: 'nat', weight: 1,
-    upperThreshold: 0, lowerThreshold: 0, tunnelType: 'ipip', tunnelPort: 0, tunnelFlags: { csum: false, remcsum: false },
+    address: `192.168.${Math.floor(j / 250)}.${(j % 250) + 1}`,
+    port: 8080,
+    family: 'ipv4',
+    forwarding: 'nat',
+    weight: 1,
+    upperThreshold: 0,
+    lowerThreshold: 0,
+    tunnelType: 'ipip',
+    tunnelPort: 0,
+    tunnelFlags: { csum: false, remcsum: false },
   };
 }
 
 const source = { file: 'bench.yaml', line: 1, column: 1 };
 
 /** Each call builds new objects, as a reload re-parses the file. Real j is checked on listener port ports[j % ports.length]. */
-function makeConfig(services: number, reals: number, ports: number[], interval: number, changed = (_i: number, _j: number) => false): ResolvedConfig {
+function makeConfig(
+  services: number,
+  reals: number,
+  ports: number[],
+  interval: number,
+  changed = (_i: number, _j: number) => false,
+): ResolvedConfig {
   const list: ResolvedService[] = [];
   for (let i = 0; i < services; i++) {
     const realList = [];
     for (let j = 0; j < reals; j++) {
       const d = dst(j);
-      const check = CheckConfig.parse({ type: 'tcp', interval, timeout: 0.5, rise: RISE, fall: FALL, address: '127.0.0.1', port: ports[j % ports.length], ...(changed(i, j) ? { rise: 3 } : {}) });
+      const check = CheckConfig.parse({
+        type: 'tcp',
+        interval,
+        timeout: 0.5,
+        rise: RISE,
+        fall: FALL,
+        address: '127.0.0.1',
+        port: ports[j % ports.length],
+        ...(changed(i, j) ? { rise: 3 } : {}),
+      });
       realList.push({ id: destId(d), dest: d, check, source });
     }
-    list.push({ name: `svc${i}`, service: svc(i), reals: realList, check: null, quorum: null, sorry: null, alpha: false, vip: null, source });
+    list.push({
+      name: `svc${i}`,
+      service: svc(i),
+      reals: realList,
+      check: null,
+      quorum: null,
+      sorry: null,
+      alpha: false,
+      vip: null,
+      source,
+    });
   }
   return {
-    files: ['bench.yaml'], hash: 'bench', host: null, services: list, kernel: { sysctls: {} }, vips: [],
+    files: ['bench.yaml'],
+    hash: 'bench',
+    host: null,
+    services: list,
+    kernel: { sysctls: {} },
+    vips: [],
     reconcile: { drainTimeoutMs: 0, prune: 'managed', driftIntervalMs: 60_000 },
   };
 }
@@ -93,8 +155,14 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function startListeners(count: number) {
-  const child = fork(fileURLToPath(new URL('./health-listeners.js', import.meta.url)), [String(count)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ports = await new Promise<number[]>((resolve) => child.once('message', (m: { ports: number[] }) => resolve(m.ports)));
+  const child = fork(
+    fileURLToPath(new URL('./health-listeners.js', import.meta.url)),
+    [String(count)],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  const ports = await new Promise<number[]>((resolve) =>
+    child.once('message', (m: { ports: number[] }) => resolve(m.ports)),
+  );
   const ask = (message: object, reply: string) =>
     new Promise<void>((resolve) => {
       const on = (m: Record<string, unknown>) => {
@@ -106,7 +174,12 @@ async function startListeners(count: number) {
       child.on('message', on);
       child.send(message);
     });
-  return { ports, close: (i: number) => ask({ close: i }, 'closed'), open: (i: number) => ask({ open: i }, 'opened'), stop: () => child.kill() };
+  return {
+    ports,
+    close: (i: number) => ask({ close: i }, 'closed'),
+    open: (i: number) => ask({ open: i }, 'opened'),
+    stop: () => child.kill(),
+  };
 }
 
 type PassKind = 'full' | 'scoped';
@@ -166,7 +239,8 @@ class KernelClock extends ForwardingIpvsClient {
   override async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
     const results = await this.inner.execute(ops);
     const at = performance.now();
-    for (const op of ops) if ('dest' in op) this.onWrite(`${serviceId(op.service)} -> ${destId(op.dest)}`, at);
+    for (const op of ops)
+      if ('dest' in op) this.onWrite(`${serviceId(op.service)} -> ${destId(op.dest)}`, at);
     await this.roundTrips?.go();
     return results;
   }
@@ -178,10 +252,18 @@ class KernelClock extends ForwardingIpvsClient {
  * their way to the daemon, which then runs full passes (its rule for a batch of unknown
  * scope): the same daemon, before and after scoping.
  */
-async function startDaemon(config: ResolvedConfig, kernel: KernelClock, unnamed: () => boolean = () => false) {
+async function startDaemon(
+  config: ResolvedConfig,
+  kernel: KernelClock,
+  unnamed: () => boolean = () => false,
+) {
   // LVSD_BENCH_LOG=FILE keeps the daemon's log, at debug level (each pass with its triggers and scope).
   const logFile = process.env.LVSD_BENCH_LOG;
-  const logger = createLogger({ level: logFile ? 'debug' : 'info', format: 'json', destination: pino.destination({ dest: logFile ?? '/dev/null', sync: true }) });
+  const logger = createLogger({
+    level: logFile ? 'debug' : 'info',
+    format: 'json',
+    destination: pino.destination({ dest: logFile ?? '/dev/null', sync: true }),
+  });
   const manager = new HealthManager({ logger: logger.child({ component: 'health' }) });
   const source = healthSource(manager);
   const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-bench-'));
@@ -199,7 +281,10 @@ async function startDaemon(config: ResolvedConfig, kernel: KernelClock, unnamed:
     client: kernel,
     health: {
       ...source,
-      on: (event, listener) => (event === 'changes' ? manager.on('changes', (batch) => listener(unnamed() ? {} : batch)) : source.on(event, listener)),
+      on: (event, listener) =>
+        event === 'changes'
+          ? manager.on('changes', (batch) => listener(unnamed() ? {} : batch))
+          : source.on(event, listener),
     },
     desired: desiredState,
     healthView: healthView(manager),
@@ -227,7 +312,10 @@ function decisionToKernel(manager: HealthManager, config: ResolvedConfig, kernel
   const ids = new Map(config.services.map((s) => [s.name, serviceId(s.service)]));
   const decided = new Map<string, number>();
   const latencies: number[] = [];
-  manager.on('transition', (t) => void decided.set(`${ids.get(t.service)} -> ${t.real}`, performance.now()));
+  manager.on(
+    'transition',
+    (t) => void decided.set(`${ids.get(t.service)} -> ${t.real}`, performance.now()),
+  );
   kernel.onWrite = (key, at) => {
     const since = decided.get(key);
     if (since === undefined) return;
@@ -286,7 +374,16 @@ async function ownOverhead(seconds: number): Promise<void> {
   CHECKERS.tcp = { type: 'tcp', prepare: () => async () => ({ ok: true, message: 'connected' }) };
   const config = makeConfig(SERVICES, REALS, [9], 1);
   const kernel = new KernelClock(new FakeIpvs());
-  await reconcile(kernel, { desired: desiredState(config), stateDir: null, prune: 'managed', drainTimeoutMs: 0, dryRun: false, sysctls: noSysctls, addresses: null, markRules: null });
+  await reconcile(kernel, {
+    desired: desiredState(config),
+    stateDir: null,
+    prune: 'managed',
+    drainTimeoutMs: 0,
+    dryRun: false,
+    sysctls: noSysctls,
+    addresses: null,
+    markRules: null,
+  });
   const { manager, stop } = await startDaemon(config, kernel);
   let results = 0;
   manager.on('result', () => void results++);
@@ -300,7 +397,9 @@ async function ownOverhead(seconds: number): Promise<void> {
   await stop();
   CHECKERS.tcp = real;
   const perCheck = (cpu.user + cpu.system) / Math.max(results, 1);
-  console.log(`lvsd's own cost (the daemon), checks without I/O: ${(results / (wall / 1000)).toFixed(0)}/s, ${perCheck.toFixed(1)} us per check (${perCheck.toFixed(0)}% of a core at 10,000/s)`);
+  console.log(
+    `lvsd's own cost (the daemon), checks without I/O: ${(results / (wall / 1000)).toFixed(0)}/s, ${perCheck.toFixed(1)} us per check (${perCheck.toFixed(0)}% of a core at 10,000/s)`,
+  );
 }
 
 async function steadyAndLatency(): Promise<void> {
@@ -310,8 +409,21 @@ async function steadyAndLatency(): Promise<void> {
   const kernel = new KernelClock(new FakeIpvs());
   let kind: PassKind = 'full';
   // As the daemon restarts: the kernel already has every real, so they start up.
-  await reconcile(kernel, { desired: desiredState(config), stateDir: null, prune: 'managed', drainTimeoutMs: 0, dryRun: false, sysctls: noSysctls, addresses: null, markRules: null });
-  const { daemon, manager, passes, stop } = await startDaemon(config, kernel, () => kind === 'full');
+  await reconcile(kernel, {
+    desired: desiredState(config),
+    stateDir: null,
+    prune: 'managed',
+    drainTimeoutMs: 0,
+    dryRun: false,
+    sysctls: noSysctls,
+    addresses: null,
+    markRules: null,
+  });
+  const { daemon, manager, passes, stop } = await startDaemon(
+    config,
+    kernel,
+    () => kind === 'full',
+  );
   const follower = decisionToKernel(manager, config, kernel);
   kernel.roundTrips = new RoundTrip();
   await kernel.roundTrips.open();
@@ -340,8 +452,12 @@ async function steadyAndLatency(): Promise<void> {
       `(user ${pct(cpu.user)}%, system ${pct(cpu.system)}%)  goal < 50%`,
   );
   const perCheckUs = (cpu.user + cpu.system) / Math.max(results, 1);
-  console.log(`  CPU per check ${perCheckUs.toFixed(0)} us (user ${(cpu.user / Math.max(results, 1)).toFixed(0)}, system ${(cpu.system / Math.max(results, 1)).toFixed(0)}): at the full 10,000 checks/s that is ${perCheckUs.toFixed(0)}% of one core (fewer than 10,000/s above means the process was starved of CPU)`);
-  console.log(`  event loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms; RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (heap used ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB)`);
+  console.log(
+    `  CPU per check ${perCheckUs.toFixed(0)} us (user ${(cpu.user / Math.max(results, 1)).toFixed(0)}, system ${(cpu.system / Math.max(results, 1)).toFixed(0)}): at the full 10,000 checks/s that is ${perCheckUs.toFixed(0)}% of one core (fewer than 10,000/s above means the process was starved of CPU)`,
+  );
+  console.log(
+    `  event loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms; RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (heap used ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB)`,
+  );
 
   passes.splice(0);
   for (const pass of parts.has('latency') ? (['full', 'scoped'] as const) : []) {
@@ -356,7 +472,9 @@ async function steadyAndLatency(): Promise<void> {
     const latencies = follower.take();
     const onePass = passes.splice(0);
     const inKernel = (await kernel.readTable()).services.reduce((n, s) => n + s.dests.length, 0);
-    console.log(`decision -> kernel, ${pass} passes (100 reals down, then up; ${inKernel} of 10000 in the kernel after, ${follower.unwritten()} decisions not written):`);
+    console.log(
+      `decision -> kernel, ${pass} passes (100 reals down, then up; ${inKernel} of 10000 in the kernel after, ${follower.unwritten()} decisions not written):`,
+    );
     console.log(`  ${row('transition to kernel', latencies)}  goal p99 < 50 ms`);
     console.log(`  ${row('one health pass', onePass)}`);
   }
@@ -389,11 +507,19 @@ async function reload(): Promise<void> {
   t = performance.now();
   desiredState(onePercent, manager.snapshot());
   const desiredMs = performance.now() - t;
-  console.log(`reload ${services} x ${reals} = ${services * reals} checked reals (config built in ${buildMs.toFixed(0)} ms, not counted):`);
+  console.log(
+    `reload ${services} x ${reals} = ${services * reals} checked reals (config built in ${buildMs.toFixed(0)} ms, not counted):`,
+  );
   console.log(`  first start: ${startMs.toFixed(0)} ms (${started.started} checks started)`);
-  console.log(`  unchanged re-parsed config: ${keptMs.toFixed(0)} ms (${kept.kept} kept, ${kept.restarted} restarted)   keepalived: 100-130 s`);
-  console.log(`  1% of checks changed: ${changedMs.toFixed(0)} ms (${changed.kept} kept, ${changed.restarted} restarted)`);
-  console.log(`  snapshot + desiredState over ${services * reals} reals: ${desiredMs.toFixed(0)} ms`);
+  console.log(
+    `  unchanged re-parsed config: ${keptMs.toFixed(0)} ms (${kept.kept} kept, ${kept.restarted} restarted)   keepalived: 100-130 s`,
+  );
+  console.log(
+    `  1% of checks changed: ${changedMs.toFixed(0)} ms (${changed.kept} kept, ${changed.restarted} restarted)`,
+  );
+  console.log(
+    `  snapshot + desiredState over ${services * reals} reals: ${desiredMs.toFixed(0)} ms`,
+  );
   await manager.stop();
 }
 

@@ -37,6 +37,9 @@ process.on('message', (message: { close?: number; open?: number }) => {
     servers[message.close] = undefined;
     server?.close(() => process.send?.({ closed: message.close }));
   }
-  if (message.open !== undefined) void open(message.open, ports[message.open]).then(() => process.send?.({ opened: message.open }));
+  if (message.open !== undefined)
+    void open(message.open, ports[message.open]).then(() =>
+      process.send?.({ opened: message.open }),
+    );
 });
 process.on('disconnect', () => process.exit(0));

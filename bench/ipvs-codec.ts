@@ -15,18 +15,27 @@
 import type { IpvsOp } from '../src/ipvs/client.js';
 import { NLM_F_ACK, NLM_F_REQUEST } from '../src/ipvs/constants.js';
 import { KernelIpvsClient, opBody } from '../src/ipvs/kernel-client.js';
-import { DEFAULT_MAX_IN_FLIGHT, NetlinkTransport, type TransportOptions } from '../src/ipvs/netlink-transport.js';
+import {
+  DEFAULT_MAX_IN_FLIGHT,
+  NetlinkTransport,
+  type TransportOptions,
+} from '../src/ipvs/netlink-transport.js';
 import { NetlinkWriter } from '../src/ipvs/wire.js';
 import { desiredTable } from './reconcile-generate.js';
 import { machineLine, measure, measureAsync, printRow } from './ipvs-report.js';
 import { ScriptedKernelSocket, SCRIPTED_FAMILY_ID } from './scripted-kernel-socket.js';
 
-async function clientOn(socket: ScriptedKernelSocket, options: TransportOptions = {}): Promise<KernelIpvsClient> {
+async function clientOn(
+  socket: ScriptedKernelSocket,
+  options: TransportOptions = {},
+): Promise<KernelIpvsClient> {
   return KernelIpvsClient.over(new NetlinkTransport(socket.asSocket(), options));
 }
 
 async function main(): Promise<void> {
-  console.log(`# bench/ipvs-codec: the kernel client's user-space work, natively\n${machineLine()}`);
+  console.log(
+    `# bench/ipvs-codec: the kernel client's user-space work, natively\n${machineLine()}`,
+  );
 
   const table = desiredTable({ services: 1000, destsPerService: 10 });
   const ops: IpvsOp[] = [];
@@ -69,7 +78,10 @@ async function main(): Promise<void> {
       const dests = live.services.reduce((n, s) => n + s.dests.length, 0);
       if (dests !== 50_000) throw new Error(`read ${dests} of 50000 dests`);
     });
-    printRow(`readTable() 50000 dests, ${stats ? 'counters decoded (ls --stats)' : 'counters skipped (plan, apply)'}`, read);
+    printRow(
+      `readTable() 50000 dests, ${stats ? 'counters decoded (ls --stats)' : 'counters skipped (plan, apply)'}`,
+      read,
+    );
   }
 }
 

@@ -34,9 +34,14 @@ interface Times {
 
 /** Times of a shell command as bash's `time` sees them. */
 async function timeShell(command: string): Promise<Times> {
-  const { stderr } = await run('bash', ['-c', `TIMEFORMAT='%3R %3U %3S'; time { ${command} ; } >/dev/null`], { maxBuffer: MAX_BUFFER });
+  const { stderr } = await run(
+    'bash',
+    ['-c', `TIMEFORMAT='%3R %3U %3S'; time { ${command} ; } >/dev/null`],
+    { maxBuffer: MAX_BUFFER },
+  );
   const [wall, user, system] = (stderr.trim().split('\n').pop() ?? '').split(' ').map(Number);
-  if (![wall, user, system].every((n) => Number.isFinite(n))) throw new Error(`cannot read the time of "${command}": ${stderr}`);
+  if (![wall, user, system].every((n) => Number.isFinite(n)))
+    throw new Error(`cannot read the time of "${command}": ${stderr}`);
   return { wall: wall! * 1000, user: user! * 1000, system: system! * 1000 };
 }
 
@@ -77,7 +82,9 @@ async function expectTable(rules: string, what: string): Promise<void> {
   const wanted = sortedLines(rules);
   if (saved.length !== wanted.length || saved.some((line, i) => line !== wanted[i])) {
     const missing = wanted.filter((l) => !saved.includes(l)).slice(0, 3);
-    throw new Error(`${what}: ipvsadm -Sn shows ${saved.length} lines, expected ${wanted.length}; e.g. missing ${JSON.stringify(missing)}`);
+    throw new Error(
+      `${what}: ipvsadm -Sn shows ${saved.length} lines, expected ${wanted.length}; e.g. missing ${JSON.stringify(missing)}`,
+    );
   }
 }
 
@@ -98,7 +105,9 @@ function ratioLine(label: string, ours: Measurement, theirs: Measurement, goal: 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 3);
   console.log(`# bench/ipvs-kernel: kernel client vs ipvsadm on the real kernel\n${machineLine()}`);
-  console.log(`# kernel IPVS: ${(await sh('head -n1 /proc/net/ip_vs')).trim()}; ${(await sh('ipvsadm --version')).trim()}`);
+  console.log(
+    `# kernel IPVS: ${(await sh('head -n1 /proc/net/ip_vs')).trim()}; ${(await sh('ipvsadm --version')).trim()}`,
+  );
   const dir = await mkdtemp(join(tmpdir(), 'lvsd-bench-'));
   const client = await KernelIpvsClient.open();
   // Variants, for the record: what asking an ACK of every message costs, and reading into fixed buffers.
@@ -123,25 +132,40 @@ async function main(): Promise<void> {
       await expectTable(rules, 'ipvsadm-restore');
       await sh('ipvsadm -C');
       const before = { ...client.counters };
-      for (const [writer, samples] of [[client, clientWrite], [eachAck, eachAckWrite]] as const) {
+      for (const [writer, samples] of [
+        [client, clientWrite],
+        [eachAck, eachAckWrite],
+      ] as const) {
         await sh('ipvsadm -C');
         const { times, value: results } = await timeCall(() => writer.execute(ops));
         samples.push(times);
         const failed = results.filter((r) => !r.ok);
-        if (failed.length) throw new Error(`${failed.length} writes refused, first: ${(failed[0] as { error: Error }).error.message}`);
+        if (failed.length)
+          throw new Error(
+            `${failed.length} writes refused, first: ${(failed[0] as { error: Error }).error.message}`,
+          );
         await expectTable(rules, 'kernel client');
       }
       if (i === 0) {
         const sent = client.counters.messagesSent - before.messagesSent;
         const sendmsgs = client.counters.sendmsgs - before.sendmsgs;
         const answers = client.counters.datagramsReceived - before.datagramsReceived;
-        console.log(`# write: ${ops.length} operations in ${sent} netlink messages over ${sendmsgs} sendmsg calls, ${answers} answer datagrams`);
+        console.log(
+          `# write: ${ops.length} operations in ${sent} netlink messages over ${sendmsgs} sendmsg calls, ${answers} answer datagrams`,
+        );
       }
     }
-    console.log(row(`ipvsadm-restore, ${writeShape.services} x ${writeShape.destsPerService} (whole process)`, restore));
+    console.log(
+      row(
+        `ipvsadm-restore, ${writeShape.services} x ${writeShape.destsPerService} (whole process)`,
+        restore,
+      ),
+    );
     console.log(row(`kernel client execute(), ${ops.length} ops (write phase)`, clientWrite));
     console.log(row(`  the same, asking an ACK of every message`, eachAckWrite));
-    console.log(ratioLine('write ratio client / ipvsadm-restore', wallOf(clientWrite), wallOf(restore), 0.3));
+    console.log(
+      ratioLine('write ratio client / ipvsadm-restore', wallOf(clientWrite), wallOf(restore), 0.3),
+    );
 
     // --- read: 50,000 dests
     const readShape = { services: 5000, destsPerService: 10 };
@@ -163,20 +187,38 @@ async function main(): Promise<void> {
         [client, true, readingStats, 'stats'],
       ] as const;
       const turn = i % sides.length;
-      for (const [reader, stats, samples, name] of [...sides.slice(turn), ...sides.slice(0, turn)]) {
+      for (const [reader, stats, samples, name] of [
+        ...sides.slice(turn),
+        ...sides.slice(0, turn),
+      ]) {
         const before = reader.counters.datagramsReceived;
         const { times, value: table } = await timeCall(() => reader.readTable({ stats }));
         samples.push(times);
-        if (i === 0 && name !== 'stats') console.log(`# read${name === '6k' ? ' into 6 KiB buffers' : ''}: ${reader.counters.datagramsReceived - before} datagrams`);
+        if (i === 0 && name !== 'stats')
+          console.log(
+            `# read${name === '6k' ? ' into 6 KiB buffers' : ''}: ${reader.counters.datagramsReceived - before} datagrams`,
+          );
         const dests = table.services.reduce((n, s) => n + s.dests.length, 0);
-        if (table.services.length !== readShape.services || dests !== readShape.services * readShape.destsPerService) {
-          throw new Error(`read ${table.services.length} services / ${dests} dests, expected ${readShape.services} / ${readShape.services * readShape.destsPerService}`);
+        if (
+          table.services.length !== readShape.services ||
+          dests !== readShape.services * readShape.destsPerService
+        ) {
+          throw new Error(
+            `read ${table.services.length} services / ${dests} dests, expected ${readShape.services} / ${readShape.services * readShape.destsPerService}`,
+          );
         }
       }
     }
-    console.log(row(`ipvsadm -Ln, ${readShape.services * readShape.destsPerService} dests (whole process)`, listing));
+    console.log(
+      row(
+        `ipvsadm -Ln, ${readShape.services * readShape.destsPerService} dests (whole process)`,
+        listing,
+      ),
+    );
     console.log(row(`kernel client readTable() (read phase: plan, apply)`, reading));
-    console.log(row(`  the same, read into 6 KiB buffers (1 recvmsg per datagram)`, readingBigBuffers));
+    console.log(
+      row(`  the same, read into 6 KiB buffers (1 recvmsg per datagram)`, readingBigBuffers),
+    );
     console.log(row(`kernel client readTable({ stats: true }) (ls --stats)`, readingStats));
     console.log(ratioLine('read ratio client / ipvsadm -Ln', wallOf(reading), wallOf(listing), 1));
   } finally {

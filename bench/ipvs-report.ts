@@ -15,8 +15,16 @@ export interface Measurement {
 export function summarize(samples: number[]): Measurement {
   const sorted = [...samples].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  return { medianMs: median, minMs: sorted[0] as number, maxMs: sorted[sorted.length - 1] as number, runs: sorted.length };
+  const median =
+    sorted.length % 2
+      ? (sorted[mid] as number)
+      : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return {
+    medianMs: median,
+    minMs: sorted[0] as number,
+    maxMs: sorted[sorted.length - 1] as number,
+    runs: sorted.length,
+  };
 }
 
 /** One warm-up run, then `runs` timed runs of a synchronous piece of work. */
@@ -49,7 +57,9 @@ export function ms(value: number): string {
 
 export function printRow(label: string, m: Measurement, goal?: string): void {
   const spread = `(min ${ms(m.minMs)}, max ${ms(m.maxMs)}, ${m.runs} runs)`;
-  console.log(`${label.padEnd(64, '.')} ${ms(m.medianMs).padStart(8)} ms  ${spread}${goal ? `  ${goal}` : ''}`);
+  console.log(
+    `${label.padEnd(64, '.')} ${ms(m.medianMs).padStart(8)} ms  ${spread}${goal ? `  ${goal}` : ''}`,
+  );
 }
 
 export function machineLine(): string {

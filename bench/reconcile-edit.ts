@@ -31,7 +31,13 @@ const noSysctls: SysctlAccess = {
 };
 
 /** The config text with real j of service i at a new weight: one line differs. */
-function withWeight(lines: readonly string[], shape: TableShape, i: number, j: number, weight: number): string {
+function withWeight(
+  lines: readonly string[],
+  shape: TableShape,
+  i: number,
+  j: number,
+  weight: number,
+): string {
   const at = yamlRealLine(shape, i, j);
   const edited = lines.slice();
   const line = edited[at] ?? '';
@@ -69,7 +75,8 @@ async function benchEdits(shape: TableShape): Promise<EditFigures> {
     markRules: null,
   };
   const first = await reconcile(kernel, { ...base, desired: await load(file, new PhaseTimer()) });
-  if (first.report?.failed) throw new Error(`initial apply failed ${first.report.failed} operations`);
+  if (first.report?.failed)
+    throw new Error(`initial apply failed ${first.report.failed} operations`);
 
   const totals: number[] = [];
   const cpus: number[] = [];
@@ -88,7 +95,8 @@ async function benchEdits(shape: TableShape): Promise<EditFigures> {
     await reconcile(kernel, { ...base, desired, timer });
     const elapsed = performance.now() - start;
     const cpu = process.cpuUsage(cpuStart);
-    if (kernel.messages !== 1) throw new Error(`edit ${k} sent ${kernel.messages} netlink messages, expected exactly 1`);
+    if (kernel.messages !== 1)
+      throw new Error(`edit ${k} sent ${kernel.messages} netlink messages, expected exactly 1`);
     if (k === 0) continue; // warm-up
     totals.push(elapsed);
     cpus.push((cpu.user + cpu.system) / 1000);
@@ -98,13 +106,21 @@ async function benchEdits(shape: TableShape): Promise<EditFigures> {
   return {
     total: summarize(totals),
     cpu: summarize(cpus),
-    phases: Object.fromEntries(Object.entries(phaseSamples).map(([name, samples]) => [name, summarize(samples)])),
+    phases: Object.fromEntries(
+      Object.entries(phaseSamples).map(([name, samples]) => [name, summarize(samples)]),
+    ),
   };
 }
 
 async function main(): Promise<void> {
-  console.log(`# bench/reconcile-edit: one weight changed in the YAML file, to the last netlink message encoded (fake kernel)\n${machineLine()}`);
-  console.log(`# load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} CPUs at the start`);
+  console.log(
+    `# bench/reconcile-edit: one weight changed in the YAML file, to the last netlink message encoded (fake kernel)\n${machineLine()}`,
+  );
+  console.log(
+    `# load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} on ${cpus().length} CPUs at the start`,
+  );
   const results: Array<[TableShape, EditFigures]> = [];
   for (const shape of [
     { services: 1000, destsPerService: 10 },
@@ -113,16 +129,24 @@ async function main(): Promise<void> {
     const figures = await benchEdits(shape);
     results.push([shape, figures]);
     const label = `${shape.services} x ${shape.destsPerService}`;
-    printRow(`one-line edit ${label}: file changed -> last message encoded`, figures.total, shape.services === 1000 ? 'goal < 500 ms' : '');
+    printRow(
+      `one-line edit ${label}: file changed -> last message encoded`,
+      figures.total,
+      shape.services === 1000 ? 'goal < 500 ms' : '',
+    );
     printRow(`  the same, CPU time (user + system)`, figures.cpu);
     for (const [name, m] of Object.entries(figures.phases)) printRow(`  ${name}`, m);
   }
   const [small, large] = results;
   if (small && large) {
     const ratio = large[1].total.medianMs / small[1].total.medianMs;
-    console.log(`scaling 5000 x 10 / 1000 x 10: ${ratio.toFixed(2)}x wall (linear = 5x; ${ms(small[1].total.medianMs)} -> ${ms(large[1].total.medianMs)} ms)`);
+    console.log(
+      `scaling 5000 x 10 / 1000 x 10: ${ratio.toFixed(2)}x wall (linear = 5x; ${ms(small[1].total.medianMs)} -> ${ms(large[1].total.medianMs)} ms)`,
+    );
     const cpuRatio = large[1].cpu.medianMs / small[1].cpu.medianMs;
-    console.log(`scaling 5000 x 10 / 1000 x 10: ${cpuRatio.toFixed(2)}x CPU time (${ms(small[1].cpu.medianMs)} -> ${ms(large[1].cpu.medianMs)} ms)`);
+    console.log(
+      `scaling 5000 x 10 / 1000 x 10: ${cpuRatio.toFixed(2)}x CPU time (${ms(small[1].cpu.medianMs)} -> ${ms(large[1].cpu.medianMs)} ms)`,
+    );
   }
   console.log('netlink messages per edit: 1 (checked on every run)');
 }

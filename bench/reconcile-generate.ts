@@ -88,7 +88,8 @@ export function yamlTable(shape: TableShape): string {
     lines.push('    scheduler: wlc');
     lines.push('    forwarding: nat');
     lines.push('    reals:');
-    for (let j = 0; j < shape.destsPerService; j++) lines.push(`      - { address: ${realOf(j)}:${REAL_PORT}, weight: 1 }`);
+    for (let j = 0; j < shape.destsPerService; j++)
+      lines.push(`      - { address: ${realOf(j)}:${REAL_PORT}, weight: 1 }`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -104,7 +105,8 @@ export function ipvsadmRules(shape: TableShape): string {
   for (let i = 0; i < shape.services; i++) {
     const vip = `${vipOf(i)}:${VIP_PORT}`;
     lines.push(`-A -t ${vip} -s wlc`);
-    for (let j = 0; j < shape.destsPerService; j++) lines.push(`-a -t ${vip} -r ${realOf(j)}:${REAL_PORT} -m -w 1`);
+    for (let j = 0; j < shape.destsPerService; j++)
+      lines.push(`-a -t ${vip} -r ${realOf(j)}:${REAL_PORT} -m -w 1`);
   }
   return `${lines.join('\n')}\n`;
 }

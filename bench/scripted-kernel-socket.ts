@@ -12,8 +12,28 @@
  */
 import { EventEmitter } from 'node:events';
 import type { RawNetlinkSocket } from 'netlink';
-import { decodeServiceAt, findAttributeAt, frameMessage, genlPayload, putDest, putService } from '../src/ipvs/codec.js';
-import { CmdAttr, CTRL_ATTR_FAMILY_ID, DestAttr, GENL_ID_CTRL, IpvsCmd, NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_ERROR, StatsAttr, SvcAttr } from '../src/ipvs/constants.js';
+import {
+  decodeServiceAt,
+  findAttributeAt,
+  frameMessage,
+  genlPayload,
+  putDest,
+  putService,
+} from '../src/ipvs/codec.js';
+import {
+  CmdAttr,
+  CTRL_ATTR_FAMILY_ID,
+  DestAttr,
+  GENL_ID_CTRL,
+  IpvsCmd,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_MULTI,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  StatsAttr,
+  SvcAttr,
+} from '../src/ipvs/constants.js';
 import { serviceId, type Dest, type Service } from '../src/ipvs/model.js';
 import { MessageCursor, NetlinkWriter } from '../src/ipvs/wire.js';
 
@@ -24,7 +44,18 @@ const DATAGRAM_BYTES = 16 * 1024;
 /** The stats attributes as ip_vs_genl_fill_stats / _stats64 write them (padding included). */
 export function putStats(w: NetlinkWriter, which: number, wide: boolean): void {
   w.beginNested(which);
-  const counters = [StatsAttr.CONNS, StatsAttr.INPKTS, StatsAttr.OUTPKTS, StatsAttr.INBYTES, StatsAttr.OUTBYTES, StatsAttr.CPS, StatsAttr.INPPS, StatsAttr.OUTPPS, StatsAttr.INBPS, StatsAttr.OUTBPS];
+  const counters = [
+    StatsAttr.CONNS,
+    StatsAttr.INPKTS,
+    StatsAttr.OUTPKTS,
+    StatsAttr.INBYTES,
+    StatsAttr.OUTBYTES,
+    StatsAttr.CPS,
+    StatsAttr.INPPS,
+    StatsAttr.OUTPPS,
+    StatsAttr.INBPS,
+    StatsAttr.OUTBPS,
+  ];
   counters.forEach((type, i) => {
     if (wide || type === StatsAttr.INBYTES || type === StatsAttr.OUTBYTES) {
       w.raw(StatsAttr.PAD, Buffer.alloc(0));
@@ -77,7 +108,10 @@ function packDump(payloads: Buffer[], seq: number): Buffer[] {
   const datagrams: Buffer[] = [];
   let current: Buffer[] = [];
   let bytes = 0;
-  const frames = [...payloads.map((p) => frameMessage(SCRIPTED_FAMILY_ID, NLM_F_MULTI, seq, PORT, p)), frameMessage(NLMSG_DONE, NLM_F_MULTI, seq, PORT, Buffer.alloc(4))];
+  const frames = [
+    ...payloads.map((p) => frameMessage(SCRIPTED_FAMILY_ID, NLM_F_MULTI, seq, PORT, p)),
+    frameMessage(NLMSG_DONE, NLM_F_MULTI, seq, PORT, Buffer.alloc(4)),
+  ];
   for (const frame of frames) {
     if (bytes + frame.length > DATAGRAM_BYTES && current.length) {
       datagrams.push(Buffer.concat(current, bytes));
@@ -122,10 +156,23 @@ export class ScriptedKernelSocket extends EventEmitter {
   /** Called with every sendmsg buffer and its message count (before it is answered). */
   onSend: ((buf: Buffer, messages: number) => void) | null = null;
 
-  constructor(table: ReadonlyArray<{ service: Service; dests: readonly Dest[] }>, withStats = true) {
+  constructor(
+    table: ReadonlyArray<{ service: Service; dests: readonly Dest[] }>,
+    withStats = true,
+  ) {
     super();
-    this.serviceDump = packDump(table.map((s) => serviceReplyPayload(s.service)), 0);
-    for (const s of table) this.destDumps.set(serviceId(s.service), packDump(s.dests.map((d) => destReplyPayload(d, withStats)), 0));
+    this.serviceDump = packDump(
+      table.map((s) => serviceReplyPayload(s.service)),
+      0,
+    );
+    for (const s of table)
+      this.destDumps.set(
+        serviceId(s.service),
+        packDump(
+          s.dests.map((d) => destReplyPayload(d, withStats)),
+          0,
+        ),
+      );
   }
 
   /** Another socket onto the same table (the replies are built once). */
@@ -168,7 +215,9 @@ export class ScriptedKernelSocket extends EventEmitter {
         else if (cmd === IpvsCmd.GET_DEST) {
           const key = findAttributeAt(buf, m.payload + 4, m.payloadEnd, CmdAttr.SERVICE)!;
           const service = decodeServiceAt(buf, key.value, key.valueEnd, false);
-          replies.push(...withSeq(this.destDumps.get(serviceId(service)) ?? packDump([], 0), m.seq));
+          replies.push(
+            ...withSeq(this.destDumps.get(serviceId(service)) ?? packDump([], 0), m.seq),
+          );
         } else replies.push(...withSeq(packDump([], 0), m.seq));
       } else {
         this.seen.writes++;

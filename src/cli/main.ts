@@ -30,13 +30,17 @@ function modulesFor(argv: string[]): Array<() => Promise<CommandModule>> {
 }
 
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('lvsd')
-    .description('Declarative reconciler for Linux IPVS: validate, plan and apply one YAML file over generic netlink.')
+    .description(
+      'Declarative reconciler for Linux IPVS: validate, plan and apply one YAML file over generic netlink.',
+    )
     .version(packageVersion())
     .showHelpAfterError()
     .exitOverride();

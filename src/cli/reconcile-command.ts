@@ -4,7 +4,14 @@
  * it into desired state, opening the kernel client, and `--timings`.
  */
 import type { Command } from 'commander';
-import { DEFAULT_CONFIG_PATH, formatDiagnostics, loadConfigTexts, readConfigSources, type Diagnostic, type LoadResult } from '../config/index.js';
+import {
+  DEFAULT_CONFIG_PATH,
+  formatDiagnostics,
+  loadConfigTexts,
+  readConfigSources,
+  type Diagnostic,
+  type LoadResult,
+} from '../config/index.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
@@ -12,7 +19,7 @@ import { desiredState } from '../reconcile/desired.js';
 import { paletteFor, plain, type Palette } from '../reconcile/format.js';
 import type { ReconcileOptions } from '../reconcile/reconcile.js';
 import { DEFAULT_STATE_DIR } from '../reconcile/state.js';
-import { PhaseTimer } from '../util/timings.js';
+import type { PhaseTimer } from '../util/timings.js';
 
 export interface ConfigOptions {
   config: string;
@@ -45,7 +52,10 @@ export const processIo: CommandIo = {
   openKernel: () => openIpvs(),
 };
 
-export function testIo(openKernel: () => Promise<IpvsClient>, extras: Partial<ReconcileOptions> = {}): CommandIo & { out: string; err: string } {
+export function testIo(
+  openKernel: () => Promise<IpvsClient>,
+  extras: Partial<ReconcileOptions> = {},
+): CommandIo & { out: string; err: string } {
   const io = {
     out: '',
     err: '',
@@ -65,30 +75,55 @@ export function testIo(openKernel: () => Promise<IpvsClient>, extras: Partial<Re
 
 export function addConfigOptions(command: Command): Command {
   return command
-    .option('-c, --config <path>', 'config file, or a directory of *.yaml / *.yml files', DEFAULT_CONFIG_PATH)
+    .option(
+      '-c, --config <path>',
+      'config file, or a directory of *.yaml / *.yml files',
+      DEFAULT_CONFIG_PATH,
+    )
     .option('--host <name>', "apply this entry of `hosts:` (default: this machine's hostname)")
-    .option('--state-dir <dir>', 'where lvsd remembers what it owns and what is draining', DEFAULT_STATE_DIR)
+    .option(
+      '--state-dir <dir>',
+      'where lvsd remembers what it owns and what is draining',
+      DEFAULT_STATE_DIR,
+    )
     .option('--json', 'machine-readable output')
-    .option('--timings', 'print the time of each phase (load, validate, read, plan, write) on stderr');
+    .option(
+      '--timings',
+      'print the time of each phase (load, validate, read, plan, write) on stderr',
+    );
 }
 
 export type LoadedDesired =
   | { ok: true; config: ResolvedConfig; reconcile: Omit<ReconcileOptions, 'dryRun' | 'timer'> }
   | { ok: false };
 
-function printDiagnostics(options: ConfigOptions, io: CommandIo, errors: Diagnostic[], warnings: Diagnostic[]): void {
+function printDiagnostics(
+  options: ConfigOptions,
+  io: CommandIo,
+  errors: Diagnostic[],
+  warnings: Diagnostic[],
+): void {
   if (options.json && errors.length) {
     io.write(`${JSON.stringify({ valid: false, errors, warnings }, null, 2)}\n`);
     return;
   }
   const all = [...errors, ...warnings];
-  if (all.length) io.writeError(`${formatDiagnostics(all, { color: io.errorPalette !== plain })}\n`);
+  if (all.length)
+    io.writeError(`${formatDiagnostics(all, { color: io.errorPalette !== plain })}\n`);
 }
 
 /** Loads and validates the config; on errors prints them and returns { ok: false }. */
-export async function loadDesired(options: ConfigOptions, io: CommandIo, timer: PhaseTimer): Promise<LoadedDesired> {
+export async function loadDesired(
+  options: ConfigOptions,
+  io: CommandIo,
+  timer: PhaseTimer,
+): Promise<LoadedDesired> {
   const read = await timer.time('load', () => readConfigSources(options.config));
-  const result: LoadResult = read.ok ? await timer.time('validate', () => loadConfigTexts(read.texts, options.host ? { host: options.host } : {})) : read;
+  const result: LoadResult = read.ok
+    ? await timer.time('validate', () =>
+        loadConfigTexts(read.texts, options.host ? { host: options.host } : {}),
+      )
+    : read;
   if (!result.ok) {
     printDiagnostics(options, io, result.errors, result.warnings);
     io.writeError(`${options.config}: invalid configuration; nothing was changed.\n`);

@@ -12,7 +12,8 @@ export interface HostPort {
   port: number | null;
 }
 
-const NOT_AN_ADDRESS = 'IPVS balances IP addresses; write an IPv4 or IPv6 address (lvsd does not resolve names, so DNS cannot change the table)';
+const NOT_AN_ADDRESS =
+  'IPVS balances IP addresses; write an IPv4 or IPv6 address (lvsd does not resolve names, so DNS cannot change the table)';
 
 export function parseHostPort(text: string): HostPort | { error: string } {
   const trimmed = text.trim();
@@ -29,15 +30,22 @@ export function parseHostPort(text: string): HostPort | { error: string } {
   }
   const family = familyOf(host);
   if (family === null) {
-    if (/^[0-9a-fA-F:]+:\d+$/.test(trimmed) && familyOf(trimmed.slice(0, trimmed.lastIndexOf(':'))) === 'ipv6') {
-      return { error: `'${text}' is ambiguous: write an IPv6 address with a port in brackets, "[${trimmed.slice(0, trimmed.lastIndexOf(':'))}]:${trimmed.slice(trimmed.lastIndexOf(':') + 1)}"` };
+    if (
+      /^[0-9a-fA-F:]+:\d+$/.test(trimmed) &&
+      familyOf(trimmed.slice(0, trimmed.lastIndexOf(':'))) === 'ipv6'
+    ) {
+      return {
+        error: `'${text}' is ambiguous: write an IPv6 address with a port in brackets, "[${trimmed.slice(0, trimmed.lastIndexOf(':'))}]:${trimmed.slice(trimmed.lastIndexOf(':') + 1)}"`,
+      };
     }
     return { error: `'${text}' is not an IP address: ${NOT_AN_ADDRESS}` };
   }
-  if (bracketed && family !== 'ipv6') return { error: `'${text}': brackets are for IPv6 addresses only` };
+  if (bracketed && family !== 'ipv6')
+    return { error: `'${text}': brackets are for IPv6 addresses only` };
   let port: number | null = null;
   if (portText !== null) {
-    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) return { error: `'${portText}' in '${text}' is not a port (0..65535)` };
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
+      return { error: `'${portText}' in '${text}' is not a port (0..65535)` };
     port = Number(portText);
   }
   return { address: canonical(host, family), family, port };
@@ -60,12 +68,18 @@ function canonical(host: string, family: Family): string {
   return spelled;
 }
 
-export function parsePrefixed(text: string): { address: string; family: Family; prefix: number | null } | { error: string } {
+export function parsePrefixed(
+  text: string,
+): { address: string; family: Family; prefix: number | null } | { error: string } {
   const [host = '', prefixText, extra] = text.trim().split('/');
   const family = familyOf(host);
-  if (family === null || extra !== undefined) return { error: `'${text}' is not an address with an optional prefix (10.0.0.1/32, 2001:db8::1/128)` };
+  if (family === null || extra !== undefined)
+    return {
+      error: `'${text}' is not an address with an optional prefix (10.0.0.1/32, 2001:db8::1/128)`,
+    };
   if (prefixText === undefined) return { address: canonical(host, family), family, prefix: null };
   const max = family === 'ipv4' ? 32 : 128;
-  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max) return { error: `'/${prefixText}' is not a prefix length for ${family} (0..${max})` };
+  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max)
+    return { error: `'/${prefixText}' is not a prefix length for ${family} (0..${max})` };
   return { address: canonical(host, family), family, prefix: Number(prefixText) };
 }

@@ -13,20 +13,40 @@ const Port = z.number().int().min(1).max(65535);
 /** Fields every check type shares. */
 const common = {
   interval: Duration.default(5000).describe('Time between two checks of one real. Default 5s.'),
-  timeout: Duration.default(2000).describe('How long one check may take before it counts as failed. Must be shorter than interval. Default 2s.'),
-  rise: z.number().int().min(1).max(100).default(2).describe('Consecutive successes that bring a down real up. Default 2.'),
-  fall: z.number().int().min(1).max(100).default(3).describe('Consecutive failures that take an up real down. Default 3.'),
+  timeout: Duration.default(2000).describe(
+    'How long one check may take before it counts as failed. Must be shorter than interval. Default 2s.',
+  ),
+  rise: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(2)
+    .describe('Consecutive successes that bring a down real up. Default 2.'),
+  fall: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(3)
+    .describe('Consecutive failures that take an up real down. Default 3.'),
   initial: z
     .enum(['down', 'up'])
     .default('down')
-    .describe('State before the first result: down (default: no traffic to an unchecked real) or up.'),
-  port: Port.optional().describe("Port to check instead of the real's own (check a different port than traffic)."),
+    .describe(
+      'State before the first result: down (default: no traffic to an unchecked real) or up.',
+    ),
+  port: Port.optional().describe(
+    "Port to check instead of the real's own (check a different port than traffic).",
+  ),
   address: z.string().optional().describe("Address to check instead of the real's own."),
   source: z.string().optional().describe('Source address the check connects from.'),
   on_failure: z
     .enum(['remove', 'inhibit'])
     .default('remove')
-    .describe('remove (default): take the real out, draining its connections; inhibit: keep it with weight 0.'),
+    .describe(
+      'remove (default): take the real out, draining its connections; inhibit: keep it with weight 0.',
+    ),
 };
 
 /** "200", 200 or "200-299". */
@@ -38,20 +58,35 @@ const StatusRange = z.union([
 const httpFields = {
   method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).default('GET'),
   path: z.string().startsWith('/').default('/'),
-  host: z.string().optional().describe('Host header; default the checked address, with :port unless it is 80 (http) or 443 (https).'),
+  host: z
+    .string()
+    .optional()
+    .describe(
+      'Host header; default the checked address, with :port unless it is 80 (http) or 443 (https).',
+    ),
   headers: z.record(z.string(), z.string()).optional(),
-  status: z.array(StatusRange).min(1).default(['200-299']).describe('Accepted status codes or ranges. Default 200-299.'),
+  status: z
+    .array(StatusRange)
+    .min(1)
+    .default(['200-299'])
+    .describe('Accepted status codes or ranges. Default 200-299.'),
   body: z.string().optional().describe('Regular expression the response body must match.'),
   digest: z
     .string()
     .regex(/^(md5|sha1|sha256):[0-9a-fA-F]+$/, 'algorithm:hex, e.g. sha256:9f86d0...')
     .optional()
-    .describe("Digest of the whole body (keepalived's HTTP_GET digest), as md5:HEX, sha1:HEX or sha256:HEX."),
+    .describe(
+      "Digest of the whole body (keepalived's HTTP_GET digest), as md5:HEX, sha1:HEX or sha256:HEX.",
+    ),
 };
 
-export const TcpCheck = z.strictObject({ type: z.literal('tcp'), ...common }).describe('TCP connect: up when the handshake completes.');
+export const TcpCheck = z
+  .strictObject({ type: z.literal('tcp'), ...common })
+  .describe('TCP connect: up when the handshake completes.');
 
-export const HttpCheck = z.strictObject({ type: z.literal('http'), ...common, ...httpFields }).describe('HTTP request.');
+export const HttpCheck = z
+  .strictObject({ type: z.literal('http'), ...common, ...httpFields })
+  .describe('HTTP request.');
 
 export const HttpsCheck = z
   .strictObject({
@@ -71,8 +106,17 @@ export const UdpCheck = z
     type: z.literal('udp'),
     ...common,
     payload: z.string().default('').describe('Datagram to send (text).'),
-    payload_hex: z.string().regex(/^([0-9a-fA-F]{2})*$/).optional().describe('Datagram to send, as hex (instead of payload).'),
-    expect: z.string().optional().describe('Regular expression the reply must match; default any reply. ICMP port unreachable means down.'),
+    payload_hex: z
+      .string()
+      .regex(/^([0-9a-fA-F]{2})*$/)
+      .optional()
+      .describe('Datagram to send, as hex (instead of payload).'),
+    expect: z
+      .string()
+      .optional()
+      .describe(
+        'Regular expression the reply must match; default any reply. ICMP port unreachable means down.',
+      ),
   })
   .describe('UDP request and reply.');
 
@@ -100,7 +144,12 @@ export const ExecCheck = z
   .strictObject({
     type: z.literal('exec'),
     ...common,
-    command: z.array(z.string().min(1)).min(1).describe('argv, run without a shell. Environment: LVSD_VIP, LVSD_VPORT, LVSD_RIP, LVSD_RPORT.'),
+    command: z
+      .array(z.string().min(1))
+      .min(1)
+      .describe(
+        'argv, run without a shell. Environment: LVSD_VIP, LVSD_VPORT, LVSD_RIP, LVSD_RPORT.',
+      ),
     env: z.record(z.string(), z.string()).optional(),
     dynamic_weight: z
       .boolean()
@@ -118,7 +167,15 @@ export const ExecCheck = z
 export const ICMP_UNSUPPORTED =
   'icmp checks are not supported: Node has no ICMP sockets without native code. Use type: tcp (or udp) against a port the real serves, or type: exec with command: [ping, -c1, -W1, <address>]';
 
-const CHECK_OPTIONS = [TcpCheck, HttpCheck, HttpsCheck, UdpCheck, DnsCheck, SmtpCheck, ExecCheck] as const;
+const CHECK_OPTIONS = [
+  TcpCheck,
+  HttpCheck,
+  HttpsCheck,
+  UdpCheck,
+  DnsCheck,
+  SmtpCheck,
+  ExecCheck,
+] as const;
 
 export const CheckConfig = z.discriminatedUnion('type', CHECK_OPTIONS, {
   error: (issue): string | undefined => {
@@ -126,7 +183,9 @@ export const CheckConfig = z.discriminatedUnion('type', CHECK_OPTIONS, {
     if (type === 'icmp') return ICMP_UNSUPPORTED;
     if (issue.code !== 'invalid_union') return undefined;
     const known = CHECK_OPTIONS.map((o) => o.shape.type.value).join(', ');
-    return type === undefined ? `a check needs a type: one of ${known}` : `unknown check type ${JSON.stringify(type)}: expected one of ${known}`;
+    return type === undefined
+      ? `a check needs a type: one of ${known}`
+      : `unknown check type ${JSON.stringify(type)}: expected one of ${known}`;
   },
 });
 /** A check after defaults: durations in milliseconds. */

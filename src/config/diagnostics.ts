@@ -30,11 +30,21 @@ export function formatPath(path: DataPath): string {
   return out;
 }
 
-const COLORS = { error: '\u001b[31m', warning: '\u001b[33m', bold: '\u001b[1m', dim: '\u001b[2m', reset: '\u001b[0m' };
+const COLORS = {
+  error: '\u001b[31m',
+  warning: '\u001b[33m',
+  bold: '\u001b[1m',
+  dim: '\u001b[2m',
+  reset: '\u001b[0m',
+};
 
 /** One line per diagnostic, errors first in file order; then a summary line when there are any. */
-export function formatDiagnostics(diagnostics: Diagnostic[], options: { color?: boolean } = {}): string {
-  const paint = (code: string, text: string) => (options.color ? `${code}${text}${COLORS.reset}` : text);
+export function formatDiagnostics(
+  diagnostics: Diagnostic[],
+  options: { color?: boolean } = {},
+): string {
+  const paint = (code: string, text: string) =>
+    options.color ? `${code}${text}${COLORS.reset}` : text;
   const lines = sortDiagnostics(diagnostics).map((d) => {
     const where = paint(COLORS.bold, `${d.file}:${d.line}:${d.column}:`);
     const severity = paint(COLORS[d.severity], `${d.severity}:`);
@@ -46,7 +56,8 @@ export function formatDiagnostics(diagnostics: Diagnostic[], options: { color?: 
 
 /** A one-line count: "2 errors, 1 warning". */
 export function summarize(diagnostics: Diagnostic[]): string {
-  const count = (severity: Diagnostic['severity']) => diagnostics.filter((d) => d.severity === severity).length;
+  const count = (severity: Diagnostic['severity']) =>
+    diagnostics.filter((d) => d.severity === severity).length;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   return `${plural(count('error'), 'error')}, ${plural(count('warning'), 'warning')}`;
 }

@@ -9,7 +9,8 @@ const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
 
 /** Milliseconds, or null when the text is not a duration. */
 export function parseDuration(value: string | number): number | null {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.round(value * 1000) : null;
+  if (typeof value === 'number')
+    return Number.isFinite(value) && value >= 0 ? Math.round(value * 1000) : null;
   const text = value.trim();
   if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
   if (text === '') return null;
@@ -38,9 +39,15 @@ export const Duration = z
   .transform((value, ctx) => {
     const ms = parseDuration(value);
     if (ms === null) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration: write 2s, 500ms, 1m, 1h or a number of seconds` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${value}" is not a duration: write 2s, 500ms, 1m, 1h or a number of seconds`,
+      });
       return z.NEVER;
     }
     return ms;
   })
-  .meta({ description: 'A duration: "2s", "500ms", "1m", "1h", "1m30s", or a number of seconds.', examples: ['2s', '500ms', 5] });
+  .meta({
+    description: 'A duration: "2s", "500ms", "1m", "1h", "1m30s", or a number of seconds.',
+    examples: ['2s', '500ms', 5],
+  });

@@ -8,9 +8,23 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { type DataPath, type Diagnostic, formatPath, sortDiagnostics, uniqueDiagnostics } from './diagnostics.js';
+import {
+  type DataPath,
+  type Diagnostic,
+  formatPath,
+  sortDiagnostics,
+  uniqueDiagnostics,
+} from './diagnostics.js';
 import { type Finding, issuesToFindings, valueAt } from './issues.js';
-import { applyHost, isExtensionKey, isPlainObject, matchHost, mergeFiles, type Provenance, trace } from './merge.js';
+import {
+  applyHost,
+  isExtensionKey,
+  isPlainObject,
+  matchHost,
+  mergeFiles,
+  type Provenance,
+  trace,
+} from './merge.js';
 import type { ResolvedConfig, SourceRef } from './resolved.js';
 import { resolveConfig } from './resolve.js';
 import { ConfigFile, ServiceConfig } from './schema.js';
@@ -19,7 +33,13 @@ import { didYouMean } from './suggest.js';
 
 export type { Diagnostic } from './diagnostics.js';
 export { formatDiagnostics, formatPath, summarize } from './diagnostics.js';
-export type { ResolvedConfig, ResolvedReal, ResolvedService, ResolvedVip, SourceRef } from './resolved.js';
+export type {
+  ResolvedConfig,
+  ResolvedReal,
+  ResolvedService,
+  ResolvedVip,
+  SourceRef,
+} from './resolved.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/lvsd';
 
@@ -50,25 +70,47 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
 }
 
 /** The files' texts (the I/O half of loadConfig), or why they cannot be read. */
-export async function readConfigSources(path: string): Promise<{ ok: true; texts: SourceText[] } | { ok: false; errors: Diagnostic[]; warnings: Diagnostic[] }> {
-  const failure = (message: string) => ({ ok: false as const, errors: [{ severity: 'error' as const, file: path, line: 1, column: 1, path: '', message }], warnings: [] });
+export async function readConfigSources(
+  path: string,
+): Promise<
+  { ok: true; texts: SourceText[] } | { ok: false; errors: Diagnostic[]; warnings: Diagnostic[] }
+> {
+  const failure = (message: string) => ({
+    ok: false as const,
+    errors: [{ severity: 'error' as const, file: path, line: 1, column: 1, path: '', message }],
+    warnings: [],
+  });
   let texts: SourceText[];
   try {
     texts = await readConfigTexts(path);
   } catch (err) {
-    return failure((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message);
+    return failure(
+      (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'no such file or directory'
+        : (err as Error).message,
+    );
   }
-  return texts.length === 0 ? failure('the directory holds no *.yaml or *.yml file') : { ok: true, texts };
+  return texts.length === 0
+    ? failure('the directory holds no *.yaml or *.yml file')
+    : { ok: true, texts };
 }
 
 export async function readConfigTexts(path: string): Promise<SourceText[]> {
   const info = await stat(path);
   if (!info.isDirectory()) return [{ file: path, text: await readFile(path, 'utf8') }];
-  const names = (await readdir(path)).filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('.')).sort();
-  return Promise.all(names.map(async (n) => ({ file: join(path, n), text: await readFile(join(path, n), 'utf8') })));
+  const names = (await readdir(path))
+    .filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('.'))
+    .sort();
+  return Promise.all(
+    names.map(async (n) => ({ file: join(path, n), text: await readFile(join(path, n), 'utf8') })),
+  );
 }
 
-export function loadConfigText(text: string, file = '<config>', options: LoadOptions = {}): LoadResult {
+export function loadConfigText(
+  text: string,
+  file = '<config>',
+  options: LoadOptions = {},
+): LoadResult {
   return loadConfigTexts([{ file, text }], options);
 }
 
@@ -102,7 +144,14 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
       c.kind === 'duplicate-service'
         ? `service '${String(c.path[c.path.length - 1])}' is also declared at ${where}: service names must be unique across the files of a directory`
         : `${formatPath(c.path)} is also set at ${where}: in a directory each setting belongs to one file`;
-    findings.push({ severity: 'error', path: [], shownPath: c.path, message, at: 'key', prov: c.again });
+    findings.push({
+      severity: 'error',
+      path: [],
+      shownPath: c.path,
+      message,
+      at: 'key',
+      prov: c.again,
+    });
   }
 
   let data = merged.value ?? {};
@@ -113,9 +162,16 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
     const names = Object.keys(hosts);
     host = options.host === null ? null : matchHost(names, options.host ?? hostname());
     if (host === null && options.host !== undefined && options.host !== null) {
-      findings.push({ severity: 'error', path: ['hosts'], message: `host '${options.host}' has no entry under hosts${didYouMean(options.host, names)} (entries: ${names.join(', ')})`, at: 'key', prov });
+      findings.push({
+        severity: 'error',
+        path: ['hosts'],
+        message: `host '${options.host}' has no entry under hosts${didYouMean(options.host, names)} (entries: ${names.join(', ')})`,
+        at: 'key',
+        prov,
+      });
     }
-    if (host !== null) ({ value: data, prov } = applyHost(data as Record<string, unknown>, prov, host));
+    if (host !== null)
+      ({ value: data, prov } = applyHost(data as Record<string, unknown>, prov, host));
   }
 
   if (isPlainObject(data)) {
@@ -125,7 +181,8 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
   const parsed = ConfigFile.safeParse(data);
   let file: ConfigFile | null = parsed.success ? parsed.data : null;
   if (!parsed.success) {
-    for (const f of issuesToFindings(parsed.error.issues, ConfigFile, data)) findings.push({ ...f, prov });
+    for (const f of issuesToFindings(parsed.error.issues, ConfigFile, data))
+      findings.push({ ...f, prov });
     file = salvage(data);
   }
   const ref = (path: DataPath): SourceRef => lazyRef(prov, path);
@@ -176,7 +233,13 @@ function salvage(data: unknown): ConfigFile | null {
     const one = ConfigFile.shape[key].safeParse(data[key]);
     return one.success ? (one.data as ConfigFile[K]) : undefined;
   };
-  return { defaults: part('defaults'), kernel: part('kernel'), vips: part('vips'), reconcile: part('reconcile'), services };
+  return {
+    defaults: part('defaults'),
+    kernel: part('kernel'),
+    vips: part('vips'),
+    reconcile: part('reconcile'),
+    services,
+  };
 }
 
 /**
@@ -207,7 +270,11 @@ function salvageService(svc: unknown): ServiceConfig | null {
   return null;
 }
 
-function locateProv(prov: Provenance, path: DataPath, at: 'key' | 'value'): { file: string; line: number; column: number } {
+function locateProv(
+  prov: Provenance,
+  path: DataPath,
+  at: 'key' | 'value',
+): { file: string; line: number; column: number } {
   const { source, path: inFile } = trace(prov, path);
   const { line, column } = source.locate(inFile, at);
   return { file: source.file, line, column };
@@ -215,7 +282,12 @@ function locateProv(prov: Provenance, path: DataPath, at: 'key' | 'value'): { fi
 
 function toDiagnostic(f: Finding & { prov: Provenance; shownPath?: DataPath }): Diagnostic {
   const where = locateProv(f.prov, f.path, f.at ?? 'value');
-  return { severity: f.severity, ...where, path: formatPath(f.shownPath ?? f.path), message: f.message };
+  return {
+    severity: f.severity,
+    ...where,
+    path: formatPath(f.shownPath ?? f.path),
+    message: f.message,
+  };
 }
 
 /** A SourceRef whose line and column are found only when read (finding them may parse the file again). */
@@ -253,4 +325,3 @@ function configHash(texts: SourceText[], host: string | null): string {
   hash.update(host ?? '');
   return hash.digest('hex');
 }
-

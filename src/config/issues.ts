@@ -86,11 +86,15 @@ function schemaAt(schema: AnySchema, data: unknown, path: DataPath): AnySchema |
     if (i === path.length || !node) break;
     const segment = path[i] as string | number;
     const def = node._zod.def as unknown as Record<string, unknown>;
-    if (def.type === 'object') node = ((def.shape as Record<string, AnySchema>)[segment as string] ?? null);
+    if (def.type === 'object')
+      node = (def.shape as Record<string, AnySchema>)[segment as string] ?? null;
     else if (def.type === 'record') node = def.valueType as AnySchema;
     else if (def.type === 'array') node = def.element as AnySchema;
     else node = null;
-    value = isPlainObject(value) || Array.isArray(value) ? (value as Record<string | number, unknown>)[segment] : undefined;
+    value =
+      isPlainObject(value) || Array.isArray(value)
+        ? (value as Record<string | number, unknown>)[segment]
+        : undefined;
   }
   return node;
 }
@@ -117,7 +121,9 @@ function unwrap(schema: AnySchema, value: unknown): AnySchema | null {
         if (discriminator && isPlainObject(value)) {
           const match = options.find((o) => {
             const shape = (o._zod.def as unknown as { shape?: Record<string, AnySchema> }).shape;
-            const literal = shape?.[discriminator]?._zod.def as unknown as { values?: unknown[] } | undefined;
+            const literal = shape?.[discriminator]?._zod.def as unknown as
+              | { values?: unknown[] }
+              | undefined;
             return literal?.values?.includes(value[discriminator]);
           });
           if (!match) return null;
@@ -140,7 +146,9 @@ function unwrap(schema: AnySchema, value: unknown): AnySchema | null {
 }
 
 function objectKeys(schema: AnySchema | null): string[] {
-  const def = schema?._zod.def as unknown as { type: string; shape?: Record<string, unknown> } | undefined;
+  const def = schema?._zod.def as unknown as
+    | { type: string; shape?: Record<string, unknown> }
+    | undefined;
   return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
 }
 
@@ -151,7 +159,8 @@ function unknownKey(key: string, known: string[], path: DataPath): Finding {
   const near = closest(key, known);
   if (near) message += ` — did you mean '${near}'?`;
   else if (KEY_HINTS[key]) message += `: ${KEY_HINTS[key]}`;
-  else if (SERVICE_KEYS.includes(key) && !known.includes(key)) message += `: '${key}' is a service setting and cannot be set here`;
+  else if (SERVICE_KEYS.includes(key) && !known.includes(key))
+    message += `: '${key}' is a service setting and cannot be set here`;
   else if (known.length > 0) message += ` (expected one of: ${known.join(', ')})`;
   return { severity: 'error', path: [...path, key], message, at: 'key' };
 }
@@ -166,27 +175,61 @@ function valueIssue(field: string, input: unknown, values: readonly unknown[]): 
     if (lower === 'fullnat' || lower === 'full-nat' || lower === 'fnat') {
       return 'fullnat is not supported by mainline Linux (it needs an out-of-tree IPVS patch); use nat, and SNAT on the director if the reals must see its address';
     }
-    const ipvsadm: Record<string, string> = { masq: 'nat', masquerade: 'nat', masquerading: 'nat', route: 'dr', gatewaying: 'dr', direct: 'dr', tunnel: 'tun', ipip: 'tun' };
-    if (ipvsadm[lower]) return `'${input}' is ipvsadm's word; lvsd writes forwarding: ${ipvsadm[lower]}`;
+    const ipvsadm: Record<string, string> = {
+      masq: 'nat',
+      masquerade: 'nat',
+      masquerading: 'nat',
+      route: 'dr',
+      gatewaying: 'dr',
+      direct: 'dr',
+      tunnel: 'tun',
+      ipip: 'tun',
+    };
+    if (ipvsadm[lower])
+      return `'${input}' is ipvsadm's word; lvsd writes forwarding: ${ipvsadm[lower]}`;
   }
   const shown = typeof input === 'string' ? `'${input}'` : describeValue(input);
-  const suggestion = typeof input === 'string' ? didYouMean(input, values.filter((v): v is string => typeof v === 'string')) : '';
+  const suggestion =
+    typeof input === 'string'
+      ? didYouMean(
+          input,
+          values.filter((v): v is string => typeof v === 'string'),
+        )
+      : '';
   const what = field === 'scheduler' ? 'scheduler' : field;
   return `${shown} is not a valid ${what}${suggestion} (one of: ${expectedList(values)})`;
 }
 
-function limitIssue(issue: Extract<Issue, { code: 'too_big' | 'too_small' }>, field: string, input: unknown): string {
+function limitIssue(
+  issue: Extract<Issue, { code: 'too_big' | 'too_small' }>,
+  field: string,
+  input: unknown,
+): string {
   const bound = issue.code === 'too_big' ? issue.maximum : issue.minimum;
-  const reasonText = issue.code === 'too_big' ? LIMIT_REASONS[field] : field === 'quorum' ? LIMIT_REASONS.quorum : undefined;
+  const reasonText =
+    issue.code === 'too_big'
+      ? LIMIT_REASONS[field]
+      : field === 'quorum'
+        ? LIMIT_REASONS.quorum
+        : undefined;
   const reason = reasonText ? `: ${reasonText}` : '';
-  if (issue.origin === 'array') return `needs at least ${String(bound)} item${bound === 1 ? '' : 's'}`;
-  if (issue.origin === 'string') return issue.code === 'too_small' && bound === 1 ? 'must not be empty' : `must be at most ${String(bound)} characters`;
+  if (issue.origin === 'array')
+    return `needs at least ${String(bound)} item${bound === 1 ? '' : 's'}`;
+  if (issue.origin === 'string')
+    return issue.code === 'too_small' && bound === 1
+      ? 'must not be empty'
+      : `must be at most ${String(bound)} characters`;
   const verb = issue.code === 'too_big' ? 'above the maximum' : 'below the minimum';
   return `${typeof input === 'number' ? input : describeValue(input)} is ${verb} ${String(bound)}${reason}`;
 }
 
 /** zod issues of one parse of `data` against `schema` as findings. */
-export function issuesToFindings(issues: readonly Issue[], schema: AnySchema, data: unknown, prefix: DataPath = []): Finding[] {
+export function issuesToFindings(
+  issues: readonly Issue[],
+  schema: AnySchema,
+  data: unknown,
+  prefix: DataPath = [],
+): Finding[] {
   const out: Finding[] = [];
   for (const issue of issues) {
     const path = [...prefix, ...(issue.path as (string | number)[])];
@@ -200,13 +243,24 @@ export function issuesToFindings(issues: readonly Issue[], schema: AnySchema, da
       }
       case 'invalid_type': {
         if (input === undefined) {
-          out.push({ severity: 'error', path, message: `missing required key '${field}'`, at: 'key' });
+          out.push({
+            severity: 'error',
+            path,
+            message: `missing required key '${field}'`,
+            at: 'key',
+          });
           break;
         }
         const expected = EXPECTED_NAMES[issue.expected] ?? issue.expected;
         let message = `expected ${expected}, got ${describeValue(input)}`;
-        if (Array.isArray(input) && input.length === 1 && typeof input[0] === 'string' && input[0].includes(':')) {
-          message += ' (an unquoted [2001:db8::1] is a YAML list: quote IPv6 addresses, "[2001:db8::1]:80")';
+        if (
+          Array.isArray(input) &&
+          input.length === 1 &&
+          typeof input[0] === 'string' &&
+          input[0].includes(':')
+        ) {
+          message +=
+            ' (an unquoted [2001:db8::1] is a YAML list: quote IPv6 addresses, "[2001:db8::1]:80")';
         }
         out.push({ severity: 'error', path, message });
         break;
@@ -228,28 +282,70 @@ export function issuesToFindings(issues: readonly Issue[], schema: AnySchema, da
   return out;
 }
 
-function unionFindings(issue: Extract<Issue, { code: 'invalid_union' }>, path: DataPath, input: unknown, schema: AnySchema, data: unknown): Finding[] {
+function unionFindings(
+  issue: Extract<Issue, { code: 'invalid_union' }>,
+  path: DataPath,
+  input: unknown,
+  schema: AnySchema,
+  data: unknown,
+): Finding[] {
   // The check union (discriminated by `type`): name the type, suggest the closest.
-  if ('discriminator' in issue || (issue as { note?: string }).note === 'No matching discriminator') {
-    const options = ((issue as { options?: unknown[] }).options ?? []).filter((o): o is string => typeof o === 'string');
+  if (
+    'discriminator' in issue ||
+    (issue as { note?: string }).note === 'No matching discriminator'
+  ) {
+    const options = ((issue as { options?: unknown[] }).options ?? []).filter(
+      (o): o is string => typeof o === 'string',
+    );
     const container = valueAt(data, path.slice(0, -1));
     const type = isPlainObject(container) ? container.type : input;
     if (type === 'icmp') return [{ severity: 'error', path, message: ICMP_UNSUPPORTED }];
-    if (type === undefined) return [{ severity: 'error', path, message: `a check needs a type: one of ${options.join(', ')}`, at: 'key' }];
-    return [{ severity: 'error', path, message: `unknown check type ${JSON.stringify(type)}${typeof type === 'string' ? didYouMean(type, options) : ''} (one of: ${options.join(', ')})` }];
+    if (type === undefined)
+      return [
+        {
+          severity: 'error',
+          path,
+          message: `a check needs a type: one of ${options.join(', ')}`,
+          at: 'key',
+        },
+      ];
+    return [
+      {
+        severity: 'error',
+        path,
+        message: `unknown check type ${JSON.stringify(type)}${typeof type === 'string' ? didYouMean(type, options) : ''} (one of: ${options.join(', ')})`,
+      },
+    ];
   }
   // A branch that got past the type of the value explains the problem best.
-  const deeper = issue.errors.find((branch) => branch.some((i) => i.path.length > 0 || i.code !== 'invalid_type'))
-    ?? null;
+  const deeper =
+    issue.errors.find((branch) =>
+      branch.some((i) => i.path.length > 0 || i.code !== 'invalid_type'),
+    ) ?? null;
   const rootOnly = (branch: readonly Issue[]) => branch.every((i) => i.path.length === 0);
-  if (deeper && !(rootOnly(deeper) && deeper.every((i) => i.code === 'invalid_value' && !isPlainObject(input)))) {
+  if (
+    deeper &&
+    !(rootOnly(deeper) && deeper.every((i) => i.code === 'invalid_value' && !isPlainObject(input)))
+  ) {
     return issuesToFindings(deeper, schema, data, path);
   }
   const expected = issue.errors.flatMap((branch) =>
     branch
       .filter((i) => i.path.length === 0)
-      .map((i) => (i.code === 'invalid_type' ? (EXPECTED_NAMES[i.expected] ?? i.expected) : i.code === 'invalid_value' ? expectedList(i.values) : i.message)),
+      .map((i) =>
+        i.code === 'invalid_type'
+          ? (EXPECTED_NAMES[i.expected] ?? i.expected)
+          : i.code === 'invalid_value'
+            ? expectedList(i.values)
+            : i.message,
+      ),
   );
   const unique = [...new Set(expected)];
-  return [{ severity: 'error', path, message: `expected ${unique.join(' or ')}, got ${describeValue(input)}` }];
+  return [
+    {
+      severity: 'error',
+      path,
+      message: `expected ${unique.join(' or ')}, got ${describeValue(input)}`,
+    },
+  ];
 }

@@ -10,13 +10,22 @@ import { ConfigFile } from './schema.js';
 type Json = Record<string, unknown>;
 
 export function configJsonSchema(): Json {
-  const schema = z.toJSONSchema(ConfigFile, { io: 'input', unrepresentable: 'any', reused: 'inline' }) as Json;
+  const schema = z.toJSONSchema(ConfigFile, {
+    io: 'input',
+    unrepresentable: 'any',
+    reused: 'inline',
+  }) as Json;
   return {
     $schema: schema.$schema,
     $id: 'https://lvsd.dev/schemas/lvsd.schema.json',
     title: 'lvsd configuration',
     ...schema,
-    patternProperties: { '^x-': { description: 'Ignored by lvsd: a place for YAML anchors (x-web: &web {...}) to merge from with <<: *web.' } },
+    patternProperties: {
+      '^x-': {
+        description:
+          'Ignored by lvsd: a place for YAML anchors (x-web: &web {...}) to merge from with <<: *web.',
+      },
+    },
   };
 }
 
@@ -32,7 +41,8 @@ function resolveRef(root: Json, node: Json): { node: Json; name: string | null }
 }
 
 function typeText(root: Json, raw: Json): string {
-  if (typeof raw.$ref === 'string') return `[${raw.$ref.replace(/^#\/\$defs\//, '')}](#${raw.$ref.replace(/^#\/\$defs\//, '').toLowerCase()})`;
+  if (typeof raw.$ref === 'string')
+    return `[${raw.$ref.replace(/^#\/\$defs\//, '')}](#${raw.$ref.replace(/^#\/\$defs\//, '').toLowerCase()})`;
   const node = raw;
   if (Array.isArray(node.enum)) return node.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
   if (node.const !== undefined) return `\`${JSON.stringify(node.const)}\``;
@@ -46,8 +56,14 @@ function typeText(root: Json, raw: Json): string {
       return `map of name → ${typeText(root, (node.additionalProperties as Json) ?? {})}`;
     case 'integer':
     case 'number': {
-      const bounded = node.maximum !== undefined && (node.maximum as number) < Number.MAX_SAFE_INTEGER;
-      const range = node.minimum !== undefined && bounded ? ` ${String(node.minimum)}..${String(node.maximum)}` : node.minimum !== undefined ? ` ≥ ${String(node.minimum)}` : '';
+      const bounded =
+        node.maximum !== undefined && (node.maximum as number) < Number.MAX_SAFE_INTEGER;
+      const range =
+        node.minimum !== undefined && bounded
+          ? ` ${String(node.minimum)}..${String(node.maximum)}`
+          : node.minimum !== undefined
+            ? ` ≥ ${String(node.minimum)}`
+            : '';
       return `${String(node.type)}${range}`;
     }
     case 'string':
@@ -66,33 +82,54 @@ interface Section {
   def: string | null;
 }
 
-function childObjects(root: Json, raw: Json, path: string, inheritedDef: string | null = null): Section[] {
+function childObjects(
+  root: Json,
+  raw: Json,
+  path: string,
+  inheritedDef: string | null = null,
+): Section[] {
   const { node, name } = resolveRef(root, raw);
   const def = name ?? inheritedDef;
   if (node.properties) return [{ path, node, def }];
   if (node.type === 'array') return childObjects(root, (node.items as Json) ?? {}, `${path}[]`);
-  if (node.type === 'object' && typeof node.additionalProperties === 'object') return childObjects(root, node.additionalProperties as Json, `${path}.<name>`);
+  if (node.type === 'object' && typeof node.additionalProperties === 'object')
+    return childObjects(root, node.additionalProperties as Json, `${path}.<name>`);
   const union = (node.anyOf ?? node.oneOf) as Json[] | undefined;
   if (!union) return [];
   const variants = union
     .flatMap((n) => childObjects(root, n, path, def))
-    .map((v) => (name && v.def === name && !(v.node.properties as Record<string, Json>).type?.const ? { ...v, def: `${name} (mapping)` } : v));
+    .map((v) =>
+      name && v.def === name && !(v.node.properties as Record<string, Json>).type?.const
+        ? { ...v, def: `${name} (mapping)` }
+        : v,
+    );
   // A named union (Check): one section that lists the variants, then one per variant.
-  return name ? [{ path, node: { ...node, variants: variants.map((v) => variantTitle(v)) }, def: name }, ...variants] : variants;
+  return name
+    ? [
+        { path, node: { ...node, variants: variants.map((v) => variantTitle(v)) }, def: name },
+        ...variants,
+      ]
+    : variants;
 }
 
 function variantTitle(section: Section): string {
-  const variant = (section.node.properties as Record<string, Json> | undefined)?.type?.const as string | undefined;
+  const variant = (section.node.properties as Record<string, Json> | undefined)?.type?.const as
+    | string
+    | undefined;
   return `${section.def ?? section.path}${variant ? ` (type: ${variant})` : ''}`;
 }
 
 function table(root: Json, node: Json): string[] {
   const required = new Set((node.required as string[] | undefined) ?? []);
-  const rows = Object.entries((node.properties as Record<string, Json>) ?? {}).map(([key, prop]) => {
-    const description = String(prop.description ?? resolveRef(root, prop).node.description ?? '').replace(/\|/g, '\\|');
-    const def = prop.default !== undefined ? ` Default \`${JSON.stringify(prop.default)}\`.` : '';
-    return `| \`${key}\`${required.has(key) ? ' (required)' : ''} | ${typeText(root, prop)} | ${description}${description.includes('Default') ? '' : def} |`;
-  });
+  const rows = Object.entries((node.properties as Record<string, Json>) ?? {}).map(
+    ([key, prop]) => {
+      const description = String(
+        prop.description ?? resolveRef(root, prop).node.description ?? '',
+      ).replace(/\|/g, '\\|');
+      const def = prop.default !== undefined ? ` Default \`${JSON.stringify(prop.default)}\`.` : '';
+      return `| \`${key}\`${required.has(key) ? ' (required)' : ''} | ${typeText(root, prop)} | ${description}${description.includes('Default') ? '' : def} |`;
+    },
+  );
   return ['| key | type | meaning |', '|---|---|---|', ...rows];
 }
 
@@ -119,7 +156,13 @@ export function renderReference(): string {
     if (seen.has(title)) continue;
     seen.add(title);
     if (Array.isArray(node.variants)) {
-      const links = (node.variants as string[]).map((v) => `[${v}](#${v.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')})`);
+      const links = (node.variants as string[]).map(
+        (v) =>
+          `[${v}](#${v
+            .toLowerCase()
+            .replace(/[^a-z0-9 -]/g, '')
+            .replace(/ /g, '-')})`,
+      );
       out.push(`## ${title}`, '', `Used at \`${path}\`. One of: ${links.join(', ')}.`, '');
       continue;
     }

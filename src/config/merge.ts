@@ -60,16 +60,28 @@ interface Merged {
  * value, or reported as a conflict when `conflicts` is given (files of one directory must
  * not set the same thing twice).
  */
-function overlay(base: Merged, top: Merged, path: DataPath, policy: Policy, conflicts: Conflict[] | null): Merged {
+function overlay(
+  base: Merged,
+  top: Merged,
+  path: DataPath,
+  policy: Policy,
+  conflicts: Conflict[] | null,
+): Merged {
   const rule = policy(path);
   if (rule === 'concat' && Array.isArray(base.value) && Array.isArray(top.value)) {
     const children = new Map<string | number, Provenance>();
     base.value.forEach((_, i) => children.set(i, childProvenance(base.prov, i)));
-    top.value.forEach((_, i) => children.set(base.value instanceof Array ? base.value.length + i : i, childProvenance(top.prov, i)));
+    top.value.forEach((_, i) =>
+      children.set(
+        base.value instanceof Array ? base.value.length + i : i,
+        childProvenance(top.prov, i),
+      ),
+    );
     return { value: [...base.value, ...top.value], prov: { ...base.prov, children } };
   }
   if (!isPlainObject(base.value) || !isPlainObject(top.value)) {
-    if (conflicts && !isExtensionKey(path[0])) conflicts.push({ path, kind: 'duplicate-setting', first: base.prov, again: top.prov });
+    if (conflicts && !isExtensionKey(path[0]))
+      conflicts.push({ path, kind: 'duplicate-setting', first: base.prov, again: top.prov });
     return top;
   }
   const value: Record<string, unknown> = { ...base.value };
@@ -77,17 +89,28 @@ function overlay(base: Merged, top: Merged, path: DataPath, policy: Policy, conf
   for (const key of Object.keys(base.value)) children.set(key, childProvenance(base.prov, key));
   for (const [key, topValue] of Object.entries(top.value)) {
     const topChild = { value: topValue, prov: childProvenance(top.prov, key) };
-    if (!Object.prototype.hasOwnProperty.call(value, key)) {
+    if (!Object.hasOwn(value, key)) {
       value[key] = topValue;
       children.set(key, topChild.prov);
       continue;
     }
     const childPath = [...path, key];
     if (conflicts && policy(childPath) === 'unique') {
-      conflicts.push({ path: childPath, kind: 'duplicate-service', first: children.get(key) as Provenance, again: topChild.prov });
+      conflicts.push({
+        path: childPath,
+        kind: 'duplicate-service',
+        first: children.get(key) as Provenance,
+        again: topChild.prov,
+      });
       continue;
     }
-    const merged = overlay({ value: value[key], prov: children.get(key) as Provenance }, topChild, childPath, policy, conflicts);
+    const merged = overlay(
+      { value: value[key], prov: children.get(key) as Provenance },
+      topChild,
+      childPath,
+      policy,
+      conflicts,
+    );
     value[key] = merged.value;
     children.set(key, merged.prov);
   }
@@ -103,14 +126,19 @@ const filePolicy: Policy = (path) => {
 };
 
 /** Merges the files of a directory, in load order. */
-export function mergeFiles(sources: SourceFile[]): { value: unknown; prov: Provenance; conflicts: Conflict[] } {
+export function mergeFiles(sources: SourceFile[]): {
+  value: unknown;
+  prov: Provenance;
+  conflicts: Conflict[];
+} {
   const [first, ...rest] = sources as [SourceFile, ...SourceFile[]];
   let merged: Merged = { value: first.data, prov: { source: first, path: [] } };
   const conflicts: Conflict[] = [];
   for (const source of rest) {
     const top: Merged = { value: source.data, prov: { source, path: [] } };
     if (merged.value === null || merged.value === undefined) merged = top;
-    else if (top.value !== null && top.value !== undefined) merged = overlay(merged, top, [], filePolicy, conflicts);
+    else if (top.value !== null && top.value !== undefined)
+      merged = overlay(merged, top, [], filePolicy, conflicts);
   }
   return { value: merged.value, prov: merged.prov, conflicts };
 }
@@ -130,7 +158,11 @@ export function matchHost(names: string[], host: string): string | null {
 const HOST_SECTIONS = ['defaults', 'kernel', 'services', 'vips'];
 
 /** The base config with one host's overrides laid over it (mappings merge, lists replace). */
-export function applyHost(base: Record<string, unknown>, prov: Provenance, host: string): { value: Record<string, unknown>; prov: Provenance } {
+export function applyHost(
+  base: Record<string, unknown>,
+  prov: Provenance,
+  host: string,
+): { value: Record<string, unknown>; prov: Provenance } {
   const hosts = base.hosts as Record<string, unknown>;
   const entry = hosts[host];
   if (!isPlainObject(entry)) return { value: base, prov };
@@ -138,7 +170,14 @@ export function applyHost(base: Record<string, unknown>, prov: Provenance, host:
   let merged: Merged = { value: base, prov };
   for (const section of HOST_SECTIONS) {
     if (!(section in entry)) continue;
-    const top: Merged = { value: { [section]: entry[section] }, prov: { source: entryNode.source, path: [], children: new Map([[section, childProvenance(entryNode, section)]]) } };
+    const top: Merged = {
+      value: { [section]: entry[section] },
+      prov: {
+        source: entryNode.source,
+        path: [],
+        children: new Map([[section, childProvenance(entryNode, section)]]),
+      },
+    };
     merged = overlay(merged, top, [], () => 'merge', null);
   }
   return { value: merged.value as Record<string, unknown>, prov: merged.prov };

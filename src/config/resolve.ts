@@ -12,7 +12,13 @@ import type { CheckConfig } from './check.js';
 import type { DataPath } from './diagnostics.js';
 import { formatDuration } from './duration.js';
 import type { Finding } from './issues.js';
-import type { ResolvedConfig, ResolvedReal, ResolvedService, ResolvedVip, SourceRef } from './resolved.js';
+import type {
+  ResolvedConfig,
+  ResolvedReal,
+  ResolvedService,
+  ResolvedVip,
+  SourceRef,
+} from './resolved.js';
 import {
   SYSCTL_NAMES,
   type ConfigFile,
@@ -25,7 +31,14 @@ import {
 
 export type RefAt = (path: DataPath) => SourceRef;
 
-export const BUILTIN = { scheduler: 'wlc', forwarding: 'dr', weight: 1, persistenceTimeout: 360, drainTimeoutMs: 60_000, driftIntervalMs: 30_000 } as const;
+export const BUILTIN = {
+  scheduler: 'wlc',
+  forwarding: 'dr',
+  weight: 1,
+  persistenceTimeout: 360,
+  drainTimeoutMs: 60_000,
+  driftIntervalMs: 30_000,
+} as const;
 
 const FORWARDING_NAME: Record<string, string> = { nat: 'NAT', dr: 'DR', tun: 'TUN' };
 const hostMax = (family: Family) => (family === 'ipv4' ? 32 : 128);
@@ -48,7 +61,10 @@ class Findings {
 
 export type ResolvedBody = Omit<ResolvedConfig, 'files' | 'hash' | 'host'>;
 
-export function resolveConfig(file: ConfigFile, ref: RefAt): { config: ResolvedBody; findings: Finding[] } {
+export function resolveConfig(
+  file: ConfigFile,
+  ref: RefAt,
+): { config: ResolvedBody; findings: Finding[] } {
   const out = new Findings();
   const defaults = file.defaults ?? {};
   const services: ResolvedService[] = [];
@@ -60,7 +76,11 @@ export function resolveConfig(file: ConfigFile, ref: RefAt): { config: ResolvedB
     const id = serviceId(resolved.service);
     const first = seen.get(id);
     if (first !== undefined) {
-      out.error(['services', name], `same virtual service as '${first}' (${id}): IPVS keeps one service per ${'fwmark' in resolved.service ? 'mark and family' : 'protocol, address and port'}, so the two would fight over it`, 'key');
+      out.error(
+        ['services', name],
+        `same virtual service as '${first}' (${id}): IPVS keeps one service per ${'fwmark' in resolved.service ? 'mark and family' : 'protocol, address and port'}, so the two would fight over it`,
+        'key',
+      );
       continue;
     }
     seen.set(id, name);
@@ -86,15 +106,28 @@ interface Identity {
 
 function resolveIdentity(path: DataPath, svc: ServiceConfig, out: Findings): Identity | null {
   if (svc.address !== undefined && svc.fwmark !== undefined) {
-    out.error([...path, 'fwmark'], 'address and fwmark exclude each other: a service is selected either by address, protocol and port or by a firewall mark', 'key');
+    out.error(
+      [...path, 'fwmark'],
+      'address and fwmark exclude each other: a service is selected either by address, protocol and port or by a firewall mark',
+      'key',
+    );
     return null;
   }
   if (svc.fwmark !== undefined) {
-    if (svc.protocol !== undefined) out.error([...path, 'protocol'], 'a fwmark service has no protocol: the firewall rule that sets the mark selects the packets', 'key');
+    if (svc.protocol !== undefined)
+      out.error(
+        [...path, 'protocol'],
+        'a fwmark service has no protocol: the firewall rule that sets the mark selects the packets',
+        'key',
+      );
     return { family: svc.family ?? 'ipv4', key: { fwmark: svc.fwmark } };
   }
   if (svc.address === undefined) {
-    out.error(path, 'a service needs address (10.0.0.1:80, with protocol) or fwmark (with family)', 'key');
+    out.error(
+      path,
+      'a service needs address (10.0.0.1:80, with protocol) or fwmark (with family)',
+      'key',
+    );
     return null;
   }
   const parsed = parseHostPort(svc.address);
@@ -103,40 +136,70 @@ function resolveIdentity(path: DataPath, svc: ServiceConfig, out: Findings): Ide
     return null;
   }
   if (svc.family !== undefined && svc.family !== parsed.family) {
-    out.error([...path, 'family'], `family ${svc.family} contradicts the address ${svc.address}, which is ${parsed.family}; family is only for fwmark services`);
+    out.error(
+      [...path, 'family'],
+      `family ${svc.family} contradicts the address ${svc.address}, which is ${parsed.family}; family is only for fwmark services`,
+    );
   }
-  return { family: parsed.family, key: { protocol: svc.protocol ?? 'tcp', address: parsed.address, port: parsed.port ?? 0 } };
+  return {
+    family: parsed.family,
+    key: { protocol: svc.protocol ?? 'tcp', address: parsed.address, port: parsed.port ?? 0 },
+  };
 }
 
-function resolveService(name: string, svc: ServiceConfig, defaults: DefaultsConfig, ref: RefAt, out: Findings): ResolvedService | null {
+function resolveService(
+  name: string,
+  svc: ServiceConfig,
+  defaults: DefaultsConfig,
+  ref: RefAt,
+  out: Findings,
+): ResolvedService | null {
   const path: DataPath = ['services', name];
   const identity = resolveIdentity(path, svc, out);
   if (!identity) return null;
   const { family, key } = identity;
   const isFwmark = 'fwmark' in key;
   const scheduler = svc.scheduler ?? defaults.scheduler ?? BUILTIN.scheduler;
-  const flags = { persistent: false, onePacket: svc.ops === true, sched1: false, sched2: false, sched3: false };
+  const flags = {
+    persistent: false,
+    onePacket: svc.ops === true,
+    sched1: false,
+    sched2: false,
+    sched3: false,
+  };
 
   for (const flag of svc.scheduler_flags ?? []) {
     const [owner, what] = flag.split('-') as [string, string];
     if (owner !== scheduler) {
-      out.error([...path, 'scheduler_flags'], `${flag} is a flag of the ${owner} scheduler; this service uses ${scheduler}, which ignores it`);
+      out.error(
+        [...path, 'scheduler_flags'],
+        `${flag} is a flag of the ${owner} scheduler; this service uses ${scheduler}, which ignores it`,
+      );
       continue;
     }
     if (what === 'fallback') flags.sched1 = true;
     else flags.sched2 = true;
   }
   if (svc.ops && !isFwmark && key.protocol !== 'udp') {
-    out.error([...path, 'ops'], `one-packet scheduling (ops) is for UDP services only, as in ipvsadm: ${key.protocol.toUpperCase()} packets belong to connections and must stay on one real`);
+    out.error(
+      [...path, 'ops'],
+      `one-packet scheduling (ops) is for UDP services only, as in ipvsadm: ${key.protocol.toUpperCase()} packets belong to connections and must stay on one real`,
+    );
   }
 
   const persistence = resolvePersistence([...path, 'persistence'], svc, family, out);
   if (persistence?.engine === 'sip' && !isFwmark && key.protocol !== 'udp') {
-    out.warning([...path, 'persistence', 'engine'], `the sip engine reads Call-IDs from SIP over UDP; on a ${key.protocol.toUpperCase()} service it never finds one and persistence falls back to the client address`);
+    out.warning(
+      [...path, 'persistence', 'engine'],
+      `the sip engine reads Call-IDs from SIP over UDP; on a ${key.protocol.toUpperCase()} service it never finds one and persistence falls back to the client address`,
+    );
   }
   flags.persistent = persistence !== null;
   if (!isFwmark && key.port === 0 && !persistence) {
-    out.error([...path, 'address'], `${svc.address} has no port (port 0: all ports), which IPVS accepts only for a persistent service (ipvsadm: "Zero port specified for non-persistent service"), so one client's connections to all ports reach the same real; add a port or persistence: true`);
+    out.error(
+      [...path, 'address'],
+      `${svc.address} has no port (port 0: all ports), which IPVS accepts only for a persistent service (ipvsadm: "Zero port specified for non-persistent service"), so one client's connections to all ports reach the same real; add a port or persistence: true`,
+    );
   }
 
   const service: Service = {
@@ -151,7 +214,8 @@ function resolveService(name: string, svc: ServiceConfig, defaults: DefaultsConf
 
   const servicePort = isFwmark ? null : key.port;
   const serviceCheck = effectiveCheck(svc.check, defaults.check, path, ['defaults']);
-  if (serviceCheck.value && serviceCheck.path) checkRules(serviceCheck.path, serviceCheck.value, out);
+  if (serviceCheck.value && serviceCheck.path)
+    checkRules(serviceCheck.path, serviceCheck.value, out);
 
   const reals: ResolvedReal[] = [];
   const byId = new Map<string, number>();
@@ -161,26 +225,52 @@ function resolveService(name: string, svc: ServiceConfig, defaults: DefaultsConf
     const realPath = [...path, 'reals', index];
     const real: RealObject = typeof entry === 'string' ? { address: entry } : entry;
     const addressPath = typeof entry === 'string' ? realPath : [...realPath, 'address'];
-    const dest = resolveDest({ real, realPath, addressPath, svc, defaults, path, family, servicePort, out });
+    const dest = resolveDest({
+      real,
+      realPath,
+      addressPath,
+      svc,
+      defaults,
+      path,
+      family,
+      servicePort,
+      out,
+    });
     if (!dest) return;
     if (isFwmark) {
       const port = dest.port;
       if (fwmarkPort === null) fwmarkPort = { port, index };
       else if (fwmarkPort.port !== port) {
-        out.error(addressPath, `the reals of a fwmark service carry no port or one port for all: reals[${fwmarkPort.index}] has ${fwmarkPort.port === 0 ? 'none' : `port ${fwmarkPort.port}`}, this one ${port === 0 ? 'none' : `port ${port}`}, so a client's ports would change with the real it lands on`);
+        out.error(
+          addressPath,
+          `the reals of a fwmark service carry no port or one port for all: reals[${fwmarkPort.index}] has ${fwmarkPort.port === 0 ? 'none' : `port ${fwmarkPort.port}`}, this one ${port === 0 ? 'none' : `port ${port}`}, so a client's ports would change with the real it lands on`,
+        );
       }
     }
     const id = destId(dest);
     const twin = byId.get(id);
     if (twin !== undefined) {
-      out.error(addressPath, `${id} is listed twice (reals[${twin}] and reals[${index}]): IPVS keys reals by address and port`);
+      out.error(
+        addressPath,
+        `${id} is listed twice (reals[${twin}] and reals[${index}]): IPVS keys reals by address and port`,
+      );
       return;
     }
     byId.set(id, index);
-    const check = effectiveCheck(real.check, svc.check ?? defaults.check, realPath, svc.check !== undefined ? path : ['defaults']);
+    const check = effectiveCheck(
+      real.check,
+      svc.check ?? defaults.check,
+      realPath,
+      svc.check !== undefined ? path : ['defaults'],
+    );
     if (real.check && check.path) checkRules(check.path, real.check as CheckConfig, out);
     if (check.value && needsPort(check.value, dest)) {
-      if (real.check) out.error([...realPath, 'check'], `a ${check.value.type} check needs a port, and real ${dest.address} has none (fwmark or all-ports service): set check.port`, 'key');
+      if (real.check)
+        out.error(
+          [...realPath, 'check'],
+          `a ${check.value.type} check needs a port, and real ${dest.address} has none (fwmark or all-ports service): set check.port`,
+          'key',
+        );
       else portless.push(dest.address);
     }
     reals.push({ id, dest, check: check.value, source: ref(realPath) });
@@ -190,7 +280,11 @@ function resolveService(name: string, svc: ServiceConfig, defaults: DefaultsConf
     const where = svc.check !== undefined ? [...path, 'check'] : path;
     const from = svc.check !== undefined ? '' : ' (inherited from defaults)';
     const more = portless.length > 1 ? ` and ${portless.length - 1} more` : '';
-    out.error(where, `a ${serviceCheck.value.type} check${from} needs a port, and real ${portless[0]}${more} has none (fwmark or all-ports service): set check.port`, 'key');
+    out.error(
+      where,
+      `a ${serviceCheck.value.type} check${from} needs a port, and real ${portless[0]}${more} has none (fwmark or all-ports service): set check.port`,
+      'key',
+    );
   }
   serviceWarnings(path, svc, reals, out);
   const sorry = resolveSorry(path, svc, defaults, family, servicePort, out);
@@ -208,27 +302,52 @@ function resolveService(name: string, svc: ServiceConfig, defaults: DefaultsConf
   };
 }
 
-function resolvePersistence(path: DataPath, svc: ServiceConfig, family: Family, out: Findings): { timeout: number; netmask: number; engine: string | null } | null {
+function resolvePersistence(
+  path: DataPath,
+  svc: ServiceConfig,
+  family: Family,
+  out: Findings,
+): { timeout: number; netmask: number; engine: string | null } | null {
   const p = svc.persistence;
   if (p === undefined || p === false) return null;
-  if (p === true) return { timeout: BUILTIN.persistenceTimeout, netmask: hostMax(family), engine: null };
+  if (p === true)
+    return { timeout: BUILTIN.persistenceTimeout, netmask: hostMax(family), engine: null };
   let netmask = hostMax(family);
   if (typeof p.netmask === 'string') {
-    if (family === 'ipv6') out.error([...path, 'netmask'], `an IPv6 service takes a prefix length (netmask: 64), not a mask like ${p.netmask}`);
+    if (family === 'ipv6')
+      out.error(
+        [...path, 'netmask'],
+        `an IPv6 service takes a prefix length (netmask: 64), not a mask like ${p.netmask}`,
+      );
     else {
       const prefix = ipv4MaskToPrefix(p.netmask);
-      if (prefix === null) out.error([...path, 'netmask'], `${p.netmask} is not an IPv4 netmask: write contiguous ones like 255.255.255.0, or a prefix length (24)`);
+      if (prefix === null)
+        out.error(
+          [...path, 'netmask'],
+          `${p.netmask} is not an IPv4 netmask: write contiguous ones like 255.255.255.0, or a prefix length (24)`,
+        );
       else netmask = prefix;
     }
   } else if (typeof p.netmask === 'number') {
-    if (p.netmask > hostMax(family)) out.error([...path, 'netmask'], `prefix length ${p.netmask} does not fit an ${family} service (0..${hostMax(family)})`);
+    if (p.netmask > hostMax(family))
+      out.error(
+        [...path, 'netmask'],
+        `prefix length ${p.netmask} does not fit an ${family} service (0..${hostMax(family)})`,
+      );
     else netmask = p.netmask;
   }
   return { timeout: p.timeout, netmask, engine: p.engine ?? null };
 }
 
 /** The first of real, service, defaults that sets `field`. */
-function inherit<K extends keyof RealObject>(field: K, real: RealObject, realPath: DataPath, svc: ServiceConfig, path: DataPath, defaults: DefaultsConfig): Inherited<RealObject[K]> {
+function inherit<K extends keyof RealObject>(
+  field: K,
+  real: RealObject,
+  realPath: DataPath,
+  svc: ServiceConfig,
+  path: DataPath,
+  defaults: DefaultsConfig,
+): Inherited<RealObject[K]> {
   if (real[field] !== undefined) return { value: real[field], path: [...realPath, field] };
   const fromService = (svc as RealObject)[field];
   if (fromService !== undefined) return { value: fromService, path: [...path, field] };
@@ -256,23 +375,34 @@ function resolveDest(input: DestInput): Dest | null {
     out.error(addressPath, parsed.error);
     return null;
   }
-  const forwarding = (inherit('forwarding', real, realPath, svc, path, defaults).value ?? BUILTIN.forwarding) as Forwarding;
+  const forwarding = (inherit('forwarding', real, realPath, svc, path, defaults).value ??
+    BUILTIN.forwarding) as Forwarding;
   const port = destPort(parsed, forwarding, servicePort, addressPath, real.address, out);
   if (parsed.family !== family && forwarding !== 'tun') {
-    out.error(addressPath, `${real.address} is ${parsed.family} but the service is ${family}: IPVS reaches a real of the other family only through a tunnel (forwarding: tun); ${FORWARDING_NAME[forwarding]} cannot cross families`);
+    out.error(
+      addressPath,
+      `${real.address} is ${parsed.family} but the service is ${family}: IPVS reaches a real of the other family only through a tunnel (forwarding: tun); ${FORWARDING_NAME[forwarding]} cannot cross families`,
+    );
   }
   const upper = inherit('upper', real, realPath, svc, path, defaults);
   const lower = inherit('lower', real, realPath, svc, path, defaults);
   const upperValue = upper.value ?? 0;
   const lowerValue = lower.value ?? 0;
   if (lowerValue > upperValue && lower.path) {
-    out.error(lower.path, upperValue === 0
-      ? `lower threshold ${lowerValue} without an upper threshold: the kernel refuses lower > upper (0 = no limit), and a lower threshold only matters after the upper one was reached; set upper too`
-      : `lower threshold ${lowerValue} is above upper threshold ${upperValue}: a real stopped at ${upperValue} connections resumes below ${lowerValue}, which it is already under; the kernel refuses it (ERANGE)`);
+    out.error(
+      lower.path,
+      upperValue === 0
+        ? `lower threshold ${lowerValue} without an upper threshold: the kernel refuses lower > upper (0 = no limit), and a lower threshold only matters after the upper one was reached; set upper too`
+        : `lower threshold ${lowerValue} is above upper threshold ${upperValue}: a real stopped at ${upperValue} connections resumes below ${lowerValue}, which it is already under; the kernel refuses it (ERANGE)`,
+    );
   }
   const tunnel = inherit('tunnel', real, realPath, svc, path, defaults);
   if (tunnel.value && tunnel.path && forwarding !== 'tun' && tunnel.path[0] !== 'defaults') {
-    out.error(tunnel.path, `tunnel settings apply to forwarding tun only; this real uses ${forwarding}`, 'key');
+    out.error(
+      tunnel.path,
+      `tunnel settings apply to forwarding tun only; this real uses ${forwarding}`,
+      'key',
+    );
   }
   const tun = forwarding === 'tun' ? tunnelRules(tunnel, out) : null;
   return {
@@ -289,12 +419,22 @@ function resolveDest(input: DestInput): Dest | null {
   };
 }
 
-function destPort(parsed: HostPort, forwarding: Forwarding, servicePort: number | null, at: DataPath, text: string, out: Findings): number {
+function destPort(
+  parsed: HostPort,
+  forwarding: Forwarding,
+  servicePort: number | null,
+  at: DataPath,
+  text: string,
+  out: Findings,
+): number {
   const mapsPorts = forwarding === 'dr' || forwarding === 'tun';
   if (servicePort === null) {
     // fwmark service: no port keeps the packet's port; NAT may send every port to one.
     if (mapsPorts && parsed.port !== null && parsed.port !== 0) {
-      out.error(at, `${FORWARDING_NAME[forwarding]} forwarding cannot map ports: the real receives the packet's own destination port, so ${text} cannot be honoured; drop the port or use nat`);
+      out.error(
+        at,
+        `${FORWARDING_NAME[forwarding]} forwarding cannot map ports: the real receives the packet's own destination port, so ${text} cannot be honoured; drop the port or use nat`,
+      );
       return 0;
     }
     return parsed.port ?? 0;
@@ -302,25 +442,47 @@ function destPort(parsed: HostPort, forwarding: Forwarding, servicePort: number 
   if (parsed.port === null) return servicePort;
   if (mapsPorts && parsed.port !== servicePort) {
     const served = servicePort === 0 ? 'every port of the service' : `port ${servicePort}`;
-    out.error(at, `${FORWARDING_NAME[forwarding]} forwarding cannot map ports: the real keeps the destination port of the packet, so ${text} cannot serve ${served}; drop the port or use nat`);
+    out.error(
+      at,
+      `${FORWARDING_NAME[forwarding]} forwarding cannot map ports: the real keeps the destination port of the packet, so ${text} cannot serve ${served}; drop the port or use nat`,
+    );
     return servicePort;
   }
   return parsed.port;
 }
 
-function tunnelRules(tunnel: Inherited<TunnelConfig | undefined>, out: Findings): TunnelConfig | null {
+function tunnelRules(
+  tunnel: Inherited<TunnelConfig | undefined>,
+  out: Findings,
+): TunnelConfig | null {
   const t = tunnel.value;
   if (!t || !tunnel.path) return null;
   const at = (field: string) => [...(tunnel.path as DataPath), field];
-  if (t.type === 'gue' && t.port === undefined) out.error(tunnel.path, 'a gue tunnel needs port: the UDP port the real decapsulates GUE on', 'key');
-  if (t.type !== 'gue' && t.port !== undefined) out.error(at('port'), `port is for gue tunnels; ${t.type} has no port`, 'key');
-  if (t.checksum === 'remcsum' && t.type !== 'gue') out.error(at('checksum'), `remcsum (remote checksum offload) exists for gue only, not ${t.type}`);
-  if (t.checksum === 'csum' && t.type === 'ipip') out.error(at('checksum'), 'ipip has no checksum option; csum is for gue and gre');
+  if (t.type === 'gue' && t.port === undefined)
+    out.error(
+      tunnel.path,
+      'a gue tunnel needs port: the UDP port the real decapsulates GUE on',
+      'key',
+    );
+  if (t.type !== 'gue' && t.port !== undefined)
+    out.error(at('port'), `port is for gue tunnels; ${t.type} has no port`, 'key');
+  if (t.checksum === 'remcsum' && t.type !== 'gue')
+    out.error(
+      at('checksum'),
+      `remcsum (remote checksum offload) exists for gue only, not ${t.type}`,
+    );
+  if (t.checksum === 'csum' && t.type === 'ipip')
+    out.error(at('checksum'), 'ipip has no checksum option; csum is for gue and gre');
   return t;
 }
 
 /** The check in force: own (false = none), else inherited. Path: where the check object was written. */
-function effectiveCheck(own: CheckConfig | false | undefined, inherited: CheckConfig | false | undefined, ownerPath: DataPath, inheritedOwner: DataPath): Inherited<CheckConfig | null> {
+function effectiveCheck(
+  own: CheckConfig | false | undefined,
+  inherited: CheckConfig | false | undefined,
+  ownerPath: DataPath,
+  inheritedOwner: DataPath,
+): Inherited<CheckConfig | null> {
   if (own === false) return { value: null, path: [...ownerPath, 'check'] };
   if (own !== undefined) return { value: own, path: [...ownerPath, 'check'] };
   if (inherited === false || inherited === undefined) return { value: null, path: null };
@@ -329,7 +491,10 @@ function effectiveCheck(own: CheckConfig | false | undefined, inherited: CheckCo
 
 function checkRules(path: DataPath, check: CheckConfig, out: Findings): void {
   if (check.timeout >= check.interval) {
-    out.error([...path, 'timeout'], `timeout ${formatDuration(check.timeout)} is not shorter than interval ${formatDuration(check.interval)}: one check must end before the next begins`);
+    out.error(
+      [...path, 'timeout'],
+      `timeout ${formatDuration(check.timeout)} is not shorter than interval ${formatDuration(check.interval)}: one check must end before the next begins`,
+    );
   }
   if (check.address !== undefined && 'error' in parseHostPort(check.address)) {
     out.error([...path, 'address'], `'${check.address}' is not an IP address to check`);
@@ -341,7 +506,14 @@ function needsPort(check: CheckConfig, dest: Dest): boolean {
   return check.type !== 'exec' && check.port === undefined && dest.port === 0;
 }
 
-function resolveSorry(path: DataPath, svc: ServiceConfig, defaults: DefaultsConfig, family: Family, servicePort: number | null, out: Findings): Dest | null {
+function resolveSorry(
+  path: DataPath,
+  svc: ServiceConfig,
+  defaults: DefaultsConfig,
+  family: Family,
+  servicePort: number | null,
+  out: Findings,
+): Dest | null {
   if (svc.sorry_server === undefined) return null;
   const at = [...path, 'sorry_server'];
   const parsed = parseHostPort(svc.sorry_server);
@@ -351,7 +523,11 @@ function resolveSorry(path: DataPath, svc: ServiceConfig, defaults: DefaultsConf
   }
   const forwarding = (svc.forwarding ?? defaults.forwarding ?? BUILTIN.forwarding) as Forwarding;
   const port = destPort(parsed, forwarding, servicePort, at, svc.sorry_server, out);
-  if (parsed.family !== family && forwarding !== 'tun') out.error(at, `the sorry server ${svc.sorry_server} is ${parsed.family} but the service is ${family}; ${FORWARDING_NAME[forwarding]} cannot cross families`);
+  if (parsed.family !== family && forwarding !== 'tun')
+    out.error(
+      at,
+      `the sorry server ${svc.sorry_server} is ${parsed.family} but the service is ${family}; ${FORWARDING_NAME[forwarding]} cannot cross families`,
+    );
   const tunnel = forwarding === 'tun' ? (svc.tunnel ?? defaults.tunnel) : undefined;
   return {
     address: parsed.address,
@@ -367,38 +543,91 @@ function resolveSorry(path: DataPath, svc: ServiceConfig, defaults: DefaultsConf
   };
 }
 
-function resolveQuorum(path: DataPath, svc: ServiceConfig, reals: ResolvedReal[], hasSorry: boolean, out: Findings): ResolvedService['quorum'] {
+function resolveQuorum(
+  path: DataPath,
+  svc: ServiceConfig,
+  reals: ResolvedReal[],
+  hasSorry: boolean,
+  out: Findings,
+): ResolvedService['quorum'] {
   if (svc.quorum === undefined) {
-    if (svc.quorum_hysteresis !== undefined) out.warning([...path, 'quorum_hysteresis'], 'quorum_hysteresis has no effect without quorum', 'key');
+    if (svc.quorum_hysteresis !== undefined)
+      out.warning(
+        [...path, 'quorum_hysteresis'],
+        'quorum_hysteresis has no effect without quorum',
+        'key',
+      );
     return null;
   }
   const hysteresis = svc.quorum_hysteresis ?? 0;
   const total = reals.reduce((sum, r) => sum + r.dest.weight, 0);
-  if (svc.quorum > total) out.warning([...path, 'quorum'], `quorum ${svc.quorum} is above the sum of all weights (${total}): it can never be met, so the service always counts as below quorum`);
-  if (hysteresis >= svc.quorum) out.warning([...path, 'quorum_hysteresis'], `hysteresis ${hysteresis} is not below quorum ${svc.quorum}: quorum is then lost only when no real is healthy`);
-  if (!hasSorry) out.warning([...path, 'quorum'], 'quorum without sorry_server changes nothing: losing quorum puts the sorry server in', 'key');
+  if (svc.quorum > total)
+    out.warning(
+      [...path, 'quorum'],
+      `quorum ${svc.quorum} is above the sum of all weights (${total}): it can never be met, so the service always counts as below quorum`,
+    );
+  if (hysteresis >= svc.quorum)
+    out.warning(
+      [...path, 'quorum_hysteresis'],
+      `hysteresis ${hysteresis} is not below quorum ${svc.quorum}: quorum is then lost only when no real is healthy`,
+    );
+  if (!hasSorry)
+    out.warning(
+      [...path, 'quorum'],
+      'quorum without sorry_server changes nothing: losing quorum puts the sorry server in',
+      'key',
+    );
   return { min: svc.quorum, hysteresis };
 }
 
-function resolveServiceVip(path: DataPath, svc: ServiceConfig, identity: Identity, out: Findings): ResolvedVip | null {
+function resolveServiceVip(
+  path: DataPath,
+  svc: ServiceConfig,
+  identity: Identity,
+  out: Findings,
+): ResolvedVip | null {
   if (svc.vip === undefined) return null;
   if ('fwmark' in identity.key) {
-    out.error([...path, 'vip'], 'a fwmark service has no address to hold: hold addresses with the top-level vips list instead', 'key');
+    out.error(
+      [...path, 'vip'],
+      'a fwmark service has no address to hold: hold addresses with the top-level vips list instead',
+      'key',
+    );
     return null;
   }
   const spec = typeof svc.vip === 'string' ? { interface: svc.vip, prefix: undefined } : svc.vip;
   const max = hostMax(identity.family);
   if (spec.prefix !== undefined && spec.prefix > max) {
-    out.error([...path, 'vip', 'prefix'], `prefix ${spec.prefix} does not fit an ${identity.family} address (0..${max})`);
+    out.error(
+      [...path, 'vip', 'prefix'],
+      `prefix ${spec.prefix} does not fit an ${identity.family} address (0..${max})`,
+    );
   }
-  return { address: identity.key.address, prefix: Math.min(spec.prefix ?? max, max), interface: spec.interface };
+  return {
+    address: identity.key.address,
+    prefix: Math.min(spec.prefix ?? max, max),
+    interface: spec.interface,
+  };
 }
 
-function serviceWarnings(path: DataPath, svc: ServiceConfig, reals: ResolvedReal[], out: Findings): void {
+function serviceWarnings(
+  path: DataPath,
+  svc: ServiceConfig,
+  reals: ResolvedReal[],
+  out: Findings,
+): void {
   if ((svc.reals ?? []).length === 0 && svc.sorry_server === undefined) {
-    out.warning(path, 'no reals and no sorry_server: IPVS has nowhere to send new connections and refuses them', 'key');
+    out.warning(
+      path,
+      'no reals and no sorry_server: IPVS has nowhere to send new connections and refuses them',
+      'key',
+    );
   } else if (reals.length > 0 && reals.every((r) => r.dest.weight === 0)) {
-    out.warning([...path, 'reals'], 'every real has weight 0: the service accepts no new connections', 'key');
+    out.warning(
+      [...path, 'reals'],
+      'every real has weight 0: the service accepts no new connections',
+      'key',
+    );
   }
 }
 
@@ -414,7 +643,8 @@ function resolveKernel(kernel: KernelConfig, out: Findings): ResolvedBody['kerne
   if (kernel.sync !== undefined) result.daemons = resolveSync(kernel.sync, out);
   for (const [name, value] of Object.entries(kernel.sysctl ?? {})) {
     if (value === undefined) continue;
-    result.sysctls[SYSCTL_NAMES[name as keyof typeof SYSCTL_NAMES]] = typeof value === 'boolean' ? (value ? 1 : 0) : value;
+    result.sysctls[SYSCTL_NAMES[name as keyof typeof SYSCTL_NAMES]] =
+      typeof value === 'boolean' ? (value ? 1 : 0) : value;
   }
   return result;
 }
@@ -427,7 +657,10 @@ function resolveSync(sync: NonNullable<KernelConfig['sync']>, out: Findings): Sy
     const at: DataPath = Array.isArray(sync) ? ['kernel', 'sync', i] : ['kernel', 'sync'];
     const twin = states.get(d.state);
     if (twin !== undefined) {
-      out.error([...at, 'state'], `a second ${d.state} daemon (the first is kernel.sync[${twin}]): the kernel runs at most one master and one backup`);
+      out.error(
+        [...at, 'state'],
+        `a second ${d.state} daemon (the first is kernel.sync[${twin}]): the kernel runs at most one master and one backup`,
+      );
       return [];
     }
     states.set(d.state, i);
@@ -435,8 +668,16 @@ function resolveSync(sync: NonNullable<KernelConfig['sync']>, out: Findings): Sy
     if (d.syncmaxlen !== undefined) daemon.syncMaxLen = d.syncmaxlen;
     if (d.mcast_group !== undefined) {
       const group = parseHostPort(d.mcast_group);
-      if ('error' in group || group.port !== null) out.error([...at, 'mcast_group'], `'${d.mcast_group}' is not a multicast group address (224.0.0.81, ff02::1:2)`);
-      else if (!isMulticast(group.address, group.family)) out.error([...at, 'mcast_group'], `${d.mcast_group} is not a multicast address (224.0.0.0/4 or ff00::/8): sync messages are multicast`);
+      if ('error' in group || group.port !== null)
+        out.error(
+          [...at, 'mcast_group'],
+          `'${d.mcast_group}' is not a multicast group address (224.0.0.81, ff02::1:2)`,
+        );
+      else if (!isMulticast(group.address, group.family))
+        out.error(
+          [...at, 'mcast_group'],
+          `${d.mcast_group} is not a multicast address (224.0.0.0/4 or ff00::/8): sync messages are multicast`,
+        );
       else daemon.mcastGroup = group.address;
     }
     if (d.mcast_port !== undefined) daemon.mcastPort = d.mcast_port;
@@ -464,10 +705,19 @@ function resolveVips(vips: NonNullable<ConfigFile['vips']>, out: Findings): Reso
     const key = `${parsed.address}%${vip.interface}`;
     const twin = seen.get(key);
     if (twin !== undefined) {
-      out.error(['vips', i], `${parsed.address} on ${vip.interface} is listed twice (vips[${twin}] and vips[${i}])`);
+      out.error(
+        ['vips', i],
+        `${parsed.address} on ${vip.interface} is listed twice (vips[${twin}] and vips[${i}])`,
+      );
       return [];
     }
     seen.set(key, i);
-    return [{ address: parsed.address, prefix: parsed.prefix ?? hostMax(parsed.family), interface: vip.interface }];
+    return [
+      {
+        address: parsed.address,
+        prefix: parsed.prefix ?? hostMax(parsed.family),
+        interface: vip.interface,
+      },
+    ];
   });
 }

@@ -7,9 +7,25 @@
  * something to report, and then the Document is built once, lazily, by locate(). Files
  * outside the subset, and files with syntax errors, go through `yaml` from the start.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Document,
+  type Node,
+  type Pair,
+} from 'yaml';
 import type { DataPath, Diagnostic } from './diagnostics.js';
-import { fastParseYaml, fastParseYamlWithPositions, type Pos, type PositionMap } from './yaml-fast.js';
+import {
+  fastParseYaml,
+  fastParseYamlWithPositions,
+  type Pos,
+  type PositionMap,
+} from './yaml-fast.js';
 
 export type ParserChoice = 'auto' | 'yaml';
 
@@ -41,7 +57,7 @@ export class SourceFile {
     }
     const { doc, lines } = this.parsed();
     let node: unknown = doc.contents;
-    let position = node ? (node as Node).range?.[0] ?? 0 : 0;
+    let position = node ? ((node as Node).range?.[0] ?? 0) : 0;
     for (let i = 0; i < path.length; i++) {
       const segment = path[i];
       const last = i === path.length - 1;
@@ -95,7 +111,11 @@ export class SourceFile {
 }
 
 /** The same walk as over yaml's Document, over the positions the fast reader recorded. */
-function locateFast({ value, positions }: { value: unknown; positions: PositionMap }, path: DataPath, at: 'key' | 'value'): Position {
+function locateFast(
+  { value, positions }: { value: unknown; positions: PositionMap },
+  path: DataPath,
+  at: 'key' | 'value',
+): Position {
   let node = value;
   let position: Pos = positions.root;
   for (let i = 0; i < path.length; i++) {
@@ -107,7 +127,7 @@ function locateFast({ value, positions }: { value: unknown; positions: PositionM
       node = node[segment];
     } else if (node !== null && typeof node === 'object') {
       const key = String(segment);
-      if (!Object.prototype.hasOwnProperty.call(node, key)) break;
+      if (!Object.hasOwn(node, key)) break;
       position = positions.keyAt(node, key, 'key') ?? position;
       if (last && at === 'key') break;
       if (last) position = positions.keyAt(node, key, 'value') ?? position;
@@ -140,7 +160,14 @@ export function readSource(file: string, text: string, parser: ParserChoice = 'a
       ok: false,
       errors: doc.errors.map((err) => {
         const { line, col } = lines.linePos(err.pos[0]);
-        return { severity: 'error', file, line, column: col, path: '', message: syntaxMessage(err.message, text, line) };
+        return {
+          severity: 'error',
+          file,
+          line,
+          column: col,
+          path: '',
+          message: syntaxMessage(err.message, text, line),
+        };
       }),
     };
   }
@@ -152,7 +179,19 @@ export function readSource(file: string, text: string, parser: ParserChoice = 'a
     // alias bomb. The yaml package throws without a position; the merge key is found here.
     const at = badMergeKey(doc) ?? 0;
     const { line, col } = lines.linePos(at);
-    return { ok: false, errors: [{ severity: 'error', file, line, column: col, path: '', message: `YAML: ${(err as Error).message}` }] };
+    return {
+      ok: false,
+      errors: [
+        {
+          severity: 'error',
+          file,
+          line,
+          column: col,
+          path: '',
+          message: `YAML: ${(err as Error).message}`,
+        },
+      ],
+    };
   }
   const source = new SourceFile(file, text, value, 'yaml');
   source.adopt(doc, lines);

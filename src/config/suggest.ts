@@ -7,12 +7,19 @@
 export function editDistance(a: string, b: string): number {
   const rows = a.length + 1;
   const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: rows }, (_, i) =>
+    Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i < rows; i++) {
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min((d[i - 1]![j] as number) + 1, (d[i]![j - 1] as number) + 1, (d[i - 1]![j - 1] as number) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, (d[i - 2]![j - 2] as number) + 1);
+      let best = Math.min(
+        (d[i - 1]![j] as number) + 1,
+        (d[i]![j - 1] as number) + 1,
+        (d[i - 1]![j - 1] as number) + cost,
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, (d[i - 2]![j - 2] as number) + 1);
       d[i]![j] = best;
     }
   }
@@ -27,7 +34,9 @@ export function closest(word: string, candidates: readonly string[]): string | n
   for (const candidate of candidates) {
     const other = candidate.toLowerCase();
     // A word that extends a key (ip_forwarding for ip_forward) is as close as a typo.
-    const extends_ = Math.min(lower.length, other.length) >= 4 && (lower.startsWith(other) || other.startsWith(lower));
+    const extends_ =
+      Math.min(lower.length, other.length) >= 4 &&
+      (lower.startsWith(other) || other.startsWith(lower));
     const distance = extends_ ? 1 : editDistance(lower, other);
     if (distance < bestDistance) {
       best = candidate;

@@ -20,7 +20,24 @@ const bail = (): never => {
 };
 
 /** Characters that may not start a plain scalar (YAML 1.2 c-indicator, less - ? : handled apart). */
-const PLAIN_START_FORBIDDEN = new Set(['[', ']', '{', '}', '#', '&', '*', '!', '|', '>', "'", '"', '%', '@', '`', ',']);
+const PLAIN_START_FORBIDDEN = new Set([
+  '[',
+  ']',
+  '{',
+  '}',
+  '#',
+  '&',
+  '*',
+  '!',
+  '|',
+  '>',
+  "'",
+  '"',
+  '%',
+  '@',
+  '`',
+  ',',
+]);
 
 const FLOW_INDICATORS = new Set([',', '[', ']', '{', '}']);
 
@@ -78,7 +95,9 @@ export class PositionMap {
 
   itemAt(holder: unknown[], index: number): Pos | null {
     const list = this.table.get(holder);
-    return list && list.length > index * 2 + 1 ? [list[index * 2] as number, list[index * 2 + 1] as number] : null;
+    return list && list.length > index * 2 + 1
+      ? [list[index * 2] as number, list[index * 2 + 1] as number]
+      : null;
   }
 
   /** Key -> offset in the flat list, built on first lookup of a big mapping (`services:`). */
@@ -99,12 +118,16 @@ export class PositionMap {
       for (let i = 0; i < list.length && at === -1; i += 5) if (list[i] === key) at = i;
     }
     if (at === -1) return null;
-    return which === 'key' ? [list[at + 1] as number, list[at + 2] as number] : [list[at + 3] as number, list[at + 4] as number];
+    return which === 'key'
+      ? [list[at + 1] as number, list[at + 2] as number]
+      : [list[at + 3] as number, list[at + 4] as number];
   }
 }
 
 /** The value and where each part of it is; null when outside the subset. */
-export function fastParseYamlWithPositions(text: string): { value: unknown; positions: PositionMap } | null {
+export function fastParseYamlWithPositions(
+  text: string,
+): { value: unknown; positions: PositionMap } | null {
   const positions = new PositionMap();
   try {
     return { value: new Reader(text, positions).document(), positions };
@@ -119,7 +142,13 @@ export function resolvePlain(s: string): unknown {
   const c = s.charCodeAt(0);
   // Only these first characters can start a null, bool, int or float; the rest are strings.
   const maybeTyped =
-    s.length === 0 || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46 || c === 126 || 'nNtTfF'.includes(s[0] as string);
+    s.length === 0 ||
+    (c >= 48 && c <= 57) ||
+    c === 43 ||
+    c === 45 ||
+    c === 46 ||
+    c === 126 ||
+    'nNtTfF'.includes(s[0] as string);
   if (!maybeTyped) return s;
   if (/^(?:~|[Nn]ull|NULL)?$/.test(s)) return null;
   if (/^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/.test(s)) return s[0] === 't' || s[0] === 'T';
@@ -127,7 +156,11 @@ export function resolvePlain(s: string): unknown {
   if (/^[-+]?[0-9]+$/.test(s)) return parseInt(s, 10);
   if (/^0x[0-9a-fA-F]+$/.test(s)) return parseInt(s.substring(2), 16);
   if (/^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/.test(s)) {
-    return s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+    return s.slice(-3).toLowerCase() === 'nan'
+      ? NaN
+      : s[0] === '-'
+        ? Number.NEGATIVE_INFINITY
+        : Number.POSITIVE_INFINITY;
   }
   if (/^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/.test(s)) return parseFloat(s);
   if (/^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/.test(s)) return parseFloat(s);
@@ -206,7 +239,9 @@ class Reader {
     if (this.contents.length === 0) return null;
     const content = this.contents[0] as string;
     if (this.positions) this.positions.root = this.pos(0, this.indents[0] as number);
-    const value = isSeqItem(content) ? this.blockSeq(this.indents[0] as number) : this.blockMap(this.indents[0] as number);
+    const value = isSeqItem(content)
+      ? this.blockSeq(this.indents[0] as number)
+      : this.blockMap(this.indents[0] as number);
     if (this.i < this.contents.length) bail();
     return value;
   }
@@ -216,8 +251,10 @@ class Reader {
     if (this.i >= this.contents.length) return null;
     const indent = this.indents[this.i] as number;
     const content = this.contents[this.i] as string;
-    if (indent > parentIndent) return isSeqItem(content) ? this.blockSeq(indent) : this.blockMap(indent);
-    if (indent === parentIndent && seqAtSameIndent && isSeqItem(content)) return this.blockSeq(indent);
+    if (indent > parentIndent)
+      return isSeqItem(content) ? this.blockSeq(indent) : this.blockMap(indent);
+    if (indent === parentIndent && seqAtSameIndent && isSeqItem(content))
+      return this.blockSeq(indent);
     return null;
   }
 
@@ -236,14 +273,26 @@ class Reader {
         // Taken before reading: "- key: v" items move their line's indent while read.
         const start = this.positions && before < this.contents.length ? this.nextPos() : null;
         value = this.nested(indent, true);
-        if (this.positions) valuePos = this.i > before && start ? start : this.emptyPos(line, indent + restOffset - 1);
+        if (this.positions)
+          valuePos =
+            this.i > before && start ? start : this.emptyPos(line, indent + restOffset - 1);
       } else {
         const at = indent + restOffset;
-        value = inlineValue(rest, this.positions ? { positions: this.positions, line: (this.lineIndex[line] as number) + 1, column: at + 1 } : null);
+        value = inlineValue(
+          rest,
+          this.positions
+            ? {
+                positions: this.positions,
+                line: (this.lineIndex[line] as number) + 1,
+                column: at + 1,
+              }
+            : null,
+        );
         if (this.positions) valuePos = this.pos(line, at + rest.length - rest.trimStart().length);
       }
       // '<<' is a merge key to the yaml path (merge: true): its meaning is left to it.
-      if (Object.prototype.hasOwnProperty.call(map, key) || key === '__proto__' || key === '<<') bail();
+      if (Object.hasOwn(map, key) || key === '__proto__' || key === '<<')
+        bail();
       map[key] = value;
       if (this.positions) this.positions.entry(map, key, this.pos(line, indent), valuePos as Pos);
     }
@@ -253,7 +302,11 @@ class Reader {
 
   private blockSeq(indent: number): unknown[] {
     const seq: unknown[] = [];
-    while (this.i < this.contents.length && this.indents[this.i] === indent && isSeqItem(this.contents[this.i] as string)) {
+    while (
+      this.i < this.contents.length &&
+      this.indents[this.i] === indent &&
+      isSeqItem(this.contents[this.i] as string)
+    ) {
       const content = this.contents[this.i] as string;
       let spaces = 1;
       while (content.charCodeAt(spaces) === 32) spaces++;
@@ -264,7 +317,8 @@ class Reader {
         const before = this.i;
         const start = this.positions && before < this.contents.length ? this.nextPos() : null;
         const value = this.nested(indent, false);
-        if (this.positions) this.positions.item(seq, this.i > before && start ? start : this.emptyPos(line, indent));
+        if (this.positions)
+          this.positions.item(seq, this.i > before && start ? start : this.emptyPos(line, indent));
         seq.push(value);
       } else if (isSeqItem(rest)) {
         bail();
@@ -277,7 +331,12 @@ class Reader {
       } else {
         this.i++;
         const at = indent + spaces;
-        const value = inlineValue(' ' + rest, this.positions ? { positions: this.positions, line: (this.lineIndex[line] as number) + 1, column: at } : null);
+        const value = inlineValue(
+          ' ' + rest,
+          this.positions
+            ? { positions: this.positions, line: (this.lineIndex[line] as number) + 1, column: at }
+            : null,
+        );
         if (this.positions) this.positions.item(seq, this.pos(line, at));
         seq.push(value);
       }
@@ -345,7 +404,11 @@ function splitKey(content: string): { key: string; rest: string; restOffset: num
   if (colon === -1) bail();
   const keyText = content.slice(0, colon).trimEnd();
   if (keyText === '') bail();
-  return { key: keyString(resolvePlain(keyText)), rest: content.slice(colon + 1), restOffset: colon + 1 };
+  return {
+    key: keyString(resolvePlain(keyText)),
+    rest: content.slice(colon + 1),
+    restOffset: colon + 1,
+  };
 }
 
 interface Track {
@@ -367,7 +430,10 @@ function inlineValue(rest: string, track: Track | null = null): unknown {
     if (end === -1) bail();
     value = quotedValue(s, 0, end);
   } else if (first === '[' || first === '{') {
-    const flow = new FlowReader(s, track ? { ...track, column: track.column + rest.length - s.length } : null);
+    const flow = new FlowReader(
+      s,
+      track ? { ...track, column: track.column + rest.length - s.length } : null,
+    );
     value = flow.node();
     end = flow.pos;
   } else {
@@ -446,7 +512,8 @@ class FlowReader {
       if (c === ',' || c === '}' || c === undefined) bail();
       const valuePos = this.track ? this.here() : null;
       const value = this.node();
-      if (Object.prototype.hasOwnProperty.call(out, key) || key === '__proto__' || key === '<<') bail();
+      if (Object.hasOwn(out, key) || key === '__proto__' || key === '<<')
+        bail();
       out[key] = value;
       if (this.track) {
         this.track.positions.entry(out, key, keyPos as Pos, valuePos as Pos);
@@ -484,7 +551,16 @@ class FlowReader {
       if (c === ',' || c === '[' || c === ']' || c === '{' || c === '}') break;
       if (c === ':') {
         const n = s[j + 1];
-        if (n === undefined || n === ' ' || n === ',' || n === '[' || n === ']' || n === '{' || n === '}') break;
+        if (
+          n === undefined ||
+          n === ' ' ||
+          n === ',' ||
+          n === '[' ||
+          n === ']' ||
+          n === '{' ||
+          n === '}'
+        )
+          break;
       }
       if (c === '#' && s[j - 1] === ' ') bail();
     }

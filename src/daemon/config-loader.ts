@@ -7,7 +7,9 @@ import type { LoadOutcome } from './ports.js';
 
 export async function loadConfigOutcome(path: string, host?: string): Promise<LoadOutcome> {
   const result = await loadConfig(path, host ? { host } : {});
-  const lines = (diags: Parameters<typeof formatDiagnostics>[0]) => diags.map((d) => formatDiagnostics([d]));
-  if (!result.ok) return { ok: false, errors: lines(result.errors), warnings: lines(result.warnings) };
+  const lines = (diags: Parameters<typeof formatDiagnostics>[0]) =>
+    diags.map((d) => formatDiagnostics([d]));
+  if (!result.ok)
+    return { ok: false, errors: lines(result.errors), warnings: lines(result.warnings) };
   return { ok: true, config: result.config, warnings: lines(result.warnings) };
 }

@@ -28,7 +28,14 @@ import { PhaseTimer } from '../util/timings.js';
 import type { Logger } from '../util/log.js';
 import { driftSteps, scopedAim, type Aim } from './drift.js';
 import { DaemonMetrics } from './metrics.js';
-import type { CheckResultEvent, ConfigLoader, DesiredFunction, HealthBatch, HealthView, HealthSource } from './ports.js';
+import type {
+  CheckResultEvent,
+  ConfigLoader,
+  DesiredFunction,
+  HealthBatch,
+  HealthView,
+  HealthSource,
+} from './ports.js';
 import { CoalescingRunner, Debouncer } from './serial.js';
 import { buildServices, type DaemonStatus, type PassRecord, type ReloadRecord } from './status.js';
 import { RecordingClient } from './recording-client.js';
@@ -52,7 +59,12 @@ export interface DaemonOptions<Snapshot> {
   stateDir: string;
   sysctls?: SysctlAccess;
   /** Further reconcile options passed through as they are (tests: VIP and firewall readers). */
-  reconcileExtras?: Partial<Omit<ReconcileOptions, 'desired' | 'stateDir' | 'prune' | 'drainTimeoutMs' | 'dryRun' | 'timer' | 'now' | 'sysctls'>>;
+  reconcileExtras?: Partial<
+    Omit<
+      ReconcileOptions,
+      'desired' | 'stateDir' | 'prune' | 'drainTimeoutMs' | 'dryRun' | 'timer' | 'now' | 'sysctls'
+    >
+  >;
   metrics?: DaemonMetrics;
   /** Watch the config for changes (default true); SIGHUP reloads either way. */
   watch?: boolean;
@@ -141,7 +153,10 @@ export class Daemon<Snapshot> {
     this.passes = new CoalescingRunner((triggers) => this.runPass(triggers));
     this.reloads = new CoalescingRunner((reasons) => this.runReload(reasons));
     this.ready = new Promise((resolve) => (this.markReady = resolve));
-    this.debouncer = new Debouncer(() => this.fireDebouncedReload(), options.reloadDebounceMs ?? 500);
+    this.debouncer = new Debouncer(
+      () => this.fireDebouncedReload(),
+      options.reloadDebounceMs ?? 500,
+    );
   }
 
   /**
@@ -167,7 +182,10 @@ export class Daemon<Snapshot> {
     const loaded = await this.loadSafely();
     if (!loaded.ok) {
       this.recordReload({ ok: false, errors: loaded.errors, warnings: loaded.warnings });
-      this.log.error({ event: 'config_rejected', path: this.options.configPath, errors: loaded.errors }, 'invalid configuration; not starting');
+      this.log.error(
+        { event: 'config_rejected', path: this.options.configPath, errors: loaded.errors },
+        'invalid configuration; not starting',
+      );
       throw new ConfigRejectedError(loaded.errors);
     }
     this.logWarnings(loaded.warnings);
@@ -180,10 +198,18 @@ export class Daemon<Snapshot> {
     });
     this.options.health.on('result', (result: CheckResultEvent) => this.recordCheck(result));
     // The health side logs each transition itself; the daemon counts them.
-    this.options.health.on('transition', (t: { service?: string; to?: string }) => this.metrics.healthTransitions.inc({ service: t.service ?? '', to: t.to ?? '' }));
+    this.options.health.on('transition', (t: { service?: string; to?: string }) =>
+      this.metrics.healthTransitions.inc({ service: t.service ?? '', to: t.to ?? '' }),
+    );
     await this.options.health.update(loaded.config, { table });
     this.log.info(
-      { event: 'started', path: this.options.configPath, hash: loaded.config.hash, services: loaded.config.services.length, files: loaded.config.files },
+      {
+        event: 'started',
+        path: this.options.configPath,
+        hash: loaded.config.hash,
+        services: loaded.config.services.length,
+        files: loaded.config.files,
+      },
       'lvsd started',
     );
     await this.watcher?.setFiles(loaded.config.files);
@@ -227,7 +253,13 @@ export class Daemon<Snapshot> {
       version: this.options.version ?? '0.0.0',
       pid: process.pid,
       startedAt: new Date(this.startedAt).toISOString(),
-      config: { path: this.options.configPath, hash: config.hash, host: config.host, files: config.files, loadedAt: new Date(this.configLoadedAt).toISOString() },
+      config: {
+        path: this.options.configPath,
+        hash: config.hash,
+        host: config.host,
+        files: config.files,
+        loadedAt: new Date(this.configLoadedAt).toISOString(),
+      },
       lastReload: this.lastReload,
       lastReconcile: this.lastPass,
       kernel: info,
@@ -251,8 +283,10 @@ export class Daemon<Snapshot> {
   /** Healthy once the first pass is done, while the last pass completed (the kernel answers, the state is writable). */
   healthy(): { ok: boolean; reason: string } {
     if (!this.config) return { ok: false, reason: 'no configuration loaded' };
-    if (!this.lastPass) return { ok: false, reason: 'starting: the first reconcile pass has not finished' };
-    if (this.lastPass.error) return { ok: false, reason: `last reconcile failed: ${this.lastPass.error}` };
+    if (!this.lastPass)
+      return { ok: false, reason: 'starting: the first reconcile pass has not finished' };
+    if (this.lastPass.error)
+      return { ok: false, reason: `last reconcile failed: ${this.lastPass.error}` };
     return { ok: true, reason: 'ok' };
   }
 
@@ -262,17 +296,27 @@ export class Daemon<Snapshot> {
   private fireDebouncedReload(): void {
     const reasons = [...this.pendingReloadReasons];
     this.pendingReloadReasons.clear();
-    for (const reason of reasons.length ? reasons : (['watch'] as const)) void this.reloads.request(reason);
+    for (const reason of reasons.length ? reasons : (['watch'] as const))
+      void this.reloads.request(reason);
   }
 
   private async runReload(reasons: ReadonlySet<ReloadReason>): Promise<ReloadRecord | null> {
     if (!(await this.ready) || this.stopping) return this.lastReload;
     const loaded = await this.loadSafely();
     if (!loaded.ok) {
-      const record = this.recordReload({ ok: false, errors: loaded.errors, warnings: loaded.warnings });
+      const record = this.recordReload({
+        ok: false,
+        errors: loaded.errors,
+        warnings: loaded.warnings,
+      });
       this.logWarnings(loaded.warnings);
       this.log.error(
-        { event: 'config_rejected', path: this.options.configPath, errors: loaded.errors, kept: this.config?.hash ?? null },
+        {
+          event: 'config_rejected',
+          path: this.options.configPath,
+          errors: loaded.errors,
+          kept: this.config?.hash ?? null,
+        },
         `invalid configuration (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'}); the last good config stays in force`,
       );
       return record;
@@ -282,7 +326,10 @@ export class Daemon<Snapshot> {
     const previous = this.config;
     if (previous && previous.hash === config.hash) {
       const record = this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
-      this.log.debug({ event: 'config_unchanged', hash: config.hash, reasons: [...reasons] }, 'configuration unchanged');
+      this.log.debug(
+        { event: 'config_unchanged', hash: config.hash, reasons: [...reasons] },
+        'configuration unchanged',
+      );
       // SIGHUP is also the way to ask for a pass right now; a file touch is not.
       if (reasons.has('signal') || reasons.has('manual')) await this.passes.request('reload');
       return record;
@@ -290,12 +337,22 @@ export class Daemon<Snapshot> {
     // The checks and the config change together, with no await between them: a pass that
     // slipped in between would pair the new config with the old checks (a new checked real,
     // not yet known to the checks, would count as up).
-    const updating = this.options.health.update(config, this.client.last ? { table: this.client.last.table } : {});
+    const updating = this.options.health.update(
+      config,
+      this.client.last ? { table: this.client.last.table } : {},
+    );
     this.adopt(config);
     await updating;
     const record = this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
     this.log.info(
-      { event: 'config_reloaded', hash: config.hash, previous: previous?.hash ?? null, services: config.services.length, files: config.files, reasons: [...reasons] },
+      {
+        event: 'config_reloaded',
+        hash: config.hash,
+        previous: previous?.hash ?? null,
+        services: config.services.length,
+        files: config.files,
+        reasons: [...reasons],
+      },
       'configuration reloaded',
     );
     await this.watcher?.setFiles(config.files);
@@ -308,7 +365,11 @@ export class Daemon<Snapshot> {
     try {
       return await this.options.load(this.options.configPath);
     } catch (err) {
-      return { ok: false, errors: [`${this.options.configPath}: ${(err as Error).message}`], warnings: [] };
+      return {
+        ok: false,
+        errors: [`${this.options.configPath}: ${(err as Error).message}`],
+        warnings: [],
+      };
     }
   }
 
@@ -317,11 +378,21 @@ export class Daemon<Snapshot> {
     this.configLoadedAt = Date.now();
   }
 
-  private recordReload(result: { ok: boolean; errors: string[]; warnings: string[] }): ReloadRecord {
+  private recordReload(result: {
+    ok: boolean;
+    errors: string[];
+    warnings: string[];
+  }): ReloadRecord {
     const at = Date.now();
     const hash = this.config?.hash ?? null;
     this.metrics.recordReload(result.ok, hash, at);
-    this.lastReload = { ok: result.ok, at: new Date(at).toISOString(), hash, errors: result.errors, warnings: result.warnings };
+    this.lastReload = {
+      ok: result.ok,
+      at: new Date(at).toISOString(),
+      hash,
+      errors: result.errors,
+      warnings: result.warnings,
+    };
     return this.lastReload;
   }
 
@@ -334,10 +405,17 @@ export class Daemon<Snapshot> {
       path: this.options.configPath,
       usePolling: this.options.watchPolling ?? false,
       onChange: (event, path) => {
-        this.log.debug({ event: 'config_changed', fsEvent: event, path }, 'configuration file changed');
+        this.log.debug(
+          { event: 'config_changed', fsEvent: event, path },
+          'configuration file changed',
+        );
         this.requestReload('watch');
       },
-      onError: (err) => this.log.warn({ event: 'watch_error', err }, 'configuration watcher error; SIGHUP still reloads'),
+      onError: (err) =>
+        this.log.warn(
+          { event: 'watch_error', err },
+          'configuration watcher error; SIGHUP still reloads',
+        ),
     });
     await this.watcher.start(files);
   }
@@ -346,8 +424,11 @@ export class Daemon<Snapshot> {
   // Passes
 
   private noteHealthBatch(batch: HealthBatch | undefined): void {
-    const named = batch ? [...(batch.transitions ?? []), ...(batch.weights ?? []), ...(batch.quorum ?? [])] : [];
-    if (named.length === 0 || named.some((c) => typeof c.service !== 'string')) this.healthScope = null;
+    const named = batch
+      ? [...(batch.transitions ?? []), ...(batch.weights ?? []), ...(batch.quorum ?? [])]
+      : [];
+    if (named.length === 0 || named.some((c) => typeof c.service !== 'string'))
+      this.healthScope = null;
     else if (this.healthScope) for (const change of named) this.healthScope.add(change.service);
   }
 
@@ -360,14 +441,30 @@ export class Daemon<Snapshot> {
   private takeScope(triggers: readonly Trigger[]): ReadonlySet<string> | null {
     const scope = this.healthScope;
     this.healthScope = new Set();
-    if (triggers.length !== 1 || triggers[0] !== 'health' || !scope || scope.size === 0 || !this.lastFullPass) return null;
+    if (
+      triggers.length !== 1 ||
+      triggers[0] !== 'health' ||
+      !scope ||
+      scope.size === 0 ||
+      !this.lastFullPass
+    )
+      return null;
     return scope;
   }
 
   private async runPass(triggerSet: ReadonlySet<Trigger>): Promise<PassSummary> {
     const triggers = TRIGGER_ORDER.filter((t) => triggerSet.has(t));
     const config = this.config;
-    if (this.stopping || !config) return { triggers, skipped: true, writes: 0, failed: 0, driftRepairs: 0, plan: null, error: null };
+    if (this.stopping || !config)
+      return {
+        triggers,
+        skipped: true,
+        writes: 0,
+        failed: 0,
+        driftRepairs: 0,
+        plan: null,
+        error: null,
+      };
     const started = performance.now();
     const startedAt = Date.now();
     const timer = new PhaseTimer();
@@ -376,7 +473,10 @@ export class Daemon<Snapshot> {
     try {
       // A scoped pass asks for the desired state of its services alone: its cost follows the
       // batch, not the size of the config.
-      const desired = this.options.desired(scope ? { ...config, services: config.services.filter((s) => scope.has(s.name)) } : config, this.options.health.snapshot());
+      const desired = this.options.desired(
+        scope ? { ...config, services: config.services.filter((s) => scope.has(s.name)) } : config,
+        this.options.health.snapshot(),
+      );
       const result = await reconcile(this.client, {
         desired,
         ...(scope ? { scope, readStats: false } : {}),
@@ -396,31 +496,58 @@ export class Daemon<Snapshot> {
       const writes = report.writes + sysctlWrites + otherWrites(report);
       const drift = driftSteps(result.plan, desired, this.lastAim);
       this.logPass(result.plan, report.outcomes, drift, triggers, result.scope !== undefined);
-      for (const outcome of report.outcomes) this.metrics.kernelWrites.inc({ action: outcome.step.action });
+      for (const outcome of report.outcomes)
+        this.metrics.kernelWrites.inc({ action: outcome.step.action });
       if (sysctlWrites) this.metrics.kernelWrites.inc({ action: 'sysctl' }, sysctlWrites);
       this.metrics.kernelWriteFailures.inc(report.failed);
       for (const step of drift) this.metrics.driftRepairs.inc({ action: step.action });
       if (result.scope) {
         const ids = result.scope;
         this.waiting = [...this.waiting.filter((w) => !ids.has(w.service)), ...result.plan.waiting];
-        this.lastAim = report.failed === 0 ? scopedAim(this.lastAim, desired, result.plan, ids) : null;
+        this.lastAim =
+          report.failed === 0 ? scopedAim(this.lastAim, desired, result.plan, ids) : null;
       } else {
         this.waiting = result.plan.waiting;
-        this.lastAim = report.failed === 0 ? { desired, draining: new Set(Object.keys(result.plan.next.draining)) } : null;
+        this.lastAim =
+          report.failed === 0
+            ? { desired, draining: new Set(Object.keys(result.plan.next.draining)) }
+            : null;
         this.lastFullPass = startedAt;
       }
-      summary = { triggers, skipped: false, writes, failed: report.failed, driftRepairs: drift.length, plan: result.plan, error: null };
+      summary = {
+        triggers,
+        skipped: false,
+        writes,
+        failed: report.failed,
+        driftRepairs: drift.length,
+        plan: result.plan,
+        error: null,
+      };
       if (report.failed > 0) this.scheduleFollowUp('retry', this.retryDelay(config));
       if (result.plan.waiting.length > 0) {
         const soonest = Math.min(...result.plan.waiting.map((w) => w.remainingMs));
-        this.scheduleFollowUp('drain', Math.max(50, Math.min(soonest + 10, this.options.drainRecheckMs ?? 5000)));
+        this.scheduleFollowUp(
+          'drain',
+          Math.max(50, Math.min(soonest + 10, this.options.drainRecheckMs ?? 5000)),
+        );
       }
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       this.metrics.reconcileErrors.inc();
       this.lastAim = null;
-      this.log.error({ event: 'reconcile_failed', err: error, triggers }, `reconcile failed: ${error.message}; retrying`);
-      summary = { triggers, skipped: false, writes: 0, failed: 0, driftRepairs: 0, plan: null, error };
+      this.log.error(
+        { event: 'reconcile_failed', err: error, triggers },
+        `reconcile failed: ${error.message}; retrying`,
+      );
+      summary = {
+        triggers,
+        skipped: false,
+        writes: 0,
+        failed: 0,
+        driftRepairs: 0,
+        plan: null,
+        error,
+      };
       this.scheduleFollowUp('retry', this.retryDelay(config));
     }
     const seconds = (performance.now() - started) / 1000;
@@ -436,13 +563,22 @@ export class Daemon<Snapshot> {
       error: summary.error?.message ?? null,
       ...(scope ? { scope: [...scope] } : {}),
     };
-    this.log.debug({ event: 'reconcile', ...this.lastPass, phases: timer.phases }, 'reconcile pass');
+    this.log.debug(
+      { event: 'reconcile', ...this.lastPass, phases: timer.phases },
+      'reconcile pass',
+    );
     // Only a full pass looked at the whole table: a scoped one does not put drift off.
     if (!scope) this.scheduleDrift();
     return summary;
   }
 
-  private logPass(plan: Plan, outcomes: ReadonlyArray<{ step: PlanStep; error?: Error }>, drift: readonly PlanStep[], triggers: Trigger[], scoped: boolean): void {
+  private logPass(
+    plan: Plan,
+    outcomes: ReadonlyArray<{ step: PlanStep; error?: Error }>,
+    drift: readonly PlanStep[],
+    triggers: Trigger[],
+    scoped: boolean,
+  ): void {
     const repairs = new Set(drift);
     for (const { step, error } of outcomes) {
       const fields = {
@@ -452,21 +588,41 @@ export class Daemon<Snapshot> {
         service: step.service,
         ...(step.serviceName ? { name: step.serviceName } : {}),
         ...(step.dest ? { dest: step.dest } : {}),
-        ...(step.changes.length ? { changes: step.changes.map((c) => `${c.field}: ${c.from} -> ${c.to}`) } : {}),
+        ...(step.changes.length
+          ? { changes: step.changes.map((c) => `${c.field}: ${c.from} -> ${c.to}`) }
+          : {}),
         triggers,
       };
-      if (error) this.log.error({ ...fields, err: error }, `kernel refused ${step.op.op}: ${error.message}`);
-      else if (repairs.has(step)) this.log.warn(fields, `repaired drift: ${step.action} ${step.dest ? `${step.service} -> ${step.dest}` : step.service}`);
-      else this.log.info(fields, `${step.action} ${step.dest ? `${step.service} -> ${step.dest}` : step.service}`);
+      if (error)
+        this.log.error({ ...fields, err: error }, `kernel refused ${step.op.op}: ${error.message}`);
+      else if (repairs.has(step))
+        this.log.warn(
+          fields,
+          `repaired drift: ${step.action} ${step.dest ? `${step.service} -> ${step.dest}` : step.service}`,
+        );
+      else
+        this.log.info(
+          fields,
+          `${step.action} ${step.dest ? `${step.service} -> ${step.dest}` : step.service}`,
+        );
     }
-    for (const change of plan.sysctls) this.log.info({ event: 'sysctl_write', name: change.name, from: change.from, to: change.to }, `sysctl ${change.name} = ${change.to}`);
+    for (const change of plan.sysctls)
+      this.log.info(
+        { event: 'sysctl_write', name: change.name, from: change.from, to: change.to },
+        `sysctl ${change.name} = ${change.to}`,
+      );
     // Advice and foreign services come from a whole read: a scoped pass has none to compare.
     if (scoped) return;
     const advice = plan.advice.join('\n');
-    if (advice !== this.lastAdvice) for (const line of plan.advice) this.log.warn({ event: 'kernel_advice' }, line);
+    if (advice !== this.lastAdvice)
+      for (const line of plan.advice) this.log.warn({ event: 'kernel_advice' }, line);
     this.lastAdvice = advice;
     const foreign = plan.foreign.join(',');
-    if (foreign !== this.lastForeign && plan.foreign.length) this.log.info({ event: 'foreign_services', services: plan.foreign }, `leaving ${plan.foreign.length} service(s) lvsd does not manage alone`);
+    if (foreign !== this.lastForeign && plan.foreign.length)
+      this.log.info(
+        { event: 'foreign_services', services: plan.foreign },
+        `leaving ${plan.foreign.length} service(s) lvsd does not manage alone`,
+      );
     this.lastForeign = foreign;
   }
 
@@ -489,7 +645,10 @@ export class Daemon<Snapshot> {
     this.driftTimer = null;
     // drift_interval 0 switches drift repair off.
     if (this.stopping || !this.config || this.config.reconcile.driftIntervalMs <= 0) return;
-    this.driftTimer = setTimeout(() => void this.requestPass('drift'), this.config.reconcile.driftIntervalMs);
+    this.driftTimer = setTimeout(
+      () => void this.requestPass('drift'),
+      this.config.reconcile.driftIntervalMs,
+    );
   }
 
   private scheduleFollowUp(trigger: Trigger, delayMs: number): void {
@@ -528,7 +687,8 @@ export class Daemon<Snapshot> {
   private async freshTable(): Promise<{ table: IpvsTable; readAt: number }> {
     const maxAge = this.options.statsMaxAgeMs ?? 5000;
     const last = this.client.last;
-    if (last && this.client.writesSinceRead === 0 && Date.now() - last.readAt <= maxAge) return last;
+    if (last && this.client.writesSinceRead === 0 && Date.now() - last.readAt <= maxAge)
+      return last;
     this.tableRead ??= this.client
       .readTable()
       .then(() => this.client.last!)
@@ -536,7 +696,10 @@ export class Daemon<Snapshot> {
         // A scrape still answers with what lvsd last saw (tableReadAt tells how old) and
         // its own counters; /healthz and the reconcile logs report the failure.
         if (!last) throw err;
-        this.log.warn({ event: 'table_read_failed', err }, `cannot read the table for /status and /metrics: ${(err as Error).message}`);
+        this.log.warn(
+          { event: 'table_read_failed', err },
+          `cannot read the table for /status and /metrics: ${(err as Error).message}`,
+        );
         return last;
       })
       .finally(() => {
@@ -570,7 +733,10 @@ export class Daemon<Snapshot> {
     if (this.options.cleanupOnExit) {
       await this.cleanup();
     } else {
-      this.log.info({ event: 'stopped', cleanup: false }, 'lvsd stopped; the kernel table stays in place');
+      this.log.info(
+        { event: 'stopped', cleanup: false },
+        'lvsd stopped; the kernel table stays in place',
+      );
     }
   }
 
@@ -581,7 +747,10 @@ export class Daemon<Snapshot> {
   private async cleanup(): Promise<void> {
     // Nothing desired: the planner removes what the state file says lvsd owns (and only
     // that), at once (no drain), and stops sync daemons when the config manages them.
-    const empty: DesiredState = { services: [], ...(this.config?.kernel.daemons ? { daemons: [] } : {}) };
+    const empty: DesiredState = {
+      services: [],
+      ...(this.config?.kernel.daemons ? { daemons: [] } : {}),
+    };
     try {
       const result = await reconcile(this.client, {
         desired: empty,
@@ -594,11 +763,21 @@ export class Daemon<Snapshot> {
       });
       const report = result.report!;
       for (const { step, error } of report.outcomes) {
-        if (error) this.log.error({ event: 'cleanup_failed', service: step.service, dest: step.dest, err: error }, `cleanup: ${error.message}`);
+        if (error)
+          this.log.error(
+            { event: 'cleanup_failed', service: step.service, dest: step.dest, err: error },
+            `cleanup: ${error.message}`,
+          );
       }
       this.metrics.kernelWrites.inc({ action: 'remove' }, report.writes);
       this.log.info(
-        { event: 'stopped', cleanup: true, writes: report.writes, failed: report.failed, left: result.plan.foreign },
+        {
+          event: 'stopped',
+          cleanup: true,
+          writes: report.writes,
+          failed: report.failed,
+          left: result.plan.foreign,
+        },
         `lvsd stopped; removed what it owns (${report.writes} writes)`,
       );
     } catch (err) {
@@ -612,4 +791,3 @@ function otherWrites(report: object): number {
   const vips = (report as { vips?: unknown[] }).vips;
   return Array.isArray(vips) ? vips.length : 0;
 }
-

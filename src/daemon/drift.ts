@@ -29,7 +29,11 @@ function index(desired: DesiredState, ids: ReadonlySet<string>): Map<string, Ser
   const out = new Map<string, ServiceAim>();
   for (const wanted of desired.services) {
     const id = serviceId(wanted.service);
-    if (ids.has(id)) out.set(id, { service: wanted.service, dests: new Map(wanted.dests.map((d) => [destId(d), d])) });
+    if (ids.has(id))
+      out.set(id, {
+        service: wanted.service,
+        dests: new Map(wanted.dests.map((d) => [destId(d), d])),
+      });
   }
   return out;
 }
@@ -41,10 +45,18 @@ export function driftSteps(plan: Plan, desired: DesiredState, previous: Aim | nu
   const ids = new Set(plan.steps.map((s) => s.service));
   const before = index(previous.desired, ids);
   const now = index(desired, ids);
-  return plan.steps.filter((step) => isDrift(step, before.get(step.service), now.get(step.service), previous, desired));
+  return plan.steps.filter((step) =>
+    isDrift(step, before.get(step.service), now.get(step.service), previous, desired),
+  );
 }
 
-function isDrift(step: PlanStep, before: ServiceAim | undefined, now: ServiceAim | undefined, previous: Aim, desired: DesiredState): boolean {
+function isDrift(
+  step: PlanStep,
+  before: ServiceAim | undefined,
+  now: ServiceAim | undefined,
+  previous: Aim,
+  desired: DesiredState,
+): boolean {
   const op = step.op;
   switch (op.op) {
     case 'add-service':
@@ -55,7 +67,8 @@ function isDrift(step: PlanStep, before: ServiceAim | undefined, now: ServiceAim
     case 'edit-dest':
       // A drain step quiesces a dest neither aim wanted (someone put it back or re-weighted it);
       // any other edit sets a dest both aims wanted the same way.
-      if (step.action === 'drain') return before !== undefined && !before.dests.has(step.dest ?? '');
+      if (step.action === 'drain')
+        return before !== undefined && !before.dests.has(step.dest ?? '');
       return sameDest(step, before, now);
     case 'delete-dest':
       if (previous.draining.has(drainKey(step.service, step.dest ?? ''))) return false;
@@ -73,7 +86,11 @@ function isDrift(step: PlanStep, before: ServiceAim | undefined, now: ServiceAim
   }
 }
 
-function sameDest(step: PlanStep, before: ServiceAim | undefined, now: ServiceAim | undefined): boolean {
+function sameDest(
+  step: PlanStep,
+  before: ServiceAim | undefined,
+  now: ServiceAim | undefined,
+): boolean {
   const id = step.dest ?? '';
   const a = before?.dests.get(id);
   const b = now?.dests.get(id);
@@ -85,10 +102,20 @@ function sameDest(step: PlanStep, before: ServiceAim | undefined, now: ServiceAi
  * desired state and drains) replaced. Null stays null: after a failed pass no write is
  * called drift until a full pass has set a whole aim again.
  */
-export function scopedAim(previous: Aim | null, desired: DesiredState, plan: Plan, scope: ReadonlySet<string>): Aim | null {
+export function scopedAim(
+  previous: Aim | null,
+  desired: DesiredState,
+  plan: Plan,
+  scope: ReadonlySet<string>,
+): Aim | null {
   if (!previous) return null;
-  const services = [...previous.desired.services.filter((s) => !scope.has(serviceId(s.service))), ...desired.services.filter((s) => scope.has(serviceId(s.service)))];
-  const draining = new Set([...previous.draining].filter((key) => !scope.has(drainKeyService(key))));
+  const services = [
+    ...previous.desired.services.filter((s) => !scope.has(serviceId(s.service))),
+    ...desired.services.filter((s) => scope.has(serviceId(s.service))),
+  ];
+  const draining = new Set(
+    [...previous.draining].filter((key) => !scope.has(drainKeyService(key))),
+  );
   for (const key of Object.keys(plan.next.draining)) draining.add(key);
   return { desired: { ...previous.desired, services }, draining };
 }

@@ -20,7 +20,8 @@ export interface StatusSource {
 
 /** "127.0.0.1:9380", "[::1]:9380", ":9380" (all addresses), "9380". */
 export function parseListenAddress(text: string): { host: string; port: number } | null {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d+)$/.exec(text) ?? /^()()(\d+)$/.exec(text);
+  const match =
+    /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d+)$/.exec(text) ?? /^()()(\d+)$/.exec(text);
   if (!match) return null;
   const port = Number(match[3]);
   if (!Number.isInteger(port) || port < 0 || port > 65535) return null;
@@ -60,13 +61,19 @@ export class StatusServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://lvsd').pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n', { allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(res, 405, 'text/plain', 'method not allowed\n', { allow: 'GET, HEAD' });
     try {
       switch (path) {
         case '/metrics':
           return send(res, 200, this.source.metrics.contentType, await this.source.renderMetrics());
         case '/status':
-          return send(res, 200, 'application/json', `${JSON.stringify(await this.source.status(), null, 2)}\n`);
+          return send(
+            res,
+            200,
+            'application/json',
+            `${JSON.stringify(await this.source.status(), null, 2)}\n`,
+          );
         case '/healthz': {
           const health = this.source.healthy();
           return send(res, health.ok ? 200 : 503, 'text/plain', `${health.reason}\n`);
@@ -77,14 +84,26 @@ export class StatusServer {
           return send(res, 404, 'text/plain', 'not found\n');
       }
     } catch (err) {
-      if ((err as Error).name === 'NotReadyError') return send(res, 503, 'text/plain', `${(err as Error).message}\n`);
+      if ((err as Error).name === 'NotReadyError')
+        return send(res, 503, 'text/plain', `${(err as Error).message}\n`);
       this.log.error({ event: 'http_error', path, err }, `${path}: ${(err as Error).message}`);
       return send(res, 500, 'text/plain', `${(err as Error).message}\n`);
     }
   }
 }
 
-function send(res: ServerResponse, code: number, type: string, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
+function send(
+  res: ServerResponse,
+  code: number,
+  type: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(code, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...headers,
+  });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }

@@ -65,7 +65,10 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   const signals = options.signals ?? process;
   const listen = options.http === false ? null : parseListenAddress(options.http);
   if (options.http !== false && !listen) {
-    log.fatal({ event: 'bad_option', http: options.http }, `--http ${options.http}: expected HOST:PORT, [V6]:PORT or :PORT`);
+    log.fatal(
+      { event: 'bad_option', http: options.http },
+      `--http ${options.http}: expected HOST:PORT, [V6]:PORT or :PORT`,
+    );
     return 1;
   }
 
@@ -97,9 +100,15 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   if (server && listen) {
     try {
       const address = await server.listen(listen.host, listen.port);
-      log.info({ event: 'http_listening', address: address.address, port: address.port }, `serving /metrics, /status and /healthz on ${options.http}`);
+      log.info(
+        { event: 'http_listening', address: address.address, port: address.port },
+        `serving /metrics, /status and /healthz on ${options.http}`,
+      );
     } catch (err) {
-      log.fatal({ event: 'http_failed', err }, `cannot listen on ${options.http}: ${(err as Error).message}`);
+      log.fatal(
+        { event: 'http_failed', err },
+        `cannot listen on ${options.http}: ${(err as Error).message}`,
+      );
       await client.close();
       return 1;
     }
@@ -135,7 +144,8 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     await stopSignal;
   } catch (err) {
     code = 1;
-    if (!(err instanceof ConfigRejectedError)) log.fatal({ event: 'start_failed', err }, `cannot start: ${(err as Error).message}`);
+    if (!(err instanceof ConfigRejectedError))
+      log.fatal({ event: 'start_failed', err }, `cannot start: ${(err as Error).message}`);
   } finally {
     await daemon.stop();
     await server?.close();

@@ -24,12 +24,19 @@ import type { StatusService } from './status.js';
 export class DaemonMetrics {
   readonly registry = new Registry();
 
-  readonly reloadSuccessful = this.gauge('lvsd_config_last_reload_successful', 'Whether the last configuration reload attempt was successful (1) or not (0).');
+  readonly reloadSuccessful = this.gauge(
+    'lvsd_config_last_reload_successful',
+    'Whether the last configuration reload attempt was successful (1) or not (0).',
+  );
   readonly reloadSuccessTimestamp = this.gauge(
     'lvsd_config_last_reload_success_timestamp_seconds',
     'Timestamp of the last successful configuration reload.',
   );
-  readonly configInfo = this.gauge('lvsd_config_info', 'The configuration in force, by hash (always 1).', ['hash']);
+  readonly configInfo = this.gauge(
+    'lvsd_config_info',
+    'The configuration in force, by hash (always 1).',
+    ['hash'],
+  );
 
   readonly reconcileDuration = new Histogram({
     name: 'lvsd_reconcile_duration_seconds',
@@ -38,9 +45,19 @@ export class DaemonMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  readonly reconcileErrors = this.counter('lvsd_reconcile_errors_total', 'Reconcile passes that failed before completing (kernel unreachable, state unwritable).');
-  readonly kernelWrites = this.counter('lvsd_kernel_writes_total', 'Kernel writes sent (IPVS operations and sysctls), by plan action.', ['action']);
-  readonly kernelWriteFailures = this.counter('lvsd_kernel_write_failures_total', 'Kernel writes refused or failed.');
+  readonly reconcileErrors = this.counter(
+    'lvsd_reconcile_errors_total',
+    'Reconcile passes that failed before completing (kernel unreachable, state unwritable).',
+  );
+  readonly kernelWrites = this.counter(
+    'lvsd_kernel_writes_total',
+    'Kernel writes sent (IPVS operations and sysctls), by plan action.',
+    ['action'],
+  );
+  readonly kernelWriteFailures = this.counter(
+    'lvsd_kernel_write_failures_total',
+    'Kernel writes refused or failed.',
+  );
   readonly driftRepairs = this.counter(
     'lvsd_drift_repairs_total',
     'Changes made by others (ipvsadm, another tool) that lvsd put back, by plan action.',
@@ -48,7 +65,11 @@ export class DaemonMetrics {
   );
   /** lvsd_check_duration_seconds and lvsd_checks_total: see CheckSeries. */
   private readonly checkSeries = new CheckSeries();
-  readonly healthTransitions = this.counter('lvsd_health_transitions_total', 'Real servers changing health state, by service and new state (up, down).', ['service', 'to']);
+  readonly healthTransitions = this.counter(
+    'lvsd_health_transitions_total',
+    'Real servers changing health state, by service and new state (up, down).',
+    ['service', 'to'],
+  );
 
   /** The kernel's view, rendered by hand at each scrape (see renderKernelSeries). */
   private services: readonly StatusService[] = [];
@@ -86,11 +107,19 @@ export class DaemonMetrics {
     return this.registry.contentType;
   }
 
-  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
+  private gauge<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+  ): Gauge<L> {
     return new Gauge({ name, help, labelNames, registers: [this.registry] });
   }
 
-  private counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+  private counter<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+  ): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 }
@@ -119,7 +148,11 @@ class CheckSeries {
     let types = this.byService.get(service);
     if (!types) this.byService.set(service, (types = new Map()));
     let stat = types.get(type);
-    if (!stat) types.set(type, (stat = { buckets: new Float64Array(CHECK_BUCKETS.length + 1), sum: 0, ok: 0, failed: 0 }));
+    if (!stat)
+      types.set(
+        type,
+        (stat = { buckets: new Float64Array(CHECK_BUCKETS.length + 1), sum: 0, ok: 0, failed: 0 }),
+      );
     let slot = 0;
     while (slot < CHECK_BUCKETS.length && seconds > CHECK_BUCKETS[slot]!) slot++;
     stat.buckets[slot]!++;
@@ -129,8 +162,16 @@ class CheckSeries {
   }
 
   render(): string {
-    const duration = family('lvsd_check_duration_seconds', 'histogram', 'Duration of health checks, by service and check type.');
-    const checks = family('lvsd_checks_total', 'counter', 'Health checks run, by service, check type and result.');
+    const duration = family(
+      'lvsd_check_duration_seconds',
+      'histogram',
+      'Duration of health checks, by service and check type.',
+    );
+    const checks = family(
+      'lvsd_checks_total',
+      'counter',
+      'Health checks run, by service, check type and result.',
+    );
     for (const [service, types] of this.byService) {
       for (const [type, stat] of types) {
         const l = `service="${label(service)}",type="${label(type)}"`;
@@ -140,12 +181,22 @@ class CheckSeries {
           duration.lines.push(`lvsd_check_duration_seconds_bucket{le="${le}",${l}} ${cumulative}`);
         });
         const count = stat.ok + stat.failed;
-        duration.lines.push(`lvsd_check_duration_seconds_bucket{le="+Inf",${l}} ${count}`, `lvsd_check_duration_seconds_sum{${l}} ${stat.sum}`, `lvsd_check_duration_seconds_count{${l}} ${count}`);
+        duration.lines.push(
+          `lvsd_check_duration_seconds_bucket{le="+Inf",${l}} ${count}`,
+          `lvsd_check_duration_seconds_sum{${l}} ${stat.sum}`,
+          `lvsd_check_duration_seconds_count{${l}} ${count}`,
+        );
         if (stat.ok) checks.lines.push(`lvsd_checks_total{${l},result="ok"} ${stat.ok}`);
-        if (stat.failed) checks.lines.push(`lvsd_checks_total{${l},result="failed"} ${stat.failed}`);
+        if (stat.failed)
+          checks.lines.push(`lvsd_checks_total{${l},result="failed"} ${stat.failed}`);
       }
     }
-    return [duration, checks].map((fam) => `# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ${fam.type}\n${fam.lines.map((line) => `${line}\n`).join('')}`).join('');
+    return [duration, checks]
+      .map(
+        (fam) =>
+          `# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ${fam.type}\n${fam.lines.map((line) => `${line}\n`).join('')}`,
+      )
+      .join('');
   }
 }
 
@@ -168,21 +219,81 @@ function family(name: string, type: Family['type'], help: string): Family {
 /** Per-service and per-real series from the kernel's table joined with config and health. */
 export function renderKernelSeries(services: readonly StatusService[]): string {
   const f = {
-    serviceInfo: family('lvsd_service_info', 'gauge', 'Managed services: config name, kernel identity and scheduler (always 1).'),
-    serviceConns: family('lvsd_service_connections_total', 'counter', 'Connections scheduled by the service (kernel stats).'),
-    servicePackets: family('lvsd_service_packets_total', 'counter', 'Packets through the service (kernel stats), by direction.'),
-    serviceBytes: family('lvsd_service_bytes_total', 'counter', 'Bytes through the service (kernel stats), by direction.'),
-    active: family('lvsd_real_active_connections', 'gauge', 'Active connections of the real server.'),
-    inactive: family('lvsd_real_inactive_connections', 'gauge', 'Inactive connections of the real server.'),
-    conns: family('lvsd_real_connections_total', 'counter', 'Connections scheduled to the real server (kernel stats).'),
-    packets: family('lvsd_real_packets_total', 'counter', 'Packets to and from the real server (kernel stats), by direction.'),
-    bytes: family('lvsd_real_bytes_total', 'counter', 'Bytes to and from the real server (kernel stats), by direction.'),
-    weight: family('lvsd_real_weight', 'gauge', 'Weight of the real server in the kernel (0 while down with inhibit, draining, or absent).'),
-    configured: family('lvsd_real_configured_weight', 'gauge', 'Weight the config gives the real server.'),
-    up: family('lvsd_real_up', 'gauge', 'Health of the real server: 1 up (or not checked), 0 down.'),
-    inKernel: family('lvsd_real_in_kernel', 'gauge', 'Whether the real server is in the kernel table (1) or taken out (0).'),
-    draining: family('lvsd_draining_reals', 'gauge', 'Real servers at weight 0 waiting for their connections to end.'),
-    foreign: family('lvsd_foreign_services', 'gauge', 'Services in the kernel that lvsd does not manage and leaves alone.'),
+    serviceInfo: family(
+      'lvsd_service_info',
+      'gauge',
+      'Managed services: config name, kernel identity and scheduler (always 1).',
+    ),
+    serviceConns: family(
+      'lvsd_service_connections_total',
+      'counter',
+      'Connections scheduled by the service (kernel stats).',
+    ),
+    servicePackets: family(
+      'lvsd_service_packets_total',
+      'counter',
+      'Packets through the service (kernel stats), by direction.',
+    ),
+    serviceBytes: family(
+      'lvsd_service_bytes_total',
+      'counter',
+      'Bytes through the service (kernel stats), by direction.',
+    ),
+    active: family(
+      'lvsd_real_active_connections',
+      'gauge',
+      'Active connections of the real server.',
+    ),
+    inactive: family(
+      'lvsd_real_inactive_connections',
+      'gauge',
+      'Inactive connections of the real server.',
+    ),
+    conns: family(
+      'lvsd_real_connections_total',
+      'counter',
+      'Connections scheduled to the real server (kernel stats).',
+    ),
+    packets: family(
+      'lvsd_real_packets_total',
+      'counter',
+      'Packets to and from the real server (kernel stats), by direction.',
+    ),
+    bytes: family(
+      'lvsd_real_bytes_total',
+      'counter',
+      'Bytes to and from the real server (kernel stats), by direction.',
+    ),
+    weight: family(
+      'lvsd_real_weight',
+      'gauge',
+      'Weight of the real server in the kernel (0 while down with inhibit, draining, or absent).',
+    ),
+    configured: family(
+      'lvsd_real_configured_weight',
+      'gauge',
+      'Weight the config gives the real server.',
+    ),
+    up: family(
+      'lvsd_real_up',
+      'gauge',
+      'Health of the real server: 1 up (or not checked), 0 down.',
+    ),
+    inKernel: family(
+      'lvsd_real_in_kernel',
+      'gauge',
+      'Whether the real server is in the kernel table (1) or taken out (0).',
+    ),
+    draining: family(
+      'lvsd_draining_reals',
+      'gauge',
+      'Real servers at weight 0 waiting for their connections to end.',
+    ),
+    foreign: family(
+      'lvsd_foreign_services',
+      'gauge',
+      'Services in the kernel that lvsd does not manage and leaves alone.',
+    ),
   };
   let draining = 0;
   let foreign = 0;
@@ -193,12 +304,20 @@ export function renderKernelSeries(services: readonly StatusService[]): string {
       continue;
     }
     const s = `service="${label(svc.name)}"`;
-    f.serviceInfo.lines.push(`lvsd_service_info{${s},id="${label(svc.id)}",scheduler="${label(svc.scheduler)}"} 1`);
+    f.serviceInfo.lines.push(
+      `lvsd_service_info{${s},id="${label(svc.id)}",scheduler="${label(svc.scheduler)}"} 1`,
+    );
     if (svc.stats) {
       const st = svc.stats;
       f.serviceConns.lines.push(`lvsd_service_connections_total{${s}} ${st.conns}`);
-      f.servicePackets.lines.push(`lvsd_service_packets_total{${s},direction="in"} ${st.inPackets}`, `lvsd_service_packets_total{${s},direction="out"} ${st.outPackets}`);
-      f.serviceBytes.lines.push(`lvsd_service_bytes_total{${s},direction="in"} ${st.inBytes}`, `lvsd_service_bytes_total{${s},direction="out"} ${st.outBytes}`);
+      f.servicePackets.lines.push(
+        `lvsd_service_packets_total{${s},direction="in"} ${st.inPackets}`,
+        `lvsd_service_packets_total{${s},direction="out"} ${st.outPackets}`,
+      );
+      f.serviceBytes.lines.push(
+        `lvsd_service_bytes_total{${s},direction="in"} ${st.inBytes}`,
+        `lvsd_service_bytes_total{${s},direction="out"} ${st.outBytes}`,
+      );
     }
     for (const d of svc.dests) {
       const l = `${s},real="${label(d.id)}"`;
@@ -206,14 +325,21 @@ export function renderKernelSeries(services: readonly StatusService[]): string {
       f.active.lines.push(`lvsd_real_active_connections{${l}} ${d.activeConns}`);
       f.inactive.lines.push(`lvsd_real_inactive_connections{${l}} ${d.inactiveConns}`);
       f.weight.lines.push(`lvsd_real_weight{${l}} ${d.inKernel ? d.weight : 0}`);
-      if (d.configuredWeight !== null) f.configured.lines.push(`lvsd_real_configured_weight{${l}} ${d.configuredWeight}`);
+      if (d.configuredWeight !== null)
+        f.configured.lines.push(`lvsd_real_configured_weight{${l}} ${d.configuredWeight}`);
       f.up.lines.push(`lvsd_real_up{${l}} ${d.health === 'down' ? 0 : 1}`);
       f.inKernel.lines.push(`lvsd_real_in_kernel{${l}} ${d.inKernel ? 1 : 0}`);
       if (d.stats) {
         const st = d.stats;
         f.conns.lines.push(`lvsd_real_connections_total{${l}} ${st.conns}`);
-        f.packets.lines.push(`lvsd_real_packets_total{${l},direction="in"} ${st.inPackets}`, `lvsd_real_packets_total{${l},direction="out"} ${st.outPackets}`);
-        f.bytes.lines.push(`lvsd_real_bytes_total{${l},direction="in"} ${st.inBytes}`, `lvsd_real_bytes_total{${l},direction="out"} ${st.outBytes}`);
+        f.packets.lines.push(
+          `lvsd_real_packets_total{${l},direction="in"} ${st.inPackets}`,
+          `lvsd_real_packets_total{${l},direction="out"} ${st.outPackets}`,
+        );
+        f.bytes.lines.push(
+          `lvsd_real_bytes_total{${l},direction="in"} ${st.inBytes}`,
+          `lvsd_real_bytes_total{${l},direction="out"} ${st.outBytes}`,
+        );
       }
     }
   }
@@ -221,6 +347,9 @@ export function renderKernelSeries(services: readonly StatusService[]): string {
   f.foreign.lines.push(`lvsd_foreign_services ${foreign}`);
   // Joined per family: spreading 100k lines into one push() would overflow the stack.
   return Object.values(f)
-    .map((fam) => `# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ${fam.type}\n${fam.lines.join('\n')}\n`)
+    .map(
+      (fam) =>
+        `# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ${fam.type}\n${fam.lines.join('\n')}\n`,
+    )
     .join('');
 }

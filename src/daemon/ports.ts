@@ -57,4 +57,6 @@ export type DesiredFunction<Snapshot> = (config: ResolvedConfig, health: Snapsho
  * How the health side describes configured reals, for /status and metrics: called once per
  * status, returns a lookup by (service name, real id); undefined = not checked.
  */
-export type HealthView<Snapshot> = (health: Snapshot) => (serviceName: string, realId: string) => RealHealth | undefined;
+export type HealthView<Snapshot> = (
+  health: Snapshot,
+) => (serviceName: string, realId: string) => RealHealth | undefined;

@@ -4,7 +4,12 @@
  * /metrics show it without a second dump, while reconcile() stays the one path that
  * reads, plans and writes.
  */
-import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult, type ReadOptions } from '../ipvs/client.js';
+import {
+  ForwardingIpvsClient,
+  type IpvsOp,
+  type IpvsOpResult,
+  type ReadOptions,
+} from '../ipvs/client.js';
 import type { IpvsTable } from '../ipvs/model.js';
 
 export class RecordingClient extends ForwardingIpvsClient {

@@ -11,14 +11,17 @@
 export class CoalescingRunner<Reason, Outcome> {
   private running: Promise<void> | null = null;
   private pendingReasons = new Set<Reason>();
-  private pendingWaiters: Array<{ resolve: (o: Outcome) => void; reject: (e: unknown) => void }> = [];
+  private pendingWaiters: Array<{ resolve: (o: Outcome) => void; reject: (e: unknown) => void }> =
+    [];
 
   constructor(private readonly job: (reasons: ReadonlySet<Reason>) => Promise<Outcome>) {}
 
   /** Asks for a run for `reason`; resolves when a run that includes it has finished. */
   request(reason: Reason): Promise<Outcome> {
     this.pendingReasons.add(reason);
-    const done = new Promise<Outcome>((resolve, reject) => this.pendingWaiters.push({ resolve, reject }));
+    const done = new Promise<Outcome>((resolve, reject) =>
+      this.pendingWaiters.push({ resolve, reject }),
+    );
     if (!this.running) this.running = this.loop();
     return done;
   }

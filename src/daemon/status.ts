@@ -101,7 +101,15 @@ export const DaemonStatus = z.object({
   /** When the table shown was read from the kernel. */
   tableReadAt: z.string().nullable(),
   services: z.array(StatusService),
-  draining: z.array(z.object({ service: z.string(), dest: z.string(), activeConns: z.number(), inactiveConns: z.number(), remainingMs: z.number() })),
+  draining: z.array(
+    z.object({
+      service: z.string(),
+      dest: z.string(),
+      activeConns: z.number(),
+      inactiveConns: z.number(),
+      remainingMs: z.number(),
+    }),
+  ),
 });
 export type DaemonStatus = z.infer<typeof DaemonStatus>;
 
@@ -113,7 +121,8 @@ export interface StatusInput {
   waiting: readonly WaitingDrain[];
 }
 
-const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+const iso = (ms: number | undefined): string | null =>
+  ms === undefined ? null : new Date(ms).toISOString();
 
 /** Managed services in config order, then the kernel's other services. */
 export function buildServices(input: StatusInput): StatusService[] {
@@ -145,9 +154,24 @@ export function buildServices(input: StatusInput): StatusService[] {
     // Live dests the config does not declare: the sorry server, or reals on their way out.
     for (const [did, have] of liveDests) {
       const isSorry = svc.sorry !== null && destId(svc.sorry) === did;
-      dests.push(extraDest(have, did, isSorry ? 'up' : waiting.has(drainKey(id, did)) ? 'draining' : 'unmanaged', isSorry ? 'sorry server' : null));
+      dests.push(
+        extraDest(
+          have,
+          did,
+          isSorry ? 'up' : waiting.has(drainKey(id, did)) ? 'draining' : 'unmanaged',
+          isSorry ? 'sorry server' : null,
+        ),
+      );
     }
-    out.push({ ...svc.service, id, name: svc.name, managed: true, inKernel: liveSvc !== undefined, ...(liveSvc?.stats ? { stats: liveSvc.stats } : {}), dests });
+    out.push({
+      ...svc.service,
+      id,
+      name: svc.name,
+      managed: true,
+      inKernel: liveSvc !== undefined,
+      ...(liveSvc?.stats ? { stats: liveSvc.stats } : {}),
+      dests,
+    });
   }
   for (const [id, svc] of live) {
     const draining = input.waiting.some((w) => w.service === id);
@@ -158,14 +182,30 @@ export function buildServices(input: StatusInput): StatusService[] {
       managed: draining,
       inKernel: true,
       ...(svc.stats ? { stats: svc.stats } : {}),
-      dests: svc.dests.map((d) => extraDest(d, destId(d), draining ? 'draining' : 'unmanaged', null)),
+      dests: svc.dests.map((d) =>
+        extraDest(d, destId(d), draining ? 'draining' : 'unmanaged', null),
+      ),
     });
   }
   return out;
 }
 
-function extraDest(d: LiveDest, id: string, health: HealthState, message: string | null): StatusDest {
-  return { ...d, id, health, check: null, configuredWeight: null, inKernel: true, since: null, message };
+function extraDest(
+  d: LiveDest,
+  id: string,
+  health: HealthState,
+  message: string | null,
+): StatusDest {
+  return {
+    ...d,
+    id,
+    health,
+    check: null,
+    configuredWeight: null,
+    inKernel: true,
+    since: null,
+    message,
+  };
 }
 
 function serviceOf(svc: LiveService): Service {
@@ -174,7 +214,10 @@ function serviceOf(svc: LiveService): Service {
 }
 
 /** The status as an IpvsTable plus a health lookup, for the ipvsadm-style renderer. */
-export function statusTable(services: readonly StatusService[]): { table: IpvsTable; healthOf: (service: LiveService, dest: LiveDest) => string } {
+export function statusTable(services: readonly StatusService[]): {
+  table: IpvsTable;
+  healthOf: (service: LiveService, dest: LiveDest) => string;
+} {
   const health = new Map<string, string>();
   const table: IpvsTable = {
     services: services.map((s) => {
@@ -184,11 +227,23 @@ export function statusTable(services: readonly StatusService[]): { table: IpvsTa
         dests: dests.map((d) => {
           const label = !d.inKernel ? `${d.health} (out)` : d.health;
           health.set(`${id} -> ${d.id}`, label);
-          const { id: _id, health: _h, check: _c, configuredWeight: _w, inKernel: _k, since: _s, message: _m, ...dest } = d;
+          const {
+            id: _id,
+            health: _h,
+            check: _c,
+            configuredWeight: _w,
+            inKernel: _k,
+            since: _s,
+            message: _m,
+            ...dest
+          } = d;
           return dest as LiveDest;
         }),
       };
     }),
   };
-  return { table, healthOf: (service, dest) => health.get(`${serviceId(service)} -> ${destId(dest)}`) ?? '-' };
+  return {
+    table,
+    healthOf: (service, dest) => health.get(`${serviceId(service)} -> ${destId(dest)}`) ?? '-',
+  };
 }

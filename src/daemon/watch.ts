@@ -45,7 +45,10 @@ export class ConfigWatcher {
 
   /** Starts watching; resolves once the watch is in place (so later edits are seen). */
   async start(files: readonly string[] = []): Promise<void> {
-    this.isDirectory = await stat(this.root).then((s) => s.isDirectory(), () => false);
+    this.isDirectory = await stat(this.root).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
     const base = this.isDirectory ? this.root : dirname(this.root);
     this.directories.add(base);
     this.watcher = watch(base, {
@@ -87,7 +90,8 @@ export class ConfigWatcher {
     if (this.files.has(full)) return true;
     // Kubernetes' atomic writer: `..data`, `..data_tmp`, `..2024_...` directories.
     if (name.startsWith('..')) return true;
-    if (this.isDirectory) return dirname(full) === this.root && CONFIG_EXTENSIONS.has(extname(name).toLowerCase());
+    if (this.isDirectory)
+      return dirname(full) === this.root && CONFIG_EXTENSIONS.has(extname(name).toLowerCase());
     return full === this.root;
   }
 }

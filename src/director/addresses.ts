@@ -74,7 +74,11 @@ export function reasonForCode(code: string): string {
   return reasons[code] ?? code;
 }
 
-const linkModules: Record<LinkKind, string> = { dummy: 'dummy', ipip: 'ipip', ip6tnl: 'ip6_tunnel' };
+const linkModules: Record<LinkKind, string> = {
+  dummy: 'dummy',
+  ipip: 'ipip',
+  ip6tnl: 'ip6_tunnel',
+};
 
 /** Why a link could not be created, with the module to load when the kernel lacks the type. */
 export function linkCreateReason(kind: LinkKind, code: string): string {
@@ -112,6 +116,9 @@ export function sameHeldAddress(a: HeldAddress, b: HeldAddress): boolean {
   return a.interface === b.interface && a.address === b.address;
 }
 
-export function findAddress(snapshot: AddressSnapshot, wanted: HeldAddress): HeldAddress | undefined {
+export function findAddress(
+  snapshot: AddressSnapshot,
+  wanted: HeldAddress,
+): HeldAddress | undefined {
   return snapshot.addresses.find((have) => sameHeldAddress(have, wanted));
 }

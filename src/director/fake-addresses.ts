@@ -36,7 +36,8 @@ export class FakeAddresses implements AddressClient {
 
   constructor(options: FakeAddressesOptions = {}) {
     this.links = [{ name: 'lo', index: 1, kind: null, up: true }];
-    for (const link of options.links ?? []) this.links.push({ ...link, index: this.links.length + 1 });
+    for (const link of options.links ?? [])
+      this.links.push({ ...link, index: this.links.length + 1 });
     this.addresses = [
       { address: '127.0.0.1', prefix: 8, interface: 'lo' },
       { address: '::1', prefix: 128, interface: 'lo' },
@@ -47,17 +48,33 @@ export class FakeAddresses implements AddressClient {
   }
 
   async read(): Promise<AddressSnapshot> {
-    return { links: this.links.map((l) => ({ ...l })), addresses: this.addresses.map((a) => ({ ...a })) };
+    return {
+      links: this.links.map((l) => ({ ...l })),
+      addresses: this.addresses.map((a) => ({ ...a })),
+    };
   }
 
   async createLink(name: string, kind: LinkKind): Promise<void> {
     this.writes.push(`create ${kind} ${name}`);
     if (kind !== 'dummy') {
       const fallback = kind === 'ipip' ? 'tunl0' : 'ip6tnl0';
-      if (this.tunnelModules && !this.link(fallback)) this.links.push({ name: fallback, index: this.links.length + 1, kind, up: false });
-        if (!this.tunnelModules) throw new AddressError(`create ${kind}`, name, 'EOPNOTSUPP', linkCreateReason(kind, 'EOPNOTSUPP'));
+      if (this.tunnelModules && !this.link(fallback))
+        this.links.push({ name: fallback, index: this.links.length + 1, kind, up: false });
+      if (!this.tunnelModules)
+        throw new AddressError(
+          `create ${kind}`,
+          name,
+          'EOPNOTSUPP',
+          linkCreateReason(kind, 'EOPNOTSUPP'),
+        );
     }
-    if (kind === 'dummy' && !this.dummySupported) throw new AddressError(`create ${kind}`, name, 'EOPNOTSUPP', linkCreateReason(kind, 'EOPNOTSUPP'));
+    if (kind === 'dummy' && !this.dummySupported)
+      throw new AddressError(
+        `create ${kind}`,
+        name,
+        'EOPNOTSUPP',
+        linkCreateReason(kind, 'EOPNOTSUPP'),
+      );
     if (this.link(name)) throw this.refuse(`create ${kind}`, name, 'EEXIST');
     this.links.push({ name, index: this.links.length + 1, kind, up: false });
   }
@@ -72,13 +89,15 @@ export class FakeAddresses implements AddressClient {
   async addAddress(held: HeldAddress): Promise<void> {
     this.writes.push(`add ${heldAddressId(held)}`);
     if (!this.link(held.interface)) throw this.refuse('add address', heldAddressId(held), 'ENODEV');
-    if (this.addresses.some((a) => sameHeldAddress(a, held))) throw this.refuse('add address', heldAddressId(held), 'EEXIST');
+    if (this.addresses.some((a) => sameHeldAddress(a, held)))
+      throw this.refuse('add address', heldAddressId(held), 'EEXIST');
     this.addresses.push({ ...held });
   }
 
   async deleteAddress(held: HeldAddress): Promise<void> {
     this.writes.push(`delete ${heldAddressId(held)}`);
-    if (!this.link(held.interface)) throw this.refuse('delete address', heldAddressId(held), 'ENODEV');
+    if (!this.link(held.interface))
+      throw this.refuse('delete address', heldAddressId(held), 'ENODEV');
     const index = this.addresses.findIndex((a) => sameHeldAddress(a, held));
     if (index < 0) throw this.refuse('delete address', heldAddressId(held), 'EADDRNOTAVAIL');
     this.addresses.splice(index, 1);

@@ -27,7 +27,9 @@ export function fwmarkAdvice(services: FwmarkService[], scan: MarkScan | undefin
   if (missing.length === 0 || scan.opaque) return [];
   const marks = [...new Set(missing.map((s) => s.fwmark))].sort((a, b) => a - b);
   if (scan.unread.length) {
-    return [`cannot tell whether firewall rules set mark ${marks.join(', ')}: lvsd reads nftables (and iptables-nft) rules only, not ${scan.unread.join(', ')}`];
+    return [
+      `cannot tell whether firewall rules set mark ${marks.join(', ')}: lvsd reads nftables (and iptables-nft) rules only, not ${scan.unread.join(', ')}`,
+    ];
   }
   return missing.map(
     (s) =>

@@ -73,9 +73,12 @@ export function marksOfRule(ruleAttributes: Buffer): RuleMarks {
     const data = attributes(expression.get(NFTA_EXPR_DATA) ?? Buffer.alloc(0));
     if (name === 'immediate') {
       const dreg = data.get(NFTA_IMMEDIATE_DREG);
-      const value = attributes(data.get(NFTA_IMMEDIATE_DATA) ?? Buffer.alloc(0)).get(NFTA_DATA_VALUE);
+      const value = attributes(data.get(NFTA_IMMEDIATE_DATA) ?? Buffer.alloc(0)).get(
+        NFTA_DATA_VALUE,
+      );
       // Register numbers are big-endian; mark values are in host order (little-endian here).
-      if (dreg && value && value.length >= 4) registers.set(register32(dreg.readUInt32BE(0)), value.readUInt32LE(0));
+      if (dreg && value && value.length >= 4)
+        registers.set(register32(dreg.readUInt32BE(0)), value.readUInt32LE(0));
       return;
     }
     if (name === 'meta') {
@@ -104,7 +107,8 @@ export function marksOfRule(ruleAttributes: Buffer): RuleMarks {
       return;
     }
     // Any other expression may overwrite registers: forget what they held.
-    if (name !== 'cmp' && name !== 'counter' && name !== 'log' && name !== 'limit') registers.clear();
+    if (name !== 'cmp' && name !== 'counter' && name !== 'log' && name !== 'limit')
+      registers.clear();
   });
   return out;
 }

@@ -28,7 +28,10 @@ async function legacyMangleTables(): Promise<string[]> {
 
 async function dumpRules(socket: NetlinkSocket): Promise<RuleMarks[]> {
   const type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETRULE;
-  const [messages] = await socket.request(type, NFGENMSG_ALL_FAMILIES, { flags: FlagsGet.DUMP, timeout: 5000 });
+  const [messages] = await socket.request(type, NFGENMSG_ALL_FAMILIES, {
+    flags: FlagsGet.DUMP,
+    timeout: 5000,
+  });
   return messages
     .filter((m) => (m.type & 0xff) === NFT_MSG_NEWRULE)
     .map((m) => marksOfRule(m.data.subarray(NFGENMSG_ALL_FAMILIES.length)));

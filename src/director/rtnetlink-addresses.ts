@@ -45,7 +45,11 @@ export function decodeLinkKind(linkinfo: Buffer | undefined): string | null {
     const length = linkinfo.readUInt16LE(offset);
     const type = linkinfo.readUInt16LE(offset + 2) & 0x3fff;
     if (length < 4) return null;
-    if (type === IFLA_INFO_KIND) return linkinfo.subarray(offset + 4, offset + length).toString('ascii').replace(/\0+$/, '');
+    if (type === IFLA_INFO_KIND)
+      return linkinfo
+        .subarray(offset + 4, offset + length)
+        .toString('ascii')
+        .replace(/\0+$/, '');
     offset += (length + 3) & ~3;
   }
   return null;
@@ -77,11 +81,16 @@ export class RtnetlinkAddresses implements AddressClient {
     const addressMessages = await this.socket.getAddresses();
     const addresses: HeldAddress[] = [];
     for (const m of addressMessages) {
-      const family = m.data.family === AF_INET ? 'ipv4' : m.data.family === AF_INET6 ? 'ipv6' : null;
+      const family =
+        m.data.family === AF_INET ? 'ipv4' : m.data.family === AF_INET6 ? 'ipv6' : null;
       const bytes = family === 'ipv4' ? (m.attrs.local ?? m.attrs.address) : m.attrs.address;
       const name = names.get(m.data.index ?? -1);
       if (!family || !bytes || !name) continue;
-      addresses.push({ address: bytesToAddress(bytes, family), prefix: m.data.prefixlen ?? 0, interface: name });
+      addresses.push({
+        address: bytesToAddress(bytes, family),
+        prefix: m.data.prefixlen ?? 0,
+        interface: name,
+      });
     }
     return { links, addresses };
   }
@@ -91,26 +100,37 @@ export class RtnetlinkAddresses implements AddressClient {
     await this.attempt(
       `create ${kind}`,
       name,
-      () => this.socket.newLink({}, { ifname: name, linkinfo: encodeLinkKind(kind) }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }),
+      () =>
+        this.socket.newLink(
+          {},
+          { ifname: name, linkinfo: encodeLinkKind(kind) },
+          { flags: FlagsNew.CREATE | FlagsNew.EXCL },
+        ),
       (code) => linkCreateReason(kind, code),
     );
   }
 
   async setUp(name: string): Promise<void> {
     const index = await this.indexOf(name, 'set up');
-    await this.attempt('set up', name, () => this.socket.setLink({ index, flags: { up: true }, change: { up: true } }));
+    await this.attempt('set up', name, () =>
+      this.socket.setLink({ index, flags: { up: true }, change: { up: true } }),
+    );
   }
 
   async addAddress(held: HeldAddress): Promise<void> {
     const index = await this.indexOf(held.interface, 'add address', heldAddressId(held));
     await this.attempt('add address', heldAddressId(held), () =>
-      this.socket.newAddress(this.header(held, index), this.attributes(held), { flags: FlagsNew.CREATE | FlagsNew.EXCL }),
+      this.socket.newAddress(this.header(held, index), this.attributes(held), {
+        flags: FlagsNew.CREATE | FlagsNew.EXCL,
+      }),
     );
   }
 
   async deleteAddress(held: HeldAddress): Promise<void> {
     const index = await this.indexOf(held.interface, 'delete address', heldAddressId(held));
-    await this.attempt('delete address', heldAddressId(held), () => this.socket.delAddress(this.header(held, index), this.attributes(held)));
+    await this.attempt('delete address', heldAddressId(held), () =>
+      this.socket.delAddress(this.header(held, index), this.attributes(held)),
+    );
   }
 
   async close(): Promise<void> {
@@ -120,7 +140,13 @@ export class RtnetlinkAddresses implements AddressClient {
   private header(held: HeldAddress, index: number) {
     const ipv6 = addressFamily(held.address) === 'ipv6';
     // A VIP must answer at once: no duplicate address detection for IPv6 (keepalived does the same).
-    return { family: ipv6 ? AF_INET6 : AF_INET, prefixlen: held.prefix, index, scope: 0, ...(ipv6 ? { flags: { nodad: true as const } } : {}) };
+    return {
+      family: ipv6 ? AF_INET6 : AF_INET,
+      prefixlen: held.prefix,
+      index,
+      scope: 0,
+      ...(ipv6 ? { flags: { nodad: true as const } } : {}),
+    };
   }
 
   private attributes(held: HeldAddress) {
@@ -132,13 +158,24 @@ export class RtnetlinkAddresses implements AddressClient {
   private async indexOf(name: string, operation: string, object = name): Promise<number> {
     const [link] = await this.socket.getLink({}, { ifname: name }).catch((err: unknown) => {
       const code = errnoCode(err);
-      throw new AddressError(operation, object, code, code === 'ENODEV' ? `no interface named ${name}` : reasonForCode(code));
+      throw new AddressError(
+        operation,
+        object,
+        code,
+        code === 'ENODEV' ? `no interface named ${name}` : reasonForCode(code),
+      );
     });
-    if (!link?.data.index) throw new AddressError(operation, object, 'ENODEV', `no interface named ${name}`);
+    if (!link?.data.index)
+      throw new AddressError(operation, object, 'ENODEV', `no interface named ${name}`);
     return link.data.index;
   }
 
-  private async attempt(operation: string, object: string, action: () => Promise<unknown>, reason = reasonForCode): Promise<void> {
+  private async attempt(
+    operation: string,
+    object: string,
+    action: () => Promise<unknown>,
+    reason = reasonForCode,
+  ): Promise<void> {
     try {
       await action();
     } catch (err) {
@@ -147,4 +184,3 @@ export class RtnetlinkAddresses implements AddressClient {
     }
   }
 }
-

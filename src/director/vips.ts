@@ -7,7 +7,10 @@ import { sameHeldAddress, type HeldAddress } from './addresses.js';
 
 export function desiredVips(config: Pick<ResolvedConfig, 'services' | 'vips'>): HeldAddress[] {
   const out: HeldAddress[] = [];
-  const wanted = [...config.services.flatMap((s) => (s.vip ? [s.vip] : [])), ...(config.vips ?? [])];
+  const wanted = [
+    ...config.services.flatMap((s) => (s.vip ? [s.vip] : [])),
+    ...(config.vips ?? []),
+  ];
   for (const vip of wanted) {
     const held = { address: vip.address, prefix: vip.prefix, interface: vip.interface };
     if (!out.some((a) => sameHeldAddress(a, held))) out.push(held);

@@ -7,7 +7,17 @@
  */
 import net from 'node:net';
 
-export const QTYPES = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33 } as const;
+export const QTYPES = {
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  PTR: 12,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  SRV: 33,
+} as const;
 export type QType = keyof typeof QTYPES;
 export const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'] as const;
 
@@ -16,7 +26,10 @@ export function rcodeName(code: number): string {
 }
 
 function encodeName(name: string): Buffer {
-  const labels = name.replace(/\.$/, '').split('.').filter((l) => l.length > 0);
+  const labels = name
+    .replace(/\.$/, '')
+    .split('.')
+    .filter((l) => l.length > 0);
   const parts: Buffer[] = [];
   for (const label of labels) {
     const bytes = Buffer.from(label, 'ascii');
@@ -117,7 +130,8 @@ export function canonicalIpv6(address: string): string {
 }
 
 export function decodeReply(message: Buffer): DnsReply {
-  if (message.length < 12) throw new Error(`DNS reply of ${message.length} bytes is shorter than a header`);
+  if (message.length < 12)
+    throw new Error(`DNS reply of ${message.length} bytes is shorter than a header`);
   const id = message.readUInt16BE(0);
   const flags = message.readUInt16BE(2);
   const qdcount = message.readUInt16BE(4);

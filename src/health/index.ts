@@ -20,7 +20,14 @@ export {
 } from './manager.js';
 export { liveWeightsFrom } from './live.js';
 export { CHECKERS, prepareCheck } from './checkers/index.js';
-export { Scheduler, realTimers, runCheck, CheckTimeout, type CheckRun, type Timers } from './scheduler.js';
+export {
+  Scheduler,
+  realTimers,
+  runCheck,
+  CheckTimeout,
+  type CheckRun,
+  type Timers,
+} from './scheduler.js';
 export { initialHealth, step, type HealthState } from './state.js';
 export { sorryNeeded } from './quorum.js';
 export type { Checker, CheckOutcome, CheckTarget, PreparedCheck } from './types.js';

@@ -173,7 +173,8 @@ export function sameCheck(a: CheckConfig, b: CheckConfig): boolean {
   if (keysA.length !== keysB.length) return false;
   for (const key of keysA) {
     if (key === 'on_failure') continue;
-    if (!sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+    if (!sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]))
+      return false;
   }
   return true;
 }
@@ -181,14 +182,25 @@ export function sameCheck(a: CheckConfig, b: CheckConfig): boolean {
 function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
+  if (Array.isArray(a))
+    return Array.isArray(b) && a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return keys.every((k) =>
+    sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+  );
 }
 
 function sameTarget(a: CheckTarget, b: CheckTarget): boolean {
-  return a.address === b.address && a.port === b.port && a.vip === b.vip && a.vport === b.vport && a.source === b.source && a.realAddress === b.realAddress && a.realPort === b.realPort;
+  return (
+    a.address === b.address &&
+    a.port === b.port &&
+    a.vip === b.vip &&
+    a.vport === b.vport &&
+    a.source === b.source &&
+    a.realAddress === b.realAddress &&
+    a.realPort === b.realPort
+  );
 }
 
 function targetOf(service: ResolvedService, real: ResolvedReal, config: CheckConfig): CheckTarget {
@@ -212,7 +224,13 @@ function weightOf(entry: RealEntry): number {
 
 function viewOf(service: ServiceEntry): ReadonlyMap<string, RealHealth> {
   const reals = new Map<string, RealHealth>();
-  for (const [id, entry] of service.reals) reals.set(id, entry.weight === undefined ? { up: entry.state.up } : { up: entry.state.up, weight: entry.weight });
+  for (const [id, entry] of service.reals)
+    reals.set(
+      id,
+      entry.weight === undefined
+        ? { up: entry.state.up }
+        : { up: entry.state.up, weight: entry.weight },
+    );
   return reals;
 }
 
@@ -247,7 +265,11 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.execConcurrency ? { execConcurrency: options.execConcurrency } : {}),
       ...(options.random ? { random: options.random } : {}),
-      onError: (err) => this.logger.error({ event: 'health.listener-error', error: errorText(err) }, `a health event listener threw: ${errorText(err)}`),
+      onError: (err) =>
+        this.logger.error(
+          { event: 'health.listener-error', error: errorText(err) },
+          `a health event listener threw: ${errorText(err)}`,
+        ),
     });
   }
 
@@ -261,7 +283,10 @@ export class HealthManager extends EventEmitter<HealthEvents> {
    * restarts changed checks and keeps the rest untouched. Emits no 'changes': the caller
    * reconciles after a reload anyway. Returns counts for the reload log line.
    */
-  update(config: ResolvedConfig, options: UpdateOptions = {}): { kept: number; started: number; restarted: number; stopped: number } {
+  update(
+    config: ResolvedConfig,
+    options: UpdateOptions = {},
+  ): { kept: number; started: number; restarted: number; stopped: number } {
     if (this.stopped) throw new Error('HealthManager is stopped');
     const counts = { kept: 0, started: 0, restarted: 0, stopped: 0 };
     const next = new Map<string, ServiceEntry>();
@@ -331,8 +356,15 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     const live = liveWeights?.(service.name, real.id);
     // A changed check carries the real's current state; a new real starts as the kernel
     // has it (weight > 0: up) or as configured.
-    const up = old ? old.state.up : live !== undefined && live > 0 ? true : !service.alpha && config.initial === 'up';
-    const weight = config.type === 'exec' && config.dynamic_weight ? (old?.weight ?? (live !== undefined && live > 0 ? live : undefined)) : undefined;
+    const up = old
+      ? old.state.up
+      : live !== undefined && live > 0
+        ? true
+        : !service.alpha && config.initial === 'up';
+    const weight =
+      config.type === 'exec' && config.dynamic_weight
+        ? (old?.weight ?? (live !== undefined && live > 0 ? live : undefined))
+        : undefined;
     const entry: RealEntry = {
       service: service.name,
       realId: real.id,
@@ -350,7 +382,16 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       run = prepareCheck(config, target);
     } catch (err) {
       const message = `cannot prepare the check: ${errorText(err)}`;
-      this.logger.error({ event: 'health.check-invalid', service: service.name, real: real.id, checker: config.type, error: message }, message);
+      this.logger.error(
+        {
+          event: 'health.check-invalid',
+          service: service.name,
+          real: real.id,
+          checker: config.type,
+          error: message,
+        },
+        message,
+      );
       run = async (): Promise<CheckOutcome> => ({ ok: false, message });
     }
     entry.stop = this.scheduler.add({
@@ -363,7 +404,12 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     return entry;
   }
 
-  private serviceEntry(service: ResolvedService, old: ServiceEntry | undefined, reals: Map<string, RealEntry>, healthyWeight: number): ServiceEntry {
+  private serviceEntry(
+    service: ResolvedService,
+    old: ServiceEntry | undefined,
+    reals: Map<string, RealEntry>,
+    healthyWeight: number,
+  ): ServiceEntry {
     const entry: ServiceEntry = {
       name: service.name,
       quorum: service.quorum,
@@ -390,11 +436,19 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     const { state, transition } = step(entry.state, result.ok, result.message, entry.config);
     entry.state = state;
     if (result.ok && result.weight !== undefined && result.weight !== entry.weight) {
-      const change: WeightChange = { service: entry.service, real: entry.realId, from: entry.weight, to: result.weight };
+      const change: WeightChange = {
+        service: entry.service,
+        real: entry.realId,
+        from: entry.weight,
+        to: result.weight,
+      };
       entry.weight = result.weight;
       this.changed(entry.service);
       if (state.up && !transition) {
-        this.logger.info({ event: 'health.weight', ...change }, `${entry.service} ${entry.realId} weight ${change.from ?? 'configured'} -> ${change.to}`);
+        this.logger.info(
+          { event: 'health.weight', ...change },
+          `${entry.service} ${entry.realId} weight ${change.from ?? 'configured'} -> ${change.to}`,
+        );
         this.queue('weights', change);
       }
     }
@@ -445,7 +499,10 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     try {
       (this.emit as (event: K, ...args: HealthEvents[K]) => boolean)(event, ...args);
     } catch (err) {
-      this.logger.error({ event: 'health.listener-error', listener: event, error: errorText(err) }, `a '${event}' listener threw: ${errorText(err)}`);
+      this.logger.error(
+        { event: 'health.listener-error', listener: event, error: errorText(err) },
+        `a '${event}' listener threw: ${errorText(err)}`,
+      );
     }
   }
 
@@ -482,7 +539,8 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       this.turnEnd ??= setImmediate(() => this.flush());
       return;
     }
-    if (this.batchTimer === undefined) this.batchTimer = this.timers.setTimeout(() => this.flush(), this.batchDelayMs);
+    if (this.batchTimer === undefined)
+      this.batchTimer = this.timers.setTimeout(() => this.flush(), this.batchDelayMs);
     if (this.quietTimer !== undefined) this.timers.clearTimeout(this.quietTimer);
     this.quietTimer = this.timers.setTimeout(() => this.flush(), this.batchQuietMs);
   }
@@ -524,7 +582,16 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   }
 
   /** Per-real detail for status pages: state, streak, last message. */
-  status(): Array<{ service: string; real: string; checker: string; up: boolean; checked: boolean; streak: number; last: string; weight?: number }> {
+  status(): Array<{
+    service: string;
+    real: string;
+    checker: string;
+    up: boolean;
+    checked: boolean;
+    streak: number;
+    last: string;
+    weight?: number;
+  }> {
     const out = [];
     for (const service of this.services.values()) {
       for (const e of service.reals.values()) {

@@ -11,14 +11,22 @@ export interface Quorum {
 }
 
 /** Whether the sorry server should be in, given whether it is now. */
-export function sorryNeeded(active: boolean, healthyWeight: number, quorum: Quorum | null): boolean {
+export function sorryNeeded(
+  active: boolean,
+  healthyWeight: number,
+  quorum: Quorum | null,
+): boolean {
   if (healthyWeight <= 0) return true;
   if (!quorum) return false;
   if (active) return healthyWeight < quorum.min + quorum.hysteresis;
   return healthyWeight < quorum.min - quorum.hysteresis;
 }
 
-export function quorumReason(active: boolean, healthyWeight: number, quorum: Quorum | null): string {
+export function quorumReason(
+  active: boolean,
+  healthyWeight: number,
+  quorum: Quorum | null,
+): string {
   if (healthyWeight <= 0) return 'no healthy real server';
   if (!quorum) return `healthy weight ${healthyWeight}`;
   return active

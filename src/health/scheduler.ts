@@ -115,7 +115,12 @@ class Deadline implements CheckSignal {
  * rather than promises of its own, and a plain signal object: at ten thousand checks a
  * second each allocation per check shows.
  */
-export function startCheck(run: PreparedCheck, timeoutMs: number, timers: Timers, onDone: (result: CheckRun) => void): RunningCheck {
+export function startCheck(
+  run: PreparedCheck,
+  timeoutMs: number,
+  timers: Timers,
+  onDone: (result: CheckRun) => void,
+): RunningCheck {
   const signal = new Deadline();
   const started = timers.now();
   let settled = false;
@@ -131,12 +136,20 @@ export function startCheck(run: PreparedCheck, timeoutMs: number, timers: Timers
   const stop = (reason: unknown) => {
     if (settled) return;
     signal.abort(reason);
-    finish(false, reason instanceof CheckTimeout ? reason.message : errorText(reason), undefined, reason instanceof CheckTimeout);
+    finish(
+      false,
+      reason instanceof CheckTimeout ? reason.message : errorText(reason),
+      undefined,
+      reason instanceof CheckTimeout,
+    );
   };
   // At the deadline, one more turn of the event loop before the verdict: after a stall (a
   // long reconcile, GC) libuv runs due timers before it polls I/O, and a check whose answer
   // has already arrived must not be failed for the stall.
-  deadline = timers.setTimeout(() => setImmediate(() => stop(new CheckTimeout(timeoutMs))), timeoutMs);
+  deadline = timers.setTimeout(
+    () => setImmediate(() => stop(new CheckTimeout(timeoutMs))),
+    timeoutMs,
+  );
   let pending: Promise<CheckOutcome>;
   try {
     pending = run(signal);
@@ -151,7 +164,11 @@ export function startCheck(run: PreparedCheck, timeoutMs: number, timers: Timers
 }
 
 /** Runs one check within its timeout (see startCheck). Never throws. */
-export function runCheck(run: PreparedCheck, timeoutMs: number, timers: Timers = realTimers): Promise<CheckRun> {
+export function runCheck(
+  run: PreparedCheck,
+  timeoutMs: number,
+  timers: Timers = realTimers,
+): Promise<CheckRun> {
   return new Promise((resolve) => startCheck(run, timeoutMs, timers, resolve));
 }
 
@@ -199,7 +216,10 @@ export class Scheduler {
         setImmediate(() => {
           throw err;
         }));
-    this.pools = { io: new Pool(options.concurrency ?? 1024), exec: new Pool(options.execConcurrency ?? 32) };
+    this.pools = {
+      io: new Pool(options.concurrency ?? 1024),
+      exec: new Pool(options.execConcurrency ?? 32),
+    };
   }
 
   get size(): number {
@@ -242,7 +262,11 @@ export class Scheduler {
   }
 
   private run(pool: Pool, entry: Entry): void {
-    const running = { check: undefined as unknown as RunningCheck, done: undefined as Promise<void> | undefined, finished: () => undefined as void };
+    const running = {
+      check: undefined as unknown as RunningCheck,
+      done: undefined as Promise<void> | undefined,
+      finished: () => undefined as void,
+    };
     entry.running = running as Entry['running'];
     running.check = startCheck(entry.check.run, entry.check.timeoutMs, this.timers, (result) => {
       pool.running--;

@@ -34,7 +34,12 @@ export interface StepResult {
 }
 
 export function initialHealth(up: boolean): HealthState {
-  return { up, streak: 0, checked: false, last: up ? 'not checked yet (starts up)' : 'not checked yet' };
+  return {
+    up,
+    streak: 0,
+    checked: false,
+    last: up ? 'not checked yet (starts up)' : 'not checked yet',
+  };
 }
 
 function consecutive(n: number, ok: boolean): string {
@@ -42,9 +47,17 @@ function consecutive(n: number, ok: boolean): string {
   return `${n} consecutive ${noun}`;
 }
 
-export function step(state: HealthState, ok: boolean, message: string, thresholds: Thresholds): StepResult {
+export function step(
+  state: HealthState,
+  ok: boolean,
+  message: string,
+  thresholds: Thresholds,
+): StepResult {
   if (!state.checked && !state.up && ok) {
-    return { state: { up: true, streak: 0, checked: true, last: message }, transition: { from: 'down', to: 'up', reason: `first check passed: ${message}` } };
+    return {
+      state: { up: true, streak: 0, checked: true, last: message },
+      transition: { from: 'down', to: 'up', reason: `first check passed: ${message}` },
+    };
   }
   const pointsAway = state.up ? !ok : ok;
   if (!pointsAway) return { state: { up: state.up, streak: 0, checked: true, last: message } };
@@ -54,6 +67,10 @@ export function step(state: HealthState, ok: boolean, message: string, threshold
   const count = consecutive(streak, ok);
   return {
     state: { up: !state.up, streak: 0, checked: true, last: message },
-    transition: { from: state.up ? 'up' : 'down', to: state.up ? 'down' : 'up', reason: `${count}: ${message}` },
+    transition: {
+      from: state.up ? 'up' : 'down',
+      to: state.up ? 'down' : 'up',
+      reason: `${count}: ${message}`,
+    },
   };
 }

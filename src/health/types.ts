@@ -61,7 +61,8 @@ export interface Checker<T extends CheckType = CheckType> {
 
 /** Node's error text with its code, short: "connect ECONNREFUSED 127.0.0.1:9". */
 export function errorText(err: unknown): string {
-  if (err instanceof AggregateError) return err.errors.map(errorText).join('; ') || 'connection failed';
+  if (err instanceof AggregateError)
+    return err.errors.map(errorText).join('; ') || 'connection failed';
   if (err instanceof Error) return err.message || (err as NodeJS.ErrnoException).code || err.name;
   return String(err);
 }

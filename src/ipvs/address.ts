@@ -17,7 +17,11 @@ export function familyOf(address: string): Family | null {
 export function canonicalAddress(address: string): string | null {
   const family = familyOf(address);
   if (family === null) return null;
-  if (family === 'ipv4') return address.split('.').map((part) => String(Number(part))).join('.');
+  if (family === 'ipv4')
+    return address
+      .split('.')
+      .map((part) => String(Number(part)))
+      .join('.');
   return new SocketAddress({ address, family: 'ipv6' }).address;
 }
 
@@ -49,11 +53,18 @@ export function expandIpv6(address: string): number[] {
   // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups.
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (v4) {
-    const [a, b, c, d] = (v4[1] as string).split('.').map(Number) as [number, number, number, number];
-    text = text.slice(0, v4.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+    const [a, b, c, d] = (v4[1] as string).split('.').map(Number) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    text =
+      text.slice(0, v4.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
   const [head, tail] = text.split('::') as [string, string | undefined];
-  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const parse = (part: string): number[] =>
+    part === '' ? [] : part.split(':').map((g) => parseInt(g, 16));
   const front = parse(head);
   if (tail === undefined) return front;
   const back = parse(tail);

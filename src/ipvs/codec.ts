@@ -61,7 +61,23 @@ import type {
   TunnelType,
 } from './model.js';
 import { isFwmarkKey } from './model.js';
-import { AttrCursor, attributeValueEnd, attrOverrun, be16At, IpvsDecodeError, MessageCursor, NetlinkWriter, NLMSG_HDRLEN, readS32, readU32, readU64, shortValue, u16At, u32At, writeU32 } from './wire.js';
+import {
+  AttrCursor,
+  attributeValueEnd,
+  attrOverrun,
+  be16At,
+  IpvsDecodeError,
+  MessageCursor,
+  NetlinkWriter,
+  NLMSG_HDRLEN,
+  readS32,
+  readU32,
+  readU64,
+  shortValue,
+  u16At,
+  u32At,
+  writeU32,
+} from './wire.js';
 
 export { IpvsDecodeError, NetlinkWriter };
 
@@ -72,7 +88,6 @@ export interface GenlPayload {
   /** The attributes after the 4-byte genl header. */
   attrs: Buffer;
 }
-
 
 // ---------------------------------------------------------------------------
 // Enumerations
@@ -86,7 +101,11 @@ export function afToFamily(af: number): Family {
   throw new IpvsDecodeError(`unknown address family ${af}`);
 }
 
-const protocolNumbers: Record<Protocol, number> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP, sctp: IPPROTO_SCTP };
+const protocolNumbers: Record<Protocol, number> = {
+  tcp: IPPROTO_TCP,
+  udp: IPPROTO_UDP,
+  sctp: IPPROTO_SCTP,
+};
 export function protocolToNumber(protocol: Protocol): number {
   return protocolNumbers[protocol];
 }
@@ -168,7 +187,10 @@ export function netmaskPrefix(family: Family, bytes: Buffer): number {
   const mask = bytes.readUInt32BE(0);
   const hostBits = ~mask >>> 0;
   // Contiguous: the host bits are all ones at the bottom (their successor a power of two).
-  if ((hostBits & (hostBits + 1)) !== 0) throw new IpvsDecodeError(`non-contiguous IPv4 netmask ${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`);
+  if ((hostBits & (hostBits + 1)) !== 0)
+    throw new IpvsDecodeError(
+      `non-contiguous IPv4 netmask ${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`,
+    );
   return 32 - Math.log2(hostBits + 1);
 }
 
@@ -233,7 +255,11 @@ export function putDest(w: NetlinkWriter, dest: Dest): void {
   w.u32(DestAttr.L_THRESH, dest.lowerThreshold);
   w.u8(DestAttr.TUN_TYPE, tunnelTypeNumbers[dest.tunnelType]);
   w.be16(DestAttr.TUN_PORT, dest.tunnelPort);
-  w.u16(DestAttr.TUN_FLAGS, (dest.tunnelFlags.csum ? TunnelFlag.CSUM : 0) | (dest.tunnelFlags.remcsum ? TunnelFlag.REMCSUM : 0));
+  w.u16(
+    DestAttr.TUN_FLAGS,
+    (dest.tunnelFlags.csum ? TunnelFlag.CSUM : 0) |
+      (dest.tunnelFlags.remcsum ? TunnelFlag.REMCSUM : 0),
+  );
   w.endNested();
 }
 
@@ -292,7 +318,13 @@ export function genlPayload(cmd: number, attrs?: GenlBody, version = IPVS_GENL_V
  * One complete netlink message in one contiguous buffer, padded to 4 bytes so messages can
  * be concatenated into one sendmsg (the kernel walks a batch with NLMSG_ALIGN).
  */
-export function frameMessage(type: number, flags: number, seq: number, port: number, payload: Uint8Array): Buffer {
+export function frameMessage(
+  type: number,
+  flags: number,
+  seq: number,
+  port: number,
+  payload: Uint8Array,
+): Buffer {
   const w = new NetlinkWriter(NLMSG_HDRLEN + payload.length + 4);
   w.beginMessage(type, flags, seq, port);
   w.append(payload);
@@ -319,7 +351,14 @@ export function parseGenl(data: Buffer): GenlPayload {
 export function splitMessages(datagram: Buffer): NetlinkMessage[] {
   const messages: NetlinkMessage[] = [];
   const m = new MessageCursor(datagram);
-  while (m.next()) messages.push({ type: m.type, flags: m.flags, seq: m.seq, port: m.port, data: datagram.subarray(m.payload, m.payloadEnd) });
+  while (m.next())
+    messages.push({
+      type: m.type,
+      flags: m.flags,
+      seq: m.seq,
+      port: m.port,
+      data: datagram.subarray(m.payload, m.payloadEnd),
+    });
   return messages;
 }
 
@@ -330,7 +369,12 @@ export function eachAttribute(buf: Buffer, fn: (type: number, data: Buffer) => v
 }
 
 /** The first attribute `which` between start and end, as a cursor on it; null when absent. */
-export function findAttributeAt(buf: Buffer, start: number, end: number, which: number): AttrCursor | null {
+export function findAttributeAt(
+  buf: Buffer,
+  start: number,
+  end: number,
+  which: number,
+): AttrCursor | null {
   const c = new AttrCursor(buf, start, end);
   while (c.next()) if (c.type === which) return c;
   return null;
@@ -347,7 +391,18 @@ export function decodeFamilyId(attrs: Buffer): number | null {
 }
 
 export function emptyStats(): Stats {
-  return { conns: 0, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
+  return {
+    conns: 0,
+    inPackets: 0,
+    outPackets: 0,
+    inBytes: 0,
+    outBytes: 0,
+    cps: 0,
+    inPps: 0,
+    outPps: 0,
+    inBps: 0,
+    outBps: 0,
+  };
 }
 
 /** A counter that is u32 in STATS and u64 in STATS64 (INBYTES/OUTBYTES are u64 in both). */
@@ -392,11 +447,18 @@ function addressAt(c: AttrCursor, family: Family, what: string): string {
 /** The same for a value found earlier in a walk: `at` its first byte, `end` its end. */
 function addressIn(b: Buffer, at: number, end: number, family: Family, what: string): string {
   const width = family === 'ipv4' ? 4 : 16;
-  if (end - at < width) throw new IpvsDecodeError(`${what}: attribute of ${end - at} bytes, expected ${width}`);
+  if (end - at < width)
+    throw new IpvsDecodeError(`${what}: attribute of ${end - at} bytes, expected ${width}`);
   // Signed (| 0, not >>> 0): a 32-bit int stays a small integer in V8, an unsigned value of
   // 2^31 or more (any 128.0.0.0 and up) is a heap number, and meeting one after the code was
   // optimised for small integers threw the read back into the interpreter (--trace-deopt).
-  if (family === 'ipv4') return ipv4Text(((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number));
+  if (family === 'ipv4')
+    return ipv4Text(
+      ((b[at] as number) << 24) |
+        ((b[at + 1] as number) << 16) |
+        ((b[at + 2] as number) << 8) |
+        (b[at + 3] as number),
+    );
   return bytesToAddress(b.subarray(at, at + 16), family);
 }
 
@@ -426,7 +488,9 @@ const TUNNEL_FLAGS = [
   Object.freeze({ csum: true, remcsum: true }),
 ] as const;
 function tunnelFlagsOf(bits: number): { csum: boolean; remcsum: boolean } {
-  return TUNNEL_FLAGS[((bits & TunnelFlag.CSUM) !== 0 ? 1 : 0) | ((bits & TunnelFlag.REMCSUM) !== 0 ? 2 : 0)] as { csum: boolean; remcsum: boolean };
+  return TUNNEL_FLAGS[
+    ((bits & TunnelFlag.CSUM) !== 0 ? 1 : 0) | ((bits & TunnelFlag.REMCSUM) !== 0 ? 2 : 0)
+  ] as { csum: boolean; remcsum: boolean };
 }
 
 /** A service from the attributes nested in IPVS_CMD_ATTR_SERVICE (dests left empty). */
@@ -435,7 +499,12 @@ export function decodeService(nested: Buffer, withStats = true): LiveService {
   return decodeServiceAt(nested, 0, nested.length, withStats);
 }
 
-export function decodeServiceAt(buf: Buffer, start: number, end: number, withStats = true): LiveService {
+export function decodeServiceAt(
+  buf: Buffer,
+  start: number,
+  end: number,
+  withStats = true,
+): LiveService {
   let af = -1;
   let protocol = -1;
   let addrAt = -1;
@@ -508,11 +577,25 @@ export function decodeServiceAt(buf: Buffer, start: number, end: number, withSta
   }
   if (af === -1) throw new IpvsDecodeError('service without IPVS_SVC_ATTR_AF');
   const family = afToFamily(af);
-  const netmask = netmaskAt >= 0 ? netmaskPrefix(family, buf.subarray(netmaskAt, netmaskAt + 4)) : family === 'ipv6' ? 128 : 32;
+  const netmask =
+    netmaskAt >= 0
+      ? netmaskPrefix(family, buf.subarray(netmaskAt, netmaskAt + 4))
+      : family === 'ipv6'
+        ? 128
+        : 32;
   const chosen = withStats ? (stats64 >= 0 ? stats64 : stats) : -1;
   const service: LiveService =
     fwmark !== 0
-      ? { family, fwmark, scheduler, flags: numberToServiceFlags(flags), timeout, netmask, pe, dests: [] }
+      ? {
+          family,
+          fwmark,
+          scheduler,
+          flags: numberToServiceFlags(flags),
+          timeout,
+          netmask,
+          pe,
+          dests: [],
+        }
       : {
           family,
           protocol: protocolOrThrow(protocol, addrAt, port),
@@ -530,7 +613,8 @@ export function decodeServiceAt(buf: Buffer, start: number, end: number, withSta
 }
 
 function protocolOrThrow(protocol: number, addrAt: number, port: number): Protocol {
-  if (protocol === -1 || addrAt === -1 || port === -1) throw new IpvsDecodeError('service with neither fwmark nor protocol, address and port');
+  if (protocol === -1 || addrAt === -1 || port === -1)
+    throw new IpvsDecodeError('service with neither fwmark nor protocol, address and port');
   return numberToProtocol(protocol);
 }
 
@@ -554,7 +638,13 @@ export function decodeDest(nested: Buffer, serviceFamily: Family, withStats = tr
   return decodeDestAt(nested, 0, nested.length, serviceFamily, withStats);
 }
 
-export function decodeDestAt(buf: Buffer, start: number, end: number, serviceFamily: Family, withStats = true): LiveDest {
+export function decodeDestAt(
+  buf: Buffer,
+  start: number,
+  end: number,
+  serviceFamily: Family,
+  withStats = true,
+): LiveDest {
   let addrAt = -1;
   let addrEnd = -1;
   let port = 0;

@@ -5,7 +5,12 @@
  * Both IpvsClient implementations build their errors here, so they agree word for word.
  */
 import { IpvsError, describeOpObject, type IpvsOp } from './client.js';
-import { Errno, IP_VS_IFNAME_MAXLEN, IP_VS_PENAME_MAXLEN, IP_VS_SCHEDNAME_MAXLEN } from './constants.js';
+import {
+  Errno,
+  IP_VS_IFNAME_MAXLEN,
+  IP_VS_PENAME_MAXLEN,
+  IP_VS_SCHEDNAME_MAXLEN,
+} from './constants.js';
 import { familyOf } from './address.js';
 import { isFwmarkKey, type ServiceKey } from './model.js';
 
@@ -77,7 +82,8 @@ export function reasonFor(op: IpvsOp, errno: number): string {
       if (errno === Errno.ESRCH) return 'Service not defined';
       if (errno === Errno.EEXIST && op.op === 'add-dest') return 'Destination already exists';
       if (errno === Errno.ENOENT && op.op !== 'add-dest') return 'No such destination';
-      if (errno === Errno.ERANGE) return 'Invalid thresholds: the lower threshold is higher than the upper threshold';
+      if (errno === Errno.ERANGE)
+        return 'Invalid thresholds: the lower threshold is higher than the upper threshold';
       if (errno === Errno.EINVAL && op.op !== 'delete-dest') {
         return (
           'Invalid operation. Possibly wrong module version, address not unicast, ... ' +
@@ -155,8 +161,10 @@ function checkServiceKey(op: IpvsOp, key: ServiceKey): IpvsError | null {
   }
   const family = familyOf(key.address);
   if (family === null) return invalid(op, `Invalid service address ${key.address}`);
-  if (family !== key.family) return invalid(op, `Service address ${key.address} is not ${key.family}`);
-  if (!Number.isInteger(key.port) || key.port < 0 || key.port > 65535) return invalid(op, `Invalid port ${key.port}`);
+  if (family !== key.family)
+    return invalid(op, `Service address ${key.address} is not ${key.family}`);
+  if (!Number.isInteger(key.port) || key.port < 0 || key.port > 65535)
+    return invalid(op, `Invalid port ${key.port}`);
   return null;
 }
 
@@ -173,7 +181,10 @@ export function validateOp(op: IpvsOp): IpvsError | null {
       if (keyError) return keyError;
       const s = op.service;
       if (!s.scheduler || Buffer.byteLength(s.scheduler) > IP_VS_SCHEDNAME_MAXLEN - 1) {
-        return invalid(op, `Invalid scheduler name "${s.scheduler}" (1 to ${IP_VS_SCHEDNAME_MAXLEN - 1} characters)`);
+        return invalid(
+          op,
+          `Invalid scheduler name "${s.scheduler}" (1 to ${IP_VS_SCHEDNAME_MAXLEN - 1} characters)`,
+        );
       }
       if (s.pe && Buffer.byteLength(s.pe) > IP_VS_PENAME_MAXLEN - 1) {
         return invalid(op, `Invalid persistence engine name "${s.pe}"`);
@@ -209,8 +220,10 @@ export function validateOp(op: IpvsOp): IpvsError | null {
         if (!Number.isInteger(d.weight) || d.weight < 0 || d.weight > 0x7fffffff) {
           return invalid(op, `Invalid weight ${d.weight}`);
         }
-        if (!isU32(d.upperThreshold)) return invalid(op, `Invalid upper threshold ${d.upperThreshold}`);
-        if (!isU32(d.lowerThreshold)) return invalid(op, `Invalid lower threshold ${d.lowerThreshold}`);
+        if (!isU32(d.upperThreshold))
+          return invalid(op, `Invalid upper threshold ${d.upperThreshold}`);
+        if (!isU32(d.lowerThreshold))
+          return invalid(op, `Invalid lower threshold ${d.lowerThreshold}`);
         if (!Number.isInteger(d.tunnelPort) || d.tunnelPort < 0 || d.tunnelPort > 65535) {
           return invalid(op, `Invalid tunnel port ${d.tunnelPort}`);
         }
@@ -222,7 +235,8 @@ export function validateOp(op: IpvsOp): IpvsError | null {
       if (!d.interface || Buffer.byteLength(d.interface) > IP_VS_IFNAME_MAXLEN - 1) {
         return invalid(op, `Invalid interface name "${d.interface}"`);
       }
-      if (d.mcastGroup && familyOf(d.mcastGroup) === null) return invalid(op, `Invalid multicast group ${d.mcastGroup}`);
+      if (d.mcastGroup && familyOf(d.mcastGroup) === null)
+        return invalid(op, `Invalid multicast group ${d.mcastGroup}`);
       return null;
     }
     case 'set-timeouts': {

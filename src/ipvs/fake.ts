@@ -19,7 +19,13 @@
  */
 import { canonicalAddress, familyOf } from './address.js';
 import type { IpvsClient, IpvsOp, IpvsOpResult, ReadOptions } from './client.js';
-import { Errno, formatVersion, IP_VS_VERSION_CODE, KNOWN_PERSISTENCE_ENGINES, KNOWN_SCHEDULERS } from './constants.js';
+import {
+  Errno,
+  formatVersion,
+  IP_VS_VERSION_CODE,
+  KNOWN_PERSISTENCE_ENGINES,
+  KNOWN_SCHEDULERS,
+} from './constants.js';
 import { opError, validateOp } from './errors.js';
 import type {
   Dest,
@@ -83,7 +89,18 @@ function withoutStats<T extends { stats?: Stats }>(object: T, options: ReadOptio
 }
 
 function zeroStats(): Stats {
-  return { conns: 0, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
+  return {
+    conns: 0,
+    inPackets: 0,
+    outPackets: 0,
+    inBytes: 0,
+    outBytes: 0,
+    cps: 0,
+    inPps: 0,
+    outPps: 0,
+    inBps: 0,
+    outBps: 0,
+  };
 }
 
 function keyString(key: ServiceKey): string {
@@ -91,8 +108,15 @@ function keyString(key: ServiceKey): string {
   return `${key.family}|${key.protocol}|${canonicalAddress(key.address) ?? key.address}|${key.port}`;
 }
 
-function sameDest(a: { address: string; port: number; family: Family }, b: { address: string; port: number; family: Family }): boolean {
-  return a.family === b.family && a.port === b.port && canonicalAddress(a.address) === canonicalAddress(b.address);
+function sameDest(
+  a: { address: string; port: number; family: Family },
+  b: { address: string; port: number; family: Family },
+): boolean {
+  return (
+    a.family === b.family &&
+    a.port === b.port &&
+    canonicalAddress(a.address) === canonicalAddress(b.address)
+  );
 }
 
 function clone<T>(value: T): T {
@@ -100,7 +124,11 @@ function clone<T>(value: T): T {
 }
 
 /** inet_addr_type() != RTN_UNICAST/RTN_LOCAL, and ipv6_addr_type() without UNICAST or with LINKLOCAL. */
-function isUnusableDestAddress(address: string, family: Family, local: ReadonlySet<string>): boolean {
+function isUnusableDestAddress(
+  address: string,
+  family: Family,
+  local: ReadonlySet<string>,
+): boolean {
   const canonical = canonicalAddress(address) ?? address;
   if (family === 'ipv4') {
     const [a, , , d] = canonical.split('.').map(Number) as [number, number, number, number];
@@ -117,7 +145,8 @@ function isUnusableDestAddress(address: string, family: Family, local: ReadonlyS
 
 function isMulticast(address: string): boolean {
   const family = familyOf(address);
-  if (family === 'ipv4') return Number(address.split('.')[0]) >= 224 && Number(address.split('.')[0]) <= 239;
+  if (family === 'ipv4')
+    return Number(address.split('.')[0]) >= 224 && Number(address.split('.')[0]) <= 239;
   if (family === 'ipv6') return (canonicalAddress(address) ?? '').startsWith('ff');
   return false;
 }
@@ -153,7 +182,9 @@ export class FakeIpvs implements IpvsClient {
 
   async listServices(options: ReadOptions = {}): Promise<LiveService[]> {
     this.checkOpen();
-    return [...this.services.values()].map((s) => withoutStats(this.liveService(s, false), options));
+    return [...this.services.values()].map((s) =>
+      withoutStats(this.liveService(s, false), options),
+    );
   }
 
   async getService(key: ServiceKey): Promise<LiveService | null> {
@@ -173,7 +204,12 @@ export class FakeIpvs implements IpvsClient {
     this.checkOpen();
     const services = [...this.services.values()].map((s) => this.liveService(s, true));
     if (options.stats !== false) return { services };
-    return { services: services.map((s) => ({ ...withoutStats(s, options), dests: s.dests.map((d) => withoutStats(d, options)) })) };
+    return {
+      services: services.map((s) => ({
+        ...withoutStats(s, options),
+        dests: s.dests.map((d) => withoutStats(d, options)),
+      })),
+    };
   }
 
   async getTimeouts(): Promise<Timeouts> {
@@ -215,7 +251,13 @@ export class FakeIpvs implements IpvsClient {
   /** Sets a service's or dest's counters and connection counts, as traffic would. */
   setCounters(
     key: ServiceKey,
-    counters: { stats?: Partial<Stats>; dest?: DestKey; activeConns?: number; inactiveConns?: number; persistConns?: number },
+    counters: {
+      stats?: Partial<Stats>;
+      dest?: DestKey;
+      activeConns?: number;
+      inactiveConns?: number;
+      persistConns?: number;
+    },
   ): void {
     const svc = this.services.get(keyString(key));
     if (!svc) throw new Error(`no such service in fake: ${keyString(key)}`);
@@ -224,7 +266,9 @@ export class FakeIpvs implements IpvsClient {
       return;
     }
     const d = svc.dests.find(
-      (x) => x.dest.port === counters.dest!.port && canonicalAddress(x.dest.address) === canonicalAddress(counters.dest!.address),
+      (x) =>
+        x.dest.port === counters.dest!.port &&
+        canonicalAddress(x.dest.address) === canonicalAddress(counters.dest!.address),
     );
     if (!d) throw new Error('no such dest in fake');
     Object.assign(d.stats, counters.stats ?? {});
@@ -296,7 +340,8 @@ export class FakeIpvs implements IpvsClient {
 
     if (op.op === 'add-dest' || op.op === 'edit-dest' || op.op === 'delete-dest') {
       const s = svc as FakeService;
-      const destFamily: Family = 'family' in op.dest ? op.dest.family : (familyOf(op.dest.address) ?? s.service.family);
+      const destFamily: Family =
+        'family' in op.dest ? op.dest.family : (familyOf(op.dest.address) ?? s.service.family);
       if (destFamily !== s.service.family && op.op !== 'delete-dest') {
         if (this.daemons.size > 0) return Errno.EINVAL;
         if ((op.dest as Dest).forwarding !== 'tun') return Errno.EINVAL;
@@ -308,7 +353,11 @@ export class FakeIpvs implements IpvsClient {
         if (svc) return Errno.EEXIST;
         const err = this.checkServiceSettings(op.service);
         if (err) return err;
-        this.services.set(k, { service: normalizeService(op.service), stats: zeroStats(), dests: [] });
+        this.services.set(k, {
+          service: normalizeService(op.service),
+          stats: zeroStats(),
+          dests: [],
+        });
         return 0;
       }
       case 'edit-service': {
@@ -329,7 +378,13 @@ export class FakeIpvs implements IpvsClient {
         if (err) return err;
         if (s.dests.some((d) => sameDest(d.dest, op.dest))) return Errno.EEXIST;
         if (isUnusableDestAddress(op.dest.address, op.dest.family, this.local)) return Errno.EINVAL;
-        s.dests.unshift({ dest: normalizeDest(op.dest), activeConns: 0, inactiveConns: 0, persistConns: 0, stats: zeroStats() });
+        s.dests.unshift({
+          dest: normalizeDest(op.dest),
+          activeConns: 0,
+          inactiveConns: 0,
+          persistConns: 0,
+          stats: zeroStats(),
+        });
         return 0;
       }
       case 'edit-dest': {
@@ -356,9 +411,11 @@ export class FakeIpvs implements IpvsClient {
 
   /** ip_vs_add_service / ip_vs_edit_service: scheduler, then engine, then the IPv6 prefix. */
   private checkServiceSettings(service: Service): number {
-    if (service.scheduler !== 'none' && !this.schedulers.has(service.scheduler)) return Errno.ENOENT;
+    if (service.scheduler !== 'none' && !this.schedulers.has(service.scheduler))
+      return Errno.ENOENT;
     if (service.pe && !this.engines.has(service.pe)) return Errno.ENOENT;
-    if (service.family === 'ipv6' && (service.netmask < 1 || service.netmask > 128)) return Errno.EINVAL;
+    if (service.family === 'ipv6' && (service.netmask < 1 || service.netmask > 128))
+      return Errno.EINVAL;
     return 0;
   }
 
@@ -413,7 +470,9 @@ function normalizeService(service: Service): Service {
   return { ...serviceKeyOf(copy), ...pickSettings(copy) } as Service;
 }
 
-function pickSettings(service: Service): Omit<Service, 'family' | 'protocol' | 'address' | 'port' | 'fwmark'> {
+function pickSettings(
+  service: Service,
+): Omit<Service, 'family' | 'protocol' | 'address' | 'port' | 'fwmark'> {
   return {
     scheduler: service.scheduler,
     flags: { ...service.flags },

@@ -11,7 +11,13 @@ import type { KernelIpvsOptions } from './kernel-client.js';
 
 export * from './client.js';
 export { FakeIpvs, type FakeIpvsOptions } from './fake.js';
-export { IpvsUnavailableError, NO_IPVS_HELP, PERMISSION_HELP, reasonFor, validateOp } from './errors.js';
+export {
+  IpvsUnavailableError,
+  NO_IPVS_HELP,
+  PERMISSION_HELP,
+  reasonFor,
+  validateOp,
+} from './errors.js';
 export type { KernelIpvsOptions } from './kernel-client.js';
 
 /** Opens the kernel client (generic netlink). Throws IpvsUnavailableError with advice. */

@@ -9,7 +9,14 @@
  */
 import type { NetlinkMessage } from 'netlink';
 import { familyOf } from './address.js';
-import { describeOpObject, IpvsError, type IpvsClient, type IpvsOp, type IpvsOpResult, type ReadOptions } from './client.js';
+import {
+  describeOpObject,
+  IpvsError,
+  type IpvsClient,
+  type IpvsOp,
+  type IpvsOpResult,
+  type ReadOptions,
+} from './client.js';
 import {
   decodeDaemon,
   decodeFamilyId,
@@ -32,11 +39,42 @@ import {
   putServiceKey,
   putTimeouts,
 } from './codec.js';
-import { CmdAttr, Errno, GENL_HDRLEN, GENL_ID_CTRL, IPVS_GENL_VERSION, IPVS_GENL_NAME, IpvsCmd, NETLINK_GENERIC } from './constants.js';
-import { errnoText, IpvsUnavailableError, NO_IPVS_HELP, opError, PERMISSION_HELP, readError, validateOp } from './errors.js';
-import type { IpvsInfo, IpvsTable, LiveDest, LiveService, ServiceKey, SyncDaemon, Timeouts } from './model.js';
+import {
+  CmdAttr,
+  Errno,
+  GENL_HDRLEN,
+  GENL_ID_CTRL,
+  IPVS_GENL_VERSION,
+  IPVS_GENL_NAME,
+  IpvsCmd,
+  NETLINK_GENERIC,
+} from './constants.js';
+import {
+  errnoText,
+  IpvsUnavailableError,
+  NO_IPVS_HELP,
+  opError,
+  PERMISSION_HELP,
+  readError,
+  validateOp,
+} from './errors.js';
+import type {
+  IpvsInfo,
+  IpvsTable,
+  LiveDest,
+  LiveService,
+  ServiceKey,
+  SyncDaemon,
+  Timeouts,
+} from './model.js';
 import { serviceId, serviceKeyOf } from './model.js';
-import { DumpError, NetlinkTransport, type BatchResult, type TransportCounters, type TransportOptions } from './netlink-transport.js';
+import {
+  DumpError,
+  NetlinkTransport,
+  type BatchResult,
+  type TransportCounters,
+  type TransportOptions,
+} from './netlink-transport.js';
 import { attributeValueAt, attributeValueEnd, IpvsDecodeError, NetlinkWriter } from './wire.js';
 
 /**
@@ -59,7 +97,10 @@ export class KernelIpvsClient implements IpvsClient {
     try {
       transport = NetlinkTransport.open(NETLINK_GENERIC, options);
     } catch (err) {
-      throw new IpvsUnavailableError('netlink', `Cannot open a generic netlink socket: ${(err as Error).message}`);
+      throw new IpvsUnavailableError(
+        'netlink',
+        `Cannot open a generic netlink socket: ${(err as Error).message}`,
+      );
     }
     return KernelIpvsClient.over(transport);
   }
@@ -74,7 +115,8 @@ export class KernelIpvsClient implements IpvsClient {
       const result = await transport.request(GENL_ID_CTRL, (w) => w.append(payload));
       const first = result.replies[0];
       const id = result.errno === 0 && first ? decodeFamilyId(parseGenl(first.data).attrs) : null;
-      if (result.errno === Errno.EPERM) throw new IpvsUnavailableError('permission', PERMISSION_HELP, Errno.EPERM);
+      if (result.errno === Errno.EPERM)
+        throw new IpvsUnavailableError('permission', PERMISSION_HELP, Errno.EPERM);
       if (id === null) throw new IpvsUnavailableError('no-ipvs', NO_IPVS_HELP, Errno.ENOENT);
       return new KernelIpvsClient(transport, id);
     } catch (err) {
@@ -134,10 +176,16 @@ export class KernelIpvsClient implements IpvsClient {
   async listServices(options: ReadOptions = {}): Promise<LiveService[]> {
     const services: LiveService[] = [];
     const stats = options.stats !== false;
-    await this.dump(genlBody(IpvsCmd.GET_SERVICE), 'list-services', 'services', (buf, start, end) => {
-      const nested = attributeValueAt(buf, start, end, CmdAttr.SERVICE);
-      if (nested >= 0) services.push(decodeServiceAt(buf, nested, attributeValueEnd(buf, nested), stats));
-    });
+    await this.dump(
+      genlBody(IpvsCmd.GET_SERVICE),
+      'list-services',
+      'services',
+      (buf, start, end) => {
+        const nested = attributeValueAt(buf, start, end, CmdAttr.SERVICE);
+        if (nested >= 0)
+          services.push(decodeServiceAt(buf, nested, attributeValueEnd(buf, nested), stats));
+      },
+    );
     return services;
   }
 
@@ -172,11 +220,26 @@ export class KernelIpvsClient implements IpvsClient {
         (i, buf, payload, end) => {
           const attrs = genlAttrs(payload, end);
           const nested = attributeValueAt(buf, attrs, end, CmdAttr.DEST);
-          if (nested >= 0) (lists[i] as LiveDest[]).push(decodeDestAt(buf, nested, attributeValueEnd(buf, nested), (keys[i] as ServiceKey).family, stats));
+          if (nested >= 0)
+            (lists[i] as LiveDest[]).push(
+              decodeDestAt(
+                buf,
+                nested,
+                attributeValueEnd(buf, nested),
+                (keys[i] as ServiceKey).family,
+                stats,
+              ),
+            );
         },
       );
     } catch (err) {
-      if (err instanceof DumpError) throw this.readFailure('list-dests', serviceId(keys[err.index] as ServiceKey), err.errno, err.message);
+      if (err instanceof DumpError)
+        throw this.readFailure(
+          'list-dests',
+          serviceId(keys[err.index] as ServiceKey),
+          err.errno,
+          err.message,
+        );
       throw err;
     }
     return lists;
@@ -184,10 +247,15 @@ export class KernelIpvsClient implements IpvsClient {
 
   async listDaemons(): Promise<SyncDaemon[]> {
     const daemons: SyncDaemon[] = [];
-    await this.dump(genlBody(IpvsCmd.GET_DAEMON), 'list-daemons', 'sync daemons', (buf, start, end) => {
-      const nested = findAttributeAt(buf, start, end, CmdAttr.DAEMON);
-      if (nested) daemons.push(decodeDaemon(nested.slice()));
-    });
+    await this.dump(
+      genlBody(IpvsCmd.GET_DAEMON),
+      'list-daemons',
+      'sync daemons',
+      (buf, start, end) => {
+        const nested = findAttributeAt(buf, start, end, CmdAttr.DAEMON);
+        if (nested) daemons.push(decodeDaemon(nested.slice()));
+      },
+    );
     return daemons;
   }
 
@@ -204,7 +272,9 @@ export class KernelIpvsClient implements IpvsClient {
       if (invalid) results[index] = { ok: false, error: invalid };
       else sendable.push(index);
     });
-    const answers = await this.transport.batch(sendable.map((index) => ({ type: this.family, write: opBody(ops[index] as IpvsOp) })));
+    const answers = await this.transport.batch(
+      sendable.map((index) => ({ type: this.family, write: opBody(ops[index] as IpvsOp) })),
+    );
     answers.forEach((answer, i) => {
       const index = sendable[i] as number;
       results[index] = opResult(ops[index] as IpvsOp, answer);
@@ -225,10 +295,15 @@ export class KernelIpvsClient implements IpvsClient {
   }
 
   /** One request with an ACK: the data messages that came before it, or an IpvsError. */
-  private async request(body: GenlBody, operation: string, object: string): Promise<NetlinkMessage[]> {
+  private async request(
+    body: GenlBody,
+    operation: string,
+    object: string,
+  ): Promise<NetlinkMessage[]> {
     this.checkOpen();
     const result = await this.transport.request(this.family, body);
-    if (result.lost) throw this.readFailure(operation, object, result.lost.errno, result.lost.message);
+    if (result.lost)
+      throw this.readFailure(operation, object, result.lost.errno, result.lost.message);
     if (result.errno !== 0) throw this.readFailure(operation, object, result.errno);
     return result.replies;
   }
@@ -242,29 +317,36 @@ export class KernelIpvsClient implements IpvsClient {
   ): Promise<void> {
     this.checkOpen();
     try {
-      await this.transport.dump(this.family, body, (buf, payload, end) => onReply(buf, genlAttrs(payload, end), end));
+      await this.transport.dump(this.family, body, (buf, payload, end) =>
+        onReply(buf, genlAttrs(payload, end), end),
+      );
     } catch (err) {
-      if (err instanceof DumpError) throw this.readFailure(operation, object, err.errno, err.message);
+      if (err instanceof DumpError)
+        throw this.readFailure(operation, object, err.errno, err.message);
       throw err;
     }
   }
 
   private readFailure(operation: string, object: string, errno: number, detail?: string): Error {
-    if (errno === Errno.EPERM) return new IpvsUnavailableError('permission', PERMISSION_HELP, errno);
-    if (detail && detail !== `errno ${errno}`) return new IpvsError(operation, object, errno, `${errnoText(errno)} (${detail})`);
+    if (errno === Errno.EPERM)
+      return new IpvsUnavailableError('permission', PERMISSION_HELP, errno);
+    if (detail && detail !== `errno ${errno}`)
+      return new IpvsError(operation, object, errno, `${errnoText(errno)} (${detail})`);
     return readError(operation, object, errno);
   }
 }
 
 /** Where a reply's attributes start, after its genl header. */
 function genlAttrs(payload: number, end: number): number {
-  if (end - payload < GENL_HDRLEN) throw new IpvsDecodeError(`genl payload of ${end - payload} bytes`);
+  if (end - payload < GENL_HDRLEN)
+    throw new IpvsDecodeError(`genl payload of ${end - payload} bytes`);
   return payload + GENL_HDRLEN;
 }
 
 /** One batch answer as the operation's result, in ipvsadm's words. */
 function opResult(op: IpvsOp, answer: BatchResult): IpvsOpResult {
-  if (answer.lost) return { ok: false, error: lostError(op, answer.lost.errno, answer.lost.message) };
+  if (answer.lost)
+    return { ok: false, error: lostError(op, answer.lost.errno, answer.lost.message) };
   if (answer.errno === 0) return { ok: true };
   return { ok: false, error: opError(op, answer.errno, answer.message) };
 }
@@ -294,7 +376,10 @@ export function writeOp(w: NetlinkWriter, op: IpvsOp): void {
   switch (op.op) {
     case 'add-service':
     case 'edit-service':
-      w.genlHeader(op.op === 'add-service' ? IpvsCmd.NEW_SERVICE : IpvsCmd.SET_SERVICE, IPVS_GENL_VERSION);
+      w.genlHeader(
+        op.op === 'add-service' ? IpvsCmd.NEW_SERVICE : IpvsCmd.SET_SERVICE,
+        IPVS_GENL_VERSION,
+      );
       return putService(w, op.service);
     case 'delete-service':
       w.genlHeader(IpvsCmd.DEL_SERVICE, IPVS_GENL_VERSION);

@@ -188,7 +188,12 @@ export function isFwmarkKey(key: ServiceKey): key is Extract<ServiceKey, { fwmar
 export function serviceKeyOf(service: ServiceKey): ServiceKey {
   return isFwmarkKey(service)
     ? { family: service.family, fwmark: service.fwmark }
-    : { family: service.family, protocol: service.protocol, address: service.address, port: service.port };
+    : {
+        family: service.family,
+        protocol: service.protocol,
+        address: service.address,
+        port: service.port,
+      };
 }
 
 export function formatHostPort(address: string, port: number): string {
@@ -197,7 +202,8 @@ export function formatHostPort(address: string, port: number): string {
 
 /** A stable string identity, also the way services are written for people: "TCP 10.0.0.1:80", "FWM 10 IPv6". */
 export function serviceId(key: ServiceKey): string {
-  if (isFwmarkKey(key)) return key.family === 'ipv6' ? `FWM ${key.fwmark} IPv6` : `FWM ${key.fwmark}`;
+  if (isFwmarkKey(key))
+    return key.family === 'ipv6' ? `FWM ${key.fwmark} IPv6` : `FWM ${key.fwmark}`;
   return `${key.protocol.toUpperCase()} ${formatHostPort(key.address, key.port)}`;
 }
 

@@ -23,7 +23,17 @@
  */
 import { RawNetlinkSocket, type NetlinkMessage } from 'netlink';
 import { decodeAckAt } from './codec.js';
-import { Errno, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN } from './constants.js';
+import {
+  Errno,
+  NLM_F_ACK,
+  NLM_F_ACK_TLVS,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_NOOP,
+  NLMSG_OVERRUN,
+} from './constants.js';
 import { MessageCursor, NetlinkWriter, readS32 } from './wire.js';
 
 export interface TransportOptions {
@@ -150,7 +160,10 @@ export class NetlinkTransport {
   private readonly port: number;
   /** The kernel runs one dump at a time per socket: the others wait their turn here. */
   private dumpRunning = false;
-  private readonly dumpQueue: Array<{ start: () => void; fail: (errno: number, message: string) => void }> = [];
+  private readonly dumpQueue: Array<{
+    start: () => void;
+    fail: (errno: number, message: string) => void;
+  }> = [];
   private closed = false;
   private drainTimer: NodeJS.Timeout | null = null;
   /** The socket is ref'd (keeps the process alive); an unref is pending for the next turn. */
@@ -176,11 +189,17 @@ export class NetlinkTransport {
     const sndbuf = socket.getSendBufferSize();
     this.maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
     this.acks = options.acks ?? 'last';
-    this.maxBatchBytes = Math.max(4096, Math.min(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, sndbuf - 1024));
+    this.maxBatchBytes = Math.max(
+      4096,
+      Math.min(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, sndbuf - 1024),
+    );
     socket.on('message', (buf) => this.onDatagram(buf));
     socket.on('error', (err) => this.onSocketError(err.errno ?? Errno.EIO, err.message));
     socket.on('truncatedMessage', (buf, info) =>
-      this.onSocketError(Errno.EMSGSIZE, `netlink datagram of ${info.truncated ?? '?'} bytes truncated to ${buf.length}: the receive buffer is too small`),
+      this.onSocketError(
+        Errno.EMSGSIZE,
+        `netlink datagram of ${info.truncated ?? '?'} bytes truncated to ${buf.length}: the receive buffer is too small`,
+      ),
     );
     socket.unref();
   }
@@ -210,7 +229,9 @@ export class NetlinkTransport {
     const results: BatchResult[] = new Array(items.length);
     let i = 0;
     while (i < items.length) {
-      const w = new NetlinkWriter(Math.min(this.maxBatchBytes + 4096, 512 * (items.length - i) + 64));
+      const w = new NetlinkWriter(
+        Math.min(this.maxBatchBytes + 4096, 512 * (items.length - i) + 64),
+      );
       const first = this.reserveSeqs(this.maxInFlight);
       const offset = i;
       const implicit = this.acks === 'last';
@@ -233,7 +254,16 @@ export class NetlinkTransport {
       }
       if (implicit) w.addFlags(last, NLM_F_ACK);
       await new Promise<void>((done) => {
-        this.chunks.push({ first, count, implicit, tainted: false, offset, results, remaining: count, done });
+        this.chunks.push({
+          first,
+          count,
+          implicit,
+          tainted: false,
+          offset,
+          results,
+          remaining: count,
+          done,
+        });
         this.send(w.bytes(), count);
       });
     }
@@ -261,11 +291,17 @@ export class NetlinkTransport {
    * freshly started process. Rejects at the first failure (a DumpError naming its index);
    * the dumps after it are not sent.
    */
-  dumpEach(type: number, count: number, write: (w: NetlinkWriter, index: number) => void, onMessage: (index: number, datagram: Buffer, payload: number, payloadEnd: number) => void): Promise<void> {
+  dumpEach(
+    type: number,
+    count: number,
+    write: (w: NetlinkWriter, index: number) => void,
+    onMessage: (index: number, datagram: Buffer, payload: number, payloadEnd: number) => void,
+  ): Promise<void> {
     this.checkOpen();
     if (count === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const fail = (errno: number, message: string) => reject(new DumpError(errno, message, pending.index));
+      const fail = (errno: number, message: string) =>
+        reject(new DumpError(errno, message, pending.index));
       // One record for every dump of the run (a closure or two per dump was visible in a
       // freshly started process); onDumpMessage hands each reply straight to onMessage.
       const pending: PendingDump = {
@@ -413,7 +449,7 @@ export class NetlinkTransport {
   }
 
   private chunkOf(seq: number): Chunk | undefined {
-    for (const chunk of this.chunks) if (((seq - chunk.first) >>> 0) < chunk.count) return chunk;
+    for (const chunk of this.chunks) if ((seq - chunk.first) >>> 0 < chunk.count) return chunk;
     return undefined;
   }
 
@@ -433,16 +469,29 @@ export class NetlinkTransport {
         }
       }
       if (errno !== 0) this.counters.ackErrors++;
-      this.answer(chunk, index, { errno, replies: previous?.replies ?? NO_REPLIES, ...(message === undefined ? {} : { message }) });
+      this.answer(chunk, index, {
+        errno,
+        replies: previous?.replies ?? NO_REPLIES,
+        ...(message === undefined ? {} : { message }),
+      });
     } else if (m.type === NLMSG_DONE) {
       const status = m.payloadEnd - m.payload >= 4 ? readS32(buf, m.payload) : 0;
-      this.answer(chunk, index, { errno: status < 0 ? -status : 0, replies: previous?.replies ?? NO_REPLIES });
+      this.answer(chunk, index, {
+        errno: status < 0 ? -status : 0,
+        replies: previous?.replies ?? NO_REPLIES,
+      });
     } else if (m.type === NLMSG_OVERRUN) {
       this.answer(chunk, index, this.lostResult(previous, Errno.ENOBUFS, 'netlink overrun'));
     } else {
       // A data reply (GET request) before its ACK: kept, the ACK completes the result.
       const replies = previous ? previous.replies : [];
-      replies.push({ type: m.type, flags: m.flags, seq: m.seq, port: m.port, data: buf.subarray(m.payload, m.payloadEnd) });
+      replies.push({
+        type: m.type,
+        flags: m.flags,
+        seq: m.seq,
+        port: m.port,
+        data: buf.subarray(m.payload, m.payloadEnd),
+      });
       if (!previous) chunk.results[index] = { errno: REPLIES_SO_FAR, replies };
     }
   }
@@ -465,7 +514,9 @@ export class NetlinkTransport {
     for (let k = chunk.offset; k < end; k++) {
       const previous = chunk.results[k];
       if (!unanswered(previous)) continue;
-      chunk.results[k] = chunk.tainted ? this.lostResult(previous, Errno.ENOBUFS, OVERFLOW_LOST) : { errno: 0, replies: previous?.replies ?? NO_REPLIES };
+      chunk.results[k] = chunk.tainted
+        ? this.lostResult(previous, Errno.ENOBUFS, OVERFLOW_LOST)
+        : { errno: 0, replies: previous?.replies ?? NO_REPLIES };
       chunk.remaining--;
     }
   }
@@ -480,7 +531,8 @@ export class NetlinkTransport {
     } else if (m.type === NLMSG_DONE) {
       this.inFlight = null;
       const status = m.payloadEnd - m.payload >= 4 ? readS32(buf, m.payload) : 0;
-      if (p.tainted) p.settle(Errno.ENOBUFS, 'dump data lost: the netlink receive buffer overflowed (ENOBUFS)');
+      if (p.tainted)
+        p.settle(Errno.ENOBUFS, 'dump data lost: the netlink receive buffer overflowed (ENOBUFS)');
       else p.settle(status < 0 ? -status : 0);
     } else if (m.type === NLMSG_OVERRUN) {
       this.inFlight = null;
@@ -537,7 +589,11 @@ export class NetlinkTransport {
   }
 
   /** A request whose answer never came: its outcome is unknown. */
-  private lostResult(previous: BatchResult | undefined, errno: number, message: string): BatchResult {
+  private lostResult(
+    previous: BatchResult | undefined,
+    errno: number,
+    message: string,
+  ): BatchResult {
     this.counters.lostAcks++;
     return { errno, replies: previous?.replies ?? NO_REPLIES, lost: { errno, message } };
   }

@@ -26,7 +26,10 @@ export async function writeSysctl(name: string, value: number, procRoot?: string
   await writeFile(sysctlPath(name, procRoot), `${value}\n`);
 }
 
-export async function readSysctls(names: readonly string[], procRoot?: string): Promise<Record<string, number | null>> {
+export async function readSysctls(
+  names: readonly string[],
+  procRoot?: string,
+): Promise<Record<string, number | null>> {
   const values = await Promise.all(names.map((name) => readSysctl(name, procRoot)));
   return Object.fromEntries(names.map((name, i) => [name, values[i] ?? null]));
 }

@@ -38,12 +38,22 @@ const align4 = (n: number) => (n + 3) & ~3;
  * while is seconds: every call saved per attribute shows there.
  */
 export function u16At(buf: Buffer, at: number): number {
-  return LE ? (buf[at] as number) | ((buf[at + 1] as number) << 8) : ((buf[at] as number) << 8) | (buf[at + 1] as number);
+  return LE
+    ? (buf[at] as number) | ((buf[at + 1] as number) << 8)
+    : ((buf[at] as number) << 8) | (buf[at + 1] as number);
 }
 export function u32At(buf: Buffer, at: number): number {
   return LE
-    ? ((buf[at] as number) | ((buf[at + 1] as number) << 8) | ((buf[at + 2] as number) << 16) | ((buf[at + 3] as number) << 24)) >>> 0
-    : (((buf[at] as number) << 24) | ((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number)) >>> 0;
+    ? ((buf[at] as number) |
+        ((buf[at + 1] as number) << 8) |
+        ((buf[at + 2] as number) << 16) |
+        ((buf[at + 3] as number) << 24)) >>>
+        0
+    : (((buf[at] as number) << 24) |
+        ((buf[at + 1] as number) << 16) |
+        ((buf[at + 2] as number) << 8) |
+        (buf[at + 3] as number)) >>>
+        0;
 }
 export function be16At(buf: Buffer, at: number): number {
   return ((buf[at] as number) << 8) | (buf[at + 1] as number);
@@ -66,7 +76,9 @@ export function attributeValueEnd(buf: Buffer, value: number): number {
 
 /** The attribute at `at` overruns its container, or is shorter than its header. */
 export function attrOverrun(at: number, length: number): IpvsDecodeError {
-  return new IpvsDecodeError(`netlink attribute of length ${length} at offset ${at} overruns its container`);
+  return new IpvsDecodeError(
+    `netlink attribute of length ${length} at offset ${at} overruns its container`,
+  );
 }
 /** A value shorter than its type. */
 export function shortValue(what: string, length: number, expected: number): IpvsDecodeError {
@@ -123,7 +135,11 @@ export class NetlinkWriter {
     const at = this.offset;
     this.messageStart = at;
     this.set32(at, 0, LE); // patched by endMessage
-    this.set32(at + 4, LE ? (type & 0xffff) | ((flags & 0xffff) << 16) : ((type & 0xffff) << 16) | (flags & 0xffff), LE);
+    this.set32(
+      at + 4,
+      LE ? (type & 0xffff) | ((flags & 0xffff) << 16) : ((type & 0xffff) << 16) | (flags & 0xffff),
+      LE,
+    );
     this.set32(at + 8, seq, LE);
     this.set32(at + 12, port, LE);
     this.offset = at + NLMSG_HDRLEN;
@@ -131,7 +147,8 @@ export class NetlinkWriter {
 
   /** Patches the message length, then pads to 4 bytes so another message can follow. */
   endMessage(): void {
-    if (this.messageStart < 0 || this.nests.length) throw new Error('endMessage without a complete message');
+    if (this.messageStart < 0 || this.nests.length)
+      throw new Error('endMessage without a complete message');
     this.set32(this.messageStart, this.offset - this.messageStart, LE);
     this.messageStart = -1;
     if (this.offset & 3) {
@@ -262,7 +279,8 @@ export class NetlinkWriter {
    * padding; moves past both and returns where the value goes.
    */
   private head(type: number, valueLength: number, slot: number): number {
-    if (valueLength + NLA_HDRLEN > MAX_ATTR_LENGTH) throw new Error(`netlink attribute of ${valueLength} bytes`);
+    if (valueLength + NLA_HDRLEN > MAX_ATTR_LENGTH)
+      throw new Error(`netlink attribute of ${valueLength} bytes`);
     const at = this.offset;
     if (at + NLA_HDRLEN + slot > this.buf.length) this.ensure(NLA_HDRLEN + slot);
     const b = this.buf;
@@ -345,7 +363,8 @@ function writeIpv4(buf: Buffer, offset: number, address: string): boolean {
 function writeIpv6(buf: Buffer, offset: number, address: string): void {
   if (!isIPv6(address)) throw new Error(`not an IP address: ${address}`);
   const groups = expandIpv6(address);
-  if (groups.length !== 8 || groups.some((g) => !(g >= 0 && g <= 0xffff))) throw new Error(`not an IP address: ${address}`);
+  if (groups.length !== 8 || groups.some((g) => !(g >= 0 && g <= 0xffff)))
+    throw new Error(`not an IP address: ${address}`);
   for (let i = 0; i < 8; i++) buf.writeUInt16BE(groups[i] as number, offset + i * 2);
 }
 
@@ -386,7 +405,10 @@ export class AttrCursor {
 
   /** Throws unless the current value has at least `bytes` bytes. */
   need(bytes: number, what: string): number {
-    if (this.valueEnd - this.value < bytes) throw new IpvsDecodeError(`${what}: attribute of ${this.valueEnd - this.value} bytes, expected ${bytes}`);
+    if (this.valueEnd - this.value < bytes)
+      throw new IpvsDecodeError(
+        `${what}: attribute of ${this.valueEnd - this.value} bytes, expected ${bytes}`,
+      );
     return this.value;
   }
 
@@ -433,7 +455,10 @@ export class MessageCursor {
     const at = this.at;
     if (at + NLMSG_HDRLEN > this.buf.length) return false;
     const length = u32At(this.buf, at);
-    if (length < NLMSG_HDRLEN || at + length > this.buf.length) throw new IpvsDecodeError(`netlink message of length ${length} at offset ${at} overruns its datagram of ${this.buf.length} bytes`);
+    if (length < NLMSG_HDRLEN || at + length > this.buf.length)
+      throw new IpvsDecodeError(
+        `netlink message of length ${length} at offset ${at} overruns its datagram of ${this.buf.length} bytes`,
+      );
     this.type = u16At(this.buf, at + 4);
     this.flags = u16At(this.buf, at + 6);
     this.seq = u32At(this.buf, at + 8);

@@ -17,7 +17,13 @@
  *     tunl0; `all` loose (2) if it was strict, since the kernel uses the higher of the two).
  * Replies, in both modes, go from the VIP straight to the client, not through the director.
  */
-import { fullPrefix, heldAddressId, findAddress, type AddressSnapshot, type HeldAddress } from '../director/addresses.js';
+import {
+  fullPrefix,
+  heldAddressId,
+  findAddress,
+  type AddressSnapshot,
+  type HeldAddress,
+} from '../director/addresses.js';
 import { familyOf } from '../ipvs/address.js';
 
 export type RealServerMode = 'dr' | 'tun';
@@ -76,18 +82,30 @@ export function sysctlNeeds(vips: readonly RealServerVip[]): SysctlNeed[] {
 
 function tunnels(vips: readonly RealServerVip[]): Array<{ name: string; kind: 'ipip' | 'ip6tnl' }> {
   const names = [...new Set(vips.filter((v) => v.mode === 'tun').map(vipInterface))];
-  return names.map((name) => ({ name, kind: name === 'tunl0' ? ('ipip' as const) : ('ip6tnl' as const) }));
+  return names.map((name) => ({
+    name,
+    kind: name === 'tunl0' ? ('ipip' as const) : ('ip6tnl' as const),
+  }));
 }
 
 /** What to do to make this host a real server for the VIPs: tunnels, sysctls, then addresses. */
-export function planRealServer(vips: readonly RealServerVip[], actual: RealServerActual): RealServerStep[] {
+export function planRealServer(
+  vips: readonly RealServerVip[],
+  actual: RealServerActual,
+): RealServerStep[] {
   const steps: RealServerStep[] = [];
   for (const tunnel of tunnels(vips)) {
     const link = actual.addresses.links.find((l) => l.name === tunnel.name);
     if (!link) {
-      steps.push({ kind: 'create-tunnel', interface: tunnel.name, tunnelKind: tunnel.kind, text: `interface ${tunnel.name} (loads the ${tunnel.kind === 'ipip' ? 'ipip' : 'ip6_tunnel'} module)` });
+      steps.push({
+        kind: 'create-tunnel',
+        interface: tunnel.name,
+        tunnelKind: tunnel.kind,
+        text: `interface ${tunnel.name} (loads the ${tunnel.kind === 'ipip' ? 'ipip' : 'ip6_tunnel'} module)`,
+      });
     }
-    if (!link?.up) steps.push({ kind: 'link-up', interface: tunnel.name, text: `interface ${tunnel.name} up` });
+    if (!link?.up)
+      steps.push({ kind: 'link-up', interface: tunnel.name, text: `interface ${tunnel.name} up` });
   }
   if (vips.some((v) => v.mode === 'dr')) {
     const lo = actual.addresses.links.find((l) => l.name === 'lo');
@@ -96,7 +114,13 @@ export function planRealServer(vips: readonly RealServerVip[], actual: RealServe
   for (const need of sysctlNeeds(vips)) {
     const current = actual.sysctls[need.name] ?? null;
     if (current !== null && need.accept.includes(current)) continue;
-    steps.push({ kind: 'sysctl', name: need.name, from: current, to: need.value, text: `sysctl ${need.name}: ${current ?? 'absent'} -> ${need.value}` });
+    steps.push({
+      kind: 'sysctl',
+      name: need.name,
+      from: current,
+      to: need.value,
+      text: `sysctl ${need.name}: ${current ?? 'absent'} -> ${need.value}`,
+    });
   }
   for (const vip of vips) {
     const held = heldVip(vip);
@@ -118,10 +142,15 @@ export interface RealServerRecord {
 export const emptyRecord = (): RealServerRecord => ({ version: 1, vips: [], sysctls: {} });
 
 /** The record after applying `steps`: previous sysctl values kept from the first change on. */
-export function recordAfterApply(record: RealServerRecord, steps: readonly RealServerStep[], vips: readonly RealServerVip[]): RealServerRecord {
+export function recordAfterApply(
+  record: RealServerRecord,
+  steps: readonly RealServerStep[],
+  vips: readonly RealServerVip[],
+): RealServerRecord {
   const sysctls = { ...record.sysctls };
   for (const step of steps) {
-    if (step.kind === 'sysctl' && step.from !== null && !(step.name in sysctls)) sysctls[step.name] = step.from;
+    if (step.kind === 'sysctl' && step.from !== null && !(step.name in sysctls))
+      sysctls[step.name] = step.from;
   }
   const held = new Set(record.vips);
   for (const vip of vips) held.add(heldAddressId(heldVip(vip)));
@@ -143,14 +172,25 @@ export function planRemoval(
   for (const vip of vips) {
     const present = findAddress(actual.addresses, heldVip(vip));
     removed.add(heldAddressId(heldVip(vip)));
-    if (present) steps.push({ kind: 'delete-address', address: present, text: `vip ${heldAddressId(present)}` });
+    if (present)
+      steps.push({
+        kind: 'delete-address',
+        address: present,
+        text: `vip ${heldAddressId(present)}`,
+      });
   }
   const remaining = record.vips.filter((id) => !removed.has(id));
   if (remaining.length > 0) return { steps, record: { ...record, vips: remaining } };
   for (const [name, value] of Object.entries(record.sysctls)) {
     const current = actual.sysctls[name] ?? null;
     if (current === null || current === value) continue;
-    steps.push({ kind: 'sysctl', name, from: current, to: value, text: `sysctl ${name}: ${current} -> ${value}` });
+    steps.push({
+      kind: 'sysctl',
+      name,
+      from: current,
+      to: value,
+      text: `sysctl ${name}: ${current} -> ${value}`,
+    });
   }
   return { steps, record: emptyRecord() };
 }

@@ -18,13 +18,19 @@ export function recordPath(stateDir: string): string {
   return join(stateDir, 'realserver.json');
 }
 
-export async function loadRecord(stateDir: string): Promise<{ record: RealServerRecord; warning?: string }> {
+export async function loadRecord(
+  stateDir: string,
+): Promise<{ record: RealServerRecord; warning?: string }> {
   const path = recordPath(stateDir);
   const read = await readJsonFile(path, RecordFile);
   if (read.status === 'ok') return { record: read.value };
   if (read.status === 'absent') return { record: emptyRecord() };
-  if (read.status === 'unreadable') return { record: emptyRecord(), warning: `cannot read ${path}: ${read.reason}` };
-  return { record: emptyRecord(), warning: `${path} is not a valid lvsd realserver record; ignoring it` };
+  if (read.status === 'unreadable')
+    return { record: emptyRecord(), warning: `cannot read ${path}: ${read.reason}` };
+  return {
+    record: emptyRecord(),
+    warning: `${path} is not a valid lvsd realserver record; ignoring it`,
+  };
 }
 
 export async function saveRecord(stateDir: string, record: RealServerRecord): Promise<void> {

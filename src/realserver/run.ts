@@ -47,39 +47,82 @@ export interface RealServerResult {
   warnings: string[];
 }
 
-async function readActual(io: RealServerIo, vips: RealServerVip[], record: RealServerRecord): Promise<RealServerActual> {
-  const names = [...new Set([...sysctlNeeds(vips).map((n) => n.name), ...Object.keys(record.sysctls)])];
+async function readActual(
+  io: RealServerIo,
+  vips: RealServerVip[],
+  record: RealServerRecord,
+): Promise<RealServerActual> {
+  const names = [
+    ...new Set([...sysctlNeeds(vips).map((n) => n.name), ...Object.keys(record.sysctls)]),
+  ];
   const [addresses, sysctls] = await Promise.all([io.addresses.read(), io.sysctls.read(names)]);
   return { addresses, sysctls };
 }
 
-export async function runRealServer(options: RealServerOptions, io: RealServerIo): Promise<RealServerResult> {
+export async function runRealServer(
+  options: RealServerOptions,
+  io: RealServerIo,
+): Promise<RealServerResult> {
   const warnings: string[] = [];
   const loaded = options.stateDir ? await loadRecord(options.stateDir) : undefined;
   if (loaded?.warning) warnings.push(loaded.warning);
   const record = loaded?.record ?? { version: 1 as const, vips: [], sysctls: {} };
   const actual = await readActual(io, options.vips, record);
-  if (options.action === 'check') return { action: 'check', vips: options.vips, steps: planRealServer(options.vips, actual), warnings };
+  if (options.action === 'check')
+    return {
+      action: 'check',
+      vips: options.vips,
+      steps: planRealServer(options.vips, actual),
+      warnings,
+    };
   if (options.action === 'remove') {
     const removal = planRemoval(options.vips, actual, record);
-    if (!options.stateDir) warnings.push('no record of earlier changes: sysctls are left as they are');
-    const deletions = await execute(removal.steps.filter((s) => s.kind === 'delete-address'), io);
+    if (!options.stateDir)
+      warnings.push('no record of earlier changes: sysctls are left as they are');
+    const deletions = await execute(
+      removal.steps.filter((s) => s.kind === 'delete-address'),
+      io,
+    );
     const stuck = deletions.filter((r) => r.error);
     // A VIP still there still needs its ARP settings: restore sysctls only once all are gone.
     const restores = removal.steps.filter((s) => s.kind === 'sysctl');
-    const results = [...deletions, ...(stuck.length ? restores.map((step) => ({ step, error: 'not done: a VIP could not be removed' })) : await execute(restores, io))];
+    const results = [
+      ...deletions,
+      ...(stuck.length
+        ? restores.map((step) => ({ step, error: 'not done: a VIP could not be removed' }))
+        : await execute(restores, io)),
+    ];
     if (options.stateDir) {
-      const stillHeld = stuck.flatMap((r) => (r.step.kind === 'delete-address' ? [heldAddressId(r.step.address)] : []));
+      const stillHeld = stuck.flatMap((r) =>
+        r.step.kind === 'delete-address' ? [heldAddressId(r.step.address)] : [],
+      );
       // Sysctls were not restored: keep their old values on record with the VIPs still there.
-      await saveRecord(options.stateDir, stuck.length ? { ...record, vips: [...new Set([...removal.record.vips, ...stillHeld])] } : removal.record);
+      await saveRecord(
+        options.stateDir,
+        stuck.length
+          ? { ...record, vips: [...new Set([...removal.record.vips, ...stillHeld])] }
+          : removal.record,
+      );
     }
     return { action: 'remove', vips: options.vips, steps: removal.steps, results, warnings };
   }
   const steps = planRealServer(options.vips, actual);
   const results = await execute(steps, io);
   if (options.stateDir && steps.length > 0) {
-    const succeeded = options.vips.filter((vip) => !results.some((r) => r.error && r.step.kind === 'add-address' && r.step.address.address === vip.address));
-    await saveRecord(options.stateDir, recordAfterApply(record, steps.filter((s) => !results.find((r) => r.step === s)?.error), succeeded));
+    const succeeded = options.vips.filter(
+      (vip) =>
+        !results.some(
+          (r) => r.error && r.step.kind === 'add-address' && r.step.address.address === vip.address,
+        ),
+    );
+    await saveRecord(
+      options.stateDir,
+      recordAfterApply(
+        record,
+        steps.filter((s) => !results.find((r) => r.step === s)?.error),
+        succeeded,
+      ),
+    );
   }
   return { action: 'apply', vips: options.vips, steps, results, warnings };
 }
@@ -135,7 +178,9 @@ async function executeStep(step: RealServerStep, io: RealServerIo): Promise<void
 }
 
 export function describeVips(vips: readonly RealServerVip[]): string {
-  return vips.map((v) => `${v.address} (${v.mode.toUpperCase()}, on ${vipInterface(v)})`).join(', ');
+  return vips
+    .map((v) => `${v.address} (${v.mode.toUpperCase()}, on ${vipInterface(v)})`)
+    .join(', ');
 }
 
 export { heldVip };

@@ -48,16 +48,33 @@ export interface ApplyReport {
  * Sysctls first (ip_forward before the NAT services that need it), then VIPs leaving, one
  * IPVS batch, and VIPs arriving: an address is held only while its service exists.
  */
-export async function applyPlan(client: IpvsClient, plan: Plan, writeSysctl?: SysctlWriter, addresses?: AddressClient): Promise<ApplyReport> {
+export async function applyPlan(
+  client: IpvsClient,
+  plan: Plan,
+  writeSysctl?: SysctlWriter,
+  addresses?: AddressClient,
+): Promise<ApplyReport> {
   const sysctls = await applySysctls(plan.sysctls, writeSysctl);
-  const vipsBefore = await applyVips(plan.vips.filter((s) => s.action === 'remove'), addresses);
+  const vipsBefore = await applyVips(
+    plan.vips.filter((s) => s.action === 'remove'),
+    addresses,
+  );
   const ipvs = await applyIpvs(client, plan);
-  const vips = [...vipsBefore, ...(await applyVips(plan.vips.filter((s) => s.action !== 'remove'), addresses))];
+  const vips = [
+    ...vipsBefore,
+    ...(await applyVips(
+      plan.vips.filter((s) => s.action !== 'remove'),
+      addresses,
+    )),
+  ];
   const failed = ipvs.failed + [...sysctls, ...vips].filter((o) => o.error).length;
   return { outcomes: ipvs.outcomes, sysctls, vips, writes: ipvs.writes, failed };
 }
 
-async function applyIpvs(client: IpvsClient, plan: Plan): Promise<{ outcomes: StepOutcome[]; writes: number; failed: number }> {
+async function applyIpvs(
+  client: IpvsClient,
+  plan: Plan,
+): Promise<{ outcomes: StepOutcome[]; writes: number; failed: number }> {
   if (plan.steps.length === 0) return { outcomes: [], writes: 0, failed: 0 };
   const results = await client.execute(plan.steps.map((step) => step.op));
   const failedServiceAdds = new Map<string, PlanStep>();
@@ -72,12 +89,16 @@ async function applyIpvs(client: IpvsClient, plan: Plan): Promise<{ outcomes: St
 }
 
 /** In order; a step on an interface whose creation failed reports that cause instead of ENODEV. */
-async function applyVips(steps: VipStep[], addresses: AddressClient | undefined): Promise<VipOutcome[]> {
+async function applyVips(
+  steps: VipStep[],
+  addresses: AddressClient | undefined,
+): Promise<VipOutcome[]> {
   const outcomes: VipOutcome[] = [];
   const failedLinks = new Map<string, string>();
   for (const step of steps) {
     const op = step.op;
-    const link = op.op === 'add-address' || op.op === 'delete-address' ? op.address.interface : op.interface;
+    const link =
+      op.op === 'add-address' || op.op === 'delete-address' ? op.address.interface : op.interface;
     const cause = failedLinks.get(link);
     if (!addresses) {
       outcomes.push({ step, error: 'no rtnetlink client available' });
@@ -100,7 +121,10 @@ async function applyVips(steps: VipStep[], addresses: AddressClient | undefined)
   return outcomes;
 }
 
-async function applySysctls(changes: SysctlChange[], write: SysctlWriter | undefined): Promise<SysctlOutcome[]> {
+async function applySysctls(
+  changes: SysctlChange[],
+  write: SysctlWriter | undefined,
+): Promise<SysctlOutcome[]> {
   const outcomes: SysctlOutcome[] = [];
   for (const change of changes) {
     if (!write) {

@@ -28,8 +28,16 @@ export function desiredState(config: ResolvedConfig, health?: HealthSnapshot): D
   };
 }
 
-function desiredService(service: ResolvedService, health: HealthSnapshot | undefined): DesiredService {
-  if (!health) return { name: service.name, service: service.service, dests: service.reals.map((real) => real.dest) };
+function desiredService(
+  service: ResolvedService,
+  health: HealthSnapshot | undefined,
+): DesiredService {
+  if (!health)
+    return {
+      name: service.name,
+      service: service.service,
+      dests: service.reals.map((real) => real.dest),
+    };
   const sorry = service.sorry && health.sorryActive(service.name) ? service.sorry : null;
   const dests: Dest[] = [];
   const sorryId = sorry ? destId(sorry) : undefined;
@@ -42,10 +50,18 @@ function desiredService(service: ResolvedService, health: HealthSnapshot | undef
   return { name: service.name, service: service.service, dests };
 }
 
-function realDest(serviceName: string, real: ResolvedReal, health: HealthSnapshot, sorryActive: boolean): Dest | null {
+function realDest(
+  serviceName: string,
+  real: ResolvedReal,
+  health: HealthSnapshot,
+  sorryActive: boolean,
+): Dest | null {
   const state = real.check ? health.real(serviceName, real.id) : undefined;
   const up = (state?.up ?? true) && !sorryActive;
-  if (up) return state?.weight === undefined || state.weight === real.dest.weight ? real.dest : { ...real.dest, weight: state.weight };
+  if (up)
+    return state?.weight === undefined || state.weight === real.dest.weight
+      ? real.dest
+      : { ...real.dest, weight: state.weight };
   // An unchecked real is treated as down only for a sorry server; it has no on_failure of its own.
   const onFailure = real.check?.on_failure ?? 'remove';
   return onFailure === 'inhibit' ? { ...real.dest, weight: 0 } : null;

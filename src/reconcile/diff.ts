@@ -39,7 +39,13 @@ function serviceFlagsText(service: Service): string {
 }
 
 function sameFlags(a: Service['flags'], b: Service['flags']): boolean {
-  return !a.persistent === !b.persistent && !a.onePacket === !b.onePacket && !a.sched1 === !b.sched1 && !a.sched2 === !b.sched2 && !a.sched3 === !b.sched3;
+  return (
+    !a.persistent === !b.persistent &&
+    !a.onePacket === !b.onePacket &&
+    !a.sched1 === !b.sched1 &&
+    !a.sched2 === !b.sched2 &&
+    !a.sched3 === !b.sched3
+  );
 }
 
 export function diffService(actual: Service, desired: Service): FieldChange[] {
@@ -62,7 +68,9 @@ export function diffService(actual: Service, desired: Service): FieldChange[] {
 }
 
 function tunnelText(dest: Dest): string {
-  const flags = [dest.tunnelFlags.csum && 'csum', dest.tunnelFlags.remcsum && 'remcsum'].filter(Boolean);
+  const flags = [dest.tunnelFlags.csum && 'csum', dest.tunnelFlags.remcsum && 'remcsum'].filter(
+    Boolean,
+  );
   const port = dest.tunnelType === 'gue' ? `:${dest.tunnelPort}` : '';
   return `${dest.tunnelType}${port}${flags.length ? ` ${flags.join(',')}` : ''}`;
 }
@@ -85,6 +93,7 @@ export function diffDest(actual: Dest, desired: Dest): FieldChange[] {
   ];
   // Tunnel settings only matter with tunnelling; comparing them otherwise would make
   // dests written by other tools look changed for nothing.
-  if (desired.forwarding === 'tun') changes.push(...change('tunnel', tunnelText(actual), tunnelText(desired)));
+  if (desired.forwarding === 'tun')
+    changes.push(...change('tunnel', tunnelText(actual), tunnelText(desired)));
   return changes;
 }

@@ -11,7 +11,15 @@
  * connections away.
  */
 import type { IpvsOp } from '../ipvs/client.js';
-import type { Dest, IpvsTable, LiveDest, LiveService, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
+import type {
+  Dest,
+  IpvsTable,
+  LiveDest,
+  LiveService,
+  Service,
+  SyncDaemon,
+  Timeouts,
+} from '../ipvs/model.js';
 import { destId, serviceId, serviceKeyOf } from '../ipvs/model.js';
 import { diffDest, diffService, type FieldChange } from './diff.js';
 import { planSysctls, sysctlAdvice, type SysctlChange } from './sysctl-plan.js';
@@ -153,8 +161,14 @@ export function plan(desired: DesiredState, actual: ActualState, context: PlanCo
     else builder.foreign.push(id);
   }
   const ownedVips = context.ownedVips ?? new Set<string>();
-  const vips = actual.addresses ? planVips(desired.vips ?? [], actual.addresses, ownedVips) : undefined;
-  const fwmarks = desired.services.flatMap((s) => ('fwmark' in s.service ? [{ name: s.name, fwmark: s.service.fwmark, family: s.service.family }] : []));
+  const vips = actual.addresses
+    ? planVips(desired.vips ?? [], actual.addresses, ownedVips)
+    : undefined;
+  const fwmarks = desired.services.flatMap((s) =>
+    'fwmark' in s.service
+      ? [{ name: s.name, fwmark: s.service.fwmark, family: s.service.family }]
+      : [],
+  );
   return {
     steps: builder.steps,
     waiting: builder.waiting,
@@ -167,11 +181,19 @@ export function plan(desired: DesiredState, actual: ActualState, context: PlanCo
       ...fwmarkAdvice(fwmarks, actual.markRules),
     ],
     vips: vips?.steps ?? [],
-    next: { owned: [...builder.owned], draining: builder.draining, vips: vips ? vips.owned : [...ownedVips] },
+    next: {
+      owned: [...builder.owned],
+      draining: builder.draining,
+      vips: vips ? vips.owned : [...ownedVips],
+    },
   };
 }
 
-function planTimeouts(builder: PlanBuilder, desired: Partial<Timeouts> | undefined, actual: Timeouts | undefined): void {
+function planTimeouts(
+  builder: PlanBuilder,
+  desired: Partial<Timeouts> | undefined,
+  actual: Timeouts | undefined,
+): void {
   if (!desired) return;
   const changes: FieldChange[] = [];
   const write: Partial<Timeouts> = {};
@@ -179,9 +201,19 @@ function planTimeouts(builder: PlanBuilder, desired: Partial<Timeouts> | undefin
     const want = desired[field];
     if (want === undefined || want === actual?.[field]) continue;
     write[field] = want;
-    changes.push({ field: `${field} timeout`, from: String(actual?.[field] ?? '?'), to: String(want) });
+    changes.push({
+      field: `${field} timeout`,
+      from: String(actual?.[field] ?? '?'),
+      to: String(want),
+    });
   }
-  if (changes.length) builder.add({ action: 'change', op: { op: 'set-timeouts', timeouts: write }, service: 'timeouts', changes });
+  if (changes.length)
+    builder.add({
+      action: 'change',
+      op: { op: 'set-timeouts', timeouts: write },
+      service: 'timeouts',
+      changes,
+    });
 }
 
 /**
@@ -200,12 +232,18 @@ function withKernelDefaults(want: SyncDaemon, have: SyncDaemon): SyncDaemon {
 }
 
 function daemonText(daemon: SyncDaemon): string {
-  const mcast = daemon.mcastGroup ? ` mcast ${daemon.mcastGroup}:${daemon.mcastPort ?? 0} ttl ${daemon.mcastTtl ?? 0}` : '';
+  const mcast = daemon.mcastGroup
+    ? ` mcast ${daemon.mcastGroup}:${daemon.mcastPort ?? 0} ttl ${daemon.mcastTtl ?? 0}`
+    : '';
   const maxlen = daemon.syncMaxLen ? ` maxlen ${daemon.syncMaxLen}` : '';
   return `${daemon.interface} syncid ${daemon.syncId}${maxlen}${mcast}`;
 }
 
-function planDaemons(builder: PlanBuilder, desired: SyncDaemon[] | undefined, actual: SyncDaemon[] | undefined): void {
+function planDaemons(
+  builder: PlanBuilder,
+  desired: SyncDaemon[] | undefined,
+  actual: SyncDaemon[] | undefined,
+): void {
   if (!desired) return;
   for (const state of ['master', 'backup'] as const) {
     const want = desired.find((d) => d.state === state);
@@ -215,32 +253,61 @@ function planDaemons(builder: PlanBuilder, desired: SyncDaemon[] | undefined, ac
     // A running daemon cannot be edited: the kernel has no SET for it, so stop then start.
     if (have) builder.add({ action: 'remove', op: { op: 'delete-daemon', state }, service: label });
     if (want) {
-      const changes = have ? [{ field: 'settings', from: daemonText(have), to: daemonText(want) }] : [];
-      builder.add({ action: have ? 'change' : 'add', op: { op: 'add-daemon', daemon: want }, service: label, changes });
+      const changes = have
+        ? [{ field: 'settings', from: daemonText(have), to: daemonText(want) }]
+        : [];
+      builder.add({
+        action: have ? 'change' : 'add',
+        op: { op: 'add-daemon', daemon: want },
+        service: label,
+        changes,
+      });
     }
   }
 }
 
-function planService(builder: PlanBuilder, wanted: DesiredService, live: LiveService | undefined): void {
+function planService(
+  builder: PlanBuilder,
+  wanted: DesiredService,
+  live: LiveService | undefined,
+): void {
   const id = serviceId(wanted.service);
   const base = { service: id, serviceName: wanted.name };
   if (!live) {
     builder.add({ ...base, action: 'add', op: { op: 'add-service', service: wanted.service } });
   } else {
     const changes = diffService(live, wanted.service);
-    if (changes.length) builder.add({ ...base, action: 'change', op: { op: 'edit-service', service: wanted.service }, changes });
+    if (changes.length)
+      builder.add({
+        ...base,
+        action: 'change',
+        op: { op: 'edit-service', service: wanted.service },
+        changes,
+      });
   }
   const key = serviceKeyOf(wanted.service);
   const { twins, unclaimed } = pairDests(wanted.dests, live?.dests ?? []);
   wanted.dests.forEach((dest, i) => {
     const have = twins[i];
     if (!have) {
-      builder.add({ ...base, dest: destId(dest), action: 'add', op: { op: 'add-dest', service: key, dest } });
+      builder.add({
+        ...base,
+        dest: destId(dest),
+        action: 'add',
+        op: { op: 'add-dest', service: key, dest },
+      });
       return;
     }
     // A real re-added while draining simply gets its weight back below: no re-create.
     const changes = diffDest(have, dest);
-    if (changes.length) builder.add({ ...base, dest: destId(dest), action: 'change', op: { op: 'edit-dest', service: key, dest }, changes });
+    if (changes.length)
+      builder.add({
+        ...base,
+        dest: destId(dest),
+        action: 'change',
+        op: { op: 'edit-dest', service: key, dest },
+        changes,
+      });
   });
   for (const have of unclaimed) planDrain(builder, wanted.service, have, wanted.name);
 }
@@ -252,7 +319,10 @@ function planService(builder: PlanBuilder, wanted: DesiredService, live: LiveSer
  * both are tried by comparing addresses and ports in place before the lookup by id, which
  * built two strings per dest (a no-op plan of 50,000 dests).
  */
-function pairDests(wanted: readonly Dest[], live: readonly LiveDest[]): { twins: Array<LiveDest | undefined>; unclaimed: LiveDest[] } {
+function pairDests(
+  wanted: readonly Dest[],
+  live: readonly LiveDest[],
+): { twins: Array<LiveDest | undefined>; unclaimed: LiveDest[] } {
   if (live.length === wanted.length) {
     if (sameDestKeys(wanted, live, false)) return { twins: live.slice(), unclaimed: [] };
     if (sameDestKeys(wanted, live, true)) return { twins: live.slice().reverse(), unclaimed: [] };
@@ -268,7 +338,11 @@ function pairDests(wanted: readonly Dest[], live: readonly LiveDest[]): { twins:
 }
 
 /** The same addresses and ports, position by position (or against `live` reversed). */
-function sameDestKeys(wanted: readonly Dest[], live: readonly LiveDest[], reversed: boolean): boolean {
+function sameDestKeys(
+  wanted: readonly Dest[],
+  live: readonly LiveDest[],
+  reversed: boolean,
+): boolean {
   const last = live.length - 1;
   for (let i = 0; i < wanted.length; i++) {
     const a = wanted[i] as Dest;
@@ -283,7 +357,12 @@ function sameDestKeys(wanted: readonly Dest[], live: readonly LiveDest[], revers
  * established ones finish; deleted once it has no connections or the drain time is up.
  * Returns true when the dest is deleted by this plan.
  */
-function planDrain(builder: PlanBuilder, service: Service | LiveService, dest: LiveDest, serviceName?: string): boolean {
+function planDrain(
+  builder: PlanBuilder,
+  service: Service | LiveService,
+  dest: LiveDest,
+  serviceName?: string,
+): boolean {
   const { context } = builder;
   const id = serviceId(service);
   const did = destId(dest);
@@ -307,7 +386,11 @@ function planDrain(builder: PlanBuilder, service: Service | LiveService, dest: L
     return false;
   }
   if (connections === 0 || elapsed >= context.drainTimeoutMs) {
-    builder.add({ ...base, action: 'remove', op: { op: 'delete-dest', service: key, dest: { address: dest.address, port: dest.port } } });
+    builder.add({
+      ...base,
+      action: 'remove',
+      op: { op: 'delete-dest', service: key, dest: { address: dest.address, port: dest.port } },
+    });
     return true;
   }
   builder.draining[drainingKey] = since;
@@ -315,8 +398,19 @@ function planDrain(builder: PlanBuilder, service: Service | LiveService, dest: L
   return false;
 }
 
-function waitingDrain(service: string, dest: string, live: LiveDest, remainingMs: number): WaitingDrain {
-  return { service, dest, activeConns: live.activeConns, inactiveConns: live.inactiveConns, remainingMs };
+function waitingDrain(
+  service: string,
+  dest: string,
+  live: LiveDest,
+  remainingMs: number,
+): WaitingDrain {
+  return {
+    service,
+    dest,
+    activeConns: live.activeConns,
+    inactiveConns: live.inactiveConns,
+    remainingMs,
+  };
 }
 
 /** A service that left the config: its reals drain like any removed real, then it goes. */
@@ -329,5 +423,9 @@ function planServiceRemoval(builder: PlanBuilder, id: string, live: LiveService)
     builder.owned.add(id);
     return;
   }
-  builder.add({ action: 'remove', op: { op: 'delete-service', service: serviceKeyOf(live) }, service: id });
+  builder.add({
+    action: 'remove',
+    op: { op: 'delete-service', service: serviceKeyOf(live) },
+    service: id,
+  });
 }

@@ -6,8 +6,21 @@
 import type { IpvsClient } from '../ipvs/client.js';
 import { PhaseTimer } from '../util/timings.js';
 import { applyPlan, type ApplyReport } from './apply.js';
-import { drainKey, plan as makePlan, type ActualState, type DesiredService, type DesiredState, type Plan } from './plan.js';
-import { emptyState, loadState, saveState, type ReconcileState, type StateMemory } from './state.js';
+import {
+  drainKey,
+  plan as makePlan,
+  type ActualState,
+  type DesiredService,
+  type DesiredState,
+  type Plan,
+} from './plan.js';
+import {
+  emptyState,
+  loadState,
+  saveState,
+  type ReconcileState,
+  type StateMemory,
+} from './state.js';
 import type { IpvsTable, LiveService } from '../ipvs/model.js';
 import { serviceId, serviceKeyOf } from '../ipvs/model.js';
 import { readSysctls, writeSysctl } from '../ipvs/sysctl.js';
@@ -54,7 +67,10 @@ export interface SysctlAccess {
   write(name: string, value: number): Promise<void>;
 }
 
-export const procSysctls: SysctlAccess = { read: (names) => readSysctls(names), write: (name, value) => writeSysctl(name, value) };
+export const procSysctls: SysctlAccess = {
+  read: (names) => readSysctls(names),
+  write: (name, value) => writeSysctl(name, value),
+};
 
 export interface ReconcileResult {
   /** For a scoped pass, the plan of the scoped services alone (its `next` too: see stateAfter). */
@@ -101,20 +117,31 @@ async function defaultMarkRules(): Promise<MarkScan | null> {
   return readMarkRules();
 }
 
-export async function reconcile(client: IpvsClient, options: ReconcileOptions): Promise<ReconcileResult> {
+export async function reconcile(
+  client: IpvsClient,
+  options: ReconcileOptions,
+): Promise<ReconcileResult> {
   if (options.scope) return reconcileScoped(client, options, options.scope);
   let addresses = options.addresses;
   let opened = false;
   if (addresses === undefined) {
     // Opened only when there are VIPs to hold or to let go (the state file lists those lvsd added).
-    const recorded = options.stateDir ? (await loadState(options.stateDir)).state.vips ?? [] : [];
+    const recorded = options.stateDir ? ((await loadState(options.stateDir)).state.vips ?? []) : [];
     if ((options.desired.vips?.length ?? 0) > 0 || recorded.length > 0) {
       addresses = await openAddresses();
       opened = true;
     }
   }
   try {
-    const read = () => readActual(client, options.desired, options.sysctls, addresses, options.markRules, options.readStats);
+    const read = () =>
+      readActual(
+        client,
+        options.desired,
+        options.sysctls,
+        addresses,
+        options.markRules,
+        options.readStats,
+      );
     const actual = await (options.timer ?? new PhaseTimer()).time('read', read);
     return await reconcileAgainst(actual, { ...options, addresses: addresses ?? null }, client);
   } finally {
@@ -134,7 +161,11 @@ function vipsHeldAfter(plan: Plan, report: ApplyReport): string[] {
 }
 
 /** Plans against a given actual state (a live read or a saved snapshot) and applies unless dry. */
-export async function reconcileAgainst(actual: ActualState, options: ReconcileOptions, client?: IpvsClient): Promise<ReconcileResult> {
+export async function reconcileAgainst(
+  actual: ActualState,
+  options: ReconcileOptions,
+  client?: IpvsClient,
+): Promise<ReconcileResult> {
   const timer = options.timer ?? new PhaseTimer();
   const warnings: string[] = [];
   const loaded = options.stateDir ? await loadState(options.stateDir) : undefined;
@@ -151,10 +182,17 @@ export async function reconcileAgainst(actual: ActualState, options: ReconcileOp
     }),
   );
   if (options.dryRun || !client) return { plan, warnings };
-  const report = await timer.time('write', () => applyPlan(client, plan, (options.sysctls ?? procSysctls).write, options.addresses ?? undefined));
+  const report = await timer.time('write', () =>
+    applyPlan(client, plan, (options.sysctls ?? procSysctls).write, options.addresses ?? undefined),
+  );
   if (options.stateDir) {
     const vips = vipsHeldAfter(plan, report);
-    await remembered(options.stateMemory, options.stateDir, { version: 1, owned: plan.next.owned, draining: plan.next.draining, ...(vips.length ? { vips } : {}) });
+    await remembered(options.stateMemory, options.stateDir, {
+      version: 1,
+      owned: plan.next.owned,
+      draining: plan.next.draining,
+      ...(vips.length ? { vips } : {}),
+    });
   }
   return { plan, report, warnings };
 }
@@ -165,27 +203,41 @@ export async function reconcileAgainst(actual: ActualState, options: ReconcileOp
  * services of a 10k-real table cost a few milliseconds where the whole dump costs a
  * hundred, which is what keeps a health decision close to the kernel.
  */
-async function reconcileScoped(client: IpvsClient, options: ReconcileOptions, names: ReadonlySet<string>): Promise<ReconcileResult> {
+async function reconcileScoped(
+  client: IpvsClient,
+  options: ReconcileOptions,
+  names: ReadonlySet<string>,
+): Promise<ReconcileResult> {
   const timer = options.timer ?? new PhaseTimer();
   const services = options.desired.services.filter((s) => names.has(s.name));
   const scope = new Set(services.map((s) => serviceId(s.service)));
-  const table = await timer.time('read', () => readServices(client, services, options.readStats ?? true));
+  const table = await timer.time('read', () =>
+    readServices(client, services, options.readStats ?? true),
+  );
   const warnings: string[] = [];
   const memory = options.stateMemory?.state;
-  const loaded = memory ? { state: memory } : options.stateDir ? await loadState(options.stateDir) : undefined;
+  const loaded = memory
+    ? { state: memory }
+    : options.stateDir
+      ? await loadState(options.stateDir)
+      : undefined;
   if (loaded?.warning) warnings.push(loaded.warning);
   const state = loaded?.state ?? emptyState();
   // Only the scoped services are desired and only they are in the table: the planner
   // neither removes nor reports anything else, and plans no kernel-wide setting.
   const plan = await timer.time('plan', () =>
-    makePlan({ services }, { table }, {
-      now: options.now ?? Date.now(),
-      owned: new Set(state.owned),
-      draining: new Map(Object.entries(state.draining)),
-      drainTimeoutMs: options.drainTimeoutMs,
-      prune: options.prune,
-      ownedVips: new Set(state.vips ?? []),
-    }),
+    makePlan(
+      { services },
+      { table },
+      {
+        now: options.now ?? Date.now(),
+        owned: new Set(state.owned),
+        draining: new Map(Object.entries(state.draining)),
+        drainTimeoutMs: options.drainTimeoutMs,
+        prune: options.prune,
+        ownedVips: new Set(state.vips ?? []),
+      },
+    ),
   );
   if (options.dryRun) return { plan, scope, warnings };
   const report = await timer.time('write', () => applyPlan(client, plan));
@@ -194,18 +246,26 @@ async function reconcileScoped(client: IpvsClient, options: ReconcileOptions, na
   if (options.stateDir && !loaded?.warning) {
     const next = mergeScopedState(state, plan, scope);
     // Most health passes change no drain record: an unchanged file is not written again.
-    if (JSON.stringify(next) !== JSON.stringify(state)) await remembered(options.stateMemory, options.stateDir, next);
+    if (JSON.stringify(next) !== JSON.stringify(state))
+      await remembered(options.stateMemory, options.stateDir, next);
     else if (options.stateMemory) options.stateMemory.state = state;
   }
   return { plan, report, scope, warnings };
 }
 
 /** The scoped services' live state, read service by service; absent ones are simply not in the table. */
-async function readServices(client: IpvsClient, services: readonly DesiredService[], stats: boolean): Promise<IpvsTable> {
+async function readServices(
+  client: IpvsClient,
+  services: readonly DesiredService[],
+  stats: boolean,
+): Promise<IpvsTable> {
   const read = await Promise.all(
     services.map(async (wanted) => {
       const key = serviceKeyOf(wanted.service);
-      const [found, dests] = await Promise.all([client.getService(key), client.listDests(key, { stats })]);
+      const [found, dests] = await Promise.all([
+        client.getService(key),
+        client.listDests(key, { stats }),
+      ]);
       return found ? { ...found, dests } : null;
     }),
   );
@@ -223,16 +283,25 @@ export function drainKeyService(key: string): string {
  * The state file after a scoped pass: the scoped services' drains as the plan left them,
  * everything else as it was. The scoped services are desired, so they are owned.
  */
-export function mergeScopedState(state: ReconcileState, plan: Plan, scope: ReadonlySet<string>): ReconcileState {
+export function mergeScopedState(
+  state: ReconcileState,
+  plan: Plan,
+  scope: ReadonlySet<string>,
+): ReconcileState {
   const draining: Record<string, number> = {};
-  for (const [key, since] of Object.entries(state.draining)) if (!scope.has(drainKeyService(key))) draining[key] = since;
+  for (const [key, since] of Object.entries(state.draining))
+    if (!scope.has(drainKeyService(key))) draining[key] = since;
   Object.assign(draining, plan.next.draining);
   const owned = [...new Set([...state.owned, ...scope])];
   return { version: 1, owned, draining, ...(state.vips?.length ? { vips: state.vips } : {}) };
 }
 
 /** Writes the state file and remembers what it holds; a failed write forgets, so the next pass reads the file. */
-async function remembered(memory: StateMemory | undefined, stateDir: string, state: ReconcileState): Promise<void> {
+async function remembered(
+  memory: StateMemory | undefined,
+  stateDir: string,
+  state: ReconcileState,
+): Promise<void> {
   if (memory) memory.state = null;
   await saveState(stateDir, state);
   if (memory) memory.state = state;

@@ -27,13 +27,22 @@ export function stateFilePath(stateDir: string): string {
   return join(stateDir, 'state.json');
 }
 
-export async function loadState(stateDir: string): Promise<{ state: ReconcileState; warning?: string }> {
+export async function loadState(
+  stateDir: string,
+): Promise<{ state: ReconcileState; warning?: string }> {
   const path = stateFilePath(stateDir);
   const read = await readJsonFile(path, StateFile);
   if (read.status === 'ok') return { state: read.value };
   if (read.status === 'absent') return { state: emptyState() };
-  if (read.status === 'unreadable') return { state: emptyState(), warning: `cannot read ${path}: ${read.reason}; treating every unlisted service as foreign` };
-  return { state: emptyState(), warning: `${path} is not a valid lvsd state file; treating every unlisted service as foreign` };
+  if (read.status === 'unreadable')
+    return {
+      state: emptyState(),
+      warning: `cannot read ${path}: ${read.reason}; treating every unlisted service as foreign`,
+    };
+  return {
+    state: emptyState(),
+    warning: `${path} is not a valid lvsd state file; treating every unlisted service as foreign`,
+  };
 }
 
 /** Written whole or not at all: a crash never leaves half a state file. */

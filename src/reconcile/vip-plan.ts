@@ -41,11 +41,16 @@ export interface VipPlan {
 
 function unique(addresses: readonly HeldAddress[]): HeldAddress[] {
   const out: HeldAddress[] = [];
-  for (const address of addresses) if (!out.some((a) => sameHeldAddress(a, address))) out.push(address);
+  for (const address of addresses)
+    if (!out.some((a) => sameHeldAddress(a, address))) out.push(address);
   return out;
 }
 
-export function planVips(desiredVips: readonly HeldAddress[], actual: AddressSnapshot, ownedIds: ReadonlySet<string>): VipPlan {
+export function planVips(
+  desiredVips: readonly HeldAddress[],
+  actual: AddressSnapshot,
+  ownedIds: ReadonlySet<string>,
+): VipPlan {
   const desired = unique(desiredVips);
   const owned = [...ownedIds].map(parseHeldAddressId).filter((a): a is HeldAddress => a !== null);
   const isOwned = (a: HeldAddress) => owned.some((o) => sameHeldAddress(o, a));
@@ -57,31 +62,59 @@ export function planVips(desiredVips: readonly HeldAddress[], actual: AddressSna
   for (const old of owned) {
     if (desired.some((d) => sameHeldAddress(d, old))) continue;
     const present = findAddress(actual, old);
-    if (present) steps.push({ action: 'remove', op: { op: 'delete-address', address: present }, object: heldAddressId(present) });
+    if (present)
+      steps.push({
+        action: 'remove',
+        op: { op: 'delete-address', address: present },
+        object: heldAddressId(present),
+      });
   }
 
   for (const name of [...new Set(desired.map((d) => d.interface))]) {
     const link = actual.links.find((l) => l.name === name);
     if (!link) {
-      steps.push({ action: 'add', op: { op: 'create-dummy', interface: name }, object: `interface ${name} (dummy)` });
-      steps.push({ action: 'change', op: { op: 'link-up', interface: name }, object: `interface ${name} up` });
+      steps.push({
+        action: 'add',
+        op: { op: 'create-dummy', interface: name },
+        object: `interface ${name} (dummy)`,
+      });
+      steps.push({
+        action: 'change',
+        op: { op: 'link-up', interface: name },
+        object: `interface ${name} up`,
+      });
     } else if (!link.up && link.kind === 'dummy') {
-      steps.push({ action: 'change', op: { op: 'link-up', interface: name }, object: `interface ${name} up` });
+      steps.push({
+        action: 'change',
+        op: { op: 'link-up', interface: name },
+        object: `interface ${name} up`,
+      });
     } else if (!link.up) {
-      advice.push(`interface ${name} is down: the VIPs lvsd holds on it (${desired.filter((d) => d.interface === name).map((d) => d.address).join(', ')}) receive nothing until it is up`);
+      advice.push(
+        `interface ${name} is down: the VIPs lvsd holds on it (${desired
+          .filter((d) => d.interface === name)
+          .map((d) => d.address)
+          .join(', ')}) receive nothing until it is up`,
+      );
     }
   }
 
   for (const wanted of desired) {
     const present = findAddress(actual, wanted);
     if (!present) {
-      steps.push({ action: 'add', op: { op: 'add-address', address: wanted }, object: heldAddressId(wanted) });
+      steps.push({
+        action: 'add',
+        op: { op: 'add-address', address: wanted },
+        object: heldAddressId(wanted),
+      });
       next.push(heldAddressId(wanted));
       continue;
     }
     if (isOwned(wanted)) next.push(heldAddressId(present));
     if (present.prefix !== wanted.prefix) {
-      advice.push(`${wanted.address} is on ${wanted.interface} as /${present.prefix}, the config says /${wanted.prefix}; lvsd leaves it as it is`);
+      advice.push(
+        `${wanted.address} is on ${wanted.interface} as /${present.prefix}, the config says /${wanted.prefix}; lvsd leaves it as it is`,
+      );
     }
   }
   return { steps, owned: next, advice };

@@ -13,7 +13,10 @@ export type JsonFileRead<T> =
   | { status: 'invalid' };
 
 /** The file's value; absent (ENOENT), unreadable (with why) or invalid (not JSON, or not of the schema). */
-export async function readJsonFile<S extends z.ZodType>(path: string, schema: S): Promise<JsonFileRead<z.infer<S>>> {
+export async function readJsonFile<S extends z.ZodType>(
+  path: string,
+  schema: S,
+): Promise<JsonFileRead<z.infer<S>>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

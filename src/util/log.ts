@@ -9,7 +9,8 @@ import type PinoPretty from 'pino-pretty';
 
 // pino-pretty (and its dependencies) load only for a terminal: under systemd, in
 // containers and in the emulated kernel lab the daemon starts without them.
-const loadPretty = (): typeof PinoPretty => createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
+const loadPretty = (): typeof PinoPretty =>
+  createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
 
 export type { Logger } from 'pino';
 
@@ -33,7 +34,9 @@ export function isLogLevel(value: string): value is LogLevel {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
   const format = options.format ?? 'auto';
-  const usePretty = format === 'pretty' || (format === 'auto' && !options.destination && process.stdout.isTTY === true);
+  const usePretty =
+    format === 'pretty' ||
+    (format === 'auto' && !options.destination && process.stdout.isTTY === true);
   const pinoOptions = {
     level,
     base: { name: 'lvsd', ...options.base },
@@ -49,7 +52,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       singleLine: true,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname,name',
-      ...(options.destination ? { destination: options.destination as unknown as NodeJS.WritableStream } : {}),
+      ...(options.destination
+        ? { destination: options.destination as unknown as NodeJS.WritableStream }
+        : {}),
     });
     return pino(pinoOptions, stream);
   }

@@ -13,6 +13,8 @@ export class PhaseTimer {
 
   format(): string {
     const width = Math.max(...this.phases.map((p) => p.name.length)) + 4;
-    return this.phases.map((p) => `${`${p.name} `.padEnd(width, '.')} ${p.ms.toFixed(p.ms < 10 ? 1 : 0)} ms`).join('\n');
+    return this.phases
+      .map((p) => `${`${p.name} `.padEnd(width, '.')} ${p.ms.toFixed(p.ms < 10 ? 1 : 0)} ms`)
+      .join('\n');
   }
 }

@@ -15,9 +15,14 @@ const blocker = join(root, 'test/fixtures/block-netlink.mjs');
 
 function lvsd(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', blocker, join(root, 'bin/lvsd.js'), ...args], { cwd: root }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', blocker, join(root, 'bin/lvsd.js'), ...args],
+      { cwd: root },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -38,7 +43,15 @@ describe('commands that need no kernel run without the netlink binding', () => {
     const dir = await mkdtemp(join(tmpdir(), 'lvsd-nonl-'));
     const snapshot = join(dir, 'table.json');
     await writeFile(snapshot, JSON.stringify({ services: [] }));
-    const result = await lvsd(['plan', '-c', 'examples/nat-web.yaml', '--state', snapshot, '--state-dir', dir]);
+    const result = await lvsd([
+      'plan',
+      '-c',
+      'examples/nat-web.yaml',
+      '--state',
+      snapshot,
+      '--state-dir',
+      dir,
+    ]);
     expect(result.stdout).toContain('Plan: 3 to add');
     expect(result.code).toBe(2);
   });

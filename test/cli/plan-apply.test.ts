@@ -35,10 +35,17 @@ function sharedKernel(kernel: FakeIpvs): () => Promise<IpvsClient> {
     opened++;
     return Object.assign(Object.create(kernel) as FakeIpvs, { close: async () => undefined });
   };
-  return Object.assign(open, { get opened() { return opened; } });
+  return Object.assign(open, {
+    get opened() {
+      return opened;
+    },
+  });
 }
 
-const noSysctls: SysctlAccess = { read: async (names) => Object.fromEntries(names.map((n) => [n, null])), write: async () => undefined };
+const noSysctls: SysctlAccess = {
+  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
+  write: async () => undefined,
+};
 
 let dir: string;
 let kernel: FakeIpvs;
@@ -129,7 +136,9 @@ describe('lvsd plan / apply on the fake kernel', () => {
     const noKernel = testIo(async () => {
       throw new Error('the kernel must not be opened');
     });
-    expect(await runPlan({ config: path, stateDir: join(dir, 'state'), state: snapshotPath }, noKernel)).toBe(2);
+    expect(
+      await runPlan({ config: path, stateDir: join(dir, 'state'), state: snapshotPath }, noKernel),
+    ).toBe(2);
     expect(noKernel.out).toContain('scheduler: rr -> wrr');
   });
 
@@ -163,17 +172,31 @@ services:
     const addresses = new FakeAddresses();
     const out = testIo(open, { sysctls, addresses });
     expect(await runApply({ config: path, stateDir: join(dir, 'state'), json: true }, out)).toBe(0);
-    const report = JSON.parse(out.out) as { applied: Array<{ op: string }>; writes: number; failed: number };
-    expect(report.applied.map((a) => a.op)).toEqual(['set-sysctl', 'add-service', 'add-dest', 'create-dummy', 'link-up', 'add-address']);
+    const report = JSON.parse(out.out) as {
+      applied: Array<{ op: string }>;
+      writes: number;
+      failed: number;
+    };
+    expect(report.applied.map((a) => a.op)).toEqual([
+      'set-sysctl',
+      'add-service',
+      'add-dest',
+      'create-dummy',
+      'link-up',
+      'add-address',
+    ]);
     expect(report).toMatchObject({ writes: 6, failed: 0 });
     expect(written).toEqual(['net.ipv4.ip_forward=1']);
-    expect(addresses.addresses.map((a) => `${a.address}/${a.prefix} ${a.interface}`)).toContain('10.0.0.1/32 lvsd0');
+    expect(addresses.addresses.map((a) => `${a.address}/${a.prefix} ${a.interface}`)).toContain(
+      '10.0.0.1/32 lvsd0',
+    );
   });
 
   it('--timings prints each phase on stderr', async () => {
     const path = await writeConfig(config);
     const out = io();
     await runApply({ config: path, stateDir: join(dir, 'state'), timings: true }, out);
-    for (const phase of ['load', 'validate', 'read', 'plan', 'write']) expect(out.err).toMatch(new RegExp(`^${phase} \\.+ [\\d.]+ ms$`, 'm'));
+    for (const phase of ['load', 'validate', 'read', 'plan', 'write'])
+      expect(out.err).toMatch(new RegExp(`^${phase} \\.+ [\\d.]+ ms$`, 'm'));
   });
 });

@@ -29,7 +29,9 @@ function samePositions(text: string): boolean {
   const viaYaml = new SourceFile('f.yaml', text, fast.value, 'yaml');
   for (const path of pathsOf(fast.value)) {
     for (const at of ['key', 'value'] as const) {
-      expect(viaFast.locate(path, at), `${JSON.stringify(path)} at ${at} in\n${text}`).toEqual(viaYaml.locate(path, at));
+      expect(viaFast.locate(path, at), `${JSON.stringify(path)} at ${at} in\n${text}`).toEqual(
+        viaYaml.locate(path, at),
+      );
     }
   }
   return true;
@@ -56,7 +58,7 @@ const accepted = [
   '---\na: 1\n',
   'a: 1\nb: two\nc: 3.5\nd: true\ne: ~\nf:\ng: null\nh: 0x1F\ni: 0o17\nj: 1e3\nk: -.inf\nl: .nan\nm: +12\nn: 012\n',
   'key with spaces: v\n"quoted key": 1\n\'single\': 2\n',
-  'a: "double" # comment\nb: \'it\'\'s\'\nc: plain # comment\nd: x#y\n',
+  "a: \"double\" # comment\nb: 'it''s'\nc: plain # comment\nd: x#y\n",
   'services:\n  web:\n    address: 10.0.0.1:80\n    reals:\n      - 192.168.10.2:80\n      - { address: 192.168.11.2:80, weight: 3 }\n',
   'reals:\n- a\n- b\nnext: 1\n',
   'list:\n  - name: x\n    port: 1\n  - name: y\n    nested:\n      deep: [1, [2, 3], {a: b}]\n',
@@ -107,7 +109,11 @@ describe('fast YAML reader', () => {
   });
 
   it('places keys and values where yaml does, with empty values and trailing spaces', () => {
-    for (const text of ['a:   \nb: 1\n', 'a: # c\n  \nb:\n- x\n-   \n- # c\n  k: v\n', 'list:\n- a: 1\n  b:\n- - \n']) {
+    for (const text of [
+      'a:   \nb: 1\n',
+      'a: # c\n  \nb:\n- x\n-   \n- # c\n  k: v\n',
+      'list:\n- a: 1\n  b:\n- - \n',
+    ]) {
       if (fastParseYaml(text)) samePositions(text);
     }
   });
@@ -122,7 +128,25 @@ describe('fast YAML reader', () => {
     fc.boolean(),
     fc.constant(null),
     fc.string({ maxLength: 12 }),
-    fc.constantFrom('10.0.0.1:80', '2001:db8::1', '[2001:db8::1]:80', '1s', '500ms', 'yes', 'no', '0x10', '1e3', '~', '', '#', ' a ', 'a: b', '- x', "it's", 'x"y'),
+    fc.constantFrom(
+      '10.0.0.1:80',
+      '2001:db8::1',
+      '[2001:db8::1]:80',
+      '1s',
+      '500ms',
+      'yes',
+      'no',
+      '0x10',
+      '1e3',
+      '~',
+      '',
+      '#',
+      ' a ',
+      'a: b',
+      '- x',
+      "it's",
+      'x"y',
+    ),
   );
   const value = fc.letrec((tie) => ({
     node: fc.oneof({ depthSize: 'small' }, scalar, tie('map'), tie('list')),
@@ -133,13 +157,23 @@ describe('fast YAML reader', () => {
   it('agrees with yaml on generated documents in several styles', () => {
     let answered = 0;
     fc.assert(
-      fc.property(value, fc.constantFrom(0, 1, 2, 3), fc.constantFrom(2, 3, 4), (doc, flowLevel, indent) => {
-        const text = stringify(doc, { flowCollectionPadding: flowLevel % 2 === 0, indent, indentSeq: flowLevel < 2, collectionStyle: flowLevel === 3 ? 'flow' : 'any' });
-        if (agree(text)) {
-          answered++;
-          samePositions(text);
-        }
-      }),
+      fc.property(
+        value,
+        fc.constantFrom(0, 1, 2, 3),
+        fc.constantFrom(2, 3, 4),
+        (doc, flowLevel, indent) => {
+          const text = stringify(doc, {
+            flowCollectionPadding: flowLevel % 2 === 0,
+            indent,
+            indentSeq: flowLevel < 2,
+            collectionStyle: flowLevel === 3 ? 'flow' : 'any',
+          });
+          if (agree(text)) {
+            answered++;
+            samePositions(text);
+          }
+        },
+      ),
       { numRuns: 600 },
     );
     // The generator is built to stay mostly inside the subset; make sure the comparison ran.
@@ -149,16 +183,52 @@ describe('fast YAML reader', () => {
   it('agrees with yaml on mutated config text (or steps aside)', () => {
     const base =
       'services:\n  web:\n    address: 10.0.0.1:80 # vip\n    reals:\n      - 192.168.10.2:80\n      - { address: "192.168.11.2:80", weight: 3 }\n    check: { type: tcp }\n  dns:\n    address: 10.0.0.2:53\n    protocol: udp\n    reals: [a, b]\n';
-    const alphabet = [' ', ':', '-', '#', '"', "'", '[', ']', '{', '}', ',', '\n', 'a', '1', '.', '|', '&', '*', '!', '?'];
+    const alphabet = [
+      ' ',
+      ':',
+      '-',
+      '#',
+      '"',
+      "'",
+      '[',
+      ']',
+      '{',
+      '}',
+      ',',
+      '\n',
+      'a',
+      '1',
+      '.',
+      '|',
+      '&',
+      '*',
+      '!',
+      '?',
+    ];
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(base.length), fc.constantFrom(...alphabet), fc.constantFrom('insert', 'replace', 'delete')), { minLength: 1, maxLength: 3 }), (edits) => {
-        let text = base;
-        for (const [at, ch, op] of edits) {
-          const p = at % (text.length + 1);
-          text = op === 'insert' ? text.slice(0, p) + ch + text.slice(p) : op === 'replace' ? text.slice(0, p) + ch + text.slice(p + 1) : text.slice(0, p) + text.slice(p + 1);
-        }
-        if (agree(text)) samePositions(text);
-      }),
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.nat(base.length),
+            fc.constantFrom(...alphabet),
+            fc.constantFrom('insert', 'replace', 'delete'),
+          ),
+          { minLength: 1, maxLength: 3 },
+        ),
+        (edits) => {
+          let text = base;
+          for (const [at, ch, op] of edits) {
+            const p = at % (text.length + 1);
+            text =
+              op === 'insert'
+                ? text.slice(0, p) + ch + text.slice(p)
+                : op === 'replace'
+                  ? text.slice(0, p) + ch + text.slice(p + 1)
+                  : text.slice(0, p) + text.slice(p + 1);
+          }
+          if (agree(text)) samePositions(text);
+        },
+      ),
       { numRuns: 1500 },
     );
   });

@@ -9,7 +9,15 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { IpvsClient, IpvsOp, IpvsOpResult } from '../../src/ipvs/client.js';
-import type { Dest, Family, LiveDest, LiveService, Protocol, Service, ServiceKey } from '../../src/ipvs/model.js';
+import type {
+  Dest,
+  Family,
+  LiveDest,
+  LiveService,
+  Protocol,
+  Service,
+  ServiceKey,
+} from '../../src/ipvs/model.js';
 import { serviceId, serviceKeyOf } from '../../src/ipvs/model.js';
 
 /** What ipvsadm shows, as text, and lets us write (lab only). */
@@ -32,10 +40,23 @@ export interface ContractOptions {
   statsSettleMs?: number;
 }
 
-const flagsOff = { persistent: false, onePacket: false, sched1: false, sched2: false, sched3: false };
+const flagsOff = {
+  persistent: false,
+  onePacket: false,
+  sched1: false,
+  sched2: false,
+  sched3: false,
+};
 
 export function svc(partial: Partial<Service> & ServiceKey): Service {
-  return { scheduler: 'wlc', flags: flagsOff, timeout: 0, netmask: partial.family === 'ipv6' ? 128 : 32, pe: null, ...partial } as Service;
+  return {
+    scheduler: 'wlc',
+    flags: flagsOff,
+    timeout: 0,
+    netmask: partial.family === 'ipv6' ? 128 : 32,
+    pe: null,
+    ...partial,
+  } as Service;
 }
 
 export function dst(partial: Partial<Dest> & { address: string }): Dest {
@@ -91,7 +112,11 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
     let ipvs: IpvsClient;
 
     async function reset(): Promise<void> {
-      await ipvs.execute([{ op: 'flush' }, { op: 'delete-daemon', state: 'master' }, { op: 'delete-daemon', state: 'backup' }]);
+      await ipvs.execute([
+        { op: 'flush' },
+        { op: 'delete-daemon', state: 'master' },
+        { op: 'delete-daemon', state: 'backup' },
+      ]);
       await ipvs.execute([{ op: 'set-timeouts', timeouts: { tcp: 900, tcpFin: 120, udp: 300 } }]);
     }
 
@@ -138,9 +163,17 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
             const services = options.schedulers.map((scheduler, i) =>
               svc({ family, protocol, address: `${prefix}${i + 1}`, port: 80 + i, scheduler }),
             );
-            expectAllOk(await ipvs.execute(services.map((service) => ({ op: 'add-service', service }))));
-            expect(await table()).toEqual(services.map((s) => ({ ...s, dests: [] })).sort(byService));
-            for (const s of services) expect(settingsOf((await ipvs.getService(s)) as LiveService)).toEqual({ ...s, dests: [] });
+            expectAllOk(
+              await ipvs.execute(services.map((service) => ({ op: 'add-service', service }))),
+            );
+            expect(await table()).toEqual(
+              services.map((s) => ({ ...s, dests: [] })).sort(byService),
+            );
+            for (const s of services)
+              expect(settingsOf((await ipvs.getService(s)) as LiveService)).toEqual({
+                ...s,
+                dests: [],
+              });
             // Edit: every service moves to the next scheduler and becomes persistent.
             const edited = services.map((s, i) =>
               svc({
@@ -151,10 +184,16 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
                 netmask: family === 'ipv6' ? 64 : 24,
               }),
             );
-            expectAllOk(await ipvs.execute(edited.map((service) => ({ op: 'edit-service', service }))));
+            expectAllOk(
+              await ipvs.execute(edited.map((service) => ({ op: 'edit-service', service }))),
+            );
             expect(await table()).toEqual(edited.map((s) => ({ ...s, dests: [] })).sort(byService));
             if (options.reader) await expectIpvsadmSave(options.reader, await ipvs.readTable());
-            expectAllOk(await ipvs.execute(services.map((s) => ({ op: 'delete-service', service: serviceKeyOf(s) }))));
+            expectAllOk(
+              await ipvs.execute(
+                services.map((s) => ({ op: 'delete-service', service: serviceKeyOf(s) })),
+              ),
+            );
             expect(await ipvs.listServices()).toEqual([]);
           });
         }
@@ -163,15 +202,98 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
 
     describe('service flags, persistence and fwmark', () => {
       const cases: Array<[string, Service]> = [
-        ['persistent with netmask', svc({ family: 'ipv4', protocol: 'tcp', address: '10.2.0.1', port: 443, flags: { ...flagsOff, persistent: true }, timeout: 3600, netmask: 16 })],
-        ['one-packet udp', svc({ family: 'ipv4', protocol: 'udp', address: '10.2.0.2', port: 53, scheduler: 'rr', flags: { ...flagsOff, onePacket: true } })],
-        ['sh with fallback and port', svc({ family: 'ipv4', protocol: 'tcp', address: '10.2.0.3', port: 80, scheduler: 'sh', flags: { ...flagsOff, sched1: true, sched2: true } })],
-        ['mh with sched3', svc({ family: 'ipv4', protocol: 'tcp', address: '10.2.0.4', port: 80, scheduler: 'mh', flags: { ...flagsOff, sched1: true, sched3: true } })],
-        ['sip persistence engine', svc({ family: 'ipv4', protocol: 'udp', address: '10.2.0.5', port: 5060, scheduler: 'rr', flags: { ...flagsOff, persistent: true }, timeout: 60, pe: 'sip' })],
-        ['ipv6 persistent /48', svc({ family: 'ipv6', protocol: 'tcp', address: '2001:db8:2::1', port: 443, flags: { ...flagsOff, persistent: true }, timeout: 300, netmask: 48 })],
+        [
+          'persistent with netmask',
+          svc({
+            family: 'ipv4',
+            protocol: 'tcp',
+            address: '10.2.0.1',
+            port: 443,
+            flags: { ...flagsOff, persistent: true },
+            timeout: 3600,
+            netmask: 16,
+          }),
+        ],
+        [
+          'one-packet udp',
+          svc({
+            family: 'ipv4',
+            protocol: 'udp',
+            address: '10.2.0.2',
+            port: 53,
+            scheduler: 'rr',
+            flags: { ...flagsOff, onePacket: true },
+          }),
+        ],
+        [
+          'sh with fallback and port',
+          svc({
+            family: 'ipv4',
+            protocol: 'tcp',
+            address: '10.2.0.3',
+            port: 80,
+            scheduler: 'sh',
+            flags: { ...flagsOff, sched1: true, sched2: true },
+          }),
+        ],
+        [
+          'mh with sched3',
+          svc({
+            family: 'ipv4',
+            protocol: 'tcp',
+            address: '10.2.0.4',
+            port: 80,
+            scheduler: 'mh',
+            flags: { ...flagsOff, sched1: true, sched3: true },
+          }),
+        ],
+        [
+          'sip persistence engine',
+          svc({
+            family: 'ipv4',
+            protocol: 'udp',
+            address: '10.2.0.5',
+            port: 5060,
+            scheduler: 'rr',
+            flags: { ...flagsOff, persistent: true },
+            timeout: 60,
+            pe: 'sip',
+          }),
+        ],
+        [
+          'ipv6 persistent /48',
+          svc({
+            family: 'ipv6',
+            protocol: 'tcp',
+            address: '2001:db8:2::1',
+            port: 443,
+            flags: { ...flagsOff, persistent: true },
+            timeout: 300,
+            netmask: 48,
+          }),
+        ],
         ['fwmark ipv4', svc({ family: 'ipv4', fwmark: 1, scheduler: 'rr' })],
-        ['fwmark ipv6 persistent', svc({ family: 'ipv6', fwmark: 0xfffffffe, flags: { ...flagsOff, persistent: true }, timeout: 30, netmask: 64 })],
-        ['port 0 (all ports) persistent', svc({ family: 'ipv4', protocol: 'tcp', address: '10.2.0.6', port: 0, flags: { ...flagsOff, persistent: true }, timeout: 360 })],
+        [
+          'fwmark ipv6 persistent',
+          svc({
+            family: 'ipv6',
+            fwmark: 0xfffffffe,
+            flags: { ...flagsOff, persistent: true },
+            timeout: 30,
+            netmask: 64,
+          }),
+        ],
+        [
+          'port 0 (all ports) persistent',
+          svc({
+            family: 'ipv4',
+            protocol: 'tcp',
+            address: '10.2.0.6',
+            port: 0,
+            flags: { ...flagsOff, persistent: true },
+            timeout: 360,
+          }),
+        ],
       ];
       for (const [label, service] of cases) {
         it(label, async () => {
@@ -192,41 +314,128 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
 
     describe('dests: forwarding x family x tunnel settings read back exactly', () => {
       const v4: ServiceKey = { family: 'ipv4', protocol: 'tcp', address: '10.3.0.1', port: 80 };
-      const v6: ServiceKey = { family: 'ipv6', protocol: 'tcp', address: '2001:db8:3::1', port: 80 };
+      const v6: ServiceKey = {
+        family: 'ipv6',
+        protocol: 'tcp',
+        address: '2001:db8:3::1',
+        port: 80,
+      };
       const fwm: ServiceKey = { family: 'ipv4', fwmark: 77 };
       const cases: Array<[string, ServiceKey, Dest[]]> = [
-        ['ipv4 nat, dr, tun', v4, [dst({ address: '192.168.3.1', port: 8080 }), dst({ address: '192.168.3.2', forwarding: 'dr' }), dst({ address: '192.168.3.3', forwarding: 'tun' })]],
-        ['ipv4 weights and thresholds', v4, [dst({ address: '192.168.3.4', weight: 0 }), dst({ address: '192.168.3.5', weight: 65535, upperThreshold: 100, lowerThreshold: 50 }), dst({ address: '192.168.3.6', upperThreshold: 7 })]],
-        ['ipv4 tunnels: gue with port and checksums, gre', v4, [dst({ address: '192.168.3.7', forwarding: 'tun', tunnelType: 'gue', tunnelPort: 6080, tunnelFlags: { csum: true, remcsum: false } }), dst({ address: '192.168.3.8', forwarding: 'tun', tunnelType: 'gre', tunnelFlags: { csum: true, remcsum: false } })]],
-        ['ipv6 nat, dr, tun', v6, [dst({ address: '2001:db8:3::10', port: 8080 }), dst({ address: '2001:db8:3::11', forwarding: 'dr' }), dst({ address: '2001:db8:3::12', forwarding: 'tun' })]],
-        ['ipv6 service, ipv4 tunnelled dest (mixed family)', v6, [dst({ address: '192.168.3.20', forwarding: 'tun' })]],
-        ['fwmark with dr (port 0) and nat (port 8080)', fwm, [dst({ address: '192.168.3.30', port: 0, forwarding: 'dr' }), dst({ address: '192.168.3.31', port: 8080 })]],
+        [
+          'ipv4 nat, dr, tun',
+          v4,
+          [
+            dst({ address: '192.168.3.1', port: 8080 }),
+            dst({ address: '192.168.3.2', forwarding: 'dr' }),
+            dst({ address: '192.168.3.3', forwarding: 'tun' }),
+          ],
+        ],
+        [
+          'ipv4 weights and thresholds',
+          v4,
+          [
+            dst({ address: '192.168.3.4', weight: 0 }),
+            dst({ address: '192.168.3.5', weight: 65535, upperThreshold: 100, lowerThreshold: 50 }),
+            dst({ address: '192.168.3.6', upperThreshold: 7 }),
+          ],
+        ],
+        [
+          'ipv4 tunnels: gue with port and checksums, gre',
+          v4,
+          [
+            dst({
+              address: '192.168.3.7',
+              forwarding: 'tun',
+              tunnelType: 'gue',
+              tunnelPort: 6080,
+              tunnelFlags: { csum: true, remcsum: false },
+            }),
+            dst({
+              address: '192.168.3.8',
+              forwarding: 'tun',
+              tunnelType: 'gre',
+              tunnelFlags: { csum: true, remcsum: false },
+            }),
+          ],
+        ],
+        [
+          'ipv6 nat, dr, tun',
+          v6,
+          [
+            dst({ address: '2001:db8:3::10', port: 8080 }),
+            dst({ address: '2001:db8:3::11', forwarding: 'dr' }),
+            dst({ address: '2001:db8:3::12', forwarding: 'tun' }),
+          ],
+        ],
+        [
+          'ipv6 service, ipv4 tunnelled dest (mixed family)',
+          v6,
+          [dst({ address: '192.168.3.20', forwarding: 'tun' })],
+        ],
+        [
+          'fwmark with dr (port 0) and nat (port 8080)',
+          fwm,
+          [
+            dst({ address: '192.168.3.30', port: 0, forwarding: 'dr' }),
+            dst({ address: '192.168.3.31', port: 8080 }),
+          ],
+        ],
       ];
       for (const [label, key, dests] of cases) {
         it(label, async () => {
           const service = svc({ ...key, scheduler: 'wrr' });
           expectAllOk(
-            await ipvs.execute([{ op: 'add-service', service }, ...dests.map((dest): IpvsOp => ({ op: 'add-dest', service: key, dest }))]),
+            await ipvs.execute([
+              { op: 'add-service', service },
+              ...dests.map((dest): IpvsOp => ({ op: 'add-dest', service: key, dest })),
+            ]),
           );
           expect(await table()).toEqual([{ ...service, dests: [...dests].sort(byDest) }]);
-          expect((await ipvs.listDests(key)).map(destSettings).sort(byDest)).toEqual([...dests].sort(byDest));
+          expect((await ipvs.listDests(key)).map(destSettings).sort(byDest)).toEqual(
+            [...dests].sort(byDest),
+          );
           if (options.reader) {
             await expectIpvsadmSave(options.reader, await ipvs.readTable());
             await expectIpvsadmThresholds(options.reader, await ipvs.readTable());
           }
           // Edit every dest (weight and thresholds), then delete them one by one.
-          const edited = dests.map((d) => ({ ...d, weight: d.weight + 2, upperThreshold: 20, lowerThreshold: 10 }));
-          expectAllOk(await ipvs.execute(edited.map((dest): IpvsOp => ({ op: 'edit-dest', service: key, dest }))));
-          expect((await ipvs.listDests(key)).map(destSettings).sort(byDest)).toEqual([...edited].sort(byDest));
+          const edited = dests.map((d) => ({
+            ...d,
+            weight: d.weight + 2,
+            upperThreshold: 20,
+            lowerThreshold: 10,
+          }));
           expectAllOk(
-            await ipvs.execute(dests.map((d): IpvsOp => ({ op: 'delete-dest', service: key, dest: { address: d.address, port: d.port } }))),
+            await ipvs.execute(
+              edited.map((dest): IpvsOp => ({ op: 'edit-dest', service: key, dest })),
+            ),
+          );
+          expect((await ipvs.listDests(key)).map(destSettings).sort(byDest)).toEqual(
+            [...edited].sort(byDest),
+          );
+          expectAllOk(
+            await ipvs.execute(
+              dests.map(
+                (d): IpvsOp => ({
+                  op: 'delete-dest',
+                  service: key,
+                  dest: { address: d.address, port: d.port },
+                }),
+              ),
+            ),
           );
           expect(await ipvs.listDests(key)).toEqual([]);
         });
       }
 
       it('a fresh dest has no connections', async () => {
-        expectAllOk(await ipvs.execute([{ op: 'add-service', service: svc(v4) }, { op: 'add-dest', service: v4, dest: dst({ address: '192.168.3.40' }) }]));
+        expectAllOk(
+          await ipvs.execute([
+            { op: 'add-service', service: svc(v4) },
+            { op: 'add-dest', service: v4, dest: dst({ address: '192.168.3.40' }) },
+          ]),
+        );
         const [d] = await ipvs.listDests(v4);
         expect(d).toMatchObject({ activeConns: 0, inactiveConns: 0, persistConns: 0 });
       });
@@ -234,26 +443,128 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
 
     describe('errors: errno and ipvsadm wording, attributed to the exact operation', () => {
       const key: ServiceKey = { family: 'ipv4', protocol: 'tcp', address: '10.4.0.1', port: 80 };
-      const missing: ServiceKey = { family: 'ipv4', protocol: 'tcp', address: '10.4.0.99', port: 80 };
+      const missing: ServiceKey = {
+        family: 'ipv4',
+        protocol: 'tcp',
+        address: '10.4.0.99',
+        port: 80,
+      };
       const d1 = dst({ address: '192.168.4.1' });
       const cases: Array<[string, IpvsOp, number, RegExp]> = [
-        ['duplicate service', { op: 'add-service', service: svc(key) }, 17, /^Service already exists$/],
-        ['edit of a missing service', { op: 'edit-service', service: svc(missing) }, 3, /^No such service$/],
-        ['delete of a missing service', { op: 'delete-service', service: missing }, 3, /^No such service$/],
+        [
+          'duplicate service',
+          { op: 'add-service', service: svc(key) },
+          17,
+          /^Service already exists$/,
+        ],
+        [
+          'edit of a missing service',
+          { op: 'edit-service', service: svc(missing) },
+          3,
+          /^No such service$/,
+        ],
+        [
+          'delete of a missing service',
+          { op: 'delete-service', service: missing },
+          3,
+          /^No such service$/,
+        ],
         ['zero of a missing service', { op: 'zero', service: missing }, 3, /^No such service$/],
-        ['dest for a missing service', { op: 'add-dest', service: missing, dest: d1 }, 3, /^Service not defined$/],
-        ['duplicate dest', { op: 'add-dest', service: key, dest: d1 }, 17, /^Destination already exists$/],
-        ['edit of a missing dest', { op: 'edit-dest', service: key, dest: dst({ address: '192.168.4.2' }) }, 2, /^No such destination$/],
-        ['delete of a missing dest', { op: 'delete-dest', service: key, dest: { address: '192.168.4.2', port: 80 } }, 2, /^No such destination$/],
-        ['unknown scheduler', { op: 'add-service', service: svc({ ...key, port: 81, scheduler: 'xyz' }) }, 2, /^Scheduler not found: ip_vs_xyz$/],
-        ['unknown persistence engine', { op: 'add-service', service: svc({ ...key, port: 82, pe: 'nope' }) }, 2, /persistence engine not found: ip_vs_pe_nope/],
-        ['lower threshold above upper', { op: 'add-dest', service: key, dest: dst({ address: '192.168.4.3', upperThreshold: 5, lowerThreshold: 6 }) }, 34, /lower threshold is higher/],
-        ['lower threshold without upper', { op: 'edit-dest', service: key, dest: { ...d1, lowerThreshold: 1 } }, 34, /lower threshold is higher/],
-        ['gue tunnel without port', { op: 'add-dest', service: key, dest: dst({ address: '192.168.4.4', forwarding: 'tun', tunnelType: 'gue' }) }, 22, /Invalid operation/],
-        ['ipv6 dest in an ipv4 service without tunnel', { op: 'add-dest', service: key, dest: dst({ address: '2001:db8:4::1' }) }, 22, /Invalid operation/],
-        ['multicast dest', { op: 'add-dest', service: key, dest: dst({ address: '224.0.0.1' }) }, 22, /Invalid operation/],
-        ['ipv6 persistence netmask 0', { op: 'add-service', service: svc({ family: 'ipv6', protocol: 'tcp', address: '2001:db8:4::1', port: 80, netmask: 0 }) }, 22, /prefix length from 1 to 128/],
-        ['stopping a daemon that does not run', { op: 'delete-daemon', state: 'backup' }, 3, /^No daemon is running$/],
+        [
+          'dest for a missing service',
+          { op: 'add-dest', service: missing, dest: d1 },
+          3,
+          /^Service not defined$/,
+        ],
+        [
+          'duplicate dest',
+          { op: 'add-dest', service: key, dest: d1 },
+          17,
+          /^Destination already exists$/,
+        ],
+        [
+          'edit of a missing dest',
+          { op: 'edit-dest', service: key, dest: dst({ address: '192.168.4.2' }) },
+          2,
+          /^No such destination$/,
+        ],
+        [
+          'delete of a missing dest',
+          { op: 'delete-dest', service: key, dest: { address: '192.168.4.2', port: 80 } },
+          2,
+          /^No such destination$/,
+        ],
+        [
+          'unknown scheduler',
+          { op: 'add-service', service: svc({ ...key, port: 81, scheduler: 'xyz' }) },
+          2,
+          /^Scheduler not found: ip_vs_xyz$/,
+        ],
+        [
+          'unknown persistence engine',
+          { op: 'add-service', service: svc({ ...key, port: 82, pe: 'nope' }) },
+          2,
+          /persistence engine not found: ip_vs_pe_nope/,
+        ],
+        [
+          'lower threshold above upper',
+          {
+            op: 'add-dest',
+            service: key,
+            dest: dst({ address: '192.168.4.3', upperThreshold: 5, lowerThreshold: 6 }),
+          },
+          34,
+          /lower threshold is higher/,
+        ],
+        [
+          'lower threshold without upper',
+          { op: 'edit-dest', service: key, dest: { ...d1, lowerThreshold: 1 } },
+          34,
+          /lower threshold is higher/,
+        ],
+        [
+          'gue tunnel without port',
+          {
+            op: 'add-dest',
+            service: key,
+            dest: dst({ address: '192.168.4.4', forwarding: 'tun', tunnelType: 'gue' }),
+          },
+          22,
+          /Invalid operation/,
+        ],
+        [
+          'ipv6 dest in an ipv4 service without tunnel',
+          { op: 'add-dest', service: key, dest: dst({ address: '2001:db8:4::1' }) },
+          22,
+          /Invalid operation/,
+        ],
+        [
+          'multicast dest',
+          { op: 'add-dest', service: key, dest: dst({ address: '224.0.0.1' }) },
+          22,
+          /Invalid operation/,
+        ],
+        [
+          'ipv6 persistence netmask 0',
+          {
+            op: 'add-service',
+            service: svc({
+              family: 'ipv6',
+              protocol: 'tcp',
+              address: '2001:db8:4::1',
+              port: 80,
+              netmask: 0,
+            }),
+          },
+          22,
+          /prefix length from 1 to 128/,
+        ],
+        [
+          'stopping a daemon that does not run',
+          { op: 'delete-daemon', state: 'backup' },
+          3,
+          /^No daemon is running$/,
+        ],
       ];
       for (const [label, op, errno, reason] of cases) {
         it(label, async () => {
@@ -277,7 +588,12 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
       }
 
       it('refuses what cannot be encoded before it reaches the kernel', async () => {
-        const [r] = await ipvs.execute([{ op: 'add-service', service: svc({ family: 'ipv4', protocol: 'tcp', address: '2001:db8::1', port: 1 }) }]);
+        const [r] = await ipvs.execute([
+          {
+            op: 'add-service',
+            service: svc({ family: 'ipv4', protocol: 'tcp', address: '2001:db8::1', port: 1 }),
+          },
+        ]);
         expect(r).toMatchObject({ ok: false, error: { errno: 22 } });
       });
     });
@@ -289,17 +605,45 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
       expectAllOk(await ipvs.execute([{ op: 'set-timeouts', timeouts: { tcpFin: 60 } }]));
       expect(await ipvs.getTimeouts()).toEqual({ tcp: 1000, tcpFin: 60, udp: 300 });
       if (options.reader) {
-        expect((await options.reader.ipvsadm(['-L', '--timeout'])).trim()).toBe('Timeout (tcp tcpfin udp): 1000 60 300');
+        expect((await options.reader.ipvsadm(['-L', '--timeout'])).trim()).toBe(
+          'Timeout (tcp tcpfin udp): 1000 60 300',
+        );
       }
     });
 
     it('sync daemons: start, list, refuse a second one, stop', async () => {
-      expectAllOk(await ipvs.execute([{ op: 'add-daemon', daemon: { state: 'master', interface: options.syncInterface, syncId: 7 } }]));
+      expectAllOk(
+        await ipvs.execute([
+          {
+            op: 'add-daemon',
+            daemon: { state: 'master', interface: options.syncInterface, syncId: 7 },
+          },
+        ]),
+      );
       const [master] = await ipvs.listDaemons();
-      expect(master).toMatchObject({ state: 'master', interface: options.syncInterface, syncId: 7 });
-      const [again] = await ipvs.execute([{ op: 'add-daemon', daemon: { state: 'master', interface: options.syncInterface, syncId: 8 } }]);
-      expect(again).toMatchObject({ ok: false, error: { errno: 17, reason: 'Daemon has already run' } });
-      expectAllOk(await ipvs.execute([{ op: 'add-daemon', daemon: { state: 'backup', interface: options.syncInterface, syncId: 9 } }]));
+      expect(master).toMatchObject({
+        state: 'master',
+        interface: options.syncInterface,
+        syncId: 7,
+      });
+      const [again] = await ipvs.execute([
+        {
+          op: 'add-daemon',
+          daemon: { state: 'master', interface: options.syncInterface, syncId: 8 },
+        },
+      ]);
+      expect(again).toMatchObject({
+        ok: false,
+        error: { errno: 17, reason: 'Daemon has already run' },
+      });
+      expectAllOk(
+        await ipvs.execute([
+          {
+            op: 'add-daemon',
+            daemon: { state: 'backup', interface: options.syncInterface, syncId: 9 },
+          },
+        ]),
+      );
       expect((await ipvs.listDaemons()).map((d) => [d.state, d.syncId])).toEqual([
         ['master', 7],
         ['backup', 9],
@@ -310,13 +654,23 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
         expect(text).toContain(`master sync daemon (mcast=${options.syncInterface}, syncid=7,`);
         expect(text).toContain(`backup sync daemon (mcast=${options.syncInterface}, syncid=9,`);
       }
-      expectAllOk(await ipvs.execute([{ op: 'delete-daemon', state: 'master' }, { op: 'delete-daemon', state: 'backup' }]));
+      expectAllOk(
+        await ipvs.execute([
+          { op: 'delete-daemon', state: 'master' },
+          { op: 'delete-daemon', state: 'backup' },
+        ]),
+      );
       expect(await ipvs.listDaemons()).toEqual([]);
     });
 
     it('a read without stats has the same settings and no counters', async () => {
       const key: ServiceKey = { family: 'ipv4', protocol: 'tcp', address: '10.5.1.1', port: 80 };
-      expectAllOk(await ipvs.execute([{ op: 'add-service', service: svc(key) }, { op: 'add-dest', service: key, dest: dst({ address: '192.168.5.11' }) }]));
+      expectAllOk(
+        await ipvs.execute([
+          { op: 'add-service', service: svc(key) },
+          { op: 'add-dest', service: key, dest: dst({ address: '192.168.5.11' }) },
+        ]),
+      );
       const full = await ipvs.readTable();
       const bare = await ipvs.readTable({ stats: false });
       expect(full.services[0]?.stats).toBeDefined();
@@ -324,7 +678,9 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
       expect(bare.services[0]).not.toHaveProperty('stats');
       expect(bare.services[0]?.dests[0]).not.toHaveProperty('stats');
       expect(bare.services.map(settingsOf)).toEqual(full.services.map(settingsOf));
-      expect(await ipvs.listDests(key, { stats: false })).toEqual([expect.not.objectContaining({ stats: expect.anything() })]);
+      expect(await ipvs.listDests(key, { stats: false })).toEqual([
+        expect.not.objectContaining({ stats: expect.anything() }),
+      ]);
     });
 
     it('zero and flush', async () => {
@@ -348,10 +704,20 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
       const ops: IpvsOp[] = [];
       const expected: Array<Service & { dests: Dest[] }> = [];
       for (let i = 0; i < n; i++) {
-        const key: ServiceKey = { family: 'ipv4', protocol: 'tcp', address: `10.6.${i >> 8}.${i & 255}`, port: 80 };
+        const key: ServiceKey = {
+          family: 'ipv4',
+          protocol: 'tcp',
+          address: `10.6.${i >> 8}.${i & 255}`,
+          port: 80,
+        };
         const service = svc({ ...key, scheduler: 'rr' });
-        const dests = [1, 2, 3, 4, 5].map((j) => dst({ address: `192.168.${i & 255}.${j}`, port: 8000 + (i >> 8), weight: j }));
-        ops.push({ op: 'add-service', service }, ...dests.map((dest): IpvsOp => ({ op: 'add-dest', service: key, dest })));
+        const dests = [1, 2, 3, 4, 5].map((j) =>
+          dst({ address: `192.168.${i & 255}.${j}`, port: 8000 + (i >> 8), weight: j }),
+        );
+        ops.push(
+          { op: 'add-service', service },
+          ...dests.map((dest): IpvsOp => ({ op: 'add-dest', service: key, dest })),
+        );
         expected.push({ ...service, dests: dests.sort(byDest) });
       }
       // One refusal in the middle is attributed to its own operation.
@@ -379,7 +745,10 @@ export interface SavedRule {
 /** Parses `ipvsadm -Sn` ("-A -t 10.0.0.1:80 -s wlc", "-a -t ... -r 1.2.3.4:80 -m -w 1"). */
 export function parseIpvsadmSave(text: string): SavedRule[] {
   const rules: SavedRule[] = [];
-  for (const line of text.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const words = line.split(/\s+/);
     const kind = words[0] === '-A' ? 'service' : words[0] === '-a' ? 'dest' : null;
     if (!kind) continue;
@@ -424,10 +793,15 @@ export function ipvsadmServiceName(key: ServiceKey): string {
 }
 
 /** `ipvsadm -Sn` must show every service and dest of `table`, and nothing else. */
-export async function expectIpvsadmSave(reader: IndependentReader, t: { services: LiveService[] }): Promise<void> {
+export async function expectIpvsadmSave(
+  reader: IndependentReader,
+  t: { services: LiveService[] },
+): Promise<void> {
   const rules = parseIpvsadmSave(await reader.ipvsadm(['-Sn']));
   const services = rules.filter((r) => r.kind === 'service');
-  expect(services.map((r) => r.service).sort()).toEqual(t.services.map((s) => ipvsadmServiceName(s)).sort());
+  expect(services.map((r) => r.service).sort()).toEqual(
+    t.services.map((s) => ipvsadmServiceName(s)).sort(),
+  );
   for (const s of t.services) {
     const name = ipvsadmServiceName(s);
     const rule = services.find((r) => r.service === name) as SavedRule;
@@ -438,7 +812,9 @@ export async function expectIpvsadmSave(reader: IndependentReader, t: { services
     // -Sn writes one-packet scheduling as "-o".
     expect(rule.fields['-o'] === 'yes', `${name} ops`).toBe(s.flags.onePacket);
     const dests = rules.filter((r) => r.kind === 'dest' && r.service === name);
-    expect(dests.map((r) => r.fields['-r']).sort(), name).toEqual(s.dests.map((d) => hostPort(d.address, d.port)).sort());
+    expect(dests.map((r) => r.fields['-r']).sort(), name).toEqual(
+      s.dests.map((d) => hostPort(d.address, d.port)).sort(),
+    );
     for (const d of s.dests) {
       const r = dests.find((x) => x.fields['-r'] === hostPort(d.address, d.port)) as SavedRule;
       const sw = d.forwarding === 'nat' ? '-m' : d.forwarding === 'tun' ? '-i' : '-g';
@@ -449,7 +825,10 @@ export async function expectIpvsadmSave(reader: IndependentReader, t: { services
 }
 
 /** `ipvsadm -Sn` omits thresholds: `ipvsadm -Ln --thresholds` shows them. */
-export async function expectIpvsadmThresholds(reader: IndependentReader, t: { services: LiveService[] }): Promise<void> {
+export async function expectIpvsadmThresholds(
+  reader: IndependentReader,
+  t: { services: LiveService[] },
+): Promise<void> {
   const text = await reader.ipvsadm(['-Ln', '--thresholds']);
   const seen = new Map<string, [number, number]>();
   for (const line of text.split('\n')) {
@@ -458,7 +837,10 @@ export async function expectIpvsadmThresholds(reader: IndependentReader, t: { se
   }
   for (const s of t.services) {
     for (const d of s.dests) {
-      expect(seen.get(hostPort(d.address, d.port)), `${d.address}:${d.port}`).toEqual([d.upperThreshold, d.lowerThreshold]);
+      expect(seen.get(hostPort(d.address, d.port)), `${d.address}:${d.port}`).toEqual([
+        d.upperThreshold,
+        d.lowerThreshold,
+      ]);
     }
   }
 }

@@ -11,7 +11,10 @@ import { desiredState } from '../../src/reconcile/desired.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 import { memoryLogger, ScriptedHealth, snapshotView, testLoader, waitFor } from './helpers.js';
 
-const noSysctls: SysctlAccess = { read: async (names) => Object.fromEntries(names.map((n) => [n, null])), write: async () => undefined };
+const noSysctls: SysctlAccess = {
+  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
+  write: async () => undefined,
+};
 const web = tcpService('10.0.0.1', 80);
 
 function yaml(weights: Record<string, number>, extra = ''): string {
@@ -26,9 +29,15 @@ async function kernelWeights(kernel: FakeIpvs): Promise<Record<string, number>> 
   return Object.fromEntries((svc?.dests ?? []).map((d) => [destId(d), d.weight]));
 }
 
-async function metric(daemon: Pick<Daemon<never>, 'stop' | 'renderMetrics'>, name: string): Promise<string> {
+async function metric(
+  daemon: Pick<Daemon<never>, 'stop' | 'renderMetrics'>,
+  name: string,
+): Promise<string> {
   const text = await daemon.renderMetrics();
-  return text.split('\n').filter((l) => l.startsWith(name)).join('\n');
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .join('\n');
 }
 
 /**
@@ -55,7 +64,18 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((d) => d.stop()));
 });
 
-async function setup(options: { content?: string; kernel?: FakeIpvs; stateDir?: string; watch?: boolean; cleanupOnExit?: boolean; dir?: string; configPath?: string; health?: ScriptedHealth } = {}): Promise<Setup> {
+async function setup(
+  options: {
+    content?: string;
+    kernel?: FakeIpvs;
+    stateDir?: string;
+    watch?: boolean;
+    cleanupOnExit?: boolean;
+    dir?: string;
+    configPath?: string;
+    health?: ScriptedHealth;
+  } = {},
+): Promise<Setup> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'lvsd-daemon-')));
   const file = join(dir, 'lvsd.yaml');
   if (options.content !== undefined) await writeFile(file, options.content);
@@ -95,10 +115,15 @@ describe('daemon: start and reload', () => {
     const s = await setup({ content: yaml({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 }) });
     await s.daemon.start();
     expect(await kernelWeights(s.kernel)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 });
-    expect(await metric(s.daemon, 'lvsd_config_last_reload_successful')).toBe('lvsd_config_last_reload_successful 1');
+    expect(await metric(s.daemon, 'lvsd_config_last_reload_successful')).toBe(
+      'lvsd_config_last_reload_successful 1',
+    );
 
     await writeFile(s.file, yaml({ '192.168.10.2:80': 5, '192.168.10.3:80': 1 }));
-    await waitFor('the weight edit in the kernel', async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 5);
+    await waitFor(
+      'the weight edit in the kernel',
+      async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 5,
+    );
     expect(s.logs.some((l) => l.event === 'config_reloaded')).toBe(true);
   });
 
@@ -117,24 +142,42 @@ describe('daemon: start and reload', () => {
 
     await writeFile(join(s.dir, 'broken.yaml'), 'error: first problem\n');
     await writeFile(s.file, `error: second problem\n${yaml({ '192.168.10.2:80': 9 })}`);
-    await waitFor('the metric to drop to 0', async () => (await metric(s.daemon, 'lvsd_config_last_reload_successful')).endsWith(' 0'));
+    await waitFor('the metric to drop to 0', async () =>
+      (await metric(s.daemon, 'lvsd_config_last_reload_successful')).endsWith(' 0'),
+    );
     const rejected = s.logs.filter((l) => l.event === 'config_rejected').at(-1)!;
-    expect(rejected.errors).toEqual([expect.stringContaining('first problem'), expect.stringContaining('second problem')]);
+    expect(rejected.errors).toEqual([
+      expect.stringContaining('first problem'),
+      expect.stringContaining('second problem'),
+    ]);
     expect(s.kernel.log.length).toBe(writesBefore);
     expect(await kernelWeights(s.kernel)).toEqual({ '192.168.10.2:80': 1 });
     expect((await s.daemon.status()).lastReload).toMatchObject({ ok: false });
 
     // The last good config is still in force: drift is still repaired against it, health still acts on it.
     s.health.setDown('web', '192.168.10.2:80', true);
-    await waitFor('the down real to leave', async () => Object.keys(await kernelWeights(s.kernel)).length === 0);
+    await waitFor(
+      'the down real to leave',
+      async () => Object.keys(await kernelWeights(s.kernel)).length === 0,
+    );
     s.health.setDown('web', '192.168.10.2:80', false);
-    await waitFor('the real to come back', async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 1);
+    await waitFor(
+      'the real to come back',
+      async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 1,
+    );
 
     await rm(join(s.dir, 'broken.yaml'));
     await writeFile(s.file, yaml({ '192.168.10.2:80': 9 }));
-    await waitFor('the fixed config in the kernel', async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 9);
-    expect(await metric(s.daemon, 'lvsd_config_last_reload_successful')).toBe('lvsd_config_last_reload_successful 1');
-    const stamp = Number((await metric(s.daemon, 'lvsd_config_last_reload_success_timestamp_seconds')).split(' ')[1]);
+    await waitFor(
+      'the fixed config in the kernel',
+      async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 9,
+    );
+    expect(await metric(s.daemon, 'lvsd_config_last_reload_successful')).toBe(
+      'lvsd_config_last_reload_successful 1',
+    );
+    const stamp = Number(
+      (await metric(s.daemon, 'lvsd_config_last_reload_success_timestamp_seconds')).split(' ')[1],
+    );
     expect(stamp).toBeGreaterThan(Date.now() / 1000 - 60);
   });
 
@@ -144,8 +187,13 @@ describe('daemon: start and reload', () => {
     await writeFile(s.file, yaml({ '192.168.10.2:80': 3 }));
     expect(s.loads.count).toBe(1);
     for (let i = 0; i < 5; i++) s.daemon.requestReload('signal');
-    await waitFor('the new weight', async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 3);
-    await waitFor('the reload pass to settle', () => s.logs.some((l) => l.event === 'reconcile' && (l.triggers as string[]).includes('reload')));
+    await waitFor(
+      'the new weight',
+      async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 3,
+    );
+    await waitFor('the reload pass to settle', () =>
+      s.logs.some((l) => l.event === 'reconcile' && (l.triggers as string[]).includes('reload')),
+    );
     expect(s.loads.count).toBe(2);
   });
 
@@ -162,31 +210,56 @@ describe('daemon: start and reload', () => {
 
 describe('daemon: health, drift and drains', () => {
   it('a batch of health changes becomes a pass', async () => {
-    const s = await setup({ content: yaml({ '192.168.10.2:80': 1, '192.168.10.3:80': 2 }), watch: false });
+    const s = await setup({
+      content: yaml({ '192.168.10.2:80': 1, '192.168.10.3:80': 2 }),
+      watch: false,
+    });
     await s.daemon.start();
     s.health.setDown('web', '192.168.10.3:80', true);
-    await waitFor('the down real to leave the kernel', async () => !('192.168.10.3:80' in (await kernelWeights(s.kernel))));
+    await waitFor(
+      'the down real to leave the kernel',
+      async () => !('192.168.10.3:80' in (await kernelWeights(s.kernel))),
+    );
     const status = await s.daemon.status();
     const down = status.services[0]!.dests.find((d) => d.id === '192.168.10.3:80')!;
     expect(down).toMatchObject({ health: 'down', inKernel: false, configuredWeight: 2 });
   });
 
   it('repairs drift within one drift interval, logging and counting each repair', async () => {
-    const s = await setup({ content: yaml({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 }, 'drift_interval_ms: 200\n'), watch: false });
+    const s = await setup({
+      content: yaml({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 }, 'drift_interval_ms: 200\n'),
+      watch: false,
+    });
     await s.daemon.start();
     // Someone runs `ipvsadm -D` on the managed service, and adds a real to nothing of ours.
     await s.kernel.execute([{ op: 'delete-service', service: web }]);
-    await waitFor('the service to be back', async () => Object.keys(await kernelWeights(s.kernel)).length === 2);
+    await waitFor(
+      'the service to be back',
+      async () => Object.keys(await kernelWeights(s.kernel)).length === 2,
+    );
     await settle(s);
     const repairs = s.logs.filter((l) => l.event === 'drift_repair');
-    expect(repairs.map((l) => `${l.action} ${l.op}`).sort()).toEqual(['add add-dest', 'add add-dest', 'add add-service']);
-    expect(await metric(s.daemon, 'lvsd_drift_repairs_total')).toContain('lvsd_drift_repairs_total{action="add"} 3');
+    expect(repairs.map((l) => `${l.action} ${l.op}`).sort()).toEqual([
+      'add add-dest',
+      'add add-dest',
+      'add add-service',
+    ]);
+    expect(await metric(s.daemon, 'lvsd_drift_repairs_total')).toContain(
+      'lvsd_drift_repairs_total{action="add"} 3',
+    );
 
     // ipvsadm -e changes a weight: put back too.
-    await s.kernel.execute([{ op: 'edit-dest', service: web, dest: dest('192.168.10.2', 80, { weight: 7 }) }]);
-    await waitFor('the weight put back', async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 1);
+    await s.kernel.execute([
+      { op: 'edit-dest', service: web, dest: dest('192.168.10.2', 80, { weight: 7 }) },
+    ]);
+    await waitFor(
+      'the weight put back',
+      async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 1,
+    );
     await settle(s);
-    expect(await metric(s.daemon, 'lvsd_drift_repairs_total')).toContain('lvsd_drift_repairs_total{action="change"} 1');
+    expect(await metric(s.daemon, 'lvsd_drift_repairs_total')).toContain(
+      'lvsd_drift_repairs_total{action="change"} 1',
+    );
   });
 
   it('does not count a config change or a health change as drift', async () => {
@@ -195,14 +268,20 @@ describe('daemon: health, drift and drains', () => {
     await writeFile(s.file, yaml({ '192.168.10.2:80': 4 }));
     await s.daemon.reload();
     s.health.setDown('web', '192.168.10.2:80', true);
-    await waitFor('the real to leave', async () => Object.keys(await kernelWeights(s.kernel)).length === 0);
+    await waitFor(
+      'the real to leave',
+      async () => Object.keys(await kernelWeights(s.kernel)).length === 0,
+    );
     await settle(s);
     expect(s.logs.filter((l) => l.event === 'drift_repair')).toEqual([]);
     expect(s.logs.filter((l) => l.event === 'kernel_write').length).toBeGreaterThanOrEqual(4);
   });
 
   it('schedules passes while a drain waits, and deletes the real once its connections end', async () => {
-    const s = await setup({ content: yaml({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 }, 'drain_timeout_ms: 60000\n'), watch: false });
+    const s = await setup({
+      content: yaml({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 }, 'drain_timeout_ms: 60000\n'),
+      watch: false,
+    });
     await s.daemon.start();
     s.kernel.setCounters(web, { dest: { address: '192.168.10.3', port: 80 }, activeConns: 4 });
     await writeFile(s.file, yaml({ '192.168.10.2:80': 1 }, 'drain_timeout_ms: 60000\n'));
@@ -210,20 +289,33 @@ describe('daemon: health, drift and drains', () => {
     expect(await kernelWeights(s.kernel)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 0 });
     const status = await s.daemon.status();
     expect(status.draining).toMatchObject([{ dest: '192.168.10.3:80', activeConns: 4 }]);
-    expect(status.services[0]!.dests.find((d) => d.id === '192.168.10.3:80')?.health).toBe('draining');
+    expect(status.services[0]!.dests.find((d) => d.id === '192.168.10.3:80')?.health).toBe(
+      'draining',
+    );
 
     // No reload, no health change, drift far away: only the drain's own follow-up can do this.
     s.kernel.setCounters(web, { dest: { address: '192.168.10.3', port: 80 }, activeConns: 0 });
-    await waitFor('the drained real to go', async () => !('192.168.10.3:80' in (await kernelWeights(s.kernel))));
+    await waitFor(
+      'the drained real to go',
+      async () => !('192.168.10.3:80' in (await kernelWeights(s.kernel))),
+    );
     await settle(s);
     expect(s.logs.filter((l) => l.event === 'drift_repair')).toEqual([]);
   });
 
   it('retries a pass the kernel refused', async () => {
-    const s = await setup({ content: yaml({ '192.168.10.2:80': 1 }).replace('vip: 10.0.0.1:80', 'vip: 10.0.0.1:80\n    scheduler: nosuch'), watch: false });
+    const s = await setup({
+      content: yaml({ '192.168.10.2:80': 1 }).replace(
+        'vip: 10.0.0.1:80',
+        'vip: 10.0.0.1:80\n    scheduler: nosuch',
+      ),
+      watch: false,
+    });
     await s.daemon.start();
     expect(s.logs.some((l) => l.event === 'kernel_write' && l.level === 'error')).toBe(true);
-    await waitFor('a retry pass', () => s.logs.some((l) => l.event === 'reconcile' && (l.triggers as string[]).includes('retry')));
+    await waitFor('a retry pass', () =>
+      s.logs.some((l) => l.event === 'reconcile' && (l.triggers as string[]).includes('retry')),
+    );
     expect((await s.daemon.status()).lastReconcile?.failed).toBeGreaterThan(0);
   });
 });
@@ -246,12 +338,22 @@ describe('daemon: health of the daemon itself', () => {
     broken = true;
     const failed = await s.daemon.requestPass('drift');
     expect(failed.error?.message).toContain('Connection reset');
-    expect(s.daemon.healthy()).toMatchObject({ ok: false, reason: expect.stringContaining('Connection reset') });
-    expect(await metric(s.daemon as never, 'lvsd_reconcile_errors_total')).toBe('lvsd_reconcile_errors_total 1');
+    expect(s.daemon.healthy()).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('Connection reset'),
+    });
+    expect(await metric(s.daemon as never, 'lvsd_reconcile_errors_total')).toBe(
+      'lvsd_reconcile_errors_total 1',
+    );
 
     broken = false;
     await waitFor('a retry pass that succeeds', () => s.daemon.healthy().ok);
-    expect(s.logs.some((l) => l.event === 'reconcile' && (l.triggers as string[]).includes('retry') && l.error === null)).toBe(true);
+    expect(
+      s.logs.some(
+        (l) =>
+          l.event === 'reconcile' && (l.triggers as string[]).includes('retry') && l.error === null,
+      ),
+    ).toBe(true);
   });
 });
 
@@ -259,7 +361,12 @@ describe('daemon: stop and restart', () => {
   it('leaves the table in place on stop, and a restart with the same config makes zero writes', async () => {
     const kernel = new FakeIpvs();
     const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-state-'));
-    const first = await setup({ content: yaml({ '192.168.10.2:80': 1, '192.168.10.3:80': 2 }), kernel, stateDir, watch: false });
+    const first = await setup({
+      content: yaml({ '192.168.10.2:80': 1, '192.168.10.3:80': 2 }),
+      kernel,
+      stateDir,
+      watch: false,
+    });
     await first.daemon.start();
     await first.daemon.stop();
     expect(first.health.stopped).toBe(true);
@@ -278,8 +385,16 @@ describe('daemon: stop and restart', () => {
   it('--cleanup-on-exit removes what lvsd owns and leaves other services alone', async () => {
     const kernel = new FakeIpvs();
     const foreign = tcpService('10.9.9.9', 53);
-    await kernel.execute([{ op: 'add-service', service: foreign }, { op: 'add-dest', service: foreign, dest: dest('192.168.50.1', 53) }]);
-    const s = await setup({ content: yaml({ '192.168.10.2:80': 1 }), kernel, watch: false, cleanupOnExit: true });
+    await kernel.execute([
+      { op: 'add-service', service: foreign },
+      { op: 'add-dest', service: foreign, dest: dest('192.168.50.1', 53) },
+    ]);
+    const s = await setup({
+      content: yaml({ '192.168.10.2:80': 1 }),
+      kernel,
+      watch: false,
+      cleanupOnExit: true,
+    });
     await s.daemon.start();
     expect((await kernel.readTable()).services).toHaveLength(2);
     await s.daemon.stop();
@@ -309,11 +424,17 @@ describe('daemon: watching', () => {
     await writeFile(join(dir, '.lvsd.yaml.swp'), 'noise');
     await writeFile(join(dir, 'lvsd.yaml.tmp'), yaml({ '192.168.10.2:80': 6 }));
     await rename(join(dir, 'lvsd.yaml.tmp'), file);
-    await waitFor('the renamed-in config', async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 6);
+    await waitFor(
+      'the renamed-in config',
+      async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 6,
+    );
     // and a second rename (the watch survives the first)
     await writeFile(join(dir, 'lvsd.yaml.tmp'), yaml({ '192.168.10.2:80': 8 }));
     await rename(join(dir, 'lvsd.yaml.tmp'), file);
-    await waitFor('the second renamed-in config', async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 8);
+    await waitFor(
+      'the second renamed-in config',
+      async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 8,
+    );
   });
 
   it('picks up a Kubernetes ConfigMap update (the ..data symlink swapped)', async () => {
@@ -334,15 +455,24 @@ describe('daemon: watching', () => {
     await symlink('..2026_11_25_20_05_00.2', join(dir, '..data_tmp'));
     await rename(join(dir, '..data_tmp'), join(dir, '..data'));
     await rm(join(dir, '..2026_11_25_20_00_00.1'), { recursive: true });
-    await waitFor('the swapped-in ConfigMap', async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 4);
+    await waitFor(
+      'the swapped-in ConfigMap',
+      async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 4,
+    );
   });
 
   it('picks up files added to and removed from a config directory', async () => {
     const s = await setup({ content: yaml({ '192.168.10.2:80': 1 }) });
     await s.daemon.start();
-    await writeFile(join(s.dir, 'dns.yaml'), 'services:\n  dns:\n    vip: 10.0.0.2:53\n    reals:\n      192.168.10.9:53: 1\n');
+    await writeFile(
+      join(s.dir, 'dns.yaml'),
+      'services:\n  dns:\n    vip: 10.0.0.2:53\n    reals:\n      192.168.10.9:53: 1\n',
+    );
     await waitFor('the added file', async () => (await s.kernel.readTable()).services.length === 2);
     await rm(join(s.dir, 'dns.yaml'));
-    await waitFor('the removed file', async () => (await s.kernel.readTable()).services.length === 1);
+    await waitFor(
+      'the removed file',
+      async () => (await s.kernel.readTable()).services.length === 1,
+    );
   });
 });

@@ -7,18 +7,42 @@ import { dest, desired, live, liveService, tcpService } from '../reconcile/fixtu
 const web = tcpService('10.0.0.1', 80);
 const a = dest('192.168.10.2', 80);
 const b = dest('192.168.10.3', 80);
-const aimFor = (state: DesiredState, draining: string[] = []): Aim => ({ desired: state, draining: new Set(draining) });
+const aimFor = (state: DesiredState, draining: string[] = []): Aim => ({
+  desired: state,
+  draining: new Set(draining),
+});
 const both: DesiredState = { services: [desired('web', web, [a, b])] };
 
 /** Plans `want` against a live table and classifies its steps against the previous aim. */
-function classify(want: DesiredState, table: Parameters<typeof makePlan>[1]['table'], previous: Aim | null, drainTimeoutMs = 0) {
-  const p = makePlan(want, { table }, { now: 1000, owned: new Set([serviceId(web)]), draining: new Map([...(previous?.draining ?? [])].map((k) => [k, 0])), drainTimeoutMs, prune: 'managed' });
-  return driftSteps(p, want, previous).map((s) => `${s.action} ${s.op.op}${s.dest ? ` ${s.dest}` : ''}`);
+function classify(
+  want: DesiredState,
+  table: Parameters<typeof makePlan>[1]['table'],
+  previous: Aim | null,
+  drainTimeoutMs = 0,
+) {
+  const p = makePlan(
+    want,
+    { table },
+    {
+      now: 1000,
+      owned: new Set([serviceId(web)]),
+      draining: new Map([...(previous?.draining ?? [])].map((k) => [k, 0])),
+      drainTimeoutMs,
+      prune: 'managed',
+    },
+  );
+  return driftSteps(p, want, previous).map(
+    (s) => `${s.action} ${s.op.op}${s.dest ? ` ${s.dest}` : ''}`,
+  );
 }
 
 describe('drift classification', () => {
   it('a service deleted behind lvsd`s back is drift: service and reals', () => {
-    expect(classify(both, { services: [] }, aimFor(both))).toEqual(['add add-service', 'add add-dest 192.168.10.2:80', 'add add-dest 192.168.10.3:80']);
+    expect(classify(both, { services: [] }, aimFor(both))).toEqual([
+      'add add-service',
+      'add add-dest 192.168.10.2:80',
+      'add add-dest 192.168.10.3:80',
+    ]);
   });
 
   it('a real re-weighted by someone else is drift; the same write after a config edit is not', () => {
@@ -46,7 +70,9 @@ describe('drift classification', () => {
   it('a draining real someone put back to weight > 0 is drift', () => {
     const onlyA: DesiredState = { services: [desired('web', web, [a])] };
     const table = { services: [liveService(web, [live(a), live({ ...b, weight: 3 }, 5, 0)])] };
-    expect(classify(onlyA, table, aimFor(onlyA, [drainKey(serviceId(web), destId(b))]), 60_000)).toEqual(['drain edit-dest 192.168.10.3:80']);
+    expect(
+      classify(onlyA, table, aimFor(onlyA, [drainKey(serviceId(web), destId(b))]), 60_000),
+    ).toEqual(['drain edit-dest 192.168.10.3:80']);
   });
 
   it('a scheduler changed by someone else is drift; none without a previous clean pass', () => {

@@ -12,7 +12,12 @@ import { parse } from 'yaml';
 import type { CheckConfig } from '../../src/config/check.js';
 import type { ResolvedConfig, ResolvedService } from '../../src/config/resolved.js';
 import type { HealthSnapshot } from '../../src/health/manager.js';
-import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult, type ReadOptions } from '../../src/ipvs/client.js';
+import {
+  ForwardingIpvsClient,
+  type IpvsOp,
+  type IpvsOpResult,
+  type ReadOptions,
+} from '../../src/ipvs/client.js';
 import type { IpvsTable, LiveDest, LiveService, ServiceKey } from '../../src/ipvs/model.js';
 import { destId, serviceId } from '../../src/ipvs/model.js';
 import type { LoadOutcome } from '../../src/daemon/ports.js';
@@ -35,12 +40,28 @@ interface TestFile {
   services?: Record<string, TestService>;
 }
 
-const tcpCheck: CheckConfig = { type: 'tcp', interval: 1000, timeout: 500, rise: 1, fall: 1, initial: 'down', on_failure: 'remove' };
+const tcpCheck: CheckConfig = {
+  type: 'tcp',
+  interval: 1000,
+  timeout: 500,
+  rise: 1,
+  fall: 1,
+  initial: 'down',
+  on_failure: 'remove',
+};
 
 /** Reads a file, or every *.yaml of a directory, into a ResolvedConfig; `error:` or bad YAML refuses it. */
 export async function testLoader(path: string): Promise<LoadOutcome> {
-  const isDir = await stat(path).then((s) => s.isDirectory(), () => false);
-  const files = isDir ? (await readdir(path)).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(path, f)) : [path];
+  const isDir = await stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  const files = isDir
+    ? (await readdir(path))
+        .filter((f) => f.endsWith('.yaml'))
+        .sort()
+        .map((f) => join(path, f))
+    : [path];
   const hash = createHash('sha256');
   const services: ResolvedService[] = [];
   let driftIntervalMs = 30_000;
@@ -112,14 +133,20 @@ export class ScriptedHealth extends EventEmitter {
 
   snapshot(): HealthSnapshot {
     const down = new Set(this.down);
-    return { real: (service, real) => ({ up: !down.has(`${service} ${real}`) }), sorryActive: () => false };
+    return {
+      real: (service, real) => ({ up: !down.has(`${service} ${real}`) }),
+      sorryActive: () => false,
+    };
   }
 
   /** A real changes state: a 'changes' batch naming its service, as the HealthManager sends (`named: false`: a batch that names none). */
   setDown(service: string, real: string, isDown: boolean, options: { named?: boolean } = {}): void {
     if (isDown) this.down.add(`${service} ${real}`);
     else this.down.delete(`${service} ${real}`);
-    const transitions = options.named === false ? [] : [{ service, real, from: isDown ? 'up' : 'down', to: isDown ? 'down' : 'up' }];
+    const transitions =
+      options.named === false
+        ? []
+        : [{ service, real, from: isDown ? 'up' : 'down', to: isDown ? 'down' : 'up' }];
     this.emit('changes', { transitions, weights: [], quorum: [] });
   }
 
@@ -128,17 +155,20 @@ export class ScriptedHealth extends EventEmitter {
   }
 }
 
-export const snapshotView = (snapshot: HealthSnapshot) => (service: string, real: string): RealHealth | undefined => {
-  const h = snapshot.real(service, real);
-  return h ? { state: h.up ? 'up' : 'down' } : undefined;
-};
+export const snapshotView =
+  (snapshot: HealthSnapshot) =>
+  (service: string, real: string): RealHealth | undefined => {
+    const h = snapshot.real(service, real);
+    return h ? { state: h.up ? 'up' : 'down' } : undefined;
+  };
 
 /** A logger writing JSON lines into an array. */
 export function memoryLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of String(chunk).split('\n'))
+        if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -146,7 +176,11 @@ export function memoryLogger(): { logger: Logger; lines: Array<Record<string, un
 }
 
 /** Polls until `check` returns true (or a value), failing after `timeoutMs` with `what`. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 10_000,
+): Promise<NonNullable<T>> {
   return waitUntil(what, check, { timeoutMs, pollMs: 20 });
 }
 
@@ -178,7 +212,12 @@ export class CallLog extends ForwardingIpvsClient {
     return super.listDaemons();
   }
   override execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
-    this.calls.push(...ops.map((op) => `execute ${op.op}${'service' in op && op.service ? ` ${serviceId(op.service)}` : ''}`));
+    this.calls.push(
+      ...ops.map(
+        (op) =>
+          `execute ${op.op}${'service' in op && op.service ? ` ${serviceId(op.service)}` : ''}`,
+      ),
+    );
     return super.execute(ops);
   }
   /** The calls since the last take(). */

@@ -33,7 +33,10 @@ async function serve(content: string) {
     healthView: snapshotView,
     logger,
     stateDir: await mkdtemp(join(tmpdir(), 'lvsd-state-')),
-    sysctls: { read: async (n) => Object.fromEntries(n.map((x) => [x, null])), write: async () => undefined },
+    sysctls: {
+      read: async (n) => Object.fromEntries(n.map((x) => [x, null])),
+      write: async () => undefined,
+    },
     reconcileExtras: { addresses: null, markRules: null } as never,
     metrics: new DaemonMetrics({ processMetrics: false }),
     watch: false,
@@ -43,7 +46,10 @@ async function serve(content: string) {
   await daemon.start();
   const server = new StatusServer(daemon, logger);
   const address = await server.listen('127.0.0.1', 0);
-  cleanups.push(() => daemon.stop(), () => server.close());
+  cleanups.push(
+    () => daemon.stop(),
+    () => server.close(),
+  );
   return { daemon, kernel, health, dir, base: `http://127.0.0.1:${address.port}` };
 }
 
@@ -59,7 +65,12 @@ const config = `services:
 describe('HTTP listener', () => {
   it('serves /metrics with per-service and per-real series from the kernel', async () => {
     const s = await serve(config);
-    s.kernel.setCounters(tcpService('10.0.0.1', 80), { dest: { address: '192.168.10.2', port: 80 }, activeConns: 7, inactiveConns: 2, stats: { conns: 40, inBytes: 1234, outBytes: 99, inPackets: 10, outPackets: 8 } });
+    s.kernel.setCounters(tcpService('10.0.0.1', 80), {
+      dest: { address: '192.168.10.2', port: 80 },
+      activeConns: 7,
+      inactiveConns: 2,
+      stats: { conns: 40, inBytes: 1234, outBytes: 99, inPackets: 10, outPackets: 8 },
+    });
     s.kernel.setCounters(tcpService('10.0.0.1', 80), { stats: { conns: 41 } });
     const response = await fetch(`${s.base}/metrics`);
     expect(response.headers.get('content-type')).toContain('text/plain');
@@ -94,7 +105,12 @@ describe('HTTP listener', () => {
     const body = await (await fetch(`${s.base}/status`)).json();
     const status = DaemonStatus.parse(body);
     expect(status.version).toBe('9.9.9');
-    expect(status.services[0]).toMatchObject({ name: 'web', id: 'TCP 10.0.0.1:80', managed: true, inKernel: true });
+    expect(status.services[0]).toMatchObject({
+      name: 'web',
+      id: 'TCP 10.0.0.1:80',
+      managed: true,
+      inKernel: true,
+    });
     expect(status.services[0]!.dests.map((d) => [d.id, d.health, d.weight])).toEqual([
       ['192.168.10.2:80', 'up', 3],
       ['192.168.10.3:80', 'up', 1],
@@ -110,16 +126,26 @@ describe('HTTP listener', () => {
     s.health.setDown('web', '192.168.10.3:80', true);
     await s.daemon.requestPass('health');
     let out = '';
-    const code = await runStatus({ http: s.base.replace('http://', '') }, (t) => (out += t), () => undefined);
+    const code = await runStatus(
+      { http: s.base.replace('http://', '') },
+      (t) => (out += t),
+      () => undefined,
+    );
     expect(code).toBe(0);
     expect(out).toContain('lvsd 9.9.9');
-    expect(out).toContain('  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn Health');
+    expect(out).toContain(
+      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn Health',
+    );
     expect(out).toContain('TCP  10.0.0.1:80 wlc');
     expect(out).toMatch(/-> 192\.168\.10\.2:80 +Masq +3 +0 +0 +up$/m);
     expect(out).toMatch(/-> 192\.168\.10\.3:80 +Masq +0 +0 +0 +down \(out\)$/m);
 
     let json = '';
-    await runStatus({ http: s.base, json: true }, (t) => (json += t), () => undefined);
+    await runStatus(
+      { http: s.base, json: true },
+      (t) => (json += t),
+      () => undefined,
+    );
     expect(DaemonStatus.parse(JSON.parse(json)).services).toHaveLength(1);
   });
 
@@ -128,7 +154,13 @@ describe('HTTP listener', () => {
     await writeFile(join(s.dir, 'lvsd.yaml'), 'error: weight must be an integer\n');
     await s.daemon.reload();
     let out = '';
-    expect(await runStatus({ http: s.base }, (t) => (out += t), () => undefined)).toBe(3);
+    expect(
+      await runStatus(
+        { http: s.base },
+        (t) => (out += t),
+        () => undefined,
+      ),
+    ).toBe(3);
     expect(out).toContain('last reload REFUSED');
     expect(out).toContain('weight must be an integer');
   });
@@ -139,7 +171,13 @@ describe('HTTP listener', () => {
     const port = (probe.address() as AddressInfo).port;
     await new Promise((r) => probe.close(r));
     let err = '';
-    expect(await runStatus({ http: `127.0.0.1:${port}` }, () => undefined, (t) => (err += t))).toBe(1);
+    expect(
+      await runStatus(
+        { http: `127.0.0.1:${port}` },
+        () => undefined,
+        (t) => (err += t),
+      ),
+    ).toBe(1);
     expect(err).toContain('connection refused');
   });
 });
@@ -181,7 +219,9 @@ describe('listen addresses', () => {
     ['localhost:80', { host: 'localhost', port: 80 }],
   ])('%s', (text, expected) => expect(parseListenAddress(text)).toEqual(expected));
 
-  it.each(['127.0.0.1', '1.2.3.4:99999', '::1:80', 'a:b'])('refuses %s', (text) => expect(parseListenAddress(text)).toBeNull());
+  it.each(['127.0.0.1', '1.2.3.4:99999', '::1:80', 'a:b'])('refuses %s', (text) =>
+    expect(parseListenAddress(text)).toBeNull(),
+  );
 
   it('status asks a wildcard listener on loopback', () => {
     expect(statusUrl(':9380')).toBe('http://127.0.0.1:9380/status');

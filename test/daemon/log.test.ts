@@ -22,7 +22,13 @@ describe('logger', () => {
     const lines = out.text().trim().split('\n');
     expect(lines).toHaveLength(1);
     const event = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(event).toMatchObject({ level: 'info', name: 'lvsd', event: 'config_reloaded', hash: 'abc', msg: 'configuration reloaded' });
+    expect(event).toMatchObject({
+      level: 'info',
+      name: 'lvsd',
+      event: 'config_reloaded',
+      hash: 'abc',
+      msg: 'configuration reloaded',
+    });
     expect(new Date(String(event.time)).toISOString()).toBe(event.time);
   });
 

@@ -3,7 +3,18 @@ import { DaemonMetrics, renderKernelSeries } from '../../src/daemon/metrics.js';
 import type { StatusService } from '../../src/daemon/status.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 
-const stats = { conns: 5, inPackets: 10, outPackets: 9, inBytes: 1000, outBytes: 900, cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
+const stats = {
+  conns: 5,
+  inPackets: 10,
+  outPackets: 9,
+  inBytes: 1000,
+  outBytes: 900,
+  cps: 0,
+  inPps: 0,
+  outPps: 0,
+  inBps: 0,
+  outBps: 0,
+};
 
 function service(name: string | null, managed = true): StatusService {
   const d = dest('192.168.10.2', 80, { weight: 3 });
@@ -14,7 +25,22 @@ function service(name: string | null, managed = true): StatusService {
     managed,
     inKernel: true,
     stats,
-    dests: [{ ...d, activeConns: 2, inactiveConns: 1, persistConns: 0, stats, id: '192.168.10.2:80', health: 'up', check: 'tcp', configuredWeight: 3, inKernel: true, since: null, message: null }],
+    dests: [
+      {
+        ...d,
+        activeConns: 2,
+        inactiveConns: 1,
+        persistConns: 0,
+        stats,
+        id: '192.168.10.2:80',
+        health: 'up',
+        check: 'tcp',
+        configuredWeight: 3,
+        inKernel: true,
+        since: null,
+        message: null,
+      },
+    ],
   };
 }
 
@@ -27,19 +53,27 @@ function parse(text: string): Map<string, number> {
     const type = /^# TYPE (\S+) (counter|gauge|histogram|summary)$/.exec(line);
     if (type) declared.set(type[1]!, (declared.get(type[1]!) ?? 0) + 1);
     if (line.startsWith('#')) continue;
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+-]+|NaN|Nan|\+Inf|-Inf)$/.exec(line);
+    const sample =
+      /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+-]+|NaN|Nan|\+Inf|-Inf)$/.exec(
+        line,
+      );
     if (!sample) throw new Error(`not a sample line: ${line}`);
     samples.set(sample[1]!, Number(sample[2]));
   }
-  for (const [name, count] of declared) if (count !== 1) throw new Error(`${name} declared ${count} times`);
+  for (const [name, count] of declared)
+    if (count !== 1) throw new Error(`${name} declared ${count} times`);
   return samples;
 }
 
 describe('kernel series', () => {
   it('writes valid exposition text with every family declared once', () => {
     const samples = parse(renderKernelSeries([service('web'), service(null, false)]));
-    expect(samples.get('lvsd_real_active_connections{service="web",real="192.168.10.2:80"}')).toBe(2);
-    expect(samples.get('lvsd_real_bytes_total{service="web",real="192.168.10.2:80",direction="out"}')).toBe(900);
+    expect(samples.get('lvsd_real_active_connections{service="web",real="192.168.10.2:80"}')).toBe(
+      2,
+    );
+    expect(
+      samples.get('lvsd_real_bytes_total{service="web",real="192.168.10.2:80",direction="out"}'),
+    ).toBe(900);
     expect(samples.get('lvsd_service_packets_total{service="web",direction="in"}')).toBe(10);
     expect(samples.get('lvsd_foreign_services')).toBe(1);
   });
@@ -79,8 +113,12 @@ describe('kernel series', () => {
     expect(samples.get(`lvsd_check_duration_seconds_sum{${l}}`)).toBeCloseTo(0.5034, 6);
     expect(samples.get(`lvsd_checks_total{${l},result="ok"}`)).toBe(2);
     expect(samples.get(`lvsd_checks_total{${l},result="failed"}`)).toBe(1);
-    expect(samples.get('lvsd_check_duration_seconds_bucket{le="10",service="we\\"b",type="http"}')).toBe(0);
-    expect(samples.get('lvsd_check_duration_seconds_bucket{le="+Inf",service="we\\"b",type="http"}')).toBe(1);
+    expect(
+      samples.get('lvsd_check_duration_seconds_bucket{le="10",service="we\\"b",type="http"}'),
+    ).toBe(0);
+    expect(
+      samples.get('lvsd_check_duration_seconds_bucket{le="+Inf",service="we\\"b",type="http"}'),
+    ).toBe(1);
     expect(text).toContain('# TYPE lvsd_check_duration_seconds histogram');
   });
 });

@@ -13,7 +13,8 @@ import { runDaemon, type RunDaemonOptions } from '../../src/daemon/index.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { memoryLogger, testLoader, waitFor } from './helpers.js';
 
-const content = (weight: number) => `services:\n  web:\n    vip: 10.0.0.1:80\n    reals:\n      192.168.10.2:80: ${weight}\n`;
+const content = (weight: number) =>
+  `services:\n  web:\n    vip: 10.0.0.1:80\n    reals:\n      192.168.10.2:80: ${weight}\n`;
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -27,7 +28,12 @@ async function weightOf(kernel: FakeIpvs): Promise<number | undefined> {
   return (await kernel.readTable()).services[0]?.dests[0]?.weight;
 }
 
-async function start(kernel: FakeIpvs, dir: string, stateDir: string, extra: Partial<RunDaemonOptions> = {}) {
+async function start(
+  kernel: FakeIpvs,
+  dir: string,
+  stateDir: string,
+  extra: Partial<RunDaemonOptions> = {},
+) {
   const signals = new EventEmitter();
   const { logger, lines } = memoryLogger();
   let closed = 0;
@@ -42,7 +48,8 @@ async function start(kernel: FakeIpvs, dir: string, stateDir: string, extra: Par
     version: '1.2.3',
     logger,
     load: testLoader,
-    openClient: async () => Object.assign(Object.create(kernel) as FakeIpvs, { close: async () => void closed++ }),
+    openClient: async () =>
+      Object.assign(Object.create(kernel) as FakeIpvs, { close: async () => void closed++ }),
     signals: signals as unknown as NodeJS.Process,
     ...extra,
   });
@@ -97,7 +104,9 @@ describe('runDaemon', () => {
     });
     expect(code).toBe(1);
     expect(kernel.log).toEqual([]);
-    expect(lines.find((l) => l.event === 'config_rejected')?.errors).toEqual([expect.stringContaining('no')]);
+    expect(lines.find((l) => l.event === 'config_rejected')?.errors).toEqual([
+      expect.stringContaining('no'),
+    ]);
   });
 
   it('serves HTTP when asked, and exits 1 before touching the kernel when the address is taken', async () => {
@@ -170,14 +179,24 @@ services:
     await waitFor('the real in the kernel', async () => (await weightOf(kernel)) === 2);
     const table = await kernel.readTable();
     expect(table.services[0]).toMatchObject({ address: '10.0.0.1', port: 80, protocol: 'tcp' });
-    expect(table.services[0]!.dests[0]).toMatchObject({ address: '192.168.10.2', port: 8080, forwarding: 'nat' });
+    expect(table.services[0]!.dests[0]).toMatchObject({
+      address: '192.168.10.2',
+      port: 8080,
+      forwarding: 'nat',
+    });
 
     const writes = kernel.log.length;
     await writeFile(file, yaml('heavy'));
-    const rejected = await waitFor('the refusal', () => lines.find((l) => l.event === 'config_rejected'));
+    const rejected = await waitFor('the refusal', () =>
+      lines.find((l) => l.event === 'config_rejected'),
+    );
     const errors = rejected.errors as string[];
     expect(errors.length).toBeGreaterThan(0);
-    expect(errors[0]).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:10:\\d+: error: services\\.web\\.reals\\[0\\]\\.weight`));
+    expect(errors[0]).toMatch(
+      new RegExp(
+        `^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:10:\\d+: error: services\\.web\\.reals\\[0\\]\\.weight`,
+      ),
+    );
     expect(kernel.log.length).toBe(writes);
 
     await writeFile(file, yaml('6'));
@@ -229,7 +248,8 @@ services:
         version: '1',
         logger,
         // The fake outlives each run, as the kernel outlives lvsd.
-        openClient: async () => Object.assign(Object.create(kernel) as FakeIpvs, { close: async () => undefined }),
+        openClient: async () =>
+          Object.assign(Object.create(kernel) as FakeIpvs, { close: async () => undefined }),
         signals: signals as unknown as NodeJS.Process,
       });
       return { signals, lines, done };
@@ -252,8 +272,15 @@ services:
 
     // The backend goes away: the check fails and the real leaves.
     await new Promise((r) => listener.close(r));
-    await waitFor('the failed real out of the kernel', async () => (await kernel.readTable()).services[0]?.dests.length === 0);
-    const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status`)).json()) as { services: Array<{ dests: Array<{ health: string; inKernel: boolean; message: string | null }> }> };
+    await waitFor(
+      'the failed real out of the kernel',
+      async () => (await kernel.readTable()).services[0]?.dests.length === 0,
+    );
+    const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status`)).json()) as {
+      services: Array<{
+        dests: Array<{ health: string; inKernel: boolean; message: string | null }>;
+      }>;
+    };
     expect(status.services[0]!.dests[0]).toMatchObject({ health: 'down', inKernel: false });
     expect(status.services[0]!.dests[0]!.message).toMatch(/ECONNREFUSED|refused/i);
     second.signals.emit('SIGTERM');

@@ -14,9 +14,19 @@ import { serviceKeyOf } from '../../src/ipvs/model.js';
 import { desiredState } from '../../src/reconcile/desired.js';
 import type { SysctlAccess } from '../../src/reconcile/reconcile.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
-import { CallLog, memoryLogger, ScriptedHealth, snapshotView, testLoader, waitFor } from './helpers.js';
+import {
+  CallLog,
+  memoryLogger,
+  ScriptedHealth,
+  snapshotView,
+  testLoader,
+  waitFor,
+} from './helpers.js';
 
-const noSysctls: SysctlAccess = { read: async (names) => Object.fromEntries(names.map((n) => [n, null])), write: async () => undefined };
+const noSysctls: SysctlAccess = {
+  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
+  write: async () => undefined,
+};
 const web = serviceKeyOf(tcpService('10.0.0.1', 80));
 const api = serviceKeyOf(tcpService('10.0.0.2', 80));
 const a = { address: '192.168.10.2', port: 80 };
@@ -37,7 +47,10 @@ class Refusing extends CallLog {
   override async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
     if (!this.refusing) return super.execute(ops);
     this.calls.push(...ops.map((op) => `refused ${op.op}`));
-    return ops.map((op) => ({ ok: false, error: new IpvsError(op.op, 'x', 12, 'Memory allocation problem') }));
+    return ops.map((op) => ({
+      ok: false,
+      error: new IpvsError(op.op, 'x', 12, 'Memory allocation problem'),
+    }));
   }
 }
 
@@ -74,20 +87,35 @@ async function setup(extra = '') {
   running.push(daemon as Daemon<unknown>);
   await daemon.start();
   client.take();
-  const passes = () => lines.filter((l) => l.event === 'reconcile') as Array<{ triggers: string[]; scope?: string[]; writes: number }>;
+  const passes = () =>
+    lines.filter((l) => l.event === 'reconcile') as Array<{
+      triggers: string[];
+      scope?: string[];
+      writes: number;
+    }>;
   return { kernel, client, health, daemon, logs: lines, stateDir, passes };
 }
 
-const weights = async (kernel: FakeIpvs, key: typeof web) => Object.fromEntries((await kernel.listDests(key)).map((d) => [`${d.address}:${d.port}`, d.weight]));
+const weights = async (kernel: FakeIpvs, key: typeof web) =>
+  Object.fromEntries(
+    (await kernel.listDests(key)).map((d) => [`${d.address}:${d.port}`, d.weight]),
+  );
 
 describe('daemon: health passes scoped to the batch', () => {
   it('a batch for one service reads and writes only that service', async () => {
     const s = await setup();
     s.health.setDown('web', '192.168.10.3:80', true);
     await waitFor('the scoped pass', () => s.passes().some((p) => p.scope));
-    expect(s.client.take().sort()).toEqual(['execute delete-dest TCP 10.0.0.1:80', 'getService TCP 10.0.0.1:80', 'listDests TCP 10.0.0.1:80']);
+    expect(s.client.take().sort()).toEqual([
+      'execute delete-dest TCP 10.0.0.1:80',
+      'getService TCP 10.0.0.1:80',
+      'listDests TCP 10.0.0.1:80',
+    ]);
     expect(s.passes().at(-1)).toMatchObject({ triggers: ['health'], scope: ['web'], writes: 1 });
-    expect((await s.daemon.status()).lastReconcile).toMatchObject({ triggers: ['health'], scope: ['web'] });
+    expect((await s.daemon.status()).lastReconcile).toMatchObject({
+      triggers: ['health'],
+      scope: ['web'],
+    });
     expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1 });
     expect(await weights(s.kernel, api)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 });
   });
@@ -98,22 +126,42 @@ describe('daemon: health passes scoped to the batch', () => {
     s.kernel.setCounters(web, { dest: b, activeConns: 5 });
     // api's drain starts in a full pass (the batch names no service).
     s.health.setDown('api', '192.168.10.3:80', true, { named: false });
-    await waitFor('api draining', async () => (await weights(s.kernel, api))['192.168.10.3:80'] === 0);
+    await waitFor(
+      'api draining',
+      async () => (await weights(s.kernel, api))['192.168.10.3:80'] === 0,
+    );
     const stateFile = join(s.stateDir, 'state.json');
     const before = JSON.parse(await readFile(stateFile, 'utf8')).draining as Record<string, number>;
     expect(Object.keys(before)).toEqual(['TCP 10.0.0.2:80 -> 192.168.10.3:80']);
 
     s.health.setDown('web', '192.168.10.3:80', true);
-    await waitFor('web draining', async () => (await weights(s.kernel, web))['192.168.10.3:80'] === 0);
+    await waitFor(
+      'web draining',
+      async () => (await weights(s.kernel, web))['192.168.10.3:80'] === 0,
+    );
     const after = JSON.parse(await readFile(stateFile, 'utf8')).draining as Record<string, number>;
-    expect(Object.keys(after).sort()).toEqual(['TCP 10.0.0.1:80 -> 192.168.10.3:80', 'TCP 10.0.0.2:80 -> 192.168.10.3:80']);
-    expect(after['TCP 10.0.0.2:80 -> 192.168.10.3:80']).toBe(before['TCP 10.0.0.2:80 -> 192.168.10.3:80']);
-    expect((await s.daemon.status()).draining.map((d) => d.service).sort()).toEqual(['TCP 10.0.0.1:80', 'TCP 10.0.0.2:80']);
+    expect(Object.keys(after).sort()).toEqual([
+      'TCP 10.0.0.1:80 -> 192.168.10.3:80',
+      'TCP 10.0.0.2:80 -> 192.168.10.3:80',
+    ]);
+    expect(after['TCP 10.0.0.2:80 -> 192.168.10.3:80']).toBe(
+      before['TCP 10.0.0.2:80 -> 192.168.10.3:80'],
+    );
+    expect((await s.daemon.status()).draining.map((d) => d.service).sort()).toEqual([
+      'TCP 10.0.0.1:80',
+      'TCP 10.0.0.2:80',
+    ]);
 
     // web's connections end: its drain follow-up (a full pass) deletes it; api's drain waits on.
     s.kernel.setCounters(web, { dest: b, activeConns: 0 });
-    await waitFor('web drained', async () => !('192.168.10.3:80' in (await weights(s.kernel, web))));
-    await waitFor('state without web', async () => Object.keys(JSON.parse(await readFile(stateFile, 'utf8')).draining).length === 1);
+    await waitFor(
+      'web drained',
+      async () => !('192.168.10.3:80' in (await weights(s.kernel, web))),
+    );
+    await waitFor(
+      'state without web',
+      async () => Object.keys(JSON.parse(await readFile(stateFile, 'utf8')).draining).length === 1,
+    );
     expect((await s.daemon.status()).draining.map((d) => d.service)).toEqual(['TCP 10.0.0.2:80']);
   });
 
@@ -151,8 +199,14 @@ describe('daemon: health passes scoped to the batch', () => {
     expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1 });
     expect(await weights(s.kernel, api)).toEqual({ '192.168.10.2:80': 8, '192.168.10.3:80': 1 });
     const repairs = s.logs.filter((l) => l.event === 'drift_repair');
-    expect(repairs.map((l) => `${l.op} ${l.service} ${l.dest}`)).toEqual(['edit-dest TCP 10.0.0.1:80 192.168.10.2:80']);
-    expect(s.logs.filter((l) => l.event === 'kernel_write' && (l.triggers as string[])[0] === 'health').map((l) => `${l.op} ${l.dest}`)).toEqual(['delete-dest 192.168.10.3:80']);
+    expect(repairs.map((l) => `${l.op} ${l.service} ${l.dest}`)).toEqual([
+      'edit-dest TCP 10.0.0.1:80 192.168.10.2:80',
+    ]);
+    expect(
+      s.logs
+        .filter((l) => l.event === 'kernel_write' && (l.triggers as string[])[0] === 'health')
+        .map((l) => `${l.op} ${l.dest}`),
+    ).toEqual(['delete-dest 192.168.10.3:80']);
     // The health change itself is not drift; the next health pass for web repairs nothing.
     s.health.setDown('web', '192.168.10.3:80', false);
     await waitFor('b back', async () => (await weights(s.kernel, web))['192.168.10.3:80'] === 1);
@@ -161,14 +215,20 @@ describe('daemon: health passes scoped to the batch', () => {
 
   it('does not put the drift check off: health passes every 50 ms still see a drift pass', async () => {
     const s = await setup('drift_interval_ms: 300\n');
-    await s.kernel.execute([{ op: 'edit-dest', service: api, dest: dest('192.168.10.2', 80, { weight: 8 }) }]);
+    await s.kernel.execute([
+      { op: 'edit-dest', service: api, dest: dest('192.168.10.2', 80, { weight: 8 }) },
+    ]);
     let down = true;
     const flapping = setInterval(() => {
       s.health.setDown('web', '192.168.10.3:80', down);
       down = !down;
     }, 50);
     try {
-      await waitFor('api repaired by a drift pass', async () => (await weights(s.kernel, api))['192.168.10.2:80'] === 1, 3000);
+      await waitFor(
+        'api repaired by a drift pass',
+        async () => (await weights(s.kernel, api))['192.168.10.2:80'] === 1,
+        3000,
+      );
     } finally {
       clearInterval(flapping);
     }

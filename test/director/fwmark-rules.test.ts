@@ -38,9 +38,11 @@ const le32 = (n: number) => {
   b.writeUInt32LE(n);
   return b;
 };
-const expr = (name: string, data: Buffer[]) => attr(1, Buffer.concat([attr(1, Buffer.from(`${name}\0`)), attr(2, Buffer.concat(data))]));
+const expr = (name: string, data: Buffer[]) =>
+  attr(1, Buffer.concat([attr(1, Buffer.from(`${name}\0`)), attr(2, Buffer.concat(data))]));
 const nftRule = (...expressions: Buffer[]) => attr(4, Buffer.concat(expressions));
-const immediate = (reg: number, value: number) => expr('immediate', [attr(1, be32(reg)), attr(2, attr(1, le32(value)))]);
+const immediate = (reg: number, value: number) =>
+  expr('immediate', [attr(1, be32(reg)), attr(2, attr(1, le32(value)))]);
 const metaSetMark = (reg: number) => expr('meta', [attr(2, be32(3)), attr(3, be32(reg))]);
 const payload = () => expr('payload', [attr(1, be32(1))]);
 
@@ -57,14 +59,26 @@ describe('marks set by iptables-nft rules (recorded from the kernel)', () => {
 
 describe('marks set by native nftables rules', () => {
   it('meta mark set N: immediate into a register, meta from it (both register spellings)', () => {
-    expect(marksOfRule(nftRule(payload(), immediate(1, 10), metaSetMark(1)))).toEqual({ marks: [10], opaque: false });
-    expect(marksOfRule(nftRule(immediate(8, 0x30), metaSetMark(1)))).toEqual({ marks: [0x30], opaque: false });
+    expect(marksOfRule(nftRule(payload(), immediate(1, 10), metaSetMark(1)))).toEqual({
+      marks: [10],
+      opaque: false,
+    });
+    expect(marksOfRule(nftRule(immediate(8, 0x30), metaSetMark(1)))).toEqual({
+      marks: [0x30],
+      opaque: false,
+    });
   });
   it('a register overwritten by another expression (ct mark, a map) makes the rule opaque', () => {
-    expect(marksOfRule(nftRule(immediate(1, 10), payload(), metaSetMark(1)))).toEqual({ marks: [], opaque: true });
+    expect(marksOfRule(nftRule(immediate(1, 10), payload(), metaSetMark(1)))).toEqual({
+      marks: [],
+      opaque: true,
+    });
   });
   it('meta reads of the mark (a match, not a set) are not marks', () => {
-    expect(marksOfRule(nftRule(expr('meta', [attr(1, be32(1)), attr(2, be32(3))])))).toEqual({ marks: [], opaque: false });
+    expect(marksOfRule(nftRule(expr('meta', [attr(1, be32(1)), attr(2, be32(3))])))).toEqual({
+      marks: [],
+      opaque: false,
+    });
   });
 });
 

@@ -10,18 +10,33 @@ import type { DesiredState } from '../../src/reconcile/plan.js';
 import { reconcile, type ReconcileOptions } from '../../src/reconcile/reconcile.js';
 import { dest, desired, tcpService } from '../reconcile/fixtures.js';
 
-const vip = (address: string, iface = 'lvsd0'): HeldAddress => ({ address, prefix: address.includes(':') ? 128 : 32, interface: iface });
+const vip = (address: string, iface = 'lvsd0'): HeldAddress => ({
+  address,
+  prefix: address.includes(':') ? 128 : 32,
+  interface: iface,
+});
 const web = tcpService('10.0.0.1', 80, { scheduler: 'rr' });
-const withVips = (vips: HeldAddress[]): DesiredState => ({ services: [desired('web', web, [dest('192.168.10.2', 80)])], vips });
+const withVips = (vips: HeldAddress[]): DesiredState => ({
+  services: [desired('web', web, [dest('192.168.10.2', 80)])],
+  vips,
+});
 
-async function options(stateDir: string, desiredState: DesiredState, addresses: FakeAddresses, extra: Partial<ReconcileOptions> = {}): Promise<ReconcileOptions> {
+async function options(
+  stateDir: string,
+  desiredState: DesiredState,
+  addresses: FakeAddresses,
+  extra: Partial<ReconcileOptions> = {},
+): Promise<ReconcileOptions> {
   return {
     desired: desiredState,
     stateDir,
     prune: 'managed',
     drainTimeoutMs: 0,
     dryRun: false,
-    sysctls: { read: async (names) => Object.fromEntries(names.map((n) => [n, 1])), write: async () => undefined },
+    sysctls: {
+      read: async (names) => Object.fromEntries(names.map((n) => [n, 1])),
+      write: async () => undefined,
+    },
     addresses,
     markRules: null,
     ...extra,
@@ -53,21 +68,32 @@ describe('VIPs go through the one reconcile path', () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-vip-'));
     const ipvs = new FakeIpvs();
     const ns = new FakeAddresses();
-    await reconcile(ipvs, await options(stateDir, withVips([vip('10.0.0.1'), vip('2001:db8::1')]), ns));
+    await reconcile(
+      ipvs,
+      await options(stateDir, withVips([vip('10.0.0.1'), vip('2001:db8::1')]), ns),
+    );
     const after = await reconcile(ipvs, await options(stateDir, withVips([vip('10.0.0.1')]), ns));
     expect(formatPlan(after.plan)).toContain('  - vip 2001:db8::1/128 on lvsd0');
     expect(formatApplyReport(after.report!)).toContain('  - vip 2001:db8::1/128 on lvsd0');
     expect(ns.addresses).not.toContainEqual(vip('2001:db8::1'));
-    expect(JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')).vips).toEqual(['10.0.0.1/32 on lvsd0']);
+    expect(JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')).vips).toEqual([
+      '10.0.0.1/32 on lvsd0',
+    ]);
     // A config without any VIP still removes the ones lvsd added (the state file remembers them).
-    const none = await reconcile(ipvs, await options(stateDir, { services: withVips([]).services }, ns, { addresses: ns }));
+    const none = await reconcile(
+      ipvs,
+      await options(stateDir, { services: withVips([]).services }, ns, { addresses: ns }),
+    );
     expect(none.plan.vips.map((s) => s.object)).toEqual(['10.0.0.1/32 on lvsd0']);
     expect(ns.addresses.filter((a) => a.interface === 'lvsd0')).toEqual([]);
   });
 
   it('never removes an address it found in place', async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-vip-'));
-    const ns = new FakeAddresses({ links: [{ name: 'eth0', kind: null, up: true }], addresses: [vip('10.0.0.1', 'eth0')] });
+    const ns = new FakeAddresses({
+      links: [{ name: 'eth0', kind: null, up: true }],
+      addresses: [vip('10.0.0.1', 'eth0')],
+    });
     const ipvs = new FakeIpvs();
     await reconcile(ipvs, await options(stateDir, withVips([vip('10.0.0.1', 'eth0')]), ns));
     const later = await reconcile(ipvs, await options(stateDir, withVips([]), ns));
@@ -78,9 +104,14 @@ describe('VIPs go through the one reconcile path', () => {
   it('reports a kernel without dummy interfaces against each step, and owns nothing it failed to add', async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-vip-'));
     const ns = new FakeAddresses({ dummySupported: false });
-    const result = await reconcile(new FakeIpvs(), await options(stateDir, withVips([vip('10.0.0.1')]), ns));
+    const result = await reconcile(
+      new FakeIpvs(),
+      await options(stateDir, withVips([vip('10.0.0.1')]), ns),
+    );
     const text = formatApplyReport(result.report!);
-    expect(text).toContain('! interface lvsd0 (dummy): create dummy lvsd0: Operation not supported');
+    expect(text).toContain(
+      '! interface lvsd0 (dummy): create dummy lvsd0: Operation not supported',
+    );
     expect(text).toContain('! vip 10.0.0.1/32 on lvsd0: not done: create dummy lvsd0');
     expect(text).toContain('Applied 2 of 5 changes; 3 failed.');
     expect(ns.writes).toEqual(['create dummy lvsd0']);
@@ -89,8 +120,14 @@ describe('VIPs go through the one reconcile path', () => {
 
   it('reads a state file written before VIPs existed', async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-vip-'));
-    await writeFile(join(stateDir, 'state.json'), JSON.stringify({ version: 1, owned: ['TCP 10.0.0.1:80'], draining: {} }));
-    const result = await reconcile(new FakeIpvs(), await options(stateDir, withVips([vip('10.0.0.1')]), new FakeAddresses()));
+    await writeFile(
+      join(stateDir, 'state.json'),
+      JSON.stringify({ version: 1, owned: ['TCP 10.0.0.1:80'], draining: {} }),
+    );
+    const result = await reconcile(
+      new FakeIpvs(),
+      await options(stateDir, withVips([vip('10.0.0.1')]), new FakeAddresses()),
+    );
     expect(result.warnings).toEqual([]);
     expect(result.plan.vips).toHaveLength(3);
   });
@@ -98,17 +135,33 @@ describe('VIPs go through the one reconcile path', () => {
   it('dry runs plan VIPs without touching them; snapshot plans (no address client) leave VIPs out', async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-vip-'));
     const ns = new FakeAddresses();
-    const dry = await reconcile(new FakeIpvs(), await options(stateDir, withVips([vip('10.0.0.1')]), ns, { dryRun: true }));
+    const dry = await reconcile(
+      new FakeIpvs(),
+      await options(stateDir, withVips([vip('10.0.0.1')]), ns, { dryRun: true }),
+    );
     expect(dry.plan.vips).toHaveLength(3);
     expect(ns.writes).toEqual([]);
-    expect(planToJson(dry.plan)).toMatchObject({ vips: [{ action: 'add', op: 'create-dummy', object: 'interface lvsd0 (dummy)' }, {}, {}] });
-    const snapshot = await reconcile(new FakeIpvs(), await options(stateDir, withVips([vip('10.0.0.1')]), ns, { addresses: null }));
+    expect(planToJson(dry.plan)).toMatchObject({
+      vips: [{ action: 'add', op: 'create-dummy', object: 'interface lvsd0 (dummy)' }, {}, {}],
+    });
+    const snapshot = await reconcile(
+      new FakeIpvs(),
+      await options(stateDir, withVips([vip('10.0.0.1')]), ns, { addresses: null }),
+    );
     expect(snapshot.plan.vips).toEqual([]);
   });
 });
 
 describe('fwmark advice in the plan', () => {
-  const fwm = { family: 'ipv4' as const, fwmark: 10, scheduler: 'wlc', flags: { persistent: true, onePacket: false, sched1: false, sched2: false, sched3: false }, timeout: 360, netmask: 32, pe: null };
+  const fwm = {
+    family: 'ipv4' as const,
+    fwmark: 10,
+    scheduler: 'wlc',
+    flags: { persistent: true, onePacket: false, sched1: false, sched2: false, sched3: false },
+    timeout: 360,
+    netmask: 32,
+    pe: null,
+  };
   it('reads the firewall marks only when the config has fwmark services, and warns about a mark no rule sets', async () => {
     let reads = 0;
     const markRules = async () => {
@@ -117,11 +170,24 @@ describe('fwmark advice in the plan', () => {
     };
     const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-vip-'));
     const ns = new FakeAddresses();
-    const plain = await reconcile(new FakeIpvs(), await options(stateDir, withVips([]), ns, { markRules, dryRun: true }));
+    const plain = await reconcile(
+      new FakeIpvs(),
+      await options(stateDir, withVips([]), ns, { markRules, dryRun: true }),
+    );
     expect(reads).toBe(0);
     expect(plain.plan.advice).toEqual([]);
-    const marked = await reconcile(new FakeIpvs(), await options(stateDir, { services: [desired('shop', fwm, [dest('192.168.1.100', 0, { forwarding: 'dr' })])] }, ns, { markRules, dryRun: true }));
+    const marked = await reconcile(
+      new FakeIpvs(),
+      await options(
+        stateDir,
+        { services: [desired('shop', fwm, [dest('192.168.1.100', 0, { forwarding: 'dr' })])] },
+        ns,
+        { markRules, dryRun: true },
+      ),
+    );
     expect(reads).toBe(1);
-    expect(formatPlan(marked.plan)).toContain('! fwmark 10 (shop): no nftables or iptables rule sets mark 10');
+    expect(formatPlan(marked.plan)).toContain(
+      '! fwmark 10 (shop): no nftables or iptables rule sets mark 10',
+    );
   });
 });

@@ -16,9 +16,21 @@ import { parseWeight } from '../../src/health/checkers/exec.js';
 import { runCheck, type CheckRun } from '../../src/health/scheduler.js';
 import type { CheckTarget } from '../../src/health/types.js';
 import { check } from './fixtures.js';
-import { closedPort, httpsServer, listen, makePki, target, udpServer, type Pki } from './servers.js';
+import {
+  closedPort,
+  httpsServer,
+  listen,
+  makePki,
+  target,
+  udpServer,
+  type Pki,
+} from './servers.js';
 
-function run(config: Record<string, unknown>, to: CheckTarget, timeoutMs = 10_000): Promise<CheckRun> {
+function run(
+  config: Record<string, unknown>,
+  to: CheckTarget,
+  timeoutMs = 10_000,
+): Promise<CheckRun> {
   return runCheck(prepareCheck(check(config) as CheckConfig, to), timeoutMs);
 }
 
@@ -35,7 +47,11 @@ async function serve<T extends net.Server>(server: T) {
 describe('tcp', () => {
   it('up when the handshake completes', async () => {
     const { port } = await serve(net.createServer((socket) => socket.on('error', () => undefined)));
-    expect(await run({ type: 'tcp' }, target(port))).toMatchObject({ ok: true, message: 'connected', timedOut: false });
+    expect(await run({ type: 'tcp' }, target(port))).toMatchObject({
+      ok: true,
+      message: 'connected',
+      timedOut: false,
+    });
   });
   it('down on a refused port, saying so', async () => {
     const result = await run({ type: 'tcp' }, target(await closedPort()));
@@ -44,7 +60,12 @@ describe('tcp', () => {
   });
   it('connects from the source address when set', async () => {
     let from = '';
-    const { port } = await serve(net.createServer((socket) => { from = socket.remoteAddress ?? ''; socket.on('error', () => undefined); }));
+    const { port } = await serve(
+      net.createServer((socket) => {
+        from = socket.remoteAddress ?? '';
+        socket.on('error', () => undefined);
+      }),
+    );
     expect((await run({ type: 'tcp' }, target(port, { source: '127.0.0.2' }))).ok).toBe(true);
     await new Promise((r) => setTimeout(r, 20));
     expect(from).toBe('127.0.0.2');
@@ -73,7 +94,16 @@ describe('http', () => {
   });
 
   it('up on 2xx with a matching body, sending method, path, Host and headers', async () => {
-    const result = await run({ type: 'http', path: '/health', host: 'web.example', body: 'status: OK', headers: { 'x-check': 'lvsd' } }, target(port));
+    const result = await run(
+      {
+        type: 'http',
+        path: '/health',
+        host: 'web.example',
+        body: 'status: OK',
+        headers: { 'x-check': 'lvsd' },
+      },
+      target(port),
+    );
     expect(result).toMatchObject({ ok: true });
     expect(seen?.headers.host).toBe('web.example');
     expect(seen?.headers['x-check']).toBe('lvsd');
@@ -84,28 +114,52 @@ describe('http', () => {
     expect(seen?.headers.host).toBe(`127.0.0.1:${port}`);
   });
   it('HEAD sends HEAD', async () => {
-    expect((await run({ type: 'http', method: 'HEAD', path: '/health' }, target(port))).ok).toBe(true);
+    expect((await run({ type: 'http', method: 'HEAD', path: '/health' }, target(port))).ok).toBe(
+      true,
+    );
     expect(seen?.method).toBe('HEAD');
   });
   it('down on a status outside the list', async () => {
-    expect(await run({ type: 'http', path: '/missing' }, target(port))).toMatchObject({ ok: false, message: 'status 404, expected 200-299' });
+    expect(await run({ type: 'http', path: '/missing' }, target(port))).toMatchObject({
+      ok: false,
+      message: 'status 404, expected 200-299',
+    });
   });
   it('status lists and ranges: 418 and 300-399 accepted when listed', async () => {
-    expect((await run({ type: 'http', path: '/teapot', status: [200, 418] }, target(port))).ok).toBe(true);
-    expect((await run({ type: 'http', path: '/redirect', status: ['300-399'] }, target(port))).ok).toBe(true);
+    expect(
+      (await run({ type: 'http', path: '/teapot', status: [200, 418] }, target(port))).ok,
+    ).toBe(true);
+    expect(
+      (await run({ type: 'http', path: '/redirect', status: ['300-399'] }, target(port))).ok,
+    ).toBe(true);
     expect((await run({ type: 'http', path: '/redirect' }, target(port))).ok).toBe(false);
   });
   it('down when the body does not match', async () => {
-    const result = await run({ type: 'http', path: '/health', body: '^status: DEGRADED' }, target(port));
+    const result = await run(
+      { type: 'http', path: '/health', body: '^status: DEGRADED' },
+      target(port),
+    );
     expect(result).toMatchObject({ ok: false });
     expect(result.message).toMatch(/body does not match/);
   });
   it('digest of the body: right one up, wrong one down', async () => {
     const sha = createHash('sha256').update('status: OK\n').digest('hex');
     const md5 = createHash('md5').update('status: OK\n').digest('hex');
-    expect((await run({ type: 'http', path: '/health', digest: `sha256:${sha}` }, target(port))).ok).toBe(true);
-    expect((await run({ type: 'http', path: '/health', digest: `md5:${md5.toUpperCase()}` }, target(port))).ok).toBe(true);
-    const wrong = await run({ type: 'http', path: '/health', digest: `sha256:${'0'.repeat(64)}` }, target(port));
+    expect(
+      (await run({ type: 'http', path: '/health', digest: `sha256:${sha}` }, target(port))).ok,
+    ).toBe(true);
+    expect(
+      (
+        await run(
+          { type: 'http', path: '/health', digest: `md5:${md5.toUpperCase()}` },
+          target(port),
+        )
+      ).ok,
+    ).toBe(true);
+    const wrong = await run(
+      { type: 'http', path: '/health', digest: `sha256:${'0'.repeat(64)}` },
+      target(port),
+    );
     expect(wrong.ok).toBe(false);
     expect(wrong.message).toContain(sha);
   });
@@ -149,10 +203,14 @@ describe('https', () => {
     expect(result.message).toMatch(/certificate/i);
   });
   it('verify on with the CA given: up (address in the certificate)', async () => {
-    expect((await run({ type: 'https', ca: pki.caCert, body: 'secure' }, target(port))).ok).toBe(true);
+    expect((await run({ type: 'https', ca: pki.caCert, body: 'secure' }, target(port))).ok).toBe(
+      true,
+    );
   });
   it('verify off: a self-signed chain is accepted', async () => {
-    expect((await run({ type: 'https', verify: false, body: 'secure' }, target(port))).ok).toBe(true);
+    expect((await run({ type: 'https', verify: false, body: 'secure' }, target(port))).ok).toBe(
+      true,
+    );
   });
   it('sends SNI: the sni setting, else the Host name; never an address', async () => {
     await run({ type: 'https', ca: pki.caCert, sni: 'web.test' }, target(port));
@@ -168,11 +226,28 @@ describe('https', () => {
     expect(result.message).toMatch(/other\.test|altnames/i);
   });
   it('client certificate: required by the server, up only with it', async () => {
-    expect((await run({ type: 'https', ca: pki.caCert, body: 'mutual' }, target(mutualPort))).ok).toBe(false);
-    expect((await run({ type: 'https', ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey, body: 'mutual' }, target(mutualPort))).ok).toBe(true);
+    expect(
+      (await run({ type: 'https', ca: pki.caCert, body: 'mutual' }, target(mutualPort))).ok,
+    ).toBe(false);
+    expect(
+      (
+        await run(
+          {
+            type: 'https',
+            ca: pki.caCert,
+            cert: pki.clientCert,
+            key: pki.clientKey,
+            body: 'mutual',
+          },
+          target(mutualPort),
+        )
+      ).ok,
+    ).toBe(true);
   });
   it('an unreadable certificate file makes preparing the check fail with the path', () => {
-    expect(() => prepareCheck(check({ type: 'https', ca: '/nonexistent/ca.pem' }), target(port))).toThrow(/nonexistent\/ca\.pem/);
+    expect(() =>
+      prepareCheck(check({ type: 'https', ca: '/nonexistent/ca.pem' }), target(port)),
+    ).toThrow(/nonexistent\/ca\.pem/);
   });
 });
 
@@ -181,8 +256,12 @@ describe('udp', () => {
     const { port, close } = await udpServer((msg) => Buffer.from(`pong ${msg.toString()}`));
     closers.push(close);
     expect((await run({ type: 'udp', payload: 'ping' }, target(port))).ok).toBe(true);
-    expect((await run({ type: 'udp', payload: 'ping', expect: '^pong ping$' }, target(port))).ok).toBe(true);
-    expect((await run({ type: 'udp', payload_hex: '70696e67', expect: '^pong ping$' }, target(port))).ok).toBe(true);
+    expect(
+      (await run({ type: 'udp', payload: 'ping', expect: '^pong ping$' }, target(port))).ok,
+    ).toBe(true);
+    expect(
+      (await run({ type: 'udp', payload_hex: '70696e67', expect: '^pong ping$' }, target(port))).ok,
+    ).toBe(true);
     const mismatch = await run({ type: 'udp', payload: 'ping', expect: '^PONG' }, target(port));
     expect(mismatch).toMatchObject({ ok: false });
   });
@@ -194,7 +273,10 @@ describe('udp', () => {
   it('no reply is a timeout', async () => {
     const { port, close } = await udpServer(() => null);
     closers.push(close);
-    expect(await run({ type: 'udp', payload: 'ping' }, target(port), 200)).toMatchObject({ ok: false, timedOut: true });
+    expect(await run({ type: 'udp', payload: 'ping' }, target(port), 200)).toMatchObject({
+      ok: false,
+      timedOut: true,
+    });
   });
 });
 
@@ -211,24 +293,43 @@ describe('smtp', () => {
     });
   }
   it('up on 220 then a multi-line 250', async () => {
-    const { port } = await serve(smtpServer('220-mail.test ESMTP\r\n220 ready\r\n', '250-mail.test\r\n250-SIZE 1000\r\n250 HELP\r\n'));
+    const { port } = await serve(
+      smtpServer(
+        '220-mail.test ESMTP\r\n220 ready\r\n',
+        '250-mail.test\r\n250-SIZE 1000\r\n250 HELP\r\n',
+      ),
+    );
     expect(await run({ type: 'smtp' }, target(port))).toMatchObject({ ok: true });
   });
   it('down on a 554 banner', async () => {
     const { port } = await serve(smtpServer('554 no service\r\n', ''));
-    expect(await run({ type: 'smtp' }, target(port))).toMatchObject({ ok: false, message: 'banner 554 no service' });
+    expect(await run({ type: 'smtp' }, target(port))).toMatchObject({
+      ok: false,
+      message: 'banner 554 no service',
+    });
   });
   it('down when EHLO is refused', async () => {
     const { port } = await serve(smtpServer('220 ready\r\n', '502 not implemented\r\n'));
-    expect(await run({ type: 'smtp' }, target(port))).toMatchObject({ ok: false, message: 'EHLO answered 502 not implemented' });
+    expect(await run({ type: 'smtp' }, target(port))).toMatchObject({
+      ok: false,
+      message: 'EHLO answered 502 not implemented',
+    });
   });
   it('down on something that is not SMTP', async () => {
-    const { port } = await serve(net.createServer((s) => { s.on('error', () => undefined); s.write('SSH-2.0-OpenSSH\r\n'); }));
+    const { port } = await serve(
+      net.createServer((s) => {
+        s.on('error', () => undefined);
+        s.write('SSH-2.0-OpenSSH\r\n');
+      }),
+    );
     expect((await run({ type: 'smtp' }, target(port))).message).toMatch(/not an SMTP reply/);
   });
   it('a silent server times out', async () => {
     const { port } = await serve(net.createServer((s) => s.on('error', () => undefined)));
-    expect(await run({ type: 'smtp' }, target(port), 200)).toMatchObject({ ok: false, timedOut: true });
+    expect(await run({ type: 'smtp' }, target(port), 200)).toMatchObject({
+      ok: false,
+      timedOut: true,
+    });
   });
 });
 
@@ -243,20 +344,33 @@ describe('exec', () => {
 
   it('exit 0 is up, exit 1 is down with what the program said', async () => {
     expect((await run({ type: 'exec', command: ['/bin/true'] }, target(80))).ok).toBe(true);
-    const down = await run({ type: 'exec', command: [script('fail.sh', 'echo "backend degraded" >&2; exit 3')] }, target(80));
+    const down = await run(
+      { type: 'exec', command: [script('fail.sh', 'echo "backend degraded" >&2; exit 3')] },
+      target(80),
+    );
     expect(down).toMatchObject({ ok: false, message: 'exit 3: backend degraded' });
   });
   it('argv is not a shell: metacharacters are plain arguments', async () => {
     const out = join(dir, 'args');
     const s = script('args.sh', `printf '%s\\n' "$@" > ${out}`);
-    expect((await run({ type: 'exec', command: [s, '$(id)', 'a;b', '*'] }, target(80))).ok).toBe(true);
+    expect((await run({ type: 'exec', command: [s, '$(id)', 'a;b', '*'] }, target(80))).ok).toBe(
+      true,
+    );
     expect(readFileSync(out, 'utf8')).toBe('$(id)\na;b\n*\n');
   });
   it('environment: VIP, RIP, ports, check address, the check env', async () => {
     const out = join(dir, 'env');
-    const s = script('env.sh', `echo "$LVSD_SERVICE $LVSD_VIP $LVSD_VPORT $LVSD_RIP $LVSD_RPORT $LVSD_CHECK_ADDRESS $LVSD_CHECK_PORT $EXTRA" > ${out}`);
-    await run({ type: 'exec', command: [s], env: { EXTRA: 'x' } }, target(8080, { realAddress: '192.168.10.2', realPort: 80, address: '127.0.0.1' }));
-    expect(readFileSync(out, 'utf8').trim()).toBe('web 10.0.0.1 80 192.168.10.2 80 127.0.0.1 8080 x');
+    const s = script(
+      'env.sh',
+      `echo "$LVSD_SERVICE $LVSD_VIP $LVSD_VPORT $LVSD_RIP $LVSD_RPORT $LVSD_CHECK_ADDRESS $LVSD_CHECK_PORT $EXTRA" > ${out}`,
+    );
+    await run(
+      { type: 'exec', command: [s], env: { EXTRA: 'x' } },
+      target(8080, { realAddress: '192.168.10.2', realPort: 80, address: '127.0.0.1' }),
+    );
+    expect(readFileSync(out, 'utf8').trim()).toBe(
+      'web 10.0.0.1 80 192.168.10.2 80 127.0.0.1 8080 x',
+    );
   });
   it('a timeout kills the whole process group, children included', async () => {
     const pidFile = join(dir, 'child.pid');
@@ -265,7 +379,9 @@ describe('exec', () => {
     expect(result).toMatchObject({ ok: false, timedOut: true });
     const child = Number(readFileSync(pidFile, 'utf8'));
     await new Promise((r) => setTimeout(r, 100));
-    expect(existsSync(`/proc/${child}`) && !readFileSync(`/proc/${child}/stat`, 'utf8').includes(') Z')).toBe(false);
+    expect(
+      existsSync(`/proc/${child}`) && !readFileSync(`/proc/${child}/stat`, 'utf8').includes(') Z'),
+    ).toBe(false);
   });
   it('helpers left behind by a finished check are killed too', async () => {
     const pidFile = join(dir, 'left.pid');
@@ -273,13 +389,24 @@ describe('exec', () => {
     expect((await run({ type: 'exec', command: [s] }, target(80))).ok).toBe(true);
     const child = Number(readFileSync(pidFile, 'utf8'));
     await new Promise((r) => setTimeout(r, 100));
-    expect(existsSync(`/proc/${child}`) && !readFileSync(`/proc/${child}/stat`, 'utf8').includes(') Z')).toBe(false);
+    expect(
+      existsSync(`/proc/${child}`) && !readFileSync(`/proc/${child}/stat`, 'utf8').includes(') Z'),
+    ).toBe(false);
   });
   it('dynamic weight from the last line of output', async () => {
     const s = script('weight.sh', 'echo "load fine"; echo 37');
-    expect(await run({ type: 'exec', command: [s], dynamic_weight: true }, target(80))).toMatchObject({ ok: true, weight: 37 });
+    expect(
+      await run({ type: 'exec', command: [s], dynamic_weight: true }, target(80)),
+    ).toMatchObject({ ok: true, weight: 37 });
     expect((await run({ type: 'exec', command: [s] }, target(80))).weight).toBeUndefined();
-    expect((await run({ type: 'exec', command: [script('noweight.sh', 'echo busy')], dynamic_weight: true }, target(80))).weight).toBeUndefined();
+    expect(
+      (
+        await run(
+          { type: 'exec', command: [script('noweight.sh', 'echo busy')], dynamic_weight: true },
+          target(80),
+        )
+      ).weight,
+    ).toBeUndefined();
   });
   it('parseWeight takes an integer 0..65535 on the last non-empty line only', () => {
     expect(parseWeight('a\n12\n\n')).toBe(12);

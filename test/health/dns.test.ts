@@ -39,7 +39,10 @@ function rr(type: number, data: Buffer): Buffer {
 }
 
 function name(text: string): Buffer {
-  return Buffer.concat([...text.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+  return Buffer.concat([
+    ...text.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
+    Buffer.from([0]),
+  ]);
 }
 
 /** The zone: web.test A 192.0.2.1, AAAA 2001:db8::1, MX 10 mail.web.test, TXT; missing.test NXDOMAIN; broken.test SERVFAIL. */
@@ -48,10 +51,24 @@ function answer(query: Buffer): Buffer {
   let rcode = 0;
   const answers: Buffer[] = [];
   if (q.name === 'web.test') {
-    if (q.type === A) answers.push(rr(A, Buffer.from([192, 0, 2, 1])), rr(A, Buffer.from([192, 0, 2, 2])));
-    if (q.type === AAAA) answers.push(rr(AAAA, Buffer.from('20010db8000000000000000000000001', 'hex')));
-    if (q.type === MX) answers.push(rr(MX, Buffer.concat([Buffer.from([0, 10]), name('mail.web.test')])));
-    if (q.type === TXT) answers.push(rr(TXT, Buffer.concat([Buffer.from([5]), Buffer.from('hello'), Buffer.from([6]), Buffer.from(' world')])));
+    if (q.type === A)
+      answers.push(rr(A, Buffer.from([192, 0, 2, 1])), rr(A, Buffer.from([192, 0, 2, 2])));
+    if (q.type === AAAA)
+      answers.push(rr(AAAA, Buffer.from('20010db8000000000000000000000001', 'hex')));
+    if (q.type === MX)
+      answers.push(rr(MX, Buffer.concat([Buffer.from([0, 10]), name('mail.web.test')])));
+    if (q.type === TXT)
+      answers.push(
+        rr(
+          TXT,
+          Buffer.concat([
+            Buffer.from([5]),
+            Buffer.from('hello'),
+            Buffer.from([6]),
+            Buffer.from(' world'),
+          ]),
+        ),
+      );
   } else if (q.name === 'broken.test') rcode = 2;
   else rcode = 3;
   const header = Buffer.alloc(12);
@@ -98,12 +115,34 @@ function dns(config: Record<string, unknown>, port: number, timeoutMs = 1000) {
 describe('dns checker', () => {
   const cases: Array<[string, Record<string, unknown>, boolean, RegExp?]> = [
     ['A, NOERROR', { name: 'web.test' }, true],
-    ['A with an expected answer (the second record)', { name: 'web.test', answer: '192.0.2.2' }, true],
-    ['A with an answer that is not there', { name: 'web.test', answer: '192.0.2.9' }, false, /answer 192\.0\.2\.9 not in reply \(192\.0\.2\.1, 192\.0\.2\.2\)/],
-    ['AAAA answer compared in canonical form', { name: 'web.test', qtype: 'AAAA', answer: '2001:DB8:0:0::1' }, true],
-    ['MX answer with a trailing dot', { name: 'web.test', qtype: 'MX', answer: '10 mail.web.test.' }, true],
+    [
+      'A with an expected answer (the second record)',
+      { name: 'web.test', answer: '192.0.2.2' },
+      true,
+    ],
+    [
+      'A with an answer that is not there',
+      { name: 'web.test', answer: '192.0.2.9' },
+      false,
+      /answer 192\.0\.2\.9 not in reply \(192\.0\.2\.1, 192\.0\.2\.2\)/,
+    ],
+    [
+      'AAAA answer compared in canonical form',
+      { name: 'web.test', qtype: 'AAAA', answer: '2001:DB8:0:0::1' },
+      true,
+    ],
+    [
+      'MX answer with a trailing dot',
+      { name: 'web.test', qtype: 'MX', answer: '10 mail.web.test.' },
+      true,
+    ],
     ['TXT strings joined', { name: 'web.test', qtype: 'TXT', answer: 'hello world' }, true],
-    ['NXDOMAIN when NOERROR is wanted', { name: 'missing.test' }, false, /rcode NXDOMAIN, expected NOERROR/],
+    [
+      'NXDOMAIN when NOERROR is wanted',
+      { name: 'missing.test' },
+      false,
+      /rcode NXDOMAIN, expected NOERROR/,
+    ],
     ['NXDOMAIN when NXDOMAIN is wanted', { name: 'missing.test', rcode: 'NXDOMAIN' }, true],
     ['SERVFAIL', { name: 'broken.test' }, false, /rcode SERVFAIL/],
   ];
@@ -127,21 +166,30 @@ describe('dns checker', () => {
     expect(result).toMatchObject({ ok: false, timedOut: false, message: 'ICMP port unreachable' });
   });
   it('tcp to a closed port is down', async () => {
-    expect((await dns({ name: 'web.test', transport: 'tcp' }, await closedPort())).message).toMatch(/ECONNREFUSED/);
+    expect((await dns({ name: 'web.test', transport: 'tcp' }, await closedPort())).message).toMatch(
+      /ECONNREFUSED/,
+    );
   });
 });
 
 describe('dns codec', () => {
   it('encodes a query as dig does: id, RD, one question, class IN', () => {
     const q = encodeQuery(0x1234, 'web.test.', 'AAAA');
-    expect(q.toString('hex')).toBe('123401000001000000000000' + '03776562' + '0474657374' + '00' + '001c0001');
+    expect(q.toString('hex')).toBe(
+      '123401000001000000000000' + '03776562' + '0474657374' + '00' + '001c0001',
+    );
   });
   it('rejects a label longer than 63 bytes', () => {
     expect(() => encodeQuery(1, `${'a'.repeat(64)}.test`, 'A')).toThrow(/63/);
   });
   it('decodes the server reply, compressed names included', () => {
     const reply = decodeReply(answer(encodeQuery(7, 'web.test', 'MX')));
-    expect(reply).toEqual({ id: 7, rcode: 0, truncated: false, answers: [{ type: MX, data: '10 mail.web.test' }] });
+    expect(reply).toEqual({
+      id: 7,
+      rcode: 0,
+      truncated: false,
+      answers: [{ type: MX, data: '10 mail.web.test' }],
+    });
   });
   it('a short or overrunning reply is an error, not a crash', () => {
     expect(() => decodeReply(Buffer.alloc(5))).toThrow(/shorter than a header/);

@@ -13,12 +13,23 @@ export function check(input: Record<string, unknown>): CheckConfig {
   return CheckConfig.parse(input);
 }
 
-export function real(address: string, port: number, checkConfig: CheckConfig | null, extra: Partial<Dest> = {}): ResolvedReal {
+export function real(
+  address: string,
+  port: number,
+  checkConfig: CheckConfig | null,
+  extra: Partial<Dest> = {},
+): ResolvedReal {
   const d = dest(address, port, extra);
   return { id: destId(d), dest: d, check: checkConfig, source };
 }
 
-export function service(name: string, vip: string, port: number, reals: ResolvedReal[], extra: Partial<ResolvedService> = {}): ResolvedService {
+export function service(
+  name: string,
+  vip: string,
+  port: number,
+  reals: ResolvedReal[],
+  extra: Partial<ResolvedService> = {},
+): ResolvedService {
   return {
     name,
     service: tcpService(vip, port, { scheduler: 'wrr' }),
@@ -33,7 +44,10 @@ export function service(name: string, vip: string, port: number, reals: Resolved
   };
 }
 
-export function config(services: ResolvedService[], extra: Partial<ResolvedConfig> = {}): ResolvedConfig {
+export function config(
+  services: ResolvedService[],
+  extra: Partial<ResolvedConfig> = {},
+): ResolvedConfig {
   return {
     files: ['test.yaml'],
     hash: 'test',
@@ -49,7 +63,10 @@ export function config(services: ResolvedService[], extra: Partial<ResolvedConfi
 /** A pino logger that keeps its lines for assertions. */
 export function memoryLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   return { logger, lines };
 }
 

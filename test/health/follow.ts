@@ -25,7 +25,12 @@ export interface Follower {
   onPass?: (batchAt: number[], doneAt: number) => void;
 }
 
-export function follow(manager: HealthManager, config: ResolvedConfig, client: IpvsClient, options: { drainTimeoutMs?: number; sysctls?: SysctlAccess } = {}): Follower {
+export function follow(
+  manager: HealthManager,
+  config: ResolvedConfig,
+  client: IpvsClient,
+  options: { drainTimeoutMs?: number; sysctls?: SysctlAccess } = {},
+): Follower {
   let running: Promise<void> | undefined;
   let pending: number[] = [];
   const follower: Follower & { passes: number } = {

@@ -2,7 +2,11 @@ import http from 'node:http';
 import { listen } from './servers.js';
 
 /** Polls until the predicate holds; fails with the label after timeoutMs. */
-export async function waitFor(predicate: () => boolean, label: string, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  predicate: () => boolean,
+  label: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const start = Date.now();
   while (!predicate()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${label}`);

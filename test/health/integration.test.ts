@@ -32,7 +32,11 @@ async function backend(healthy = true) {
   return b;
 }
 
-function start(kernel: IpvsClient, cfg: ReturnType<typeof config>, options: { live?: boolean } = {}) {
+function start(
+  kernel: IpvsClient,
+  cfg: ReturnType<typeof config>,
+  options: { live?: boolean } = {},
+) {
   const m = new HealthManager({ logger: memoryLogger().logger });
   cleanups.push(() => m.stop());
   return (async () => {
@@ -44,7 +48,11 @@ function start(kernel: IpvsClient, cfg: ReturnType<typeof config>, options: { li
   })();
 }
 
-async function weightsIn(kernel: IpvsClient, cfg: ReturnType<typeof config>, name = 'web'): Promise<Record<string, number>> {
+async function weightsIn(
+  kernel: IpvsClient,
+  cfg: ReturnType<typeof config>,
+  name = 'web',
+): Promise<Record<string, number>> {
   const svc = cfg.services.find((s) => s.name === name)!;
   const dests = await kernel.listDests(serviceKeyOf(svc.service));
   return Object.fromEntries(dests.map((d) => [destId(d), d.weight]));
@@ -58,16 +66,26 @@ describe('health → desired → kernel', () => {
     const cfg = config([
       service('web', '10.0.0.1', 80, [
         real('127.0.0.1', a.port, check({ type: 'http', ...fast }), { weight: 5 }),
-        real('127.0.0.1', b.port, check({ type: 'http', ...fast, on_failure: 'inhibit' }), { weight: 3 }),
+        real('127.0.0.1', b.port, check({ type: 'http', ...fast, on_failure: 'inhibit' }), {
+          weight: 3,
+        }),
       ]),
     ]);
     const kernel = new RecordingIpvs();
     const { m } = await start(kernel, cfg);
     // fresh start: nothing checked yet, nothing in
     expect(await weightsIn(kernel, cfg)).toEqual({ [`127.0.0.1:${b.port}`]: 0 });
-    await waitFor(() => m.snapshot().real('web', `127.0.0.1:${a.port}`)?.up === true && m.snapshot().real('web', `127.0.0.1:${b.port}`)?.up === true, 'both up');
+    await waitFor(
+      () =>
+        m.snapshot().real('web', `127.0.0.1:${a.port}`)?.up === true &&
+        m.snapshot().real('web', `127.0.0.1:${b.port}`)?.up === true,
+      'both up',
+    );
     await new Promise((r) => setTimeout(r, 250));
-    expect(await weightsIn(kernel, cfg)).toEqual({ [`127.0.0.1:${a.port}`]: 5, [`127.0.0.1:${b.port}`]: 3 });
+    expect(await weightsIn(kernel, cfg)).toEqual({
+      [`127.0.0.1:${a.port}`]: 5,
+      [`127.0.0.1:${b.port}`]: 3,
+    });
 
     a.state.healthy = false;
     b.state.healthy = false;
@@ -105,7 +123,15 @@ describe('health → desired → kernel', () => {
     };
     const rise = 3;
     const fall = 3;
-    const cfg = config([service('web', '10.0.0.1', 80, [real('127.0.0.1', flappy.port, check({ type: 'http', interval: 0.03, timeout: 0.03, rise, fall }))])]);
+    const cfg = config([
+      service('web', '10.0.0.1', 80, [
+        real(
+          '127.0.0.1',
+          flappy.port,
+          check({ type: 'http', interval: 0.03, timeout: 0.03, rise, fall }),
+        ),
+      ]),
+    ]);
     const kernel = new RecordingIpvs();
     const { m } = await start(kernel, cfg);
     const changesAtCheck: number[] = [];
@@ -119,16 +145,26 @@ describe('health → desired → kernel', () => {
     // after the first one (the initial "first check passed"), transitions are at least min(rise, fall) checks apart
     const gaps = changesAtCheck.slice(2).map((at, i) => at - (changesAtCheck[i + 1] as number));
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(Math.min(rise, fall));
-    expect(destWrites.length).toBeLessThanOrEqual(1 + Math.ceil(flappy.state.requests / Math.min(rise, fall)));
+    expect(destWrites.length).toBeLessThanOrEqual(
+      1 + Math.ceil(flappy.state.requests / Math.min(rise, fall)),
+    );
   });
 
   it('restarting lvsd leaves healthy reals alone: no kernel write before the first results', async () => {
     const a = await backend();
-    const cfg = config([service('web', '10.0.0.1', 80, [real('127.0.0.1', a.port, check({ type: 'http', interval: 5, timeout: 1 }), { weight: 5 })])]);
+    const cfg = config([
+      service('web', '10.0.0.1', 80, [
+        real('127.0.0.1', a.port, check({ type: 'http', interval: 5, timeout: 1 }), { weight: 5 }),
+      ]),
+    ]);
     const kernel = new RecordingIpvs();
     await kernel.execute([
       { op: 'add-service', service: cfg.services[0]!.service },
-      { op: 'add-dest', service: serviceKeyOf(cfg.services[0]!.service), dest: cfg.services[0]!.reals[0]!.dest },
+      {
+        op: 'add-dest',
+        service: serviceKeyOf(cfg.services[0]!.service),
+        dest: cfg.services[0]!.reals[0]!.dest,
+      },
     ]);
     kernel.writes = [];
     await start(kernel, cfg, { live: true });
@@ -138,11 +174,19 @@ describe('health → desired → kernel', () => {
 
   it('a real stuck at weight 0 in the kernel is not kept there: fresh health decides', async () => {
     const a = await backend();
-    const cfg = config([service('web', '10.0.0.1', 80, [real('127.0.0.1', a.port, check({ type: 'http', ...fast }), { weight: 5 })])]);
+    const cfg = config([
+      service('web', '10.0.0.1', 80, [
+        real('127.0.0.1', a.port, check({ type: 'http', ...fast }), { weight: 5 }),
+      ]),
+    ]);
     const kernel = new RecordingIpvs();
     await kernel.execute([
       { op: 'add-service', service: cfg.services[0]!.service },
-      { op: 'add-dest', service: serviceKeyOf(cfg.services[0]!.service), dest: { ...cfg.services[0]!.reals[0]!.dest, weight: 0 } },
+      {
+        op: 'add-dest',
+        service: serviceKeyOf(cfg.services[0]!.service),
+        dest: { ...cfg.services[0]!.reals[0]!.dest, weight: 0 },
+      },
     ]);
     const { m } = await start(kernel, cfg, { live: true });
     await waitFor(() => m.snapshot().real('web', `127.0.0.1:${a.port}`)?.up === true, 'up');
@@ -154,13 +198,23 @@ describe('health → desired → kernel', () => {
     const backends = [await backend(), await backend(), await backend()];
     const sorry = dest('127.0.0.1', 9999, { weight: 1 });
     const cfg = config([
-      service('web', '10.0.0.1', 80, backends.map((b) => real('127.0.0.1', b.port, check({ type: 'http', ...fast }), { weight: 1 })), { quorum: { min: 2, hysteresis: 0 }, sorry }),
+      service(
+        'web',
+        '10.0.0.1',
+        80,
+        backends.map((b) =>
+          real('127.0.0.1', b.port, check({ type: 'http', ...fast }), { weight: 1 }),
+        ),
+        { quorum: { min: 2, hysteresis: 0 }, sorry },
+      ),
     ]);
     const kernel = new RecordingIpvs();
     const { m } = await start(kernel, cfg);
     await waitFor(() => !m.snapshot().sorryActive('web'), 'quorum');
     await new Promise((r) => setTimeout(r, 250));
-    expect(Object.keys(await weightsIn(kernel, cfg)).sort()).toEqual(backends.map((b) => `127.0.0.1:${b.port}`).sort());
+    expect(Object.keys(await weightsIn(kernel, cfg)).sort()).toEqual(
+      backends.map((b) => `127.0.0.1:${b.port}`).sort(),
+    );
     backends[0]!.state.healthy = false;
     backends[1]!.state.healthy = false;
     await waitFor(() => m.snapshot().sorryActive('web'), 'quorum lost');
@@ -171,7 +225,9 @@ describe('health → desired → kernel', () => {
     await new Promise((r) => setTimeout(r, 250));
     const back = await weightsIn(kernel, cfg);
     expect(back['127.0.0.1:9999']).toBeUndefined();
-    expect(Object.keys(back).sort()).toEqual([`127.0.0.1:${backends[0]!.port}`, `127.0.0.1:${backends[2]!.port}`].sort());
+    expect(Object.keys(back).sort()).toEqual(
+      [`127.0.0.1:${backends[0]!.port}`, `127.0.0.1:${backends[2]!.port}`].sort(),
+    );
     // desiredState and the kernel agree
     expect(desiredState(cfg, m.snapshot()).services[0]?.dests.map((d) => d.weight)).toEqual([1, 1]);
   });

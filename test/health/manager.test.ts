@@ -7,7 +7,12 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CHECKERS, HealthManager, type HealthChanges, type Transition } from '../../src/health/index.js';
+import {
+  CHECKERS,
+  HealthManager,
+  type HealthChanges,
+  type Transition,
+} from '../../src/health/index.js';
 import { check, config, dest, memoryLogger, real, service } from './fixtures.js';
 import { switchableBackend, waitFor } from './helpers.js';
 
@@ -45,17 +50,33 @@ describe('HealthManager', () => {
     const b = await backend();
     const { m, transitions, batches, lines } = manager();
     // A generous timeout: the first check must pass even on a loaded host.
-    const cfg = config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck({ interval: 2, timeout: 2 }))])]);
+    const cfg = config([
+      service('web', '10.0.0.1', 80, [
+        real('127.0.0.1', b.port, httpCheck({ interval: 2, timeout: 2 })),
+      ]),
+    ]);
     expect(m.update(cfg)).toEqual({ kept: 0, started: 1, restarted: 0, stopped: 0 });
     expect(m.snapshot().real('web', `127.0.0.1:${b.port}`)).toEqual({ up: false });
     await waitFor(() => batches.length === 1, 'first batch');
     expect(m.snapshot().real('web', `127.0.0.1:${b.port}`)).toEqual({ up: true });
     expect(transitions).toHaveLength(1);
-    expect(transitions[0]).toMatchObject({ service: 'web', real: `127.0.0.1:${b.port}`, checker: 'http', from: 'down', to: 'up' });
+    expect(transitions[0]).toMatchObject({
+      service: 'web',
+      real: `127.0.0.1:${b.port}`,
+      checker: 'http',
+      from: 'down',
+      to: 'up',
+    });
     expect(transitions[0]?.reason).toMatch(/^first check passed: status 200/);
     expect(batches[0]?.transitions).toEqual(transitions);
     const logged = lines.find((l) => l.event === 'health.transition');
-    expect(logged).toMatchObject({ service: 'web', real: `127.0.0.1:${b.port}`, checker: 'http', from: 'down', to: 'up' });
+    expect(logged).toMatchObject({
+      service: 'web',
+      real: `127.0.0.1:${b.port}`,
+      checker: 'http',
+      from: 'down',
+      to: 'up',
+    });
     expect(typeof logged?.durationMs).toBe('number');
     expect(m.counters.transitions).toBe(1);
   });
@@ -85,9 +106,22 @@ describe('HealthManager', () => {
         real('127.0.0.3', b.port, httpCheck()),
         real('127.0.0.4', b.port, httpCheck({ initial: 'up' })),
       ]),
-      service('alpha', '10.0.0.2', 80, [real('127.0.0.1', b.port, httpCheck({ initial: 'up' })), real('127.0.0.2', b.port, httpCheck())], { alpha: true }),
+      service(
+        'alpha',
+        '10.0.0.2',
+        80,
+        [
+          real('127.0.0.1', b.port, httpCheck({ initial: 'up' })),
+          real('127.0.0.2', b.port, httpCheck()),
+        ],
+        { alpha: true },
+      ),
     ]);
-    const live: Record<string, number> = { [`web/127.0.0.1:${b.port}`]: 5, [`web/127.0.0.2:${b.port}`]: 0, [`alpha/127.0.0.2:${b.port}`]: 3 };
+    const live: Record<string, number> = {
+      [`web/127.0.0.1:${b.port}`]: 5,
+      [`web/127.0.0.2:${b.port}`]: 0,
+      [`alpha/127.0.0.2:${b.port}`]: 3,
+    };
     m.update(cfg, { liveWeights: (s, r) => live[`${s}/${r}`] });
     const snap = m.snapshot();
     expect(snap.real('web', `127.0.0.1:${b.port}`)?.up).toBe(true);
@@ -107,9 +141,17 @@ describe('HealthManager', () => {
     const { m } = manager();
     const a = `127.0.0.1:${b.port}`;
     const c = `127.0.0.1:${b2.port}`;
-    const first = config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck()), real('127.0.0.1', b2.port, httpCheck())])]);
+    const first = config([
+      service('web', '10.0.0.1', 80, [
+        real('127.0.0.1', b.port, httpCheck()),
+        real('127.0.0.1', b2.port, httpCheck()),
+      ]),
+    ]);
     m.update(first);
-    await waitFor(() => m.snapshot().real('web', a)?.up === true && m.snapshot().real('web', c)?.up === true, 'both up');
+    await waitFor(
+      () => m.snapshot().real('web', a)?.up === true && m.snapshot().real('web', c)?.up === true,
+      'both up',
+    );
     // A new config object with equal settings (a reload re-parses the file), one check changed, one real added.
     const second = config([
       service('web', '10.0.0.1', 80, [
@@ -124,7 +166,11 @@ describe('HealthManager', () => {
     expect(snap.real('web', c)?.up).toBe(true);
     expect(snap.real('web', `127.0.0.3:${b.port}`)?.up).toBe(false);
     // on_failure is not part of the check's identity: changing it does not restart the check
-    const third = config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck({ on_failure: 'inhibit' }))])]);
+    const third = config([
+      service('web', '10.0.0.1', 80, [
+        real('127.0.0.1', b.port, httpCheck({ on_failure: 'inhibit' })),
+      ]),
+    ]);
     expect(m.update(third)).toEqual({ kept: 1, started: 0, restarted: 0, stopped: 2 });
     expect(m.checkCount).toBe(1);
     expect(m.snapshot().real('web', c)).toBeUndefined();
@@ -143,7 +189,12 @@ describe('HealthManager', () => {
     const { m, batches, lines } = manager();
     const reals = backends.map((b) => real('127.0.0.1', b.port, httpCheck(), { weight: 1 }));
     m.update(
-      config([service('web', '10.0.0.1', 80, reals, { quorum: { min: 3, hysteresis: 1 }, sorry: dest('127.0.0.9', 80) })]),
+      config([
+        service('web', '10.0.0.1', 80, reals, {
+          quorum: { min: 3, hysteresis: 1 },
+          sorry: dest('127.0.0.9', 80),
+        }),
+      ]),
       { liveWeights: () => 1 },
     );
     expect(m.snapshot().sorryActive('web')).toBe(false);
@@ -159,20 +210,34 @@ describe('HealthManager', () => {
     // 3 healthy (< min + h = 4): stays in
     backends[1]!.state.healthy = true;
     backends[2]!.state.healthy = true;
-    await waitFor(() => m.snapshot().real('web', reals[1]!.id)?.up === true && m.snapshot().real('web', reals[2]!.id)?.up === true, 'two back');
+    await waitFor(
+      () =>
+        m.snapshot().real('web', reals[1]!.id)?.up === true &&
+        m.snapshot().real('web', reals[2]!.id)?.up === true,
+      'two back',
+    );
     expect(m.snapshot().sorryActive('web')).toBe(true);
     // 4 healthy: out
     backends[0]!.state.healthy = true;
     await waitFor(() => !m.snapshot().sorryActive('web'), 'sorry out');
     await waitFor(() => quorumChanges().length === 2, 'two quorum changes batched');
     expect(quorumChanges().map((q) => q.sorryActive)).toEqual([true, false]);
-    expect(lines.filter((l) => l.event === 'health.quorum').map((l) => l.sorryActive)).toEqual([true, false]);
+    expect(lines.filter((l) => l.event === 'health.quorum').map((l) => l.sorryActive)).toEqual([
+      true,
+      false,
+    ]);
   });
 
   it('no healthy real puts the sorry server in even without quorum', async () => {
     const b = await backend(false);
     const { m } = manager();
-    m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck())], { sorry: dest('127.0.0.9', 80) })]));
+    m.update(
+      config([
+        service('web', '10.0.0.1', 80, [real('127.0.0.1', b.port, httpCheck())], {
+          sorry: dest('127.0.0.9', 80),
+        }),
+      ]),
+    );
     expect(m.snapshot().sorryActive('web')).toBe(true);
     b.state.healthy = true;
     await waitFor(() => !m.snapshot().sorryActive('web'), 'sorry out');
@@ -186,18 +251,54 @@ describe('HealthManager', () => {
     writeFileSync(script, `#!/bin/sh\ncat ${weightFile}\n`);
     chmodSync(script, 0o755);
     const { m, batches } = manager();
-    m.update(config([service('web', '10.0.0.1', 80, [real('127.0.0.1', 80, check({ type: 'exec', command: [script], dynamic_weight: true, interval: 0.5, timeout: 0.5, fall: 10 }))])]));
+    m.update(
+      config([
+        service('web', '10.0.0.1', 80, [
+          real(
+            '127.0.0.1',
+            80,
+            check({
+              type: 'exec',
+              command: [script],
+              dynamic_weight: true,
+              interval: 0.5,
+              timeout: 0.5,
+              fall: 10,
+            }),
+          ),
+        ]),
+      ]),
+    );
     await waitFor(() => m.snapshot().real('web', '127.0.0.1:80')?.weight === 7, 'weight 7', 20_000);
     writeFileSync(weightFile, '3\n');
     await waitFor(() => batches.some((b) => b.weights.length > 0), 'weight change batched', 20_000);
-    expect(batches.flatMap((b) => b.weights)[0]).toMatchObject({ service: 'web', real: '127.0.0.1:80', from: 7, to: 3 });
+    expect(batches.flatMap((b) => b.weights)[0]).toMatchObject({
+      service: 'web',
+      real: '127.0.0.1:80',
+      from: 7,
+      to: 3,
+    });
     expect(m.snapshot().real('web', '127.0.0.1:80')).toEqual({ up: true, weight: 3 });
   });
 
   it('batches: many transitions in one window come as one event; a full batch goes at once', async () => {
     const backends = await Promise.all(Array.from({ length: 6 }, () => backend()));
-    const { m, batches } = manager({ random: () => 0, batchDelayMs: 1000, batchQuietMs: 1000, batchSize: 4 });
-    m.update(config([service('web', '10.0.0.1', 80, backends.map((b) => real('127.0.0.1', b.port, httpCheck({ interval: 5 }))))]));
+    const { m, batches } = manager({
+      random: () => 0,
+      batchDelayMs: 1000,
+      batchQuietMs: 1000,
+      batchSize: 4,
+    });
+    m.update(
+      config([
+        service(
+          'web',
+          '10.0.0.1',
+          80,
+          backends.map((b) => real('127.0.0.1', b.port, httpCheck({ interval: 5 }))),
+        ),
+      ]),
+    );
     await waitFor(() => batches.length === 1, 'full batch of 4');
     expect(batches[0]?.transitions).toHaveLength(4);
     await waitFor(() => batches.length === 2, 'rest after the delay');
@@ -223,7 +324,11 @@ describe('HealthManager', () => {
     try {
       // Check starts held until released together, in one turn.
       const held: Array<() => void> = [];
-      const timers = { now: () => performance.now(), setTimeout: (fn: () => void) => held.push(fn), clearTimeout: () => undefined };
+      const timers = {
+        now: () => performance.now(),
+        setTimeout: (fn: () => void) => held.push(fn),
+        clearTimeout: () => undefined,
+      };
       const { m, batches } = manager({ random: () => 0, timers });
       // Sent at the end of the turn: before a setImmediate queued after the first change
       // (a timer window would send it later).
@@ -231,7 +336,18 @@ describe('HealthManager', () => {
       let sentInTurn: boolean | undefined;
       m.on('transition', () => void setImmediate(() => (turnEnded = true)));
       m.on('changes', () => void (sentInTurn ??= !turnEnded));
-      m.update(config([service('web', '10.0.0.1', 80, [1, 2, 3, 4, 5, 6].map((i) => real(`192.168.10.${i}`, 80, check({ type: 'tcp', interval: 5 }))))]));
+      m.update(
+        config([
+          service(
+            'web',
+            '10.0.0.1',
+            80,
+            [1, 2, 3, 4, 5, 6].map((i) =>
+              real(`192.168.10.${i}`, 80, check({ type: 'tcp', interval: 5 })),
+            ),
+          ),
+        ]),
+      );
       for (const start of held.splice(0)) start();
       await waitFor(() => batches.length > 0, 'the batch');
       await new Promise((r) => setTimeout(r, 50));
@@ -246,12 +362,25 @@ describe('HealthManager', () => {
   it('a snapshot is a copy: later results change later snapshots only, service by service', async () => {
     const failing = new Set<string>();
     const real_ = CHECKERS.tcp;
-    CHECKERS.tcp = { type: 'tcp', prepare: (_c, target) => async () => ({ ok: !failing.has(target.service), message: 'scripted' }) };
+    CHECKERS.tcp = {
+      type: 'tcp',
+      prepare: (_c, target) => async () => ({
+        ok: !failing.has(target.service),
+        message: 'scripted',
+      }),
+    };
     try {
       const held: Array<() => void> = [];
-      const timers = { now: () => performance.now(), setTimeout: (fn: () => void) => held.push(fn), clearTimeout: () => undefined };
+      const timers = {
+        now: () => performance.now(),
+        setTimeout: (fn: () => void) => held.push(fn),
+        clearTimeout: () => undefined,
+      };
       const { m, transitions } = manager({ random: () => 0, timers });
-      const one = (name: string, vip: string) => service(name, vip, 80, [real('192.168.10.2', 80, check({ type: 'tcp', interval: 5, rise: 1, fall: 1 }))]);
+      const one = (name: string, vip: string) =>
+        service(name, vip, 80, [
+          real('192.168.10.2', 80, check({ type: 'tcp', interval: 5, rise: 1, fall: 1 })),
+        ]);
       m.update(config([one('web', '10.0.0.1'), one('api', '10.0.0.2')]));
       const round = async (expected: number) => {
         for (const start of held.splice(0)) start();
@@ -262,8 +391,14 @@ describe('HealthManager', () => {
       failing.add('web');
       await round(3);
       const after = m.snapshot();
-      expect([before.real('web', '192.168.10.2:80'), before.real('api', '192.168.10.2:80')]).toEqual([{ up: true }, { up: true }]);
-      expect([after.real('web', '192.168.10.2:80'), after.real('api', '192.168.10.2:80')]).toEqual([{ up: false }, { up: true }]);
+      expect([
+        before.real('web', '192.168.10.2:80'),
+        before.real('api', '192.168.10.2:80'),
+      ]).toEqual([{ up: true }, { up: true }]);
+      expect([after.real('web', '192.168.10.2:80'), after.real('api', '192.168.10.2:80')]).toEqual([
+        { up: false },
+        { up: true },
+      ]);
       expect(m.snapshot()).toBe(after);
     } finally {
       CHECKERS.tcp = real_;
@@ -272,8 +407,18 @@ describe('HealthManager', () => {
 
   it('a check that cannot be prepared fails, logged, without crashing the manager', async () => {
     const { m, lines } = manager();
-    m.update(config([service('web', '10.0.0.1', 443, [real('127.0.0.1', 443, check({ type: 'https', ca: '/nonexistent.pem', ...fast }))])]));
-    expect(lines.some((l) => l.event === 'health.check-invalid' && String(l.error).includes('/nonexistent.pem'))).toBe(true);
+    m.update(
+      config([
+        service('web', '10.0.0.1', 443, [
+          real('127.0.0.1', 443, check({ type: 'https', ca: '/nonexistent.pem', ...fast })),
+        ]),
+      ]),
+    );
+    expect(
+      lines.some(
+        (l) => l.event === 'health.check-invalid' && String(l.error).includes('/nonexistent.pem'),
+      ),
+    ).toBe(true);
     const results: boolean[] = [];
     m.on('result', (r) => results.push(r.ok));
     await waitFor(() => results.length > 0, 'a result');
@@ -292,7 +437,11 @@ describe('HealthManager', () => {
     await waitFor(() => calls >= 3, 'three results despite the throwing listener');
     // health itself went on: the real came up
     expect(m.snapshot().real('web', `127.0.0.1:${b.port}`)?.up).toBe(true);
-    expect(lines.some((l) => l.event === 'health.listener-error' && String(l.error).includes('listener bug'))).toBe(true);
+    expect(
+      lines.some(
+        (l) => l.event === 'health.listener-error' && String(l.error).includes('listener bug'),
+      ),
+    ).toBe(true);
   });
 
   it('stop: no more checks, no more events', async () => {

@@ -59,7 +59,13 @@ describe('runCheck', () => {
   });
   it('hands the checker a signal that aborts at the deadline', async () => {
     let sawAbort = false;
-    const polite: PreparedCheck = (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => { sawAbort = true; reject(new Error('closed')); }));
+    const polite: PreparedCheck = (signal) =>
+      new Promise((_, reject) =>
+        signal.addEventListener('abort', () => {
+          sawAbort = true;
+          reject(new Error('closed'));
+        }),
+      );
     await runCheck(polite, 30);
     expect(sawAbort).toBe(true);
   });
@@ -78,7 +84,11 @@ describe('runCheck', () => {
   });
 
   it('a throwing checker is a failure with its message, not a crash', async () => {
-    expect(await runCheck(async () => { throw new Error('connect EHOSTUNREACH'); }, 1000)).toMatchObject({ ok: false, timedOut: false, message: 'connect EHOSTUNREACH' });
+    expect(
+      await runCheck(async () => {
+        throw new Error('connect EHOSTUNREACH');
+      }, 1000),
+    ).toMatchObject({ ok: false, timedOut: false, message: 'connect EHOSTUNREACH' });
   });
 });
 
@@ -95,7 +105,14 @@ describe('Scheduler', () => {
       running--;
       return { ok: true, message: 'ok' };
     };
-    for (let i = 0; i < 10; i++) s.add({ intervalMs: 10_000, timeoutMs: 1000, pool: 'io', run: slow, onResult: (r) => results.push(r) });
+    for (let i = 0; i < 10; i++)
+      s.add({
+        intervalMs: 10_000,
+        timeoutMs: 1000,
+        pool: 'io',
+        run: slow,
+        onResult: (r) => results.push(r),
+      });
     await waitFor(() => results.length === 10, 'all ten');
     expect(peak).toBe(3);
   });
@@ -111,7 +128,8 @@ describe('Scheduler', () => {
       running--;
       return { ok: true, message: 'ok' };
     };
-    for (let i = 0; i < 6; i++) s.add({ intervalMs: 10_000, timeoutMs: 1000, pool: 'exec', run, onResult: () => done++ });
+    for (let i = 0; i < 6; i++)
+      s.add({ intervalMs: 10_000, timeoutMs: 1000, pool: 'exec', run, onResult: () => done++ });
     await waitFor(() => done === 6, 'all six');
     expect(peak).toBe(2);
   });
@@ -121,7 +139,13 @@ describe('Scheduler', () => {
     const s = scheduler({ timers: clock, random: () => draws.shift() ?? 0 });
     const firstAt: number[] = [];
     for (let i = 0; i < 3; i++) {
-      s.add({ intervalMs: 400, timeoutMs: 100, pool: 'io', run: async () => ({ ok: true, message: '' }), onResult: () => void (firstAt[i] ??= clock.now()) });
+      s.add({
+        intervalMs: 400,
+        timeoutMs: 100,
+        pool: 'io',
+        run: async () => ({ ok: true, message: '' }),
+        onResult: () => void (firstAt[i] ??= clock.now()),
+      });
     }
     await clock.advance(399);
     expect(firstAt).toEqual([0, 200, 360]);
@@ -134,7 +158,9 @@ describe('Scheduler', () => {
     // Each run takes 20 ms of virtual time: the next still starts 50 ms after the previous.
     const run: PreparedCheck = () => {
       starts.push(clock.now());
-      return new Promise((resolve) => clock.setTimeout(() => resolve({ ok: true, message: '' }), 20));
+      return new Promise((resolve) =>
+        clock.setTimeout(() => resolve({ ok: true, message: '' }), 20),
+      );
     };
     s.add({ intervalMs: 50, timeoutMs: 40, pool: 'io', run, onResult: () => undefined });
     await clock.advance(210);
@@ -147,7 +173,9 @@ describe('Scheduler', () => {
     const starts: number[] = [];
     const run: PreparedCheck = () => {
       starts.push(clock.now());
-      return new Promise((resolve) => clock.setTimeout(() => resolve({ ok: true, message: '' }), 120));
+      return new Promise((resolve) =>
+        clock.setTimeout(() => resolve({ ok: true, message: '' }), 120),
+      );
     };
     s.add({ intervalMs: 50, timeoutMs: 200, pool: 'io', run, onResult: () => undefined });
     await clock.advance(400);
@@ -162,7 +190,13 @@ describe('Scheduler', () => {
       intervalMs: 1000,
       timeoutMs: 1000,
       pool: 'io',
-      run: (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => { aborted = true; reject(new Error('x')); })),
+      run: (signal) =>
+        new Promise((_, reject) =>
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(new Error('x'));
+          }),
+        ),
       onResult: () => reported++,
     });
     await sleep(20);

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,10 +10,23 @@ import { join } from 'node:path';
 import type { CheckTarget } from '../../src/health/types.js';
 
 export function target(port: number, extra: Partial<CheckTarget> = {}): CheckTarget {
-  return { service: 'web', realId: `127.0.0.1:${port}`, address: '127.0.0.1', port, realAddress: '127.0.0.1', realPort: port, vip: '10.0.0.1', vport: 80, ...extra };
+  return {
+    service: 'web',
+    realId: `127.0.0.1:${port}`,
+    address: '127.0.0.1',
+    port,
+    realAddress: '127.0.0.1',
+    realPort: port,
+    vip: '10.0.0.1',
+    vport: 80,
+    ...extra,
+  };
 }
 
-export function listen<T extends net.Server>(server: T, host = '127.0.0.1'): Promise<{ server: T; port: number; close: () => Promise<void> }> {
+export function listen<T extends net.Server>(
+  server: T,
+  host = '127.0.0.1',
+): Promise<{ server: T; port: number; close: () => Promise<void> }> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, () => {
@@ -38,7 +51,9 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
-export function udpServer(reply: (msg: Buffer) => Buffer | null): Promise<{ port: number; close: () => Promise<void> }> {
+export function udpServer(
+  reply: (msg: Buffer) => Buffer | null,
+): Promise<{ port: number; close: () => Promise<void> }> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket('udp4');
     socket.on('message', (msg, rinfo) => {
@@ -46,7 +61,10 @@ export function udpServer(reply: (msg: Buffer) => Buffer | null): Promise<{ port
       if (out) socket.send(out, rinfo.port, rinfo.address);
     });
     socket.bind(0, '127.0.0.1', () =>
-      resolve({ port: socket.address().port, close: () => new Promise<void>((done) => socket.close(() => done())) }),
+      resolve({
+        port: socket.address().port,
+        close: () => new Promise<void>((done) => socket.close(() => done())),
+      }),
     );
   });
 }
@@ -65,25 +83,79 @@ export function makePki(): Pki {
   const dir = mkdtempSync(join(tmpdir(), 'lvsd-pki-'));
   const file = (name: string) => join(dir, name);
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=lvsd test CA');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=lvsd test CA',
+  );
   for (const [name, cn, ext] of [
     ['server', 'web.test', 'subjectAltName=DNS:web.test,IP:127.0.0.1'],
     ['client', 'lvsd', 'extendedKeyUsage=clientAuth'],
   ] as const) {
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', `/CN=${cn}`);
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      file(`${name}.key`),
+      '-out',
+      file(`${name}.csr`),
+      '-subj',
+      `/CN=${cn}`,
+    );
     const extFile = file(`${name}.ext`);
     writeFileSync(extFile, `${ext}\n`);
-    openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file(`${name}.pem`), '-days', '2', '-extfile', extFile);
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      file(`${name}.csr`),
+      '-CA',
+      file('ca.pem'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      file(`${name}.pem`),
+      '-days',
+      '2',
+      '-extfile',
+      extFile,
+    );
   }
-  return { dir, caCert: file('ca.pem'), serverCert: file('server.pem'), serverKey: file('server.key'), clientCert: file('client.pem'), clientKey: file('client.key') };
+  return {
+    dir,
+    caCert: file('ca.pem'),
+    serverCert: file('server.pem'),
+    serverKey: file('server.key'),
+    clientCert: file('client.pem'),
+    clientKey: file('client.key'),
+  };
 }
 
-export function httpsServer(pki: Pki, handler: http.RequestListener, requireClientCert = false): https.Server {
+export function httpsServer(
+  pki: Pki,
+  handler: http.RequestListener,
+  requireClientCert = false,
+): https.Server {
   return https.createServer(
     {
       cert: readFileSync(pki.serverCert),
       key: readFileSync(pki.serverKey),
-      ...(requireClientCert ? { requestCert: true, rejectUnauthorized: true, ca: readFileSync(pki.caCert) } : {}),
+      ...(requireClientCert
+        ? { requestCert: true, rejectUnauthorized: true, ca: readFileSync(pki.caCert) }
+        : {}),
     },
     handler,
   );

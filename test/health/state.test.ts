@@ -6,7 +6,12 @@ import type { CheckConfig } from '../../src/config/check.js';
 import { check } from './fixtures.js';
 
 /** Runs a sequence of results ('+' success, '-' failure) and writes the state after each: U or D. */
-function run(initial: HealthState, results: string, rise: number, fall: number): { states: string; transitions: string[] } {
+function run(
+  initial: HealthState,
+  results: string,
+  rise: number,
+  fall: number,
+): { states: string; transitions: string[] } {
   let state = initial;
   let states = '';
   const transitions: string[] = [];
@@ -14,7 +19,8 @@ function run(initial: HealthState, results: string, rise: number, fall: number):
     const out = step(state, r === '+', r === '+' ? 'ok' : 'refused', { rise, fall });
     state = out.state;
     states += state.up ? 'U' : 'D';
-    if (out.transition) transitions.push(`${out.transition.from}->${out.transition.to}: ${out.transition.reason}`);
+    if (out.transition)
+      transitions.push(`${out.transition.from}->${out.transition.to}: ${out.transition.reason}`);
   }
   return { states, transitions };
 }
@@ -38,10 +44,18 @@ describe('rise/fall state machine', () => {
   });
 
   it('says why in each transition', () => {
-    expect(run(initialHealth(true), '---', 2, 3).transitions).toEqual(['up->down: 3 consecutive failures: refused']);
-    expect(run(initialHealth(false), '-++', 2, 3).transitions).toEqual(['down->up: 2 consecutive successes: ok']);
-    expect(run(initialHealth(false), '+', 2, 3).transitions).toEqual(['down->up: first check passed: ok']);
-    expect(run(initialHealth(true), '-', 2, 1).transitions).toEqual(['up->down: 1 consecutive failure: refused']);
+    expect(run(initialHealth(true), '---', 2, 3).transitions).toEqual([
+      'up->down: 3 consecutive failures: refused',
+    ]);
+    expect(run(initialHealth(false), '-++', 2, 3).transitions).toEqual([
+      'down->up: 2 consecutive successes: ok',
+    ]);
+    expect(run(initialHealth(false), '+', 2, 3).transitions).toEqual([
+      'down->up: first check passed: ok',
+    ]);
+    expect(run(initialHealth(true), '-', 2, 1).transitions).toEqual([
+      'up->down: 1 consecutive failure: refused',
+    ]);
   });
 
   it('an initial-up real is not brought down by one failure when fall > 1', () => {
@@ -70,9 +84,18 @@ describe('quorum with hysteresis', () => {
 });
 
 describe('sameCheck (what a reload compares)', () => {
-  const base = check({ type: 'http', path: '/health', status: [200, '300-399'], headers: { a: '1' } });
+  const base = check({
+    type: 'http',
+    path: '/health',
+    status: [200, '300-399'],
+    headers: { a: '1' },
+  });
   it.each([
-    ['the same settings in another key order', { ...Object.fromEntries(Object.entries(base).reverse()) }, true],
+    [
+      'the same settings in another key order',
+      { ...Object.fromEntries(Object.entries(base).reverse()) },
+      true,
+    ],
     ['only on_failure differs', { ...base, on_failure: 'inhibit' }, true],
     ['the path differs', { ...base, path: '/other' }, false],
     ['a status entry differs', { ...base, status: [200, '300-398'] }, false],

@@ -22,7 +22,15 @@ import {
   splitMessages,
 } from '../../src/ipvs/codec.js';
 import { NetlinkWriter } from '../../src/ipvs/wire.js';
-import { CmdAttr, DestAttr, IpvsCmd, NLM_F_ACK, NLM_F_REQUEST, StatsAttr, SvcAttr } from '../../src/ipvs/constants.js';
+import {
+  CmdAttr,
+  DestAttr,
+  IpvsCmd,
+  NLM_F_ACK,
+  NLM_F_REQUEST,
+  StatsAttr,
+  SvcAttr,
+} from '../../src/ipvs/constants.js';
 import { encodeOp } from '../../src/ipvs/kernel-client.js';
 import type { Dest, Service, SyncDaemon } from '../../src/ipvs/model.js';
 import type { IpvsOp } from '../../src/ipvs/client.js';
@@ -39,7 +47,13 @@ function nested(build: (out: NetlinkWriter) => void, which: number): Buffer {
 }
 const hex = (b: Buffer) => b.toString('hex');
 
-const flagsOff = { persistent: false, onePacket: false, sched1: false, sched2: false, sched3: false };
+const flagsOff = {
+  persistent: false,
+  onePacket: false,
+  sched1: false,
+  sched2: false,
+  sched3: false,
+};
 const tcp80: Service = {
   family: 'ipv4',
   protocol: 'tcp',
@@ -66,7 +80,9 @@ const baseDest: Dest = {
 
 describe('codec: bytes on the wire', () => {
   it('encodes a service key for TCP 10.0.0.1:80 exactly', () => {
-    const b = attrs((out) => putServiceKey(out, { family: 'ipv4', protocol: 'tcp', address: '10.0.0.1', port: 80 }));
+    const b = attrs((out) =>
+      putServiceKey(out, { family: 'ipv4', protocol: 'tcp', address: '10.0.0.1', port: 80 }),
+    );
     // nested SERVICE (len 0x30, type 1) | AF u16 2 | PROTOCOL u16 6 | ADDR 16 bytes | PORT be16 80;
     // each attribute padded to 4 bytes, the nest's length covering its padding (nla_nest_end)
     expect(hex(b)).toBe(
@@ -98,7 +114,11 @@ describe('codec: bytes on the wire', () => {
   });
 
   it('sends flags with an all-ones mask and no PE_NAME when there is no engine', () => {
-    const svc = nested((out) => putService(out, { ...tcp80, flags: { ...flagsOff, persistent: true, sched2: true } }), CmdAttr.SERVICE);
+    const svc = nested(
+      (out) =>
+        putService(out, { ...tcp80, flags: { ...flagsOff, persistent: true, sched2: true } }),
+      CmdAttr.SERVICE,
+    );
     const seen = new Map<number, Buffer>();
     let off = 0;
     while (off < svc.length) {
@@ -134,9 +154,15 @@ describe('codec: bytes on the wire', () => {
       [{ op: 'delete-service', service: key }, IpvsCmd.DEL_SERVICE],
       [{ op: 'add-dest', service: key, dest: baseDest }, IpvsCmd.NEW_DEST],
       [{ op: 'edit-dest', service: key, dest: baseDest }, IpvsCmd.SET_DEST],
-      [{ op: 'delete-dest', service: key, dest: { address: '192.168.10.2', port: 8080 } }, IpvsCmd.DEL_DEST],
+      [
+        { op: 'delete-dest', service: key, dest: { address: '192.168.10.2', port: 8080 } },
+        IpvsCmd.DEL_DEST,
+      ],
       [{ op: 'set-timeouts', timeouts: { tcp: 10 } }, IpvsCmd.SET_CONFIG],
-      [{ op: 'add-daemon', daemon: { state: 'master', interface: 'eth0', syncId: 1 } }, IpvsCmd.NEW_DAEMON],
+      [
+        { op: 'add-daemon', daemon: { state: 'master', interface: 'eth0', syncId: 1 } },
+        IpvsCmd.NEW_DAEMON,
+      ],
       [{ op: 'delete-daemon', state: 'backup' }, IpvsCmd.DEL_DAEMON],
       [{ op: 'zero' }, IpvsCmd.ZERO],
       [{ op: 'zero', service: key }, IpvsCmd.ZERO],
@@ -158,14 +184,63 @@ describe('codec: round trips', () => {
   const services: Service[] = [
     tcp80,
     { ...tcp80, protocol: 'udp', port: 53, scheduler: 'rr' },
-    { ...tcp80, protocol: 'sctp', port: 3868, scheduler: 'sh', flags: { ...flagsOff, sched1: true, sched2: true } },
+    {
+      ...tcp80,
+      protocol: 'sctp',
+      port: 3868,
+      scheduler: 'sh',
+      flags: { ...flagsOff, sched1: true, sched2: true },
+    },
     { ...tcp80, flags: { ...flagsOff, persistent: true }, timeout: 300, netmask: 24 },
     { ...tcp80, flags: { ...flagsOff, onePacket: true, sched3: true }, scheduler: 'mh' },
-    { ...tcp80, protocol: 'udp', port: 5060, flags: { ...flagsOff, persistent: true }, timeout: 60, pe: 'sip' },
-    { family: 'ipv6', protocol: 'tcp', address: '2001:db8::1', port: 443, scheduler: 'wrr', flags: flagsOff, timeout: 0, netmask: 128, pe: null },
-    { family: 'ipv6', protocol: 'tcp', address: '2001:db8::1', port: 443, scheduler: 'lc', flags: { ...flagsOff, persistent: true }, timeout: 3600, netmask: 64, pe: null },
-    { family: 'ipv4', fwmark: 42, scheduler: 'wlc', flags: flagsOff, timeout: 0, netmask: 32, pe: null },
-    { family: 'ipv6', fwmark: 0xffffffff, scheduler: 'none', flags: { ...flagsOff, persistent: true }, timeout: 10, netmask: 48, pe: null },
+    {
+      ...tcp80,
+      protocol: 'udp',
+      port: 5060,
+      flags: { ...flagsOff, persistent: true },
+      timeout: 60,
+      pe: 'sip',
+    },
+    {
+      family: 'ipv6',
+      protocol: 'tcp',
+      address: '2001:db8::1',
+      port: 443,
+      scheduler: 'wrr',
+      flags: flagsOff,
+      timeout: 0,
+      netmask: 128,
+      pe: null,
+    },
+    {
+      family: 'ipv6',
+      protocol: 'tcp',
+      address: '2001:db8::1',
+      port: 443,
+      scheduler: 'lc',
+      flags: { ...flagsOff, persistent: true },
+      timeout: 3600,
+      netmask: 64,
+      pe: null,
+    },
+    {
+      family: 'ipv4',
+      fwmark: 42,
+      scheduler: 'wlc',
+      flags: flagsOff,
+      timeout: 0,
+      netmask: 32,
+      pe: null,
+    },
+    {
+      family: 'ipv6',
+      fwmark: 0xffffffff,
+      scheduler: 'none',
+      flags: { ...flagsOff, persistent: true },
+      timeout: 10,
+      netmask: 48,
+      pe: null,
+    },
   ];
   for (const svc of services) {
     it(`service ${JSON.stringify(svc).slice(0, 90)}`, () => {
@@ -178,36 +253,70 @@ describe('codec: round trips', () => {
     baseDest,
     { ...baseDest, forwarding: 'dr', weight: 0, port: 0 },
     { ...baseDest, forwarding: 'tun', weight: 65535, upperThreshold: 1000, lowerThreshold: 10 },
-    { ...baseDest, forwarding: 'tun', tunnelType: 'gue', tunnelPort: 6080, tunnelFlags: { csum: true, remcsum: false } },
-    { ...baseDest, forwarding: 'tun', tunnelType: 'gre', tunnelFlags: { csum: true, remcsum: true } },
+    {
+      ...baseDest,
+      forwarding: 'tun',
+      tunnelType: 'gue',
+      tunnelPort: 6080,
+      tunnelFlags: { csum: true, remcsum: false },
+    },
+    {
+      ...baseDest,
+      forwarding: 'tun',
+      tunnelType: 'gre',
+      tunnelFlags: { csum: true, remcsum: true },
+    },
     { ...baseDest, forwarding: 'local' },
     { ...baseDest, address: '2001:db8::20', family: 'ipv6', forwarding: 'tun' },
     { ...baseDest, address: 'fe80::1', family: 'ipv6' },
   ];
   for (const dest of dests) {
     it(`dest ${dest.address}:${dest.port} ${dest.forwarding} ${dest.tunnelType}`, () => {
-      const decoded = decodeDest(nested((out) => putDest(out, dest), CmdAttr.DEST), 'ipv4');
+      const decoded = decodeDest(
+        nested((out) => putDest(out, dest), CmdAttr.DEST),
+        'ipv4',
+      );
       expect(decoded).toEqual({ ...dest, activeConns: 0, inactiveConns: 0, persistConns: 0 });
     });
   }
 
   it('IPv4 addresses on both sides of 2^31 round-trip, twice (the second time from the caches)', () => {
     for (const round of [1, 2]) {
-      for (const address of ['0.0.0.0', '127.255.255.255', '128.0.0.0', '192.168.10.2', '255.255.255.255']) {
-        const decoded = decodeDest(nested((out) => putDest(out, { ...baseDest, address }), CmdAttr.DEST), 'ipv4');
+      for (const address of [
+        '0.0.0.0',
+        '127.255.255.255',
+        '128.0.0.0',
+        '192.168.10.2',
+        '255.255.255.255',
+      ]) {
+        const decoded = decodeDest(
+          nested((out) => putDest(out, { ...baseDest, address }), CmdAttr.DEST),
+          'ipv4',
+        );
         expect(decoded.address, `round ${round}`).toBe(address);
       }
     }
   });
 
   it('dest key without settings decodes with defaults', () => {
-    const d = decodeDest(nested((out) => putDestKey(out, { address: '10.1.1.1', port: 1 }, 'ipv4'), CmdAttr.DEST), 'ipv4');
+    const d = decodeDest(
+      nested((out) => putDestKey(out, { address: '10.1.1.1', port: 1 }, 'ipv4'), CmdAttr.DEST),
+      'ipv4',
+    );
     expect(d).toMatchObject({ address: '10.1.1.1', port: 1, forwarding: 'nat', weight: 0 });
   });
 
   const daemons: SyncDaemon[] = [
     { state: 'master', interface: 'eth0', syncId: 0 },
-    { state: 'backup', interface: 'bond0.100', syncId: 255, syncMaxLen: 1400, mcastGroup: '239.1.2.3', mcastPort: 9000, mcastTtl: 3 },
+    {
+      state: 'backup',
+      interface: 'bond0.100',
+      syncId: 255,
+      syncMaxLen: 1400,
+      mcastGroup: '239.1.2.3',
+      mcastPort: 9000,
+      mcastTtl: 3,
+    },
     { state: 'master', interface: 'eth1', syncId: 9, mcastGroup: 'ff02::1:2' },
   ];
   for (const daemon of daemons) {
@@ -217,7 +326,9 @@ describe('codec: round trips', () => {
   }
 
   it('timeouts and info', () => {
-    expect(decodeTimeouts(attrs((out) => putTimeouts(out, { tcp: 900, tcpFin: 120, udp: 300 })))).toEqual({
+    expect(
+      decodeTimeouts(attrs((out) => putTimeouts(out, { tcp: 900, tcpFin: 120, udp: 300 }))),
+    ).toEqual({
       tcp: 900,
       tcpFin: 120,
       udp: 300,
@@ -239,13 +350,22 @@ describe('codec: robustness', () => {
       out.raw(SvcAttr.SCHED_NAME, Buffer.from('rr\0'));
       out.raw(200, Buffer.alloc(0));
     });
-    expect(decodeService(svc)).toMatchObject({ family: 'ipv4', fwmark: 5, scheduler: 'rr', netmask: 32 });
+    expect(decodeService(svc)).toMatchObject({
+      family: 'ipv4',
+      fwmark: 5,
+      scheduler: 'rr',
+      netmask: 32,
+    });
     const dest = attrs((out) => {
       out.raw(DestAttr.ADDR, Buffer.from('0a000002000000000000000000000000', 'hex'));
       out.raw(DestAttr.PORT, Buffer.from([0, 80]));
       out.raw(16, Buffer.from([1, 2, 3])); // a newer kernel's attribute
     });
-    expect(decodeDest(dest, 'ipv4')).toMatchObject({ address: '10.0.0.2', port: 80, family: 'ipv4' });
+    expect(decodeDest(dest, 'ipv4')).toMatchObject({
+      address: '10.0.0.2',
+      port: 80,
+      family: 'ipv4',
+    });
   });
 
   it('prefers STATS64 over STATS and skips PAD', () => {
@@ -285,7 +405,13 @@ describe('codec: robustness', () => {
       out.raw(SvcAttr.FWMARK, Buffer.from([1, 0, 0, 0]));
       out.raw(SvcAttr.FLAGS, Buffer.from('07000000ffffffff', 'hex'));
     });
-    expect(decodeService(svc).flags).toEqual({ persistent: true, onePacket: true, sched1: false, sched2: false, sched3: false });
+    expect(decodeService(svc).flags).toEqual({
+      persistent: true,
+      onePacket: true,
+      sched1: false,
+      sched2: false,
+      sched3: false,
+    });
     const masked = attrs((out) => {
       out.raw(SvcAttr.AF, Buffer.from([2, 0]));
       out.raw(SvcAttr.FWMARK, Buffer.from([1, 0, 0, 0]));
@@ -313,7 +439,11 @@ describe('codec: robustness', () => {
     ok.writeUInt32LE(20, 4);
     ok.writeUInt32LE(5, 12);
     const tlv = attrs((out) => out.raw(1, Buffer.from('hello\0')));
-    expect(decodeAck(Buffer.concat([ok, tlv]), 0x200)).toEqual({ errno: 0, seq: 5, message: 'hello' });
+    expect(decodeAck(Buffer.concat([ok, tlv]), 0x200)).toEqual({
+      errno: 0,
+      seq: 5,
+      message: 'hello',
+    });
   });
 
   it('splits a datagram of several messages', () => {

@@ -21,7 +21,9 @@ describe('KernelIpvsClient over a scripted kernel socket', () => {
     const kernel = new ScriptedKernelSocket(table);
     const { client } = await clientOn(kernel);
     const a = await client.readTable({ stats: false });
-    expect(a.services.map((s) => s.dests.map((d) => `${d.address}:${d.port}`))).toEqual(table.map((s) => s.dests.map((d) => `${d.address}:${d.port}`)));
+    expect(a.services.map((s) => s.dests.map((d) => `${d.address}:${d.port}`))).toEqual(
+      table.map((s) => s.dests.map((d) => `${d.address}:${d.port}`)),
+    );
     expect(a.services[7]).toMatchObject({ ...table[7]!.service, dests: expect.any(Array) });
     expect(a.services[7]!.stats).toBeUndefined();
     const b = await client.readTable();
@@ -34,7 +36,10 @@ describe('KernelIpvsClient over a scripted kernel socket', () => {
   it('gives every write of a batch its result, with one ACK per sendmsg', async () => {
     const kernel = new ScriptedKernelSocket([]);
     const { client } = await clientOn(kernel);
-    const ops = table.flatMap((s) => [{ op: 'add-service' as const, service: s.service }, ...s.dests.map((dest) => ({ op: 'add-dest' as const, service: s.service, dest }))]);
+    const ops = table.flatMap((s) => [
+      { op: 'add-service' as const, service: s.service },
+      ...s.dests.map((dest) => ({ op: 'add-dest' as const, service: s.service, dest })),
+    ]);
     const before = { ...client.counters };
     const results = await client.execute(ops);
     expect(results).toHaveLength(ops.length);

@@ -8,7 +8,14 @@ import { EventEmitter } from 'node:events';
 import type { RawNetlinkSocket } from 'netlink';
 import { describe, expect, it } from 'vitest';
 import { frameMessage, splitMessages } from '../../src/ipvs/codec.js';
-import { Errno, NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_ERROR } from '../../src/ipvs/constants.js';
+import {
+  Errno,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_MULTI,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+} from '../../src/ipvs/constants.js';
 import { NetlinkTransport } from '../../src/ipvs/netlink-transport.js';
 import type { NetlinkWriter } from '../../src/ipvs/wire.js';
 
@@ -69,7 +76,9 @@ class ScriptedSocket extends EventEmitter {
       if (msg.flags & NLM_F_DUMP) {
         const replies = this.script.dumpReplies ?? [];
         for (let i = 0; i < replies.length; i += 2) {
-          const frames = replies.slice(i, i + 2).map((r) => frameMessage(FAMILY, NLM_F_MULTI, msg.seq, 1234, r));
+          const frames = replies
+            .slice(i, i + 2)
+            .map((r) => frameMessage(FAMILY, NLM_F_MULTI, msg.seq, 1234, r));
           this.emit('message', Buffer.concat(frames));
         }
         this.emit('message', frameMessage(NLMSG_DONE, NLM_F_MULTI, msg.seq, 1234, Buffer.alloc(4)));
@@ -78,7 +87,13 @@ class ScriptedSocket extends EventEmitter {
       const errno = this.script.errnoFor?.(msg.data) ?? 0;
       if (errno === 0 && !(msg.flags & NLM_F_ACK)) continue;
       if (this.script.dropAcks?.has(index)) {
-        if (!overflowReported) this.emit('error', Object.assign(new Error('recvmsg: No buffer space available'), { errno: Errno.ENOBUFS }));
+        if (!overflowReported)
+          this.emit(
+            'error',
+            Object.assign(new Error('recvmsg: No buffer space available'), {
+              errno: Errno.ENOBUFS,
+            }),
+          );
         overflowReported = true;
         continue;
       }
@@ -89,7 +104,10 @@ class ScriptedSocket extends EventEmitter {
 
 function transportOn(script: Script, maxInFlight = 4, acks: 'each' | 'last' = 'last') {
   const socket = new ScriptedSocket(script);
-  return { socket, transport: new NetlinkTransport(socket as unknown as RawNetlinkSocket, { maxInFlight, acks }) };
+  return {
+    socket,
+    transport: new NetlinkTransport(socket as unknown as RawNetlinkSocket, { maxInFlight, acks }),
+  };
 }
 
 const bytes = (payload: Buffer) => (w: NetlinkWriter) => w.append(payload);
@@ -106,7 +124,11 @@ describe('NetlinkTransport', () => {
 
   for (const acks of ['each', 'last'] as const) {
     it(`attributes a refusal to the exact request, and the rest still succeed (acks: ${acks})`, async () => {
-      const { socket, transport } = transportOn({ errnoFor: (p) => (p[0] === 5 || p[0] === 7 ? Errno.EEXIST : 0) }, 4, acks);
+      const { socket, transport } = transportOn(
+        { errnoFor: (p) => (p[0] === 5 || p[0] === 7 ? Errno.EEXIST : 0) },
+        4,
+        acks,
+      );
       const results = await transport.batch(Array.from({ length: 8 }, (_, i) => request(i)));
       expect(results.map((r) => r.errno)).toEqual([0, 0, 0, 0, 0, Errno.EEXIST, 0, Errno.EEXIST]);
       expect(results.every((r) => !r.lost)).toBe(true);
@@ -121,7 +143,9 @@ describe('NetlinkTransport', () => {
     const replies = Array.from({ length: 5 }, (_, i) => Buffer.from([i, 1, 0, 0]));
     const { transport } = transportOn({ dumpReplies: replies });
     const seen: number[] = [];
-    await transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), (buf, payload) => seen.push(buf[payload] as number));
+    await transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), (buf, payload) =>
+      seen.push(buf[payload] as number),
+    );
     expect(seen).toEqual([0, 1, 2, 3, 4]);
   });
 
@@ -135,7 +159,11 @@ describe('NetlinkTransport', () => {
 
   it('after an overflow, silence proves nothing: unanswered requests are lost, not done (acks: last)', async () => {
     // Request 1 is refused but its answer is dropped; the last one's ACK still arrives.
-    const { transport } = transportOn({ errnoFor: (p) => (p[0] === 1 ? Errno.EEXIST : 0), dropAcks: new Set([1]) }, 4, 'last');
+    const { transport } = transportOn(
+      { errnoFor: (p) => (p[0] === 1 ? Errno.EEXIST : 0), dropAcks: new Set([1]) },
+      4,
+      'last',
+    );
     const results = await transport.batch([request(0), request(1), request(2), request(3)]);
     expect(results.map((r) => Boolean(r.lost))).toEqual([true, true, true, false]);
     expect(results[3]?.errno).toBe(0);
@@ -152,7 +180,11 @@ describe('NetlinkTransport', () => {
     const replies = Array.from({ length: 3 }, (_, i) => Buffer.from([i, 1, 0, 0]));
     const { socket, transport } = transportOn({ dumpReplies: replies });
     const seen: string[] = [];
-    const dumps = ['a', 'b', 'c'].map((name) => transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), (buf, payload) => seen.push(`${name}${buf[payload]}`)));
+    const dumps = ['a', 'b', 'c'].map((name) =>
+      transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), (buf, payload) =>
+        seen.push(`${name}${buf[payload]}`),
+      ),
+    );
     expect(socket.sendmsgs).toEqual([1]); // the others wait for the first one's DONE
     await Promise.all(dumps);
     expect(seen).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2', 'c0', 'c1', 'c2']);
@@ -192,7 +224,11 @@ describe('NetlinkTransport', () => {
         if (i === 1) throw new Error('bad reply');
       },
     );
-    await expect(failed).rejects.toMatchObject({ index: 1, errno: Errno.EIO, message: 'bad reply' });
+    await expect(failed).rejects.toMatchObject({
+      index: 1,
+      errno: Errno.EIO,
+      message: 'bad reply',
+    });
     expect(failing.socket.sendmsgs).toEqual([1, 1]);
   });
 
@@ -207,10 +243,16 @@ describe('NetlinkTransport', () => {
       },
       () => undefined,
     );
-    await expect(run).rejects.toMatchObject({ errno: Errno.EINVAL, message: 'not an address', index: 2 });
+    await expect(run).rejects.toMatchObject({
+      errno: Errno.EINVAL,
+      message: 'not an address',
+      index: 2,
+    });
     expect(socket.sendmsgs).toEqual([]);
     // The socket is free for the next dump.
-    await expect(transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), () => undefined)).resolves.toBeUndefined();
+    await expect(
+      transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), () => undefined),
+    ).resolves.toBeUndefined();
   });
 
   it('refuses work after close', async () => {

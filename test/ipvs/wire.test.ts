@@ -16,7 +16,15 @@ describe('NetlinkWriter', () => {
     w.string(4, 'rr');
     w.endMessage();
     expect(hex(w.bytes())).toBe(
-      '24000000' + '1d00' + '0500' + '07000000' + '63000000' + '01010000' + '05000300ab000000' + '07000400' + '72720000',
+      '24000000' +
+        '1d00' +
+        '0500' +
+        '07000000' +
+        '63000000' +
+        '01010000' +
+        '05000300ab000000' +
+        '07000400' +
+        '72720000',
     );
   });
 
@@ -92,8 +100,12 @@ describe('cursors', () => {
     expect(() => new AttrCursor(overrun).next()).toThrow(IpvsDecodeError);
     const short = new AttrCursor(Buffer.from('06000100aabb0000', 'hex'));
     short.next();
-    expect(() => short.u32('IPVS_DEST_ATTR_WEIGHT')).toThrow(/IPVS_DEST_ATTR_WEIGHT: attribute of 2 bytes, expected 4/);
-    expect(() => new MessageCursor(Buffer.from('40000000000000000000000000000000', 'hex')).next()).toThrow(/overruns its datagram/);
+    expect(() => short.u32('IPVS_DEST_ATTR_WEIGHT')).toThrow(
+      /IPVS_DEST_ATTR_WEIGHT: attribute of 2 bytes, expected 4/,
+    );
+    expect(() =>
+      new MessageCursor(Buffer.from('40000000000000000000000000000000', 'hex')).next(),
+    ).toThrow(/overruns its datagram/);
     // Fewer than four trailing bytes are padding, not an attribute.
     expect(new AttrCursor(Buffer.from('0000', 'hex')).next()).toBe(false);
   });

@@ -102,7 +102,10 @@ const examples: Example[] = [
 
 /** What ipvsadm shows of the table: rules, thresholds, tunnel settings (headers dropped). */
 async function views(director: Netns): Promise<Record<string, string[]>> {
-  const listing = async (...args: string[]) => sortedLines(await director.ipvsadm(...args)).filter((l) => !/^(IP Virtual Server|Prot |->\s+RemoteAddress)/.test(l));
+  const listing = async (...args: string[]) =>
+    sortedLines(await director.ipvsadm(...args)).filter(
+      (l) => !/^(IP Virtual Server|Prot |->\s+RemoteAddress)/.test(l),
+    );
   return {
     '-Sn': sortedLines(await director.ipvsadm('-Sn')),
     '-Ln --thresholds': await listing('-Ln', '--thresholds'),
@@ -111,7 +114,8 @@ async function views(director: Netns): Promise<Record<string, string[]>> {
 }
 
 if (!inLab) {
-  describe.skip('lvsd apply of every example (lab only: LVSD_LAB=1)', () => it('needs the lab', () => undefined));
+  describe.skip('lvsd apply of every example (lab only: LVSD_LAB=1)', () =>
+    it('needs the lab', () => undefined));
 } else {
   describe('lvsd apply of every example, read back by ipvsadm', () => {
     let lab: Lab;
@@ -135,31 +139,47 @@ if (!inLab) {
       await lab?.teardown();
     });
 
-    it.each(examples)('$file: the rules written by hand, as ipvsadm reads them back; then idempotent', async (example) => {
-      await director.ipvsadm('-C');
-      await director.run(['ipvsadm-restore'], { input: `${example.rules}\n` });
-      const expected = await views(director);
-      // ipvsadm understood the hand-written rules (-Sn leaves thresholds out: -Ln --thresholds has them).
-      expect(expected['-Sn']).toEqual(sortedLines(example.rules.replace(/ -x \d+ -y \d+/g, '')));
-      await director.ipvsadm('-C');
+    it.each(examples)(
+      '$file: the rules written by hand, as ipvsadm reads them back; then idempotent',
+      async (example) => {
+        await director.ipvsadm('-C');
+        await director.run(['ipvsadm-restore'], { input: `${example.rules}\n` });
+        const expected = await views(director);
+        // ipvsadm understood the hand-written rules (-Sn leaves thresholds out: -Ln --thresholds has them).
+        expect(expected['-Sn']).toEqual(sortedLines(example.rules.replace(/ -x \d+ -y \d+/g, '')));
+        await director.ipvsadm('-C');
 
-      const stateDir = await mkdtemp(join(scratch, 'state-'));
-      const apply = await director.lvsd(['apply', '-c', example.file, '--state-dir', stateDir]);
-      expect(apply.code, `lvsd apply -c ${example.file}\n${apply.stdout}\n${apply.stderr}`).toBe(0);
-      expect(await views(director)).toEqual(expected);
-      if (example.timeouts) expect((await director.ipvsadm('-L', '--timeout')).trim()).toBe(example.timeouts);
-      if (example.daemons) expect(sortedLines(await director.ipvsadm('-L', '--daemon'))).toEqual([...example.daemons].sort());
+        const stateDir = await mkdtemp(join(scratch, 'state-'));
+        const apply = await director.lvsd(['apply', '-c', example.file, '--state-dir', stateDir]);
+        expect(apply.code, `lvsd apply -c ${example.file}\n${apply.stdout}\n${apply.stderr}`).toBe(
+          0,
+        );
+        expect(await views(director)).toEqual(expected);
+        if (example.timeouts)
+          expect((await director.ipvsadm('-L', '--timeout')).trim()).toBe(example.timeouts);
+        if (example.daemons)
+          expect(sortedLines(await director.ipvsadm('-L', '--daemon'))).toEqual(
+            [...example.daemons].sort(),
+          );
 
-      const again = await director.lvsd(['apply', '-c', example.file, '--state-dir', stateDir, '--json']);
-      expect(again.code, again.stderr).toBe(0);
-      const report = JSON.parse(again.stdout) as { writes: number; plan: { steps: unknown[] } };
-      expect(report.plan.steps, `second apply of ${example.file} planned changes`).toEqual([]);
-      expect(report.writes).toBe(0);
+        const again = await director.lvsd([
+          'apply',
+          '-c',
+          example.file,
+          '--state-dir',
+          stateDir,
+          '--json',
+        ]);
+        expect(again.code, again.stderr).toBe(0);
+        const report = JSON.parse(again.stdout) as { writes: number; plan: { steps: unknown[] } };
+        expect(report.plan.steps, `second apply of ${example.file} planned changes`).toEqual([]);
+        expect(report.writes).toBe(0);
 
-      if (example.daemons) {
-        await director.ipvsadm('--stop-daemon', 'master');
-        await director.ipvsadm('--stop-daemon', 'backup');
-      }
-    });
+        if (example.daemons) {
+          await director.ipvsadm('--stop-daemon', 'master');
+          await director.ipvsadm('--stop-daemon', 'backup');
+        }
+      },
+    );
   });
 }

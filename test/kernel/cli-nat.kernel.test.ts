@@ -45,7 +45,8 @@ function timings(stderr: string): Record<string, number> {
 }
 
 if (!inLab) {
-  describe.skip('lvsd plan / apply in the NAT lab (lab only: LVSD_LAB=1)', () => it('needs the lab', () => undefined));
+  describe.skip('lvsd plan / apply in the NAT lab (lab only: LVSD_LAB=1)', () =>
+    it('needs the lab', () => undefined));
 } else {
   describe('lvsd plan / apply in the NAT lab', () => {
     let nat: BuiltLab;
@@ -88,7 +89,9 @@ if (!inLab) {
       const file = await config('nat.yaml', natYaml());
       const apply = await lvsd('apply', '-c', file, '--state-dir', stateDir, '--timings');
       expect(apply.code, `${apply.stdout}\n${apply.stderr}`).toBe(0);
-      expect(Object.keys(timings(apply.stderr))).toEqual(expect.arrayContaining(['load', 'read', 'plan', 'write']));
+      expect(Object.keys(timings(apply.stderr))).toEqual(
+        expect.arrayContaining(['load', 'read', 'plan', 'write']),
+      );
       expect(await saved()).toEqual(sortedLines(NAT_RULES));
       expect(await nat.director.readSysctl('net.ipv4.ip_forward')).toBe('1');
       const answers = await nat.ask(4);
@@ -102,7 +105,11 @@ if (!inLab) {
       const file = await config('nat.yaml', natYaml());
       const again = await lvsd('apply', '-c', file, '--state-dir', stateDir, '--json', '--timings');
       expect(again.code, again.stderr).toBe(0);
-      const report = JSON.parse(again.stdout) as { writes: number; failed: number; plan: { steps: unknown[]; sysctls: unknown[] } };
+      const report = JSON.parse(again.stdout) as {
+        writes: number;
+        failed: number;
+        plan: { steps: unknown[]; sysctls: unknown[] };
+      };
       expect(report.writes).toBe(0);
       expect(report.plan.steps).toEqual([]);
       expect(report.plan.sysctls).toEqual([]);
@@ -115,7 +122,10 @@ if (!inLab) {
     it('an invalid config: exit 1, file and line named, nothing changed in the kernel', async () => {
       const before = await saved();
       // A weight change (would be one write) next to a typo and an out-of-range weight.
-      const bad = await config('bad.yaml', natYaml({ weight2: 70000 }).replace('scheduler: rr', 'schedular: rr'));
+      const bad = await config(
+        'bad.yaml',
+        natYaml({ weight2: 70000 }).replace('scheduler: rr', 'schedular: rr'),
+      );
       for (const command of ['apply', 'plan']) {
         const run = await lvsd(command, '-c', bad, '--state-dir', stateDir);
         expect(run.code, `${command}: ${run.stdout}${run.stderr}`).toBe(1);
@@ -131,15 +141,42 @@ if (!inLab) {
       expect(ls.code, ls.stderr).toBe(0);
       const snapshot = join(dir, 'snapshot.json');
       await writeFile(snapshot, ls.stdout);
-      const same = await lvsd('plan', '-c', await config('nat.yaml', natYaml()), '--state', snapshot);
+      const same = await lvsd(
+        'plan',
+        '-c',
+        await config('nat.yaml', natYaml()),
+        '--state',
+        snapshot,
+      );
       expect(same.code, `${same.stdout}${same.stderr}`).toBe(0);
-      const edited = await lvsd('plan', '-c', await config('nat5.yaml', natYaml({ weight2: 5 })), '--state', snapshot, '--json');
+      const edited = await lvsd(
+        'plan',
+        '-c',
+        await config('nat5.yaml', natYaml({ weight2: 5 })),
+        '--state',
+        snapshot,
+        '--json',
+      );
       expect(edited.code, edited.stderr).toBe(2);
-      const plan = JSON.parse(edited.stdout) as { steps: Array<{ op: string; dest?: string; changes: Array<{ field: string; from: string; to: string }> }> };
-      expect(plan.steps.map((s) => [s.op, s.dest, s.changes])).toEqual([['edit-dest', '192.168.11.2:80', [{ field: 'weight', from: '1', to: '5' }]]]);
+      const plan = JSON.parse(edited.stdout) as {
+        steps: Array<{
+          op: string;
+          dest?: string;
+          changes: Array<{ field: string; from: string; to: string }>;
+        }>;
+      };
+      expect(plan.steps.map((s) => [s.op, s.dest, s.changes])).toEqual([
+        ['edit-dest', '192.168.11.2:80', [{ field: 'weight', from: '1', to: '5' }]],
+      ]);
       // The snapshot, not the kernel, was read: the kernel still has weight 1.
       expect(await saved()).toEqual(sortedLines(NAT_RULES));
-      const broken = await lvsd('plan', '-c', await config('nat.yaml', natYaml()), '--state', join(dir, 'bad.yaml'));
+      const broken = await lvsd(
+        'plan',
+        '-c',
+        await config('nat.yaml', natYaml()),
+        '--state',
+        join(dir, 'bad.yaml'),
+      );
       expect(broken.code).toBe(1);
     });
 
@@ -159,7 +196,10 @@ if (!inLab) {
           -A -t 10.0.0.1:8080 -s wlc
           -a -t 10.0.0.1:8080 -r 192.168.10.2:80 -m -w 1`),
       );
-      const fixed = await config('partial.yaml', natYaml({ weight2: 3, extra: refused.replace('10.0.0.255:80', '192.168.11.2:80') }));
+      const fixed = await config(
+        'partial.yaml',
+        natYaml({ weight2: 3, extra: refused.replace('10.0.0.255:80', '192.168.11.2:80') }),
+      );
       const next = await lvsd('apply', '-c', fixed, '--state-dir', stateDir, '--json');
       expect(next.code, next.stderr).toBe(0);
       expect((JSON.parse(next.stdout) as { writes: number }).writes).toBe(1);

@@ -15,7 +15,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Lab, natLab, Netns, type BuiltLab } from '../lab/topology.js';
-import { applyExample, countPacketsFrom, holdConnection, lineServer, statsWhen, stopAll } from './forwarding-topology.js';
+import {
+  applyExample,
+  countPacketsFrom,
+  holdConnection,
+  lineServer,
+  statsWhen,
+  stopAll,
+} from './forwarding-topology.js';
 import { CLI } from './forwarding-topology.js';
 
 const inLab = process.env.LVSD_LAB === '1';
@@ -25,7 +32,10 @@ const director = new Netns('director', null);
 
 function expectAlternating(answers: string[], names: string[]): void {
   expect(new Set(answers)).toEqual(new Set(names));
-  for (let i = 1; i < answers.length; i++) expect(answers[i], `answer ${i} repeats ${answers[i - 1]}: ${answers.join(', ')}`).not.toBe(answers[i - 1]);
+  for (let i = 1; i < answers.length; i++)
+    expect(answers[i], `answer ${i} repeats ${answers[i - 1]}: ${answers.join(', ')}`).not.toBe(
+      answers[i - 1],
+    );
 }
 
 async function freshState(): Promise<string> {
@@ -34,9 +44,12 @@ async function freshState(): Promise<string> {
 }
 
 if (!inLab) {
-  describe.skip('forwarding methods with packets (lab only: LVSD_LAB=1)', () => it('needs the lab', () => undefined));
+  describe.skip('forwarding methods with packets (lab only: LVSD_LAB=1)', () =>
+    it('needs the lab', () => undefined));
 } else {
-  describe('NAT (examples/nat-web.yaml): VIP 10.0.0.1:80, rr over two masqueraded reals', { timeout: 900_000 }, () => {
+  describe('NAT (examples/nat-web.yaml): VIP 10.0.0.1:80, rr over two masqueraded reals', {
+    timeout: 900_000,
+  }, () => {
     let lab: BuiltLab;
     let state: string;
     beforeAll(async () => {
@@ -50,19 +63,32 @@ if (!inLab) {
       await lab?.teardown();
     });
 
-    it('plan reports ip_forward off; apply sets it and the service', { timeout: 900_000 }, async () => {
-      const plan = await director.lvsd(['plan', '-c', 'examples/nat-web.yaml', '--state-dir', state], CLI);
+    it('plan reports ip_forward off; apply sets it and the service', {
+      timeout: 900_000,
+    }, async () => {
+      const plan = await director.lvsd(
+        ['plan', '-c', 'examples/nat-web.yaml', '--state-dir', state],
+        CLI,
+      );
       expect(plan.stdout).toContain('~ sysctl net.ipv4.ip_forward: 0 -> 1');
       await applyExample(director, 'examples/nat-web.yaml', state);
       expect(await director.readSysctl('net.ipv4.ip_forward')).toBe('1');
-      expect(await director.ipvsadm('-Ln')).toMatch(/TCP {2}10\.0\.0\.1:80 rr\n.*192\.168\.10\.2:80 +Masq +1.*\n.*192\.168\.11\.2:80 +Masq +1/);
+      expect(await director.ipvsadm('-Ln')).toMatch(
+        /TCP {2}10\.0\.0\.1:80 rr\n.*192\.168\.10\.2:80 +Masq +1.*\n.*192\.168\.11\.2:80 +Masq +1/,
+      );
     });
 
-    it('four requests are answered alternately by both reals, and the replies pass through the director', { timeout: 900_000 }, async () => {
+    it('four requests are answered alternately by both reals, and the replies pass through the director', {
+      timeout: 900_000,
+    }, async () => {
       const answers = await lab.ask(4);
       expectAlternating(answers, ['real1', 'real2']);
       // Masquerading: IPVS rewrote every reply on its way back (OutPkts counts them).
-      const after = await statsWhen(director, 'TCP  10.0.0.1:80', (c) => c.conns >= 4 && c.outPackets >= 4);
+      const after = await statsWhen(
+        director,
+        'TCP  10.0.0.1:80',
+        (c) => c.conns >= 4 && c.outPackets >= 4,
+      );
       expect(after.conns).toBe(4);
     });
 
@@ -71,12 +97,15 @@ if (!inLab) {
       expect(again).toContain('No changes.');
     });
 
-    it('weight 0 (nat-web-maintenance.yaml): no new connections to the real, its open connection keeps working', { timeout: 900_000 }, async () => {
+    it('weight 0 (nat-web-maintenance.yaml): no new connections to the real, its open connection keeps working', {
+      timeout: 900_000,
+    }, async () => {
       // Servers that keep a connection open and answer each line with their name.
       for (const real of lab.reals) await real.server.stop();
       for (const real of lab.reals) await lineServer(real.ns, real.name, [80]);
       let held = await holdConnection(lab.client, '10.0.0.1', 80);
-      for (let i = 0; i < 3 && (await held.ask()) !== 'real2'; i++) held = await holdConnection(lab.client, '10.0.0.1', 80);
+      for (let i = 0; i < 3 && (await held.ask()) !== 'real2'; i++)
+        held = await holdConnection(lab.client, '10.0.0.1', 80);
       expect(await held.ask()).toBe('real2');
 
       const applied = await applyExample(director, 'examples/nat-web-maintenance.yaml', state);
@@ -89,7 +118,9 @@ if (!inLab) {
     });
   });
 
-  describe('DR (examples/dr.yaml): VIP 10.0.0.2:80, three reals on the director\'s segment', { timeout: 900_000 }, () => {
+  describe("DR (examples/dr.yaml): VIP 10.0.0.2:80, three reals on the director's segment", {
+    timeout: 900_000,
+  }, () => {
     let lab: Lab;
     let client: Netns;
     let state: string;
@@ -111,13 +142,19 @@ if (!inLab) {
         ...reals.map((r, i) => ({ ns: realNs[i]!, dev: 'eth0', addresses: [`${r.address}/24`] })),
       ]);
       await client.addRoute('10.0.0.2/32', '192.168.1.1');
-      for (const [i, real] of reals.entries()) await lab.serve(realNs[i]!, real.name, ['http:[::]:80']);
+      for (const [i, real] of reals.entries())
+        await lab.serve(realNs[i]!, real.name, ['http:[::]:80']);
     });
     afterAll(() => lab?.teardown());
 
-    it('lvsd realserver -c dr.yaml puts the VIP on each real\'s lo with ARP silenced', { timeout: 900_000 }, async () => {
+    it("lvsd realserver -c dr.yaml puts the VIP on each real's lo with ARP silenced", {
+      timeout: 900_000,
+    }, async () => {
       for (const ns of realNs) {
-        const result = await ns.lvsd(['realserver', '-c', 'examples/dr.yaml', '--state-dir', join(state, ns.name)], CLI);
+        const result = await ns.lvsd(
+          ['realserver', '-c', 'examples/dr.yaml', '--state-dir', join(state, ns.name)],
+          CLI,
+        );
         expect(result.code, result.stdout + result.stderr).toBe(0);
         expect(await ns.ip('-o', 'addr', 'show', 'dev', 'lo')).toContain('inet 10.0.0.2/32');
         expect(await ns.readSysctl('net.ipv4.conf.all.arp_ignore')).toBe('1');
@@ -125,19 +162,27 @@ if (!inLab) {
       }
     });
 
-    it('lvsd apply holds the VIP on the director\'s eth0 and adds the service', { timeout: 900_000 }, async () => {
+    it("lvsd apply holds the VIP on the director's eth0 and adds the service", {
+      timeout: 900_000,
+    }, async () => {
       await applyExample(director, 'examples/dr.yaml', state);
       expect(await director.ip('-o', 'addr', 'show', 'dev', 'eth0')).toContain('inet 10.0.0.2/32');
       expect(await director.ipvsadm('-Ln')).toMatch(/TCP {2}10\.0\.0\.2:80 wlc\n(.*Route.*\n){3}/);
     });
 
-    it('the reals answer the client directly: the director sees requests, never a reply', { timeout: 900_000 }, async () => {
+    it('the reals answer the client directly: the director sees requests, never a reply', {
+      timeout: 900_000,
+    }, async () => {
       const fromVip = await countPacketsFrom(director, '10.0.0.2');
       const answers: string[] = [];
       for (let i = 0; i < 6; i++) answers.push(await client.httpGet('http://10.0.0.2/'));
       expect(answers.every((a) => reals.some((r) => r.name === a))).toBe(true);
       expect(new Set(answers).size).toBeGreaterThanOrEqual(2);
-      const after = await statsWhen(director, 'TCP  10.0.0.2:80', (c) => c.conns >= 6 && c.inPackets >= 6 * 3);
+      const after = await statsWhen(
+        director,
+        'TCP  10.0.0.2:80',
+        (c) => c.conns >= 6 && c.inPackets >= 6 * 3,
+      );
       expect(after.conns).toBe(6);
       expect(after.outPackets).toBe(0);
       // Not one packet from the VIP reached the director: replies went real -> client.
@@ -145,7 +190,9 @@ if (!inLab) {
     });
   });
 
-  describe('TUN (examples/tun.yaml): VIP 10.0.0.3:443, reals over IPIP and GUE', { timeout: 900_000 }, () => {
+  describe('TUN (examples/tun.yaml): VIP 10.0.0.3:443, reals over IPIP and GUE', {
+    timeout: 900_000,
+  }, () => {
     let lab: Lab;
     let client: Netns;
     let real1: Netns;
@@ -161,7 +208,11 @@ if (!inLab) {
       // One wire, several networks: the director reaches each real's own network; the
       // reals also have a leg on the client's network and answer it directly.
       await lab.segment('wan', [
-        { ns: director, dev: 'eth0', addresses: ['172.16.0.1/24', '203.0.113.1/24', '198.51.100.1/24'] },
+        {
+          ns: director,
+          dev: 'eth0',
+          addresses: ['172.16.0.1/24', '203.0.113.1/24', '198.51.100.1/24'],
+        },
         { ns: client, dev: 'eth0', addresses: ['172.16.0.50/24'] },
         { ns: real1, dev: 'eth0', addresses: ['203.0.113.10/24', '172.16.0.11/24'] },
         { ns: real2, dev: 'eth0', addresses: ['198.51.100.20/24', '172.16.0.12/24'] },
@@ -173,10 +224,15 @@ if (!inLab) {
     });
     afterAll(() => lab?.teardown());
 
-    it('lvsd realserver -c tun.yaml: VIP on tunl0, rp_filter relaxed; it names the GUE port real2 must open', { timeout: 900_000 }, async () => {
+    it('lvsd realserver -c tun.yaml: VIP on tunl0, rp_filter relaxed; it names the GUE port real2 must open', {
+      timeout: 900_000,
+    }, async () => {
       for (const ns of [real1, real2]) {
         await ns.sysctl('net.ipv4.conf.all.rp_filter', 1);
-        const result = await ns.lvsd(['realserver', '-c', 'examples/tun.yaml', '--state-dir', join(state, ns.name)], CLI);
+        const result = await ns.lvsd(
+          ['realserver', '-c', 'examples/tun.yaml', '--state-dir', join(state, ns.name)],
+          CLI,
+        );
         expect(result.code, result.stdout + result.stderr).toBe(0);
         expect(await ns.ip('-o', 'addr', 'show', 'dev', 'tunl0')).toContain('inet 10.0.0.3/32');
         expect(await ns.readSysctl('net.ipv4.conf.tunl0.rp_filter')).toBe('0');
@@ -199,7 +255,9 @@ if (!inLab) {
     });
   });
 
-  describe('IPv6 NAT (examples/ipv6.yaml): [2001:db8::80]:80 to two reals on :8080', { timeout: 900_000 }, () => {
+  describe('IPv6 NAT (examples/ipv6.yaml): [2001:db8::80]:80 to two reals on :8080', {
+    timeout: 900_000,
+  }, () => {
     let lab: Lab;
     let client: Netns;
     let state: string;
@@ -229,21 +287,34 @@ if (!inLab) {
     });
     afterAll(() => lab?.teardown());
 
-    it('plan reports IPv6 forwarding off and the fwmark 20 service no rule marks; apply sets forwarding', { timeout: 900_000 }, async () => {
-      const plan = await director.lvsd(['plan', '-c', 'examples/ipv6.yaml', '--state-dir', state], CLI);
+    it('plan reports IPv6 forwarding off and the fwmark 20 service no rule marks; apply sets forwarding', {
+      timeout: 900_000,
+    }, async () => {
+      const plan = await director.lvsd(
+        ['plan', '-c', 'examples/ipv6.yaml', '--state-dir', state],
+        CLI,
+      );
       expect(plan.stdout).toContain('~ sysctl net.ipv6.conf.all.forwarding: 0 -> 1');
       expect(plan.stdout).toContain('fwmark 20 (mark6): no nftables or iptables rule sets mark 20');
       await applyExample(director, 'examples/ipv6.yaml', state);
       expect(await director.readSysctl('net.ipv6.conf.all.forwarding')).toBe('1');
-      expect(await director.ipvsadm('-Ln')).toMatch(/TCP {2}\[2001:db8::80\]:80 wrr persistent 300 mask 64/);
+      expect(await director.ipvsadm('-Ln')).toMatch(
+        /TCP {2}\[2001:db8::80\]:80 wrr persistent 300 mask 64/,
+      );
     });
 
-    it('clients from two /64s reach both reals (port 80 mapped to 8080), each sticking to its own', { timeout: 900_000 }, async () => {
+    it('clients from two /64s reach both reals (port 80 mapped to 8080), each sticking to its own', {
+      timeout: 900_000,
+    }, async () => {
       const first = await client.httpGet('http://[2001:db8::80]/', { source: '2001:db8:1::50' });
       const second = await client.httpGet('http://[2001:db8::80]/', { source: '2001:db8:2::50' });
       expect(new Set([first, second])).toEqual(new Set(['real2', 'real3']));
-      expect(await client.httpGet('http://[2001:db8::80]/', { source: '2001:db8:1::50' })).toBe(first);
-      expect(await client.httpGet('http://[2001:db8::80]/', { source: '2001:db8:2::50' })).toBe(second);
+      expect(await client.httpGet('http://[2001:db8::80]/', { source: '2001:db8:1::50' })).toBe(
+        first,
+      );
+      expect(await client.httpGet('http://[2001:db8::80]/', { source: '2001:db8:2::50' })).toBe(
+        second,
+      );
       await statsWhen(director, 'TCP  [2001:db8::80]:80', (c) => c.conns >= 4 && c.outPackets >= 4);
     });
   });

@@ -24,7 +24,8 @@ vi.setConfig({ hookTimeout: 600_000, testTimeout: 900_000 });
 const director = new Netns('director', null);
 
 if (!inLab) {
-  describe.skip('persistence with packets (lab only: LVSD_LAB=1)', () => it('needs the lab', () => undefined));
+  describe.skip('persistence with packets (lab only: LVSD_LAB=1)', () =>
+    it('needs the lab', () => undefined));
 } else {
   describe('persistence on DR reals: fwmark, port 0, netmask', { timeout: 900_000 }, () => {
     let lab: Lab;
@@ -37,7 +38,8 @@ if (!inLab) {
       { name: 'realC', addresses: ['192.168.2.12'] },
     ];
     const realNs = new Map<string, Netns>();
-    const get = (port: number, vip: string, source: string) => client.httpGet(`http://${vip}:${port}/`, { source });
+    const get = (port: number, vip: string, source: string) =>
+      client.httpGet(`http://${vip}:${port}/`, { source });
     const realserver = async (name: string, ...args: string[]) => {
       const ns = realNs.get(name)!;
       const result = await ns.lvsd(['realserver', ...args, '--state-dir', join(state, name)], CLI);
@@ -54,28 +56,49 @@ if (!inLab) {
       await lab.segment('switch', [
         { ns: director, dev: 'eth0', addresses: ['192.168.1.1/24', '192.168.2.1/24'] },
         // Two clients in one /24 and one in another, all on one machine (curl --interface).
-        { ns: client, dev: 'eth0', addresses: ['192.168.1.50/24', '192.168.1.51/24', '192.168.3.50/24'] },
-        ...reals.map((r) => ({ ns: realNs.get(r.name)!, dev: 'eth0', addresses: r.addresses.map((a) => `${a}/24`) })),
+        {
+          ns: client,
+          dev: 'eth0',
+          addresses: ['192.168.1.50/24', '192.168.1.51/24', '192.168.3.50/24'],
+        },
+        ...reals.map((r) => ({
+          ns: realNs.get(r.name)!,
+          dev: 'eth0',
+          addresses: r.addresses.map((a) => `${a}/24`),
+        })),
       ]);
       await client.addRoute('10.0.0.0/24', '192.168.1.1');
       for (const real of reals) {
         const ns = realNs.get(real.name)!;
         // Every real answers every client directly, whatever networks its own addresses are in.
-        for (const net of ['192.168.1.0/24', '192.168.3.0/24']) await ns.ip('route', 'replace', net, 'dev', 'eth0');
+        for (const net of ['192.168.1.0/24', '192.168.3.0/24'])
+          await ns.ip('route', 'replace', net, 'dev', 'eth0');
         await lab.serve(ns, real.name, ['http:[::]:80', 'http:[::]:443', 'http:[::]:8080']);
       }
     });
     afterAll(() => lab?.teardown());
 
-    it('fwmark: plan warns while no rule marks 10, and not once the mangle rule is in', { timeout: 900_000 }, async () => {
-      const before = await director.lvsd(['plan', '-c', 'examples/fwmark-http-https.yaml', '--state-dir', state], CLI);
-      expect(before.stdout).toContain('fwmark 10 (shop): no nftables or iptables rule sets mark 10');
+    it('fwmark: plan warns while no rule marks 10, and not once the mangle rule is in', {
+      timeout: 900_000,
+    }, async () => {
+      const before = await director.lvsd(
+        ['plan', '-c', 'examples/fwmark-http-https.yaml', '--state-dir', state],
+        CLI,
+      );
+      expect(before.stdout).toContain(
+        'fwmark 10 (shop): no nftables or iptables rule sets mark 10',
+      );
       await markPorts(director, '10.0.0.4', [80, 443], 10);
-      const after = await director.lvsd(['plan', '-c', 'examples/fwmark-http-https.yaml', '--state-dir', state], CLI);
+      const after = await director.lvsd(
+        ['plan', '-c', 'examples/fwmark-http-https.yaml', '--state-dir', state],
+        CLI,
+      );
       expect(after.stdout).not.toContain('fwmark 10');
     });
 
-    it('fwmark 10 wlc persistent 360: one client sticks to one real on ports 80 and 443', { timeout: 900_000 }, async () => {
+    it('fwmark 10 wlc persistent 360: one client sticks to one real on ports 80 and 443', {
+      timeout: 900_000,
+    }, async () => {
       await realserver('realA', '--vip', '10.0.0.4', '--dr');
       await realserver('realB', '--vip', '10.0.0.4', '--dr');
       await applyExample(director, 'examples/fwmark-http-https.yaml', state);
@@ -83,7 +106,11 @@ if (!inLab) {
       expect(await director.ip('-o', 'addr', 'show', 'dev', 'eth0')).toContain('inet 10.0.0.4/32');
       const first = await get(80, '10.0.0.4', '192.168.1.50');
       expect(['realA', 'realB']).toContain(first);
-      const answers = [await get(443, '10.0.0.4', '192.168.1.50'), await get(80, '10.0.0.4', '192.168.1.50'), await get(443, '10.0.0.4', '192.168.1.50')];
+      const answers = [
+        await get(443, '10.0.0.4', '192.168.1.50'),
+        await get(80, '10.0.0.4', '192.168.1.50'),
+        await get(443, '10.0.0.4', '192.168.1.50'),
+      ];
       expect(answers).toEqual([first, first, first]);
       // A second client gets its own template (the default netmask is /32): with wlc it goes
       // to the real without connections.
@@ -93,7 +120,9 @@ if (!inLab) {
       console.log(`fwmark 10: client .50 -> ${first} on 80 and 443; client .51 -> ${other}`);
     });
 
-    it('port 0: every port of the VIP goes to the real the client first reached', { timeout: 900_000 }, async () => {
+    it('port 0: every port of the VIP goes to the real the client first reached', {
+      timeout: 900_000,
+    }, async () => {
       await realserver('realA', '-c', 'examples/persistent-all-ports.yaml');
       await realserver('realB', '-c', 'examples/persistent-all-ports.yaml');
       const applied = await applyExample(director, 'examples/persistent-all-ports.yaml', state);
@@ -104,19 +133,27 @@ if (!inLab) {
       expect(await director.ip('-o', 'addr', 'show', 'dev', 'lvsd0')).toContain('inet 10.0.0.6/32');
       expect(await director.ipvsadm('-Ln')).toContain('TCP  10.0.0.6:0 rr persistent 300');
       const first = await get(8080, '10.0.0.6', '192.168.1.50');
-      expect([await get(80, '10.0.0.6', '192.168.1.50'), await get(443, '10.0.0.6', '192.168.1.50')]).toEqual([first, first]);
+      expect([
+        await get(80, '10.0.0.6', '192.168.1.50'),
+        await get(443, '10.0.0.6', '192.168.1.50'),
+      ]).toEqual([first, first]);
       // rr: the next client's template goes to the other real, on every port too.
       const second = await get(80, '10.0.0.6', '192.168.1.51');
       expect(second).not.toBe(first);
       expect(await get(8080, '10.0.0.6', '192.168.1.51')).toBe(second);
     });
 
-    it('netmask /24: two clients of one /24 share a real; a client of another /24 is scheduled apart', { timeout: 900_000 }, async () => {
-      for (const name of ['realA', 'realB', 'realC']) await realserver(name, '-c', 'examples/persistent-https.yaml');
+    it('netmask /24: two clients of one /24 share a real; a client of another /24 is scheduled apart', {
+      timeout: 900_000,
+    }, async () => {
+      for (const name of ['realA', 'realB', 'realC'])
+        await realserver(name, '-c', 'examples/persistent-https.yaml');
       // persistent-https.yaml holds no VIP itself: the operator put it on the director.
       await director.ip('addr', 'add', '10.0.0.5/32', 'dev', 'eth0');
       await applyExample(director, 'examples/persistent-https.yaml', state);
-      expect(await director.ipvsadm('-Ln')).toContain('TCP  10.0.0.5:443 wlc persistent 600 mask 255.255.255.0');
+      expect(await director.ipvsadm('-Ln')).toContain(
+        'TCP  10.0.0.5:443 wlc persistent 600 mask 255.255.255.0',
+      );
       const first = await get(443, '10.0.0.5', '192.168.1.50');
       expect(await get(443, '10.0.0.5', '192.168.1.51')).toBe(first);
       expect(await get(443, '10.0.0.5', '192.168.1.50')).toBe(first);

@@ -95,12 +95,25 @@ export interface HeldConnection {
 }
 
 /** Opens one TCP connection from a namespace and keeps it open. */
-export async function holdConnection(ns: Netns, host: string, port: number, source?: string): Promise<HeldConnection> {
-  const child = start(ns, [process.execPath, '-e', HOLDING_CLIENT, host, String(port), ...(source ? [source] : [])]);
+export async function holdConnection(
+  ns: Netns,
+  host: string,
+  port: number,
+  source?: string,
+): Promise<HeldConnection> {
+  const child = start(ns, [
+    process.execPath,
+    '-e',
+    HOLDING_CLIENT,
+    host,
+    String(port),
+    ...(source ? [source] : []),
+  ]);
   started.push(child);
   const next = lines(child);
   const first = await next();
-  if (first !== 'connected') throw new Error(`connection to ${host}:${port} from ${ns.name}: ${first}`);
+  if (first !== 'connected')
+    throw new Error(`connection to ${host}:${port} from ${ns.name}: ${first}`);
   return {
     async ask() {
       child.stdin!.write('ping\n');
@@ -135,7 +148,12 @@ export async function ipvsStats(director: Netns): Promise<Map<string, Counters>>
       continue;
     }
     const d = /^\s+->\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)/.exec(line);
-    if (d && service) out.set(`${service} -> ${d[1]}`, { conns: Number(d[2]), inPackets: Number(d[3]), outPackets: Number(d[4]) });
+    if (d && service)
+      out.set(`${service} -> ${d[1]}`, {
+        conns: Number(d[2]),
+        inPackets: Number(d[3]),
+        outPackets: Number(d[4]),
+      });
   }
   return out;
 }
@@ -145,12 +163,20 @@ export async function ipvsStats(director: Netns): Promise<Map<string, Counters>>
  * counters into what it reports only every 2 s (the rate estimator's tick), so a read
  * right after the traffic can lag behind.
  */
-export async function statsWhen(director: Netns, key: string, ready: (c: Counters) => boolean, timeoutMs = 20_000): Promise<Counters> {
+export async function statsWhen(
+  director: Netns,
+  key: string,
+  ready: (c: Counters) => boolean,
+  timeoutMs = 20_000,
+): Promise<Counters> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const counters = (await ipvsStats(director)).get(key);
     if (counters && ready(counters)) return counters;
-    if (Date.now() > deadline) throw new Error(`${key}: counters ${JSON.stringify(counters)} did not reach the expected values in ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${key}: counters ${JSON.stringify(counters)} did not reach the expected values in ${timeoutMs} ms`,
+      );
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -159,11 +185,37 @@ export async function statsWhen(director: Netns, key: string, ready: (c: Counter
  * Counts every packet from `source` that reaches the director (mangle PREROUTING sees
  * everything that arrives, before routing and before IPVS): returns a reader of the count.
  */
-export async function countPacketsFrom(director: Netns, source: string): Promise<() => Promise<number>> {
+export async function countPacketsFrom(
+  director: Netns,
+  source: string,
+): Promise<() => Promise<number>> {
   const tool = source.includes(':') ? 'ip6tables' : 'iptables';
-  await director.run([tool, '-w', '-t', 'mangle', '-I', 'PREROUTING', '-s', source, '-m', 'comment', '--comment', 'lvsd-proof']);
+  await director.run([
+    tool,
+    '-w',
+    '-t',
+    'mangle',
+    '-I',
+    'PREROUTING',
+    '-s',
+    source,
+    '-m',
+    'comment',
+    '--comment',
+    'lvsd-proof',
+  ]);
   return async () => {
-    const text = await director.run([tool, '-w', '-t', 'mangle', '-L', 'PREROUTING', '-v', '-n', '-x']);
+    const text = await director.run([
+      tool,
+      '-w',
+      '-t',
+      'mangle',
+      '-L',
+      'PREROUTING',
+      '-v',
+      '-n',
+      '-x',
+    ]);
     const line = text.split('\n').find((l) => l.includes('lvsd-proof'));
     if (!line) throw new Error('the counting rule is gone');
     return Number(line.trim().split(/\s+/)[0]);
@@ -177,9 +229,20 @@ export async function countPacketsFrom(director: Netns, source: string): Promise
 export const CLI = { timeoutMs: 300_000 };
 
 /** Runs `lvsd apply -c <example>` on the director and fails with its output if it does not exit 0. */
-export async function applyExample(director: Netns, example: string, stateDir: string, extra: string[] = []): Promise<string> {
-  const result = await director.lvsd(['apply', '-c', example, '--state-dir', stateDir, ...extra], CLI);
-  if (result.code !== 0) throw new Error(`lvsd apply -c ${example} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
+export async function applyExample(
+  director: Netns,
+  example: string,
+  stateDir: string,
+  extra: string[] = [],
+): Promise<string> {
+  const result = await director.lvsd(
+    ['apply', '-c', example, '--state-dir', stateDir, ...extra],
+    CLI,
+  );
+  if (result.code !== 0)
+    throw new Error(
+      `lvsd apply -c ${example} exited ${result.code}:\n${result.stdout}\n${result.stderr}`,
+    );
   return result.stdout;
 }
 
@@ -227,19 +290,41 @@ export class Topology {
 
   /** A veth pair between two namespaces, both ends up with their addresses ("192.168.10.1/24"). */
   async veth(a: End, b: End): Promise<void> {
-    await sh('ip', ['link', 'add', 'tmp-a', 'netns', this.name(a.ns), 'type', 'veth', 'peer', 'name', 'tmp-b', 'netns', this.name(b.ns)]);
+    await sh('ip', [
+      'link',
+      'add',
+      'tmp-a',
+      'netns',
+      this.name(a.ns),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'tmp-b',
+      'netns',
+      this.name(b.ns),
+    ]);
     for (const [end, temporary] of [
       [a, 'tmp-a'],
       [b, 'tmp-b'],
     ] as const) {
       const ip = (...args: string[]) => sh('ip', ['-n', this.name(end.ns), ...args]);
       await ip('link', 'set', temporary, 'name', end.ifname);
-      for (const address of end.addresses ?? []) await ip('addr', 'add', address, 'dev', end.ifname, ...(address.includes(':') ? ['nodad'] : []));
+      for (const address of end.addresses ?? [])
+        await ip(
+          'addr',
+          'add',
+          address,
+          'dev',
+          end.ifname,
+          ...(address.includes(':') ? ['nodad'] : []),
+        );
       await ip('link', 'set', end.ifname, 'up');
     }
   }
 
   async destroy(): Promise<void> {
-    for (const ns of this.namespaces.reverse()) await sh('ip', ['netns', 'del', ns]).catch(() => undefined);
+    for (const ns of this.namespaces.reverse())
+      await sh('ip', ['netns', 'del', ns]).catch(() => undefined);
   }
 }

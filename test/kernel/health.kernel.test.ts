@@ -58,7 +58,14 @@ const REALS = [
 type RealName = (typeof REALS)[number]['ns'];
 
 function check(extra: Record<string, unknown> = {}): CheckConfig {
-  return CheckConfig.parse({ type: 'http', interval: INTERVAL_S, timeout: 0.8, rise: RISE, fall: FALL, ...extra });
+  return CheckConfig.parse({
+    type: 'http',
+    interval: INTERVAL_S,
+    timeout: 0.8,
+    rise: RISE,
+    fall: FALL,
+    ...extra,
+  });
 }
 
 function realOf(ns: RealName, onFailure: 'remove' | 'inhibit'): ResolvedService['reals'][number] {
@@ -74,8 +81,20 @@ function configOf(): ResolvedConfig {
     hash: 'kernel',
     host: null,
     services: [
-      { ...base, name: 'web', service: tcpService('10.0.0.1', 80, { scheduler: 'wrr' }), reals: [realOf('r1', 'remove'), realOf('r2', 'remove'), realOf('r3', 'remove')], quorum: { min: 2, hysteresis: 0 }, sorry },
-      { ...base, name: 'inhibited', service: tcpService('10.0.0.2', 80, { scheduler: 'wrr' }), reals: [realOf('r1', 'inhibit'), realOf('r2', 'inhibit'), realOf('r3', 'inhibit')] },
+      {
+        ...base,
+        name: 'web',
+        service: tcpService('10.0.0.1', 80, { scheduler: 'wrr' }),
+        reals: [realOf('r1', 'remove'), realOf('r2', 'remove'), realOf('r3', 'remove')],
+        quorum: { min: 2, hysteresis: 0 },
+        sorry,
+      },
+      {
+        ...base,
+        name: 'inhibited',
+        service: tcpService('10.0.0.2', 80, { scheduler: 'wrr' }),
+        reals: [realOf('r1', 'inhibit'), realOf('r2', 'inhibit'), realOf('r3', 'inhibit')],
+      },
     ],
     kernel: { sysctls: {} },
     vips: [],
@@ -95,7 +114,9 @@ class Recorder extends ForwardingIpvsClient {
 
   /** When the last write touching this real (in any service) after `since` was acknowledged. */
   lastWriteFor(address: string, since: number): number | undefined {
-    const times = this.writes.filter((w) => w.at >= since && 'dest' in w.op && w.op.dest.address === address).map((w) => w.at);
+    const times = this.writes
+      .filter((w) => w.at >= since && 'dest' in w.op && w.op.dest.address === address)
+      .map((w) => w.at);
     return times.length ? Math.max(...times) : undefined;
   }
 }
@@ -118,18 +139,26 @@ async function kernelTable(): Promise<Map<string, Record<string, number>>> {
   return table;
 }
 
-async function until(predicate: (table: Map<string, Record<string, number>>) => boolean, label: string, timeoutMs: number): Promise<number> {
+async function until(
+  predicate: (table: Map<string, Record<string, number>>) => boolean,
+  label: string,
+  timeoutMs: number,
+): Promise<number> {
   const start = performance.now();
   for (;;) {
     if (predicate(await kernelTable())) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) throw new Error(`${label}: not in the kernel after ${timeoutMs} ms; ipvsadm -Ln:\n${await sh('ipvsadm', ['-Ln'])}`);
+    if (performance.now() - start > timeoutMs)
+      throw new Error(
+        `${label}: not in the kernel after ${timeoutMs} ms; ipvsadm -Ln:\n${await sh('ipvsadm', ['-Ln'])}`,
+      );
     // Not faster: every ipvsadm is a process, and under emulation they would starve lvsd.
     await new Promise((r) => setTimeout(r, 250));
   }
 }
 
 if (!inLab) {
-  describe.skip('health end to end on the kernel (lab only: LVSD_LAB=1)', () => it('needs the lab', () => undefined));
+  describe.skip('health end to end on the kernel (lab only: LVSD_LAB=1)', () =>
+    it('needs the lab', () => undefined));
 } else {
   describe('health end to end on the kernel', () => {
     const topology = new Topology('hk');
@@ -146,12 +175,20 @@ if (!inLab) {
     const passTimes: Array<{ start: number; end: number }> = [];
     function timeline(since: number, address: string): string {
       const events = [
-        ...decisions.filter((d) => d.at >= since && d.text.includes(address)).map((d) => `${Math.round(d.at - since)} ms decided ${d.text}`),
+        ...decisions
+          .filter((d) => d.at >= since && d.text.includes(address))
+          .map((d) => `${Math.round(d.at - since)} ms decided ${d.text}`),
         ...ipvs.writes.flatMap(({ op, at }) =>
-          at >= since && 'dest' in op && op.dest.address === address ? [`${Math.round(at - since)} ms kernel ${op.op} weight ${'weight' in op.dest ? op.dest.weight : '-'}`] : [],
+          at >= since && 'dest' in op && op.dest.address === address
+            ? [
+                `${Math.round(at - since)} ms kernel ${op.op} weight ${'weight' in op.dest ? op.dest.weight : '-'}`,
+              ]
+            : [],
         ),
       ];
-      const passes = passTimes.filter((p) => p.end >= since).map((p) => `${Math.round(p.start - since)} ms pass of ${Math.round(p.end - p.start)} ms`);
+      const passes = passTimes
+        .filter((p) => p.end >= since)
+        .map((p) => `${Math.round(p.start - since)} ms pass of ${Math.round(p.end - p.start)} ms`);
       return [...events, ...passes].sort((a, b) => parseInt(a) - parseInt(b)).join('; ');
     }
 
@@ -164,7 +201,9 @@ if (!inLab) {
      */
     async function expectFollowed(since: number, address: string, checks: number): Promise<void> {
       await idle();
-      const decided = decisions.filter((d) => d.at >= since && d.text.includes(address)).map((d) => d.at);
+      const decided = decisions
+        .filter((d) => d.at >= since && d.text.includes(address))
+        .map((d) => d.at);
       const written = ipvs.lastWriteFor(address, since);
       const story = timeline(since, address);
       expect(decided.length, story).toBeGreaterThan(0);
@@ -176,7 +215,11 @@ if (!inLab) {
     }
 
     async function startServer(ns: RealName): Promise<void> {
-      const child = spawn('ip', ['netns', 'exec', topology.name(ns), process.execPath, '-e', SERVER, ns, '80'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(
+        'ip',
+        ['netns', 'exec', topology.name(ns), process.execPath, '-e', SERVER, ns, '80'],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       servers.set(ns, child);
       await new Promise<void>((resolve, reject) => {
         child.stdout!.once('data', () => resolve());
@@ -198,7 +241,10 @@ if (!inLab) {
       await sh('ip', ['netns', 'attach', topology.name('dir'), String(process.pid)]);
       await topology.ns(...REALS.map((r) => r.ns));
       for (const [i, real] of REALS.entries()) {
-        await topology.veth({ ns: 'dir', ifname: `vr${i}`, addresses: [real.director] }, { ns: real.ns, ifname: 'eth0', addresses: [`${real.address}/24`] });
+        await topology.veth(
+          { ns: 'dir', ifname: `vr${i}`, addresses: [real.director] },
+          { ns: real.ns, ifname: 'eth0', addresses: [`${real.address}/24`] },
+        );
         await startServer(real.ns);
       }
       const kernel = await openIpvs();
@@ -214,7 +260,15 @@ if (!inLab) {
         while (dirty) {
           dirty = false;
           const start = performance.now();
-          const result = await reconcile(ipvs, { desired: desiredState(config, manager.snapshot()), stateDir, prune: 'managed', drainTimeoutMs: 0, dryRun: false, addresses: null, markRules: null });
+          const result = await reconcile(ipvs, {
+            desired: desiredState(config, manager.snapshot()),
+            stateDir,
+            prune: 'managed',
+            drainTimeoutMs: 0,
+            dryRun: false,
+            addresses: null,
+            markRules: null,
+          });
           failedWrites += result.report?.failed ?? 0;
           passTimes.push({ start, end: performance.now() });
           passes++;
@@ -229,7 +283,9 @@ if (!inLab) {
       idle = async () => {
         while (running) await running;
       };
-      manager.on('transition', (t) => decisions.push({ at: performance.now(), text: `${t.service} ${t.real} ${t.to}` }));
+      manager.on('transition', (t) =>
+        decisions.push({ at: performance.now(), text: `${t.service} ${t.real} ${t.to}` }),
+      );
       await kick();
     });
 
@@ -243,10 +299,24 @@ if (!inLab) {
     });
 
     it('every real comes in once checked', async () => {
-      await until((t) => Object.keys(t.get('10.0.0.1:80') ?? {}).length === 3 && Object.values(t.get('10.0.0.2:80') ?? {}).every((w) => w === 1), 'all reals in', 15_000);
+      await until(
+        (t) =>
+          Object.keys(t.get('10.0.0.1:80') ?? {}).length === 3 &&
+          Object.values(t.get('10.0.0.2:80') ?? {}).every((w) => w === 1),
+        'all reals in',
+        15_000,
+      );
       const table = await kernelTable();
-      expect(table.get('10.0.0.1:80')).toEqual({ '192.168.11.2:80': 1, '192.168.12.2:80': 1, '192.168.13.2:80': 1 });
-      expect(table.get('10.0.0.2:80')).toEqual({ '192.168.11.2:80': 1, '192.168.12.2:80': 1, '192.168.13.2:80': 1 });
+      expect(table.get('10.0.0.1:80')).toEqual({
+        '192.168.11.2:80': 1,
+        '192.168.12.2:80': 1,
+        '192.168.13.2:80': 1,
+      });
+      expect(table.get('10.0.0.2:80')).toEqual({
+        '192.168.11.2:80': 1,
+        '192.168.12.2:80': 1,
+        '192.168.13.2:80': 1,
+      });
       expect(failedWrites).toBe(0);
     });
 
@@ -254,7 +324,9 @@ if (!inLab) {
       await stopServer('r2');
       const stoppedAt = performance.now();
       await until(
-        (t) => !('192.168.12.2:80' in (t.get('10.0.0.1:80') ?? {})) && t.get('10.0.0.2:80')?.['192.168.12.2:80'] === 0,
+        (t) =>
+          !('192.168.12.2:80' in (t.get('10.0.0.1:80') ?? {})) &&
+          t.get('10.0.0.2:80')?.['192.168.12.2:80'] === 0,
         'r2 out',
         INTERVAL_S * FALL * 1000 + 10_000,
       );
@@ -262,14 +334,20 @@ if (!inLab) {
       console.log(`r2 stopped: ${timeline(stoppedAt, '192.168.12.2')}`);
       const table = await kernelTable();
       expect(table.get('10.0.0.1:80')).toEqual({ '192.168.11.2:80': 1, '192.168.13.2:80': 1 });
-      expect(table.get('10.0.0.2:80')).toEqual({ '192.168.11.2:80': 1, '192.168.12.2:80': 0, '192.168.13.2:80': 1 });
+      expect(table.get('10.0.0.2:80')).toEqual({
+        '192.168.11.2:80': 1,
+        '192.168.12.2:80': 0,
+        '192.168.13.2:80': 1,
+      });
     });
 
     it('started again, it is back after rise', async () => {
       await startServer('r2');
       const startedAt = performance.now();
       await until(
-        (t) => t.get('10.0.0.1:80')?.['192.168.12.2:80'] === 1 && t.get('10.0.0.2:80')?.['192.168.12.2:80'] === 1,
+        (t) =>
+          t.get('10.0.0.1:80')?.['192.168.12.2:80'] === 1 &&
+          t.get('10.0.0.2:80')?.['192.168.12.2:80'] === 1,
         'r2 back',
         INTERVAL_S * RISE * 1000 + 10_000,
       );
@@ -304,25 +382,49 @@ if (!inLab) {
       expect(failures).toBeGreaterThan(2);
       expect(failures).toBeLessThan(checks.length - 2);
       // Decisions at least min(rise, fall) checks apart...
-      for (let i = 1; i < transitions.length; i++) expect(transitions[i]! - transitions[i - 1]!).toBeGreaterThanOrEqual(Math.min(RISE, FALL));
+      for (let i = 1; i < transitions.length; i++)
+        expect(transitions[i]! - transitions[i - 1]!).toBeGreaterThanOrEqual(Math.min(RISE, FALL));
       // ...and each decision one kernel change at most (+1: a decision made just before the
       // window may reach the kernel inside it).
-      const writes = ipvs.writes.filter((w) => w.at >= from && 'dest' in w.op && w.op.dest.address === '192.168.13.2' && 'address' in w.op.service && w.op.service.address === '10.0.0.1');
+      const writes = ipvs.writes.filter(
+        (w) =>
+          w.at >= from &&
+          'dest' in w.op &&
+          w.op.dest.address === '192.168.13.2' &&
+          'address' in w.op.service &&
+          w.op.service.address === '10.0.0.1',
+      );
       expect(writes.length).toBeLessThanOrEqual(transitions.length + 1);
       expect(writes.length).toBeLessThanOrEqual(Math.ceil(checks.length / Math.min(RISE, FALL)));
-      await until((t) => t.get('10.0.0.1:80')?.['192.168.13.2:80'] === 1, 'r3 steady again', 15_000);
+      await until(
+        (t) => t.get('10.0.0.1:80')?.['192.168.13.2:80'] === 1,
+        'r3 steady again',
+        15_000,
+      );
     });
 
     it('losing quorum puts the sorry server in; quorum back takes it out', async () => {
       await stopServer('r1');
       await stopServer('r2');
-      await until((t) => JSON.stringify(t.get('10.0.0.1:80')) === JSON.stringify({ '192.168.19.2:80': 1 }), 'sorry in', 15_000);
+      await until(
+        (t) => JSON.stringify(t.get('10.0.0.1:80')) === JSON.stringify({ '192.168.19.2:80': 1 }),
+        'sorry in',
+        15_000,
+      );
       expect(manager.snapshot().sorryActive('web')).toBe(true);
       await startServer('r1');
-      await until((t) => {
-        const web = t.get('10.0.0.1:80') ?? {};
-        return !('192.168.19.2:80' in web) && web['192.168.11.2:80'] === 1 && web['192.168.13.2:80'] === 1;
-      }, 'sorry out', 15_000);
+      await until(
+        (t) => {
+          const web = t.get('10.0.0.1:80') ?? {};
+          return (
+            !('192.168.19.2:80' in web) &&
+            web['192.168.11.2:80'] === 1 &&
+            web['192.168.13.2:80'] === 1
+          );
+        },
+        'sorry out',
+        15_000,
+      );
       expect(manager.snapshot().sorryActive('web')).toBe(false);
       expect(failedWrites).toBe(0);
       expect(passes).toBeGreaterThan(3);

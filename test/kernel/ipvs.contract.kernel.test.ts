@@ -14,7 +14,14 @@ import type { IpvsClient } from '../../src/ipvs/client.js';
 import { KNOWN_SCHEDULERS } from '../../src/ipvs/constants.js';
 import { openIpvs } from '../../src/ipvs/index.js';
 import type { Dest, Service } from '../../src/ipvs/model.js';
-import { defineIpvsContract, destSettings, dst, settingsOf, svc, type IndependentReader } from '../contract/ipvs-contract.js';
+import {
+  defineIpvsContract,
+  destSettings,
+  dst,
+  settingsOf,
+  svc,
+  type IndependentReader,
+} from '../contract/ipvs-contract.js';
 
 const run = promisify(execFile);
 const inLab = process.env.LVSD_LAB === '1';
@@ -24,7 +31,11 @@ const ipvsadm: IndependentReader = {
   async ipvsadm(args: string[], input?: string): Promise<string> {
     if (input !== undefined) {
       return new Promise((resolve, reject) => {
-        const child = execFile('ipvsadm', args, (err, stdout, stderr) => (err ? reject(new Error(`ipvsadm ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)));
+        const child = execFile('ipvsadm', args, (err, stdout, stderr) =>
+          err
+            ? reject(new Error(`ipvsadm ${args.join(' ')}: ${stderr || err.message}`))
+            : resolve(stdout),
+        );
         child.stdin?.end(input);
       });
     }
@@ -39,7 +50,8 @@ const ipvsadm: IndependentReader = {
 };
 
 if (!inLab) {
-  describe.skip('IPVS kernel contract (lab only: LVSD_LAB=1)', () => it('needs the lab', () => undefined));
+  describe.skip('IPVS kernel contract (lab only: LVSD_LAB=1)', () =>
+    it('needs the lab', () => undefined));
 } else {
   defineIpvsContract('kernel (generic netlink)', {
     client: () => openIpvs(),
@@ -52,7 +64,13 @@ if (!inLab) {
 
   describe('ipvsadm writes, the kernel client reads back exactly', () => {
     let ipvs: IpvsClient;
-    const flags = { persistent: false, onePacket: false, sched1: false, sched2: false, sched3: false };
+    const flags = {
+      persistent: false,
+      onePacket: false,
+      sched1: false,
+      sched2: false,
+      sched3: false,
+    };
 
     beforeAll(async () => {
       ipvs = await openIpvs();
@@ -69,32 +87,93 @@ if (!inLab) {
       ...KNOWN_SCHEDULERS.map((s, i): [string, string[][], Service & { dests: Dest[] }] => [
         `scheduler ${s}`,
         [['-A', '-t', `10.7.0.${i + 1}:80`, '-s', s]],
-        { ...svc({ family: 'ipv4', protocol: 'tcp', address: `10.7.0.${i + 1}`, port: 80, scheduler: s }), dests: [] },
+        {
+          ...svc({
+            family: 'ipv4',
+            protocol: 'tcp',
+            address: `10.7.0.${i + 1}`,
+            port: 80,
+            scheduler: s,
+          }),
+          dests: [],
+        },
       ]),
       [
         'persistence with netmask',
         [['-A', '-t', '10.7.1.1:443', '-s', 'wlc', '-p', '600', '-M', '255.255.255.0']],
-        { ...svc({ family: 'ipv4', protocol: 'tcp', address: '10.7.1.1', port: 443, flags: { ...flags, persistent: true }, timeout: 600, netmask: 24 }), dests: [] },
+        {
+          ...svc({
+            family: 'ipv4',
+            protocol: 'tcp',
+            address: '10.7.1.1',
+            port: 443,
+            flags: { ...flags, persistent: true },
+            timeout: 600,
+            netmask: 24,
+          }),
+          dests: [],
+        },
       ],
       [
         'udp one-packet, IPv6',
         [['-A', '-u', '[2001:db8:7::1]:53', '-s', 'rr', '-o']],
-        { ...svc({ family: 'ipv6', protocol: 'udp', address: '2001:db8:7::1', port: 53, scheduler: 'rr', flags: { ...flags, onePacket: true } }), dests: [] },
+        {
+          ...svc({
+            family: 'ipv6',
+            protocol: 'udp',
+            address: '2001:db8:7::1',
+            port: 53,
+            scheduler: 'rr',
+            flags: { ...flags, onePacket: true },
+          }),
+          dests: [],
+        },
       ],
       [
         'sctp',
         [['-A', '--sctp-service', '10.7.1.2:3868', '-s', 'rr']],
-        { ...svc({ family: 'ipv4', protocol: 'sctp', address: '10.7.1.2', port: 3868, scheduler: 'rr' }), dests: [] },
+        {
+          ...svc({
+            family: 'ipv4',
+            protocol: 'sctp',
+            address: '10.7.1.2',
+            port: 3868,
+            scheduler: 'rr',
+          }),
+          dests: [],
+        },
       ],
       [
         'sh with scheduler flags',
         [['-A', '-t', '10.7.2.1:80', '-s', 'sh', '-b', 'sh-fallback,sh-port']],
-        { ...svc({ family: 'ipv4', protocol: 'tcp', address: '10.7.2.1', port: 80, scheduler: 'sh', flags: { ...flags, sched1: true, sched2: true } }), dests: [] },
+        {
+          ...svc({
+            family: 'ipv4',
+            protocol: 'tcp',
+            address: '10.7.2.1',
+            port: 80,
+            scheduler: 'sh',
+            flags: { ...flags, sched1: true, sched2: true },
+          }),
+          dests: [],
+        },
       ],
       [
         'sip persistence engine',
         [['-A', '-u', '10.7.3.1:5060', '-s', 'rr', '-p', '60', '--pe', 'sip']],
-        { ...svc({ family: 'ipv4', protocol: 'udp', address: '10.7.3.1', port: 5060, scheduler: 'rr', flags: { ...flags, persistent: true }, timeout: 60, pe: 'sip' }), dests: [] },
+        {
+          ...svc({
+            family: 'ipv4',
+            protocol: 'udp',
+            address: '10.7.3.1',
+            port: 5060,
+            scheduler: 'rr',
+            flags: { ...flags, persistent: true },
+            timeout: 60,
+            pe: 'sip',
+          }),
+          dests: [],
+        },
       ],
       [
         'NAT, DR and TUN dests with weights and thresholds',
@@ -102,14 +181,40 @@ if (!inLab) {
           ['-A', '-t', '10.7.4.1:80', '-s', 'wrr'],
           ['-a', '-t', '10.7.4.1:80', '-r', '192.168.7.1:8080', '-m', '-w', '3'],
           ['-a', '-t', '10.7.4.1:80', '-r', '192.168.7.2', '-g', '-w', '0'],
-          ['-a', '-t', '10.7.4.1:80', '-r', '192.168.7.3', '-i', '-w', '2', '-x', '100', '-y', '10'],
+          [
+            '-a',
+            '-t',
+            '10.7.4.1:80',
+            '-r',
+            '192.168.7.3',
+            '-i',
+            '-w',
+            '2',
+            '-x',
+            '100',
+            '-y',
+            '10',
+          ],
         ],
         {
-          ...svc({ family: 'ipv4', protocol: 'tcp', address: '10.7.4.1', port: 80, scheduler: 'wrr' }),
+          ...svc({
+            family: 'ipv4',
+            protocol: 'tcp',
+            address: '10.7.4.1',
+            port: 80,
+            scheduler: 'wrr',
+          }),
           dests: [
             dst({ address: '192.168.7.1', port: 8080, weight: 3 }),
             dst({ address: '192.168.7.2', port: 80, forwarding: 'dr', weight: 0 }),
-            dst({ address: '192.168.7.3', port: 80, forwarding: 'tun', weight: 2, upperThreshold: 100, lowerThreshold: 10 }),
+            dst({
+              address: '192.168.7.3',
+              port: 80,
+              forwarding: 'tun',
+              weight: 2,
+              upperThreshold: 100,
+              lowerThreshold: 10,
+            }),
           ],
         },
       ],
@@ -117,15 +222,56 @@ if (!inLab) {
         'GUE and GRE tunnels',
         [
           ['-A', '-t', '10.7.5.1:80', '-s', 'rr'],
-          ['-a', '-t', '10.7.5.1:80', '-r', '192.168.7.11', '-i', '--tun-type', 'gue', '--tun-port', '6080', '--tun-csum'],
+          [
+            '-a',
+            '-t',
+            '10.7.5.1:80',
+            '-r',
+            '192.168.7.11',
+            '-i',
+            '--tun-type',
+            'gue',
+            '--tun-port',
+            '6080',
+            '--tun-csum',
+          ],
           // ipvsadm refuses --tun-remcsum with GRE: remote checksum offload is GUE's.
-          ['-a', '-t', '10.7.5.1:80', '-r', '192.168.7.12', '-i', '--tun-type', 'gre', '--tun-csum'],
+          [
+            '-a',
+            '-t',
+            '10.7.5.1:80',
+            '-r',
+            '192.168.7.12',
+            '-i',
+            '--tun-type',
+            'gre',
+            '--tun-csum',
+          ],
         ],
         {
-          ...svc({ family: 'ipv4', protocol: 'tcp', address: '10.7.5.1', port: 80, scheduler: 'rr' }),
+          ...svc({
+            family: 'ipv4',
+            protocol: 'tcp',
+            address: '10.7.5.1',
+            port: 80,
+            scheduler: 'rr',
+          }),
           dests: [
-            dst({ address: '192.168.7.11', port: 80, forwarding: 'tun', tunnelType: 'gue', tunnelPort: 6080, tunnelFlags: { csum: true, remcsum: false } }),
-            dst({ address: '192.168.7.12', port: 80, forwarding: 'tun', tunnelType: 'gre', tunnelFlags: { csum: true, remcsum: false } }),
+            dst({
+              address: '192.168.7.11',
+              port: 80,
+              forwarding: 'tun',
+              tunnelType: 'gue',
+              tunnelPort: 6080,
+              tunnelFlags: { csum: true, remcsum: false },
+            }),
+            dst({
+              address: '192.168.7.12',
+              port: 80,
+              forwarding: 'tun',
+              tunnelType: 'gre',
+              tunnelFlags: { csum: true, remcsum: false },
+            }),
           ],
         },
       ],
@@ -138,7 +284,10 @@ if (!inLab) {
         ],
         {
           ...svc({ family: 'ipv4', fwmark: 5, scheduler: 'rr' }),
-          dests: [dst({ address: '192.168.7.21', port: 0, forwarding: 'dr' }), dst({ address: '192.168.7.22', port: 8080 })],
+          dests: [
+            dst({ address: '192.168.7.21', port: 0, forwarding: 'dr' }),
+            dst({ address: '192.168.7.22', port: 8080 }),
+          ],
         },
       ],
       [
@@ -149,7 +298,14 @@ if (!inLab) {
           ['-a', '-f', '6', '-6', '-r', '2001:db8:7::10', '-g', '-w', '5'],
         ],
         {
-          ...svc({ family: 'ipv6', fwmark: 6, scheduler: 'lc', flags: { ...flags, persistent: true }, timeout: 120, netmask: 64 }),
+          ...svc({
+            family: 'ipv6',
+            fwmark: 6,
+            scheduler: 'lc',
+            flags: { ...flags, persistent: true },
+            timeout: 120,
+            netmask: 64,
+          }),
           dests: [dst({ address: '2001:db8:7::10', port: 0, forwarding: 'dr', weight: 5 })],
         },
       ],
@@ -159,7 +315,14 @@ if (!inLab) {
       it(label, async () => {
         for (const args of commands) await ipvsadm.ipvsadm(args);
         const table = await ipvs.readTable();
-        expect(table.services.map(settingsOf)).toEqual([{ ...expected, dests: [...expected.dests].sort((a, b) => `${a.address}|${a.port}`.localeCompare(`${b.address}|${b.port}`)) }]);
+        expect(table.services.map(settingsOf)).toEqual([
+          {
+            ...expected,
+            dests: [...expected.dests].sort((a, b) =>
+              `${a.address}|${a.port}`.localeCompare(`${b.address}|${b.port}`),
+            ),
+          },
+        ]);
         for (const s of table.services) {
           expect((await ipvs.listDests(s)).map(destSettings).length).toBe(expected.dests.length);
         }
@@ -172,12 +335,15 @@ if (!inLab) {
       for (let i = 0; i < 50; i++) {
         const address = `10.8.0.${i + 1}`;
         lines.push(`-A -t ${address}:80 -s wlc`);
-        const dests = [1, 2, 3].map((j) => dst({ address: `192.168.8.${i * 3 + j}`, port: 8080, weight: j }));
-        for (const d of dests) lines.push(`-a -t ${address}:80 -r ${d.address}:8080 -m -w ${d.weight}`);
+        const dests = [1, 2, 3].map((j) =>
+          dst({ address: `192.168.8.${i * 3 + j}`, port: 8080, weight: j }),
+        );
+        for (const d of dests)
+          lines.push(`-a -t ${address}:80 -r ${d.address}:8080 -m -w ${d.weight}`);
         expected.push({ ...svc({ family: 'ipv4', protocol: 'tcp', address, port: 80 }), dests });
       }
       await ipvsadm.ipvsadm(['-R'], lines.join('\n') + '\n');
-      const sort = <T,>(xs: T[]) => {
+      const sort = <T>(xs: T[]) => {
         const k = (x: T) => {
           const o = x as { address?: string; port?: number };
           return `${o.address}|${o.port}`;
@@ -189,7 +355,14 @@ if (!inLab) {
     });
 
     it('sync daemon and timeouts set by ipvsadm', async () => {
-      await ipvsadm.ipvsadm(['--start-daemon', 'master', '--mcast-interface', syncInterface, '--syncid', '3']);
+      await ipvsadm.ipvsadm([
+        '--start-daemon',
+        'master',
+        '--mcast-interface',
+        syncInterface,
+        '--syncid',
+        '3',
+      ]);
       try {
         const daemons = await ipvs.listDaemons();
         expect(daemons).toHaveLength(1);

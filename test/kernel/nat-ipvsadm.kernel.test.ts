@@ -26,12 +26,14 @@ function connsPerReal(stats: string): Map<string, number> {
 /** Two names taking turns: a, b, a, b, ... with a !== b. */
 function expectAlternating(answers: string[], names: string[]): void {
   expect(new Set(answers)).toEqual(new Set(names));
-  for (let i = 0; i < answers.length; i++) expect(answers[i], `answer ${i} of ${answers.join(', ')}`).toBe(answers[i % 2]);
+  for (let i = 0; i < answers.length; i++)
+    expect(answers[i], `answer ${i} of ${answers.join(', ')}`).toBe(answers[i % 2]);
   expect(answers[0]).not.toBe(answers[1]);
 }
 
 if (!inLab) {
-  describe.skip('LVS-NAT with ipvsadm (lab only: LVSD_LAB=1)', () => it('needs the lab', () => undefined));
+  describe.skip('LVS-NAT with ipvsadm (lab only: LVSD_LAB=1)', () =>
+    it('needs the lab', () => undefined));
 } else {
   describe('LVS-NAT with ipvsadm: VIP 10.0.0.1:80, rr over two masqueraded reals', () => {
     let nat: BuiltLab;
@@ -57,7 +59,13 @@ if (!inLab) {
       expect(await nat.director.httpGet('http://192.168.10.2/')).toBe('real1');
       expect(await nat.director.httpGet('http://192.168.11.2/')).toBe('real2');
       // The client sees the reals only through the VIP: no route to 192.168.x from there.
-      const direct = await nat.client.tryRun(['curl', '-sS', '--max-time', '3', 'http://192.168.10.2/']);
+      const direct = await nat.client.tryRun([
+        'curl',
+        '-sS',
+        '--max-time',
+        '3',
+        'http://192.168.10.2/',
+      ]);
       expect(direct.code).not.toBe(0);
     });
 
@@ -65,11 +73,16 @@ if (!inLab) {
       const answers = await nat.ask(4);
       expectAlternating(answers, ['real1', 'real2']);
       // The kernel folds its per-CPU counters into these stats every 2 s.
-      const counts = () => nat.director.ipvsadm('-Ln', '--stats', '--exact', '-t', '10.0.0.1:80').then(connsPerReal);
-      await waitFor('2 connections on each real in ipvsadm --stats', async () => {
-        const c = await counts();
-        return c.get('192.168.10.2:80') === 2 && c.get('192.168.11.2:80') === 2;
-      }, 10_000).catch(() => undefined);
+      const counts = () =>
+        nat.director.ipvsadm('-Ln', '--stats', '--exact', '-t', '10.0.0.1:80').then(connsPerReal);
+      await waitFor(
+        '2 connections on each real in ipvsadm --stats',
+        async () => {
+          const c = await counts();
+          return c.get('192.168.10.2:80') === 2 && c.get('192.168.11.2:80') === 2;
+        },
+        10_000,
+      ).catch(() => undefined);
       const conns = await counts();
       expect(conns.get('192.168.10.2:80')).toBe(2);
       expect(conns.get('192.168.11.2:80')).toBe(2);

@@ -48,9 +48,18 @@ class Counting extends ForwardingIpvsClient {
 }
 
 /** The NAT web pair, as in examples/nat-web.yaml, without health checks. */
-function natConfig(options: { scheduler?: string; weights?: [number, number]; reals?: Array<1 | 2>; drain?: string } = {}): string {
+function natConfig(
+  options: {
+    scheduler?: string;
+    weights?: [number, number];
+    reals?: Array<1 | 2>;
+    drain?: string;
+  } = {},
+): string {
   const [w1, w2] = options.weights ?? [1, 1];
-  const reals = (options.reals ?? [1, 2]).map((r) => `      - { address: 192.168.${9 + r}.2:80, weight: ${r === 1 ? w1 : w2} }`);
+  const reals = (options.reals ?? [1, 2]).map(
+    (r) => `      - { address: 192.168.${9 + r}.2:80, weight: ${r === 1 ? w1 : w2} }`,
+  );
   return [
     'kernel:',
     '  sysctl: { ip_forward: true, conn_reuse_mode: 1 }',
@@ -70,7 +79,10 @@ function natConfig(options: { scheduler?: string; weights?: [number, number]; re
 function desiredFrom(yaml: string): { desired: DesiredState; drainTimeoutMs: number } {
   const loaded = loadConfigText(yaml, 'lab.yaml', { host: null });
   if (!loaded.ok) throw new Error(`test config refused:\n${formatDiagnostics(loaded.errors)}`);
-  return { desired: desiredState(loaded.config), drainTimeoutMs: loaded.config.reconcile.drainTimeoutMs };
+  return {
+    desired: desiredState(loaded.config),
+    drainTimeoutMs: loaded.config.reconcile.drainTimeoutMs,
+  };
 }
 
 /** Service counters from `ipvsadm -Ln --stats --exact`: Conns InPkts OutPkts InBytes OutBytes. */
@@ -105,20 +117,27 @@ class HeldConnection {
     const script =
       'exec 3<>/dev/tcp/10.0.0.1/80 || exit 9; echo open; while [ ! -e "$1" ]; do sleep 0.1; done; ' +
       'printf "GET / HTTP/1.0\\r\\nHost: vip\\r\\n\\r\\n" >&3; cat <&3';
-    this.child = spawn('ip', ['netns', 'exec', netns, 'bash', '-c', script, 'held', goFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn('ip', ['netns', 'exec', netns, 'bash', '-c', script, 'held', goFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
   }
   async opened(): Promise<void> {
     const lines = createInterface({ input: this.child.stdout! });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('held connection: not open after 30 s')), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error('held connection: not open after 30 s')),
+        30_000,
+      );
       lines.once('line', (line) => {
         clearTimeout(timer);
         if (line === 'open') resolve();
         else reject(new Error(`held connection: ${line}`));
       });
-      this.child.once('exit', (code) => reject(new Error(`held connection: exited with ${code} before opening`)));
+      this.child.once('exit', (code) =>
+        reject(new Error(`held connection: exited with ${code} before opening`)),
+      );
     });
   }
   async release(): Promise<string> {
@@ -142,7 +161,8 @@ async function realOfEstablished(nat: BuiltLab): Promise<string> {
 }
 
 if (!inLab) {
-  describe.skip('reconcile on the real kernel (lab only: LVSD_LAB=1)', () => it('needs the lab', () => undefined));
+  describe.skip('reconcile on the real kernel (lab only: LVSD_LAB=1)', () =>
+    it('needs the lab', () => undefined));
 } else {
   describe('reconcile on the real kernel, in the LVS-NAT lab', () => {
     let nat: BuiltLab;
@@ -150,7 +170,10 @@ if (!inLab) {
     let stateDir: string;
     let scratch: string;
 
-    async function pass(yaml: string, extra: { now?: number; patch?: (d: DesiredState) => void } = {}): Promise<ReconcileResult> {
+    async function pass(
+      yaml: string,
+      extra: { now?: number; patch?: (d: DesiredState) => void } = {},
+    ): Promise<ReconcileResult> {
       const { desired, drainTimeoutMs } = desiredFrom(yaml);
       extra.patch?.(desired);
       return reconcile(ipvs, {
@@ -230,7 +253,10 @@ if (!inLab) {
         const real = await realOfEstablished(nat);
         // The kernel folds per-CPU counters into the totals every 2 s.
         const before = await waitFor('7 connections counted', async () => {
-          const stats = serviceStats(await nat.director.ipvsadm('-Ln', '--stats', '--exact'), 'TCP  10.0.0.1:80');
+          const stats = serviceStats(
+            await nat.director.ipvsadm('-Ln', '--stats', '--exact'),
+            'TCP  10.0.0.1:80',
+          );
           return stats[0]! >= 7 ? stats : null;
         });
         ipvs.executed.length = 0;
@@ -244,12 +270,20 @@ if (!inLab) {
         expect(realsOf(listing).get(real)?.[1]).toBe(1);
         // ... and the service's counters were not reset.
         await new Promise((r) => setTimeout(r, 2500));
-        const after = serviceStats(await nat.director.ipvsadm('-Ln', '--stats', '--exact'), 'TCP  10.0.0.1:80');
-        for (let i = 0; i < before.length; i++) expect(after[i], `counter ${i}: ${before} -> ${after}`).toBeGreaterThanOrEqual(before[i]!);
+        const after = serviceStats(
+          await nat.director.ipvsadm('-Ln', '--stats', '--exact'),
+          'TCP  10.0.0.1:80',
+        );
+        for (let i = 0; i < before.length; i++)
+          expect(after[i], `counter ${i}: ${before} -> ${after}`).toBeGreaterThanOrEqual(
+            before[i]!,
+          );
         // The held connection is served by its real after the edit.
         const answer = await held.release();
         expect(answer).toMatch(/^HTTP\/1\.[01] 200/m);
-        expect(answer.trim().split('\n').pop()).toBe(real === '192.168.10.2:80' ? 'real1' : 'real2');
+        expect(answer.trim().split('\n').pop()).toBe(
+          real === '192.168.10.2:80' ? 'real1' : 'real2',
+        );
       } finally {
         held.kill();
       }
@@ -265,7 +299,11 @@ if (!inLab) {
         },
       });
       const failed = broken.report!.outcomes.filter((o) => o.error);
-      expect(failed.map((o) => `${o.step.op.op} ${o.step.service}${o.step.dest ? ` -> ${o.step.dest}` : ''}`)).toEqual([
+      expect(
+        failed.map(
+          (o) => `${o.step.op.op} ${o.step.service}${o.step.dest ? ` -> ${o.step.dest}` : ''}`,
+        ),
+      ).toEqual([
         'add-service TCP 10.0.0.1:8080',
         'add-dest TCP 10.0.0.1:8080 -> 192.168.10.2:80',
         'add-dest TCP 10.0.0.1:8080 -> 192.168.11.2:80',
@@ -299,11 +337,14 @@ if (!inLab) {
       try {
         await held.opened();
         const real = await realOfEstablished(nat);
-        const [kept, keptName] = real === '192.168.10.2:80' ? ([2, 'real2'] as const) : ([1, 'real1'] as const);
+        const [kept, keptName] =
+          real === '192.168.10.2:80' ? ([2, 'real2'] as const) : ([1, 'real1'] as const);
         const without = natConfig({ drain: '30s', reals: [kept] });
 
         const draining = await pass(without);
-        expect(draining.plan.steps.map((s) => [s.action, s.op.op, s.dest])).toEqual([['drain', 'edit-dest', real]]);
+        expect(draining.plan.steps.map((s) => [s.action, s.op.op, s.dest])).toEqual([
+          ['drain', 'edit-dest', real],
+        ]);
         let reals = realsOf(await nat.director.ipvsadm('-Ln'));
         // Weight 0, its connection still active (inactive ones may linger from earlier tests:
         // the kernel keeps a deleted real's counters while its old connections expire).
@@ -324,7 +365,9 @@ if (!inLab) {
 
         // Once the drain time is over, the real is deleted.
         const done = await pass(without, { now: Date.now() + 31_000 });
-        expect(done.plan.steps.map((s) => [s.action, s.op.op, s.dest])).toEqual([['remove', 'delete-dest', real]]);
+        expect(done.plan.steps.map((s) => [s.action, s.op.op, s.dest])).toEqual([
+          ['remove', 'delete-dest', real],
+        ]);
         reals = realsOf(await nat.director.ipvsadm('-Ln'));
         expect([...reals.keys()]).toEqual([kept === 1 ? '192.168.10.2:80' : '192.168.11.2:80']);
       } finally {
@@ -334,8 +377,20 @@ if (!inLab) {
 
     it('leaves services it did not create alone, and removes the ones it created once the config drops them', async () => {
       await nat.director.ipvsadm('-A', '-t', '10.0.0.1:8443', '-s', 'lc');
-      await nat.director.ipvsadm('-a', '-t', '10.0.0.1:8443', '-r', '192.168.10.2:443', '-m', '-w', '7');
-      const foreign = ['-A -t 10.0.0.1:8443 -s lc', '-a -t 10.0.0.1:8443 -r 192.168.10.2:443 -m -w 7'];
+      await nat.director.ipvsadm(
+        '-a',
+        '-t',
+        '10.0.0.1:8443',
+        '-r',
+        '192.168.10.2:443',
+        '-m',
+        '-w',
+        '7',
+      );
+      const foreign = [
+        '-A -t 10.0.0.1:8443 -s lc',
+        '-a -t 10.0.0.1:8443 -r 192.168.10.2:443 -m -w 7',
+      ];
       const withApi = `${natConfig()}  api:\n    address: 10.0.0.1:8080\n    forwarding: nat\n    reals: [192.168.10.2:80]\n`;
       const first = await pass(withApi);
       expect(first.plan.foreign).toEqual(['TCP 10.0.0.1:8443']);

@@ -19,14 +19,19 @@ async function lvsd(nat: BuiltLab, args: string[], expectedCodes: number[] = [0]
   const result = await nat.director.lvsd(args, { env: { ...process.env, NO_COLOR: '1' } });
   process.stdout.write(result.stdout);
   process.stderr.write(result.stderr);
-  if (!expectedCodes.includes(result.code)) throw new Error(`lvsd ${args.join(' ')} exited with ${result.code}`);
+  if (!expectedCodes.includes(result.code))
+    throw new Error(`lvsd ${args.join(' ')} exited with ${result.code}`);
 }
 
 async function main(): Promise<number> {
-  banner('LVS-NAT lab: client 10.0.0.2 -> director 10.0.0.1 (VIP) -> real1 192.168.10.2, real2 192.168.11.2');
+  banner(
+    'LVS-NAT lab: client 10.0.0.2 -> director 10.0.0.1 (VIP) -> real1 192.168.10.2, real2 192.168.11.2',
+  );
   const started = Date.now();
   const nat = await natLab();
-  process.stdout.write(`namespaces, links, routes and servers ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(
+    `namespaces, links, routes and servers ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  );
   try {
     // plan exits 2 when changes are pending: on an empty table they are.
     await lvsd(nat, ['plan', '-c', config], [2]);
@@ -35,7 +40,9 @@ async function main(): Promise<number> {
     banner(`${requests} requests from the client: curl http://${nat.vip}/`);
     const answers: string[] = [];
     for (let i = 1; i <= requests; i++) {
-      const answer = await nat.client.httpGet(`http://${nat.vip}/`).catch((err: Error) => `no answer (${err.message})`);
+      const answer = await nat.client
+        .httpGet(`http://${nat.vip}/`)
+        .catch((err: Error) => `no answer (${err.message})`);
       answers.push(answer);
       process.stdout.write(`request ${i}: answered by ${answer}\n`);
     }
@@ -44,7 +51,9 @@ async function main(): Promise<number> {
       process.stdout.write(`\nFAILED: ${silent.join(' and ')} never answered\n`);
       return 1;
     }
-    process.stdout.write(`\nBoth real servers answered (${answers.join(', ')}): lvsd programmed the kernel's IPVS table.\n`);
+    process.stdout.write(
+      `\nBoth real servers answered (${answers.join(', ')}): lvsd programmed the kernel's IPVS table.\n`,
+    );
     return 0;
   } finally {
     await nat.teardown();

@@ -31,7 +31,9 @@ export class ExecError extends Error {
     readonly result: ExecResult,
     where: string,
   ) {
-    super(`${where}: \`${argv.join(' ')}\` exited with ${result.code}${result.stderr.trim() ? `: ${result.stderr.trim()}` : ''}`);
+    super(
+      `${where}: \`${argv.join(' ')}\` exited with ${result.code}${result.stderr.trim() ? `: ${result.stderr.trim()}` : ''}`,
+    );
   }
 }
 
@@ -47,11 +49,18 @@ function execArgv(argv: readonly string[], options: ExecOptions = {}): Promise<E
     const child = execFile(
       command,
       args,
-      { maxBuffer: 64 * 1024 * 1024, timeout: options.timeoutMs ?? 60_000, env: options.env ?? process.env },
+      {
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: options.timeoutMs ?? 60_000,
+        env: options.env ?? process.env,
+      },
       (err, stdout, stderr) => {
-        const e = err as (NodeJS.ErrnoException & { code?: number | string; killed?: boolean }) | null;
+        const e = err as
+          | (NodeJS.ErrnoException & { code?: number | string; killed?: boolean })
+          | null;
         const code = e ? (typeof e.code === 'number' ? e.code : 127) : 0;
-        const why = e && typeof e.code !== 'number' ? `${e.killed ? 'timed out' : e.message}\n` : '';
+        const why =
+          e && typeof e.code !== 'number' ? `${e.killed ? 'timed out' : e.message}\n` : '';
         resolve({ code, stdout: String(stdout), stderr: why + String(stderr) });
       },
     );
@@ -147,9 +156,22 @@ export class Netns {
   }
 
   /** One HTTP GET from here with curl; resolves with the body, trimmed (a real's name). */
-  async httpGet(url: string, options: { timeoutMs?: number; source?: string } = {}): Promise<string> {
+  async httpGet(
+    url: string,
+    options: { timeoutMs?: number; source?: string } = {},
+  ): Promise<string> {
     const seconds = String((options.timeoutMs ?? 5000) / 1000);
-    const argv = ['curl', '-sS', '-g', '--noproxy', '*', '--max-time', seconds, ...(options.source ? ['--interface', options.source] : []), url];
+    const argv = [
+      'curl',
+      '-sS',
+      '-g',
+      '--noproxy',
+      '*',
+      '--max-time',
+      seconds,
+      ...(options.source ? ['--interface', options.source] : []),
+      url,
+    ];
     return (await this.run(argv)).trim();
   }
 
@@ -159,7 +181,9 @@ export class Netns {
     // whole datagram at once (bash's read would take one byte and drop the rest).
     const script = 'exec 3<>"/dev/udp/$1/$2"; printf "%s\\n" "$3" >&3; timeout "$4" head -n 1 <&3';
     const seconds = String(Math.max(1, Math.round(timeoutMs / 1000)));
-    return (await this.run(['bash', '-c', script, 'udp', host, String(port), message, seconds])).trim();
+    return (
+      await this.run(['bash', '-c', script, 'udp', host, String(port), message, seconds])
+    ).trim();
   }
 }
 
@@ -221,7 +245,10 @@ export class NameServer {
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server ${this.answer} in ${this.ns.name}: not ready after 60 s`)), 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`server ${this.answer} in ${this.ns.name}: not ready after 60 s`)),
+        60_000,
+      );
       const lines = createInterface({ input: child.stdout! });
       lines.once('line', (line) => {
         clearTimeout(timer);
@@ -230,7 +257,11 @@ export class NameServer {
       });
       child.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new Error(`server ${this.answer} in ${this.ns.name} exited with ${code}: ${stderr.trim()}`));
+        reject(
+          new Error(
+            `server ${this.answer} in ${this.ns.name} exited with ${code}: ${stderr.trim()}`,
+          ),
+        );
       });
     });
   }
@@ -291,7 +322,10 @@ export class Lab {
 
   /** A lab rooted in this process's namespace (brings its lo up). */
   static async create(options: LabOptions = {}): Promise<Lab> {
-    if (process.getuid?.() !== 0) throw new Error('the topology helpers need root (run them in the kernel lab: test/lab/kernel-suite.sh)');
+    if (process.getuid?.() !== 0)
+      throw new Error(
+        'the topology helpers need root (run them in the kernel lab: test/lab/kernel-suite.sh)',
+      );
     const lab = new Lab(options);
     await lab.self.ip('link', 'set', 'lo', 'up');
     return lab;
@@ -383,7 +417,14 @@ export interface BuildOptions {
   prefix?: string;
 }
 
-function built(lab: Lab, client: Netns, reals: Real[], vip: string, vip6: string | undefined, options: BuildOptions): BuiltLab {
+function built(
+  lab: Lab,
+  client: Netns,
+  reals: Real[],
+  vip: string,
+  vip6: string | undefined,
+  options: BuildOptions,
+): BuiltLab {
   const httpPort = options.httpPort ?? 80;
   return {
     lab,
@@ -414,12 +455,20 @@ function realCount(options: BuildOptions): number {
  * added later included) and UDP on each of `udpHosts` (a UDP answer leaves from the
  * address its socket is bound to, and DR / TUN answers must leave from the VIP).
  */
-async function startServers(lab: Lab, reals: Real[], options: BuildOptions, udpHosts: (real: Real) => string[]): Promise<void> {
+async function startServers(
+  lab: Lab,
+  reals: Real[],
+  options: BuildOptions,
+  udpHosts: (real: Real) => string[],
+): Promise<void> {
   const httpPort = options.httpPort ?? 80;
   const udpPort = options.udpPort ?? 53;
   await Promise.all(
     reals.map(async (r) => {
-      const listeners = [`http:[::]:${httpPort}`, ...udpHosts(r).map((h) => `udp:${h.includes(':') ? `[${h}]` : h}:${udpPort}`)];
+      const listeners = [
+        `http:[::]:${httpPort}`,
+        ...udpHosts(r).map((h) => `udp:${h.includes(':') ? `[${h}]` : h}:${udpPort}`),
+      ];
       r.server = await lab.serve(r.ns, r.name, listeners);
     }),
   );
@@ -439,7 +488,11 @@ export async function natLab(options: BuildOptions & { ipv6?: boolean } = {}): P
     const client = await lab.netns('client');
     const v6 = options.ipv6 ?? false;
     await lab.link(
-      { ns: director, dev: 'to-client', addresses: ['10.0.0.1/24', ...(v6 ? ['2001:db8::1/64'] : [])] },
+      {
+        ns: director,
+        dev: 'to-client',
+        addresses: ['10.0.0.1/24', ...(v6 ? ['2001:db8::1/64'] : [])],
+      },
       { ns: client, dev: 'eth0', addresses: ['10.0.0.2/24', ...(v6 ? ['2001:db8::2/64'] : [])] },
     );
     await director.enableForwarding();
@@ -448,12 +501,26 @@ export async function natLab(options: BuildOptions & { ipv6?: boolean } = {}): P
       const net = 9 + i;
       const ns = await lab.netns(`real${i}`);
       await lab.link(
-        { ns: director, dev: `to-real${i}`, addresses: [`192.168.${net}.1/24`, ...(v6 ? [`2001:db8:${net}::1/64`] : [])] },
-        { ns, dev: 'eth0', addresses: [`192.168.${net}.2/24`, ...(v6 ? [`2001:db8:${net}::2/64`] : [])] },
+        {
+          ns: director,
+          dev: `to-real${i}`,
+          addresses: [`192.168.${net}.1/24`, ...(v6 ? [`2001:db8:${net}::1/64`] : [])],
+        },
+        {
+          ns,
+          dev: 'eth0',
+          addresses: [`192.168.${net}.2/24`, ...(v6 ? [`2001:db8:${net}::2/64`] : [])],
+        },
       );
       await ns.addRoute('default', `192.168.${net}.1`);
       if (v6) await ns.addRoute('default', `2001:db8:${net}::1`);
-      reals.push({ name: `real${i}`, ns, address: `192.168.${net}.2`, ...(v6 ? { address6: `2001:db8:${net}::2` } : {}), server: undefined as unknown as NameServer });
+      reals.push({
+        name: `real${i}`,
+        ns,
+        address: `192.168.${net}.2`,
+        ...(v6 ? { address6: `2001:db8:${net}::2` } : {}),
+        server: undefined as unknown as NameServer,
+      });
     }
     if (options.servers !== false) await startServers(lab, reals, options, () => ['::']);
     return built(lab, client, reals, '10.0.0.1', v6 ? '2001:db8::1' : undefined, options);
@@ -474,7 +541,8 @@ export async function prepareReal(ns: Netns, vip: string, method: 'dr' | 'tun'):
   } else {
     await ns.ip('link', 'set', 'tunl0', 'up');
     await ns.ip('addr', 'add', `${vip}/32`, 'dev', 'tunl0');
-    for (const dev of ['all', 'default', 'tunl0']) await ns.sysctl(`net.ipv4.conf.${dev}.rp_filter`, 0);
+    for (const dev of ['all', 'default', 'tunl0'])
+      await ns.sysctl(`net.ipv4.conf.${dev}.rp_filter`, 0);
   }
   await ns.sysctl('net.ipv4.conf.all.arp_ignore', 1);
   await ns.sysctl('net.ipv4.conf.all.arp_announce', 2);
@@ -488,7 +556,9 @@ export async function prepareReal(ns: Netns, vip: string, method: 'dr' | 'tun'):
  * it answers on the VIP too; UDP listens on the real's address and, when the builder put it
  * there, on the VIP (restart `real.server` with your own listeners otherwise).
  */
-export async function drLab(options: BuildOptions & { prepareReals?: boolean } = {}): Promise<BuiltLab> {
+export async function drLab(
+  options: BuildOptions & { prepareReals?: boolean } = {},
+): Promise<BuiltLab> {
   const lab = await Lab.create(options.prefix ? { prefix: options.prefix } : {});
   const vip = '10.0.0.100';
   try {
@@ -502,11 +572,19 @@ export async function drLab(options: BuildOptions & { prepareReals?: boolean } =
     for (let i = 1; i <= realCount(options); i++) {
       const ns = await lab.netns(`real${i}`);
       ends.push({ ns, dev: 'eth0', addresses: [`10.0.0.${10 + i}/24`] });
-      reals.push({ name: `real${i}`, ns, address: `10.0.0.${10 + i}`, server: undefined as unknown as NameServer });
+      reals.push({
+        name: `real${i}`,
+        ns,
+        address: `10.0.0.${10 + i}`,
+        server: undefined as unknown as NameServer,
+      });
     }
     await lab.segment('switch', ends);
     if (options.prepareReals !== false) for (const r of reals) await prepareReal(r.ns, vip, 'dr');
-    if (options.servers !== false) await startServers(lab, reals, options, (r) => (options.prepareReals !== false ? [r.address, vip] : [r.address]));
+    if (options.servers !== false)
+      await startServers(lab, reals, options, (r) =>
+        options.prepareReals !== false ? [r.address, vip] : [r.address],
+      );
     return built(lab, client, reals, vip, undefined, options);
   } catch (err) {
     await lab.teardown();
@@ -520,24 +598,40 @@ export async function drLab(options: BuildOptions & { prepareReals?: boolean } =
  * through the director). With prepareReals (default true) each real holds the VIP on
  * tunl0 (ipip) with rp_filter off; replies go from the VIP back through the director.
  */
-export async function tunLab(options: BuildOptions & { prepareReals?: boolean } = {}): Promise<BuiltLab> {
+export async function tunLab(
+  options: BuildOptions & { prepareReals?: boolean } = {},
+): Promise<BuiltLab> {
   const lab = await Lab.create(options.prefix ? { prefix: options.prefix } : {});
   const vip = '10.0.0.100';
   try {
     const director = lab.self;
     const client = await lab.netns('client');
-    await lab.link({ ns: director, dev: 'to-client', addresses: ['10.0.0.1/24', `${vip}/32`] }, { ns: client, dev: 'eth0', addresses: ['10.0.0.2/24'] });
+    await lab.link(
+      { ns: director, dev: 'to-client', addresses: ['10.0.0.1/24', `${vip}/32`] },
+      { ns: client, dev: 'eth0', addresses: ['10.0.0.2/24'] },
+    );
     await director.enableForwarding();
     const reals: Real[] = [];
     for (let i = 1; i <= realCount(options); i++) {
       const net = 9 + i;
       const ns = await lab.netns(`real${i}`);
-      await lab.link({ ns: director, dev: `to-real${i}`, addresses: [`192.168.${net}.1/24`] }, { ns, dev: 'eth0', addresses: [`192.168.${net}.2/24`] });
+      await lab.link(
+        { ns: director, dev: `to-real${i}`, addresses: [`192.168.${net}.1/24`] },
+        { ns, dev: 'eth0', addresses: [`192.168.${net}.2/24`] },
+      );
       await ns.addRoute('default', `192.168.${net}.1`);
-      reals.push({ name: `real${i}`, ns, address: `192.168.${net}.2`, server: undefined as unknown as NameServer });
+      reals.push({
+        name: `real${i}`,
+        ns,
+        address: `192.168.${net}.2`,
+        server: undefined as unknown as NameServer,
+      });
     }
     if (options.prepareReals !== false) for (const r of reals) await prepareReal(r.ns, vip, 'tun');
-    if (options.servers !== false) await startServers(lab, reals, options, (r) => (options.prepareReals !== false ? [r.address, vip] : [r.address]));
+    if (options.servers !== false)
+      await startServers(lab, reals, options, (r) =>
+        options.prepareReals !== false ? [r.address, vip] : [r.address],
+      );
     return built(lab, client, reals, vip, undefined, options);
   } catch (err) {
     await lab.teardown();
@@ -549,8 +643,31 @@ export async function tunLab(options: BuildOptions & { prepareReals?: boolean } 
  * Marks packets to `vip` on `ports` with `mark` in the mangle table, one multiport rule, as
  * the LVS docs do for HTTP and HTTPS together: an IPVS fwmark service then takes them all.
  */
-export async function markPorts(director: Netns, vip: string, ports: number[], mark: number, protocol: 'tcp' | 'udp' = 'tcp'): Promise<void> {
-  await director.iptables('-t', 'mangle', '-A', 'PREROUTING', '-d', `${vip}/32`, '-p', protocol, '-m', 'multiport', '--dports', ports.join(','), '-j', 'MARK', '--set-mark', String(mark));
+export async function markPorts(
+  director: Netns,
+  vip: string,
+  ports: number[],
+  mark: number,
+  protocol: 'tcp' | 'udp' = 'tcp',
+): Promise<void> {
+  await director.iptables(
+    '-t',
+    'mangle',
+    '-A',
+    'PREROUTING',
+    '-d',
+    `${vip}/32`,
+    '-p',
+    protocol,
+    '-m',
+    'multiport',
+    '--dports',
+    ports.join(','),
+    '-j',
+    'MARK',
+    '--set-mark',
+    String(mark),
+  );
 }
 
 /** Polls `check` every 100 ms until it returns something truthy; rejects after timeoutMs. */
@@ -563,6 +680,10 @@ export function sortedLines(text: string): string[] {
     .sort();
 }
 
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 30_000,
+): Promise<NonNullable<T>> {
   return waitUntil(what, check, { timeoutMs, pollMs: 100 });
 }

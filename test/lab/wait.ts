@@ -6,7 +6,11 @@ export interface WaitOptions {
 }
 
 /** Polls until `check` returns a truthy value, failing after `timeoutMs` with `what` and the last error. */
-export async function waitUntil<T>(what: string, check: () => T | Promise<T>, { timeoutMs, pollMs }: WaitOptions): Promise<NonNullable<T>> {
+export async function waitUntil<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  { timeoutMs, pollMs }: WaitOptions,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -16,7 +20,10 @@ export async function waitUntil<T>(what: string, check: () => T | Promise<T>, { 
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }

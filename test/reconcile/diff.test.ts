@@ -12,7 +12,9 @@ describe('diffService', () => {
 
   it('finds nothing between equal services, even as distinct objects', () => {
     expect(diffService(base, structuredClone(base))).toEqual([]);
-    expect(diffService({ ...base, pe: null }, { ...base, pe: undefined } as unknown as Service)).toEqual([]);
+    expect(
+      diffService({ ...base, pe: null }, { ...base, pe: undefined } as unknown as Service),
+    ).toEqual([]);
   });
 
   const edits: Array<[string, Partial<Service>, string, string]> = [
@@ -52,8 +54,12 @@ describe('diffDest', () => {
   it('compares tunnel settings only when the wanted dest tunnels', () => {
     const tun: Dest = { ...base, forwarding: 'tun', tunnelType: 'ipip' };
     expect(diffDest({ ...base, tunnelType: 'gue', tunnelPort: 6080 }, base)).toEqual([]);
-    expect(diffDest(tun, { ...tun, tunnelType: 'gue', tunnelPort: 6080 })).toEqual([{ field: 'tunnel', from: 'ipip', to: 'gue:6080' }]);
-    expect(diffDest(tun, { ...tun, tunnelFlags: { csum: true, remcsum: false } })).toEqual([{ field: 'tunnel', from: 'ipip', to: 'ipip csum' }]);
+    expect(diffDest(tun, { ...tun, tunnelType: 'gue', tunnelPort: 6080 })).toEqual([
+      { field: 'tunnel', from: 'ipip', to: 'gue:6080' },
+    ]);
+    expect(diffDest(tun, { ...tun, tunnelFlags: { csum: true, remcsum: false } })).toEqual([
+      { field: 'tunnel', from: 'ipip', to: 'ipip csum' },
+    ]);
     expect(diffDest(tun, structuredClone(tun))).toEqual([]);
   });
 });

@@ -25,7 +25,9 @@ const sysctls: SysctlAccess = {
 };
 
 const web: DesiredState = {
-  services: [desired('web', tcpService('10.0.0.1', 80, { scheduler: 'rr' }), [dest('192.168.10.2', 80)])],
+  services: [
+    desired('web', tcpService('10.0.0.1', 80, { scheduler: 'rr' }), [dest('192.168.10.2', 80)]),
+  ],
 };
 
 describe('planner and kernel agree', () => {
@@ -52,7 +54,14 @@ describe('planner and kernel agree', () => {
     expect(first.report?.failed).toBe(0);
     // What the kernel (and the fake) report back: the defaults filled in.
     expect(await kernel.listDaemons()).toEqual([
-      expect.objectContaining({ state: 'master', interface: 'eth1', syncId: 10, mcastGroup: '224.0.0.81', mcastPort: 8848, mcastTtl: 1 }),
+      expect.objectContaining({
+        state: 'master',
+        interface: 'eth1',
+        syncId: 10,
+        mcastGroup: '224.0.0.81',
+        mcastPort: 8848,
+        mcastTtl: 1,
+      }),
       expect.objectContaining({ state: 'backup', interface: 'eth1', syncId: 10 }),
     ]);
     const second = await reconcile(kernel, options);
@@ -69,7 +78,10 @@ describe('planner and kernel agree', () => {
     const result = await reconcileAgainst(
       { table: snapshot },
       {
-        desired: { ...web, sysctls: { 'net.ipv4.ip_forward': 1, 'net.ipv4.vs.conn_reuse_mode': 1 } },
+        desired: {
+          ...web,
+          sysctls: { 'net.ipv4.ip_forward': 1, 'net.ipv4.vs.conn_reuse_mode': 1 },
+        },
         stateDir: null,
         prune: 'managed',
         drainTimeoutMs: 0,

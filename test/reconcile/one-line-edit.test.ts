@@ -11,15 +11,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WireFake } from '../../bench/ipvs-wire-fake.js';
-import { REAL_PORT, realOf, vipOf, yamlRealLine, yamlTable } from '../../bench/reconcile-generate.js';
+import {
+  REAL_PORT,
+  realOf,
+  vipOf,
+  yamlRealLine,
+  yamlTable,
+} from '../../bench/reconcile-generate.js';
 import { formatDiagnostics, loadConfig } from '../../src/config/index.js';
 import { CmdAttr, IpvsCmd } from '../../src/ipvs/constants.js';
-import { decodeDest, decodeService, findAttribute, parseGenl, splitMessages } from '../../src/ipvs/codec.js';
+import {
+  decodeDest,
+  decodeService,
+  findAttribute,
+  parseGenl,
+  splitMessages,
+} from '../../src/ipvs/codec.js';
 import { desiredState } from '../../src/reconcile/desired.js';
 import { reconcile, type SysctlAccess } from '../../src/reconcile/reconcile.js';
 
 const shape = { services: 1000, destsPerService: 10 };
-const noSysctls: SysctlAccess = { read: async (names) => Object.fromEntries(names.map((n) => [n, null])), write: async () => undefined };
+const noSysctls: SysctlAccess = {
+  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
+  write: async () => undefined,
+};
 
 describe('a one-line edit of a 1000 x 10 config', () => {
   let dir: string;
@@ -28,7 +43,9 @@ describe('a one-line edit of a 1000 x 10 config', () => {
   let lines: string[];
 
   /** Writes the config, loads it from disk, reconciles; the netlink messages it took. */
-  async function applyFile(text: string): Promise<{ messages: number; sent: Buffer[]; failed: number }> {
+  async function applyFile(
+    text: string,
+  ): Promise<{ messages: number; sent: Buffer[]; failed: number }> {
     await writeFile(file, text);
     const loaded = await loadConfig(file, { host: null });
     if (!loaded.ok) throw new Error(formatDiagnostics(loaded.errors));
@@ -43,7 +60,11 @@ describe('a one-line edit of a 1000 x 10 config', () => {
       addresses: null,
       markRules: null,
     });
-    return { messages: kernel.messages, sent: [...kernel.sent], failed: result.report?.failed ?? 0 };
+    return {
+      messages: kernel.messages,
+      sent: [...kernel.sent],
+      failed: result.report?.failed ?? 0,
+    };
   }
 
   /** The single genl message sent: command and attributes. */
@@ -85,7 +106,12 @@ describe('a one-line edit of a 1000 x 10 config', () => {
     expect(genl.cmd).toBe(IpvsCmd.SET_DEST);
     const service = decodeService(findAttribute(genl.attrs, CmdAttr.SERVICE)!);
     expect(service).toMatchObject({ protocol: 'tcp', address: vipOf(617), port: 80 });
-    expect(decodeDest(findAttribute(genl.attrs, CmdAttr.DEST)!, 'ipv4')).toMatchObject({ address: realOf(4), port: REAL_PORT, weight: 7, forwarding: 'nat' });
+    expect(decodeDest(findAttribute(genl.attrs, CmdAttr.DEST)!, 'ipv4')).toMatchObject({
+      address: realOf(4),
+      port: REAL_PORT,
+      weight: 7,
+      forwarding: 'nat',
+    });
     expect((await applyFile(lines.join('\n'))).messages).toBe(0);
   });
 
@@ -97,7 +123,10 @@ describe('a one-line edit of a 1000 x 10 config', () => {
     expect(edit.messages).toBe(1);
     const genl = onlyMessage(edit.sent);
     expect(genl.cmd).toBe(IpvsCmd.SET_SERVICE);
-    expect(decodeService(findAttribute(genl.attrs, CmdAttr.SERVICE)!)).toMatchObject({ address: vipOf(3), scheduler: 'sed' });
+    expect(decodeService(findAttribute(genl.attrs, CmdAttr.SERVICE)!)).toMatchObject({
+      address: vipOf(3),
+      scheduler: 'sed',
+    });
   });
 
   it('one real removed: exactly one DEL_DEST; put back: exactly one NEW_DEST', async () => {
@@ -111,6 +140,10 @@ describe('a one-line edit of a 1000 x 10 config', () => {
     expect(addition.messages).toBe(1);
     const genl = onlyMessage(addition.sent);
     expect(genl.cmd).toBe(IpvsCmd.NEW_DEST);
-    expect(decodeDest(findAttribute(genl.attrs, CmdAttr.DEST)!, 'ipv4')).toMatchObject({ address: realOf(9), port: REAL_PORT, weight: 1 });
+    expect(decodeDest(findAttribute(genl.attrs, CmdAttr.DEST)!, 'ipv4')).toMatchObject({
+      address: realOf(9),
+      port: REAL_PORT,
+      weight: 1,
+    });
   });
 });

@@ -7,7 +7,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import type { IpvsOp } from '../../src/ipvs/client.js';
-import { destId, serviceId, serviceKeyOf, type Dest, type IpvsTable, type Service } from '../../src/ipvs/model.js';
+import {
+  destId,
+  serviceId,
+  serviceKeyOf,
+  type Dest,
+  type IpvsTable,
+  type Service,
+} from '../../src/ipvs/model.js';
 import { applyPlan } from '../../src/reconcile/apply.js';
 import { plan, type DesiredService, type PlanContext } from '../../src/reconcile/plan.js';
 import { dest, tcpService } from './fixtures.js';
@@ -26,37 +33,60 @@ const serviceShapes: Service[] = [
 ];
 
 const arbService = (index: number) =>
-  fc.record({
-    scheduler: fc.constantFrom('rr', 'wrr', 'wlc', 'lc', 'sh'),
-    persistent: fc.boolean(),
-    timeout: fc.integer({ min: 1, max: 3600 }),
-  }).map(({ scheduler, persistent, timeout }): Service => {
-    const shape = serviceShapes[index]!;
-    return {
-      ...shape,
-      scheduler,
-      flags: { ...shape.flags, persistent },
-      timeout: persistent ? timeout : 0,
-    } as Service;
-  });
+  fc
+    .record({
+      scheduler: fc.constantFrom('rr', 'wrr', 'wlc', 'lc', 'sh'),
+      persistent: fc.boolean(),
+      timeout: fc.integer({ min: 1, max: 3600 }),
+    })
+    .map(({ scheduler, persistent, timeout }): Service => {
+      const shape = serviceShapes[index]!;
+      return {
+        ...shape,
+        scheduler,
+        flags: { ...shape.flags, persistent },
+        timeout: persistent ? timeout : 0,
+      } as Service;
+    });
 
 const realAddresses = (family: 'ipv4' | 'ipv6') =>
-  family === 'ipv4' ? ['192.168.10.2', '192.168.10.3', '192.168.11.2', '192.168.11.3'] : ['2001:db8:1::2', '2001:db8:1::3'];
+  family === 'ipv4'
+    ? ['192.168.10.2', '192.168.10.3', '192.168.11.2', '192.168.11.3']
+    : ['2001:db8:1::2', '2001:db8:1::3'];
 
 const arbDests = (service: Service) =>
-  fc.subarray(realAddresses(service.family)).chain((addresses) =>
+  fc
+    .subarray(realAddresses(service.family))
+    .chain((addresses) =>
+      fc.tuple(
+        ...addresses.map((address) =>
+          fc
+            .record({
+              weight: fc.integer({ min: 0, max: 10 }),
+              upper: fc.integer({ min: 0, max: 100 }),
+            })
+            .map(
+              ({ weight, upper }): Dest =>
+                dest(address, 'fwmark' in service ? 0 : (service as { port: number }).port, {
+                  weight,
+                  upperThreshold: upper,
+                }),
+            ),
+        ),
+      ),
+    );
+
+const arbTable: fc.Arbitrary<DesiredService[]> = fc
+  .subarray([0, 1, 2, 3, 4])
+  .chain((indexes) =>
     fc.tuple(
-      ...addresses.map((address) =>
-        fc.record({ weight: fc.integer({ min: 0, max: 10 }), upper: fc.integer({ min: 0, max: 100 }) }).map(
-          ({ weight, upper }): Dest => dest(address, 'fwmark' in service ? 0 : (service as { port: number }).port, { weight, upperThreshold: upper }),
+      ...indexes.map((i) =>
+        arbService(i).chain((service) =>
+          arbDests(service).map((dests) => ({ name: `svc${i}`, service, dests })),
         ),
       ),
     ),
   );
-
-const arbTable: fc.Arbitrary<DesiredService[]> = fc
-  .subarray([0, 1, 2, 3, 4])
-  .chain((indexes) => fc.tuple(...indexes.map((i) => arbService(i).chain((service) => arbDests(service).map((dests) => ({ name: `svc${i}`, service, dests }))))));
 
 async function kernelWith(services: DesiredService[]): Promise<FakeIpvs> {
   const fake = new FakeIpvs();
@@ -75,14 +105,20 @@ function settingsOf(table: IpvsTable) {
     .map(({ stats: _s, dests, ...service }) => ({
       id: serviceId(service),
       service,
-      dests: dests.map(({ activeConns: _a, inactiveConns: _i, persistConns: _p, stats: _st, ...d }) => d).sort((a, b) => destId(a).localeCompare(destId(b))),
+      dests: dests
+        .map(({ activeConns: _a, inactiveConns: _i, persistConns: _p, stats: _st, ...d }) => d)
+        .sort((a, b) => destId(a).localeCompare(destId(b))),
     }))
     .sort((a, b) => a.id.localeCompare(b.id));
 }
 
 function settingsOfDesired(services: DesiredService[]) {
   return services
-    .map((s) => ({ id: serviceId(s.service), service: s.service, dests: [...s.dests].sort((a, b) => destId(a).localeCompare(destId(b))) }))
+    .map((s) => ({
+      id: serviceId(s.service),
+      service: s.service,
+      dests: [...s.dests].sort((a, b) => destId(a).localeCompare(destId(b))),
+    }))
     .sort((a, b) => a.id.localeCompare(b.id));
 }
 
@@ -100,7 +136,11 @@ describe('planner properties (against the fake kernel)', () => {
       fc.asyncProperty(arbTable, arbTable, async (before, after) => {
         const kernel = await kernelWith(before);
         const owned = before.map((s) => serviceId(s.service));
-        const first = plan({ services: after }, { table: await kernel.readTable() }, contextFor(owned));
+        const first = plan(
+          { services: after },
+          { table: await kernel.readTable() },
+          contextFor(owned),
+        );
         const report = await applyPlan(kernel, first);
         expect(report.failed).toBe(0);
         const table = await kernel.readTable();
@@ -116,8 +156,17 @@ describe('planner properties (against the fake kernel)', () => {
     await fc.assert(
       fc.asyncProperty(arbTable, arbTable, async (before, after) => {
         const kernel = await kernelWith(before);
-        const result = plan({ services: after }, { table: await kernel.readTable() }, contextFor(before.map((s) => serviceId(s.service))));
-        const kept = new Set(after.flatMap((s) => [serviceId(s.service), ...s.dests.map((d) => `${serviceId(s.service)} ${destId(d)}`)]));
+        const result = plan(
+          { services: after },
+          { table: await kernel.readTable() },
+          contextFor(before.map((s) => serviceId(s.service))),
+        );
+        const kept = new Set(
+          after.flatMap((s) => [
+            serviceId(s.service),
+            ...s.dests.map((d) => `${serviceId(s.service)} ${destId(d)}`),
+          ]),
+        );
         for (const step of result.steps.filter((s) => s.action === 'remove')) {
           expect(kept.has(step.dest ? `${step.service} ${step.dest}` : step.service)).toBe(false);
         }
@@ -130,7 +179,9 @@ describe('planner properties (against the fake kernel)', () => {
     await fc.assert(
       fc.asyncProperty(arbTable, async (services) => {
         const kernel = await kernelWith(services);
-        expect(plan({ services }, { table: await kernel.readTable() }, contextFor([])).steps).toEqual([]);
+        expect(
+          plan({ services }, { table: await kernel.readTable() }, contextFor([])).steps,
+        ).toEqual([]);
       }),
       { numRuns: 100 },
     );

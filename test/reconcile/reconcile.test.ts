@@ -3,10 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
-import { ForwardingIpvsClient, IpvsError, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
+import {
+  ForwardingIpvsClient,
+  IpvsError,
+  type IpvsOp,
+  type IpvsOpResult,
+} from '../../src/ipvs/client.js';
 import { formatApplyReport } from '../../src/reconcile/format.js';
 import type { DesiredState } from '../../src/reconcile/plan.js';
-import { reconcile, type ReconcileOptions, type SysctlAccess } from '../../src/reconcile/reconcile.js';
+import {
+  reconcile,
+  type ReconcileOptions,
+  type SysctlAccess,
+} from '../../src/reconcile/reconcile.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
 const web = tcpService('10.0.0.1', 80, { scheduler: 'rr' });
@@ -18,7 +27,9 @@ const state: DesiredState = {
   ],
 };
 
-function memorySysctls(values: Record<string, number | null> = {}): SysctlAccess & { values: Record<string, number | null> } {
+function memorySysctls(
+  values: Record<string, number | null> = {},
+): SysctlAccess & { values: Record<string, number | null> } {
   return {
     values,
     async read(names) {
@@ -45,7 +56,10 @@ async function options(extra: Partial<ReconcileOptions> = {}): Promise<Reconcile
 /** Refuses the first operation that matches, once: a change the kernel refuses today. */
 class RefuseOnce extends ForwardingIpvsClient {
   refused = false;
-  constructor(inner: FakeIpvs, private readonly matches: (op: IpvsOp) => boolean) {
+  constructor(
+    inner: FakeIpvs,
+    private readonly matches: (op: IpvsOp) => boolean,
+  ) {
     super(inner);
   }
   override async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
@@ -53,7 +67,10 @@ class RefuseOnce extends ForwardingIpvsClient {
     for (const op of ops) {
       if (!this.refused && this.matches(op)) {
         this.refused = true;
-        results.push({ ok: false, error: new IpvsError(op.op, 'x', 12, 'Memory allocation problem') });
+        results.push({
+          ok: false,
+          error: new IpvsError(op.op, 'x', 12, 'Memory allocation problem'),
+        });
       } else {
         results.push(...(await this.inner.execute([op])));
       }
@@ -80,9 +97,20 @@ describe('reconcile', () => {
     const opts = await options();
     await reconcile(kernel, opts);
     kernel.log.length = 0;
-    const edited: DesiredState = { services: [desired('web', web, [dest('192.168.10.2', 80, { weight: 5 }), dest('192.168.11.2', 80)]), state.services[1]!] };
+    const edited: DesiredState = {
+      services: [
+        desired('web', web, [dest('192.168.10.2', 80, { weight: 5 }), dest('192.168.11.2', 80)]),
+        state.services[1]!,
+      ],
+    };
     await reconcile(kernel, { ...opts, desired: edited });
-    expect(kernel.log).toEqual([{ op: 'edit-dest', service: { family: 'ipv4', protocol: 'tcp', address: '10.0.0.1', port: 80 }, dest: dest('192.168.10.2', 80, { weight: 5 }) }]);
+    expect(kernel.log).toEqual([
+      {
+        op: 'edit-dest',
+        service: { family: 'ipv4', protocol: 'tcp', address: '10.0.0.1', port: 80 },
+        dest: dest('192.168.10.2', 80, { weight: 5 }),
+      },
+    ]);
   });
 
   it('a dry run reads but never writes, and writes no state', async () => {
@@ -115,20 +143,29 @@ describe('reconcile', () => {
 
   it('applies the independent rest when the kernel refuses one change, reports it, and converges next time', async () => {
     const kernel = new FakeIpvs();
-    const flaky = new RefuseOnce(kernel, (op) => op.op === 'add-dest' && op.dest.address === '192.168.11.2');
+    const flaky = new RefuseOnce(
+      kernel,
+      (op) => op.op === 'add-dest' && op.dest.address === '192.168.11.2',
+    );
     const opts = await options();
     const first = await reconcile(flaky, opts);
     expect(first.report?.failed).toBe(1);
-    expect(formatApplyReport(first.report!)).toContain('! add-dest TCP 10.0.0.1:80 -> 192.168.11.2:80: Memory allocation problem');
+    expect(formatApplyReport(first.report!)).toContain(
+      '! add-dest TCP 10.0.0.1:80 -> 192.168.11.2:80: Memory allocation problem',
+    );
     expect((await kernel.readTable()).services.flatMap((s) => s.dests)).toHaveLength(2);
     const second = await reconcile(flaky, opts);
-    expect(second.plan.steps.map((s) => `${s.op.op} ${s.dest}`)).toEqual(['add-dest 192.168.11.2:80']);
+    expect(second.plan.steps.map((s) => `${s.op.op} ${s.dest}`)).toEqual([
+      'add-dest 192.168.11.2:80',
+    ]);
     expect(second.report?.failed).toBe(0);
   });
 
   it('reports the dests of a refused service as caused by it', async () => {
     const kernel = new FakeIpvs();
-    const bad: DesiredState = { services: [desired('web', { ...web, scheduler: 'nosuch' }, [dest('192.168.10.2', 80)])] };
+    const bad: DesiredState = {
+      services: [desired('web', { ...web, scheduler: 'nosuch' }, [dest('192.168.10.2', 80)])],
+    };
     const result = await reconcile(kernel, await options({ desired: bad }));
     expect(result.report?.failed).toBe(2);
     const text = formatApplyReport(result.report!);
@@ -137,10 +174,20 @@ describe('reconcile', () => {
   });
 
   it('sets configured sysctls and advises on the ones it leaves alone', async () => {
-    const sysctls = memorySysctls({ 'net.ipv4.ip_forward': 0, 'net.ipv4.vs.conn_reuse_mode': 1, 'net.ipv4.vs.expire_quiescent_template': 0 });
+    const sysctls = memorySysctls({
+      'net.ipv4.ip_forward': 0,
+      'net.ipv4.vs.conn_reuse_mode': 1,
+      'net.ipv4.vs.expire_quiescent_template': 0,
+    });
     const persistent = { ...web, flags: { ...web.flags, persistent: true }, timeout: 360 };
-    const wanted: DesiredState = { services: [desired('web', persistent, [dest('192.168.10.2', 80)])], sysctls: { 'net.ipv4.ip_forward': 1 } };
-    const result = await reconcile(new FakeIpvs(), await options({ desired: wanted, sysctls, drainTimeoutMs: 60_000 }));
+    const wanted: DesiredState = {
+      services: [desired('web', persistent, [dest('192.168.10.2', 80)])],
+      sysctls: { 'net.ipv4.ip_forward': 1 },
+    };
+    const result = await reconcile(
+      new FakeIpvs(),
+      await options({ desired: wanted, sysctls, drainTimeoutMs: 60_000 }),
+    );
     expect(result.plan.sysctls).toEqual([{ name: 'net.ipv4.ip_forward', from: 0, to: 1 }]);
     expect(sysctls.values['net.ipv4.ip_forward']).toBe(1);
     expect(result.plan.advice).toHaveLength(1);

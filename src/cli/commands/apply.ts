@@ -11,7 +11,16 @@ import { isEmptyPlan } from '../../reconcile/plan.js';
 import { reconcile, type ReconcileResult } from '../../reconcile/reconcile.js';
 import { PhaseTimer } from '../../util/timings.js';
 import type { CommandModule } from '../command.js';
-import { addConfigOptions, loadDesired, openKernel, printTimings, printWarnings, processIo, type CommandIo, type ConfigOptions } from '../reconcile-command.js';
+import {
+  addConfigOptions,
+  loadDesired,
+  openKernel,
+  printTimings,
+  printWarnings,
+  processIo,
+  type CommandIo,
+  type ConfigOptions,
+} from '../reconcile-command.js';
 
 export interface ApplyOptions extends ConfigOptions {
   dryRun?: boolean;
@@ -21,7 +30,12 @@ export interface ApplyOptions extends ConfigOptions {
 function appliedJson(report: ApplyReport): object[] {
   const error = (message: string | undefined) => (message ? { error: message } : {});
   return [
-    ...report.sysctls.map((o) => ({ action: 'change', op: 'set-sysctl', object: `${o.change.name}=${o.change.to}`, ...error(o.error) })),
+    ...report.sysctls.map((o) => ({
+      action: 'change',
+      op: 'set-sysctl',
+      object: `${o.change.name}=${o.change.to}`,
+      ...error(o.error),
+    })),
     ...report.outcomes.map((o) => ({
       action: o.step.action,
       op: o.step.op.op,
@@ -29,19 +43,33 @@ function appliedJson(report: ApplyReport): object[] {
       ...(o.step.dest ? { dest: o.step.dest } : {}),
       ...error(o.error?.message),
     })),
-    ...report.vips.map((o) => ({ action: o.step.action, op: o.step.op.op, object: o.step.object, ...error(o.error) })),
+    ...report.vips.map((o) => ({
+      action: o.step.action,
+      op: o.step.op.op,
+      object: o.step.object,
+      ...error(o.error),
+    })),
   ];
 }
 
 function applyJson(result: ReconcileResult): object {
   const report = result.report;
-  return { plan: planToJson(result.plan), applied: report ? appliedJson(report) : null, writes: report ? totalWrites(report) : 0, failed: report?.failed ?? 0 };
+  return {
+    plan: planToJson(result.plan),
+    applied: report ? appliedJson(report) : null,
+    writes: report ? totalWrites(report) : 0,
+    failed: report?.failed ?? 0,
+  };
 }
 
 function printResult(options: ApplyOptions, io: CommandIo, result: ReconcileResult): void {
   if (options.json) io.write(`${JSON.stringify(applyJson(result), null, 2)}\n`);
-  else if (!result.report || isEmptyPlan(result.plan)) io.write(`${formatPlan(result.plan, io.palette)}\n`);
-  else io.write(`${formatPlan(result.plan, io.palette)}\n\n${formatApplyReport(result.report, io.palette)}\n`);
+  else if (!result.report || isEmptyPlan(result.plan))
+    io.write(`${formatPlan(result.plan, io.palette)}\n`);
+  else
+    io.write(
+      `${formatPlan(result.plan, io.palette)}\n\n${formatApplyReport(result.report, io.palette)}\n`,
+    );
 }
 
 export async function runApply(options: ApplyOptions, io: CommandIo = processIo): Promise<number> {
@@ -52,7 +80,11 @@ export async function runApply(options: ApplyOptions, io: CommandIo = processIo)
   if (!client) return 1;
   let result: ReconcileResult;
   try {
-    result = await reconcile(client, { ...loaded.reconcile, dryRun: Boolean(options.dryRun), timer });
+    result = await reconcile(client, {
+      ...loaded.reconcile,
+      dryRun: Boolean(options.dryRun),
+      timer,
+    });
   } catch (err) {
     io.writeError(`lvsd apply: ${(err as Error).message}\n`);
     return 1;
@@ -68,7 +100,9 @@ export async function runApply(options: ApplyOptions, io: CommandIo = processIo)
 
 export const applyCommand: CommandModule = {
   register(program: Command, setExitCode) {
-    addConfigOptions(program.command('apply').description('make the kernel table match the configuration'))
+    addConfigOptions(
+      program.command('apply').description('make the kernel table match the configuration'),
+    )
       .option('--dry-run', 'plan only, change nothing (same as lvsd plan)')
       .action(async (options: ApplyOptions) => setExitCode(await runApply(options)));
   },

@@ -28,12 +28,17 @@ export interface LsOptions {
 const protocolOrder = { tcp: 6, udp: 17, sctp: 132 } as const;
 
 function addressKey(address: string): string {
-  if (!address.includes(':')) return address.split('.').map((p) => p.padStart(3, '0')).join('.');
+  if (!address.includes(':'))
+    return address
+      .split('.')
+      .map((p) => p.padStart(3, '0'))
+      .join('.');
   // Expanded, zero-padded IPv6 sorts numerically as text.
   const [head = '', tail] = address.split('::');
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  const groups =
+    tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
   return groups.map((g) => g.padStart(4, '0')).join(':');
 }
 
@@ -47,7 +52,8 @@ export function sortServices(services: LiveService[]): LiveService[] {
 }
 
 export function sortDests(dests: LiveDest[]): LiveDest[] {
-  const key = (d: LiveDest) => `${d.family}|${addressKey(d.address)}|${String(d.port).padStart(5, '0')}`;
+  const key = (d: LiveDest) =>
+    `${d.family}|${addressKey(d.address)}|${String(d.port).padStart(5, '0')}`;
   return [...dests].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
@@ -66,7 +72,9 @@ function schedulerFlags(s: LiveService): string {
     s.scheduler === 'sh' || s.scheduler === 'mh'
       ? [`${s.scheduler}-fallback`, `${s.scheduler}-port`, 'flag-3']
       : ['flag-1', 'flag-2', 'flag-3'];
-  const set = [s.flags.sched1, s.flags.sched2, s.flags.sched3].flatMap((on, i) => (on ? [names[i] as string] : []));
+  const set = [s.flags.sched1, s.flags.sched2, s.flags.sched3].flatMap((on, i) =>
+    on ? [names[i] as string] : [],
+  );
   return set.length ? ` (${set.join(',')})` : '';
 }
 
@@ -95,40 +103,73 @@ export function largeNumber(n: number, exact = false): string {
   return `${String(Math.floor(n / 1_000_000_000_000)).padStart(8)}T`;
 }
 
-const noStats: Stats = { conns: 0, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
+const noStats: Stats = {
+  conns: 0,
+  inPackets: 0,
+  outPackets: 0,
+  inBytes: 0,
+  outBytes: 0,
+  cps: 0,
+  inPps: 0,
+  outPps: 0,
+  inBps: 0,
+  outBps: 0,
+};
 
 /** The table as `ipvsadm -Ln` (and its --stats / --rate / --thresholds variants) prints it. */
 export function renderTable(info: IpvsInfo, table: IpvsTable, options: LsOptions = {}): string {
   const out: string[] = [`IP Virtual Server version ${info.version} (size=${info.connTableSize})`];
   const n = (x: number) => largeNumber(x, options.exact);
   if (options.stats) {
-    out.push(`${'Prot LocalAddress:Port'.padEnd(33)} ${['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes'].map((h) => h.padStart(8)).join(' ')}`);
+    out.push(
+      `${'Prot LocalAddress:Port'.padEnd(33)} ${['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes'].map((h) => h.padStart(8)).join(' ')}`,
+    );
     out.push('  -> RemoteAddress:Port');
   } else if (options.rate) {
-    out.push(`${'Prot LocalAddress:Port'.padEnd(33)} ${['CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS'].map((h) => h.padStart(8)).join(' ')}`);
+    out.push(
+      `${'Prot LocalAddress:Port'.padEnd(33)} ${['CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS'].map((h) => h.padStart(8)).join(' ')}`,
+    );
     out.push('  -> RemoteAddress:Port');
   } else if (options.thresholds) {
-    out.push(`${'Prot LocalAddress:Port'.padEnd(33)} ${['Uthreshold', 'Lthreshold', 'ActiveConn', 'InActConn'].map((h) => h.padEnd(10)).join(' ')}`);
+    out.push(
+      `${'Prot LocalAddress:Port'.padEnd(33)} ${['Uthreshold', 'Lthreshold', 'ActiveConn', 'InActConn'].map((h) => h.padEnd(10)).join(' ')}`,
+    );
     out.push('  -> RemoteAddress:Port');
   } else {
     out.push('Prot LocalAddress:Port Scheduler Flags');
-    out.push(`  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn${options.extraColumn ? ` ${options.extraColumn.header}` : ''}`);
+    out.push(
+      `  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn${options.extraColumn ? ` ${options.extraColumn.header}` : ''}`,
+    );
   }
   for (const s of sortServices(table.services)) {
     const st = s.stats ?? noStats;
-    if (options.stats) out.push(serviceName(s).padEnd(33) + [st.conns, st.inPackets, st.outPackets, st.inBytes, st.outBytes].map(n).join(''));
-    else if (options.rate) out.push(serviceName(s).padEnd(33) + [st.cps, st.inPps, st.outPps, st.inBps, st.outBps].map(n).join(''));
+    if (options.stats)
+      out.push(
+        serviceName(s).padEnd(33) +
+          [st.conns, st.inPackets, st.outPackets, st.inBytes, st.outBytes].map(n).join(''),
+      );
+    else if (options.rate)
+      out.push(
+        serviceName(s).padEnd(33) +
+          [st.cps, st.inPps, st.outPps, st.inBps, st.outBps].map(n).join(''),
+      );
     else if (options.thresholds) out.push(serviceName(s));
     else out.push(serviceLine(s));
     for (const d of sortDests(s.dests)) {
       const name = formatHostPort(d.address, d.port);
       const ds = d.stats ?? noStats;
       if (options.stats) {
-        out.push(`  -> ${name.padEnd(28)}${[ds.conns, ds.inPackets, ds.outPackets, ds.inBytes, ds.outBytes].map(n).join('')}`);
+        out.push(
+          `  -> ${name.padEnd(28)}${[ds.conns, ds.inPackets, ds.outPackets, ds.inBytes, ds.outBytes].map(n).join('')}`,
+        );
       } else if (options.rate) {
-        out.push(`  -> ${name.padEnd(28)} ${[ds.cps, ds.inPps, ds.outPps].map((x) => String(x).padStart(8)).join(' ')}${[ds.inBps, ds.outBps].map(n).join('')}`);
+        out.push(
+          `  -> ${name.padEnd(28)} ${[ds.cps, ds.inPps, ds.outPps].map((x) => String(x).padStart(8)).join(' ')}${[ds.inBps, ds.outBps].map(n).join('')}`,
+        );
       } else if (options.thresholds) {
-        out.push(`  -> ${name.padEnd(28)} ${[d.upperThreshold, d.lowerThreshold, d.activeConns, d.inactiveConns].map((x) => String(x).padEnd(10)).join(' ')}`);
+        out.push(
+          `  -> ${name.padEnd(28)} ${[d.upperThreshold, d.lowerThreshold, d.activeConns, d.inactiveConns].map((x) => String(x).padEnd(10)).join(' ')}`,
+        );
       } else {
         out.push(
           `  -> ${name.padEnd(28)} ${forwardingLabel[d.forwarding].padEnd(7)} ${String(d.weight).padEnd(6)} ${String(d.activeConns).padEnd(10)} ${String(d.inactiveConns).padEnd(9)}${options.extraColumn ? ` ${options.extraColumn.value(s, d)}` : ''}`,

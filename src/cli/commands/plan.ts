@@ -12,7 +12,16 @@ import { isEmptyPlan } from '../../reconcile/plan.js';
 import { reconcile, reconcileAgainst, type ReconcileResult } from '../../reconcile/reconcile.js';
 import { PhaseTimer } from '../../util/timings.js';
 import type { CommandModule } from '../command.js';
-import { addConfigOptions, loadDesired, openKernel, printTimings, printWarnings, processIo, type CommandIo, type ConfigOptions } from '../reconcile-command.js';
+import {
+  addConfigOptions,
+  loadDesired,
+  openKernel,
+  printTimings,
+  printWarnings,
+  processIo,
+  type CommandIo,
+  type ConfigOptions,
+} from '../reconcile-command.js';
 
 export interface PlanOptions extends ConfigOptions {
   state?: string;
@@ -29,12 +38,17 @@ export async function readSnapshot(path: string): Promise<IpvsTable> {
   const parsed = IpvsTable.safeParse(json);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new Error(`${path} is not an lvsd table snapshot (lvsd ls --json): ${first?.path.join('.')}: ${first?.message}`);
+    throw new Error(
+      `${path} is not an lvsd table snapshot (lvsd ls --json): ${first?.path.join('.')}: ${first?.message}`,
+    );
   }
   return parsed.data as IpvsTable;
 }
 
-async function planAgainstKernel(settings: Parameters<typeof reconcile>[1], io: CommandIo): Promise<ReconcileResult | null> {
+async function planAgainstKernel(
+  settings: Parameters<typeof reconcile>[1],
+  io: CommandIo,
+): Promise<ReconcileResult | null> {
   const client = await openKernel('plan', io);
   if (!client) return null;
   try {
@@ -72,8 +86,17 @@ export async function runPlan(options: PlanOptions, io: CommandIo = processIo): 
 
 export const planCommand: CommandModule = {
   register(program: Command, setExitCode) {
-    addConfigOptions(program.command('plan').description('show what apply would change (exit 0: nothing, 2: changes pending, 1: error)'))
-      .option('--state <snapshot.json>', 'plan against a table saved with `lvsd ls --json` instead of the live kernel')
+    addConfigOptions(
+      program
+        .command('plan')
+        .description(
+          'show what apply would change (exit 0: nothing, 2: changes pending, 1: error)',
+        ),
+    )
+      .option(
+        '--state <snapshot.json>',
+        'plan against a table saved with `lvsd ls --json` instead of the live kernel',
+      )
       .action(async (options: PlanOptions) => setExitCode(await runPlan(options)));
   },
 };

@@ -51,7 +51,10 @@ export async function loadConfigFile(path: string, host?: string): Promise<Resol
   const { loadConfig } = await import('../../config/index.js');
   const { formatDiagnostics } = await import('../../config/diagnostics.js');
   const result = await loadConfig(path, host ? { host } : {});
-  if (!result.ok) throw new ConfigError(`${formatDiagnostics([...result.errors, ...result.warnings], { color: false })}\n${path}: invalid configuration; nothing was changed`);
+  if (!result.ok)
+    throw new ConfigError(
+      `${formatDiagnostics([...result.errors, ...result.warnings], { color: false })}\n${path}: invalid configuration; nothing was changed`,
+    );
   return result.config;
 }
 
@@ -66,7 +69,10 @@ const defaultDeps: RealServerDeps = {
 function vipsFromFlags(options: RealServerCliOptions): RealServerVip[] {
   if (options.dr && options.tun) throw new UsageError('--dr and --tun cannot be used together');
   const mode = (options.tun ? 'tun' : options.dr ? 'dr' : (options.mode ?? 'dr')) as RealServerMode;
-  if (mode !== 'dr' && mode !== 'tun') throw new UsageError(`--mode must be dr or tun (got ${options.mode}); NAT needs nothing on the real server but a route back through the director`);
+  if (mode !== 'dr' && mode !== 'tun')
+    throw new UsageError(
+      `--mode must be dr or tun (got ${options.mode}); NAT needs nothing on the real server but a route back through the director`,
+    );
   return (options.vip ?? []).map((text) => {
     const address = canonicalAddress(text.replace(/\/(32|128)$/, ''));
     if (!address) throw new UsageError(`--vip ${text}: not an IP address`);
@@ -74,11 +80,18 @@ function vipsFromFlags(options: RealServerCliOptions): RealServerVip[] {
   });
 }
 
-export async function runRealServerCommand(options: RealServerCliOptions, deps: RealServerDeps = defaultDeps): Promise<number> {
+export async function runRealServerCommand(
+  options: RealServerCliOptions,
+  deps: RealServerDeps = defaultDeps,
+): Promise<number> {
   let addresses: AddressClient | undefined;
   try {
-    if (options.check && options.remove) throw new UsageError('--check and --remove cannot be used together');
-    if (!options.config && !options.vip?.length) throw new UsageError('give the VIPs: -c FILE (the director\'s config) or --vip ADDRESS [--mode dr|tun]');
+    if (options.check && options.remove)
+      throw new UsageError('--check and --remove cannot be used together');
+    if (!options.config && !options.vip?.length)
+      throw new UsageError(
+        "give the VIPs: -c FILE (the director's config) or --vip ADDRESS [--mode dr|tun]",
+      );
     let vips = vipsFromFlags(options);
     addresses = await deps.openAddresses();
     if (options.config) {
@@ -88,12 +101,21 @@ export async function runRealServerCommand(options: RealServerCliOptions, deps: 
       for (const note of found.notes) deps.writeError(`lvsd realserver: ${note}\n`);
       vips = [...vips, ...found.vips.filter((v) => !vips.some((w) => w.address === v.address))];
       if (vips.length === 0) {
-        throw new UsageError(`no DR or TUN service in ${options.config} lists an address of this host as a real server (use --all for every DR / TUN service, or --vip)`);
+        throw new UsageError(
+          `no DR or TUN service in ${options.config} lists an address of this host as a real server (use --all for every DR / TUN service, or --vip)`,
+        );
       }
     }
     const action: RealServerAction = options.check ? 'check' : options.remove ? 'remove' : 'apply';
-    const result = await runRealServer({ vips, action, stateDir: action === 'check' ? null : options.stateDir }, { addresses, sysctls: deps.sysctls });
-    deps.write(options.json ? `${JSON.stringify(realServerToJson(result), null, 2)}\n` : `${formatRealServer(result, paletteFor(process.stdout))}\n`);
+    const result = await runRealServer(
+      { vips, action, stateDir: action === 'check' ? null : options.stateDir },
+      { addresses, sysctls: deps.sysctls },
+    );
+    deps.write(
+      options.json
+        ? `${JSON.stringify(realServerToJson(result), null, 2)}\n`
+        : `${formatRealServer(result, paletteFor(process.stdout))}\n`,
+    );
     if (action === 'check') return result.steps.length === 0 ? 0 : 1;
     return result.results?.some((r) => r.error) ? 1 : 0;
   } catch (err) {
@@ -112,9 +134,17 @@ export const realserverCommand: CommandModule = {
   register(program: Command, setExitCode) {
     program
       .command('realserver')
-      .description('prepare this host as a DR / TUN real server: VIP on lo or tunl0, arp_ignore / arp_announce, rp_filter (needs root)')
-      .option('-c, --config <file>', "the director's config: VIPs of the DR / TUN services listing this host as a real")
-      .option('--host <name>', 'apply the hosts: overrides for this host name when reading --config')
+      .description(
+        'prepare this host as a DR / TUN real server: VIP on lo or tunl0, arp_ignore / arp_announce, rp_filter (needs root)',
+      )
+      .option(
+        '-c, --config <file>',
+        "the director's config: VIPs of the DR / TUN services listing this host as a real",
+      )
+      .option(
+        '--host <name>',
+        'apply the hosts: overrides for this host name when reading --config',
+      )
       .option('--all', 'with --config: every DR / TUN service, whichever reals it lists')
       .option('--vip <address>', 'a VIP to serve (repeat, or comma-separated)', collect)
       .option('--mode <mode>', 'dr or tun, for --vip', 'dr')
@@ -122,8 +152,14 @@ export const realserverCommand: CommandModule = {
       .option('--tun', 'same as --mode tun')
       .option('--check', 'report what is missing, change nothing (exit 1 when something is)')
       .option('--remove', 'undo: remove the VIPs, and restore the sysctls once no VIP is left')
-      .option('--state-dir <dir>', 'where the record of changes (for --remove) is kept', '/run/lvsd')
+      .option(
+        '--state-dir <dir>',
+        'where the record of changes (for --remove) is kept',
+        '/run/lvsd',
+      )
       .option('--json', 'machine-readable output')
-      .action(async (options: RealServerCliOptions) => setExitCode(await runRealServerCommand(options)));
+      .action(async (options: RealServerCliOptions) =>
+        setExitCode(await runRealServerCommand(options)),
+      );
   },
 };

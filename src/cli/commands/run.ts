@@ -12,7 +12,6 @@ import { DEFAULT_STATE_DIR } from '../../reconcile/state.js';
 import { LOG_LEVELS, type LogLevel } from '../../util/log.js';
 import type { CommandModule } from '../command.js';
 
-
 interface RunOptions {
   config: string;
   host?: string;
@@ -26,7 +25,11 @@ interface RunOptions {
 
 function version(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (
+      JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+        version: string;
+      }
+    ).version;
   } catch {
     return '0.0.0';
   }
@@ -35,7 +38,9 @@ function version(): string {
 async function run(options: RunOptions): Promise<number> {
   const debounce = parseDuration(options.reloadDebounce);
   if (debounce === null) {
-    process.stderr.write(`lvsd run: --reload-debounce ${options.reloadDebounce}: expected a duration such as 500ms or 2s\n`);
+    process.stderr.write(
+      `lvsd run: --reload-debounce ${options.reloadDebounce}: expected a duration such as 500ms or 2s\n`,
+    );
     return 2;
   }
   // Loaded here, not at registration: `lvsd --help` should not load the daemon.
@@ -61,13 +66,30 @@ export const runCommand: CommandModule = {
   register(program: Command, setExitCode) {
     program
       .command('run')
-      .description('run the daemon: apply the config, run health checks, reload on change and SIGHUP, repair drift (needs CAP_NET_ADMIN)')
-      .option('-c, --config <path>', 'config file, or a directory of *.yaml / *.yml files', DEFAULT_CONFIG_PATH)
+      .description(
+        'run the daemon: apply the config, run health checks, reload on change and SIGHUP, repair drift (needs CAP_NET_ADMIN)',
+      )
+      .option(
+        '-c, --config <path>',
+        'config file, or a directory of *.yaml / *.yml files',
+        DEFAULT_CONFIG_PATH,
+      )
       .option('--host <name>', "apply this entry of `hosts:` (default: this machine's hostname)")
-      .option('--state-dir <dir>', 'where lvsd remembers what it owns and what is draining', DEFAULT_STATE_DIR)
-      .option('--http <address>', 'listen address for /metrics, /status and /healthz', DEFAULT_HTTP_ADDRESS)
+      .option(
+        '--state-dir <dir>',
+        'where lvsd remembers what it owns and what is draining',
+        DEFAULT_STATE_DIR,
+      )
+      .option(
+        '--http <address>',
+        'listen address for /metrics, /status and /healthz',
+        DEFAULT_HTTP_ADDRESS,
+      )
       .option('--no-http', 'no HTTP listener (`lvsd status` then has nothing to ask)')
-      .option('--cleanup-on-exit', 'on SIGTERM / SIGINT remove what lvsd owns (default: leave the table, traffic keeps flowing)')
+      .option(
+        '--cleanup-on-exit',
+        'on SIGTERM / SIGINT remove what lvsd owns (default: leave the table, traffic keeps flowing)',
+      )
       .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
       .option('--no-watch', 'do not watch the config files; reload on SIGHUP only')
       .option('--reload-debounce <duration>', 'quiet time after a change before reloading', '500ms')

@@ -32,10 +32,14 @@ export function renderStatus(status: DaemonStatus): string {
   const lines: string[] = [];
   const short = status.config.hash.slice(0, 12);
   lines.push(`lvsd ${status.version} (pid ${status.pid}) running since ${status.startedAt}`);
-  lines.push(`config ${status.config.path} ${short}, loaded ${status.config.loadedAt}${status.config.host ? `, host ${status.config.host}` : ''}`);
+  lines.push(
+    `config ${status.config.path} ${short}, loaded ${status.config.loadedAt}${status.config.host ? `, host ${status.config.host}` : ''}`,
+  );
   const reload = status.lastReload;
   if (reload && !reload.ok) {
-    lines.push(`last reload REFUSED at ${reload.at} (${reload.errors.length} error${reload.errors.length === 1 ? '' : 's'}); the config above stays in force:`);
+    lines.push(
+      `last reload REFUSED at ${reload.at} (${reload.errors.length} error${reload.errors.length === 1 ? '' : 's'}); the config above stays in force:`,
+    );
     for (const error of reload.errors) lines.push(`  ${error}`);
   } else if (reload) {
     lines.push(`last reload ok at ${reload.at}`);
@@ -43,13 +47,19 @@ export function renderStatus(status: DaemonStatus): string {
   const pass = status.lastReconcile;
   if (pass) {
     const parts = [`${pass.writes} write${pass.writes === 1 ? '' : 's'}`, `${pass.failed} failed`];
-    if (pass.driftRepairs) parts.push(`${pass.driftRepairs} drift repair${pass.driftRepairs === 1 ? '' : 's'}`);
-    lines.push(`last reconcile at ${pass.at} (${pass.triggers.join(', ')}): ${parts.join(', ')}, ${pass.durationMs} ms${pass.error ? `; FAILED: ${pass.error}` : ''}`);
+    if (pass.driftRepairs)
+      parts.push(`${pass.driftRepairs} drift repair${pass.driftRepairs === 1 ? '' : 's'}`);
+    lines.push(
+      `last reconcile at ${pass.at} (${pass.triggers.join(', ')}): ${parts.join(', ')}, ${pass.durationMs} ms${pass.error ? `; FAILED: ${pass.error}` : ''}`,
+    );
   }
   lines.push('');
   const { table, healthOf } = statusTable(status.services);
   const info = status.kernel ?? { version: '?', connTableSize: 0 };
-  let text = lines.join('\n') + '\n' + renderTable(info, table, { extraColumn: { header: 'Health', value: healthOf } });
+  let text =
+    lines.join('\n') +
+    '\n' +
+    renderTable(info, table, { extraColumn: { header: 'Health', value: healthOf } });
   if (status.draining.length) {
     text += '\nDraining (weight 0, waiting for connections to end):\n';
     for (const d of status.draining) {
@@ -71,20 +81,26 @@ export async function runStatus(
   }
   let body: unknown;
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(Number(options.timeout ?? 5000)) });
+    const response = await fetch(url, {
+      signal: AbortSignal.timeout(Number(options.timeout ?? 5000)),
+    });
     if (!response.ok) throw new Error(`HTTP ${response.status}: ${(await response.text()).trim()}`);
     body = await response.json();
   } catch (err) {
     // fetch() says only "fetch failed"; the reason is in its cause.
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const reason =
-      cause?.code === 'ECONNREFUSED' ? 'connection refused (is `lvsd run` running, with its HTTP listener on?)' : (cause?.message ?? (err as Error).message);
+      cause?.code === 'ECONNREFUSED'
+        ? 'connection refused (is `lvsd run` running, with its HTTP listener on?)'
+        : (cause?.message ?? (err as Error).message);
     writeError(`lvsd status: ${url}: ${reason}\n`);
     return 1;
   }
   const parsed = DaemonStatus.safeParse(body);
   if (!parsed.success) {
-    writeError(`lvsd status: ${url} did not answer with an lvsd status: ${parsed.error.issues[0]?.message ?? 'unknown shape'}\n`);
+    writeError(
+      `lvsd status: ${url} did not answer with an lvsd status: ${parsed.error.issues[0]?.message ?? 'unknown shape'}\n`,
+    );
     return 1;
   }
   write(options.json ? `${JSON.stringify(parsed.data, null, 2)}\n` : renderStatus(parsed.data));
@@ -95,8 +111,14 @@ export const statusCommand: CommandModule = {
   register(program: Command, setExitCode) {
     program
       .command('status')
-      .description("the running daemon's view: the table like `ipvsadm -Ln` with each real's health, the config, last reload and reconcile")
-      .option('--http <address>', 'where `lvsd run` listens (HOST:PORT or a URL)', DEFAULT_HTTP_ADDRESS)
+      .description(
+        "the running daemon's view: the table like `ipvsadm -Ln` with each real's health, the config, last reload and reconcile",
+      )
+      .option(
+        '--http <address>',
+        'where `lvsd run` listens (HOST:PORT or a URL)',
+        DEFAULT_HTTP_ADDRESS,
+      )
       .option('--json', "the daemon's status as JSON")
       .action(async (options: StatusOptions) => setExitCode(await runStatus(options)));
   },

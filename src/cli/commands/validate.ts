@@ -45,7 +45,9 @@ const FORWARDING_SYSCTLS = ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding
 async function forwardingNotes(result: LoadResult, io: ValidateIo): Promise<string[]> {
   if (!result.ok) return [];
   const actual = await (io.readSysctls ?? readSysctls)(FORWARDING_SYSCTLS);
-  return sysctlAdvice(desiredState(result.config), actual, 0).filter((advice) => FORWARDING_SYSCTLS.some((name) => advice.startsWith(name)));
+  return sysctlAdvice(desiredState(result.config), actual, 0).filter((advice) =>
+    FORWARDING_SYSCTLS.some((name) => advice.startsWith(name)),
+  );
 }
 
 interface HostReport {
@@ -60,7 +62,8 @@ function reportsFor(texts: SourceText[], options: ValidateOptions): HostReport[]
     return [{ host: result.ok ? result.config.host : (options.host ?? null), result }];
   }
   const reports: HostReport[] = [{ host: null, result: loadConfigTexts(texts, { host: null }) }];
-  for (const host of hostNames(texts)) reports.push({ host, result: loadConfigTexts(texts, { host }) });
+  for (const host of hostNames(texts))
+    reports.push({ host, result: loadConfigTexts(texts, { host }) });
   return reports;
 }
 
@@ -73,17 +76,24 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
   try {
     texts = await readConfigTexts(options.config);
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message;
+    const reason =
+      (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'no such file or directory'
+        : (err as Error).message;
     io.writeError(`lvsd validate: ${options.config}: ${reason}\n`);
     return 2;
   }
   if (texts.length === 0) {
-    io.writeError(`lvsd validate: ${options.config}: the directory holds no *.yaml or *.yml file\n`);
+    io.writeError(
+      `lvsd validate: ${options.config}: the directory holds no *.yaml or *.yml file\n`,
+    );
     return 2;
   }
   const reports = reportsFor(texts, options);
   const valid = reports.every((r) => r.result.ok);
-  const notes = options.allHosts ? [] : await forwardingNotes((reports[0] as HostReport).result, io);
+  const notes = options.allHosts
+    ? []
+    : await forwardingNotes((reports[0] as HostReport).result, io);
   if (options.json) {
     io.write(
       `${JSON.stringify(
@@ -95,7 +105,12 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
             valid: result.ok,
             errors: result.ok ? [] : result.errors,
             warnings: result.warnings,
-            ...(result.ok ? { services: result.config.services.length, reals: result.config.services.reduce((n, s) => n + s.reals.length, 0) } : {}),
+            ...(result.ok
+              ? {
+                  services: result.config.services.length,
+                  reals: result.config.services.reduce((n, s) => n + s.reals.length, 0),
+                }
+              : {}),
           })),
           notes,
         },
@@ -108,11 +123,16 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
   for (const { host, result } of reports) {
     const label = options.allHosts ? `[${host ?? 'base'}] ` : '';
     const diagnostics = diagnosticsOf(result);
-    if (diagnostics.length > 0) io.writeError(`${formatDiagnostics(diagnostics, { color: io.color }).replace(/^/gm, label)}\n`);
+    if (diagnostics.length > 0)
+      io.writeError(
+        `${formatDiagnostics(diagnostics, { color: io.color }).replace(/^/gm, label)}\n`,
+      );
     if (result.ok) {
       const reals = result.config.services.reduce((n, s) => n + s.reals.length, 0);
       const hostNote = result.config.host ? ` for host ${result.config.host}` : '';
-      io.write(`${label}${options.config}: valid${hostNote}: ${result.config.services.length} services, ${reals} reals (${summarize(diagnostics)})\n`);
+      io.write(
+        `${label}${options.config}: valid${hostNote}: ${result.config.services.length} services, ${reals} reals (${summarize(diagnostics)})\n`,
+      );
     } else {
       io.writeError(`${label}${options.config}: invalid (${summarize(diagnostics)})\n`);
     }
@@ -125,9 +145,18 @@ export const validateCommand: CommandModule = {
   register(program: Command, setExitCode) {
     program
       .command('validate')
-      .description('check a config file or directory and report every problem at once (no root, any OS)')
-      .option('-c, --config <path>', 'config file, or directory of *.yaml / *.yml files', DEFAULT_CONFIG_PATH)
-      .option('--host <name>', 'apply the hosts: entry of this host (default: this machine\'s hostname)')
+      .description(
+        'check a config file or directory and report every problem at once (no root, any OS)',
+      )
+      .option(
+        '-c, --config <path>',
+        'config file, or directory of *.yaml / *.yml files',
+        DEFAULT_CONFIG_PATH,
+      )
+      .option(
+        '--host <name>',
+        "apply the hosts: entry of this host (default: this machine's hostname)",
+      )
       .option('--all-hosts', 'validate the base config and every hosts: entry (for fleets, in CI)')
       .option('--json', 'diagnostics as JSON for machines')
       .action(async (options: ValidateOptions) => {

@@ -16,10 +16,18 @@ export function connectTcp(target: CheckTarget, signal: CheckSignal): Promise<ne
  * Connects and resolves with what `use` makes of the open socket, called in the connect
  * event itself (the tcp check resets it there: one promise per check, not three).
  */
-export function connectThen<T>(target: CheckTarget, signal: CheckSignal, use: (socket: net.Socket) => T): Promise<T> {
+export function connectThen<T>(
+  target: CheckTarget,
+  signal: CheckSignal,
+  use: (socket: net.Socket) => T,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(signal));
-    const socket = net.connect({ host: target.address, port: target.port, ...(target.source ? { localAddress: target.source } : {}) });
+    const socket = net.connect({
+      host: target.address,
+      port: target.port,
+      ...(target.source ? { localAddress: target.source } : {}),
+    });
     const onAbort = () => {
       socket.destroy();
       reject(abortError(signal));
@@ -50,7 +58,12 @@ export class PortUnreachable extends Error {
  * kernel hands an ICMP port unreachable back to it as ECONNREFUSED: a PortUnreachable at
  * once, rather than a timeout.
  */
-export function udpExchange(target: CheckTarget, payload: Buffer, signal: CheckSignal, accept: (reply: Buffer) => boolean = () => true): Promise<Buffer> {
+export function udpExchange(
+  target: CheckTarget,
+  payload: Buffer,
+  signal: CheckSignal,
+  accept: (reply: Buffer) => boolean = () => true,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(signal));
     const socket = dgram.createSocket(net.isIPv6(target.address) ? 'udp6' : 'udp4');
@@ -64,7 +77,9 @@ export function udpExchange(target: CheckTarget, payload: Buffer, signal: CheckS
     };
     const onAbort = () => finish(() => reject(abortError(signal)));
     signal.addEventListener('abort', onAbort, { once: true });
-    socket.on('error', (err: NodeJS.ErrnoException) => finish(() => reject(err.code === 'ECONNREFUSED' ? new PortUnreachable() : err)));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      finish(() => reject(err.code === 'ECONNREFUSED' ? new PortUnreachable() : err)),
+    );
     socket.on('message', (reply) => {
       if (accept(reply)) finish(() => resolve(reply));
     });

@@ -10,7 +10,11 @@ import { decodeReply, encodeQuery, hasAnswer, rcodeName, type DnsReply } from '.
 import { connectTcp, udpExchange } from './connect.js';
 
 /** RFC 1035 section 4.2.2: over TCP each message is preceded by its two-byte length. */
-async function queryTcp(query: Buffer, target: Parameters<typeof connectTcp>[0], signal: CheckSignal): Promise<Buffer> {
+async function queryTcp(
+  query: Buffer,
+  target: Parameters<typeof connectTcp>[0],
+  signal: CheckSignal,
+): Promise<Buffer> {
   const socket = await connectTcp(target, signal);
   return new Promise((resolve, reject) => {
     let buffered = Buffer.alloc(0);
@@ -28,7 +32,9 @@ async function queryTcp(query: Buffer, target: Parameters<typeof connectTcp>[0],
       }
     });
     socket.on('error', (err) => done(() => reject(err)));
-    socket.on('end', () => done(() => reject(new Error('connection closed before a complete DNS reply'))));
+    socket.on('end', () =>
+      done(() => reject(new Error('connection closed before a complete DNS reply'))),
+    );
     const length = Buffer.alloc(2);
     length.writeUInt16BE(query.length);
     socket.write(Buffer.concat([length, query]));
@@ -37,7 +43,8 @@ async function queryTcp(query: Buffer, target: Parameters<typeof connectTcp>[0],
 
 function judge(reply: DnsReply, wantedRcode: string, answer: string | undefined): CheckOutcome {
   const rcode = rcodeName(reply.rcode);
-  if (rcode !== wantedRcode) return { ok: false, message: `rcode ${rcode}, expected ${wantedRcode}` };
+  if (rcode !== wantedRcode)
+    return { ok: false, message: `rcode ${rcode}, expected ${wantedRcode}` };
   if (answer !== undefined && !hasAnswer(reply.answers, answer)) {
     const got = reply.answers.map((a) => a.data).join(', ') || 'no answers';
     return { ok: false, message: `answer ${answer} not in reply (${got})` };
@@ -53,9 +60,15 @@ export const dnsChecker: Checker<'dns'> = {
       const raw =
         config.transport === 'tcp'
           ? await queryTcp(query, target, signal)
-          : await udpExchange(target, query, signal, (reply) => reply.length >= 2 && reply.readUInt16BE(0) === query.readUInt16BE(0));
+          : await udpExchange(
+              target,
+              query,
+              signal,
+              (reply) => reply.length >= 2 && reply.readUInt16BE(0) === query.readUInt16BE(0),
+            );
       const reply = decodeReply(raw);
-      if (reply.id !== query.readUInt16BE(0)) return { ok: false, message: 'reply id does not match the query' };
+      if (reply.id !== query.readUInt16BE(0))
+        return { ok: false, message: 'reply id does not match the query' };
       if (reply.truncated && config.transport === 'udp' && config.answer !== undefined) {
         return { ok: false, message: 'reply truncated over UDP; use transport: tcp' };
       }

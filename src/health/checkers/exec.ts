@@ -19,7 +19,10 @@ import { abortError } from '../types.js';
 const MAX_OUTPUT_BYTES = 64 * 1024;
 
 export function parseWeight(output: string): number | undefined {
-  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   const last = lines[lines.length - 1];
   if (last === undefined || !/^\d+$/.test(last)) return undefined;
   const weight = Number(last);
@@ -78,7 +81,11 @@ export const execChecker: Checker<'exec'> = {
             return resolve({ ok: false, message: said ? `${how}: ${said}` : how });
           }
           const weight = config.dynamic_weight ? parseWeight(stdout) : undefined;
-          resolve({ ok: true, message: weight === undefined ? 'exit 0' : `exit 0, weight ${weight}`, ...(weight === undefined ? {} : { weight }) });
+          resolve({
+            ok: true,
+            message: weight === undefined ? 'exit 0' : `exit 0, weight ${weight}`,
+            ...(weight === undefined ? {} : { weight }),
+          });
         });
       });
   },

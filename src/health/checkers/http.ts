@@ -18,7 +18,9 @@ type HttpConfig = Extract<CheckConfig, { type: 'http' | 'https' }>;
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** "200", 200, "200-299" → a predicate on a status code. */
-export function statusMatcher(accepted: ReadonlyArray<string | number>): (status: number) => boolean {
+export function statusMatcher(
+  accepted: ReadonlyArray<string | number>,
+): (status: number) => boolean {
   const ranges = accepted.map((entry) => {
     const [low, high] = String(entry).split('-').map(Number) as [number, number | undefined];
     return [low, high ?? low] as const;
@@ -68,7 +70,10 @@ function prepareHttp(config: HttpConfig, target: CheckTarget): PreparedCheck {
         const status = response.statusCode ?? 0;
         if (!accepts(status)) {
           response.destroy();
-          return resolve({ ok: false, message: `status ${status}, expected ${config.status.join(', ')}` });
+          return resolve({
+            ok: false,
+            message: `status ${status}, expected ${config.status.join(', ')}`,
+          });
         }
         if (!needsBody) {
           response.resume();
@@ -90,10 +95,17 @@ function prepareHttp(config: HttpConfig, target: CheckTarget): PreparedCheck {
         response.on('end', () => {
           if (digest && hash) {
             const got = hash.digest('hex');
-            if (got !== digest[1].toLowerCase()) return resolve({ ok: false, message: `status ${status}, body ${digest[0]} ${got}, expected ${digest[1]}` });
+            if (got !== digest[1].toLowerCase())
+              return resolve({
+                ok: false,
+                message: `status ${status}, body ${digest[0]} ${got}, expected ${digest[1]}`,
+              });
           }
           if (bodyPattern && !bodyPattern.test(Buffer.concat(chunks).toString('utf8'))) {
-            return resolve({ ok: false, message: `status ${status}, body does not match /${config.body}/` });
+            return resolve({
+              ok: false,
+              message: `status ${status}, body does not match /${config.body}/`,
+            });
           }
           resolve({ ok: true, message: `status ${status}, body matches` });
         });

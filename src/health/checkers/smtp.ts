@@ -57,10 +57,12 @@ export const smtpChecker: Checker<'smtp'> = {
       signal.addEventListener('abort', abort, { once: true });
       try {
         const banner = await readReply(socket, signal);
-        if (banner.code !== 220) return { ok: false, message: `banner ${banner.text.slice(0, 120)}` };
+        if (banner.code !== 220)
+          return { ok: false, message: `banner ${banner.text.slice(0, 120)}` };
         socket.write(`EHLO ${config.ehlo}\r\n`);
         const ehlo = await readReply(socket, signal);
-        if (ehlo.code !== 250) return { ok: false, message: `EHLO answered ${ehlo.text.slice(0, 120)}` };
+        if (ehlo.code !== 250)
+          return { ok: false, message: `EHLO answered ${ehlo.text.slice(0, 120)}` };
         socket.end('QUIT\r\n');
         return { ok: true, message: `banner 220, EHLO 250` };
       } finally {

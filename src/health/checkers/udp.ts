@@ -8,7 +8,10 @@ import { PortUnreachable, udpExchange } from './connect.js';
 export const udpChecker: Checker<'udp'> = {
   type: 'udp',
   prepare(config, target) {
-    const payload = config.payload_hex !== undefined ? Buffer.from(config.payload_hex, 'hex') : Buffer.from(config.payload, 'utf8');
+    const payload =
+      config.payload_hex !== undefined
+        ? Buffer.from(config.payload_hex, 'hex')
+        : Buffer.from(config.payload, 'utf8');
     const expect = config.expect === undefined ? undefined : new RegExp(config.expect);
     return async (signal) => {
       let reply: Buffer;
@@ -18,7 +21,8 @@ export const udpChecker: Checker<'udp'> = {
         if (err instanceof PortUnreachable) return { ok: false, message: err.message };
         throw err;
       }
-      if (!expect || expect.test(reply.toString('latin1'))) return { ok: true, message: `reply of ${reply.length} bytes` };
+      if (!expect || expect.test(reply.toString('latin1')))
+        return { ok: true, message: `reply of ${reply.length} bytes` };
       return { ok: false, message: `reply does not match /${config.expect}/` };
     };
   },
