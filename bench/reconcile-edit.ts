@@ -16,7 +16,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/index.js';
 import { desiredState } from '../src/reconcile/desired.js';
-import { reconcile, type ReconcileOptions, type SysctlAccess } from '../src/reconcile/reconcile.js';
+import { reconcile, type SysctlAccess } from '../src/reconcile/reconcile.js';
 import { PhaseTimer } from '../src/util/timings.js';
 import { WireFake } from './ipvs-wire-fake.js';
 import { machineLine, ms, printRow, summarize, type Measurement } from './ipvs-report.js';

@@ -70,13 +70,10 @@ function overlay(
   const rule = policy(path);
   if (rule === 'concat' && Array.isArray(base.value) && Array.isArray(top.value)) {
     const children = new Map<string | number, Provenance>();
-    base.value.forEach((_, i) => children.set(i, childProvenance(base.prov, i)));
-    top.value.forEach((_, i) =>
-      children.set(
-        base.value instanceof Array ? base.value.length + i : i,
-        childProvenance(top.prov, i),
-      ),
-    );
+    const offset = base.value.length;
+    for (let i = 0; i < offset; i++) children.set(i, childProvenance(base.prov, i));
+    for (let i = 0; i < top.value.length; i++)
+      children.set(offset + i, childProvenance(top.prov, i));
     return { value: [...base.value, ...top.value], prov: { ...base.prov, children } };
   }
   if (!isPlainObject(base.value) || !isPlainObject(top.value)) {

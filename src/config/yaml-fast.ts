@@ -291,8 +291,7 @@ class Reader {
         if (this.positions) valuePos = this.pos(line, at + rest.length - rest.trimStart().length);
       }
       // '<<' is a merge key to the yaml path (merge: true): its meaning is left to it.
-      if (Object.hasOwn(map, key) || key === '__proto__' || key === '<<')
-        bail();
+      if (Object.hasOwn(map, key) || key === '__proto__' || key === '<<') bail();
       map[key] = value;
       if (this.positions) this.positions.entry(map, key, this.pos(line, indent), valuePos as Pos);
     }
@@ -332,7 +331,7 @@ class Reader {
         this.i++;
         const at = indent + spaces;
         const value = inlineValue(
-          ' ' + rest,
+          ` ${rest}`,
           this.positions
             ? { positions: this.positions, line: (this.lineIndex[line] as number) + 1, column: at }
             : null,
@@ -512,8 +511,7 @@ class FlowReader {
       if (c === ',' || c === '}' || c === undefined) bail();
       const valuePos = this.track ? this.here() : null;
       const value = this.node();
-      if (Object.hasOwn(out, key) || key === '__proto__' || key === '<<')
-        bail();
+      if (Object.hasOwn(out, key) || key === '__proto__' || key === '<<') bail();
       out[key] = value;
       if (this.track) {
         this.track.positions.entry(out, key, keyPos as Pos, valuePos as Pos);

@@ -265,7 +265,7 @@ export class Scheduler {
     const running = {
       check: undefined as unknown as RunningCheck,
       done: undefined as Promise<void> | undefined,
-      finished: () => undefined as void,
+      finished: () => undefined as undefined,
     };
     entry.running = running as Entry['running'];
     running.check = startCheck(entry.check.run, entry.check.timeoutMs, this.timers, (result) => {

@@ -30,12 +30,12 @@ export function addressToBytes(address: string): Buffer {
   const out = Buffer.alloc(16);
   const family = familyOf(address);
   if (family === 'ipv4') {
-    address.split('.').forEach((part, i) => out.writeUInt8(Number(part), i));
+    for (const [i, part] of address.split('.').entries()) out.writeUInt8(Number(part), i);
     return out;
   }
   if (family !== 'ipv6') throw new Error(`not an IP address: ${address}`);
   const groups = expandIpv6(address);
-  groups.forEach((group, i) => out.writeUInt16BE(group, i * 2));
+  for (const [i, group] of groups.entries()) out.writeUInt16BE(group, i * 2);
   return out;
 }
 
@@ -59,8 +59,7 @@ export function expandIpv6(address: string): number[] {
       number,
       number,
     ];
-    text =
-      text.slice(0, v4.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
   const [head, tail] = text.split('::') as [string, string | undefined];
   const parse = (part: string): number[] =>

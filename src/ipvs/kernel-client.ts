@@ -197,7 +197,7 @@ export class KernelIpvsClient implements IpvsClient {
   async readTable(options: ReadOptions = {}): Promise<IpvsTable> {
     const services = await this.listServices(options);
     const dests = await this.readDests(services, options.stats !== false);
-    services.forEach((service, i) => (service.dests = dests[i] as LiveDest[]));
+    for (const [i, service] of services.entries()) service.dests = dests[i] as LiveDest[];
     return { services };
   }
 

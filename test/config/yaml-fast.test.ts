@@ -13,8 +13,9 @@ import { fastParseYaml } from '../../src/config/yaml-fast.js';
 /** Every path in the data, plus a missing key under each mapping. */
 function pathsOf(value: unknown, prefix: DataPath = []): DataPath[] {
   const out: DataPath[] = [prefix];
-  if (Array.isArray(value)) value.forEach((v, i) => out.push(...pathsOf(v, [...prefix, i])));
-  else if (value !== null && typeof value === 'object') {
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) out.push(...pathsOf(v, [...prefix, i]));
+  } else if (value !== null && typeof value === 'object') {
     out.push([...prefix, 'no-such-key']);
     for (const [k, v] of Object.entries(value)) out.push(...pathsOf(v, [...prefix, k]));
   }

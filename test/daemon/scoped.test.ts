@@ -29,7 +29,7 @@ const noSysctls: SysctlAccess = {
 };
 const web = serviceKeyOf(tcpService('10.0.0.1', 80));
 const api = serviceKeyOf(tcpService('10.0.0.2', 80));
-const a = { address: '192.168.10.2', port: 80 };
+const _a = { address: '192.168.10.2', port: 80 };
 const b = { address: '192.168.10.3', port: 80 };
 
 const config = (extra = '') =>

@@ -189,12 +189,12 @@ describe('https', () => {
   let sni: string | undefined;
   beforeAll(async () => {
     pki = makePki();
-    const server = httpsServer(pki, (req, res) => res.end('secure'));
+    const server = httpsServer(pki, (_req, res) => res.end('secure'));
     server.on('secureConnection', (socket) => {
       sni = (socket as unknown as { servername?: string | false }).servername || undefined;
     });
     ({ port } = await serve(server));
-    ({ port: mutualPort } = await serve(httpsServer(pki, (req, res) => res.end('mutual'), true)));
+    ({ port: mutualPort } = await serve(httpsServer(pki, (_req, res) => res.end('mutual'), true)));
   }, 30_000);
 
   it('verify on: a certificate from an unknown CA is down', async () => {

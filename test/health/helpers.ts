@@ -18,7 +18,7 @@ export async function waitFor(
 export async function switchableBackend(healthy = true) {
   const state = { healthy, requests: 0, next: undefined as undefined | (() => boolean) };
   const { port, close } = await listen(
-    http.createServer((req, res) => {
+    http.createServer((_req, res) => {
       state.requests++;
       const ok = state.next ? state.next() : state.healthy;
       res.writeHead(ok ? 200 : 503).end(ok ? 'ok' : 'sick');

@@ -189,7 +189,7 @@ if (!inLab) {
       const passes = passTimes
         .filter((p) => p.end >= since)
         .map((p) => `${Math.round(p.start - since)} ms pass of ${Math.round(p.end - p.start)} ms`);
-      return [...events, ...passes].sort((a, b) => parseInt(a) - parseInt(b)).join('; ');
+      return [...events, ...passes].sort((a, b) => parseInt(a, 10) - parseInt(b, 10)).join('; ');
     }
 
     /**

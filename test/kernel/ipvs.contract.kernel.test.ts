@@ -342,7 +342,7 @@ if (!inLab) {
           lines.push(`-a -t ${address}:80 -r ${d.address}:8080 -m -w ${d.weight}`);
         expected.push({ ...svc({ family: 'ipv4', protocol: 'tcp', address, port: 80 }), dests });
       }
-      await ipvsadm.ipvsadm(['-R'], lines.join('\n') + '\n');
+      await ipvsadm.ipvsadm(['-R'], `${lines.join('\n')}\n`);
       const sort = <T>(xs: T[]) => {
         const k = (x: T) => {
           const o = x as { address?: string; port?: number };

@@ -55,26 +55,24 @@ const realAddresses = (family: 'ipv4' | 'ipv6') =>
     : ['2001:db8:1::2', '2001:db8:1::3'];
 
 const arbDests = (service: Service) =>
-  fc
-    .subarray(realAddresses(service.family))
-    .chain((addresses) =>
-      fc.tuple(
-        ...addresses.map((address) =>
-          fc
-            .record({
-              weight: fc.integer({ min: 0, max: 10 }),
-              upper: fc.integer({ min: 0, max: 100 }),
-            })
-            .map(
-              ({ weight, upper }): Dest =>
-                dest(address, 'fwmark' in service ? 0 : (service as { port: number }).port, {
-                  weight,
-                  upperThreshold: upper,
-                }),
-            ),
-        ),
+  fc.subarray(realAddresses(service.family)).chain((addresses) =>
+    fc.tuple(
+      ...addresses.map((address) =>
+        fc
+          .record({
+            weight: fc.integer({ min: 0, max: 10 }),
+            upper: fc.integer({ min: 0, max: 100 }),
+          })
+          .map(
+            ({ weight, upper }): Dest =>
+              dest(address, 'fwmark' in service ? 0 : (service as { port: number }).port, {
+                weight,
+                upperThreshold: upper,
+              }),
+          ),
       ),
-    );
+    ),
+  );
 
 const arbTable: fc.Arbitrary<DesiredService[]> = fc
   .subarray([0, 1, 2, 3, 4])

@@ -177,7 +177,7 @@ export function renderTable(info: IpvsInfo, table: IpvsTable, options: LsOptions
       }
     }
   }
-  return out.map((l) => l.replace(/\s+$/, '')).join('\n') + '\n';
+  return `${out.map((l) => l.replace(/\s+$/, '')).join('\n')}\n`;
 }
 
 /** Runs `lvsd ls`; `open` is injectable so tests run it on the fake. */

@@ -38,9 +38,13 @@ function readReply(socket: Socket, signal: CheckSignal): Promise<{ code: number;
         reject(new Error('SMTP reply too long'));
       }
     };
-    const onError = (err: Error) => (cleanup(), reject(err));
-    const onEnd = () => (cleanup(), reject(new Error('connection closed before a complete reply')));
-    const onAbort = () => (cleanup(), reject(abortError(signal)));
+    const fail = (err: unknown) => {
+      cleanup();
+      reject(err);
+    };
+    const onError = fail;
+    const onEnd = () => fail(new Error('connection closed before a complete reply'));
+    const onAbort = () => fail(abortError(signal));
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('end', onEnd);
