@@ -39,6 +39,7 @@ import { DaemonMetrics } from '../src/daemon/metrics.js';
 import { CHECKERS, HealthManager } from '../src/health/index.js';
 import {
   ForwardingIpvsClient,
+  type IpvsClient,
   type IpvsOp,
   type IpvsOpResult,
   type ReadOptions,
@@ -55,7 +56,9 @@ import {
   type ServiceKey,
 } from '../src/ipvs/model.js';
 import { desiredState } from '../src/reconcile/desired.js';
-import { reconcile, type SysctlAccess } from '../src/reconcile/reconcile.js';
+import { Reconciler } from '../src/reconcile/reconciler.js';
+import { StateStore } from '../src/reconcile/state.js';
+import type { SysctlAccess } from '../src/sysctl/index.js';
 import { createLogger } from '../src/util/log.js';
 import { machineLine } from './ipvs-report.js';
 
@@ -69,6 +72,13 @@ const noSysctls: SysctlAccess = {
   read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
   write: async () => undefined,
 };
+/** The kernel as a daemon finds it at restart: every real already programmed. */
+async function programme(kernel: IpvsClient, config: ResolvedConfig): Promise<void> {
+  const ports = { sysctls: noSysctls, openAddresses: null, markRules: null };
+  const reconciler = new Reconciler({ ipvs: kernel, state: new StateStore(null), ...ports });
+  await reconciler.pass(desiredState(config), { policy: { prune: 'managed', drainTimeoutMs: 0 } });
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function svc(i: number): Service {
@@ -290,8 +300,7 @@ async function startDaemon(
     healthView: healthView(manager),
     logger,
     stateDir,
-    sysctls: noSysctls,
-    reconcileExtras: { addresses: null, markRules: null },
+    hostPorts: { sysctls: noSysctls, openAddresses: null, markRules: null },
     metrics,
     watch: false,
   });
@@ -374,16 +383,7 @@ async function ownOverhead(seconds: number): Promise<void> {
   CHECKERS.tcp = { type: 'tcp', prepare: () => async () => ({ ok: true, message: 'connected' }) };
   const config = makeConfig(SERVICES, REALS, [9], 1);
   const kernel = new KernelClock(new FakeIpvs());
-  await reconcile(kernel, {
-    desired: desiredState(config),
-    stateDir: null,
-    prune: 'managed',
-    drainTimeoutMs: 0,
-    dryRun: false,
-    sysctls: noSysctls,
-    addresses: null,
-    markRules: null,
-  });
+  await programme(kernel, config);
   const { manager, stop } = await startDaemon(config, kernel);
   let results = 0;
   manager.on('result', () => void results++);
@@ -409,16 +409,7 @@ async function steadyAndLatency(): Promise<void> {
   const kernel = new KernelClock(new FakeIpvs());
   let kind: PassKind = 'full';
   // As the daemon restarts: the kernel already has every real, so they start up.
-  await reconcile(kernel, {
-    desired: desiredState(config),
-    stateDir: null,
-    prune: 'managed',
-    drainTimeoutMs: 0,
-    dryRun: false,
-    sysctls: noSysctls,
-    addresses: null,
-    markRules: null,
-  });
+  await programme(kernel, config);
   const { daemon, manager, passes, stop } = await startDaemon(
     config,
     kernel,

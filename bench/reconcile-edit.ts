@@ -3,7 +3,7 @@
  * on one line of an N x 10 YAML config. Timed from the moment the edited file is on disk to
  * the moment the last netlink message is encoded (WireFake encodes every write exactly as
  * the kernel client would), through the path lvsd takes on a reload: load the config
- * (read, parse, validate, resolve), desiredState(), then reconcile() = read the table,
+ * (read, parse, validate, resolve), desiredState(), then one Reconciler pass = read the table,
  * plan, apply.
  *
  * Goals (issue 5): 1000 x 10 under 0.5 s; 5000 x 10 scales linearly (about 5x);
@@ -16,7 +16,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/index.js';
 import { desiredState } from '../src/reconcile/desired.js';
-import { reconcile, type SysctlAccess } from '../src/reconcile/reconcile.js';
+import { Reconciler } from '../src/reconcile/reconciler.js';
+import { StateStore } from '../src/reconcile/state.js';
+import type { SysctlAccess } from '../src/sysctl/index.js';
 import { PhaseTimer } from '../src/util/timings.js';
 import { WireFake } from './ipvs-wire-fake.js';
 import { machineLine, ms, printRow, summarize, type Measurement } from './ipvs-report.js';
@@ -65,16 +67,15 @@ async function benchEdits(shape: TableShape): Promise<EditFigures> {
   const file = join(dir, 'lvsd.yaml');
   let lines = yamlTable(shape).split('\n');
   await writeFile(file, lines.join('\n'));
-  const base = {
-    stateDir: join(dir, 'state'),
-    prune: 'managed' as const,
-    drainTimeoutMs: 0,
-    dryRun: false,
+  const reconciler = new Reconciler({
+    ipvs: kernel,
+    state: new StateStore(join(dir, 'state')),
     sysctls: noSysctls,
-    addresses: null,
+    openAddresses: null,
     markRules: null,
-  };
-  const first = await reconcile(kernel, { ...base, desired: await load(file, new PhaseTimer()) });
+  });
+  const policy = { prune: 'managed' as const, drainTimeoutMs: 0 };
+  const first = await reconciler.pass(await load(file, new PhaseTimer()), { policy });
   if (first.report?.failed)
     throw new Error(`initial apply failed ${first.report.failed} operations`);
 
@@ -92,7 +93,7 @@ async function benchEdits(shape: TableShape): Promise<EditFigures> {
     const start = performance.now();
     const cpuStart = process.cpuUsage();
     const desired = await load(file, timer);
-    await reconcile(kernel, { ...base, desired, timer });
+    await reconciler.pass(desired, { policy, timer });
     const elapsed = performance.now() - start;
     const cpu = process.cpuUsage(cpuStart);
     if (kernel.messages !== 1)

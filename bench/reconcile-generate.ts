@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Dest, Service } from '../src/ipvs/model.js';
-import type { DesiredState } from '../src/reconcile/plan.js';
+import type { DesiredState } from '../src/reconcile/types.js';
 
 export interface TableShape {
   services: number;

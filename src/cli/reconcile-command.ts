@@ -16,9 +16,11 @@ import type { ResolvedConfig } from '../config/resolved.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
 import { desiredState } from '../reconcile/desired.js';
-import { paletteFor, plain, type Palette } from '../reconcile/format.js';
-import type { ReconcileOptions } from '../reconcile/reconcile.js';
-import { DEFAULT_STATE_DIR } from '../reconcile/state.js';
+import { paletteFor, plain, type Palette } from '../util/palette.js';
+import { Reconciler } from '../reconcile/reconciler.js';
+import { DEFAULT_STATE_DIR, StateStore } from '../reconcile/state.js';
+import { systemHostPorts, type HostPorts } from '../reconcile/system-ports.js';
+import type { DesiredState, ReconcilePolicy } from '../reconcile/types.js';
 import type { PhaseTimer } from '../util/timings.js';
 
 export interface ConfigOptions {
@@ -36,8 +38,8 @@ export interface CommandIo {
   palette: Palette;
   errorPalette: Palette;
   openKernel(): Promise<IpvsClient>;
-  /** Options passed through to every reconcile (tests give a fake sysctl and address access). */
-  reconcileExtras?: Partial<ReconcileOptions>;
+  /** The reconciler's sysctl, address and firewall ports (tests give fakes). */
+  hostPorts: HostPorts;
 }
 
 export const processIo: CommandIo = {
@@ -50,27 +52,16 @@ export const processIo: CommandIo = {
     return paletteFor(process.stderr);
   },
   openKernel: () => openIpvs(),
+  hostPorts: systemHostPorts,
 };
 
-export function testIo(
-  openKernel: () => Promise<IpvsClient>,
-  extras: Partial<ReconcileOptions> = {},
-): CommandIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    write: (text: string) => {
-      io.out += text;
-    },
-    writeError: (text: string) => {
-      io.err += text;
-    },
-    palette: plain,
-    errorPalette: plain,
-    openKernel,
-    reconcileExtras: extras,
-  };
-  return io;
+/** A reconciler over this kernel client, with the state in `stateDir` (null: no state). */
+export function reconcilerFor(
+  io: CommandIo,
+  ipvs: IpvsClient,
+  stateDir: string | null,
+): Reconciler {
+  return new Reconciler({ ipvs, state: new StateStore(stateDir), ...io.hostPorts });
 }
 
 export function addConfigOptions(command: Command): Command {
@@ -94,7 +85,7 @@ export function addConfigOptions(command: Command): Command {
 }
 
 export type LoadedDesired =
-  | { ok: true; config: ResolvedConfig; reconcile: Omit<ReconcileOptions, 'dryRun' | 'timer'> }
+  | { ok: true; config: ResolvedConfig; desired: DesiredState; policy: ReconcilePolicy }
   | { ok: false };
 
 function printDiagnostics(
@@ -134,15 +125,8 @@ export async function loadDesired(
   return {
     ok: true,
     config,
-    reconcile: {
-      desired: desiredState(config),
-      stateDir: options.stateDir,
-      prune: config.reconcile.prune,
-      drainTimeoutMs: config.reconcile.drainTimeoutMs,
-      // plan and apply compare settings only: skip decoding counters (half of a big read).
-      readStats: false,
-      ...io.reconcileExtras,
-    },
+    desired: desiredState(config),
+    policy: { prune: config.reconcile.prune, drainTimeoutMs: config.reconcile.drainTimeoutMs },
   };
 }
 

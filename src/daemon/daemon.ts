@@ -21,9 +21,10 @@
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import type { IpvsInfo, IpvsTable } from '../ipvs/model.js';
-import type { DesiredState, Plan, PlanStep, WaitingDrain } from '../reconcile/plan.js';
-import { reconcile, type ReconcileOptions, type SysctlAccess } from '../reconcile/reconcile.js';
-import { StateMemory } from '../reconcile/state.js';
+import type { DesiredState, Plan, PlanStep, WaitingDrain } from '../reconcile/types.js';
+import { Reconciler } from '../reconcile/reconciler.js';
+import { StateStore } from '../reconcile/state.js';
+import { systemHostPorts, type HostPorts } from '../reconcile/system-ports.js';
 import { PhaseTimer } from '../util/timings.js';
 import type { Logger } from '../util/log.js';
 import { driftSteps, scopedAim, type Aim } from './drift.js';
@@ -57,14 +58,8 @@ export interface DaemonOptions<Snapshot> {
   logger: Logger;
   /** lvsd's state file directory (owned services, drains). */
   stateDir: string;
-  sysctls?: SysctlAccess;
-  /** Further reconcile options passed through as they are (tests: VIP and firewall readers). */
-  reconcileExtras?: Partial<
-    Omit<
-      ReconcileOptions,
-      'desired' | 'stateDir' | 'prune' | 'drainTimeoutMs' | 'dryRun' | 'timer' | 'now' | 'sysctls'
-    >
-  >;
+  /** The reconciler's sysctl, address and firewall ports (default: this host's). */
+  hostPorts?: HostPorts;
   metrics?: DaemonMetrics;
   /** Watch the config for changes (default true); SIGHUP reloads either way. */
   watch?: boolean;
@@ -126,8 +121,8 @@ export class Daemon<Snapshot> {
   private lastAim: Aim | null = null;
   /** Date.now() of the start of the last full pass that applied (0: none yet); scoped passes follow one. */
   private lastFullPass = 0;
-  /** The state file as the last pass left it: scoped passes start from it (full passes read the file). */
-  private readonly stateMemory = new StateMemory();
+  /** The one path to the kernel: every pass, and the cleanup on exit. */
+  private readonly reconciler: Reconciler;
   private lastAdvice = '';
   private lastForeign = '';
   private readonly passes: CoalescingRunner<Trigger, PassSummary>;
@@ -150,6 +145,11 @@ export class Daemon<Snapshot> {
     this.metrics = options.metrics ?? new DaemonMetrics();
     this.log = options.logger;
     this.client = new RecordingClient(options.client);
+    this.reconciler = new Reconciler({
+      ipvs: this.client,
+      state: new StateStore(options.stateDir),
+      ...(options.hostPorts ?? systemHostPorts),
+    });
     this.passes = new CoalescingRunner((triggers) => this.runPass(triggers));
     this.reloads = new CoalescingRunner((reasons) => this.runReload(reasons));
     this.ready = new Promise((resolve) => (this.markReady = resolve));
@@ -477,18 +477,12 @@ export class Daemon<Snapshot> {
         scope ? { ...config, services: config.services.filter((s) => scope.has(s.name)) } : config,
         this.options.health.snapshot(),
       );
-      const result = await reconcile(this.client, {
-        desired,
+      const result = await this.reconciler.pass(desired, {
+        policy: config.reconcile,
+        // A scoped pass serves no metrics: its counters would go unread.
         ...(scope ? { scope, readStats: false } : {}),
-        stateMemory: this.stateMemory,
-        stateDir: this.options.stateDir,
-        prune: config.reconcile.prune,
-        drainTimeoutMs: config.reconcile.drainTimeoutMs,
-        dryRun: false,
         timer,
         now: startedAt,
-        ...(this.options.sysctls ? { sysctls: this.options.sysctls } : {}),
-        ...this.options.reconcileExtras,
       });
       for (const warning of result.warnings) this.log.warn({ event: 'reconcile_warning' }, warning);
       const report = result.report!;
@@ -509,9 +503,7 @@ export class Daemon<Snapshot> {
       } else {
         this.waiting = result.plan.waiting;
         this.lastAim =
-          report.failed === 0
-            ? { desired, draining: new Set(Object.keys(result.plan.next.draining)) }
-            : null;
+          report.failed === 0 ? { desired, draining: result.plan.next.draining } : null;
         this.lastFullPass = startedAt;
       }
       summary = {
@@ -752,14 +744,8 @@ export class Daemon<Snapshot> {
       ...(this.config?.kernel.daemons ? { daemons: [] } : {}),
     };
     try {
-      const result = await reconcile(this.client, {
-        desired: empty,
-        stateDir: this.options.stateDir,
-        prune: 'managed',
-        drainTimeoutMs: 0,
-        dryRun: false,
-        ...(this.options.sysctls ? { sysctls: this.options.sysctls } : {}),
-        ...this.options.reconcileExtras,
+      const result = await this.reconciler.pass(empty, {
+        policy: { prune: 'managed', drainTimeoutMs: 0 },
       });
       const report = result.report!;
       for (const { step, error } of report.outcomes) {

@@ -10,14 +10,13 @@
  */
 import type { Dest, Service } from '../ipvs/model.js';
 import { destId, serviceId } from '../ipvs/model.js';
-import { drainKey, type DesiredState, type Plan, type PlanStep } from '../reconcile/plan.js';
-import { drainKeyService } from '../reconcile/reconcile.js';
+import type { DesiredState, Drains, Plan, PlanStep } from '../reconcile/types.js';
 
 /** What the last clean pass aimed at. */
 export interface Aim {
   desired: DesiredState;
-  /** Drains in progress after it (drainKey). */
-  draining: ReadonlySet<string>;
+  /** Drains in progress after it. */
+  draining: Readonly<Drains>;
 }
 
 interface ServiceAim {
@@ -71,7 +70,7 @@ function isDrift(
         return before !== undefined && !before.dests.has(step.dest ?? '');
       return sameDest(step, before, now);
     case 'delete-dest':
-      if (previous.draining.has(drainKey(step.service, step.dest ?? ''))) return false;
+      if (previous.draining[step.service]?.[step.dest ?? ''] !== undefined) return false;
       // Lvsd's aim did not have it before either: someone added it.
       return before !== undefined && !before.dests.has(step.dest ?? '');
     case 'delete-service':
@@ -113,9 +112,8 @@ export function scopedAim(
     ...previous.desired.services.filter((s) => !scope.has(serviceId(s.service))),
     ...desired.services.filter((s) => scope.has(serviceId(s.service))),
   ];
-  const draining = new Set(
-    [...previous.draining].filter((key) => !scope.has(drainKeyService(key))),
-  );
-  for (const key of Object.keys(plan.next.draining)) draining.add(key);
+  const draining = { ...previous.draining };
+  for (const id of scope) delete draining[id];
+  Object.assign(draining, plan.next.draining);
   return { desired: { ...previous.desired, services }, draining };
 }

@@ -5,7 +5,7 @@
  */
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { IpvsTable } from '../ipvs/model.js';
-import type { DesiredState } from '../reconcile/plan.js';
+import type { DesiredState } from '../reconcile/types.js';
 import type { RealHealth } from './status.js';
 
 /** A config load, its diagnostics already formatted for people ("file:line: field: message"). */

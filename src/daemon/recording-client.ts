@@ -1,7 +1,7 @@
 /**
  * An IpvsClient that passes everything through and remembers the last table read.
  * Every reconcile pass reads the whole table anyway; keeping that read lets /status and
- * /metrics show it without a second dump, while reconcile() stays the one path that
+ * /metrics show it without a second dump, while the Reconciler stays the one path that
  * reads, plans and writes.
  */
 import {

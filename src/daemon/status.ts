@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { IpvsTable, LiveDest, LiveService } from '../ipvs/model.js';
 import { Dest, destId, DestCounters, Service, serviceId, Stats } from '../ipvs/model.js';
-import { drainKey, type WaitingDrain } from '../reconcile/plan.js';
+import type { WaitingDrain } from '../reconcile/types.js';
 
 export const HealthState = z.enum(['up', 'down', 'unchecked', 'draining', 'unmanaged']);
 export type HealthState = z.infer<typeof HealthState>;
@@ -127,7 +127,8 @@ const iso = (ms: number | undefined): string | null =>
 /** Managed services in config order, then the kernel's other services. */
 export function buildServices(input: StatusInput): StatusService[] {
   const live = new Map(input.table.services.map((s) => [serviceId(s), s]));
-  const waiting = new Set(input.waiting.map((w) => drainKey(w.service, w.dest)));
+  const waiting = (service: string, dest: string) =>
+    input.waiting.some((w) => w.service === service && w.dest === dest);
   const out: StatusService[] = [];
   for (const svc of input.config.services) {
     const id = serviceId(svc.service);
@@ -158,7 +159,7 @@ export function buildServices(input: StatusInput): StatusService[] {
         extraDest(
           have,
           did,
-          isSorry ? 'up' : waiting.has(drainKey(id, did)) ? 'draining' : 'unmanaged',
+          isSorry ? 'up' : waiting(id, did) ? 'draining' : 'unmanaged',
           isSorry ? 'sorry server' : null,
         ),
       );

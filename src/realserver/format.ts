@@ -1,5 +1,5 @@
 /** `lvsd realserver` output: plan-like lines (+ add, ~ change, - remove) and a verdict. */
-import { colours, plain, type Palette } from '../reconcile/format.js';
+import { colours, plain, type Palette } from '../util/palette.js';
 import type { RealServerStep } from './plan.js';
 import { describeVips, type RealServerResult } from './run.js';
 

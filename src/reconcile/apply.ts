@@ -5,8 +5,8 @@
  * while the independent rest still applies.
  */
 import type { IpvsClient, IpvsError } from '../ipvs/client.js';
-import type { Plan, PlanStep } from './plan.js';
-import type { SysctlChange } from './sysctl-plan.js';
+import type { Plan, PlanStep } from './types.js';
+import type { SysctlChange } from './types.js';
 import type { AddressClient } from '../director/addresses.js';
 import type { VipStep } from './vip-plan.js';
 

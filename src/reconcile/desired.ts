@@ -15,7 +15,7 @@ import type { ResolvedConfig, ResolvedReal, ResolvedService } from '../config/re
 import type { HealthSnapshot } from '../health/manager.js';
 import type { Dest } from '../ipvs/model.js';
 import { destId } from '../ipvs/model.js';
-import type { DesiredService, DesiredState } from './plan.js';
+import type { DesiredService, DesiredState } from './types.js';
 import { desiredVips } from '../director/vips.js';
 
 export function desiredState(config: ResolvedConfig, health?: HealthSnapshot): DesiredState {

@@ -10,111 +10,28 @@
  * attribute: the kernel edits every attribute in place, and a re-create throws its
  * connections away.
  */
-import type { IpvsOp } from '../ipvs/client.js';
-import type {
-  Dest,
-  IpvsTable,
-  LiveDest,
-  LiveService,
-  Service,
-  SyncDaemon,
-  Timeouts,
-} from '../ipvs/model.js';
+import type { Dest, LiveDest, LiveService, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import { destId, serviceId, serviceKeyOf } from '../ipvs/model.js';
 import { diffDest, diffService, type FieldChange } from './diff.js';
-import { planSysctls, sysctlAdvice, type SysctlChange } from './sysctl-plan.js';
-import type { AddressSnapshot, HeldAddress } from '../director/addresses.js';
-import { fwmarkAdvice, type MarkScan } from '../director/fwmark-advice.js';
-import { planVips, type VipStep } from './vip-plan.js';
+import { planSysctls, sysctlAdvice } from './sysctl-plan.js';
+import { fwmarkAdvice } from '../director/fwmark-advice.js';
+import { planVips } from './vip-plan.js';
+import type {
+  ActualState,
+  DesiredService,
+  DesiredState,
+  Drains,
+  Plan,
+  PlanContext,
+  PlanStep,
+  StepAction,
+  WaitingDrain,
+} from './types.js';
 
-export interface DesiredService {
-  /** The name the config gives the service; shown in plans. */
-  name: string;
-  service: Service;
-  dests: Dest[];
-}
-
-export interface DesiredState {
-  services: DesiredService[];
-  /** Only the timeouts the config sets; absent = lvsd leaves timeouts alone. */
-  timeouts?: Partial<Timeouts>;
-  /** Absent = lvsd leaves sync daemons alone; [] = lvsd stops any that run. */
-  daemons?: SyncDaemon[];
-  /** Sysctls the config sets, by dotted name ("net.ipv4.vs.conn_reuse_mode"). */
-  sysctls?: Record<string, number>;
-  /** Addresses lvsd holds (services' `vip:` and top-level `vips:`); absent = none. */
-  vips?: HeldAddress[];
-}
-
-export interface ActualState {
-  table: IpvsTable;
-  timeouts?: Timeouts;
-  daemons?: SyncDaemon[];
-  /** Current values of the sysctls the config sets or that advice looks at; null = absent. */
-  sysctls?: Record<string, number | null>;
-  /** Links and addresses of the namespace; absent (a snapshot plan) = VIPs are not planned. */
-  addresses?: AddressSnapshot;
-  /** Marks the firewall sets, for fwmark advice; absent = not checked. */
-  markRules?: MarkScan;
-}
-
-export interface PlanContext {
-  /** Milliseconds since the epoch; drains are timed against it. */
-  now: number;
-  /** Services lvsd created or managed before (from the state file), by serviceId. */
-  owned: ReadonlySet<string>;
-  /** Dests being drained, by drainKey, with the time their drain began. */
-  draining: ReadonlyMap<string, number>;
-  /** How long a removed real keeps its connections at weight 0 before it is deleted; 0 deletes at once. */
-  drainTimeoutMs: number;
-  /** 'all' removes services lvsd does not manage; 'managed' (default) only reports them. */
-  prune: 'managed' | 'all';
-  /** Addresses lvsd added before (heldAddressId, from the state file): only these are ever removed. */
-  ownedVips?: ReadonlySet<string>;
-}
-
-export type StepAction = 'add' | 'change' | 'drain' | 'remove';
-
-export interface PlanStep {
-  action: StepAction;
-  op: IpvsOp;
-  /** serviceId of the service concerned ("TCP 10.0.0.1:80"). */
-  service: string;
-  /** Config name of the service, when it has one. */
-  serviceName?: string;
-  /** destId when the step concerns a real server. */
-  dest?: string;
-  /** For 'change' and 'drain': what changes, old -> new. */
-  changes: FieldChange[];
-}
-
-export interface WaitingDrain {
-  service: string;
-  dest: string;
-  activeConns: number;
-  inactiveConns: number;
-  /** Milliseconds left before the drain timeout forces the delete. */
-  remainingMs: number;
-}
-
-export interface Plan {
-  steps: PlanStep[];
-  /** Reals at weight 0 waiting for their connections to end; no operation until then. */
-  waiting: WaitingDrain[];
-  /** Live services lvsd does not manage and leaves alone. */
-  foreign: string[];
-  /** Sysctl writes (not IPVS operations, so kept apart from steps). */
-  sysctls: SysctlChange[];
-  /** Warnings about kernel settings the config leaves alone. */
-  advice: string[];
-  /** Interface and address changes for VIPs (rtnetlink, not IPVS: kept apart from steps). */
-  vips: VipStep[];
-  /** What the state file should record once the plan is applied. */
-  next: { owned: string[]; draining: Record<string, number>; vips?: string[] };
-}
-
-export function drainKey(service: string, dest: string): string {
-  return `${service} -> ${dest}`;
+function recordDrain(drains: Drains, service: string, dest: string, since: number): void {
+  const reals = drains[service];
+  if (reals) reals[dest] = since;
+  else drains[service] = { [dest]: since };
 }
 
 export function countSteps(plan: Plan): Record<StepAction, number> {
@@ -133,7 +50,7 @@ class PlanBuilder {
   readonly waiting: WaitingDrain[] = [];
   readonly foreign: string[] = [];
   readonly owned = new Set<string>();
-  readonly draining: Record<string, number> = {};
+  readonly draining: Drains = {};
 
   constructor(readonly context: PlanContext) {}
 
@@ -368,9 +285,8 @@ function planDrain(
   const did = destId(dest);
   const key = serviceKeyOf(service);
   const base = { service: id, dest: did, ...(serviceName ? { serviceName } : {}) };
-  const drainingKey = drainKey(id, did);
   // A drain found without a record (lvsd restarted, state lost) starts its clock now.
-  const since = context.draining.get(drainingKey) ?? context.now;
+  const since = context.draining[id]?.[did] ?? context.now;
   const connections = dest.activeConns + dest.inactiveConns;
   const elapsed = context.now - since;
   if (context.drainTimeoutMs > 0 && dest.weight > 0 && connections > 0) {
@@ -381,7 +297,7 @@ function planDrain(
       op: { op: 'edit-dest', service: key, dest: quiesced },
       changes: [{ field: 'weight', from: String(dest.weight), to: '0' }],
     });
-    builder.draining[drainingKey] = context.now;
+    recordDrain(builder.draining, id, did, context.now);
     builder.waiting.push(waitingDrain(id, did, dest, context.drainTimeoutMs));
     return false;
   }
@@ -393,7 +309,7 @@ function planDrain(
     });
     return true;
   }
-  builder.draining[drainingKey] = since;
+  recordDrain(builder.draining, id, did, since);
   builder.waiting.push(waitingDrain(id, did, dest, context.drainTimeoutMs - elapsed));
   return false;
 }

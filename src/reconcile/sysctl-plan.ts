@@ -3,13 +3,7 @@
  * the ones it does not set are checked against the traps LVS users keep falling into
  * (kubernetes/kubernetes#71809, #81775, #84322) and reported as advice.
  */
-import type { DesiredState } from './plan.js';
-
-export interface SysctlChange {
-  name: string;
-  from: number | null;
-  to: number;
-}
+import type { DesiredState, SysctlChange } from './types.js';
 
 export const ADVISED_SYSCTLS = [
   'net.ipv4.vs.expire_quiescent_template',

@@ -10,11 +10,11 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { runApply } from '../../src/cli/commands/apply.js';
 import { runLs } from '../../src/cli/commands/ls.js';
 import { runPlan } from '../../src/cli/commands/plan.js';
-import { testIo } from '../../src/cli/reconcile-command.js';
+import { testIo } from './io.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
 import { FakeAddresses } from '../../src/director/fake-addresses.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
-import type { SysctlAccess } from '../../src/reconcile/reconcile.js';
+import type { SysctlAccess } from '../../src/sysctl/index.js';
 
 const config = `
 services:

@@ -6,7 +6,7 @@ import { Daemon, ConfigRejectedError } from '../../src/daemon/daemon.js';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { destId, serviceId } from '../../src/ipvs/model.js';
-import type { SysctlAccess } from '../../src/reconcile/reconcile.js';
+import type { SysctlAccess } from '../../src/sysctl/index.js';
 import { desiredState } from '../../src/reconcile/desired.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 import { memoryLogger, ScriptedHealth, snapshotView, testLoader, waitFor } from './helpers.js';
@@ -96,8 +96,7 @@ async function setup(
     healthView: snapshotView,
     logger,
     stateDir,
-    sysctls: noSysctls,
-    reconcileExtras: { addresses: null, markRules: null } as never,
+    hostPorts: { sysctls: noSysctls, openAddresses: null, markRules: null },
     metrics: new DaemonMetrics({ processMetrics: false }),
     watch: options.watch ?? true,
     reloadDebounceMs: 100,

@@ -1,16 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { driftSteps, type Aim } from '../../src/daemon/drift.js';
 import { destId, serviceId } from '../../src/ipvs/model.js';
-import { drainKey, plan as makePlan, type DesiredState } from '../../src/reconcile/plan.js';
+import { plan as makePlan } from '../../src/reconcile/plan.js';
+import type { DesiredState, Drains } from '../../src/reconcile/types.js';
 import { dest, desired, live, liveService, tcpService } from '../reconcile/fixtures.js';
 
 const web = tcpService('10.0.0.1', 80);
 const a = dest('192.168.10.2', 80);
 const b = dest('192.168.10.3', 80);
-const aimFor = (state: DesiredState, draining: string[] = []): Aim => ({
-  desired: state,
-  draining: new Set(draining),
-});
+/** An aim with these reals draining since t=0, as [serviceId, destId]. */
+const aimFor = (state: DesiredState, draining: Array<[string, string]> = []): Aim => {
+  const drains: Drains = {};
+  for (const [service, real] of draining) (drains[service] ??= {})[real] = 0;
+  return { desired: state, draining: drains };
+};
 const both: DesiredState = { services: [desired('web', web, [a, b])] };
 
 /** Plans `want` against a live table and classifies its steps against the previous aim. */
@@ -26,7 +29,7 @@ function classify(
     {
       now: 1000,
       owned: new Set([serviceId(web)]),
-      draining: new Map([...(previous?.draining ?? [])].map((k) => [k, 0])),
+      draining: previous?.draining ?? {},
       drainTimeoutMs,
       prune: 'managed',
     },
@@ -63,16 +66,16 @@ describe('drift classification', () => {
   it('a drain ending is lvsd`s own work, not drift', () => {
     const onlyA: DesiredState = { services: [desired('web', web, [a])] };
     const table = { services: [liveService(web, [live(a), live({ ...b, weight: 0 })])] };
-    const previous = aimFor(onlyA, [drainKey(serviceId(web), destId(b))]);
+    const previous = aimFor(onlyA, [[serviceId(web), destId(b)]]);
     expect(classify(onlyA, table, previous, 60_000)).toEqual([]);
   });
 
   it('a draining real someone put back to weight > 0 is drift', () => {
     const onlyA: DesiredState = { services: [desired('web', web, [a])] };
     const table = { services: [liveService(web, [live(a), live({ ...b, weight: 3 }, 5, 0)])] };
-    expect(
-      classify(onlyA, table, aimFor(onlyA, [drainKey(serviceId(web), destId(b))]), 60_000),
-    ).toEqual(['drain edit-dest 192.168.10.3:80']);
+    expect(classify(onlyA, table, aimFor(onlyA, [[serviceId(web), destId(b)]]), 60_000)).toEqual([
+      'drain edit-dest 192.168.10.3:80',
+    ]);
   });
 
   it('a scheduler changed by someone else is drift; none without a previous clean pass', () => {

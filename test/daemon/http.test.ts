@@ -33,11 +33,14 @@ async function serve(content: string) {
     healthView: snapshotView,
     logger,
     stateDir: await mkdtemp(join(tmpdir(), 'lvsd-state-')),
-    sysctls: {
-      read: async (n) => Object.fromEntries(n.map((x) => [x, null])),
-      write: async () => undefined,
+    hostPorts: {
+      sysctls: {
+        read: async (n) => Object.fromEntries(n.map((x) => [x, null])),
+        write: async () => undefined,
+      },
+      openAddresses: null,
+      markRules: null,
     },
-    reconcileExtras: { addresses: null, markRules: null } as never,
     metrics: new DaemonMetrics({ processMetrics: false }),
     watch: false,
     statsMaxAgeMs: 0,

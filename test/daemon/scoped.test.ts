@@ -12,7 +12,7 @@ import { IpvsError, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { serviceKeyOf } from '../../src/ipvs/model.js';
 import { desiredState } from '../../src/reconcile/desired.js';
-import type { SysctlAccess } from '../../src/reconcile/reconcile.js';
+import type { SysctlAccess } from '../../src/sysctl/index.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 import {
   CallLog,
@@ -22,6 +22,16 @@ import {
   testLoader,
   waitFor,
 } from './helpers.js';
+
+/** The state file's drains as "serviceId -> destId" = since. */
+function drainsIn(text: string): Record<string, number> {
+  const draining = JSON.parse(text).draining as Record<string, Record<string, number>>;
+  return Object.fromEntries(
+    Object.entries(draining).flatMap(([service, reals]) =>
+      Object.entries(reals).map(([real, since]) => [`${service} -> ${real}`, since]),
+    ),
+  );
+}
 
 const noSysctls: SysctlAccess = {
   read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
@@ -76,8 +86,7 @@ async function setup(extra = '') {
     healthView: snapshotView,
     logger,
     stateDir,
-    sysctls: noSysctls,
-    reconcileExtras: { addresses: null, markRules: null },
+    hostPorts: { sysctls: noSysctls, openAddresses: null, markRules: null },
     metrics: new DaemonMetrics({ processMetrics: false }),
     watch: false,
     drainRecheckMs: 50,
@@ -131,7 +140,7 @@ describe('daemon: health passes scoped to the batch', () => {
       async () => (await weights(s.kernel, api))['192.168.10.3:80'] === 0,
     );
     const stateFile = join(s.stateDir, 'state.json');
-    const before = JSON.parse(await readFile(stateFile, 'utf8')).draining as Record<string, number>;
+    const before = drainsIn(await readFile(stateFile, 'utf8'));
     expect(Object.keys(before)).toEqual(['TCP 10.0.0.2:80 -> 192.168.10.3:80']);
 
     s.health.setDown('web', '192.168.10.3:80', true);
@@ -139,7 +148,7 @@ describe('daemon: health passes scoped to the batch', () => {
       'web draining',
       async () => (await weights(s.kernel, web))['192.168.10.3:80'] === 0,
     );
-    const after = JSON.parse(await readFile(stateFile, 'utf8')).draining as Record<string, number>;
+    const after = drainsIn(await readFile(stateFile, 'utf8'));
     expect(Object.keys(after).sort()).toEqual([
       'TCP 10.0.0.1:80 -> 192.168.10.3:80',
       'TCP 10.0.0.2:80 -> 192.168.10.3:80',
@@ -160,7 +169,7 @@ describe('daemon: health passes scoped to the batch', () => {
     );
     await waitFor(
       'state without web',
-      async () => Object.keys(JSON.parse(await readFile(stateFile, 'utf8')).draining).length === 1,
+      async () => Object.keys(drainsIn(await readFile(stateFile, 'utf8'))).length === 1,
     );
     expect((await s.daemon.status()).draining.map((d) => d.service)).toEqual(['TCP 10.0.0.2:80']);
   });

@@ -6,8 +6,9 @@ import { FakeAddresses } from '../../src/director/fake-addresses.js';
 import type { HeldAddress } from '../../src/director/addresses.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { formatApplyReport, formatPlan, planToJson } from '../../src/reconcile/format.js';
-import type { DesiredState } from '../../src/reconcile/plan.js';
-import { reconcile, type ReconcileOptions } from '../../src/reconcile/reconcile.js';
+import type { DesiredState } from '../../src/reconcile/types.js';
+import { reconcile } from '../reconcile/pass.js';
+import type { PassSettings as ReconcileOptions } from '../reconcile/pass.js';
 import { dest, desired, tcpService } from '../reconcile/fixtures.js';
 
 const vip = (address: string, iface = 'lvsd0'): HeldAddress => ({

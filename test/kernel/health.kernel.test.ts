@@ -24,7 +24,7 @@ import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult } from '../../src/
 import { openIpvs } from '../../src/ipvs/index.js';
 import { destId, type Dest } from '../../src/ipvs/model.js';
 import { desiredState } from '../../src/reconcile/desired.js';
-import { reconcile } from '../../src/reconcile/reconcile.js';
+import { reconcile } from '../reconcile/pass.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 import { sh, Topology } from './forwarding-topology.js';
 

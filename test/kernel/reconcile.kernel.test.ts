@@ -28,8 +28,9 @@ import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult } from '../../src/
 import { openIpvs } from '../../src/ipvs/index.js';
 import type { KernelIpvsClient } from '../../src/ipvs/kernel-client.js';
 import { desiredState } from '../../src/reconcile/desired.js';
-import type { DesiredState } from '../../src/reconcile/plan.js';
-import { reconcile, type ReconcileResult } from '../../src/reconcile/reconcile.js';
+import type { DesiredState } from '../../src/reconcile/types.js';
+import { reconcile } from '../reconcile/pass.js';
+import type { ReconcileResult } from '../../src/reconcile/reconciler.js';
 import { natLab, sortedLines, waitFor, type BuiltLab } from '../lab/topology.js';
 
 const inLab = process.env.LVSD_LAB === '1';

@@ -1,6 +1,6 @@
 /** Small builders for kernel-model objects, so tests state only what matters to them. */
 import type { Dest, LiveDest, LiveService, Service } from '../../src/ipvs/model.js';
-import type { DesiredService } from '../../src/reconcile/plan.js';
+import type { DesiredService } from '../../src/reconcile/types.js';
 
 export function tcpService(address: string, port: number, extra: Partial<Service> = {}): Service {
   return {

@@ -15,8 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
-import type { DesiredState } from '../../src/reconcile/plan.js';
-import { reconcile, reconcileAgainst, type SysctlAccess } from '../../src/reconcile/reconcile.js';
+import type { DesiredState } from '../../src/reconcile/types.js';
+import { reconcile } from './pass.js';
+import { planOffline } from '../../src/reconcile/reconciler.js';
+import type { SysctlAccess } from '../../src/sysctl/index.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
 const sysctls: SysctlAccess = {
@@ -75,19 +77,10 @@ describe('planner and kernel agree', () => {
       { op: 'add-dest', service: web.services[0]!.service, dest: web.services[0]!.dests[0]! },
     ]);
     const snapshot = await kernel.readTable();
-    const result = await reconcileAgainst(
+    const result = await planOffline(
       { table: snapshot },
-      {
-        desired: {
-          ...web,
-          sysctls: { 'net.ipv4.ip_forward': 1, 'net.ipv4.vs.conn_reuse_mode': 1 },
-        },
-        stateDir: null,
-        prune: 'managed',
-        drainTimeoutMs: 0,
-        dryRun: true,
-        addresses: null,
-      },
+      { ...web, sysctls: { 'net.ipv4.ip_forward': 1, 'net.ipv4.vs.conn_reuse_mode': 1 } },
+      { policy: { prune: 'managed', drainTimeoutMs: 0 }, dryRun: true },
     );
     expect(result.plan.steps).toEqual([]);
     expect(result.plan.sysctls).toEqual([]);

@@ -28,7 +28,8 @@ import {
   splitMessages,
 } from '../../src/ipvs/codec.js';
 import { desiredState } from '../../src/reconcile/desired.js';
-import { reconcile, type SysctlAccess } from '../../src/reconcile/reconcile.js';
+import { reconcile } from './pass.js';
+import type { SysctlAccess } from '../../src/sysctl/index.js';
 
 const shape = { services: 1000, destsPerService: 10 };
 const noSysctls: SysctlAccess = {

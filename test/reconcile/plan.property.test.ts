@@ -16,7 +16,8 @@ import {
   type Service,
 } from '../../src/ipvs/model.js';
 import { applyPlan } from '../../src/reconcile/apply.js';
-import { plan, type DesiredService, type PlanContext } from '../../src/reconcile/plan.js';
+import { plan } from '../../src/reconcile/plan.js';
+import type { DesiredService, PlanContext } from '../../src/reconcile/types.js';
 import { dest, tcpService } from './fixtures.js';
 
 function fwmarkService(base: Service): Service {
@@ -123,7 +124,7 @@ function settingsOfDesired(services: DesiredService[]) {
 const contextFor = (owned: Iterable<string>): PlanContext => ({
   now: 0,
   owned: new Set(owned),
-  draining: new Map(),
+  draining: {},
   drainTimeoutMs: 0,
   prune: 'managed',
 });

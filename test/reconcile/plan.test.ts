@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { drainKey, plan, type PlanContext } from '../../src/reconcile/plan.js';
+import { plan } from '../../src/reconcile/plan.js';
+import type { PlanContext } from '../../src/reconcile/types.js';
 import { formatPlan } from '../../src/reconcile/format.js';
 import { dest, desired, live, liveService, tcpService } from './fixtures.js';
 
 const context = (extra: Partial<PlanContext> = {}): PlanContext => ({
   now: 1_000_000,
   owned: new Set(),
-  draining: new Map(),
+  draining: {},
   drainTimeoutMs: 30_000,
   prune: 'managed',
   ...extra,
@@ -152,13 +153,13 @@ describe('plan', () => {
       services: [liveService(web, [live(rs1), live({ ...rs2, weight }, active, inactive)])],
     });
     const wanted = { services: [desired('web', web, [rs1])] };
-    const key = drainKey('TCP 10.0.0.1:80', '192.168.11.2:80');
+    const drains = (since: number) => ({ 'TCP 10.0.0.1:80': { '192.168.11.2:80': since } });
 
     it('sets weight 0 first while connections remain, and records when the drain began', () => {
       const result = plan(wanted, { table: table(1, 4) }, context());
       expect(result.steps.map((s) => [s.action, s.op.op])).toEqual([['drain', 'edit-dest']]);
       expect(result.steps[0]!.op).toMatchObject({ dest: { weight: 0 } });
-      expect(result.next.draining).toEqual({ [key]: 1_000_000 });
+      expect(result.next.draining).toEqual(drains(1_000_000));
       expect(result.waiting).toHaveLength(1);
     });
 
@@ -166,7 +167,7 @@ describe('plan', () => {
       const result = plan(
         wanted,
         { table: table(0, 2, 3) },
-        context({ draining: new Map([[key, 1_000_000 - 10_000]]) }),
+        context({ draining: drains(1_000_000 - 10_000) }),
       );
       expect(result.steps).toEqual([]);
       expect(result.waiting[0]).toMatchObject({
@@ -174,15 +175,11 @@ describe('plan', () => {
         inactiveConns: 3,
         remainingMs: 20_000,
       });
-      expect(result.next.draining[key]).toBe(990_000);
+      expect(result.next.draining['TCP 10.0.0.1:80']?.['192.168.11.2:80']).toBe(990_000);
     });
 
     it('deletes once the connections are gone', () => {
-      const result = plan(
-        wanted,
-        { table: table(0, 0) },
-        context({ draining: new Map([[key, 999_000]]) }),
-      );
+      const result = plan(wanted, { table: table(0, 0) }, context({ draining: drains(999_000) }));
       expect(result.steps.map((s) => s.op.op)).toEqual(['delete-dest']);
       expect(result.next.draining).toEqual({});
     });
@@ -191,7 +188,7 @@ describe('plan', () => {
       const result = plan(
         wanted,
         { table: table(0, 9) },
-        context({ draining: new Map([[key, 1_000_000 - 30_000]]) }),
+        context({ draining: drains(1_000_000 - 30_000) }),
       );
       expect(result.steps.map((s) => s.op.op)).toEqual(['delete-dest']);
     });
@@ -199,7 +196,7 @@ describe('plan', () => {
     it('starts the clock now for a drain found without a record (state lost)', () => {
       const result = plan(wanted, { table: table(0, 9) }, context());
       expect(result.steps).toEqual([]);
-      expect(result.next.draining).toEqual({ [key]: 1_000_000 });
+      expect(result.next.draining).toEqual(drains(1_000_000));
     });
 
     it('deletes at once when the drain time is 0', () => {
@@ -209,11 +206,7 @@ describe('plan', () => {
 
     it('gives a real re-added while draining its weight back, without re-creating it', () => {
       const back = { services: [desired('web', web, [rs1, { ...rs2, weight: 5 }])] };
-      const result = plan(
-        back,
-        { table: table(0, 3) },
-        context({ draining: new Map([[key, 999_000]]) }),
-      );
+      const result = plan(back, { table: table(0, 3) }, context({ draining: drains(999_000) }));
       expect(result.steps.map((s) => s.op.op)).toEqual(['edit-dest']);
       expect(result.steps[0]!.changes).toEqual([{ field: 'weight', from: '0', to: '5' }]);
       expect(result.next.draining).toEqual({});

@@ -9,12 +9,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { serviceId, serviceKeyOf } from '../../src/ipvs/model.js';
-import type { DesiredState } from '../../src/reconcile/plan.js';
-import {
-  reconcile,
-  type ReconcileOptions,
-  type SysctlAccess,
-} from '../../src/reconcile/reconcile.js';
+import type { DesiredState } from '../../src/reconcile/types.js';
+import { reconcile } from './pass.js';
+import type { PassSettings as ReconcileOptions } from './pass.js';
+import type { SysctlAccess } from '../../src/sysctl/index.js';
 import { CallLog } from '../daemon/helpers.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
@@ -64,7 +62,7 @@ async function options(extra: Partial<ReconcileOptions> = {}): Promise<Reconcile
 const stateOf = async (dir: string) =>
   JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as {
     owned: string[];
-    draining: Record<string, number>;
+    draining: Record<string, Record<string, number>>;
     vips?: string[];
   };
 
@@ -144,7 +142,7 @@ describe('reconcile with a scope', () => {
     // A full pass starts api's drain of b at t=2000.
     await reconcile(kernel, { ...opts, desired: all([a, b], [a]), now: 2000 });
     expect((await stateOf(opts.stateDir!)).draining).toEqual({
-      'TCP 10.0.0.2:80 -> 192.168.10.3:80': 2000,
+      'TCP 10.0.0.2:80': { '192.168.10.3:80': 2000 },
     });
 
     // A health pass for web starts web's drain of b at t=3000; api's record stays.
@@ -159,8 +157,8 @@ describe('reconcile with a scope', () => {
     ]);
     expect(drainWeb.plan.waiting.map((w) => w.service)).toEqual(['TCP 10.0.0.1:80']);
     expect((await stateOf(opts.stateDir!)).draining).toEqual({
-      'TCP 10.0.0.2:80 -> 192.168.10.3:80': 2000,
-      'TCP 10.0.0.1:80 -> 192.168.10.3:80': 3000,
+      'TCP 10.0.0.2:80': { '192.168.10.3:80': 2000 },
+      'TCP 10.0.0.1:80': { '192.168.10.3:80': 3000 },
     });
 
     // Web's connections end: the next health pass deletes b from web and drops its record only.
@@ -172,7 +170,7 @@ describe('reconcile with a scope', () => {
       scope: new Set(['web']),
     });
     expect((await stateOf(opts.stateDir!)).draining).toEqual({
-      'TCP 10.0.0.2:80 -> 192.168.10.3:80': 2000,
+      'TCP 10.0.0.2:80': { '192.168.10.3:80': 2000 },
     });
     expect((await stateOf(opts.stateDir!)).owned.sort()).toEqual([
       'TCP 10.0.0.1:80',
@@ -197,7 +195,7 @@ describe('reconcile with a scope', () => {
       },
     ]);
     expect((await stateOf(opts.stateDir!)).draining).toEqual({
-      'TCP 10.0.0.2:80 -> 192.168.10.3:80': 2000,
+      'TCP 10.0.0.2:80': { '192.168.10.3:80': 2000 },
     });
   });
 

@@ -10,12 +10,10 @@ import {
   type IpvsOpResult,
 } from '../../src/ipvs/client.js';
 import { formatApplyReport } from '../../src/reconcile/format.js';
-import type { DesiredState } from '../../src/reconcile/plan.js';
-import {
-  reconcile,
-  type ReconcileOptions,
-  type SysctlAccess,
-} from '../../src/reconcile/reconcile.js';
+import type { DesiredState } from '../../src/reconcile/types.js';
+import { reconcile } from './pass.js';
+import type { PassSettings as ReconcileOptions } from './pass.js';
+import type { SysctlAccess } from '../../src/sysctl/index.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
 const web = tcpService('10.0.0.1', 80, { scheduler: 'rr' });

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { totalWrites, type ApplyReport } from '../../reconcile/apply.js';
 import { formatApplyReport, formatPlan, planToJson } from '../../reconcile/format.js';
 import { isEmptyPlan } from '../../reconcile/plan.js';
-import { reconcile, type ReconcileResult } from '../../reconcile/reconcile.js';
+import type { ReconcileResult } from '../../reconcile/reconciler.js';
 import { PhaseTimer } from '../../util/timings.js';
 import type { CommandModule } from '../command.js';
 import {
@@ -18,6 +18,7 @@ import {
   printTimings,
   printWarnings,
   processIo,
+  reconcilerFor,
   type CommandIo,
   type ConfigOptions,
 } from '../reconcile-command.js';
@@ -80,9 +81,11 @@ export async function runApply(options: ApplyOptions, io: CommandIo = processIo)
   if (!client) return 1;
   let result: ReconcileResult;
   try {
-    result = await reconcile(client, {
-      ...loaded.reconcile,
+    result = await reconcilerFor(io, client, options.stateDir).pass(loaded.desired, {
+      policy: loaded.policy,
       dryRun: Boolean(options.dryRun),
+      // apply compares settings only: skip decoding counters (half of a big read).
+      readStats: false,
       timer,
     });
   } catch (err) {

@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { IpvsTable } from '../../ipvs/model.js';
 import { formatPlan, planToJson } from '../../reconcile/format.js';
 import { isEmptyPlan } from '../../reconcile/plan.js';
-import { reconcile, reconcileAgainst, type ReconcileResult } from '../../reconcile/reconcile.js';
+import { planOffline, type PassOptions, type ReconcileResult } from '../../reconcile/reconciler.js';
+import type { DesiredState } from '../../reconcile/types.js';
 import { PhaseTimer } from '../../util/timings.js';
 import type { CommandModule } from '../command.js';
 import {
@@ -19,6 +20,7 @@ import {
   printTimings,
   printWarnings,
   processIo,
+  reconcilerFor,
   type CommandIo,
   type ConfigOptions,
 } from '../reconcile-command.js';
@@ -46,13 +48,15 @@ export async function readSnapshot(path: string): Promise<IpvsTable> {
 }
 
 async function planAgainstKernel(
-  settings: Parameters<typeof reconcile>[1],
+  desired: DesiredState,
+  settings: PassOptions,
+  options: PlanOptions,
   io: CommandIo,
 ): Promise<ReconcileResult | null> {
   const client = await openKernel('plan', io);
   if (!client) return null;
   try {
-    return await reconcile(client, settings);
+    return await reconcilerFor(io, client, options.stateDir).pass(desired, settings);
   } finally {
     await client.close();
   }
@@ -62,15 +66,16 @@ export async function runPlan(options: PlanOptions, io: CommandIo = processIo): 
   const timer = new PhaseTimer();
   const loaded = await loadDesired(options, io, timer);
   if (!loaded.ok) return 1;
-  const settings = { ...loaded.reconcile, dryRun: true, timer };
+  // plan compares settings only: skip decoding counters (half of a big read).
+  const settings: PassOptions = { policy: loaded.policy, dryRun: true, readStats: false, timer };
   let result: ReconcileResult | null;
   try {
     if (options.state) {
       const table = await timer.time('read', () => readSnapshot(options.state as string));
-      // A snapshot carries no addresses or sysctls: plan the IPVS table alone.
-      result = await reconcileAgainst({ table }, { ...settings, stateDir: null, addresses: null });
+      // A snapshot carries no addresses, sysctls or state: plan the IPVS table alone.
+      result = await planOffline({ table }, loaded.desired, settings);
     } else {
-      result = await planAgainstKernel(settings, io);
+      result = await planAgainstKernel(loaded.desired, settings, options, io);
     }
   } catch (err) {
     io.writeError(`lvsd plan: ${(err as Error).message}\n`);

@@ -1,0 +1,250 @@
+/**
+ * The Reconciler: the single path by which lvsd changes the kernel. One pass reads the
+ * live state, plans (plan.ts, pure) against lvsd's state, applies (apply.ts) and records
+ * what it now owns and drains. `lvsd apply`, `lvsd plan`, the daemon's reloads, health
+ * changes, drift repair and drains all come through pass().
+ *
+ * It is built once with its ports, one per thing it reads or writes: the IPVS client, the
+ * state store, sysctls, interface addresses (VIPs) and the firewall's marks (advice).
+ *
+ * A pass is full (the whole table, kernel settings, VIPs) or scoped to a few services by
+ * config name (a health batch names the services whose reals changed). A scoped pass reads
+ * only those services (getService + listDests), plans and applies them alone, and merges
+ * their drains into the state: a decision costs a few milliseconds on a 10k-real table
+ * where a whole dump costs a hundred. Both kinds share planContext() and the applier.
+ */
+import type { AddressClient } from '../director/addresses.js';
+import type { MarkScan } from '../director/fwmark-advice.js';
+import type { IpvsClient } from '../ipvs/client.js';
+import type { IpvsTable, LiveService } from '../ipvs/model.js';
+import { serviceId, serviceKeyOf } from '../ipvs/model.js';
+import type { SysctlAccess } from '../sysctl/index.js';
+import { PhaseTimer } from '../util/timings.js';
+import { applyPlan, type ApplyReport } from './apply.js';
+import { plan as makePlan } from './plan.js';
+import { emptyState, type ReconcileState, type StateStore } from './state.js';
+import { ADVISED_SYSCTLS } from './sysctl-plan.js';
+import type {
+  ActualState,
+  DesiredService,
+  DesiredState,
+  Plan,
+  PlanContext,
+  ReconcilePolicy,
+} from './types.js';
+
+export interface ReconcilerPorts {
+  ipvs: IpvsClient;
+  state: StateStore;
+  sysctls: SysctlAccess;
+  /**
+   * Opens the interface addresses (rtnetlink) for VIPs; called only when the config holds
+   * VIPs or the state lists VIPs lvsd added, and closed after the pass. Null: VIPs are
+   * neither read nor changed.
+   */
+  openAddresses: (() => Promise<AddressClient>) | null;
+  /** Reads the marks the firewall sets (fwmark advice); null: not checked. */
+  markRules: (() => Promise<MarkScan | null>) | null;
+}
+
+export interface PassOptions {
+  policy: ReconcilePolicy;
+  /** Config names of the only services this pass looks at; absent: a full pass. */
+  scope?: ReadonlySet<string>;
+  /** Plan only: no kernel writes, no state written. */
+  dryRun?: boolean;
+  /** Decode the table's counters (default true: the daemon serves them as metrics). */
+  readStats?: boolean;
+  now?: number;
+  timer?: PhaseTimer;
+}
+
+export interface ReconcileResult {
+  /** For a scoped pass, the plan of the scoped services alone. */
+  plan: Plan;
+  /** serviceIds a scoped pass covered; absent for a full pass. */
+  scope?: ReadonlySet<string>;
+  /** Absent on a dry run. */
+  report?: ApplyReport;
+  warnings: string[];
+}
+
+export class Reconciler {
+  constructor(private readonly ports: ReconcilerPorts) {}
+
+  get ipvs(): IpvsClient {
+    return this.ports.ipvs;
+  }
+
+  pass(desired: DesiredState, options: PassOptions): Promise<ReconcileResult> {
+    return options.scope
+      ? this.scopedPass(desired, options, options.scope)
+      : this.fullPass(desired, options);
+  }
+
+  private async fullPass(desired: DesiredState, options: PassOptions): Promise<ReconcileResult> {
+    const timer = options.timer ?? new PhaseTimer();
+    const loaded = await this.ports.state.read();
+    const addresses = await this.openAddressesIfNeeded(desired, loaded.state);
+    try {
+      const actual = await timer.time('read', () => this.readActual(desired, addresses, options));
+      const plan = await timer.time('plan', () =>
+        makePlan(desired, actual, planContext(loaded.state, options)),
+      );
+      const warnings = loaded.warning ? [loaded.warning] : [];
+      if (options.dryRun) return { plan, warnings };
+      const report = await timer.time('write', () =>
+        applyPlan(this.ports.ipvs, plan, this.ports.sysctls.write, addresses ?? undefined),
+      );
+      const vips = vipsHeldAfter(plan, report);
+      await this.ports.state.write({
+        version: 2,
+        owned: plan.next.owned,
+        draining: plan.next.draining,
+        ...(vips.length ? { vips } : {}),
+      });
+      return { plan, report, warnings };
+    } finally {
+      await addresses?.close();
+    }
+  }
+
+  private async scopedPass(
+    desired: DesiredState,
+    options: PassOptions,
+    names: ReadonlySet<string>,
+  ): Promise<ReconcileResult> {
+    const timer = options.timer ?? new PhaseTimer();
+    const services = desired.services.filter((s) => names.has(s.name));
+    const scope = new Set(services.map((s) => serviceId(s.service)));
+    const table = await timer.time('read', () =>
+      readServices(this.ports.ipvs, services, options.readStats ?? true),
+    );
+    const loaded = await this.ports.state.current();
+    const warnings = loaded.warning ? [loaded.warning] : [];
+    // Only the scoped services are desired and only they are in the table: the planner
+    // neither removes nor reports anything else, and plans no kernel-wide setting.
+    const plan = await timer.time('plan', () =>
+      makePlan({ services }, { table }, planContext(loaded.state, options)),
+    );
+    if (options.dryRun) return { plan, scope, warnings };
+    const report = await timer.time('write', () => applyPlan(this.ports.ipvs, plan));
+    // A state file that could not be read is left for the next full pass to rewrite whole:
+    // merged into an empty state, the other services would lose their ownership.
+    if (!loaded.warning) await this.ports.state.write(mergeScoped(loaded.state, plan, scope));
+    return { plan, report, scope, warnings };
+  }
+
+  /** What the plan needs: the table always, timeouts and daemons only when the config manages them. */
+  private async readActual(
+    desired: DesiredState,
+    addresses: AddressClient | null,
+    options: PassOptions,
+  ): Promise<ActualState> {
+    const sysctlNames = [...new Set([...ADVISED_SYSCTLS, ...Object.keys(desired.sysctls ?? {})])];
+    const hasFwmark = desired.services.some((s) => 'fwmark' in s.service);
+    const ipvs = this.ports.ipvs;
+    const [table, timeouts, daemons, sysctls, snapshot, marks] = await Promise.all([
+      ipvs.readTable({ stats: options.readStats ?? true }),
+      desired.timeouts ? ipvs.getTimeouts() : undefined,
+      desired.daemons ? ipvs.listDaemons() : undefined,
+      this.ports.sysctls.read(sysctlNames),
+      addresses ? addresses.read() : undefined,
+      hasFwmark && this.ports.markRules ? this.ports.markRules() : null,
+    ]);
+    return {
+      table,
+      sysctls,
+      ...(timeouts ? { timeouts } : {}),
+      ...(daemons ? { daemons } : {}),
+      ...(snapshot ? { addresses: snapshot } : {}),
+      ...(marks ? { markRules: marks } : {}),
+    };
+  }
+
+  /** Only when there are VIPs to hold or to let go (the state lists those lvsd added). */
+  private async openAddressesIfNeeded(
+    desired: DesiredState,
+    state: ReconcileState,
+  ): Promise<AddressClient | null> {
+    const open = this.ports.openAddresses;
+    if (!open) return null;
+    const wanted = (desired.vips?.length ?? 0) > 0 || (state.vips?.length ?? 0) > 0;
+    return wanted ? open() : null;
+  }
+}
+
+/**
+ * Plans against a saved table (`lvsd plan --state`): nothing is read from the kernel and
+ * nothing written. The state is what lvsd remembers on that director (empty: nothing owned).
+ */
+export async function planOffline(
+  actual: ActualState,
+  desired: DesiredState,
+  options: PassOptions,
+  state: ReconcileState = emptyState(),
+): Promise<ReconcileResult> {
+  const timer = options.timer ?? new PhaseTimer();
+  const plan = await timer.time('plan', () =>
+    makePlan(desired, actual, planContext(state, options)),
+  );
+  return { plan, warnings: [] };
+}
+
+/** The planner's view of lvsd's state and policy at the time of a pass; shared by every kind of pass. */
+export function planContext(state: ReconcileState, options: PassOptions): PlanContext {
+  return {
+    now: options.now ?? Date.now(),
+    owned: new Set(state.owned),
+    draining: state.draining,
+    drainTimeoutMs: options.policy.drainTimeoutMs,
+    prune: options.policy.prune,
+    ownedVips: new Set(state.vips ?? []),
+  };
+}
+
+/**
+ * The state after a scoped pass: the scoped services' drains as the plan left them,
+ * everything else as it was. The scoped services are desired, so they are owned.
+ */
+export function mergeScoped(
+  state: ReconcileState,
+  plan: Plan,
+  scope: ReadonlySet<string>,
+): ReconcileState {
+  const draining = { ...state.draining };
+  for (const id of scope) delete draining[id];
+  Object.assign(draining, plan.next.draining);
+  const owned = [...new Set([...state.owned, ...scope])];
+  return { version: 2, owned, draining, ...(state.vips?.length ? { vips: state.vips } : {}) };
+}
+
+/** VIPs lvsd holds after applying: what it planned to hold, less additions that failed, plus removals that failed. */
+function vipsHeldAfter(plan: Plan, report: ApplyReport): string[] {
+  const held = new Set(plan.next.vips ?? []);
+  for (const { step, error } of report.vips) {
+    if (!error) continue;
+    if (step.op.op === 'add-address') held.delete(step.object);
+    if (step.op.op === 'delete-address') held.add(step.object);
+  }
+  return [...held];
+}
+
+/** The scoped services' live state, read service by service; absent ones are simply not in the table. */
+async function readServices(
+  client: IpvsClient,
+  services: readonly DesiredService[],
+  stats: boolean,
+): Promise<IpvsTable> {
+  const read = await Promise.all(
+    services.map(async (wanted) => {
+      const key = serviceKeyOf(wanted.service);
+      const [found, dests] = await Promise.all([
+        client.getService(key),
+        client.listDests(key, { stats }),
+      ]);
+      return found ? { ...found, dests } : null;
+    }),
+  );
+  return { services: read.filter((s): s is LiveService => s !== null) };
+}
