@@ -10,7 +10,7 @@
 # and says how and when to move it; LVSD_LAB_KERNEL_PIN overrides it for one run. When the
 # archive no longer has the pinned version (and it is not cached), the lab warns loudly and
 # boots the kernel linux-image-amd64 depends on instead; LVSD_LAB_KERNEL=strict makes that an
-# error.
+# error. Every run prints the kernel it booted (package, version, `uname -r` in the VM).
 #
 # Everything is cached in $LAB_CACHE (default ~/.cache/lvsd-lab), the kernel in a folder per
 # package, and rebuilt only when the kernel package, the module list or the init script change.
@@ -197,6 +197,11 @@ lab_kernel_warn_unpinned() {
   done
 }
 
+# What the VM said `uname -r` was, from the console log of results folder $1 (empty if unknown).
+lab_guest_uname() {
+  sed -n 's/^lab-init \[[0-9.]*s\]: kernel \([^ ]*\) up,.*/\1/p' "$1/console.log" 2>/dev/null | head -n1
+}
+
 # Modules loaded at boot, in this order (each with its dependencies, as
 # `modprobe --show-depends` resolves them, soft dependencies included).
 # crc32c_generic comes before libcrc32c: libcrc32c asks the crypto API for crc32c when it
@@ -328,9 +333,11 @@ lab_write_job() {
     echo 'export LVSD_LAB=1 TERM=dumb LANG=C.UTF-8'
     local var
     for var in $(compgen -e); do
-      case "$var" in LVSD_LAB|LVSD_LAB_RESULTS) ;; LVSD_*|CI|NO_COLOR|FORCE_COLOR|DEBUG) printf 'export %s=%q\n' "$var" "${!var}" ;; esac
+      case "$var" in LVSD_LAB|LVSD_LAB_RESULTS|LVSD_LAB_KERNEL_PACKAGE) ;; LVSD_*|CI|NO_COLOR|FORCE_COLOR|DEBUG) printf 'export %s=%q\n' "$var" "${!var}" ;; esac
     done
     printf 'export LVSD_LAB_RESULTS=%q\n' "$results"
+    # The kernel package this boot runs, for the job's summaries (kernel-suite's summary.txt).
+    printf 'export LVSD_LAB_KERNEL_PACKAGE=%q\n' "${LAB_KDESC:-}"
     printf 'cd %q || exit 125\n' "$PWD"
     if [ $# -gt 0 ]; then printf '%q ' "$@"; echo; fi
   } >"$results/job.sh"
@@ -366,7 +373,8 @@ lab_report_failure() {
 # Boots the lab once for a job: `lab_run_job NAME TIMEOUT COMMAND...`. Claims lab-out/NAME
 # (LAB_RESULTS), streams the job's output, and returns its exit status; 124 when the VM did
 # not finish within TIMEOUT seconds, 125 when the lab failed (the reason and the end of the
-# console log go to stderr). Kernel parameters may be added in LAB_APPEND.
+# console log go to stderr). Kernel parameters may be added in LAB_APPEND. Logs, and leaves in
+# LAB_KERNEL_LINE, the kernel it booted: package, version, and `uname -r` in the VM.
 lab_run_job() {
   local name=$1 timeout=$2
   shift 2
@@ -378,7 +386,7 @@ lab_run_job() {
 
   local started qemu_pid tail_pid qemu_status=0
   started=$(lab_now_ms)
-  lab_log "booting $LAB_KPKG ($LAB_KVERSION) with qemu TCG; console: $results/console.log"
+  lab_log "booting $LAB_KDESC with qemu TCG; console: $results/console.log"
   timeout "$timeout" "${LAB_QEMU[@]}" -serial "file:$results/console.log" </dev/null >"$results/qemu.log" 2>&1 &
   qemu_pid=$!
   # Interrupted: stop the VM (and only it) before leaving.
@@ -390,6 +398,9 @@ lab_run_job() {
   wait "$tail_pid" 2>/dev/null || true
   trap - INT TERM
   local elapsed=$(( $(lab_now_ms) - started ))
+  LAB_GUEST_UNAME=$(lab_guest_uname "$results")
+  LAB_KERNEL_LINE="kernel package: $LAB_KDESC; uname -r: ${LAB_GUEST_UNAME:-unknown (the VM did not say)}"
+  lab_log "$LAB_KERNEL_LINE"
   [ "$LAB_KPINNED" = 1 ] || lab_kernel_warn_unpinned
 
   if [ "$qemu_status" = 124 ]; then
