@@ -7,7 +7,8 @@
 # then sends 4 requests from the client namespace and prints which real answered each.
 # On a host whose kernel has IPVS, run as root, it runs directly (in fresh namespaces: the
 # host's own IPVS table is not touched); LVSD_LAB_DIRECT=0 forces the lab.
-# LVSD_DEMO_CONFIG picks another config. Output and console log: lab-out/demo/.
+# LVSD_DEMO_CONFIG picks another config. Output, console log and summary.txt (the outcome and
+# the kernel package it booted): lab-out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/lab/lib.sh
@@ -23,4 +24,10 @@ if [ "${LVSD_LAB_DIRECT:-auto}" != 0 ] && [ "$(id -u)" = 0 ] && { [ -e /proc/net
 fi
 status=0
 lab_run_job demo "${LVSD_LAB_TIMEOUT:-900}" "${demo[@]}" || status=$?
+# The outcome and the kernel it ran on, also kept in lab-out/demo/summary.txt.
+{
+  echo
+  if [ "$status" = 0 ]; then echo "demo: passed"; else echo "demo: failed (exit status $status)"; fi
+  echo "$LAB_KERNEL_LINE"
+} | tee "$LAB_RESULTS/summary.txt"
 exit "$status"

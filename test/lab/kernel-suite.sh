@@ -47,7 +47,8 @@ if [ ! -s "$LAB_RESULTS/summary.txt" ]; then
   echo "kernel: 0 passed, 1 failed"
   exit $(( status == 0 ? 1 : status ))
 fi
-lab_log "kernel $LAB_KPKG ($LAB_KVERSION): boot ${LAB_BOOT_SECONDS} s, suite and boot $(( elapsed / 1000 )) s in all; console log: $LAB_RESULTS/console.log"
-# The closing line again, after the lab's own messages.
+lab_log "kernel suite: boot ${LAB_BOOT_SECONDS} s, suite and boot $(( elapsed / 1000 )) s in all; console log: $LAB_RESULTS/console.log"
+# The kernel and the closing line again, after the lab's own messages.
+grep '^kernel package:' "$LAB_RESULTS/summary.txt" || echo "$LAB_KERNEL_LINE"
 tail -n 1 "$LAB_RESULTS/summary.txt"
 exit "$status"

@@ -1,13 +1,19 @@
 # shellcheck shell=bash
 # The kernel lab's building blocks, sourced by build.sh, run.sh, shell.sh and kernel-suite.sh.
 #
-# The lab is a qemu TCG virtual machine that boots Debian's stock kernel (the exact package
-# that linux-image-amd64 depends on) with a busybox initramfs carrying the IPVS, netfilter,
-# tunnel and 9p modules. The host's root is shared read-only over 9p and the job runs as root
-# in a chroot of it, so the VM sees this repository, node and node_modules at the same paths.
+# The lab is a qemu TCG virtual machine that boots Debian's stock kernel with a busybox
+# initramfs carrying the IPVS, netfilter, tunnel and 9p modules. The host's root is shared
+# read-only over 9p and the job runs as root in a chroot of it, so the VM sees this
+# repository, node and node_modules at the same paths.
 #
-# Everything is cached in $LAB_CACHE (default ~/.cache/lvsd-lab) and rebuilt only when the
-# kernel package, the module list or the init script change.
+# The kernel is pinned: test/lab/kernel.pin names one package at one version (PACKAGE=VERSION),
+# and says how and when to move it; LVSD_LAB_KERNEL_PIN overrides it for one run. When the
+# archive no longer has the pinned version (and it is not cached), the lab warns loudly and
+# boots the kernel linux-image-amd64 depends on instead; LVSD_LAB_KERNEL=strict makes that an
+# error. Every run prints the kernel it booted (package, version, `uname -r` in the VM).
+#
+# Everything is cached in $LAB_CACHE (default ~/.cache/lvsd-lab), the kernel in a folder per
+# package, and rebuilt only when the kernel package, the module list or the init script change.
 
 set -euo pipefail
 
@@ -15,6 +21,8 @@ LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$LAB_DIR/../.." && pwd)
 LAB_CACHE=${LVSD_LAB_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/lvsd-lab}
 LAB_OUT=${LVSD_LAB_OUT:-$REPO_DIR/lab-out}
+# The kernel the lab boots, PACKAGE=VERSION: see that file for how and when to move it.
+LAB_KERNEL_PIN_FILE=$LAB_DIR/kernel.pin
 
 # Debian packages the lab needs on the host, with a command each provides.
 LAB_PACKAGES=(
@@ -70,46 +78,128 @@ lab_ensure_packages() {
   done
 }
 
-# Prints the exact kernel image package that linux-image-amd64 depends on, e.g.
-# linux-image-6.1.0-56-amd64, from the apt lists (updated once if they do not know it).
-lab_kernel_package() {
-  local pkg
-  pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
-  if [ -z "$pkg" ] && [ "$LAB_APT_UPDATED" = 0 ]; then
-    lab_apt_update_once
-    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+# The pin: sets LAB_KPIN_PKG and LAB_KPIN_VERSION from $LVSD_LAB_KERNEL_PIN, or else from the
+# one PACKAGE=VERSION line of test/lab/kernel.pin. LAB_KPIN_FROM says which ("in ..." / "by ...").
+lab_kernel_pin() {
+  local pin
+  if [ -n "${LVSD_LAB_KERNEL_PIN:-}" ]; then
+    pin=$LVSD_LAB_KERNEL_PIN
+    LAB_KPIN_FROM="by LVSD_LAB_KERNEL_PIN"
+  else
+    [ -f "$LAB_KERNEL_PIN_FILE" ] || lab_die "no kernel pin: $LAB_KERNEL_PIN_FILE is missing"
+    pin=$(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$LAB_KERNEL_PIN_FILE" | grep -v '^$' || true)
+    LAB_KPIN_FROM="in test/lab/kernel.pin"
   fi
-  [ -n "$pkg" ] || lab_die "apt-cache does not know which kernel linux-image-amd64 depends on"
-  printf '%s\n' "$pkg"
+  case "$pin" in
+    *$'\n'*) lab_die "the kernel pin $LAB_KPIN_FROM has more than one PACKAGE=VERSION line" ;;
+    linux-image-*=?*) ;;
+    *) lab_die "the kernel pin $LAB_KPIN_FROM is '$pin': wanted one PACKAGE=VERSION line, e.g. linux-image-6.1.0-57-amd64=6.1.192-3" ;;
+  esac
+  LAB_KPIN_PKG=${pin%%=*} LAB_KPIN_VERSION=${pin#*=}
 }
 
-# Downloads and unpacks the kernel package into $LAB_CACHE/<package>/ unless already there.
-# Sets LAB_KPKG, LAB_KVER (module directory name), LAB_KDIR, LAB_KVERSION (Debian version).
-lab_ensure_kernel() {
-  LAB_KPKG=$(lab_kernel_package)
-  LAB_KDIR=$LAB_CACHE/$LAB_KPKG
-  if [ ! -f "$LAB_KDIR/.unpacked" ]; then
-    lab_log "downloading $LAB_KPKG (apt-get download)"
-    local tmp
-    tmp=$(mktemp -d "$LAB_CACHE/download.XXXXXX")
-    # apt drops privileges to _apt for downloads; it cannot write into a private folder.
-    (cd "$tmp" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$LAB_KPKG" >&2) || {
-      lab_apt_update_once
-      (cd "$tmp" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$LAB_KPKG" >&2)
-    } || lab_die "apt-get download $LAB_KPKG failed"
-    local deb
-    deb=$(ls "$tmp"/*.deb)
-    rm -rf "$LAB_KDIR"
-    mkdir -p "$LAB_KDIR/root"
-    dpkg-deb -x "$deb" "$LAB_KDIR/root" || lab_die "cannot unpack $deb"
-    dpkg-deb -f "$deb" Version >"$LAB_KDIR/version"
-    rm -rf "$tmp"
-    touch "$LAB_KDIR/.unpacked"
+# Whether the apt lists offer package $1 at version $2 (after one apt-get update if not).
+lab_kernel_available() {
+  local pkg=$1 version=$2
+  offered() {
+    apt-cache madison "$pkg" 2>/dev/null \
+      | awk -F'|' -v v="$version" '{ gsub(/ /, "", $2) } $2 == v && $3 ~ /Packages/ { found = 1 } END { exit !found }'
+  }
+  offered && return 0
+  [ "$LAB_APT_UPDATED" = 0 ] || return 1
+  lab_apt_update_once
+  offered
+}
+
+# The kernel image that linux-image-amd64 depends on today (the fallback when the pin is gone
+# from the archive): sets LAB_KLATEST_PKG and LAB_KLATEST_VERSION, e.g.
+# linux-image-6.1.0-57-amd64 and 6.1.192-3.
+lab_kernel_latest() {
+  local dep
+  dep=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null | sed -n 's/^Depends: //p' | tr ',' '\n' \
+    | sed -n 's/^ *\(linux-image-[0-9][^ ]*\) (= \([^)]*\)).*/\1 \2/p' | head -n1)
+  [ -n "$dep" ] || lab_die "apt-cache does not know which kernel linux-image-amd64 depends on"
+  LAB_KLATEST_PKG=${dep% *} LAB_KLATEST_VERSION=${dep#* }
+}
+
+# Downloads and unpacks package $1 at version $2 into $LAB_CACHE/$1/ unless that version is
+# already there.
+lab_fetch_kernel() {
+  local pkg=$1 version=$2 dir=$LAB_CACHE/$1
+  if [ -f "$dir/.unpacked" ]; then
+    [ "$(cat "$dir/version" 2>/dev/null)" != "$version" ] || return 0
+    lab_log "the cached $pkg is version $(cat "$dir/version" 2>/dev/null), not $version: fetching it again"
   fi
-  LAB_KVERSION=$(cat "$LAB_KDIR/version")
+  lab_log "downloading $pkg $version (apt-get download $pkg=$version)"
+  local tmp deb
+  tmp=$(mktemp -d "$LAB_CACHE/download.XXXXXX")
+  # apt drops privileges to _apt for downloads; it cannot write into a private folder.
+  # Stale lists may point at a file the mirror has replaced: update them once and retry.
+  (cd "$tmp" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$pkg=$version" >&2) || {
+    [ "$LAB_APT_UPDATED" = 0 ] && lab_apt_update_once \
+      && (cd "$tmp" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$pkg=$version" >&2)
+  } || lab_die "apt-get download $pkg=$version failed"
+  deb=$(ls "$tmp"/*.deb)
+  [ "$(dpkg-deb -f "$deb" Version)" = "$version" ] || lab_die "$deb is not version $version"
+  rm -rf "$dir"
+  mkdir -p "$dir/root"
+  dpkg-deb -x "$deb" "$dir/root" || lab_die "cannot unpack $deb"
+  echo "$version" >"$dir/version"
+  rm -rf "$tmp"
+  touch "$dir/.unpacked"
+}
+
+# Makes the kernel ready in $LAB_CACHE/<package>/: the pinned one (from the cache, or from the
+# archive), else, when the archive no longer has it, the one linux-image-amd64 depends on, with
+# a loud warning (an error with LVSD_LAB_KERNEL=strict).
+# Sets LAB_KPKG, LAB_KVERSION (Debian version), LAB_KVER (module directory name), LAB_KDIR,
+# LAB_VMLINUZ, LAB_KPINNED (1 or 0) and LAB_KDESC (what the summaries print).
+lab_ensure_kernel() {
+  case "${LVSD_LAB_KERNEL:-}" in
+    ''|fallback|strict) ;;
+    *) lab_die "LVSD_LAB_KERNEL is '$LVSD_LAB_KERNEL': wanted strict or fallback (the default)" ;;
+  esac
+  lab_kernel_pin
+  LAB_KPKG=$LAB_KPIN_PKG LAB_KVERSION=$LAB_KPIN_VERSION LAB_KPINNED=1
+  # A cached copy of the pin is used as it is: no apt, no network.
+  if [ ! -f "$LAB_CACHE/$LAB_KPKG/.unpacked" ] || [ "$(cat "$LAB_CACHE/$LAB_KPKG/version" 2>/dev/null)" != "$LAB_KVERSION" ]; then
+    if ! lab_kernel_available "$LAB_KPIN_PKG" "$LAB_KPIN_VERSION"; then
+      lab_kernel_latest
+      LAB_KPKG=$LAB_KLATEST_PKG LAB_KVERSION=$LAB_KLATEST_VERSION LAB_KPINNED=0
+      lab_kernel_warn_unpinned
+      [ "${LVSD_LAB_KERNEL:-}" != strict ] \
+        || lab_die "LVSD_LAB_KERNEL=strict: not booting $LAB_KPKG $LAB_KVERSION in place of the pinned $LAB_KPIN_PKG $LAB_KPIN_VERSION"
+    fi
+    lab_fetch_kernel "$LAB_KPKG" "$LAB_KVERSION"
+  fi
+  LAB_KDIR=$LAB_CACHE/$LAB_KPKG
   LAB_KVER=$(ls "$LAB_KDIR/root/lib/modules" | head -n1)
   [ -f "$LAB_KDIR/root/boot/vmlinuz-$LAB_KVER" ] || lab_die "no vmlinuz-$LAB_KVER in $LAB_KDIR (delete that folder to fetch again)"
   LAB_VMLINUZ=$LAB_KDIR/root/boot/vmlinuz-$LAB_KVER
+  if [ "$LAB_KPINNED" = 1 ]; then
+    LAB_KDESC="$LAB_KPKG $LAB_KVERSION (pinned $LAB_KPIN_FROM)"
+  else
+    LAB_KDESC="$LAB_KPKG $LAB_KVERSION (NOT the pinned $LAB_KPIN_PKG $LAB_KPIN_VERSION, which the archive does not have)"
+  fi
+}
+
+# The warning for a run that does not boot the pinned kernel (at the start and again at the end).
+lab_kernel_warn_unpinned() {
+  local line
+  for line in \
+    '==========================================================================================' \
+    "WARNING: the kernel $LAB_KPIN_PKG $LAB_KPIN_VERSION (pinned $LAB_KPIN_FROM)" \
+    "WARNING: is not in the archive (any more). This run boots $LAB_KPKG $LAB_KVERSION instead:" \
+    "WARNING: the kernel linux-image-amd64 depends on today, not the one the suite was checked on." \
+    "WARNING: Move the pin (test/lab/kernel.pin says how); LVSD_LAB_KERNEL=strict makes this an error." \
+    '=========================================================================================='; do
+    lab_log "$line"
+  done
+}
+
+# What the VM said `uname -r` was, from the console log of results folder $1 (empty if unknown).
+lab_guest_uname() {
+  sed -n 's/^lab-init \[[0-9.]*s\]: kernel \([^ ]*\) up,.*/\1/p' "$1/console.log" 2>/dev/null | head -n1
 }
 
 # Modules loaded at boot, in this order (each with its dependencies, as
@@ -243,9 +333,11 @@ lab_write_job() {
     echo 'export LVSD_LAB=1 TERM=dumb LANG=C.UTF-8'
     local var
     for var in $(compgen -e); do
-      case "$var" in LVSD_LAB|LVSD_LAB_RESULTS) ;; LVSD_*|CI|NO_COLOR|FORCE_COLOR|DEBUG) printf 'export %s=%q\n' "$var" "${!var}" ;; esac
+      case "$var" in LVSD_LAB|LVSD_LAB_RESULTS|LVSD_LAB_KERNEL_PACKAGE) ;; LVSD_*|CI|NO_COLOR|FORCE_COLOR|DEBUG) printf 'export %s=%q\n' "$var" "${!var}" ;; esac
     done
     printf 'export LVSD_LAB_RESULTS=%q\n' "$results"
+    # The kernel package this boot runs, for the job's summaries (kernel-suite's summary.txt).
+    printf 'export LVSD_LAB_KERNEL_PACKAGE=%q\n' "${LAB_KDESC:-}"
     printf 'cd %q || exit 125\n' "$PWD"
     if [ $# -gt 0 ]; then printf '%q ' "$@"; echo; fi
   } >"$results/job.sh"
@@ -281,7 +373,8 @@ lab_report_failure() {
 # Boots the lab once for a job: `lab_run_job NAME TIMEOUT COMMAND...`. Claims lab-out/NAME
 # (LAB_RESULTS), streams the job's output, and returns its exit status; 124 when the VM did
 # not finish within TIMEOUT seconds, 125 when the lab failed (the reason and the end of the
-# console log go to stderr). Kernel parameters may be added in LAB_APPEND.
+# console log go to stderr). Kernel parameters may be added in LAB_APPEND. Logs, and leaves in
+# LAB_KERNEL_LINE, the kernel it booted: package, version, and `uname -r` in the VM.
 lab_run_job() {
   local name=$1 timeout=$2
   shift 2
@@ -293,7 +386,7 @@ lab_run_job() {
 
   local started qemu_pid tail_pid qemu_status=0
   started=$(lab_now_ms)
-  lab_log "booting $LAB_KPKG ($LAB_KVERSION) with qemu TCG; console: $results/console.log"
+  lab_log "booting $LAB_KDESC with qemu TCG; console: $results/console.log"
   timeout "$timeout" "${LAB_QEMU[@]}" -serial "file:$results/console.log" </dev/null >"$results/qemu.log" 2>&1 &
   qemu_pid=$!
   # Interrupted: stop the VM (and only it) before leaving.
@@ -305,6 +398,10 @@ lab_run_job() {
   wait "$tail_pid" 2>/dev/null || true
   trap - INT TERM
   local elapsed=$(( $(lab_now_ms) - started ))
+  LAB_GUEST_UNAME=$(lab_guest_uname "$results")
+  LAB_KERNEL_LINE="kernel package: $LAB_KDESC; uname -r: ${LAB_GUEST_UNAME:-unknown (the VM did not say)}"
+  lab_log "$LAB_KERNEL_LINE"
+  [ "$LAB_KPINNED" = 1 ] || lab_kernel_warn_unpinned
 
   if [ "$qemu_status" = 124 ]; then
     lab_report_failure "$results" "the job did not finish within ${timeout} s (--timeout / LVSD_LAB_TIMEOUT); the VM was stopped"

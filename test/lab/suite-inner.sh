@@ -9,7 +9,8 @@
 # vanish with its mount namespace, and every process it leaves behind dies with its PID 1.
 # Prints vitest's output, one PASS/FAIL line per file, and a closing `N passed, N failed`
 # line counting tests (a file that fails without reporting tests counts as one failure).
-# Writes summary.txt and vitest's JSON reports to $LVSD_LAB_RESULTS (default lab-out/kernel).
+# The summary names the kernel: the lab's package and version ($LVSD_LAB_KERNEL_PACKAGE, set
+# by the lab) and `uname -r`. Writes summary.txt and vitest's JSON reports to $LVSD_LAB_RESULTS (default lab-out/kernel).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -85,6 +86,7 @@ took=$(seconds $(( $(now_ms) - suite_started )))
 {
   echo
   echo "kernel suite: ${#files[@]} files, $(( ${#files[@]} - files_failed )) passed, $files_failed failed, ${took} s on $(uname -r)"
+  echo "kernel package: ${LVSD_LAB_KERNEL_PACKAGE:-none (the host kernel, not the lab)}; uname -r: $(uname -r)"
   printf '  %s\n' "${summary[@]}"
   if [ "$skipped" != 0 ]; then echo "kernel: $passed passed, $failed failed, $skipped skipped"; else echo "kernel: $passed passed, $failed failed"; fi
 } | tee "$results/summary.txt"
