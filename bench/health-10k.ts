@@ -76,7 +76,9 @@ const noSysctls: SysctlAccess = {
 async function programme(kernel: IpvsClient, config: ResolvedConfig): Promise<void> {
   const ports = { sysctls: noSysctls, openAddresses: null, markRules: null };
   const reconciler = new Reconciler({ ipvs: kernel, state: new StateStore(null), ...ports });
-  await reconciler.pass(desiredState(config), { policy: { prune: 'managed', drainTimeoutMs: 0 } });
+  await reconciler.pass(desiredState(config), {
+    policy: { prune: 'managed', drainTimeoutMs: 0, maxRemoval: 0.5, allowMassRemoval: false },
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -156,7 +158,13 @@ function makeConfig(
     services: list,
     kernel: { sysctls: {} },
     vips: [],
-    reconcile: { drainTimeoutMs: 0, prune: 'managed', driftIntervalMs: 60_000 },
+    reconcile: {
+      drainTimeoutMs: 0,
+      prune: 'managed',
+      driftIntervalMs: 60_000,
+      maxRemoval: 0.5,
+      allowMassRemoval: false,
+    },
   };
 }
 

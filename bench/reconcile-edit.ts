@@ -74,7 +74,12 @@ async function benchEdits(shape: TableShape): Promise<EditFigures> {
     openAddresses: null,
     markRules: null,
   });
-  const policy = { prune: 'managed' as const, drainTimeoutMs: 0 };
+  const policy = {
+    prune: 'managed' as const,
+    drainTimeoutMs: 0,
+    maxRemoval: 0.5,
+    allowMassRemoval: false,
+  };
   const first = await reconciler.pass(await load(file, new PhaseTimer()), { policy });
   if (first.report?.failed)
     throw new Error(`initial apply failed ${first.report.failed} operations`);

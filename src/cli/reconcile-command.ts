@@ -15,8 +15,9 @@ import {
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
-import { desiredState } from '../reconcile/desired.js';
+import { desiredState, reconcilePolicy } from '../reconcile/desired.js';
 import { paletteFor, plain, type Palette } from '../util/palette.js';
+import type { MassRemoval } from '../reconcile/guard.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { DEFAULT_STATE_DIR, StateStore } from '../reconcile/state.js';
 import { systemHostPorts, type HostPorts } from '../reconcile/system-ports.js';
@@ -126,7 +127,7 @@ export async function loadDesired(
     ok: true,
     config,
     desired: desiredState(config),
-    policy: { prune: config.reconcile.prune, drainTimeoutMs: config.reconcile.drainTimeoutMs },
+    policy: reconcilePolicy(config),
   };
 }
 
@@ -142,6 +143,17 @@ export async function openKernel(command: string, io: CommandIo): Promise<IpvsCl
 
 export function printTimings(options: ConfigOptions, io: CommandIo, timer: PhaseTimer): void {
   if (options.timings) io.writeError(`${timer.format()}\n`);
+}
+
+/** Why apply refused (or would refuse) a plan, and how to say it is meant. */
+export function refusalText(refusal: MassRemoval, flag: string): string {
+  const how = `pass ${flag} (the daemon: reconcile.allow_mass_removal: true), or raise reconcile.max_removal`;
+  return `${refusal.message}; nothing was changed. If this is meant, ${how}.`;
+}
+
+export function refusedJson(refusal: MassRemoval): object {
+  const { removing, managed, limit, message } = refusal;
+  return { removing, managed, maxRemoval: limit, message };
 }
 
 export function printWarnings(io: CommandIo, warnings: string[]): void {

@@ -38,6 +38,7 @@ export const BUILTIN = {
   persistenceTimeout: 360,
   drainTimeoutMs: 60_000,
   driftIntervalMs: 30_000,
+  maxRemoval: 0.5,
 } as const;
 
 const FORWARDING_NAME: Record<string, string> = { nat: 'NAT', dr: 'DR', tun: 'TUN' };
@@ -60,6 +61,11 @@ class Findings {
 }
 
 export type ResolvedBody = Omit<ResolvedConfig, 'files' | 'hash' | 'host'>;
+
+/** "50%" as 0.5; undefined when the config says nothing. */
+function shareOf(percent: string | undefined): number | undefined {
+  return percent === undefined ? undefined : Number(percent.slice(0, -1)) / 100;
+}
 
 export function resolveConfig(
   file: ConfigFile,
@@ -94,6 +100,8 @@ export function resolveConfig(
       drainTimeoutMs: file.reconcile?.drain_timeout ?? BUILTIN.drainTimeoutMs,
       prune: file.reconcile?.prune ?? 'managed',
       driftIntervalMs: file.reconcile?.drift_interval ?? BUILTIN.driftIntervalMs,
+      maxRemoval: shareOf(file.reconcile?.max_removal) ?? BUILTIN.maxRemoval,
+      allowMassRemoval: file.reconcile?.allow_mass_removal ?? false,
     },
   };
   return { config, findings: out.list };

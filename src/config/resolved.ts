@@ -72,5 +72,9 @@ export interface ResolvedConfig {
     prune: 'managed' | 'all';
     /** The daemon re-reads the kernel and repairs drift this often. */
     driftIntervalMs: number;
+    /** The largest share (0..1) of managed services one pass may start removing. */
+    maxRemoval: number;
+    /** The guard against mass removal is off (the operator's explicit word). */
+    allowMassRemoval: boolean;
   };
 }

@@ -372,6 +372,19 @@ export const ReconcileConfig = strict({
   drift_interval: Duration.optional().describe(
     'How often the daemon re-reads the kernel and repairs drift; 0 = never. Default 30s.',
   ),
+  max_removal: z
+    .string()
+    .regex(/^(100|[1-9]?[0-9])%$/, 'a share from 0% to 100%, such as 50%')
+    .optional()
+    .describe(
+      'The largest share of the managed services one change may remove; removing every one is refused too. Default 50%.',
+    ),
+  allow_mass_removal: z
+    .boolean()
+    .optional()
+    .describe(
+      'Let the daemon apply a change that removes more than max_removal, or every service (say so for one reload, then remove it).',
+    ),
 });
 
 export const HostOverride = strict({

@@ -22,6 +22,8 @@ import type { ResolvedConfig } from '../config/resolved.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import type { IpvsInfo, IpvsTable } from '../ipvs/model.js';
 import type { DesiredState, Plan, PlanStep, WaitingDrain } from '../reconcile/types.js';
+import { reconcilePolicy } from '../reconcile/desired.js';
+import type { MassRemoval } from '../reconcile/guard.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { StateStore } from '../reconcile/state.js';
 import { systemHostPorts, type HostPorts } from '../reconcile/system-ports.js';
@@ -92,6 +94,15 @@ export class ConfigRejectedError extends Error {
   override readonly name = 'ConfigRejectedError';
   constructor(readonly errors: string[]) {
     super(`invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'})`);
+  }
+}
+
+/** A pass the guard against mass removal refused: nothing was written. */
+export class RemovalRefusedError extends Error {
+  override readonly name = 'RemovalRefusedError';
+  constructor(readonly refusal: MassRemoval) {
+    const how = 'set reconcile.allow_mass_removal: true, or raise reconcile.max_removal';
+    super(`${refusal.message}; nothing was changed (${how}, if this is meant)`);
   }
 }
 
@@ -357,8 +368,32 @@ export class Daemon<Snapshot> {
     );
     await this.watcher?.setFiles(config.files);
     this.scheduleDrift();
-    await this.passes.request('reload');
+    const pass = await this.passes.request('reload');
+    if (pass.error instanceof RemovalRefusedError && previous)
+      return this.revert(previous, pass.error, loaded.warnings);
     return record;
+  }
+
+  /**
+   * The new config would remove more than the guard allows: the previous one goes back in
+   * force (checks too), and the reload counts as failed, as an invalid config would.
+   */
+  private async revert(
+    previous: ResolvedConfig,
+    refusal: RemovalRefusedError,
+    warnings: string[],
+  ): Promise<ReloadRecord> {
+    const updating = this.options.health.update(
+      previous,
+      this.client.last ? { table: this.client.last.table } : {},
+    );
+    this.adopt(previous);
+    await updating;
+    this.log.error(
+      { event: 'config_rejected', path: this.options.configPath, kept: previous.hash },
+      `${refusal.message}; the last good config stays in force`,
+    );
+    return this.recordReload({ ok: false, errors: [refusal.message], warnings });
   }
 
   private async loadSafely(): ReturnType<ConfigLoader> {
@@ -478,13 +513,14 @@ export class Daemon<Snapshot> {
         this.options.health.snapshot(),
       );
       const result = await this.reconciler.pass(desired, {
-        policy: config.reconcile,
+        policy: reconcilePolicy(config),
         // A scoped pass serves no metrics: its counters would go unread.
         ...(scope ? { scope, readStats: false } : {}),
         timer,
         now: startedAt,
       });
       for (const warning of result.warnings) this.log.warn({ event: 'reconcile_warning' }, warning);
+      if (result.refused) throw new RemovalRefusedError(result.refused);
       const report = result.report!;
       const sysctlWrites = report.sysctls.length;
       const writes = report.writes + sysctlWrites + otherWrites(report);
@@ -525,12 +561,7 @@ export class Daemon<Snapshot> {
       }
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
-      this.metrics.reconcileErrors.inc();
-      this.lastAim = null;
-      this.log.error(
-        { event: 'reconcile_failed', err: error, triggers },
-        `reconcile failed: ${error.message}; retrying`,
-      );
+      this.noteFailedPass(error, triggers, config);
       summary = {
         triggers,
         skipped: false,
@@ -540,7 +571,6 @@ export class Daemon<Snapshot> {
         plan: null,
         error,
       };
-      this.scheduleFollowUp('retry', this.retryDelay(config));
     }
     const seconds = (performance.now() - started) / 1000;
     this.metrics.reconcileDuration.observe({ trigger: triggers[0] ?? 'drift' }, seconds);
@@ -562,6 +592,30 @@ export class Daemon<Snapshot> {
     // Only a full pass looked at the whole table: a scoped one does not put drift off.
     if (!scope) this.scheduleDrift();
     return summary;
+  }
+
+  /** A refusal waits for the operator (a retry would be refused again); other failures retry. */
+  private noteFailedPass(error: Error, triggers: Trigger[], config: ResolvedConfig): void {
+    this.lastAim = null;
+    if (error instanceof RemovalRefusedError) {
+      this.metrics.removalRefusals.inc();
+      this.log.warn(
+        {
+          event: 'removal_refused',
+          removing: error.refusal.removing,
+          managed: error.refusal.managed,
+          triggers,
+        },
+        error.message,
+      );
+      return;
+    }
+    this.metrics.reconcileErrors.inc();
+    this.log.error(
+      { event: 'reconcile_failed', err: error, triggers },
+      `reconcile failed: ${error.message}; retrying`,
+    );
+    this.scheduleFollowUp('retry', this.retryDelay(config));
   }
 
   private logPass(
@@ -745,7 +799,8 @@ export class Daemon<Snapshot> {
     };
     try {
       const result = await this.reconciler.pass(empty, {
-        policy: { prune: 'managed', drainTimeoutMs: 0 },
+        // Asked for on the command line (--cleanup-on-exit): everything lvsd owns goes.
+        policy: { prune: 'managed', drainTimeoutMs: 0, maxRemoval: 1, allowMassRemoval: true },
       });
       const report = result.report!;
       for (const { step, error } of report.outcomes) {

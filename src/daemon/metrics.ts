@@ -49,6 +49,10 @@ export class DaemonMetrics {
     'lvsd_reconcile_errors_total',
     'Reconcile passes that failed before completing (kernel unreachable, state unwritable).',
   );
+  readonly removalRefusals = this.counter(
+    'lvsd_removal_refused_total',
+    'Passes refused by the guard against mass removal (nothing written; the last good config stays).',
+  );
   readonly kernelWrites = this.counter(
     'lvsd_kernel_writes_total',
     'Kernel writes sent (IPVS operations and sysctls), by plan action.',

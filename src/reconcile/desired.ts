@@ -15,7 +15,7 @@ import type { ResolvedConfig, ResolvedReal, ResolvedService } from '../config/re
 import type { HealthSnapshot } from '../health/manager.js';
 import type { Dest } from '../ipvs/model.js';
 import { destId } from '../ipvs/model.js';
-import type { DesiredService, DesiredState } from './types.js';
+import type { DesiredService, DesiredState, ReconcilePolicy } from './types.js';
 import { desiredVips } from '../director/vips.js';
 
 export function desiredState(config: ResolvedConfig, health?: HealthSnapshot): DesiredState {
@@ -65,4 +65,10 @@ function realDest(
   // An unchecked real is treated as down only for a sorry server; it has no on_failure of its own.
   const onFailure = real.check?.on_failure ?? 'remove';
   return onFailure === 'inhibit' ? { ...real.dest, weight: 0 } : null;
+}
+
+/** How passes treat what leaves the config, from its `reconcile:` section. */
+export function reconcilePolicy(config: ResolvedConfig): ReconcilePolicy {
+  const { prune, drainTimeoutMs, maxRemoval, allowMassRemoval } = config.reconcile;
+  return { prune, drainTimeoutMs, maxRemoval, allowMassRemoval };
 }

@@ -49,6 +49,7 @@ class PlanBuilder {
   readonly steps: PlanStep[] = [];
   readonly waiting: WaitingDrain[] = [];
   readonly foreign: string[] = [];
+  readonly removing: string[] = [];
   readonly owned = new Set<string>();
   readonly draining: Drains = {};
 
@@ -72,10 +73,14 @@ export function plan(desired: DesiredState, actual: ActualState, context: PlanCo
     builder.owned.add(id);
     planService(builder, wanted, live.get(id));
   }
+  let managedLive = 0;
   for (const [id, svc] of live) {
-    if (desiredIds.has(id)) continue;
-    if (context.owned.has(id) || context.prune === 'all') planServiceRemoval(builder, id, svc);
-    else builder.foreign.push(id);
+    if (desiredIds.has(id)) managedLive++;
+    else if (context.owned.has(id) || context.prune === 'all') {
+      managedLive++;
+      builder.removing.push(id);
+      planServiceRemoval(builder, id, svc);
+    } else builder.foreign.push(id);
   }
   const ownedVips = context.ownedVips ?? new Set<string>();
   const vips = actual.addresses
@@ -90,6 +95,8 @@ export function plan(desired: DesiredState, actual: ActualState, context: PlanCo
     steps: builder.steps,
     waiting: builder.waiting,
     foreign: builder.foreign,
+    removing: builder.removing,
+    managedLive,
     // No sysctls read (a snapshot from `lvsd ls --json`): nothing to compare, nothing to plan.
     sysctls: actual.sysctls ? planSysctls(desired.sysctls, actual.sysctls) : [],
     advice: [

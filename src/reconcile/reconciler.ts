@@ -21,6 +21,7 @@ import { serviceId, serviceKeyOf } from '../ipvs/model.js';
 import type { SysctlAccess } from '../sysctl/index.js';
 import { PhaseTimer } from '../util/timings.js';
 import { applyPlan, type ApplyReport } from './apply.js';
+import { checkMassRemoval, type MassRemoval } from './guard.js';
 import { plan as makePlan } from './plan.js';
 import { emptyState, type ReconcileState, type StateStore } from './state.js';
 import { ADVISED_SYSCTLS } from './sysctl-plan.js';
@@ -64,8 +65,10 @@ export interface ReconcileResult {
   plan: Plan;
   /** serviceIds a scoped pass covered; absent for a full pass. */
   scope?: ReadonlySet<string>;
-  /** Absent on a dry run. */
+  /** Absent on a dry run, and when the guard refused the plan. */
   report?: ApplyReport;
+  /** Set when the plan would start a mass removal the policy does not allow: nothing was applied. */
+  refused?: MassRemoval;
   warnings: string[];
 }
 
@@ -88,10 +91,11 @@ export class Reconciler {
     const addresses = await this.openAddressesIfNeeded(desired, loaded.state);
     try {
       const actual = await timer.time('read', () => this.readActual(desired, addresses, options));
-      const plan = await timer.time('plan', () =>
-        makePlan(desired, actual, planContext(loaded.state, options)),
-      );
+      const context = planContext(loaded.state, options);
+      const plan = await timer.time('plan', () => makePlan(desired, actual, context));
       const warnings = loaded.warning ? [loaded.warning] : [];
+      const refused = checkMassRemoval(plan, context, options.policy);
+      if (refused) return { plan, refused, warnings };
       if (options.dryRun) return { plan, warnings };
       const report = await timer.time('write', () =>
         applyPlan(this.ports.ipvs, plan, this.ports.sysctls.write, addresses ?? undefined),
@@ -185,10 +189,10 @@ export async function planOffline(
   state: ReconcileState = emptyState(),
 ): Promise<ReconcileResult> {
   const timer = options.timer ?? new PhaseTimer();
-  const plan = await timer.time('plan', () =>
-    makePlan(desired, actual, planContext(state, options)),
-  );
-  return { plan, warnings: [] };
+  const context = planContext(state, options);
+  const plan = await timer.time('plan', () => makePlan(desired, actual, context));
+  const refused = checkMassRemoval(plan, context, options.policy);
+  return { plan, warnings: [], ...(refused ? { refused } : {}) };
 }
 
 /** The planner's view of lvsd's state and policy at the time of a pass; shared by every kind of pass. */
@@ -197,8 +201,8 @@ export function planContext(state: ReconcileState, options: PassOptions): PlanCo
     now: options.now ?? Date.now(),
     owned: new Set(state.owned),
     draining: state.draining,
-    drainTimeoutMs: options.policy.drainTimeoutMs,
     prune: options.policy.prune,
+    drainTimeoutMs: options.policy.drainTimeoutMs,
     ownedVips: new Set(state.vips ?? []),
   };
 }

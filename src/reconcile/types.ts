@@ -23,6 +23,10 @@ export interface ReconcilePolicy {
   prune: 'managed' | 'all';
   /** How long a removed real keeps its connections at weight 0 before it is deleted; 0 deletes at once. */
   drainTimeoutMs: number;
+  /** The largest share (0..1) of the managed services one pass may start removing (guard.ts). */
+  maxRemoval: number;
+  /** The operator's word that a mass removal is meant: the guard lets it through. */
+  allowMassRemoval: boolean;
 }
 
 export interface SysctlChange {
@@ -63,7 +67,7 @@ export interface ActualState {
 }
 
 /** What the planner knows besides desired and actual state: the policy and lvsd's memory. */
-export interface PlanContext extends ReconcilePolicy {
+export interface PlanContext extends Pick<ReconcilePolicy, 'prune' | 'drainTimeoutMs'> {
   /** Milliseconds since the epoch; drains are timed against it. */
   now: number;
   /** Services lvsd created or managed before (from the state file), by serviceId. */
@@ -104,6 +108,10 @@ export interface Plan {
   waiting: WaitingDrain[];
   /** Live services lvsd does not manage and leaves alone. */
   foreign: string[];
+  /** Live services whose removal this plan starts or carries on (serviceIds). */
+  removing: string[];
+  /** Live services lvsd manages: desired, or owned and being removed. */
+  managedLive: number;
   /** Sysctl writes (not IPVS operations, so kept apart from steps). */
   sysctls: SysctlChange[];
   /** Warnings about kernel settings the config leaves alone. */

@@ -98,6 +98,36 @@ describe('lvsd plan / apply on the fake kernel', () => {
     expect(kernel.log).toEqual([]);
   });
 
+  it('an emptied config is refused by apply (exit 1, nothing removed) and flagged by plan', async () => {
+    const path = await writeConfig(config);
+    const options = { config: path, stateDir: join(dir, 'state') };
+    expect(await runApply(options, io())).toBe(0);
+    const writes = kernel.log.length;
+    await writeConfig('# truncated\n');
+    const planned = io();
+    expect(await runPlan(options, planned)).toBe(2);
+    expect(planned.err).toContain(
+      'warning: apply would refuse this plan: refusing to remove every service lvsd manages (1 of 1): TCP 10.0.0.1:80',
+    );
+    const refused = io();
+    expect(await runApply(options, refused)).toBe(1);
+    expect(refused.err).toContain(
+      'nothing was changed. If this is meant, pass --allow-mass-removal',
+    );
+    expect(kernel.log).toHaveLength(writes);
+    expect((await kernel.readTable()).services).toHaveLength(1);
+
+    const json = io();
+    expect(await runApply({ ...options, json: true }, json)).toBe(1);
+    expect(JSON.parse(json.out)).toMatchObject({
+      writes: 0,
+      refused: { removing: ['TCP 10.0.0.1:80'], managed: 1, maxRemoval: 0.5 },
+    });
+
+    expect(await runApply({ ...options, allowMassRemoval: true }, io())).toBe(0);
+    expect((await kernel.readTable()).services).toHaveLength(0);
+  });
+
   it('a one-weight edit applies as exactly one kernel write', async () => {
     const path = await writeConfig(config);
     const options = { config: path, stateDir: join(dir, 'state') };

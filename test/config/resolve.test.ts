@@ -344,18 +344,26 @@ describe('kernel, vips and reconcile settings', () => {
         'vips:',
         '  - { address: 10.0.0.9/24, interface: lvsd0 }',
         '  - { address: "2001:db8::9", interface: lvsd0 }',
-        'reconcile: { drain_timeout: 0, prune: all }',
+        'reconcile: { drain_timeout: 0, prune: all, max_removal: 80%, allow_mass_removal: true }',
       ),
     );
     expect(c.vips).toEqual([
       { address: '10.0.0.9', prefix: 24, interface: 'lvsd0' },
       { address: '2001:db8::9', prefix: 128, interface: 'lvsd0' },
     ]);
-    expect(c.reconcile).toEqual({ drainTimeoutMs: 0, prune: 'all', driftIntervalMs: 30_000 });
+    expect(c.reconcile).toEqual({
+      drainTimeoutMs: 0,
+      prune: 'all',
+      driftIntervalMs: 30_000,
+      maxRemoval: 0.8,
+      allowMassRemoval: true,
+    });
     expect(config('{}\n').reconcile).toEqual({
       drainTimeoutMs: 60_000,
       prune: 'managed',
       driftIntervalMs: 30_000,
+      maxRemoval: 0.5,
+      allowMassRemoval: false,
     });
   });
 });

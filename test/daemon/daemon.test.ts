@@ -180,6 +180,36 @@ describe('daemon: start and reload', () => {
     expect(stamp).toBeGreaterThan(Date.now() / 1000 - 60);
   });
 
+  it('an emptied config file removes nothing: the reload is refused and the last good config stays', async () => {
+    const s = await setup({ content: yaml({ '192.168.10.2:80': 1 }), watch: false });
+    await s.daemon.start();
+    const writes = s.kernel.log.length;
+    await writeFile(s.file, '');
+    const record = await s.daemon.reload('signal');
+    expect(record).toMatchObject({
+      ok: false,
+      errors: [expect.stringContaining('refusing to remove every service lvsd manages (1 of 1)')],
+    });
+    expect(s.kernel.log.length).toBe(writes);
+    expect(await kernelWeights(s.kernel)).toEqual({ '192.168.10.2:80': 1 });
+    expect(await metric(s.daemon, 'lvsd_config_last_reload_successful')).toBe(
+      'lvsd_config_last_reload_successful 0',
+    );
+    expect(await metric(s.daemon, 'lvsd_removal_refused_total')).toBe(
+      'lvsd_removal_refused_total 1',
+    );
+    expect(s.logs.find((l) => l.event === 'removal_refused')).toMatchObject({
+      level: 'warn',
+      removing: ['TCP 10.0.0.1:80'],
+      managed: 1,
+    });
+    // The old config is in force: a weight edit applies as usual.
+    expect((await s.daemon.status()).services.map((x) => x.name)).toEqual(['web']);
+    await writeFile(s.file, yaml({ '192.168.10.2:80': 4 }));
+    expect(await s.daemon.reload('signal')).toMatchObject({ ok: true });
+    expect(await kernelWeights(s.kernel)).toEqual({ '192.168.10.2:80': 4 });
+  });
+
   it('reloads on request (SIGHUP) with watching off, debounced: a burst of requests loads once', async () => {
     const s = await setup({ content: yaml({ '192.168.10.2:80': 1 }), watch: false });
     await s.daemon.start();

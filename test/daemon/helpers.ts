@@ -116,7 +116,13 @@ export async function testLoader(path: string): Promise<LoadOutcome> {
     services,
     kernel: { sysctls: {} },
     vips: [],
-    reconcile: { drainTimeoutMs, prune: 'managed', driftIntervalMs },
+    reconcile: {
+      drainTimeoutMs,
+      prune: 'managed',
+      driftIntervalMs,
+      maxRemoval: 0.5,
+      allowMassRemoval: false,
+    },
   };
   return { ok: true, config, warnings: [] };
 }

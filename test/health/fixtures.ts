@@ -55,7 +55,13 @@ export function config(
     services,
     kernel: { sysctls: {} },
     vips: [],
-    reconcile: { drainTimeoutMs: 0, prune: 'managed', driftIntervalMs: 60_000 },
+    reconcile: {
+      drainTimeoutMs: 0,
+      prune: 'managed',
+      driftIntervalMs: 60_000,
+      maxRemoval: 0.5,
+      allowMassRemoval: false,
+    },
     ...extra,
   };
 }

@@ -98,7 +98,13 @@ function configOf(): ResolvedConfig {
     ],
     kernel: { sysctls: {} },
     vips: [],
-    reconcile: { drainTimeoutMs: 0, prune: 'managed', driftIntervalMs: 60_000 },
+    reconcile: {
+      drainTimeoutMs: 0,
+      prune: 'managed',
+      driftIntervalMs: 60_000,
+      maxRemoval: 0.5,
+      allowMassRemoval: false,
+    },
   };
 }
 

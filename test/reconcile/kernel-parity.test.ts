@@ -80,7 +80,10 @@ describe('planner and kernel agree', () => {
     const result = await planOffline(
       { table: snapshot },
       { ...web, sysctls: { 'net.ipv4.ip_forward': 1, 'net.ipv4.vs.conn_reuse_mode': 1 } },
-      { policy: { prune: 'managed', drainTimeoutMs: 0 }, dryRun: true },
+      {
+        policy: { prune: 'managed', drainTimeoutMs: 0, maxRemoval: 0.5, allowMassRemoval: false },
+        dryRun: true,
+      },
     );
     expect(result.plan.steps).toEqual([]);
     expect(result.plan.sysctls).toEqual([]);

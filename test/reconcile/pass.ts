@@ -13,7 +13,10 @@ import type { DesiredState, ReconcilePolicy } from '../../src/reconcile/types.js
 import type { SysctlAccess } from '../../src/sysctl/index.js';
 import type { PhaseTimer } from '../../src/util/timings.js';
 
-export interface PassSettings extends ReconcilePolicy {
+export interface PassSettings extends Omit<ReconcilePolicy, 'maxRemoval' | 'allowMassRemoval'> {
+  /** The guard's settings; the product's defaults (50%, not allowed) when absent. */
+  maxRemoval?: number;
+  allowMassRemoval?: boolean;
   desired: DesiredState;
   /** Where the state file lives; null = no state. */
   stateDir: string | null;
@@ -48,7 +51,12 @@ export function reconcilerOf(
 
 export function reconcile(client: IpvsClient, settings: PassSettings): Promise<ReconcileResult> {
   return reconcilerOf(client, settings).pass(settings.desired, {
-    policy: { prune: settings.prune, drainTimeoutMs: settings.drainTimeoutMs },
+    policy: {
+      prune: settings.prune,
+      drainTimeoutMs: settings.drainTimeoutMs,
+      maxRemoval: settings.maxRemoval ?? 0.5,
+      allowMassRemoval: settings.allowMassRemoval ?? false,
+    },
     dryRun: settings.dryRun,
     ...(settings.timer ? { timer: settings.timer } : {}),
     ...(settings.now !== undefined ? { now: settings.now } : {}),

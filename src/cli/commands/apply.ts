@@ -19,12 +19,15 @@ import {
   printWarnings,
   processIo,
   reconcilerFor,
+  refusalText,
+  refusedJson,
   type CommandIo,
   type ConfigOptions,
 } from '../reconcile-command.js';
 
 export interface ApplyOptions extends ConfigOptions {
   dryRun?: boolean;
+  allowMassRemoval?: boolean;
 }
 
 /** What was done, in the order it was done: sysctls, then IPVS operations and addresses. */
@@ -60,10 +63,13 @@ function applyJson(result: ReconcileResult): object {
     applied: report ? appliedJson(report) : null,
     writes: report ? totalWrites(report) : 0,
     failed: report?.failed ?? 0,
+    refused: result.refused ? refusedJson(result.refused) : null,
   };
 }
 
 function printResult(options: ApplyOptions, io: CommandIo, result: ReconcileResult): void {
+  if (result.refused && !options.json)
+    io.writeError(`lvsd apply: ${refusalText(result.refused, '--allow-mass-removal')}\n`);
   if (options.json) io.write(`${JSON.stringify(applyJson(result), null, 2)}\n`);
   else if (!result.report || isEmptyPlan(result.plan))
     io.write(`${formatPlan(result.plan, io.palette)}\n`);
@@ -82,7 +88,10 @@ export async function runApply(options: ApplyOptions, io: CommandIo = processIo)
   let result: ReconcileResult;
   try {
     result = await reconcilerFor(io, client, options.stateDir).pass(loaded.desired, {
-      policy: loaded.policy,
+      policy: {
+        ...loaded.policy,
+        allowMassRemoval: loaded.policy.allowMassRemoval || Boolean(options.allowMassRemoval),
+      },
       dryRun: Boolean(options.dryRun),
       // apply compares settings only: skip decoding counters (half of a big read).
       readStats: false,
@@ -97,6 +106,7 @@ export async function runApply(options: ApplyOptions, io: CommandIo = processIo)
   printWarnings(io, result.warnings);
   printResult(options, io, result);
   printTimings(options, io, timer);
+  if (result.refused) return 1;
   if (options.dryRun) return isEmptyPlan(result.plan) ? 0 : 2;
   return result.report && result.report.failed > 0 ? 1 : 0;
 }
@@ -107,6 +117,10 @@ export const applyCommand: CommandModule = {
       program.command('apply').description('make the kernel table match the configuration'),
     )
       .option('--dry-run', 'plan only, change nothing (same as lvsd plan)')
+      .option(
+        '--allow-mass-removal',
+        'apply even when the change removes every managed service or more than reconcile.max_removal',
+      )
       .action(async (options: ApplyOptions) => setExitCode(await runApply(options)));
   },
 };

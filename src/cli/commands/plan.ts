@@ -21,6 +21,7 @@ import {
   printWarnings,
   processIo,
   reconcilerFor,
+  refusedJson,
   type CommandIo,
   type ConfigOptions,
 } from '../reconcile-command.js';
@@ -83,8 +84,12 @@ export async function runPlan(options: PlanOptions, io: CommandIo = processIo): 
   }
   if (!result) return 1;
   printWarnings(io, result.warnings);
-  if (options.json) io.write(`${JSON.stringify(planToJson(result.plan), null, 2)}\n`);
-  else io.write(`${formatPlan(result.plan, io.palette)}\n`);
+  if (result.refused)
+    io.writeError(`warning: apply would refuse this plan: ${result.refused.message}\n`);
+  if (options.json) {
+    const refused = result.refused ? refusedJson(result.refused) : null;
+    io.write(`${JSON.stringify({ ...planToJson(result.plan), refused }, null, 2)}\n`);
+  } else io.write(`${formatPlan(result.plan, io.palette)}\n`);
   printTimings(options, io, timer);
   return isEmptyPlan(result.plan) ? 0 : 2;
 }
