@@ -631,9 +631,7 @@ export class Daemon<Snapshot> {
         event: repairs.has(step) ? 'drift_repair' : 'kernel_write',
         action: step.action,
         op: step.op.op,
-        service: step.service,
-        ...(step.serviceName ? { name: step.serviceName } : {}),
-        ...(step.dest ? { dest: step.dest } : {}),
+        ...stepObject(step),
         ...(step.changes.length
           ? { changes: step.changes.map((c) => `${c.field}: ${c.from} -> ${c.to}`) }
           : {}),
@@ -654,7 +652,7 @@ export class Daemon<Snapshot> {
     }
     for (const change of plan.sysctls)
       this.log.info(
-        { event: 'sysctl_write', name: change.name, from: change.from, to: change.to },
+        { event: 'sysctl_write', sysctl: change.name, from: change.from, to: change.to },
         `sysctl ${change.name} = ${change.to}`,
       );
     // Advice and foreign services come from a whole read: a scoped pass has none to compare.
@@ -806,7 +804,7 @@ export class Daemon<Snapshot> {
       for (const { step, error } of report.outcomes) {
         if (error)
           this.log.error(
-            { event: 'cleanup_failed', service: step.service, dest: step.dest, err: error },
+            { event: 'cleanup_failed', ...stepObject(step), err: error },
             `cleanup: ${error.message}`,
           );
       }
@@ -831,4 +829,17 @@ export class Daemon<Snapshot> {
 function otherWrites(report: object): number {
   const vips = (report as { vips?: unknown[] }).vips;
   return Array.isArray(vips) ? vips.length : 0;
+}
+
+/**
+ * What a step concerns, as log fields: `service` is the config name, as in health events
+ * (the service id when the config has none: a service on its way out), `virtualService`
+ * the kernel's id ("TCP 10.0.0.1:80"), `dest` the real. Never `name`: the logger has one.
+ */
+function stepObject(step: PlanStep): { service: string; virtualService: string; dest?: string } {
+  return {
+    service: step.serviceName ?? step.service,
+    virtualService: step.service,
+    ...(step.dest ? { dest: step.dest } : {}),
+  };
 }

@@ -168,13 +168,39 @@ export const snapshotView =
     return h ? { state: h.up ? 'up' : 'down' } : undefined;
   };
 
-/** A logger writing JSON lines into an array. */
+/**
+ * The top-level keys of one JSON object line, in order, duplicates included (JSON.parse
+ * keeps the last of a duplicated key silently; strict consumers reject the line).
+ */
+export function topLevelKeys(line: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (line[j] !== '"') j += line[j] === '\\' ? 2 : 1;
+      if (depth === 1 && line[j + 1] === ':') keys.push(JSON.parse(line.slice(i, j + 1)) as string);
+      i = j;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return keys;
+}
+
+/** A logger writing JSON lines into an array; a line that holds a key twice fails the test. */
 export function memoryLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n'))
-        if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of String(chunk).split('\n')) {
+        if (!line.trim()) continue;
+        const keys = topLevelKeys(line);
+        const twice = keys.filter((k, i) => keys.indexOf(k) !== i);
+        if (twice.length)
+          return done(new Error(`log line holds ${twice.join(', ')} twice: ${line}`));
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
       done();
     },
   });

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, isLogLevel } from '../../src/util/log.js';
+import { topLevelKeys } from './helpers.js';
 
 function sink(): { stream: Writable; text: () => string } {
   let text = '';
@@ -45,5 +46,20 @@ describe('logger', () => {
   it('knows its levels', () => {
     expect(isLogLevel('debug')).toBe(true);
     expect(isLogLevel('verbose')).toBe(false);
+  });
+});
+
+describe('topLevelKeys (the duplicate-key check of the test logger)', () => {
+  it('finds a duplicated key at the top level only', () => {
+    expect(topLevelKeys('{"name":"lvsd","event":"x","name":"web"}')).toEqual([
+      'name',
+      'event',
+      'name',
+    ]);
+    expect(topLevelKeys('{"a":{"name":1},"b":["name",{"c":"}"}],"d":"x\\"y"}')).toEqual([
+      'a',
+      'b',
+      'd',
+    ]);
   });
 });

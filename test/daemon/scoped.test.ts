@@ -140,7 +140,11 @@ describe('daemon: health passes scoped to the batch', () => {
       async () => (await weights(s.kernel, api))['192.168.10.3:80'] === 0,
     );
     const stateFile = join(s.stateDir, 'state.json');
-    const before = drainsIn(await readFile(stateFile, 'utf8'));
+    // The state file is written after the kernel: wait for it too.
+    const before = await waitFor('api in the state file', async () => {
+      const drains = drainsIn(await readFile(stateFile, 'utf8'));
+      return Object.keys(drains).length === 1 ? drains : null;
+    });
     expect(Object.keys(before)).toEqual(['TCP 10.0.0.2:80 -> 192.168.10.3:80']);
 
     s.health.setDown('web', '192.168.10.3:80', true);
@@ -148,7 +152,10 @@ describe('daemon: health passes scoped to the batch', () => {
       'web draining',
       async () => (await weights(s.kernel, web))['192.168.10.3:80'] === 0,
     );
-    const after = drainsIn(await readFile(stateFile, 'utf8'));
+    const after = await waitFor('web in the state file', async () => {
+      const drains = drainsIn(await readFile(stateFile, 'utf8'));
+      return Object.keys(drains).length === 2 ? drains : null;
+    });
     expect(Object.keys(after).sort()).toEqual([
       'TCP 10.0.0.1:80 -> 192.168.10.3:80',
       'TCP 10.0.0.2:80 -> 192.168.10.3:80',
@@ -208,7 +215,7 @@ describe('daemon: health passes scoped to the batch', () => {
     expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1 });
     expect(await weights(s.kernel, api)).toEqual({ '192.168.10.2:80': 8, '192.168.10.3:80': 1 });
     const repairs = s.logs.filter((l) => l.event === 'drift_repair');
-    expect(repairs.map((l) => `${l.op} ${l.service} ${l.dest}`)).toEqual([
+    expect(repairs.map((l) => `${l.op} ${l.virtualService} ${l.dest}`)).toEqual([
       'edit-dest TCP 10.0.0.1:80 192.168.10.2:80',
     ]);
     expect(
