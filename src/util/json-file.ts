@@ -2,7 +2,7 @@
  * lvsd's small files of its own (the reconcile state, the real-server record): read through
  * a zod schema, written whole or not at all.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { z } from 'zod';
 
@@ -34,10 +34,32 @@ export async function readJsonFile<S extends z.ZodType>(
   return parsed.success ? { status: 'ok', value: parsed.data } : { status: 'invalid' };
 }
 
-/** Written to a temporary file and renamed, so a crash never leaves half a file. */
+/**
+ * Written to a temporary file, flushed to disk, renamed over the old one, and the directory
+ * flushed too: after a crash or a power cut the file is the old one or the new one, never
+ * half of either, and a rename the caller was told about is not forgotten.
+ */
 export async function writeJsonFile(path: string, value: unknown): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
   const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(temporary, path);
+  try {
+    const file = await open(temporary, 'w', 0o644);
+    try {
+      await file.writeFile(`${JSON.stringify(value, null, 2)}\n`);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temporary, path);
+  } catch (err) {
+    await rm(temporary, { force: true });
+    throw err;
+  }
+  const folder = await open(dir, 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
 }
