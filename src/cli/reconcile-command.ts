@@ -23,6 +23,7 @@ import { DEFAULT_STATE_DIR, StateStore } from '../reconcile/state.js';
 import { systemHostPorts, type HostPorts } from '../reconcile/system-ports.js';
 import type { DesiredState, ReconcilePolicy } from '../reconcile/types.js';
 import type { PhaseTimer } from '../util/timings.js';
+import { reportError } from './errors.js';
 
 export interface ConfigOptions {
   config: string;
@@ -132,11 +133,15 @@ export async function loadDesired(
 }
 
 /** Opens the kernel client, or prints why it cannot be opened and returns null. */
-export async function openKernel(command: string, io: CommandIo): Promise<IpvsClient | null> {
+export async function openKernel(
+  command: string,
+  io: CommandIo,
+  options: { json?: boolean },
+): Promise<IpvsClient | null> {
   try {
     return await io.openKernel();
   } catch (err) {
-    io.writeError(`lvsd ${command}: ${(err as Error).message}\n`);
+    reportError({ json: options.json, ...io }, command, (err as Error).message);
     return null;
   }
 }

@@ -12,6 +12,7 @@ import { openIpvs } from '../ipvs/index.js';
 import { HealthManager, liveWeightsFrom, realKey, type HealthSnapshot } from '../health/index.js';
 import { desiredState } from '../reconcile/desired.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
+import { takeWriterLock, type WriterLock } from '../util/writer-lock.js';
 import { loadConfigOutcome } from './config-loader.js';
 import { ConfigRejectedError, Daemon } from './daemon.js';
 import { StatusServer, parseListenAddress } from './http.js';
@@ -72,11 +73,20 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     return 1;
   }
 
+  // One writer at a time: a second `lvsd run`, or an `lvsd apply`, waits or fails.
+  let lock: WriterLock;
+  try {
+    lock = await takeWriterLock(options.stateDir);
+  } catch (err) {
+    log.fatal({ event: 'lock_held', err }, (err as Error).message);
+    return 1;
+  }
   let client: IpvsClient;
   try {
     client = await (options.openClient ?? openIpvs)();
   } catch (err) {
     log.fatal({ event: 'ipvs_unavailable' }, (err as Error).message);
+    await lock.release();
     return 1;
   }
   const manager = new HealthManager({ logger: log.child({ component: 'health' }) });
@@ -110,6 +120,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
         `cannot listen on ${options.http}: ${(err as Error).message}`,
       );
       await client.close();
+      await lock.release();
       return 1;
     }
   }
@@ -150,6 +161,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     await daemon.stop();
     await server?.close();
     await client.close();
+    await lock.release();
     signals.off('SIGTERM', onTerm);
     signals.off('SIGINT', onInt);
     signals.off('SIGHUP', onHup);

@@ -3,7 +3,8 @@
  * config makes zero kernel calls), terraform-like output and exit codes, idempotence,
  * `plan --state` against a snapshot written by `lvsd ls --json`.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -126,6 +127,45 @@ describe('lvsd plan / apply on the fake kernel', () => {
 
     expect(await runApply({ ...options, allowMassRemoval: true }, io())).toBe(0);
     expect((await kernel.readTable()).services).toHaveLength(0);
+  });
+
+  it('apply waits for another writer, then fails naming it; plan takes no lock', async () => {
+    const path = await writeConfig(config);
+    const stateDir = join(dir, 'state');
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], {
+      stdio: 'ignore',
+    });
+    try {
+      await mkdir(stateDir, { recursive: true });
+      await writeFile(join(stateDir, 'lock'), `${holder.pid}\n`);
+      expect(await runPlan({ config: path, stateDir }, io())).toBe(2);
+      const out = io();
+      const started = Date.now();
+      expect(await runApply({ config: path, stateDir }, out)).toBe(1);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(9000);
+      expect(out.err).toContain(
+        `lvsd apply: another lvsd is changing this director (pid ${holder.pid}`,
+      );
+      expect(kernel.log).toEqual([]);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  }, 20_000);
+
+  it('--json errors are JSON on stdout, with the same exit codes', async () => {
+    const path = await writeConfig(config);
+    const options = { config: path, stateDir: join(dir, 'state'), json: true };
+    const noKernel = testIo(async () => {
+      throw new Error('IPVS is not available: the ip_vs module is not loaded');
+    });
+    expect(await runApply(options, noKernel)).toBe(1);
+    expect(JSON.parse(noKernel.out)).toEqual({
+      error: { command: 'apply', message: 'IPVS is not available: the ip_vs module is not loaded' },
+    });
+    expect(noKernel.err).toBe('');
+    const plan = testIo(noKernel.openKernel);
+    expect(await runPlan(options, plan)).toBe(1);
+    expect(JSON.parse(plan.out).error.command).toBe('plan');
   });
 
   it('a one-weight edit applies as exactly one kernel write', async () => {

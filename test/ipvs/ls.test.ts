@@ -130,3 +130,24 @@ describe('lvsd ls', () => {
     expect(err).toMatch(/CAP_NET_ADMIN/);
   });
 });
+
+describe('lvsd ls errors', () => {
+  const noKernel = async () => {
+    throw new Error('permission denied: run as root, or with CAP_NET_ADMIN');
+  };
+  it('are a line on stderr for people and JSON on stdout under --json, exit 1 both ways', async () => {
+    let out = '';
+    let err = '';
+    const write = (t: string) => void (out += t);
+    const writeError = (t: string) => void (err += t);
+    expect(await runLs({}, noKernel, write, writeError)).toBe(1);
+    expect(err).toBe('lvsd ls: permission denied: run as root, or with CAP_NET_ADMIN\n');
+    expect(out).toBe('');
+    err = '';
+    expect(await runLs({ json: true }, noKernel, write, writeError)).toBe(1);
+    expect(JSON.parse(out)).toEqual({
+      error: { command: 'ls', message: 'permission denied: run as root, or with CAP_NET_ADMIN' },
+    });
+    expect(err).toBe('');
+  });
+});

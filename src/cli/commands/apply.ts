@@ -11,6 +11,8 @@ import { isEmptyPlan } from '../../reconcile/plan.js';
 import type { ReconcileResult } from '../../reconcile/reconciler.js';
 import { PhaseTimer } from '../../util/timings.js';
 import type { CommandModule } from '../command.js';
+import { reportError } from '../errors.js';
+import { takeWriterLock, type WriterLock } from '../../util/writer-lock.js';
 import {
   addConfigOptions,
   loadDesired,
@@ -83,10 +85,13 @@ export async function runApply(options: ApplyOptions, io: CommandIo = processIo)
   const timer = new PhaseTimer();
   const loaded = await loadDesired(options, io, timer);
   if (!loaded.ok) return 1;
-  const client = await openKernel('apply', io);
+  const client = await openKernel('apply', io, options);
   if (!client) return 1;
   let result: ReconcileResult;
+  let lock: WriterLock | null = null;
   try {
+    // A dry run writes nothing: it waits for no one.
+    if (!options.dryRun) lock = await takeWriterLock(options.stateDir);
     result = await reconcilerFor(io, client, options.stateDir).pass(loaded.desired, {
       policy: {
         ...loaded.policy,
@@ -98,9 +103,10 @@ export async function runApply(options: ApplyOptions, io: CommandIo = processIo)
       timer,
     });
   } catch (err) {
-    io.writeError(`lvsd apply: ${(err as Error).message}\n`);
+    reportError({ json: options.json, ...io }, 'apply', (err as Error).message);
     return 1;
   } finally {
+    await lock?.release();
     await client.close();
   }
   printWarnings(io, result.warnings);

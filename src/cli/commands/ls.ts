@@ -9,11 +9,11 @@
  */
 import type { Command } from 'commander';
 import type { IpvsClient } from '../../ipvs/client.js';
-import { IpvsUnavailableError } from '../../ipvs/errors.js';
 import { openIpvs } from '../../ipvs/index.js';
 import type { IpvsInfo, IpvsTable, LiveDest, LiveService, Stats } from '../../ipvs/model.js';
 import { forwardingLabel, formatHostPort, isFwmarkKey } from '../../ipvs/model.js';
 import type { CommandModule } from '../command.js';
+import { reportError } from '../errors.js';
 
 export interface LsOptions {
   stats?: boolean;
@@ -191,8 +191,8 @@ export async function runLs(
   try {
     client = await open();
   } catch (err) {
-    writeError(`lvsd ls: ${(err as Error).message}\n`);
-    return err instanceof IpvsUnavailableError ? 1 : 1;
+    reportError({ json: options.json, write, writeError }, 'ls', (err as Error).message);
+    return 1;
   }
   try {
     const table = await client.readTable();
@@ -203,7 +203,7 @@ export async function runLs(
     }
     return 0;
   } catch (err) {
-    writeError(`lvsd ls: ${(err as Error).message}\n`);
+    reportError({ json: options.json, write, writeError }, 'ls', (err as Error).message);
     return 1;
   } finally {
     await client.close();

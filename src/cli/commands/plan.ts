@@ -13,6 +13,7 @@ import { planOffline, type PassOptions, type ReconcileResult } from '../../recon
 import type { DesiredState } from '../../reconcile/types.js';
 import { PhaseTimer } from '../../util/timings.js';
 import type { CommandModule } from '../command.js';
+import { reportError } from '../errors.js';
 import {
   addConfigOptions,
   loadDesired,
@@ -54,7 +55,7 @@ async function planAgainstKernel(
   options: PlanOptions,
   io: CommandIo,
 ): Promise<ReconcileResult | null> {
-  const client = await openKernel('plan', io);
+  const client = await openKernel('plan', io, options);
   if (!client) return null;
   try {
     return await reconcilerFor(io, client, options.stateDir).pass(desired, settings);
@@ -79,7 +80,7 @@ export async function runPlan(options: PlanOptions, io: CommandIo = processIo): 
       result = await planAgainstKernel(loaded.desired, settings, options, io);
     }
   } catch (err) {
-    io.writeError(`lvsd plan: ${(err as Error).message}\n`);
+    reportError({ json: options.json, ...io }, 'plan', (err as Error).message);
     return 1;
   }
   if (!result) return 1;

@@ -19,6 +19,8 @@ import { procSysctls, type SysctlAccess } from '../../sysctl/index.js';
 import type { ResolvedConfig } from '../../config/resolved.js';
 import { paletteFor } from '../../util/palette.js';
 import type { CommandModule } from '../command.js';
+import { reportError } from '../errors.js';
+import { takeWriterLock, type WriterLock } from '../../util/writer-lock.js';
 
 export interface RealServerCliOptions {
   config?: string;
@@ -85,6 +87,7 @@ export async function runRealServerCommand(
   deps: RealServerDeps = defaultDeps,
 ): Promise<number> {
   let addresses: AddressClient | undefined;
+  let lock: WriterLock | undefined;
   try {
     if (options.check && options.remove)
       throw new UsageError('--check and --remove cannot be used together');
@@ -107,6 +110,7 @@ export async function runRealServerCommand(
       }
     }
     const action: RealServerAction = options.check ? 'check' : options.remove ? 'remove' : 'apply';
+    if (action !== 'check') lock = await takeWriterLock(options.stateDir);
     const result = await runRealServer(
       { vips, action, stateDir: action === 'check' ? null : options.stateDir },
       { addresses, sysctls: deps.sysctls },
@@ -119,9 +123,10 @@ export async function runRealServerCommand(
     if (action === 'check') return result.steps.length === 0 ? 0 : 1;
     return result.results?.some((r) => r.error) ? 1 : 0;
   } catch (err) {
-    deps.writeError(`lvsd realserver: ${(err as Error).message}\n`);
+    reportError({ json: options.json, ...deps }, 'realserver', (err as Error).message);
     return err instanceof UsageError || err instanceof ConfigError ? 2 : 1;
   } finally {
+    await lock?.release();
     await addresses?.close();
   }
 }

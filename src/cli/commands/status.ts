@@ -11,6 +11,7 @@ import { DEFAULT_HTTP_ADDRESS, parseListenAddress } from '../../daemon/http.js';
 import { DaemonStatus, statusTable } from '../../daemon/status.js';
 import { formatHostPort } from '../../ipvs/model.js';
 import type { CommandModule } from '../command.js';
+import { reportError } from '../errors.js';
 import { renderTable } from './ls.js';
 
 export interface StatusOptions {
@@ -76,7 +77,8 @@ export async function runStatus(
 ): Promise<number> {
   const url = statusUrl(options.http);
   if (!url) {
-    writeError(`lvsd status: --http ${options.http}: expected HOST:PORT, [V6]:PORT or a URL\n`);
+    const message = `--http ${options.http}: expected HOST:PORT, [V6]:PORT or a URL`;
+    reportError({ json: options.json, write, writeError }, 'status', message);
     return 2;
   }
   let body: unknown;
@@ -93,14 +95,14 @@ export async function runStatus(
       cause?.code === 'ECONNREFUSED'
         ? 'connection refused (is `lvsd run` running, with its HTTP listener on?)'
         : (cause?.message ?? (err as Error).message);
-    writeError(`lvsd status: ${url}: ${reason}\n`);
+    reportError({ json: options.json, write, writeError }, 'status', `${url}: ${reason}`);
     return 1;
   }
   const parsed = DaemonStatus.safeParse(body);
   if (!parsed.success) {
-    writeError(
-      `lvsd status: ${url} did not answer with an lvsd status: ${parsed.error.issues[0]?.message ?? 'unknown shape'}\n`,
-    );
+    const shape = parsed.error.issues[0]?.message ?? 'unknown shape';
+    const message = `${url} did not answer with an lvsd status: ${shape}`;
+    reportError({ json: options.json, write, writeError }, 'status', message);
     return 1;
   }
   write(options.json ? `${JSON.stringify(parsed.data, null, 2)}\n` : renderStatus(parsed.data));

@@ -19,6 +19,7 @@ import { readSysctls } from '../../ipvs/sysctl.js';
 import { desiredState } from '../../reconcile/desired.js';
 import { sysctlAdvice } from '../../reconcile/sysctl-plan.js';
 import type { CommandModule } from '../command.js';
+import { reportError } from '../errors.js';
 
 export interface ValidateOptions {
   config: string;
@@ -80,13 +81,12 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
       (err as NodeJS.ErrnoException).code === 'ENOENT'
         ? 'no such file or directory'
         : (err as Error).message;
-    io.writeError(`lvsd validate: ${options.config}: ${reason}\n`);
+    reportError({ json: options.json, ...io }, 'validate', `${options.config}: ${reason}`);
     return 2;
   }
   if (texts.length === 0) {
-    io.writeError(
-      `lvsd validate: ${options.config}: the directory holds no *.yaml or *.yml file\n`,
-    );
+    const message = `${options.config}: the directory holds no *.yaml or *.yml file`;
+    reportError({ json: options.json, ...io }, 'validate', message);
     return 2;
   }
   const reports = reportsFor(texts, options);
