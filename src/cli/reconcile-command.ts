@@ -4,6 +4,8 @@
  * it into desired state, opening the kernel client, and `--timings`.
  */
 import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { text } from 'node:stream/consumers';
 import {
   DEFAULT_CONFIG_PATH,
   formatDiagnostics,
@@ -42,6 +44,8 @@ export interface CommandIo {
   openKernel(): Promise<IpvsClient>;
   /** The reconciler's sysctl, address and firewall ports (tests give fakes). */
   hostPorts: HostPorts;
+  /** All of standard input, for `-c -` and `--state -`. */
+  readStdin(): Promise<string>;
 }
 
 export const processIo: CommandIo = {
@@ -55,7 +59,13 @@ export const processIo: CommandIo = {
   },
   openKernel: () => openIpvs(),
   hostPorts: systemHostPorts,
+  readStdin: () => text(process.stdin),
 };
+
+/** A file's text, or standard input's for "-". */
+export function readInput(path: string, io: CommandIo): Promise<string> {
+  return path === '-' ? io.readStdin() : readFile(path, 'utf8');
+}
 
 /** A reconciler over this kernel client, with the state in `stateDir` (null: no state). */
 export function reconcilerFor(
@@ -70,7 +80,7 @@ export function addConfigOptions(command: Command): Command {
   return command
     .option(
       '-c, --config <path>',
-      'config file, or a directory of *.yaml / *.yml files',
+      'config file, a directory of *.yaml / *.yml files, or - for standard input',
       DEFAULT_CONFIG_PATH,
     )
     .option('--host <name>', "apply this entry of `hosts:` (default: this machine's hostname)")
@@ -111,7 +121,11 @@ export async function loadDesired(
   io: CommandIo,
   timer: PhaseTimer,
 ): Promise<LoadedDesired> {
-  const read = await timer.time('load', () => readConfigSources(options.config));
+  const read = await timer.time('load', () =>
+    options.config === '-'
+      ? io.readStdin().then((text) => ({ ok: true as const, texts: [{ file: '<stdin>', text }] }))
+      : readConfigSources(options.config),
+  );
   const result: LoadResult = read.ok
     ? await timer.time('validate', () =>
         loadConfigTexts(read.texts, options.host ? { host: options.host } : {}),

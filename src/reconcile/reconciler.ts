@@ -24,7 +24,8 @@ import { applyPlan, type ApplyReport } from './apply.js';
 import { checkMassRemoval, type MassRemoval } from './guard.js';
 import { plan as makePlan } from './plan.js';
 import { emptyState, type ReconcileState, type StateStore } from './state.js';
-import { ADVISED_SYSCTLS } from './sysctl-plan.js';
+import { SNAPSHOT_FORMAT, type DirectorSnapshot } from './snapshot.js';
+import { ADVISED_SYSCTLS, KNOWN_SYSCTLS } from './sysctl-plan.js';
 import type {
   ActualState,
   DesiredService,
@@ -137,6 +138,40 @@ export class Reconciler {
     // merged into an empty state, the other services would lose their ownership.
     if (!loaded.warning) await this.ports.state.write(mergeScoped(loaded.state, plan, scope));
     return { plan, report, scope, warnings };
+  }
+
+  /**
+   * Everything a pass could read, for `lvsd ls --json`: the table with its counters, the
+   * kernel-wide settings, every sysctl lvsd knows, the addresses, the firewall's marks and
+   * lvsd's state. A plan against it (planOffline) is the plan a pass makes here.
+   */
+  async snapshot(meta: { version: string; host: string }): Promise<DirectorSnapshot> {
+    const ipvs = this.ports.ipvs;
+    const addresses = this.ports.openAddresses ? await this.ports.openAddresses() : null;
+    try {
+      const [table, timeouts, daemons, sysctls, links, marks, loaded] = await Promise.all([
+        ipvs.readTable(),
+        ipvs.getTimeouts(),
+        ipvs.listDaemons(),
+        this.ports.sysctls.read(KNOWN_SYSCTLS),
+        addresses ? addresses.read() : null,
+        this.ports.markRules ? this.ports.markRules() : null,
+        this.ports.state.read(),
+      ]);
+      return {
+        lvsd: { format: SNAPSHOT_FORMAT, ...meta, takenAt: new Date().toISOString() },
+        services: table.services,
+        // A state file that cannot be read is no state: the snapshot says so (null).
+        state: this.ports.state.dir && !loaded.warning ? loaded.state : null,
+        timeouts,
+        daemons,
+        sysctls,
+        addresses: links,
+        markRules: marks,
+      };
+    } finally {
+      await addresses?.close();
+    }
   }
 
   /** What the plan needs: the table always, timeouts and daemons only when the config manages them. */

@@ -18,13 +18,13 @@ const Owned = z.array(z.string());
 /** Addresses lvsd added ("10.0.0.1/32 on lvsd0"); absent in files from before VIPs. */
 const Vips = z.array(z.string()).optional();
 
-const StateFile = z.object({
+export const ReconcileStateSchema = z.object({
   version: z.literal(2),
   owned: Owned,
   draining: z.record(z.string(), z.record(z.string(), z.number())),
   vips: Vips,
 });
-export type ReconcileState = z.infer<typeof StateFile>;
+export type ReconcileState = z.infer<typeof ReconcileStateSchema>;
 
 /** Version 1 keyed drains by one string, "TCP 10.0.0.1:80 -> 192.168.10.2:80". */
 const StateFileV1 = z.object({
@@ -34,7 +34,7 @@ const StateFileV1 = z.object({
   vips: Vips,
 });
 
-const AnyStateFile = z.union([StateFile, StateFileV1]);
+const AnyStateFile = z.union([ReconcileStateSchema, StateFileV1]);
 
 /** Default home of the state file: /run is tmpfs, so a reboot (which empties the IPVS table too) forgets it. */
 export const DEFAULT_STATE_DIR = '/run/lvsd';

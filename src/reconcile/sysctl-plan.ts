@@ -3,6 +3,7 @@
  * the ones it does not set are checked against the traps LVS users keep falling into
  * (kubernetes/kubernetes#71809, #81775, #84322) and reported as advice.
  */
+import { SYSCTL_NAMES } from '../config/schema.js';
 import type { DesiredState, SysctlChange } from './types.js';
 
 export const ADVISED_SYSCTLS = [
@@ -11,6 +12,11 @@ export const ADVISED_SYSCTLS = [
   'net.ipv4.ip_forward',
   'net.ipv6.conf.all.forwarding',
 ] as const;
+
+/** Every sysctl a config can set or advice looks at: what a director snapshot records. */
+export const KNOWN_SYSCTLS: readonly string[] = [
+  ...new Set([...ADVISED_SYSCTLS, ...Object.values(SYSCTL_NAMES)]),
+];
 
 export function planSysctls(
   desired: Record<string, number> | undefined,

@@ -13,6 +13,7 @@ export interface TestPorts extends Partial<Omit<HostPorts, 'openAddresses'>> {
 export function testIo(
   openKernel: () => Promise<IpvsClient>,
   ports: TestPorts = {},
+  stdin = '',
 ): CommandIo & { out: string; err: string } {
   const { addresses } = ports;
   const io = {
@@ -27,6 +28,7 @@ export function testIo(
     palette: plain,
     errorPalette: plain,
     openKernel,
+    readStdin: async () => stdin,
     hostPorts: {
       sysctls: ports.sysctls ?? systemHostPorts.sysctls,
       openAddresses:

@@ -49,6 +49,14 @@ const noSysctls: SysctlAccess = {
 };
 
 let dir: string;
+
+/** What `lvsd ls --json` prints on this director (fake host ports: no sysctls, no VIPs). */
+async function snapshotOf(stateDir: string): Promise<string> {
+  let text = '';
+  const ports = { sysctls: noSysctls, openAddresses: null, markRules: null };
+  await runLs({ json: true, stateDir }, open, (t) => (text += t), undefined, ports);
+  return text;
+}
 let kernel: FakeIpvs;
 let open: ReturnType<typeof sharedKernel> & { opened?: number };
 
@@ -198,10 +206,8 @@ describe('lvsd plan / apply on the fake kernel', () => {
   it('plan --state plans against a snapshot from lvsd ls --json, without a kernel', async () => {
     const path = await writeConfig(config);
     await runApply({ config: path, stateDir: join(dir, 'state') }, io());
-    let snapshot = '';
-    await runLs({ json: true }, open, (text) => (snapshot += text));
-    const snapshotPath = join(dir, 'table.json');
-    await writeFile(snapshotPath, snapshot);
+    const snapshotPath = join(dir, 'lb1.json');
+    await writeFile(snapshotPath, await snapshotOf(join(dir, 'state')));
     await writeConfig(config.replace('scheduler: rr', 'scheduler: wrr'));
     const noKernel = testIo(async () => {
       throw new Error('the kernel must not be opened');
@@ -210,6 +216,65 @@ describe('lvsd plan / apply on the fake kernel', () => {
       await runPlan({ config: path, stateDir: join(dir, 'state'), state: snapshotPath }, noKernel),
     ).toBe(2);
     expect(noKernel.out).toContain('scheduler: rr -> wrr');
+    expect(noKernel.err).toBe('');
+  });
+
+  it('plan --state shows the removal of a managed service, as apply would make it', async () => {
+    const path = await writeConfig(`${config}
+  api:
+    address: 10.0.0.2:80
+    protocol: tcp
+    reals: [192.168.10.3:80]
+`);
+    const stateDir = join(dir, 'state');
+    await runApply({ config: path, stateDir }, io());
+    const snapshot = await snapshotOf(stateDir);
+    expect(JSON.parse(snapshot)).toMatchObject({
+      lvsd: { format: 1 },
+      state: { owned: ['TCP 10.0.0.1:80', 'TCP 10.0.0.2:80'] },
+    });
+    await writeConfig(config);
+    const ci = testIo(
+      async () => {
+        throw new Error('the kernel must not be opened');
+      },
+      {},
+      snapshot,
+    );
+    expect(await runPlan({ config: path, stateDir: '/nonexistent', state: '-' }, ci)).toBe(2);
+    expect(ci.out).toContain('- TCP 10.0.0.2:80');
+    expect(ci.out).toContain('Plan: 0 to add, 0 to change, 2 to remove.');
+    const director = io();
+    expect(await runApply({ config: path, stateDir }, director)).toBe(0);
+    expect(director.out).toContain('Applied 2 changes.');
+  });
+
+  it('-c - reads the config from standard input', async () => {
+    const out = testIo(open, { sysctls: noSysctls, addresses: null }, config);
+    expect(await runPlan({ config: '-', stateDir: join(dir, 'state') }, out)).toBe(2);
+    expect(out.out).toContain('+ TCP 10.0.0.1:80 (web)  rr');
+    const bad = testIo(
+      open,
+      { sysctls: noSysctls, addresses: null },
+      'services: {web: {address: 1}}\n',
+    );
+    expect(await runPlan({ config: '-', stateDir: join(dir, 'state') }, bad)).toBe(1);
+    expect(bad.err).toMatch(/^<stdin>:1:\d+: error: services\.web/m);
+  });
+
+  it('plan --state reads a bare table from an older lvsd with a warning that removals cannot be shown', async () => {
+    const path = await writeConfig(config);
+    await runApply({ config: path, stateDir: join(dir, 'state') }, io());
+    const old = join(dir, 'old.json');
+    await writeFile(
+      old,
+      JSON.stringify({ services: JSON.parse(await snapshotOf(join(dir, 'state'))).services }),
+    );
+    const out = io();
+    expect(await runPlan({ config: path, stateDir: join(dir, 'state'), state: old }, out)).toBe(0);
+    expect(out.err).toMatch(
+      /is a bare table from an older lvsd: it does not say what lvsd owns, so removals cannot be shown/,
+    );
   });
 
   it('plan --state with a file that is no snapshot exits 1 and says why', async () => {
@@ -218,7 +283,7 @@ describe('lvsd plan / apply on the fake kernel', () => {
     await writeFile(bad, '{"services": [{"port": "x"}]}');
     const out = io();
     expect(await runPlan({ config: path, stateDir: join(dir, 'state'), state: bad }, out)).toBe(1);
-    expect(out.err).toMatch(/is not an lvsd table snapshot/);
+    expect(out.err).toMatch(/is not an lvsd snapshot \(lvsd ls --json\)/);
   });
 
   it('apply --json lists sysctls and addresses with the IPVS operations, and counts them all as writes', async () => {

@@ -1,17 +1,23 @@
 /**
  * `lvsd ls`: the live IPVS table, laid out like `ipvsadm -Ln` (services, real servers,
  * forwarding, weight, active and inactive connections), with `--stats`, `--rate`,
- * `--thresholds` and `--json`. The JSON is an IpvsTable (model.ts): `lvsd plan --state`
- * reads it back with the same schema.
+ * `--thresholds` and `--json`. The JSON is a director snapshot (reconcile/snapshot.ts): the
+ * table under `services`, plus what lvsd owns and everything else a pass plans against, so
+ * `lvsd plan --state` in CI plans what `lvsd apply` would do on this director.
  *
  * The netlink client is loaded only when the command runs (openIpvs imports it dynamically),
  * so registering this command costs nothing where netlink cannot load.
  */
 import type { Command } from 'commander';
+import { hostname } from 'node:os';
 import type { IpvsClient } from '../../ipvs/client.js';
 import { openIpvs } from '../../ipvs/index.js';
 import type { IpvsInfo, IpvsTable, LiveDest, LiveService, Stats } from '../../ipvs/model.js';
 import { forwardingLabel, formatHostPort, isFwmarkKey } from '../../ipvs/model.js';
+import { Reconciler } from '../../reconcile/reconciler.js';
+import { DEFAULT_STATE_DIR, StateStore } from '../../reconcile/state.js';
+import { systemHostPorts, type HostPorts } from '../../reconcile/system-ports.js';
+import { lvsdVersion } from '../../util/version.js';
 import type { CommandModule } from '../command.js';
 import { reportError } from '../errors.js';
 
@@ -21,6 +27,8 @@ export interface LsOptions {
   thresholds?: boolean;
   json?: boolean;
   exact?: boolean;
+  /** Where lvsd's state file is, for --json (default /run/lvsd). */
+  stateDir?: string;
   /** An extra last column in the default layout (`lvsd status` shows health there). */
   extraColumn?: { header: string; value: (service: LiveService, dest: LiveDest) => string };
 }
@@ -186,6 +194,7 @@ export async function runLs(
   open: () => Promise<IpvsClient> = openIpvs,
   write: (text: string) => void = (t) => process.stdout.write(t),
   writeError: (text: string) => void = (t) => process.stderr.write(t),
+  hostPorts: HostPorts = systemHostPorts,
 ): Promise<number> {
   let client: IpvsClient;
   try {
@@ -195,11 +204,13 @@ export async function runLs(
     return 1;
   }
   try {
-    const table = await client.readTable();
     if (options.json) {
-      write(`${JSON.stringify(table, null, 2)}\n`);
+      const state = new StateStore(options.stateDir ?? DEFAULT_STATE_DIR);
+      const reconciler = new Reconciler({ ipvs: client, state, ...hostPorts });
+      const snapshot = await reconciler.snapshot({ version: lvsdVersion(), host: hostname() });
+      write(`${JSON.stringify(snapshot, null, 2)}\n`);
     } else {
-      write(renderTable(await client.getInfo(), table, options));
+      write(renderTable(await client.getInfo(), await client.readTable(), options));
     }
     return 0;
   } catch (err) {
@@ -219,7 +230,11 @@ export const lsCommand: CommandModule = {
       .option('--rate', 'rates: connections, packets and bytes per second')
       .option('--thresholds', 'upper and lower connection thresholds')
       .option('--exact', 'exact numbers instead of K / M / G units')
-      .option('--json', 'the table as JSON (an IpvsTable, readable by `lvsd plan --state`)')
+      .option(
+        '--json',
+        'a director snapshot: the table, what lvsd owns, kernel settings, VIPs (for `lvsd plan --state`)',
+      )
+      .option('--state-dir <dir>', "where lvsd's state file is (for --json)", DEFAULT_STATE_DIR)
       .action(async (options: LsOptions) => setExitCode(await runLs(options)));
   },
 };

@@ -5,8 +5,7 @@
  * so CI can show what a merge would do on each director without root or netlink.
  */
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { IpvsTable } from '../../ipvs/model.js';
+import { parseSnapshot, type SnapshotRead } from '../../reconcile/snapshot.js';
 import { formatPlan, planToJson } from '../../reconcile/format.js';
 import { isEmptyPlan } from '../../reconcile/plan.js';
 import { planOffline, type PassOptions, type ReconcileResult } from '../../reconcile/reconciler.js';
@@ -21,6 +20,7 @@ import {
   printTimings,
   printWarnings,
   processIo,
+  readInput,
   reconcilerFor,
   refusedJson,
   type CommandIo,
@@ -31,22 +31,22 @@ export interface PlanOptions extends ConfigOptions {
   state?: string;
 }
 
-/** Reads a snapshot written by `lvsd ls --json`, validated by the model's own schema. */
-export async function readSnapshot(path: string): Promise<IpvsTable> {
+/** Reads a snapshot written by `lvsd ls --json` ("-": standard input). */
+export async function readSnapshot(path: string, io: CommandIo): Promise<SnapshotRead> {
   let json: unknown;
+  const source = path === '-' ? 'standard input' : path;
   try {
-    json = JSON.parse(await readFile(path, 'utf8'));
+    json = JSON.parse(await readInput(path, io));
   } catch (err) {
-    throw new Error(`cannot read the table snapshot ${path}: ${(err as Error).message}`);
+    throw new Error(`cannot read the snapshot ${source}: ${(err as Error).message}`);
   }
-  const parsed = IpvsTable.safeParse(json);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new Error(
-      `${path} is not an lvsd table snapshot (lvsd ls --json): ${first?.path.join('.')}: ${first?.message}`,
-    );
-  }
-  return parsed.data as IpvsTable;
+  return parseSnapshot(json, source);
+}
+
+/** The snapshot was taken on another director than the config entry the plan is for. */
+function hostMismatch(snapshot: SnapshotRead, host: string | null): string[] {
+  if (!snapshot.host || !host || snapshot.host === host) return [];
+  return [`the snapshot was taken on ${snapshot.host}, but this plan is for hosts.${host}`];
 }
 
 async function planAgainstKernel(
@@ -73,9 +73,16 @@ export async function runPlan(options: PlanOptions, io: CommandIo = processIo): 
   let result: ReconcileResult | null;
   try {
     if (options.state) {
-      const table = await timer.time('read', () => readSnapshot(options.state as string));
-      // A snapshot carries no addresses, sysctls or state: plan the IPVS table alone.
-      result = await planOffline({ table }, loaded.desired, settings);
+      const path = options.state;
+      const snapshot = await timer.time('read', () => readSnapshot(path, io));
+      const offline = await planOffline(
+        snapshot.actual,
+        loaded.desired,
+        settings,
+        snapshot.state ?? undefined,
+      );
+      const warnings = [...snapshot.warnings, ...hostMismatch(snapshot, loaded.config.host)];
+      result = { ...offline, warnings: [...warnings, ...offline.warnings] };
     } else {
       result = await planAgainstKernel(loaded.desired, settings, options, io);
     }

@@ -4,6 +4,7 @@
  * Needs neither root nor Linux: nothing here imports the netlink layer.
  */
 import type { Command } from 'commander';
+import { text } from 'node:stream/consumers';
 import {
   DEFAULT_CONFIG_PATH,
   type Diagnostic,
@@ -32,6 +33,8 @@ export interface ValidateIo {
   write: (text: string) => void;
   writeError: (text: string) => void;
   color: boolean;
+  /** All of standard input, for `-c -`; process.stdin by default. */
+  readStdin?: () => Promise<string>;
   /** This machine's sysctls (null where absent, as on macOS); /proc/sys by default. */
   readSysctls?: (names: readonly string[]) => Promise<Record<string, number | null>>;
 }
@@ -75,7 +78,10 @@ function diagnosticsOf(result: LoadResult): Diagnostic[] {
 export async function runValidate(options: ValidateOptions, io: ValidateIo): Promise<number> {
   let texts: SourceText[];
   try {
-    texts = await readConfigTexts(options.config);
+    texts =
+      options.config === '-'
+        ? [{ file: '<stdin>', text: await (io.readStdin ?? (() => text(process.stdin)))() }]
+        : await readConfigTexts(options.config);
   } catch (err) {
     const reason =
       (err as NodeJS.ErrnoException).code === 'ENOENT'
@@ -150,7 +156,7 @@ export const validateCommand: CommandModule = {
       )
       .option(
         '-c, --config <path>',
-        'config file, or directory of *.yaml / *.yml files',
+        'config file, directory of *.yaml / *.yml files, or - for standard input',
         DEFAULT_CONFIG_PATH,
       )
       .option(
