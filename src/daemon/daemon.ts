@@ -317,7 +317,8 @@ export class Daemon<Snapshot> {
           errors: loaded.errors,
           kept: this.config?.hash ?? null,
         },
-        `invalid configuration (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'}); the last good config stays in force`,
+        `invalid configuration (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'}); ` +
+          'the last good config stays in force',
       );
       return record;
     }

@@ -139,7 +139,10 @@ export class ScriptedHealth extends EventEmitter {
     };
   }
 
-  /** A real changes state: a 'changes' batch naming its service, as the HealthManager sends (`named: false`: a batch that names none). */
+  /**
+   * A real changes state: a 'changes' batch naming its service, as the HealthManager sends
+   * (`named: false`: a batch that names none).
+   */
   setDown(service: string, real: string, isDown: boolean, options: { named?: boolean } = {}): void {
     if (isDown) this.down.add(`${service} ${real}`);
     else this.down.delete(`${service} ${real}`);
@@ -184,7 +187,10 @@ export async function waitFor<T>(
   return waitUntil(what, check, { timeoutMs, pollMs: 20 });
 }
 
-/** An IpvsClient that logs every call it passes on, by method and the service concerned ("listDests TCP 10.0.0.1:80"). */
+/**
+ * An IpvsClient that logs every call it passes on, by method and the service concerned
+ * ("listDests TCP 10.0.0.1:80").
+ */
 export class CallLog extends ForwardingIpvsClient {
   readonly calls: string[] = [];
   override readTable(options?: ReadOptions): Promise<IpvsTable> {

@@ -121,7 +121,7 @@ describe('HTTP listener', () => {
     expect((await fetch(`${s.base}/status`, { method: 'POST' })).status).toBe(405);
   });
 
-  it('`lvsd status` prints the ipvsadm-style table with a Health column; --json passes the status through', async () => {
+  it('`lvsd status` prints the ipvsadm-style table with a Health column; --json passes the status on', async () => {
     const s = await serve(config);
     s.health.setDown('web', '192.168.10.3:80', true);
     await s.daemon.requestPass('health');

@@ -37,7 +37,10 @@ const config = (extra = '') =>
   ['web: 10.0.0.1:80', 'api: 10.0.0.2:80']
     .map((line) => {
       const [name, vip] = line.split(': ');
-      return `  ${name}:\n    vip: ${vip}\n    checked: true\n    reals:\n      192.168.10.2:80: 1\n      192.168.10.3:80: 1\n`;
+      return (
+        `  ${name}:\n    vip: ${vip}\n    checked: true\n` +
+        '    reals:\n      192.168.10.2:80: 1\n      192.168.10.3:80: 1\n'
+      );
     })
     .join('');
 

@@ -135,7 +135,7 @@ describe('HealthManager', () => {
     await waitFor(() => m.snapshot().real('web', `127.0.0.1:${b.port}`)?.up === false, 'fall');
   });
 
-  it('reload: unchanged checks keep state and schedule, changed ones restart keeping up/down, removed ones stop', async () => {
+  it('reload: unchanged checks keep their state, changed ones restart keeping up/down, removed ones stop', async () => {
     const b = await backend();
     const b2 = await backend();
     const { m } = manager();
