@@ -16,10 +16,10 @@ import type { Logger } from 'pino';
 import type { CheckConfig } from '../config/check.js';
 import type { ResolvedConfig, ResolvedReal, ResolvedService } from '../config/resolved.js';
 import { isFwmarkKey } from '../ipvs/model.js';
-import { prepareCheck } from './checkers/index.js';
+import { CHECKERS, prepareCheck, type CheckerRegistry } from './checkers/index.js';
 import { quorumReason, sorryNeeded } from './quorum.js';
 import { Scheduler, realTimers, type CheckRun, type Timers } from './scheduler.js';
-import { initialHealth, step, type HealthState } from './state.js';
+import { initialHealth, step, type RiseFallState } from './state.js';
 import type { CheckOutcome, CheckTarget, PreparedCheck } from './types.js';
 import { errorText } from './types.js';
 
@@ -89,10 +89,13 @@ export interface HealthEvents {
 
 export interface HealthManagerOptions {
   logger: Logger;
+  /** The checker of each check type (default CHECKERS, the real ones; tests pass scripted ones). */
+  checkers?: CheckerRegistry;
   /** Checks running at once (default 1024). */
   concurrency?: number;
   /** exec checks running at once (default 32). */
   execConcurrency?: number;
+  /** The clock and timers of the checks and batches (default the real ones; tests pass manual ones). */
   timers?: Timers;
   /** Start-up jitter source, [0, 1) (default Math.random); () => 0 starts every check at once. */
   random?: () => number;
@@ -132,7 +135,7 @@ interface RealEntry {
   target: CheckTarget;
   /** The configured weight, for quorum sums. */
   configuredWeight: number;
-  state: HealthState;
+  state: RiseFallState;
   weight: number | undefined;
   /** timers.now() of the last transition (or of the start of checking). */
   since: number;
@@ -236,6 +239,7 @@ function viewOf(service: ServiceEntry): ReadonlyMap<string, RealHealth> {
 
 export class HealthManager extends EventEmitter<HealthEvents> {
   private readonly logger: Logger;
+  private readonly checkers: CheckerRegistry;
   private readonly timers: Timers;
   private readonly scheduler: Scheduler;
   private readonly batchSize: number;
@@ -256,6 +260,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   constructor(options: HealthManagerOptions) {
     super();
     this.logger = options.logger;
+    this.checkers = options.checkers ?? CHECKERS;
     this.timers = options.timers ?? realTimers;
     this.batchSize = options.batchSize ?? 100;
     this.batchDelayMs = options.batchDelayMs ?? 100;
@@ -379,7 +384,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     };
     let run: PreparedCheck;
     try {
-      run = prepareCheck(config, target);
+      run = prepareCheck(config, target, this.checkers);
     } catch (err) {
       const message = `cannot prepare the check: ${errorText(err)}`;
       this.logger.error(
