@@ -10,8 +10,8 @@
  *    `fall`), then starts again (back after `rise`); for each transition, the time from the
  *    state machine's decision to the kernel table changing for that real, p50 /
  *    p99 / max, two ways:
- *    - full: the daemon's 'changes' batches reach it without service names, which makes
- *      every health pass a full one (read 10k dests, plan, apply): the daemon before
+ *    - full: the daemon's 'changes' batches reach it emptied (naming no service), which
+ *      makes every health pass a full one (read 10k dests, plan, apply): the daemon before
  *      scoped passes;
  *    - scoped: the batches as the HealthManager sends them: the daemon reads, plans and
  *      applies only the services they name.
@@ -34,7 +34,6 @@ import { CheckConfig } from '../src/config/check.js';
 import type { ResolvedConfig, ResolvedService } from '../src/config/resolved.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Daemon } from '../src/daemon/daemon.js';
-import { healthSource, healthView } from '../src/daemon/index.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
 import { CHECKERS, HealthManager, type CheckerRegistry } from '../src/health/index.js';
 import {
@@ -251,10 +250,10 @@ class KernelClock extends ForwardingIpvsClient {
 
 /**
  * lvsd run, as src/daemon/index.ts wires it (the HTTP listener and signals aside), over
- * the given kernel. `unnamed()` true strips the service names from the health batches on
- * their way to the daemon, which then runs full passes (its rule for a batch of unknown
- * scope): the same daemon, before and after scoping. `checkers`: the manager's registry
- * (default the real checkers).
+ * the given kernel. `unnamed()` true empties the health batches on their way to the
+ * daemon, which then runs full passes (its rule for a batch that names no service): the
+ * same daemon, before and after scoping. `checkers`: the manager's registry (default the
+ * real checkers).
  */
 async function startDaemon(
   config: ResolvedConfig,
@@ -270,7 +269,13 @@ async function startDaemon(
     destination: pino.destination({ dest: logFile ?? '/dev/null', sync: true }),
   });
   const manager = new HealthManager({ logger: logger.child({ component: 'health' }), checkers });
-  const source = healthSource(manager);
+  // Runs before the daemon's listener: the daemon sees the batch emptied.
+  manager.prependListener('changes', (batch) => {
+    if (!unnamed()) return;
+    batch.transitions.length = 0;
+    batch.weights.length = 0;
+    batch.quorum.length = 0;
+  });
   const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-bench-'));
   const metrics = new DaemonMetrics();
   const passes: number[] = [];
@@ -284,15 +289,7 @@ async function startDaemon(
     configPath: 'bench.yaml',
     load: async () => ({ ok: true, config, warnings: [] }),
     client: kernel,
-    health: {
-      ...source,
-      on: (event, listener) =>
-        event === 'changes'
-          ? manager.on('changes', (batch) => listener(unnamed() ? {} : batch))
-          : source.on(event, listener),
-    },
-    desired: desiredState,
-    healthView: healthView(manager),
+    health: manager,
     logger,
     stateDir,
     sysctls: noSysctls,

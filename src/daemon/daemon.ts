@@ -19,25 +19,27 @@
  * flowing while lvsd restarts); `cleanupOnExit` removes what lvsd owns and nothing else.
  */
 import type { ResolvedConfig } from '../config/resolved.js';
+import { liveWeightsFrom } from '../health/live.js';
+import type { CheckResultEvent, HealthChanges, HealthManager } from '../health/manager.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import type { IpvsInfo, IpvsTable } from '../ipvs/model.js';
+import { desiredState } from '../reconcile/desired.js';
 import type { DesiredState, Plan, PlanStep, WaitingDrain } from '../reconcile/plan.js';
 import { reconcile, type ReconcileOptions, type SysctlAccess } from '../reconcile/reconcile.js';
 import { StateMemory } from '../reconcile/state.js';
 import { PhaseTimer } from '../util/timings.js';
 import type { Logger } from '../util/log.js';
+import type { ConfigLoader } from './config-loader.js';
 import { driftSteps, scopedAim, type Aim } from './drift.js';
 import { DaemonMetrics } from './metrics.js';
-import type {
-  CheckResultEvent,
-  ConfigLoader,
-  DesiredFunction,
-  HealthBatch,
-  HealthView,
-  HealthSource,
-} from './ports.js';
 import { CoalescingRunner, Debouncer } from './serial.js';
-import { buildServices, type DaemonStatus, type PassRecord, type ReloadRecord } from './status.js';
+import {
+  buildServices,
+  healthDetails,
+  type DaemonStatus,
+  type PassRecord,
+  type ReloadRecord,
+} from './status.js';
 import { RecordingClient } from './recording-client.js';
 import { ConfigWatcher } from './watch.js';
 
@@ -47,13 +49,16 @@ export type ReloadReason = 'watch' | 'signal' | 'manual';
 /** Most specific first: a pass triggered by a reload and a drift tick is labelled a reload. */
 const TRIGGER_ORDER: readonly Trigger[] = ['start', 'reload', 'health', 'drain', 'retry', 'drift'];
 
-export interface DaemonOptions<Snapshot> {
+export interface DaemonOptions {
   configPath: string;
   load: ConfigLoader;
   client: IpvsClient;
-  health: HealthSource<Snapshot>;
-  desired: DesiredFunction<Snapshot>;
-  healthView: HealthView<Snapshot>;
+  /**
+   * The health checks: the daemon hands it every config it adopts, turns each of its
+   * 'changes' batches into a pass and reads its snapshot() there (tests drive a real one
+   * with scripted checkers and manual timers).
+   */
+  health: HealthManager;
   logger: Logger;
   /** lvsd's state file directory (owned services, drains). */
   stateDir: string;
@@ -105,7 +110,7 @@ export class NotReadyError extends Error {
   override readonly name = 'NotReadyError';
 }
 
-export class Daemon<Snapshot> {
+export class Daemon {
   readonly metrics: DaemonMetrics;
   private config: ResolvedConfig | null = null;
   private configLoadedAt = 0;
@@ -146,7 +151,7 @@ export class Daemon<Snapshot> {
   private readonly startedAt = Date.now();
   private readonly log: Logger;
 
-  constructor(private readonly options: DaemonOptions<Snapshot>) {
+  constructor(private readonly options: DaemonOptions) {
     this.metrics = options.metrics ?? new DaemonMetrics();
     this.log = options.logger;
     this.client = new RecordingClient(options.client);
@@ -192,16 +197,17 @@ export class Daemon<Snapshot> {
     this.adopt(loaded.config);
     this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
     const table = await this.client.readTable();
-    this.options.health.on('changes', (batch?: HealthBatch) => {
+    // A batch of decisions becomes one pass, scoped to the services it names (runPass).
+    this.options.health.on('changes', (batch) => {
       this.noteHealthBatch(batch);
       void this.requestPass('health');
     });
-    this.options.health.on('result', (result: CheckResultEvent) => this.recordCheck(result));
+    this.options.health.on('result', (result) => this.recordCheck(result));
     // The health side logs each transition itself; the daemon counts them.
-    this.options.health.on('transition', (t: { service?: string; to?: string }) =>
-      this.metrics.healthTransitions.inc({ service: t.service ?? '', to: t.to ?? '' }),
+    this.options.health.on('transition', (t) =>
+      this.metrics.healthTransitions.inc({ service: t.service, to: t.to }),
     );
-    await this.options.health.update(loaded.config, { table });
+    this.updateHealth(loaded.config, table);
     this.log.info(
       {
         event: 'started',
@@ -248,7 +254,7 @@ export class Daemon<Snapshot> {
     if (!config) throw new NotReadyError('lvsd is starting: no configuration loaded yet');
     const cache = await this.freshTable();
     const info = await this.kernelInfo();
-    const healthOf = this.options.healthView(this.options.health.snapshot());
+    const healthOf = healthDetails(this.options.health.snapshot(), this.options.health.status());
     return {
       version: this.options.version ?? '0.0.0',
       pid: process.pid,
@@ -338,12 +344,8 @@ export class Daemon<Snapshot> {
     // The checks and the config change together, with no await between them: a pass that
     // slipped in between would pair the new config with the old checks (a new checked real,
     // not yet known to the checks, would count as up).
-    const updating = this.options.health.update(
-      config,
-      this.client.last ? { table: this.client.last.table } : {},
-    );
+    this.updateHealth(config, this.client.last?.table);
     this.adopt(config);
-    await updating;
     const record = this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
     this.log.info(
       {
@@ -424,13 +426,17 @@ export class Daemon<Snapshot> {
   // ---------------------------------------------------------------------------
   // Passes
 
-  private noteHealthBatch(batch: HealthBatch | undefined): void {
-    const named = batch
-      ? [...(batch.transitions ?? []), ...(batch.weights ?? []), ...(batch.quorum ?? [])]
-      : [];
-    if (named.length === 0 || named.some((c) => typeof c.service !== 'string'))
-      this.healthScope = null;
-    else if (this.healthScope) for (const change of named) this.healthScope.add(change.service);
+  /**
+   * Adds the services a batch names (every change names its service) to the next pass's
+   * scope. The manager sends no empty batch; one would be honoured with a full pass.
+   */
+  private noteHealthBatch(batch: HealthChanges): void {
+    const { transitions, weights, quorum } = batch;
+    if (transitions.length + weights.length + quorum.length === 0) this.healthScope = null;
+    if (!this.healthScope) return;
+    for (const change of transitions) this.healthScope.add(change.service);
+    for (const change of weights) this.healthScope.add(change.service);
+    for (const change of quorum) this.healthScope.add(change.service);
   }
 
   /**
@@ -474,7 +480,7 @@ export class Daemon<Snapshot> {
     try {
       // A scoped pass asks for the desired state of its services alone: its cost follows the
       // batch, not the size of the config.
-      const desired = this.options.desired(
+      const desired = desiredState(
         scope ? { ...config, services: config.services.filter((s) => scope.has(s.name)) } : config,
         this.options.health.snapshot(),
       );
@@ -629,6 +635,17 @@ export class Daemon<Snapshot> {
 
   private recordCheck(result: CheckResultEvent): void {
     this.metrics.recordCheck(result.service, result.type, result.ok, result.durationMs / 1000);
+  }
+
+  /**
+   * Hands a config the daemon adopts to the checks, with the weights the kernel has (the
+   * table last read): a real already serving starts up, so a restart takes none out.
+   */
+  private updateHealth(config: ResolvedConfig, table: IpvsTable | undefined): void {
+    this.options.health.update(
+      config,
+      table ? { liveWeights: liveWeightsFrom(config, table) } : {},
+    );
   }
 
   private retryDelay(config: ResolvedConfig): number {

@@ -5,8 +5,8 @@
  */
 export {
   HealthManager,
-  realKey,
   type CheckResultEvent,
+  type CheckStatus,
   type HealthChanges,
   type HealthCounters,
   type HealthEvents,

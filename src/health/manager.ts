@@ -81,6 +81,18 @@ export interface CheckResultEvent {
   message: string;
 }
 
+/** One checked real as HealthManager.status() describes it (the daemon's /status shows `last`). */
+export interface CheckStatus {
+  service: string;
+  real: string;
+  checker: string;
+  up: boolean;
+  checked: boolean;
+  streak: number;
+  last: string;
+  weight?: number;
+}
+
 export interface HealthEvents {
   transition: [Transition];
   changes: [HealthChanges];
@@ -157,11 +169,6 @@ interface ServiceEntry {
   reals: Map<string, RealEntry>;
   /** The reals' health as snapshots show it, until one of them changes (then rebuilt). */
   view?: ReadonlyMap<string, RealHealth>;
-}
-
-/** Kept for callers that key reals in one map (the daemon's status view). */
-export function realKey(service: string, realId: string): string {
-  return `${service}\u0000${realId}`;
 }
 
 /**
@@ -587,17 +594,8 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   }
 
   /** Per-real detail for status pages: state, streak, last message. */
-  status(): Array<{
-    service: string;
-    real: string;
-    checker: string;
-    up: boolean;
-    checked: boolean;
-    streak: number;
-    last: string;
-    weight?: number;
-  }> {
-    const out = [];
+  status(): CheckStatus[] {
+    const out: CheckStatus[] = [];
     for (const service of this.services.values()) {
       for (const e of service.reals.values()) {
         out.push({

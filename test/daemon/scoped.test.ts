@@ -11,17 +11,9 @@ import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { IpvsError, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { serviceKeyOf } from '../../src/ipvs/model.js';
-import { desiredState } from '../../src/reconcile/desired.js';
 import type { SysctlAccess } from '../../src/reconcile/reconcile.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
-import {
-  CallLog,
-  memoryLogger,
-  ScriptedHealth,
-  snapshotView,
-  testLoader,
-  waitFor,
-} from './helpers.js';
+import { CallLog, memoryLogger, ScriptedHealth, testLoader, waitFor } from './helpers.js';
 
 const noSysctls: SysctlAccess = {
   read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
@@ -57,7 +49,7 @@ class Refusing extends CallLog {
   }
 }
 
-const running: Array<Daemon<unknown>> = [];
+const running: Daemon[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((d) => d.stop()));
 });
@@ -74,9 +66,7 @@ async function setup(extra = '') {
     configPath: dir,
     load: testLoader,
     client,
-    health,
-    desired: desiredState,
-    healthView: snapshotView,
+    health: health.manager,
     logger,
     stateDir,
     sysctls: noSysctls,
@@ -87,7 +77,7 @@ async function setup(extra = '') {
     retryMs: 100,
     statsMaxAgeMs: 60_000,
   });
-  running.push(daemon as Daemon<unknown>);
+  running.push(daemon);
   await daemon.start();
   client.take();
   const passes = () =>
