@@ -14,6 +14,18 @@
  * coalesced with it (start, reload, drift, drain, retry) makes it a full pass, and only
  * full passes, which read everything, put off the next drift check.
  *
+ * What happens when a real fails (src/health/manager.ts has the first half: check result,
+ * rise/fall, transition, batch):
+ * - startInner() subscribed to the HealthManager (`health`): each 'changes' batch goes to
+ *   noteHealthBatch(), which adds the services it names to the next pass's scope, and to
+ *   requestPass('health'); 'result' and 'transition' events only feed the metrics.
+ * - runPass() (one at a time, CoalescingRunner) takes that scope (takeScope) and calls
+ *   desiredState(config of those services, health.snapshot()): the failed real is left
+ *   out, or kept at weight 0 with `on_failure: inhibit` (src/reconcile/desired.ts).
+ * - reconcile() reads those services, plan()s (a real with connections and a drain time
+ *   goes to weight 0 and is deleted once they end; otherwise it is deleted now) and
+ *   applyPlan()s: the IpvsClient's execute() is the kernel write.
+ *
  * An invalid config is logged with all its errors and ignored: the last good config stays
  * in force and no pass runs for it. Stopping leaves the kernel table in place (traffic keeps
  * flowing while lvsd restarts); `cleanupOnExit` removes what lvsd owns and nothing else.

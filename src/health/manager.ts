@@ -4,6 +4,18 @@
  * tells the daemon what changed. It never touches the kernel: the daemon turns a
  * 'changes' event into one reconcile of desiredState(config, manager.snapshot()).
  *
+ * What happens when a real fails (this file's half; src/daemon/daemon.ts has the rest):
+ * - start() prepared the real's check with the registry's checker (prepareCheck, `checkers`)
+ *   and gave it to the Scheduler, which runs it every interval within its timeout and
+ *   hands each CheckRun to onResult().
+ * - onResult() feeds it to step() (state.ts): `fall` failures in a row make a RiseFallStep
+ *   with a transition up -> down. The real's view is dropped (changed()), so the next
+ *   snapshot() says { up: false }; adjustQuorum() follows the service's healthy weight.
+ * - The Transition is logged and sent as a 'transition' event, and queue()d into the
+ *   pending HealthChanges; every check also sends a 'result' event.
+ * - flush(), at the end of that turn of the event loop (or at batchSize changes), sends
+ *   the batch as one 'changes' event: each change names its service.
+ *
  * Reloads: update() finds each real by service name, then real id, and compares its check
  * field by field (sameCheck) and its target; a real whose check is unchanged keeps its
  * running check and its state, a changed check restarts alone (keeping the real's current
