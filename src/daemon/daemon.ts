@@ -14,33 +14,46 @@
  * coalesced with it (start, reload, drift, drain, retry) makes it a full pass, and only
  * full passes, which read everything, put off the next drift check.
  *
+ * What happens when a real fails (src/health/manager.ts has the first half: check result,
+ * rise/fall, transition, batch):
+ * - startInner() subscribed to the HealthManager (`health`): each 'changes' batch goes to
+ *   noteHealthBatch(), which adds the services it names to the next pass's scope, and to
+ *   requestPass('health'); 'result' and 'transition' events only feed the metrics.
+ * - runPass() (one at a time, CoalescingRunner) takes that scope (takeScope) and calls
+ *   desiredState(config of those services, health.snapshot()): the failed real is left
+ *   out, or kept at weight 0 with `on_failure: inhibit` (src/reconcile/desired.ts).
+ * - reconcile() reads those services, plan()s (a real with connections and a drain time
+ *   goes to weight 0 and is deleted once they end; otherwise it is deleted now) and
+ *   applyPlan()s: the IpvsClient's execute() is the kernel write.
+ *
  * An invalid config is logged with all its errors and ignored: the last good config stays
  * in force and no pass runs for it. Stopping leaves the kernel table in place (traffic keeps
  * flowing while lvsd restarts); `cleanupOnExit` removes what lvsd owns and nothing else.
  */
 import type { ResolvedConfig } from '../config/resolved.js';
+import { liveWeightsFrom } from '../health/live.js';
+import type { CheckResultEvent, HealthChanges, HealthManager } from '../health/manager.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import type { IpvsInfo, IpvsTable } from '../ipvs/model.js';
 import type { DesiredState, Plan, PlanStep, WaitingDrain } from '../reconcile/types.js';
-import { reconcilePolicy } from '../reconcile/desired.js';
+import { desiredState, reconcilePolicy } from '../reconcile/desired.js';
 import type { MassRemoval } from '../reconcile/guard.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { StateStore } from '../reconcile/state.js';
 import { systemHostPorts, type HostPorts } from '../reconcile/system-ports.js';
 import { PhaseTimer } from '../util/timings.js';
 import type { Logger } from '../util/log.js';
+import type { ConfigLoader } from './config-loader.js';
 import { driftSteps, scopedAim, type Aim } from './drift.js';
 import { DaemonMetrics } from './metrics.js';
-import type {
-  CheckResultEvent,
-  ConfigLoader,
-  DesiredFunction,
-  HealthBatch,
-  HealthView,
-  HealthSource,
-} from './ports.js';
 import { CoalescingRunner, Debouncer } from './serial.js';
-import { buildServices, type DaemonStatus, type PassRecord, type ReloadRecord } from './status.js';
+import {
+  buildServices,
+  healthDetails,
+  type DaemonStatus,
+  type PassRecord,
+  type ReloadRecord,
+} from './status.js';
 import { RecordingClient } from './recording-client.js';
 import { ConfigWatcher } from './watch.js';
 
@@ -50,13 +63,16 @@ export type ReloadReason = 'watch' | 'signal' | 'manual';
 /** Most specific first: a pass triggered by a reload and a drift tick is labelled a reload. */
 const TRIGGER_ORDER: readonly Trigger[] = ['start', 'reload', 'health', 'drain', 'retry', 'drift'];
 
-export interface DaemonOptions<Snapshot> {
+export interface DaemonOptions {
   configPath: string;
   load: ConfigLoader;
   client: IpvsClient;
-  health: HealthSource<Snapshot>;
-  desired: DesiredFunction<Snapshot>;
-  healthView: HealthView<Snapshot>;
+  /**
+   * The health checks: the daemon hands it every config it adopts, turns each of its
+   * 'changes' batches into a pass and reads its snapshot() there (tests drive a real one
+   * with scripted checkers and manual timers).
+   */
+  health: HealthManager;
   logger: Logger;
   /** lvsd's state file directory (owned services, drains). */
   stateDir: string;
@@ -111,7 +127,7 @@ export class NotReadyError extends Error {
   override readonly name = 'NotReadyError';
 }
 
-export class Daemon<Snapshot> {
+export class Daemon {
   readonly metrics: DaemonMetrics;
   private config: ResolvedConfig | null = null;
   private configLoadedAt = 0;
@@ -152,7 +168,7 @@ export class Daemon<Snapshot> {
   private readonly startedAt = Date.now();
   private readonly log: Logger;
 
-  constructor(private readonly options: DaemonOptions<Snapshot>) {
+  constructor(private readonly options: DaemonOptions) {
     this.metrics = options.metrics ?? new DaemonMetrics();
     this.log = options.logger;
     this.client = new RecordingClient(options.client);
@@ -203,16 +219,17 @@ export class Daemon<Snapshot> {
     this.adopt(loaded.config);
     this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
     const table = await this.client.readTable();
-    this.options.health.on('changes', (batch?: HealthBatch) => {
+    // A batch of decisions becomes one pass, scoped to the services it names (runPass).
+    this.options.health.on('changes', (batch) => {
       this.noteHealthBatch(batch);
       void this.requestPass('health');
     });
-    this.options.health.on('result', (result: CheckResultEvent) => this.recordCheck(result));
+    this.options.health.on('result', (result) => this.recordCheck(result));
     // The health side logs each transition itself; the daemon counts them.
-    this.options.health.on('transition', (t: { service?: string; to?: string }) =>
-      this.metrics.healthTransitions.inc({ service: t.service ?? '', to: t.to ?? '' }),
+    this.options.health.on('transition', (t) =>
+      this.metrics.healthTransitions.inc({ service: t.service, to: t.to }),
     );
-    await this.options.health.update(loaded.config, { table });
+    this.updateHealth(loaded.config, table);
     this.log.info(
       {
         event: 'started',
@@ -259,7 +276,7 @@ export class Daemon<Snapshot> {
     if (!config) throw new NotReadyError('lvsd is starting: no configuration loaded yet');
     const cache = await this.freshTable();
     const info = await this.kernelInfo();
-    const healthOf = this.options.healthView(this.options.health.snapshot());
+    const healthOf = healthDetails(this.options.health.snapshot(), this.options.health.status());
     return {
       version: this.options.version ?? '0.0.0',
       pid: process.pid,
@@ -328,7 +345,8 @@ export class Daemon<Snapshot> {
           errors: loaded.errors,
           kept: this.config?.hash ?? null,
         },
-        `invalid configuration (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'}); the last good config stays in force`,
+        `invalid configuration (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'}); ` +
+          'the last good config stays in force',
       );
       return record;
     }
@@ -348,12 +366,8 @@ export class Daemon<Snapshot> {
     // The checks and the config change together, with no await between them: a pass that
     // slipped in between would pair the new config with the old checks (a new checked real,
     // not yet known to the checks, would count as up).
-    const updating = this.options.health.update(
-      config,
-      this.client.last ? { table: this.client.last.table } : {},
-    );
+    this.updateHealth(config, this.client.last?.table);
     this.adopt(config);
-    await updating;
     const record = this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
     this.log.info(
       {
@@ -383,12 +397,8 @@ export class Daemon<Snapshot> {
     refusal: RemovalRefusedError,
     warnings: string[],
   ): Promise<ReloadRecord> {
-    const updating = this.options.health.update(
-      previous,
-      this.client.last ? { table: this.client.last.table } : {},
-    );
+    this.updateHealth(previous, this.client.last?.table);
     this.adopt(previous);
-    await updating;
     this.log.error(
       { event: 'config_rejected', path: this.options.configPath, kept: previous.hash },
       `${refusal.message}; the last good config stays in force`,
@@ -458,13 +468,17 @@ export class Daemon<Snapshot> {
   // ---------------------------------------------------------------------------
   // Passes
 
-  private noteHealthBatch(batch: HealthBatch | undefined): void {
-    const named = batch
-      ? [...(batch.transitions ?? []), ...(batch.weights ?? []), ...(batch.quorum ?? [])]
-      : [];
-    if (named.length === 0 || named.some((c) => typeof c.service !== 'string'))
-      this.healthScope = null;
-    else if (this.healthScope) for (const change of named) this.healthScope.add(change.service);
+  /**
+   * Adds the services a batch names (every change names its service) to the next pass's
+   * scope. The manager sends no empty batch; one would be honoured with a full pass.
+   */
+  private noteHealthBatch(batch: HealthChanges): void {
+    const { transitions, weights, quorum } = batch;
+    if (transitions.length + weights.length + quorum.length === 0) this.healthScope = null;
+    if (!this.healthScope) return;
+    for (const change of transitions) this.healthScope.add(change.service);
+    for (const change of weights) this.healthScope.add(change.service);
+    for (const change of quorum) this.healthScope.add(change.service);
   }
 
   /**
@@ -508,7 +522,7 @@ export class Daemon<Snapshot> {
     try {
       // A scoped pass asks for the desired state of its services alone: its cost follows the
       // batch, not the size of the config.
-      const desired = this.options.desired(
+      const desired = desiredState(
         scope ? { ...config, services: config.services.filter((s) => scope.has(s.name)) } : config,
         this.options.health.snapshot(),
       );
@@ -672,6 +686,17 @@ export class Daemon<Snapshot> {
 
   private recordCheck(result: CheckResultEvent): void {
     this.metrics.recordCheck(result.service, result.type, result.ok, result.durationMs / 1000);
+  }
+
+  /**
+   * Hands a config the daemon adopts to the checks, with the weights the kernel has (the
+   * table last read): a real already serving starts up, so a restart takes none out.
+   */
+  private updateHealth(config: ResolvedConfig, table: IpvsTable | undefined): void {
+    this.options.health.update(
+      config,
+      table ? { liveWeights: liveWeightsFrom(config, table) } : {},
+    );
   }
 
   private retryDelay(config: ResolvedConfig): number {

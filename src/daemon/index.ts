@@ -9,14 +9,12 @@
  */
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
-import { HealthManager, liveWeightsFrom, realKey, type HealthSnapshot } from '../health/index.js';
-import { desiredState } from '../reconcile/desired.js';
+import { HealthManager } from '../health/index.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
 import { takeWriterLock, type WriterLock } from '../util/writer-lock.js';
-import { loadConfigOutcome } from './config-loader.js';
+import { type ConfigLoader, loadConfigOutcome } from './config-loader.js';
 import { ConfigRejectedError, Daemon } from './daemon.js';
 import { StatusServer, parseListenAddress } from './http.js';
-import type { ConfigLoader, HealthSource, HealthView } from './ports.js';
 
 export interface RunDaemonOptions {
   config: string;
@@ -35,30 +33,6 @@ export interface RunDaemonOptions {
   openClient?: () => Promise<IpvsClient>;
   load?: ConfigLoader;
   signals?: Pick<NodeJS.Process, 'on' | 'off'>;
-}
-
-/** The health manager as the daemon sees it: the live table becomes liveWeights. */
-export function healthSource(manager: HealthManager): HealthSource<HealthSnapshot> {
-  return {
-    update: (config, { table }) => {
-      manager.update(config, table ? { liveWeights: liveWeightsFrom(config, table) } : {});
-    },
-    snapshot: () => manager.snapshot(),
-    on: (event, listener) => manager.on(event, listener),
-    stop: () => manager.stop(),
-  };
-}
-
-export function healthView(manager: HealthManager): HealthView<HealthSnapshot> {
-  return (snapshot) => {
-    const detail = new Map(manager.status().map((s) => [realKey(s.service, s.real), s]));
-    return (service, real) => {
-      const health = snapshot.real(service, real);
-      if (!health) return undefined;
-      const last = detail.get(realKey(service, real))?.last;
-      return { state: health.up ? 'up' : 'down', ...(last ? { message: last } : {}) };
-    };
-  };
 }
 
 export async function runDaemon(options: RunDaemonOptions): Promise<number> {
@@ -94,9 +68,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     configPath: options.config,
     load: options.load ?? ((path) => loadConfigOutcome(path, options.host)),
     client,
-    health: healthSource(manager),
-    desired: desiredState,
-    healthView: healthView(manager),
+    health: manager,
     logger: log,
     stateDir: options.stateDir,
     watch: options.watch,

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import type { ResolvedConfig } from '../config/resolved.js';
+import type { CheckStatus, HealthSnapshot } from '../health/manager.js';
 import type { IpvsTable, LiveDest, LiveService } from '../ipvs/model.js';
 import { Dest, destId, DestCounters, Service, serviceId, Stats } from '../ipvs/model.js';
 import type { WaitingDrain } from '../reconcile/types.js';
@@ -15,13 +16,32 @@ import type { WaitingDrain } from '../reconcile/types.js';
 export const HealthState = z.enum(['up', 'down', 'unchecked', 'draining', 'unmanaged']);
 export type HealthState = z.infer<typeof HealthState>;
 
-/** What the health side says about one real, as the daemon shows it. */
-export interface RealHealth {
+/** What the health side says about one checked real, as /status shows it. */
+export interface HealthDetail {
   state: 'up' | 'down';
   /** Milliseconds since the epoch of the last transition, when known. */
   since?: number;
   /** The last check's message (why it failed). */
   message?: string;
+}
+
+/**
+ * The health of configured reals as /status shows it, from the HealthManager: up or down
+ * from its snapshot() (what desiredState read), the last check's message from its
+ * status(). A lookup by (service name, real id); undefined = not checked.
+ */
+export function healthDetails(
+  snapshot: HealthSnapshot,
+  checks: readonly CheckStatus[],
+): (serviceName: string, realId: string) => HealthDetail | undefined {
+  const last = new Map<string, string>();
+  for (const check of checks) last.set(`${check.service}\u0000${check.real}`, check.last);
+  return (service, real) => {
+    const health = snapshot.real(service, real);
+    if (!health) return undefined;
+    const message = last.get(`${service}\u0000${real}`);
+    return { state: health.up ? 'up' : 'down', ...(message ? { message } : {}) };
+  };
 }
 
 export const StatusDest = Dest.extend(DestCounters.shape).extend({
@@ -117,7 +137,7 @@ export interface StatusInput {
   config: ResolvedConfig;
   table: IpvsTable;
   /** Health of a configured real; undefined = not checked. */
-  health: (serviceName: string, realId: string) => RealHealth | undefined;
+  health: (serviceName: string, realId: string) => HealthDetail | undefined;
   waiting: readonly WaitingDrain[];
 }
 

@@ -5,8 +5,8 @@
  */
 export {
   HealthManager,
-  realKey,
   type CheckResultEvent,
+  type CheckStatus,
   type HealthChanges,
   type HealthCounters,
   type HealthEvents,
@@ -19,7 +19,7 @@ export {
   type WeightChange,
 } from './manager.js';
 export { liveWeightsFrom } from './live.js';
-export { CHECKERS, prepareCheck } from './checkers/index.js';
+export { CHECKERS, prepareCheck, type CheckerRegistry } from './checkers/index.js';
 export {
   Scheduler,
   realTimers,
@@ -28,6 +28,6 @@ export {
   type CheckRun,
   type Timers,
 } from './scheduler.js';
-export { initialHealth, step, type HealthState } from './state.js';
+export { initialHealth, step, type RiseFallState, type RiseFallStep } from './state.js';
 export { sorryNeeded } from './quorum.js';
 export type { Checker, CheckOutcome, CheckTarget, PreparedCheck } from './types.js';

@@ -4,6 +4,18 @@
  * tells the daemon what changed. It never touches the kernel: the daemon turns a
  * 'changes' event into one reconcile of desiredState(config, manager.snapshot()).
  *
+ * What happens when a real fails (this file's half; src/daemon/daemon.ts has the rest):
+ * - start() prepared the real's check with the registry's checker (prepareCheck, `checkers`)
+ *   and gave it to the Scheduler, which runs it every interval within its timeout and
+ *   hands each CheckRun to onResult().
+ * - onResult() feeds it to step() (state.ts): `fall` failures in a row make a RiseFallStep
+ *   with a transition up -> down. The real's view is dropped (changed()), so the next
+ *   snapshot() says { up: false }; adjustQuorum() follows the service's healthy weight.
+ * - The Transition is logged and sent as a 'transition' event, and queue()d into the
+ *   pending HealthChanges; every check also sends a 'result' event.
+ * - flush(), at the end of that turn of the event loop (or at batchSize changes), sends
+ *   the batch as one 'changes' event: each change names its service.
+ *
  * Reloads: update() finds each real by service name, then real id, and compares its check
  * field by field (sameCheck) and its target; a real whose check is unchanged keeps its
  * running check and its state, a changed check restarts alone (keeping the real's current
@@ -16,10 +28,10 @@ import type { Logger } from 'pino';
 import type { CheckConfig } from '../config/check.js';
 import type { ResolvedConfig, ResolvedReal, ResolvedService } from '../config/resolved.js';
 import { isFwmarkKey } from '../ipvs/model.js';
-import { prepareCheck } from './checkers/index.js';
+import { CHECKERS, prepareCheck, type CheckerRegistry } from './checkers/index.js';
 import { quorumReason, sorryNeeded } from './quorum.js';
 import { Scheduler, realTimers, type CheckRun, type Timers } from './scheduler.js';
-import { initialHealth, step, type HealthState } from './state.js';
+import { initialHealth, step, type RiseFallState } from './state.js';
 import type { CheckOutcome, CheckTarget, PreparedCheck } from './types.js';
 import { errorText } from './types.js';
 
@@ -81,6 +93,18 @@ export interface CheckResultEvent {
   message: string;
 }
 
+/** One checked real as HealthManager.status() describes it (the daemon's /status shows `last`). */
+export interface CheckStatus {
+  service: string;
+  real: string;
+  checker: string;
+  up: boolean;
+  checked: boolean;
+  streak: number;
+  last: string;
+  weight?: number;
+}
+
 export interface HealthEvents {
   transition: [Transition];
   changes: [HealthChanges];
@@ -89,10 +113,13 @@ export interface HealthEvents {
 
 export interface HealthManagerOptions {
   logger: Logger;
+  /** The checker of each check type (default CHECKERS, the real ones; tests pass scripted ones). */
+  checkers?: CheckerRegistry;
   /** Checks running at once (default 1024). */
   concurrency?: number;
   /** exec checks running at once (default 32). */
   execConcurrency?: number;
+  /** The clock and timers of the checks and batches (default the real ones; tests pass manual ones). */
   timers?: Timers;
   /** Start-up jitter source, [0, 1) (default Math.random); () => 0 starts every check at once. */
   random?: () => number;
@@ -132,7 +159,7 @@ interface RealEntry {
   target: CheckTarget;
   /** The configured weight, for quorum sums. */
   configuredWeight: number;
-  state: HealthState;
+  state: RiseFallState;
   weight: number | undefined;
   /** timers.now() of the last transition (or of the start of checking). */
   since: number;
@@ -154,11 +181,6 @@ interface ServiceEntry {
   reals: Map<string, RealEntry>;
   /** The reals' health as snapshots show it, until one of them changes (then rebuilt). */
   view?: ReadonlyMap<string, RealHealth>;
-}
-
-/** Kept for callers that key reals in one map (the daemon's status view). */
-export function realKey(service: string, realId: string): string {
-  return `${service}\u0000${realId}`;
 }
 
 /**
@@ -236,6 +258,7 @@ function viewOf(service: ServiceEntry): ReadonlyMap<string, RealHealth> {
 
 export class HealthManager extends EventEmitter<HealthEvents> {
   private readonly logger: Logger;
+  private readonly checkers: CheckerRegistry;
   private readonly timers: Timers;
   private readonly scheduler: Scheduler;
   private readonly batchSize: number;
@@ -256,6 +279,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   constructor(options: HealthManagerOptions) {
     super();
     this.logger = options.logger;
+    this.checkers = options.checkers ?? CHECKERS;
     this.timers = options.timers ?? realTimers;
     this.batchSize = options.batchSize ?? 100;
     this.batchDelayMs = options.batchDelayMs ?? 100;
@@ -379,7 +403,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     };
     let run: PreparedCheck;
     try {
-      run = prepareCheck(config, target);
+      run = prepareCheck(config, target, this.checkers);
     } catch (err) {
       const message = `cannot prepare the check: ${errorText(err)}`;
       this.logger.error(
@@ -582,17 +606,8 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   }
 
   /** Per-real detail for status pages: state, streak, last message. */
-  status(): Array<{
-    service: string;
-    real: string;
-    checker: string;
-    up: boolean;
-    checked: boolean;
-    streak: number;
-    last: string;
-    weight?: number;
-  }> {
-    const out = [];
+  status(): CheckStatus[] {
+    const out: CheckStatus[] = [];
     for (const service of this.services.values()) {
       for (const e of service.reals.values()) {
         out.push({

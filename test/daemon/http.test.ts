@@ -9,9 +9,8 @@ import { parseListenAddress, StatusServer } from '../../src/daemon/http.js';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { DaemonStatus } from '../../src/daemon/status.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
-import { desiredState } from '../../src/reconcile/desired.js';
 import { tcpService } from '../reconcile/fixtures.js';
-import { memoryLogger, ScriptedHealth, snapshotView, testLoader } from './helpers.js';
+import { memoryLogger, ScriptedHealth, testLoader } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -28,9 +27,7 @@ async function serve(content: string) {
     configPath: dir,
     load: testLoader,
     client: kernel,
-    health,
-    desired: desiredState,
-    healthView: snapshotView,
+    health: health.manager,
     logger,
     stateDir: await mkdtemp(join(tmpdir(), 'lvsd-state-')),
     hostPorts: {
@@ -95,7 +92,7 @@ describe('HTTP listener', () => {
     expect(text).toMatch(/lvsd_reconcile_duration_seconds_count\{trigger="start"\} 1/);
 
     // A real going down shows in health and weight; its series stay (it is still configured).
-    s.health.setDown('web', '192.168.10.3:80', true);
+    await s.health.setDown('web', '192.168.10.3:80', true);
     await s.daemon.requestPass('health');
     const after = await (await fetch(`${s.base}/metrics`)).text();
     expect(after).toContain('lvsd_real_up{service="web",real="192.168.10.3:80"} 0');
@@ -124,9 +121,9 @@ describe('HTTP listener', () => {
     expect((await fetch(`${s.base}/status`, { method: 'POST' })).status).toBe(405);
   });
 
-  it('`lvsd status` prints the ipvsadm-style table with a Health column; --json passes the status through', async () => {
+  it('`lvsd status` prints the ipvsadm-style table with a Health column; --json passes the status on', async () => {
     const s = await serve(config);
-    s.health.setDown('web', '192.168.10.3:80', true);
+    await s.health.setDown('web', '192.168.10.3:80', true);
     await s.daemon.requestPass('health');
     let out = '';
     const code = await runStatus(
@@ -192,9 +189,7 @@ describe('HTTP listener before the daemon has started', () => {
       configPath: '/nonexistent',
       load: testLoader,
       client: new FakeIpvs(),
-      health: new ScriptedHealth(),
-      desired: desiredState,
-      healthView: snapshotView,
+      health: new ScriptedHealth().manager,
       logger,
       stateDir: '/nonexistent',
       metrics: new DaemonMetrics({ processMetrics: false }),

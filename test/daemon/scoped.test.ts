@@ -11,17 +11,9 @@ import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { IpvsError, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { serviceKeyOf } from '../../src/ipvs/model.js';
-import { desiredState } from '../../src/reconcile/desired.js';
 import type { SysctlAccess } from '../../src/sysctl/index.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
-import {
-  CallLog,
-  memoryLogger,
-  ScriptedHealth,
-  snapshotView,
-  testLoader,
-  waitFor,
-} from './helpers.js';
+import { CallLog, memoryLogger, ScriptedHealth, testLoader, waitFor } from './helpers.js';
 
 /** The state file's drains as "serviceId -> destId" = since. */
 function drainsIn(text: string): Record<string, number> {
@@ -47,7 +39,10 @@ const config = (extra = '') =>
   ['web: 10.0.0.1:80', 'api: 10.0.0.2:80']
     .map((line) => {
       const [name, vip] = line.split(': ');
-      return `  ${name}:\n    vip: ${vip}\n    checked: true\n    reals:\n      192.168.10.2:80: 1\n      192.168.10.3:80: 1\n`;
+      return (
+        `  ${name}:\n    vip: ${vip}\n    checked: true\n` +
+        '    reals:\n      192.168.10.2:80: 1\n      192.168.10.3:80: 1\n'
+      );
     })
     .join('');
 
@@ -64,7 +59,7 @@ class Refusing extends CallLog {
   }
 }
 
-const running: Array<Daemon<unknown>> = [];
+const running: Daemon[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((d) => d.stop()));
 });
@@ -81,9 +76,7 @@ async function setup(extra = '') {
     configPath: dir,
     load: testLoader,
     client,
-    health,
-    desired: desiredState,
-    healthView: snapshotView,
+    health: health.manager,
     logger,
     stateDir,
     hostPorts: { sysctls: noSysctls, openAddresses: null, markRules: null },
@@ -93,7 +86,7 @@ async function setup(extra = '') {
     retryMs: 100,
     statsMaxAgeMs: 60_000,
   });
-  running.push(daemon as Daemon<unknown>);
+  running.push(daemon);
   await daemon.start();
   client.take();
   const passes = () =>

@@ -69,9 +69,8 @@ async function director(c: Case) {
   await kernel.execute(ops);
   shapes.forEach((service, i) => {
     if (!c.liveMask[i]) return;
-    c.live[i]![0].forEach((d: Dest, j: number) =>
-      kernel.setCounters(service, { dest: d, activeConns: c.live[i]![1][j] ?? 0 }),
-    );
+    for (const [j, d] of c.live[i]![0].entries())
+      kernel.setCounters(service, { dest: d as Dest, activeConns: c.live[i]![1][j] ?? 0 });
   });
   const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-snap-'));
   const state = new StateStore(stateDir);

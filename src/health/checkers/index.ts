@@ -8,7 +8,10 @@ import { smtpChecker } from './smtp.js';
 import { tcpChecker } from './tcp.js';
 import { udpChecker } from './udp.js';
 
-export const CHECKERS: { [T in CheckType]: Checker<T> } = {
+/** One checker per check type (HealthManager's `checkers` option; tests pass scripted ones). */
+export type CheckerRegistry = { readonly [T in CheckType]: Checker<T> };
+
+export const CHECKERS: CheckerRegistry = {
   tcp: tcpChecker,
   http: httpChecker,
   https: httpsChecker,
@@ -18,7 +21,12 @@ export const CHECKERS: { [T in CheckType]: Checker<T> } = {
   exec: execChecker,
 };
 
-export function prepareCheck(config: CheckConfig, target: CheckTarget): PreparedCheck {
-  const checker = CHECKERS[config.type] as Checker;
+/** The check `config` asks for, prepared by the registry's checker for its type. */
+export function prepareCheck(
+  config: CheckConfig,
+  target: CheckTarget,
+  checkers: CheckerRegistry = CHECKERS,
+): PreparedCheck {
+  const checker = checkers[config.type] as Checker;
   return checker.prepare(config as never, target);
 }
