@@ -3,7 +3,7 @@
  * A zod discriminated union on `type`; the health module maps each type to its checker
  * (src/health/checkers/<type>.ts). A check may sit on a service (every real inherits it)
  * or on one real (overrides the service's for that real). Defaults here are the ones users
- * see in the JSON schema and the README.
+ * see in the JSON schema and docs/config-reference.md.
  */
 import { z } from 'zod';
 import { Duration } from './duration.js';

@@ -38,7 +38,7 @@ const COLORS = {
   reset: '\u001b[0m',
 };
 
-/** One line per diagnostic, errors first in file order; then a summary line when there are any. */
+/** One line per diagnostic: errors, then warnings, each in file order (summarize() counts them). */
 export function formatDiagnostics(
   diagnostics: Diagnostic[],
   options: { color?: boolean } = {},

@@ -1,7 +1,7 @@
 /**
  * The shape of an lvsd config file, as zod schemas. Structure only: what may appear where
  * and of which type. Rules that relate fields to each other (DR cannot map ports, lower <=
- * upper, ...) live in rules.ts, where they can name the objects they concern.
+ * upper, ...) live in resolve.ts, where they can name the objects they concern.
  *
  * Service and real fields have no zod defaults on purpose: a field left out inherits from
  * the service, then from `defaults:`, then from the built-in default (resolve.ts), and a

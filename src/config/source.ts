@@ -3,9 +3,10 @@
  *
  * Two paths, one result. The fast path (yaml-fast.ts) reads the plain subset of YAML
  * without positions; the `yaml` path builds a Document, which knows every node's range.
- * A file is read by the fast path when it can be; positions are needed only when there is
- * something to report, and then the Document is built once, lazily, by locate(). Files
- * outside the subset, and files with syntax errors, go through `yaml` from the start.
+ * A file is read by the fast path when it can be. Positions are needed only when there is
+ * something to report: then locate() reads the text once more with the fast reader's
+ * PositionMap (lazily, once per file). Files outside the subset, and files with syntax
+ * errors, go through `yaml` from the start, and locate() walks their Document.
  */
 import {
   isAlias,

@@ -1,7 +1,7 @@
 /**
  * "Did you mean": the closest known word to a typo, by optimal string alignment distance
  * (Levenshtein plus transpositions, so 'shceduler' is one edit from 'scheduler').
- * Nothing kept depends on offers this, and it is a dozen lines.
+ * No dependency lvsd keeps offers this, and it is short.
  */
 
 export function editDistance(a: string, b: string): number {

@@ -8,9 +8,12 @@
  * Why by hand: `yaml` builds a full Document (about 2 s for a 5000-service file, and its
  * CST parser alone takes 1.3 s), while lvsd reloads such files on every change. Values
  * must be exactly what `yaml.parse` returns (YAML 1.2 core schema); the test suite checks
- * that on every example and on generated and mutated documents. Source positions are not
- * kept here: they are needed only when there is something to report, and then source.ts
- * asks `yaml` for them.
+ * that on every example and on generated and mutated documents.
+ *
+ * Positions: fastParseYaml() keeps none, which is the load path. Positions are needed
+ * only when there is something to report; then source.ts reads the text again with
+ * fastParseYamlWithPositions(), which records where each key, value and item starts in a
+ * PositionMap, placed as `yaml` would place them, so both paths report the same column.
  */
 
 class OutsideSubset extends Error {}
