@@ -7,7 +7,7 @@
 import { ipv4MaskToPrefix } from '../ipvs/address.js';
 import type { Dest, Family, Forwarding, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import { destId, serviceId } from '../ipvs/model.js';
-import { parseHostPort, parsePrefixed, type HostPort } from './addresses.js';
+import { parseHostPort, parsePrefixed, type HostPort } from './parse-address.js';
 import type { CheckConfig } from './check.js';
 import type { DataPath } from './diagnostics.js';
 import { formatDuration } from './duration.js';
