@@ -165,7 +165,9 @@ export const ExecCheck = z
  * A config asking for it is told so, with the alternatives.
  */
 export const ICMP_UNSUPPORTED =
-  'icmp checks are not supported: Node has no ICMP sockets without native code. Use type: tcp (or udp) against a port the real serves, or type: exec with command: [ping, -c1, -W1, <address>]';
+  'icmp checks are not supported: Node has no ICMP sockets without native code. ' +
+  'Use type: tcp (or udp) against a port the real serves, ' +
+  'or type: exec with command: [ping, -c1, -W1, <address>]';
 
 const CHECK_OPTIONS = [
   TcpCheck,

@@ -142,8 +142,10 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
     const where = `${first.file}:${first.line}:${first.column}`;
     const message =
       c.kind === 'duplicate-service'
-        ? `service '${String(c.path[c.path.length - 1])}' is also declared at ${where}: service names must be unique across the files of a directory`
-        : `${formatPath(c.path)} is also set at ${where}: in a directory each setting belongs to one file`;
+        ? `service '${String(c.path[c.path.length - 1])}' is also declared at ${where}: ` +
+          'service names must be unique across the files of a directory'
+        : `${formatPath(c.path)} is also set at ${where}: ` +
+          'in a directory each setting belongs to one file';
     findings.push({
       severity: 'error',
       path: [],
@@ -165,7 +167,9 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
       findings.push({
         severity: 'error',
         path: ['hosts'],
-        message: `host '${options.host}' has no entry under hosts${didYouMean(options.host, names)} (entries: ${names.join(', ')})`,
+        message:
+          `host '${options.host}' has no entry under hosts${didYouMean(options.host, names)} ` +
+          `(entries: ${names.join(', ')})`,
         at: 'key',
         prov,
       });

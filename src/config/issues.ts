@@ -177,7 +177,10 @@ function valueIssue(field: string, input: unknown, values: readonly unknown[]): 
   if (field === 'forwarding' && typeof input === 'string') {
     const lower = input.toLowerCase();
     if (lower === 'fullnat' || lower === 'full-nat' || lower === 'fnat') {
-      return 'fullnat is not supported by mainline Linux (it needs an out-of-tree IPVS patch); use nat, and SNAT on the director if the reals must see its address';
+      return (
+        'fullnat is not supported by mainline Linux (it needs an out-of-tree IPVS patch); ' +
+        'use nat, and SNAT on the director if the reals must see its address'
+      );
     }
     const ipvsadm: Record<string, string> = {
       masq: 'nat',
@@ -293,31 +296,7 @@ function unionFindings(
   schema: AnySchema,
   data: unknown,
 ): Finding[] {
-  // The check union (discriminated by `type`): name the type, suggest the closest.
-  if (issue.discriminator !== undefined) {
-    const options = ('options' in issue ? (issue.options ?? []) : []).filter(
-      (o): o is string => typeof o === 'string',
-    );
-    const container = valueAt(data, path.slice(0, -1));
-    const type = isPlainObject(container) ? container.type : input;
-    if (type === 'icmp') return [{ severity: 'error', path, message: ICMP_UNSUPPORTED }];
-    if (type === undefined)
-      return [
-        {
-          severity: 'error',
-          path,
-          message: `a check needs a type: one of ${options.join(', ')}`,
-          at: 'key',
-        },
-      ];
-    return [
-      {
-        severity: 'error',
-        path,
-        message: `unknown check type ${JSON.stringify(type)}${typeof type === 'string' ? didYouMean(type, options) : ''} (one of: ${options.join(', ')})`,
-      },
-    ];
-  }
+  if (issue.discriminator !== undefined) return [checkTypeFinding(issue, path, input, data)];
   // A branch that got past the type of the value explains the problem best.
   const deeper =
     issue.errors.find((branch) =>
@@ -349,4 +328,28 @@ function unionFindings(
       message: `expected ${unique.join(' or ')}, got ${describeValue(input)}`,
     },
   ];
+}
+
+/** The check union (discriminated by `type`): name the type, suggest the closest. */
+function checkTypeFinding(
+  issue: Extract<Issue, { code: 'invalid_union' }>,
+  path: DataPath,
+  input: unknown,
+  data: unknown,
+): Finding {
+  const options = ('options' in issue ? (issue.options ?? []) : []).filter(
+    (o): o is string => typeof o === 'string',
+  );
+  const container = valueAt(data, path.slice(0, -1));
+  const type = isPlainObject(container) ? container.type : input;
+  if (type === 'icmp') return { severity: 'error', path, message: ICMP_UNSUPPORTED };
+  const known = options.join(', ');
+  if (type === undefined)
+    return { severity: 'error', path, message: `a check needs a type: one of ${known}`, at: 'key' };
+  const near = typeof type === 'string' ? didYouMean(type, options) : '';
+  return {
+    severity: 'error',
+    path,
+    message: `unknown check type ${JSON.stringify(type)}${near} (one of: ${known})`,
+  };
 }

@@ -127,7 +127,9 @@ function table(root: Json, node: Json): string[] {
         prop.description ?? resolveRef(root, prop).node.description ?? '',
       ).replace(/\|/g, '\\|');
       const def = prop.default !== undefined ? ` Default \`${JSON.stringify(prop.default)}\`.` : '';
-      return `| \`${key}\`${required.has(key) ? ' (required)' : ''} | ${typeText(root, prop)} | ${description}${description.includes('Default') ? '' : def} |`;
+      const name = `\`${key}\`${required.has(key) ? ' (required)' : ''}`;
+      const meaning = `${description}${description.includes('Default') ? '' : def}`;
+      return `| ${name} | ${typeText(root, prop)} | ${meaning} |`;
     },
   );
   return ['| key | type | meaning |', '|---|---|---|', ...rows];

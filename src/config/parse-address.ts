@@ -13,7 +13,8 @@ export interface HostPort {
 }
 
 const NOT_AN_ADDRESS =
-  'IPVS balances IP addresses; write an IPv4 or IPv6 address (lvsd does not resolve names, so DNS cannot change the table)';
+  'IPVS balances IP addresses; write an IPv4 or IPv6 address ' +
+  '(lvsd does not resolve names, so DNS cannot change the table)';
 
 export function parseHostPort(text: string): HostPort | { error: string } {
   const trimmed = text.trim();
@@ -30,14 +31,11 @@ export function parseHostPort(text: string): HostPort | { error: string } {
   }
   const family = familyOf(host);
   if (family === null) {
-    if (
-      /^[0-9a-fA-F:]+:\d+$/.test(trimmed) &&
-      familyOf(trimmed.slice(0, trimmed.lastIndexOf(':'))) === 'ipv6'
-    ) {
+    const spelled = withBrackets(trimmed);
+    if (spelled !== null)
       return {
-        error: `'${text}' is ambiguous: write an IPv6 address with a port in brackets, "[${trimmed.slice(0, trimmed.lastIndexOf(':'))}]:${trimmed.slice(trimmed.lastIndexOf(':') + 1)}"`,
+        error: `'${text}' is ambiguous: write an IPv6 address with a port in brackets, "${spelled}"`,
       };
-    }
     return { error: `'${text}' is not an IP address: ${NOT_AN_ADDRESS}` };
   }
   if (bracketed && family !== 'ipv6')
@@ -49,6 +47,18 @@ export function parseHostPort(text: string): HostPort | { error: string } {
     port = Number(portText);
   }
   return { address: canonical(host, family), family, port };
+}
+
+/**
+ * "[2001:db8::1]:80" for "2001:db8::1:80": how an IPv6 address followed by a port is
+ * written, when the text reads as one; else null.
+ */
+function withBrackets(text: string): string | null {
+  const colon = text.lastIndexOf(':');
+  const host = text.slice(0, colon);
+  const port = text.slice(colon + 1);
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535 || familyOf(host) !== 'ipv6') return null;
+  return `[${host}]:${port}`;
 }
 
 const ipv6Spellings = new Map<string, string>();

@@ -338,7 +338,8 @@ const bad: Bad[] = [
     column: 3,
     path: 'services.www',
     message:
-      "same virtual service as 'web' (TCP [2001:db8::1]:80): IPVS keeps one service per protocol, address and port, so the two would fight over it",
+      "same virtual service as 'web' (TCP [2001:db8::1]:80): " +
+      'IPVS keeps one service per protocol, address and port, so the two would fight over it',
   },
   {
     name: 'same fwmark twice',
@@ -402,7 +403,8 @@ const bad: Bad[] = [
     column: 13,
     path: 'services.web.reals[0]',
     message:
-      'DR forwarding cannot map ports: the real keeps the destination port of the packet, so 192.168.1.100:8080 cannot serve port 80; drop the port or use nat',
+      'DR forwarding cannot map ports: the real keeps the destination port of the packet, ' +
+      'so 192.168.1.100:8080 cannot serve port 80; drop the port or use nat',
   },
   {
     name: 'TUN cannot map ports',
