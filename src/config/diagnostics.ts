@@ -4,8 +4,17 @@
  * editors and CI annotate the right line.
  */
 
+/**
+ * Codes of the diagnostics that programs act on, beyond showing them:
+ * - no-services: the config declares no service, so applying it removes every service
+ *   lvsd manages (the loaded config also says so: ResolvedConfig.declaresNoServices).
+ */
+export type DiagnosticCode = 'no-services';
+
 export interface Diagnostic {
   severity: 'error' | 'warning';
+  /** Set on the few diagnostics that programs act on; most have none. */
+  code?: DiagnosticCode;
   file: string;
   line: number;
   column: number;

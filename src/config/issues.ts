@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ICMP_UNSUPPORTED } from './check.js';
-import type { DataPath } from './diagnostics.js';
+import type { DataPath, DiagnosticCode } from './diagnostics.js';
 import { isPlainObject } from './merge.js';
 import { ServiceConfig } from './schema.js';
 import { closest, didYouMean } from './suggest.js';
@@ -13,6 +13,8 @@ import { closest, didYouMean } from './suggest.js';
 /** A diagnostic before it has a file position: the path in the merged data. */
 export interface Finding {
   severity: 'error' | 'warning';
+  /** For the findings other code acts on (see DiagnosticCode). */
+  code?: DiagnosticCode;
   path: DataPath;
   message: string;
   /** Report at the key (unknown or duplicate keys) or at the value (the default). */

@@ -59,7 +59,7 @@ class Findings {
   }
 }
 
-export type ResolvedBody = Omit<ResolvedConfig, 'files' | 'hash' | 'host'>;
+export type ResolvedBody = Omit<ResolvedConfig, 'files' | 'hash' | 'host' | 'declaresNoServices'>;
 
 export function resolveConfig(
   file: ConfigFile,

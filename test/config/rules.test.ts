@@ -5,22 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ICMP_UNSUPPORTED } from '../../src/config/check.js';
-import { type Diagnostic, loadConfigText, type LoadResult } from '../../src/config/index.js';
-
-const y = (...lines: string[]) => `${lines.join('\n')}\n`;
-
-function load(text: string, options: { host?: string | null } = {}): LoadResult {
-  const fast = loadConfigText(text, 'lvsd.yaml', { ...options, parser: 'auto' });
-  const slow = loadConfigText(text, 'lvsd.yaml', { ...options, parser: 'yaml' });
-  const diags = (r: LoadResult): Diagnostic[] => (r.ok ? r.warnings : [...r.errors, ...r.warnings]);
-  expect(diags(fast), 'both parsing paths report the same').toStrictEqual(diags(slow));
-  expect(fast.ok).toBe(slow.ok);
-  if (fast.ok && slow.ok)
-    expect(JSON.parse(JSON.stringify(fast.config))).toStrictEqual(
-      JSON.parse(JSON.stringify(slow.config)),
-    );
-  return fast;
-}
+import { load, y } from './load-both.js';
 
 interface Bad {
   name: string;
