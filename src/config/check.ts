@@ -10,11 +10,15 @@ import { Duration } from './duration.js';
 
 const Port = z.number().int().min(1).max(65535);
 
+/** The timeout of a check that sets none, unless its interval is shorter (see withTimeout). */
+export const DEFAULT_TIMEOUT_MS = 2000;
+
 /** Fields every check type shares. */
 const common = {
   interval: Duration.default(5000).describe('Time between two checks of one real. Default 5s.'),
-  timeout: Duration.default(2000).describe(
-    'How long one check may take before it counts as failed. Must be shorter than interval. Default 2s.',
+  timeout: Duration.optional().describe(
+    'How long one check may take before it counts as failed. Default 2s, or the interval ' +
+      'when that is shorter. At most the interval: a longer one is capped, with a warning.',
   ),
   rise: z
     .number()
@@ -179,7 +183,7 @@ const CHECK_OPTIONS = [
   ExecCheck,
 ] as const;
 
-export const CheckConfig = z.discriminatedUnion('type', CHECK_OPTIONS, {
+const CheckUnion = z.discriminatedUnion('type', CHECK_OPTIONS, {
   error: (issue): string | undefined => {
     const type = (issue.input as { type?: unknown } | undefined)?.type;
     if (type === 'icmp') return ICMP_UNSUPPORTED;
@@ -190,7 +194,21 @@ export const CheckConfig = z.discriminatedUnion('type', CHECK_OPTIONS, {
       : `unknown check type ${JSON.stringify(type)}: expected one of ${known}`;
   },
 });
+/**
+ * A check that sets no timeout gets 2s, or its interval when that is shorter: checks of a
+ * real start one interval apart, so one can take at most the interval, and `interval: 1s`
+ * alone must be a valid check. A timeout the user wrote is kept as written here; the rule
+ * that caps it at the interval, with a warning, is in resolve.ts, which knows whether it
+ * was written.
+ */
+function withTimeout<T extends { interval: number; timeout?: number | undefined }>(
+  check: T,
+): T & { timeout: number } {
+  return { ...check, timeout: check.timeout ?? Math.min(DEFAULT_TIMEOUT_MS, check.interval) };
+}
+
+export const CheckConfig = CheckUnion.transform(withTimeout);
 /** A check after defaults: durations in milliseconds. */
 export type CheckConfig = z.infer<typeof CheckConfig>;
 export type CheckType = CheckConfig['type'];
-export const CHECK_TYPES = CheckConfig.options.map((o) => o.shape.type.value) as CheckType[];
+export const CHECK_TYPES = CheckUnion.options.map((o) => o.shape.type.value) as CheckType[];

@@ -156,8 +156,11 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
       findings.push({ ...f, prov });
     file = salvage(data);
   }
-  const ref = (path: DataPath): SourceRef => lazyRef(prov, path);
-  const { config, findings: ruleFindings } = resolveConfig(file ?? {}, ref);
+  const origin = {
+    ref: (path: DataPath): SourceRef => lazyRef(prov, path),
+    written: (path: DataPath) => valueAt(data, path) !== undefined,
+  };
+  const { config, findings: ruleFindings } = resolveConfig(file ?? {}, origin);
   for (const f of ruleFindings) findings.push({ ...f, prov });
 
   const diagnostics = uniqueDiagnostics(findings.map((f) => toDiagnostic(f)));

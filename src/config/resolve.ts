@@ -2,13 +2,14 @@
  * From the validated file shape to ResolvedConfig: inheritance (real -> service ->
  * defaults -> built-in), canonical addresses, kernel-model Service and Dest objects, and
  * the rules that relate fields to each other. Each rule says why, in IPVS terms, so the
- * message teaches the fix. Pure: no I/O; positions are asked of `ref`.
+ * message teaches the fix. Pure: no I/O; positions, and whether a field was written or
+ * filled in by a default, are asked of the `Origin`.
  */
 import { ipv4MaskToPrefix } from '../ipvs/address.js';
 import type { Dest, Family, Forwarding, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import { destId, serviceId } from '../ipvs/model.js';
 import { parseHostPort, parsePrefixed, type HostPort } from './parse-address.js';
-import type { CheckConfig } from './check.js';
+import { type CheckConfig, DEFAULT_TIMEOUT_MS } from './check.js';
 import type { DataPath } from './diagnostics.js';
 import { formatDuration } from './duration.js';
 import type { Finding } from './issues.js';
@@ -22,6 +23,7 @@ import type {
 import {
   SYSCTL_NAMES,
   type ConfigFile,
+  type CheckSetting,
   type DefaultsConfig,
   type KernelConfig,
   type RealObject,
@@ -29,7 +31,13 @@ import {
   type TunnelConfig,
 } from './schema.js';
 
-export type RefAt = (path: DataPath) => SourceRef;
+/** What resolving asks of the text the config was read from. */
+export interface Origin {
+  /** Where a path was written, for the objects built from it (messages, status). */
+  ref(path: DataPath): SourceRef;
+  /** Whether the config sets this path itself, rather than a schema default filling it in. */
+  written(path: DataPath): boolean;
+}
 
 export const BUILTIN = {
   scheduler: 'wlc',
@@ -63,11 +71,11 @@ export type ResolvedBody = Omit<ResolvedConfig, 'files' | 'hash' | 'host' | 'dec
 
 export function resolveConfig(
   file: ConfigFile,
-  ref: RefAt,
+  origin: Origin,
 ): { config: ResolvedBody; findings: Finding[] } {
   const out = new Findings();
   const config: ResolvedBody = {
-    services: resolveServices(file, ref, out),
+    services: resolveServices(file, origin, out),
     kernel: resolveKernel(file.kernel ?? {}, out),
     vips: resolveVips(file.vips ?? [], out),
     reconcile: {
@@ -80,13 +88,13 @@ export function resolveConfig(
 }
 
 /** The enabled services, each once: two names for one IPVS service are an error. */
-function resolveServices(file: ConfigFile, ref: RefAt, out: Findings): ResolvedService[] {
+function resolveServices(file: ConfigFile, origin: Origin, out: Findings): ResolvedService[] {
   const defaults = file.defaults ?? {};
   const services: ResolvedService[] = [];
   const seen = new Map<string, string>();
   for (const [name, svc] of Object.entries(file.services ?? {})) {
     if (svc.enabled === false) continue;
-    const resolved = resolveService(name, svc, defaults, ref, out);
+    const resolved = resolveService(name, svc, defaults, origin, out);
     if (!resolved) continue;
     const id = serviceId(resolved.service);
     const first = seen.get(id);
@@ -164,6 +172,7 @@ interface ServiceScope {
   family: Family;
   /** The service's port (0: all ports); null for a fwmark service. */
   servicePort: number | null;
+  origin: Origin;
   out: Findings;
 }
 
@@ -171,7 +180,7 @@ function resolveService(
   name: string,
   svc: ServiceConfig,
   defaults: DefaultsConfig,
-  ref: RefAt,
+  origin: Origin,
   out: Findings,
 ): ResolvedService | null {
   const path: DataPath = ['services', name];
@@ -184,6 +193,7 @@ function resolveService(
     defaults,
     family,
     servicePort: 'fwmark' in key ? null : key.port,
+    origin,
     out,
   };
   const scheduler = svc.scheduler ?? defaults.scheduler ?? BUILTIN.scheduler;
@@ -200,22 +210,22 @@ function resolveService(
     pe: persistence?.engine ?? null,
   } as Service;
 
-  const serviceCheck = effectiveCheck(svc.check, defaults.check, path, ['defaults']);
-  if (serviceCheck.value && serviceCheck.path)
-    checkRules(serviceCheck.path, serviceCheck.value, out);
-  const reals = resolveReals(scope, serviceCheck.value, ref);
+  const own = checkAt(svc.check, [...path, 'check'], scope);
+  const serviceCheck =
+    own !== undefined ? own : (checkAt(defaults.check, ['defaults', 'check'], scope) ?? null);
+  const reals = resolveReals(scope, serviceCheck);
   serviceWarnings(path, svc, reals, out);
   const sorry = resolveSorry(scope);
   return {
     name,
     service,
     reals,
-    check: serviceCheck.value,
+    check: serviceCheck,
     quorum: resolveQuorum(path, svc, reals, sorry !== null, out),
     sorry,
     alpha: svc.alpha ?? false,
     vip: resolveServiceVip(path, svc, identity, out),
-    source: ref(path),
+    source: origin.ref(path),
   };
 }
 
@@ -288,12 +298,8 @@ function servicePersistence(scope: ServiceScope, key: Identity['key']) {
  * The reals of a service: each resolved, checked against its siblings (no twins, one port
  * for all on a fwmark service), with the check it inherits.
  */
-function resolveReals(
-  scope: ServiceScope,
-  serviceCheck: CheckConfig | null,
-  ref: RefAt,
-): ResolvedReal[] {
-  const { path, svc, defaults, out } = scope;
+function resolveReals(scope: ServiceScope, serviceCheck: CheckConfig | null): ResolvedReal[] {
+  const { path, svc, out } = scope;
   const reals: ResolvedReal[] = [];
   const byId = new Map<string, number>();
   let fwmarkPort: { port: number; index: number } | null = null;
@@ -320,24 +326,19 @@ function resolveReals(
       continue;
     }
     byId.set(id, index);
-    const check = effectiveCheck(
-      real.check,
-      svc.check ?? defaults.check,
-      realPath,
-      svc.check !== undefined ? path : ['defaults'],
-    );
-    if (real.check && check.path) checkRules(check.path, real.check as CheckConfig, out);
-    if (check.value && needsPort(check.value, dest)) {
-      if (real.check)
+    const own = checkAt(real.check, [...realPath, 'check'], scope);
+    const check = own === undefined ? serviceCheck : own;
+    if (check && needsPort(check, dest)) {
+      if (own)
         out.error(
           [...realPath, 'check'],
-          `a ${check.value.type} check needs a port, and real ${dest.address} has none ` +
+          `a ${check.type} check needs a port, and real ${dest.address} has none ` +
             '(fwmark or all-ports service): set check.port',
           'key',
         );
       else portless.push(dest.address);
     }
-    reals.push({ id, dest, check: check.value, source: ref(realPath) });
+    reals.push({ id, dest, check, source: scope.origin.ref(realPath) });
   }
   if (portless.length > 0 && serviceCheck) portlessCheck(scope, serviceCheck, portless);
   return reals;
@@ -555,30 +556,41 @@ function tunnelRules(
   return t;
 }
 
-/** The check in force: own (false = none), else inherited. Path: where the check object was written. */
-function effectiveCheck(
-  own: CheckConfig | false | undefined,
-  inherited: CheckConfig | false | undefined,
-  ownerPath: DataPath,
-  inheritedOwner: DataPath,
-): Inherited<CheckConfig | null> {
-  if (own === false) return { value: null, path: [...ownerPath, 'check'] };
-  if (own !== undefined) return { value: own, path: [...ownerPath, 'check'] };
-  if (inherited === false || inherited === undefined) return { value: null, path: null };
-  return { value: inherited, path: [...inheritedOwner, 'check'] };
+/**
+ * A check setting written at `at`, its rules applied: undefined when there is none (the
+ * owner inherits), null for `check: false` (switched off), else the check in force.
+ */
+function checkAt(
+  setting: CheckSetting | undefined,
+  at: DataPath,
+  scope: ServiceScope,
+): CheckConfig | null | undefined {
+  if (setting === undefined || setting === false) return setting === false ? null : undefined;
+  const { out } = scope;
+  if (setting.address !== undefined && 'error' in parseHostPort(setting.address)) {
+    out.error([...at, 'address'], `'${setting.address}' is not an IP address to check`);
+  }
+  return capTimeout(setting, at, scope);
 }
 
-function checkRules(path: DataPath, check: CheckConfig, out: Findings): void {
-  if (check.timeout >= check.interval) {
-    out.error(
-      [...path, 'timeout'],
-      `timeout ${formatDuration(check.timeout)} is not shorter than interval ` +
-        `${formatDuration(check.interval)}: one check must end before the next begins`,
-    );
-  }
-  if (check.address !== undefined && 'error' in parseHostPort(check.address)) {
-    out.error([...path, 'address'], `'${check.address}' is not an IP address to check`);
-  }
+/**
+ * Checks of a real start one interval apart, so one may take at most the interval. People
+ * used to keepalived write connect_timeout equal to delay_loop (keepalived starts the next
+ * check only after the last one ends): such a timeout is taken, capped at the interval,
+ * with a warning. A timeout left out is already at most the interval (check.ts).
+ */
+function capTimeout(check: CheckConfig, at: DataPath, scope: ServiceScope): CheckConfig {
+  const timeoutPath = [...at, 'timeout'];
+  if (check.timeout < check.interval || !scope.origin.written(timeoutPath)) return check;
+  const interval = formatDuration(check.interval);
+  scope.out.warning(
+    timeoutPath,
+    `timeout ${formatDuration(check.timeout)} is not shorter than interval ${interval}: ` +
+      `a check must end before the next one starts, so lvsd caps it at ${interval}; ` +
+      `leave timeout out to get ${formatDuration(DEFAULT_TIMEOUT_MS)} or the interval, ` +
+      'whichever is shorter',
+  );
+  return { ...check, timeout: check.interval };
 }
 
 /** Checks that connect somewhere need a port: the check's own, else the real's. */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runValidate } from '../../src/cli/commands/validate.js';
+import { CheckConfig } from '../../src/config/check.js';
 import { loadConfig } from '../../src/config/index.js';
 import { load, y } from './load-both.js';
 
@@ -155,5 +156,125 @@ describe('a config that declares no services loads, with a warning that says wha
     expect(report.results[0].warnings).toMatchObject([
       { severity: 'warning', code: 'no-services', line: 1, column: 1, path: 'services' },
     ]);
+  });
+});
+
+describe('check timeouts people actually write', () => {
+  const web = (check: string, extra: string[] = []) =>
+    y(
+      'services:',
+      '  web:',
+      '    address: 10.0.0.1:80',
+      `    check: ${check}`,
+      '    reals:',
+      '      - 192.168.10.2',
+      ...extra,
+    );
+  const loaded = (text: string) => {
+    const result = load(text);
+    expect(result.ok ? [] : result.errors).toEqual([]);
+    if (!result.ok) throw new Error('invalid');
+    return result;
+  };
+
+  it.each([
+    ['1s', 1000],
+    ['500ms', 500],
+    ['2s', 2000],
+    ['5s', 2000],
+    ['1m', 2000],
+  ])('no timeout at interval %s: the timeout is %d ms, without a warning', (interval, timeout) => {
+    const result = loaded(web(`{ type: tcp, interval: ${interval} }`));
+    expect(result.warnings).toEqual([]);
+    expect(result.config.services[0]?.check?.timeout).toBe(timeout);
+    expect(result.config.services[0]?.reals[0]?.check?.timeout).toBe(timeout);
+  });
+
+  it.each([
+    ['equal to the interval', '1s', '1s', '1s'],
+    ['above the interval', '1s', '3s', '3s'],
+    ['far above, in other units', '2s', '1m', '1m'],
+  ])(
+    'a timeout %s is taken, capped at the interval, with a warning',
+    (_, interval, timeout, shown) => {
+      const result = loaded(web(`{ type: tcp, interval: ${interval}, timeout: ${timeout} }`));
+      const ms = result.config.services[0]?.check?.interval;
+      expect(result.config.services[0]?.check?.timeout).toBe(ms);
+      expect(result.config.services[0]?.reals[0]?.check?.timeout).toBe(ms);
+      expect(result.warnings).toEqual([
+        {
+          severity: 'warning',
+          file: 'lvsd.yaml',
+          line: 4,
+          column: 46 + interval.length,
+          path: 'services.web.check.timeout',
+          message:
+            `timeout ${shown} is not shorter than interval ${interval}: a check must end before ` +
+            `the next one starts, so lvsd caps it at ${interval}; leave timeout out to get 2s or ` +
+            'the interval, whichever is shorter',
+        },
+      ]);
+    },
+  );
+
+  it('a timeout below the interval is kept as written', () => {
+    const result = loaded(web('{ type: tcp, interval: 1s, timeout: 900ms }'));
+    expect(result.warnings).toEqual([]);
+    expect(result.config.services[0]?.check?.timeout).toBe(900);
+  });
+
+  it('a check in defaults: the default follows its interval, for every service inheriting it', () => {
+    const text = y(
+      'defaults:',
+      '  check: { type: tcp, interval: 1s }',
+      'services:',
+      '  web: { address: 10.0.0.1:80, reals: [192.168.10.2] }',
+      '  api: { address: 10.0.0.1:81, reals: [192.168.10.3] }',
+    );
+    const result = loaded(text);
+    expect(result.warnings).toEqual([]);
+    for (const svc of result.config.services) {
+      expect(svc.check?.timeout).toBe(1000);
+      expect(svc.reals[0]?.check?.timeout).toBe(1000);
+    }
+  });
+
+  it('a check in defaults with a timeout too long: one warning, where it is written; every service capped', () => {
+    const text = y(
+      'defaults:',
+      '  check: { type: tcp, interval: 1s, timeout: 5s }',
+      'services:',
+      '  web: { address: 10.0.0.1:80, reals: [192.168.10.2] }',
+      '  api: { address: 10.0.0.1:81, reals: [192.168.10.3] }',
+    );
+    const result = loaded(text);
+    expect(result.warnings).toMatchObject([
+      {
+        line: 2,
+        column: 46,
+        path: 'defaults.check.timeout',
+        message: /^timeout 5s is not shorter/,
+      },
+    ]);
+    for (const svc of result.config.services) expect(svc.reals[0]?.check?.timeout).toBe(1000);
+  });
+
+  it("a real's own check is capped on its own; its siblings keep the service's", () => {
+    const text = web('{ type: tcp, interval: 2s }', [
+      '      - { address: 192.168.10.3, check: { type: tcp, interval: 1s, timeout: 1s } }',
+    ]);
+    const result = loaded(text);
+    expect(result.warnings).toMatchObject([{ path: 'services.web.reals[1].check.timeout' }]);
+    const [first, second] = result.config.services[0]?.reals ?? [];
+    expect(first?.check).toMatchObject({ interval: 2000, timeout: 2000 });
+    expect(second?.check).toMatchObject({ interval: 1000, timeout: 1000 });
+  });
+
+  it('CheckConfig.parse fills the default from the interval too (what the health tests build)', () => {
+    expect(CheckConfig.parse({ type: 'tcp', interval: '1s' })).toMatchObject({
+      interval: 1000,
+      timeout: 1000,
+    });
+    expect(CheckConfig.parse({ type: 'http' })).toMatchObject({ interval: 5000, timeout: 2000 });
   });
 });
