@@ -391,6 +391,12 @@ function quotedValue(s: string, start: number, end: number): string {
   return s[start] === "'" ? inner.replace(/''/g, "'") : inner;
 }
 
+/**
+ * YAML allows the ':' of an implicit key at most 1024 characters after the key starts;
+ * `yaml` reports a longer key as an error, so the fast reader steps aside for it.
+ */
+const MAX_KEY_CHARS = 1024;
+
 function splitKey(content: string): { key: string; rest: string; restOffset: number } {
   const first = content[0] as string;
   if (first === '"' || first === "'") {
@@ -399,11 +405,12 @@ function splitKey(content: string): { key: string; rest: string; restOffset: num
     const match = /^ *:(?= |$)/.exec(content.slice(end));
     if (!match) bail();
     const restOffset = end + (match as RegExpExecArray)[0].length;
+    if (restOffset - 1 > MAX_KEY_CHARS) bail();
     return { key: quotedValue(content, 0, end), rest: content.slice(restOffset), restOffset };
   }
   if (!plainStartOk(content, 0, false)) bail();
   const colon = keyColon(content);
-  if (colon === -1) bail();
+  if (colon === -1 || colon > MAX_KEY_CHARS) bail();
   const keyText = content.slice(0, colon).trimEnd();
   if (keyText === '') bail();
   return {

@@ -55,6 +55,7 @@ function agree(text: string): boolean {
 
 const accepted = [
   '',
+  `${'k'.repeat(1024)}: 1\n`,
   '# only a comment\n',
   '---\na: 1\n',
   'a: 1\nb: two\nc: 3.5\nd: true\ne: ~\nf:\ng: null\nh: 0x1F\ni: 0o17\nj: 1e3\nk: -.inf\nl: .nan\nm: +12\nn: 012\n',
@@ -99,6 +100,10 @@ const stepsAside = [
   'a: [2001:db8::1]:80\n',
   'just a scalar\n',
   '__proto__: 1\n',
+  // an implicit key may not be longer than 1024 characters (yaml: KEY_OVER_1024_CHARS)
+  `${'k'.repeat(1025)}: 1\n`,
+  `"${'k'.repeat(1023)}": 1\n`,
+  `- ${'k'.repeat(1025)}: 1\n`,
 ];
 
 describe('fast YAML reader', () => {
