@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { Duration } from './duration.js';
+import { excerpt, quoted } from './excerpt.js';
 
 const Port = z.number().int().min(1).max(65535);
 
@@ -191,7 +192,8 @@ const CheckUnion = z.discriminatedUnion('type', CHECK_OPTIONS, {
     const known = CHECK_OPTIONS.map((o) => o.shape.type.value).join(', ');
     return type === undefined
       ? `a check needs a type: one of ${known}`
-      : `unknown check type ${JSON.stringify(type)}: expected one of ${known}`;
+      : `unknown check type ${typeof type === 'string' ? quoted(type) : excerpt(String(JSON.stringify(type)))}: ` +
+          `expected one of ${known}`;
   },
 });
 /**

@@ -3,6 +3,7 @@
  * field's path, formatted like compilers do ("file:line:col: error: path: message") so
  * editors and CI annotate the right line.
  */
+import { excerpt, quoted } from './excerpt.js';
 
 /**
  * Codes of the diagnostics that programs act on, beyond showing them:
@@ -28,13 +29,16 @@ export type DataPath = ReadonlyArray<string | number>;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
-/** services.web.reals[2].weight; keys that are not plain words are quoted: hosts["lb1.example.com"]. */
+/**
+ * services.web.reals[2].weight; keys that are not plain words are quoted:
+ * hosts["lb1.example.com"]. Keys are cut and escaped as values are (excerpt.ts).
+ */
 export function formatPath(path: DataPath): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
-    else if (IDENTIFIER.test(segment)) out += out === '' ? segment : `.${segment}`;
-    else out += `[${JSON.stringify(segment)}]`;
+    else if (IDENTIFIER.test(segment)) out += `${out === '' ? '' : '.'}${excerpt(segment)}`;
+    else out += `[${quoted(segment)}]`;
   }
   return out;
 }

@@ -15,6 +15,7 @@ import {
   sortDiagnostics,
   uniqueDiagnostics,
 } from './diagnostics.js';
+import { excerpt } from './excerpt.js';
 import { type Finding, issuesToFindings, valueAt } from './issues.js';
 import {
   applyHost,
@@ -34,6 +35,7 @@ import { didYouMean } from './suggest.js';
 
 export type { Diagnostic, DiagnosticCode } from './diagnostics.js';
 export { formatDiagnostics, formatPath, summarize } from './diagnostics.js';
+export { excerpt } from './excerpt.js';
 export type {
   ResolvedConfig,
   ResolvedReal,
@@ -186,7 +188,7 @@ function conflictFinding(c: Conflict): Located {
   const where = `${first.file}:${first.line}:${first.column}`;
   const message =
     c.kind === 'duplicate-service'
-      ? `service '${String(c.path[c.path.length - 1])}' is also declared at ${where}: ` +
+      ? `service '${excerpt(String(c.path[c.path.length - 1]))}' is also declared at ${where}: ` +
         'service names must be unique across the files of a directory'
       : `${formatPath(c.path)} is also set at ${where}: ` +
         'in a directory each setting belongs to one file';
@@ -209,8 +211,8 @@ function chooseHost(
       severity: 'error',
       path: ['hosts'],
       message:
-        `host '${options.host}' has no entry under hosts${didYouMean(options.host, names)} ` +
-        `(entries: ${names.join(', ')})`,
+        `host '${excerpt(options.host)}' has no entry under hosts${didYouMean(options.host, names)} ` +
+        `(entries: ${names.map((n) => excerpt(n)).join(', ')})`,
       at: 'key',
       prov: mergedProv,
     });

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ICMP_UNSUPPORTED } from './check.js';
 import type { DataPath, DiagnosticCode } from './diagnostics.js';
+import { excerpt, quoted } from './excerpt.js';
 import { isPlainObject } from './merge.js';
 import { ServiceConfig } from './schema.js';
 import { closest, didYouMean } from './suggest.js';
@@ -38,7 +39,7 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'nothing (null)';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `text ${JSON.stringify(value)}`;
+  if (typeof value === 'string') return `text ${quoted(value)}`;
   if (typeof value === 'number') return `the number ${value}`;
   if (typeof value === 'boolean') return String(value);
   return typeof value;
@@ -161,12 +162,12 @@ function objectKeys(schema: AnySchema | null): string[] {
 const SERVICE_KEYS = Object.keys(ServiceConfig.shape);
 
 function unknownKey(key: string, known: string[], path: DataPath): Finding {
-  let message = `unknown key '${key}'`;
+  let message = `unknown key '${excerpt(key)}'`;
   const near = closest(key, known);
   if (near) message += ` — did you mean '${near}'?`;
   else if (KEY_HINTS[key]) message += `: ${KEY_HINTS[key]}`;
   else if (SERVICE_KEYS.includes(key) && !known.includes(key))
-    message += `: '${key}' is a service setting and cannot be set here`;
+    message += `: '${excerpt(key)}' is a service setting and cannot be set here`;
   else if (known.length > 0) message += ` (expected one of: ${known.join(', ')})`;
   return { severity: 'error', path: [...path, key], message, at: 'key' };
 }
@@ -197,7 +198,7 @@ function valueIssue(field: string, input: unknown, values: readonly unknown[]): 
     if (ipvsadm[lower])
       return `'${input}' is ipvsadm's word; lvsd writes forwarding: ${ipvsadm[lower]}`;
   }
-  const shown = typeof input === 'string' ? `'${input}'` : describeValue(input);
+  const shown = typeof input === 'string' ? `'${excerpt(input)}'` : describeValue(input);
   const suggestion =
     typeof input === 'string'
       ? didYouMean(
@@ -348,10 +349,7 @@ function checkTypeFinding(
   const known = options.join(', ');
   if (type === undefined)
     return { severity: 'error', path, message: `a check needs a type: one of ${known}`, at: 'key' };
-  const near = typeof type === 'string' ? didYouMean(type, options) : '';
-  return {
-    severity: 'error',
-    path,
-    message: `unknown check type ${JSON.stringify(type)}${near} (one of: ${known})`,
-  };
+  const shown =
+    typeof type === 'string' ? quoted(type) + didYouMean(type, options) : describeValue(type);
+  return { severity: 'error', path, message: `unknown check type ${shown} (one of: ${known})` };
 }

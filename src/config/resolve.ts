@@ -8,7 +8,8 @@
 import { ipv4MaskToPrefix } from '../ipvs/address.js';
 import type { Dest, Family, Forwarding, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import { destId, serviceId } from '../ipvs/model.js';
-import { parseHostPort, parsePrefixed, type HostPort } from './parse-address.js';
+import { excerpt } from './excerpt.js';
+import { type HostPort, parseEndpoint, parseHostPort, parsePrefixed } from './parse-address.js';
 import { type CheckConfig, DEFAULT_TIMEOUT_MS } from './check.js';
 import type { DataPath } from './diagnostics.js';
 import { formatDuration } from './duration.js';
@@ -102,7 +103,7 @@ function resolveServices(file: ConfigFile, origin: Origin, out: Findings): Resol
       const key = 'fwmark' in resolved.service ? 'mark and family' : 'protocol, address and port';
       out.error(
         ['services', name],
-        `same virtual service as '${first}' (${id}): IPVS keeps one service per ${key}, ` +
+        `same virtual service as '${excerpt(first)}' (${id}): IPVS keeps one service per ${key}, ` +
           'so the two would fight over it',
         'key',
       );
@@ -146,7 +147,7 @@ function resolveIdentity(path: DataPath, svc: ServiceConfig, out: Findings): Ide
     );
     return null;
   }
-  const parsed = parseHostPort(svc.address);
+  const parsed = parseEndpoint(svc.address);
   if ('error' in parsed) {
     out.error([...path, 'address'], parsed.error);
     return null;
@@ -154,7 +155,7 @@ function resolveIdentity(path: DataPath, svc: ServiceConfig, out: Findings): Ide
   if (svc.family !== undefined && svc.family !== parsed.family) {
     out.error(
       [...path, 'family'],
-      `family ${svc.family} contradicts the address ${svc.address}, which is ${parsed.family}; ` +
+      `family ${svc.family} contradicts the address ${excerpt(svc.address)}, which is ${parsed.family}; ` +
         'family is only for fwmark services',
     );
   }
@@ -285,7 +286,7 @@ function servicePersistence(scope: ServiceScope, key: Identity['key']) {
   if (key.port === 0 && !persistence) {
     out.error(
       [...path, 'address'],
-      `${svc.address} has no port (port 0: all ports), which IPVS accepts only for a ` +
+      `${excerpt(svc.address ?? '')} has no port (port 0: all ports), which IPVS accepts only for a ` +
         'persistent service (ipvsadm: "Zero port specified for non-persistent service"), ' +
         "so one client's connections to all ports reach the same real; " +
         'add a port or persistence: true',
@@ -382,14 +383,15 @@ function resolvePersistence(
     if (family === 'ipv6')
       out.error(
         [...path, 'netmask'],
-        `an IPv6 service takes a prefix length (netmask: 64), not a mask like ${p.netmask}`,
+        `an IPv6 service takes a prefix length (netmask: 64), not a mask like ${excerpt(p.netmask)}`,
       );
     else {
       const prefix = ipv4MaskToPrefix(p.netmask);
       if (prefix === null)
         out.error(
           [...path, 'netmask'],
-          `${p.netmask} is not an IPv4 netmask: write contiguous ones like 255.255.255.0, or a prefix length (24)`,
+          `${excerpt(p.netmask)} is not an IPv4 netmask: write contiguous ones like ` +
+            '255.255.255.0, or a prefix length (24)',
         );
       else netmask = prefix;
     }
@@ -434,7 +436,7 @@ function resolveDest(scope: ServiceScope, input: RealInput): Dest | null {
   const { real, realPath, addressPath } = input;
   const inherited = <K extends keyof RealObject>(field: K) =>
     inherit(field, real, realPath, svc, path, defaults);
-  const parsed = parseHostPort(real.address);
+  const parsed = parseEndpoint(real.address);
   if ('error' in parsed) {
     out.error(addressPath, parsed.error);
     return null;
@@ -444,7 +446,7 @@ function resolveDest(scope: ServiceScope, input: RealInput): Dest | null {
   if (parsed.family !== family && forwarding !== 'tun') {
     out.error(
       addressPath,
-      `${real.address} is ${parsed.family} but the service is ${family}: IPVS reaches a real ` +
+      `${excerpt(real.address)} is ${parsed.family} but the service is ${family}: IPVS reaches a real ` +
         'of the other family only through a tunnel (forwarding: tun); ' +
         `${FORWARDING_NAME[forwarding]} cannot cross families`,
     );
@@ -511,7 +513,8 @@ function destPort(
       out.error(
         at,
         `${FORWARDING_NAME[forwarding]} forwarding cannot map ports: the real receives the ` +
-          `packet's own destination port, so ${text} cannot be honoured; drop the port or use nat`,
+          `packet's own destination port, so ${excerpt(text)} cannot be honoured; ` +
+          'drop the port or use nat',
       );
       return 0;
     }
@@ -523,7 +526,7 @@ function destPort(
     out.error(
       at,
       `${FORWARDING_NAME[forwarding]} forwarding cannot map ports: the real keeps the ` +
-        `destination port of the packet, so ${text} cannot serve ${served}; ` +
+        `destination port of the packet, so ${excerpt(text)} cannot serve ${served}; ` +
         'drop the port or use nat',
     );
     return servicePort;
@@ -568,7 +571,7 @@ function checkAt(
   if (setting === undefined || setting === false) return setting === false ? null : undefined;
   const { out } = scope;
   if (setting.address !== undefined && 'error' in parseHostPort(setting.address)) {
-    out.error([...at, 'address'], `'${setting.address}' is not an IP address to check`);
+    out.error([...at, 'address'], `'${excerpt(setting.address)}' is not an IP address to check`);
   }
   return capTimeout(setting, at, scope);
 }
@@ -602,7 +605,7 @@ function resolveSorry(scope: ServiceScope): Dest | null {
   const { path, svc, defaults, family, servicePort, out } = scope;
   if (svc.sorry_server === undefined) return null;
   const at = [...path, 'sorry_server'];
-  const parsed = parseHostPort(svc.sorry_server);
+  const parsed = parseEndpoint(svc.sorry_server);
   if ('error' in parsed) {
     out.error(at, parsed.error);
     return null;
@@ -612,7 +615,7 @@ function resolveSorry(scope: ServiceScope): Dest | null {
   if (parsed.family !== family && forwarding !== 'tun')
     out.error(
       at,
-      `the sorry server ${svc.sorry_server} is ${parsed.family} but the service is ${family}; ` +
+      `the sorry server ${excerpt(svc.sorry_server)} is ${parsed.family} but the service is ${family}; ` +
         `${FORWARDING_NAME[forwarding]} cannot cross families`,
     );
   const tunnel = forwarding === 'tun' ? (svc.tunnel ?? defaults.tunnel) : undefined;
@@ -760,12 +763,13 @@ function resolveSync(sync: NonNullable<KernelConfig['sync']>, out: Findings): Sy
       if ('error' in group || group.port !== null)
         out.error(
           [...at, 'mcast_group'],
-          `'${d.mcast_group}' is not a multicast group address (224.0.0.81, ff02::1:2)`,
+          `'${excerpt(d.mcast_group)}' is not a multicast group address (224.0.0.81, ff02::1:2)`,
         );
       else if (!isMulticast(group.address, group.family))
         out.error(
           [...at, 'mcast_group'],
-          `${d.mcast_group} is not a multicast address (224.0.0.0/4 or ff00::/8): sync messages are multicast`,
+          `${excerpt(d.mcast_group)} is not a multicast address (224.0.0.0/4 or ff00::/8): ` +
+            'sync messages are multicast',
         );
       else daemon.mcastGroup = group.address;
     }
@@ -796,7 +800,8 @@ function resolveVips(vips: NonNullable<ConfigFile['vips']>, out: Findings): Reso
     if (twin !== undefined) {
       out.error(
         ['vips', i],
-        `${parsed.address} on ${vip.interface} is listed twice (vips[${twin}] and vips[${i}])`,
+        `${excerpt(parsed.address)} on ${excerpt(vip.interface)} is listed twice ` +
+          `(vips[${twin}] and vips[${i}])`,
       );
       return [];
     }

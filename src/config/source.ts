@@ -21,6 +21,7 @@ import {
   type Pair,
 } from 'yaml';
 import type { DataPath, Diagnostic } from './diagnostics.js';
+import { excerpt } from './excerpt.js';
 import {
   fastParseYaml,
   fastParseYamlWithPositions,
@@ -189,7 +190,7 @@ export function readSource(file: string, text: string, parser: ParserChoice = 'a
           line,
           column: col,
           path: '',
-          message: `YAML: ${(err as Error).message}`,
+          message: `YAML: ${excerpt((err as Error).message, MESSAGE_CHARS)}`,
         },
       ],
     };
@@ -217,10 +218,13 @@ function badMergeKey(doc: Document): number | undefined {
   return found;
 }
 
+/** yaml's messages may quote the text (an alias, a tag): they are cut like values, only later. */
+const MESSAGE_CHARS = 200;
+
 /** yaml's message, plus the hint people need most: an IPv6 address with a port must be quoted. */
 function syntaxMessage(message: string, text: string, line: number): string {
   const sourceLine = text.split('\n')[line - 1] ?? '';
-  const base = `YAML syntax: ${message.split('\n')[0]}`;
+  const base = `YAML syntax: ${excerpt(message.split('\n')[0] ?? '', MESSAGE_CHARS)}`;
   if (/\[[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\]:\d+/.test(sourceLine)) {
     return `${base} (quote an IPv6 address with a port: "[2001:db8::1]:80"; unquoted, [ starts a YAML list)`;
   }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runValidate } from '../../src/cli/commands/validate.js';
 import { CheckConfig } from '../../src/config/check.js';
+import { escapeUnsafe, excerpt, quoted } from '../../src/config/excerpt.js';
 import { loadConfig } from '../../src/config/index.js';
 import { load, y } from './load-both.js';
 
@@ -276,5 +277,203 @@ describe('check timeouts people actually write', () => {
       timeout: 1000,
     });
     expect(CheckConfig.parse({ type: 'http' })).toMatchObject({ interval: 5000, timeout: 2000 });
+  });
+});
+
+describe('hostile input: values are echoed short and escaped', () => {
+  const errorsOf = (text: string) => {
+    const result = load(text);
+    expect(result.ok).toBe(false);
+    return result.ok ? [] : result.errors;
+  };
+  const web = (...body: string[]) => y('services:', '  web:', ...body.map((line) => `    ${line}`));
+
+  it('cuts a 5 MB scalar to 60 characters and its size', () => {
+    const big = 'A'.repeat(5 * 1024 * 1024);
+    const [error] = errorsOf(web(`address: ${big}`, 'reals: [192.168.10.2]'));
+    expect(error?.message).toBe(
+      `'${'A'.repeat(60)}…(5242880 bytes)' is not an IP address: IPVS balances IP addresses; ` +
+        'write an IPv4 or IPv6 address (lvsd does not resolve names, so DNS cannot change the table)',
+    );
+  });
+
+  it('cuts huge values and keys everywhere they are echoed, and stays fast (no did-you-mean table)', () => {
+    const big = 'r'.repeat(1024 * 1024);
+    // A flow mapping: YAML allows block keys of at most 1024 characters.
+    const errors = errorsOf(
+      y(
+        'services:',
+        `  web: { address: 10.0.0.1:80, scheduler: ${big}, ${big}: 1, reals: [192.168.10.2] }`,
+      ),
+    );
+    const cut = `${'r'.repeat(60)}…(1048576 bytes)`;
+    expect(errors.map((d) => [d.path, d.message])).toEqual([
+      [
+        'services.web.scheduler',
+        `'${cut}' is not a valid scheduler (one of: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh)`,
+      ],
+      [
+        `services.web.${cut}`,
+        `unknown key '${cut}' (expected one of: description, enabled, address, protocol, fwmark, ` +
+          'family, scheduler, scheduler_flags, ops, persistence, forwarding, weight, upper, lower, ' +
+          'tunnel, check, reals, sorry_server, quorum, quorum_hysteresis, alpha, vip)',
+      ],
+    ]);
+    for (const d of errors) expect(d.message.length + d.path.length).toBeLessThan(600);
+  });
+
+  it('a block key longer than YAML allows is a syntax error on both parsing paths', () => {
+    const [error] = errorsOf(web('address: 10.0.0.1:80', `${'k'.repeat(1025)}: 1`));
+    expect(error?.message).toMatch(/^YAML syntax: The : indicator must be at most 1024 chars/);
+  });
+
+  it('counts bytes as in the file (UTF-8) and does not cut a character in two', () => {
+    const [error] = errorsOf(web(`address: ${'é'.repeat(59)}😀😀`, 'reals: [192.168.10.2]'));
+    expect(error?.message).toMatch(new RegExp(`^'${'é'.repeat(59)}…\\(126 bytes\\)' is not`));
+    expect(excerpt(`${'x'.repeat(59)}😀😀`)).toBe(`${'x'.repeat(59)}…(67 bytes)`);
+  });
+
+  it.each([
+    ['ESC (terminal colours)', '\\e[31m10.0.0.1:80', String.raw`'\x1b[31m10.0.0.1:80'`],
+    ['NUL and a C1 control', '10.0.0.1\\0:80\\N', String.raw`'10.0.0.1\x00:80\x85'`],
+    ['a bidi override', '\\u202e10.0.0.1:80', String.raw`'\u202e10.0.0.1:80'`],
+    ['a newline', '10.0.0.1\\n:80', String.raw`'10.0.0.1\n:80'`],
+  ])('escapes %s in values', (_, yamlText, shown) => {
+    const [error] = errorsOf(web(`address: "${yamlText}"`, 'reals: [192.168.10.2]'));
+    expect(error?.message.startsWith(shown)).toBe(true);
+    expect(escapeUnsafe(error?.message ?? '')).toBe(error?.message);
+  });
+
+  it('escapes control characters in keys, in the path and the message', () => {
+    const text = y('services:', '  "we\\eb":', '    address: 10.0.0.1:80', '    "sh\\ecd": rr');
+    const errors = errorsOf(text);
+    expect(errors.map((d) => `${d.path}: ${d.message}`)).toContain(
+      String.raw`services["we\x1bb"]["sh\x1bcd"]: unknown key 'sh\x1bcd'` +
+        ' (expected one of: description, enabled, address, protocol, fwmark, family, scheduler,' +
+        ' scheduler_flags, ops, persistence, forwarding, weight, upper, lower, tunnel, check,' +
+        ' reals, sorry_server, quorum, quorum_hysteresis, alpha, vip)',
+    );
+  });
+
+  it('escapes raw bytes read from a binary file', async () => {
+    const dir = tempDir({});
+    writeFileSync(
+      join(dir, 'lvsd.yaml'),
+      Buffer.concat([
+        Buffer.from('services:\n  web:\n    address: 10.0.0.1:80'),
+        Buffer.from([0x01, 0x7f, 0xff, 0xfe]),
+        Buffer.from('\n    reals: [192.168.10.2]\n'),
+      ]),
+    );
+    const result = await loadConfig(join(dir, 'lvsd.yaml'));
+    expect(result.ok ? [] : result.errors.map((d) => d.message)).toEqual([
+      String.raw`'80\x01\x7f��' in '10.0.0.1:80\x01\x7f��' is not a port (0..65535)`,
+    ]);
+  });
+
+  it('quotes and escapes a text value shown as a value', () => {
+    const [error] = errorsOf(
+      web('address: 10.0.0.1:80', 'weight: "9\\e\\""', 'reals: [192.168.10.2]'),
+    );
+    expect(error?.message).toBe(String.raw`expected a number, got text "9\x1b\""`);
+  });
+});
+
+describe('IPv6 with a port, written without brackets', () => {
+  const ambiguous =
+    `'2001:db8::1:80' is ambiguous: write "[2001:db8::1]:80" for port 80 of 2001:db8::1, ` +
+    'or "[2001:db8::1:80]" for this address without a port (quoted: unquoted, [ starts a YAML list)';
+  const v6 = (...body: string[]) => y('services:', '  web:', ...body.map((line) => `    ${line}`));
+
+  it.each([
+    [
+      'the service address',
+      v6('address: 2001:db8::1:80', 'reals: ["2001:db8::2"]'),
+      'services.web.address',
+    ],
+    [
+      'a real',
+      v6('address: "[2001:db8::9]:80"', 'reals: [2001:db8::1:80]'),
+      'services.web.reals[0]',
+    ],
+    [
+      'a real as an object',
+      v6('address: "[2001:db8::9]:80"', 'reals: [{ address: 2001:db8::1:80 }]'),
+      'services.web.reals[0].address',
+    ],
+    [
+      'the sorry server',
+      v6('address: "[2001:db8::9]:80"', 'reals: ["2001:db8::2"]', 'sorry_server: 2001:db8::1:80'),
+      'services.web.sorry_server',
+    ],
+  ])('%s is refused, with both spellings', (_, text, path) => {
+    const result = load(text);
+    expect(result.ok ? [] : result.errors.map((d) => [d.path, d.message])).toContainEqual([
+      path,
+      ambiguous,
+    ]);
+  });
+
+  it('brackets say which was meant', () => {
+    const result = load(
+      v6(
+        'address: "[2001:db8::9]:80"',
+        'forwarding: nat',
+        'reals: ["[2001:db8::1]:8080", "[2001:db8::1:80]"]',
+      ),
+    );
+    expect(result.ok ? [] : result.errors).toEqual([]);
+    expect(result.ok && result.config.services[0]?.reals.map((r) => r.id)).toEqual([
+      '[2001:db8::1]:8080',
+      '[2001:db8::1:80]:80',
+    ]);
+  });
+
+  it('nine groups are no address; the message shows the bracketed spelling', () => {
+    const result = load(v6('address: 10.0.0.1:80', 'reals: [2001:db8:0:0:0:0:0:5:80]'));
+    expect(result.ok ? [] : result.errors.map((d) => d.message)).toEqual([
+      `'2001:db8:0:0:0:0:0:5:80' is not an IP address; an IPv6 address with a port is written in ` +
+        'brackets: "[2001:db8:0:0:0:0:0:5]:80"',
+    ]);
+  });
+
+  it('addresses without ports are not touched: a multicast group, addresses ending in ::N', () => {
+    const text = y(
+      'kernel: { sync: { state: backup, interface: eth1, mcast_group: "ff02::1:2" } }',
+      'services:',
+      '  web: { address: "[2001:db8::9]:80", reals: ["2001:db8::10", "2001:db8:1::2"] }',
+    );
+    const result = load(text);
+    expect(result.ok ? [] : result.errors).toEqual([]);
+  });
+});
+
+describe('excerpt and quoted', () => {
+  it.each([
+    ['plain text', 'web', 'web', '"web"'],
+    ['tab, newline, carriage return', 'a\tb\nc\r', String.raw`a\tb\nc\r`, String.raw`"a\tb\nc\r"`],
+    [
+      'ESC, DEL, a C1 control',
+      '\u001b\u007f\u009b',
+      String.raw`\x1b\x7f\x9b`,
+      String.raw`"\x1b\x7f\x9b"`,
+    ],
+    [
+      'bidi and zero-width characters',
+      '\u202e\u200b\u2066',
+      String.raw`\u202e\u200b\u2066`,
+      String.raw`"\u202e\u200b\u2066"`,
+    ],
+    ['a lone surrogate', 'a\ud800b', String.raw`a\ud800b`, String.raw`"a\ud800b"`],
+    ['a surrogate pair', '😀', '😀', '"😀"'],
+    ['quotes and backslashes', 'a"b\\c', 'a"b\\c', String.raw`"a\"b\\c"`],
+  ])('%s', (_, text, shown, inQuotes) => {
+    expect(excerpt(text)).toBe(shown);
+    expect(quoted(text)).toBe(inQuotes);
+  });
+
+  it('cuts after 60 characters, with the size in bytes outside the quotes', () => {
+    expect(quoted('b'.repeat(100))).toBe(`"${'b'.repeat(60)}"…(100 bytes)`);
+    expect(excerpt('b'.repeat(60))).toBe('b'.repeat(60));
   });
 });

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import {
   DEFAULT_CONFIG_PATH,
   type Diagnostic,
+  excerpt,
   formatDiagnostics,
   hostNames,
   type LoadResult,
@@ -121,7 +122,8 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
     return valid ? 0 : 1;
   }
   for (const { host, result } of reports) {
-    const label = options.allHosts ? `[${host ?? 'base'}] ` : '';
+    // Host names are keys of the config: shown cut and escaped, as values are.
+    const label = options.allHosts ? `[${host === null ? 'base' : excerpt(host)}] ` : '';
     const diagnostics = diagnosticsOf(result);
     if (diagnostics.length > 0)
       io.writeError(
@@ -129,7 +131,7 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
       );
     if (result.ok) {
       const reals = result.config.services.reduce((n, s) => n + s.reals.length, 0);
-      const hostNote = result.config.host ? ` for host ${result.config.host}` : '';
+      const hostNote = result.config.host ? ` for host ${excerpt(result.config.host)}` : '';
       io.write(
         `${label}${options.config}: valid${hostNote}: ${result.config.services.length} services, ${reals} reals (${summarize(diagnostics)})\n`,
       );
