@@ -238,7 +238,7 @@ describe('lvsd validate', () => {
     const { out, io: streams } = io();
     expect(await runValidate({ config: join(exampleDir, 'nat-web.yaml') }, streams)).toBe(0);
     expect(out.join('')).toMatch(
-      /nat-web.yaml: valid: 1 services, 2 reals \(0 errors, 0 warnings\)/,
+      /nat-web.yaml: valid: 1 service, 2 reals \(0 errors, 0 warnings\)/,
     );
   });
 

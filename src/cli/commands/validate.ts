@@ -68,6 +68,11 @@ function reportsFor(texts: SourceText[], options: ValidateOptions): HostReport[]
   return reports;
 }
 
+/** "1 service", "2 reals". */
+function counted(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 function diagnosticsOf(result: LoadResult): Diagnostic[] {
   return result.ok ? result.warnings : [...result.errors, ...result.warnings];
 }
@@ -133,7 +138,9 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
       const reals = result.config.services.reduce((n, s) => n + s.reals.length, 0);
       const hostNote = result.config.host ? ` for host ${excerpt(result.config.host)}` : '';
       io.write(
-        `${label}${options.config}: valid${hostNote}: ${result.config.services.length} services, ${reals} reals (${summarize(diagnostics)})\n`,
+        `${label}${options.config}: valid${hostNote}: ` +
+          `${counted(result.config.services.length, 'service')}, ${counted(reals, 'real')} ` +
+          `(${summarize(diagnostics)})\n`,
       );
     } else {
       io.writeError(`${label}${options.config}: invalid (${summarize(diagnostics)})\n`);
