@@ -380,13 +380,15 @@ export const ReconcileConfig = strict({
     .regex(/^(100|[1-9]?[0-9])%$/, 'a share from 0% to 100%, such as 50%')
     .optional()
     .describe(
-      'The largest share of the managed services one change may remove; removing every one is refused too. Default 50%.',
+      'The largest share of the managed services one change may remove; removing every one is refused ' +
+        'too. Default 50%.',
     ),
   allow_mass_removal: z
     .boolean()
     .optional()
     .describe(
-      'Let the daemon apply a change that removes more than max_removal, or every service (say so for one reload, then remove it).',
+      'Let the daemon apply a change that removes more than max_removal, or every service (say so for one ' +
+        'reload, then remove it).',
     ),
 });
 

@@ -198,7 +198,8 @@ class CheckSeries {
     return [duration, checks]
       .map(
         (fam) =>
-          `# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ${fam.type}\n${fam.lines.map((line) => `${line}\n`).join('')}`,
+          `# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ` +
+          `${fam.type}\n${fam.lines.map((line) => `${line}\n`).join('')}`,
       )
       .join('');
   }

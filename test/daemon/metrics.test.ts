@@ -3,6 +3,12 @@ import { DaemonMetrics, renderKernelSeries } from '../../src/daemon/metrics.js';
 import type { StatusService } from '../../src/daemon/status.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 
+/** A Prometheus text-format sample: name, optional {labels}, value. */
+const LABELS = '(?:\\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\]|\\\\.)*",?)*\\})?';
+const SAMPLE_LINE = new RegExp(
+  `^([a-zA-Z_:][a-zA-Z0-9_:]*${LABELS}) (-?[0-9.e+-]+|NaN|Nan|\\+Inf|-Inf)$`,
+);
+
 const stats = {
   conns: 5,
   inPackets: 10,
@@ -53,10 +59,7 @@ function parse(text: string): Map<string, number> {
     const type = /^# TYPE (\S+) (counter|gauge|histogram|summary)$/.exec(line);
     if (type) declared.set(type[1]!, (declared.get(type[1]!) ?? 0) + 1);
     if (line.startsWith('#')) continue;
-    const sample =
-      /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+-]+|NaN|Nan|\+Inf|-Inf)$/.exec(
-        line,
-      );
+    const sample = SAMPLE_LINE.exec(line);
     if (!sample) throw new Error(`not a sample line: ${line}`);
     samples.set(sample[1]!, Number(sample[2]));
   }

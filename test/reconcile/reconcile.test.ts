@@ -139,25 +139,29 @@ describe('reconcile', () => {
     expect((await kernel.readTable()).services).toHaveLength(3);
   });
 
-  it('applies the independent rest when the kernel refuses one change, reports it, and converges next time', async () => {
-    const kernel = new FakeIpvs();
-    const flaky = new RefuseOnce(
-      kernel,
-      (op) => op.op === 'add-dest' && op.dest.address === '192.168.11.2',
-    );
-    const opts = await options();
-    const first = await reconcile(flaky, opts);
-    expect(first.report?.failed).toBe(1);
-    expect(formatApplyReport(first.report!)).toContain(
-      '! add-dest TCP 10.0.0.1:80 -> 192.168.11.2:80: Memory allocation problem',
-    );
-    expect((await kernel.readTable()).services.flatMap((s) => s.dests)).toHaveLength(2);
-    const second = await reconcile(flaky, opts);
-    expect(second.plan.steps.map((s) => `${s.op.op} ${s.dest}`)).toEqual([
-      'add-dest 192.168.11.2:80',
-    ]);
-    expect(second.report?.failed).toBe(0);
-  });
+  it(
+    'applies the independent rest when the kernel refuses one change, reports it, and ' +
+      'converges next time',
+    async () => {
+      const kernel = new FakeIpvs();
+      const flaky = new RefuseOnce(
+        kernel,
+        (op) => op.op === 'add-dest' && op.dest.address === '192.168.11.2',
+      );
+      const opts = await options();
+      const first = await reconcile(flaky, opts);
+      expect(first.report?.failed).toBe(1);
+      expect(formatApplyReport(first.report!)).toContain(
+        '! add-dest TCP 10.0.0.1:80 -> 192.168.11.2:80: Memory allocation problem',
+      );
+      expect((await kernel.readTable()).services.flatMap((s) => s.dests)).toHaveLength(2);
+      const second = await reconcile(flaky, opts);
+      expect(second.plan.steps.map((s) => `${s.op.op} ${s.dest}`)).toEqual([
+        'add-dest 192.168.11.2:80',
+      ]);
+      expect(second.report?.failed).toBe(0);
+    },
+  );
 
   it('reports the dests of a refused service as caused by it', async () => {
     const kernel = new FakeIpvs();
