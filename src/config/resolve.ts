@@ -4,7 +4,7 @@
  * the rules that relate fields to each other. Each rule says why, in IPVS terms, so the
  * message teaches the fix. Pure: no I/O; positions are asked of `ref`.
  */
-import { ipv4MaskToPrefix } from '../ipvs/address.js';
+import { ipv4MaskToPrefix } from '../netlink/inet.js';
 import type { Dest, Family, Forwarding, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import { destId, serviceId } from '../ipvs/model.js';
 import { parseHostPort, parsePrefixed, type HostPort } from './addresses.js';

@@ -4,7 +4,7 @@
  * Two implementations of AddressClient: rtnetlink (rtnetlink-addresses.ts) and an in-memory
  * fake that refuses what the kernel refuses (fake-addresses.ts).
  */
-import { canonicalAddress, familyOf } from '../ipvs/address.js';
+import { canonicalAddress, familyOf } from '../netlink/inet.js';
 import type { Family } from '../ipvs/model.js';
 
 /** One address on one interface: "10.0.0.1/32 on lvsd0". */

@@ -8,7 +8,7 @@
  * attribute we need (IFLA_INFO_KIND) is encoded and decoded below.
  */
 import { createRtNetlink, FlagsNew, type RtNetlinkSocket } from 'netlink';
-import { addressToBytes, bytesToAddress } from '../ipvs/address.js';
+import { AF_INET, AF_INET6, addressToBytes, bytesToAddress } from '../netlink/inet.js';
 import {
   addressFamily,
   AddressError,
@@ -22,8 +22,6 @@ import {
   type LinkState,
 } from './addresses.js';
 
-const AF_INET = 2;
-const AF_INET6 = 10;
 const IFLA_INFO_KIND = 1;
 
 /** IFLA_LINKINFO { IFLA_INFO_KIND "<kind>\0" }, as the payload of the linkinfo attribute. */

@@ -13,10 +13,8 @@
  * - unknown attributes (newer kernels) are skipped, so are STATS_ATTR_PAD fillers.
  */
 import type { NetlinkMessage } from 'netlink';
-import { bytesToAddress, prefixToIpv4MaskValue } from './address.js';
+import { AF_INET, AF_INET6, bytesToAddress, prefixToIpv4MaskValue } from '../netlink/inet.js';
 import {
-  AF_INET,
-  AF_INET6,
   CmdAttr,
   ConnFwd,
   CTRL_ATTR_FAMILY_ID,

@@ -174,10 +174,6 @@ export const IP_VS_SCHEDNAME_MAXLEN = 16;
 export const IP_VS_PENAME_MAXLEN = 16;
 export const IP_VS_IFNAME_MAXLEN = 16;
 
-/** Address families (linux/socket.h). */
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-
 /** IP protocol numbers. */
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;

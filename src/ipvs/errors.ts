@@ -11,7 +11,7 @@ import {
   IP_VS_PENAME_MAXLEN,
   IP_VS_SCHEDNAME_MAXLEN,
 } from './constants.js';
-import { familyOf } from './address.js';
+import { familyOf } from '../netlink/inet.js';
 import { isFwmarkKey, type ServiceKey } from './model.js';
 
 /** strerror() for the errno values IPVS and netlink return; anything else gets its number. */

@@ -17,7 +17,7 @@
  * It never touches netlink, so it loads anywhere. The contract tests in test/contract run
  * against it and against the kernel client; where they disagree, the kernel is right.
  */
-import { canonicalAddress, familyOf } from './address.js';
+import { canonicalAddress, familyOf } from '../netlink/inet.js';
 import type { IpvsClient, IpvsOp, IpvsOpResult, ReadOptions } from './client.js';
 import {
   Errno,

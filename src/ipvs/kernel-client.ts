@@ -8,7 +8,7 @@
  * dumps decoded datagram by datagram; only decoded objects are kept.
  */
 import type { NetlinkMessage } from 'netlink';
-import { familyOf } from './address.js';
+import { familyOf } from '../netlink/inet.js';
 import {
   describeOpObject,
   IpvsError,

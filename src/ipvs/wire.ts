@@ -15,7 +15,7 @@
  * covers its attributes and their padding, as nla_nest_end() computes it.
  */
 import { isIPv6 } from 'node:net';
-import { expandIpv6 } from './address.js';
+import { expandIpv6 } from '../netlink/inet.js';
 
 /** The codec met bytes it cannot turn into the model (never for merely unknown attributes). */
 export class IpvsDecodeError extends Error {

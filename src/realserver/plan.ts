@@ -24,7 +24,7 @@ import {
   type AddressSnapshot,
   type HeldAddress,
 } from '../director/addresses.js';
-import { familyOf } from '../ipvs/address.js';
+import { familyOf } from '../netlink/inet.js';
 
 export type RealServerMode = 'dr' | 'tun';
 
