@@ -12,30 +12,20 @@
  */
 import { EventEmitter } from 'node:events';
 import type { RawNetlinkSocket } from 'netlink';
+import { decodeServiceAt, genlPayload, putDest, putService } from '../src/ipvs/codec.js';
+import { CmdAttr, DestAttr, IpvsCmd, StatsAttr, SvcAttr } from '../src/ipvs/constants.js';
+import { serviceId, type Dest, type Service } from '../src/ipvs/model.js';
 import {
-  decodeServiceAt,
-  findAttributeAt,
-  frameMessage,
-  genlPayload,
-  putDest,
-  putService,
-} from '../src/ipvs/codec.js';
-import {
-  CmdAttr,
   CTRL_ATTR_FAMILY_ID,
-  DestAttr,
   GENL_ID_CTRL,
-  IpvsCmd,
   NLM_F_ACK,
   NLM_F_DUMP,
   NLM_F_MULTI,
   NLMSG_DONE,
   NLMSG_ERROR,
-  StatsAttr,
-  SvcAttr,
-} from '../src/ipvs/constants.js';
-import { serviceId, type Dest, type Service } from '../src/ipvs/model.js';
-import { MessageCursor, NetlinkWriter } from '../src/ipvs/wire.js';
+} from '../src/netlink/constants.js';
+import { findAttributeAt, MessageCursor } from '../src/netlink/reader.js';
+import { frameMessage, NetlinkWriter } from '../src/netlink/writer.js';
 
 export const SCRIPTED_FAMILY_ID = 0x1d;
 const PORT = 4242;

@@ -13,7 +13,7 @@
  * TPROXY, --or-mark) cannot be known without running packets: the scan is then "opaque" and
  * lvsd stays silent rather than warn wrongly.
  */
-import { eachAttribute } from '../ipvs/codec.js';
+import { eachAttribute } from '../netlink/reader.js';
 import type { MarkScan } from './fwmark-advice.js';
 
 export { fwmarkAdvice, type FwmarkService, type MarkScan } from './fwmark-advice.js';

@@ -1,8 +1,8 @@
 /**
  * The IPVS generic netlink codec: pure functions between lvsd's model (model.ts) and the
- * attributes of include/uapi/linux/ip_vs.h. Framing (netlink header, attribute TLVs,
- * alignment) comes from the `netlink` package; which attribute carries what, and in which
- * byte order, is decided here, checked against net/netfilter/ipvs/ip_vs_ctl.c:
+ * attributes of include/uapi/linux/ip_vs.h. Framing (netlink and genl headers, attribute
+ * TLVs, alignment) is src/netlink's; which attribute carries what, and in which byte order,
+ * is decided here, checked against net/netfilter/ipvs/ip_vs_ctl.c:
  *
  * - ports (service, dest, tunnel) are big-endian u16; the service flags are
  *   struct ip_vs_flags { u32 flags; u32 mask; } in host order;
@@ -12,29 +12,33 @@
  * - stats come twice, as STATS (32-bit counters) and STATS64; STATS64 wins when present;
  * - unknown attributes (newer kernels) are skipped, so are STATS_ATTR_PAD fillers.
  */
-import type { NetlinkMessage } from 'netlink';
+import {
+  AttrCursor,
+  attributeValueEnd,
+  attrOverrun,
+  be16At,
+  NetlinkDecodeError,
+  readU32,
+  readU64,
+  shortValue,
+  u16At,
+  u32At,
+} from '../netlink/reader.js';
 import { AF_INET, AF_INET6, bytesToAddress, prefixToIpv4MaskValue } from '../netlink/inet.js';
+import { NetlinkWriter, writeU32 } from '../netlink/writer.js';
 import {
   CmdAttr,
   ConnFwd,
-  CTRL_ATTR_FAMILY_ID,
-  CTRL_ATTR_FAMILY_NAME,
-  CTRL_CMD_GETFAMILY,
   DaemonAttr,
   DaemonState,
   DestAttr,
   formatVersion,
-  GENL_HDRLEN,
-  GENL_ID_CTRL,
   InfoAttr,
   IP_VS_CONN_F_FWD_MASK,
   IPPROTO_SCTP,
   IPPROTO_TCP,
   IPPROTO_UDP,
   IPVS_GENL_VERSION,
-  NLM_F_ACK_TLVS,
-  NLM_F_CAPPED,
-  NLMSGERR_ATTR_MSG,
   StatsAttr,
   SvcAttr,
   SvcFlag,
@@ -59,32 +63,10 @@ import type {
   TunnelType,
 } from './model.js';
 import { isFwmarkKey } from './model.js';
-import {
-  AttrCursor,
-  attributeValueEnd,
-  attrOverrun,
-  be16At,
-  IpvsDecodeError,
-  MessageCursor,
-  NetlinkWriter,
-  NLMSG_HDRLEN,
-  readS32,
-  readU32,
-  readU64,
-  shortValue,
-  u16At,
-  u32At,
-  writeU32,
-} from './wire.js';
 
-export { IpvsDecodeError, NetlinkWriter };
-
-/** A reply or request whose payload is a genl header plus attributes. */
-export interface GenlPayload {
-  cmd: number;
-  version: number;
-  /** The attributes after the 4-byte genl header. */
-  attrs: Buffer;
+/** Bytes that are valid netlink but not a valid IPVS object (never merely unknown attributes). */
+export class IpvsDecodeError extends NetlinkDecodeError {
+  override readonly name = 'IpvsDecodeError';
 }
 
 // ---------------------------------------------------------------------------
@@ -194,7 +176,8 @@ export function netmaskPrefix(family: Family, bytes: Buffer): number {
 
 // ---------------------------------------------------------------------------
 // Encoding: attribute writers. Each appends one top-level attribute to the message `w` is
-// writing (wire.ts: straight into the sendmsg buffer, nothing allocated per attribute).
+// writing (src/netlink/writer.ts: straight into the sendmsg buffer, nothing allocated per
+// attribute).
 
 /** IPVS_CMD_ATTR_SERVICE with only the identifying attributes (for DEL, GET, ZERO, dests). */
 export function putServiceKey(w: NetlinkWriter, key: ServiceKey): void {
@@ -312,81 +295,9 @@ export function genlPayload(cmd: number, attrs?: GenlBody, version = IPVS_GENL_V
   return w.bytes();
 }
 
-/**
- * One complete netlink message in one contiguous buffer, padded to 4 bytes so messages can
- * be concatenated into one sendmsg (the kernel walks a batch with NLMSG_ALIGN).
- */
-export function frameMessage(
-  type: number,
-  flags: number,
-  seq: number,
-  port: number,
-  payload: Uint8Array,
-): Buffer {
-  const w = new NetlinkWriter(NLMSG_HDRLEN + payload.length + 4);
-  w.beginMessage(type, flags, seq, port);
-  w.append(payload);
-  w.endMessage();
-  return w.bytes();
-}
-
-/** CTRL_CMD_GETFAMILY for "IPVS" (the family id is resolved once per socket). */
-export function getFamilyPayload(name: string): Buffer {
-  return genlPayload(CTRL_CMD_GETFAMILY, (w) => w.string(CTRL_ATTR_FAMILY_NAME, name), 1);
-}
-export { GENL_ID_CTRL };
-
 // ---------------------------------------------------------------------------
 // Decoding. The hot decoders (services and dests of a dump) walk attributes by offset
-// (wire.ts): nothing is allocated per attribute, only the decoded objects.
-
-export function parseGenl(data: Buffer): GenlPayload {
-  if (data.length < GENL_HDRLEN) throw new IpvsDecodeError(`genl payload of ${data.length} bytes`);
-  return { cmd: data.readUInt8(0), version: data.readUInt8(1), attrs: data.subarray(GENL_HDRLEN) };
-}
-
-/** The messages of a datagram, each with a view of its payload. */
-export function splitMessages(datagram: Buffer): NetlinkMessage[] {
-  const messages: NetlinkMessage[] = [];
-  const m = new MessageCursor(datagram);
-  while (m.next())
-    messages.push({
-      type: m.type,
-      flags: m.flags,
-      seq: m.seq,
-      port: m.port,
-      data: datagram.subarray(m.payload, m.payloadEnd),
-    });
-  return messages;
-}
-
-/** Calls fn(type, data) for every attribute; the nested / byte-order bits are masked off. */
-export function eachAttribute(buf: Buffer, fn: (type: number, data: Buffer) => void): void {
-  const c = new AttrCursor(buf);
-  while (c.next()) fn(c.type, c.slice());
-}
-
-/** The first attribute `which` between start and end, as a cursor on it; null when absent. */
-export function findAttributeAt(
-  buf: Buffer,
-  start: number,
-  end: number,
-  which: number,
-): AttrCursor | null {
-  const c = new AttrCursor(buf, start, end);
-  while (c.next()) if (c.type === which) return c;
-  return null;
-}
-
-/** Finds the first-level attribute `which` (SERVICE, DEST, DAEMON) of a reply. */
-export function findAttribute(attrs: Buffer, which: number): Buffer | null {
-  return findAttributeAt(attrs, 0, attrs.length, which)?.slice() ?? null;
-}
-
-export function decodeFamilyId(attrs: Buffer): number | null {
-  const c = findAttributeAt(attrs, 0, attrs.length, CTRL_ATTR_FAMILY_ID);
-  return c ? c.u16('CTRL_ATTR_FAMILY_ID') : null;
-}
+// (src/netlink/reader.ts): nothing is allocated per attribute, only the decoded objects.
 
 export function emptyStats(): Stats {
   return {
@@ -623,7 +534,10 @@ function stringIn(buf: Buffer, at: number, end: number): string {
   return buf.toString('utf8', at, stop);
 }
 
-/** The counters nested in the attribute whose value starts at `value` (its length was checked by the walk that found it). */
+/**
+ * The counters nested in the attribute whose value starts at `value` (its length was checked
+ * by the walk that found it).
+ */
 function decodeNestedStats(buf: Buffer, value: number): Stats {
   return decodeStatsAt(buf, value, attributeValueEnd(buf, value));
 }
@@ -660,7 +574,7 @@ export function decodeDestAt(
   let stats = -1;
   let stats64 = -1;
   // The attribute walk is written out here, not through AttrCursor: this runs for every
-  // dest of a dump, and call depth is what unoptimised code pays for (see wire.ts).
+  // dest of a dump, and call depth is what unoptimised code pays for (src/netlink/reader.ts).
   let at = start;
   while (at + 4 <= end) {
     const length = u16At(buf, at);
@@ -826,37 +740,4 @@ export function decodeInfo(attrs: Buffer): IpvsInfo {
     else if (c.type === InfoAttr.CONN_TAB_SIZE) size = c.u32('IPVS_INFO_ATTR_CONN_TAB_SIZE');
   }
   return { version: formatVersion(version), connTableSize: size };
-}
-
-export interface NetlinkAck {
-  /** Positive errno; 0 for a plain ACK. */
-  errno: number;
-  /** Sequence number of the request this answers. */
-  seq: number;
-  /** Extended ACK message (NLMSGERR_ATTR_MSG), when the kernel sent one. */
-  message?: string;
-}
-
-/** An NLMSG_ERROR payload: s32 error, the request's header (and maybe more), then TLVs. */
-export function decodeAck(data: Buffer, flags: number): NetlinkAck {
-  return decodeAckAt(data, 0, data.length, flags);
-}
-
-export function decodeAckAt(buf: Buffer, start: number, end: number, flags: number): NetlinkAck {
-  if (end - start < 4 + NLMSG_HDRLEN) throw new IpvsDecodeError('short NLMSG_ERROR');
-  const err = readS32(buf, start);
-  const reqLen = readU32(buf, start + 4);
-  const seq = readU32(buf, start + 12);
-  const ack: NetlinkAck = { errno: err === 0 ? 0 : -err, seq };
-  if (flags & NLM_F_ACK_TLVS) {
-    // After the header (CAPPED) or the whole request, aligned.
-    const skip = flags & NLM_F_CAPPED || err === 0 ? NLMSG_HDRLEN : (reqLen + 3) & ~3;
-    try {
-      const c = findAttributeAt(buf, Math.min(end, start + 4 + skip), end, NLMSGERR_ATTR_MSG);
-      if (c) ack.message = c.string();
-    } catch {
-      // extended ACK is a courtesy; a malformed one does not hide the errno
-    }
-  }
-  return ack;
 }

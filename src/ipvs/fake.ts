@@ -19,8 +19,8 @@
  */
 import { canonicalAddress, familyOf } from '../netlink/inet.js';
 import type { IpvsClient, IpvsOp, IpvsOpResult, ReadOptions } from './client.js';
+import { Errno } from '../netlink/constants.js';
 import {
-  Errno,
   formatVersion,
   IP_VS_VERSION_CODE,
   KNOWN_PERSISTENCE_ENGINES,

@@ -1,14 +1,31 @@
 /**
- * The kernel IpvsClient: generic netlink family "IPVS", resolved through nlctrl, over one
- * netlink socket (netlink-transport.ts: batching, ACK attribution, streamed dumps).
- * This file only knows IPVS: which command each operation is, and how each answer reads.
+ * The kernel IpvsClient: generic netlink family "IPVS", resolved through nlctrl
+ * (src/netlink/genl.ts), over one netlink socket (src/netlink/transport.ts: batching, ACK
+ * attribution, streamed dumps). This file only knows IPVS: which command each operation is,
+ * and how each answer reads (codec.ts).
  *
- * Writes are one batch: every operation its own message with its own ACK, so a refusal
- * is attributed to the exact operation and the independent rest still applies. Reads are
- * dumps decoded datagram by datagram; only decoded objects are kept.
+ * Writes are one batch: every operation its own message with its own sequence number, so a
+ * refusal is attributed to the exact operation and the independent rest still applies.
+ * Reads are dumps decoded datagram by datagram; only decoded objects are kept.
  */
-import type { NetlinkMessage } from 'netlink';
+import { Errno, NETLINK_GENERIC } from '../netlink/constants.js';
+import { genlAttrsAt, lookupFamily, parseGenl } from '../netlink/genl.js';
 import { familyOf } from '../netlink/inet.js';
+import {
+  attributeValueAt,
+  attributeValueEnd,
+  findAttribute,
+  findAttributeAt,
+  type NetlinkMessage,
+} from '../netlink/reader.js';
+import {
+  DumpError,
+  NetlinkTransport,
+  type BatchResult,
+  type TransportCounters,
+  type TransportOptions,
+} from '../netlink/transport.js';
+import { NetlinkWriter } from '../netlink/writer.js';
 import {
   describeOpObject,
   IpvsError,
@@ -19,18 +36,13 @@ import {
 } from './client.js';
 import {
   decodeDaemon,
-  decodeFamilyId,
   decodeInfo,
   decodeService,
   decodeTimeouts,
   decodeDestAt,
   decodeServiceAt,
-  findAttribute,
-  findAttributeAt,
   genlBody,
-  getFamilyPayload,
   type GenlBody,
-  parseGenl,
   putDaemon,
   putDaemonState,
   putDest,
@@ -39,16 +51,7 @@ import {
   putServiceKey,
   putTimeouts,
 } from './codec.js';
-import {
-  CmdAttr,
-  Errno,
-  GENL_HDRLEN,
-  GENL_ID_CTRL,
-  IPVS_GENL_VERSION,
-  IPVS_GENL_NAME,
-  IpvsCmd,
-  NETLINK_GENERIC,
-} from './constants.js';
+import { CmdAttr, IPVS_GENL_VERSION, IPVS_GENL_NAME, IpvsCmd } from './constants.js';
 import {
   errnoText,
   IpvsUnavailableError,
@@ -68,17 +71,9 @@ import type {
   Timeouts,
 } from './model.js';
 import { serviceId, serviceKeyOf } from './model.js';
-import {
-  DumpError,
-  NetlinkTransport,
-  type BatchResult,
-  type TransportCounters,
-  type TransportOptions,
-} from './netlink-transport.js';
-import { attributeValueAt, attributeValueEnd, IpvsDecodeError, NetlinkWriter } from './wire.js';
 
 /**
- * Socket and batching knobs (see netlink-transport.ts). An ACK costs about 1 KiB of
+ * Socket and batching knobs (see src/netlink/transport.ts). An ACK costs about 1 KiB of
  * receive buffer (skb overhead included); the defaults fit the receive buffer asked for.
  */
 export type KernelIpvsOptions = TransportOptions;
@@ -111,11 +106,8 @@ export class KernelIpvsClient implements IpvsClient {
    */
   static async over(transport: NetlinkTransport): Promise<KernelIpvsClient> {
     try {
-      const payload = getFamilyPayload(IPVS_GENL_NAME);
-      const result = await transport.request(GENL_ID_CTRL, (w) => w.append(payload));
-      const first = result.replies[0];
-      const id = result.errno === 0 && first ? decodeFamilyId(parseGenl(first.data).attrs) : null;
-      if (result.errno === Errno.EPERM)
+      const { errno, id } = await lookupFamily(transport, IPVS_GENL_NAME);
+      if (errno === Errno.EPERM)
         throw new IpvsUnavailableError('permission', PERMISSION_HELP, Errno.EPERM);
       if (id === null) throw new IpvsUnavailableError('no-ipvs', NO_IPVS_HELP, Errno.ENOENT);
       return new KernelIpvsClient(transport, id);
@@ -218,7 +210,7 @@ export class KernelIpvsClient implements IpvsClient {
           putServiceKey(w, keys[i] as ServiceKey);
         },
         (i, buf, payload, end) => {
-          const attrs = genlAttrs(payload, end);
+          const attrs = genlAttrsAt(payload, end);
           const nested = attributeValueAt(buf, attrs, end, CmdAttr.DEST);
           if (nested >= 0)
             (lists[i] as LiveDest[]).push(
@@ -318,7 +310,7 @@ export class KernelIpvsClient implements IpvsClient {
     this.checkOpen();
     try {
       await this.transport.dump(this.family, body, (buf, payload, end) =>
-        onReply(buf, genlAttrs(payload, end), end),
+        onReply(buf, genlAttrsAt(payload, end), end),
       );
     } catch (err) {
       if (err instanceof DumpError)
@@ -336,13 +328,6 @@ export class KernelIpvsClient implements IpvsClient {
   }
 }
 
-/** Where a reply's attributes start, after its genl header. */
-function genlAttrs(payload: number, end: number): number {
-  if (end - payload < GENL_HDRLEN)
-    throw new IpvsDecodeError(`genl payload of ${end - payload} bytes`);
-  return payload + GENL_HDRLEN;
-}
-
 /** One batch answer as the operation's result, in ipvsadm's words. */
 function opResult(op: IpvsOp, answer: BatchResult): IpvsOpResult {
   if (answer.lost)
@@ -355,7 +340,8 @@ function opResult(op: IpvsOp, answer: BatchResult): IpvsOpResult {
 function lostError(op: IpvsOp, errno: number, message: string): IpvsError {
   const reason =
     errno === Errno.ENOBUFS
-      ? 'Acknowledgement lost: the netlink receive buffer overflowed (ENOBUFS); the kernel may or may not have applied this operation, re-read the table'
+      ? 'Acknowledgement lost: the netlink receive buffer overflowed (ENOBUFS); the kernel may or' +
+        ' may not have applied this operation, re-read the table'
       : `No acknowledgement (${message}); the kernel may or may not have applied this operation, re-read the table`;
   return new IpvsError(op.op, describeOpObject(op), errno, reason);
 }

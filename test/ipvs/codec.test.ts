@@ -1,36 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import {
-  decodeAck,
   decodeDaemon,
   decodeDest,
   decodeInfo,
   decodeService,
   decodeStats,
   decodeTimeouts,
-  findAttribute,
-  frameMessage,
   genlPayload,
   netmaskBytes,
   netmaskPrefix,
-  parseGenl,
   putDaemon,
   putDest,
   putDestKey,
   putService,
   putServiceKey,
   putTimeouts,
-  splitMessages,
 } from '../../src/ipvs/codec.js';
-import { NetlinkWriter } from '../../src/ipvs/wire.js';
-import {
-  CmdAttr,
-  DestAttr,
-  IpvsCmd,
-  NLM_F_ACK,
-  NLM_F_REQUEST,
-  StatsAttr,
-  SvcAttr,
-} from '../../src/ipvs/constants.js';
+import { NLM_F_ACK, NLM_F_REQUEST } from '../../src/netlink/constants.js';
+import { parseGenl } from '../../src/netlink/genl.js';
+import { findAttribute } from '../../src/netlink/reader.js';
+import { frameMessage, NetlinkWriter } from '../../src/netlink/writer.js';
+import { CmdAttr, DestAttr, IpvsCmd, StatsAttr, SvcAttr } from '../../src/ipvs/constants.js';
 import { encodeOp } from '../../src/ipvs/kernel-client.js';
 import type { Dest, Service, SyncDaemon } from '../../src/ipvs/model.js';
 import type { IpvsOp } from '../../src/ipvs/client.js';
@@ -427,33 +417,6 @@ describe('codec: robustness', () => {
       out.raw(DestAttr.PORT, Buffer.from([0, 80]));
     });
     expect(decodeDest(dest, 'ipv6')).toMatchObject({ address: '2001:db8::1', family: 'ipv6' });
-  });
-
-  it('decodes ACKs with errno, sequence and extended message', () => {
-    const ack = Buffer.alloc(4 + 16);
-    ack.writeInt32LE(-3, 0);
-    ack.writeUInt32LE(36, 4);
-    ack.writeUInt32LE(1234, 12);
-    expect(decodeAck(ack, 0)).toEqual({ errno: 3, seq: 1234 });
-    const ok = Buffer.alloc(20);
-    ok.writeUInt32LE(20, 4);
-    ok.writeUInt32LE(5, 12);
-    const tlv = attrs((out) => out.raw(1, Buffer.from('hello\0')));
-    expect(decodeAck(Buffer.concat([ok, tlv]), 0x200)).toEqual({
-      errno: 0,
-      seq: 5,
-      message: 'hello',
-    });
-  });
-
-  it('splits a datagram of several messages', () => {
-    const a = frameMessage(2, 0, 1, 0, Buffer.alloc(20));
-    const b = frameMessage(3, 2, 2, 0, Buffer.alloc(4));
-    const msgs = splitMessages(Buffer.concat([a, b]));
-    expect(msgs.map((m) => [m.type, m.seq])).toEqual([
-      [2, 1],
-      [3, 2],
-    ]);
   });
 
   it('refuses what it cannot represent instead of guessing', () => {

@@ -1,7 +1,7 @@
 /**
  * Netlink request / ACK / dump machinery over the `netlink` package's RawNetlinkSocket
  * (one send() = one sendmsg; each received datagram is one 'message' event). Nothing here
- * knows IPVS: kernel-client.ts builds the messages.
+ * knows a family: callers write each message's payload (src/ipvs/kernel-client.ts for IPVS).
  *
  * Batches: many requests, each with its own sequence number, are concatenated into one
  * sendmsg. The kernel handles every message of a sendmsg in order; it answers a refusal
@@ -21,8 +21,7 @@
  * Dumps are streamed: each datagram is handed over when it arrives; the kernel runs one dump
  * at a time per socket, so dumps are serialised here.
  */
-import { RawNetlinkSocket, type NetlinkMessage } from 'netlink';
-import { decodeAckAt } from './codec.js';
+import { RawNetlinkSocket } from 'netlink';
 import {
   Errno,
   NLM_F_ACK,
@@ -34,7 +33,8 @@ import {
   NLMSG_NOOP,
   NLMSG_OVERRUN,
 } from './constants.js';
-import { MessageCursor, NetlinkWriter, readS32 } from './wire.js';
+import { decodeAckAt, MessageCursor, type NetlinkMessage, readS32 } from './reader.js';
+import { NetlinkWriter } from './writer.js';
 
 export interface TransportOptions {
   /** Messages per sendmsg (each awaiting its ACK before the next chunk goes out). */
@@ -198,7 +198,8 @@ export class NetlinkTransport {
     socket.on('truncatedMessage', (buf, info) =>
       this.onSocketError(
         Errno.EMSGSIZE,
-        `netlink datagram of ${info.truncated ?? '?'} bytes truncated to ${buf.length}: the receive buffer is too small`,
+        `netlink datagram of ${info.truncated ?? '?'} bytes truncated to ${buf.length}: ` +
+          'the receive buffer is too small',
       ),
     );
     socket.unref();

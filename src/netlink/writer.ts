@@ -1,105 +1,20 @@
 /**
- * Netlink bytes without per-attribute allocation: a writer that puts messages and attributes
- * straight into one growing buffer, and cursors that walk messages and attributes by offset.
+ * Writing netlink messages without per-attribute allocation: messages and attributes go
+ * straight into one growing buffer, which a sendmsg then sends whole. Reading is reader.ts.
  *
  * Why by hand: the `netlink` package's AttrStream allocates a header Buffer and a value
- * Buffer for every attribute and concatenates them per message, and its parseMessages /
- * parseAttributes allocate an object and a subarray per message and per attribute. A
- * 1000 x 10 apply is 11,000 messages of about 15 attributes; a 50,000-dest read is 50,000
- * messages of about 14: that allocation was most of lvsd's time in both (bench/ipvs-codec.ts).
- * The socket itself stays the package's.
- *
- * Layout as the kernel writes it (include/uapi/linux/netlink.h): nlmsghdr is u32 length,
- * u16 type, u16 flags, u32 seq, u32 port, all host order; an attribute is u16 length (header
- * and value, without padding), u16 type, the value, then padding to 4 bytes. A nest's length
- * covers its attributes and their padding, as nla_nest_end() computes it.
+ * Buffer for every attribute and concatenates them per message. A 1000 x 10 apply is 11,000
+ * messages of about 15 attributes: that allocation was most of lvsd's time in it
+ * (bench/ipvs-codec.ts).
  */
 import { isIPv6 } from 'node:net';
-import { expandIpv6 } from '../netlink/inet.js';
-
-/** The codec met bytes it cannot turn into the model (never for merely unknown attributes). */
-export class IpvsDecodeError extends Error {
-  override readonly name = 'IpvsDecodeError';
-}
-
-const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-export const NLMSG_HDRLEN = 16;
-const NLA_HDRLEN = 4;
-/** NLA_F_NESTED and NLA_F_NET_BYTEORDER: flags, not part of the type. */
-const NLA_TYPE_MASK = 0x3fff;
-const MAX_ATTR_LENGTH = 0xffff;
-
-const align4 = (n: number) => (n + 3) & ~3;
-
-/*
- * Byte-level readers for the hot decoders (dumps of 50,000 dests): one call per value, no
- * bounds check of their own (the caller checked the attribute's length). In a process that
- * has just started, code runs unoptimised for a while, and under the lab's emulation that
- * while is seconds: every call saved per attribute shows there.
- */
-export function u16At(buf: Buffer, at: number): number {
-  return LE
-    ? (buf[at] as number) | ((buf[at + 1] as number) << 8)
-    : ((buf[at] as number) << 8) | (buf[at + 1] as number);
-}
-export function u32At(buf: Buffer, at: number): number {
-  return LE
-    ? ((buf[at] as number) |
-        ((buf[at + 1] as number) << 8) |
-        ((buf[at + 2] as number) << 16) |
-        ((buf[at + 3] as number) << 24)) >>>
-        0
-    : (((buf[at] as number) << 24) |
-        ((buf[at + 1] as number) << 16) |
-        ((buf[at + 2] as number) << 8) |
-        (buf[at + 3] as number)) >>>
-        0;
-}
-export function be16At(buf: Buffer, at: number): number {
-  return ((buf[at] as number) << 8) | (buf[at + 1] as number);
-}
-/** Where the value of the first attribute `which` between start and end begins; -1 if none. */
-export function attributeValueAt(buf: Buffer, start: number, end: number, which: number): number {
-  let at = start;
-  while (at + NLA_HDRLEN <= end) {
-    const length = u16At(buf, at);
-    if (length < NLA_HDRLEN || at + length > end) throw attrOverrun(at, length);
-    if ((u16At(buf, at + 2) & NLA_TYPE_MASK) === which) return at + NLA_HDRLEN;
-    at += align4(length);
-  }
-  return -1;
-}
-/** The end of the value that begins at `value` (found by attributeValueAt). */
-export function attributeValueEnd(buf: Buffer, value: number): number {
-  return value - NLA_HDRLEN + u16At(buf, value - NLA_HDRLEN);
-}
-
-/** The attribute at `at` overruns its container, or is shorter than its header. */
-export function attrOverrun(at: number, length: number): IpvsDecodeError {
-  return new IpvsDecodeError(
-    `netlink attribute of length ${length} at offset ${at} overruns its container`,
-  );
-}
-/** A value shorter than its type. */
-export function shortValue(what: string, length: number, expected: number): IpvsDecodeError {
-  return new IpvsDecodeError(`${what}: attribute of ${length} bytes, expected ${expected}`);
-}
+import { GENL_HDRLEN, NLA_HDRLEN, NLA_MAX_LENGTH, NLMSG_HDRLEN, nlaAlign } from './constants.js';
+import { expandIpv6 } from './inet.js';
+import { LITTLE_ENDIAN as LE } from './reader.js';
 
 export function writeU32(buf: Buffer, value: number, offset = 0): void {
   if (LE) buf.writeUInt32LE(value >>> 0, offset);
   else buf.writeUInt32BE(value >>> 0, offset);
-}
-export function readU16(buf: Buffer, offset: number): number {
-  return LE ? buf.readUInt16LE(offset) : buf.readUInt16BE(offset);
-}
-export function readU32(buf: Buffer, offset: number): number {
-  return LE ? buf.readUInt32LE(offset) : buf.readUInt32BE(offset);
-}
-export function readS32(buf: Buffer, offset: number): number {
-  return LE ? buf.readInt32LE(offset) : buf.readInt32BE(offset);
-}
-export function readU64(buf: Buffer, offset: number): number {
-  return Number(LE ? buf.readBigUInt64LE(offset) : buf.readBigUInt64BE(offset));
 }
 
 /** Writes netlink messages back to back into one buffer, which grows as needed. */
@@ -165,12 +80,12 @@ export class NetlinkWriter {
 
   /** struct genlmsghdr: cmd, version, 2 reserved bytes. */
   genlHeader(cmd: number, version: number): void {
-    this.ensure(4);
+    this.ensure(GENL_HDRLEN);
     this.buf[this.offset] = cmd;
     this.buf[this.offset + 1] = version;
     this.buf[this.offset + 2] = 0;
     this.buf[this.offset + 3] = 0;
-    this.offset += 4;
+    this.offset += GENL_HDRLEN;
   }
 
   beginNested(type: number): void {
@@ -182,7 +97,7 @@ export class NetlinkWriter {
     const start = this.nests.pop();
     if (start === undefined) throw new Error('endNested without beginNested');
     const length = this.offset - start;
-    if (length > MAX_ATTR_LENGTH) throw new Error(`netlink attribute of ${length} bytes`);
+    if (length > NLA_MAX_LENGTH) throw new Error(`netlink attribute of ${length} bytes`);
     this.writeU16At(start, length);
   }
 
@@ -235,13 +150,13 @@ export class NetlinkWriter {
   /** A NUL-terminated string. */
   string(type: number, value: string): void {
     const length = Buffer.byteLength(value) + 1;
-    const v = this.head(type, length, align4(length));
+    const v = this.head(type, length, nlaAlign(length));
     this.buf.write(value, v);
     for (let i = v + length - 1; i < this.offset; i++) this.buf[i] = 0;
   }
 
   raw(type: number, value: Uint8Array): void {
-    const v = this.head(type, value.length, align4(value.length));
+    const v = this.head(type, value.length, nlaAlign(value.length));
     this.buf.set(value, v);
     for (let i = v + value.length; i < this.offset; i++) this.buf[i] = 0;
   }
@@ -260,7 +175,7 @@ export class NetlinkWriter {
       this.set32(v, known, false);
     } else if (writeIpv4(b, v, address)) {
       if (ipv4Values.size >= IPV4_VALUES_MAX) ipv4Values.clear();
-      ipv4Values.set(address, b.readInt32BE(v)); // signed: stays a small integer (see codec's ipv4Text)
+      ipv4Values.set(address, b.readInt32BE(v)); // signed: a small integer (see ipvs/codec.ts, ipv4Text)
     } else {
       if (width !== 16) throw new Error(`not an IPv4 address: ${address}`);
       writeIpv6(b, v, address);
@@ -279,7 +194,7 @@ export class NetlinkWriter {
    * padding; moves past both and returns where the value goes.
    */
   private head(type: number, valueLength: number, slot: number): number {
-    if (valueLength + NLA_HDRLEN > MAX_ATTR_LENGTH)
+    if (valueLength + NLA_HDRLEN > NLA_MAX_LENGTH)
       throw new Error(`netlink attribute of ${valueLength} bytes`);
     const at = this.offset;
     if (at + NLA_HDRLEN + slot > this.buf.length) this.ensure(NLA_HDRLEN + slot);
@@ -312,7 +227,7 @@ export class NetlinkWriter {
   /** Moves past a value of `length` bytes and zeroes the padding after it. */
   private pad(length: number): void {
     const end = this.offset + length;
-    const aligned = align4(end);
+    const aligned = nlaAlign(end);
     for (let i = end; i < aligned; i++) this.buf[i] = 0;
     this.offset = aligned;
   }
@@ -369,103 +284,19 @@ function writeIpv6(buf: Buffer, offset: number, address: string): void {
 }
 
 /**
- * Walks the attributes between `start` and `end` of a buffer. After next() returns true,
- * `type` (flags masked off), `value` and `valueEnd` describe the current attribute.
+ * One complete netlink message in one contiguous buffer, padded to 4 bytes so messages can
+ * be concatenated into one sendmsg (the kernel walks a batch with NLMSG_ALIGN).
  */
-export class AttrCursor {
-  type = 0;
-  value = 0;
-  valueEnd = 0;
-  private at: number;
-
-  constructor(
-    readonly buf: Buffer,
-    start = 0,
-    private readonly end = buf.length,
-  ) {
-    this.at = start;
-  }
-
-  next(): boolean {
-    const at = this.at;
-    // Fewer than a header's bytes left is trailing padding.
-    if (at + NLA_HDRLEN > this.end) return false;
-    const length = u16At(this.buf, at);
-    if (length < NLA_HDRLEN || at + length > this.end) throw attrOverrun(at, length);
-    this.type = u16At(this.buf, at + 2) & NLA_TYPE_MASK;
-    this.value = at + NLA_HDRLEN;
-    this.valueEnd = at + length;
-    this.at = at + align4(length);
-    return true;
-  }
-
-  get valueLength(): number {
-    return this.valueEnd - this.value;
-  }
-
-  /** Throws unless the current value has at least `bytes` bytes. */
-  need(bytes: number, what: string): number {
-    if (this.valueEnd - this.value < bytes)
-      throw new IpvsDecodeError(
-        `${what}: attribute of ${this.valueEnd - this.value} bytes, expected ${bytes}`,
-      );
-    return this.value;
-  }
-
-  u8(what: string): number {
-    return this.buf[this.need(1, what)] as number;
-  }
-  u16(what: string): number {
-    return readU16(this.buf, this.need(2, what));
-  }
-  be16(what: string): number {
-    return this.buf.readUInt16BE(this.need(2, what));
-  }
-  u32(what: string): number {
-    return readU32(this.buf, this.need(4, what));
-  }
-  /** A NUL-terminated (or unterminated) string. */
-  string(): string {
-    const nul = this.buf.indexOf(0, this.value);
-    const end = nul === -1 || nul > this.valueEnd ? this.valueEnd : nul;
-    return this.buf.toString('utf8', this.value, end);
-  }
-  /** The current value as a view (for rare attributes only: it allocates). */
-  slice(): Buffer {
-    return this.buf.subarray(this.value, this.valueEnd);
-  }
-}
-
-/**
- * Walks the netlink messages of a datagram. After next() returns true, the header fields
- * and the payload's bounds describe the current message.
- */
-export class MessageCursor {
-  type = 0;
-  flags = 0;
-  seq = 0;
-  port = 0;
-  payload = 0;
-  payloadEnd = 0;
-  private at = 0;
-
-  constructor(readonly buf: Buffer) {}
-
-  next(): boolean {
-    const at = this.at;
-    if (at + NLMSG_HDRLEN > this.buf.length) return false;
-    const length = u32At(this.buf, at);
-    if (length < NLMSG_HDRLEN || at + length > this.buf.length)
-      throw new IpvsDecodeError(
-        `netlink message of length ${length} at offset ${at} overruns its datagram of ${this.buf.length} bytes`,
-      );
-    this.type = u16At(this.buf, at + 4);
-    this.flags = u16At(this.buf, at + 6);
-    this.seq = u32At(this.buf, at + 8);
-    this.port = u32At(this.buf, at + 12);
-    this.payload = at + NLMSG_HDRLEN;
-    this.payloadEnd = at + length;
-    this.at = at + align4(length);
-    return true;
-  }
+export function frameMessage(
+  type: number,
+  flags: number,
+  seq: number,
+  port: number,
+  payload: Uint8Array,
+): Buffer {
+  const w = new NetlinkWriter(NLMSG_HDRLEN + payload.length + 4);
+  w.beginMessage(type, flags, seq, port);
+  w.append(payload);
+  w.endMessage();
+  return w.bytes();
 }
