@@ -12,20 +12,20 @@
  * - stats come twice, as STATS (32-bit counters) and STATS64; STATS64 wins when present;
  * - unknown attributes (newer kernels) are skipped, so are STATS_ATTR_PAD fillers.
  */
+import { NLA_ALIGNTO, NLA_HDRLEN, NLA_TYPE_MASK } from '../netlink/constants.js';
+import { AF_INET, AF_INET6, bytesToAddress, prefixToIpv4MaskValue } from '../netlink/inet.js';
 import {
   AttrCursor,
-  attributeValueEnd,
   attrOverrun,
   be16At,
+  be32At,
   NetlinkDecodeError,
-  readU32,
-  readU64,
   shortValue,
   u16At,
   u32At,
+  u64At,
 } from '../netlink/reader.js';
-import { AF_INET, AF_INET6, bytesToAddress, prefixToIpv4MaskValue } from '../netlink/inet.js';
-import { NetlinkWriter, writeU32 } from '../netlink/writer.js';
+import { NetlinkWriter, type PayloadWriter } from '../netlink/writer.js';
 import {
   CmdAttr,
   ConnFwd,
@@ -155,16 +155,10 @@ export function numberToServiceFlags(n: number): ServiceFlags {
   };
 }
 
-/** The NETMASK attribute's bytes for a prefix length (see the header comment). */
-export function netmaskBytes(family: Family, prefix: number): Buffer {
-  const b = Buffer.alloc(4);
-  if (family === 'ipv6') writeU32(b, prefix);
-  else b.writeUInt32BE(prefixToIpv4MaskValue(prefix));
-  return b;
-}
+/** The prefix length a NETMASK attribute's 4 bytes stand for (see the header comment). */
 export function netmaskPrefix(family: Family, bytes: Buffer): number {
-  if (family === 'ipv6') return readU32(bytes, 0);
-  const mask = bytes.readUInt32BE(0);
+  if (family === 'ipv6') return u32At(bytes, 0);
+  const mask = be32At(bytes, 0);
   const hostBits = ~mask >>> 0;
   // Contiguous: the host bits are all ones at the bottom (their successor a power of two).
   if ((hostBits & (hostBits + 1)) !== 0)
@@ -278,10 +272,12 @@ export function putTimeouts(w: NetlinkWriter, timeouts: Partial<Timeouts>): void
   if (timeouts.udp !== undefined) w.u32(CmdAttr.TIMEOUT_UDP, timeouts.udp);
 }
 
-/** Writes a genl message body: the genl header, then the attributes. */
-export type GenlBody = (w: NetlinkWriter) => void;
-
-export function genlBody(cmd: number, attrs?: GenlBody, version = IPVS_GENL_VERSION): GenlBody {
+/** Writes an IPVS message's payload: the genl header, then the attributes. */
+export function genlBody(
+  cmd: number,
+  attrs?: PayloadWriter,
+  version = IPVS_GENL_VERSION,
+): PayloadWriter {
   return (w) => {
     w.genlHeader(cmd, version);
     if (attrs) attrs(w);
@@ -289,7 +285,11 @@ export function genlBody(cmd: number, attrs?: GenlBody, version = IPVS_GENL_VERS
 }
 
 /** The genl header plus attributes as bytes of their own: the payload of one netlink message. */
-export function genlPayload(cmd: number, attrs?: GenlBody, version = IPVS_GENL_VERSION): Buffer {
+export function genlPayload(
+  cmd: number,
+  attrs?: PayloadWriter,
+  version = IPVS_GENL_VERSION,
+): Buffer {
   const w = new NetlinkWriter(256);
   genlBody(cmd, attrs, version)(w);
   return w.bytes();
@@ -316,12 +316,8 @@ export function emptyStats(): Stats {
 
 /** A counter that is u32 in STATS and u64 in STATS64 (INBYTES/OUTBYTES are u64 in both). */
 function counter(c: AttrCursor): number {
-  if (c.valueLength >= 8) return readU64(c.buf, c.value);
+  if (c.valueLength >= 8) return u64At(c.buf, c.value);
   return c.u32('stats counter');
-}
-
-export function decodeStats(buf: Buffer): Stats {
-  return decodeStatsAt(buf, 0, buf.length);
 }
 
 /** Which Stats field each IPVS_STATS_ATTR_* fills (PAD and newer attributes: none). */
@@ -402,12 +398,11 @@ function tunnelFlagsOf(bits: number): { csum: boolean; remcsum: boolean } {
   ] as { csum: boolean; remcsum: boolean };
 }
 
-/** A service from the attributes nested in IPVS_CMD_ATTR_SERVICE (dests left empty). */
-/** `withStats: false` leaves the counters undecoded (the planner never reads them). */
-export function decodeService(nested: Buffer, withStats = true): LiveService {
-  return decodeServiceAt(nested, 0, nested.length, withStats);
-}
-
+/**
+ * A service from the attributes nested in IPVS_CMD_ATTR_SERVICE, between start and end
+ * (dests left empty). `withStats: false` leaves the counters undecoded (the planner never
+ * reads them).
+ */
 export function decodeServiceAt(
   buf: Buffer,
   start: number,
@@ -426,15 +421,17 @@ export function decodeServiceAt(
   let timeout = 0;
   let netmaskAt = -1;
   let stats = -1;
+  let statsEnd = -1;
   let stats64 = -1;
+  let stats64End = -1;
   // Written out like decodeDestAt's walk, for the same reason (5,000 services in a read).
   let at = start;
-  while (at + 4 <= end) {
+  while (at + NLA_HDRLEN <= end) {
     const length = u16At(buf, at);
-    if (length < 4 || at + length > end) throw attrOverrun(at, length);
-    const v = at + 4;
-    const size = length - 4;
-    switch (u16At(buf, at + 2) & 0x3fff) {
+    if (length < NLA_HDRLEN || at + length > end) throw attrOverrun(at, length);
+    const v = at + NLA_HDRLEN;
+    const size = length - NLA_HDRLEN;
+    switch (u16At(buf, at + 2) & NLA_TYPE_MASK) {
       case SvcAttr.AF:
         if (size < 2) throw shortValue('IPVS_SVC_ATTR_AF', size, 2);
         af = u16At(buf, v);
@@ -475,14 +472,17 @@ export function decodeServiceAt(
         break;
       case SvcAttr.STATS:
         stats = v;
+        statsEnd = at + length;
         break;
       case SvcAttr.STATS64:
         stats64 = v;
+        stats64End = at + length;
         break;
       default:
         break;
     }
-    at += (length + 3) & ~3;
+    // nlaAlign(), written out: one call less per attribute while this runs unoptimised.
+    at += (length + NLA_ALIGNTO - 1) & ~(NLA_ALIGNTO - 1);
   }
   if (af === -1) throw new IpvsDecodeError('service without IPVS_SVC_ATTR_AF');
   const family = afToFamily(af);
@@ -492,7 +492,6 @@ export function decodeServiceAt(
       : family === 'ipv6'
         ? 128
         : 32;
-  const chosen = withStats ? (stats64 >= 0 ? stats64 : stats) : -1;
   const service: LiveService =
     fwmark !== 0
       ? {
@@ -517,7 +516,8 @@ export function decodeServiceAt(
           pe,
           dests: [],
         };
-  if (chosen >= 0) service.stats = decodeNestedStats(buf, chosen);
+  if (withStats && stats64 >= 0) service.stats = decodeStatsAt(buf, stats64, stats64End);
+  else if (withStats && stats >= 0) service.stats = decodeStatsAt(buf, stats, statsEnd);
   return service;
 }
 
@@ -535,21 +535,9 @@ function stringIn(buf: Buffer, at: number, end: number): string {
 }
 
 /**
- * The counters nested in the attribute whose value starts at `value` (its length was checked
- * by the walk that found it).
+ * A dest from the attributes nested in IPVS_CMD_ATTR_DEST, between start and end. Kernels
+ * before 3.18 send no ADDR_FAMILY: the dest then has the service's family.
  */
-function decodeNestedStats(buf: Buffer, value: number): Stats {
-  return decodeStatsAt(buf, value, attributeValueEnd(buf, value));
-}
-
-/**
- * A dest from the attributes nested in IPVS_CMD_ATTR_DEST. Kernels before 3.18 send no
- * ADDR_FAMILY: the dest then has the service's family.
- */
-export function decodeDest(nested: Buffer, serviceFamily: Family, withStats = true): LiveDest {
-  return decodeDestAt(nested, 0, nested.length, serviceFamily, withStats);
-}
-
 export function decodeDestAt(
   buf: Buffer,
   start: number,
@@ -572,16 +560,18 @@ export function decodeDestAt(
   let tunPort = 0;
   let tunFlags = 0;
   let stats = -1;
+  let statsEnd = -1;
   let stats64 = -1;
+  let stats64End = -1;
   // The attribute walk is written out here, not through AttrCursor: this runs for every
   // dest of a dump, and call depth is what unoptimised code pays for (src/netlink/reader.ts).
   let at = start;
-  while (at + 4 <= end) {
+  while (at + NLA_HDRLEN <= end) {
     const length = u16At(buf, at);
-    if (length < 4 || at + length > end) throw attrOverrun(at, length);
-    const v = at + 4;
-    const size = length - 4;
-    switch (u16At(buf, at + 2) & 0x3fff) {
+    if (length < NLA_HDRLEN || at + length > end) throw attrOverrun(at, length);
+    const v = at + NLA_HDRLEN;
+    const size = length - NLA_HDRLEN;
+    switch (u16At(buf, at + 2) & NLA_TYPE_MASK) {
       case DestAttr.ADDR:
         addrAt = v;
         addrEnd = at + length;
@@ -620,6 +610,7 @@ export function decodeDestAt(
         break;
       case DestAttr.STATS:
         stats = v;
+        statsEnd = at + length;
         break;
       case DestAttr.ADDR_FAMILY:
         if (size < 2) throw shortValue('IPVS_DEST_ATTR_ADDR_FAMILY', size, 2);
@@ -627,6 +618,7 @@ export function decodeDestAt(
         break;
       case DestAttr.STATS64:
         stats64 = v;
+        stats64End = at + length;
         break;
       case DestAttr.TUN_TYPE:
         if (size < 1) throw shortValue('IPVS_DEST_ATTR_TUN_TYPE', size, 1);
@@ -643,7 +635,8 @@ export function decodeDestAt(
       default:
         break;
     }
-    at += (length + 3) & ~3;
+    // nlaAlign(), written out: one call less per attribute while this runs unoptimised.
+    at += (length + NLA_ALIGNTO - 1) & ~(NLA_ALIGNTO - 1);
   }
   if (addrAt === -1) throw new IpvsDecodeError('dest without IPVS_DEST_ATTR_ADDR');
   const family = af === -1 ? serviceFamily : afToFamily(af);
@@ -662,8 +655,8 @@ export function decodeDestAt(
     inactiveConns: inactive,
     persistConns: persist,
   };
-  const chosen = withStats ? (stats64 >= 0 ? stats64 : stats) : -1;
-  if (chosen >= 0) dest.stats = decodeNestedStats(buf, chosen);
+  if (withStats && stats64 >= 0) dest.stats = decodeStatsAt(buf, stats64, stats64End);
+  else if (withStats && stats >= 0) dest.stats = decodeStatsAt(buf, stats, statsEnd);
   return dest;
 }
 

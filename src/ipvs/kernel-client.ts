@@ -11,13 +11,7 @@
 import { Errno, NETLINK_GENERIC } from '../netlink/constants.js';
 import { genlAttrsAt, lookupFamily, parseGenl } from '../netlink/genl.js';
 import { familyOf } from '../netlink/inet.js';
-import {
-  attributeValueAt,
-  attributeValueEnd,
-  findAttribute,
-  findAttributeAt,
-  type NetlinkMessage,
-} from '../netlink/reader.js';
+import { AttrCursor, type NetlinkMessage } from '../netlink/reader.js';
 import {
   DumpError,
   NetlinkTransport,
@@ -25,7 +19,7 @@ import {
   type TransportCounters,
   type TransportOptions,
 } from '../netlink/transport.js';
-import { NetlinkWriter } from '../netlink/writer.js';
+import type { NetlinkWriter, PayloadWriter } from '../netlink/writer.js';
 import {
   describeOpObject,
   IpvsError,
@@ -37,12 +31,10 @@ import {
 import {
   decodeDaemon,
   decodeInfo,
-  decodeService,
   decodeTimeouts,
   decodeDestAt,
   decodeServiceAt,
   genlBody,
-  type GenlBody,
   putDaemon,
   putDaemonState,
   putDest,
@@ -77,6 +69,9 @@ import { serviceId, serviceKeyOf } from './model.js';
  * receive buffer (skb overhead included); the defaults fit the receive buffer asked for.
  */
 export type KernelIpvsOptions = TransportOptions;
+
+/** What a dump handler's cursor points at before its first reply. */
+const NO_BYTES = Buffer.alloc(0);
 
 export class KernelIpvsClient implements IpvsClient {
   private closed = false;
@@ -161,21 +156,22 @@ export class KernelIpvsClient implements IpvsClient {
     }
     const reply = replies[0];
     if (!reply) return null;
-    const nested = findAttribute(parseGenl(reply.data).attrs, CmdAttr.SERVICE);
-    return nested ? decodeService(nested) : null;
+    const { attrs } = parseGenl(reply.data);
+    const c = new AttrCursor(attrs);
+    return c.find(CmdAttr.SERVICE) ? decodeServiceAt(attrs, c.value, c.valueEnd) : null;
   }
 
   async listServices(options: ReadOptions = {}): Promise<LiveService[]> {
     const services: LiveService[] = [];
     const stats = options.stats !== false;
+    const c = new AttrCursor(NO_BYTES);
     await this.dump(
       genlBody(IpvsCmd.GET_SERVICE),
       'list-services',
       'services',
       (buf, start, end) => {
-        const nested = attributeValueAt(buf, start, end, CmdAttr.SERVICE);
-        if (nested >= 0)
-          services.push(decodeServiceAt(buf, nested, attributeValueEnd(buf, nested), stats));
+        if (c.reset(buf, start, end).find(CmdAttr.SERVICE))
+          services.push(decodeServiceAt(buf, c.value, c.valueEnd, stats));
       },
     );
     return services;
@@ -201,6 +197,7 @@ export class KernelIpvsClient implements IpvsClient {
   private async readDests(keys: readonly ServiceKey[], stats: boolean): Promise<LiveDest[][]> {
     this.checkOpen();
     const lists: LiveDest[][] = keys.map(() => []);
+    const c = new AttrCursor(NO_BYTES);
     try {
       await this.transport.dumpEach(
         this.family,
@@ -210,17 +207,9 @@ export class KernelIpvsClient implements IpvsClient {
           putServiceKey(w, keys[i] as ServiceKey);
         },
         (i, buf, payload, end) => {
-          const attrs = genlAttrsAt(payload, end);
-          const nested = attributeValueAt(buf, attrs, end, CmdAttr.DEST);
-          if (nested >= 0)
+          if (c.reset(buf, genlAttrsAt(payload, end), end).find(CmdAttr.DEST))
             (lists[i] as LiveDest[]).push(
-              decodeDestAt(
-                buf,
-                nested,
-                attributeValueEnd(buf, nested),
-                (keys[i] as ServiceKey).family,
-                stats,
-              ),
+              decodeDestAt(buf, c.value, c.valueEnd, (keys[i] as ServiceKey).family, stats),
             );
         },
       );
@@ -244,8 +233,8 @@ export class KernelIpvsClient implements IpvsClient {
       'list-daemons',
       'sync daemons',
       (buf, start, end) => {
-        const nested = findAttributeAt(buf, start, end, CmdAttr.DAEMON);
-        if (nested) daemons.push(decodeDaemon(nested.slice()));
+        const c = new AttrCursor(buf, start, end);
+        if (c.find(CmdAttr.DAEMON)) daemons.push(decodeDaemon(c.slice()));
       },
     );
     return daemons;
@@ -288,7 +277,7 @@ export class KernelIpvsClient implements IpvsClient {
 
   /** One request with an ACK: the data messages that came before it, or an IpvsError. */
   private async request(
-    body: GenlBody,
+    body: PayloadWriter,
     operation: string,
     object: string,
   ): Promise<NetlinkMessage[]> {
@@ -302,7 +291,7 @@ export class KernelIpvsClient implements IpvsClient {
 
   /** A dump: `onReply` gets where each reply's attributes lie in its datagram, as it arrives. */
   private async dump(
-    body: GenlBody,
+    body: PayloadWriter,
     operation: string,
     object: string,
     onReply: (buf: Buffer, attrs: number, end: number) => void,
@@ -346,19 +335,12 @@ function lostError(op: IpvsOp, errno: number, message: string): IpvsError {
   return new IpvsError(op.op, describeOpObject(op), errno, reason);
 }
 
-/** The genl payload (command + attributes) for one operation, as bytes of its own. */
-export function encodeOp(op: IpvsOp): Buffer {
-  const w = new NetlinkWriter(256);
-  opBody(op)(w);
-  return w.bytes();
-}
-
 /** Writes the genl payload (command + attributes) for one operation. */
-export function opBody(op: IpvsOp): GenlBody {
+export function opBody(op: IpvsOp): PayloadWriter {
   return (w) => writeOp(w, op);
 }
 
-export function writeOp(w: NetlinkWriter, op: IpvsOp): void {
+function writeOp(w: NetlinkWriter, op: IpvsOp): void {
   switch (op.op) {
     case 'add-service':
     case 'edit-service':

@@ -23,7 +23,6 @@ export const NLM_F_CAPPED = 0x100;
 /** In an ACK: extended ACK TLVs follow. */
 export const NLM_F_ACK_TLVS = 0x200;
 export const NLMSGERR_ATTR_MSG = 1;
-export const NLMSGERR_ATTR_OFFS = 2;
 
 // struct nlattr: u16 length (header and value, without padding), u16 type, the value, then
 // padding to NLA_ALIGNTO. A nest's length covers its attributes and their padding.

@@ -10,7 +10,7 @@ import {
   GENL_HDRLEN,
   GENL_ID_CTRL,
 } from './constants.js';
-import { findAttributeAt, NetlinkDecodeError } from './reader.js';
+import { AttrCursor, NetlinkDecodeError } from './reader.js';
 import type { NetlinkTransport } from './transport.js';
 
 /** nlctrl does not check the version it is asked with; lvsd has always sent 1. */
@@ -59,6 +59,6 @@ export async function lookupFamily(
 }
 
 function decodeFamilyId(attrs: Buffer): number | null {
-  const c = findAttributeAt(attrs, 0, attrs.length, CTRL_ATTR_FAMILY_ID);
-  return c ? c.u16('CTRL_ATTR_FAMILY_ID') : null;
+  const c = new AttrCursor(attrs);
+  return c.find(CTRL_ATTR_FAMILY_ID) ? c.u16('CTRL_ATTR_FAMILY_ID') : null;
 }

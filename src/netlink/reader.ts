@@ -1,7 +1,7 @@
 /**
- * Reading netlink bytes without per-attribute allocation: integer readers, cursors that walk
- * the messages of a datagram and the attributes of a message by offset, and ACK decoding.
- * Writing is writer.ts.
+ * Reading netlink bytes without per-attribute allocation: the integer readers, a cursor that
+ * walks the messages of a datagram and one that walks the attributes of a message, both by
+ * offset, and ACK decoding. Writing is writer.ts.
  *
  * Why by hand: the `netlink` package's parseMessages / parseAttributes allocate an object and
  * a subarray per message and per attribute. A 50,000-dest read is 50,000 messages of about
@@ -34,10 +34,11 @@ export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 
 const LE = LITTLE_ENDIAN;
 
 /*
- * Byte-level readers for the hot decoders (dumps of 50,000 dests): one call per value, no
- * bounds check of their own (the caller checked the attribute's length). In a process that
- * has just started, code runs unoptimised for a while, and under the lab's emulation that
- * while is seconds: every call saved per attribute shows there.
+ * The integer readers, host order (headers, most attribute values) and network order (ports,
+ * IPv4 masks): one call per value and no bounds check of their own, since the caller checked
+ * the attribute's length (AttrCursor.need, or the hot decoders' own checks). In a process
+ * that has just started, code runs unoptimised for a while, and under the lab's emulation
+ * that while is seconds: every call saved per attribute of a 50,000-dest dump shows there.
  */
 export function u16At(buf: Buffer, at: number): number {
   return LE
@@ -57,23 +58,26 @@ export function u32At(buf: Buffer, at: number): number {
         (buf[at + 3] as number)) >>>
         0;
 }
+export function s32At(buf: Buffer, at: number): number {
+  return u32At(buf, at) | 0;
+}
+/** A u64 counter as a number: exact below 2^53, rounded to the nearest double above. */
+export function u64At(buf: Buffer, at: number): number {
+  const low = u32At(buf, LE ? at : at + 4);
+  const high = u32At(buf, LE ? at + 4 : at);
+  return high * 0x1_0000_0000 + low;
+}
 export function be16At(buf: Buffer, at: number): number {
   return ((buf[at] as number) << 8) | (buf[at + 1] as number);
 }
-/** Where the value of the first attribute `which` between start and end begins; -1 if none. */
-export function attributeValueAt(buf: Buffer, start: number, end: number, which: number): number {
-  let at = start;
-  while (at + NLA_HDRLEN <= end) {
-    const length = u16At(buf, at);
-    if (length < NLA_HDRLEN || at + length > end) throw attrOverrun(at, length);
-    if ((u16At(buf, at + 2) & NLA_TYPE_MASK) === which) return at + NLA_HDRLEN;
-    at += nlaAlign(length);
-  }
-  return -1;
-}
-/** The end of the value that begins at `value` (found by attributeValueAt). */
-export function attributeValueEnd(buf: Buffer, value: number): number {
-  return value - NLA_HDRLEN + u16At(buf, value - NLA_HDRLEN);
+export function be32At(buf: Buffer, at: number): number {
+  return (
+    (((buf[at] as number) << 24) |
+      ((buf[at + 1] as number) << 16) |
+      ((buf[at + 2] as number) << 8) |
+      (buf[at + 3] as number)) >>>
+    0
+  );
 }
 
 /** The attribute at `at` overruns its container, or is shorter than its header. */
@@ -87,35 +91,35 @@ export function shortValue(what: string, length: number, expected: number): Netl
   return new NetlinkDecodeError(`${what}: attribute of ${length} bytes, expected ${expected}`);
 }
 
-export function readU16(buf: Buffer, offset: number): number {
-  return LE ? buf.readUInt16LE(offset) : buf.readUInt16BE(offset);
-}
-export function readU32(buf: Buffer, offset: number): number {
-  return LE ? buf.readUInt32LE(offset) : buf.readUInt32BE(offset);
-}
-export function readS32(buf: Buffer, offset: number): number {
-  return LE ? buf.readInt32LE(offset) : buf.readInt32BE(offset);
-}
-export function readU64(buf: Buffer, offset: number): number {
-  return Number(LE ? buf.readBigUInt64LE(offset) : buf.readBigUInt64BE(offset));
-}
-
 /**
- * Walks the attributes between `start` and `end` of a buffer. After next() returns true,
- * `type` (flags masked off), `value` and `valueEnd` describe the current attribute.
+ * Walks the attributes between `start` and `end` of a buffer: the one way lvsd reads
+ * attributes, except in the IPVS service and dest decoders, which write the same walk out
+ * for speed. After next() or find() returns true, `type` (flags masked off), `value` and
+ * `valueEnd` describe the current attribute.
  */
 export class AttrCursor {
   type = 0;
   value = 0;
   valueEnd = 0;
+  buf: Buffer;
   private at: number;
+  private end: number;
 
-  constructor(
-    readonly buf: Buffer,
-    start = 0,
-    private readonly end = buf.length,
-  ) {
+  constructor(buf: Buffer, start = 0, end = buf.length) {
+    this.buf = buf;
     this.at = start;
+    this.end = end;
+  }
+
+  /**
+   * Starts over on other bytes: a dump's handler keeps one cursor for all its messages
+   * rather than allocate one per message.
+   */
+  reset(buf: Buffer, start: number, end: number): this {
+    this.buf = buf;
+    this.at = start;
+    this.end = end;
+    return this;
   }
 
   next(): boolean {
@@ -131,6 +135,12 @@ export class AttrCursor {
     return true;
   }
 
+  /** Moves on to the next attribute of type `which`; false when none is left. */
+  find(which: number): boolean {
+    while (this.next()) if (this.type === which) return true;
+    return false;
+  }
+
   get valueLength(): number {
     return this.valueEnd - this.value;
   }
@@ -138,9 +148,7 @@ export class AttrCursor {
   /** Throws unless the current value has at least `bytes` bytes. */
   need(bytes: number, what: string): number {
     if (this.valueEnd - this.value < bytes)
-      throw new NetlinkDecodeError(
-        `${what}: attribute of ${this.valueEnd - this.value} bytes, expected ${bytes}`,
-      );
+      throw shortValue(what, this.valueEnd - this.value, bytes);
     return this.value;
   }
 
@@ -148,13 +156,13 @@ export class AttrCursor {
     return this.buf[this.need(1, what)] as number;
   }
   u16(what: string): number {
-    return readU16(this.buf, this.need(2, what));
+    return u16At(this.buf, this.need(2, what));
   }
   be16(what: string): number {
-    return this.buf.readUInt16BE(this.need(2, what));
+    return be16At(this.buf, this.need(2, what));
   }
   u32(what: string): number {
-    return readU32(this.buf, this.need(4, what));
+    return u32At(this.buf, this.need(4, what));
   }
   /** A NUL-terminated (or unterminated) string. */
   string(): string {
@@ -166,6 +174,15 @@ export class AttrCursor {
   slice(): Buffer {
     return this.buf.subarray(this.value, this.valueEnd);
   }
+}
+
+/** One message of a datagram: its header fields and a view of its payload. */
+export interface NetlinkMessage {
+  type: number;
+  flags: number;
+  seq: number;
+  port: number;
+  data: Buffer;
 }
 
 /**
@@ -189,7 +206,8 @@ export class MessageCursor {
     const length = u32At(this.buf, at);
     if (length < NLMSG_HDRLEN || at + length > this.buf.length)
       throw new NetlinkDecodeError(
-        `netlink message of length ${length} at offset ${at} overruns its datagram of ${this.buf.length} bytes`,
+        `netlink message of length ${length} at offset ${at} overruns its datagram of ` +
+          `${this.buf.length} bytes`,
       );
     this.type = u16At(this.buf, at + 4);
     this.flags = u16At(this.buf, at + 6);
@@ -202,53 +220,6 @@ export class MessageCursor {
   }
 }
 
-/** One message of a datagram: its header fields and a view of its payload. */
-export interface NetlinkMessage {
-  type: number;
-  flags: number;
-  seq: number;
-  port: number;
-  data: Buffer;
-}
-
-/** The messages of a datagram, each with a view of its payload. */
-export function splitMessages(datagram: Buffer): NetlinkMessage[] {
-  const messages: NetlinkMessage[] = [];
-  const m = new MessageCursor(datagram);
-  while (m.next())
-    messages.push({
-      type: m.type,
-      flags: m.flags,
-      seq: m.seq,
-      port: m.port,
-      data: datagram.subarray(m.payload, m.payloadEnd),
-    });
-  return messages;
-}
-
-/** Calls fn(type, data) for every attribute; the nested / byte-order bits are masked off. */
-export function eachAttribute(buf: Buffer, fn: (type: number, data: Buffer) => void): void {
-  const c = new AttrCursor(buf);
-  while (c.next()) fn(c.type, c.slice());
-}
-
-/** The first attribute `which` between start and end, as a cursor on it; null when absent. */
-export function findAttributeAt(
-  buf: Buffer,
-  start: number,
-  end: number,
-  which: number,
-): AttrCursor | null {
-  const c = new AttrCursor(buf, start, end);
-  while (c.next()) if (c.type === which) return c;
-  return null;
-}
-
-/** Finds the first-level attribute `which` of a payload. */
-export function findAttribute(attrs: Buffer, which: number): Buffer | null {
-  return findAttributeAt(attrs, 0, attrs.length, which)?.slice() ?? null;
-}
-
 export interface NetlinkAck {
   /** Positive errno; 0 for a plain ACK. */
   errno: number;
@@ -258,23 +229,26 @@ export interface NetlinkAck {
   message?: string;
 }
 
-/** An NLMSG_ERROR payload: s32 error, the request's header (and maybe more), then TLVs. */
-export function decodeAck(data: Buffer, flags: number): NetlinkAck {
-  return decodeAckAt(data, 0, data.length, flags);
-}
+/** struct nlmsgerr begins with the s32 error, then a copy of the request's header. */
+const NLMSGERR_ERROR_LEN = 4;
 
+/**
+ * The NLMSG_ERROR payload between start and end: s32 error, the request's header (and,
+ * unless capped, the rest of the request), then extended ACK attributes.
+ */
 export function decodeAckAt(buf: Buffer, start: number, end: number, flags: number): NetlinkAck {
-  if (end - start < 4 + NLMSG_HDRLEN) throw new NetlinkDecodeError('short NLMSG_ERROR');
-  const err = readS32(buf, start);
-  const reqLen = readU32(buf, start + 4);
-  const seq = readU32(buf, start + 12);
+  const request = start + NLMSGERR_ERROR_LEN;
+  if (end - request < NLMSG_HDRLEN) throw new NetlinkDecodeError('short NLMSG_ERROR');
+  const err = s32At(buf, start);
+  const requestLength = u32At(buf, request);
+  const seq = u32At(buf, request + 8);
   const ack: NetlinkAck = { errno: err === 0 ? 0 : -err, seq };
   if (flags & NLM_F_ACK_TLVS) {
-    // After the header (CAPPED) or the whole request, aligned.
-    const skip = flags & NLM_F_CAPPED || err === 0 ? NLMSG_HDRLEN : (reqLen + 3) & ~3;
+    // After the header (CAPPED, or a plain ACK) or the whole request, aligned.
+    const skip = flags & NLM_F_CAPPED || err === 0 ? NLMSG_HDRLEN : nlmsgAlign(requestLength);
     try {
-      const c = findAttributeAt(buf, Math.min(end, start + 4 + skip), end, NLMSGERR_ATTR_MSG);
-      if (c) ack.message = c.string();
+      const c = new AttrCursor(buf, Math.min(end, request + skip), end);
+      if (c.find(NLMSGERR_ATTR_MSG)) ack.message = c.string();
     } catch {
       // extended ACK is a courtesy; a malformed one does not hide the errno
     }

@@ -8,14 +8,19 @@
  * (bench/ipvs-codec.ts).
  */
 import { isIPv6 } from 'node:net';
-import { GENL_HDRLEN, NLA_HDRLEN, NLA_MAX_LENGTH, NLMSG_HDRLEN, nlaAlign } from './constants.js';
+import {
+  GENL_HDRLEN,
+  NLA_HDRLEN,
+  NLA_MAX_LENGTH,
+  NLMSG_HDRLEN,
+  nlaAlign,
+  nlmsgAlign,
+} from './constants.js';
 import { expandIpv6 } from './inet.js';
-import { LITTLE_ENDIAN as LE } from './reader.js';
+import { be32At, LITTLE_ENDIAN as LE, u16At } from './reader.js';
 
-export function writeU32(buf: Buffer, value: number, offset = 0): void {
-  if (LE) buf.writeUInt32LE(value >>> 0, offset);
-  else buf.writeUInt32BE(value >>> 0, offset);
-}
+/** Writes one message's payload (after the netlink header, which the transport writes). */
+export type PayloadWriter = (w: NetlinkWriter) => void;
 
 /** Writes netlink messages back to back into one buffer, which grows as needed. */
 export class NetlinkWriter {
@@ -66,16 +71,18 @@ export class NetlinkWriter {
       throw new Error('endMessage without a complete message');
     this.set32(this.messageStart, this.offset - this.messageStart, LE);
     this.messageStart = -1;
-    if (this.offset & 3) {
-      this.ensure(3);
-      this.pad(0);
-    }
+    const end = this.offset;
+    const aligned = nlmsgAlign(end);
+    if (aligned === end) return;
+    this.ensure(aligned - end);
+    for (let i = end; i < aligned; i++) this.buf[i] = 0;
+    this.offset = aligned;
   }
 
   /** Sets flags on the message written at `messageOffset` (asking an ACK of a batch's last). */
   addFlags(messageOffset: number, flags: number): void {
-    const at = messageOffset + 6;
-    this.writeU16At(at, (LE ? this.buf.readUInt16LE(at) : this.buf.readUInt16BE(at)) | flags);
+    const at = messageOffset + 6; // nlmsg_flags
+    this.writeU16At(at, u16At(this.buf, at) | flags);
   }
 
   /** struct genlmsghdr: cmd, version, 2 reserved bytes. */
@@ -175,7 +182,7 @@ export class NetlinkWriter {
       this.set32(v, known, false);
     } else if (writeIpv4(b, v, address)) {
       if (ipv4Values.size >= IPV4_VALUES_MAX) ipv4Values.clear();
-      ipv4Values.set(address, b.readInt32BE(v)); // signed: a small integer (see ipvs/codec.ts, ipv4Text)
+      ipv4Values.set(address, be32At(b, v) | 0); // signed: a small integer (ipvs/codec.ts, ipv4Text)
     } else {
       if (width !== 16) throw new Error(`not an IPv4 address: ${address}`);
       writeIpv6(b, v, address);
@@ -222,14 +229,6 @@ export class NetlinkWriter {
       b[at + 2] = value >>> 8;
       b[at + 3] = value;
     }
-  }
-
-  /** Moves past a value of `length` bytes and zeroes the padding after it. */
-  private pad(length: number): void {
-    const end = this.offset + length;
-    const aligned = nlaAlign(end);
-    for (let i = end; i < aligned; i++) this.buf[i] = 0;
-    this.offset = aligned;
   }
 
   private ensure(more: number): void {
@@ -284,8 +283,9 @@ function writeIpv6(buf: Buffer, offset: number, address: string): void {
 }
 
 /**
- * One complete netlink message in one contiguous buffer, padded to 4 bytes so messages can
- * be concatenated into one sendmsg (the kernel walks a batch with NLMSG_ALIGN).
+ * One complete netlink message in a buffer of its own, padded so messages can be
+ * concatenated into one sendmsg (the kernel walks a batch with NLMSG_ALIGN). The transport
+ * writes its batches in place; this is for scripted sockets that answer like the kernel.
  */
 export function frameMessage(
   type: number,
@@ -294,7 +294,7 @@ export function frameMessage(
   port: number,
   payload: Uint8Array,
 ): Buffer {
-  const w = new NetlinkWriter(NLMSG_HDRLEN + payload.length + 4);
+  const w = new NetlinkWriter(nlmsgAlign(NLMSG_HDRLEN + payload.length));
   w.beginMessage(type, flags, seq, port);
   w.append(payload);
   w.endMessage();

@@ -15,9 +15,9 @@ import {
   NLMSG_DONE,
   NLMSG_ERROR,
 } from '../../src/netlink/constants.js';
-import { splitMessages } from '../../src/netlink/reader.js';
 import { NetlinkTransport } from '../../src/netlink/transport.js';
 import { frameMessage, type NetlinkWriter } from '../../src/netlink/writer.js';
+import { splitMessages } from './helpers.js';
 
 const FAMILY = 42;
 

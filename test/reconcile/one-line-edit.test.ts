@@ -20,9 +20,9 @@ import {
 } from '../../bench/reconcile-generate.js';
 import { formatDiagnostics, loadConfig } from '../../src/config/index.js';
 import { CmdAttr, IpvsCmd } from '../../src/ipvs/constants.js';
-import { decodeDest, decodeService } from '../../src/ipvs/codec.js';
 import { parseGenl } from '../../src/netlink/genl.js';
-import { findAttribute, splitMessages } from '../../src/netlink/reader.js';
+import { decodeDest, decodeService } from '../ipvs/helpers.js';
+import { findAttribute, splitMessages } from '../netlink/helpers.js';
 import { desiredState } from '../../src/reconcile/desired.js';
 import { reconcile, type SysctlAccess } from '../../src/reconcile/reconcile.js';
 
