@@ -23,7 +23,7 @@ import {
   findAddress,
   type AddressSnapshot,
   type HeldAddress,
-} from '../director/addresses.js';
+} from '../director/vip-addresses.js';
 import { familyOf } from '../netlink/inet.js';
 
 export type RealServerMode = 'dr' | 'tun';

@@ -23,7 +23,7 @@ import type {
 import { destId, serviceId, serviceKeyOf } from '../ipvs/model.js';
 import { diffDest, diffService, type FieldChange } from './diff.js';
 import { planSysctls, sysctlAdvice, type SysctlChange } from './sysctl-plan.js';
-import type { AddressSnapshot, HeldAddress } from '../director/addresses.js';
+import type { AddressSnapshot, HeldAddress } from '../director/vip-addresses.js';
 import { fwmarkAdvice, type MarkScan } from '../director/fwmark-advice.js';
 import { planVips, type VipStep } from './vip-plan.js';
 

@@ -12,7 +12,7 @@ import { runLs } from '../../src/cli/commands/ls.js';
 import { runPlan } from '../../src/cli/commands/plan.js';
 import { testIo } from '../../src/cli/reconcile-command.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
-import { FakeAddresses } from '../../src/director/fake-addresses.js';
+import { FakeAddresses } from '../../src/director/fake-vip-addresses.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import type { SysctlAccess } from '../../src/reconcile/reconcile.js';
 

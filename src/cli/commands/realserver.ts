@@ -9,7 +9,7 @@
  */
 import type { Command } from 'commander';
 import { canonicalAddress } from '../../netlink/inet.js';
-import type { AddressClient } from '../../director/addresses.js';
+import type { AddressClient } from '../../director/vip-addresses.js';
 import { openAddresses } from '../../director/index.js';
 import { formatRealServer, realServerToJson } from '../../realserver/format.js';
 import { realServerVips } from '../../realserver/from-config.js';
@@ -53,7 +53,8 @@ export async function loadConfigFile(path: string, host?: string): Promise<Resol
   const result = await loadConfig(path, host ? { host } : {});
   if (!result.ok)
     throw new ConfigError(
-      `${formatDiagnostics([...result.errors, ...result.warnings], { color: false })}\n${path}: invalid configuration; nothing was changed`,
+      `${formatDiagnostics([...result.errors, ...result.warnings], { color: false })}\n` +
+        `${path}: invalid configuration; nothing was changed`,
     );
   return result.config;
 }
@@ -71,7 +72,8 @@ function vipsFromFlags(options: RealServerCliOptions): RealServerVip[] {
   const mode = (options.tun ? 'tun' : options.dr ? 'dr' : (options.mode ?? 'dr')) as RealServerMode;
   if (mode !== 'dr' && mode !== 'tun')
     throw new UsageError(
-      `--mode must be dr or tun (got ${options.mode}); NAT needs nothing on the real server but a route back through the director`,
+      `--mode must be dr or tun (got ${options.mode}); ` +
+        'NAT needs nothing on the real server but a route back through the director',
     );
   return (options.vip ?? []).map((text) => {
     const address = canonicalAddress(text.replace(/\/(32|128)$/, ''));
@@ -102,7 +104,8 @@ export async function runRealServerCommand(
       vips = [...vips, ...found.vips.filter((v) => !vips.some((w) => w.address === v.address))];
       if (vips.length === 0) {
         throw new UsageError(
-          `no DR or TUN service in ${options.config} lists an address of this host as a real server (use --all for every DR / TUN service, or --vip)`,
+          `no DR or TUN service in ${options.config} lists an address of this host as a real server ` +
+            '(use --all for every DR / TUN service, or --vip)',
         );
       }
     }
@@ -135,7 +138,8 @@ export const realserverCommand: CommandModule = {
     program
       .command('realserver')
       .description(
-        'prepare this host as a DR / TUN real server: VIP on lo or tunl0, arp_ignore / arp_announce, rp_filter (needs root)',
+        'prepare this host as a DR / TUN real server: VIP on lo or tunl0, ' +
+          'arp_ignore / arp_announce, rp_filter (needs root)',
       )
       .option(
         '-c, --config <file>',

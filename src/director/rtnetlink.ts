@@ -4,8 +4,8 @@
  * and RTM_DELADDR for addresses. Like everything lvsd does to the kernel, it acts on the
  * network namespace of the process.
  *
- * Written here by hand: the package leaves IFLA_LINKINFO as raw bytes, so the one nested
- * attribute we need (IFLA_INFO_KIND) is encoded and decoded below.
+ * The package leaves IFLA_LINKINFO as raw bytes, so the one nested attribute we need
+ * (IFLA_INFO_KIND) is written and read below with src/netlink's writer and cursor.
  */
 import { createRtNetlink, FlagsNew, type RtNetlinkSocket } from 'netlink';
 import { AF_INET, AF_INET6, addressToBytes, bytesToAddress } from '../netlink/inet.js';
@@ -22,7 +22,7 @@ import {
   type HeldAddress,
   type LinkKind,
   type LinkState,
-} from './addresses.js';
+} from './vip-addresses.js';
 
 const IFLA_INFO_KIND = 1;
 
