@@ -55,7 +55,8 @@ import {
   type ServiceKey,
 } from '../src/ipvs/model.js';
 import { desiredState } from '../src/reconcile/desired.js';
-import { reconcile, type SysctlAccess } from '../src/reconcile/reconcile.js';
+import { reconcile } from '../src/reconcile/reconcile.js';
+import { MemorySysctls } from '../src/sysctl/index.js';
 import { createLogger } from '../src/util/log.js';
 import { machineLine } from './ipvs-report.js';
 
@@ -65,10 +66,7 @@ const STEADY_S = Number(process.argv[2] ?? 10);
 const RISE = 2;
 const FALL = 2;
 
-const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+const noSysctls = new MemorySysctls();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function svc(i: number): Service {
@@ -102,7 +100,10 @@ function dst(j: number): Dest {
 
 const source = { file: 'bench.yaml', line: 1, column: 1 };
 
-/** Each call builds new objects, as a reload re-parses the file. Real j is checked on listener port ports[j % ports.length]. */
+/**
+ * Each call builds new objects, as a reload re-parses the file. Real j is checked on listener
+ * port ports[j % ports.length].
+ */
 function makeConfig(
   services: number,
   reals: number,
@@ -327,7 +328,10 @@ function decisionToKernel(manager: HealthManager, config: ResolvedConfig, kernel
 
 function row(label: string, samples: number[]): string {
   const sorted = [...samples].sort((a, b) => a - b);
-  return `${label}: n=${sorted.length} p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms, max ${(sorted[sorted.length - 1] ?? NaN).toFixed(1)} ms`;
+  return (
+    `${label}: n=${sorted.length} p50 ${percentile(sorted, 50).toFixed(1)} ms, ` +
+    `p99 ${percentile(sorted, 99).toFixed(1)} ms, max ${(sorted[sorted.length - 1] ?? NaN).toFixed(1)} ms`
+  );
 }
 
 /**
@@ -358,7 +362,8 @@ async function bareConnects(ports: number[], seconds: number): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   const wall = performance.now() - t0;
   console.log(
-    `floor, bare net.connect + reset: ${(done / (wall / 1000)).toFixed(0)}/s (${failed} failed), CPU per connect ${((cpu.user + cpu.system) / Math.max(done, 1)).toFixed(0)} us ` +
+    `floor, bare net.connect + reset: ${(done / (wall / 1000)).toFixed(0)}/s (${failed} failed), ` +
+      `CPU per connect ${((cpu.user + cpu.system) / Math.max(done, 1)).toFixed(0)} us ` +
       `(user ${(cpu.user / Math.max(done, 1)).toFixed(0)}, system ${(cpu.system / Math.max(done, 1)).toFixed(0)})`,
   );
   await sleep(1000);
@@ -398,7 +403,8 @@ async function ownOverhead(seconds: number): Promise<void> {
   CHECKERS.tcp = real;
   const perCheck = (cpu.user + cpu.system) / Math.max(results, 1);
   console.log(
-    `lvsd's own cost (the daemon), checks without I/O: ${(results / (wall / 1000)).toFixed(0)}/s, ${perCheck.toFixed(1)} us per check (${perCheck.toFixed(0)}% of a core at 10,000/s)`,
+    `lvsd's own cost (the daemon), checks without I/O: ${(results / (wall / 1000)).toFixed(0)}/s, ` +
+      `${perCheck.toFixed(1)} us per check (${perCheck.toFixed(0)}% of a core at 10,000/s)`,
   );
 }
 
@@ -448,15 +454,20 @@ async function steadyAndLatency(): Promise<void> {
   lag.disable();
   const pct = (us: number) => ((us / 1000 / wall) * 100).toFixed(1);
   console.log(
-    `steady ${STEADY_S} s: ${results} checks (${(results / (wall / 1000)).toFixed(0)}/s, ${failures} failed); lvsd's CPU ${pct(cpu.user + cpu.system)}% of one core ` +
+    `steady ${STEADY_S} s: ${results} checks (${(results / (wall / 1000)).toFixed(0)}/s, ${failures} failed); ` +
+      `lvsd's CPU ${pct(cpu.user + cpu.system)}% of one core ` +
       `(user ${pct(cpu.user)}%, system ${pct(cpu.system)}%)  goal < 50%`,
   );
   const perCheckUs = (cpu.user + cpu.system) / Math.max(results, 1);
   console.log(
-    `  CPU per check ${perCheckUs.toFixed(0)} us (user ${(cpu.user / Math.max(results, 1)).toFixed(0)}, system ${(cpu.system / Math.max(results, 1)).toFixed(0)}): at the full 10,000 checks/s that is ${perCheckUs.toFixed(0)}% of one core (fewer than 10,000/s above means the process was starved of CPU)`,
+    `  CPU per check ${perCheckUs.toFixed(0)} us (user ${(cpu.user / Math.max(results, 1)).toFixed(0)}, ` +
+      `system ${(cpu.system / Math.max(results, 1)).toFixed(0)}): at the full 10,000 checks/s that is ` +
+      `${perCheckUs.toFixed(0)}% of one core (fewer than 10,000/s above means the process was starved of CPU)`,
   );
   console.log(
-    `  event loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms; RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (heap used ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB)`,
+    `  event loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms; ` +
+      `RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB ` +
+      `(heap used ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB)`,
   );
 
   passes.splice(0);
@@ -473,7 +484,8 @@ async function steadyAndLatency(): Promise<void> {
     const onePass = passes.splice(0);
     const inKernel = (await kernel.readTable()).services.reduce((n, s) => n + s.dests.length, 0);
     console.log(
-      `decision -> kernel, ${pass} passes (100 reals down, then up; ${inKernel} of 10000 in the kernel after, ${follower.unwritten()} decisions not written):`,
+      `decision -> kernel, ${pass} passes (100 reals down, then up; ${inKernel} of 10000 in the kernel after, ` +
+        `${follower.unwritten()} decisions not written):`,
     );
     console.log(`  ${row('transition to kernel', latencies)}  goal p99 < 50 ms`);
     console.log(`  ${row('one health pass', onePass)}`);
@@ -508,11 +520,13 @@ async function reload(): Promise<void> {
   desiredState(onePercent, manager.snapshot());
   const desiredMs = performance.now() - t;
   console.log(
-    `reload ${services} x ${reals} = ${services * reals} checked reals (config built in ${buildMs.toFixed(0)} ms, not counted):`,
+    `reload ${services} x ${reals} = ${services * reals} checked reals ` +
+      `(config built in ${buildMs.toFixed(0)} ms, not counted):`,
   );
   console.log(`  first start: ${startMs.toFixed(0)} ms (${started.started} checks started)`);
   console.log(
-    `  unchanged re-parsed config: ${keptMs.toFixed(0)} ms (${kept.kept} kept, ${kept.restarted} restarted)   keepalived: 100-130 s`,
+    `  unchanged re-parsed config: ${keptMs.toFixed(0)} ms (${kept.kept} kept, ${kept.restarted} restarted)` +
+      '   keepalived: 100-130 s',
   );
   console.log(
     `  1% of checks changed: ${changedMs.toFixed(0)} ms (${changed.kept} kept, ${changed.restarted} restarted)`,

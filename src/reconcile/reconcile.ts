@@ -23,7 +23,7 @@ import {
 } from './state.js';
 import type { IpvsTable, LiveService } from '../ipvs/model.js';
 import { serviceId, serviceKeyOf } from '../ipvs/model.js';
-import { readSysctls, writeSysctl } from '../ipvs/sysctl.js';
+import { procSysctls, type SysctlAccess } from '../sysctl/index.js';
 import { ADVISED_SYSCTLS } from './sysctl-plan.js';
 import { openAddresses, type AddressClient } from '../director/index.js';
 import type { MarkScan } from '../director/fwmark-advice.js';
@@ -61,16 +61,6 @@ export interface ReconcileOptions {
   /** The state as the last pass left it (the daemon's): scoped passes read it instead of the file. */
   stateMemory?: StateMemory;
 }
-
-export interface SysctlAccess {
-  read(names: readonly string[]): Promise<Record<string, number | null>>;
-  write(name: string, value: number): Promise<void>;
-}
-
-export const procSysctls: SysctlAccess = {
-  read: (names) => readSysctls(names),
-  write: (name, value) => writeSysctl(name, value),
-};
 
 export interface ReconcileResult {
   /** For a scoped pass, the plan of the scoped services alone (its `next` too: see stateAfter). */

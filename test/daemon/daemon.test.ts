@@ -6,15 +6,12 @@ import { Daemon, ConfigRejectedError } from '../../src/daemon/daemon.js';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { destId, serviceId } from '../../src/ipvs/model.js';
-import type { SysctlAccess } from '../../src/reconcile/reconcile.js';
+import { MemorySysctls } from '../../src/sysctl/index.js';
 import { desiredState } from '../../src/reconcile/desired.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 import { memoryLogger, ScriptedHealth, snapshotView, testLoader, waitFor } from './helpers.js';
 
-const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+const noSysctls = new MemorySysctls();
 const web = tcpService('10.0.0.1', 80);
 
 function yaml(weights: Record<string, number>, extra = ''): string {
@@ -450,7 +447,8 @@ describe('daemon: watching', () => {
     await s.daemon.start();
     expect(await kernelWeights(s.kernel)).toEqual({ '192.168.10.2:80': 1 });
 
-    // What the kubelet's atomic writer does: new directory, new ..data_tmp link renamed over ..data, old directory removed.
+    // What the kubelet's atomic writer does: new directory, new ..data_tmp link renamed over
+    // ..data, old directory removed.
     await write('..2026_11_25_20_05_00.2', 4);
     await symlink('..2026_11_25_20_05_00.2', join(dir, '..data_tmp'));
     await rename(join(dir, '..data_tmp'), join(dir, '..data'));

@@ -12,7 +12,7 @@ import { IpvsError, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { serviceKeyOf } from '../../src/ipvs/model.js';
 import { desiredState } from '../../src/reconcile/desired.js';
-import type { SysctlAccess } from '../../src/reconcile/reconcile.js';
+import { MemorySysctls } from '../../src/sysctl/index.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 import {
   CallLog,
@@ -23,10 +23,7 @@ import {
   waitFor,
 } from './helpers.js';
 
-const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+const noSysctls = new MemorySysctls();
 const web = serviceKeyOf(tcpService('10.0.0.1', 80));
 const api = serviceKeyOf(tcpService('10.0.0.2', 80));
 const _a = { address: '192.168.10.2', port: 80 };
@@ -37,7 +34,10 @@ const config = (extra = '') =>
   ['web: 10.0.0.1:80', 'api: 10.0.0.2:80']
     .map((line) => {
       const [name, vip] = line.split(': ');
-      return `  ${name}:\n    vip: ${vip}\n    checked: true\n    reals:\n      192.168.10.2:80: 1\n      192.168.10.3:80: 1\n`;
+      return (
+        `  ${name}:\n    vip: ${vip}\n    checked: true\n` +
+        '    reals:\n      192.168.10.2:80: 1\n      192.168.10.3:80: 1\n'
+      );
     })
     .join('');
 

@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import type { DesiredState } from '../../src/reconcile/plan.js';
-import { reconcile, reconcileAgainst, type SysctlAccess } from '../../src/reconcile/reconcile.js';
+import { reconcile, reconcileAgainst } from '../../src/reconcile/reconcile.js';
+import type { SysctlAccess } from '../../src/sysctl/index.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
 const sysctls: SysctlAccess = {

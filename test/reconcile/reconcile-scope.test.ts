@@ -10,11 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { serviceId, serviceKeyOf } from '../../src/ipvs/model.js';
 import type { DesiredState } from '../../src/reconcile/plan.js';
-import {
-  reconcile,
-  type ReconcileOptions,
-  type SysctlAccess,
-} from '../../src/reconcile/reconcile.js';
+import { reconcile, type ReconcileOptions } from '../../src/reconcile/reconcile.js';
+import type { SysctlAccess } from '../../src/sysctl/index.js';
 import { CallLog } from '../daemon/helpers.js';
 import { dest, desired, tcpService } from './fixtures.js';
 

@@ -11,11 +11,8 @@ import {
 } from '../../src/ipvs/client.js';
 import { formatApplyReport } from '../../src/reconcile/format.js';
 import type { DesiredState } from '../../src/reconcile/plan.js';
-import {
-  reconcile,
-  type ReconcileOptions,
-  type SysctlAccess,
-} from '../../src/reconcile/reconcile.js';
+import { reconcile, type ReconcileOptions } from '../../src/reconcile/reconcile.js';
+import { MemorySysctls } from '../../src/sysctl/index.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
 const web = tcpService('10.0.0.1', 80, { scheduler: 'rr' });
@@ -27,20 +24,6 @@ const state: DesiredState = {
   ],
 };
 
-function memorySysctls(
-  values: Record<string, number | null> = {},
-): SysctlAccess & { values: Record<string, number | null> } {
-  return {
-    values,
-    async read(names) {
-      return Object.fromEntries(names.map((n) => [n, values[n] ?? null]));
-    },
-    async write(name, value) {
-      values[name] = value;
-    },
-  };
-}
-
 async function options(extra: Partial<ReconcileOptions> = {}): Promise<ReconcileOptions> {
   return {
     desired: state,
@@ -48,7 +31,7 @@ async function options(extra: Partial<ReconcileOptions> = {}): Promise<Reconcile
     prune: 'managed',
     drainTimeoutMs: 0,
     dryRun: false,
-    sysctls: memorySysctls(),
+    sysctls: new MemorySysctls(),
     ...extra,
   };
 }
@@ -174,7 +157,7 @@ describe('reconcile', () => {
   });
 
   it('sets configured sysctls and advises on the ones it leaves alone', async () => {
-    const sysctls = memorySysctls({
+    const sysctls = new MemorySysctls({
       'net.ipv4.ip_forward': 0,
       'net.ipv4.vs.conn_reuse_mode': 1,
       'net.ipv4.vs.expire_quiescent_template': 0,

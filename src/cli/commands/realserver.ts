@@ -15,7 +15,7 @@ import { formatRealServer, realServerToJson } from '../../realserver/format.js';
 import { realServerVips } from '../../realserver/from-config.js';
 import type { RealServerMode, RealServerVip } from '../../realserver/plan.js';
 import { runRealServer, type RealServerAction } from '../../realserver/run.js';
-import { procSysctls, type SysctlAccess } from '../../reconcile/reconcile.js';
+import { procSysctls, type SysctlAccess } from '../../sysctl/index.js';
 import type { ResolvedConfig } from '../../config/resolved.js';
 import { paletteFor } from '../../reconcile/format.js';
 import type { CommandModule } from '../command.js';

@@ -15,7 +15,7 @@ import {
   type SourceText,
   summarize,
 } from '../../config/index.js';
-import { readSysctls } from '../../ipvs/sysctl.js';
+import { readSysctls } from '../../sysctl/index.js';
 import { desiredState } from '../../reconcile/desired.js';
 import { sysctlAdvice } from '../../reconcile/sysctl-plan.js';
 import type { CommandModule } from '../command.js';
@@ -131,7 +131,8 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
       const reals = result.config.services.reduce((n, s) => n + s.reals.length, 0);
       const hostNote = result.config.host ? ` for host ${result.config.host}` : '';
       io.write(
-        `${label}${options.config}: valid${hostNote}: ${result.config.services.length} services, ${reals} reals (${summarize(diagnostics)})\n`,
+        `${label}${options.config}: valid${hostNote}: ${result.config.services.length} services, ` +
+          `${reals} reals (${summarize(diagnostics)})\n`,
       );
     } else {
       io.writeError(`${label}${options.config}: invalid (${summarize(diagnostics)})\n`);
