@@ -15,6 +15,7 @@ import {
 import { NLM_F_ACK, NLM_F_REQUEST } from '../../src/netlink/constants.js';
 import { parseGenl } from '../../src/netlink/genl.js';
 import { frameMessage, NetlinkWriter } from '../../src/netlink/writer.js';
+import { dest as buildDest } from '../builders.js';
 import { findAttribute } from '../netlink/helpers.js';
 import { decodeDest, decodeService, decodeStats, encodeOp } from './helpers.js';
 import { CmdAttr, DestAttr, IpvsCmd, StatsAttr, SvcAttr } from '../../src/ipvs/constants.js';
@@ -51,18 +52,7 @@ const tcp80: Service = {
   netmask: 32,
   pe: null,
 };
-const baseDest: Dest = {
-  address: '192.168.10.2',
-  port: 8080,
-  family: 'ipv4',
-  forwarding: 'nat',
-  weight: 1,
-  upperThreshold: 0,
-  lowerThreshold: 0,
-  tunnelType: 'ipip',
-  tunnelPort: 0,
-  tunnelFlags: { csum: false, remcsum: false },
-};
+const baseDest: Dest = buildDest('192.168.10.2', 8080);
 
 describe('codec: bytes on the wire', () => {
   it('encodes a service key for TCP 10.0.0.1:80 exactly', () => {
