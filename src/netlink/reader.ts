@@ -58,8 +58,17 @@ export function u32At(buf: Buffer, at: number): number {
         (buf[at + 3] as number)) >>>
         0;
 }
+/** Read in place, not through u32At: one call per ACK, not two. */
 export function s32At(buf: Buffer, at: number): number {
-  return u32At(buf, at) | 0;
+  return LE
+    ? (buf[at] as number) |
+        ((buf[at + 1] as number) << 8) |
+        ((buf[at + 2] as number) << 16) |
+        ((buf[at + 3] as number) << 24)
+    : ((buf[at] as number) << 24) |
+        ((buf[at + 1] as number) << 16) |
+        ((buf[at + 2] as number) << 8) |
+        (buf[at + 3] as number);
 }
 /** A u64 counter as a number: exact below 2^53, rounded to the nearest double above. */
 export function u64At(buf: Buffer, at: number): number {
