@@ -57,7 +57,7 @@ import {
 import { desiredState } from '../src/reconcile/desired.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { StateStore } from '../src/reconcile/state.js';
-import type { SysctlAccess } from '../src/sysctl/index.js';
+import { MemorySysctls } from '../src/sysctl/index.js';
 import { createLogger } from '../src/util/log.js';
 import { machineLine } from './ipvs-report.js';
 
@@ -67,10 +67,7 @@ const STEADY_S = Number(process.argv[2] ?? 10);
 const RISE = 2;
 const FALL = 2;
 
-const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+const noSysctls = new MemorySysctls();
 /** The kernel as a daemon finds it at restart: every real already programmed. */
 async function programme(kernel: IpvsClient, config: ResolvedConfig): Promise<void> {
   const ports = { sysctls: noSysctls, openAddresses: null, markRules: null };

@@ -2,7 +2,7 @@
  * Addresses as written in the config ("10.0.0.1:80", "[2001:db8::1]:80", "2001:db8::2",
  * "10.0.0.1/32"), parsed into canonical kernel-model spelling, or a message saying why not.
  */
-import { canonicalAddress, familyOf } from '../ipvs/address.js';
+import { canonicalAddress, familyOf } from '../netlink/inet.js';
 import type { Family } from '../ipvs/model.js';
 import { excerpt } from './excerpt.js';
 

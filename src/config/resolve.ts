@@ -5,7 +5,7 @@
  * message teaches the fix. Pure: no I/O; positions, and whether a field was written or
  * filled in by a default, are asked of the `Origin`.
  */
-import { ipv4MaskToPrefix } from '../ipvs/address.js';
+import { ipv4MaskToPrefix } from '../netlink/inet.js';
 import type { Dest, Family, Forwarding, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import { destId, serviceId } from '../ipvs/model.js';
 import { excerpt } from './excerpt.js';

@@ -14,13 +14,13 @@
  * - the same refusals of DEL_DEST/ZERO on a missing service and the same silence of a dest
  *   dump for a missing service (an empty list, no error).
  *
- * It never touches netlink, so it loads anywhere. The contract tests in test/contract run
+ * It opens no socket and needs no native binding, so it loads anywhere. The contract tests in test/contract run
  * against it and against the kernel client; where they disagree, the kernel is right.
  */
-import { canonicalAddress, familyOf } from './address.js';
+import { canonicalAddress, familyOf } from '../netlink/inet.js';
 import type { IpvsClient, IpvsOp, IpvsOpResult, ReadOptions } from './client.js';
+import { Errno } from '../netlink/constants.js';
 import {
-  Errno,
   formatVersion,
   IP_VS_VERSION_CODE,
   KNOWN_PERSISTENCE_ENGINES,

@@ -1,5 +1,7 @@
 /**
- * src/ipvs: everything lvsd says to the kernel, behind one IpvsClient.
+ * src/ipvs: the IPVS table, read and changed behind one IpvsClient (the generic netlink
+ * below the kernel client is src/netlink; sysctls and VIP addresses are src/sysctl and
+ * src/director).
  *
  * - `openIpvs()` loads the netlink client lazily (dynamic import), so commands that never
  *   touch the kernel run where the native netlink binding cannot load;
@@ -28,7 +30,8 @@ export async function openIpvs(options: KernelIpvsOptions = {}): Promise<IpvsCli
   } catch (err) {
     throw new IpvsUnavailableError(
       'netlink',
-      `Cannot load the netlink binding (Linux only; reinstall with \`npm ci\` to get its prebuild): ${(err as Error).message}`,
+      'Cannot load the netlink binding (Linux only; reinstall with `npm ci` to get its prebuild): ' +
+        (err as Error).message,
     );
   }
   return mod.KernelIpvsClient.open(options);

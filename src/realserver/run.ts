@@ -2,7 +2,7 @@
  * `lvsd realserver`: read (addresses over rtnetlink, sysctls from /proc/sys), plan
  * (plan.ts), and unless --check, apply and record. --check reads only.
  */
-import { heldAddressId, type AddressClient } from '../director/addresses.js';
+import { heldAddressId, type AddressClient } from '../director/vip-addresses.js';
 import type { SysctlAccess } from '../sysctl/index.js';
 import {
   heldVip,

@@ -17,7 +17,7 @@ import {
   sameHeldAddress,
   type AddressSnapshot,
   type HeldAddress,
-} from '../director/addresses.js';
+} from '../director/vip-addresses.js';
 
 export type VipOp =
   | { op: 'create-dummy'; interface: string }

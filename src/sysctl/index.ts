@@ -1,12 +1,4 @@
-/** Kernel sysctls as the reconciler and `lvsd realserver` reach them: /proc/sys by default. */
-import { readSysctls, writeSysctl } from '../ipvs/sysctl.js';
-
-export interface SysctlAccess {
-  read(names: readonly string[]): Promise<Record<string, number | null>>;
-  write(name: string, value: number): Promise<void>;
-}
-
-export const procSysctls: SysctlAccess = {
-  read: (names) => readSysctls(names),
-  write: (name, value) => writeSysctl(name, value),
-};
+/** src/sysctl: kernel sysctls, read and written through one SysctlAccess. */
+export type { SysctlAccess } from './access.js';
+export { MemorySysctls } from './memory.js';
+export { procSysctls, readSysctls } from './procfs.js';

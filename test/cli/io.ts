@@ -1,6 +1,6 @@
 /** A CommandIo for tests: output kept in strings, the kernel and the host's ports given. */
 import type { CommandIo } from '../../src/cli/reconcile-command.js';
-import type { AddressClient } from '../../src/director/addresses.js';
+import type { AddressClient } from '../../src/director/vip-addresses.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
 import { plain } from '../../src/util/palette.js';
 import { systemHostPorts, type HostPorts } from '../../src/reconcile/system-ports.js';

@@ -13,9 +13,9 @@ import { runLs } from '../../src/cli/commands/ls.js';
 import { runPlan } from '../../src/cli/commands/plan.js';
 import { testIo } from './io.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
-import { FakeAddresses } from '../../src/director/fake-addresses.js';
+import { FakeAddresses } from '../../src/director/fake-vip-addresses.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import { MemorySysctls, type SysctlAccess } from '../../src/sysctl/index.js';
 
 const config = `
 services:
@@ -43,10 +43,7 @@ function sharedKernel(kernel: FakeIpvs): () => Promise<IpvsClient> {
   });
 }
 
-const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+const noSysctls = new MemorySysctls();
 
 let dir: string;
 

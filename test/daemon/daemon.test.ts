@@ -6,14 +6,11 @@ import { Daemon, ConfigRejectedError } from '../../src/daemon/daemon.js';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { destId, serviceId } from '../../src/ipvs/model.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/index.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 import { memoryLogger, ScriptedHealth, testLoader, waitFor } from './helpers.js';
 
-const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+const noSysctls = new MemorySysctls();
 const web = tcpService('10.0.0.1', 80);
 
 function yaml(weights: Record<string, number>, extra = ''): string {

@@ -11,7 +11,7 @@ import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { IpvsError, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { serviceKeyOf } from '../../src/ipvs/model.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/index.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 import { CallLog, memoryLogger, ScriptedHealth, testLoader, waitFor } from './helpers.js';
 
@@ -25,10 +25,7 @@ function drainsIn(text: string): Record<string, number> {
   );
 }
 
-const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+const noSysctls = new MemorySysctls();
 const web = serviceKeyOf(tcpService('10.0.0.1', 80));
 const api = serviceKeyOf(tcpService('10.0.0.2', 80));
 const _a = { address: '192.168.10.2', port: 80 };

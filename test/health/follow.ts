@@ -8,12 +8,9 @@ import type { HealthManager } from '../../src/health/index.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
 import { desiredState } from '../../src/reconcile/desired.js';
 import { reconcile } from '../reconcile/pass.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import { MemorySysctls, type SysctlAccess } from '../../src/sysctl/index.js';
 
-export const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+export const noSysctls = new MemorySysctls();
 
 export interface Follower {
   /** Reconciles done since start. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeAddresses } from '../../src/director/fake-addresses.js';
+import { FakeAddresses } from '../../src/director/fake-vip-addresses.js';
 import { runRealServerCommand, type RealServerDeps } from '../../src/cli/commands/realserver.js';
 import { realServerVips } from '../../src/realserver/from-config.js';
 import type { ResolvedConfig, ResolvedService } from '../../src/config/resolved.js';

@@ -2,7 +2,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FakeAddresses } from '../../src/director/fake-addresses.js';
+import { FakeAddresses } from '../../src/director/fake-vip-addresses.js';
 import {
   planRealServer,
   planRemoval,

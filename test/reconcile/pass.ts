@@ -3,7 +3,7 @@
  * it with its ports from the options (a fake address client, a memory sysctl map...) and
  * runs pass(). Ports left out are this host's, as in `lvsd apply`.
  */
-import type { AddressClient } from '../../src/director/addresses.js';
+import type { AddressClient } from '../../src/director/vip-addresses.js';
 import type { MarkScan } from '../../src/director/fwmark-advice.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
 import { Reconciler, type ReconcileResult } from '../../src/reconcile/reconciler.js';

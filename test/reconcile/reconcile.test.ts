@@ -13,7 +13,7 @@ import { formatApplyReport } from '../../src/reconcile/format.js';
 import type { DesiredState } from '../../src/reconcile/types.js';
 import { reconcile } from './pass.js';
 import type { PassSettings as ReconcileOptions } from './pass.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/index.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
 const web = tcpService('10.0.0.1', 80, { scheduler: 'rr' });
@@ -25,20 +25,6 @@ const state: DesiredState = {
   ],
 };
 
-function memorySysctls(
-  values: Record<string, number | null> = {},
-): SysctlAccess & { values: Record<string, number | null> } {
-  return {
-    values,
-    async read(names) {
-      return Object.fromEntries(names.map((n) => [n, values[n] ?? null]));
-    },
-    async write(name, value) {
-      values[name] = value;
-    },
-  };
-}
-
 async function options(extra: Partial<ReconcileOptions> = {}): Promise<ReconcileOptions> {
   return {
     desired: state,
@@ -46,7 +32,7 @@ async function options(extra: Partial<ReconcileOptions> = {}): Promise<Reconcile
     prune: 'managed',
     drainTimeoutMs: 0,
     dryRun: false,
-    sysctls: memorySysctls(),
+    sysctls: new MemorySysctls(),
     ...extra,
   };
 }
@@ -176,7 +162,7 @@ describe('reconcile', () => {
   });
 
   it('sets configured sysctls and advises on the ones it leaves alone', async () => {
-    const sysctls = memorySysctls({
+    const sysctls = new MemorySysctls({
       'net.ipv4.ip_forward': 0,
       'net.ipv4.vs.conn_reuse_mode': 1,
       'net.ipv4.vs.expire_quiescent_template': 0,

@@ -9,7 +9,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FakeAddresses } from '../../src/director/fake-addresses.js';
+import { FakeAddresses } from '../../src/director/fake-vip-addresses.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import type { IpvsOp } from '../../src/ipvs/client.js';
 import { destId, serviceId, type Dest, type Service } from '../../src/ipvs/model.js';

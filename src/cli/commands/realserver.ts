@@ -8,8 +8,8 @@
  * something is missing); 2 usage or config errors.
  */
 import type { Command } from 'commander';
-import { canonicalAddress } from '../../ipvs/address.js';
-import type { AddressClient } from '../../director/addresses.js';
+import { canonicalAddress } from '../../netlink/inet.js';
+import type { AddressClient } from '../../director/vip-addresses.js';
 import { openAddresses } from '../../director/index.js';
 import { formatRealServer, realServerToJson } from '../../realserver/format.js';
 import { realServerVips } from '../../realserver/from-config.js';

@@ -17,7 +17,7 @@ import {
   type SourceText,
   summarize,
 } from '../../config/index.js';
-import { readSysctls } from '../../ipvs/sysctl.js';
+import { readSysctls } from '../../sysctl/index.js';
 import { desiredState } from '../../reconcile/desired.js';
 import { sysctlAdvice } from '../../reconcile/sysctl-plan.js';
 import type { CommandModule } from '../command.js';

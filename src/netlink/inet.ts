@@ -1,13 +1,22 @@
 /**
- * IP address helpers shared by the config loader (canonical spelling, so that identity
- * comparisons work) and the netlink codec (16-byte union nf_inet_addr).
- * Node's `net` validates and canonicalises addresses but offers no byte conversion,
- * so the byte side is written here.
+ * IP addresses as text and as bytes, and their families: the address-family numbers the
+ * kernel uses (linux/socket.h), the check and canonical spelling the config loader relies
+ * on for identity comparisons, and the conversion to and from the bytes netlink carries
+ * (IPVS's 16-byte union nf_inet_addr, rtnetlink's 4- or 16-byte IFA_LOCAL / IFA_ADDRESS).
+ * Node's `net` validates and canonicalises addresses but offers no byte conversion, so the
+ * byte side is written here. Nothing here opens a socket: the config loader imports it
+ * where the native netlink binding cannot load.
  */
 import { isIPv4, isIPv6, SocketAddress } from 'node:net';
-import type { Family } from './model.js';
 
-export function familyOf(address: string): Family | null {
+/** Address families (linux/socket.h). */
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+
+/** The same two names as the IPVS model's Family, which this layer cannot import. */
+export type InetFamily = 'ipv4' | 'ipv6';
+
+export function familyOf(address: string): InetFamily | null {
   if (isIPv4(address)) return 'ipv4';
   if (isIPv6(address)) return 'ipv6';
   return null;
@@ -39,7 +48,7 @@ export function addressToBytes(address: string): Buffer {
   return out;
 }
 
-export function bytesToAddress(bytes: Uint8Array, family: Family): string {
+export function bytesToAddress(bytes: Uint8Array, family: InetFamily): string {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (family === 'ipv4') return `${buf[0]}.${buf[1]}.${buf[2]}.${buf[3]}`;
   const groups: string[] = [];
@@ -82,9 +91,4 @@ export function ipv4MaskToPrefix(mask: string): number | null {
 
 export function prefixToIpv4MaskValue(prefix: number): number {
   return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-}
-
-export function prefixToIpv4Mask(prefix: number): string {
-  const value = prefixToIpv4MaskValue(prefix);
-  return [24, 16, 8, 0].map((shift) => (value >>> shift) & 0xff).join('.');
 }

@@ -7,7 +7,6 @@
 import { EventEmitter } from 'node:events';
 import type { RawNetlinkSocket } from 'netlink';
 import { describe, expect, it } from 'vitest';
-import { frameMessage, splitMessages } from '../../src/ipvs/codec.js';
 import {
   Errno,
   NLM_F_ACK,
@@ -15,9 +14,10 @@ import {
   NLM_F_MULTI,
   NLMSG_DONE,
   NLMSG_ERROR,
-} from '../../src/ipvs/constants.js';
-import { NetlinkTransport } from '../../src/ipvs/netlink-transport.js';
-import type { NetlinkWriter } from '../../src/ipvs/wire.js';
+} from '../../src/netlink/constants.js';
+import { NetlinkTransport } from '../../src/netlink/transport.js';
+import { frameMessage, type NetlinkWriter } from '../../src/netlink/writer.js';
+import { splitMessages } from './helpers.js';
 
 const FAMILY = 42;
 
@@ -195,24 +195,28 @@ describe('NetlinkTransport', () => {
     await expect(queued).rejects.toThrow(/closed/);
   });
 
-  it('dumpEach: one request per sendmsg, each sent after the previous DONE, replies attributed to their dump', async () => {
-    const replies = Array.from({ length: 2 }, (_, i) => Buffer.from([i, 1, 0, 0]));
-    const { socket, transport } = transportOn({ dumpReplies: replies });
-    const seen: string[] = [];
-    const sentAt: number[] = [];
-    await transport.dumpEach(
-      FAMILY,
-      3,
-      (w, i) => w.append(Buffer.from([4, 1, i, 0])),
-      (i, buf, payload) => {
-        seen.push(`${i}:${buf[payload]}`);
-        sentAt.push(socket.sendmsgs.length);
-      },
-    );
-    expect(socket.sendmsgs).toEqual([1, 1, 1]);
-    expect(seen).toEqual(['0:0', '0:1', '1:0', '1:1', '2:0', '2:1']);
-    expect(sentAt).toEqual([1, 1, 2, 2, 3, 3]); // dump i's replies came before dump i+1 was sent
-  });
+  it(
+    'dumpEach: one request per sendmsg, each sent after the previous DONE, ' +
+      'replies attributed to their dump',
+    async () => {
+      const replies = Array.from({ length: 2 }, (_, i) => Buffer.from([i, 1, 0, 0]));
+      const { socket, transport } = transportOn({ dumpReplies: replies });
+      const seen: string[] = [];
+      const sentAt: number[] = [];
+      await transport.dumpEach(
+        FAMILY,
+        3,
+        (w, i) => w.append(Buffer.from([4, 1, i, 0])),
+        (i, buf, payload) => {
+          seen.push(`${i}:${buf[payload]}`);
+          sentAt.push(socket.sendmsgs.length);
+        },
+      );
+      expect(socket.sendmsgs).toEqual([1, 1, 1]);
+      expect(seen).toEqual(['0:0', '0:1', '1:0', '1:1', '2:0', '2:1']);
+      expect(sentAt).toEqual([1, 1, 2, 2, 3, 3]); // dump i's replies came before dump i+1 was sent
+    },
+  );
 
   it('dumpEach: a dump that fails names its index and the dumps after it are not sent', async () => {
     const failing = transportOn({ dumpReplies: [Buffer.from([9, 1, 0, 0])] });

@@ -1,7 +1,7 @@
 /**
  * Netlink request / ACK / dump machinery over the `netlink` package's RawNetlinkSocket
  * (one send() = one sendmsg; each received datagram is one 'message' event). Nothing here
- * knows IPVS: kernel-client.ts builds the messages.
+ * knows a family: callers write each message's payload (src/ipvs/kernel-client.ts for IPVS).
  *
  * Batches: many requests, each with its own sequence number, are concatenated into one
  * sendmsg. The kernel handles every message of a sendmsg in order; it answers a refusal
@@ -21,8 +21,7 @@
  * Dumps are streamed: each datagram is handed over when it arrives; the kernel runs one dump
  * at a time per socket, so dumps are serialised here.
  */
-import { RawNetlinkSocket, type NetlinkMessage } from 'netlink';
-import { decodeAckAt } from './codec.js';
+import { RawNetlinkSocket } from 'netlink';
 import {
   Errno,
   NLM_F_ACK,
@@ -34,7 +33,8 @@ import {
   NLMSG_NOOP,
   NLMSG_OVERRUN,
 } from './constants.js';
-import { MessageCursor, NetlinkWriter, readS32 } from './wire.js';
+import { decodeAckAt, MessageCursor, type NetlinkMessage, s32At } from './reader.js';
+import { NetlinkWriter, type PayloadWriter } from './writer.js';
 
 export interface TransportOptions {
   /** Messages per sendmsg (each awaiting its ACK before the next chunk goes out). */
@@ -60,9 +60,6 @@ export interface TransportOptions {
   /** SO_SNDBUF to ask for (capped at net.core.wmem_max, then doubled). */
   sendBufferSize?: number;
 }
-
-/** Writes one message's payload (after the netlink header, which the transport writes). */
-export type PayloadWriter = (w: NetlinkWriter) => void;
 
 export interface BatchItem {
   type: number;
@@ -198,7 +195,8 @@ export class NetlinkTransport {
     socket.on('truncatedMessage', (buf, info) =>
       this.onSocketError(
         Errno.EMSGSIZE,
-        `netlink datagram of ${info.truncated ?? '?'} bytes truncated to ${buf.length}: the receive buffer is too small`,
+        `netlink datagram of ${info.truncated ?? '?'} bytes truncated to ${buf.length}: ` +
+          'the receive buffer is too small',
       ),
     );
     socket.unref();
@@ -459,7 +457,7 @@ export class NetlinkTransport {
     if (!unanswered(previous)) return;
     if (m.type === NLMSG_ERROR) {
       // The common case, a plain ACK, is read in place; only refusals are decoded whole.
-      const errno = m.payloadEnd - m.payload >= 4 ? 0 - readS32(buf, m.payload) : Errno.EIO; // 0 - x: never -0
+      const errno = m.payloadEnd - m.payload >= 4 ? 0 - s32At(buf, m.payload) : Errno.EIO; // 0 - x: never -0
       let message: string | undefined;
       if (errno !== 0 && m.flags & NLM_F_ACK_TLVS) {
         try {
@@ -475,7 +473,7 @@ export class NetlinkTransport {
         ...(message === undefined ? {} : { message }),
       });
     } else if (m.type === NLMSG_DONE) {
-      const status = m.payloadEnd - m.payload >= 4 ? readS32(buf, m.payload) : 0;
+      const status = m.payloadEnd - m.payload >= 4 ? s32At(buf, m.payload) : 0;
       this.answer(chunk, index, {
         errno: status < 0 ? -status : 0,
         replies: previous?.replies ?? NO_REPLIES,
@@ -530,7 +528,7 @@ export class NetlinkTransport {
       p.settle(ack.errno, ack.message);
     } else if (m.type === NLMSG_DONE) {
       this.inFlight = null;
-      const status = m.payloadEnd - m.payload >= 4 ? readS32(buf, m.payload) : 0;
+      const status = m.payloadEnd - m.payload >= 4 ? s32At(buf, m.payload) : 0;
       if (p.tainted)
         p.settle(Errno.ENOBUFS, 'dump data lost: the netlink receive buffer overflowed (ENOBUFS)');
       else p.settle(status < 0 ? -status : 0);

@@ -1,7 +1,8 @@
 /**
- * An in-memory network namespace for tests: links and addresses, refusing what the kernel
- * refuses (a second dummy of the same name, an address on a missing interface, the same
- * address twice, deleting an address that is not there), with the kernel's errno names.
+ * The in-memory AddressClient, a network namespace for tests: links and addresses, refusing
+ * what the kernel refuses (a second dummy of the same name, an address on a missing
+ * interface, the same address twice, deleting an address that is not there), with the
+ * kernel's errno names.
  */
 import {
   AddressError,
@@ -14,7 +15,7 @@ import {
   type HeldAddress,
   type LinkKind,
   type LinkState,
-} from './addresses.js';
+} from './vip-addresses.js';
 
 export interface FakeAddressesOptions {
   /** Links besides lo (which always exists, up, with 127.0.0.1/8 and ::1/128). */
@@ -22,7 +23,10 @@ export interface FakeAddressesOptions {
   addresses?: HeldAddress[];
   /** false imitates a kernel without the dummy driver (EOPNOTSUPP on create). */
   dummySupported?: boolean;
-  /** Imitates loading the tunnel module: creating an ipip / ip6tnl link makes the fallback device and then fails with EEXIST, as the kernel does. */
+  /**
+   * Imitates loading the tunnel module: creating an ipip / ip6tnl link makes the fallback
+   * device and then fails with EEXIST, as the kernel does.
+   */
   tunnelModules?: boolean;
 }
 

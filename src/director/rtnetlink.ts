@@ -4,11 +4,13 @@
  * and RTM_DELADDR for addresses. Like everything lvsd does to the kernel, it acts on the
  * network namespace of the process.
  *
- * Written here by hand: the package leaves IFLA_LINKINFO as raw bytes, so the one nested
- * attribute we need (IFLA_INFO_KIND) is encoded and decoded below.
+ * The package leaves IFLA_LINKINFO as raw bytes, so the one nested attribute we need
+ * (IFLA_INFO_KIND) is written and read below with src/netlink's writer and cursor.
  */
 import { createRtNetlink, FlagsNew, type RtNetlinkSocket } from 'netlink';
-import { addressToBytes, bytesToAddress } from '../ipvs/address.js';
+import { AF_INET, AF_INET6, addressToBytes, bytesToAddress } from '../netlink/inet.js';
+import { AttrCursor } from '../netlink/reader.js';
+import { NetlinkWriter } from '../netlink/writer.js';
 import {
   addressFamily,
   AddressError,
@@ -20,39 +22,26 @@ import {
   type HeldAddress,
   type LinkKind,
   type LinkState,
-} from './addresses.js';
+} from './vip-addresses.js';
 
-const AF_INET = 2;
-const AF_INET6 = 10;
 const IFLA_INFO_KIND = 1;
 
 /** IFLA_LINKINFO { IFLA_INFO_KIND "<kind>\0" }, as the payload of the linkinfo attribute. */
-export function encodeLinkKind(kind: string): Buffer {
-  const value = Buffer.from(`${kind}\0`, 'ascii');
-  const length = 4 + value.length;
-  const out = Buffer.alloc((length + 3) & ~3);
-  out.writeUInt16LE(length, 0);
-  out.writeUInt16LE(IFLA_INFO_KIND, 2);
-  value.copy(out, 4);
-  return out;
+function encodeLinkKind(kind: string): Buffer {
+  const w = new NetlinkWriter(32);
+  w.string(IFLA_INFO_KIND, kind);
+  return w.bytes();
 }
 
-/** IFLA_INFO_KIND out of an IFLA_LINKINFO payload; null when absent. */
-export function decodeLinkKind(linkinfo: Buffer | undefined): string | null {
+/** IFLA_INFO_KIND out of an IFLA_LINKINFO payload; null when absent or unreadable. */
+function decodeLinkKind(linkinfo: Buffer | undefined): string | null {
   if (!linkinfo) return null;
-  let offset = 0;
-  while (offset + 4 <= linkinfo.length) {
-    const length = linkinfo.readUInt16LE(offset);
-    const type = linkinfo.readUInt16LE(offset + 2) & 0x3fff;
-    if (length < 4) return null;
-    if (type === IFLA_INFO_KIND)
-      return linkinfo
-        .subarray(offset + 4, offset + length)
-        .toString('ascii')
-        .replace(/\0+$/, '');
-    offset += (length + 3) & ~3;
+  try {
+    const c = new AttrCursor(linkinfo);
+    return c.find(IFLA_INFO_KIND) ? c.string() : null;
+  } catch {
+    return null; // a link whose kind cannot be read is listed without one
   }
-  return null;
 }
 
 /** "Request rejected: EEXIST" (the package's wording) -> "EEXIST". */

@@ -1,9 +1,10 @@
 /**
- * The hand-written netlink writer and cursors (src/ipvs/wire.ts): byte layout as the kernel
- * lays it out, padding zeroed, growth, and refusal of malformed input.
+ * The hand-written netlink writer (src/netlink/writer.ts): byte layout as the kernel lays it
+ * out, padding zeroed, growth, and refusal of what is not an address.
  */
 import { describe, expect, it } from 'vitest';
-import { AttrCursor, IpvsDecodeError, MessageCursor, NetlinkWriter } from '../../src/ipvs/wire.js';
+import { AttrCursor, MessageCursor } from '../../src/netlink/reader.js';
+import { NetlinkWriter } from '../../src/netlink/writer.js';
 
 const hex = (b: Buffer) => b.toString('hex');
 
@@ -71,42 +72,5 @@ describe('NetlinkWriter', () => {
     const types: number[] = [];
     while (m.next()) types.push(m.type);
     expect(types).toEqual([1, 3]);
-  });
-});
-
-describe('cursors', () => {
-  it('walk attributes and messages, masking the nested and byte-order flags', () => {
-    const w = new NetlinkWriter();
-    w.beginMessage(5, 2, 9, 1);
-    w.beginNested(0x8000 | 1);
-    w.u32(0x4000 | 2, 42);
-    w.endNested();
-    w.endMessage();
-    const m = new MessageCursor(w.bytes());
-    expect(m.next()).toBe(true);
-    expect([m.type, m.flags, m.seq, m.port]).toEqual([5, 2, 9, 1]);
-    const outer = new AttrCursor(m.buf, m.payload, m.payloadEnd);
-    expect(outer.next()).toBe(true);
-    expect(outer.type).toBe(1);
-    const inner = new AttrCursor(outer.buf, outer.value, outer.valueEnd);
-    expect(inner.next()).toBe(true);
-    expect([inner.type, inner.u32('x')]).toEqual([2, 42]);
-    expect(inner.next()).toBe(false);
-    expect(m.next()).toBe(false);
-  });
-
-  it('refuse lengths that overrun their container and values shorter than their type', () => {
-    const overrun = Buffer.from('0c000100aabbccdd', 'hex');
-    expect(() => new AttrCursor(overrun).next()).toThrow(IpvsDecodeError);
-    const short = new AttrCursor(Buffer.from('06000100aabb0000', 'hex'));
-    short.next();
-    expect(() => short.u32('IPVS_DEST_ATTR_WEIGHT')).toThrow(
-      /IPVS_DEST_ATTR_WEIGHT: attribute of 2 bytes, expected 4/,
-    );
-    expect(() =>
-      new MessageCursor(Buffer.from('40000000000000000000000000000000', 'hex')).next(),
-    ).toThrow(/overruns its datagram/);
-    // Fewer than four trailing bytes are padding, not an attribute.
-    expect(new AttrCursor(Buffer.from('0000', 'hex')).next()).toBe(false);
   });
 });

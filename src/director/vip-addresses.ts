@@ -1,10 +1,11 @@
 /**
- * Interface addresses as lvsd manages them: the director's VIPs (on a dummy interface such
- * as lvsd0, or a named one) and the real-server helper's VIPs (on lo, tunl0, ip6tnl0).
- * Two implementations of AddressClient: rtnetlink (rtnetlink-addresses.ts) and an in-memory
- * fake that refuses what the kernel refuses (fake-addresses.ts).
+ * VIP addresses on interfaces as lvsd manages them: the director's VIPs (on a dummy interface
+ * such as lvsd0, or a named one) and the real-server helper's VIPs (on lo, tunl0, ip6tnl0).
+ * The AddressClient interface, its errors in `ip`'s words, and how plans name a held
+ * address. Two implementations: over rtnetlink (rtnetlink.ts) and an in-memory fake that
+ * refuses what the kernel refuses (fake-vip-addresses.ts).
  */
-import { canonicalAddress, familyOf } from '../ipvs/address.js';
+import { canonicalAddress, familyOf } from '../netlink/inet.js';
 import type { Family } from '../ipvs/model.js';
 
 /** One address on one interface: "10.0.0.1/32 on lvsd0". */
@@ -83,7 +84,10 @@ const linkModules: Record<LinkKind, string> = {
 /** Why a link could not be created, with the module to load when the kernel lacks the type. */
 export function linkCreateReason(kind: LinkKind, code: string): string {
   if (code === 'EOPNOTSUPP' || code === 'ENOTSUP') {
-    return `Operation not supported: this kernel has no ${kind} link type and could not load it (modprobe ${linkModules[kind]}, or a kernel with it built in)`;
+    return (
+      `Operation not supported: this kernel has no ${kind} link type and could not load it ` +
+      `(modprobe ${linkModules[kind]}, or a kernel with it built in)`
+    );
   }
   return reasonForCode(code);
 }

@@ -1,11 +1,13 @@
 /**
- * Kernel sysctls that change how IPVS treats draining reals and forwarded packets.
- * They have no netlink interface: /proc/sys is the kernel's only door to them, so this
- * is the one place lvsd reads or writes files for kernel state. Network-namespace aware
- * like the rest: /proc/sys/net shows the namespace of the process.
+ * Sysctls through /proc/sys: IPVS's settings for draining reals and forwarded packets, the
+ * forwarding switches, and the ARP and reverse-path settings of a real server. They have no
+ * netlink interface: /proc/sys is the kernel's only door to them, so this is the one place
+ * lvsd reads or writes files for kernel state. Network-namespace aware like the rest:
+ * /proc/sys/net shows the namespace of the process.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { SysctlAccess } from './access.js';
 
 export function sysctlPath(name: string, procRoot = '/proc/sys'): string {
   return join(procRoot, ...name.split('.'));
@@ -33,3 +35,9 @@ export async function readSysctls(
   const values = await Promise.all(names.map((name) => readSysctl(name, procRoot)));
   return Object.fromEntries(names.map((name, i) => [name, values[i] ?? null]));
 }
+
+/** The SysctlAccess lvsd uses outside tests: this process's /proc/sys. */
+export const procSysctls: SysctlAccess = {
+  read: (names) => readSysctls(names),
+  write: (name, value) => writeSysctl(name, value),
+};
