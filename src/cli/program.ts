@@ -1,6 +1,7 @@
 /**
  * The command tree: which modules make up lvsd's command line and how they are put
- * together. main.ts parses with it.
+ * together. main.ts parses with it; `lvsd completion` and the man page (lvsd(8)) walk the
+ * same tree, so what they list is what the parser accepts.
  */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ export const commandModules: Record<string, () => Promise<CommandModule>> = {
   run: () => import('./commands/run.js').then((m) => m.runCommand),
   status: () => import('./commands/status.js').then((m) => m.statusCommand),
   'systemd-unit': () => import('./commands/systemd-unit.js').then((m) => m.systemdUnitCommand),
+  completion: () => import('./commands/completion.js').then((m) => m.completionCommand),
 };
 
 export const PROGRAM_DESCRIPTION =
@@ -47,3 +49,7 @@ export async function registerModules(
   return program;
 }
 
+/** Every command, for the tools that describe the whole tree (completion, man page). */
+export function fullProgram(): Promise<Command> {
+  return registerModules(newProgram(), Object.values(commandModules), () => undefined);
+}
