@@ -6,7 +6,8 @@
  * The sandbox keeps what lvsd does on a director: netlink (IPVS, addresses, nftables) with
  * CAP_NET_ADMIN, sysctls under /proc/sys/net, TCP / UDP health checks, /run/lvsd; and
  * CAP_NET_RAW, which VRRP will need. `systemd-analyze security` rates it 2.3 OK (the unit
- * it replaced: 6.4 MEDIUM); test/packaging checks both figures stay so.
+ * it replaced: 6.4 MEDIUM); test/packaging/systemd-unit.test.ts fails if it rates worse
+ * than OK, and test/kernel/systemd-unit.kernel.test.ts runs it under systemd in the lab.
  */
 
 export interface UnitOptions {
