@@ -58,7 +58,7 @@ describe('lvsd(8)', () => {
   });
 });
 
-describe('lvsd completion', () => {
+describe('lvsd completion', { timeout: 60_000 }, () => {
   it('refuses a shell it does not know, exit 2', async () => {
     const refused = await lvsd(['completion', 'tcsh']);
     expect(refused.code).toBe(2);

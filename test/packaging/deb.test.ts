@@ -31,7 +31,8 @@ function hostNodejsPackage(): string | null {
   }
 }
 
-describe.skipIf(skip)(`the Debian package ${skip}`, () => {
+// Each test runs the installed lvsd a few times: seconds apiece on a loaded CI machine.
+describe.skipIf(skip)(`the Debian package ${skip}`, { timeout: 120_000 }, () => {
   let deb = '';
   let scratch = '';
   let built: Awaited<ReturnType<typeof run>>;

@@ -80,7 +80,8 @@ describe('npm pack', () => {
   });
 });
 
-describe('npm install -g from the tarball', () => {
+// The installed lvsd runs once per example: seconds apiece on a loaded CI machine.
+describe('npm install -g from the tarball', { timeout: 120_000 }, () => {
   it('installs lvsd on the prefix PATH and lvsd(8) in its man pages', () => {
     expect(installed.code, installed.stderr).toBe(0);
     expect(existsSync(join(prefix, 'bin/lvsd'))).toBe(true);
