@@ -116,7 +116,9 @@ commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 find "$pkg" -type d -exec chmod 755 {} +
 find "$pkg" -type f -exec chmod 644 {} +
 chmod 755 "$app/bin/lvsd.js"
-find "$app/node_modules" -type f -exec sh -c 'for f; do [ "$(head -c2 "$f")" = "#!" ] && chmod 755 "$f"; done; true' sh {} +
+# shellcheck disable=SC2016 # $f is the inner shell's
+find "$app/node_modules" -type f -exec sh -c \
+  'for f; do [ "$(head -c2 "$f")" = "#!" ] && chmod 755 "$f"; done; true' sh {} +
 shlibs_dir=$work/shlibs
 mkdir -p "$shlibs_dir/debian"
 printf 'Source: lvsd\n\nPackage: lvsd\nArchitecture: any\n' >"$shlibs_dir/debian/control"
