@@ -6,8 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfigText } from '../../src/config/index.js';
-import { buildServices } from '../../src/daemon/status.js';
-import type { RealHealth } from '../../src/daemon/status.js';
+import { buildServices, type StatusInput } from '../../src/daemon/status.js';
 
 const config = `
 services:
@@ -30,7 +29,7 @@ services:
 function services(down: readonly string[]) {
   const loaded = loadConfigText(config);
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  const health = (_service: string, real: string): RealHealth => ({
+  const health: StatusInput['health'] = (_service, real) => ({
     state: down.includes(real) ? 'down' : 'up',
   });
   return buildServices({ config: loaded.config, table: { services: [] }, health, waiting: [] });
