@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm test`: type check, build, unit tests on the host, then the kernel lab's self-tests and
-# the kernel suite inside the lab (test/lab/; docs/lab.md). Fails if any step fails, or if
+# `npm test`: host packages, type check, build, unit tests on the host (the npm and Debian
+# packages are built and installed into scratch places there), then the kernel lab's
+# self-tests and the kernel suite inside the lab (test/lab/; docs/lab.md). Fails if any step fails, or if
 # the kernel suite fails or cannot start. The closing line is the kernel suite's
 # `kernel: N passed, N failed`.
 set -euo pipefail
@@ -15,6 +16,9 @@ step() {
   echo "=== npm test: $name done in $((SECONDS - started)) s"
 }
 
+# Debian packages some host tests need (systemd-analyze, lintian, promtool, ...): installed
+# when missing, nothing to do once they are.
+step "host packages" bash test/host-packages.sh
 step "type check" npx tsc -p tsconfig.json --noEmit
 # Before the unit tests: some run the built CLI (bin/lvsd.js -> dist/).
 step "build" npm run build --silent

@@ -15,6 +15,7 @@ import { takeWriterLock, type WriterLock } from '../util/writer-lock.js';
 import { type ConfigLoader, loadConfigOutcome } from './config-loader.js';
 import { ConfigRejectedError, Daemon } from './daemon.js';
 import { StatusServer, parseListenAddress } from './http.js';
+import { type NotifyDeps, notifySystemd } from './systemd.js';
 
 export interface RunDaemonOptions {
   config: string;
@@ -33,6 +34,7 @@ export interface RunDaemonOptions {
   openClient?: () => Promise<IpvsClient>;
   load?: ConfigLoader;
   signals?: Pick<NodeJS.Process, 'on' | 'off'>;
+  systemd?: NotifyDeps;
 }
 
 export async function runDaemon(options: RunDaemonOptions): Promise<number> {
@@ -122,14 +124,17 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   signals.on('SIGHUP', onHup);
 
   let code = 0;
+  let systemd: ReturnType<typeof notifySystemd> = null;
   try {
     await daemon.start();
+    systemd = notifySystemd(daemon, log, options.systemd);
     await stopSignal;
   } catch (err) {
     code = 1;
     if (!(err instanceof ConfigRejectedError))
       log.fatal({ event: 'start_failed', err }, `cannot start: ${(err as Error).message}`);
   } finally {
+    systemd?.stop();
     await daemon.stop();
     await server?.close();
     await client.close();

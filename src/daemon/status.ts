@@ -69,6 +69,10 @@ export const StatusService = z.intersection(
     inKernel: z.boolean(),
     stats: Stats.optional(),
     dests: z.array(StatusDest),
+    /** The config's quorum (minimum healthy weight), null without one; absent for others. */
+    quorum: z.number().nullable().optional(),
+    /** Configured weights of the reals that are up or unchecked; absent for others. */
+    healthyWeight: z.number().optional(),
   }),
 );
 export type StatusService = Service & {
@@ -78,6 +82,8 @@ export type StatusService = Service & {
   inKernel: boolean;
   stats?: Stats;
   dests: StatusDest[];
+  quorum?: number | null;
+  healthyWeight?: number;
 };
 
 export const ReloadRecord = z.object({
@@ -192,6 +198,8 @@ export function buildServices(input: StatusInput): StatusService[] {
       inKernel: liveSvc !== undefined,
       ...(liveSvc?.stats ? { stats: liveSvc.stats } : {}),
       dests,
+      quorum: svc.quorum?.min ?? null,
+      healthyWeight: healthyWeight(dests),
     });
   }
   for (const [id, svc] of live) {
@@ -209,6 +217,15 @@ export function buildServices(input: StatusInput): StatusService[] {
     });
   }
   return out;
+}
+
+/** As the health side sums it for quorum, but with configured weights (not dynamic ones). */
+function healthyWeight(dests: readonly StatusDest[]): number {
+  let sum = 0;
+  for (const d of dests)
+    if (d.configuredWeight !== null && (d.health === 'up' || d.health === 'unchecked'))
+      sum += d.configuredWeight;
+  return sum;
 }
 
 function extraDest(
@@ -242,7 +259,16 @@ export function statusTable(services: readonly StatusService[]): {
   const health = new Map<string, string>();
   const table: IpvsTable = {
     services: services.map((s) => {
-      const { id, name: _name, managed: _managed, inKernel: _inKernel, dests, ...rest } = s;
+      const {
+        id,
+        name: _name,
+        managed: _managed,
+        inKernel: _inKernel,
+        quorum: _quorum,
+        healthyWeight: _healthyWeight,
+        dests,
+        ...rest
+      } = s;
       return {
         ...(rest as Service & { stats?: Stats }),
         dests: dests.map((d) => {

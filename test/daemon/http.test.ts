@@ -62,6 +62,11 @@ const config = `services:
       192.168.10.3:80: 1
 `;
 
+// The labels of web's series: lvsd's own and node_exporter's ipvs collector's.
+const WEB = 'service="web",local_address="10.0.0.1",local_port="80",proto="TCP",local_mark=""';
+const real = (address: string) =>
+  `${WEB},real="${address}:80",remote_address="${address}",remote_port="80"`;
+
 describe('HTTP listener', () => {
   it('serves /metrics with per-service and per-real series from the kernel', async () => {
     const s = await serve(config);
@@ -77,14 +82,14 @@ describe('HTTP listener', () => {
     const text = await response.text();
     for (const line of [
       'lvsd_config_last_reload_successful 1',
-      'lvsd_service_connections_total{service="web"} 41',
-      'lvsd_real_active_connections{service="web",real="192.168.10.2:80"} 7',
-      'lvsd_real_inactive_connections{service="web",real="192.168.10.2:80"} 2',
-      'lvsd_real_connections_total{service="web",real="192.168.10.2:80"} 40',
-      'lvsd_real_bytes_total{service="web",real="192.168.10.2:80",direction="in"} 1234',
-      'lvsd_real_packets_total{service="web",real="192.168.10.2:80",direction="out"} 8',
-      'lvsd_real_weight{service="web",real="192.168.10.2:80"} 3',
-      'lvsd_real_up{service="web",real="192.168.10.2:80"} 1',
+      `lvsd_service_connections_total{${WEB}} 41`,
+      `lvsd_real_active_connections{${real('192.168.10.2')}} 7`,
+      `lvsd_real_inactive_connections{${real('192.168.10.2')}} 2`,
+      `lvsd_real_connections_total{${real('192.168.10.2')}} 40`,
+      `lvsd_real_bytes_total{${real('192.168.10.2')},direction="in"} 1234`,
+      `lvsd_real_packets_total{${real('192.168.10.2')},direction="out"} 8`,
+      `lvsd_real_weight{${real('192.168.10.2')}} 3`,
+      `lvsd_real_up{${real('192.168.10.2')}} 1`,
       'lvsd_kernel_writes_total{action="add"} 3',
     ]) {
       expect(text).toContain(line);
@@ -95,9 +100,9 @@ describe('HTTP listener', () => {
     await s.health.setDown('web', '192.168.10.3:80', true);
     await s.daemon.requestPass('health');
     const after = await (await fetch(`${s.base}/metrics`)).text();
-    expect(after).toContain('lvsd_real_up{service="web",real="192.168.10.3:80"} 0');
-    expect(after).toContain('lvsd_real_in_kernel{service="web",real="192.168.10.3:80"} 0');
-    expect(after).toContain('lvsd_real_weight{service="web",real="192.168.10.3:80"} 0');
+    expect(after).toContain(`lvsd_real_up{${real('192.168.10.3')}} 0`);
+    expect(after).toContain(`lvsd_real_in_kernel{${real('192.168.10.3')}} 0`);
+    expect(after).toContain(`lvsd_real_weight{${real('192.168.10.3')}} 0`);
   });
 
   it('serves /status as JSON valid against the DaemonStatus schema, and /healthz', async () => {

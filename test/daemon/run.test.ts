@@ -117,7 +117,10 @@ describe('runDaemon', () => {
     const kernel = new FakeIpvs();
     const running = await start(kernel, dir, stateDir, { http: `127.0.0.1:${port}` });
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(metrics).toContain('lvsd_real_weight{service="web",real="192.168.10.2:80"} 2');
+    expect(metrics).toContain(
+      'lvsd_real_weight{service="web",local_address="10.0.0.1",local_port="80",proto="TCP",local_mark="",' +
+        'real="192.168.10.2:80",remote_address="192.168.10.2",remote_port="80"} 2',
+    );
 
     const other = new FakeIpvs();
     const { logger } = memoryLogger();

@@ -34,6 +34,8 @@ LAB_PACKAGES=(
   "iptables:iptables"
   "curl:curl"
   "cpio:cpio"
+  # test/kernel/systemd-unit.kernel.test.ts runs lvsd's unit under this systemd.
+  "systemd:/lib/systemd/systemd"
 )
 
 lab_log() { printf 'lab: %s\n' "$*" >&2; }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The Debian packages the host tests need beyond Node.js, installed when their command is
+# missing (one apt-get update, one apt-get install; nothing to do on a second run). Called
+# by test/run-all.sh before the unit tests; run it by hand before `npx vitest run` on a
+# fresh machine. The tests that use these commands skip, saying why, where they are missing.
+#
+#   systemd          systemd-analyze (verify, security) and systemd-notify, for the unit
+#   lintian          checks the Debian package (packaging/deb/build.sh)
+#   dpkg-dev         dpkg-shlibdeps (the package's library dependencies) and strip (binutils)
+#   prometheus       promtool, which checks packaging/prometheus/lvsd-rules.yml
+#   man-db, groff    `man --warnings` on lvsd(8)
+#   zsh, fish        the completion scripts are loaded into each shell
+#   python3          a stand-in for systemd's notification socket (Node.js has no unix datagram socket)
+set -euo pipefail
+
+PACKAGES=(
+  "systemd:systemd-analyze"
+  "lintian:lintian"
+  "dpkg-dev:dpkg-shlibdeps"
+  "binutils:strip"
+  "prometheus:promtool"
+  "man-db:man"
+  "groff-base:groff"
+  "zsh:zsh"
+  "fish:fish"
+  "python3:python3"
+)
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "host-packages: need root to run: $*" >&2
+    return 1
+  fi
+}
+
+missing=()
+for entry in "${PACKAGES[@]}"; do
+  command -v "${entry#*:}" >/dev/null 2>&1 || missing+=("${entry%%:*}")
+done
+if [ ${#missing[@]} = 0 ]; then
+  echo "host-packages: all present"
+  exit 0
+fi
+if ! command -v apt-get >/dev/null; then
+  echo "host-packages: not a Debian system; missing: ${missing[*]} (their tests will skip)" >&2
+  exit 0
+fi
+echo "host-packages: installing ${missing[*]}"
+# The prometheus package would start a Prometheus server: a policy-rc.d that refuses every
+# service start stands while apt runs (when the machine has none of its own).
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  as_root sh -c "printf '#!/bin/sh\\nexit 101\\n' > $policy && chmod 755 $policy"
+  trap 'as_root rm -f "$policy"' EXIT
+fi
+as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+for entry in "${PACKAGES[@]}"; do
+  command -v "${entry#*:}" >/dev/null 2>&1 || {
+    echo "host-packages: ${entry%%:*} is installed but ${entry#*:} is still missing" >&2
+    exit 1
+  }
+done
