@@ -102,7 +102,10 @@ function recordData(message: Buffer, type: number, offset: number, length: numbe
     case QTYPES.MX:
       return `${message.readUInt16BE(offset)} ${readName(message, offset + 2)[0]}`;
     case QTYPES.SRV:
-      return `${message.readUInt16BE(offset)} ${message.readUInt16BE(offset + 2)} ${message.readUInt16BE(offset + 4)} ${readName(message, offset + 6)[0]}`;
+      return (
+        `${message.readUInt16BE(offset)} ${message.readUInt16BE(offset + 2)} ` +
+        `${message.readUInt16BE(offset + 4)} ${readName(message, offset + 6)[0]}`
+      );
     case QTYPES.TXT: {
       const strings: string[] = [];
       for (let i = offset; i < end; ) {

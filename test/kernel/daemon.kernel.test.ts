@@ -430,7 +430,8 @@ if (!inLab) {
         await ready(daemon, port);
         expect(daemon.events('kernel_write')).toEqual([]);
 
-        // The kubelet's atomic writer: a new timestamped directory, ..data_tmp renamed over ..data, the old one removed.
+        // The kubelet's atomic writer: a new timestamped directory, ..data_tmp renamed over
+        // ..data, the old one removed.
         await version('..2026_11_25_21_05_00.2', 9);
         await symlink('..2026_11_25_21_05_00.2', join(cm, '..data_tmp'));
         await rename(join(cm, '..data_tmp'), join(cm, '..data'));
