@@ -35,7 +35,8 @@ import type { ResolvedConfig, ResolvedService } from '../src/config/resolved.js'
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Daemon } from '../src/daemon/daemon.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
-import { CHECKERS, HealthManager, type CheckerRegistry } from '../src/health/index.js';
+import { CHECKERS, type CheckerRegistry } from '../src/health/checkers/index.js';
+import { HealthManager } from '../src/health/manager.js';
 import {
   ForwardingIpvsClient,
   type IpvsClient,
@@ -57,7 +58,7 @@ import {
 import { desiredState } from '../src/reconcile/desired.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { StateStore } from '../src/reconcile/state.js';
-import { MemorySysctls } from '../src/sysctl/index.js';
+import { MemorySysctls } from '../src/sysctl/memory.js';
 import { createLogger } from '../src/util/log.js';
 import { machineLine } from './ipvs-report.js';
 

@@ -18,7 +18,7 @@ import { loadConfig } from '../src/config/index.js';
 import { desiredState } from '../src/reconcile/desired.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { StateStore } from '../src/reconcile/state.js';
-import { MemorySysctls } from '../src/sysctl/index.js';
+import { MemorySysctls } from '../src/sysctl/memory.js';
 import { PhaseTimer } from '../src/util/timings.js';
 import { WireFake } from './ipvs-wire-fake.js';
 import { machineLine, ms, printRow, summarize, type Measurement } from './ipvs-report.js';

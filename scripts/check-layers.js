@@ -52,6 +52,12 @@ const wrong = [];
 for (const file of sources(root)) {
   const from = folderOf(file);
   const text = readFileSync(file, 'utf8');
+  // One rule for index.ts and every other file: no re-exports. An importer names the file
+  // that defines what it uses, so a reader goes from a use to its definition in one step.
+  if (/^export (?:type )?(?:\*|\{[^}]*\}) from '\./m.test(text))
+    wrong.push(
+      `${relative(root, file)}: re-exports from another file (import from the defining file)`,
+    );
   for (const match of text.matchAll(/(?:from|import\()\s*'(\.{1,2}\/[^']+)'/g)) {
     const target = join(file, '..', match[1]);
     const to = folderOf(target);

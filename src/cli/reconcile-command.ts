@@ -8,12 +8,11 @@ import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import {
   DEFAULT_CONFIG_PATH,
-  formatDiagnostics,
   loadConfigTexts,
   readConfigSources,
-  type Diagnostic,
   type LoadResult,
 } from '../config/index.js';
+import { formatDiagnostics, type Diagnostic } from '../config/diagnostics.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';

@@ -33,17 +33,6 @@ import { ConfigFile, ServiceConfig } from './schema.js';
 import { type ParserChoice, readSource, type SourceFile } from './source.js';
 import { didYouMean } from './suggest.js';
 
-export type { Diagnostic, DiagnosticCode } from './diagnostics.js';
-export { formatDiagnostics, formatPath, summarize } from './diagnostics.js';
-export { excerpt } from './excerpt.js';
-export type {
-  ResolvedConfig,
-  ResolvedReal,
-  ResolvedService,
-  ResolvedVip,
-  SourceRef,
-} from './resolved.js';
-
 export const DEFAULT_CONFIG_PATH = '/etc/lvsd';
 
 export type LoadResult =

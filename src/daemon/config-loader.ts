@@ -2,7 +2,8 @@
  * The config loader as the daemon wants it: diagnostics formatted one per line
  * ("file:line:col: error: path: message"), the same text `lvsd validate` prints.
  */
-import { formatDiagnostics, loadConfig } from '../config/index.js';
+import { loadConfig } from '../config/index.js';
+import { formatDiagnostics } from '../config/diagnostics.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 
 /** A config load, its diagnostics already formatted for people ("file:line: field: message"). */

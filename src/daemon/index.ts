@@ -9,7 +9,7 @@
  */
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
-import { HealthManager } from '../health/index.js';
+import { HealthManager } from '../health/manager.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
 import { takeWriterLock, type WriterLock } from '../util/writer-lock.js';
 import { type ConfigLoader, loadConfigOutcome } from './config-loader.js';

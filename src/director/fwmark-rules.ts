@@ -16,8 +16,6 @@
 import { AttrCursor, u32At } from '../netlink/reader.js';
 import type { MarkScan } from './fwmark-advice.js';
 
-export { fwmarkAdvice, type FwmarkService, type MarkScan } from './fwmark-advice.js';
-
 const NFTA_RULE_EXPRESSIONS = 4;
 const NFTA_LIST_ELEM = 1;
 const NFTA_EXPR_NAME = 1;

@@ -5,22 +5,14 @@
  *
  * - `openIpvs()` loads the netlink client lazily (dynamic import), so commands that never
  *   touch the kernel run where the native netlink binding cannot load;
- * - `FakeIpvs` is the in-memory kernel for tests.
+ * - the in-memory kernel for tests is FakeIpvs (fake.ts).
+ *
+ * Like every index.ts of src/, it holds the folder's entry code and re-exports nothing:
+ * importers name the file that defines what they use.
  */
 import type { IpvsClient } from './client.js';
 import { IpvsUnavailableError } from './errors.js';
 import type { KernelIpvsOptions } from './kernel-client.js';
-
-export * from './client.js';
-export { FakeIpvs, type FakeIpvsOptions } from './fake.js';
-export {
-  IpvsUnavailableError,
-  NO_IPVS_HELP,
-  PERMISSION_HELP,
-  reasonFor,
-  validateOp,
-} from './errors.js';
-export type { KernelIpvsOptions } from './kernel-client.js';
 
 /** Opens the kernel client (generic netlink). Throws IpvsUnavailableError with advice. */
 export async function openIpvs(options: KernelIpvsOptions = {}): Promise<IpvsClient> {

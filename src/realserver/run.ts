@@ -3,7 +3,7 @@
  * (plan.ts), and unless --check, apply and record. --check reads only.
  */
 import { heldAddressId, type AddressClient } from '../director/vip-addresses.js';
-import type { SysctlAccess } from '../sysctl/index.js';
+import type { SysctlAccess } from '../sysctl/access.js';
 import {
   heldVip,
   planRealServer,

@@ -18,7 +18,7 @@ import type { MarkScan } from '../director/fwmark-advice.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import type { IpvsTable, LiveService } from '../ipvs/model.js';
 import { serviceId, serviceKeyOf } from '../ipvs/model.js';
-import type { SysctlAccess } from '../sysctl/index.js';
+import type { SysctlAccess } from '../sysctl/access.js';
 import { PhaseTimer } from '../util/timings.js';
 import { applyPlan, type ApplyReport } from './apply.js';
 import { checkMassRemoval, type MassRemoval } from './guard.js';

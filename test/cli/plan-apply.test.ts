@@ -15,7 +15,8 @@ import { testIo } from './io.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
 import { FakeAddresses } from '../../src/director/fake-vip-addresses.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
-import { MemorySysctls, type SysctlAccess } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/memory.js';
+import type { SysctlAccess } from '../../src/sysctl/access.js';
 
 const config = `
 services:

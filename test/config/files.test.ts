@@ -7,12 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runValidate } from '../../src/cli/commands/validate.js';
-import {
-  formatDiagnostics,
-  hostNames,
-  loadConfig,
-  readConfigTexts,
-} from '../../src/config/index.js';
+import { hostNames, loadConfig, readConfigTexts } from '../../src/config/index.js';
+import { formatDiagnostics } from '../../src/config/diagnostics.js';
 import { renderJsonSchema, renderReference } from '../../src/config/json-schema.js';
 
 const root = new URL('../../', import.meta.url).pathname;

@@ -3,7 +3,8 @@
  * must report the same diagnostics and resolve to the same config.
  */
 import { expect } from 'vitest';
-import { type Diagnostic, loadConfigText, type LoadResult } from '../../src/config/index.js';
+import { loadConfigText, type LoadResult } from '../../src/config/index.js';
+import type { Diagnostic } from '../../src/config/diagnostics.js';
 
 /** YAML text from lines, with the final newline. */
 export const y = (...lines: string[]) => `${lines.join('\n')}\n`;

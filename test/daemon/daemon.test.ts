@@ -6,7 +6,7 @@ import { Daemon, ConfigRejectedError } from '../../src/daemon/daemon.js';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { destId, serviceId } from '../../src/ipvs/model.js';
-import { MemorySysctls } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/memory.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 import { memoryLogger, ScriptedHealth, testLoader, waitFor } from './helpers.js';
 

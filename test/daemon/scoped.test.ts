@@ -11,7 +11,7 @@ import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { IpvsError, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { serviceKeyOf } from '../../src/ipvs/model.js';
-import { MemorySysctls } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/memory.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 import { CallLog, memoryLogger, ScriptedHealth, testLoader, waitFor } from './helpers.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fwmarkAdvice, marksOfRule, mergeRuleMarks } from '../../src/director/fwmark-rules.js';
+import { marksOfRule, mergeRuleMarks } from '../../src/director/fwmark-rules.js';
+import { fwmarkAdvice } from '../../src/director/fwmark-advice.js';
 
 /**
  * NFT_MSG_NEWRULE payloads (nfgenmsg stripped) recorded from a Linux 6.1 kernel with

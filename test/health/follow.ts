@@ -4,11 +4,12 @@
  * overlap; changes arriving during one are folded into the next.
  */
 import type { ResolvedConfig } from '../../src/config/resolved.js';
-import type { HealthManager } from '../../src/health/index.js';
+import type { HealthManager } from '../../src/health/manager.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
 import { desiredState } from '../../src/reconcile/desired.js';
 import { reconcile } from '../reconcile/pass.js';
-import { MemorySysctls, type SysctlAccess } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/memory.js';
+import type { SysctlAccess } from '../../src/sysctl/access.js';
 
 export const noSysctls = new MemorySysctls();
 

@@ -7,13 +7,8 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  CHECKERS,
-  HealthManager,
-  type CheckerRegistry,
-  type HealthChanges,
-  type Transition,
-} from '../../src/health/index.js';
+import { CHECKERS, type CheckerRegistry } from '../../src/health/checkers/index.js';
+import { HealthManager, type HealthChanges, type Transition } from '../../src/health/manager.js';
 import { check, config, dest, memoryLogger, real, service } from './fixtures.js';
 import { switchableBackend, waitFor } from './helpers.js';
 

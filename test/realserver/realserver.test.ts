@@ -12,7 +12,7 @@ import {
 } from '../../src/realserver/plan.js';
 import { runRealServer } from '../../src/realserver/run.js';
 import { formatRealServer } from '../../src/realserver/format.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import type { SysctlAccess } from '../../src/sysctl/access.js';
 
 /** /proc/sys of a fresh namespace: the conf/<if> entries exist only for existing links. */
 function procSys(

@@ -18,14 +18,15 @@ import {
   yamlRealLine,
   yamlTable,
 } from '../../bench/reconcile-generate.js';
-import { formatDiagnostics, loadConfig } from '../../src/config/index.js';
+import { loadConfig } from '../../src/config/index.js';
+import { formatDiagnostics } from '../../src/config/diagnostics.js';
 import { CmdAttr, IpvsCmd } from '../../src/ipvs/constants.js';
 import { parseGenl } from '../../src/netlink/genl.js';
 import { decodeDest, decodeService } from '../ipvs/helpers.js';
 import { findAttribute, splitMessages } from '../netlink/helpers.js';
 import { desiredState } from '../../src/reconcile/desired.js';
 import { reconcile } from './pass.js';
-import { MemorySysctls } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/memory.js';
 
 const shape = { services: 1000, destsPerService: 10 };
 const noSysctls = new MemorySysctls();

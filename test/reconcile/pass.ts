@@ -10,7 +10,7 @@ import { Reconciler, type ReconcileResult } from '../../src/reconcile/reconciler
 import { StateStore } from '../../src/reconcile/state.js';
 import { systemHostPorts } from '../../src/reconcile/system-ports.js';
 import type { DesiredState, ReconcilePolicy } from '../../src/reconcile/types.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import type { SysctlAccess } from '../../src/sysctl/access.js';
 import type { PhaseTimer } from '../../src/util/timings.js';
 
 export interface PassSettings extends Omit<ReconcilePolicy, 'maxRemoval' | 'allowMassRemoval'> {

@@ -12,7 +12,7 @@ import { serviceId, serviceKeyOf } from '../../src/ipvs/model.js';
 import type { DesiredState } from '../../src/reconcile/types.js';
 import { reconcile } from './pass.js';
 import type { PassSettings as ReconcileOptions } from './pass.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import type { SysctlAccess } from '../../src/sysctl/access.js';
 import { CallLog } from '../daemon/helpers.js';
 import { dest, desired, tcpService } from './fixtures.js';
 

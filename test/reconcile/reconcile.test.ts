@@ -13,7 +13,7 @@ import { formatApplyReport } from '../../src/reconcile/format.js';
 import type { DesiredState } from '../../src/reconcile/types.js';
 import { reconcile } from './pass.js';
 import type { PassSettings as ReconcileOptions } from './pass.js';
-import { MemorySysctls } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/memory.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
 const web = tcpService('10.0.0.1', 80, { scheduler: 'rr' });

@@ -17,7 +17,7 @@ import { planOffline, Reconciler } from '../../src/reconcile/reconciler.js';
 import { parseSnapshot } from '../../src/reconcile/snapshot.js';
 import { StateStore } from '../../src/reconcile/state.js';
 import type { DesiredState, Drains, ReconcilePolicy } from '../../src/reconcile/types.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import type { SysctlAccess } from '../../src/sysctl/access.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
 const shapes: Service[] = [

@@ -7,17 +7,15 @@ import type { Command } from 'commander';
 import { text } from 'node:stream/consumers';
 import {
   DEFAULT_CONFIG_PATH,
-  type Diagnostic,
-  excerpt,
-  formatDiagnostics,
   hostNames,
   type LoadResult,
   loadConfigTexts,
   readConfigTexts,
   type SourceText,
-  summarize,
 } from '../../config/index.js';
-import { readSysctls } from '../../sysctl/index.js';
+import { type Diagnostic, formatDiagnostics, summarize } from '../../config/diagnostics.js';
+import { excerpt } from '../../config/excerpt.js';
+import { readSysctls } from '../../sysctl/procfs.js';
 import { desiredState } from '../../reconcile/desired.js';
 import { sysctlAdvice } from '../../reconcile/sysctl-plan.js';
 import type { CommandModule } from '../command.js';
