@@ -10,27 +10,15 @@
  * (json-schema.ts); the descriptions here are the user documentation.
  */
 import { z } from 'zod';
+import { KNOWN_SCHEDULERS } from '../ipvs/constants.js';
 import { CheckConfig } from './check.js';
 import { Duration } from './duration.js';
 
 /** Every object is strict: a typo must not pass silently (issues.ts adds "did you mean"). */
 const strict = z.strictObject;
 
-export const SCHEDULERS = [
-  'rr',
-  'wrr',
-  'lc',
-  'wlc',
-  'lblc',
-  'lblcr',
-  'dh',
-  'sh',
-  'sed',
-  'nq',
-  'fo',
-  'ovf',
-  'mh',
-] as const;
+/** The schedulers a stock kernel ships (src/ipvs/constants.ts). */
+export const SCHEDULERS = KNOWN_SCHEDULERS;
 export const SCHEDULER_FLAGS = ['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'] as const;
 
 /** A duration that the kernel keeps in whole seconds; the parsed value is seconds. */

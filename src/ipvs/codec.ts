@@ -62,7 +62,7 @@ import type {
   Timeouts,
   TunnelType,
 } from './model.js';
-import { isFwmarkKey } from './model.js';
+import { emptyStats, isFwmarkKey } from './model.js';
 
 /** Bytes that are valid netlink but not a valid IPVS object (never merely unknown attributes). */
 export class IpvsDecodeError extends NetlinkDecodeError {
@@ -298,21 +298,6 @@ export function genlPayload(
 // ---------------------------------------------------------------------------
 // Decoding. The hot decoders (services and dests of a dump) walk attributes by offset
 // (src/netlink/reader.ts): nothing is allocated per attribute, only the decoded objects.
-
-export function emptyStats(): Stats {
-  return {
-    conns: 0,
-    inPackets: 0,
-    outPackets: 0,
-    inBytes: 0,
-    outBytes: 0,
-    cps: 0,
-    inPps: 0,
-    outPps: 0,
-    inBps: 0,
-    outBps: 0,
-  };
-}
 
 /** A counter that is u32 in STATS and u64 in STATS64 (INBYTES/OUTBYTES are u64 in both). */
 function counter(c: AttrCursor): number {

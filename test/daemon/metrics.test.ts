@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DaemonMetrics, renderKernelSeries } from '../../src/daemon/metrics.js';
 import type { StatusService } from '../../src/daemon/status.js';
+import { emptyStats } from '../../src/ipvs/model.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 
 /** A Prometheus text-format sample: name, optional {labels}, value. */
@@ -10,16 +11,12 @@ const SAMPLE_LINE = new RegExp(
 );
 
 const stats = {
+  ...emptyStats(),
   conns: 5,
   inPackets: 10,
   outPackets: 9,
   inBytes: 1000,
   outBytes: 900,
-  cps: 0,
-  inPps: 0,
-  outPps: 0,
-  inBps: 0,
-  outBps: 0,
 };
 
 function service(name: string | null, managed = true): StatusService {

@@ -11,20 +11,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import type { StatusService } from '../../src/daemon/status.js';
+import { emptyStats } from '../../src/ipvs/model.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 import { missing, root, run } from './helpers.js';
 
 const stats = {
+  ...emptyStats(),
   conns: 5,
   inPackets: 10,
   outPackets: 9,
   inBytes: 1000,
   outBytes: 900,
-  cps: 0,
-  inPps: 0,
-  outPps: 0,
-  inBps: 0,
-  outBps: 0,
 };
 
 function realOf(address: string, health: 'up' | 'down') {

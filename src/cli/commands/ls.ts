@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import type { IpvsClient } from '../../ipvs/client.js';
 import { openIpvs } from '../../ipvs/index.js';
 import type { IpvsInfo, IpvsTable, LiveDest, LiveService, Stats } from '../../ipvs/model.js';
-import { forwardingLabel, formatHostPort, isFwmarkKey } from '../../ipvs/model.js';
+import { emptyStats, forwardingLabel, formatHostPort, isFwmarkKey } from '../../ipvs/model.js';
 import { Reconciler } from '../../reconcile/reconciler.js';
 import { DEFAULT_STATE_DIR, StateStore } from '../../reconcile/state.js';
 import { systemHostPorts, type HostPorts } from '../../reconcile/system-ports.js';
@@ -112,18 +112,7 @@ export function largeNumber(n: number, exact = false): string {
   return `${String(Math.floor(n / 1_000_000_000_000)).padStart(8)}T`;
 }
 
-const noStats: Stats = {
-  conns: 0,
-  inPackets: 0,
-  outPackets: 0,
-  inBytes: 0,
-  outBytes: 0,
-  cps: 0,
-  inPps: 0,
-  outPps: 0,
-  inBps: 0,
-  outBps: 0,
-};
+const noStats: Stats = emptyStats();
 
 const right = (values: ReadonlyArray<string | number>, width: number) =>
   values.map((v) => String(v).padStart(width)).join(' ');
