@@ -90,7 +90,8 @@ describe.skipIf(skip)(`raw sockets in namespaces${skip ? ` (skipped: ${skip})` :
     expect(packets[0].from).toBe('192.0.2.1');
     expect(ip.subarray(20).toString('hex')).toBe('310764010064000' + '0c0000209');
     const { late } = lines.at(-1);
-    expect(late).toBeLessThan(50);
+    // A blocking read would hold the loop for the whole 1.5 s; scheduling noise on a busy 2-core host stays far below.
+    expect(late).toBeLessThan(250);
   });
 
   it('IPv6: hop limit 255 in ancillary data, checksum filled in by the kernel', async () => {
