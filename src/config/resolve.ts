@@ -11,6 +11,7 @@ import { parseHostPort, parsePrefixed, type HostPort } from './addresses.js';
 import type { CheckConfig } from './check.js';
 import type { DataPath } from './diagnostics.js';
 import { formatDuration } from './duration.js';
+import { resolveVrrpSection } from './vrrp.js';
 import type { Finding } from './issues.js';
 import type {
   ResolvedConfig,
@@ -96,7 +97,9 @@ export function resolveConfig(
       driftIntervalMs: file.reconcile?.drift_interval ?? BUILTIN.driftIntervalMs,
     },
   };
-  return { config, findings: out.list };
+  const vrrp = file.vrrp && resolveVrrpSection(file.vrrp, config, file.kernel?.sync !== undefined);
+  if (vrrp) config.vrrp = vrrp.vrrp;
+  return { config, findings: vrrp ? [...out.list, ...vrrp.findings] : out.list };
 }
 
 interface Identity {

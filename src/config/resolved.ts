@@ -5,6 +5,7 @@
  */
 import type { Dest, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import type { CheckConfig } from './check.js';
+import type { ResolvedVrrp } from './vrrp.js';
 
 /** Where a thing was declared, for messages. */
 export interface SourceRef {
@@ -73,4 +74,6 @@ export interface ResolvedConfig {
     /** The daemon re-reads the kernel and repairs drift this often. */
     driftIntervalMs: number;
   };
+  /** VRRP instances (the `vrrp:` section); absent when the config has none. */
+  vrrp?: ResolvedVrrp;
 }
