@@ -101,7 +101,8 @@ const instanceFields = {
     .array(z.string())
     .min(1)
     .describe(
-      'Addresses held while MASTER, with prefix (192.0.2.100/24; keepalived virtual_ipaddress). The first one sets the family.',
+      'Addresses held while MASTER, with prefix (192.0.2.100/24; keepalived virtual_ipaddress). The first one ' +
+        'sets the family.',
     ),
   unicast: strict({
     source: z.string().describe('Source address of the adverts (keepalived unicast_src_ip).'),
@@ -114,7 +115,8 @@ const instanceFields = {
     .boolean()
     .default(false)
     .describe(
-      "The IPVS sync daemon follows this instance's role: master while MASTER, backup otherwise (keepalived lvs_sync_daemon).",
+      "The IPVS sync daemon follows this instance's role: master while MASTER, backup otherwise (keepalived " +
+        'lvs_sync_daemon).',
     ),
   notify: z
     .array(z.string())
@@ -238,7 +240,8 @@ function intervalCs(path: DataPath, version: 2 | 3, ms: number, out: Out): numbe
     if (ms % 1000 !== 0 || ms < 1000 || ms > 255_000)
       out.error(
         at,
-        `${formatDuration(ms)}: VRRPv2 carries the interval in whole seconds, 1s..255s; sub-second intervals need version: 3`,
+        `${formatDuration(ms)}: VRRPv2 carries the interval in whole seconds, 1s..255s; sub-second intervals need ` +
+          `version: 3`,
       );
     return Math.max(100, Math.min(25_500, Math.round(ms / 1000) * 100));
   }
@@ -264,7 +267,8 @@ function resolveVips(path: DataPath, instance: VrrpInstanceConfig, context: Vrrp
       if (networks && !networks.some((n) => inNetwork(parsed.address, n.address, n.prefix)))
         out.error(
           [...path, 'vips', i],
-          `${text} is outside every network of ${instance.interface} (${networks.map((n) => `${n.address}/${n.prefix}`).join(', ') || 'none'}) and has no prefix: neighbours would have no route to it; write it with its prefix (${text}/24)`,
+          `${text} is outside every network of ${instance.interface} (${listNetworks(networks)}) and has ` +
+            `no prefix: neighbours would have no route to it; write it with its prefix (${text}/24)`,
         );
     }
     vips.push({ address: parsed.address, prefix: parsed.prefix ?? max, family: parsed.family });
@@ -272,7 +276,8 @@ function resolveVips(path: DataPath, instance: VrrpInstanceConfig, context: Vrrp
       if (other.address === parsed.address)
         out.error(
           [...path, 'vips', i],
-          `${parsed.address} is also held by ${other.where}: a VRRP VIP comes and goes with the role, so nothing else may hold it`,
+          `${parsed.address} is also held by ${other.where}: a VRRP VIP comes and goes with the role, so nothing ` +
+            `else may hold it`,
         );
   });
   return vips;
@@ -297,7 +302,8 @@ function resolveInstance(
   if (advertised.length !== vips.length)
     out.warning(
       [...path, 'vips'],
-      `the ${family === 'ipv4' ? 'IPv6' : 'IPv4'} VIPs move with the role but are not in the adverts (an instance advertises one family, its first VIP's), as keepalived does`,
+      `the ${family === 'ipv4' ? 'IPv6' : 'IPv4'} VIPs move with the role but are not in the adverts (an instance ` +
+        `advertises one family, its first VIP's), as keepalived does`,
       'key',
     );
   if (family === 'ipv6' && !advertised[0]?.startsWith('fe80:'))
@@ -315,7 +321,8 @@ function resolveInstance(
   if (instance.sync_daemon && !context.kernelSync)
     out.error(
       [...path, 'sync_daemon'],
-      'sync_daemon: true steers the daemon of kernel.sync, and there is none: add kernel.sync { state: backup, interface: eth1, syncid: 51 } (its state then follows this role)',
+      'sync_daemon: true steers the daemon of kernel.sync, and there is none: add kernel.sync { state: backup, ' +
+        'interface: eth1, syncid: 51 } (its state then follows this role)',
     );
   const unicast = resolveUnicast(path, instance, family, out);
   const track = resolveTrack(path, instance, context, out);
@@ -415,7 +422,8 @@ function crossInstanceRules(instances: readonly ResolvedVrrpInstance[], out: Out
     if (twin)
       out.error(
         [...path, 'vrid'],
-        `instance '${twin}' already uses vrid ${i.vrid} for ${i.family} on ${i.interface}: the two would share one virtual MAC and fight`,
+        `instance '${twin}' already uses vrid ${i.vrid} for ${i.family} on ${i.interface}: the two would share ` +
+          `one virtual MAC and fight`,
       );
     else routers.set(key, i.name);
     for (const vip of i.vips) {
@@ -433,7 +441,8 @@ function crossInstanceRules(instances: readonly ResolvedVrrpInstance[], out: Out
   if (syncDaemons.length > 1)
     out.error(
       ['vrrp', 'instances', syncDaemons[1] as string, 'sync_daemon'],
-      `only one instance can steer the IPVS sync daemon (also: ${syncDaemons[0]}): the kernel runs one master and one backup`,
+      `only one instance can steer the IPVS sync daemon (also: ${syncDaemons[0]}): the kernel runs one master and ` +
+        `one backup`,
     );
 }
 
@@ -477,16 +486,23 @@ function syncGroupRules(at: DataPath, members: readonly ResolvedVrrpInstance[], 
     if (m.intervalCs !== first.intervalCs || m.version !== first.version)
       out.error(
         at,
-        `'${m.name}' (v${m.version}, ${m.intervalCs * 10} ms) and '${first.name}' (v${first.version}, ${first.intervalCs * 10} ms) advertise differently: their master-down intervals differ, so on a failure one moves before the other and the group splits across directors`,
+        `'${m.name}' (v${m.version}, ${m.intervalCs * 10} ms) and '${first.name}' (v${first.version}, ` +
+          `${first.intervalCs * 10} ms) advertise differently: their master-down intervals differ, so on a failure ` +
+          `one moves before the other and the group splits across directors`,
         'key',
       );
     if (m.preempt !== first.preempt || m.preemptDelayMs !== first.preemptDelayMs)
       out.error(
         at,
-        `'${m.name}' and '${first.name}' preempt differently: one would take over and the other not, so the group could not fail over together`,
+        `'${m.name}' and '${first.name}' preempt differently: one would take over and the other not, so the group ` +
+          `could not fail over together`,
         'key',
       );
   }
+}
+
+function listNetworks(networks: ReadonlyArray<{ address: string; prefix: number }>): string {
+  return networks.map((n) => `${n.address}/${n.prefix}`).join(', ') || 'none';
 }
 
 function inNetwork(address: string, network: string, prefix: number): boolean {
