@@ -42,11 +42,19 @@ import { buildServices, type DaemonStatus, type PassRecord, type ReloadRecord } 
 import { RecordingClient } from './recording-client.js';
 import { ConfigWatcher } from './watch.js';
 
-export type Trigger = 'start' | 'reload' | 'health' | 'drift' | 'drain' | 'retry';
+export type Trigger = 'start' | 'reload' | 'health' | 'vrrp' | 'drift' | 'drain' | 'retry';
 export type ReloadReason = 'watch' | 'signal' | 'manual';
 
 /** Most specific first: a pass triggered by a reload and a drift tick is labelled a reload. */
-const TRIGGER_ORDER: readonly Trigger[] = ['start', 'reload', 'health', 'drain', 'retry', 'drift'];
+const TRIGGER_ORDER: readonly Trigger[] = [
+  'start',
+  'reload',
+  'health',
+  'vrrp',
+  'drain',
+  'retry',
+  'drift',
+];
 
 export interface DaemonOptions<Snapshot> {
   configPath: string;

@@ -10,11 +10,15 @@
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
 import { HealthManager, liveWeightsFrom, realKey, type HealthSnapshot } from '../health/index.js';
+import { openAddresses } from '../director/index.js';
 import { desiredState } from '../reconcile/desired.js';
+import { withSyncRole } from '../reconcile/sync-role.js';
+import { renderVrrpMetrics } from '../vrrp/metrics.js';
+import { VrrpService } from '../vrrp/service.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
 import { loadConfigOutcome } from './config-loader.js';
 import { ConfigRejectedError, Daemon } from './daemon.js';
-import { StatusServer, parseListenAddress } from './http.js';
+import { StatusServer, type StatusSource, parseListenAddress } from './http.js';
 import type { ConfigLoader, HealthSource, HealthView } from './ports.js';
 
 export interface RunDaemonOptions {
@@ -34,6 +38,44 @@ export interface RunDaemonOptions {
   openClient?: () => Promise<IpvsClient>;
   load?: ConfigLoader;
   signals?: Pick<NodeJS.Process, 'on' | 'off'>;
+  /** The VRRP side; null: none (tests of the daemon alone). Default: raw sockets and rtnetlink. */
+  vrrp?: VrrpService | null;
+}
+
+/**
+ * The health source, also handing each config the daemon adopts to the VRRP side: both
+ * follow the config the same way (start, reload), before the pass that config triggers.
+ */
+export function withVrrpConfig<S>(
+  source: HealthSource<S>,
+  vrrp: VrrpService | null,
+): HealthSource<S> {
+  if (!vrrp) return source;
+  return {
+    ...source,
+    update: async (config, options) => {
+      await vrrp.update(config.vrrp);
+      await source.update(config, options);
+    },
+  };
+}
+
+/** /status and /metrics with the VRRP instances added. */
+export function withVrrpStatus(
+  daemon: Daemon<HealthSnapshot>,
+  vrrp: VrrpService | null,
+): StatusSource {
+  if (!vrrp) return daemon;
+  return {
+    metrics: daemon.metrics,
+    healthy: () => daemon.healthy(),
+    status: async () => {
+      const status = await daemon.status();
+      const instances = vrrp.status();
+      return instances.length ? { ...status, vrrp: instances } : status;
+    },
+    renderMetrics: async () => (await daemon.renderMetrics()) + renderVrrpMetrics(vrrp.status()),
+  };
 }
 
 /** The health manager as the daemon sees it: the live table becomes liveWeights. */
@@ -80,12 +122,24 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     return 1;
   }
   const manager = new HealthManager({ logger: log.child({ component: 'health' }) });
+  // The sync daemon's role reaches the kernel only through a reconcile pass (desired state).
+  let requestPass: () => void = () => undefined;
+  const vrrp =
+    options.vrrp === undefined
+      ? new VrrpService({
+          log: log.child({ component: 'vrrp' }),
+          openAddresses,
+          serviceDown: (service) => manager.snapshot().sorryActive(service),
+          onSyncRole: () => requestPass(),
+        })
+      : options.vrrp;
   const daemon = new Daemon({
     configPath: options.config,
     load: options.load ?? ((path) => loadConfigOutcome(path, options.host)),
     client,
-    health: healthSource(manager),
-    desired: desiredState,
+    health: withVrrpConfig(healthSource(manager), vrrp),
+    desired: (config, health) =>
+      withSyncRole(desiredState(config, health), vrrp?.syncRole() ?? null),
     healthView: healthView(manager),
     logger: log,
     stateDir: options.stateDir,
@@ -95,8 +149,10 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     version: options.version,
   });
 
+  requestPass = () => void daemon.requestPass('vrrp');
+
   // Listen before touching the kernel: a taken port stops lvsd before it changes anything.
-  const server = listen ? new StatusServer(daemon, log) : null;
+  const server = listen ? new StatusServer(withVrrpStatus(daemon, vrrp), log) : null;
   if (server && listen) {
     try {
       const address = await server.listen(listen.host, listen.port);
@@ -147,6 +203,13 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     if (!(err instanceof ConfigRejectedError))
       log.fatal({ event: 'start_failed', err }, `cannot start: ${(err as Error).message}`);
   } finally {
+    // First: a master sends priority 0 at once (the backup takes over after its skew time)
+    // and lets its VIPs go, as keepalived does on SIGTERM.
+    await vrrp
+      ?.stop()
+      .catch((err: unknown) =>
+        log.error({ event: 'vrrp_stop_failed', err }, `vrrp: ${(err as Error).message}`),
+      );
     await daemon.stop();
     await server?.close();
     await client.close();
