@@ -33,6 +33,8 @@ export interface Lan {
   /** Runs a command inside a node's namespace. */
   exec(node: string, cmd: string, args: string[]): string;
   spawn(node: string, cmd: string, args: string[]): ChildProcess;
+  /** Runs a command in the bridge's namespace (tcpdump on br0 sees every frame). */
+  spawnBridge(cmd: string, args: string[]): ChildProcess;
   /** Output of `ip -o addr show dev eth0` in a node. */
   addresses(node: string): string;
   destroy(): void;
@@ -98,6 +100,8 @@ export function makeLan(prefix: string, nodes: string[]): Lan {
     exec: (node, cmd, args) => sh('ip', ['netns', 'exec', ns(node), cmd, ...args]),
     spawn: (node, cmd, args) =>
       spawn('ip', ['netns', 'exec', ns(node), cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawnBridge: (cmd, args) =>
+      spawn('ip', ['netns', 'exec', bridgeNs, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
     addresses: (node) => sh('ip', ['-n', ns(node), '-o', 'addr', 'show', 'dev', 'eth0']),
     destroy,
   };
