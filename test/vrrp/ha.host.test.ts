@@ -163,7 +163,7 @@ describe.skipIf(skip)(`VRRP on the wire${skip ? ` (skipped: ${skip})` : ''}`, ()
     if (figures.length) console.log(`vrrp timings:\n  ${figures.join('\n  ')}`);
   });
 
-  it('IPv4 v3, lvsd 150 vs keepalived 100: election, SIGKILL takeover, restart preempts, SIGTERM hand-over', async () => {
+  it('IPv4 v3, lvsd 150 vs keepalived 100: election, SIGKILL, restart preempts, SIGTERM', async () => {
     const ours: Speaker = {
       vrid: 61,
       version: 3,
@@ -297,7 +297,7 @@ describe.skipIf(skip)(`VRRP on the wire${skip ? ` (skipped: ${skip})` : ''}`, ()
     );
   }, 60_000);
 
-  it('lvsd vs lvsd: the sync daemon follows the role, a restarting backup moves nothing, SIGKILL, nopreempt, preempt', async () => {
+  it('lvsd vs lvsd: sync daemon follows the role, backup restart moves nothing, SIGKILL, nopreempt, preempt', async () => {
     const high: Speaker = {
       vrid: 64,
       version: 3,
