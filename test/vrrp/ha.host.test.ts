@@ -297,7 +297,7 @@ describe.skipIf(skip)(`VRRP on the wire${skip ? ` (skipped: ${skip})` : ''}`, ()
     );
   }, 60_000);
 
-  it('lvsd vs lvsd: sync daemon follows the role, backup restart moves nothing, SIGKILL, nopreempt, preempt', async () => {
+  it('lvsd vs lvsd: sync daemon follows the role, backup restart, SIGKILL, nopreempt, preempt', async () => {
     const high: Speaker = {
       vrid: 64,
       version: 3,
