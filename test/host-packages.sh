@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the host tests need besides node (`npm test` runs this before the unit
 # tests): keepalived and tcpdump for the VRRP tests in network namespaces
-# (test/vrrp/ha.host.test.ts: lvsd against keepalived, takeovers timed on the wire), and
+# (test/vrrp/ha.netns.test.ts: lvsd against keepalived, takeovers timed on the wire), and
 # iproute2 for the namespaces. Installs only what is missing, with the lab's helpers.
 # Without root it says what is missing and leaves it: those tests then skip and say why.
 set -euo pipefail

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: the host tests' packages (test/host-packages.sh), type check, build, unit tests
-# on the host, then the kernel lab's self-tests and the kernel suite inside the lab (test/lab/; docs/lab.md). Fails if any step fails, or if
+# on the host, namespace tests on the host (one file at a time), then the kernel lab's
+# self-tests and the kernel suite inside the lab (test/lab/; docs/lab.md). Fails if any step fails, or if
 # the kernel suite fails or cannot start. The closing line is the kernel suite's
 # `kernel: N passed, N failed`.
 set -euo pipefail
@@ -20,6 +21,7 @@ step "type check" npx tsc -p tsconfig.json --noEmit
 # Before the unit tests: some run the built CLI (bin/lvsd.js -> dist/).
 step "build" npm run build --silent
 step "unit tests (host)" npx vitest run
+step "namespace tests (host: raw sockets, VRRP against keepalived)" npx vitest run --config vitest.netns.config.ts
 step "kernel lab self-tests" bash test/lab/selftest.sh
 echo
 echo "=== npm test: kernel suite (lab)"

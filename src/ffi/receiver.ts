@@ -28,6 +28,7 @@ export class Receiver {
   private readonly acks = new Map<number, () => void>();
   private nextAck = 1;
   private closing: Promise<void> | null = null;
+  private exited = false;
 
   constructor(private readonly onError: (message: string) => void = () => undefined) {
     this.wake = openWakeFd();
@@ -37,6 +38,11 @@ export class Receiver {
       execArgv: [],
     });
     this.worker.on('message', (event: WorkerEvent) => this.dispatch(event));
+    this.worker.once('exit', () => {
+      this.exited = true;
+      for (const resolve of this.acks.values()) resolve();
+      this.acks.clear();
+    });
     this.worker.on('error', (err: Error) => this.onError(`receive worker: ${err.message}`));
     // The worker alone must not keep the process alive.
     this.worker.unref();
@@ -50,6 +56,7 @@ export class Receiver {
   /** Resolves once the worker no longer polls the socket: only then may it be closed. */
   unwatch(socket: RawSocket): Promise<void> {
     this.handlers.delete(socket.fd);
+    if (this.exited) return Promise.resolve();
     const ack = this.nextAck++;
     const done = new Promise<void>((resolve) => this.acks.set(ack, resolve));
     // An answer is awaited: the process must live until it comes.
@@ -60,7 +67,9 @@ export class Receiver {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+      const exited = this.exited
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
       // Held until it has stopped: the wake fd is closed only after the worker let go of it.
       this.worker.ref();
       this.command({ op: 'stop' });
@@ -72,6 +81,7 @@ export class Receiver {
   }
 
   private command(command: WorkerCommand): void {
+    if (this.exited) return;
     this.worker.postMessage(command);
     signalWakeFd(this.wake);
   }

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import type { ResolvedVrrpInstance } from '../config/vrrp.js';
 import type { AddressClient, HeldAddress } from '../director/addresses.js';
 import type { Logger } from '../util/log.js';
-import type { Heard, VrrpLink } from './link.js';
+import type { Heard, Link } from './link.js';
 import type { VrrpInstanceStatus } from './status.js';
 import {
   type Effect,
@@ -38,7 +38,7 @@ export interface InstanceCounters {
 export type InstanceStatus = VrrpInstanceStatus;
 
 export interface InstanceDeps {
-  link: VrrpLink;
+  link: Link;
   addresses: AddressClient;
   log: Logger;
   /** Called synchronously on every role change (sync groups, the sync daemon's role). */

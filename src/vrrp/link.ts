@@ -61,7 +61,19 @@ export interface LinkOptions {
   onDrop: (dropped: Dropped) => void;
 }
 
-export class VrrpLink {
+/** What an instance needs of its link (VrrpLink; tests pass a fake). */
+export interface Link {
+  readonly source: string;
+  readonly interfaceName: string;
+  readonly family: Family;
+  advertise(advert: Advert, peers: readonly string[] | null): void;
+  announce(addresses: readonly string[]): void;
+  close(): Promise<void>;
+}
+
+export type LinkSpec = Omit<LinkOptions, 'receiver'>;
+
+export class VrrpLink implements Link {
   readonly ifindex: number;
   private readonly send: RawSocket;
   private readonly receive: RawSocket;

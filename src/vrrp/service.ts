@@ -13,7 +13,7 @@ import type { AddressClient, AddressSnapshot } from '../director/addresses.js';
 import { Receiver } from '../ffi/receiver.js';
 import type { Logger } from '../util/log.js';
 import { type InstanceStatus, VrrpInstance } from './instance.js';
-import { VrrpLink } from './link.js';
+import { type Link, type LinkSpec, VrrpLink } from './link.js';
 import type { Role } from './machine.js';
 
 export type SyncRole = 'master' | 'backup';
@@ -26,18 +26,22 @@ export interface VrrpServiceOptions {
   /** The role of the sync_daemon instance changed: time for a reconcile pass. */
   onSyncRole: (role: SyncRole) => void;
   trackIntervalMs?: number;
+  /** Opens the sockets of one interface and family (tests pass a fake). */
+  openLink?: (spec: LinkSpec) => Link;
+  /** Whether an interface is up (default: /sys/class/net/NAME/operstate). */
+  interfaceUp?: (name: string) => Promise<boolean>;
 }
 
 interface Running {
   instance: VrrpInstance;
-  link: VrrpLink;
+  link: Link;
   exec: ExecTracker | null;
 }
 
 export class VrrpService {
   private receiver: Receiver | null = null;
   private addresses: AddressClient | null = null;
-  private readonly links = new Map<string, { link: VrrpLink; users: number }>();
+  private readonly links = new Map<string, { link: Link; users: number }>();
   private readonly running = new Map<string, Running>();
   private groups: ResolvedVrrp['syncGroups'] = [];
   private propagating = false;
@@ -101,9 +105,6 @@ export class VrrpService {
   }
 
   private async startOne(config: ResolvedVrrpInstance): Promise<void> {
-    this.receiver ??= new Receiver((message) =>
-      this.options.log.error({ event: 'vrrp_receive_failed' }, message),
-    );
     this.addresses ??= await this.options.openAddresses();
     const link = await this.linkFor(config);
     const instance = new VrrpInstance(config, {
@@ -131,7 +132,15 @@ export class VrrpService {
     }
   }
 
-  private async linkFor(config: ResolvedVrrpInstance): Promise<VrrpLink> {
+  private openLink(spec: LinkSpec): Link {
+    if (this.options.openLink) return this.options.openLink(spec);
+    this.receiver ??= new Receiver((message) =>
+      this.options.log.error({ event: 'vrrp_receive_failed' }, message),
+    );
+    return new VrrpLink({ ...spec, receiver: this.receiver });
+  }
+
+  private async linkFor(config: ResolvedVrrpInstance): Promise<Link> {
     const source = config.unicast?.source ?? (await this.primaryAddress(config));
     const key = `${config.interface}/${config.family}/${source}`; // as linkKey()
     const existing = this.links.get(key);
@@ -139,12 +148,11 @@ export class VrrpService {
       existing.users++;
       return existing.link;
     }
-    const link = new VrrpLink({
+    const link = this.openLink({
       interface: config.interface,
       family: config.family,
       source,
       multicast: true,
-      receiver: this.receiver as Receiver,
       onAdvert: (heard) => this.byVrid(key, heard.advert.vrid)?.heard(heard),
       onDrop: (dropped) => {
         if (dropped.vrid !== null)
@@ -237,15 +245,16 @@ export class VrrpService {
   private async pollOne(instance: VrrpInstance): Promise<void> {
     const { track } = instance.config;
     const own = instance.config.interface;
-    instance.track(`interface ${own}`, !(await interfaceUp(own)), null);
+    const up = this.options.interfaceUp ?? interfaceUp;
+    instance.track(`interface ${own}`, !(await up(own)), null);
     for (const name of track.interfaces)
-      instance.track(`interface ${name}`, !(await interfaceUp(name)), track.weight);
+      instance.track(`interface ${name}`, !(await up(name)), track.weight);
     for (const name of track.services)
       instance.track(`service ${name}`, this.options.serviceDown(name), track.weight);
   }
 }
 
-function linkKey(link: VrrpLink): string {
+function linkKey(link: Link): string {
   return `${link.interfaceName}/${link.family}/${link.source}`;
 }
 

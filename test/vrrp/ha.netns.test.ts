@@ -75,7 +75,6 @@ function keepalivedConf(s: Speaker): string {
 
 /** RFC 5798 skew, ms: v3 scales with the interval, v2 counts whole seconds. */
 const skew = (s: Speaker) => ((256 - s.priority) * (s.version === 2 ? 1000 : s.intervalMs)) / 256;
-const vipOf = (cidr: string) => cidr.split('/')[0] as string;
 
 /**
  * ms from the last advert of `from` at or before `at` (s; of priority `lastPriority` when
@@ -316,6 +315,7 @@ describe.skipIf(skip)(`VRRP on the wire${skip ? ` (skipped: ${skip})` : ''}`, ()
         .filter((e) => e.event === 'kernel_write' && e.op === 'add-daemon')
         .map((e) => e.service);
     await waitFor('master sync daemon on a', () => syncWrites(a).includes('sync daemon master'));
+    await waitFor('backup sync daemon on b', () => syncWrites(b).length > 0);
     expect(syncWrites(b)).toEqual(['sync daemon backup']);
 
     // The backup restarts: no advert from it, no transition on the master, the VIP stays.
