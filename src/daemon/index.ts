@@ -49,12 +49,22 @@ export interface RunDaemonOptions {
 export function withVrrpConfig<S>(
   source: HealthSource<S>,
   vrrp: VrrpService | null,
+  log: Logger,
 ): HealthSource<S> {
   if (!vrrp) return source;
+  let started = false;
   return {
     ...source,
     update: async (config, options) => {
-      await vrrp.update(config.vrrp);
+      try {
+        await vrrp.update(config.vrrp);
+      } catch (err) {
+        // At start lvsd stops with the reason (no CAP_NET_RAW, no such interface); after a
+        // reload the checks and the table carry on, and the reason is logged.
+        if (!started) throw err;
+        log.error({ event: 'vrrp_update_failed', err }, `vrrp: ${(err as Error).message}`);
+      }
+      started = true;
       await source.update(config, options);
     },
   };
@@ -137,7 +147,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     configPath: options.config,
     load: options.load ?? ((path) => loadConfigOutcome(path, options.host)),
     client,
-    health: withVrrpConfig(healthSource(manager), vrrp),
+    health: withVrrpConfig(healthSource(manager), vrrp, log),
     desired: (config, health) =>
       withSyncRole(desiredState(config, health), vrrp?.syncRole() ?? null),
     healthView: healthView(manager),

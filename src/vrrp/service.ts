@@ -62,8 +62,12 @@ export class VrrpService {
 
   /** Starts, keeps, re-prioritises or restarts instances to match the config. Serialised. */
   update(vrrp: ResolvedVrrp | undefined): Promise<void> {
-    this.updating = this.updating.then(() => this.apply(vrrp ?? { instances: [], syncGroups: [] }));
-    return this.updating;
+    // A failed update (a socket refused) does not stop the next one from running.
+    const next = this.updating
+      .catch(() => undefined)
+      .then(() => this.apply(vrrp ?? { instances: [], syncGroups: [] }));
+    this.updating = next;
+    return next;
   }
 
   /** Every instance stops (priority 0 from a master, VIPs removed), then the sockets close. */
