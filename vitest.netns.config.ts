@@ -7,6 +7,10 @@ export default defineConfig({
   test: {
     include: ['test/**/*.netns.test.ts'],
     fileParallelism: false,
+    // A takeover is bounded to 100 ms over the RFC's figure, for keepalived's timers too;
+    // one scheduling hiccup of the host (tcpdump, keepalived, two lvsd on 2 cores) gets a
+    // second run, which must meet the same bound.
+    retry: 1,
     testTimeout: 60_000,
     hookTimeout: 30_000,
   },

@@ -54,7 +54,7 @@ export interface LinkOptions {
   family: Family;
   /** Source address of the adverts (also the primary address in ties). */
   source: string;
-  /** Join the multicast group (false when every instance on the link is unicast). */
+  /** Join the VRRP multicast group (unicast adverts to our address arrive either way). */
   multicast: boolean;
   receiver: Receiver;
   onAdvert: (heard: Heard) => void;
@@ -154,7 +154,8 @@ export class VrrpLink implements Link {
     const scope = family === 'ipv6' ? this.ifindex : 0;
     for (const destination of peers ?? [VRRP_GROUP[family]]) {
       const bytes = encodeAdvert(advert, { family, source, destination });
-      this.send.send(bytes, destination, destination.startsWith('f') ? scope : 0);
+      const linkScoped = destination.startsWith('fe80:') || destination.startsWith('ff02:');
+      this.send.send(bytes, destination, linkScoped ? scope : 0);
     }
   }
 

@@ -18,6 +18,7 @@ import { holds, Keepalived, Lvsd, toolsMissing, Wire, WORK } from './speakers.js
 const skip = netnsUnavailable() ?? toolsMissing();
 const PREFIX = 'vrrpha';
 const VIPS = [
+  '192.0.2.66/24',
   '192.0.2.61/24',
   '192.0.2.62/24',
   'fe80::63/64',
@@ -34,6 +35,8 @@ interface Speaker {
   vips: string[];
   preempt?: boolean;
   extra?: string[];
+  /** keepalived's unicast_src_ip and unicast_peer. */
+  unicast?: { source: string; peers: string[] };
 }
 
 function lvsdYaml(s: Speaker, sync = false): string {
@@ -65,6 +68,14 @@ function keepalivedConf(s: Speaker): string {
     `  advert_int ${s.intervalMs / 1000}`,
     `  version ${s.version}`,
     ...(s.preempt === false ? ['  nopreempt'] : []),
+    ...(s.unicast
+      ? [
+          `  unicast_src_ip ${s.unicast.source}`,
+          '  unicast_peer {',
+          ...s.unicast.peers.map((p) => `    ${p}`),
+          '  }',
+        ]
+      : []),
     '  virtual_ipaddress {',
     ...s.vips.map((v) => `    ${v}`),
     '  }',
@@ -294,6 +305,42 @@ describe.skipIf(skip)(`VRRP on the wire${skip ? ` (skipped: ${skip})` : ''}`, ()
       'both VIPs on keepalived',
       () => holds(lan, 'b', '2001:db8::63') && holds(lan, 'b', 'fe80::63'),
     );
+  }, 60_000);
+
+  it('IPv4 v3 unicast, lvsd 150 vs keepalived 100: adverts to the peer, SIGTERM hand-over', async () => {
+    const ours: Speaker = {
+      vrid: 66,
+      version: 3,
+      priority: 150,
+      intervalMs: 500,
+      vips: ['192.0.2.66/24'],
+      extra: [`unicast: { source: ${A}, peers: [${B}] }`],
+    };
+    const theirs: Speaker = {
+      ...ours,
+      priority: 100,
+      extra: [],
+      unicast: { source: B, peers: [A] },
+    };
+    const ka = keepalived('b', 'ka-unicast', keepalivedConf(theirs));
+    await ka.waitLog(/Entering BACKUP STATE/);
+    const a = lvsd('a', 'lvsd-unicast', lvsdYaml(ours));
+    await a.waitRole('MASTER');
+    await waitFor('keepalived lets the VIP go', () => !holds(lan, 'b', '192.0.2.66'));
+    expect(holds(lan, 'a', '192.0.2.66')).toBe(true);
+    const ours66 = wire.adverts().filter((x) => x.vrid === 66 && x.from === A);
+    expect(ours66.length).toBeGreaterThan(0);
+    expect(new Set(ours66.map((x) => x.to))).toEqual(new Set([B]));
+    const at = Date.now() / 1000;
+    a.signal('SIGTERM');
+    await a.exited();
+    const handed = await takeover(wire, 66, A, B, at, 0);
+    const bound = skew(theirs) + 100;
+    report(
+      `keepalived takes over from lvsd's priority 0, unicast (v3 IPv4, 500 ms): ${handed} ms (bound ${bound})`,
+    );
+    expect(handed).toBeLessThanOrEqual(bound);
+    await waitFor('VIP on keepalived', () => holds(lan, 'b', '192.0.2.66'));
   }, 60_000);
 
   it('lvsd vs lvsd: sync daemon follows the role, backup restart, SIGKILL, nopreempt, preempt', async () => {

@@ -182,6 +182,7 @@ export interface WireAdvert {
   /** Seconds since the epoch, as tcpdump stamps it. */
   t: number;
   from: string;
+  to: string;
   vrid: number;
   priority: number;
 }
@@ -208,13 +209,20 @@ export class Wire {
   }
 
   adverts(): WireAdvert[] {
+    const advert = /^(\d+\.\d+) IP6? (\S+) > (\S+): VRRPv\d, Advertisement, vrid (\d+), prio (\d+)/;
     return this.run.out.flatMap((line) => {
-      const m = /^(\d+\.\d+) IP6? (\S+) > \S+: VRRPv\d, Advertisement, vrid (\d+), prio (\d+)/.exec(
-        line,
-      );
-      return m
-        ? [{ t: Number(m[1]), from: m[2] as string, vrid: Number(m[3]), priority: Number(m[4]) }]
-        : [];
+      const m = advert.exec(line);
+      if (!m) return [];
+      const [, t, from, to, vrid, priority] = m as unknown as string[];
+      return [
+        {
+          t: Number(t),
+          from: String(from),
+          to: String(to),
+          vrid: Number(vrid),
+          priority: Number(priority),
+        },
+      ];
     });
   }
 
