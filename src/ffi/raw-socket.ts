@@ -200,6 +200,14 @@ function decodeSockaddr(name: Buffer, length: number): { address: string; scopeI
   return { address: '', scopeId: 0 };
 }
 
+/**
+ * A copy in an ArrayBuffer of its own size: posting a datagram to the main thread copies
+ * the whole buffer underneath (64 KiB for the receive buffer, 8 KiB for Buffer's pool).
+ */
+function exactCopy(bytes: Uint8Array): Buffer {
+  return Buffer.from(new Uint8Array(bytes).buffer);
+}
+
 export interface ControlMessage {
   level: number;
   type: number;
@@ -216,7 +224,7 @@ export function decodeControl(control: Buffer): ControlMessage[] {
     out.push({
       level: control.readInt32LE(offset + 8),
       type: control.readInt32LE(offset + 12),
-      data: Buffer.from(control.subarray(offset + 16, offset + len)),
+      data: exactCopy(control.subarray(offset + 16, offset + len)),
     });
     offset += (len + 7) & ~7;
   }
@@ -407,7 +415,7 @@ export function receiveOn(fd: number, size = 65536, controlSize = 256): Datagram
   }
   const from = decodeSockaddr(name, Number(msg.namelen));
   return {
-    data: data.subarray(0, n),
+    data: exactCopy(data.subarray(0, n)),
     from: from.address,
     scopeId: from.scopeId,
     controls: decodeControl(control.subarray(0, Number(msg.controllen))),
