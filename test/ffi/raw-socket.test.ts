@@ -4,13 +4,11 @@ import { decodeControl, encodeLinkSockaddr, encodeSockaddr } from '../../src/ffi
 
 describe('raw-socket layouts', () => {
   it('sockaddr_in and sockaddr_in6 (with scope id)', () => {
-    expect(encodeSockaddr('224.0.0.18').toString('hex')).toBe(
-      '0200' + '0000' + 'e0000012' + '00'.repeat(8),
-    );
+    expect(encodeSockaddr('224.0.0.18').toString('hex')).toBe(`02000000e0000012${'00'.repeat(8)}`);
     const six = encodeSockaddr('fe80::1', 0, 3);
     expect(six.length).toBe(28);
     expect(six.readUInt16LE(0)).toBe(10);
-    expect(six.subarray(8, 24).toString('hex')).toBe('fe80' + '0'.repeat(26) + '01');
+    expect(six.subarray(8, 24).toString('hex')).toBe(`fe80${'0'.repeat(26)}01`);
     expect(six.readUInt32LE(24)).toBe(3);
   });
 
