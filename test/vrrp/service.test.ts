@@ -5,7 +5,7 @@
  * priority 0 on stop, tracking by weight and by FAULT, sync groups, split-brain suspicion,
  * and the status and metrics rendered from it.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -218,6 +218,31 @@ describe('VrrpService', () => {
     await waitUntil('VIP gone', () => !holds(h, '192.0.2.100'), wait);
     h.down.delete('eth0');
     await waitUntil('back to MASTER', () => role(h, 'VI_1') === 'MASTER', wait);
+  });
+
+  it('track exec: argv without a shell, its failure forces FAULT, its success brings the instance back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvsd-vrrp-'));
+    const flag = join(dir, 'broken');
+    const command = [
+      process.execPath,
+      '-e',
+      `process.exit(require('fs').existsSync(${JSON.stringify(flag)}) ? 1 : 0)`,
+    ];
+    const h = harness();
+    const exec = { command, intervalMs: 50, timeoutMs: 2000, fall: 2, rise: 1 };
+    await h.service.update({
+      instances: [instance({ track: { interfaces: [], services: [], exec, weight: null } })],
+      syncGroups: [],
+    });
+    await waitUntil('MASTER', () => role(h, 'VI_1') === 'MASTER', wait);
+    writeFileSync(flag, '');
+    await waitUntil('FAULT', () => role(h, 'VI_1') === 'FAULT', { timeoutMs: 10_000, pollMs: 10 });
+    expect(h.service.status()[0]?.failing).toEqual([`exec ${process.execPath}`]);
+    rmSync(flag);
+    await waitUntil('MASTER again', () => role(h, 'VI_1') === 'MASTER', {
+      timeoutMs: 10_000,
+      pollMs: 10,
+    });
   });
 
   it('a sync group moves together: backup with one member, FAULT with one member, back together', async () => {
