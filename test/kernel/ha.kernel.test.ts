@@ -81,7 +81,12 @@ async function startDirector(ns: Netns, name: string, priority: number): Promise
   return { ns, child, lines, role };
 }
 
-/** A keep-alive HTTP client in the client namespace: one request every 200 ms on one connection. */
+/**
+ * A keep-alive HTTP client in the client namespace: one request every 200 ms on one
+ * connection. A request waits up to 15 s: the one in flight when the master dies is
+ * retransmitted by TCP (backoff 0.2, 0.4, 0.8, 1.6, 3.2 s) until the new master forwards it,
+ * and a shorter timeout would close the very connection the test watches.
+ */
 const CLIENT = `
 const http = require('node:http');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -89,7 +94,7 @@ let i = 0;
 const tick = () => {
   const n = i++, started = Date.now();
   const report = (r) => console.log(JSON.stringify({ ...r, ms: Date.now() - started, at: started }));
-  const req = http.get({ host: process.argv[1], port: 80, path: '/', agent, timeout: 4000 }, (res) => {
+  const req = http.get({ host: process.argv[1], port: 80, path: '/', agent, timeout: 15000 }, (res) => {
     let body = '';
     res.on('data', (d) => (body += d));
     res.on('end', () => report({ n, ok: true, real: body.trim(), port: req.socket.localPort }));
