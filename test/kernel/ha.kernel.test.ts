@@ -16,7 +16,7 @@
  * working on the same TCP connection, and a request loop loses at most the requests in
  * flight during the takeover.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -193,11 +193,13 @@ describe.runIf(inLab)('HA pair: VRRP failover with connection sync (kernel lab)'
     await waitFor('director 2 MASTER', () => d2.role() === 'MASTER', 60_000);
     const tookOver = Date.now() - downAt;
     const bound = 3 * INTERVAL_MS + ((256 - 100) * INTERVAL_MS) / 256;
-    // Lab clocks run under emulation: the log's own time is the measure, with a second of slack.
+    // Measured from the link going down, which is up to one interval after the last advert
+    // director 2 heard, on an emulated CPU whose timers slip when the host is busy: the
+    // 100 ms bound is the host tests' (test/vrrp/ha.netns.test.ts); here 2 s of slack.
     console.log(
       `director 2 MASTER ${tookOver} ms after director 1 lost its link (RFC ${bound} ms)`,
     );
-    expect(tookOver).toBeLessThan(bound + 1000);
+    expect(tookOver).toBeLessThan(bound + 2000);
     await waitFor(
       'requests after the takeover',
       () => requests.some((r) => r.ok && r.at > downAt + tookOver),
@@ -206,7 +208,7 @@ describe.runIf(inLab)('HA pair: VRRP failover with connection sync (kernel lab)'
     await new Promise((r) => setTimeout(r, 2000));
     const after = requests.filter((r) => r.at > downAt);
     const lost = after.filter((r) => !r.ok);
-    const inFlightWindow = Math.ceil((bound + 1000) / 200) + 1;
+    const inFlightWindow = Math.ceil((bound + 2000) / 200) + 1;
     const okAfter = after.filter((r) => r.ok);
     const ports = [...new Set(okAfter.map((r) => r.port))].join(', ');
     console.log(
