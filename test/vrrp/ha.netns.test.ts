@@ -328,8 +328,9 @@ describe.skipIf(skip)(`VRRP on the wire${skip ? ` (skipped: ${skip})` : ''}`, ()
     await a.waitRole('MASTER');
     await waitFor('keepalived lets the VIP go', () => !holds(lan, 'b', '192.0.2.66'));
     expect(holds(lan, 'a', '192.0.2.66')).toBe(true);
-    const ours66 = wire.adverts().filter((x) => x.vrid === 66 && x.from === A);
-    expect(ours66.length).toBeGreaterThan(0);
+    const fromLvsd = () => wire.adverts().filter((x) => x.vrid === 66 && x.from === A);
+    await waitFor('adverts of lvsd on the wire', () => fromLvsd().length > 0);
+    const ours66 = fromLvsd();
     expect(new Set(ours66.map((x) => x.to))).toEqual(new Set([B]));
     const at = Date.now() / 1000;
     a.signal('SIGTERM');
