@@ -265,7 +265,7 @@ describe.skipIf(skip)(`VRRP on the wire${skip ? ` (skipped: ${skip})` : ''}`, ()
     expect(handed).toBeLessThanOrEqual(termBound);
   }, 60_000);
 
-  it('IPv6 v3, lvsd 150 vs keepalived 100: link-local first, both VIPs move on SIGKILL', async () => {
+  it('IPv6 v3, lvsd vs keepalived: link-local first, SIGKILL takeover, lvsd as backup, priority 0', async () => {
     const ours: Speaker = {
       vrid: 63,
       version: 3,
@@ -304,6 +304,28 @@ describe.skipIf(skip)(`VRRP on the wire${skip ? ` (skipped: ${skip})` : ''}`, ()
     await waitFor(
       'both VIPs on keepalived',
       () => holds(lan, 'b', '2001:db8::63') && holds(lan, 'b', 'fe80::63'),
+    );
+
+    // lvsd back with a lower priority: it hears keepalived's IPv6 adverts and stays backup...
+    const lower: Speaker = { ...ours, priority: 50 };
+    const again = lvsd('a', 'lvsd-v6-low', lvsdYaml(lower));
+    await again.waitRole('BACKUP');
+    await new Promise((r) => setTimeout(r, 3 * 500 + skew(lower) + 500));
+    expect(again.role()).toBe('BACKUP');
+    expect(holds(lan, 'a', '2001:db8::63')).toBe(false);
+    // ...and takes over after its skew when keepalived stops with priority 0.
+    const stopAt = Date.now() / 1000;
+    await ka.stop();
+    await again.waitRole('MASTER');
+    const handed = await takeover(wire, 63, kaLinkLocal, lvsdLinkLocal, stopAt, 0);
+    const termBound = skew(lower) + 100;
+    report(
+      `lvsd takes over from keepalived's priority 0 (v3 IPv6, 500 ms): ${handed} ms (bound ${termBound})`,
+    );
+    expect(handed).toBeLessThanOrEqual(termBound);
+    await waitFor(
+      'both VIPs on lvsd',
+      () => holds(lan, 'a', '2001:db8::63') && holds(lan, 'a', 'fe80::63'),
     );
   }, 60_000);
 
