@@ -130,8 +130,10 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
     if (result.ok) {
       const reals = result.config.services.reduce((n, s) => n + s.reals.length, 0);
       const hostNote = result.config.host ? ` for host ${result.config.host}` : '';
+      const vrrp = result.config.vrrp?.instances.length;
+      const vrrpNote = vrrp ? `, ${vrrp} VRRP instance${vrrp === 1 ? '' : 's'}` : '';
       io.write(
-        `${label}${options.config}: valid${hostNote}: ${result.config.services.length} services, ${reals} reals (${summarize(diagnostics)})\n`,
+        `${label}${options.config}: valid${hostNote}: ${result.config.services.length} services, ${reals} reals${vrrpNote} (${summarize(diagnostics)})\n`,
       );
     } else {
       io.writeError(`${label}${options.config}: invalid (${summarize(diagnostics)})\n`);
