@@ -56,6 +56,9 @@ export function withVrrpConfig<S>(
   return {
     ...source,
     update: async (config, options) => {
+      // The checks first and at once: the daemon relies on them changing with the config,
+      // with no await between (a pass must not pair the new config with the old checks).
+      const checks = source.update(config, options);
       try {
         await vrrp.update(config.vrrp);
       } catch (err) {
@@ -65,7 +68,7 @@ export function withVrrpConfig<S>(
         log.error({ event: 'vrrp_update_failed', err }, `vrrp: ${(err as Error).message}`);
       }
       started = true;
-      await source.update(config, options);
+      await checks;
     },
   };
 }
