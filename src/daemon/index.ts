@@ -64,7 +64,10 @@ export function withVrrpConfig<S>(
       } catch (err) {
         // At start lvsd stops with the reason (no CAP_NET_RAW, no such interface); after a
         // reload the checks and the table carry on, and the reason is logged.
-        if (!started) throw err;
+        if (!started) {
+          void Promise.resolve(checks).catch(() => undefined);
+          throw err;
+        }
         log.error({ event: 'vrrp_update_failed', err }, `vrrp: ${(err as Error).message}`);
       }
       started = true;
