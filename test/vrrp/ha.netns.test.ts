@@ -187,6 +187,11 @@ describe.skipIf(skip)(`VRRP on the wire${skip ? ` (skipped: ${skip})` : ''}`, ()
     await a.waitRole('MASTER');
     await waitFor('keepalived in BACKUP or never master', () => !holds(lan, 'b', '192.0.2.61'));
     expect(holds(lan, 'a', '192.0.2.61')).toBe(true);
+    // lvsd's own announcement: keepalived may have been master (and announced) before.
+    const mastered = a.enteredAt('MASTER') - 0.05;
+    await waitFor('gratuitous ARP for the VIP', () =>
+      wire.announced(mastered).includes('192.0.2.61'),
+    );
 
     let at = Date.now() / 1000;
     a.signal('SIGKILL');
@@ -282,6 +287,11 @@ describe.skipIf(skip)(`VRRP on the wire${skip ? ` (skipped: ${skip})` : ''}`, ()
       () => holds(lan, 'a', '2001:db8::63') && !holds(lan, 'b', '2001:db8::63'),
     );
     expect(holds(lan, 'a', 'fe80::63')).toBe(true);
+    await waitFor('unsolicited NA for both VIPs', () =>
+      ['fe80::63', '2001:db8::63'].every((v) =>
+        wire.announced(a.enteredAt('MASTER') - 0.05).includes(v),
+      ),
+    );
     const ours150 = () => wire.adverts().find((x) => x.vrid === 63 && x.priority === 150);
     await waitFor('an advert of lvsd', () => ours150() !== undefined);
     const lvsdLinkLocal = ours150()?.from as string;

@@ -85,6 +85,14 @@ export class Lvsd {
     return this.events().filter((e) => e.event === 'vrrp_transition');
   }
 
+  /** When it last entered `role` (s since the epoch, from its log), or 0. */
+  enteredAt(role: string): number {
+    const last = this.transitions()
+      .filter((e) => e.to === role)
+      .at(-1);
+    return last?.time ? Date.parse(last.time) / 1000 : 0;
+  }
+
   role(): string | undefined {
     return this.transitions().at(-1)?.to as string | undefined;
   }
@@ -187,13 +195,20 @@ export interface WireAdvert {
   priority: number;
 }
 
-/** tcpdump on the LAN's bridge: every VRRP advert with its time on the wire. */
+/** tcpdump on the LAN's bridge: every VRRP advert with its time on the wire, and the announcements. */
 export class Wire {
   private readonly run: Collected;
 
   constructor(readonly lan: Lan) {
     this.run = collect(
-      lan.spawnBridge('tcpdump', ['-i', 'br0', '-n', '-tt', '-l', 'ip proto 112 or ip6 proto 112']),
+      lan.spawnBridge('tcpdump', [
+        '-i',
+        'br0',
+        '-n',
+        '-tt',
+        '-l',
+        'ip proto 112 or ip6 proto 112 or arp or (icmp6 and ip6[40] == 136)',
+      ]),
     );
   }
 
@@ -223,6 +238,18 @@ export class Wire {
           priority: Number(priority),
         },
       ];
+    });
+  }
+
+  /** Addresses announced (gratuitous ARP "who-has A tell A", unsolicited NA) at or after `since` (s). */
+  announced(since = 0): string[] {
+    return this.run.out.flatMap((line) => {
+      const t = Number.parseFloat(line);
+      if (!(t >= since)) return [];
+      const arp = /ARP, Request who-has (\S+) \(ff:ff:ff:ff:ff:ff\) tell (\S+),/.exec(line);
+      if (arp && arp[1] === arp[2]) return [arp[1] as string];
+      const na = /ICMP6, neighbor advertisement, tgt is ([^,]+),/.exec(line);
+      return na ? [na[1] as string] : [];
     });
   }
 
