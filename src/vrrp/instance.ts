@@ -49,6 +49,7 @@ export interface InstanceDeps {
 /** A second round of gratuitous ARP / NA after this long, for neighbours that missed the first. */
 const ANNOUNCE_AGAIN_MS = 1000;
 const NOTIFY_TIMEOUT_MS = 30_000;
+const WARN_EVERY_MS = 60_000;
 
 export class VrrpInstance {
   private state: MachineState;
@@ -60,6 +61,8 @@ export class VrrpInstance {
   private readonly rivals: number[] = [];
   private readonly failures = new Map<string, number | null>();
   private announceTimer: NodeJS.Timeout | null = null;
+  /** When each repeated warning was last logged. */
+  private readonly warned = new Map<string, number>();
   readonly counters: InstanceCounters = {
     advertsSent: 0,
     advertsReceived: 0,
@@ -145,10 +148,20 @@ export class VrrpInstance {
 
   bad(from: string, reason: string): void {
     this.counters.advertsBad++;
-    this.deps.log.warn(
+    this.warnAtMostEvery(
+      `bad ${from} ${reason}`,
       { event: 'vrrp_bad_advert', instance: this.name, from, reason },
       `${this.name}: advert from ${from} dropped: ${reason}`,
     );
+  }
+
+  /** The same complaint, arriving with every advert, is logged once a minute (counters count each). */
+  private warnAtMostEvery(key: string, fields: Record<string, unknown>, message: string): void {
+    const now = this.now();
+    if (now - (this.warned.get(key) ?? -Infinity) < WARN_EVERY_MS) return;
+    this.warned.set(key, now);
+    if (this.warned.size > 64) this.warned.delete(this.warned.keys().next().value as string);
+    this.deps.log.warn(fields, message);
   }
 
   /** A tracked object failing (weight: priority shift; null: FAULT) or recovering. */
@@ -278,7 +291,8 @@ export class VrrpInstance {
     if (this.rivals.length > 16) this.rivals.shift();
     // Answer at once, as keepalived does: the other master yields sooner to our advert.
     this.advertise(this.state.priority);
-    this.deps.log.warn(
+    this.warnAtMostEvery(
+      `rival ${from}`,
       {
         event: 'vrrp_rival_master',
         instance: this.name,
