@@ -16,6 +16,7 @@ import type { ResolvedConfig } from '../config/resolved.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
 import { desiredState } from '../reconcile/desired.js';
+import { leaveSteeredDaemons } from '../reconcile/sync-role.js';
 import { paletteFor, plain, type Palette } from '../util/palette.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { DEFAULT_STATE_DIR, StateStore } from '../reconcile/state.js';
@@ -125,7 +126,7 @@ export async function loadDesired(
   return {
     ok: true,
     config,
-    desired: desiredState(config),
+    desired: leaveSteeredDaemons(desiredState(config), config),
     policy: { prune: config.reconcile.prune, drainTimeoutMs: config.reconcile.drainTimeoutMs },
   };
 }

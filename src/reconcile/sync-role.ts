@@ -5,6 +5,7 @@
  * a reconcile pass when the role changes, and the planner stops one daemon and starts
  * the other.
  */
+import type { ResolvedConfig } from '../config/resolved.js';
 import type { SyncDaemon } from '../ipvs/model.js';
 import type { DesiredState } from './types.js';
 
@@ -20,4 +21,15 @@ export function daemonsForRole(daemons: readonly SyncDaemon[], role: SyncRole): 
 export function withSyncRole(desired: DesiredState, role: SyncRole | null): DesiredState {
   if (!role || !desired.daemons || desired.daemons.length === 0) return desired;
   return { ...desired, daemons: daemonsForRole(desired.daemons, role) };
+}
+
+/**
+ * For one-shot commands (plan, apply), which know no VRRP role: the sync daemons a VRRP
+ * instance steers are left as they are, so `lvsd apply` on the master does not turn its
+ * sync daemon into a backup.
+ */
+export function leaveSteeredDaemons(desired: DesiredState, config: ResolvedConfig): DesiredState {
+  if (!desired.daemons || !config.vrrp?.instances.some((i) => i.syncDaemon)) return desired;
+  const { daemons: _steered, ...rest } = desired;
+  return rest;
 }

@@ -2,7 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import type { SyncDaemon } from '../../src/ipvs/model.js';
 import { plan } from '../../src/reconcile/plan.js';
-import { daemonsForRole, withSyncRole } from '../../src/reconcile/sync-role.js';
+import {
+  daemonsForRole,
+  leaveSteeredDaemons,
+  withSyncRole,
+} from '../../src/reconcile/sync-role.js';
+import type { ResolvedConfig } from '../../src/config/resolved.js';
 import type { DesiredState } from '../../src/reconcile/types.js';
 
 const backup: SyncDaemon = { state: 'backup', interface: 'eth1', syncId: 51 };
@@ -39,5 +44,18 @@ describe('sync daemon role', () => {
     const ops = result.steps.map((s) => s.op);
     expect(ops).toContainEqual({ op: 'delete-daemon', state: 'backup' });
     expect(ops).toContainEqual({ op: 'add-daemon', daemon: { ...backup, state: 'master' } });
+  });
+
+  it('plan and apply leave a daemon that a VRRP instance steers alone, and hold the others', () => {
+    const desired: DesiredState = { services: [], daemons: [backup] };
+    const steered = {
+      vrrp: { instances: [{ syncDaemon: true }], syncGroups: [] },
+    } as unknown as ResolvedConfig;
+    expect(leaveSteeredDaemons(desired, steered)).toEqual({ services: [] });
+    const unsteered = {
+      vrrp: { instances: [{ syncDaemon: false }], syncGroups: [] },
+    } as unknown as ResolvedConfig;
+    expect(leaveSteeredDaemons(desired, unsteered)).toBe(desired);
+    expect(leaveSteeredDaemons(desired, {} as ResolvedConfig)).toBe(desired);
   });
 });
