@@ -10,7 +10,7 @@ import { join, relative, sep } from 'node:path';
 const MAY_IMPORT = {
   util: [],
   netlink: ['util'],
-  ffi: ['util'],
+  ffi: ['netlink', 'util'],
   sysctl: ['util'],
   ipvs: ['netlink', 'util'],
   config: ['ipvs', 'netlink', 'util'],

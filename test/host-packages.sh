@@ -11,6 +11,9 @@
 #   man-db, groff    `man --warnings` on lvsd(8)
 #   zsh, fish        the completion scripts are loaded into each shell
 #   python3          a stand-in for systemd's notification socket (Node.js has no unix datagram socket)
+#   keepalived       the VRRP peer of test/vrrp/ha.netns.test.ts (takeovers timed on the wire)
+#   tcpdump          times those takeovers on the bridge
+#   iproute2         network namespaces, veth and bridges for them
 set -euo pipefail
 
 PACKAGES=(
@@ -24,6 +27,9 @@ PACKAGES=(
   "zsh:zsh"
   "fish:fish"
   "python3:python3"
+  "keepalived:keepalived"
+  "tcpdump:tcpdump"
+  "iproute2:ip"
 )
 
 as_root() {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `npm test`: host packages, type check, format and lint, build, unit tests on the host (the
-# npm and Debian packages are built and installed into scratch places there), then the kernel
-# lab's self-tests and the kernel suite inside the lab (test/lab/; docs/lab.md). Fails if any
-# step fails, or if the kernel suite fails or cannot start. The closing line is the kernel
-# suite's `kernel: N passed, N failed`.
+# npm and Debian packages are built and installed into scratch places there), namespace tests
+# on the host (one file at a time), then the kernel lab's self-tests and the kernel suite
+# inside the lab (test/lab/; docs/lab.md). Fails if any step fails, or if the kernel suite
+# fails or cannot start. The closing line is the kernel suite's `kernel: N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,7 @@ step "format and lint" npm run lint --silent
 # Before the unit tests: some run the built CLI (bin/lvsd.js -> dist/).
 step "build" npm run build --silent
 step "unit tests (host)" npx vitest run
+step "namespace tests (host: raw sockets, VRRP against keepalived)" npx vitest run --config vitest.netns.config.ts
 step "kernel lab self-tests" bash test/lab/selftest.sh
 echo
 echo "=== npm test: kernel suite (lab)"

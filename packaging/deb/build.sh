@@ -79,6 +79,12 @@ find "$app/node_modules" -mindepth 1 \( -name '.*' -o -name '*.html' \) -prune -
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
   "$netlink/prebuilds/$napi/node.napi.node"
 (cd "$app" && node -e "require('netlink')") || die "the netlink binding does not load"
+# koffi (VRRP's raw sockets) ships a glibc and a musl build of its module for this
+# architecture; Debian is glibc, and the musl one is not linked against Debian's libc.
+find "$app/node_modules/@koromix" -mindepth 2 -maxdepth 2 -type d -name 'musl_*' -exec rm -rf {} +
+# Its build tool (to compile koffi from source; the package uses the prebuilt module).
+rm -f "$app/node_modules/koffi/cnoke.cjs"
+(cd "$app" && node -e "require('koffi')") || die "the koffi module does not load"
 # Debian scripts name their interpreter; under systemd, PATH does not decide which node runs.
 sed -i '1s|^#!/usr/bin/env node$|#!/usr/bin/node|' "$app/bin/lvsd.js"
 head -1 "$app/bin/lvsd.js" | grep -qx '#!/usr/bin/node' || die "bin/lvsd.js: unexpected first line"

@@ -17,6 +17,7 @@ import type { ResolvedConfig } from '../config/resolved.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
 import { desiredState, reconcilePolicy } from '../reconcile/desired.js';
+import { leaveSteeredDaemons } from '../reconcile/sync-role.js';
 import { paletteFor, plain, type Palette } from '../util/palette.js';
 import type { MassRemoval } from '../reconcile/guard.js';
 import { Reconciler } from '../reconcile/reconciler.js';
@@ -140,7 +141,7 @@ export async function loadDesired(
   return {
     ok: true,
     config,
-    desired: desiredState(config),
+    desired: leaveSteeredDaemons(desiredState(config), config),
     policy: reconcilePolicy(config),
   };
 }

@@ -283,6 +283,7 @@ function salvage(data: unknown): ConfigFile | null {
     kernel: part('kernel'),
     vips: part('vips'),
     reconcile: part('reconcile'),
+    vrrp: part('vrrp'),
     services,
   };
 }

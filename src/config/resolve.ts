@@ -13,6 +13,7 @@ import { type HostPort, parseEndpoint, parseHostPort, parsePrefixed } from './pa
 import { type CheckConfig, DEFAULT_TIMEOUT_MS } from './check.js';
 import type { DataPath } from './diagnostics.js';
 import { formatDuration } from './duration.js';
+import { resolveVrrpSection } from './vrrp.js';
 import type { Finding } from './issues.js';
 import type {
   ResolvedConfig,
@@ -93,7 +94,9 @@ export function resolveConfig(
       allowMassRemoval: file.reconcile?.allow_mass_removal ?? false,
     },
   };
-  return { config, findings: out.list };
+  const vrrp = file.vrrp && resolveVrrpSection(file.vrrp, config, file.kernel?.sync !== undefined);
+  if (vrrp) config.vrrp = vrrp.vrrp;
+  return { config, findings: vrrp ? [...out.list, ...vrrp.findings] : out.list };
 }
 
 /** The enabled services, each once: two names for one IPVS service are an error. */

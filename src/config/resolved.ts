@@ -5,6 +5,7 @@
  */
 import type { Dest, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import type { CheckConfig } from './check.js';
+import type { ResolvedVrrp } from './vrrp.js';
 
 /** Where a thing was declared, for messages. */
 export interface SourceRef {
@@ -85,4 +86,6 @@ export interface ResolvedConfig {
     /** The guard against mass removal is off (the operator's explicit word). */
     allowMassRemoval: boolean;
   };
+  /** VRRP instances (the `vrrp:` section); absent when the config has none. */
+  vrrp?: ResolvedVrrp;
 }

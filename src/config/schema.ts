@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { KNOWN_SCHEDULERS } from '../ipvs/constants.js';
 import { CheckConfig } from './check.js';
 import { Duration } from './duration.js';
+import { VrrpConfig, VrrpOverride } from './vrrp.js';
 
 /** Every object is strict: a typo must not pass silently (issues.ts adds "did you mean"). */
 const strict = z.strictObject;
@@ -391,6 +392,7 @@ export const HostOverride = strict({
         'a new name adds a service; enabled: false drops one.',
     ),
   vips: z.array(ExtraVip).optional().describe('Replaces the top-level vips for this host.'),
+  vrrp: VrrpOverride.optional(),
 }).describe("A host's overrides, merged over the base config when lvsd runs on that host.");
 
 export const ConfigFile = strict({
@@ -405,6 +407,7 @@ export const ConfigFile = strict({
     .optional()
     .describe("Extra addresses lvsd holds besides services' own vip."),
   reconcile: ReconcileConfig.optional(),
+  vrrp: VrrpConfig.optional(),
   hosts: z
     .record(z.string(), HostOverride)
     .optional()

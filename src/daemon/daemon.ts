@@ -43,6 +43,7 @@ import type { DesiredState, Plan, PlanStep, WaitingDrain } from '../reconcile/ty
 import { desiredState, reconcilePolicy } from '../reconcile/desired.js';
 import type { MassRemoval } from '../reconcile/guard.js';
 import { Reconciler } from '../reconcile/reconciler.js';
+import { type SyncRole, withSyncRole } from '../reconcile/sync-role.js';
 import { StateStore } from '../reconcile/state.js';
 import { systemHostPorts, type HostPorts } from '../reconcile/system-ports.js';
 import { PhaseTimer } from '../util/timings.js';
@@ -62,11 +63,19 @@ import { RecordingClient } from './recording-client.js';
 import { reloadScope } from './reload-scope.js';
 import { ConfigWatcher } from './watch.js';
 
-export type Trigger = 'start' | 'reload' | 'health' | 'drift' | 'drain' | 'retry';
+export type Trigger = 'start' | 'reload' | 'health' | 'vrrp' | 'drift' | 'drain' | 'retry';
 export type ReloadReason = 'watch' | 'signal' | 'manual';
 
 /** Most specific first: a pass triggered by a reload and a drift tick is labelled a reload. */
-const TRIGGER_ORDER: readonly Trigger[] = ['start', 'reload', 'health', 'drain', 'retry', 'drift'];
+const TRIGGER_ORDER: readonly Trigger[] = [
+  'start',
+  'reload',
+  'health',
+  'vrrp',
+  'drain',
+  'retry',
+  'drift',
+];
 
 export interface DaemonOptions {
   configPath: string;
@@ -78,6 +87,8 @@ export interface DaemonOptions {
    * with scripted checkers and manual timers).
    */
   health: HealthManager;
+  /** The VRRP side (src/vrrp): follows each config the daemon adopts; its role steers the sync daemon. */
+  vrrp?: VrrpSide | null;
   logger: Logger;
   /** lvsd's state file directory (owned services, drains). */
   stateDir: string;
@@ -116,6 +127,12 @@ export class ConfigRejectedError extends Error {
   constructor(readonly errors: string[]) {
     super(`invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'})`);
   }
+}
+
+/** What the daemon needs of the VRRP side (src/vrrp/service.ts's VrrpService in lvsd run). */
+export interface VrrpSide {
+  update(vrrp: ResolvedConfig['vrrp']): Promise<void>;
+  syncRole(): SyncRole | null;
 }
 
 /** A pass the guard against mass removal refused: nothing was written. */
@@ -236,6 +253,8 @@ export class Daemon {
       this.metrics.healthTransitions.inc({ service: t.service, to: t.to }),
     );
     this.updateHealth(loaded.config, table);
+    // At start a VRRP instance that cannot run (no CAP_NET_RAW, no such interface) stops lvsd.
+    await this.options.vrrp?.update(loaded.config.vrrp);
     this.log.info(
       {
         event: 'started',
@@ -377,6 +396,7 @@ export class Daemon {
     // not yet known to the checks, would count as up).
     this.updateHealth(config, this.client.last?.table);
     this.adopt(config);
+    await this.followVrrp(config);
     const record = this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
     this.log.info(
       {
@@ -411,6 +431,7 @@ export class Daemon {
   ): Promise<ReloadRecord> {
     this.updateHealth(previous, this.client.last?.table);
     this.adopt(previous);
+    await this.followVrrp(previous);
     this.log.error(
       { event: 'config_rejected', path: this.options.configPath, kept: previous.hash },
       `${refusal.message}; the last good config stays in force`,
@@ -534,9 +555,15 @@ export class Daemon {
     try {
       // A scoped pass asks for the desired state of its services alone: its cost follows the
       // batch, not the size of the config.
-      const desired = desiredState(
-        scope ? { ...config, services: config.services.filter((s) => scope.has(s.name)) } : config,
-        this.options.health.snapshot(),
+      // The sync daemon takes the VRRP role (a role change asks for a full 'vrrp' pass).
+      const desired = withSyncRole(
+        desiredState(
+          scope
+            ? { ...config, services: config.services.filter((s) => scope.has(s.name)) }
+            : config,
+          this.options.health.snapshot(),
+        ),
+        this.options.vrrp?.syncRole() ?? null,
       );
       const result = await this.reconciler.pass(desired, {
         policy: reconcilePolicy(config),
@@ -704,6 +731,15 @@ export class Daemon {
    * Hands a config the daemon adopts to the checks, with the weights the kernel has (the
    * table last read): a real already serving starts up, so a restart takes none out.
    */
+  /** After a reload the checks and the table carry on when VRRP cannot follow; the reason is logged. */
+  private async followVrrp(config: ResolvedConfig): Promise<void> {
+    try {
+      await this.options.vrrp?.update(config.vrrp);
+    } catch (err) {
+      this.log.error({ event: 'vrrp_update_failed', err }, `vrrp: ${(err as Error).message}`);
+    }
+  }
+
   private updateHealth(config: ResolvedConfig, table: IpvsTable | undefined): void {
     this.options.health.update(
       config,

@@ -12,6 +12,7 @@ import type { CheckStatus, HealthSnapshot } from '../health/manager.js';
 import type { IpvsTable, LiveDest, LiveService } from '../ipvs/model.js';
 import { Dest, destId, DestCounters, Service, serviceId, Stats } from '../ipvs/model.js';
 import type { WaitingDrain } from '../reconcile/types.js';
+import { VrrpInstanceStatus } from '../vrrp/status.js';
 
 export const HealthState = z.enum(['up', 'down', 'unchecked', 'draining', 'unmanaged']);
 export type HealthState = z.infer<typeof HealthState>;
@@ -127,6 +128,8 @@ export const DaemonStatus = z.object({
   /** When the table shown was read from the kernel. */
   tableReadAt: z.string().nullable(),
   services: z.array(StatusService),
+  /** VRRP instances (absent without a vrrp: section). */
+  vrrp: z.array(VrrpInstanceStatus).optional(),
   draining: z.array(
     z.object({
       service: z.string(),

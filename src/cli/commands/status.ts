@@ -12,6 +12,7 @@ import { DaemonStatus, statusTable } from '../../daemon/status.js';
 import { formatHostPort } from '../../ipvs/model.js';
 import type { CommandModule } from '../command.js';
 import { reportError } from '../errors.js';
+import { renderVrrpStatus } from '../../vrrp/status.js';
 import { renderTable } from './ls.js';
 
 export interface StatusOptions {
@@ -58,6 +59,8 @@ export function renderStatus(status: DaemonStatus): string {
     );
   }
   lines.push('');
+  const vrrp = renderVrrpStatus(status.vrrp);
+  if (vrrp) lines.push(vrrp);
   const { table, healthOf } = statusTable(status.services);
   const info = status.kernel ?? { version: '?', connTableSize: 0 };
   let text =

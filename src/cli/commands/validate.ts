@@ -141,9 +141,11 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
     if (result.ok) {
       const reals = result.config.services.reduce((n, s) => n + s.reals.length, 0);
       const hostNote = result.config.host ? ` for host ${excerpt(result.config.host)}` : '';
+      const vrrp = result.config.vrrp?.instances.length;
+      const vrrpNote = vrrp ? `, ${counted(vrrp, 'VRRP instance')}` : '';
       io.write(
         `${label}${options.config}: valid${hostNote}: ` +
-          `${counted(result.config.services.length, 'service')}, ${counted(reals, 'real')} ` +
+          `${counted(result.config.services.length, 'service')}, ${counted(reals, 'real')}${vrrpNote} ` +
           `(${summarize(diagnostics)})\n`,
       );
     } else {
