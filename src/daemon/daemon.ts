@@ -200,7 +200,13 @@ export class Daemon {
       state: new StateStore(options.stateDir),
       ...(options.hostPorts ?? systemHostPorts),
     });
-    this.passes = new CoalescingRunner((triggers) => this.runPass(triggers));
+    // The reconciler before the checks: while a pass is pending or running no check starts
+    // and results wait (Scheduler.hold), so a loaded checker cannot starve the pass, and what
+    // they decide meanwhile becomes one batch, one pass, when it ends.
+    this.passes = new CoalescingRunner(
+      (triggers) => this.runPass(triggers),
+      (busy) => (busy ? options.health.holdChecks() : options.health.releaseChecks()),
+    );
     this.reloads = new CoalescingRunner((reasons) => this.runReload(reasons));
     this.ready = new Promise((resolve) => (this.markReady = resolve));
     this.debouncer = new Debouncer(

@@ -123,7 +123,10 @@ export interface HealthManagerOptions {
   timers?: Timers;
   /** Start-up jitter source, [0, 1) (default Math.random); () => 0 starts every check at once. */
   random?: () => number;
-  /** A batch is sent when it holds this many changes (default 100)... */
+  /**
+   * A batch is sent when it holds this many changes (default: no limit; each batch is one
+   * pass, so 1000 reals failing in one turn are one read and one write, not ten passes)...
+   */
   batchSize?: number;
   /**
    * ...or, by default (0), at the end of the turn of the event loop that made its first
@@ -281,7 +284,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     this.logger = options.logger;
     this.checkers = options.checkers ?? CHECKERS;
     this.timers = options.timers ?? realTimers;
-    this.batchSize = options.batchSize ?? 100;
+    this.batchSize = options.batchSize ?? Number.POSITIVE_INFINITY;
     this.batchDelayMs = options.batchDelayMs ?? 100;
     this.batchQuietMs = Math.min(options.batchQuietMs ?? 0, this.batchDelayMs);
     this.scheduler = new Scheduler({
@@ -295,6 +298,18 @@ export class HealthManager extends EventEmitter<HealthEvents> {
           `a health event listener threw: ${errorText(err)}`,
         ),
     });
+  }
+
+  /**
+   * The reconciler first: until as many releaseChecks(), no check starts and results wait
+   * (Scheduler.hold). The daemon holds while a pass is pending or running.
+   */
+  holdChecks(): void {
+    this.scheduler.hold();
+  }
+
+  releaseChecks(): void {
+    this.scheduler.release();
   }
 
   /** Number of checks running on their schedule. */
