@@ -4,7 +4,6 @@
  * 'scheduler'?", "70000 is above the maximum 65535"), instead of zod's generic text.
  */
 import type { z } from 'zod';
-import { ICMP_UNSUPPORTED } from './check.js';
 import type { DataPath } from './diagnostics.js';
 import { isPlainObject } from './merge.js';
 import { ServiceConfig } from './schema.js';
@@ -299,7 +298,6 @@ function unionFindings(
     );
     const container = valueAt(data, path.slice(0, -1));
     const type = isPlainObject(container) ? container.type : input;
-    if (type === 'icmp') return [{ severity: 'error', path, message: ICMP_UNSUPPORTED }];
     if (type === undefined)
       return [
         {

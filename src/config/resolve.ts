@@ -8,7 +8,7 @@ import { ipv4MaskToPrefix } from '../ipvs/address.js';
 import type { Dest, Family, Forwarding, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import { destId, serviceId } from '../ipvs/model.js';
 import { parseHostPort, parsePrefixed, type HostPort } from './addresses.js';
-import type { CheckConfig } from './check.js';
+import { type CheckConfig, needsPort as checkNeedsPort } from './check.js';
 import type { DataPath } from './diagnostics.js';
 import { formatDuration } from './duration.js';
 import type { Finding } from './issues.js';
@@ -511,7 +511,7 @@ function checkRules(path: DataPath, check: CheckConfig, out: Findings): void {
 
 /** Checks that connect somewhere need a port: the check's own, else the real's. */
 function needsPort(check: CheckConfig, dest: Dest): boolean {
-  return check.type !== 'exec' && check.port === undefined && dest.port === 0;
+  return checkNeedsPort(check) && dest.port === 0;
 }
 
 function resolveSorry(

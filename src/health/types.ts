@@ -45,8 +45,18 @@ export interface CheckSignal {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 
-/** One check, prepared once (regexes compiled, files read) and run many times. */
-export type PreparedCheck = (signal: CheckSignal) => Promise<CheckOutcome>;
+/**
+ * One check, prepared once (regexes compiled, files read) and run many times. A check that
+ * can tell when its answer may have changed (a file check: the file was written) has
+ * `watch`: the scheduler gives it a wake function, which runs the check now rather than at
+ * its next interval, and calls the returned function when the check stops.
+ */
+export type PreparedCheck = ((signal: CheckSignal) => Promise<CheckOutcome>) & {
+  watch?: (wake: () => void) => () => void;
+};
+
+/** Prepares another check with the same registry (a `type: all` check prepares its parts). */
+export type PrepareOther = (config: CheckConfig, target: CheckTarget) => PreparedCheck;
 
 /**
  * A checker: one per check type, one file each under checkers/. `prepare` may throw for a
@@ -56,7 +66,11 @@ export type PreparedCheck = (signal: CheckSignal) => Promise<CheckOutcome>;
  */
 export interface Checker<T extends CheckType = CheckType> {
   type: T;
-  prepare(config: Extract<CheckConfig, { type: T }>, target: CheckTarget): PreparedCheck;
+  prepare(
+    config: Extract<CheckConfig, { type: T }>,
+    target: CheckTarget,
+    prepareOther: PrepareOther,
+  ): PreparedCheck;
 }
 
 /** Node's error text with its code, short: "connect ECONNREFUSED 127.0.0.1:9". */

@@ -4,7 +4,6 @@
  * (the fast reader and `yaml`) and must give identical diagnostics.
  */
 import { describe, expect, it } from 'vitest';
-import { ICMP_UNSUPPORTED } from '../../src/config/check.js';
 import { type Diagnostic, loadConfigText, type LoadResult } from '../../src/config/index.js';
 
 const y = (...lines: string[]) => `${lines.join('\n')}\n`;
@@ -567,14 +566,6 @@ const bad: Bad[] = [
     column: 20,
     path: 'services.web.check.type',
     message: /unknown check type "htp" — did you mean 'http'\?/,
-  },
-  {
-    name: 'icmp check',
-    text: web('address: 10.0.0.1:80', 'reals: [192.168.10.2]', 'check: { type: icmp }'),
-    line: 5,
-    column: 20,
-    path: 'services.web.check.type',
-    message: ICMP_UNSUPPORTED,
   },
   {
     name: 'check without a type',
