@@ -3,7 +3,7 @@
  * A zod discriminated union on `type`; the health module maps each type to its checker
  * (src/health/checkers/<type>.ts). A check may sit on a service (every real inherits it)
  * or on one real (overrides the service's for that real). Defaults here are the ones users
- * see in the JSON schema and the README.
+ * see in the JSON schema and docs/config-reference.md.
  *
  * What can be known without running a check is refused here, with the field's path (and so
  * its file and line): a regular expression that does not compile, settings that would be
@@ -11,15 +11,20 @@
  */
 import { z } from 'zod';
 import { Duration } from './duration.js';
+import { excerpt, quoted } from './excerpt.js';
 import { patternProblem } from './pattern.js';
 
 const Port = z.number().int().min(1).max(65535);
 
+/** The timeout of a check that sets none, unless its interval is shorter (see withTimeout). */
+export const DEFAULT_TIMEOUT_MS = 2000;
+
 /** When and how often: fields every check type shares, except the parts of a `type: all` check. */
 const timing = {
   interval: Duration.default(5000).describe('Time between two checks of one real. Default 5s.'),
-  timeout: Duration.default(2000).describe(
-    'How long one check may take before it counts as failed. Must be shorter than interval. Default 2s.',
+  timeout: Duration.optional().describe(
+    'How long one check may take before it counts as failed. Default 2s, or the interval ' +
+      'when that is shorter. At most the interval: a longer one is capped, with a warning.',
   ),
   rise: z
     .number()
@@ -439,20 +444,46 @@ const CHECK_OPTIONS = [
   AllCheck,
 ] as const;
 
-export const CheckConfig = z.discriminatedUnion('type', CHECK_OPTIONS, {
+/**
+ * No `icmp` type yet: an echo request needs a raw or an ICMP datagram socket, which Node
+ * cannot open without native code (dgram speaks UDP only; the netlink binding opens
+ * AF_NETLINK only), and shelling out to ping is what the checkers must not do.
+ * A config asking for it is told so, with the alternatives.
+ */
+export const ICMP_UNSUPPORTED =
+  'icmp checks are not supported: Node has no ICMP sockets without native code. ' +
+  'Use type: tcp (or udp) against a port the real serves, ' +
+  'or type: exec with command: [ping, -c1, -W1, <address>]';
+
+const CheckUnion = z.discriminatedUnion('type', CHECK_OPTIONS, {
   error: (issue): string | undefined => {
     const type = (issue.input as { type?: unknown } | undefined)?.type;
+    if (type === 'icmp') return ICMP_UNSUPPORTED;
     if (issue.code !== 'invalid_union') return undefined;
     const known = CHECK_OPTIONS.map((o) => o.shape.type.value).join(', ');
     return type === undefined
       ? `a check needs a type: one of ${known}`
-      : `unknown check type ${JSON.stringify(type)}: expected one of ${known}`;
+      : `unknown check type ${typeof type === 'string' ? quoted(type) : excerpt(String(JSON.stringify(type)))}: ` +
+          `expected one of ${known}`;
   },
 });
-/** A check after defaults: durations in milliseconds. */
+/**
+ * A check that sets no timeout gets 2s, or its interval when that is shorter: checks of a
+ * real start one interval apart, so one can take at most the interval, and `interval: 1s`
+ * alone must be a valid check. A timeout the user wrote is kept as written here; the rule
+ * that caps it at the interval, with a warning, is in resolve.ts, which knows whether it
+ * was written.
+ */
+function withTimeout<T extends { interval: number; timeout?: number | undefined }>(
+  check: T,
+): T & { timeout: number } {
+  return { ...check, timeout: check.timeout ?? Math.min(DEFAULT_TIMEOUT_MS, check.interval) };
+}
+
+export const CheckConfig = CheckUnion.transform(withTimeout);
 export type CheckConfig = z.infer<typeof CheckConfig>;
 export type CheckType = CheckConfig['type'];
-export const CHECK_TYPES = CheckConfig.options.map((o) => o.shape.type.value) as CheckType[];
+export const CHECK_TYPES = CheckUnion.options.map((o) => o.shape.type.value) as CheckType[];
 
 /** Whether the check connects to a port it does not name itself (so the real must have one). */
 export function needsPort(check: CheckConfig | CheckPart, inheritedPort?: number): boolean {

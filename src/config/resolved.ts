@@ -55,6 +55,14 @@ export interface ResolvedConfig {
   hash: string;
   /** The `hosts:` entry applied, or null. */
   host: string | null;
+  /**
+   * The config declares no service: an empty file, only comments, no `services` or an
+   * empty one, or every service `enabled: false`. Applying it removes every service lvsd
+   * manages, which is also what an emptied or truncated file would do, so the loader warns
+   * (diagnostic code 'no-services') and a removal guard can refuse it unless forced.
+   * The loader always sets it; optional only so that configs built by hand (tests) need not.
+   */
+  declaresNoServices?: boolean;
   services: ResolvedService[];
   kernel: {
     /** Only the timeouts the config sets; absent = leave them alone. */

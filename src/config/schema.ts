@@ -1,7 +1,7 @@
 /**
  * The shape of an lvsd config file, as zod schemas. Structure only: what may appear where
  * and of which type. Rules that relate fields to each other (DR cannot map ports, lower <=
- * upper, ...) live in rules.ts, where they can name the objects they concern.
+ * upper, ...) live in resolve.ts, where they can name the objects they concern.
  *
  * Service and real fields have no zod defaults on purpose: a field left out inherits from
  * the service, then from `defaults:`, then from the built-in default (resolve.ts), and a
@@ -72,7 +72,8 @@ const Lower = Threshold.describe(
 export const Forwarding = z
   .enum(['nat', 'dr', 'tun'])
   .describe(
-    'Forwarding method: nat (masquerading, ipvsadm -m), dr (direct routing, -g) or tun (IP tunnelling, -i). Default dr, as ipvsadm.',
+    'Forwarding method: nat (masquerading, ipvsadm -m), dr (direct routing, -g) ' +
+      'or tun (IP tunnelling, -i). Default dr, as ipvsadm.',
   );
 
 export const Tunnel = strict({
@@ -137,7 +138,8 @@ export const Persistence = z
         .union([z.string(), z.number().int().min(0).max(128)])
         .optional()
         .describe(
-          'Group clients by network: an IPv4 mask (255.255.255.0) or a prefix length (24; IPv6: 64). Default: one address.',
+          'Group clients by network: an IPv4 mask (255.255.255.0) or a prefix length ' +
+            '(24; IPv6: 64). Default: one address.',
         ),
       engine: z
         .enum(['sip'])
@@ -175,7 +177,8 @@ export const ServiceConfig = strict({
     .string()
     .optional()
     .describe(
-      'Virtual address and port: 10.0.0.1:80, "[2001:db8::1]:80". No port (or :0) = all ports, which needs persistence.',
+      'Virtual address and port: 10.0.0.1:80, "[2001:db8::1]:80". ' +
+        'No port (or :0) = all ports, which needs persistence.',
     ),
   protocol: z
     .enum(['tcp', 'udp', 'sctp'])
@@ -394,7 +397,8 @@ export const HostOverride = strict({
     .record(z.string(), ServiceConfig)
     .optional()
     .describe(
-      'Per-service fields for this host (merged over the base; lists replace); a new name adds a service; enabled: false drops one.',
+      'Per-service fields for this host (merged over the base; lists replace); ' +
+        'a new name adds a service; enabled: false drops one.',
     ),
   vips: z.array(ExtraVip).optional().describe('Replaces the top-level vips for this host.'),
 }).describe("A host's overrides, merged over the base config when lvsd runs on that host.");

@@ -4,15 +4,18 @@
  *
  * Passes are triggered by: start, a config reload, a batch of health transitions, the
  * drift timer (someone ran `ipvsadm -d`), a drain waiting for connections to end, and a
- * retry after a failed write. Every pass goes through src/reconcile (read, plan, apply,
+ * retry after a failed write. Every pass goes through the Reconciler (read, plan, apply,
  * save state): the daemon never writes to the kernel by itself. Triggers that arrive
  * during a pass are merged into one follow-up pass (CoalescingRunner).
  *
- * A pass triggered by health alone is scoped to the services its batches named: only those
- * are read, planned and applied (reconcile's `scope`), so a decision reaches the kernel in
- * milliseconds on a 10k-real table rather than after a whole dump. Any other trigger
- * coalesced with it (start, reload, drift, drain, retry) makes it a full pass, and only
- * full passes, which read everything, put off the next drift check.
+ * A pass triggered by health batches or reloads alone is scoped to the services they
+ * named: a health batch names the services whose reals changed, a reload the services it
+ * added or edited (reload-scope.ts). Only those are read, planned and applied, so a
+ * decision reaches the kernel in milliseconds on a 10k-real table and a one-line edit
+ * costs one service's read, not a whole dump. A reload that removes a service or changes
+ * kernel settings, VIPs or the policy, and any other trigger (start, drift, drain, retry,
+ * SIGHUP without a change), makes a full pass; only full passes, which read everything,
+ * put off the next drift check.
  *
  * What happens when a real fails (src/health/manager.ts has the first half: check result,
  * rise/fall, transition, batch):
@@ -22,12 +25,13 @@
  * - runPass() (one at a time, CoalescingRunner) takes that scope (takeScope) and calls
  *   desiredState(config of those services, health.snapshot()): the failed real is left
  *   out, or kept at weight 0 with `on_failure: inhibit` (src/reconcile/desired.ts).
- * - reconcile() reads those services, plan()s (a real with connections and a drain time
+ * - Reconciler.pass() reads those services, plan()s (a real with connections and a drain time
  *   goes to weight 0 and is deleted once they end; otherwise it is deleted now) and
  *   applyPlan()s: the IpvsClient's execute() is the kernel write.
  *
  * An invalid config is logged with all its errors and ignored: the last good config stays
- * in force and no pass runs for it. Stopping leaves the kernel table in place (traffic keeps
+ * in force and no pass runs for it. So is a valid one whose pass the guard against mass
+ * removal refuses (it is put back). Stopping leaves the kernel table in place (traffic keeps
  * flowing while lvsd restarts); `cleanupOnExit` removes what lvsd owns and nothing else.
  */
 import type { ResolvedConfig } from '../config/resolved.js';
@@ -55,6 +59,7 @@ import {
   type ReloadRecord,
 } from './status.js';
 import { RecordingClient } from './recording-client.js';
+import { reloadScope } from './reload-scope.js';
 import { ConfigWatcher } from './watch.js';
 
 export type Trigger = 'start' | 'reload' | 'health' | 'drift' | 'drain' | 'retry';
@@ -136,10 +141,11 @@ export class Daemon {
   /** Drains waiting for their connections to end, as the passes left them (for /status). */
   private waiting: WaitingDrain[] = [];
   /**
-   * Services named by health batches since the last pass began; null when a batch named
-   * none (an unknown scope: the next pass is full).
+   * Services named by health batches and changed by reloads since the last pass began;
+   * null when one of them needs a full pass (a batch that named none, a reload that
+   * removed a service or changed kernel settings).
    */
-  private healthScope: Set<string> | null = new Set();
+  private pendingScope: Set<string> | null = new Set();
   /** The kernel client, remembering the table each pass reads (for /status and /metrics). */
   private readonly client: RecordingClient;
   private tableRead: Promise<{ table: IpvsTable; readAt: number }> | null = null;
@@ -359,8 +365,11 @@ export class Daemon {
         { event: 'config_unchanged', hash: config.hash, reasons: [...reasons] },
         'configuration unchanged',
       );
-      // SIGHUP is also the way to ask for a pass right now; a file touch is not.
-      if (reasons.has('signal') || reasons.has('manual')) await this.passes.request('reload');
+      // SIGHUP is also the way to ask for a full pass right now; a file touch is not.
+      if (reasons.has('signal') || reasons.has('manual')) {
+        this.noteReload(null);
+        await this.passes.request('reload');
+      }
       return record;
     }
     // The checks and the config change together, with no await between them: a pass that
@@ -381,7 +390,10 @@ export class Daemon {
       'configuration reloaded',
     );
     await this.watcher?.setFiles(config.files);
-    this.scheduleDrift();
+    const changed = previous ? reloadScope(previous, config) : null;
+    // Only comments or positions changed: the kernel already holds what the config says.
+    if (changed?.size === 0) return record;
+    this.noteReload(changed);
     const pass = await this.passes.request('reload');
     if (pass.error instanceof RemovalRefusedError && previous)
       return this.revert(previous, pass.error, loaded.warnings);
@@ -474,11 +486,17 @@ export class Daemon {
    */
   private noteHealthBatch(batch: HealthChanges): void {
     const { transitions, weights, quorum } = batch;
-    if (transitions.length + weights.length + quorum.length === 0) this.healthScope = null;
-    if (!this.healthScope) return;
-    for (const change of transitions) this.healthScope.add(change.service);
-    for (const change of weights) this.healthScope.add(change.service);
-    for (const change of quorum) this.healthScope.add(change.service);
+    if (transitions.length + weights.length + quorum.length === 0) this.pendingScope = null;
+    if (!this.pendingScope) return;
+    for (const change of transitions) this.pendingScope.add(change.service);
+    for (const change of weights) this.pendingScope.add(change.service);
+    for (const change of quorum) this.pendingScope.add(change.service);
+  }
+
+  /** The services the reload changed join the next pass's scope (null: it must be full). */
+  private noteReload(changed: ReadonlySet<string> | null): void {
+    if (!changed) this.pendingScope = null;
+    else if (this.pendingScope) for (const name of changed) this.pendingScope.add(name);
   }
 
   /**
@@ -488,16 +506,10 @@ export class Daemon {
    * scopes the next one.
    */
   private takeScope(triggers: readonly Trigger[]): ReadonlySet<string> | null {
-    const scope = this.healthScope;
-    this.healthScope = new Set();
-    if (
-      triggers.length !== 1 ||
-      triggers[0] !== 'health' ||
-      !scope ||
-      scope.size === 0 ||
-      !this.lastFullPass
-    )
-      return null;
+    const scope = this.pendingScope;
+    this.pendingScope = new Set();
+    const scopable = triggers.every((t) => t === 'health' || t === 'reload');
+    if (!scopable || !scope || scope.size === 0 || !this.lastFullPass) return null;
     return scope;
   }
 

@@ -257,3 +257,38 @@ describe('daemon: health passes scoped to the batch', () => {
     expect(s.client.calls).toContain('readTable');
   });
 });
+
+describe('daemon: reloads scoped to what they change', () => {
+  const edited = (text: string) => text.replace('192.168.10.3:80: 1\n', '192.168.10.3:80: 7\n');
+
+  it('a one-weight edit reads and writes only the edited service', async () => {
+    const s = await setup();
+    const dir = (await s.daemon.status()).config.path;
+    s.client.take(); // status() read the table
+    await writeFile(join(dir, 'lvsd.yaml'), edited(config()));
+    expect(await s.daemon.reload('manual')).toMatchObject({ ok: true });
+    expect(s.client.take().sort()).toEqual([
+      'execute edit-dest TCP 10.0.0.1:80',
+      'getService TCP 10.0.0.1:80',
+      'listDests TCP 10.0.0.1:80',
+    ]);
+    expect(s.passes().at(-1)).toMatchObject({ triggers: ['reload'], scope: ['web'], writes: 1 });
+    expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 7 });
+  });
+
+  it('a change of comments only makes no pass; a removed service makes a full one', async () => {
+    const s = await setup();
+    const dir = (await s.daemon.status()).config.path;
+    s.client.take(); // status() read the table
+    await writeFile(join(dir, 'lvsd.yaml'), `# a comment\n${config()}`);
+    expect(await s.daemon.reload('manual')).toMatchObject({ ok: true });
+    expect(s.client.take()).toEqual([]);
+    const onlyWeb = config().slice(0, config().indexOf('  api:'));
+    await writeFile(join(dir, 'lvsd.yaml'), onlyWeb);
+    expect(await s.daemon.reload('manual')).toMatchObject({ ok: true });
+    const calls = s.client.take();
+    expect(calls).toContain('readTable');
+    expect(calls).toContain('execute delete-service TCP 10.0.0.2:80');
+    expect(s.passes().at(-1)?.scope).toBeUndefined();
+  });
+});

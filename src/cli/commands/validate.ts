@@ -8,6 +8,7 @@ import { text } from 'node:stream/consumers';
 import {
   DEFAULT_CONFIG_PATH,
   type Diagnostic,
+  excerpt,
   formatDiagnostics,
   hostNames,
   type LoadResult,
@@ -71,6 +72,11 @@ function reportsFor(texts: SourceText[], options: ValidateOptions): HostReport[]
   return reports;
 }
 
+/** "1 service", "2 reals". */
+function counted(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 function diagnosticsOf(result: LoadResult): Diagnostic[] {
   return result.ok ? result.warnings : [...result.errors, ...result.warnings];
 }
@@ -127,7 +133,8 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
     return valid ? 0 : 1;
   }
   for (const { host, result } of reports) {
-    const label = options.allHosts ? `[${host ?? 'base'}] ` : '';
+    // Host names are keys of the config: shown cut and escaped, as values are.
+    const label = options.allHosts ? `[${host === null ? 'base' : excerpt(host)}] ` : '';
     const diagnostics = diagnosticsOf(result);
     if (diagnostics.length > 0)
       io.writeError(
@@ -135,9 +142,11 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
       );
     if (result.ok) {
       const reals = result.config.services.reduce((n, s) => n + s.reals.length, 0);
-      const hostNote = result.config.host ? ` for host ${result.config.host}` : '';
+      const hostNote = result.config.host ? ` for host ${excerpt(result.config.host)}` : '';
       io.write(
-        `${label}${options.config}: valid${hostNote}: ${result.config.services.length} services, ${reals} reals (${summarize(diagnostics)})\n`,
+        `${label}${options.config}: valid${hostNote}: ` +
+          `${counted(result.config.services.length, 'service')}, ${counted(reals, 'real')} ` +
+          `(${summarize(diagnostics)})\n`,
       );
     } else {
       io.writeError(`${label}${options.config}: invalid (${summarize(diagnostics)})\n`);

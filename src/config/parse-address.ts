@@ -4,6 +4,7 @@
  */
 import { canonicalAddress, familyOf } from '../ipvs/address.js';
 import type { Family } from '../ipvs/model.js';
+import { excerpt } from './excerpt.js';
 
 export interface HostPort {
   address: string;
@@ -13,7 +14,8 @@ export interface HostPort {
 }
 
 const NOT_AN_ADDRESS =
-  'IPVS balances IP addresses; write an IPv4 or IPv6 address (lvsd does not resolve names, so DNS cannot change the table)';
+  'IPVS balances IP addresses; write an IPv4 or IPv6 address ' +
+  '(lvsd does not resolve names, so DNS cannot change the table)';
 
 export function parseHostPort(text: string): HostPort | { error: string } {
   const trimmed = text.trim();
@@ -30,25 +32,56 @@ export function parseHostPort(text: string): HostPort | { error: string } {
   }
   const family = familyOf(host);
   if (family === null) {
-    if (
-      /^[0-9a-fA-F:]+:\d+$/.test(trimmed) &&
-      familyOf(trimmed.slice(0, trimmed.lastIndexOf(':'))) === 'ipv6'
-    ) {
+    const split = portSplit(trimmed);
+    if (split !== null)
       return {
-        error: `'${text}' is ambiguous: write an IPv6 address with a port in brackets, "[${trimmed.slice(0, trimmed.lastIndexOf(':'))}]:${trimmed.slice(trimmed.lastIndexOf(':') + 1)}"`,
+        error:
+          `'${excerpt(text)}' is not an IP address; an IPv6 address with a port is written ` +
+          `in brackets: "${excerpt(`[${split.host}]:${split.port}`)}"`,
       };
-    }
-    return { error: `'${text}' is not an IP address: ${NOT_AN_ADDRESS}` };
+    return { error: `'${excerpt(text)}' is not an IP address: ${NOT_AN_ADDRESS}` };
   }
   if (bracketed && family !== 'ipv6')
-    return { error: `'${text}': brackets are for IPv6 addresses only` };
+    return { error: `'${excerpt(text)}': brackets are for IPv6 addresses only` };
   let port: number | null = null;
   if (portText !== null) {
     if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
-      return { error: `'${portText}' in '${text}' is not a port (0..65535)` };
+      return { error: `'${excerpt(portText)}' in '${excerpt(text)}' is not a port (0..65535)` };
     port = Number(portText);
   }
   return { address: canonical(host, family), family, port };
+}
+
+/**
+ * An address that may carry a port: a service's, a real's, the sorry server's. As
+ * parseHostPort, but "2001:db8::1:80" is refused: it is a valid IPv6 address, and also,
+ * to anyone used to IPv4, address 2001:db8::1 with port 80. Read as the address, a real
+ * would silently get traffic meant for another host; brackets say which was meant.
+ */
+export function parseEndpoint(text: string): HostPort | { error: string } {
+  const parsed = parseHostPort(text);
+  const trimmed = text.trim();
+  if ('error' in parsed || parsed.family !== 'ipv6' || trimmed.startsWith('[')) return parsed;
+  const split = portSplit(trimmed);
+  if (split === null) return parsed;
+  return {
+    error:
+      `'${excerpt(text)}' is ambiguous: write "${excerpt(`[${split.host}]:${split.port}`)}" ` +
+      `for port ${split.port} of ${excerpt(split.host)}, or "${excerpt(`[${trimmed}]`)}" ` +
+      'for this address without a port (quoted: unquoted, [ starts a YAML list)',
+  };
+}
+
+/**
+ * 2001:db8::1 and 80 for "2001:db8::1:80": the IPv6 address and the port that the text
+ * also reads as, or null when it does not.
+ */
+function portSplit(text: string): { host: string; port: string } | null {
+  const colon = text.lastIndexOf(':');
+  const host = text.slice(0, colon);
+  const port = text.slice(colon + 1);
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535 || familyOf(host) !== 'ipv6') return null;
+  return { host, port };
 }
 
 const ipv6Spellings = new Map<string, string>();
@@ -75,11 +108,15 @@ export function parsePrefixed(
   const family = familyOf(host);
   if (family === null || extra !== undefined)
     return {
-      error: `'${text}' is not an address with an optional prefix (10.0.0.1/32, 2001:db8::1/128)`,
+      error:
+        `'${excerpt(text)}' is not an address with an optional prefix ` +
+        '(10.0.0.1/32, 2001:db8::1/128)',
     };
   if (prefixText === undefined) return { address: canonical(host, family), family, prefix: null };
   const max = family === 'ipv4' ? 32 : 128;
   if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max)
-    return { error: `'/${prefixText}' is not a prefix length for ${family} (0..${max})` };
+    return {
+      error: `'/${excerpt(prefixText)}' is not a prefix length for ${family} (0..${max})`,
+    };
   return { address: canonical(host, family), family, prefix: Number(prefixText) };
 }
