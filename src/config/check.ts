@@ -344,6 +344,12 @@ function execRules(check: Fields, ctx: Ctx): void {
     issue(ctx, ['group'], 'group is set with user: set user too');
 }
 
+function icmpRules(check: Fields, ctx: Ctx): void {
+  for (const key of ['port', 'source_port'])
+    if (check[key] !== undefined)
+      issue(ctx, [key], `an echo request has no ports: ${key} does not apply`);
+}
+
 function fileRules(check: Fields, ctx: Ctx): void {
   for (const key of ['address', 'port', 'source', 'source_port', 'interface'])
     if (check[key] !== undefined)
@@ -356,6 +362,7 @@ const RULES: Partial<Record<TypeName, (check: Fields, ctx: Ctx) => void>> = {
   udp: (check, ctx) => patterns(check, ctx),
   dns: dnsRules,
   exec: execRules,
+  icmp: icmpRules,
   file: fileRules,
 };
 
@@ -380,6 +387,7 @@ export const UdpCheck = checkSchema('udp', common);
 export const DnsCheck = checkSchema('dns', common);
 export const SmtpCheck = checkSchema('smtp', common);
 export const ExecCheck = checkSchema('exec', common);
+export const IcmpCheck = checkSchema('icmp', common);
 export const FileCheck = checkSchema('file', fileTiming);
 
 /** A part of a `type: all` check: any other type, without the timing (the `all` check's). */
@@ -391,6 +399,7 @@ const PART_OPTIONS = [
   checkSchema('dns', targeting),
   checkSchema('smtp', targeting),
   checkSchema('exec', targeting),
+  checkSchema('icmp', targeting),
   checkSchema('file', targeting),
 ] as const;
 
@@ -440,25 +449,14 @@ const CHECK_OPTIONS = [
   DnsCheck,
   SmtpCheck,
   ExecCheck,
+  IcmpCheck,
   FileCheck,
   AllCheck,
 ] as const;
 
-/**
- * No `icmp` type yet: an echo request needs a raw or an ICMP datagram socket, which Node
- * cannot open without native code (dgram speaks UDP only; the netlink binding opens
- * AF_NETLINK only), and shelling out to ping is what the checkers must not do.
- * A config asking for it is told so, with the alternatives.
- */
-export const ICMP_UNSUPPORTED =
-  'icmp checks are not supported: Node has no ICMP sockets without native code. ' +
-  'Use type: tcp (or udp) against a port the real serves, ' +
-  'or type: exec with command: [ping, -c1, -W1, <address>]';
-
 const CheckUnion = z.discriminatedUnion('type', CHECK_OPTIONS, {
   error: (issue): string | undefined => {
     const type = (issue.input as { type?: unknown } | undefined)?.type;
-    if (type === 'icmp') return ICMP_UNSUPPORTED;
     if (issue.code !== 'invalid_union') return undefined;
     const known = CHECK_OPTIONS.map((o) => o.shape.type.value).join(', ');
     return type === undefined

@@ -46,10 +46,12 @@ export interface CheckSignal {
 }
 
 /**
- * One check, prepared once (regexes compiled, files read) and run many times. A check that
- * can tell when its answer may have changed (a file check: the file was written) has
- * `watch`: the scheduler gives it a wake function, which runs the check now rather than at
- * its next interval, and calls the returned function when the check stops.
+ * One check, prepared once (regexes compiled, files read) and run many times. `watch`, when
+ * a check has it, is called by the scheduler when the check starts on its schedule, and
+ * the function it returns when the check stops. It receives a wake function, which runs
+ * the check now rather than at its next interval: a file check calls it when the file is
+ * written. A check that holds something for its life on a schedule (the icmp checks' receive
+ * worker) holds it from the one call to the other.
  */
 export type PreparedCheck = ((signal: CheckSignal) => Promise<CheckOutcome>) & {
   watch?: (wake: () => void) => () => void;

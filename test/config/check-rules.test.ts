@@ -99,6 +99,11 @@ const bad: Array<[string, string, string]> = [
     '8: services.web.check.port: a file check reads a file: port does not apply',
   ],
   [
+    'an icmp check with a port',
+    web('type: icmp', 'port: 80'),
+    '7: services.web.check.port: an echo request has no ports: port does not apply',
+  ],
+  [
     'a relative file path',
     web('type: file', 'path: web1'),
     '7: services.web.check.path: an absolute path',
@@ -107,7 +112,7 @@ const bad: Array<[string, string, string]> = [
     'an all check inside an all check',
     web('type: all', 'checks:', '  - type: all', '    checks: [{ type: tcp }]'),
     '8: services.web.check.checks[0].type: unknown check type "all" (one of: tcp, http, https, udp, dns, ' +
-      'smtp, exec, file)',
+      'smtp, exec, icmp, file)',
   ],
   [
     'timing on a part of an all check',
@@ -165,6 +170,7 @@ describe('check rules', () => {
         'warning: up',
       ),
     ],
+    ['an icmp check through an interface', web('type: icmp', 'interface: eth1', 'interval: 1s')],
     ['a file check', web('type: file', 'path: /run/lvsd/web1', 'missing: up')],
     [
       'an all check',

@@ -6,6 +6,7 @@ import { dnsChecker } from './dns.js';
 import { execChecker } from './exec.js';
 import { fileChecker } from './file.js';
 import { httpChecker, httpsChecker } from './http.js';
+import { icmpChecker } from './icmp.js';
 import { smtpChecker } from './smtp.js';
 import { tcpChecker } from './tcp.js';
 import { udpChecker } from './udp.js';
@@ -21,6 +22,7 @@ export const CHECKERS: CheckerRegistry = {
   dns: dnsChecker,
   smtp: smtpChecker,
   exec: execChecker,
+  icmp: icmpChecker,
   file: fileChecker,
   all: allChecker,
 };
