@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `npm test`: type check, build, unit tests on the host, then the kernel lab's self-tests and
-# the kernel suite inside the lab (test/lab/; docs/lab.md). Fails if any step fails, or if
+# `npm test`: the host tests' packages (test/host-packages.sh), type check, build, unit tests
+# on the host, then the kernel lab's self-tests and the kernel suite inside the lab (test/lab/; docs/lab.md). Fails if any step fails, or if
 # the kernel suite fails or cannot start. The closing line is the kernel suite's
 # `kernel: N passed, N failed`.
 set -euo pipefail
@@ -15,6 +15,7 @@ step() {
   echo "=== npm test: $name done in $((SECONDS - started)) s"
 }
 
+step "host test packages" bash test/host-packages.sh
 step "type check" npx tsc -p tsconfig.json --noEmit
 # Before the unit tests: some run the built CLI (bin/lvsd.js -> dist/).
 step "build" npm run build --silent
