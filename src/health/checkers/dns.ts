@@ -1,6 +1,7 @@
 /**
- * DNS: one query over UDP or TCP (the user's choice), up when the reply code is the
- * expected one and, when `answer` is set, that answer is in the answer section.
+ * DNS: one query over UDP or TCP (the user's choice), with an EDNS(0) record when asked,
+ * up when the reply code is the expected one and, when `answer` is set, that answer is in
+ * the answer section (compared as dig +short prints it: see hasAnswer).
  * Uses the codec in ../dns-packet.ts (why not Node's resolver: see there).
  */
 import { randomInt } from 'node:crypto';
