@@ -23,14 +23,14 @@ import { CheckConfig } from '../src/config/check.js';
 import type { ResolvedConfig, ResolvedService } from '../src/config/resolved.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
-import { HealthManager, type HealthManagerOptions } from '../src/health/index.js';
+import { HealthManager, type HealthManagerOptions } from '../src/health/manager.js';
 import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult } from '../src/ipvs/client.js';
 import { FakeIpvs } from '../src/ipvs/fake.js';
 import { destId, serviceId, type Dest, type Service } from '../src/ipvs/model.js';
 import { desiredState } from '../src/reconcile/desired.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { StateStore } from '../src/reconcile/state.js';
-import { MemorySysctls } from '../src/sysctl/index.js';
+import { MemorySysctls } from '../src/sysctl/memory.js';
 import { machineLine } from './ipvs-report.js';
 
 const TARGET_SERVICES = 100;

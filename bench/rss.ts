@@ -18,10 +18,10 @@ import { CheckConfig } from '../src/config/check.js';
 import type { ResolvedConfig, ResolvedService } from '../src/config/resolved.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
-import { HealthManager } from '../src/health/index.js';
+import { HealthManager } from '../src/health/manager.js';
 import { FakeIpvs } from '../src/ipvs/fake.js';
 import { destId, type Dest, type Service } from '../src/ipvs/model.js';
-import { MemorySysctls } from '../src/sysctl/index.js';
+import { MemorySysctls } from '../src/sysctl/memory.js';
 import { machineLine } from './ipvs-report.js';
 
 const source = { file: 'bench.yaml', line: 1, column: 1 };

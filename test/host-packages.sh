@@ -13,7 +13,11 @@
 #   python3          a stand-in for systemd's notification socket (Node.js has no unix datagram socket)
 #   keepalived       the VRRP peer of test/vrrp/ha.netns.test.ts (takeovers timed on the wire)
 #   tcpdump          times those takeovers on the bridge
-#   iproute2         network namespaces, veth and bridges for them
+#   iproute2         network namespaces, veth and bridges for them; `ss`
+#   the real servers the checkers are tested against in a namespace
+#   (test/health/real/servers.netns.test.ts): nginx-light with the echo module (an endless
+#   stream, a slow body), unbound, exim4-daemon-light, monitoring-plugins-basic; procps,
+#   openssl for the test certificates
 set -euo pipefail
 
 PACKAGES=(
@@ -30,6 +34,13 @@ PACKAGES=(
   "keepalived:keepalived"
   "tcpdump:tcpdump"
   "iproute2:ip"
+  "procps:sysctl"
+  "openssl:openssl"
+  "nginx-light:/usr/sbin/nginx"
+  "libnginx-mod-http-echo:/usr/lib/nginx/modules/ngx_http_echo_module.so"
+  "unbound:/usr/sbin/unbound"
+  "exim4-daemon-light:/usr/sbin/exim4"
+  "monitoring-plugins-basic:/usr/lib/nagios/plugins/check_http"
 )
 
 as_root() {
@@ -39,9 +50,14 @@ as_root() {
   fi
 }
 
+# A command on PATH, or a file given by its absolute path (a module, a plugin).
+has() {
+  case "$1" in /*) [ -e "$1" ] ;; *) command -v "$1" >/dev/null 2>&1 ;; esac
+}
+
 missing=()
 for entry in "${PACKAGES[@]}"; do
-  command -v "${entry#*:}" >/dev/null 2>&1 || missing+=("${entry%%:*}")
+  has "${entry#*:}" || missing+=("${entry%%:*}")
 done
 if [ ${#missing[@]} = 0 ]; then
   echo "host-packages: all present"
@@ -52,8 +68,8 @@ if ! command -v apt-get >/dev/null; then
   exit 0
 fi
 echo "host-packages: installing ${missing[*]}"
-# The prometheus package would start a Prometheus server: a policy-rc.d that refuses every
-# service start stands while apt runs (when the machine has none of its own).
+# The prometheus, nginx, unbound and exim packages would start their servers: a policy-rc.d
+# that refuses every service start stands while apt runs (when the machine has none).
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
   as_root sh -c "printf '#!/bin/sh\\nexit 101\\n' > $policy && chmod 755 $policy"
@@ -62,7 +78,7 @@ fi
 as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 for entry in "${PACKAGES[@]}"; do
-  command -v "${entry#*:}" >/dev/null 2>&1 || {
+  has "${entry#*:}" || {
     echo "host-packages: ${entry%%:*} is installed but ${entry#*:} is still missing" >&2
     exit 1
   }

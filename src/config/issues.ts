@@ -4,7 +4,6 @@
  * 'scheduler'?", "70000 is above the maximum 65535"), instead of zod's generic text.
  */
 import { z } from 'zod';
-import { ICMP_UNSUPPORTED } from './check.js';
 import type { DataPath, DiagnosticCode } from './diagnostics.js';
 import { excerpt, quoted } from './excerpt.js';
 import { isPlainObject } from './merge.js';
@@ -345,7 +344,6 @@ function checkTypeFinding(
   );
   const container = valueAt(data, path.slice(0, -1));
   const type = isPlainObject(container) ? container.type : input;
-  if (type === 'icmp') return { severity: 'error', path, message: ICMP_UNSUPPORTED };
   const known = options.join(', ');
   if (type === undefined)
     return { severity: 'error', path, message: `a check needs a type: one of ${known}`, at: 'key' };

@@ -10,7 +10,7 @@ import type { Dest, Family, Forwarding, Service, SyncDaemon, Timeouts } from '..
 import { destId, serviceId } from '../ipvs/model.js';
 import { excerpt } from './excerpt.js';
 import { type HostPort, parseEndpoint, parseHostPort, parsePrefixed } from './parse-address.js';
-import { type CheckConfig, DEFAULT_TIMEOUT_MS } from './check.js';
+import { type CheckConfig, DEFAULT_TIMEOUT_MS, needsPort as checkNeedsPort } from './check.js';
 import type { DataPath } from './diagnostics.js';
 import { formatDuration } from './duration.js';
 import { resolveVrrpSection } from './vrrp.js';
@@ -609,7 +609,7 @@ function capTimeout(check: CheckConfig, at: DataPath, scope: ServiceScope): Chec
 
 /** Checks that connect somewhere need a port: the check's own, else the real's. */
 function needsPort(check: CheckConfig, dest: Dest): boolean {
-  return check.type !== 'exec' && check.port === undefined && dest.port === 0;
+  return checkNeedsPort(check) && dest.port === 0;
 }
 
 function resolveSorry(scope: ServiceScope): Dest | null {

@@ -28,7 +28,13 @@ import type { Logger } from 'pino';
 import type { CheckConfig } from '../config/check.js';
 import type { ResolvedConfig, ResolvedReal, ResolvedService } from '../config/resolved.js';
 import { isFwmarkKey } from '../ipvs/model.js';
-import { CHECKERS, prepareCheck, type CheckerRegistry } from './checkers/index.js';
+import {
+  CHECKERS,
+  poolOf,
+  prepareCheck,
+  reportsWeight,
+  type CheckerRegistry,
+} from './checkers/index.js';
 import { quorumReason, sorryNeeded } from './quorum.js';
 import { Scheduler, realTimers, type CheckRun, type Timers } from './scheduler.js';
 import { initialHealth, step, type RiseFallState } from './state.js';
@@ -400,10 +406,9 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       : live !== undefined && live > 0
         ? true
         : !service.alpha && config.initial === 'up';
-    const weight =
-      config.type === 'exec' && config.dynamic_weight
-        ? (old?.weight ?? (live !== undefined && live > 0 ? live : undefined))
-        : undefined;
+    const weight = reportsWeight(config)
+      ? (old?.weight ?? (live !== undefined && live > 0 ? live : undefined))
+      : undefined;
     const entry: RealEntry = {
       service: service.name,
       realId: real.id,
@@ -436,7 +441,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     entry.stop = this.scheduler.add({
       intervalMs: config.interval,
       timeoutMs: Math.min(config.timeout, config.interval),
-      pool: config.type === 'exec' ? 'exec' : 'io',
+      pool: poolOf(config),
       run,
       onResult: (result) => this.onResult(entry, result),
     });
@@ -473,15 +478,18 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     if (result.timedOut) this.counters.timeouts++;
     const before = weightOf(entry);
     const { state, transition } = step(entry.state, result.ok, result.message, entry.config);
+    if (!entry.state.checked && !state.up && !result.ok) this.logFirstFailure(entry, result);
     entry.state = state;
-    if (result.ok && result.weight !== undefined && result.weight !== entry.weight) {
+    // A success of a check that reports weights without one: the configured weight again.
+    const reported = reportsWeight(entry.config) ? result.weight : (result.weight ?? entry.weight);
+    if (result.ok && reported !== entry.weight) {
       const change: WeightChange = {
         service: entry.service,
         real: entry.realId,
         from: entry.weight,
-        to: result.weight,
+        to: reported ?? entry.configuredWeight,
       };
-      entry.weight = result.weight;
+      entry.weight = reported;
       this.changed(entry.service);
       if (state.up && !transition) {
         this.logger.info(
@@ -524,6 +532,21 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       timedOut: result.timedOut,
       message: result.message,
     });
+  }
+
+  /** A real that starts down and fails its first check has no transition to log: this says why, once. */
+  private logFirstFailure(entry: RealEntry, result: CheckRun): void {
+    const event = {
+      event: 'health.first-check',
+      service: entry.service,
+      real: entry.realId,
+      checker: entry.config.type,
+      reason: result.message,
+    };
+    this.logger.info(
+      event,
+      `${entry.service} ${entry.realId} stays down: first check failed: ${result.message}`,
+    );
   }
 
   /** A real of this service changed up/down or weight: snapshots from now on rebuild its view. */

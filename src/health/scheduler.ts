@@ -190,6 +190,10 @@ interface Entry {
   timer: unknown;
   running?: { check: RunningCheck; done: Promise<void>; finished: () => void };
   stopped: boolean;
+  /** Stops the check's watch (a watched check: see PreparedCheck.watch). */
+  unwatch?: () => void;
+  /** Woken while running: run again as soon as this run is done. */
+  woken?: boolean;
 }
 
 class Pool {
@@ -292,7 +296,22 @@ export class Scheduler {
     const delay = Math.floor(this.random() * check.intervalMs);
     entry.due = this.timers.now() + delay;
     entry.timer = this.timers.setTimeout(() => this.enqueue(entry), delay);
+    if (check.run.watch) entry.unwatch = check.run.watch(() => this.wake(entry));
     return () => this.remove(entry);
+  }
+
+  /** A watched check says its answer may have changed: run it now, or right after this run. */
+  private wake(entry: Entry): void {
+    if (entry.stopped) return;
+    if (entry.running) {
+      entry.woken = true;
+      return;
+    }
+    // No timer: it is queued for a place in its pool already.
+    if (entry.timer === undefined) return;
+    this.timers.clearTimeout(entry.timer);
+    entry.due = this.timers.now();
+    this.enqueue(entry);
   }
 
   private remove(entry: Entry): void {
@@ -300,6 +319,7 @@ export class Scheduler {
     entry.stopped = true;
     this.entries.delete(entry);
     this.timers.clearTimeout(entry.timer);
+    entry.unwatch?.();
     entry.running?.check.stop(STOPPED);
   }
 
@@ -351,7 +371,8 @@ export class Scheduler {
   private reschedule(entry: Entry): void {
     if (entry.stopped) return;
     const now = this.timers.now();
-    entry.due += entry.check.intervalMs;
+    entry.due = entry.woken ? now : entry.due + entry.check.intervalMs;
+    entry.woken = false;
     // Behind schedule (a long queue, a slow check): run as soon as possible, then keep the
     // interval from there rather than firing a burst to catch up.
     if (entry.due < now) entry.due = now;

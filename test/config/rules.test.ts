@@ -4,7 +4,6 @@
  * (the fast reader and `yaml`) and must give identical diagnostics.
  */
 import { describe, expect, it } from 'vitest';
-import { ICMP_UNSUPPORTED } from '../../src/config/check.js';
 import { load, y } from './load-both.js';
 
 interface Bad {
@@ -542,14 +541,7 @@ const bad: Bad[] = [
     path: 'services.web.check.type',
     message: /unknown check type "htp" — did you mean 'http'\?/,
   },
-  {
-    name: 'icmp check',
-    text: web('address: 10.0.0.1:80', 'reals: [192.168.10.2]', 'check: { type: icmp }'),
-    line: 5,
-    column: 20,
-    path: 'services.web.check.type',
-    message: ICMP_UNSUPPORTED,
-  },
+
   {
     name: 'check without a type',
     text: web('address: 10.0.0.1:80', 'reals: [192.168.10.2]', 'check: { port: 80 }'),

@@ -15,7 +15,7 @@ import { CHECKERS, type CheckerRegistry } from '../../src/health/checkers/index.
 import { HealthManager } from '../../src/health/manager.js';
 import type { IpvsOp, IpvsOpResult } from '../../src/ipvs/client.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
-import { MemorySysctls } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/memory.js';
 import { CallLog, memoryLogger, testLoader, waitFor } from './helpers.js';
 
 const SERVICES = 100;
