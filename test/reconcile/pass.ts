@@ -32,6 +32,18 @@ export interface PassSettings extends Omit<ReconcilePolicy, 'maxRemoval' | 'allo
   scope?: ReadonlySet<string>;
 }
 
+/** A client the test lends to passes: the Reconciler closes what it opens, so this close does nothing. */
+export function lent(client: AddressClient): AddressClient {
+  return {
+    read: () => client.read(),
+    createLink: (name, kind) => client.createLink(name, kind),
+    setUp: (name) => client.setUp(name),
+    addAddress: (address) => client.addAddress(address),
+    deleteAddress: (address) => client.deleteAddress(address),
+    close: async () => undefined,
+  };
+}
+
 export function reconcilerOf(
   client: IpvsClient,
   settings: Omit<PassSettings, 'desired' | 'dryRun' | 'prune' | 'drainTimeoutMs'>,
@@ -44,7 +56,7 @@ export function reconcilerOf(
     openAddresses:
       addresses === undefined
         ? systemHostPorts.openAddresses
-        : addresses && (async () => addresses),
+        : addresses && (async () => lent(addresses)),
     markRules: markRules === undefined ? systemHostPorts.markRules : markRules,
   });
 }
