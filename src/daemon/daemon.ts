@@ -354,7 +354,6 @@ export class Daemon<Snapshot> {
     );
     this.adopt(config);
     await updating;
-    const record = this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
     this.log.info(
       {
         event: 'config_reloaded',
@@ -371,7 +370,9 @@ export class Daemon<Snapshot> {
     const pass = await this.passes.request('reload');
     if (pass.error instanceof RemovalRefusedError && previous)
       return this.revert(previous, pass.error, loaded.warnings);
-    return record;
+    // Counted as a success once the guard let it through: a refused config never shows as
+    // the one in force (lvsd_config_info) nor moves the last success's timestamp.
+    return this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
   }
 
   /**
@@ -389,6 +390,8 @@ export class Daemon<Snapshot> {
     );
     this.adopt(previous);
     await updating;
+    // The refused pass timed the next drift check by the refused config's drift_interval.
+    this.scheduleDrift();
     this.log.error(
       { event: 'config_rejected', path: this.options.configPath, kept: previous.hash },
       `${refusal.message}; the last good config stays in force`,
@@ -596,8 +599,9 @@ export class Daemon<Snapshot> {
 
   /** A refusal waits for the operator (a retry would be refused again); other failures retry. */
   private noteFailedPass(error: Error, triggers: Trigger[], config: ResolvedConfig): void {
-    this.lastAim = null;
     if (error instanceof RemovalRefusedError) {
+      // Nothing was written: the kernel still holds what the last clean pass aimed at, so a
+      // change by another hand after a refusal is still drift (and counted as such).
       this.metrics.removalRefusals.inc();
       this.log.warn(
         {
@@ -610,6 +614,7 @@ export class Daemon<Snapshot> {
       );
       return;
     }
+    this.lastAim = null;
     this.metrics.reconcileErrors.inc();
     this.log.error(
       { event: 'reconcile_failed', err: error, triggers },
