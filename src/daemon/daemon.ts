@@ -403,7 +403,6 @@ export class Daemon {
     this.updateHealth(config, this.client.last?.table);
     this.adopt(config);
     await this.followVrrp(config);
-    const record = this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
     this.log.info(
       {
         event: 'config_reloaded',
@@ -418,12 +417,15 @@ export class Daemon {
     await this.watcher?.setFiles(config.files);
     const changed = previous ? reloadScope(previous, config) : null;
     // Only comments or positions changed: the kernel already holds what the config says.
-    if (changed?.size === 0) return record;
+    if (changed?.size === 0)
+      return this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
     this.noteReload(changed);
     const pass = await this.passes.request('reload');
     if (pass.error instanceof RemovalRefusedError && previous)
       return this.revert(previous, pass.error, loaded.warnings);
-    return record;
+    // Counted as a success once the guard let it through: a refused config never shows as
+    // the one in force (lvsd_config_info) nor moves the last success's timestamp.
+    return this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
   }
 
   /**
@@ -438,6 +440,8 @@ export class Daemon {
     this.updateHealth(previous, this.client.last?.table);
     this.adopt(previous);
     await this.followVrrp(previous);
+    // The refused pass timed the next drift check by the refused config's drift_interval.
+    this.scheduleDrift();
     this.log.error(
       { event: 'config_rejected', path: this.options.configPath, kept: previous.hash },
       `${refusal.message}; the last good config stays in force`,
@@ -655,8 +659,9 @@ export class Daemon {
 
   /** A refusal waits for the operator (a retry would be refused again); other failures retry. */
   private noteFailedPass(error: Error, triggers: Trigger[], config: ResolvedConfig): void {
-    this.lastAim = null;
     if (error instanceof RemovalRefusedError) {
+      // Nothing was written: the kernel still holds what the last clean pass aimed at, so a
+      // change by another hand after a refusal is still drift (and counted as such).
       this.metrics.removalRefusals.inc();
       this.log.warn(
         {
@@ -669,6 +674,7 @@ export class Daemon {
       );
       return;
     }
+    this.lastAim = null;
     this.metrics.reconcileErrors.inc();
     this.log.error(
       { event: 'reconcile_failed', err: error, triggers },

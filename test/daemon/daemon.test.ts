@@ -178,6 +178,8 @@ describe('daemon: start and reload', () => {
     const s = await setup({ content: yaml({ '192.168.10.2:80': 1 }), watch: false });
     await s.daemon.start();
     const writes = s.kernel.log.length;
+    const inForce = await metric(s.daemon, 'lvsd_config_info');
+    const succeeded = await metric(s.daemon, 'lvsd_config_last_reload_success_timestamp_seconds');
     await writeFile(s.file, '');
     const record = await s.daemon.reload('signal');
     expect(record).toMatchObject({
@@ -191,6 +193,11 @@ describe('daemon: start and reload', () => {
     );
     expect(await metric(s.daemon, 'lvsd_removal_refused_total')).toBe(
       'lvsd_removal_refused_total 1',
+    );
+    // The refused config never shows as the one in force, nor as a success.
+    expect(await metric(s.daemon, 'lvsd_config_info')).toBe(inForce);
+    expect(await metric(s.daemon, 'lvsd_config_last_reload_success_timestamp_seconds')).toBe(
+      succeeded,
     );
     expect(s.logs.find((l) => l.event === 'removal_refused')).toMatchObject({
       level: 'warn',
@@ -280,6 +287,33 @@ describe('daemon: health, drift and drains', () => {
       async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 1,
     );
     await settle(s);
+    expect(await metric(s.daemon, 'lvsd_drift_repairs_total')).toContain(
+      'lvsd_drift_repairs_total{action="change"} 1',
+    );
+  });
+
+  it("after a refused reload, repairs drift on the kept config's interval and counts it as drift", async () => {
+    const s = await setup({
+      content: yaml({ '192.168.10.2:80': 1 }, 'drift_interval_ms: 200\n'),
+      watch: false,
+    });
+    await s.daemon.start();
+    // An emptied file: the guard refuses it. Its own drift interval (the 30 s default) and
+    // its failed pass must not outlive the refusal: nothing was written, the aim is the same.
+    await writeFile(s.file, '');
+    expect(await s.daemon.reload('signal')).toMatchObject({ ok: false });
+    await s.kernel.execute([
+      { op: 'edit-dest', service: web, dest: dest('192.168.10.2', 80, { weight: 7 }) },
+    ]);
+    const changed = Date.now();
+    await waitFor(
+      'the weight put back',
+      async () => (await kernelWeights(s.kernel))['192.168.10.2:80'] === 1,
+      5000,
+    );
+    expect(Date.now() - changed).toBeLessThan(2000);
+    await settle(s);
+    expect(s.logs.filter((l) => l.event === 'drift_repair')).toHaveLength(1);
     expect(await metric(s.daemon, 'lvsd_drift_repairs_total')).toContain(
       'lvsd_drift_repairs_total{action="change"} 1',
     );
