@@ -17,6 +17,8 @@ const commandModules: Record<string, () => Promise<CommandModule>> = {
   realserver: () => import('./commands/realserver.js').then((m) => m.realserverCommand),
   run: () => import('./commands/run.js').then((m) => m.runCommand),
   status: () => import('./commands/status.js').then((m) => m.statusCommand),
+  import: () => import('./commands/import.js').then((m) => m.importCommand),
+  export: () => import('./commands/export.js').then((m) => m.exportCommand),
 };
 
 /**
