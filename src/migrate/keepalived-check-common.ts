@@ -31,6 +31,8 @@ export interface CheckContext {
   /** The real's port as keepalived checks it (the virtual server's port when the real has none). */
   port: number;
   warn(pos: SourcePos, message: string): void;
+  /** A comment above the service: a keyword that changes nothing lvsd does. */
+  note(message: string): void;
 }
 
 export interface Common extends CheckerDefaults {
@@ -106,6 +108,9 @@ function commonKeyword(
       common.alpha = onOff(stmt.words, 1);
       return true;
     case 'log_all_failures':
+      ctx.note(
+        'log_all_failures: lvsd logs every transition, one event a line, and counts results in /metrics',
+      );
       return true;
     case 'bind_port':
     case 'bind_if':
@@ -148,6 +153,10 @@ export function timing(
     timeout = capped;
   }
   b.notes.push('keepalived has no rise: one success brings a real server back (rise: 1)');
+  if ((common.warmupMs ?? rs.warmupMs ?? vs.warmupMs) !== undefined)
+    b.notes.push(
+      'warmup: lvsd starts each check after a random part of its interval, whatever warmup says',
+    );
   const pause =
     common.delayBeforeRetryMs ??
     rs.delayBeforeRetryMs ??

@@ -97,7 +97,9 @@ function readHttp(stmt: Statement, ctx: CheckContext, common: Common): HttpBlock
       else if (keyword === 'virtualhost') http.virtualhost = word(inner.words, 1, 'a host');
       else if (keyword === 'http_protocol') http.protocol = word(inner.words, 1, 'a version');
       else if (keyword === 'enable_sni') http.sni = true;
-      else return keyword === 'fast_recovery';
+      else if (keyword === 'fast_recovery')
+        ctx.note('fast_recovery: lvsd checks one url, so there is no delay between urls to skip');
+      else return false;
       return true;
     },
     common,

@@ -202,7 +202,10 @@ function vsContext(m: MapContext, vs: VirtualServer, notes: string[]): VsContext
 
 /** The services of one virtual server (none when keepalived would ignore it). */
 export function mapVirtualServer(m: MapContext, vs: VirtualServer): ImportedService[] {
-  const notes = vs.warnings.map((w) => warningNote({ ...w.pos, message: w.message }));
+  const notes = [
+    ...vs.warnings.map((w) => warningNote({ ...w.pos, message: w.message })),
+    ...vs.notes.map((n) => `NOTE ${n}`),
+  ];
   const ctx = vsContext(m, vs, notes);
   const group = vs.id.kind === 'group' ? m.config.groups.get(vs.id.name) : undefined;
   if (vs.id.kind === 'group' && !group) {

@@ -40,9 +40,10 @@ export interface Checker {
   stmt: Statement;
 }
 
-/** A warning that belongs to a virtual server: printed, and repeated above its service. */
+/** What belongs to a virtual server: warnings (printed and repeated above its service) and notes. */
 export interface Warned {
   warnings: Array<{ pos: SourcePos; message: string }>;
+  notes: string[];
 }
 
 export interface RealServer extends CheckerDefaults {

@@ -219,6 +219,7 @@ export class Parser {
       weight: 1,
       reals: [],
       warnings: [],
+      notes: [],
     };
     this.config.virtualServers.push(vs);
     for (const inner of stmt.block ?? [])
@@ -392,7 +393,8 @@ function virtualServerKeyword(p: Parser, vs: VirtualServer, stmt: Statement): vo
   } else if (keyword === 'lb_kind' || keyword === 'lvs_method')
     vs.forwarding = forwarding(stmt.words);
   else if (keyword === 'ops') vs.flags.ops = true;
-  else if (keyword === 'hashed') return;
+  else if (keyword === 'hashed')
+    vs.notes.push('hashed: the kernel hashes every service; nothing to set');
   else if (keyword === 'protocol') vs.protocol = protocol(arg());
   else if (keyword === 'persistence_timeout')
     vs.persistenceTimeout =

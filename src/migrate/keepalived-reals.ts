@@ -137,7 +137,14 @@ export function importedReal(
     dest = { ...dest, port: 0 };
   dest.upperThreshold = rs.uthreshold;
   dest.lowerThreshold = rs.lthreshold;
-  const checkCtx: CheckContext = { vs: ctx.vs, rs, ssl: ctx.ssl, port: dest.port, warn: ctx.warn };
+  const checkCtx: CheckContext = {
+    vs: ctx.vs,
+    rs,
+    ssl: ctx.ssl,
+    port: dest.port,
+    warn: ctx.warn,
+    note: ctx.note,
+  };
   let check = realServerCheck(checkCtx);
   if (
     check &&

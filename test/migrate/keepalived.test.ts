@@ -319,6 +319,23 @@ describe('what lvsd cannot express becomes a warning at its line', () => {
   });
 });
 
+describe('keywords with no effect in lvsd are notes above the service', () => {
+  it('hashed, warmup, log_all_failures, fast_recovery', () => {
+    const result = vs(
+      ' hashed\n warmup 5',
+      'real_server 10.1.1.1 80 {\n HTTP_GET {\n  log_all_failures\n  fast_recovery\n  url {\n   path /\n  }\n }\n}',
+    );
+    expect(result.diagnostics).toEqual([]);
+    const { yaml } = loaded(result);
+    expect(yaml).toContain('  # NOTE hashed: the kernel hashes every service; nothing to set\n');
+    expect(yaml).toContain('  # NOTE log_all_failures: lvsd logs every transition');
+    expect(yaml).toContain('  # NOTE fast_recovery: lvsd checks one url');
+    expect(yaml).toContain(
+      '      # warmup: lvsd starts each check after a random part of its interval',
+    );
+  });
+});
+
 describe('checkers', () => {
   const check = (checker: string, lines = '') => {
     const result = vs(` delay_loop 10${lines}`, `real_server 10.1.1.1 80 {\n${checker}\n}`);
