@@ -34,6 +34,7 @@ LAB_PACKAGES=(
   "iptables:iptables"
   "curl:curl"
   "cpio:cpio"
+  "keepalived:keepalived"
 )
 
 lab_log() { printf 'lab: %s\n' "$*" >&2; }
