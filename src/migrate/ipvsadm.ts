@@ -117,8 +117,8 @@ function imported(run: Run, live: LiveService, names: NamePool): ImportedService
     return { dest, source: from?.pos ?? null, origin: from?.text ?? null, notes: [] };
   });
   reals.sort((a, b) => (a.source?.line ?? 0) - (b.source?.line ?? 0));
-  const description =
-    origin?.comment && origin.comment !== commentName ? origin.comment : undefined;
+  // A comment too long to be a name is kept as the description.
+  const description = origin?.comment && !commentName ? origin.comment : undefined;
   return {
     name: names.claim(commentName ?? nameFromService(live)),
     ...(description ? { description } : {}),

@@ -1,8 +1,8 @@
 /**
- * What every keepalived checker shares, as lvsd check settings. The timing keywords come from the checker, else
- * its real server, else its virtual server, else keepalived's defaults (delay_loop 60 s,
- * connect_timeout 5 s, retry 1, 0 for MISC_CHECK and 3 for DNS_CHECK), as
- * validate_check_config() resolves them. Then:
+ * What every keepalived checker shares, as lvsd check settings. The timing keywords come
+ * from the checker, else its real server, else its virtual server, else keepalived's
+ * defaults (delay_loop 60 s, connect_timeout 5 s, retry 1, 0 for MISC_CHECK and 3 for
+ * DNS_CHECK), as validate_check_config() resolves them. Then:
  *
  * - interval = delay_loop; timeout = connect_timeout (misc_timeout for MISC_CHECK), kept
  *   below the interval, which lvsd requires and keepalived does not;
@@ -28,8 +28,6 @@ export interface CheckContext {
   vs: VirtualServer;
   rs: RealServer;
   ssl: SslSettings | undefined;
-  /** The real's port as keepalived checks it (the virtual server's port when the real has none). */
-  port: number;
   warn(pos: SourcePos, message: string): void;
   /** A comment above the service: a keyword that changes nothing lvsd does. */
   note(message: string): void;
@@ -41,7 +39,7 @@ export interface Common extends CheckerDefaults {
   bindto?: string;
 }
 
-export const DEFAULT_RETRY: Record<string, number> = { MISC_CHECK: 0, DNS_CHECK: 3 };
+const DEFAULT_RETRY: Record<string, number> = { MISC_CHECK: 0, DNS_CHECK: 3 };
 /** delay_before_retry when no level sets it; 0 means delay_loop (DNS_CHECK). */
 const DEFAULT_PAUSE: Record<string, number> = { HTTP_GET: 3000, SSL_GET: 3000, DNS_CHECK: 0 };
 

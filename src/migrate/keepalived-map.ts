@@ -182,10 +182,15 @@ export interface MapContext {
   names: NamePool;
 }
 
-function baseName(vs: VirtualServer, group: Group | undefined): string | null {
+/** A name from the comment just above (or the group's name); a comment too long for a name is the description. */
+function baseName(
+  vs: VirtualServer,
+  group: Group | undefined,
+): { name: string | null; description?: string } {
   const comment = vs.comments.at(-1) ?? group?.comments.at(-1);
   const fromComment = comment ? nameFromComment(comment) : null;
-  return fromComment ?? (group ? nameFromComment(group.name.replace(/_/g, ' ')) : null);
+  const name = fromComment ?? (group ? nameFromComment(group.name.replace(/_/g, ' ')) : null);
+  return comment && !fromComment ? { name, description: comment } : { name };
 }
 
 function vsContext(m: MapContext, vs: VirtualServer, notes: string[]): VsContext {
@@ -237,7 +242,7 @@ export function mapVirtualServer(m: MapContext, vs: VirtualServer): ImportedServ
     ids.some((i) => i.grouped),
     s.timeout > 0,
   );
-  const base = baseName(vs, group);
+  const { name: base, description } = baseName(vs, group);
   const out: ImportedService[] = [];
   for (const id of ids) {
     const service = serviceOf(ctx, id, s);
@@ -252,6 +257,7 @@ export function mapVirtualServer(m: MapContext, vs: VirtualServer): ImportedServ
           : nameFromService(service);
     const svc: ImportedService = {
       name: m.names.claim(name),
+      ...(description ? { description } : {}),
       source: vs.pos,
       origin: id.grouped ? `${vs.origin}, entry at ${id.pos.file}:${id.pos.line}` : vs.origin,
       service,

@@ -141,7 +141,6 @@ export function importedReal(
     vs: ctx.vs,
     rs,
     ssl: ctx.ssl,
-    port: dest.port,
     warn: ctx.warn,
     note: ctx.note,
   };

@@ -119,6 +119,21 @@ describe('NAT and DR with thresholds', () => {
   });
 });
 
+describe('names', () => {
+  it('a short comment names the service; a longer one is its description; else the address', () => {
+    const result = from(`# Web farm
+virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.1.1.1 80 {\n }\n}
+# The mail relays: two on the old rack, see ticket 42
+virtual_server 10.0.0.1 25 {\n protocol TCP\n real_server 10.1.1.2 25 {\n }\n}
+virtual_server 10.0.0.1 53 {\n protocol UDP\n real_server 10.1.1.3 53 {\n }\n}\n`);
+    expect(result.services.map((s) => [s.name, s.description])).toEqual([
+      ['web-farm', undefined],
+      ['tcp-10-0-0-1-25', 'The mail relays: two on the old rack, see ticket 42'],
+      ['udp-10-0-0-1-53', undefined],
+    ]);
+  });
+});
+
 describe('a virtual_server_group', () => {
   it('one service per address of the range, per address and per fwmark, each with the reals', () => {
     const result = fromFile('group.conf');
