@@ -15,9 +15,10 @@
  *     against keepalived's table and applies with zero kernel writes; applied on a clean
  *     table it makes what keepalived made, thresholds and tunnels included.
  *
- * `lvsd export`, `lvsd import` and `lvsd plan` run as the built binary; the applies that
- * prepare or prove a table run in this process (the same runApply, with a kernel client
- * that counts the operations it sends), since each node start costs seconds in the lab.
+ * `lvsd export`, `lvsd import ipvsadm` and `lvsd plan` run as the built binary; the
+ * applies and the keepalived imports run in this process (the same runApply, with a kernel
+ * client that counts the operations it sends, and runImportKeepalived), since each node
+ * start costs seconds in the emulated lab and the file must end within the suite's 600 s.
  * This file writes the IPVS table of its network namespace (the suite gives it its own).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -27,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runApply } from '../../src/cli/commands/apply.js';
+import { runImportKeepalived } from '../../src/cli/commands/import.js';
 import type { CommandIo } from '../../src/cli/reconcile-command.js';
 import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
 import { openIpvs } from '../../src/ipvs/index.js';
@@ -133,6 +135,20 @@ async function applyHere(config: string, stateDir: string) {
   expect(code, `lvsd apply -c ${config}\n${out}\n${err}`).toBe(0);
   const report = JSON.parse(out) as { writes: number };
   return { writes: report.writes, ops: clients.reduce((n, c) => n + c.ops, 0) };
+}
+
+/** `lvsd import keepalived FILE -o OUT`, in this process. */
+async function importHere(file: string, output: string): Promise<void> {
+  let err = '';
+  const io = {
+    write: () => undefined,
+    writeError: (t: string) => {
+      err += t;
+    },
+    color: false,
+    readStdin: async () => '',
+  };
+  expect(await runImportKeepalived(file, { output }, io), err).toBe(0);
 }
 
 if (!inLab) {
@@ -297,7 +313,7 @@ if (!inLab) {
           expect(await views(director), 'SIGKILL leaves the table').toEqual(fromKeepalived);
 
           const config = join(scratch, `${name.replace(/\W/g, '_')}.yaml`);
-          await ok('import', 'keepalived', file, '-o', config);
+          await importHere(file, config);
           const stateDir = await state();
           const plan = await lvsd('plan', '-c', config, '--state-dir', stateDir);
           expect(
