@@ -29,12 +29,18 @@ interface Origin {
   comment: string | null;
 }
 
+/** Where a service or real was added, and the later lines that changed it (-E, -e). */
+interface History {
+  added: Origin;
+  changed: Origin[];
+}
+
 /** What the script did so far, besides the table the fake kernel holds. */
 class Run {
   readonly kernel = new FakeIpvs();
   readonly findings = new Findings();
-  readonly services = new Map<string, Origin>();
-  readonly dests = new Map<string, Origin>();
+  readonly services = new Map<string, History>();
+  readonly dests = new Map<string, History>();
   timeouts: Partial<Timeouts> = {};
   readonly daemons = new Map<string, SyncDaemon>();
   constructor(readonly options: IpvsadmImportOptions) {}
@@ -56,12 +62,16 @@ class Run {
     const forget = (prefix: string) => {
       for (const key of this.dests.keys()) if (key.startsWith(prefix)) this.dests.delete(key);
     };
-    if (op.op === 'add-service') this.services.set(serviceId(op.service), origin);
+    const dest = 'dest' in op ? `${serviceId(op.service)} -> ${destId(op.dest)}` : '';
+    if (op.op === 'add-service')
+      this.services.set(serviceId(op.service), { added: origin, changed: [] });
+    else if (op.op === 'edit-service')
+      this.services.get(serviceId(op.service))?.changed.push(origin);
     else if (op.op === 'delete-service') {
       this.services.delete(serviceId(op.service));
       forget(`${serviceId(op.service)} -> `);
-    } else if (op.op === 'add-dest' || op.op === 'edit-dest')
-      this.dests.set(`${serviceId(op.service)} -> ${destId(op.dest)}`, origin);
+    } else if (op.op === 'add-dest') this.dests.set(dest, { added: origin, changed: [] });
+    else if (op.op === 'edit-dest') this.dests.get(dest)?.changed.push(origin);
     else if (op.op === 'delete-dest')
       this.dests.delete(`${serviceId(op.service)} -> ${destId(op.dest)}`);
     else if (op.op === 'flush') {
@@ -105,16 +115,23 @@ async function runCommand(run: Run, words: string[], origin: Origin): Promise<vo
   else run.findings.warning(origin.pos, `${origin.text}: ${ask.why}; nothing to import`);
 }
 
+/** Comment lines naming the lines that changed a service or real after it was added. */
+function changes(history: History | undefined): string[] {
+  return (history?.changed ?? []).map((c) => `changed at ${c.pos.file}:${c.pos.line}: ${c.text}`);
+}
+
 function imported(run: Run, live: LiveService, names: NamePool): ImportedService {
   const key: ServiceKey = serviceKeyOf(live);
   const id = serviceId(key);
-  const origin = run.services.get(id);
+  const history = run.services.get(id);
+  const origin = history?.added;
   const commentName = origin?.comment ? nameFromComment(origin.comment) : null;
   const { dests, stats: _stats, ...service } = live;
   const reals = dests.map((d) => {
     const from = run.dests.get(`${id} -> ${destId(d)}`);
     const { activeConns: _a, inactiveConns: _i, persistConns: _p, stats: _s, ...dest } = d;
-    return { dest, source: from?.pos ?? null, origin: from?.text ?? null, notes: [] };
+    const added = from?.added;
+    return { dest, source: added?.pos ?? null, origin: added?.text ?? null, notes: changes(from) };
   });
   reals.sort((a, b) => (a.source?.line ?? 0) - (b.source?.line ?? 0));
   // A comment too long to be a name is kept as the description.
@@ -126,7 +143,7 @@ function imported(run: Run, live: LiveService, names: NamePool): ImportedService
     origin: origin?.text ?? null,
     service,
     reals,
-    notes: [],
+    notes: changes(history),
   };
 }
 
@@ -167,7 +184,7 @@ export async function importIpvsadm(
   }
   const names = new NamePool();
   const table = await run.kernel.readTable({ stats: false });
-  const line = (s: LiveService) => run.services.get(serviceId(s))?.pos.line ?? 0;
+  const line = (s: LiveService) => run.services.get(serviceId(s))?.added.pos.line ?? 0;
   const services = table.services
     .sort((a, b) => line(a) - line(b))
     .map((live) => imported(run, live, names));

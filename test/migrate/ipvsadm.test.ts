@@ -56,6 +56,18 @@ describe('a director script', () => {
     );
   });
 
+  it('names the lines that changed a service or a real after it was added', async () => {
+    const { yaml } = loaded(await run(fixture('director.sh'), 'director.sh'));
+    expect(yaml).toContain(
+      '  # director.sh:13: $IPVSADM --add-service --tcp-service $VIP:80 --scheduler rr --persistent 600\n' +
+        '  # changed at director.sh:28: ipvsadm -E -t $VIP:80 -s wrr\n  web:\n',
+    );
+    expect(yaml).toContain(
+      '      # changed at director.sh:29: ipvsadm -e -t $VIP:80 -r $WEB1:80 -m -w 5\n' +
+        '      - { address: 192.168.10.2:80, weight: 5 }  # director.sh:14\n',
+    );
+  });
+
   it('names a service from the comment above it, keeping a longer one as its description', async () => {
     const { yaml } = loaded(await run(fixture('director.sh'), 'director.sh'));
     expect(yaml).toContain('\n  web:\n');
