@@ -15,10 +15,11 @@
  *     against keepalived's table and applies with zero kernel writes; applied on a clean
  *     table it makes what keepalived made, thresholds and tunnels included.
  *
- * `lvsd export`, `lvsd import ipvsadm` and `lvsd plan` run as the built binary; the
- * applies and the keepalived imports run in this process (the same runApply, with a kernel
- * client that counts the operations it sends, and runImportKeepalived), since each node
- * start costs seconds in the emulated lab and the file must end within the suite's 600 s.
+ * The commands run as the built binary where the test is about the command (`lvsd export`,
+ * `lvsd import`, and plan / apply on keepalived's table once, for four files at once);
+ * elsewhere the same run* functions run in this process (apply with a kernel client that
+ * counts the operations it sends), since each node start costs seconds in the emulated lab
+ * and the file must end within the suite's 600 s.
  * This file writes the IPVS table of its network namespace (the suite gives it its own).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -29,6 +30,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runApply } from '../../src/cli/commands/apply.js';
 import { runImportKeepalived } from '../../src/cli/commands/import.js';
+import { runPlan } from '../../src/cli/commands/plan.js';
 import type { CommandIo } from '../../src/cli/reconcile-command.js';
 import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
 import { openIpvs } from '../../src/ipvs/index.js';
@@ -110,31 +112,44 @@ class CountingClient extends ForwardingIpvsClient {
   }
 }
 
-/** `lvsd apply -c CONFIG --json`, in this process: its report and the IPVS operations sent. */
-async function applyHere(config: string, stateDir: string) {
-  let out = '';
-  let err = '';
-  const clients: CountingClient[] = [];
-  const io: CommandIo = {
-    write: (t) => {
-      out += t;
+/** A CommandIo for running lvsd's commands in this process, with counting kernel clients. */
+function hereIo() {
+  const io = {
+    out: '',
+    err: '',
+    clients: [] as CountingClient[],
+    write: (t: string) => {
+      io.out += t;
     },
-    writeError: (t) => {
-      err += t;
+    writeError: (t: string) => {
+      io.err += t;
     },
     palette: plain,
     errorPalette: plain,
     openKernel: async () => {
       const client = new CountingClient(await openIpvs());
-      clients.push(client);
+      io.clients.push(client);
       return client;
     },
     hostPorts: systemHostPorts,
-  };
+  } satisfies CommandIo & Record<string, unknown>;
+  return io;
+}
+
+/** `lvsd apply -c CONFIG --json`, in this process: its report and the IPVS operations sent. */
+async function applyHere(config: string, stateDir: string) {
+  const io = hereIo();
   const code = await runApply({ config, stateDir, json: true }, io);
-  expect(code, `lvsd apply -c ${config}\n${out}\n${err}`).toBe(0);
-  const report = JSON.parse(out) as { writes: number };
-  return { writes: report.writes, ops: clients.reduce((n, c) => n + c.ops, 0) };
+  expect(code, `lvsd apply -c ${config}\n${io.out}\n${io.err}`).toBe(0);
+  const report = JSON.parse(io.out) as { writes: number };
+  return { writes: report.writes, ops: io.clients.reduce((n, c) => n + c.ops, 0) };
+}
+
+/** `lvsd plan -c CONFIG`, in this process: its exit code and what it printed. */
+async function planHere(config: string, stateDir: string) {
+  const io = hereIo();
+  const code = await runPlan({ config, stateDir }, io);
+  return { code, out: io.out, err: io.err };
 }
 
 /** `lvsd import keepalived FILE -o OUT`, in this process. */
@@ -300,43 +315,77 @@ if (!inLab) {
         return views(director);
       };
 
+      /** keepalived on `file` until its table holds `expected`, then killed: the table it leaves. */
+      const keepalivedTable = async (file: string, expected: string) => {
+        await clean();
+        keepalived = start(file);
+        const table = await programmed(file, expected);
+        await kill(keepalived);
+        keepalived = null;
+        expect(await views(director), 'SIGKILL leaves the table').toEqual(table);
+        return table;
+      };
+
+      /** The fixture's hand-written rules (thresholds too), and lvsd on a clean table: that same table. */
+      const fromScratch = async (
+        config: string,
+        expected: string,
+        table: Record<string, string[]>,
+      ) => {
+        await director.ipvsadm('-C');
+        await director.run(['ipvsadm-restore'], { input: expected });
+        expect(await views(director)).toEqual(table);
+        await director.ipvsadm('-C');
+        await applyHere(config, await state());
+        expect(await views(director)).toEqual(table);
+      };
+
       it.each(KEEPALIVED_FILES)(
         "%s: lvsd plans nothing on keepalived's table, applies with 0 writes, makes it from scratch",
         async (name) => {
           const file = `test/migrate/fixtures/${name}`;
           const expected = readFileSync(file.replace(/\.conf$/, '.expected.rules'), 'utf8');
-          await clean();
-          keepalived = start(file);
-          const fromKeepalived = await programmed(name, expected);
-          await kill(keepalived);
-          keepalived = null;
-          expect(await views(director), 'SIGKILL leaves the table').toEqual(fromKeepalived);
+          const table = await keepalivedTable(file, expected);
 
           const config = join(scratch, `${name.replace(/\W/g, '_')}.yaml`);
           await importHere(file, config);
           const stateDir = await state();
-          const plan = await lvsd('plan', '-c', config, '--state-dir', stateDir);
-          expect(
-            plan.code,
-            `lvsd plan on keepalived's table:\n${plan.stdout}\n${plan.stderr}`,
-          ).toBe(0);
-          expect(plan.stdout).toContain('No changes. The kernel table matches the configuration.');
+          const plan = await planHere(config, stateDir);
+          expect(plan.code, `lvsd plan on keepalived's table:\n${plan.out}\n${plan.err}`).toBe(0);
+          expect(plan.out).toContain('No changes. The kernel table matches the configuration.');
           const switched = await applyHere(config, stateDir);
           expect(switched.ops, "IPVS operations of lvsd apply on keepalived's table").toBe(0);
           expect(switched.writes).toBe(0);
-          expect(await views(director)).toEqual(fromKeepalived);
-
-          // The hand-written rules of the fixture, thresholds included, are keepalived's table.
-          await director.ipvsadm('-C');
-          await director.run(['ipvsadm-restore'], { input: expected });
-          expect(await views(director)).toEqual(fromKeepalived);
-
-          // And lvsd makes it on a clean table.
-          await director.ipvsadm('-C');
-          await applyHere(config, await state());
-          expect(await views(director)).toEqual(fromKeepalived);
+          expect(await views(director)).toEqual(table);
+          await fromScratch(config, expected, table);
         },
       );
+
+      it('the commands as an operator runs them, on four of the files at once (included with {a,b})', async () => {
+        const fixtures = join(process.cwd(), 'test/migrate/fixtures');
+        const names = ['fwmark-pair', 'nat-dr', 'group', 'ipv6'];
+        const file = join(scratch, 'director.conf');
+        await writeFile(file, `include ${fixtures}/{${names.join(',')}}.conf\n`);
+        const expected = names
+          .map((n) => readFileSync(`${fixtures}/${n}.expected.rules`, 'utf8'))
+          .join('');
+        const table = await keepalivedTable(file, expected);
+
+        const config = join(scratch, 'director.yaml');
+        await ok('import', 'keepalived', file, '-o', config);
+        const stateDir = await state();
+        const plan = await lvsd('plan', '-c', config, '--state-dir', stateDir);
+        expect(plan.code, `lvsd plan on keepalived's table:\n${plan.stdout}\n${plan.stderr}`).toBe(
+          0,
+        );
+        expect(plan.stdout).toContain('No changes. The kernel table matches the configuration.');
+        const apply = JSON.parse(
+          await ok('apply', '-c', config, '--state-dir', stateDir, '--json'),
+        );
+        expect(apply).toMatchObject({ writes: 0, plan: { steps: [] } });
+        expect(await views(director)).toEqual(table);
+        await fromScratch(config, expected, table);
+      });
     });
   });
 }
