@@ -18,7 +18,7 @@ const MAY_IMPORT = {
   health: ['config', 'ipvs', 'ffi', 'util'],
   reconcile: ['config', 'ipvs', 'director', 'health', 'sysctl', 'util'],
   realserver: ['config', 'director', 'ipvs', 'netlink', 'sysctl', 'util'],
-  migrate: ['config', 'ipvs', 'util'],
+  migrate: ['config', 'ipvs', 'netlink', 'util'],
   vrrp: ['ffi', 'netlink', 'director', 'config', 'ipvs', 'reconcile', 'util'],
   announce: ['config', 'health', 'reconcile', 'director', 'util'],
   daemon: [

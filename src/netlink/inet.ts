@@ -92,3 +92,9 @@ export function ipv4MaskToPrefix(mask: string): number | null {
 export function prefixToIpv4MaskValue(prefix: number): number {
   return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
 }
+
+/** A prefix length as a dotted IPv4 netmask: 24 -> "255.255.255.0" (ipvsadm prints it so). */
+export function prefixToIpv4Mask(prefix: number): string {
+  const value = prefixToIpv4MaskValue(prefix);
+  return [24, 16, 8, 0].map((shift) => (value >>> shift) & 0xff).join('.');
+}

@@ -36,6 +36,7 @@ LAB_PACKAGES=(
   "cpio:cpio"
   # test/kernel/systemd-unit.kernel.test.ts runs lvsd's unit under this systemd.
   "systemd:/lib/systemd/systemd"
+  "keepalived:keepalived"
 )
 
 lab_log() { printf 'lab: %s\n' "$*" >&2; }
