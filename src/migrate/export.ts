@@ -4,7 +4,7 @@
  * the connection thresholds (-x, -y), so that `ipvsadm-restore` rebuilds the table
  * exactly. Pure: the caller reads the table (kernel or config) and prints the text.
  */
-import { expandIpv6, prefixToIpv4Mask } from '../ipvs/address.js';
+import { dottedMask, expandIpv6 } from './inet.js';
 import type { Dest, IpvsTable, LiveService, Service } from '../ipvs/model.js';
 import { formatHostPort, isFwmarkKey } from '../ipvs/model.js';
 
@@ -30,7 +30,7 @@ export function serviceLine(s: Service): string {
   let line = `-A ${serviceSpec(s)} -s ${s.scheduler}`;
   if (s.flags.persistent) {
     line += ` -p ${s.timeout}`;
-    if (s.family === 'ipv4' && s.netmask !== 32) line += ` -M ${prefixToIpv4Mask(s.netmask)}`;
+    if (s.family === 'ipv4' && s.netmask !== 32) line += ` -M ${dottedMask(s.netmask)}`;
     if (s.family === 'ipv6' && s.netmask !== 128) line += ` -M ${s.netmask}`;
   }
   if (s.pe) line += ` --pe ${s.pe}`;

@@ -5,7 +5,7 @@
  * forced to the service's port, one-packet scheduling for UDP only, port 0 only when
  * persistent. Throws with ipvsadm's wording when ipvsadm itself would refuse the line.
  */
-import { canonicalAddress, familyOf, ipv4MaskToPrefix } from '../ipvs/address.js';
+import { canonicalAddress, familyOf, ipv4MaskToPrefix } from './inet.js';
 import type { IpvsOp } from '../ipvs/client.js';
 import type {
   Dest,

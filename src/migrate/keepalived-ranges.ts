@@ -4,7 +4,7 @@
  * ipvs_group_range_cmd): 192.168.1.1-10 (last octet; for IPv6 the last 16 bits, in hex),
  * 192.168.1.250-192.168.2.10, 192.168.1.8/29 (network to broadcast, host bits zero).
  */
-import { canonicalAddress, expandIpv6, familyOf } from '../ipvs/address.js';
+import { canonicalAddress, expandIpv6, familyOf } from './inet.js';
 import type { Family } from '../ipvs/model.js';
 import { ValueError } from './keepalived-values.js';
 

@@ -4,7 +4,7 @@
  * with a separate port word, and lvs_method with its tunnel options. Each throws a
  * ValueError naming what is wrong; the parser reports it at the keyword's line.
  */
-import { canonicalAddress, familyOf, ipv4MaskToPrefix } from '../ipvs/address.js';
+import { canonicalAddress, familyOf, ipv4MaskToPrefix } from './inet.js';
 import type { Address, Forwarding } from './keepalived-model.js';
 
 export class ValueError extends Error {}

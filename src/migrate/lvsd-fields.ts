@@ -4,7 +4,7 @@
  * kernel holds but lvsd's config cannot say (a scheduler flag with no meaning for its
  * scheduler, the reserved third flag) is returned as a problem for the caller to report.
  */
-import { prefixToIpv4Mask } from '../ipvs/address.js';
+import { dottedMask } from './inet.js';
 import type { Dest, Service } from '../ipvs/model.js';
 import { isFwmarkKey } from '../ipvs/model.js';
 import type { FieldValue, FlowMap, Scalar } from './types.js';
@@ -37,7 +37,7 @@ function persistence(s: Service): FlowMap {
   const flow: FlowMap['flow'] = [['timeout', s.timeout]];
   const host = s.family === 'ipv4' ? 32 : 128;
   if (s.netmask !== host)
-    flow.push(['netmask', s.family === 'ipv4' ? prefixToIpv4Mask(s.netmask) : s.netmask]);
+    flow.push(['netmask', s.family === 'ipv4' ? dottedMask(s.netmask) : s.netmask]);
   if (s.pe) flow.push(['engine', s.pe]);
   return { flow };
 }
