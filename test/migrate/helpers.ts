@@ -1,7 +1,9 @@
 /** What the migrate tests share: an import written as YAML, loaded back, and its table as rules. */
 import { posix } from 'node:path';
 import { expect } from 'vitest';
-import { formatDiagnostics, loadConfigText, type ResolvedConfig } from '../../src/config/index.js';
+import { formatDiagnostics } from '../../src/config/diagnostics.js';
+import { loadConfigText } from '../../src/config/index.js';
+import type { ResolvedConfig } from '../../src/config/resolved.js';
 import type { IpvsTable } from '../../src/ipvs/model.js';
 import { exportIpvsadm } from '../../src/migrate/export.js';
 import type { FileSystem } from '../../src/migrate/glob.js';

@@ -10,7 +10,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatDiagnostics, loadConfigText } from '../../src/config/index.js';
+import { formatDiagnostics } from '../../src/config/diagnostics.js';
+import { loadConfigText } from '../../src/config/index.js';
 import { SCHEDULERS } from '../../src/config/schema.js';
 import type { IpvsOp } from '../../src/ipvs/client.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';

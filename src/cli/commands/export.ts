@@ -5,7 +5,8 @@
  * the kernel needs CAP_NET_ADMIN; exporting a config needs nothing.
  */
 import type { Command } from 'commander';
-import { formatDiagnostics, loadConfig } from '../../config/index.js';
+import { formatDiagnostics } from '../../config/diagnostics.js';
+import { loadConfig } from '../../config/index.js';
 import type { IpvsTable } from '../../ipvs/model.js';
 import { exportIpvsadm } from '../../migrate/export.js';
 import { desiredState } from '../../reconcile/desired.js';
