@@ -58,7 +58,7 @@ describe.skipIf(process.env.LVSD_LAB !== '1')(
 
     const start = async (extra: string[]) => {
       const args = ['-c', file, '--state-dir', stateDir, '--http', `127.0.0.1:${port}`];
-      daemon = new Daemon([...args, '--reload-debounce', '100ms', ...extra]);
+      daemon = new Daemon([...args, '--reload-debounce', '50ms', ...extra]);
       const ms = await daemon.ready(port);
       return ms;
     };

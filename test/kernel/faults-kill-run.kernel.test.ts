@@ -1,9 +1,10 @@
 /**
- * Fault suite, part 1b: SIGKILL of `lvsd run` while its first pass applies 1000 x 10, at six
- * points (one during start-up, with the daemon's lock already taken, five across its writes;
- * test/kernel/faults/kill.ts says how they are aimed). The restart is a plain `lvsd apply`,
- * which must take the dead daemon's lock over and show everything the apply kills show. Lab only: root, IPVS, ipvsadm.
- * The file flushes the IPVS table of its network namespace (the suite gives each file its own).
+ * Fault suite, part 1b: SIGKILL of `lvsd run` on a 1000 x 10 config, at five points: in
+ * start-up (its lock taken, nothing written), at three shares of the writes of its first
+ * pass, and at rest after it (test/kernel/faults/kill.ts says how they are aimed). The
+ * restart is a plain `lvsd apply`, which must take the dead daemon's lock over and show all
+ * the apply kills show. Lab only: root, IPVS, ipvsadm. The file flushes the IPVS table of
+ * its network namespace (the suite gives each file its own).
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { ipvsadm } from './faults/lvsd.js';
@@ -36,12 +37,12 @@ describe.skipIf(process.env.LVSD_LAB !== '1')('fault suite: SIGKILL of lvsd run'
     await ipvsadm('-C');
   });
 
-  for (const [i, point] of KILL_POINTS.entries()) {
+  for (const [i, point] of KILL_POINTS.run.entries()) {
     it(
-      `kill ${i + 1} of ${KILL_POINTS.length} (${point.phase}, ${point.fraction}): a plain apply converges`,
+      `kill ${i + 1} of ${KILL_POINTS.run.length} (${point.phase}, ${point.fraction}): a plain apply converges`,
       async () => {
         results.push(
-          await killRound('run', `${i + 1}/${KILL_POINTS.length}`, point, timing, setup),
+          await killRound('run', `${i + 1}/${KILL_POINTS.run.length}`, point, timing, setup),
         );
       },
       ROUND_TIMEOUT_MS,

@@ -4,12 +4,15 @@
  * plain `lvsd apply` then has to finish the job. Used by faults-kill-apply and
  * faults-kill-run, one kind of process each.
  *
- * When to kill: a clean run is measured first (how long until its first kernel write, and
- * how long its writes take until the state file is written). Kills then land at fractions
- * of that: one during start-up (config parse and validation), the others at fractions of
- * the write window counted from the moment the first write is seen in /proc/net/ip_vs,
- * which takes the jitter of Node's start-up out of the aim. What each kill actually left
- * (how much of the table, the state file, the lock) is read back and printed.
+ * When to kill: a clean run is measured first (how long until its first kernel write, seen
+ * in /proc/net/ip_vs, and how long its writes take). A kill in start-up lands at a fraction
+ * of the time to the first write. A kill during the writes lands once a given share of the
+ * 1000 services is in the kernel, counted by polling a services-only dump (the writes take
+ * a second or two, and their speed varies too much from run to run under emulation for a
+ * timer to aim within them). A kill "after" waits for lvsd run's pass to be logged: the
+ * daemon at rest. What each kill actually left (how much of the table, the state file, the lock)
+ * is read back and printed. A kill lands between two batches of 256 operations: the kernel
+ * finishes the sendmsg it is in before the process dies.
  *
  * After each kill: the restart exits 0 (the killed process's lock, left behind, is stale
  * and taken over: a live holder would make it fail after 10 s), writes exactly what was
@@ -22,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { ipvsadmRules, vipOf, VIP_PORT, yamlTable } from '../../../bench/reconcile-generate.js';
+import { openIpvs } from '../../../src/ipvs/index.js';
 import { ReconcileStateSchema } from '../../../src/reconcile/state.js';
 import {
   Daemon,
@@ -57,13 +61,17 @@ export interface KillSetup {
   owned: string[];
 }
 
-/** Where a kill is aimed: in start-up (a fraction of the time to the first write), or a fraction of the writes. */
-export type KillPoint = { phase: 'start-up' | 'writes'; fraction: number };
+/**
+ * Where a kill is aimed: in start-up (a fraction of the time to the first write), at a share
+ * of the services during the writes, or at rest after the pass (lvsd run).
+ */
+export type KillPoint = { phase: 'start-up' | 'writes' | 'after'; fraction: number };
 
+/** The measured run. */
 export interface Timing {
   /** From spawn to the first write seen in the kernel. */
   firstWriteMs: number;
-  /** From the first write seen to the state file written (the last thing a pass does). */
+  /** From the first write seen to the state file written. */
   windowMs: number;
 }
 
@@ -126,6 +134,8 @@ interface Running {
   alive: () => boolean;
   kill: (signal: NodeJS.Signals) => void;
   exited: Promise<unknown>;
+  /** Lines it has printed (lvsd run logs one per kernel write, after the pass has saved its state). */
+  lines: () => number;
 }
 
 function start(kind: KillKind, setup: KillSetup): Running {
@@ -139,6 +149,7 @@ function start(kind: KillKind, setup: KillSetup): Running {
       alive: () => cli.child.exitCode === null && cli.child.signalCode === null,
       kill: (s) => cli.child.kill(s),
       exited: cli.done,
+      lines: () => 0,
     };
   }
   // Info level, as in production: one line per kernel write (11,000), counted, not kept.
@@ -152,6 +163,7 @@ function start(kind: KillKind, setup: KillSetup): Running {
     alive: () => daemon.running,
     kill: (s) => daemon.child.kill(s),
     exited: daemon.exited,
+    lines: () => daemon.lineCount,
   };
 }
 
@@ -164,6 +176,17 @@ async function firstWrite(run: Running): Promise<number | null> {
   return (await managedSeen()) ? Date.now() - run.startedAt : null;
 }
 
+/** Waits until `target` services besides the foreign one are in the kernel (or the process has ended). */
+async function servicesAtLeast(run: Running, target: number): Promise<void> {
+  const client = await openIpvs();
+  try {
+    while (run.alive() && (await client.listServices({ stats: false })).length - 1 < target)
+      await sleep(5);
+  } finally {
+    await client.close();
+  }
+}
+
 const stateFile = (setup: KillSetup) => join(setup.stateDir, 'state.json');
 
 async function stateWrittenSince(setup: KillSetup, since: number): Promise<boolean> {
@@ -171,7 +194,7 @@ async function stateWrittenSince(setup: KillSetup, since: number): Promise<boole
   return info !== null && info.mtimeMs >= since;
 }
 
-/** A clean run of this kind from an empty table: when it writes first, and how long its writes take. */
+/** A clean run of this kind from an empty table: when it writes first, and how fast. */
 export async function measure(kind: KillKind, setup: KillSetup): Promise<Timing> {
   await resetTable();
   const run = start(kind, setup);
@@ -230,10 +253,14 @@ export async function killRound(
   if (point.phase === 'start-up') {
     await sleep(point.fraction * timing.firstWriteMs);
     aim = `${Math.round(point.fraction * 100)}% of the way to its first write`;
+  } else if (point.phase === 'writes') {
+    await servicesAtLeast(run, Math.ceil(point.fraction * SHAPE.services));
+    aim = `once ${Math.round(point.fraction * 100)}% of the services were in`;
   } else {
-    await firstWrite(run);
-    await sleep(point.fraction * timing.windowMs);
-    aim = `${Math.round(point.fraction * 100)}% into its writes`;
+    // The state file is not written again when it already says the same: the daemon's
+    // 11,000 kernel_write lines, logged once the pass is done, say it is at rest.
+    await waitFor('the pass logged', () => run.lines() >= OBJECTS, 600_000, 20);
+    aim = 'at rest after its first pass';
   }
   const wasAlive = run.alive();
   const killedAt = Date.now() - run.startedAt;
@@ -282,15 +309,21 @@ export async function killRound(
   return { landed, staleLock, restartWrites };
 }
 
-/** The kill points of one file: one in start-up, five across the write window. */
-export const KILL_POINTS: KillPoint[] = [
-  { phase: 'start-up', fraction: 0.6 },
-  { phase: 'writes', fraction: 0.02 },
-  { phase: 'writes', fraction: 0.25 },
-  { phase: 'writes', fraction: 0.5 },
-  { phase: 'writes', fraction: 0.75 },
-  { phase: 'writes', fraction: 0.95 },
-];
+/**
+ * Ten kills in all. lvsd apply: five across its writes (a kill before it writes proves
+ * little: it holds no lock yet). lvsd run: one in start-up, with its lock taken and nothing
+ * written, three across its writes, and one at rest after its pass.
+ */
+export const KILL_POINTS: Record<KillKind, KillPoint[]> = {
+  apply: [0.05, 0.3, 0.55, 0.8, 0.98].map((fraction) => ({ phase: 'writes', fraction })),
+  run: [
+    { phase: 'start-up', fraction: 0.7 },
+    { phase: 'writes', fraction: 0.15 },
+    { phase: 'writes', fraction: 0.5 },
+    { phase: 'writes', fraction: 0.9 },
+    { phase: 'after', fraction: 1 },
+  ],
+};
 
 export function summarize(kind: KillKind, results: readonly RoundResult[]): void {
   const count = (landed: RoundResult['landed']) =>
