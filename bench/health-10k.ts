@@ -10,8 +10,8 @@
  *    `fall`), then starts again (back after `rise`); for each transition, the time from the
  *    state machine's decision to the kernel table changing for that real, p50 /
  *    p99 / max, two ways:
- *    - full: the daemon's 'changes' batches reach it without service names, which makes
- *      every health pass a full one (read 10k dests, plan, apply): the daemon before
+ *    - full: the daemon's 'changes' batches reach it emptied (naming no service), which
+ *      makes every health pass a full one (read 10k dests, plan, apply): the daemon before
  *      scoped passes;
  *    - scoped: the batches as the HealthManager sends them: the daemon reads, plans and
  *      applies only the services they name.
@@ -34,9 +34,9 @@ import { CheckConfig } from '../src/config/check.js';
 import type { ResolvedConfig, ResolvedService } from '../src/config/resolved.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Daemon } from '../src/daemon/daemon.js';
-import { healthSource, healthView } from '../src/daemon/index.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
-import { CHECKERS, HealthManager } from '../src/health/index.js';
+import { CHECKERS, type CheckerRegistry } from '../src/health/checkers/index.js';
+import { HealthManager } from '../src/health/manager.js';
 import {
   ForwardingIpvsClient,
   type IpvsClient,
@@ -58,7 +58,7 @@ import {
 import { desiredState } from '../src/reconcile/desired.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { StateStore } from '../src/reconcile/state.js';
-import type { SysctlAccess } from '../src/sysctl/index.js';
+import { MemorySysctls } from '../src/sysctl/memory.js';
 import { createLogger } from '../src/util/log.js';
 import { machineLine } from './ipvs-report.js';
 
@@ -68,10 +68,7 @@ const STEADY_S = Number(process.argv[2] ?? 10);
 const RISE = 2;
 const FALL = 2;
 
-const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+const noSysctls = new MemorySysctls();
 /** The kernel as a daemon finds it at restart: every real already programmed. */
 async function programme(kernel: IpvsClient, config: ResolvedConfig): Promise<void> {
   const ports = { sysctls: noSysctls, openAddresses: null, markRules: null };
@@ -114,7 +111,10 @@ function dst(j: number): Dest {
 
 const source = { file: 'bench.yaml', line: 1, column: 1 };
 
-/** Each call builds new objects, as a reload re-parses the file. Real j is checked on listener port ports[j % ports.length]. */
+/**
+ * Each call builds new objects, as a reload re-parses the file. Real j is checked on
+ * listener port ports[j % ports.length].
+ */
 function makeConfig(
   services: number,
   reals: number,
@@ -266,14 +266,16 @@ class KernelClock extends ForwardingIpvsClient {
 
 /**
  * lvsd run, as src/daemon/index.ts wires it (the HTTP listener and signals aside), over
- * the given kernel. `unnamed()` true strips the service names from the health batches on
- * their way to the daemon, which then runs full passes (its rule for a batch of unknown
- * scope): the same daemon, before and after scoping.
+ * the given kernel. `unnamed()` true empties the health batches on their way to the
+ * daemon, which then runs full passes (its rule for a batch that names no service): the
+ * same daemon, before and after scoping. `checkers`: the manager's registry (default the
+ * real checkers).
  */
 async function startDaemon(
   config: ResolvedConfig,
   kernel: KernelClock,
   unnamed: () => boolean = () => false,
+  checkers: CheckerRegistry = CHECKERS,
 ) {
   // LVSD_BENCH_LOG=FILE keeps the daemon's log, at debug level (each pass with its triggers and scope).
   const logFile = process.env.LVSD_BENCH_LOG;
@@ -282,8 +284,14 @@ async function startDaemon(
     format: 'json',
     destination: pino.destination({ dest: logFile ?? '/dev/null', sync: true }),
   });
-  const manager = new HealthManager({ logger: logger.child({ component: 'health' }) });
-  const source = healthSource(manager);
+  const manager = new HealthManager({ logger: logger.child({ component: 'health' }), checkers });
+  // Runs before the daemon's listener: the daemon sees the batch emptied.
+  manager.prependListener('changes', (batch) => {
+    if (!unnamed()) return;
+    batch.transitions.length = 0;
+    batch.weights.length = 0;
+    batch.quorum.length = 0;
+  });
   const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-bench-'));
   const metrics = new DaemonMetrics();
   const passes: number[] = [];
@@ -297,15 +305,7 @@ async function startDaemon(
     configPath: 'bench.yaml',
     load: async () => ({ ok: true, config, warnings: [] }),
     client: kernel,
-    health: {
-      ...source,
-      on: (event, listener) =>
-        event === 'changes'
-          ? manager.on('changes', (batch) => listener(unnamed() ? {} : batch))
-          : source.on(event, listener),
-    },
-    desired: desiredState,
-    healthView: healthView(manager),
+    health: manager,
     logger,
     stateDir,
     hostPorts: { sysctls: noSysctls, openAddresses: null, markRules: null },
@@ -344,7 +344,10 @@ function decisionToKernel(manager: HealthManager, config: ResolvedConfig, kernel
 
 function row(label: string, samples: number[]): string {
   const sorted = [...samples].sort((a, b) => a - b);
-  return `${label}: n=${sorted.length} p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms, max ${(sorted[sorted.length - 1] ?? NaN).toFixed(1)} ms`;
+  const p50 = percentile(sorted, 50).toFixed(1);
+  const p99 = percentile(sorted, 99).toFixed(1);
+  const max = (sorted[sorted.length - 1] ?? NaN).toFixed(1);
+  return `${label}: n=${sorted.length} p50 ${p50} ms, p99 ${p99} ms, max ${max} ms`;
 }
 
 /**
@@ -374,25 +377,29 @@ async function bareConnects(ports: number[], seconds: number): Promise<void> {
   clearInterval(timer);
   const cpu = process.cpuUsage(cpu0);
   const wall = performance.now() - t0;
+  const perConnect = (us: number) => (us / Math.max(done, 1)).toFixed(0);
   console.log(
-    `floor, bare net.connect + reset: ${(done / (wall / 1000)).toFixed(0)}/s (${failed} failed), CPU per connect ${((cpu.user + cpu.system) / Math.max(done, 1)).toFixed(0)} us ` +
-      `(user ${(cpu.user / Math.max(done, 1)).toFixed(0)}, system ${(cpu.system / Math.max(done, 1)).toFixed(0)})`,
+    `floor, bare net.connect + reset: ${(done / (wall / 1000)).toFixed(0)}/s (${failed} failed), ` +
+      `CPU per connect ${perConnect(cpu.user + cpu.system)} us ` +
+      `(user ${perConnect(cpu.user)}, system ${perConnect(cpu.system)})`,
   );
   await sleep(1000);
 }
 
 /**
- * lvsd's own cost per check, without I/O: the same 10,000 checks with the tcp checker
- * swapped in the registry for one that answers at once. Scheduling, timers, the abort
+ * lvsd's own cost per check, without I/O: the same 10,000 checks, the manager's registry
+ * giving it a tcp checker that answers at once. Scheduling, timers, the abort
  * signal, the runner, the state machine and the events: what lvsd adds to a connect.
  */
 async function ownOverhead(seconds: number): Promise<void> {
-  const real = CHECKERS.tcp;
-  CHECKERS.tcp = { type: 'tcp', prepare: () => async () => ({ ok: true, message: 'connected' }) };
+  const instant: CheckerRegistry = {
+    ...CHECKERS,
+    tcp: { type: 'tcp', prepare: () => async () => ({ ok: true, message: 'connected' }) },
+  };
   const config = makeConfig(SERVICES, REALS, [9], 1);
   const kernel = new KernelClock(new FakeIpvs());
   await programme(kernel, config);
-  const { manager, stop } = await startDaemon(config, kernel);
+  const { manager, stop } = await startDaemon(config, kernel, () => false, instant);
   let results = 0;
   manager.on('result', () => void results++);
   await sleep(2000);
@@ -403,10 +410,10 @@ async function ownOverhead(seconds: number): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   const wall = performance.now() - t0;
   await stop();
-  CHECKERS.tcp = real;
   const perCheck = (cpu.user + cpu.system) / Math.max(results, 1);
   console.log(
-    `lvsd's own cost (the daemon), checks without I/O: ${(results / (wall / 1000)).toFixed(0)}/s, ${perCheck.toFixed(1)} us per check (${perCheck.toFixed(0)}% of a core at 10,000/s)`,
+    `lvsd's own cost (the daemon), checks without I/O: ${(results / (wall / 1000)).toFixed(0)}/s, ` +
+      `${perCheck.toFixed(1)} us per check (${perCheck.toFixed(0)}% of a core at 10,000/s)`,
   );
 }
 
@@ -447,15 +454,21 @@ async function steadyAndLatency(): Promise<void> {
   lag.disable();
   const pct = (us: number) => ((us / 1000 / wall) * 100).toFixed(1);
   console.log(
-    `steady ${STEADY_S} s: ${results} checks (${(results / (wall / 1000)).toFixed(0)}/s, ${failures} failed); lvsd's CPU ${pct(cpu.user + cpu.system)}% of one core ` +
+    `steady ${STEADY_S} s: ${results} checks (${(results / (wall / 1000)).toFixed(0)}/s, ${failures} failed); ` +
+      `lvsd's CPU ${pct(cpu.user + cpu.system)}% of one core ` +
       `(user ${pct(cpu.user)}%, system ${pct(cpu.system)}%)  goal < 50%`,
   );
   const perCheckUs = (cpu.user + cpu.system) / Math.max(results, 1);
+  const perResult = (us: number) => (us / Math.max(results, 1)).toFixed(0);
   console.log(
-    `  CPU per check ${perCheckUs.toFixed(0)} us (user ${(cpu.user / Math.max(results, 1)).toFixed(0)}, system ${(cpu.system / Math.max(results, 1)).toFixed(0)}): at the full 10,000 checks/s that is ${perCheckUs.toFixed(0)}% of one core (fewer than 10,000/s above means the process was starved of CPU)`,
+    `  CPU per check ${perCheckUs.toFixed(0)} us (user ${perResult(cpu.user)}, system ${perResult(cpu.system)}): ` +
+      `at the full 10,000 checks/s that is ${perCheckUs.toFixed(0)}% of one core ` +
+      '(fewer than 10,000/s above means the process was starved of CPU)',
   );
+  const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
   console.log(
-    `  event loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms; RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (heap used ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB)`,
+    `  event loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms; ` +
+      `RSS ${mib(process.memoryUsage().rss)} MiB (heap used ${mib(process.memoryUsage().heapUsed)} MiB)`,
   );
 
   passes.splice(0);
@@ -472,7 +485,8 @@ async function steadyAndLatency(): Promise<void> {
     const onePass = passes.splice(0);
     const inKernel = (await kernel.readTable()).services.reduce((n, s) => n + s.dests.length, 0);
     console.log(
-      `decision -> kernel, ${pass} passes (100 reals down, then up; ${inKernel} of 10000 in the kernel after, ${follower.unwritten()} decisions not written):`,
+      `decision -> kernel, ${pass} passes (100 reals down, then up; ${inKernel} of 10000 in the kernel after, ` +
+        `${follower.unwritten()} decisions not written):`,
     );
     console.log(`  ${row('transition to kernel', latencies)}  goal p99 < 50 ms`);
     console.log(`  ${row('one health pass', onePass)}`);
@@ -507,11 +521,13 @@ async function reload(): Promise<void> {
   desiredState(onePercent, manager.snapshot());
   const desiredMs = performance.now() - t;
   console.log(
-    `reload ${services} x ${reals} = ${services * reals} checked reals (config built in ${buildMs.toFixed(0)} ms, not counted):`,
+    `reload ${services} x ${reals} = ${services * reals} checked reals ` +
+      `(config built in ${buildMs.toFixed(0)} ms, not counted):`,
   );
   console.log(`  first start: ${startMs.toFixed(0)} ms (${started.started} checks started)`);
   console.log(
-    `  unchanged re-parsed config: ${keptMs.toFixed(0)} ms (${kept.kept} kept, ${kept.restarted} restarted)   keepalived: 100-130 s`,
+    `  unchanged re-parsed config: ${keptMs.toFixed(0)} ms (${kept.kept} kept, ${kept.restarted} restarted)` +
+      '   keepalived: 100-130 s',
   );
   console.log(
     `  1% of checks changed: ${changedMs.toFixed(0)} ms (${changed.kept} kept, ${changed.restarted} restarted)`,

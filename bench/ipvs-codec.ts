@@ -13,14 +13,14 @@
  * dist-bench/bench/ipvs-codec.js).
  */
 import type { IpvsOp } from '../src/ipvs/client.js';
-import { NLM_F_ACK, NLM_F_REQUEST } from '../src/ipvs/constants.js';
 import { KernelIpvsClient, opBody } from '../src/ipvs/kernel-client.js';
+import { NLM_F_ACK, NLM_F_REQUEST } from '../src/netlink/constants.js';
 import {
   DEFAULT_MAX_IN_FLIGHT,
   NetlinkTransport,
   type TransportOptions,
-} from '../src/ipvs/netlink-transport.js';
-import { NetlinkWriter } from '../src/ipvs/wire.js';
+} from '../src/netlink/transport.js';
+import { NetlinkWriter } from '../src/netlink/writer.js';
 import { desiredTable } from './reconcile-generate.js';
 import { machineLine, measure, measureAsync, printRow } from './ipvs-report.js';
 import { ScriptedKernelSocket, SCRIPTED_FAMILY_ID } from './scripted-kernel-socket.js';

@@ -83,7 +83,8 @@ async function expectTable(rules: string, what: string): Promise<void> {
   if (saved.length !== wanted.length || saved.some((line, i) => line !== wanted[i])) {
     const missing = wanted.filter((l) => !saved.includes(l)).slice(0, 3);
     throw new Error(
-      `${what}: ipvsadm -Sn shows ${saved.length} lines, expected ${wanted.length}; e.g. missing ${JSON.stringify(missing)}`,
+      `${what}: ipvsadm -Sn shows ${saved.length} lines, expected ${wanted.length}; e.g. missing ` +
+        `${JSON.stringify(missing)}`,
     );
   }
 }
@@ -92,7 +93,10 @@ function row(label: string, samples: Times[]): string {
   const m = summarize(samples.map((t) => t.wall));
   const user = summarize(samples.map((t) => t.user)).medianMs;
   const system = summarize(samples.map((t) => t.system)).medianMs;
-  return `${label.padEnd(58, '.')} ${ms(m.medianMs).padStart(9)} ms  (min ${ms(m.minMs)}, max ${ms(m.maxMs)}, ${m.runs} runs; CPU user ${ms(user)}, system ${ms(system)})`;
+  return (
+    `${label.padEnd(58, '.')} ${ms(m.medianMs).padStart(9)} ms  (min ${ms(m.minMs)}, max ${ms(m.maxMs)}, ` +
+    `${m.runs} runs; CPU user ${ms(user)}, system ${ms(system)})`
+  );
 }
 
 const wallOf = (samples: Times[]) => summarize(samples.map((t) => t.wall));
@@ -151,7 +155,8 @@ async function main(): Promise<void> {
         const sendmsgs = client.counters.sendmsgs - before.sendmsgs;
         const answers = client.counters.datagramsReceived - before.datagramsReceived;
         console.log(
-          `# write: ${ops.length} operations in ${sent} netlink messages over ${sendmsgs} sendmsg calls, ${answers} answer datagrams`,
+          `# write: ${ops.length} operations in ${sent} netlink messages over ${sendmsgs} sendmsg calls, ` +
+            `${answers} answer datagrams`,
         );
       }
     }
@@ -196,7 +201,8 @@ async function main(): Promise<void> {
         samples.push(times);
         if (i === 0 && name !== 'stats')
           console.log(
-            `# read${name === '6k' ? ' into 6 KiB buffers' : ''}: ${reader.counters.datagramsReceived - before} datagrams`,
+            `# read${name === '6k' ? ' into 6 KiB buffers' : ''}: ` +
+              `${reader.counters.datagramsReceived - before} datagrams`,
           );
         const dests = table.services.reduce((n, s) => n + s.dests.length, 0);
         if (
@@ -204,7 +210,8 @@ async function main(): Promise<void> {
           dests !== readShape.services * readShape.destsPerService
         ) {
           throw new Error(
-            `read ${table.services.length} services / ${dests} dests, expected ${readShape.services} / ${readShape.services * readShape.destsPerService}`,
+            `read ${table.services.length} services / ${dests} dests, expected ${readShape.services} / ` +
+              `${readShape.services * readShape.destsPerService}`,
           );
         }
       }

@@ -64,5 +64,8 @@ export function printRow(label: string, m: Measurement, goal?: string): void {
 
 export function machineLine(): string {
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
-  return `# machine: ${hostname()}, ${cpu} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}, Node ${process.version}; ${new Date().toISOString()}`;
+  return (
+    `# machine: ${hostname()}, ${cpu} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ` +
+    `${release()}, Node ${process.version}; ${new Date().toISOString()}`
+  );
 }

@@ -11,7 +11,7 @@
 import type { IpvsClient, IpvsOp, IpvsOpResult } from '../src/ipvs/client.js';
 import { FakeIpvs } from '../src/ipvs/fake.js';
 import { KernelIpvsClient } from '../src/ipvs/kernel-client.js';
-import { NetlinkTransport } from '../src/ipvs/netlink-transport.js';
+import { NetlinkTransport } from '../src/netlink/transport.js';
 import { ScriptedKernelSocket } from './scripted-kernel-socket.js';
 
 export class WireFake implements IpvsClient {

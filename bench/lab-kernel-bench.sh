@@ -15,8 +15,16 @@
 #   under TCG emulation, so those say little about JavaScript).
 # Then the kernel client's own figures without the CLI (dist-bench/bench/ipvs-kernel.js).
 # It flushes the IPVS table of the namespace it runs in.
+#
+# With --curve [SERVICES,...] (default 100,1000,5000,10000 services x 10 reals = 1.1k, 11k,
+# 55k and 110k rules), the curves of issue 21 instead, one run per size, both sides in the
+# same run: on an empty table, the cost per rule of `lvsd apply`'s write phase and of
+# `ipvsadm-restore`; then, for the sizes of 1000 services and more (10,000 dests and up), a
+# no-op `lvsd apply`'s read + plan phases against `ipvsadm -Ln`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+curve=
+if [ "${1:-}" = --curve ]; then curve=${2:-100,1000,5000,10000}; set --; fi
 runs=${1:-3}
 [ -f dist/cli/main.js ] || { echo "lab-kernel-bench: run npm run build first" >&2; exit 2; }
 [ -f dist-bench/bench/reconcile-generate.js ] || { echo "lab-kernel-bench: run npm run bench:build first" >&2; exit 2; }
@@ -34,8 +42,8 @@ phase() { awk -v p="$1" '$1 == p { print $(NF - 1) }' "$2"; }
 # The config's whole cost: --timings splits it into load (read the files) and validate.
 config_phases() { awk '$1 == "load" || $1 == "validate" { sum += $(NF - 1) } END { print sum }' "$1"; }
 row() { printf '%-62s %9s ms\n' "$1" "$2"; }
-same_rules() { # file-with-rules what
-  if ! diff <(sort "$1") <(ipvsadm -Sn | sort) >"$work/diff" 2>&1; then
+same_rules() { # file-with-rules what [namespace]
+  if ! diff <(sort "$1") <(${3:+ip netns exec "$3"} ipvsadm -Sn | sort) >"$work/diff" 2>&1; then
     echo "lab-kernel-bench: after $2, ipvsadm -Sn differs from the generated rules:" >&2
     head -n 20 "$work/diff" >&2
     exit 1
@@ -43,27 +51,98 @@ same_rules() { # file-with-rules what
 }
 
 lvsd() { node bin/lvsd.js "$@"; }
+# A namespace with a fresh IPVS table. Its loopback goes up: until the namespace has a local
+# address, the kernel refuses every real ("address not unicast": inet_addr_type finds no
+# local table).
+fresh_ns() {
+  ip netns add "$1"
+  namespaces+=("$1")
+  ip -n "$1" link set lo up
+}
 
 echo "# bench/lab-kernel-bench.sh: lvsd vs ipvsadm on the real kernel, $runs runs each, medians"
 echo "# machine: $(hostname), $(uname -r), $(nproc) vCPU ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); $(ipvsadm --version); node $(node --version); $(date -u +%FT%TZ)"
 t0=$(now_ms); node -e 0; echo "# node -e 0 takes $(( $(now_ms) - t0 )) ms here"
+
+# --- issue 21's curves: cost per rule at each size, lvsd beside ipvsadm, one run each.
+# Each side writes into a network namespace of its own, created for it: a flushed table is
+# not a clean one. `ipvsadm -C` puts every dest in the namespace's dest trash for two to
+# three minutes, and the kernel walks that whole list on every dest added
+# (ip_vs_trash_get_dest), so writes after a flush cost O(trash) each, for ipvsadm and lvsd
+# alike. The rows "after a flush" (sizes up to 5000 services) flush each side's namespace
+# and write the same rules again, to show that cost beside the clean one.
+per_rule() { awk -v t="$1" -v n="$2" 'BEGIN { printf "%.0f", t * 1000 / n }'; }
+curve_row() { # label services rules restore-ms write-ms
+  printf '%-14s %8s %8s | %10s %7s | %10s %7s | %5s\n' "$1" "$2" "$3" "$4" "$(per_rule "$4" "$3")" \
+    "$5" "$(per_rule "$5" "$3")" "$(ratio "$5" "$4")"
+}
+lvsd_apply() { # namespace config state-dir output-prefix [--json]
+  ip netns exec "$1" node bin/lvsd.js apply -c "$2" --state-dir "$3" --timings ${5:-} >"$4.out" 2>"$4.err" \
+    || { echo "lvsd apply failed:" >&2; tail -n 20 "$4.err" >&2; exit 1; }
+}
+if [ -n "$curve" ]; then
+  echo "# load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (the host is shared: compare same-run ratios)"
+  namespaces=()
+  trap 'rm -rf "$work"; for n in "${namespaces[@]}"; do ip netns del "$n" 2>/dev/null || true; done' EXIT
+  printf '%-14s %8s %8s | %10s %7s | %10s %7s | %5s\n' table services rules "restore ms" us/rule "lvsd write" us/rule ratio
+  reads=()
+  for services in ${curve//,/ }; do
+    dir="$work/c$services"
+    node dist-bench/bench/reconcile-generate.js "$services" 10 "$dir"
+    rules=$(wc -l <"$dir/ipvsadm.rules")
+    r="lvsdc-r$services" l="lvsdc-l$services"
+    fresh_ns "$r"
+    fresh_ns "$l"
+    restore=$(time_ms ip netns exec "$r" bash -c "ipvsadm-restore < $dir/ipvsadm.rules")
+    same_rules "$dir/ipvsadm.rules" ipvsadm-restore "$r"
+    lvsd_apply "$l" "$dir/lvsd.yaml" "$dir/state" "$dir/apply"
+    same_rules "$dir/ipvsadm.rules" "lvsd apply" "$l"
+    curve_row "clean" "$services" "$rules" "$restore" "$(phase write "$dir/apply.err")"
+    [ "$services" -lt 1000 ] && continue
+    # The table is in place: a no-op apply reads and plans it (it must write nothing).
+    list=$(time_ms ip netns exec "$l" ipvsadm -Ln)
+    lvsd_apply "$l" "$dir/lvsd.yaml" "$dir/state" "$dir/noop" --json
+    grep -q '"writes": 0' "$dir/noop.out" || { echo "the no-op apply wrote to the kernel" >&2; exit 1; }
+    read=$(phase read "$dir/noop.err") plan=$(phase plan "$dir/noop.err")
+    both=$(awk -v a="$read" -v b="$plan" 'BEGIN { print a + b }')
+    reads+=("$(printf '%-8s %8s | %11s | %8s %8s %8s | %5s' "$services" "$((services * 10))" "$list" "$read" "$plan" \
+      "$both" "$(ratio "$both" "$list")")")
+    [ "$services" -gt 5000 ] && continue
+    ip netns exec "$r" ipvsadm -C
+    restore=$(time_ms ip netns exec "$r" bash -c "ipvsadm-restore < $dir/ipvsadm.rules")
+    ip netns exec "$l" ipvsadm -C
+    rm -rf "$dir/state"
+    lvsd_apply "$l" "$dir/lvsd.yaml" "$dir/state" "$dir/again"
+    same_rules "$dir/ipvsadm.rules" "lvsd apply after a flush" "$l"
+    curve_row "after a flush" "$services" "$rules" "$restore" "$(phase write "$dir/again.err")"
+  done
+  echo
+  printf '%-8s %8s | %11s | %8s %8s %8s | %5s\n' services dests "ipvsadm -Ln" read plan "r + p" ratio
+  printf '%s\n' "${reads[@]}"
+  echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
 
 node dist-bench/bench/reconcile-generate.js 1000 10 "$work/w"
 node dist-bench/bench/reconcile-generate.js 5000 10 "$work/r"
 
 # --- write: 1000 x 10 on an empty table
 restore=() apply_write=() apply_whole=() apply_load=()
+# Each side writes into a namespace of its own (a flushed table is not a clean one: see the
+# curves above); they are deleted at the end, not between runs, so their teardown is not timed.
+namespaces=()
+trap 'rm -rf "$work"; ipvsadm -C 2>/dev/null || true; for n in "${namespaces[@]}"; do ip netns del "$n" || true; done' EXIT
 for i in $(seq "$runs"); do
-  ipvsadm -C
-  restore+=("$(time_ms bash -c "ipvsadm-restore < $work/w/ipvsadm.rules")")
-  same_rules "$work/w/ipvsadm.rules" ipvsadm-restore
-  ipvsadm -C
+  fresh_ns "lvsdw-r$i"
+  fresh_ns "lvsdw-l$i"
+  restore+=("$(time_ms ip netns exec "lvsdw-r$i" bash -c "ipvsadm-restore < $work/w/ipvsadm.rules")")
+  same_rules "$work/w/ipvsadm.rules" ipvsadm-restore "lvsdw-r$i"
   rm -rf "$work/state-w"
   start=$(now_ms)
-  lvsd apply -c "$work/w/lvsd.yaml" --state-dir "$work/state-w" --timings >"$work/apply.out" 2>"$work/apply.err" \
-    || { echo "lvsd apply failed:" >&2; tail -n 20 "$work/apply.err" >&2; exit 1; }
+  ip netns exec "lvsdw-l$i" node bin/lvsd.js apply -c "$work/w/lvsd.yaml" --state-dir "$work/state-w" --timings \
+    >"$work/apply.out" 2>"$work/apply.err" || { echo "lvsd apply failed:" >&2; tail -n 20 "$work/apply.err" >&2; exit 1; }
   apply_whole+=("$(( $(now_ms) - start ))")
-  same_rules "$work/w/ipvsadm.rules" "lvsd apply"
+  same_rules "$work/w/ipvsadm.rules" "lvsd apply" "lvsdw-l$i"
   apply_write+=("$(phase write "$work/apply.err")")
   apply_load+=("$(config_phases "$work/apply.err")")
 done

@@ -18,7 +18,7 @@ import { loadConfig } from '../src/config/index.js';
 import { desiredState } from '../src/reconcile/desired.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { StateStore } from '../src/reconcile/state.js';
-import type { SysctlAccess } from '../src/sysctl/index.js';
+import { MemorySysctls } from '../src/sysctl/memory.js';
 import { PhaseTimer } from '../src/util/timings.js';
 import { WireFake } from './ipvs-wire-fake.js';
 import { machineLine, ms, printRow, summarize, type Measurement } from './ipvs-report.js';
@@ -27,10 +27,7 @@ import { yamlRealLine, yamlTable, type TableShape } from './reconcile-generate.j
 const EDITS = 9;
 
 /** No /proc/sys writes from a benchmark; reads answer "absent" like a host without IPVS. */
-const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+const noSysctls = new MemorySysctls();
 
 /** The config text with real j of service i at a new weight: one line differs. */
 function withWeight(
@@ -120,7 +117,8 @@ async function benchEdits(shape: TableShape): Promise<EditFigures> {
 
 async function main(): Promise<void> {
   console.log(
-    `# bench/reconcile-edit: one weight changed in the YAML file, to the last netlink message encoded (fake kernel)\n${machineLine()}`,
+    '# bench/reconcile-edit: one weight changed in the YAML file, to the last netlink message encoded' +
+      ` (fake kernel)\n${machineLine()}`,
   );
   console.log(
     `# load average ${loadavg()
@@ -147,11 +145,13 @@ async function main(): Promise<void> {
   if (small && large) {
     const ratio = large[1].total.medianMs / small[1].total.medianMs;
     console.log(
-      `scaling 5000 x 10 / 1000 x 10: ${ratio.toFixed(2)}x wall (linear = 5x; ${ms(small[1].total.medianMs)} -> ${ms(large[1].total.medianMs)} ms)`,
+      `scaling 5000 x 10 / 1000 x 10: ${ratio.toFixed(2)}x wall ` +
+        `(linear = 5x; ${ms(small[1].total.medianMs)} -> ${ms(large[1].total.medianMs)} ms)`,
     );
     const cpuRatio = large[1].cpu.medianMs / small[1].cpu.medianMs;
     console.log(
-      `scaling 5000 x 10 / 1000 x 10: ${cpuRatio.toFixed(2)}x CPU time (${ms(small[1].cpu.medianMs)} -> ${ms(large[1].cpu.medianMs)} ms)`,
+      `scaling 5000 x 10 / 1000 x 10: ${cpuRatio.toFixed(2)}x CPU time ` +
+        `(${ms(small[1].cpu.medianMs)} -> ${ms(large[1].cpu.medianMs)} ms)`,
     );
   }
   console.log('netlink messages per edit: 1 (checked on every run)');

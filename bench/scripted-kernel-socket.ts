@@ -12,30 +12,21 @@
  */
 import { EventEmitter } from 'node:events';
 import type { RawNetlinkSocket } from 'netlink';
+import { decodeServiceAt, genlPayload, putDest, putService } from '../src/ipvs/codec.js';
+import { CmdAttr, DestAttr, IpvsCmd, StatsAttr, SvcAttr } from '../src/ipvs/constants.js';
+import { serviceId, type Dest, type Service } from '../src/ipvs/model.js';
 import {
-  decodeServiceAt,
-  findAttributeAt,
-  frameMessage,
-  genlPayload,
-  putDest,
-  putService,
-} from '../src/ipvs/codec.js';
-import {
-  CmdAttr,
   CTRL_ATTR_FAMILY_ID,
-  DestAttr,
   GENL_ID_CTRL,
-  IpvsCmd,
   NLM_F_ACK,
   NLM_F_DUMP,
   NLM_F_MULTI,
   NLMSG_DONE,
   NLMSG_ERROR,
-  StatsAttr,
-  SvcAttr,
-} from '../src/ipvs/constants.js';
-import { serviceId, type Dest, type Service } from '../src/ipvs/model.js';
-import { MessageCursor, NetlinkWriter } from '../src/ipvs/wire.js';
+} from '../src/netlink/constants.js';
+import { genlAttrsAt } from '../src/netlink/genl.js';
+import { AttrCursor, MessageCursor } from '../src/netlink/reader.js';
+import { frameMessage, NetlinkWriter } from '../src/netlink/writer.js';
 
 export const SCRIPTED_FAMILY_ID = 0x1d;
 const PORT = 4242;
@@ -71,8 +62,9 @@ export function putStats(w: NetlinkWriter, which: number, wide: boolean): void {
 function settingsOf(put: (w: NetlinkWriter) => void, which: number): Buffer {
   const inner = new NetlinkWriter(256);
   put(inner);
-  const nested = findAttributeAt(inner.bytes(), 0, inner.length, which)!;
-  return inner.bytes().subarray(nested.value, nested.valueEnd);
+  const nested = new AttrCursor(inner.bytes());
+  if (!nested.find(which)) throw new Error(`no attribute ${which}`);
+  return nested.slice();
 }
 
 /** One GET_DEST dump reply message as ip_vs_genl_fill_dest() writes it. */
@@ -213,7 +205,8 @@ export class ScriptedKernelSocket extends EventEmitter {
         const cmd = buf[m.payload];
         if (cmd === IpvsCmd.GET_SERVICE) replies.push(...withSeq(this.serviceDump, m.seq));
         else if (cmd === IpvsCmd.GET_DEST) {
-          const key = findAttributeAt(buf, m.payload + 4, m.payloadEnd, CmdAttr.SERVICE)!;
+          const key = new AttrCursor(buf, genlAttrsAt(m.payload, m.payloadEnd), m.payloadEnd);
+          if (!key.find(CmdAttr.SERVICE)) throw new Error('GET_DEST without a service');
           const service = decodeServiceAt(buf, key.value, key.valueEnd, false);
           replies.push(
             ...withSeq(this.destDumps.get(serviceId(service)) ?? packDump([], 0), m.seq),

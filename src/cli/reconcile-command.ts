@@ -8,16 +8,16 @@ import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import {
   DEFAULT_CONFIG_PATH,
-  formatDiagnostics,
   loadConfigTexts,
   readConfigSources,
-  type Diagnostic,
   type LoadResult,
 } from '../config/index.js';
+import { formatDiagnostics, type Diagnostic } from '../config/diagnostics.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
 import { desiredState, reconcilePolicy } from '../reconcile/desired.js';
+import { leaveSteeredDaemons } from '../reconcile/sync-role.js';
 import { paletteFor, plain, type Palette } from '../util/palette.js';
 import type { MassRemoval } from '../reconcile/guard.js';
 import { Reconciler } from '../reconcile/reconciler.js';
@@ -141,7 +141,7 @@ export async function loadDesired(
   return {
     ok: true,
     config,
-    desired: desiredState(config),
+    desired: leaveSteeredDaemons(desiredState(config), config),
     policy: reconcilePolicy(config),
   };
 }

@@ -3,9 +3,19 @@
  * field's path, formatted like compilers do ("file:line:col: error: path: message") so
  * editors and CI annotate the right line.
  */
+import { excerpt, quoted } from './excerpt.js';
+
+/**
+ * Codes of the diagnostics that programs act on, beyond showing them:
+ * - no-services: the config declares no service, so applying it removes every service
+ *   lvsd manages (the loaded config also says so: ResolvedConfig.declaresNoServices).
+ */
+export type DiagnosticCode = 'no-services';
 
 export interface Diagnostic {
   severity: 'error' | 'warning';
+  /** Set on the few diagnostics that programs act on; most have none. */
+  code?: DiagnosticCode;
   file: string;
   line: number;
   column: number;
@@ -19,13 +29,16 @@ export type DataPath = ReadonlyArray<string | number>;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
-/** services.web.reals[2].weight; keys that are not plain words are quoted: hosts["lb1.example.com"]. */
+/**
+ * services.web.reals[2].weight; keys that are not plain words are quoted:
+ * hosts["lb1.example.com"]. Keys are cut and escaped as values are (excerpt.ts).
+ */
 export function formatPath(path: DataPath): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
-    else if (IDENTIFIER.test(segment)) out += out === '' ? segment : `.${segment}`;
-    else out += `[${JSON.stringify(segment)}]`;
+    else if (IDENTIFIER.test(segment)) out += `${out === '' ? '' : '.'}${excerpt(segment)}`;
+    else out += `[${quoted(segment)}]`;
   }
   return out;
 }
@@ -38,7 +51,7 @@ const COLORS = {
   reset: '\u001b[0m',
 };
 
-/** One line per diagnostic, errors first in file order; then a summary line when there are any. */
+/** One line per diagnostic: errors, then warnings, each in file order (summarize() counts them). */
 export function formatDiagnostics(
   diagnostics: Diagnostic[],
   options: { color?: boolean } = {},

@@ -3,6 +3,7 @@
  * Parsed to milliseconds. Written by hand because no kept dependency parses this form.
  */
 import { z } from 'zod';
+import { quoted } from './excerpt.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
@@ -41,7 +42,9 @@ export const Duration = z
     if (ms === null) {
       ctx.addIssue({
         code: 'custom',
-        message: `"${value}" is not a duration: write 2s, 500ms, 1m, 1h or a number of seconds`,
+        message:
+          `${typeof value === 'string' ? quoted(value) : value} is not a duration: ` +
+          'write 2s, 500ms, 1m, 1h or a number of seconds',
       });
       return z.NEVER;
     }

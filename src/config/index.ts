@@ -15,9 +15,11 @@ import {
   sortDiagnostics,
   uniqueDiagnostics,
 } from './diagnostics.js';
+import { excerpt } from './excerpt.js';
 import { type Finding, issuesToFindings, valueAt } from './issues.js';
 import {
   applyHost,
+  type Conflict,
   isExtensionKey,
   isPlainObject,
   matchHost,
@@ -30,16 +32,6 @@ import { resolveConfig } from './resolve.js';
 import { ConfigFile, ServiceConfig } from './schema.js';
 import { type ParserChoice, readSource, type SourceFile } from './source.js';
 import { didYouMean } from './suggest.js';
-
-export type { Diagnostic } from './diagnostics.js';
-export { formatDiagnostics, formatPath, summarize } from './diagnostics.js';
-export type {
-  ResolvedConfig,
-  ResolvedReal,
-  ResolvedService,
-  ResolvedVip,
-  SourceRef,
-} from './resolved.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/lvsd';
 
@@ -125,6 +117,9 @@ export function hostNames(texts: SourceText[]): string[] {
   return [...names];
 }
 
+/** A finding and the provenance of the data it was found in (for its file position). */
+type Located = Finding & { prov: Provenance; shownPath?: DataPath };
+
 export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}): LoadResult {
   const sources: SourceFile[] = [];
   const syntaxErrors: Diagnostic[] = [];
@@ -135,49 +130,16 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
   }
   if (syntaxErrors.length > 0) return { ok: false, errors: syntaxErrors, warnings: [] };
 
-  const findings: Array<Finding & { prov: Provenance; shownPath?: DataPath }> = [];
   const merged = mergeFiles(sources);
-  for (const c of merged.conflicts) {
-    const first = locateProv(c.first, [], 'key');
-    const where = `${first.file}:${first.line}:${first.column}`;
-    const message =
-      c.kind === 'duplicate-service'
-        ? `service '${String(c.path[c.path.length - 1])}' is also declared at ${where}: service names must be unique across the files of a directory`
-        : `${formatPath(c.path)} is also set at ${where}: in a directory each setting belongs to one file`;
-    findings.push({
-      severity: 'error',
-      path: [],
-      shownPath: c.path,
-      message,
-      at: 'key',
-      prov: c.again,
-    });
-  }
-
-  let data = merged.value ?? {};
-  let prov = merged.prov;
-  let host: string | null = null;
-  const hosts = isPlainObject(data) && isPlainObject(data.hosts) ? data.hosts : null;
-  if (hosts) {
-    const names = Object.keys(hosts);
-    host = options.host === null ? null : matchHost(names, options.host ?? hostname());
-    if (host === null && options.host !== undefined && options.host !== null) {
-      findings.push({
-        severity: 'error',
-        path: ['hosts'],
-        message: `host '${options.host}' has no entry under hosts${didYouMean(options.host, names)} (entries: ${names.join(', ')})`,
-        at: 'key',
-        prov,
-      });
-    }
-    if (host !== null)
-      ({ value: data, prov } = applyHost(data as Record<string, unknown>, prov, host));
-  }
-
+  const findings: Located[] = merged.conflicts.map(conflictFinding);
+  const { prov, host, ...chosen } = chooseHost(merged.value ?? {}, merged.prov, options, findings);
+  let data = chosen.data;
   if (isPlainObject(data)) {
     data = Object.fromEntries(Object.entries(data).filter(([key]) => !isExtensionKey(key)));
   }
   dropEmptyValues(data);
+  const noServices = noServicesFinding(data);
+  if (noServices) findings.push({ ...noServices, prov });
   const parsed = ConfigFile.safeParse(data);
   let file: ConfigFile | null = parsed.success ? parsed.data : null;
   if (!parsed.success) {
@@ -185,8 +147,11 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
       findings.push({ ...f, prov });
     file = salvage(data);
   }
-  const ref = (path: DataPath): SourceRef => lazyRef(prov, path);
-  const { config, findings: ruleFindings } = resolveConfig(file ?? {}, ref);
+  const origin = {
+    ref: (path: DataPath): SourceRef => lazyRef(prov, path),
+    written: (path: DataPath) => valueAt(data, path) !== undefined,
+  };
+  const { config, findings: ruleFindings } = resolveConfig(file ?? {}, origin);
   for (const f of ruleFindings) findings.push({ ...f, prov });
 
   const diagnostics = uniqueDiagnostics(findings.map((f) => toDiagnostic(f)));
@@ -196,8 +161,88 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
   return {
     ok: true,
     warnings,
-    config: { ...config, files: texts.map((t) => t.file), hash: configHash(texts, host), host },
+    config: {
+      ...config,
+      declaresNoServices: noServices !== null,
+      files: texts.map((t) => t.file),
+      hash: configHash(texts, host),
+      host,
+    },
   };
+}
+
+/** Two files of a directory that set the same thing: reported at the second, naming the first. */
+function conflictFinding(c: Conflict): Located {
+  const first = locateProv(c.first, [], 'key');
+  const where = `${first.file}:${first.line}:${first.column}`;
+  const message =
+    c.kind === 'duplicate-service'
+      ? `service '${excerpt(String(c.path[c.path.length - 1]))}' is also declared at ${where}: ` +
+        'service names must be unique across the files of a directory'
+      : `${formatPath(c.path)} is also set at ${where}: ` +
+        'in a directory each setting belongs to one file';
+  return { severity: 'error', path: [], shownPath: c.path, message, at: 'key', prov: c.again };
+}
+
+/** The data with the chosen `hosts:` entry laid over it; a host asked for by name must exist. */
+function chooseHost(
+  merged: unknown,
+  mergedProv: Provenance,
+  options: LoadOptions,
+  findings: Located[],
+): { data: unknown; prov: Provenance; host: string | null } {
+  const hosts = isPlainObject(merged) && isPlainObject(merged.hosts) ? merged.hosts : null;
+  if (!hosts) return { data: merged, prov: mergedProv, host: null };
+  const names = Object.keys(hosts);
+  const host = options.host === null ? null : matchHost(names, options.host ?? hostname());
+  if (host === null && options.host !== undefined && options.host !== null) {
+    findings.push({
+      severity: 'error',
+      path: ['hosts'],
+      message:
+        `host '${excerpt(options.host)}' has no entry under hosts${didYouMean(options.host, names)} ` +
+        `(entries: ${names.map((n) => excerpt(n)).join(', ')})`,
+      at: 'key',
+      prov: mergedProv,
+    });
+  }
+  if (host === null) return { data: merged, prov: mergedProv, host };
+  const applied = applyHost(merged as Record<string, unknown>, mergedProv, host);
+  return { data: applied.value, prov: applied.prov, host };
+}
+
+const REMOVES_EVERYTHING =
+  'applying it removes every service lvsd manages (the removal guard refuses this unless forced)';
+
+/**
+ * A config that declares no service is valid (a director may have none), but it is also
+ * what an emptied or truncated file looks like, and applying it removes every service.
+ * Said as a warning with the code 'no-services'; the loaded config carries
+ * declaresNoServices. Read from the data as written (after the host entry), not from the
+ * resolved services, so that services dropped for their errors do not count as absent.
+ */
+function noServicesFinding(data: unknown): Omit<Located, 'prov'> | null {
+  // Anything but a mapping, or a services value that is not one, is a shape error instead.
+  if (!isPlainObject(data)) return null;
+  const services = data.services;
+  if (services !== undefined && !isPlainObject(services)) return null;
+  const found = (path: DataPath, reason: string) => ({
+    severity: 'warning' as const,
+    code: 'no-services' as const,
+    path,
+    // A missing key is reported at the top of the (first) file, under its own name.
+    shownPath: ['services'],
+    message: `${reason}; ${REMOVES_EVERYTHING}`,
+    at: 'key' as const,
+  });
+  if (Object.keys(data).length === 0)
+    return found([], 'the config is empty: it declares no services');
+  if (services === undefined) return found([], 'the config declares no services');
+  const entries = Object.values(services);
+  if (entries.length === 0) return found(['services'], 'the config declares no services');
+  if (entries.every((svc) => isPlainObject(svc) && svc.enabled === false))
+    return found(['services'], 'every service is disabled (enabled: false), so none is declared');
+  return null;
 }
 
 /**
@@ -238,6 +283,7 @@ function salvage(data: unknown): ConfigFile | null {
     kernel: part('kernel'),
     vips: part('vips'),
     reconcile: part('reconcile'),
+    vrrp: part('vrrp'),
     services,
   };
 }
@@ -280,13 +326,14 @@ function locateProv(
   return { file: source.file, line, column };
 }
 
-function toDiagnostic(f: Finding & { prov: Provenance; shownPath?: DataPath }): Diagnostic {
+function toDiagnostic(f: Located): Diagnostic {
   const where = locateProv(f.prov, f.path, f.at ?? 'value');
   return {
     severity: f.severity,
     ...where,
     path: formatPath(f.shownPath ?? f.path),
     message: f.message,
+    ...(f.code ? { code: f.code } : {}),
   };
 }
 

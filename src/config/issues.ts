@@ -3,9 +3,9 @@
  * value it concerns, in lvsd's words ("unknown key 'shceduler' — did you mean
  * 'scheduler'?", "70000 is above the maximum 65535"), instead of zod's generic text.
  */
-import type { z } from 'zod';
-import { ICMP_UNSUPPORTED } from './check.js';
-import type { DataPath } from './diagnostics.js';
+import { z } from 'zod';
+import type { DataPath, DiagnosticCode } from './diagnostics.js';
+import { excerpt, quoted } from './excerpt.js';
 import { isPlainObject } from './merge.js';
 import { ServiceConfig } from './schema.js';
 import { closest, didYouMean } from './suggest.js';
@@ -13,6 +13,8 @@ import { closest, didYouMean } from './suggest.js';
 /** A diagnostic before it has a file position: the path in the merged data. */
 export interface Finding {
   severity: 'error' | 'warning';
+  /** For the findings other code acts on (see DiagnosticCode). */
+  code?: DiagnosticCode;
   path: DataPath;
   message: string;
   /** Report at the key (unknown or duplicate keys) or at the value (the default). */
@@ -20,7 +22,7 @@ export interface Finding {
 }
 
 type Issue = z.core.$ZodIssue;
-type AnySchema = z.core.$ZodType;
+type AnySchema = z.ZodType;
 
 export function valueAt(data: unknown, path: DataPath): unknown {
   let node = data;
@@ -36,7 +38,7 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'nothing (null)';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `text ${JSON.stringify(value)}`;
+  if (typeof value === 'string') return `text ${quoted(value)}`;
   if (typeof value === 'number') return `the number ${value}`;
   if (typeof value === 'boolean') return String(value);
   return typeof value;
@@ -85,12 +87,7 @@ function schemaAt(schema: AnySchema, data: unknown, path: DataPath): AnySchema |
     node = unwrap(node, value);
     if (i === path.length || !node) break;
     const segment = path[i] as string | number;
-    const def = node._zod.def as unknown as Record<string, unknown>;
-    if (def.type === 'object')
-      node = (def.shape as Record<string, AnySchema>)[segment as string] ?? null;
-    else if (def.type === 'record') node = def.valueType as AnySchema;
-    else if (def.type === 'array') node = def.element as AnySchema;
-    else node = null;
+    node = childSchema(node, segment);
     value =
       isPlainObject(value) || Array.isArray(value)
         ? (value as Record<string | number, unknown>)[segment]
@@ -99,68 +96,77 @@ function schemaAt(schema: AnySchema, data: unknown, path: DataPath): AnySchema |
   return node;
 }
 
+/** The schema of one key of an object, any key of a record, any item of a list. */
+function childSchema(node: AnySchema, segment: string | number): AnySchema | null {
+  if (node instanceof z.ZodObject) return (node.shape[String(segment)] as AnySchema) ?? null;
+  if (node instanceof z.ZodRecord) return node.valueType as AnySchema;
+  if (node instanceof z.ZodArray) return node.element as AnySchema;
+  return null;
+}
+
+/** Wrappers that only change presence or defaults; what is inside describes the value. */
+const WRAPPERS = [
+  z.ZodOptional,
+  z.ZodNullable,
+  z.ZodDefault,
+  z.ZodPrefault,
+  z.ZodReadonly,
+  z.ZodCatch,
+] as const;
+
+function isWrapper(node: AnySchema): node is AnySchema & { unwrap(): AnySchema } {
+  return WRAPPERS.some((wrapper) => node instanceof wrapper);
+}
+
+/** The schema that describes `value` under `schema`: wrappers removed, the union branch chosen. */
 function unwrap(schema: AnySchema, value: unknown): AnySchema | null {
   let node = schema;
   for (;;) {
-    const def = node._zod.def as unknown as Record<string, unknown>;
-    switch (def.type) {
-      case 'optional':
-      case 'nullable':
-      case 'default':
-      case 'prefault':
-      case 'readonly':
-      case 'catch':
-        node = def.innerType as AnySchema;
-        continue;
-      case 'pipe':
-        node = def.in as AnySchema;
-        continue;
-      case 'union': {
-        const options = def.options as AnySchema[];
-        const discriminator = def.discriminator as string | undefined;
-        if (discriminator && isPlainObject(value)) {
-          const match = options.find((o) => {
-            const shape = (o._zod.def as unknown as { shape?: Record<string, AnySchema> }).shape;
-            const literal = shape?.[discriminator]?._zod.def as unknown as
-              | { values?: unknown[] }
-              | undefined;
-            return literal?.values?.includes(value[discriminator]);
-          });
-          if (!match) return null;
-          node = match;
-          continue;
-        }
-        const wanted = Array.isArray(value) ? 'array' : isPlainObject(value) ? 'object' : null;
-        const match = options.find((o) => {
-          const inner = unwrap(o, value);
-          return inner !== null && (inner._zod.def as { type: string }).type === wanted;
-        });
-        if (!match) return null;
-        node = match;
-        continue;
-      }
-      default:
-        return node;
-    }
+    if (isWrapper(node)) node = node.unwrap();
+    // A transform (durations) is checked against its input schema.
+    else if (node instanceof z.ZodPipe) node = node.in as AnySchema;
+    else if (node instanceof z.ZodUnion) {
+      const branch = unionBranch(node, value);
+      if (!branch) return null;
+      node = branch;
+    } else return node;
   }
 }
 
+/**
+ * The branch of a union that `value` was meant for: by the discriminator's literal for a
+ * discriminated union (the check types), else the first branch of the value's kind (a
+ * real is text or a mapping).
+ */
+function unionBranch(union: z.ZodUnion, value: unknown): AnySchema | null {
+  const options = union.options as readonly AnySchema[];
+  const discriminator =
+    union instanceof z.ZodDiscriminatedUnion ? union.def.discriminator : undefined;
+  if (discriminator && isPlainObject(value)) {
+    const match = options.find((o) => {
+      const literal = o instanceof z.ZodObject ? o.shape[discriminator] : undefined;
+      return literal instanceof z.ZodLiteral && literal.values.has(value[discriminator] as never);
+    });
+    return match ?? null;
+  }
+  const kind = Array.isArray(value) ? z.ZodArray : isPlainObject(value) ? z.ZodObject : null;
+  if (!kind) return null;
+  return options.find((o) => unwrap(o, value) instanceof kind) ?? null;
+}
+
 function objectKeys(schema: AnySchema | null): string[] {
-  const def = schema?._zod.def as unknown as
-    | { type: string; shape?: Record<string, unknown> }
-    | undefined;
-  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 
 const SERVICE_KEYS = Object.keys(ServiceConfig.shape);
 
 function unknownKey(key: string, known: string[], path: DataPath): Finding {
-  let message = `unknown key '${key}'`;
+  let message = `unknown key '${excerpt(key)}'`;
   const near = closest(key, known);
   if (near) message += ` — did you mean '${near}'?`;
   else if (KEY_HINTS[key]) message += `: ${KEY_HINTS[key]}`;
   else if (SERVICE_KEYS.includes(key) && !known.includes(key))
-    message += `: '${key}' is a service setting and cannot be set here`;
+    message += `: '${excerpt(key)}' is a service setting and cannot be set here`;
   else if (known.length > 0) message += ` (expected one of: ${known.join(', ')})`;
   return { severity: 'error', path: [...path, key], message, at: 'key' };
 }
@@ -173,7 +179,10 @@ function valueIssue(field: string, input: unknown, values: readonly unknown[]): 
   if (field === 'forwarding' && typeof input === 'string') {
     const lower = input.toLowerCase();
     if (lower === 'fullnat' || lower === 'full-nat' || lower === 'fnat') {
-      return 'fullnat is not supported by mainline Linux (it needs an out-of-tree IPVS patch); use nat, and SNAT on the director if the reals must see its address';
+      return (
+        'fullnat is not supported by mainline Linux (it needs an out-of-tree IPVS patch); ' +
+        'use nat, and SNAT on the director if the reals must see its address'
+      );
     }
     const ipvsadm: Record<string, string> = {
       masq: 'nat',
@@ -188,7 +197,7 @@ function valueIssue(field: string, input: unknown, values: readonly unknown[]): 
     if (ipvsadm[lower])
       return `'${input}' is ipvsadm's word; lvsd writes forwarding: ${ipvsadm[lower]}`;
   }
-  const shown = typeof input === 'string' ? `'${input}'` : describeValue(input);
+  const shown = typeof input === 'string' ? `'${excerpt(input)}'` : describeValue(input);
   const suggestion =
     typeof input === 'string'
       ? didYouMean(
@@ -289,34 +298,7 @@ function unionFindings(
   schema: AnySchema,
   data: unknown,
 ): Finding[] {
-  // The check union (discriminated by `type`): name the type, suggest the closest.
-  if (
-    'discriminator' in issue ||
-    (issue as { note?: string }).note === 'No matching discriminator'
-  ) {
-    const options = ((issue as { options?: unknown[] }).options ?? []).filter(
-      (o): o is string => typeof o === 'string',
-    );
-    const container = valueAt(data, path.slice(0, -1));
-    const type = isPlainObject(container) ? container.type : input;
-    if (type === 'icmp') return [{ severity: 'error', path, message: ICMP_UNSUPPORTED }];
-    if (type === undefined)
-      return [
-        {
-          severity: 'error',
-          path,
-          message: `a check needs a type: one of ${options.join(', ')}`,
-          at: 'key',
-        },
-      ];
-    return [
-      {
-        severity: 'error',
-        path,
-        message: `unknown check type ${JSON.stringify(type)}${typeof type === 'string' ? didYouMean(type, options) : ''} (one of: ${options.join(', ')})`,
-      },
-    ];
-  }
+  if (issue.discriminator !== undefined) return [checkTypeFinding(issue, path, input, data)];
   // A branch that got past the type of the value explains the problem best.
   const deeper =
     issue.errors.find((branch) =>
@@ -348,4 +330,24 @@ function unionFindings(
       message: `expected ${unique.join(' or ')}, got ${describeValue(input)}`,
     },
   ];
+}
+
+/** The check union (discriminated by `type`): name the type, suggest the closest. */
+function checkTypeFinding(
+  issue: Extract<Issue, { code: 'invalid_union' }>,
+  path: DataPath,
+  input: unknown,
+  data: unknown,
+): Finding {
+  const options = ('options' in issue ? (issue.options ?? []) : []).filter(
+    (o): o is string => typeof o === 'string',
+  );
+  const container = valueAt(data, path.slice(0, -1));
+  const type = isPlainObject(container) ? container.type : input;
+  const known = options.join(', ');
+  if (type === undefined)
+    return { severity: 'error', path, message: `a check needs a type: one of ${known}`, at: 'key' };
+  const shown =
+    typeof type === 'string' ? quoted(type) + didYouMean(type, options) : describeValue(type);
+  return { severity: 'error', path, message: `unknown check type ${shown} (one of: ${known})` };
 }

@@ -9,11 +9,43 @@ import { ConfigFile } from './schema.js';
 
 type Json = Record<string, unknown>;
 
+/**
+ * The `format` values JSON Schema 2020-12 defines. zod also writes formats of its own for
+ * some checks (`starts_with` for .startsWith(), next to the `pattern` that says the same);
+ * strict validators (ajv's strict mode) refuse a schema with a format they do not know, so
+ * only these are kept.
+ */
+export const STANDARD_FORMATS: ReadonlySet<string> = new Set([
+  'date-time',
+  'date',
+  'time',
+  'duration',
+  'email',
+  'idn-email',
+  'hostname',
+  'idn-hostname',
+  'ipv4',
+  'ipv6',
+  'uri',
+  'uri-reference',
+  'iri',
+  'iri-reference',
+  'uuid',
+  'uri-template',
+  'json-pointer',
+  'relative-json-pointer',
+  'regex',
+]);
+
 export function configJsonSchema(): Json {
   const schema = z.toJSONSchema(ConfigFile, {
     io: 'input',
     unrepresentable: 'any',
     reused: 'inline',
+    override: ({ jsonSchema }) => {
+      if (typeof jsonSchema.format === 'string' && !STANDARD_FORMATS.has(jsonSchema.format))
+        delete jsonSchema.format;
+    },
   }) as Json;
   return {
     $schema: schema.$schema,
@@ -127,7 +159,9 @@ function table(root: Json, node: Json): string[] {
         prop.description ?? resolveRef(root, prop).node.description ?? '',
       ).replace(/\|/g, '\\|');
       const def = prop.default !== undefined ? ` Default \`${JSON.stringify(prop.default)}\`.` : '';
-      return `| \`${key}\`${required.has(key) ? ' (required)' : ''} | ${typeText(root, prop)} | ${description}${description.includes('Default') ? '' : def} |`;
+      const name = `\`${key}\`${required.has(key) ? ' (required)' : ''}`;
+      const meaning = `${description}${description.includes('Default') ? '' : def}`;
+      return `| ${name} | ${typeText(root, prop)} | ${meaning} |`;
     },
   );
   return ['| key | type | meaning |', '|---|---|---|', ...rows];

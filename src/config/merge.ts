@@ -152,7 +152,7 @@ export function matchHost(names: string[], host: string): string | null {
   );
 }
 
-const HOST_SECTIONS = ['defaults', 'kernel', 'services', 'vips'];
+const HOST_SECTIONS = ['defaults', 'kernel', 'services', 'vips', 'vrrp'];
 
 /** The base config with one host's overrides laid over it (mappings merge, lists replace). */
 export function applyHost(

@@ -2,15 +2,18 @@
  * From the validated file shape to ResolvedConfig: inheritance (real -> service ->
  * defaults -> built-in), canonical addresses, kernel-model Service and Dest objects, and
  * the rules that relate fields to each other. Each rule says why, in IPVS terms, so the
- * message teaches the fix. Pure: no I/O; positions are asked of `ref`.
+ * message teaches the fix. Pure: no I/O; positions, and whether a field was written or
+ * filled in by a default, are asked of the `Origin`.
  */
-import { ipv4MaskToPrefix } from '../ipvs/address.js';
+import { ipv4MaskToPrefix } from '../netlink/inet.js';
 import type { Dest, Family, Forwarding, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import { destId, serviceId } from '../ipvs/model.js';
-import { parseHostPort, parsePrefixed, type HostPort } from './addresses.js';
-import type { CheckConfig } from './check.js';
+import { excerpt } from './excerpt.js';
+import { type HostPort, parseEndpoint, parseHostPort, parsePrefixed } from './parse-address.js';
+import { type CheckConfig, DEFAULT_TIMEOUT_MS, needsPort as checkNeedsPort } from './check.js';
 import type { DataPath } from './diagnostics.js';
 import { formatDuration } from './duration.js';
+import { resolveVrrpSection } from './vrrp.js';
 import type { Finding } from './issues.js';
 import type {
   ResolvedConfig,
@@ -22,6 +25,7 @@ import type {
 import {
   SYSCTL_NAMES,
   type ConfigFile,
+  type CheckSetting,
   type DefaultsConfig,
   type KernelConfig,
   type RealObject,
@@ -29,7 +33,13 @@ import {
   type TunnelConfig,
 } from './schema.js';
 
-export type RefAt = (path: DataPath) => SourceRef;
+/** What resolving asks of the text the config was read from. */
+export interface Origin {
+  /** Where a path was written, for the objects built from it (messages, status). */
+  ref(path: DataPath): SourceRef;
+  /** Whether the config sets this path itself, rather than a schema default filling it in. */
+  written(path: DataPath): boolean;
+}
 
 export const BUILTIN = {
   scheduler: 'wlc',
@@ -60,7 +70,7 @@ class Findings {
   }
 }
 
-export type ResolvedBody = Omit<ResolvedConfig, 'files' | 'hash' | 'host'>;
+export type ResolvedBody = Omit<ResolvedConfig, 'files' | 'hash' | 'host' | 'declaresNoServices'>;
 
 /** "50%" as 0.5; undefined when the config says nothing. */
 function shareOf(percent: string | undefined): number | undefined {
@@ -69,31 +79,11 @@ function shareOf(percent: string | undefined): number | undefined {
 
 export function resolveConfig(
   file: ConfigFile,
-  ref: RefAt,
+  origin: Origin,
 ): { config: ResolvedBody; findings: Finding[] } {
   const out = new Findings();
-  const defaults = file.defaults ?? {};
-  const services: ResolvedService[] = [];
-  const seen = new Map<string, string>();
-  for (const [name, svc] of Object.entries(file.services ?? {})) {
-    if (svc.enabled === false) continue;
-    const resolved = resolveService(name, svc, defaults, ref, out);
-    if (!resolved) continue;
-    const id = serviceId(resolved.service);
-    const first = seen.get(id);
-    if (first !== undefined) {
-      out.error(
-        ['services', name],
-        `same virtual service as '${first}' (${id}): IPVS keeps one service per ${'fwmark' in resolved.service ? 'mark and family' : 'protocol, address and port'}, so the two would fight over it`,
-        'key',
-      );
-      continue;
-    }
-    seen.set(id, name);
-    services.push(resolved);
-  }
   const config: ResolvedBody = {
-    services,
+    services: resolveServices(file, origin, out),
     kernel: resolveKernel(file.kernel ?? {}, out),
     vips: resolveVips(file.vips ?? [], out),
     reconcile: {
@@ -104,7 +94,36 @@ export function resolveConfig(
       allowMassRemoval: file.reconcile?.allow_mass_removal ?? false,
     },
   };
-  return { config, findings: out.list };
+  const vrrp = file.vrrp && resolveVrrpSection(file.vrrp, config, file.kernel?.sync !== undefined);
+  if (vrrp) config.vrrp = vrrp.vrrp;
+  return { config, findings: vrrp ? [...out.list, ...vrrp.findings] : out.list };
+}
+
+/** The enabled services, each once: two names for one IPVS service are an error. */
+function resolveServices(file: ConfigFile, origin: Origin, out: Findings): ResolvedService[] {
+  const defaults = file.defaults ?? {};
+  const services: ResolvedService[] = [];
+  const seen = new Map<string, string>();
+  for (const [name, svc] of Object.entries(file.services ?? {})) {
+    if (svc.enabled === false) continue;
+    const resolved = resolveService(name, svc, defaults, origin, out);
+    if (!resolved) continue;
+    const id = serviceId(resolved.service);
+    const first = seen.get(id);
+    if (first !== undefined) {
+      const key = 'fwmark' in resolved.service ? 'mark and family' : 'protocol, address and port';
+      out.error(
+        ['services', name],
+        `same virtual service as '${excerpt(first)}' (${id}): IPVS keeps one service per ${key}, ` +
+          'so the two would fight over it',
+        'key',
+      );
+      continue;
+    }
+    seen.set(id, name);
+    services.push(resolved);
+  }
+  return services;
 }
 
 interface Identity {
@@ -116,7 +135,8 @@ function resolveIdentity(path: DataPath, svc: ServiceConfig, out: Findings): Ide
   if (svc.address !== undefined && svc.fwmark !== undefined) {
     out.error(
       [...path, 'fwmark'],
-      'address and fwmark exclude each other: a service is selected either by address, protocol and port or by a firewall mark',
+      'address and fwmark exclude each other: a service is selected either by address, ' +
+        'protocol and port or by a firewall mark',
       'key',
     );
     return null;
@@ -138,7 +158,7 @@ function resolveIdentity(path: DataPath, svc: ServiceConfig, out: Findings): Ide
     );
     return null;
   }
-  const parsed = parseHostPort(svc.address);
+  const parsed = parseEndpoint(svc.address);
   if ('error' in parsed) {
     out.error([...path, 'address'], parsed.error);
     return null;
@@ -146,7 +166,8 @@ function resolveIdentity(path: DataPath, svc: ServiceConfig, out: Findings): Ide
   if (svc.family !== undefined && svc.family !== parsed.family) {
     out.error(
       [...path, 'family'],
-      `family ${svc.family} contradicts the address ${svc.address}, which is ${parsed.family}; family is only for fwmark services`,
+      `family ${svc.family} contradicts the address ${excerpt(svc.address)}, which is ${parsed.family}; ` +
+        'family is only for fwmark services',
     );
   }
   return {
@@ -155,159 +176,207 @@ function resolveIdentity(path: DataPath, svc: ServiceConfig, out: Findings): Ide
   };
 }
 
+/** What the rules about one service's parts (reals, sorry server) need to know of it. */
+interface ServiceScope {
+  path: DataPath;
+  svc: ServiceConfig;
+  defaults: DefaultsConfig;
+  family: Family;
+  /** The service's port (0: all ports); null for a fwmark service. */
+  servicePort: number | null;
+  origin: Origin;
+  out: Findings;
+}
+
 function resolveService(
   name: string,
   svc: ServiceConfig,
   defaults: DefaultsConfig,
-  ref: RefAt,
+  origin: Origin,
   out: Findings,
 ): ResolvedService | null {
   const path: DataPath = ['services', name];
   const identity = resolveIdentity(path, svc, out);
   if (!identity) return null;
   const { family, key } = identity;
-  const isFwmark = 'fwmark' in key;
-  const scheduler = svc.scheduler ?? defaults.scheduler ?? BUILTIN.scheduler;
-  const flags = {
-    persistent: false,
-    onePacket: svc.ops === true,
-    sched1: false,
-    sched2: false,
-    sched3: false,
+  const scope: ServiceScope = {
+    path,
+    svc,
+    defaults,
+    family,
+    servicePort: 'fwmark' in key ? null : key.port,
+    origin,
+    out,
   };
+  const scheduler = svc.scheduler ?? defaults.scheduler ?? BUILTIN.scheduler;
+  const { sched1, sched2, sched3 } = schedulerFlags(path, svc, scheduler, out);
+  const ops = onePacket(path, svc, key, out);
+  const persistence = servicePersistence(scope, key);
+  const service = {
+    family,
+    ...key,
+    scheduler,
+    flags: { persistent: persistence !== null, onePacket: ops, sched1, sched2, sched3 },
+    timeout: persistence?.timeout ?? 0,
+    netmask: persistence?.netmask ?? hostMax(family),
+    pe: persistence?.engine ?? null,
+  } as Service;
 
+  const own = checkAt(svc.check, [...path, 'check'], scope);
+  const serviceCheck =
+    own !== undefined ? own : (checkAt(defaults.check, ['defaults', 'check'], scope) ?? null);
+  const reals = resolveReals(scope, serviceCheck);
+  serviceWarnings(path, svc, reals, out);
+  const sorry = resolveSorry(scope);
+  return {
+    name,
+    service,
+    reals,
+    check: serviceCheck,
+    quorum: resolveQuorum(path, svc, reals, sorry !== null, out),
+    sorry,
+    alpha: svc.alpha ?? false,
+    vip: resolveServiceVip(path, svc, identity, out),
+    source: origin.ref(path),
+  };
+}
+
+/** sched1..3 from scheduler_flags; a flag of another scheduler is an error. */
+function schedulerFlags(
+  path: DataPath,
+  svc: ServiceConfig,
+  scheduler: string,
+  out: Findings,
+): Pick<Service['flags'], 'sched1' | 'sched2' | 'sched3'> {
+  const flags = { sched1: false, sched2: false, sched3: false };
   for (const flag of svc.scheduler_flags ?? []) {
     const [owner, what] = flag.split('-') as [string, string];
     if (owner !== scheduler) {
       out.error(
         [...path, 'scheduler_flags'],
-        `${flag} is a flag of the ${owner} scheduler; this service uses ${scheduler}, which ignores it`,
+        `${flag} is a flag of the ${owner} scheduler; this service uses ${scheduler}, ` +
+          'which ignores it',
       );
       continue;
     }
     if (what === 'fallback') flags.sched1 = true;
     else flags.sched2 = true;
   }
-  if (svc.ops && !isFwmark && key.protocol !== 'udp') {
+  return flags;
+}
+
+/** The ops flag; one-packet scheduling is for UDP. */
+function onePacket(
+  path: DataPath,
+  svc: ServiceConfig,
+  key: Identity['key'],
+  out: Findings,
+): boolean {
+  if (svc.ops && !('fwmark' in key) && key.protocol !== 'udp') {
     out.error(
       [...path, 'ops'],
-      `one-packet scheduling (ops) is for UDP services only, as in ipvsadm: ${key.protocol.toUpperCase()} packets belong to connections and must stay on one real`,
+      'one-packet scheduling (ops) is for UDP services only, as in ipvsadm: ' +
+        `${key.protocol.toUpperCase()} packets belong to connections and must stay on one real`,
     );
   }
+  return svc.ops === true;
+}
 
+/** Persistence, and the rules that tie it to the service's protocol and port. */
+function servicePersistence(scope: ServiceScope, key: Identity['key']) {
+  const { path, svc, family, out } = scope;
   const persistence = resolvePersistence([...path, 'persistence'], svc, family, out);
-  if (persistence?.engine === 'sip' && !isFwmark && key.protocol !== 'udp') {
+  if ('fwmark' in key) return persistence;
+  if (persistence?.engine === 'sip' && key.protocol !== 'udp') {
     out.warning(
       [...path, 'persistence', 'engine'],
-      `the sip engine reads Call-IDs from SIP over UDP; on a ${key.protocol.toUpperCase()} service it never finds one and persistence falls back to the client address`,
+      `the sip engine reads Call-IDs from SIP over UDP; on a ${key.protocol.toUpperCase()} ` +
+        'service it never finds one and persistence falls back to the client address',
     );
   }
-  flags.persistent = persistence !== null;
-  if (!isFwmark && key.port === 0 && !persistence) {
+  if (key.port === 0 && !persistence) {
     out.error(
       [...path, 'address'],
-      `${svc.address} has no port (port 0: all ports), which IPVS accepts only for a persistent service (ipvsadm: "Zero port specified for non-persistent service"), so one client's connections to all ports reach the same real; add a port or persistence: true`,
+      `${excerpt(svc.address ?? '')} has no port (port 0: all ports), which IPVS accepts only for a ` +
+        'persistent service (ipvsadm: "Zero port specified for non-persistent service"), ' +
+        "so one client's connections to all ports reach the same real; " +
+        'add a port or persistence: true',
     );
   }
+  return persistence;
+}
 
-  const service: Service = {
-    family,
-    ...key,
-    scheduler,
-    flags,
-    timeout: persistence?.timeout ?? 0,
-    netmask: persistence?.netmask ?? hostMax(family),
-    pe: persistence?.engine ?? null,
-  } as Service;
-
-  const servicePort = isFwmark ? null : key.port;
-  const serviceCheck = effectiveCheck(svc.check, defaults.check, path, ['defaults']);
-  if (serviceCheck.value && serviceCheck.path)
-    checkRules(serviceCheck.path, serviceCheck.value, out);
-
+/**
+ * The reals of a service: each resolved, checked against its siblings (no twins, one port
+ * for all on a fwmark service), with the check it inherits.
+ */
+function resolveReals(scope: ServiceScope, serviceCheck: CheckConfig | null): ResolvedReal[] {
+  const { path, svc, out } = scope;
   const reals: ResolvedReal[] = [];
   const byId = new Map<string, number>();
   let fwmarkPort: { port: number; index: number } | null = null;
   const portless: string[] = [];
-  (svc.reals ?? []).forEach((entry, index) => {
+  for (const [index, entry] of (svc.reals ?? []).entries()) {
     const realPath = [...path, 'reals', index];
     const real: RealObject = typeof entry === 'string' ? { address: entry } : entry;
     const addressPath = typeof entry === 'string' ? realPath : [...realPath, 'address'];
-    const dest = resolveDest({
-      real,
-      realPath,
-      addressPath,
-      svc,
-      defaults,
-      path,
-      family,
-      servicePort,
-      out,
-    });
-    if (!dest) return;
-    if (isFwmark) {
-      const port = dest.port;
-      if (fwmarkPort === null) fwmarkPort = { port, index };
-      else if (fwmarkPort.port !== port) {
-        out.error(
-          addressPath,
-          `the reals of a fwmark service carry no port or one port for all: reals[${fwmarkPort.index}] has ${fwmarkPort.port === 0 ? 'none' : `port ${fwmarkPort.port}`}, this one ${port === 0 ? 'none' : `port ${port}`}, so a client's ports would change with the real it lands on`,
-        );
-      }
+    const dest = resolveDest(scope, { real, realPath, addressPath });
+    if (!dest) continue;
+    if (scope.servicePort === null) {
+      if (fwmarkPort === null) fwmarkPort = { port: dest.port, index };
+      else if (fwmarkPort.port !== dest.port)
+        out.error(addressPath, fwmarkPortMismatch(fwmarkPort, dest.port));
     }
     const id = destId(dest);
     const twin = byId.get(id);
     if (twin !== undefined) {
       out.error(
         addressPath,
-        `${id} is listed twice (reals[${twin}] and reals[${index}]): IPVS keys reals by address and port`,
+        `${id} is listed twice (reals[${twin}] and reals[${index}]): ` +
+          'IPVS keys reals by address and port',
       );
-      return;
+      continue;
     }
     byId.set(id, index);
-    const check = effectiveCheck(
-      real.check,
-      svc.check ?? defaults.check,
-      realPath,
-      svc.check !== undefined ? path : ['defaults'],
-    );
-    if (real.check && check.path) checkRules(check.path, real.check as CheckConfig, out);
-    if (check.value && needsPort(check.value, dest)) {
-      if (real.check)
+    const own = checkAt(real.check, [...realPath, 'check'], scope);
+    const check = own === undefined ? serviceCheck : own;
+    if (check && needsPort(check, dest)) {
+      if (own)
         out.error(
           [...realPath, 'check'],
-          `a ${check.value.type} check needs a port, and real ${dest.address} has none (fwmark or all-ports service): set check.port`,
+          `a ${check.type} check needs a port, and real ${dest.address} has none ` +
+            '(fwmark or all-ports service): set check.port',
           'key',
         );
       else portless.push(dest.address);
     }
-    reals.push({ id, dest, check: check.value, source: ref(realPath) });
-  });
-
-  if (portless.length > 0 && serviceCheck.value) {
-    const where = svc.check !== undefined ? [...path, 'check'] : path;
-    const from = svc.check !== undefined ? '' : ' (inherited from defaults)';
-    const more = portless.length > 1 ? ` and ${portless.length - 1} more` : '';
-    out.error(
-      where,
-      `a ${serviceCheck.value.type} check${from} needs a port, and real ${portless[0]}${more} has none (fwmark or all-ports service): set check.port`,
-      'key',
-    );
+    reals.push({ id, dest, check, source: scope.origin.ref(realPath) });
   }
-  serviceWarnings(path, svc, reals, out);
-  const sorry = resolveSorry(path, svc, defaults, family, servicePort, out);
-  const quorum = resolveQuorum(path, svc, reals, sorry !== null, out);
-  return {
-    name,
-    service,
-    reals,
-    check: serviceCheck.value,
-    quorum,
-    sorry,
-    alpha: svc.alpha ?? false,
-    vip: resolveServiceVip(path, svc, identity, out),
-    source: ref(path),
-  };
+  if (portless.length > 0 && serviceCheck) portlessCheck(scope, serviceCheck, portless);
+  return reals;
+}
+
+function fwmarkPortMismatch(first: { port: number; index: number }, port: number): string {
+  const shown = (p: number) => (p === 0 ? 'none' : `port ${p}`);
+  return (
+    'the reals of a fwmark service carry no port or one port for all: ' +
+    `reals[${first.index}] has ${shown(first.port)}, this one ${shown(port)}, ` +
+    "so a client's ports would change with the real it lands on"
+  );
+}
+
+/** One error for every real that inherits a port-needing check but has no port. */
+function portlessCheck(scope: ServiceScope, check: CheckConfig, portless: string[]): void {
+  const { path, svc, out } = scope;
+  const where = svc.check !== undefined ? [...path, 'check'] : path;
+  const from = svc.check !== undefined ? '' : ' (inherited from defaults)';
+  const more = portless.length > 1 ? ` and ${portless.length - 1} more` : '';
+  out.error(
+    where,
+    `a ${check.type} check${from} needs a port, and real ${portless[0]}${more} has none ` +
+      '(fwmark or all-ports service): set check.port',
+    'key',
+  );
 }
 
 function resolvePersistence(
@@ -325,14 +394,15 @@ function resolvePersistence(
     if (family === 'ipv6')
       out.error(
         [...path, 'netmask'],
-        `an IPv6 service takes a prefix length (netmask: 64), not a mask like ${p.netmask}`,
+        `an IPv6 service takes a prefix length (netmask: 64), not a mask like ${excerpt(p.netmask)}`,
       );
     else {
       const prefix = ipv4MaskToPrefix(p.netmask);
       if (prefix === null)
         out.error(
           [...path, 'netmask'],
-          `${p.netmask} is not an IPv4 netmask: write contiguous ones like 255.255.255.0, or a prefix length (24)`,
+          `${excerpt(p.netmask)} is not an IPv4 netmask: write contiguous ones like ` +
+            '255.255.255.0, or a prefix length (24)',
         );
       else netmask = prefix;
     }
@@ -364,47 +434,36 @@ function inherit<K extends keyof RealObject>(
   return { value: undefined as RealObject[K], path: null };
 }
 
-interface DestInput {
+/** One real as written, and where. */
+interface RealInput {
   real: RealObject;
   realPath: DataPath;
+  /** The real's address text: the list item itself for the shorthand, else its address key. */
   addressPath: DataPath;
-  svc: ServiceConfig;
-  defaults: DefaultsConfig;
-  path: DataPath;
-  family: Family;
-  servicePort: number | null;
-  out: Findings;
 }
 
-function resolveDest(input: DestInput): Dest | null {
-  const { real, realPath, addressPath, svc, defaults, path, family, servicePort, out } = input;
-  const parsed = parseHostPort(real.address);
+function resolveDest(scope: ServiceScope, input: RealInput): Dest | null {
+  const { svc, defaults, path, family, servicePort, out } = scope;
+  const { real, realPath, addressPath } = input;
+  const inherited = <K extends keyof RealObject>(field: K) =>
+    inherit(field, real, realPath, svc, path, defaults);
+  const parsed = parseEndpoint(real.address);
   if ('error' in parsed) {
     out.error(addressPath, parsed.error);
     return null;
   }
-  const forwarding = (inherit('forwarding', real, realPath, svc, path, defaults).value ??
-    BUILTIN.forwarding) as Forwarding;
+  const forwarding = (inherited('forwarding').value ?? BUILTIN.forwarding) as Forwarding;
   const port = destPort(parsed, forwarding, servicePort, addressPath, real.address, out);
   if (parsed.family !== family && forwarding !== 'tun') {
     out.error(
       addressPath,
-      `${real.address} is ${parsed.family} but the service is ${family}: IPVS reaches a real of the other family only through a tunnel (forwarding: tun); ${FORWARDING_NAME[forwarding]} cannot cross families`,
+      `${excerpt(real.address)} is ${parsed.family} but the service is ${family}: IPVS reaches a real ` +
+        'of the other family only through a tunnel (forwarding: tun); ' +
+        `${FORWARDING_NAME[forwarding]} cannot cross families`,
     );
   }
-  const upper = inherit('upper', real, realPath, svc, path, defaults);
-  const lower = inherit('lower', real, realPath, svc, path, defaults);
-  const upperValue = upper.value ?? 0;
-  const lowerValue = lower.value ?? 0;
-  if (lowerValue > upperValue && lower.path) {
-    out.error(
-      lower.path,
-      upperValue === 0
-        ? `lower threshold ${lowerValue} without an upper threshold: the kernel refuses lower > upper (0 = no limit), and a lower threshold only matters after the upper one was reached; set upper too`
-        : `lower threshold ${lowerValue} is above upper threshold ${upperValue}: a real stopped at ${upperValue} connections resumes below ${lowerValue}, which it is already under; the kernel refuses it (ERANGE)`,
-    );
-  }
-  const tunnel = inherit('tunnel', real, realPath, svc, path, defaults);
+  const { upper, lower } = thresholds(inherited('upper'), inherited('lower'), out);
+  const tunnel = inherited('tunnel');
   if (tunnel.value && tunnel.path && forwarding !== 'tun' && tunnel.path[0] !== 'defaults') {
     out.error(
       tunnel.path,
@@ -418,13 +477,36 @@ function resolveDest(input: DestInput): Dest | null {
     port,
     family: parsed.family,
     forwarding,
-    weight: inherit('weight', real, realPath, svc, path, defaults).value ?? BUILTIN.weight,
-    upperThreshold: upperValue,
-    lowerThreshold: lowerValue,
+    weight: inherited('weight').value ?? BUILTIN.weight,
+    upperThreshold: upper,
+    lowerThreshold: lower,
     tunnelType: tun?.type ?? 'ipip',
     tunnelPort: tun?.port ?? 0,
     tunnelFlags: { csum: tun?.checksum === 'csum', remcsum: tun?.checksum === 'remcsum' },
   };
+}
+
+/** Connection thresholds (0 = no limit); the kernel refuses lower > upper. */
+function thresholds(
+  upper: Inherited<number | undefined>,
+  lower: Inherited<number | undefined>,
+  out: Findings,
+): { upper: number; lower: number } {
+  const upperValue = upper.value ?? 0;
+  const lowerValue = lower.value ?? 0;
+  if (lowerValue > upperValue && lower.path) {
+    out.error(
+      lower.path,
+      upperValue === 0
+        ? `lower threshold ${lowerValue} without an upper threshold: the kernel refuses ` +
+            'lower > upper (0 = no limit), and a lower threshold only matters after the upper ' +
+            'one was reached; set upper too'
+        : `lower threshold ${lowerValue} is above upper threshold ${upperValue}: a real stopped ` +
+            `at ${upperValue} connections resumes below ${lowerValue}, which it is already ` +
+            'under; the kernel refuses it (ERANGE)',
+    );
+  }
+  return { upper: upperValue, lower: lowerValue };
 }
 
 function destPort(
@@ -441,7 +523,9 @@ function destPort(
     if (mapsPorts && parsed.port !== null && parsed.port !== 0) {
       out.error(
         at,
-        `${FORWARDING_NAME[forwarding]} forwarding cannot map ports: the real receives the packet's own destination port, so ${text} cannot be honoured; drop the port or use nat`,
+        `${FORWARDING_NAME[forwarding]} forwarding cannot map ports: the real receives the ` +
+          `packet's own destination port, so ${excerpt(text)} cannot be honoured; ` +
+          'drop the port or use nat',
       );
       return 0;
     }
@@ -452,7 +536,9 @@ function destPort(
     const served = servicePort === 0 ? 'every port of the service' : `port ${servicePort}`;
     out.error(
       at,
-      `${FORWARDING_NAME[forwarding]} forwarding cannot map ports: the real keeps the destination port of the packet, so ${text} cannot serve ${served}; drop the port or use nat`,
+      `${FORWARDING_NAME[forwarding]} forwarding cannot map ports: the real keeps the ` +
+        `destination port of the packet, so ${excerpt(text)} cannot serve ${served}; ` +
+        'drop the port or use nat',
     );
     return servicePort;
   }
@@ -484,47 +570,53 @@ function tunnelRules(
   return t;
 }
 
-/** The check in force: own (false = none), else inherited. Path: where the check object was written. */
-function effectiveCheck(
-  own: CheckConfig | false | undefined,
-  inherited: CheckConfig | false | undefined,
-  ownerPath: DataPath,
-  inheritedOwner: DataPath,
-): Inherited<CheckConfig | null> {
-  if (own === false) return { value: null, path: [...ownerPath, 'check'] };
-  if (own !== undefined) return { value: own, path: [...ownerPath, 'check'] };
-  if (inherited === false || inherited === undefined) return { value: null, path: null };
-  return { value: inherited, path: [...inheritedOwner, 'check'] };
+/**
+ * A check setting written at `at`, its rules applied: undefined when there is none (the
+ * owner inherits), null for `check: false` (switched off), else the check in force.
+ */
+function checkAt(
+  setting: CheckSetting | undefined,
+  at: DataPath,
+  scope: ServiceScope,
+): CheckConfig | null | undefined {
+  if (setting === undefined || setting === false) return setting === false ? null : undefined;
+  const { out } = scope;
+  if (setting.address !== undefined && 'error' in parseHostPort(setting.address)) {
+    out.error([...at, 'address'], `'${excerpt(setting.address)}' is not an IP address to check`);
+  }
+  return capTimeout(setting, at, scope);
 }
 
-function checkRules(path: DataPath, check: CheckConfig, out: Findings): void {
-  if (check.timeout >= check.interval) {
-    out.error(
-      [...path, 'timeout'],
-      `timeout ${formatDuration(check.timeout)} is not shorter than interval ${formatDuration(check.interval)}: one check must end before the next begins`,
-    );
-  }
-  if (check.address !== undefined && 'error' in parseHostPort(check.address)) {
-    out.error([...path, 'address'], `'${check.address}' is not an IP address to check`);
-  }
+/**
+ * Checks of a real start one interval apart, so one may take at most the interval. People
+ * used to keepalived write connect_timeout equal to delay_loop (keepalived starts the next
+ * check only after the last one ends): such a timeout is taken, capped at the interval,
+ * with a warning. A timeout left out is already at most the interval (check.ts).
+ */
+function capTimeout(check: CheckConfig, at: DataPath, scope: ServiceScope): CheckConfig {
+  const timeoutPath = [...at, 'timeout'];
+  if (check.timeout < check.interval || !scope.origin.written(timeoutPath)) return check;
+  const interval = formatDuration(check.interval);
+  scope.out.warning(
+    timeoutPath,
+    `timeout ${formatDuration(check.timeout)} is not shorter than interval ${interval}: ` +
+      `a check must end before the next one starts, so lvsd caps it at ${interval}; ` +
+      `leave timeout out to get ${formatDuration(DEFAULT_TIMEOUT_MS)} or the interval, ` +
+      'whichever is shorter',
+  );
+  return { ...check, timeout: check.interval };
 }
 
 /** Checks that connect somewhere need a port: the check's own, else the real's. */
 function needsPort(check: CheckConfig, dest: Dest): boolean {
-  return check.type !== 'exec' && check.port === undefined && dest.port === 0;
+  return checkNeedsPort(check) && dest.port === 0;
 }
 
-function resolveSorry(
-  path: DataPath,
-  svc: ServiceConfig,
-  defaults: DefaultsConfig,
-  family: Family,
-  servicePort: number | null,
-  out: Findings,
-): Dest | null {
+function resolveSorry(scope: ServiceScope): Dest | null {
+  const { path, svc, defaults, family, servicePort, out } = scope;
   if (svc.sorry_server === undefined) return null;
   const at = [...path, 'sorry_server'];
-  const parsed = parseHostPort(svc.sorry_server);
+  const parsed = parseEndpoint(svc.sorry_server);
   if ('error' in parsed) {
     out.error(at, parsed.error);
     return null;
@@ -534,7 +626,8 @@ function resolveSorry(
   if (parsed.family !== family && forwarding !== 'tun')
     out.error(
       at,
-      `the sorry server ${svc.sorry_server} is ${parsed.family} but the service is ${family}; ${FORWARDING_NAME[forwarding]} cannot cross families`,
+      `the sorry server ${excerpt(svc.sorry_server)} is ${parsed.family} but the service is ${family}; ` +
+        `${FORWARDING_NAME[forwarding]} cannot cross families`,
     );
   const tunnel = forwarding === 'tun' ? (svc.tunnel ?? defaults.tunnel) : undefined;
   return {
@@ -572,7 +665,8 @@ function resolveQuorum(
   if (svc.quorum > total)
     out.warning(
       [...path, 'quorum'],
-      `quorum ${svc.quorum} is above the sum of all weights (${total}): it can never be met, so the service always counts as below quorum`,
+      `quorum ${svc.quorum} is above the sum of all weights (${total}): it can never be met, ` +
+        'so the service always counts as below quorum',
     );
   if (hysteresis >= svc.quorum)
     out.warning(
@@ -667,7 +761,8 @@ function resolveSync(sync: NonNullable<KernelConfig['sync']>, out: Findings): Sy
     if (twin !== undefined) {
       out.error(
         [...at, 'state'],
-        `a second ${d.state} daemon (the first is kernel.sync[${twin}]): the kernel runs at most one master and one backup`,
+        `a second ${d.state} daemon (the first is kernel.sync[${twin}]): ` +
+          'the kernel runs at most one master and one backup',
       );
       return [];
     }
@@ -679,12 +774,13 @@ function resolveSync(sync: NonNullable<KernelConfig['sync']>, out: Findings): Sy
       if ('error' in group || group.port !== null)
         out.error(
           [...at, 'mcast_group'],
-          `'${d.mcast_group}' is not a multicast group address (224.0.0.81, ff02::1:2)`,
+          `'${excerpt(d.mcast_group)}' is not a multicast group address (224.0.0.81, ff02::1:2)`,
         );
       else if (!isMulticast(group.address, group.family))
         out.error(
           [...at, 'mcast_group'],
-          `${d.mcast_group} is not a multicast address (224.0.0.0/4 or ff00::/8): sync messages are multicast`,
+          `${excerpt(d.mcast_group)} is not a multicast address (224.0.0.0/4 or ff00::/8): ` +
+            'sync messages are multicast',
         );
       else daemon.mcastGroup = group.address;
     }
@@ -715,7 +811,8 @@ function resolveVips(vips: NonNullable<ConfigFile['vips']>, out: Findings): Reso
     if (twin !== undefined) {
       out.error(
         ['vips', i],
-        `${parsed.address} on ${vip.interface} is listed twice (vips[${twin}] and vips[${i}])`,
+        `${excerpt(parsed.address)} on ${excerpt(vip.interface)} is listed twice ` +
+          `(vips[${twin}] and vips[${i}])`,
       );
       return [];
     }

@@ -5,6 +5,7 @@
  */
 import type { Dest, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import type { CheckConfig } from './check.js';
+import type { ResolvedVrrp } from './vrrp.js';
 
 /** Where a thing was declared, for messages. */
 export interface SourceRef {
@@ -55,6 +56,14 @@ export interface ResolvedConfig {
   hash: string;
   /** The `hosts:` entry applied, or null. */
   host: string | null;
+  /**
+   * The config declares no service: an empty file, only comments, no `services` or an
+   * empty one, or every service `enabled: false`. Applying it removes every service lvsd
+   * manages, which is also what an emptied or truncated file would do, so the loader warns
+   * (diagnostic code 'no-services') and a removal guard can refuse it unless forced.
+   * The loader always sets it; optional only so that configs built by hand (tests) need not.
+   */
+  declaresNoServices?: boolean;
   services: ResolvedService[];
   kernel: {
     /** Only the timeouts the config sets; absent = leave them alone. */
@@ -77,4 +86,6 @@ export interface ResolvedConfig {
     /** The guard against mass removal is off (the operator's explicit word). */
     allowMassRemoval: boolean;
   };
+  /** VRRP instances (the `vrrp:` section); absent when the config has none. */
+  vrrp?: ResolvedVrrp;
 }

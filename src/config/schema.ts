@@ -1,7 +1,7 @@
 /**
  * The shape of an lvsd config file, as zod schemas. Structure only: what may appear where
  * and of which type. Rules that relate fields to each other (DR cannot map ports, lower <=
- * upper, ...) live in rules.ts, where they can name the objects they concern.
+ * upper, ...) live in resolve.ts, where they can name the objects they concern.
  *
  * Service and real fields have no zod defaults on purpose: a field left out inherits from
  * the service, then from `defaults:`, then from the built-in default (resolve.ts), and a
@@ -10,27 +10,16 @@
  * (json-schema.ts); the descriptions here are the user documentation.
  */
 import { z } from 'zod';
+import { KNOWN_SCHEDULERS } from '../ipvs/constants.js';
 import { CheckConfig } from './check.js';
 import { Duration } from './duration.js';
+import { VrrpConfig, VrrpOverride } from './vrrp.js';
 
 /** Every object is strict: a typo must not pass silently (issues.ts adds "did you mean"). */
 const strict = z.strictObject;
 
-export const SCHEDULERS = [
-  'rr',
-  'wrr',
-  'lc',
-  'wlc',
-  'lblc',
-  'lblcr',
-  'dh',
-  'sh',
-  'sed',
-  'nq',
-  'fo',
-  'ovf',
-  'mh',
-] as const;
+/** The schedulers a stock kernel ships (src/ipvs/constants.ts). */
+export const SCHEDULERS = KNOWN_SCHEDULERS;
 export const SCHEDULER_FLAGS = ['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'] as const;
 
 /** A duration that the kernel keeps in whole seconds; the parsed value is seconds. */
@@ -72,7 +61,8 @@ const Lower = Threshold.describe(
 export const Forwarding = z
   .enum(['nat', 'dr', 'tun'])
   .describe(
-    'Forwarding method: nat (masquerading, ipvsadm -m), dr (direct routing, -g) or tun (IP tunnelling, -i). Default dr, as ipvsadm.',
+    'Forwarding method: nat (masquerading, ipvsadm -m), dr (direct routing, -g) ' +
+      'or tun (IP tunnelling, -i). Default dr, as ipvsadm.',
   );
 
 export const Tunnel = strict({
@@ -137,7 +127,8 @@ export const Persistence = z
         .union([z.string(), z.number().int().min(0).max(128)])
         .optional()
         .describe(
-          'Group clients by network: an IPv4 mask (255.255.255.0) or a prefix length (24; IPv6: 64). Default: one address.',
+          'Group clients by network: an IPv4 mask (255.255.255.0) or a prefix length ' +
+            '(24; IPv6: 64). Default: one address.',
         ),
       engine: z
         .enum(['sip'])
@@ -175,7 +166,8 @@ export const ServiceConfig = strict({
     .string()
     .optional()
     .describe(
-      'Virtual address and port: 10.0.0.1:80, "[2001:db8::1]:80". No port (or :0) = all ports, which needs persistence.',
+      'Virtual address and port: 10.0.0.1:80, "[2001:db8::1]:80". ' +
+        'No port (or :0) = all ports, which needs persistence.',
     ),
   protocol: z
     .enum(['tcp', 'udp', 'sctp'])
@@ -377,13 +369,15 @@ export const ReconcileConfig = strict({
     .regex(/^(100|[1-9]?[0-9])%$/, 'a share from 0% to 100%, such as 50%')
     .optional()
     .describe(
-      'The largest share of the managed services one change may remove; removing every one is refused too. Default 50%.',
+      'The largest share of the managed services one change may remove; removing every one is refused ' +
+        'too. Default 50%.',
     ),
   allow_mass_removal: z
     .boolean()
     .optional()
     .describe(
-      'Let the daemon apply a change that removes more than max_removal, or every service (say so for one reload, then remove it).',
+      'Let the daemon apply a change that removes more than max_removal, or every service (say so for one ' +
+        'reload, then remove it).',
     ),
 });
 
@@ -394,9 +388,11 @@ export const HostOverride = strict({
     .record(z.string(), ServiceConfig)
     .optional()
     .describe(
-      'Per-service fields for this host (merged over the base; lists replace); a new name adds a service; enabled: false drops one.',
+      'Per-service fields for this host (merged over the base; lists replace); ' +
+        'a new name adds a service; enabled: false drops one.',
     ),
   vips: z.array(ExtraVip).optional().describe('Replaces the top-level vips for this host.'),
+  vrrp: VrrpOverride.optional(),
 }).describe("A host's overrides, merged over the base config when lvsd runs on that host.");
 
 export const ConfigFile = strict({
@@ -411,6 +407,7 @@ export const ConfigFile = strict({
     .optional()
     .describe("Extra addresses lvsd holds besides services' own vip."),
   reconcile: ReconcileConfig.optional(),
+  vrrp: VrrpConfig.optional(),
   hosts: z
     .record(z.string(), HostOverride)
     .optional()

@@ -3,9 +3,10 @@
  *
  * Two paths, one result. The fast path (yaml-fast.ts) reads the plain subset of YAML
  * without positions; the `yaml` path builds a Document, which knows every node's range.
- * A file is read by the fast path when it can be; positions are needed only when there is
- * something to report, and then the Document is built once, lazily, by locate(). Files
- * outside the subset, and files with syntax errors, go through `yaml` from the start.
+ * A file is read by the fast path when it can be. Positions are needed only when there is
+ * something to report: then locate() reads the text once more with the fast reader's
+ * PositionMap (lazily, once per file). Files outside the subset, and files with syntax
+ * errors, go through `yaml` from the start, and locate() walks their Document.
  */
 import {
   isAlias,
@@ -20,6 +21,7 @@ import {
   type Pair,
 } from 'yaml';
 import type { DataPath, Diagnostic } from './diagnostics.js';
+import { excerpt } from './excerpt.js';
 import {
   fastParseYaml,
   fastParseYamlWithPositions,
@@ -188,7 +190,7 @@ export function readSource(file: string, text: string, parser: ParserChoice = 'a
           line,
           column: col,
           path: '',
-          message: `YAML: ${(err as Error).message}`,
+          message: `YAML: ${excerpt((err as Error).message, MESSAGE_CHARS)}`,
         },
       ],
     };
@@ -216,10 +218,13 @@ function badMergeKey(doc: Document): number | undefined {
   return found;
 }
 
+/** yaml's messages may quote the text (an alias, a tag): they are cut like values, only later. */
+const MESSAGE_CHARS = 200;
+
 /** yaml's message, plus the hint people need most: an IPv6 address with a port must be quoted. */
 function syntaxMessage(message: string, text: string, line: number): string {
   const sourceLine = text.split('\n')[line - 1] ?? '';
-  const base = `YAML syntax: ${message.split('\n')[0]}`;
+  const base = `YAML syntax: ${excerpt(message.split('\n')[0] ?? '', MESSAGE_CHARS)}`;
   if (/\[[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\]:\d+/.test(sourceLine)) {
     return `${base} (quote an IPv6 address with a port: "[2001:db8::1]:80"; unquoted, [ starts a YAML list)`;
   }

@@ -1,7 +1,7 @@
 /**
  * "Did you mean": the closest known word to a typo, by optimal string alignment distance
  * (Levenshtein plus transpositions, so 'shceduler' is one edit from 'scheduler').
- * Nothing kept depends on offers this, and it is a dozen lines.
+ * No dependency lvsd keeps offers this, and it is short.
  */
 
 export function editDistance(a: string, b: string): number {
@@ -29,6 +29,7 @@ export function editDistance(a: string, b: string): number {
 /** The closest candidate within a distance that still reads as a typo, or null. */
 export function closest(word: string, candidates: readonly string[]): string | null {
   const lower = word.toLowerCase();
+  const limit = Math.max(1, Math.floor(word.length / 3));
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
@@ -37,13 +38,15 @@ export function closest(word: string, candidates: readonly string[]): string | n
     const extends_ =
       Math.min(lower.length, other.length) >= 4 &&
       (lower.startsWith(other) || other.startsWith(lower));
+    // The distance is at least the difference in length: past the limit it need not be
+    // computed, which keeps a huge value (its table would be length x length) cheap.
+    if (!extends_ && Math.abs(lower.length - other.length) > limit) continue;
     const distance = extends_ ? 1 : editDistance(lower, other);
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
     }
   }
-  const limit = Math.max(1, Math.floor(word.length / 3));
   return best !== null && bestDistance <= limit ? best : null;
 }
 

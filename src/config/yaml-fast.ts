@@ -8,9 +8,12 @@
  * Why by hand: `yaml` builds a full Document (about 2 s for a 5000-service file, and its
  * CST parser alone takes 1.3 s), while lvsd reloads such files on every change. Values
  * must be exactly what `yaml.parse` returns (YAML 1.2 core schema); the test suite checks
- * that on every example and on generated and mutated documents. Source positions are not
- * kept here: they are needed only when there is something to report, and then source.ts
- * asks `yaml` for them.
+ * that on every example and on generated and mutated documents.
+ *
+ * Positions: fastParseYaml() keeps none, which is the load path. Positions are needed
+ * only when there is something to report; then source.ts reads the text again with
+ * fastParseYamlWithPositions(), which records where each key, value and item starts in a
+ * PositionMap, placed as `yaml` would place them, so both paths report the same column.
  */
 
 class OutsideSubset extends Error {}
@@ -388,6 +391,12 @@ function quotedValue(s: string, start: number, end: number): string {
   return s[start] === "'" ? inner.replace(/''/g, "'") : inner;
 }
 
+/**
+ * YAML allows the ':' of an implicit key at most 1024 characters after the key starts;
+ * `yaml` reports a longer key as an error, so the fast reader steps aside for it.
+ */
+const MAX_KEY_CHARS = 1024;
+
 function splitKey(content: string): { key: string; rest: string; restOffset: number } {
   const first = content[0] as string;
   if (first === '"' || first === "'") {
@@ -396,11 +405,12 @@ function splitKey(content: string): { key: string; rest: string; restOffset: num
     const match = /^ *:(?= |$)/.exec(content.slice(end));
     if (!match) bail();
     const restOffset = end + (match as RegExpExecArray)[0].length;
+    if (restOffset - 1 > MAX_KEY_CHARS) bail();
     return { key: quotedValue(content, 0, end), rest: content.slice(restOffset), restOffset };
   }
   if (!plainStartOk(content, 0, false)) bail();
   const colon = keyColon(content);
-  if (colon === -1) bail();
+  if (colon === -1 || colon > MAX_KEY_CHARS) bail();
   const keyText = content.slice(0, colon).trimEnd();
   if (keyText === '') bail();
   return {

@@ -2,8 +2,17 @@
  * The config loader as the daemon wants it: diagnostics formatted one per line
  * ("file:line:col: error: path: message"), the same text `lvsd validate` prints.
  */
-import { formatDiagnostics, loadConfig } from '../config/index.js';
-import type { LoadOutcome } from './ports.js';
+import { loadConfig } from '../config/index.js';
+import { formatDiagnostics } from '../config/diagnostics.js';
+import type { ResolvedConfig } from '../config/resolved.js';
+
+/** A config load, its diagnostics already formatted for people ("file:line: field: message"). */
+export type LoadOutcome =
+  | { ok: true; config: ResolvedConfig; warnings: string[] }
+  | { ok: false; errors: string[]; warnings: string[] };
+
+/** What the daemon loads its config with (loadConfigOutcome in production; tests pass their own). */
+export type ConfigLoader = (path: string) => Promise<LoadOutcome>;
 
 export async function loadConfigOutcome(path: string, host?: string): Promise<LoadOutcome> {
   const result = await loadConfig(path, host ? { host } : {});

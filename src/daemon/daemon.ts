@@ -4,59 +4,91 @@
  *
  * Passes are triggered by: start, a config reload, a batch of health transitions, the
  * drift timer (someone ran `ipvsadm -d`), a drain waiting for connections to end, and a
- * retry after a failed write. Every pass goes through src/reconcile (read, plan, apply,
+ * retry after a failed write. Every pass goes through the Reconciler (read, plan, apply,
  * save state): the daemon never writes to the kernel by itself. Triggers that arrive
  * during a pass are merged into one follow-up pass (CoalescingRunner).
  *
- * A pass triggered by health alone is scoped to the services its batches named: only those
- * are read, planned and applied (reconcile's `scope`), so a decision reaches the kernel in
- * milliseconds on a 10k-real table rather than after a whole dump. Any other trigger
- * coalesced with it (start, reload, drift, drain, retry) makes it a full pass, and only
- * full passes, which read everything, put off the next drift check.
+ * A pass triggered by health batches or reloads alone is scoped to the services they
+ * named: a health batch names the services whose reals changed, a reload the services it
+ * added or edited (reload-scope.ts). Only those are read, planned and applied, so a
+ * decision reaches the kernel in milliseconds on a 10k-real table and a one-line edit
+ * costs one service's read, not a whole dump. A reload that removes a service or changes
+ * kernel settings, VIPs or the policy, and any other trigger (start, drift, drain, retry,
+ * SIGHUP without a change), makes a full pass; only full passes, which read everything,
+ * put off the next drift check.
+ *
+ * What happens when a real fails (src/health/manager.ts has the first half: check result,
+ * rise/fall, transition, batch):
+ * - startInner() subscribed to the HealthManager (`health`): each 'changes' batch goes to
+ *   noteHealthBatch(), which adds the services it names to the next pass's scope, and to
+ *   requestPass('health'); 'result' and 'transition' events only feed the metrics.
+ * - runPass() (one at a time, CoalescingRunner) takes that scope (takeScope) and calls
+ *   desiredState(config of those services, health.snapshot()): the failed real is left
+ *   out, or kept at weight 0 with `on_failure: inhibit` (src/reconcile/desired.ts).
+ * - Reconciler.pass() reads those services, plan()s (a real with connections and a drain time
+ *   goes to weight 0 and is deleted once they end; otherwise it is deleted now) and
+ *   applyPlan()s: the IpvsClient's execute() is the kernel write.
  *
  * An invalid config is logged with all its errors and ignored: the last good config stays
- * in force and no pass runs for it. Stopping leaves the kernel table in place (traffic keeps
+ * in force and no pass runs for it. So is a valid one whose pass the guard against mass
+ * removal refuses (it is put back). Stopping leaves the kernel table in place (traffic keeps
  * flowing while lvsd restarts); `cleanupOnExit` removes what lvsd owns and nothing else.
  */
 import type { ResolvedConfig } from '../config/resolved.js';
+import { liveWeightsFrom } from '../health/live.js';
+import type { CheckResultEvent, HealthChanges, HealthManager } from '../health/manager.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import type { IpvsInfo, IpvsTable } from '../ipvs/model.js';
 import type { DesiredState, Plan, PlanStep, WaitingDrain } from '../reconcile/types.js';
-import { reconcilePolicy } from '../reconcile/desired.js';
+import { desiredState, reconcilePolicy } from '../reconcile/desired.js';
 import type { MassRemoval } from '../reconcile/guard.js';
 import { Reconciler } from '../reconcile/reconciler.js';
+import { type SyncRole, withSyncRole } from '../reconcile/sync-role.js';
 import { StateStore } from '../reconcile/state.js';
 import { systemHostPorts, type HostPorts } from '../reconcile/system-ports.js';
 import { PhaseTimer } from '../util/timings.js';
 import type { Logger } from '../util/log.js';
+import type { ConfigLoader } from './config-loader.js';
 import { driftSteps, scopedAim, type Aim } from './drift.js';
 import { DaemonMetrics } from './metrics.js';
-import type {
-  CheckResultEvent,
-  ConfigLoader,
-  DesiredFunction,
-  HealthBatch,
-  HealthView,
-  HealthSource,
-} from './ports.js';
 import { CoalescingRunner, Debouncer } from './serial.js';
-import { buildServices, type DaemonStatus, type PassRecord, type ReloadRecord } from './status.js';
+import {
+  buildServices,
+  healthDetails,
+  type DaemonStatus,
+  type PassRecord,
+  type ReloadRecord,
+} from './status.js';
 import { RecordingClient } from './recording-client.js';
+import { reloadScope } from './reload-scope.js';
 import { ConfigWatcher } from './watch.js';
 
-export type Trigger = 'start' | 'reload' | 'health' | 'drift' | 'drain' | 'retry';
+export type Trigger = 'start' | 'reload' | 'health' | 'vrrp' | 'drift' | 'drain' | 'retry';
 export type ReloadReason = 'watch' | 'signal' | 'manual';
 
 /** Most specific first: a pass triggered by a reload and a drift tick is labelled a reload. */
-const TRIGGER_ORDER: readonly Trigger[] = ['start', 'reload', 'health', 'drain', 'retry', 'drift'];
+const TRIGGER_ORDER: readonly Trigger[] = [
+  'start',
+  'reload',
+  'health',
+  'vrrp',
+  'drain',
+  'retry',
+  'drift',
+];
 
-export interface DaemonOptions<Snapshot> {
+export interface DaemonOptions {
   configPath: string;
   load: ConfigLoader;
   client: IpvsClient;
-  health: HealthSource<Snapshot>;
-  desired: DesiredFunction<Snapshot>;
-  healthView: HealthView<Snapshot>;
+  /**
+   * The health checks: the daemon hands it every config it adopts, turns each of its
+   * 'changes' batches into a pass and reads its snapshot() there (tests drive a real one
+   * with scripted checkers and manual timers).
+   */
+  health: HealthManager;
+  /** The VRRP side (src/vrrp): follows each config the daemon adopts; its role steers the sync daemon. */
+  vrrp?: VrrpSide | null;
   logger: Logger;
   /** lvsd's state file directory (owned services, drains). */
   stateDir: string;
@@ -97,6 +129,12 @@ export class ConfigRejectedError extends Error {
   }
 }
 
+/** What the daemon needs of the VRRP side (src/vrrp/service.ts's VrrpService in lvsd run). */
+export interface VrrpSide {
+  update(vrrp: ResolvedConfig['vrrp']): Promise<void>;
+  syncRole(): SyncRole | null;
+}
+
 /** A pass the guard against mass removal refused: nothing was written. */
 export class RemovalRefusedError extends Error {
   override readonly name = 'RemovalRefusedError';
@@ -111,7 +149,7 @@ export class NotReadyError extends Error {
   override readonly name = 'NotReadyError';
 }
 
-export class Daemon<Snapshot> {
+export class Daemon {
   readonly metrics: DaemonMetrics;
   private config: ResolvedConfig | null = null;
   private configLoadedAt = 0;
@@ -120,10 +158,11 @@ export class Daemon<Snapshot> {
   /** Drains waiting for their connections to end, as the passes left them (for /status). */
   private waiting: WaitingDrain[] = [];
   /**
-   * Services named by health batches since the last pass began; null when a batch named
-   * none (an unknown scope: the next pass is full).
+   * Services named by health batches and changed by reloads since the last pass began;
+   * null when one of them needs a full pass (a batch that named none, a reload that
+   * removed a service or changed kernel settings).
    */
-  private healthScope: Set<string> | null = new Set();
+  private pendingScope: Set<string> | null = new Set();
   /** The kernel client, remembering the table each pass reads (for /status and /metrics). */
   private readonly client: RecordingClient;
   private tableRead: Promise<{ table: IpvsTable; readAt: number }> | null = null;
@@ -152,7 +191,7 @@ export class Daemon<Snapshot> {
   private readonly startedAt = Date.now();
   private readonly log: Logger;
 
-  constructor(private readonly options: DaemonOptions<Snapshot>) {
+  constructor(private readonly options: DaemonOptions) {
     this.metrics = options.metrics ?? new DaemonMetrics();
     this.log = options.logger;
     this.client = new RecordingClient(options.client);
@@ -161,7 +200,13 @@ export class Daemon<Snapshot> {
       state: new StateStore(options.stateDir),
       ...(options.hostPorts ?? systemHostPorts),
     });
-    this.passes = new CoalescingRunner((triggers) => this.runPass(triggers));
+    // The reconciler before the checks: while a pass is pending or running no check starts
+    // and results wait (Scheduler.hold), so a loaded checker cannot starve the pass, and what
+    // they decide meanwhile becomes one batch, one pass, when it ends.
+    this.passes = new CoalescingRunner(
+      (triggers) => this.runPass(triggers),
+      (busy) => (busy ? options.health.holdChecks() : options.health.releaseChecks()),
+    );
     this.reloads = new CoalescingRunner((reasons) => this.runReload(reasons));
     this.ready = new Promise((resolve) => (this.markReady = resolve));
     this.debouncer = new Debouncer(
@@ -203,16 +248,19 @@ export class Daemon<Snapshot> {
     this.adopt(loaded.config);
     this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
     const table = await this.client.readTable();
-    this.options.health.on('changes', (batch?: HealthBatch) => {
+    // A batch of decisions becomes one pass, scoped to the services it names (runPass).
+    this.options.health.on('changes', (batch) => {
       this.noteHealthBatch(batch);
       void this.requestPass('health');
     });
-    this.options.health.on('result', (result: CheckResultEvent) => this.recordCheck(result));
+    this.options.health.on('result', (result) => this.recordCheck(result));
     // The health side logs each transition itself; the daemon counts them.
-    this.options.health.on('transition', (t: { service?: string; to?: string }) =>
-      this.metrics.healthTransitions.inc({ service: t.service ?? '', to: t.to ?? '' }),
+    this.options.health.on('transition', (t) =>
+      this.metrics.healthTransitions.inc({ service: t.service, to: t.to }),
     );
-    await this.options.health.update(loaded.config, { table });
+    this.updateHealth(loaded.config, table);
+    // At start a VRRP instance that cannot run (no CAP_NET_RAW, no such interface) stops lvsd.
+    await this.options.vrrp?.update(loaded.config.vrrp);
     this.log.info(
       {
         event: 'started',
@@ -259,7 +307,7 @@ export class Daemon<Snapshot> {
     if (!config) throw new NotReadyError('lvsd is starting: no configuration loaded yet');
     const cache = await this.freshTable();
     const info = await this.kernelInfo();
-    const healthOf = this.options.healthView(this.options.health.snapshot());
+    const healthOf = healthDetails(this.options.health.snapshot(), this.options.health.status());
     return {
       version: this.options.version ?? '0.0.0',
       pid: process.pid,
@@ -328,7 +376,8 @@ export class Daemon<Snapshot> {
           errors: loaded.errors,
           kept: this.config?.hash ?? null,
         },
-        `invalid configuration (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'}); the last good config stays in force`,
+        `invalid configuration (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'}); ` +
+          'the last good config stays in force',
       );
       return record;
     }
@@ -341,19 +390,19 @@ export class Daemon<Snapshot> {
         { event: 'config_unchanged', hash: config.hash, reasons: [...reasons] },
         'configuration unchanged',
       );
-      // SIGHUP is also the way to ask for a pass right now; a file touch is not.
-      if (reasons.has('signal') || reasons.has('manual')) await this.passes.request('reload');
+      // SIGHUP is also the way to ask for a full pass right now; a file touch is not.
+      if (reasons.has('signal') || reasons.has('manual')) {
+        this.noteReload(null);
+        await this.passes.request('reload');
+      }
       return record;
     }
     // The checks and the config change together, with no await between them: a pass that
     // slipped in between would pair the new config with the old checks (a new checked real,
     // not yet known to the checks, would count as up).
-    const updating = this.options.health.update(
-      config,
-      this.client.last ? { table: this.client.last.table } : {},
-    );
+    this.updateHealth(config, this.client.last?.table);
     this.adopt(config);
-    await updating;
+    await this.followVrrp(config);
     this.log.info(
       {
         event: 'config_reloaded',
@@ -366,7 +415,11 @@ export class Daemon<Snapshot> {
       'configuration reloaded',
     );
     await this.watcher?.setFiles(config.files);
-    this.scheduleDrift();
+    const changed = previous ? reloadScope(previous, config) : null;
+    // Only comments or positions changed: the kernel already holds what the config says.
+    if (changed?.size === 0)
+      return this.recordReload({ ok: true, errors: [], warnings: loaded.warnings });
+    this.noteReload(changed);
     const pass = await this.passes.request('reload');
     if (pass.error instanceof RemovalRefusedError && previous)
       return this.revert(previous, pass.error, loaded.warnings);
@@ -384,12 +437,9 @@ export class Daemon<Snapshot> {
     refusal: RemovalRefusedError,
     warnings: string[],
   ): Promise<ReloadRecord> {
-    const updating = this.options.health.update(
-      previous,
-      this.client.last ? { table: this.client.last.table } : {},
-    );
+    this.updateHealth(previous, this.client.last?.table);
     this.adopt(previous);
-    await updating;
+    await this.followVrrp(previous);
     // The refused pass timed the next drift check by the refused config's drift_interval.
     this.scheduleDrift();
     this.log.error(
@@ -461,13 +511,23 @@ export class Daemon<Snapshot> {
   // ---------------------------------------------------------------------------
   // Passes
 
-  private noteHealthBatch(batch: HealthBatch | undefined): void {
-    const named = batch
-      ? [...(batch.transitions ?? []), ...(batch.weights ?? []), ...(batch.quorum ?? [])]
-      : [];
-    if (named.length === 0 || named.some((c) => typeof c.service !== 'string'))
-      this.healthScope = null;
-    else if (this.healthScope) for (const change of named) this.healthScope.add(change.service);
+  /**
+   * Adds the services a batch names (every change names its service) to the next pass's
+   * scope. The manager sends no empty batch; one would be honoured with a full pass.
+   */
+  private noteHealthBatch(batch: HealthChanges): void {
+    const { transitions, weights, quorum } = batch;
+    if (transitions.length + weights.length + quorum.length === 0) this.pendingScope = null;
+    if (!this.pendingScope) return;
+    for (const change of transitions) this.pendingScope.add(change.service);
+    for (const change of weights) this.pendingScope.add(change.service);
+    for (const change of quorum) this.pendingScope.add(change.service);
+  }
+
+  /** The services the reload changed join the next pass's scope (null: it must be full). */
+  private noteReload(changed: ReadonlySet<string> | null): void {
+    if (!changed) this.pendingScope = null;
+    else if (this.pendingScope) for (const name of changed) this.pendingScope.add(name);
   }
 
   /**
@@ -477,16 +537,10 @@ export class Daemon<Snapshot> {
    * scopes the next one.
    */
   private takeScope(triggers: readonly Trigger[]): ReadonlySet<string> | null {
-    const scope = this.healthScope;
-    this.healthScope = new Set();
-    if (
-      triggers.length !== 1 ||
-      triggers[0] !== 'health' ||
-      !scope ||
-      scope.size === 0 ||
-      !this.lastFullPass
-    )
-      return null;
+    const scope = this.pendingScope;
+    this.pendingScope = new Set();
+    const scopable = triggers.every((t) => t === 'health' || t === 'reload');
+    if (!scopable || !scope || scope.size === 0 || !this.lastFullPass) return null;
     return scope;
   }
 
@@ -511,9 +565,15 @@ export class Daemon<Snapshot> {
     try {
       // A scoped pass asks for the desired state of its services alone: its cost follows the
       // batch, not the size of the config.
-      const desired = this.options.desired(
-        scope ? { ...config, services: config.services.filter((s) => scope.has(s.name)) } : config,
-        this.options.health.snapshot(),
+      // The sync daemon takes the VRRP role (a role change asks for a full 'vrrp' pass).
+      const desired = withSyncRole(
+        desiredState(
+          scope
+            ? { ...config, services: config.services.filter((s) => scope.has(s.name)) }
+            : config,
+          this.options.health.snapshot(),
+        ),
+        this.options.vrrp?.syncRole() ?? null,
       );
       const result = await this.reconciler.pass(desired, {
         policy: reconcilePolicy(config),
@@ -677,6 +737,26 @@ export class Daemon<Snapshot> {
 
   private recordCheck(result: CheckResultEvent): void {
     this.metrics.recordCheck(result.service, result.type, result.ok, result.durationMs / 1000);
+  }
+
+  /**
+   * Hands a config the daemon adopts to the checks, with the weights the kernel has (the
+   * table last read): a real already serving starts up, so a restart takes none out.
+   */
+  /** After a reload the checks and the table carry on when VRRP cannot follow; the reason is logged. */
+  private async followVrrp(config: ResolvedConfig): Promise<void> {
+    try {
+      await this.options.vrrp?.update(config.vrrp);
+    } catch (err) {
+      this.log.error({ event: 'vrrp_update_failed', err }, `vrrp: ${(err as Error).message}`);
+    }
+  }
+
+  private updateHealth(config: ResolvedConfig, table: IpvsTable | undefined): void {
+    this.options.health.update(
+      config,
+      table ? { liveWeights: liveWeightsFrom(config, table) } : {},
+    );
   }
 
   private retryDelay(config: ResolvedConfig): number {

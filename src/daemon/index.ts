@@ -9,14 +9,16 @@
  */
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
-import { HealthManager, liveWeightsFrom, realKey, type HealthSnapshot } from '../health/index.js';
-import { desiredState } from '../reconcile/desired.js';
+import { HealthManager } from '../health/manager.js';
+import { openAddresses } from '../director/index.js';
+import { renderVrrpMetrics } from '../vrrp/metrics.js';
+import { VrrpService } from '../vrrp/service.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
 import { takeWriterLock, type WriterLock } from '../util/writer-lock.js';
-import { loadConfigOutcome } from './config-loader.js';
+import { type ConfigLoader, loadConfigOutcome } from './config-loader.js';
 import { ConfigRejectedError, Daemon } from './daemon.js';
-import { StatusServer, parseListenAddress } from './http.js';
-import type { ConfigLoader, HealthSource, HealthView } from './ports.js';
+import { StatusServer, type StatusSource, parseListenAddress } from './http.js';
+import { type NotifyDeps, notifySystemd } from './systemd.js';
 
 export interface RunDaemonOptions {
   config: string;
@@ -35,29 +37,23 @@ export interface RunDaemonOptions {
   openClient?: () => Promise<IpvsClient>;
   load?: ConfigLoader;
   signals?: Pick<NodeJS.Process, 'on' | 'off'>;
+  systemd?: NotifyDeps;
+  /** The VRRP side; null: none (tests of the daemon alone). Default: raw sockets and rtnetlink. */
+  vrrp?: VrrpService | null;
 }
 
-/** The health manager as the daemon sees it: the live table becomes liveWeights. */
-export function healthSource(manager: HealthManager): HealthSource<HealthSnapshot> {
+/** /status and /metrics with the VRRP instances added. */
+export function withVrrpStatus(daemon: Daemon, vrrp: VrrpService | null): StatusSource {
+  if (!vrrp) return daemon;
   return {
-    update: (config, { table }) => {
-      manager.update(config, table ? { liveWeights: liveWeightsFrom(config, table) } : {});
+    metrics: daemon.metrics,
+    healthy: () => daemon.healthy(),
+    status: async () => {
+      const status = await daemon.status();
+      const instances = vrrp.status();
+      return instances.length ? { ...status, vrrp: instances } : status;
     },
-    snapshot: () => manager.snapshot(),
-    on: (event, listener) => manager.on(event, listener),
-    stop: () => manager.stop(),
-  };
-}
-
-export function healthView(manager: HealthManager): HealthView<HealthSnapshot> {
-  return (snapshot) => {
-    const detail = new Map(manager.status().map((s) => [realKey(s.service, s.real), s]));
-    return (service, real) => {
-      const health = snapshot.real(service, real);
-      if (!health) return undefined;
-      const last = detail.get(realKey(service, real))?.last;
-      return { state: health.up ? 'up' : 'down', ...(last ? { message: last } : {}) };
-    };
+    renderMetrics: async () => (await daemon.renderMetrics()) + renderVrrpMetrics(vrrp.status()),
   };
 }
 
@@ -90,13 +86,23 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     return 1;
   }
   const manager = new HealthManager({ logger: log.child({ component: 'health' }) });
+  // The sync daemon's role reaches the kernel only through a reconcile pass (desired state).
+  let requestPass: () => void = () => undefined;
+  const vrrp =
+    options.vrrp === undefined
+      ? new VrrpService({
+          log: log.child({ component: 'vrrp' }),
+          openAddresses,
+          serviceDown: (service) => manager.snapshot().sorryActive(service),
+          onSyncRole: () => requestPass(),
+        })
+      : options.vrrp;
   const daemon = new Daemon({
     configPath: options.config,
     load: options.load ?? ((path) => loadConfigOutcome(path, options.host)),
     client,
-    health: healthSource(manager),
-    desired: desiredState,
-    healthView: healthView(manager),
+    health: manager,
+    vrrp,
     logger: log,
     stateDir: options.stateDir,
     watch: options.watch,
@@ -105,8 +111,10 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     version: options.version,
   });
 
+  requestPass = () => void daemon.requestPass('vrrp');
+
   // Listen before touching the kernel: a taken port stops lvsd before it changes anything.
-  const server = listen ? new StatusServer(daemon, log) : null;
+  const server = listen ? new StatusServer(withVrrpStatus(daemon, vrrp), log) : null;
   if (server && listen) {
     try {
       const address = await server.listen(listen.host, listen.port);
@@ -150,14 +158,24 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   signals.on('SIGHUP', onHup);
 
   let code = 0;
+  let systemd: ReturnType<typeof notifySystemd> = null;
   try {
     await daemon.start();
+    systemd = notifySystemd(daemon, log, options.systemd);
     await stopSignal;
   } catch (err) {
     code = 1;
     if (!(err instanceof ConfigRejectedError))
       log.fatal({ event: 'start_failed', err }, `cannot start: ${(err as Error).message}`);
   } finally {
+    // First: a master sends priority 0 at once (the backup takes over after its skew time)
+    // and lets its VIPs go, as keepalived does on SIGTERM.
+    await vrrp
+      ?.stop()
+      .catch((err: unknown) =>
+        log.error({ event: 'vrrp_stop_failed', err }, `vrrp: ${(err as Error).message}`),
+      );
+    systemd?.stop();
     await daemon.stop();
     await server?.close();
     await client.close();

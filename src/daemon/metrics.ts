@@ -14,12 +14,18 @@
  *   (1000 services x 10 reals, about 130k series) to 17 s (5000 x 10) per scrape here,
  *   while writing the lines straight from the snapshot is one pass over it.
  *
+ * Per-service and per-real series carry lvsd's names (service = the config's name, real =
+ * address:port) and the labels node_exporter's ipvs collector puts on its backend series
+ * (local_address, local_port, remote_address, remote_port, proto, local_mark), with the
+ * same values, so queries and dashboards written for node_exporter carry over
+ * (docs/daemon.md maps the metric names).
+ *
  * The kernel's counters are exported as Prometheus counters (…_total): they only grow
  * while the service exists; a service deleted and re-created starts again at zero, which
  * Prometheus' rate() treats as a counter reset.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { StatusService } from './status.js';
+import type { StatusDest, StatusService } from './status.js';
 
 export class DaemonMetrics {
   readonly registry = new Registry();
@@ -198,7 +204,8 @@ class CheckSeries {
     return [duration, checks]
       .map(
         (fam) =>
-          `# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ${fam.type}\n${fam.lines.map((line) => `${line}\n`).join('')}`,
+          `# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ` +
+          `${fam.type}\n${fam.lines.map((line) => `${line}\n`).join('')}`,
       )
       .join('');
   }
@@ -218,6 +225,23 @@ function label(value: string): string {
 
 function family(name: string, type: Family['type'], help: string): Family {
   return { name, help, type, lines: [] };
+}
+
+/**
+ * node_exporter's labels for a service, with its values: a fwmark service has proto "FWM",
+ * no address, port 0 and the mark as /proc/net/ip_vs prints it (%08X).
+ */
+export function ipvsLabels(svc: StatusService): string {
+  if ('fwmark' in svc) {
+    const mark = svc.fwmark.toString(16).toUpperCase().padStart(8, '0');
+    return `local_address="",local_port="0",proto="FWM",local_mark="${mark}"`;
+  }
+  const proto = svc.protocol.toUpperCase();
+  return `local_address="${label(svc.address)}",local_port="${svc.port}",proto="${proto}",local_mark=""`;
+}
+
+function remoteLabels(d: StatusDest): string {
+  return `remote_address="${label(d.address)}",remote_port="${d.port}"`;
 }
 
 /** Per-service and per-real series from the kernel's table joined with config and health. */
@@ -288,6 +312,16 @@ export function renderKernelSeries(services: readonly StatusService[]): string {
       'gauge',
       'Whether the real server is in the kernel table (1) or taken out (0).',
     ),
+    quorum: family(
+      'lvsd_service_quorum',
+      'gauge',
+      "The service's quorum: the least healthy weight it wants (services with a quorum).",
+    ),
+    healthyWeight: family(
+      'lvsd_service_healthy_weight',
+      'gauge',
+      'Configured weights of the real servers that are up or not checked.',
+    ),
     draining: family(
       'lvsd_draining_reals',
       'gauge',
@@ -307,7 +341,10 @@ export function renderKernelSeries(services: readonly StatusService[]): string {
       for (const d of svc.dests) if (d.health === 'draining') draining++;
       continue;
     }
-    const s = `service="${label(svc.name)}"`;
+    const s = `service="${label(svc.name)}",${ipvsLabels(svc)}`;
+    if (svc.quorum != null) f.quorum.lines.push(`lvsd_service_quorum{${s}} ${svc.quorum}`);
+    if (svc.healthyWeight !== undefined)
+      f.healthyWeight.lines.push(`lvsd_service_healthy_weight{${s}} ${svc.healthyWeight}`);
     f.serviceInfo.lines.push(
       `lvsd_service_info{${s},id="${label(svc.id)}",scheduler="${label(svc.scheduler)}"} 1`,
     );
@@ -324,7 +361,7 @@ export function renderKernelSeries(services: readonly StatusService[]): string {
       );
     }
     for (const d of svc.dests) {
-      const l = `${s},real="${label(d.id)}"`;
+      const l = `${s},real="${label(d.id)}",${remoteLabels(d)}`;
       if (d.health === 'draining') draining++;
       f.active.lines.push(`lvsd_real_active_connections{${l}} ${d.activeConns}`);
       f.inactive.lines.push(`lvsd_real_inactive_connections{${l}} ${d.inactiveConns}`);

@@ -14,7 +14,11 @@ export class CoalescingRunner<Reason, Outcome> {
   private pendingWaiters: Array<{ resolve: (o: Outcome) => void; reject: (e: unknown) => void }> =
     [];
 
-  constructor(private readonly job: (reasons: ReadonlySet<Reason>) => Promise<Outcome>) {}
+  /** `onBusy(true)` when a run is asked for while idle, `onBusy(false)` when the last one ends. */
+  constructor(
+    private readonly job: (reasons: ReadonlySet<Reason>) => Promise<Outcome>,
+    private readonly onBusy?: (busy: boolean) => void,
+  ) {}
 
   /** Asks for a run for `reason`; resolves when a run that includes it has finished. */
   request(reason: Reason): Promise<Outcome> {
@@ -22,7 +26,10 @@ export class CoalescingRunner<Reason, Outcome> {
     const done = new Promise<Outcome>((resolve, reject) =>
       this.pendingWaiters.push({ resolve, reject }),
     );
-    if (!this.running) this.running = this.loop();
+    if (!this.running) {
+      this.onBusy?.(true);
+      this.running = this.loop();
+    }
     return done;
   }
 
@@ -51,6 +58,7 @@ export class CoalescingRunner<Reason, Outcome> {
       }
     } finally {
       this.running = null;
+      this.onBusy?.(false);
     }
   }
 }

@@ -8,20 +8,41 @@
  */
 import { z } from 'zod';
 import type { ResolvedConfig } from '../config/resolved.js';
+import type { CheckStatus, HealthSnapshot } from '../health/manager.js';
 import type { IpvsTable, LiveDest, LiveService } from '../ipvs/model.js';
 import { Dest, destId, DestCounters, Service, serviceId, Stats } from '../ipvs/model.js';
 import type { WaitingDrain } from '../reconcile/types.js';
+import { VrrpInstanceStatus } from '../vrrp/status.js';
 
 export const HealthState = z.enum(['up', 'down', 'unchecked', 'draining', 'unmanaged']);
 export type HealthState = z.infer<typeof HealthState>;
 
-/** What the health side says about one real, as the daemon shows it. */
-export interface RealHealth {
+/** What the health side says about one checked real, as /status shows it. */
+export interface HealthDetail {
   state: 'up' | 'down';
   /** Milliseconds since the epoch of the last transition, when known. */
   since?: number;
   /** The last check's message (why it failed). */
   message?: string;
+}
+
+/**
+ * The health of configured reals as /status shows it, from the HealthManager: up or down
+ * from its snapshot() (what desiredState read), the last check's message from its
+ * status(). A lookup by (service name, real id); undefined = not checked.
+ */
+export function healthDetails(
+  snapshot: HealthSnapshot,
+  checks: readonly CheckStatus[],
+): (serviceName: string, realId: string) => HealthDetail | undefined {
+  const last = new Map<string, string>();
+  for (const check of checks) last.set(`${check.service}\u0000${check.real}`, check.last);
+  return (service, real) => {
+    const health = snapshot.real(service, real);
+    if (!health) return undefined;
+    const message = last.get(`${service}\u0000${real}`);
+    return { state: health.up ? 'up' : 'down', ...(message ? { message } : {}) };
+  };
 }
 
 export const StatusDest = Dest.extend(DestCounters.shape).extend({
@@ -49,6 +70,10 @@ export const StatusService = z.intersection(
     inKernel: z.boolean(),
     stats: Stats.optional(),
     dests: z.array(StatusDest),
+    /** The config's quorum (minimum healthy weight), null without one; absent for others. */
+    quorum: z.number().nullable().optional(),
+    /** Configured weights of the reals that are up or unchecked; absent for others. */
+    healthyWeight: z.number().optional(),
   }),
 );
 export type StatusService = Service & {
@@ -58,6 +83,8 @@ export type StatusService = Service & {
   inKernel: boolean;
   stats?: Stats;
   dests: StatusDest[];
+  quorum?: number | null;
+  healthyWeight?: number;
 };
 
 export const ReloadRecord = z.object({
@@ -101,6 +128,8 @@ export const DaemonStatus = z.object({
   /** When the table shown was read from the kernel. */
   tableReadAt: z.string().nullable(),
   services: z.array(StatusService),
+  /** VRRP instances (absent without a vrrp: section). */
+  vrrp: z.array(VrrpInstanceStatus).optional(),
   draining: z.array(
     z.object({
       service: z.string(),
@@ -117,7 +146,7 @@ export interface StatusInput {
   config: ResolvedConfig;
   table: IpvsTable;
   /** Health of a configured real; undefined = not checked. */
-  health: (serviceName: string, realId: string) => RealHealth | undefined;
+  health: (serviceName: string, realId: string) => HealthDetail | undefined;
   waiting: readonly WaitingDrain[];
 }
 
@@ -172,6 +201,8 @@ export function buildServices(input: StatusInput): StatusService[] {
       inKernel: liveSvc !== undefined,
       ...(liveSvc?.stats ? { stats: liveSvc.stats } : {}),
       dests,
+      quorum: svc.quorum?.min ?? null,
+      healthyWeight: healthyWeight(dests),
     });
   }
   for (const [id, svc] of live) {
@@ -189,6 +220,15 @@ export function buildServices(input: StatusInput): StatusService[] {
     });
   }
   return out;
+}
+
+/** As the health side sums it for quorum, but with configured weights (not dynamic ones). */
+function healthyWeight(dests: readonly StatusDest[]): number {
+  let sum = 0;
+  for (const d of dests)
+    if (d.configuredWeight !== null && (d.health === 'up' || d.health === 'unchecked'))
+      sum += d.configuredWeight;
+  return sum;
 }
 
 function extraDest(
@@ -222,7 +262,16 @@ export function statusTable(services: readonly StatusService[]): {
   const health = new Map<string, string>();
   const table: IpvsTable = {
     services: services.map((s) => {
-      const { id, name: _name, managed: _managed, inKernel: _inKernel, dests, ...rest } = s;
+      const {
+        id,
+        name: _name,
+        managed: _managed,
+        inKernel: _inKernel,
+        quorum: _quorum,
+        healthyWeight: _healthyWeight,
+        dests,
+        ...rest
+      } = s;
       return {
         ...(rest as Service & { stats?: Stats }),
         dests: dests.map((d) => {

@@ -28,12 +28,15 @@ export function fwmarkAdvice(services: FwmarkService[], scan: MarkScan | undefin
   const marks = [...new Set(missing.map((s) => s.fwmark))].sort((a, b) => a - b);
   if (scan.unread.length) {
     return [
-      `cannot tell whether firewall rules set mark ${marks.join(', ')}: lvsd reads nftables (and iptables-nft) rules only, not ${scan.unread.join(', ')}`,
+      `cannot tell whether firewall rules set mark ${marks.join(', ')}: lvsd reads nftables (and iptables-nft) ` +
+        `rules only, not ${scan.unread.join(', ')}`,
     ];
   }
   return missing.map(
     (s) =>
-      `fwmark ${s.fwmark} (${s.name}): no nftables or iptables rule sets mark ${s.fwmark}, so no packet reaches this service; ` +
-      `add one, e.g. iptables -t mangle -A PREROUTING -d <VIP> -p tcp -m multiport --dports 80,443 -j MARK --set-mark ${s.fwmark} (docs/forwarding.md)`,
+      `fwmark ${s.fwmark} (${s.name}): no nftables or iptables rule sets mark ${s.fwmark}, so no packet ` +
+      `reaches this service; ` +
+      `add one, e.g. iptables -t mangle -A PREROUTING -d <VIP> -p tcp -m multiport --dports 80,443 -j MARK ` +
+      `--set-mark ${s.fwmark} (docs/forwarding.md)`,
   );
 }

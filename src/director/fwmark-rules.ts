@@ -13,10 +13,8 @@
  * TPROXY, --or-mark) cannot be known without running packets: the scan is then "opaque" and
  * lvsd stays silent rather than warn wrongly.
  */
-import { eachAttribute } from '../ipvs/codec.js';
+import { AttrCursor, u32At } from '../netlink/reader.js';
 import type { MarkScan } from './fwmark-advice.js';
-
-export { fwmarkAdvice, type FwmarkService, type MarkScan } from './fwmark-advice.js';
 
 const NFTA_RULE_EXPRESSIONS = 4;
 const NFTA_LIST_ELEM = 1;
@@ -40,11 +38,11 @@ export interface RuleMarks {
   opaque: boolean;
 }
 
+/** A rule's attributes by type, the first of each (a few per expression, read once per plan). */
 function attributes(buf: Buffer): Map<number, Buffer> {
   const map = new Map<number, Buffer>();
-  eachAttribute(buf, (type, data) => {
-    if (!map.has(type)) map.set(type, data);
-  });
+  const c = new AttrCursor(buf);
+  while (c.next()) if (!map.has(c.type)) map.set(c.type, c.slice());
   return map;
 }
 
@@ -66,51 +64,51 @@ export function marksOfRule(ruleAttributes: Buffer): RuleMarks {
   const expressions = attributes(ruleAttributes).get(NFTA_RULE_EXPRESSIONS);
   if (!expressions) return out;
   const registers = new Map<number, number>();
-  eachAttribute(expressions, (type, element) => {
-    if (type !== NFTA_LIST_ELEM) return;
-    const expression = attributes(element);
-    const name = cString(expression.get(NFTA_EXPR_NAME));
-    const data = attributes(expression.get(NFTA_EXPR_DATA) ?? Buffer.alloc(0));
-    if (name === 'immediate') {
-      const dreg = data.get(NFTA_IMMEDIATE_DREG);
-      const value = attributes(data.get(NFTA_IMMEDIATE_DATA) ?? Buffer.alloc(0)).get(
-        NFTA_DATA_VALUE,
-      );
-      // Register numbers are big-endian; mark values are in host order (little-endian here).
-      if (dreg && value && value.length >= 4)
-        registers.set(register32(dreg.readUInt32BE(0)), value.readUInt32LE(0));
-      return;
-    }
-    if (name === 'meta') {
-      const key = data.get(NFTA_META_KEY)?.readUInt32BE(0);
-      const sreg = data.get(NFTA_META_SREG);
-      if (key !== NFT_META_MARK || !sreg) return;
-      const value = registers.get(register32(sreg.readUInt32BE(0)));
-      if (value === undefined) out.opaque = true;
-      else out.marks.push(value);
-      return;
-    }
-    if (name === 'target') {
-      const target = cString(data.get(NFTA_TARGET_NAME));
-      if (OPAQUE_TARGETS.has(target)) out.opaque = true;
-      if (target !== 'MARK') return;
-      const revision = data.get(NFTA_TARGET_REV)?.readUInt32BE(0);
-      const info = data.get(NFTA_TARGET_INFO);
-      if (revision === 2 && info && info.length >= 8) {
-        const mark = info.readUInt32LE(0);
-        const mask = info.readUInt32LE(4);
-        if (mask === 0xffffffff) out.marks.push(mark);
-        else out.opaque = true;
-      } else {
-        out.opaque = true;
-      }
-      return;
-    }
-    // Any other expression may overwrite registers: forget what they held.
-    if (name !== 'cmp' && name !== 'counter' && name !== 'log' && name !== 'limit')
-      registers.clear();
-  });
+  const c = new AttrCursor(expressions);
+  while (c.next()) if (c.type === NFTA_LIST_ELEM) readExpression(c.slice(), registers, out);
   return out;
+}
+
+/** One expression of a rule: what it loads into registers, and whether it sets the mark. */
+function readExpression(element: Buffer, registers: Map<number, number>, out: RuleMarks): void {
+  const expression = attributes(element);
+  const name = cString(expression.get(NFTA_EXPR_NAME));
+  const data = attributes(expression.get(NFTA_EXPR_DATA) ?? Buffer.alloc(0));
+  if (name === 'immediate') {
+    const dreg = data.get(NFTA_IMMEDIATE_DREG);
+    const value = attributes(data.get(NFTA_IMMEDIATE_DATA) ?? Buffer.alloc(0)).get(NFTA_DATA_VALUE);
+    // Register numbers are big-endian; mark values are in host order.
+    if (dreg && value && value.length >= 4)
+      registers.set(register32(dreg.readUInt32BE(0)), u32At(value, 0));
+    return;
+  }
+  if (name === 'meta') {
+    const key = data.get(NFTA_META_KEY)?.readUInt32BE(0);
+    const sreg = data.get(NFTA_META_SREG);
+    if (key !== NFT_META_MARK || !sreg) return;
+    const value = registers.get(register32(sreg.readUInt32BE(0)));
+    if (value === undefined) out.opaque = true;
+    else out.marks.push(value);
+    return;
+  }
+  if (name === 'target') {
+    const target = cString(data.get(NFTA_TARGET_NAME));
+    if (OPAQUE_TARGETS.has(target)) out.opaque = true;
+    if (target !== 'MARK') return;
+    const revision = data.get(NFTA_TARGET_REV)?.readUInt32BE(0);
+    const info = data.get(NFTA_TARGET_INFO);
+    if (revision === 2 && info && info.length >= 8) {
+      const mark = u32At(info, 0); // struct xt_mark_tginfo2, host order
+      const mask = u32At(info, 4);
+      if (mask === 0xffffffff) out.marks.push(mark);
+      else out.opaque = true;
+    } else {
+      out.opaque = true;
+    }
+    return;
+  }
+  // Any other expression may overwrite registers: forget what they held.
+  if (name !== 'cmp' && name !== 'counter' && name !== 'log' && name !== 'limit') registers.clear();
 }
 
 export function mergeRuleMarks(rules: RuleMarks[], unread: string[] = []): MarkScan {

@@ -6,7 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createNetlink, FlagsGet, Protocol, type NetlinkSocket } from 'netlink';
-import { marksOfRule, mergeRuleMarks, type MarkScan, type RuleMarks } from './fwmark-rules.js';
+import { marksOfRule, mergeRuleMarks, type RuleMarks } from './fwmark-rules.js';
+import type { MarkScan } from './fwmark-advice.js';
 
 const NFNL_SUBSYS_NFTABLES = 10;
 const NFT_MSG_GETRULE = 7;

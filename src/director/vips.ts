@@ -3,7 +3,7 @@
  * `vips:`, without repeats (several services on one VIP share one address).
  */
 import type { ResolvedConfig } from '../config/resolved.js';
-import { sameHeldAddress, type HeldAddress } from './addresses.js';
+import { sameHeldAddress, type HeldAddress } from './vip-addresses.js';
 
 export function desiredVips(config: Pick<ResolvedConfig, 'services' | 'vips'>): HeldAddress[] {
   const out: HeldAddress[] = [];

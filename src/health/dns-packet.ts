@@ -20,9 +20,34 @@ export const QTYPES = {
 } as const;
 export type QType = keyof typeof QTYPES;
 export const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'] as const;
+const MORE_RCODES: Record<number, string> = {
+  6: 'YXDOMAIN',
+  7: 'YXRRSET',
+  8: 'NXRRSET',
+  9: 'NOTAUTH',
+  10: 'NOTZONE',
+  16: 'BADVERS',
+};
 
 export function rcodeName(code: number): string {
-  return RCODES[code] ?? `RCODE${code}`;
+  return RCODES[code] ?? MORE_RCODES[code] ?? `RCODE${code}`;
+}
+
+const OPT = 41;
+
+/** EDNS(0) settings of a query (RFC 6891). */
+export interface Edns {
+  udpSize: number;
+  dnssecOk: boolean;
+}
+
+/** The OPT pseudo-record: root name, type 41, class = UDP payload size, TTL = rcode/version/DO. */
+function optRecord(edns: Edns): Buffer {
+  const record = Buffer.alloc(11);
+  record.writeUInt16BE(OPT, 1);
+  record.writeUInt16BE(edns.udpSize, 3);
+  record.writeUInt32BE(edns.dnssecOk ? 0x8000 : 0, 5);
+  return record;
 }
 
 function encodeName(name: string): Buffer {
@@ -40,29 +65,37 @@ function encodeName(name: string): Buffer {
   return Buffer.concat(parts);
 }
 
-/** A query with recursion desired, as dig sends it. */
-export function encodeQuery(id: number, name: string, qtype: QType): Buffer {
+/** A query with recursion desired, as dig sends it; with an OPT record when `edns` is given. */
+export function encodeQuery(id: number, name: string, qtype: QType, edns?: Edns): Buffer {
   const header = Buffer.alloc(12);
   header.writeUInt16BE(id, 0);
   header.writeUInt16BE(0x0100, 2); // RD
   header.writeUInt16BE(1, 4); // QDCOUNT
+  if (edns) header.writeUInt16BE(1, 10); // ARCOUNT
   const question = Buffer.alloc(4);
   question.writeUInt16BE(QTYPES[qtype], 0);
   question.writeUInt16BE(1, 2); // class IN
-  return Buffer.concat([header, encodeName(name), question]);
+  const parts = [header, encodeName(name), question];
+  if (edns) parts.push(optRecord(edns));
+  return Buffer.concat(parts);
 }
 
 export interface DnsAnswer {
   type: number;
   /** The record's data as dig +short writes it (names without the trailing dot). */
   data: string;
+  /** A TXT record's character-strings, unquoted. */
+  strings?: string[];
 }
 
 export interface DnsReply {
   id: number;
+  /** The full reply code: the header's four bits, and the OPT record's upper eight. */
   rcode: number;
   truncated: boolean;
   answers: DnsAnswer[];
+  /** The server's EDNS UDP payload size, when its reply has an OPT record. */
+  ednsUdpSize?: number;
 }
 
 /** Reads a possibly compressed name at offset; returns it and the offset after it. */
@@ -101,17 +134,14 @@ function recordData(message: Buffer, type: number, offset: number, length: numbe
       return readName(message, offset)[0];
     case QTYPES.MX:
       return `${message.readUInt16BE(offset)} ${readName(message, offset + 2)[0]}`;
-    case QTYPES.SRV:
-      return `${message.readUInt16BE(offset)} ${message.readUInt16BE(offset + 2)} ${message.readUInt16BE(offset + 4)} ${readName(message, offset + 6)[0]}`;
-    case QTYPES.TXT: {
-      const strings: string[] = [];
-      for (let i = offset; i < end; ) {
-        const n = message.readUInt8(i);
-        strings.push(message.toString('utf8', i + 1, i + 1 + n));
-        i += 1 + n;
-      }
-      return strings.join('');
+    case QTYPES.SRV: {
+      const numbers = [0, 2, 4].map((d) => message.readUInt16BE(offset + d));
+      return `${numbers.join(' ')} ${readName(message, offset + 6)[0]}`;
     }
+    case QTYPES.TXT:
+      return txtStrings(message, offset, end)
+        .map((t) => `"${escapeTxt(t)}"`)
+        .join(' ');
     case QTYPES.SOA: {
       const [mname, next] = readName(message, offset);
       const [rname, after] = readName(message, next);
@@ -121,6 +151,52 @@ function recordData(message: Buffer, type: number, offset: number, length: numbe
     default:
       return message.subarray(offset, end).toString('hex');
   }
+}
+
+function txtStrings(message: Buffer, offset: number, end: number): string[] {
+  const strings: string[] = [];
+  for (let i = offset; i < end; ) {
+    const n = message.readUInt8(i);
+    strings.push(message.toString('latin1', i + 1, i + 1 + n));
+    i += 1 + n;
+  }
+  return strings;
+}
+
+/** A character-string as dig prints it between its quotes: \" \\ and \DDD for other bytes. */
+function escapeTxt(bytes: string): string {
+  let out = '';
+  for (const ch of bytes) {
+    const code = ch.charCodeAt(0);
+    if (ch === '"' || ch === '\\') out += `\\${ch}`;
+    else if (code < 0x20 || code > 0x7e) out += `\\${String(code).padStart(3, '0')}`;
+    else out += ch;
+  }
+  return out;
+}
+
+function bytes(text: string): string {
+  return Buffer.from(text, 'utf8').toString('latin1');
+}
+
+/** The character-strings of a TXT answer written as dig prints it: "a" "b c" (escapes undone), as bytes. */
+export function parseTxt(text: string): string[] | undefined {
+  const strings: string[] = [];
+  const token = /\s*"((?:[^"\\]|\\\d{3}|\\.)*)"\s*/y;
+  let at = 0;
+  while (at < text.length) {
+    token.lastIndex = at;
+    const match = token.exec(text);
+    if (!match) return undefined;
+    // Byte strings (latin1), as txtStrings reads them: text as UTF-8, \DDD as one byte.
+    strings.push(
+      (match[1] as string).replace(/\\(\d{3})|\\(.)|([^\\]+)/gs, (_, code, escaped, text) =>
+        code !== undefined ? String.fromCharCode(Number(code)) : bytes(escaped ?? text),
+      ),
+    );
+    at = token.lastIndex;
+  }
+  return strings.length > 0 ? strings : undefined;
 }
 
 /** The canonical text of an IPv6 address (RFC 5952), so answers compare as users write them. */
@@ -136,25 +212,46 @@ export function decodeReply(message: Buffer): DnsReply {
   const flags = message.readUInt16BE(2);
   const qdcount = message.readUInt16BE(4);
   const ancount = message.readUInt16BE(6);
+  const otherCount = message.readUInt16BE(8) + message.readUInt16BE(10);
   let offset = 12;
   for (let i = 0; i < qdcount; i++) offset = readName(message, offset)[1] + 4;
   const answers: DnsAnswer[] = [];
-  for (let i = 0; i < ancount; i++) {
+  const reply: DnsReply = { id, rcode: flags & 0x0f, truncated: (flags & 0x0200) !== 0, answers };
+  for (let i = 0; i < ancount + otherCount; i++) {
     const [, afterName] = readName(message, offset);
     const type = message.readUInt16BE(afterName);
     const length = message.readUInt16BE(afterName + 8);
     const dataOffset = afterName + 10;
     if (dataOffset + length > message.length) throw new Error('DNS record runs past the message');
-    answers.push({ type, data: recordData(message, type, dataOffset, length) });
     offset = dataOffset + length;
+    if (i >= ancount) {
+      // Authority and additional sections: only the OPT record matters (RFC 6891 section 6.1.3).
+      if (type === OPT) {
+        reply.ednsUdpSize = message.readUInt16BE(afterName + 2);
+        reply.rcode |= message.readUInt8(afterName + 4) << 4;
+      }
+      continue;
+    }
+    const answer: DnsAnswer = { type, data: recordData(message, type, dataOffset, length) };
+    if (type === QTYPES.TXT) answer.strings = txtStrings(message, dataOffset, offset);
+    answers.push(answer);
   }
-  return { id, rcode: flags & 0x0f, truncated: (flags & 0x0200) !== 0, answers };
+  return reply;
 }
 
-/** True when `expected` is one of the answers, compared as dig +short would print them. */
+/**
+ * True when `expected` is one of the answers, compared as dig +short would print them. A
+ * TXT answer compares string by string, exactly, when `expected` is written as dig prints
+ * it ("a" "b"); unquoted, it compares with the record's strings joined.
+ */
 export function hasAnswer(answers: readonly DnsAnswer[], expected: string): boolean {
   const want = normalise(expected);
-  return answers.some((a) => normalise(a.data) === want);
+  const txt = expected.trim().startsWith('"') ? parseTxt(expected) : undefined;
+  return answers.some((a) => {
+    if (!a.strings) return normalise(a.data) === want;
+    if (txt) return txt.length === a.strings.length && txt.every((t, i) => t === a.strings?.[i]);
+    return a.strings.join('') === bytes(expected.trim());
+  });
 }
 
 function normalise(text: string): string {

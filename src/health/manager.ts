@@ -4,6 +4,18 @@
  * tells the daemon what changed. It never touches the kernel: the daemon turns a
  * 'changes' event into one reconcile of desiredState(config, manager.snapshot()).
  *
+ * What happens when a real fails (this file's half; src/daemon/daemon.ts has the rest):
+ * - start() prepared the real's check with the registry's checker (prepareCheck, `checkers`)
+ *   and gave it to the Scheduler, which runs it every interval within its timeout and
+ *   hands each CheckRun to onResult().
+ * - onResult() feeds it to step() (state.ts): `fall` failures in a row make a RiseFallStep
+ *   with a transition up -> down. The real's view is dropped (changed()), so the next
+ *   snapshot() says { up: false }; adjustQuorum() follows the service's healthy weight.
+ * - The Transition is logged and sent as a 'transition' event, and queue()d into the
+ *   pending HealthChanges; every check also sends a 'result' event.
+ * - flush(), at the end of that turn of the event loop (or at batchSize changes), sends
+ *   the batch as one 'changes' event: each change names its service.
+ *
  * Reloads: update() finds each real by service name, then real id, and compares its check
  * field by field (sameCheck) and its target; a real whose check is unchanged keeps its
  * running check and its state, a changed check restarts alone (keeping the real's current
@@ -16,10 +28,16 @@ import type { Logger } from 'pino';
 import type { CheckConfig } from '../config/check.js';
 import type { ResolvedConfig, ResolvedReal, ResolvedService } from '../config/resolved.js';
 import { isFwmarkKey } from '../ipvs/model.js';
-import { prepareCheck } from './checkers/index.js';
+import {
+  CHECKERS,
+  poolOf,
+  prepareCheck,
+  reportsWeight,
+  type CheckerRegistry,
+} from './checkers/index.js';
 import { quorumReason, sorryNeeded } from './quorum.js';
 import { Scheduler, realTimers, type CheckRun, type Timers } from './scheduler.js';
-import { initialHealth, step, type HealthState } from './state.js';
+import { initialHealth, step, type RiseFallState } from './state.js';
 import type { CheckOutcome, CheckTarget, PreparedCheck } from './types.js';
 import { errorText } from './types.js';
 
@@ -81,6 +99,18 @@ export interface CheckResultEvent {
   message: string;
 }
 
+/** One checked real as HealthManager.status() describes it (the daemon's /status shows `last`). */
+export interface CheckStatus {
+  service: string;
+  real: string;
+  checker: string;
+  up: boolean;
+  checked: boolean;
+  streak: number;
+  last: string;
+  weight?: number;
+}
+
 export interface HealthEvents {
   transition: [Transition];
   changes: [HealthChanges];
@@ -89,14 +119,20 @@ export interface HealthEvents {
 
 export interface HealthManagerOptions {
   logger: Logger;
+  /** The checker of each check type (default CHECKERS, the real ones; tests pass scripted ones). */
+  checkers?: CheckerRegistry;
   /** Checks running at once (default 1024). */
   concurrency?: number;
   /** exec checks running at once (default 32). */
   execConcurrency?: number;
+  /** The clock and timers of the checks and batches (default the real ones; tests pass manual ones). */
   timers?: Timers;
   /** Start-up jitter source, [0, 1) (default Math.random); () => 0 starts every check at once. */
   random?: () => number;
-  /** A batch is sent when it holds this many changes (default 100)... */
+  /**
+   * A batch is sent when it holds this many changes (default: no limit; each batch is one
+   * pass, so 1000 reals failing in one turn are one read and one write, not ten passes)...
+   */
   batchSize?: number;
   /**
    * ...or, by default (0), at the end of the turn of the event loop that made its first
@@ -132,7 +168,7 @@ interface RealEntry {
   target: CheckTarget;
   /** The configured weight, for quorum sums. */
   configuredWeight: number;
-  state: HealthState;
+  state: RiseFallState;
   weight: number | undefined;
   /** timers.now() of the last transition (or of the start of checking). */
   since: number;
@@ -154,11 +190,6 @@ interface ServiceEntry {
   reals: Map<string, RealEntry>;
   /** The reals' health as snapshots show it, until one of them changes (then rebuilt). */
   view?: ReadonlyMap<string, RealHealth>;
-}
-
-/** Kept for callers that key reals in one map (the daemon's status view). */
-export function realKey(service: string, realId: string): string {
-  return `${service}\u0000${realId}`;
 }
 
 /**
@@ -236,6 +267,7 @@ function viewOf(service: ServiceEntry): ReadonlyMap<string, RealHealth> {
 
 export class HealthManager extends EventEmitter<HealthEvents> {
   private readonly logger: Logger;
+  private readonly checkers: CheckerRegistry;
   private readonly timers: Timers;
   private readonly scheduler: Scheduler;
   private readonly batchSize: number;
@@ -256,8 +288,9 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   constructor(options: HealthManagerOptions) {
     super();
     this.logger = options.logger;
+    this.checkers = options.checkers ?? CHECKERS;
     this.timers = options.timers ?? realTimers;
-    this.batchSize = options.batchSize ?? 100;
+    this.batchSize = options.batchSize ?? Number.POSITIVE_INFINITY;
     this.batchDelayMs = options.batchDelayMs ?? 100;
     this.batchQuietMs = Math.min(options.batchQuietMs ?? 0, this.batchDelayMs);
     this.scheduler = new Scheduler({
@@ -271,6 +304,18 @@ export class HealthManager extends EventEmitter<HealthEvents> {
           `a health event listener threw: ${errorText(err)}`,
         ),
     });
+  }
+
+  /**
+   * The reconciler first: until as many releaseChecks(), no check starts and results wait
+   * (Scheduler.hold). The daemon holds while a pass is pending or running.
+   */
+  holdChecks(): void {
+    this.scheduler.hold();
+  }
+
+  releaseChecks(): void {
+    this.scheduler.release();
   }
 
   /** Number of checks running on their schedule. */
@@ -361,10 +406,9 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       : live !== undefined && live > 0
         ? true
         : !service.alpha && config.initial === 'up';
-    const weight =
-      config.type === 'exec' && config.dynamic_weight
-        ? (old?.weight ?? (live !== undefined && live > 0 ? live : undefined))
-        : undefined;
+    const weight = reportsWeight(config)
+      ? (old?.weight ?? (live !== undefined && live > 0 ? live : undefined))
+      : undefined;
     const entry: RealEntry = {
       service: service.name,
       realId: real.id,
@@ -379,7 +423,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     };
     let run: PreparedCheck;
     try {
-      run = prepareCheck(config, target);
+      run = prepareCheck(config, target, this.checkers);
     } catch (err) {
       const message = `cannot prepare the check: ${errorText(err)}`;
       this.logger.error(
@@ -397,7 +441,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     entry.stop = this.scheduler.add({
       intervalMs: config.interval,
       timeoutMs: Math.min(config.timeout, config.interval),
-      pool: config.type === 'exec' ? 'exec' : 'io',
+      pool: poolOf(config),
       run,
       onResult: (result) => this.onResult(entry, result),
     });
@@ -434,15 +478,18 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     if (result.timedOut) this.counters.timeouts++;
     const before = weightOf(entry);
     const { state, transition } = step(entry.state, result.ok, result.message, entry.config);
+    if (!entry.state.checked && !state.up && !result.ok) this.logFirstFailure(entry, result);
     entry.state = state;
-    if (result.ok && result.weight !== undefined && result.weight !== entry.weight) {
+    // A success of a check that reports weights without one: the configured weight again.
+    const reported = reportsWeight(entry.config) ? result.weight : (result.weight ?? entry.weight);
+    if (result.ok && reported !== entry.weight) {
       const change: WeightChange = {
         service: entry.service,
         real: entry.realId,
         from: entry.weight,
-        to: result.weight,
+        to: reported ?? entry.configuredWeight,
       };
-      entry.weight = result.weight;
+      entry.weight = reported;
       this.changed(entry.service);
       if (state.up && !transition) {
         this.logger.info(
@@ -485,6 +532,21 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       timedOut: result.timedOut,
       message: result.message,
     });
+  }
+
+  /** A real that starts down and fails its first check has no transition to log: this says why, once. */
+  private logFirstFailure(entry: RealEntry, result: CheckRun): void {
+    const event = {
+      event: 'health.first-check',
+      service: entry.service,
+      real: entry.realId,
+      checker: entry.config.type,
+      reason: result.message,
+    };
+    this.logger.info(
+      event,
+      `${entry.service} ${entry.realId} stays down: first check failed: ${result.message}`,
+    );
   }
 
   /** A real of this service changed up/down or weight: snapshots from now on rebuild its view. */
@@ -582,17 +644,8 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   }
 
   /** Per-real detail for status pages: state, streak, last message. */
-  status(): Array<{
-    service: string;
-    real: string;
-    checker: string;
-    up: boolean;
-    checked: boolean;
-    streak: number;
-    last: string;
-    weight?: number;
-  }> {
-    const out = [];
+  status(): CheckStatus[] {
+    const out: CheckStatus[] = [];
     for (const service of this.services.values()) {
       for (const e of service.reals.values()) {
         out.push({

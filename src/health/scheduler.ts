@@ -8,6 +8,12 @@
  * The runner enforces timeouts, not the checkers: at the deadline the check's AbortSignal
  * fires (the checker closes its socket or kills its process group) and the result is a
  * failure at once, even if a checker were slow to notice.
+ *
+ * The reconciler comes first: while a hold is on (hold(), the daemon's pending or running
+ * pass), no check starts and the results of checks already under way wait, in order, until
+ * release(). Their sockets and deadlines keep running, so a result is neither lost nor
+ * failed for the wait; the event loop is left to the pass, and what the held results
+ * decide comes out together as the next batch.
  */
 import type { CheckOutcome, CheckSignal, PreparedCheck } from './types.js';
 import { errorText } from './types.js';
@@ -48,6 +54,11 @@ export interface SchedulerOptions {
   random?: () => number;
   /** A result handler that throws (default: rethrown outside the scheduler, where it crashes loudly). */
   onError?: (err: unknown) => void;
+  /**
+   * The longest a hold lasts (default 10 s): a pass that hangs must not stop health
+   * checking with it. Past it, checks run again until the next hold.
+   */
+  maxHoldMs?: number;
 }
 
 /**
@@ -179,6 +190,10 @@ interface Entry {
   timer: unknown;
   running?: { check: RunningCheck; done: Promise<void>; finished: () => void };
   stopped: boolean;
+  /** Stops the check's watch (a watched check: see PreparedCheck.watch). */
+  unwatch?: () => void;
+  /** Woken while running: run again as soon as this run is done. */
+  woken?: boolean;
 }
 
 class Pool {
@@ -206,6 +221,11 @@ export class Scheduler {
   private readonly onError: (err: unknown) => void;
   private readonly pools: Record<ScheduledCheck['pool'], Pool>;
   private readonly entries = new Set<Entry>();
+  private readonly maxHoldMs: number;
+  private holds = 0;
+  private holdTimer: unknown;
+  /** Results that came during a hold, in order of arrival. */
+  private held: Array<{ entry: Entry; result: CheckRun }> = [];
 
   constructor(options: SchedulerOptions = {}) {
     this.timers = options.timers ?? realTimers;
@@ -220,6 +240,49 @@ export class Scheduler {
       io: new Pool(options.concurrency ?? 1024),
       exec: new Pool(options.execConcurrency ?? 32),
     };
+    this.maxHoldMs = options.maxHoldMs ?? 10_000;
+  }
+
+  /** Whether checks are held (no start, results waiting). */
+  get holding(): boolean {
+    return this.holds > 0;
+  }
+
+  /** Holds the checks until as many release() calls (or maxHoldMs) have come. */
+  hold(): void {
+    if (this.holds++ === 0)
+      this.holdTimer = this.timers.setTimeout(() => this.releaseAll(), this.maxHoldMs);
+  }
+
+  release(): void {
+    if (this.holds === 0) return;
+    if (--this.holds === 0) this.resume();
+  }
+
+  private releaseAll(): void {
+    this.holdTimer = undefined;
+    if (this.holds === 0) return;
+    this.holds = 0;
+    this.resume();
+  }
+
+  /** Hands over the held results, then starts what became due meanwhile. */
+  private resume(): void {
+    if (this.holdTimer !== undefined) this.timers.clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    const held = this.held;
+    this.held = [];
+    for (const { entry, result } of held) this.deliver(entry, result);
+    this.pump(this.pools.io);
+    this.pump(this.pools.exec);
+  }
+
+  private deliver(entry: Entry, result: CheckRun): void {
+    try {
+      if (!entry.stopped) entry.check.onResult(result);
+    } catch (err) {
+      this.onError(err);
+    }
   }
 
   get size(): number {
@@ -233,7 +296,22 @@ export class Scheduler {
     const delay = Math.floor(this.random() * check.intervalMs);
     entry.due = this.timers.now() + delay;
     entry.timer = this.timers.setTimeout(() => this.enqueue(entry), delay);
+    if (check.run.watch) entry.unwatch = check.run.watch(() => this.wake(entry));
     return () => this.remove(entry);
+  }
+
+  /** A watched check says its answer may have changed: run it now, or right after this run. */
+  private wake(entry: Entry): void {
+    if (entry.stopped) return;
+    if (entry.running) {
+      entry.woken = true;
+      return;
+    }
+    // No timer: it is queued for a place in its pool already.
+    if (entry.timer === undefined) return;
+    this.timers.clearTimeout(entry.timer);
+    entry.due = this.timers.now();
+    this.enqueue(entry);
   }
 
   private remove(entry: Entry): void {
@@ -241,6 +319,7 @@ export class Scheduler {
     entry.stopped = true;
     this.entries.delete(entry);
     this.timers.clearTimeout(entry.timer);
+    entry.unwatch?.();
     entry.running?.check.stop(STOPPED);
   }
 
@@ -253,7 +332,7 @@ export class Scheduler {
   }
 
   private pump(pool: Pool): void {
-    while (pool.running < pool.limit) {
+    while (pool.running < pool.limit && this.holds === 0) {
       const entry = pool.take();
       if (!entry) return;
       pool.running++;
@@ -271,11 +350,9 @@ export class Scheduler {
     running.check = startCheck(entry.check.run, entry.check.timeoutMs, this.timers, (result) => {
       pool.running--;
       entry.running = undefined;
-      try {
-        if (!entry.stopped) entry.check.onResult(result);
-      } catch (err) {
-        this.onError(err);
-      }
+      if (this.holds > 0) {
+        if (!entry.stopped) this.held.push({ entry, result });
+      } else this.deliver(entry, result);
       // A throwing handler must not stop the check's schedule.
       this.reschedule(entry);
       running.finished();
@@ -294,7 +371,8 @@ export class Scheduler {
   private reschedule(entry: Entry): void {
     if (entry.stopped) return;
     const now = this.timers.now();
-    entry.due += entry.check.intervalMs;
+    entry.due = entry.woken ? now : entry.due + entry.check.intervalMs;
+    entry.woken = false;
     // Behind schedule (a long queue, a slow check): run as soon as possible, then keep the
     // interval from there rather than firing a burst to catch up.
     if (entry.due < now) entry.due = now;
@@ -303,6 +381,9 @@ export class Scheduler {
 
   /** Stops every check; running ones are aborted. Resolves when they have all returned. */
   async stop(): Promise<void> {
+    this.held = [];
+    if (this.holdTimer !== undefined) this.timers.clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
     const running: Promise<void>[] = [];
     for (const entry of [...this.entries]) {
       const returned = this.returned(entry);

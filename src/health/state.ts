@@ -12,7 +12,8 @@
  *   restarts) it behaves as any up real: `fall` failures take it down.
  */
 
-export interface HealthState {
+/** Where one real stands in the rise/fall machine. */
+export interface RiseFallState {
   up: boolean;
   /** Consecutive results that point away from the current state. */
   streak: number;
@@ -27,13 +28,14 @@ export interface Thresholds {
   fall: number;
 }
 
-export interface StepResult {
-  state: HealthState;
+/** What one result did: the new state, and the transition when up/down changed. */
+export interface RiseFallStep {
+  state: RiseFallState;
   /** Set when this result changed up/down. */
   transition?: { from: 'up' | 'down'; to: 'up' | 'down'; reason: string };
 }
 
-export function initialHealth(up: boolean): HealthState {
+export function initialHealth(up: boolean): RiseFallState {
   return {
     up,
     streak: 0,
@@ -48,11 +50,11 @@ function consecutive(n: number, ok: boolean): string {
 }
 
 export function step(
-  state: HealthState,
+  state: RiseFallState,
   ok: boolean,
   message: string,
   thresholds: Thresholds,
-): StepResult {
+): RiseFallStep {
   if (!state.checked && !state.up && ok) {
     return {
       state: { up: true, streak: 0, checked: true, last: message },

@@ -45,8 +45,20 @@ export interface CheckSignal {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 
-/** One check, prepared once (regexes compiled, files read) and run many times. */
-export type PreparedCheck = (signal: CheckSignal) => Promise<CheckOutcome>;
+/**
+ * One check, prepared once (regexes compiled, files read) and run many times. `watch`, when
+ * a check has it, is called by the scheduler when the check starts on its schedule, and
+ * the function it returns when the check stops. It receives a wake function, which runs
+ * the check now rather than at its next interval: a file check calls it when the file is
+ * written. A check that holds something for its life on a schedule (the icmp checks' receive
+ * worker) holds it from the one call to the other.
+ */
+export type PreparedCheck = ((signal: CheckSignal) => Promise<CheckOutcome>) & {
+  watch?: (wake: () => void) => () => void;
+};
+
+/** Prepares another check with the same registry (a `type: all` check prepares its parts). */
+export type PrepareOther = (config: CheckConfig, target: CheckTarget) => PreparedCheck;
 
 /**
  * A checker: one per check type, one file each under checkers/. `prepare` may throw for a
@@ -56,7 +68,11 @@ export type PreparedCheck = (signal: CheckSignal) => Promise<CheckOutcome>;
  */
 export interface Checker<T extends CheckType = CheckType> {
   type: T;
-  prepare(config: Extract<CheckConfig, { type: T }>, target: CheckTarget): PreparedCheck;
+  prepare(
+    config: Extract<CheckConfig, { type: T }>,
+    target: CheckTarget,
+    prepareOther: PrepareOther,
+  ): PreparedCheck;
 }
 
 /** Node's error text with its code, short: "connect ECONNREFUSED 127.0.0.1:9". */

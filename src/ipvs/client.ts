@@ -3,9 +3,9 @@
  * the kernel client over generic netlink (kernel-client.ts) and an in-memory fake that
  * behaves like the kernel (fake.ts). Both pass the contract tests in test/contract.
  *
- * Writes go through `execute`: an ordered batch of operations, sent together, each
- * acknowledged on its own, so that one refused change is reported against the exact
- * operation and the independent rest still applies.
+ * Writes go through `execute`: an ordered batch of operations, sent together, each with a
+ * result of its own, so that one refused change is reported against the exact operation
+ * and the independent rest still applies.
  */
 import type {
   Dest,

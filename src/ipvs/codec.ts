@@ -1,8 +1,8 @@
 /**
  * The IPVS generic netlink codec: pure functions between lvsd's model (model.ts) and the
- * attributes of include/uapi/linux/ip_vs.h. Framing (netlink header, attribute TLVs,
- * alignment) comes from the `netlink` package; which attribute carries what, and in which
- * byte order, is decided here, checked against net/netfilter/ipvs/ip_vs_ctl.c:
+ * attributes of include/uapi/linux/ip_vs.h. Framing (netlink and genl headers, attribute
+ * TLVs, alignment) is src/netlink's; which attribute carries what, and in which byte order,
+ * is decided here, checked against net/netfilter/ipvs/ip_vs_ctl.c:
  *
  * - ports (service, dest, tunnel) are big-endian u16; the service flags are
  *   struct ip_vs_flags { u32 flags; u32 mask; } in host order;
@@ -12,31 +12,33 @@
  * - stats come twice, as STATS (32-bit counters) and STATS64; STATS64 wins when present;
  * - unknown attributes (newer kernels) are skipped, so are STATS_ATTR_PAD fillers.
  */
-import type { NetlinkMessage } from 'netlink';
-import { bytesToAddress, prefixToIpv4MaskValue } from './address.js';
+import { NLA_ALIGNTO, NLA_HDRLEN, NLA_TYPE_MASK } from '../netlink/constants.js';
+import { AF_INET, AF_INET6, bytesToAddress, prefixToIpv4MaskValue } from '../netlink/inet.js';
 import {
-  AF_INET,
-  AF_INET6,
+  AttrCursor,
+  attrOverrun,
+  be16At,
+  be32At,
+  NetlinkDecodeError,
+  shortValue,
+  u16At,
+  u32At,
+  u64At,
+} from '../netlink/reader.js';
+import { NetlinkWriter, type PayloadWriter } from '../netlink/writer.js';
+import {
   CmdAttr,
   ConnFwd,
-  CTRL_ATTR_FAMILY_ID,
-  CTRL_ATTR_FAMILY_NAME,
-  CTRL_CMD_GETFAMILY,
   DaemonAttr,
   DaemonState,
   DestAttr,
   formatVersion,
-  GENL_HDRLEN,
-  GENL_ID_CTRL,
   InfoAttr,
   IP_VS_CONN_F_FWD_MASK,
   IPPROTO_SCTP,
   IPPROTO_TCP,
   IPPROTO_UDP,
   IPVS_GENL_VERSION,
-  NLM_F_ACK_TLVS,
-  NLM_F_CAPPED,
-  NLMSGERR_ATTR_MSG,
   StatsAttr,
   SvcAttr,
   SvcFlag,
@@ -60,33 +62,11 @@ import type {
   Timeouts,
   TunnelType,
 } from './model.js';
-import { isFwmarkKey } from './model.js';
-import {
-  AttrCursor,
-  attributeValueEnd,
-  attrOverrun,
-  be16At,
-  IpvsDecodeError,
-  MessageCursor,
-  NetlinkWriter,
-  NLMSG_HDRLEN,
-  readS32,
-  readU32,
-  readU64,
-  shortValue,
-  u16At,
-  u32At,
-  writeU32,
-} from './wire.js';
+import { emptyStats, isFwmarkKey } from './model.js';
 
-export { IpvsDecodeError, NetlinkWriter };
-
-/** A reply or request whose payload is a genl header plus attributes. */
-export interface GenlPayload {
-  cmd: number;
-  version: number;
-  /** The attributes after the 4-byte genl header. */
-  attrs: Buffer;
+/** Bytes that are valid netlink but not a valid IPVS object (never merely unknown attributes). */
+export class IpvsDecodeError extends NetlinkDecodeError {
+  override readonly name = 'IpvsDecodeError';
 }
 
 // ---------------------------------------------------------------------------
@@ -175,16 +155,10 @@ export function numberToServiceFlags(n: number): ServiceFlags {
   };
 }
 
-/** The NETMASK attribute's bytes for a prefix length (see the header comment). */
-export function netmaskBytes(family: Family, prefix: number): Buffer {
-  const b = Buffer.alloc(4);
-  if (family === 'ipv6') writeU32(b, prefix);
-  else b.writeUInt32BE(prefixToIpv4MaskValue(prefix));
-  return b;
-}
+/** The prefix length a NETMASK attribute's 4 bytes stand for (see the header comment). */
 export function netmaskPrefix(family: Family, bytes: Buffer): number {
-  if (family === 'ipv6') return readU32(bytes, 0);
-  const mask = bytes.readUInt32BE(0);
+  if (family === 'ipv6') return u32At(bytes, 0);
+  const mask = be32At(bytes, 0);
   const hostBits = ~mask >>> 0;
   // Contiguous: the host bits are all ones at the bottom (their successor a power of two).
   if ((hostBits & (hostBits + 1)) !== 0)
@@ -196,7 +170,8 @@ export function netmaskPrefix(family: Family, bytes: Buffer): number {
 
 // ---------------------------------------------------------------------------
 // Encoding: attribute writers. Each appends one top-level attribute to the message `w` is
-// writing (wire.ts: straight into the sendmsg buffer, nothing allocated per attribute).
+// writing (src/netlink/writer.ts: straight into the sendmsg buffer, nothing allocated per
+// attribute).
 
 /** IPVS_CMD_ATTR_SERVICE with only the identifying attributes (for DEL, GET, ZERO, dests). */
 export function putServiceKey(w: NetlinkWriter, key: ServiceKey): void {
@@ -297,10 +272,12 @@ export function putTimeouts(w: NetlinkWriter, timeouts: Partial<Timeouts>): void
   if (timeouts.udp !== undefined) w.u32(CmdAttr.TIMEOUT_UDP, timeouts.udp);
 }
 
-/** Writes a genl message body: the genl header, then the attributes. */
-export type GenlBody = (w: NetlinkWriter) => void;
-
-export function genlBody(cmd: number, attrs?: GenlBody, version = IPVS_GENL_VERSION): GenlBody {
+/** Writes an IPVS message's payload: the genl header, then the attributes. */
+export function genlBody(
+  cmd: number,
+  attrs?: PayloadWriter,
+  version = IPVS_GENL_VERSION,
+): PayloadWriter {
   return (w) => {
     w.genlHeader(cmd, version);
     if (attrs) attrs(w);
@@ -308,111 +285,24 @@ export function genlBody(cmd: number, attrs?: GenlBody, version = IPVS_GENL_VERS
 }
 
 /** The genl header plus attributes as bytes of their own: the payload of one netlink message. */
-export function genlPayload(cmd: number, attrs?: GenlBody, version = IPVS_GENL_VERSION): Buffer {
+export function genlPayload(
+  cmd: number,
+  attrs?: PayloadWriter,
+  version = IPVS_GENL_VERSION,
+): Buffer {
   const w = new NetlinkWriter(256);
   genlBody(cmd, attrs, version)(w);
   return w.bytes();
 }
 
-/**
- * One complete netlink message in one contiguous buffer, padded to 4 bytes so messages can
- * be concatenated into one sendmsg (the kernel walks a batch with NLMSG_ALIGN).
- */
-export function frameMessage(
-  type: number,
-  flags: number,
-  seq: number,
-  port: number,
-  payload: Uint8Array,
-): Buffer {
-  const w = new NetlinkWriter(NLMSG_HDRLEN + payload.length + 4);
-  w.beginMessage(type, flags, seq, port);
-  w.append(payload);
-  w.endMessage();
-  return w.bytes();
-}
-
-/** CTRL_CMD_GETFAMILY for "IPVS" (the family id is resolved once per socket). */
-export function getFamilyPayload(name: string): Buffer {
-  return genlPayload(CTRL_CMD_GETFAMILY, (w) => w.string(CTRL_ATTR_FAMILY_NAME, name), 1);
-}
-export { GENL_ID_CTRL };
-
 // ---------------------------------------------------------------------------
 // Decoding. The hot decoders (services and dests of a dump) walk attributes by offset
-// (wire.ts): nothing is allocated per attribute, only the decoded objects.
-
-export function parseGenl(data: Buffer): GenlPayload {
-  if (data.length < GENL_HDRLEN) throw new IpvsDecodeError(`genl payload of ${data.length} bytes`);
-  return { cmd: data.readUInt8(0), version: data.readUInt8(1), attrs: data.subarray(GENL_HDRLEN) };
-}
-
-/** The messages of a datagram, each with a view of its payload. */
-export function splitMessages(datagram: Buffer): NetlinkMessage[] {
-  const messages: NetlinkMessage[] = [];
-  const m = new MessageCursor(datagram);
-  while (m.next())
-    messages.push({
-      type: m.type,
-      flags: m.flags,
-      seq: m.seq,
-      port: m.port,
-      data: datagram.subarray(m.payload, m.payloadEnd),
-    });
-  return messages;
-}
-
-/** Calls fn(type, data) for every attribute; the nested / byte-order bits are masked off. */
-export function eachAttribute(buf: Buffer, fn: (type: number, data: Buffer) => void): void {
-  const c = new AttrCursor(buf);
-  while (c.next()) fn(c.type, c.slice());
-}
-
-/** The first attribute `which` between start and end, as a cursor on it; null when absent. */
-export function findAttributeAt(
-  buf: Buffer,
-  start: number,
-  end: number,
-  which: number,
-): AttrCursor | null {
-  const c = new AttrCursor(buf, start, end);
-  while (c.next()) if (c.type === which) return c;
-  return null;
-}
-
-/** Finds the first-level attribute `which` (SERVICE, DEST, DAEMON) of a reply. */
-export function findAttribute(attrs: Buffer, which: number): Buffer | null {
-  return findAttributeAt(attrs, 0, attrs.length, which)?.slice() ?? null;
-}
-
-export function decodeFamilyId(attrs: Buffer): number | null {
-  const c = findAttributeAt(attrs, 0, attrs.length, CTRL_ATTR_FAMILY_ID);
-  return c ? c.u16('CTRL_ATTR_FAMILY_ID') : null;
-}
-
-export function emptyStats(): Stats {
-  return {
-    conns: 0,
-    inPackets: 0,
-    outPackets: 0,
-    inBytes: 0,
-    outBytes: 0,
-    cps: 0,
-    inPps: 0,
-    outPps: 0,
-    inBps: 0,
-    outBps: 0,
-  };
-}
+// (src/netlink/reader.ts): nothing is allocated per attribute, only the decoded objects.
 
 /** A counter that is u32 in STATS and u64 in STATS64 (INBYTES/OUTBYTES are u64 in both). */
 function counter(c: AttrCursor): number {
-  if (c.valueLength >= 8) return readU64(c.buf, c.value);
+  if (c.valueLength >= 8) return u64At(c.buf, c.value);
   return c.u32('stats counter');
-}
-
-export function decodeStats(buf: Buffer): Stats {
-  return decodeStatsAt(buf, 0, buf.length);
 }
 
 /** Which Stats field each IPVS_STATS_ATTR_* fills (PAD and newer attributes: none). */
@@ -493,12 +383,11 @@ function tunnelFlagsOf(bits: number): { csum: boolean; remcsum: boolean } {
   ] as { csum: boolean; remcsum: boolean };
 }
 
-/** A service from the attributes nested in IPVS_CMD_ATTR_SERVICE (dests left empty). */
-/** `withStats: false` leaves the counters undecoded (the planner never reads them). */
-export function decodeService(nested: Buffer, withStats = true): LiveService {
-  return decodeServiceAt(nested, 0, nested.length, withStats);
-}
-
+/**
+ * A service from the attributes nested in IPVS_CMD_ATTR_SERVICE, between start and end
+ * (dests left empty). `withStats: false` leaves the counters undecoded (the planner never
+ * reads them).
+ */
 export function decodeServiceAt(
   buf: Buffer,
   start: number,
@@ -517,15 +406,17 @@ export function decodeServiceAt(
   let timeout = 0;
   let netmaskAt = -1;
   let stats = -1;
+  let statsEnd = -1;
   let stats64 = -1;
+  let stats64End = -1;
   // Written out like decodeDestAt's walk, for the same reason (5,000 services in a read).
   let at = start;
-  while (at + 4 <= end) {
+  while (at + NLA_HDRLEN <= end) {
     const length = u16At(buf, at);
-    if (length < 4 || at + length > end) throw attrOverrun(at, length);
-    const v = at + 4;
-    const size = length - 4;
-    switch (u16At(buf, at + 2) & 0x3fff) {
+    if (length < NLA_HDRLEN || at + length > end) throw attrOverrun(at, length);
+    const v = at + NLA_HDRLEN;
+    const size = length - NLA_HDRLEN;
+    switch (u16At(buf, at + 2) & NLA_TYPE_MASK) {
       case SvcAttr.AF:
         if (size < 2) throw shortValue('IPVS_SVC_ATTR_AF', size, 2);
         af = u16At(buf, v);
@@ -566,14 +457,17 @@ export function decodeServiceAt(
         break;
       case SvcAttr.STATS:
         stats = v;
+        statsEnd = at + length;
         break;
       case SvcAttr.STATS64:
         stats64 = v;
+        stats64End = at + length;
         break;
       default:
         break;
     }
-    at += (length + 3) & ~3;
+    // nlaAlign(), written out: one call less per attribute while this runs unoptimised.
+    at += (length + NLA_ALIGNTO - 1) & ~(NLA_ALIGNTO - 1);
   }
   if (af === -1) throw new IpvsDecodeError('service without IPVS_SVC_ATTR_AF');
   const family = afToFamily(af);
@@ -583,7 +477,6 @@ export function decodeServiceAt(
       : family === 'ipv6'
         ? 128
         : 32;
-  const chosen = withStats ? (stats64 >= 0 ? stats64 : stats) : -1;
   const service: LiveService =
     fwmark !== 0
       ? {
@@ -608,7 +501,8 @@ export function decodeServiceAt(
           pe,
           dests: [],
         };
-  if (chosen >= 0) service.stats = decodeNestedStats(buf, chosen);
+  if (withStats && stats64 >= 0) service.stats = decodeStatsAt(buf, stats64, stats64End);
+  else if (withStats && stats >= 0) service.stats = decodeStatsAt(buf, stats, statsEnd);
   return service;
 }
 
@@ -625,19 +519,10 @@ function stringIn(buf: Buffer, at: number, end: number): string {
   return buf.toString('utf8', at, stop);
 }
 
-/** The counters nested in the attribute whose value starts at `value` (its length was checked by the walk that found it). */
-function decodeNestedStats(buf: Buffer, value: number): Stats {
-  return decodeStatsAt(buf, value, attributeValueEnd(buf, value));
-}
-
 /**
- * A dest from the attributes nested in IPVS_CMD_ATTR_DEST. Kernels before 3.18 send no
- * ADDR_FAMILY: the dest then has the service's family.
+ * A dest from the attributes nested in IPVS_CMD_ATTR_DEST, between start and end. Kernels
+ * before 3.18 send no ADDR_FAMILY: the dest then has the service's family.
  */
-export function decodeDest(nested: Buffer, serviceFamily: Family, withStats = true): LiveDest {
-  return decodeDestAt(nested, 0, nested.length, serviceFamily, withStats);
-}
-
 export function decodeDestAt(
   buf: Buffer,
   start: number,
@@ -660,16 +545,18 @@ export function decodeDestAt(
   let tunPort = 0;
   let tunFlags = 0;
   let stats = -1;
+  let statsEnd = -1;
   let stats64 = -1;
+  let stats64End = -1;
   // The attribute walk is written out here, not through AttrCursor: this runs for every
-  // dest of a dump, and call depth is what unoptimised code pays for (see wire.ts).
+  // dest of a dump, and call depth is what unoptimised code pays for (src/netlink/reader.ts).
   let at = start;
-  while (at + 4 <= end) {
+  while (at + NLA_HDRLEN <= end) {
     const length = u16At(buf, at);
-    if (length < 4 || at + length > end) throw attrOverrun(at, length);
-    const v = at + 4;
-    const size = length - 4;
-    switch (u16At(buf, at + 2) & 0x3fff) {
+    if (length < NLA_HDRLEN || at + length > end) throw attrOverrun(at, length);
+    const v = at + NLA_HDRLEN;
+    const size = length - NLA_HDRLEN;
+    switch (u16At(buf, at + 2) & NLA_TYPE_MASK) {
       case DestAttr.ADDR:
         addrAt = v;
         addrEnd = at + length;
@@ -708,6 +595,7 @@ export function decodeDestAt(
         break;
       case DestAttr.STATS:
         stats = v;
+        statsEnd = at + length;
         break;
       case DestAttr.ADDR_FAMILY:
         if (size < 2) throw shortValue('IPVS_DEST_ATTR_ADDR_FAMILY', size, 2);
@@ -715,6 +603,7 @@ export function decodeDestAt(
         break;
       case DestAttr.STATS64:
         stats64 = v;
+        stats64End = at + length;
         break;
       case DestAttr.TUN_TYPE:
         if (size < 1) throw shortValue('IPVS_DEST_ATTR_TUN_TYPE', size, 1);
@@ -731,7 +620,8 @@ export function decodeDestAt(
       default:
         break;
     }
-    at += (length + 3) & ~3;
+    // nlaAlign(), written out: one call less per attribute while this runs unoptimised.
+    at += (length + NLA_ALIGNTO - 1) & ~(NLA_ALIGNTO - 1);
   }
   if (addrAt === -1) throw new IpvsDecodeError('dest without IPVS_DEST_ATTR_ADDR');
   const family = af === -1 ? serviceFamily : afToFamily(af);
@@ -750,8 +640,8 @@ export function decodeDestAt(
     inactiveConns: inactive,
     persistConns: persist,
   };
-  const chosen = withStats ? (stats64 >= 0 ? stats64 : stats) : -1;
-  if (chosen >= 0) dest.stats = decodeNestedStats(buf, chosen);
+  if (withStats && stats64 >= 0) dest.stats = decodeStatsAt(buf, stats64, stats64End);
+  else if (withStats && stats >= 0) dest.stats = decodeStatsAt(buf, stats, statsEnd);
   return dest;
 }
 
@@ -828,37 +718,4 @@ export function decodeInfo(attrs: Buffer): IpvsInfo {
     else if (c.type === InfoAttr.CONN_TAB_SIZE) size = c.u32('IPVS_INFO_ATTR_CONN_TAB_SIZE');
   }
   return { version: formatVersion(version), connTableSize: size };
-}
-
-export interface NetlinkAck {
-  /** Positive errno; 0 for a plain ACK. */
-  errno: number;
-  /** Sequence number of the request this answers. */
-  seq: number;
-  /** Extended ACK message (NLMSGERR_ATTR_MSG), when the kernel sent one. */
-  message?: string;
-}
-
-/** An NLMSG_ERROR payload: s32 error, the request's header (and maybe more), then TLVs. */
-export function decodeAck(data: Buffer, flags: number): NetlinkAck {
-  return decodeAckAt(data, 0, data.length, flags);
-}
-
-export function decodeAckAt(buf: Buffer, start: number, end: number, flags: number): NetlinkAck {
-  if (end - start < 4 + NLMSG_HDRLEN) throw new IpvsDecodeError('short NLMSG_ERROR');
-  const err = readS32(buf, start);
-  const reqLen = readU32(buf, start + 4);
-  const seq = readU32(buf, start + 12);
-  const ack: NetlinkAck = { errno: err === 0 ? 0 : -err, seq };
-  if (flags & NLM_F_ACK_TLVS) {
-    // After the header (CAPPED) or the whole request, aligned.
-    const skip = flags & NLM_F_CAPPED || err === 0 ? NLMSG_HDRLEN : (reqLen + 3) & ~3;
-    try {
-      const c = findAttributeAt(buf, Math.min(end, start + 4 + skip), end, NLMSGERR_ATTR_MSG);
-      if (c) ack.message = c.string();
-    } catch {
-      // extended ACK is a courtesy; a malformed one does not hide the errno
-    }
-  }
-  return ack;
 }

@@ -1,7 +1,9 @@
 /**
- * Every number of the IPVS generic netlink interface, in one place.
- * Source: the kernel's include/uapi/linux/ip_vs.h (checked against
- * net/netfilter/ipvs/ip_vs_ctl.c, which decides what each command reads and answers).
+ * Every number of the IPVS generic netlink family, in one place: commands, attributes,
+ * flags and sizes from the kernel's include/uapi/linux/ip_vs.h (checked against
+ * net/netfilter/ipvs/ip_vs_ctl.c, which decides what each command reads and answers), the IP
+ * protocol numbers a service carries, and the schedulers and persistence engines a stock
+ * kernel ships. Netlink's own numbers and errno values are in src/netlink/constants.ts.
  */
 
 export const IPVS_GENL_NAME = 'IPVS';
@@ -13,31 +15,6 @@ export const IP_VS_VERSION_CODE = 0x010201;
 export function formatVersion(code: number): string {
   return `${(code >> 16) & 0xff}.${(code >> 8) & 0xff}.${code & 0xff}`;
 }
-
-// Generic netlink controller (linux/genetlink.h), used to resolve the family id.
-export const GENL_ID_CTRL = 16;
-export const CTRL_CMD_GETFAMILY = 3;
-export const CTRL_ATTR_FAMILY_ID = 1;
-export const CTRL_ATTR_FAMILY_NAME = 2;
-
-// Netlink (linux/netlink.h)
-export const NETLINK_GENERIC = 16;
-export const NLMSG_NOOP = 1;
-export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
-export const NLMSG_OVERRUN = 4;
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_MULTI = 0x2;
-export const NLM_F_ACK = 0x4;
-export const NLM_F_DUMP = 0x300;
-/** In an ACK: the error message was capped (no copy of the request). */
-export const NLM_F_CAPPED = 0x100;
-/** In an ACK: extended ACK TLVs follow. */
-export const NLM_F_ACK_TLVS = 0x200;
-export const NLMSGERR_ATTR_MSG = 1;
-export const NLMSGERR_ATTR_OFFS = 2;
-export const NLMSG_HDRLEN = 16;
-export const GENL_HDRLEN = 4;
 
 /** enum IPVS_CMD_* */
 export const IpvsCmd = {
@@ -174,35 +151,10 @@ export const IP_VS_SCHEDNAME_MAXLEN = 16;
 export const IP_VS_PENAME_MAXLEN = 16;
 export const IP_VS_IFNAME_MAXLEN = 16;
 
-/** Address families (linux/socket.h). */
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-
 /** IP protocol numbers. */
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 export const IPPROTO_SCTP = 132;
-
-/** Errno values the IPVS code returns (asm-generic/errno-base.h, errno.h). */
-export const Errno = {
-  EPERM: 1,
-  ENOENT: 2,
-  ESRCH: 3,
-  EINTR: 4,
-  EIO: 5,
-  ENOMEM: 12,
-  EBUSY: 16,
-  EEXIST: 17,
-  ENODEV: 19,
-  EINVAL: 22,
-  ERANGE: 34,
-  ENOPROTOOPT: 92,
-  EOPNOTSUPP: 95,
-  EAFNOSUPPORT: 97,
-  EMSGSIZE: 90,
-  ENOBUFS: 105,
-  ECONNREFUSED: 111,
-} as const;
 
 /**
  * The schedulers a stock Debian 6.1 kernel ships (ip_vs_<name>.ko); "twos" came in 6.2.

@@ -5,13 +5,9 @@
  * Both IpvsClient implementations build their errors here, so they agree word for word.
  */
 import { IpvsError, describeOpObject, type IpvsOp } from './client.js';
-import {
-  Errno,
-  IP_VS_IFNAME_MAXLEN,
-  IP_VS_PENAME_MAXLEN,
-  IP_VS_SCHEDNAME_MAXLEN,
-} from './constants.js';
-import { familyOf } from './address.js';
+import { Errno } from '../netlink/constants.js';
+import { IP_VS_IFNAME_MAXLEN, IP_VS_PENAME_MAXLEN, IP_VS_SCHEDNAME_MAXLEN } from './constants.js';
+import { familyOf } from '../netlink/inet.js';
 import { isFwmarkKey, type ServiceKey } from './model.js';
 
 /** strerror() for the errno values IPVS and netlink return; anything else gets its number. */
@@ -66,7 +62,10 @@ export function reasonFor(op: IpvsOp, errno: number): string {
           : `Scheduler not found: ${sched}`;
       }
       if (errno === Errno.EINVAL && op.service.family === 'ipv6') {
-        return `Invalid operation: an IPv6 persistence netmask must be a prefix length from 1 to 128 (got ${op.service.netmask})`;
+        return (
+          'Invalid operation: an IPv6 persistence netmask must be a prefix length from 1 to 128' +
+          ` (got ${op.service.netmask})`
+        );
       }
       break;
     }
@@ -96,7 +95,10 @@ export function reasonFor(op: IpvsOp, errno: number): string {
       if (errno === Errno.EEXIST) return 'Daemon has already run';
       if (errno === Errno.ENODEV) return `No such device: ${op.daemon.interface}`;
       if (errno === Errno.EINVAL) {
-        return 'Invalid operation: a multicast group must be a multicast address, and no service may mix address families';
+        return (
+          'Invalid operation: a multicast group must be a multicast address, and no service may' +
+          ' mix address families'
+        );
       }
       break;
     case 'delete-daemon':

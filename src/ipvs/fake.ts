@@ -14,13 +14,13 @@
  * - the same refusals of DEL_DEST/ZERO on a missing service and the same silence of a dest
  *   dump for a missing service (an empty list, no error).
  *
- * It never touches netlink, so it loads anywhere. The contract tests in test/contract run
+ * It opens no socket and needs no native binding, so it loads anywhere. The contract tests in test/contract run
  * against it and against the kernel client; where they disagree, the kernel is right.
  */
-import { canonicalAddress, familyOf } from './address.js';
+import { canonicalAddress, familyOf } from '../netlink/inet.js';
 import type { IpvsClient, IpvsOp, IpvsOpResult, ReadOptions } from './client.js';
+import { Errno } from '../netlink/constants.js';
 import {
-  Errno,
   formatVersion,
   IP_VS_VERSION_CODE,
   KNOWN_PERSISTENCE_ENGINES,
@@ -41,7 +41,7 @@ import type {
   SyncDaemon,
   Timeouts,
 } from './model.js';
-import { isFwmarkKey, serviceKeyOf } from './model.js';
+import { emptyStats, isFwmarkKey, serviceKeyOf } from './model.js';
 
 export interface FakeIpvsOptions {
   /** Scheduler modules the fake kernel can load (default: those of a stock Debian 6.1 kernel). */
@@ -86,21 +86,6 @@ function withoutStats<T extends { stats?: Stats }>(object: T, options: ReadOptio
   if (options.stats !== false) return object;
   const { stats: _stats, ...rest } = object;
   return rest as T;
-}
-
-function zeroStats(): Stats {
-  return {
-    conns: 0,
-    inPackets: 0,
-    outPackets: 0,
-    inBytes: 0,
-    outBytes: 0,
-    cps: 0,
-    inPps: 0,
-    outPps: 0,
-    inBps: 0,
-    outBps: 0,
-  };
 }
 
 function keyString(key: ServiceKey): string {
@@ -355,7 +340,7 @@ export class FakeIpvs implements IpvsClient {
         if (err) return err;
         this.services.set(k, {
           service: normalizeService(op.service),
-          stats: zeroStats(),
+          stats: emptyStats(),
           dests: [],
         });
         return 0;
@@ -383,7 +368,7 @@ export class FakeIpvs implements IpvsClient {
           activeConns: 0,
           inactiveConns: 0,
           persistConns: 0,
-          stats: zeroStats(),
+          stats: emptyStats(),
         });
         return 0;
       }
@@ -420,8 +405,8 @@ export class FakeIpvs implements IpvsClient {
   }
 
   private zeroService(svc: FakeService): void {
-    svc.stats = zeroStats();
-    for (const d of svc.dests) d.stats = zeroStats();
+    svc.stats = emptyStats();
+    for (const d of svc.dests) d.stats = emptyStats();
   }
 
   /** ip_vs_set_timeout: values beyond INT_MAX/HZ are EINVAL, 0 keeps the current value. */

@@ -1,24 +1,18 @@
 /**
- * src/ipvs: everything lvsd says to the kernel, behind one IpvsClient.
+ * src/ipvs: the IPVS table, read and changed behind one IpvsClient (the generic netlink
+ * below the kernel client is src/netlink; sysctls and VIP addresses are src/sysctl and
+ * src/director).
  *
  * - `openIpvs()` loads the netlink client lazily (dynamic import), so commands that never
  *   touch the kernel run where the native netlink binding cannot load;
- * - `FakeIpvs` is the in-memory kernel for tests.
+ * - the in-memory kernel for tests is FakeIpvs (fake.ts).
+ *
+ * Like every index.ts of src/, it holds the folder's entry code and re-exports nothing:
+ * importers name the file that defines what they use.
  */
 import type { IpvsClient } from './client.js';
 import { IpvsUnavailableError } from './errors.js';
 import type { KernelIpvsOptions } from './kernel-client.js';
-
-export * from './client.js';
-export { FakeIpvs, type FakeIpvsOptions } from './fake.js';
-export {
-  IpvsUnavailableError,
-  NO_IPVS_HELP,
-  PERMISSION_HELP,
-  reasonFor,
-  validateOp,
-} from './errors.js';
-export type { KernelIpvsOptions } from './kernel-client.js';
 
 /** Opens the kernel client (generic netlink). Throws IpvsUnavailableError with advice. */
 export async function openIpvs(options: KernelIpvsOptions = {}): Promise<IpvsClient> {
@@ -28,7 +22,8 @@ export async function openIpvs(options: KernelIpvsOptions = {}): Promise<IpvsCli
   } catch (err) {
     throw new IpvsUnavailableError(
       'netlink',
-      `Cannot load the netlink binding (Linux only; reinstall with \`npm ci\` to get its prebuild): ${(err as Error).message}`,
+      'Cannot load the netlink binding (Linux only; reinstall with `npm ci` to get its prebuild): ' +
+        (err as Error).message,
     );
   }
   return mod.KernelIpvsClient.open(options);

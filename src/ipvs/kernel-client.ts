@@ -1,14 +1,25 @@
 /**
- * The kernel IpvsClient: generic netlink family "IPVS", resolved through nlctrl, over one
- * netlink socket (netlink-transport.ts: batching, ACK attribution, streamed dumps).
- * This file only knows IPVS: which command each operation is, and how each answer reads.
+ * The kernel IpvsClient: generic netlink family "IPVS", resolved through nlctrl
+ * (src/netlink/genl.ts), over one netlink socket (src/netlink/transport.ts: batching, ACK
+ * attribution, streamed dumps). This file only knows IPVS: which command each operation is,
+ * and how each answer reads (codec.ts).
  *
- * Writes are one batch: every operation its own message with its own ACK, so a refusal
- * is attributed to the exact operation and the independent rest still applies. Reads are
- * dumps decoded datagram by datagram; only decoded objects are kept.
+ * Writes are one batch: every operation its own message with its own sequence number, so a
+ * refusal is attributed to the exact operation and the independent rest still applies.
+ * Reads are dumps decoded datagram by datagram; only decoded objects are kept.
  */
-import type { NetlinkMessage } from 'netlink';
-import { familyOf } from './address.js';
+import { Errno, NETLINK_GENERIC } from '../netlink/constants.js';
+import { genlAttrsAt, lookupFamily, parseGenl } from '../netlink/genl.js';
+import { familyOf } from '../netlink/inet.js';
+import { AttrCursor, type NetlinkMessage } from '../netlink/reader.js';
+import {
+  DumpError,
+  NetlinkTransport,
+  type BatchResult,
+  type TransportCounters,
+  type TransportOptions,
+} from '../netlink/transport.js';
+import type { NetlinkWriter, PayloadWriter } from '../netlink/writer.js';
 import {
   describeOpObject,
   IpvsError,
@@ -19,18 +30,11 @@ import {
 } from './client.js';
 import {
   decodeDaemon,
-  decodeFamilyId,
   decodeInfo,
-  decodeService,
   decodeTimeouts,
   decodeDestAt,
   decodeServiceAt,
-  findAttribute,
-  findAttributeAt,
   genlBody,
-  getFamilyPayload,
-  type GenlBody,
-  parseGenl,
   putDaemon,
   putDaemonState,
   putDest,
@@ -39,16 +43,7 @@ import {
   putServiceKey,
   putTimeouts,
 } from './codec.js';
-import {
-  CmdAttr,
-  Errno,
-  GENL_HDRLEN,
-  GENL_ID_CTRL,
-  IPVS_GENL_VERSION,
-  IPVS_GENL_NAME,
-  IpvsCmd,
-  NETLINK_GENERIC,
-} from './constants.js';
+import { CmdAttr, IPVS_GENL_VERSION, IPVS_GENL_NAME, IpvsCmd } from './constants.js';
 import {
   errnoText,
   IpvsUnavailableError,
@@ -68,20 +63,15 @@ import type {
   Timeouts,
 } from './model.js';
 import { serviceId, serviceKeyOf } from './model.js';
-import {
-  DumpError,
-  NetlinkTransport,
-  type BatchResult,
-  type TransportCounters,
-  type TransportOptions,
-} from './netlink-transport.js';
-import { attributeValueAt, attributeValueEnd, IpvsDecodeError, NetlinkWriter } from './wire.js';
 
 /**
- * Socket and batching knobs (see netlink-transport.ts). An ACK costs about 1 KiB of
+ * Socket and batching knobs (see src/netlink/transport.ts). An ACK costs about 1 KiB of
  * receive buffer (skb overhead included); the defaults fit the receive buffer asked for.
  */
 export type KernelIpvsOptions = TransportOptions;
+
+/** What a dump handler's cursor points at before its first reply. */
+const NO_BYTES = Buffer.alloc(0);
 
 export class KernelIpvsClient implements IpvsClient {
   private closed = false;
@@ -111,11 +101,8 @@ export class KernelIpvsClient implements IpvsClient {
    */
   static async over(transport: NetlinkTransport): Promise<KernelIpvsClient> {
     try {
-      const payload = getFamilyPayload(IPVS_GENL_NAME);
-      const result = await transport.request(GENL_ID_CTRL, (w) => w.append(payload));
-      const first = result.replies[0];
-      const id = result.errno === 0 && first ? decodeFamilyId(parseGenl(first.data).attrs) : null;
-      if (result.errno === Errno.EPERM)
+      const { errno, id } = await lookupFamily(transport, IPVS_GENL_NAME);
+      if (errno === Errno.EPERM)
         throw new IpvsUnavailableError('permission', PERMISSION_HELP, Errno.EPERM);
       if (id === null) throw new IpvsUnavailableError('no-ipvs', NO_IPVS_HELP, Errno.ENOENT);
       return new KernelIpvsClient(transport, id);
@@ -169,21 +156,22 @@ export class KernelIpvsClient implements IpvsClient {
     }
     const reply = replies[0];
     if (!reply) return null;
-    const nested = findAttribute(parseGenl(reply.data).attrs, CmdAttr.SERVICE);
-    return nested ? decodeService(nested) : null;
+    const { attrs } = parseGenl(reply.data);
+    const c = new AttrCursor(attrs);
+    return c.find(CmdAttr.SERVICE) ? decodeServiceAt(attrs, c.value, c.valueEnd) : null;
   }
 
   async listServices(options: ReadOptions = {}): Promise<LiveService[]> {
     const services: LiveService[] = [];
     const stats = options.stats !== false;
+    const c = new AttrCursor(NO_BYTES);
     await this.dump(
       genlBody(IpvsCmd.GET_SERVICE),
       'list-services',
       'services',
       (buf, start, end) => {
-        const nested = attributeValueAt(buf, start, end, CmdAttr.SERVICE);
-        if (nested >= 0)
-          services.push(decodeServiceAt(buf, nested, attributeValueEnd(buf, nested), stats));
+        if (c.reset(buf, start, end).find(CmdAttr.SERVICE))
+          services.push(decodeServiceAt(buf, c.value, c.valueEnd, stats));
       },
     );
     return services;
@@ -209,6 +197,7 @@ export class KernelIpvsClient implements IpvsClient {
   private async readDests(keys: readonly ServiceKey[], stats: boolean): Promise<LiveDest[][]> {
     this.checkOpen();
     const lists: LiveDest[][] = keys.map(() => []);
+    const c = new AttrCursor(NO_BYTES);
     try {
       await this.transport.dumpEach(
         this.family,
@@ -218,17 +207,9 @@ export class KernelIpvsClient implements IpvsClient {
           putServiceKey(w, keys[i] as ServiceKey);
         },
         (i, buf, payload, end) => {
-          const attrs = genlAttrs(payload, end);
-          const nested = attributeValueAt(buf, attrs, end, CmdAttr.DEST);
-          if (nested >= 0)
+          if (c.reset(buf, genlAttrsAt(payload, end), end).find(CmdAttr.DEST))
             (lists[i] as LiveDest[]).push(
-              decodeDestAt(
-                buf,
-                nested,
-                attributeValueEnd(buf, nested),
-                (keys[i] as ServiceKey).family,
-                stats,
-              ),
+              decodeDestAt(buf, c.value, c.valueEnd, (keys[i] as ServiceKey).family, stats),
             );
         },
       );
@@ -252,8 +233,8 @@ export class KernelIpvsClient implements IpvsClient {
       'list-daemons',
       'sync daemons',
       (buf, start, end) => {
-        const nested = findAttributeAt(buf, start, end, CmdAttr.DAEMON);
-        if (nested) daemons.push(decodeDaemon(nested.slice()));
+        const c = new AttrCursor(buf, start, end);
+        if (c.find(CmdAttr.DAEMON)) daemons.push(decodeDaemon(c.slice()));
       },
     );
     return daemons;
@@ -296,7 +277,7 @@ export class KernelIpvsClient implements IpvsClient {
 
   /** One request with an ACK: the data messages that came before it, or an IpvsError. */
   private async request(
-    body: GenlBody,
+    body: PayloadWriter,
     operation: string,
     object: string,
   ): Promise<NetlinkMessage[]> {
@@ -310,7 +291,7 @@ export class KernelIpvsClient implements IpvsClient {
 
   /** A dump: `onReply` gets where each reply's attributes lie in its datagram, as it arrives. */
   private async dump(
-    body: GenlBody,
+    body: PayloadWriter,
     operation: string,
     object: string,
     onReply: (buf: Buffer, attrs: number, end: number) => void,
@@ -318,7 +299,7 @@ export class KernelIpvsClient implements IpvsClient {
     this.checkOpen();
     try {
       await this.transport.dump(this.family, body, (buf, payload, end) =>
-        onReply(buf, genlAttrs(payload, end), end),
+        onReply(buf, genlAttrsAt(payload, end), end),
       );
     } catch (err) {
       if (err instanceof DumpError)
@@ -336,13 +317,6 @@ export class KernelIpvsClient implements IpvsClient {
   }
 }
 
-/** Where a reply's attributes start, after its genl header. */
-function genlAttrs(payload: number, end: number): number {
-  if (end - payload < GENL_HDRLEN)
-    throw new IpvsDecodeError(`genl payload of ${end - payload} bytes`);
-  return payload + GENL_HDRLEN;
-}
-
 /** One batch answer as the operation's result, in ipvsadm's words. */
 function opResult(op: IpvsOp, answer: BatchResult): IpvsOpResult {
   if (answer.lost)
@@ -355,24 +329,18 @@ function opResult(op: IpvsOp, answer: BatchResult): IpvsOpResult {
 function lostError(op: IpvsOp, errno: number, message: string): IpvsError {
   const reason =
     errno === Errno.ENOBUFS
-      ? 'Acknowledgement lost: the netlink receive buffer overflowed (ENOBUFS); the kernel may or may not have applied this operation, re-read the table'
+      ? 'Acknowledgement lost: the netlink receive buffer overflowed (ENOBUFS); the kernel may or' +
+        ' may not have applied this operation, re-read the table'
       : `No acknowledgement (${message}); the kernel may or may not have applied this operation, re-read the table`;
   return new IpvsError(op.op, describeOpObject(op), errno, reason);
 }
 
-/** The genl payload (command + attributes) for one operation, as bytes of its own. */
-export function encodeOp(op: IpvsOp): Buffer {
-  const w = new NetlinkWriter(256);
-  opBody(op)(w);
-  return w.bytes();
-}
-
 /** Writes the genl payload (command + attributes) for one operation. */
-export function opBody(op: IpvsOp): GenlBody {
+export function opBody(op: IpvsOp): PayloadWriter {
   return (w) => writeOp(w, op);
 }
 
-export function writeOp(w: NetlinkWriter, op: IpvsOp): void {
+function writeOp(w: NetlinkWriter, op: IpvsOp): void {
   switch (op.op) {
     case 'add-service':
     case 'edit-service':

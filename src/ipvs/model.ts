@@ -35,6 +35,22 @@ export const Stats = z.object({
 });
 export type Stats = z.infer<typeof Stats>;
 
+/** Counters of nothing: a new service or real, or one the kernel reported without stats. */
+export function emptyStats(): Stats {
+  return {
+    conns: 0,
+    inPackets: 0,
+    outPackets: 0,
+    inBytes: 0,
+    outBytes: 0,
+    cps: 0,
+    inPps: 0,
+    outPps: 0,
+    inBps: 0,
+    outBps: 0,
+  };
+}
+
 /** A virtual service is identified by (family, protocol, address, port) or by (family, fwmark). */
 export const ServiceKey = z.union([
   z.object({

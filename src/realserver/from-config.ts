@@ -38,7 +38,8 @@ export function realServerVips(
           ? `ip fou add port ${real.dest.tunnelPort} gue`
           : 'a gre / gretap receiver';
       notes.push(
-        `${service.name}: real ${real.dest.address} receives ${real.dest.tunnelType.toUpperCase()}, not plain IPIP; lvsd realserver sets up tunl0, add the decapsulation yourself (${how})`,
+        `${service.name}: real ${real.dest.address} receives ${real.dest.tunnelType.toUpperCase()}, not plain ` +
+          `IPIP; lvsd realserver sets up tunl0, add the decapsulation yourself (${how})`,
       );
     }
     if (mine.some((r) => r.dest.forwarding !== mode))
@@ -47,7 +48,8 @@ export function realServerVips(
       );
     if (isFwmarkKey(service.service)) {
       notes.push(
-        `${service.name}: fwmark ${service.service.fwmark} has no address of its own; give its VIPs with --vip ... --mode ${mode}`,
+        `${service.name}: fwmark ${service.service.fwmark} has no address of its own; give its VIPs with ` +
+          `--vip ... --mode ${mode}`,
       );
       continue;
     }

@@ -23,8 +23,8 @@ import {
   findAddress,
   type AddressSnapshot,
   type HeldAddress,
-} from '../director/addresses.js';
-import { familyOf } from '../ipvs/address.js';
+} from '../director/vip-addresses.js';
+import { familyOf } from '../netlink/inet.js';
 
 export type RealServerMode = 'dr' | 'tun';
 

@@ -2,8 +2,8 @@
  * `lvsd realserver`: read (addresses over rtnetlink, sysctls from /proc/sys), plan
  * (plan.ts), and unless --check, apply and record. --check reads only.
  */
-import { heldAddressId, type AddressClient } from '../director/addresses.js';
-import type { SysctlAccess } from '../sysctl/index.js';
+import { heldAddressId, type AddressClient } from '../director/vip-addresses.js';
+import type { SysctlAccess } from '../sysctl/access.js';
 import {
   heldVip,
   planRealServer,

@@ -7,7 +7,7 @@
 import type { IpvsClient, IpvsError } from '../ipvs/client.js';
 import type { Plan, PlanStep } from './types.js';
 import type { SysctlChange } from './types.js';
-import type { AddressClient } from '../director/addresses.js';
+import type { AddressClient } from '../director/vip-addresses.js';
 import type { VipStep } from './vip-plan.js';
 
 export interface StepOutcome {

@@ -103,7 +103,8 @@ export function formatPlan(plan: Plan, palette: Palette = plain): string {
     const secs = Math.max(0, Math.ceil(wait.remainingMs / 1000));
     lines.push(
       palette.dim(
-        `  draining ${wait.service} -> ${wait.dest}: ${wait.activeConns} active, ${wait.inactiveConns} inactive connections; deleted when they end or in ${secs}s`,
+        `  draining ${wait.service} -> ${wait.dest}: ${wait.activeConns} active, ${wait.inactiveConns} inactive ` +
+          `connections; deleted when they end or in ${secs}s`,
       ),
     );
   }

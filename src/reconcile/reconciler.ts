@@ -13,12 +13,12 @@
  * their drains into the state: a decision costs a few milliseconds on a 10k-real table
  * where a whole dump costs a hundred. Both kinds share planContext() and the applier.
  */
-import type { AddressClient } from '../director/addresses.js';
+import type { AddressClient } from '../director/vip-addresses.js';
 import type { MarkScan } from '../director/fwmark-advice.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import type { IpvsTable, LiveService } from '../ipvs/model.js';
 import { serviceId, serviceKeyOf } from '../ipvs/model.js';
-import type { SysctlAccess } from '../sysctl/index.js';
+import type { SysctlAccess } from '../sysctl/access.js';
 import { PhaseTimer } from '../util/timings.js';
 import { applyPlan, type ApplyReport } from './apply.js';
 import { checkMassRemoval, type MassRemoval } from './guard.js';

@@ -10,7 +10,7 @@
  * the schema below (`npm run schema`).
  */
 import { z } from 'zod';
-import type { AddressSnapshot } from '../director/addresses.js';
+import type { AddressSnapshot } from '../director/vip-addresses.js';
 import type { MarkScan } from '../director/fwmark-advice.js';
 import { IpvsTable, LiveService, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import { ReconcileStateSchema, type ReconcileState } from './state.js';

@@ -43,12 +43,15 @@ export function sysctlAdvice(
     value('net.ipv4.vs.expire_quiescent_template') === 0
   ) {
     advice.push(
-      'net.ipv4.vs.expire_quiescent_template is 0: with persistence, clients that have a template keep going to a real at weight 0, so draining and inhibited reals still get new connections; set kernel.sysctl.expire_quiescent_template: true',
+      'net.ipv4.vs.expire_quiescent_template is 0: with persistence, clients that have a template keep going to ' +
+        'a real at weight 0, so draining and inhibited reals still get new connections; set ' +
+        'kernel.sysctl.expire_quiescent_template: true',
     );
   }
   if (drainTimeoutMs > 0 && value('net.ipv4.vs.conn_reuse_mode') === 0) {
     advice.push(
-      'net.ipv4.vs.conn_reuse_mode is 0: a client reusing a source port is sent to the real it had before, even at weight 0; set kernel.sysctl.conn_reuse_mode: 1 for drains to take effect',
+      'net.ipv4.vs.conn_reuse_mode is 0: a client reusing a source port is sent to the real it had before, even ' +
+        'at weight 0; set kernel.sysctl.conn_reuse_mode: 1 for drains to take effect',
     );
   }
   const nat = (family: string) =>
@@ -57,12 +60,14 @@ export function sysctlAdvice(
     );
   if (nat('ipv4') && value('net.ipv4.ip_forward') === 0) {
     advice.push(
-      'net.ipv4.ip_forward is 0: NAT (masquerading) services cannot forward packets; set kernel.sysctl.ip_forward: true',
+      'net.ipv4.ip_forward is 0: NAT (masquerading) services cannot forward packets; set ' +
+        'kernel.sysctl.ip_forward: true',
     );
   }
   if (nat('ipv6') && value('net.ipv6.conf.all.forwarding') === 0) {
     advice.push(
-      'net.ipv6.conf.all.forwarding is 0: IPv6 NAT services cannot forward packets; set kernel.sysctl.ipv6_forwarding: true',
+      'net.ipv6.conf.all.forwarding is 0: IPv6 NAT services cannot forward packets; set ' +
+        'kernel.sysctl.ipv6_forwarding: true',
     );
   }
   return advice;

@@ -5,7 +5,7 @@
  */
 import { openAddresses } from '../director/index.js';
 import type { MarkScan } from '../director/fwmark-advice.js';
-import { procSysctls } from '../sysctl/index.js';
+import { procSysctls } from '../sysctl/procfs.js';
 import type { ReconcilerPorts } from './reconciler.js';
 
 /** Every port but the IPVS client and the state store, which each caller opens itself. */

@@ -5,7 +5,7 @@
  * the plan that joins them. Types only, so every file of the folder can import it.
  */
 import type { MarkScan } from '../director/fwmark-advice.js';
-import type { AddressSnapshot, HeldAddress } from '../director/addresses.js';
+import type { AddressSnapshot, HeldAddress } from '../director/vip-addresses.js';
 import type { IpvsOp } from '../ipvs/client.js';
 import type { Dest, IpvsTable, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import type { FieldChange } from './diff.js';

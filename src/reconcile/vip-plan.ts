@@ -17,7 +17,7 @@ import {
   sameHeldAddress,
   type AddressSnapshot,
   type HeldAddress,
-} from '../director/addresses.js';
+} from '../director/vip-addresses.js';
 
 export type VipOp =
   | { op: 'create-dummy'; interface: string }
@@ -113,7 +113,8 @@ export function planVips(
     if (isOwned(wanted)) next.push(heldAddressId(present));
     if (present.prefix !== wanted.prefix) {
       advice.push(
-        `${wanted.address} is on ${wanted.interface} as /${present.prefix}, the config says /${wanted.prefix}; lvsd leaves it as it is`,
+        `${wanted.address} is on ${wanted.interface} as /${present.prefix}, the config says /${wanted.prefix}; ` +
+          `lvsd leaves it as it is`,
       );
     }
   }

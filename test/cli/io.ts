@@ -1,9 +1,10 @@
 /** A CommandIo for tests: output kept in strings, the kernel and the host's ports given. */
 import type { CommandIo } from '../../src/cli/reconcile-command.js';
-import type { AddressClient } from '../../src/director/addresses.js';
+import type { AddressClient } from '../../src/director/vip-addresses.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
 import { plain } from '../../src/util/palette.js';
 import { systemHostPorts, type HostPorts } from '../../src/reconcile/system-ports.js';
+import { lent } from '../reconcile/pass.js';
 
 export interface TestPorts extends Partial<Omit<HostPorts, 'openAddresses'>> {
   /** The address client VIPs go to; null: VIPs neither read nor changed; absent: rtnetlink. */
@@ -34,7 +35,7 @@ export function testIo(
       openAddresses:
         addresses === undefined
           ? systemHostPorts.openAddresses
-          : addresses && (async () => addresses),
+          : addresses && (async () => lent(addresses)),
       markRules: ports.markRules === undefined ? systemHostPorts.markRules : ports.markRules,
     },
   };

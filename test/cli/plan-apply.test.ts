@@ -13,9 +13,10 @@ import { runLs } from '../../src/cli/commands/ls.js';
 import { runPlan } from '../../src/cli/commands/plan.js';
 import { testIo } from './io.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
-import { FakeAddresses } from '../../src/director/fake-addresses.js';
+import { FakeAddresses } from '../../src/director/fake-vip-addresses.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/memory.js';
+import type { SysctlAccess } from '../../src/sysctl/access.js';
 
 const config = `
 services:
@@ -43,10 +44,7 @@ function sharedKernel(kernel: FakeIpvs): () => Promise<IpvsClient> {
   });
 }
 
-const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+const noSysctls = new MemorySysctls();
 
 let dir: string;
 
@@ -75,27 +73,31 @@ beforeEach(async () => {
 });
 
 describe('lvsd plan / apply on the fake kernel', () => {
-  it('plan shows the changes and exits 2; apply makes them; a second apply writes nothing; plan then exits 0', async () => {
-    const path = await writeConfig(config);
-    const options = { config: path, stateDir: join(dir, 'state') };
-    const planned = io();
-    expect(await runPlan(options, planned)).toBe(2);
-    expect(planned.out).toContain('+ TCP 10.0.0.1:80 (web)  rr');
-    expect(planned.out).toContain('+ -> 192.168.11.2:80  Masq  weight 3');
-    expect(planned.out).toContain('Plan: 3 to add, 0 to change, 0 to remove.');
-    expect(kernel.log).toEqual([]);
+  it(
+    'plan shows the changes and exits 2; apply makes them; a second apply writes nothing; plan ' +
+      'then exits 0',
+    async () => {
+      const path = await writeConfig(config);
+      const options = { config: path, stateDir: join(dir, 'state') };
+      const planned = io();
+      expect(await runPlan(options, planned)).toBe(2);
+      expect(planned.out).toContain('+ TCP 10.0.0.1:80 (web)  rr');
+      expect(planned.out).toContain('+ -> 192.168.11.2:80  Masq  weight 3');
+      expect(planned.out).toContain('Plan: 3 to add, 0 to change, 0 to remove.');
+      expect(kernel.log).toEqual([]);
 
-    const applied = io();
-    expect(await runApply(options, applied)).toBe(0);
-    expect(applied.out).toContain('Applied 3 changes.');
-    expect(kernel.log).toHaveLength(3);
+      const applied = io();
+      expect(await runApply(options, applied)).toBe(0);
+      expect(applied.out).toContain('Applied 3 changes.');
+      expect(kernel.log).toHaveLength(3);
 
-    const again = io();
-    expect(await runApply(options, again)).toBe(0);
-    expect(again.out).toContain('No changes.');
-    expect(kernel.log).toHaveLength(3);
-    expect(await runPlan(options, io())).toBe(0);
-  });
+      const again = io();
+      expect(await runApply(options, again)).toBe(0);
+      expect(again.out).toContain('No changes.');
+      expect(kernel.log).toHaveLength(3);
+      expect(await runPlan(options, io())).toBe(0);
+    },
+  );
 
   it('an invalid config exits 1 with file:line, and never opens the kernel', async () => {
     const path = await writeConfig(config.replace('scheduler: rr', 'scheduler: rrr'));

@@ -7,15 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runValidate } from '../../src/cli/commands/validate.js';
-import {
-  formatDiagnostics,
-  hostNames,
-  loadConfig,
-  readConfigTexts,
-} from '../../src/config/index.js';
+import { hostNames, loadConfig, readConfigTexts } from '../../src/config/index.js';
+import { formatDiagnostics } from '../../src/config/diagnostics.js';
 import { renderJsonSchema, renderReference } from '../../src/config/json-schema.js';
 
 const root = new URL('../../', import.meta.url).pathname;
+
+const lines = (...text: string[]) => `${text.join('\n')}\n`;
 
 function tempDir(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'lvsd-config-'));
@@ -60,7 +58,9 @@ describe('a directory is one config', () => {
         line: 3,
         column: 3,
         path: 'services.web',
-        message: `service 'web' is also declared at ${join(dir, 'a.yaml')}:2:3: service names must be unique across the files of a directory`,
+        message:
+          `service 'web' is also declared at ${join(dir, 'a.yaml')}:2:3: ` +
+          'service names must be unique across the files of a directory',
       },
     ]);
   });
@@ -87,7 +87,9 @@ describe('a directory is one config', () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(formatDiagnostics(result.errors)).toBe(
-      `${join(dir, 'b.yaml')}:4:13: error: services.web.reals[0]: DR forwarding cannot map ports: the real keeps the destination port of the packet, so 192.168.1.1:8080 cannot serve port 80; drop the port or use nat`,
+      `${join(dir, 'b.yaml')}:4:13: error: services.web.reals[0]: ` +
+        'DR forwarding cannot map ports: the real keeps the destination port of the packet, ' +
+        'so 192.168.1.1:8080 cannot serve port 80; drop the port or use nat',
     );
   });
 
@@ -232,26 +234,32 @@ describe('lvsd validate', () => {
     const { out, io: streams } = io();
     expect(await runValidate({ config: join(exampleDir, 'nat-web.yaml') }, streams)).toBe(0);
     expect(out.join('')).toMatch(
-      /nat-web.yaml: valid: 1 services, 2 reals \(0 errors, 0 warnings\)/,
+      /nat-web.yaml: valid: 1 service, 2 reals \(0 errors, 0 warnings\)/,
     );
   });
 
   it('exits 1 and prints every error on an invalid config', async () => {
     const dir = tempDir({
-      'bad.yaml':
-        'services:\n  web:\n    address: 10.0.0.1:80\n    shceduler: rr\n    reals: [{ address: 192.168.1.1, weight: 70000 }]\n',
+      'bad.yaml': lines(
+        'services:',
+        '  web:',
+        '    address: 10.0.0.1:80',
+        '    shceduler: rr',
+        '    reals: [{ address: 192.168.1.1, weight: 70000 }]',
+      ),
     });
     const { err, io: streams } = io();
     expect(await runValidate({ config: join(dir, 'bad.yaml') }, streams)).toBe(1);
     const text = err.join('');
     expect(text).toContain(
-      `${join(dir, 'bad.yaml')}:4:5: error: services.web.shceduler: unknown key 'shceduler' — did you mean 'scheduler'?`,
+      `${join(dir, 'bad.yaml')}:4:5: error: services.web.shceduler: ` +
+        "unknown key 'shceduler' — did you mean 'scheduler'?",
     );
     expect(text).toContain('services.web.reals[0].weight: 70000 is above the maximum 65535');
     expect(text).toMatch(/invalid \(2 errors, 0 warnings\)/);
   });
 
-  it("notes this machine's forwarding when a NAT config leaves it alone, without changing the exit status", async () => {
+  it("notes this machine's forwarding when a NAT config leaves it alone (exit status unchanged)", async () => {
     const nat =
       'services:\n  web: { address: 10.0.0.1:80, forwarding: nat, reals: [192.168.1.1:8080] }\n';
     const dir = tempDir({
@@ -271,7 +279,11 @@ describe('lvsd validate', () => {
     const off = await run('nat.yaml', 0);
     expect(off.code).toBe(0);
     expect(off.err).toMatch(
-      /^note \(this machine\): net\.ipv4\.ip_forward is 0: NAT \(masquerading\) services cannot forward packets; set kernel\.sysctl\.ip_forward: true$/m,
+      new RegExp(
+        String.raw`^note \(this machine\): net\.ipv4\.ip_forward is 0: NAT \(masquerading\) ` +
+          String.raw`services cannot forward packets; set kernel\.sysctl\.ip_forward: true$`,
+        'm',
+      ),
     );
     expect((await run('nat.yaml', 1)).err).toBe('');
     expect((await run('nat.yaml', null)).err).toBe('');
@@ -305,8 +317,15 @@ describe('lvsd validate', () => {
 
   it('validates every host of a fleet with --all-hosts', async () => {
     const dir = tempDir({
-      'fleet.yaml':
-        'services:\n  web: { address: 10.0.0.1:80, forwarding: nat, reals: [192.168.1.1:8080] }\nhosts:\n  lb1: {}\n  lb2:\n    services:\n      web: { forwarding: dr }\n',
+      'fleet.yaml': lines(
+        'services:',
+        '  web: { address: 10.0.0.1:80, forwarding: nat, reals: [192.168.1.1:8080] }',
+        'hosts:',
+        '  lb1: {}',
+        '  lb2:',
+        '    services:',
+        '      web: { forwarding: dr }',
+      ),
     });
     const { out, err, io: streams } = io();
     expect(await runValidate({ config: join(dir, 'fleet.yaml'), allHosts: true }, streams)).toBe(1);
@@ -331,8 +350,12 @@ describe('lvsd validate', () => {
       `
       import { runValidate } from ${JSON.stringify(command)};
       import { createRequire } from 'node:module';
-      const code = await runValidate({ config: ${JSON.stringify(join(exampleDir, 'conf.d'))}, allHosts: true }, { write() {}, writeError() {}, color: false });
-      const netlink = Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('netlink'));
+      const code = await runValidate(
+        { config: ${JSON.stringify(join(exampleDir, 'conf.d'))}, allHosts: true },
+        { write() {}, writeError() {}, color: false },
+      );
+      const loaded = Object.keys(createRequire(import.meta.url).cache);
+      const netlink = loaded.some((k) => k.includes('netlink'));
       console.log(JSON.stringify({ code, netlink }));
     `,
     ]).toString();

@@ -285,7 +285,13 @@ describe('kernel, vips and reconcile settings', () => {
     const c = config(
       y(
         'kernel:',
-        '  sysctl: { ip_forward: true, ipv6_forwarding: false, expire_quiescent_template: true, conn_reuse_mode: 2, sloppy_tcp: true, snat_reroute: false }',
+        '  sysctl:',
+        '    ip_forward: true',
+        '    ipv6_forwarding: false',
+        '    expire_quiescent_template: true',
+        '    conn_reuse_mode: 2',
+        '    sloppy_tcp: true',
+        '    snat_reroute: false',
       ),
     );
     expect(c.kernel.sysctls).toEqual({
@@ -320,7 +326,17 @@ describe('kernel, vips and reconcile settings', () => {
     ],
     [
       'master and backup with multicast settings',
-      'kernel: { sync: [{ state: master, interface: eth1, syncmaxlen: 1460, mcast_group: 239.1.1.1, mcast_port: 8849, mcast_ttl: 2 }, { state: backup, interface: eth1 }] }',
+      y(
+        'kernel:',
+        '  sync:',
+        '    - state: master',
+        '      interface: eth1',
+        '      syncmaxlen: 1460',
+        '      mcast_group: 239.1.1.1',
+        '      mcast_port: 8849',
+        '      mcast_ttl: 2',
+        '    - { state: backup, interface: eth1 }',
+      ),
       [
         {
           state: 'master',

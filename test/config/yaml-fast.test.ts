@@ -55,12 +55,14 @@ function agree(text: string): boolean {
 
 const accepted = [
   '',
+  `${'k'.repeat(1024)}: 1\n`,
   '# only a comment\n',
   '---\na: 1\n',
   'a: 1\nb: two\nc: 3.5\nd: true\ne: ~\nf:\ng: null\nh: 0x1F\ni: 0o17\nj: 1e3\nk: -.inf\nl: .nan\nm: +12\nn: 012\n',
   'key with spaces: v\n"quoted key": 1\n\'single\': 2\n',
   "a: \"double\" # comment\nb: 'it''s'\nc: plain # comment\nd: x#y\n",
-  'services:\n  web:\n    address: 10.0.0.1:80\n    reals:\n      - 192.168.10.2:80\n      - { address: 192.168.11.2:80, weight: 3 }\n',
+  'services:\n  web:\n    address: 10.0.0.1:80\n    reals:\n      - 192.168.10.2:80\n' +
+    '      - { address: 192.168.11.2:80, weight: 3 }\n',
   'reals:\n- a\n- b\nnext: 1\n',
   'list:\n  - name: x\n    port: 1\n  - name: y\n    nested:\n      deep: [1, [2, 3], {a: b}]\n',
   'a: [2001:db8::1, "x, y", \'z\']\nb: {k: v, "q": [ ]}\nc: []\nd: {}\n',
@@ -98,6 +100,10 @@ const stepsAside = [
   'a: [2001:db8::1]:80\n',
   'just a scalar\n',
   '__proto__: 1\n',
+  // an implicit key may not be longer than 1024 characters (yaml: KEY_OVER_1024_CHARS)
+  `${'k'.repeat(1025)}: 1\n`,
+  `"${'k'.repeat(1023)}": 1\n`,
+  `- ${'k'.repeat(1025)}: 1\n`,
 ];
 
 describe('fast YAML reader', () => {
@@ -182,8 +188,20 @@ describe('fast YAML reader', () => {
   });
 
   it('agrees with yaml on mutated config text (or steps aside)', () => {
-    const base =
-      'services:\n  web:\n    address: 10.0.0.1:80 # vip\n    reals:\n      - 192.168.10.2:80\n      - { address: "192.168.11.2:80", weight: 3 }\n    check: { type: tcp }\n  dns:\n    address: 10.0.0.2:53\n    protocol: udp\n    reals: [a, b]\n';
+    const base = [
+      'services:',
+      '  web:',
+      '    address: 10.0.0.1:80 # vip',
+      '    reals:',
+      '      - 192.168.10.2:80',
+      '      - { address: "192.168.11.2:80", weight: 3 }',
+      '    check: { type: tcp }',
+      '  dns:',
+      '    address: 10.0.0.2:53',
+      '    protocol: udp',
+      '    reals: [a, b]',
+      '',
+    ].join('\n');
     const alphabet = [
       ' ',
       ':',

@@ -19,6 +19,7 @@ import type {
   ServiceKey,
 } from '../../src/ipvs/model.js';
 import { serviceId, serviceKeyOf } from '../../src/ipvs/model.js';
+import { dest as buildDest } from '../builders.js';
 
 /** What ipvsadm shows, as text, and lets us write (lab only). */
 export interface IndependentReader {
@@ -59,19 +60,9 @@ export function svc(partial: Partial<Service> & ServiceKey): Service {
   } as Service;
 }
 
+/** A dest as test/builders.ts builds it, on port 80 unless the partial says otherwise. */
 export function dst(partial: Partial<Dest> & { address: string }): Dest {
-  return {
-    port: 80,
-    family: partial.address.includes(':') ? 'ipv6' : 'ipv4',
-    forwarding: 'nat',
-    weight: 1,
-    upperThreshold: 0,
-    lowerThreshold: 0,
-    tunnelType: 'ipip',
-    tunnelPort: 0,
-    tunnelFlags: { csum: false, remcsum: false },
-    ...partial,
-  };
+  return buildDest(partial.address, partial.port ?? 80, partial);
 }
 
 /** A service without counters, dests sorted: what must read back exactly. */

@@ -6,15 +6,11 @@ import { Daemon, ConfigRejectedError } from '../../src/daemon/daemon.js';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { destId, serviceId } from '../../src/ipvs/model.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
-import { desiredState } from '../../src/reconcile/desired.js';
+import { MemorySysctls } from '../../src/sysctl/memory.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
-import { memoryLogger, ScriptedHealth, snapshotView, testLoader, waitFor } from './helpers.js';
+import { memoryLogger, ScriptedHealth, testLoader, waitFor } from './helpers.js';
 
-const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+const noSysctls = new MemorySysctls();
 const web = tcpService('10.0.0.1', 80);
 
 function yaml(weights: Record<string, number>, extra = ''): string {
@@ -30,7 +26,7 @@ async function kernelWeights(kernel: FakeIpvs): Promise<Record<string, number>> 
 }
 
 async function metric(
-  daemon: Pick<Daemon<never>, 'stop' | 'renderMetrics'>,
+  daemon: Pick<Daemon, 'stop' | 'renderMetrics'>,
   name: string,
 ): Promise<string> {
   const text = await daemon.renderMetrics();
@@ -53,13 +49,13 @@ interface Setup {
   file: string;
   kernel: FakeIpvs;
   health: ScriptedHealth;
-  daemon: Daemon<ReturnType<ScriptedHealth['snapshot']>>;
+  daemon: Daemon;
   logs: Array<Record<string, unknown>>;
   loads: { count: number };
   stateDir: string;
 }
 
-const running: Array<Pick<Daemon<never>, 'stop' | 'renderMetrics'>> = [];
+const running: Array<Pick<Daemon, 'stop' | 'renderMetrics'>> = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((d) => d.stop()));
 });
@@ -91,9 +87,7 @@ async function setup(
       return testLoader(path);
     },
     client: kernel,
-    health,
-    desired: desiredState,
-    healthView: snapshotView,
+    health: health.manager,
     logger,
     stateDir,
     hostPorts: { sysctls: noSysctls, openAddresses: null, markRules: null },
@@ -134,7 +128,7 @@ describe('daemon: start and reload', () => {
     expect(rejected?.errors).toHaveLength(1);
   });
 
-  it('ignores an invalid new config: kernel untouched, metric 0, all errors logged; a fix brings the metric back to 1', async () => {
+  it('ignores an invalid new config: kernel untouched, metric 0, errors logged; a fix sets it to 1', async () => {
     const s = await setup({ content: yaml({ '192.168.10.2:80': 1 }) });
     await s.daemon.start();
     const writesBefore = s.kernel.log.length;
@@ -440,8 +434,9 @@ describe('daemon: stop and restart', () => {
     const second = await setup({ dir: first.dir, kernel, stateDir, watch: false });
     await second.daemon.start();
     expect(kernel.log.length).toBe(writes);
-    // The health side was handed the live table, so it can start live reals up.
-    expect(second.health.updates[0]?.table?.services).toHaveLength(1);
+    // The health side was handed the live table's weights, so it can start live reals up.
+    const live = second.health.updates[0]?.liveWeights;
+    expect([live?.('web', '192.168.10.2:80'), live?.('web', '192.168.10.3:80')]).toEqual([1, 2]);
     expect(second.logs.filter((l) => l.event === 'kernel_write')).toEqual([]);
   });
 
@@ -513,7 +508,8 @@ describe('daemon: watching', () => {
     await s.daemon.start();
     expect(await kernelWeights(s.kernel)).toEqual({ '192.168.10.2:80': 1 });
 
-    // What the kubelet's atomic writer does: new directory, new ..data_tmp link renamed over ..data, old directory removed.
+    // What the kubelet's atomic writer does: new directory, new ..data_tmp link renamed over
+    // ..data, old directory removed.
     await write('..2026_11_25_20_05_00.2', 4);
     await symlink('..2026_11_25_20_05_00.2', join(dir, '..data_tmp'));
     await rename(join(dir, '..data_tmp'), join(dir, '..data'));

@@ -1,17 +1,22 @@
 /**
  * Test doubles for the daemon: a small YAML loader (the real one has its own tests; this
- * one only needs to turn a file or directory into a ResolvedConfig, or refuse it), a
- * scripted health source, a logger whose lines tests can read, and waitFor.
+ * one only needs to turn a file or directory into a ResolvedConfig, or refuse it), the
+ * real health manager with scripted checkers and a manual clock, a logger whose lines
+ * tests can read, and waitFor.
  */
 import { createHash } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import pino from 'pino';
 import { parse } from 'yaml';
 import type { CheckConfig } from '../../src/config/check.js';
 import type { ResolvedConfig, ResolvedService } from '../../src/config/resolved.js';
-import type { HealthSnapshot } from '../../src/health/manager.js';
+import type { LoadOutcome } from '../../src/daemon/config-loader.js';
+import { CHECKERS, type CheckerRegistry } from '../../src/health/checkers/index.js';
+import { HealthManager, type UpdateOptions } from '../../src/health/manager.js';
+import type { Timers } from '../../src/health/scheduler.js';
+import type { CheckOutcome } from '../../src/health/types.js';
 import {
   ForwardingIpvsClient,
   type IpvsOp,
@@ -20,8 +25,6 @@ import {
 } from '../../src/ipvs/client.js';
 import type { IpvsTable, LiveDest, LiveService, ServiceKey } from '../../src/ipvs/model.js';
 import { destId, serviceId } from '../../src/ipvs/model.js';
-import type { LoadOutcome } from '../../src/daemon/ports.js';
-import type { RealHealth } from '../../src/daemon/status.js';
 import { createLogger, type Logger } from '../../src/util/log.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 import { waitUntil } from '../lab/wait.js';
@@ -40,13 +43,14 @@ interface TestFile {
   services?: Record<string, TestService>;
 }
 
+/** `checked: true` reals: one result decides (rise and fall 1); they start up. */
 const tcpCheck: CheckConfig = {
   type: 'tcp',
   interval: 1000,
   timeout: 500,
   rise: 1,
   fall: 1,
-  initial: 'down',
+  initial: 'up',
   on_failure: 'remove',
 };
 
@@ -127,46 +131,157 @@ export async function testLoader(path: string): Promise<LoadOutcome> {
   return { ok: true, config, warnings: [] };
 }
 
-/** A health source whose reals go up and down when the test says so. Checked reals start up. */
-export class ScriptedHealth extends EventEmitter {
-  readonly down = new Set<string>();
-  updates: Array<{ config: ResolvedConfig; table?: IpvsTable }> = [];
-  stopped = false;
+/**
+ * Timers for HealthManager that move only when told: `fireNext` moves the clock to the
+ * next due callback and runs every callback due then, in order.
+ */
+export class ManualTimers implements Timers {
+  private time = 0;
+  private seq = 0;
+  private queue: Array<{ at: number; seq: number; fn: () => void }> = [];
 
-  update(config: ResolvedConfig, options: { table?: IpvsTable }): void {
-    this.updates.push({ config, ...(options.table ? { table: options.table } : {}) });
+  now(): number {
+    return this.time;
   }
 
-  snapshot(): HealthSnapshot {
-    const down = new Set(this.down);
-    return {
-      real: (service, real) => ({ up: !down.has(`${service} ${real}`) }),
-      sorryActive: () => false,
-    };
+  setTimeout(fn: () => void, ms: number): unknown {
+    const handle = { at: this.time + ms, seq: this.seq++, fn };
+    this.queue.push(handle);
+    return handle;
   }
 
-  /** A real changes state: a 'changes' batch naming its service, as the HealthManager sends (`named: false`: a batch that names none). */
-  setDown(service: string, real: string, isDown: boolean, options: { named?: boolean } = {}): void {
-    if (isDown) this.down.add(`${service} ${real}`);
-    else this.down.delete(`${service} ${real}`);
-    const transitions =
-      options.named === false
-        ? []
-        : [{ service, real, from: isDown ? 'up' : 'down', to: isDown ? 'down' : 'up' }];
-    this.emit('changes', { transitions, weights: [], quorum: [] });
+  clearTimeout(handle: unknown): void {
+    const at = this.queue.indexOf(handle as (typeof this.queue)[number]);
+    if (at >= 0) this.queue.splice(at, 1);
   }
 
-  stop(): void {
-    this.stopped = true;
+  /** Runs the callbacks of the next due time; false when none is pending. */
+  fireNext(): boolean {
+    if (this.queue.length === 0) return false;
+    this.time = Math.max(this.time, Math.min(...this.queue.map((h) => h.at)));
+    const due = this.queue
+      .filter((h) => h.at <= this.time)
+      .sort((a, b) => a.at - b.at || a.seq - b.seq);
+    this.queue = this.queue.filter((h) => h.at > this.time);
+    for (const handle of due) handle.fn();
+    return true;
   }
 }
 
-export const snapshotView =
-  (snapshot: HealthSnapshot) =>
-  (service: string, real: string): RealHealth | undefined => {
-    const h = snapshot.real(service, real);
-    return h ? { state: h.up ? 'up' : 'down' } : undefined;
-  };
+/** The real HealthManager, remembering what the daemon handed it. */
+class RecordingManager extends HealthManager {
+  readonly updates: Array<{ config: ResolvedConfig } & UpdateOptions> = [];
+  stopCalled = false;
+
+  override update(config: ResolvedConfig, options: UpdateOptions = {}) {
+    this.updates.push({ config, ...options });
+    return super.update(config, options);
+  }
+
+  override async stop(): Promise<void> {
+    this.stopCalled = true;
+    await super.stop();
+  }
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Health for daemon tests: the real HealthManager (rise/fall, batches, snapshots) whose
+ * checkers are scripted (every check type answers what the test set for that real: up
+ * unless setDown said otherwise) and whose checks run on a manual clock, only when
+ * setDown makes them. Checked reals of the test loader start up (`initial: up`).
+ */
+export class ScriptedHealth {
+  readonly timers = new ManualTimers();
+  /** What the daemon is given as its `health`. */
+  readonly manager: RecordingManager;
+  private readonly down = new Set<string>();
+  /** Check runs per real ("service real"). */
+  private readonly runs = new Map<string, number>();
+  private unnamed = false;
+  private last: Promise<void> = Promise.resolve();
+
+  constructor(logger: pino.Logger = pino({ level: 'silent' })) {
+    const outcome = (key: string): CheckOutcome => {
+      this.runs.set(key, (this.runs.get(key) ?? 0) + 1);
+      return this.down.has(key)
+        ? { ok: false, message: 'scripted failure' }
+        : { ok: true, message: 'scripted success' };
+    };
+    const scripted = Object.fromEntries(
+      Object.keys(CHECKERS).map((type) => [
+        type,
+        {
+          type,
+          prepare: (_config: CheckConfig, target: { service: string; realId: string }) => {
+            const key = `${target.service} ${target.realId}`;
+            return async () => outcome(key);
+          },
+        },
+      ]),
+    ) as unknown as CheckerRegistry;
+    this.manager = new RecordingManager({
+      logger,
+      checkers: scripted,
+      timers: this.timers,
+      random: () => 0,
+    });
+    // `named: false`: the manager names the service of every change, so the helper empties
+    // the batch on its way to the daemon (the daemon's rule for a batch that names none).
+    this.manager.prependListener('changes', (batch) => {
+      if (!this.unnamed) return;
+      batch.transitions.length = 0;
+      batch.weights.length = 0;
+      batch.quorum.length = 0;
+    });
+  }
+
+  get updates() {
+    return this.manager.updates;
+  }
+
+  get stopped(): boolean {
+    return this.manager.stopCalled;
+  }
+
+  /**
+   * Sets a real's outcome and runs its check: the clock moves to its next run (reals due at
+   * the same time are checked too; their outcomes did not change), the manager decides
+   * and sends its 'changes' batch. Resolves once that batch has gone out. Calls run one
+   * after the other.
+   */
+  setDown(
+    service: string,
+    real: string,
+    isDown: boolean,
+    options: { named?: boolean } = {},
+  ): Promise<void> {
+    const key = `${service} ${real}`;
+    this.last = this.last
+      .catch(() => undefined)
+      .then(async () => {
+        if (isDown) this.down.add(key);
+        else this.down.delete(key);
+        this.unnamed = options.named === false;
+        try {
+          const before = this.runs.get(key) ?? 0;
+          for (let rounds = 0; (this.runs.get(key) ?? 0) === before; rounds++) {
+            // Stopped: no check runs any more.
+            if (!this.timers.fireNext()) return;
+            if (rounds > 10) throw new Error(`no check of ${key} runs`);
+            await turn();
+          }
+          // The result lands, then the batch goes out at the end of that turn.
+          await turn();
+          await turn();
+        } finally {
+          this.unnamed = false;
+        }
+      });
+    return this.last;
+  }
+}
 
 /**
  * The top-level keys of one JSON object line, in order, duplicates included (JSON.parse
@@ -216,7 +331,10 @@ export async function waitFor<T>(
   return waitUntil(what, check, { timeoutMs, pollMs: 20 });
 }
 
-/** An IpvsClient that logs every call it passes on, by method and the service concerned ("listDests TCP 10.0.0.1:80"). */
+/**
+ * An IpvsClient that logs every call it passes on, by method and the service concerned
+ * ("listDests TCP 10.0.0.1:80").
+ */
 export class CallLog extends ForwardingIpvsClient {
   readonly calls: string[] = [];
   override readTable(options?: ReadOptions): Promise<IpvsTable> {

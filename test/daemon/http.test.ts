@@ -9,9 +9,8 @@ import { parseListenAddress, StatusServer } from '../../src/daemon/http.js';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { DaemonStatus } from '../../src/daemon/status.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
-import { desiredState } from '../../src/reconcile/desired.js';
 import { tcpService } from '../reconcile/fixtures.js';
-import { memoryLogger, ScriptedHealth, snapshotView, testLoader } from './helpers.js';
+import { memoryLogger, ScriptedHealth, testLoader } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -28,9 +27,7 @@ async function serve(content: string) {
     configPath: dir,
     load: testLoader,
     client: kernel,
-    health,
-    desired: desiredState,
-    healthView: snapshotView,
+    health: health.manager,
     logger,
     stateDir: await mkdtemp(join(tmpdir(), 'lvsd-state-')),
     hostPorts: {
@@ -65,6 +62,11 @@ const config = `services:
       192.168.10.3:80: 1
 `;
 
+// The labels of web's series: lvsd's own and node_exporter's ipvs collector's.
+const WEB = 'service="web",local_address="10.0.0.1",local_port="80",proto="TCP",local_mark=""';
+const real = (address: string) =>
+  `${WEB},real="${address}:80",remote_address="${address}",remote_port="80"`;
+
 describe('HTTP listener', () => {
   it('serves /metrics with per-service and per-real series from the kernel', async () => {
     const s = await serve(config);
@@ -80,14 +82,14 @@ describe('HTTP listener', () => {
     const text = await response.text();
     for (const line of [
       'lvsd_config_last_reload_successful 1',
-      'lvsd_service_connections_total{service="web"} 41',
-      'lvsd_real_active_connections{service="web",real="192.168.10.2:80"} 7',
-      'lvsd_real_inactive_connections{service="web",real="192.168.10.2:80"} 2',
-      'lvsd_real_connections_total{service="web",real="192.168.10.2:80"} 40',
-      'lvsd_real_bytes_total{service="web",real="192.168.10.2:80",direction="in"} 1234',
-      'lvsd_real_packets_total{service="web",real="192.168.10.2:80",direction="out"} 8',
-      'lvsd_real_weight{service="web",real="192.168.10.2:80"} 3',
-      'lvsd_real_up{service="web",real="192.168.10.2:80"} 1',
+      `lvsd_service_connections_total{${WEB}} 41`,
+      `lvsd_real_active_connections{${real('192.168.10.2')}} 7`,
+      `lvsd_real_inactive_connections{${real('192.168.10.2')}} 2`,
+      `lvsd_real_connections_total{${real('192.168.10.2')}} 40`,
+      `lvsd_real_bytes_total{${real('192.168.10.2')},direction="in"} 1234`,
+      `lvsd_real_packets_total{${real('192.168.10.2')},direction="out"} 8`,
+      `lvsd_real_weight{${real('192.168.10.2')}} 3`,
+      `lvsd_real_up{${real('192.168.10.2')}} 1`,
       'lvsd_kernel_writes_total{action="add"} 3',
     ]) {
       expect(text).toContain(line);
@@ -95,12 +97,12 @@ describe('HTTP listener', () => {
     expect(text).toMatch(/lvsd_reconcile_duration_seconds_count\{trigger="start"\} 1/);
 
     // A real going down shows in health and weight; its series stay (it is still configured).
-    s.health.setDown('web', '192.168.10.3:80', true);
+    await s.health.setDown('web', '192.168.10.3:80', true);
     await s.daemon.requestPass('health');
     const after = await (await fetch(`${s.base}/metrics`)).text();
-    expect(after).toContain('lvsd_real_up{service="web",real="192.168.10.3:80"} 0');
-    expect(after).toContain('lvsd_real_in_kernel{service="web",real="192.168.10.3:80"} 0');
-    expect(after).toContain('lvsd_real_weight{service="web",real="192.168.10.3:80"} 0');
+    expect(after).toContain(`lvsd_real_up{${real('192.168.10.3')}} 0`);
+    expect(after).toContain(`lvsd_real_in_kernel{${real('192.168.10.3')}} 0`);
+    expect(after).toContain(`lvsd_real_weight{${real('192.168.10.3')}} 0`);
   });
 
   it('serves /status as JSON valid against the DaemonStatus schema, and /healthz', async () => {
@@ -124,9 +126,9 @@ describe('HTTP listener', () => {
     expect((await fetch(`${s.base}/status`, { method: 'POST' })).status).toBe(405);
   });
 
-  it('`lvsd status` prints the ipvsadm-style table with a Health column; --json passes the status through', async () => {
+  it('`lvsd status` prints the ipvsadm-style table with a Health column; --json passes the status on', async () => {
     const s = await serve(config);
-    s.health.setDown('web', '192.168.10.3:80', true);
+    await s.health.setDown('web', '192.168.10.3:80', true);
     await s.daemon.requestPass('health');
     let out = '';
     const code = await runStatus(
@@ -192,9 +194,7 @@ describe('HTTP listener before the daemon has started', () => {
       configPath: '/nonexistent',
       load: testLoader,
       client: new FakeIpvs(),
-      health: new ScriptedHealth(),
-      desired: desiredState,
-      healthView: snapshotView,
+      health: new ScriptedHealth().manager,
       logger,
       stateDir: '/nonexistent',
       metrics: new DaemonMetrics({ processMetrics: false }),

@@ -1,19 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { DaemonMetrics, renderKernelSeries } from '../../src/daemon/metrics.js';
 import type { StatusService } from '../../src/daemon/status.js';
+import { emptyStats } from '../../src/ipvs/model.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 
+/** A Prometheus text-format sample: name, optional {labels}, value. */
+const LABELS = '(?:\\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\]|\\\\.)*",?)*\\})?';
+const SAMPLE_LINE = new RegExp(
+  `^([a-zA-Z_:][a-zA-Z0-9_:]*${LABELS}) (-?[0-9.e+-]+|NaN|Nan|\\+Inf|-Inf)$`,
+);
+
 const stats = {
+  ...emptyStats(),
   conns: 5,
   inPackets: 10,
   outPackets: 9,
   inBytes: 1000,
   outBytes: 900,
-  cps: 0,
-  inPps: 0,
-  outPps: 0,
-  inBps: 0,
-  outBps: 0,
 };
 
 function service(name: string | null, managed = true): StatusService {
@@ -41,6 +44,8 @@ function service(name: string | null, managed = true): StatusService {
         message: null,
       },
     ],
+    quorum: 2,
+    healthyWeight: 3,
   };
 }
 
@@ -53,10 +58,7 @@ function parse(text: string): Map<string, number> {
     const type = /^# TYPE (\S+) (counter|gauge|histogram|summary)$/.exec(line);
     if (type) declared.set(type[1]!, (declared.get(type[1]!) ?? 0) + 1);
     if (line.startsWith('#')) continue;
-    const sample =
-      /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+-]+|NaN|Nan|\+Inf|-Inf)$/.exec(
-        line,
-      );
+    const sample = SAMPLE_LINE.exec(line);
     if (!sample) throw new Error(`not a sample line: ${line}`);
     samples.set(sample[1]!, Number(sample[2]));
   }
@@ -65,22 +67,50 @@ function parse(text: string): Map<string, number> {
   return samples;
 }
 
+// The labels of web's series: lvsd's own and node_exporter's ipvs collector's.
+const IPVS = 'local_address="10.0.0.1",local_port="80",proto="TCP",local_mark=""';
+const WEB = `service="web",${IPVS}`;
+const REAL = 'real="192.168.10.2:80",remote_address="192.168.10.2",remote_port="80"';
+
 describe('kernel series', () => {
   it('writes valid exposition text with every family declared once', () => {
     const samples = parse(renderKernelSeries([service('web'), service(null, false)]));
-    expect(samples.get('lvsd_real_active_connections{service="web",real="192.168.10.2:80"}')).toBe(
-      2,
-    );
-    expect(
-      samples.get('lvsd_real_bytes_total{service="web",real="192.168.10.2:80",direction="out"}'),
-    ).toBe(900);
-    expect(samples.get('lvsd_service_packets_total{service="web",direction="in"}')).toBe(10);
+    expect(samples.get(`lvsd_real_active_connections{${WEB},${REAL}}`)).toBe(2);
+    expect(samples.get(`lvsd_real_bytes_total{${WEB},${REAL},direction="out"}`)).toBe(900);
+    expect(samples.get(`lvsd_service_packets_total{${WEB},direction="in"}`)).toBe(10);
+    expect(samples.get(`lvsd_service_healthy_weight{${WEB}}`)).toBe(3);
+    expect(samples.get(`lvsd_service_quorum{${WEB}}`)).toBe(2);
     expect(samples.get('lvsd_foreign_services')).toBe(1);
+  });
+
+  it("labels fwmark and IPv6 services as node_exporter's ipvs collector does", () => {
+    const {
+      address: _a,
+      port: _p,
+      protocol: _t,
+      ...base
+    } = service('mail') as StatusService & {
+      address: string;
+      port: number;
+      protocol: string;
+    };
+    const fwm = { ...base, fwmark: 100, id: 'FWM 100' } as StatusService;
+    const v6 = { ...service('v6'), ...tcpService('2001:db8::1', 443), dests: [] } as StatusService;
+    const text = renderKernelSeries([fwm, v6]);
+    expect(text).toContain(
+      'lvsd_real_up{service="mail",local_address="",local_port="0",proto="FWM",local_mark="00000064",' +
+        `${REAL}} 1`,
+    );
+    expect(text).toContain(
+      'lvsd_service_info{service="v6",local_address="2001:db8::1",local_port="443",proto="TCP",' +
+        'local_mark="",id="TCP 10.0.0.1:80",scheduler="wlc"} 1',
+    );
+    parse(text);
   });
 
   it('escapes label values', () => {
     const text = renderKernelSeries([service('we"b\\1')]);
-    expect(text).toContain('lvsd_real_weight{service="we\\"b\\\\1",real="192.168.10.2:80"} 3');
+    expect(text).toContain(`lvsd_real_weight{service="we\\"b\\\\1",${IPVS},${REAL}} 3`);
     parse(text);
   });
 
@@ -92,7 +122,7 @@ describe('kernel series', () => {
     expect(samples.get('lvsd_config_last_reload_successful')).toBe(1);
     expect(samples.get('lvsd_config_last_reload_success_timestamp_seconds')).toBe(1_700_000_000);
     expect(samples.get('lvsd_config_info{hash="abc"}')).toBe(1);
-    expect(samples.get('lvsd_real_up{service="web",real="192.168.10.2:80"}')).toBe(1);
+    expect(samples.get(`lvsd_real_up{${WEB},${REAL}}`)).toBe(1);
   });
 
   it('counts checks and their durations as a histogram by service and type', async () => {

@@ -117,7 +117,10 @@ describe('runDaemon', () => {
     const kernel = new FakeIpvs();
     const running = await start(kernel, dir, stateDir, { http: `127.0.0.1:${port}` });
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(metrics).toContain('lvsd_real_weight{service="web",real="192.168.10.2:80"} 2');
+    expect(metrics).toContain(
+      'lvsd_real_weight{service="web",local_address="10.0.0.1",local_port="80",proto="TCP",local_mark="",' +
+        'real="192.168.10.2:80",remote_address="192.168.10.2",remote_port="80"} 2',
+    );
 
     const other = new FakeIpvs();
     const { logger } = memoryLogger();
@@ -225,65 +228,71 @@ services:
       - 192.168.10.2:8080
 `;
 
-  it('puts a real in when its check passes, takes it out when it fails, and a restart keeps a live real in with zero writes', async () => {
-    const listener = createServer((socket) => socket.destroy());
-    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-    const port = (listener.address() as AddressInfo).port;
-    const dir = await mkdtemp(join(tmpdir(), 'lvsd-run-'));
-    await writeFile(join(dir, 'web.yaml'), checked(port));
-    const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-state-'));
-    const kernel = new FakeIpvs();
-    const httpPort = await freePort();
-    const boot = () => {
-      const signals = new EventEmitter();
-      const { logger, lines } = memoryLogger();
-      const done = runDaemon({
-        config: dir,
-        stateDir,
-        http: `127.0.0.1:${httpPort}`,
-        cleanupOnExit: false,
-        logLevel: 'debug',
-        watch: false,
-        reloadDebounceMs: 50,
-        version: '1',
-        logger,
-        // The fake outlives each run, as the kernel outlives lvsd.
-        openClient: async () =>
-          Object.assign(Object.create(kernel) as FakeIpvs, { close: async () => undefined }),
-        signals: signals as unknown as NodeJS.Process,
-      });
-      return { signals, lines, done };
-    };
+  it(
+    'puts a real in when its check passes, takes it out when it fails, and a restart keeps a live real ' +
+      'in with zero writes',
+    async () => {
+      const listener = createServer((socket) => socket.destroy());
+      await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+      const port = (listener.address() as AddressInfo).port;
+      const dir = await mkdtemp(join(tmpdir(), 'lvsd-run-'));
+      await writeFile(join(dir, 'web.yaml'), checked(port));
+      const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-state-'));
+      const kernel = new FakeIpvs();
+      const httpPort = await freePort();
+      const boot = () => {
+        const signals = new EventEmitter();
+        const { logger, lines } = memoryLogger();
+        const done = runDaemon({
+          config: dir,
+          stateDir,
+          http: `127.0.0.1:${httpPort}`,
+          cleanupOnExit: false,
+          logLevel: 'debug',
+          watch: false,
+          reloadDebounceMs: 50,
+          version: '1',
+          logger,
+          // The fake outlives each run, as the kernel outlives lvsd.
+          openClient: async () =>
+            Object.assign(Object.create(kernel) as FakeIpvs, { close: async () => undefined }),
+          signals: signals as unknown as NodeJS.Process,
+        });
+        return { signals, lines, done };
+      };
 
-    // First start: the check's `initial` is down, so the real goes in only once it passes.
-    const first = boot();
-    await waitFor('the checked real in the kernel', async () => (await weightOf(kernel)) === 1);
-    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-    expect(metrics).toMatch(/lvsd_check_duration_seconds_count\{service="web",type="tcp"\} [1-9]/);
-    expect(metrics).toMatch(/lvsd_health_transitions_total\{service="web",to="up"\} 1/);
-    first.signals.emit('SIGTERM');
-    expect(await first.done).toBe(0);
+      // First start: the check's `initial` is down, so the real goes in only once it passes.
+      const first = boot();
+      await waitFor('the checked real in the kernel', async () => (await weightOf(kernel)) === 1);
+      const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      expect(metrics).toMatch(
+        /lvsd_check_duration_seconds_count\{service="web",type="tcp"\} [1-9]/,
+      );
+      expect(metrics).toMatch(/lvsd_health_transitions_total\{service="web",to="up"\} 1/);
+      first.signals.emit('SIGTERM');
+      expect(await first.done).toBe(0);
 
-    // Restart: the real is live with weight 1, so it starts up before any check ran: no writes.
-    const writes = kernel.log.length;
-    const second = boot();
-    await waitFor('the first pass', () => second.lines.some((l) => l.event === 'reconcile'));
-    expect(kernel.log.length).toBe(writes);
+      // Restart: the real is live with weight 1, so it starts up before any check ran: no writes.
+      const writes = kernel.log.length;
+      const second = boot();
+      await waitFor('the first pass', () => second.lines.some((l) => l.event === 'reconcile'));
+      expect(kernel.log.length).toBe(writes);
 
-    // The backend goes away: the check fails and the real leaves.
-    await new Promise((r) => listener.close(r));
-    await waitFor(
-      'the failed real out of the kernel',
-      async () => (await kernel.readTable()).services[0]?.dests.length === 0,
-    );
-    const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status`)).json()) as {
-      services: Array<{
-        dests: Array<{ health: string; inKernel: boolean; message: string | null }>;
-      }>;
-    };
-    expect(status.services[0]!.dests[0]).toMatchObject({ health: 'down', inKernel: false });
-    expect(status.services[0]!.dests[0]!.message).toMatch(/ECONNREFUSED|refused/i);
-    second.signals.emit('SIGTERM');
-    expect(await second.done).toBe(0);
-  });
+      // The backend goes away: the check fails and the real leaves.
+      await new Promise((r) => listener.close(r));
+      await waitFor(
+        'the failed real out of the kernel',
+        async () => (await kernel.readTable()).services[0]?.dests.length === 0,
+      );
+      const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status`)).json()) as {
+        services: Array<{
+          dests: Array<{ health: string; inKernel: boolean; message: string | null }>;
+        }>;
+      };
+      expect(status.services[0]!.dests[0]).toMatchObject({ health: 'down', inKernel: false });
+      expect(status.services[0]!.dests[0]!.message).toMatch(/ECONNREFUSED|refused/i);
+      second.signals.emit('SIGTERM');
+      expect(await second.done).toBe(0);
+    },
+  );
 });

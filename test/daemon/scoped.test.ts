@@ -11,17 +11,9 @@ import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { IpvsError, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { serviceKeyOf } from '../../src/ipvs/model.js';
-import { desiredState } from '../../src/reconcile/desired.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/memory.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
-import {
-  CallLog,
-  memoryLogger,
-  ScriptedHealth,
-  snapshotView,
-  testLoader,
-  waitFor,
-} from './helpers.js';
+import { CallLog, memoryLogger, ScriptedHealth, testLoader, waitFor } from './helpers.js';
 
 /** The state file's drains as "serviceId -> destId" = since. */
 function drainsIn(text: string): Record<string, number> {
@@ -33,10 +25,7 @@ function drainsIn(text: string): Record<string, number> {
   );
 }
 
-const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+const noSysctls = new MemorySysctls();
 const web = serviceKeyOf(tcpService('10.0.0.1', 80));
 const api = serviceKeyOf(tcpService('10.0.0.2', 80));
 const _a = { address: '192.168.10.2', port: 80 };
@@ -47,7 +36,10 @@ const config = (extra = '') =>
   ['web: 10.0.0.1:80', 'api: 10.0.0.2:80']
     .map((line) => {
       const [name, vip] = line.split(': ');
-      return `  ${name}:\n    vip: ${vip}\n    checked: true\n    reals:\n      192.168.10.2:80: 1\n      192.168.10.3:80: 1\n`;
+      return (
+        `  ${name}:\n    vip: ${vip}\n    checked: true\n` +
+        '    reals:\n      192.168.10.2:80: 1\n      192.168.10.3:80: 1\n'
+      );
     })
     .join('');
 
@@ -64,7 +56,7 @@ class Refusing extends CallLog {
   }
 }
 
-const running: Array<Daemon<unknown>> = [];
+const running: Daemon[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((d) => d.stop()));
 });
@@ -81,9 +73,7 @@ async function setup(extra = '') {
     configPath: dir,
     load: testLoader,
     client,
-    health,
-    desired: desiredState,
-    healthView: snapshotView,
+    health: health.manager,
     logger,
     stateDir,
     hostPorts: { sysctls: noSysctls, openAddresses: null, markRules: null },
@@ -93,7 +83,7 @@ async function setup(extra = '') {
     retryMs: 100,
     statsMaxAgeMs: 60_000,
   });
-  running.push(daemon as Daemon<unknown>);
+  running.push(daemon);
   await daemon.start();
   client.take();
   const passes = () =>
@@ -262,5 +252,40 @@ describe('daemon: health passes scoped to the batch', () => {
     const retry = s.passes().find((p) => p.triggers.includes('retry'));
     expect(retry?.scope).toBeUndefined();
     expect(s.client.calls).toContain('readTable');
+  });
+});
+
+describe('daemon: reloads scoped to what they change', () => {
+  const edited = (text: string) => text.replace('192.168.10.3:80: 1\n', '192.168.10.3:80: 7\n');
+
+  it('a one-weight edit reads and writes only the edited service', async () => {
+    const s = await setup();
+    const dir = (await s.daemon.status()).config.path;
+    s.client.take(); // status() read the table
+    await writeFile(join(dir, 'lvsd.yaml'), edited(config()));
+    expect(await s.daemon.reload('manual')).toMatchObject({ ok: true });
+    expect(s.client.take().sort()).toEqual([
+      'execute edit-dest TCP 10.0.0.1:80',
+      'getService TCP 10.0.0.1:80',
+      'listDests TCP 10.0.0.1:80',
+    ]);
+    expect(s.passes().at(-1)).toMatchObject({ triggers: ['reload'], scope: ['web'], writes: 1 });
+    expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 7 });
+  });
+
+  it('a change of comments only makes no pass; a removed service makes a full one', async () => {
+    const s = await setup();
+    const dir = (await s.daemon.status()).config.path;
+    s.client.take(); // status() read the table
+    await writeFile(join(dir, 'lvsd.yaml'), `# a comment\n${config()}`);
+    expect(await s.daemon.reload('manual')).toMatchObject({ ok: true });
+    expect(s.client.take()).toEqual([]);
+    const onlyWeb = config().slice(0, config().indexOf('  api:'));
+    await writeFile(join(dir, 'lvsd.yaml'), onlyWeb);
+    expect(await s.daemon.reload('manual')).toMatchObject({ ok: true });
+    const calls = s.client.take();
+    expect(calls).toContain('readTable');
+    expect(calls).toContain('execute delete-service TCP 10.0.0.2:80');
+    expect(s.passes().at(-1)?.scope).toBeUndefined();
   });
 });

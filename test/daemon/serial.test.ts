@@ -49,6 +49,31 @@ describe('CoalescingRunner', () => {
   });
 });
 
+describe('CoalescingRunner onBusy', () => {
+  it('says busy from the first request until the last follow-up run has ended', async () => {
+    const gates: Array<ReturnType<typeof deferred>> = [];
+    const busy: boolean[] = [];
+    const runner = new CoalescingRunner<string, void>(
+      () => {
+        const gate = deferred();
+        gates.push(gate);
+        return gate.promise;
+      },
+      (b) => busy.push(b),
+    );
+    const first = runner.request('a');
+    const second = runner.request('b');
+    expect(busy).toEqual([true]);
+    gates[0]!.resolve();
+    await first;
+    expect(busy).toEqual([true]);
+    gates[1]!.resolve();
+    await second;
+    await runner.idle();
+    expect(busy).toEqual([true, false]);
+  });
+});
+
 describe('Debouncer', () => {
   afterEach(() => vi.useRealTimers());
 

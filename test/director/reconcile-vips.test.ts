@@ -2,8 +2,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FakeAddresses } from '../../src/director/fake-addresses.js';
-import type { HeldAddress } from '../../src/director/addresses.js';
+import { FakeAddresses } from '../../src/director/fake-vip-addresses.js';
+import type { HeldAddress } from '../../src/director/vip-addresses.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { formatApplyReport, formatPlan, planToJson } from '../../src/reconcile/format.js';
 import type { DesiredState } from '../../src/reconcile/types.js';
@@ -163,32 +163,36 @@ describe('fwmark advice in the plan', () => {
     netmask: 32,
     pe: null,
   };
-  it('reads the firewall marks only when the config has fwmark services, and warns about a mark no rule sets', async () => {
-    let reads = 0;
-    const markRules = async () => {
-      reads++;
-      return { marks: [20], opaque: false, unread: [] };
-    };
-    const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-vip-'));
-    const ns = new FakeAddresses();
-    const plain = await reconcile(
-      new FakeIpvs(),
-      await options(stateDir, withVips([]), ns, { markRules, dryRun: true }),
-    );
-    expect(reads).toBe(0);
-    expect(plain.plan.advice).toEqual([]);
-    const marked = await reconcile(
-      new FakeIpvs(),
-      await options(
-        stateDir,
-        { services: [desired('shop', fwm, [dest('192.168.1.100', 0, { forwarding: 'dr' })])] },
-        ns,
-        { markRules, dryRun: true },
-      ),
-    );
-    expect(reads).toBe(1);
-    expect(formatPlan(marked.plan)).toContain(
-      '! fwmark 10 (shop): no nftables or iptables rule sets mark 10',
-    );
-  });
+  it(
+    'reads the firewall marks only when the config has fwmark services, and warns about a mark ' +
+      'no rule sets',
+    async () => {
+      let reads = 0;
+      const markRules = async () => {
+        reads++;
+        return { marks: [20], opaque: false, unread: [] };
+      };
+      const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-vip-'));
+      const ns = new FakeAddresses();
+      const plain = await reconcile(
+        new FakeIpvs(),
+        await options(stateDir, withVips([]), ns, { markRules, dryRun: true }),
+      );
+      expect(reads).toBe(0);
+      expect(plain.plan.advice).toEqual([]);
+      const marked = await reconcile(
+        new FakeIpvs(),
+        await options(
+          stateDir,
+          { services: [desired('shop', fwm, [dest('192.168.1.100', 0, { forwarding: 'dr' })])] },
+          ns,
+          { markRules, dryRun: true },
+        ),
+      );
+      expect(reads).toBe(1);
+      expect(formatPlan(marked.plan)).toContain(
+        '! fwmark 10 (shop): no nftables or iptables rule sets mark 10',
+      );
+    },
+  );
 });

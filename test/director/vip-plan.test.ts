@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FakeAddresses } from '../../src/director/fake-addresses.js';
+import { FakeAddresses } from '../../src/director/fake-vip-addresses.js';
 import {
   heldAddressId,
   parseHeldAddressId,
   type HeldAddress,
-} from '../../src/director/addresses.js';
+} from '../../src/director/vip-addresses.js';
 import { desiredVips } from '../../src/director/vips.js';
 import { planVips } from '../../src/reconcile/vip-plan.js';
 

@@ -362,7 +362,8 @@ describe('exec', () => {
     const out = join(dir, 'env');
     const s = script(
       'env.sh',
-      `echo "$LVSD_SERVICE $LVSD_VIP $LVSD_VPORT $LVSD_RIP $LVSD_RPORT $LVSD_CHECK_ADDRESS $LVSD_CHECK_PORT $EXTRA" > ${out}`,
+      `echo "$LVSD_SERVICE $LVSD_VIP $LVSD_VPORT $LVSD_RIP $LVSD_RPORT $LVSD_CHECK_ADDRESS ` +
+        `$LVSD_CHECK_PORT $EXTRA" > ${out}`,
     );
     await run(
       { type: 'exec', command: [s], env: { EXTRA: 'x' } },

@@ -45,7 +45,10 @@ function name(text: string): Buffer {
   ]);
 }
 
-/** The zone: web.test A 192.0.2.1, AAAA 2001:db8::1, MX 10 mail.web.test, TXT; missing.test NXDOMAIN; broken.test SERVFAIL. */
+/**
+ * The zone: web.test A 192.0.2.1, AAAA 2001:db8::1, MX 10 mail.web.test, TXT;
+ * missing.test NXDOMAIN; broken.test SERVFAIL.
+ */
 function answer(query: Buffer): Buffer {
   const q = question(query);
   let rcode = 0;

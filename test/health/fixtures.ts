@@ -4,7 +4,7 @@ import { CheckConfig } from '../../src/config/check.js';
 import type { ResolvedConfig, ResolvedReal, ResolvedService } from '../../src/config/resolved.js';
 import type { Dest } from '../../src/ipvs/model.js';
 import { destId } from '../../src/ipvs/model.js';
-import { dest, tcpService } from '../reconcile/fixtures.js';
+import { dest, tcpService } from '../builders.js';
 
 const source = { file: 'test.yaml', line: 1, column: 1 };
 

@@ -4,16 +4,14 @@
  * overlap; changes arriving during one are folded into the next.
  */
 import type { ResolvedConfig } from '../../src/config/resolved.js';
-import type { HealthManager } from '../../src/health/index.js';
+import type { HealthManager } from '../../src/health/manager.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
 import { desiredState } from '../../src/reconcile/desired.js';
 import { reconcile } from '../reconcile/pass.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/memory.js';
+import type { SysctlAccess } from '../../src/sysctl/access.js';
 
-export const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+export const noSysctls = new MemorySysctls();
 
 export interface Follower {
   /** Reconciles done since start. */

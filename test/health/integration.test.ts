@@ -3,7 +3,8 @@
  * desiredState + reconcile make the table follow, as the daemon does.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { HealthManager, liveWeightsFrom } from '../../src/health/index.js';
+import { HealthManager } from '../../src/health/manager.js';
+import { liveWeightsFrom } from '../../src/health/live.js';
 import type { IpvsClient, IpvsOp, IpvsOpResult } from '../../src/ipvs/client.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { destId, serviceKeyOf } from '../../src/ipvs/model.js';

@@ -7,12 +7,8 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  CHECKERS,
-  HealthManager,
-  type HealthChanges,
-  type Transition,
-} from '../../src/health/index.js';
+import { CHECKERS, type CheckerRegistry } from '../../src/health/checkers/index.js';
+import { HealthManager, type HealthChanges, type Transition } from '../../src/health/manager.js';
 import { check, config, dest, memoryLogger, real, service } from './fixtures.js';
 import { switchableBackend, waitFor } from './helpers.js';
 
@@ -135,7 +131,7 @@ describe('HealthManager', () => {
     await waitFor(() => m.snapshot().real('web', `127.0.0.1:${b.port}`)?.up === false, 'fall');
   });
 
-  it('reload: unchanged checks keep state and schedule, changed ones restart keeping up/down, removed ones stop', async () => {
+  it('reload: unchanged checks keep their state, changed ones restart keeping up/down, removed ones stop', async () => {
     const b = await backend();
     const b2 = await backend();
     const { m } = manager();
@@ -319,90 +315,86 @@ describe('HealthManager', () => {
 
   it('by default a batch is every change of one turn of the event loop, sent at the end of that turn', async () => {
     // Checks that answer at once, all started together: their transitions come in one turn.
-    const real_ = CHECKERS.tcp;
-    CHECKERS.tcp = { type: 'tcp', prepare: () => async () => ({ ok: true, message: 'connected' }) };
-    try {
-      // Check starts held until released together, in one turn.
-      const held: Array<() => void> = [];
-      const timers = {
-        now: () => performance.now(),
-        setTimeout: (fn: () => void) => held.push(fn),
-        clearTimeout: () => undefined,
-      };
-      const { m, batches } = manager({ random: () => 0, timers });
-      // Sent at the end of the turn: before a setImmediate queued after the first change
-      // (a timer window would send it later).
-      let turnEnded = false;
-      let sentInTurn: boolean | undefined;
-      m.on('transition', () => void setImmediate(() => (turnEnded = true)));
-      m.on('changes', () => void (sentInTurn ??= !turnEnded));
-      m.update(
-        config([
-          service(
-            'web',
-            '10.0.0.1',
-            80,
-            [1, 2, 3, 4, 5, 6].map((i) =>
-              real(`192.168.10.${i}`, 80, check({ type: 'tcp', interval: 5 })),
-            ),
+    const checkers: CheckerRegistry = {
+      ...CHECKERS,
+      tcp: { type: 'tcp', prepare: () => async () => ({ ok: true, message: 'connected' }) },
+    };
+    // Check starts held until released together, in one turn.
+    const held: Array<() => void> = [];
+    const timers = {
+      now: () => performance.now(),
+      setTimeout: (fn: () => void) => held.push(fn),
+      clearTimeout: () => undefined,
+    };
+    const { m, batches } = manager({ random: () => 0, timers, checkers });
+    // Sent at the end of the turn: before a setImmediate queued after the first change
+    // (a timer window would send it later).
+    let turnEnded = false;
+    let sentInTurn: boolean | undefined;
+    m.on('transition', () => void setImmediate(() => (turnEnded = true)));
+    m.on('changes', () => void (sentInTurn ??= !turnEnded));
+    m.update(
+      config([
+        service(
+          'web',
+          '10.0.0.1',
+          80,
+          [1, 2, 3, 4, 5, 6].map((i) =>
+            real(`192.168.10.${i}`, 80, check({ type: 'tcp', interval: 5 })),
           ),
-        ]),
-      );
-      for (const start of held.splice(0)) start();
-      await waitFor(() => batches.length > 0, 'the batch');
-      await new Promise((r) => setTimeout(r, 50));
-      expect(batches).toHaveLength(1);
-      expect(batches[0]?.transitions).toHaveLength(6);
-      expect(sentInTurn).toBe(true);
-    } finally {
-      CHECKERS.tcp = real_;
-    }
+        ),
+      ]),
+    );
+    for (const start of held.splice(0)) start();
+    await waitFor(() => batches.length > 0, 'the batch');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.transitions).toHaveLength(6);
+    expect(sentInTurn).toBe(true);
   });
 
   it('a snapshot is a copy: later results change later snapshots only, service by service', async () => {
     const failing = new Set<string>();
-    const real_ = CHECKERS.tcp;
-    CHECKERS.tcp = {
-      type: 'tcp',
-      prepare: (_c, target) => async () => ({
-        ok: !failing.has(target.service),
-        message: 'scripted',
-      }),
+    const checkers: CheckerRegistry = {
+      ...CHECKERS,
+      tcp: {
+        type: 'tcp',
+        prepare: (_c, target) => async () => ({
+          ok: !failing.has(target.service),
+          message: 'scripted',
+        }),
+      },
     };
-    try {
-      const held: Array<() => void> = [];
-      const timers = {
-        now: () => performance.now(),
-        setTimeout: (fn: () => void) => held.push(fn),
-        clearTimeout: () => undefined,
-      };
-      const { m, transitions } = manager({ random: () => 0, timers });
-      const one = (name: string, vip: string) =>
-        service(name, vip, 80, [
-          real('192.168.10.2', 80, check({ type: 'tcp', interval: 5, rise: 1, fall: 1 })),
-        ]);
-      m.update(config([one('web', '10.0.0.1'), one('api', '10.0.0.2')]));
-      const round = async (expected: number) => {
-        for (const start of held.splice(0)) start();
-        await waitFor(() => transitions.length === expected, `${expected} transitions`);
-      };
-      await round(2);
-      const before = m.snapshot();
-      failing.add('web');
-      await round(3);
-      const after = m.snapshot();
-      expect([
-        before.real('web', '192.168.10.2:80'),
-        before.real('api', '192.168.10.2:80'),
-      ]).toEqual([{ up: true }, { up: true }]);
-      expect([after.real('web', '192.168.10.2:80'), after.real('api', '192.168.10.2:80')]).toEqual([
-        { up: false },
-        { up: true },
+    const held: Array<() => void> = [];
+    const timers = {
+      now: () => performance.now(),
+      setTimeout: (fn: () => void) => held.push(fn),
+      clearTimeout: () => undefined,
+    };
+    const { m, transitions } = manager({ random: () => 0, timers, checkers });
+    const one = (name: string, vip: string) =>
+      service(name, vip, 80, [
+        real('192.168.10.2', 80, check({ type: 'tcp', interval: 5, rise: 1, fall: 1 })),
       ]);
-      expect(m.snapshot()).toBe(after);
-    } finally {
-      CHECKERS.tcp = real_;
-    }
+    m.update(config([one('web', '10.0.0.1'), one('api', '10.0.0.2')]));
+    const round = async (expected: number) => {
+      for (const start of held.splice(0)) start();
+      await waitFor(() => transitions.length === expected, `${expected} transitions`);
+    };
+    await round(2);
+    const before = m.snapshot();
+    failing.add('web');
+    await round(3);
+    const after = m.snapshot();
+    expect([before.real('web', '192.168.10.2:80'), before.real('api', '192.168.10.2:80')]).toEqual([
+      { up: true },
+      { up: true },
+    ]);
+    expect([after.real('web', '192.168.10.2:80'), after.real('api', '192.168.10.2:80')]).toEqual([
+      { up: false },
+      { up: true },
+    ]);
+    expect(m.snapshot()).toBe(after);
   });
 
   it('a check that cannot be prepared fails, logged, without crashing the manager', async () => {

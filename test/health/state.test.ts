@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initialHealth, step, type HealthState } from '../../src/health/state.js';
+import { initialHealth, step, type RiseFallState } from '../../src/health/state.js';
 import { sorryNeeded } from '../../src/health/quorum.js';
 import { sameCheck } from '../../src/health/manager.js';
 import type { CheckConfig } from '../../src/config/check.js';
@@ -7,7 +7,7 @@ import { check } from './fixtures.js';
 
 /** Runs a sequence of results ('+' success, '-' failure) and writes the state after each: U or D. */
 function run(
-  initial: HealthState,
+  initial: RiseFallState,
   results: string,
   rise: number,
   fall: number,

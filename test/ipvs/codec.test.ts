@@ -1,37 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import {
-  decodeAck,
   decodeDaemon,
-  decodeDest,
   decodeInfo,
-  decodeService,
-  decodeStats,
   decodeTimeouts,
-  findAttribute,
-  frameMessage,
   genlPayload,
-  netmaskBytes,
   netmaskPrefix,
-  parseGenl,
   putDaemon,
   putDest,
   putDestKey,
   putService,
   putServiceKey,
   putTimeouts,
-  splitMessages,
 } from '../../src/ipvs/codec.js';
-import { NetlinkWriter } from '../../src/ipvs/wire.js';
-import {
-  CmdAttr,
-  DestAttr,
-  IpvsCmd,
-  NLM_F_ACK,
-  NLM_F_REQUEST,
-  StatsAttr,
-  SvcAttr,
-} from '../../src/ipvs/constants.js';
-import { encodeOp } from '../../src/ipvs/kernel-client.js';
+import { NLM_F_ACK, NLM_F_REQUEST } from '../../src/netlink/constants.js';
+import { parseGenl } from '../../src/netlink/genl.js';
+import { frameMessage, NetlinkWriter } from '../../src/netlink/writer.js';
+import { dest as buildDest } from '../builders.js';
+import { findAttribute } from '../netlink/helpers.js';
+import { decodeDest, decodeService, decodeStats, encodeOp } from './helpers.js';
+import { CmdAttr, DestAttr, IpvsCmd, StatsAttr, SvcAttr } from '../../src/ipvs/constants.js';
 import type { Dest, Service, SyncDaemon } from '../../src/ipvs/model.js';
 import type { IpvsOp } from '../../src/ipvs/client.js';
 
@@ -65,18 +52,7 @@ const tcp80: Service = {
   netmask: 32,
   pe: null,
 };
-const baseDest: Dest = {
-  address: '192.168.10.2',
-  port: 8080,
-  family: 'ipv4',
-  forwarding: 'nat',
-  weight: 1,
-  upperThreshold: 0,
-  lowerThreshold: 0,
-  tunnelType: 'ipip',
-  tunnelPort: 0,
-  tunnelFlags: { csum: false, remcsum: false },
-};
+const baseDest: Dest = buildDest('192.168.10.2', 8080);
 
 describe('codec: bytes on the wire', () => {
   it('encodes a service key for TCP 10.0.0.1:80 exactly', () => {
@@ -103,11 +79,7 @@ describe('codec: bytes on the wire', () => {
     expect(hex(b)).toBe('14000100' + '060001000a00' + '0000' + '0800050007000000');
   });
 
-  it('writes the IPv4 netmask in network order and the IPv6 prefix in host order', () => {
-    expect(hex(netmaskBytes('ipv4', 24))).toBe('ffffff00');
-    expect(hex(netmaskBytes('ipv4', 32))).toBe('ffffffff');
-    expect(hex(netmaskBytes('ipv4', 0))).toBe('00000000');
-    expect(hex(netmaskBytes('ipv6', 64))).toBe('40000000');
+  it('reads the IPv4 netmask in network order and the IPv6 prefix in host order', () => {
     expect(netmaskPrefix('ipv4', Buffer.from('ffff0000', 'hex'))).toBe(16);
     expect(netmaskPrefix('ipv6', Buffer.from('80000000', 'hex'))).toBe(128);
     expect(() => netmaskPrefix('ipv4', Buffer.from('ff00ff00', 'hex'))).toThrow(/non-contiguous/);
@@ -427,33 +399,6 @@ describe('codec: robustness', () => {
       out.raw(DestAttr.PORT, Buffer.from([0, 80]));
     });
     expect(decodeDest(dest, 'ipv6')).toMatchObject({ address: '2001:db8::1', family: 'ipv6' });
-  });
-
-  it('decodes ACKs with errno, sequence and extended message', () => {
-    const ack = Buffer.alloc(4 + 16);
-    ack.writeInt32LE(-3, 0);
-    ack.writeUInt32LE(36, 4);
-    ack.writeUInt32LE(1234, 12);
-    expect(decodeAck(ack, 0)).toEqual({ errno: 3, seq: 1234 });
-    const ok = Buffer.alloc(20);
-    ok.writeUInt32LE(20, 4);
-    ok.writeUInt32LE(5, 12);
-    const tlv = attrs((out) => out.raw(1, Buffer.from('hello\0')));
-    expect(decodeAck(Buffer.concat([ok, tlv]), 0x200)).toEqual({
-      errno: 0,
-      seq: 5,
-      message: 'hello',
-    });
-  });
-
-  it('splits a datagram of several messages', () => {
-    const a = frameMessage(2, 0, 1, 0, Buffer.alloc(20));
-    const b = frameMessage(3, 2, 2, 0, Buffer.alloc(4));
-    const msgs = splitMessages(Buffer.concat([a, b]));
-    expect(msgs.map((m) => [m.type, m.seq])).toEqual([
-      [2, 1],
-      [3, 2],
-    ]);
   });
 
   it('refuses what it cannot represent instead of guessing', () => {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ScriptedKernelSocket } from '../../bench/scripted-kernel-socket.js';
 import { desiredTable } from '../../bench/reconcile-generate.js';
 import { KernelIpvsClient } from '../../src/ipvs/kernel-client.js';
-import { NetlinkTransport } from '../../src/ipvs/netlink-transport.js';
+import { NetlinkTransport } from '../../src/netlink/transport.js';
 
 async function clientOn(kernel: ScriptedKernelSocket) {
   return { client: await KernelIpvsClient.over(new NetlinkTransport(kernel.asSocket())) };

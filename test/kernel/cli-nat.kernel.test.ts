@@ -85,21 +85,25 @@ if (!inLab) {
       expect(await nat.director.readSysctl('net.ipv4.ip_forward')).toBe('0');
     });
 
-    it('apply: exit 0, --timings names every phase, ipvsadm -Sn shows the rules, both reals answer in turn', async () => {
-      const file = await config('nat.yaml', natYaml());
-      const apply = await lvsd('apply', '-c', file, '--state-dir', stateDir, '--timings');
-      expect(apply.code, `${apply.stdout}\n${apply.stderr}`).toBe(0);
-      expect(Object.keys(timings(apply.stderr))).toEqual(
-        expect.arrayContaining(['load', 'read', 'plan', 'write']),
-      );
-      expect(await saved()).toEqual(sortedLines(NAT_RULES));
-      expect(await nat.director.readSysctl('net.ipv4.ip_forward')).toBe('1');
-      const answers = await nat.ask(4);
-      expect(new Set(answers)).toEqual(new Set(['real1', 'real2']));
-      expect(answers[0]).not.toBe(answers[1]);
-      expect(answers[2]).toBe(answers[0]);
-      expect(answers[3]).toBe(answers[1]);
-    });
+    it(
+      'apply: exit 0, --timings names every phase, ipvsadm -Sn shows the rules, both reals ' +
+        'answer in turn',
+      async () => {
+        const file = await config('nat.yaml', natYaml());
+        const apply = await lvsd('apply', '-c', file, '--state-dir', stateDir, '--timings');
+        expect(apply.code, `${apply.stdout}\n${apply.stderr}`).toBe(0);
+        expect(Object.keys(timings(apply.stderr))).toEqual(
+          expect.arrayContaining(['load', 'read', 'plan', 'write']),
+        );
+        expect(await saved()).toEqual(sortedLines(NAT_RULES));
+        expect(await nat.director.readSysctl('net.ipv4.ip_forward')).toBe('1');
+        const answers = await nat.ask(4);
+        expect(new Set(answers)).toEqual(new Set(['real1', 'real2']));
+        expect(answers[0]).not.toBe(answers[1]);
+        expect(answers[2]).toBe(answers[0]);
+        expect(answers[3]).toBe(answers[1]);
+      },
+    );
 
     it('a second apply writes nothing (--json: 0 writes), and plan exits 0 with "No changes"', async () => {
       const file = await config('nat.yaml', natYaml());
@@ -183,7 +187,9 @@ if (!inLab) {
     it('a real the kernel refuses fails alone: exit 1, the rest applied; fixed, the next apply converges', async () => {
       // 10.0.0.255 is the broadcast address of the director's client network: no YAML rule
       // can know that, the kernel refuses it (EINVAL, "address not unicast").
-      const refused = `  api:\n    address: 10.0.0.1:8080\n    scheduler: wlc\n    forwarding: nat\n    reals: [192.168.10.2:80, 10.0.0.255:80]\n`;
+      const refused =
+        `  api:\n    address: 10.0.0.1:8080\n    scheduler: wlc\n    forwarding: nat\n    reals: ` +
+        `[192.168.10.2:80, 10.0.0.255:80]\n`;
       const file = await config('partial.yaml', natYaml({ weight2: 3, extra: refused }));
       const apply = await lvsd('apply', '-c', file, '--state-dir', stateDir);
       expect(apply.code, `${apply.stdout}\n${apply.stderr}`).toBe(1);

@@ -165,6 +165,11 @@ async function metrics(port: number): Promise<string> {
   return response.text();
 }
 
+/** The checked real's health series, with node_exporter's ipvs labels after lvsd's. */
+const API_REAL_UP =
+  'lvsd_real_up{service="api",local_address="10.20.0.2",local_port="80",proto="TCP",local_mark="",' +
+  'real="192.168.77.9:8080",remote_address="192.168.77.9",remote_port="8080"}';
+
 function metricValue(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : undefined;
@@ -334,21 +339,13 @@ if (!inLab) {
         );
         await waitFor(
           'lvsd_real_up 0',
-          async () =>
-            metricValue(
-              await metrics(port),
-              'lvsd_real_up{service="api",real="192.168.77.9:8080"}',
-            ) === 0,
+          async () => metricValue(await metrics(port), API_REAL_UP) === 0,
         );
         await openBackend();
         await waitFor('the real back in', async () => api.test(await ipvsadm('-Ln')));
         await waitFor(
           'lvsd_real_up 1',
-          async () =>
-            metricValue(
-              await metrics(port),
-              'lvsd_real_up{service="api",real="192.168.77.9:8080"}',
-            ) === 1,
+          async () => metricValue(await metrics(port), API_REAL_UP) === 1,
         );
         expect(
           daemon!.events('drift_repair').filter((l) => l.service === 'TCP 10.20.0.2:80'),
@@ -433,7 +430,8 @@ if (!inLab) {
         await ready(daemon, port);
         expect(daemon.events('kernel_write')).toEqual([]);
 
-        // The kubelet's atomic writer: a new timestamped directory, ..data_tmp renamed over ..data, the old one removed.
+        // The kubelet's atomic writer: a new timestamped directory, ..data_tmp renamed over
+        // ..data, the old one removed.
         await version('..2026_11_25_21_05_00.2', 9);
         await symlink('..2026_11_25_21_05_00.2', join(cm, '..data_tmp'));
         await rename(join(cm, '..data_tmp'), join(cm, '..data'));

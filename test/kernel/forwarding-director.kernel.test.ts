@@ -12,7 +12,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { RtnetlinkAddresses } from '../../src/director/rtnetlink-addresses.js';
+import { RtnetlinkAddresses } from '../../src/director/rtnetlink.js';
 import { readMarkRules } from '../../src/director/nft-reader.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
 import { openIpvs } from '../../src/ipvs/index.js';

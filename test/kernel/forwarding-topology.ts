@@ -26,7 +26,8 @@ for (const port of ports) {
       if (buffer.startsWith('GET ')) {
         if (!buffer.includes('\\r\\n\\r\\n')) return;
         const body = name + '\\n';
-        socket.end('HTTP/1.0 200 OK\\r\\nContent-Length: ' + body.length + '\\r\\nConnection: close\\r\\n\\r\\n' + body);
+        const head = 'HTTP/1.0 200 OK\\r\\nContent-Length: ' + body.length;
+        socket.end(head + '\\r\\nConnection: close\\r\\n\\r\\n' + body);
         return;
       }
       let i;
@@ -34,7 +35,9 @@ for (const port of ports) {
     });
   });
   server.on('error', (e) => { console.log('error ' + e.message); process.exit(1); });
-  server.listen({ port: Number(port), host: '::', ipv6Only: false }, () => { if (++listening === ports.length) console.log('ready'); });
+  server.listen({ port: Number(port), host: '::', ipv6Only: false }, () => {
+    if (++listening === ports.length) console.log('ready');
+  });
 }
 `;
 
@@ -43,10 +46,18 @@ const HOLDING_CLIENT = `
 const net = require('node:net');
 const readline = require('node:readline');
 const [host, port, local] = process.argv.slice(1);
-const socket = net.connect({ host, port: Number(port), ...(local ? { localAddress: local } : {}) }, () => console.log('connected'));
+const target = { host, port: Number(port), ...(local ? { localAddress: local } : {}) };
+const socket = net.connect(target, () => console.log('connected'));
 socket.on('error', (e) => { console.log('error ' + e.message); process.exit(1); });
 let buffer = '';
-socket.on('data', (d) => { buffer += d; let i; while ((i = buffer.indexOf('\\n')) >= 0) { console.log('answer ' + buffer.slice(0, i)); buffer = buffer.slice(i + 1); } });
+socket.on('data', (d) => {
+  buffer += d;
+  let i;
+  while ((i = buffer.indexOf('\\n')) >= 0) {
+    console.log('answer ' + buffer.slice(0, i));
+    buffer = buffer.slice(i + 1);
+  }
+});
 socket.on('close', () => { console.log('closed'); process.exit(0); });
 readline.createInterface({ input: process.stdin }).on('line', () => socket.write('ping\\n'));
 `;

@@ -54,20 +54,24 @@ if (!inLab) {
       await nat?.teardown();
     });
 
-    it('the lab is wired: forwarding on, each real reachable from the director, the VIP not served without IPVS rules', async () => {
-      expect(await nat.director.readSysctl('net.ipv4.ip_forward')).toBe('1');
-      expect(await nat.director.httpGet('http://192.168.10.2/')).toBe('real1');
-      expect(await nat.director.httpGet('http://192.168.11.2/')).toBe('real2');
-      // The client sees the reals only through the VIP: no route to 192.168.x from there.
-      const direct = await nat.client.tryRun([
-        'curl',
-        '-sS',
-        '--max-time',
-        '3',
-        'http://192.168.10.2/',
-      ]);
-      expect(direct.code).not.toBe(0);
-    });
+    it(
+      'the lab is wired: forwarding on, each real reachable from the director, the VIP not served ' +
+        'without IPVS rules',
+      async () => {
+        expect(await nat.director.readSysctl('net.ipv4.ip_forward')).toBe('1');
+        expect(await nat.director.httpGet('http://192.168.10.2/')).toBe('real1');
+        expect(await nat.director.httpGet('http://192.168.11.2/')).toBe('real2');
+        // The client sees the reals only through the VIP: no route to 192.168.x from there.
+        const direct = await nat.client.tryRun([
+          'curl',
+          '-sS',
+          '--max-time',
+          '3',
+          'http://192.168.10.2/',
+        ]);
+        expect(direct.code).not.toBe(0);
+      },
+    );
 
     it('answers four HTTP requests from the client alternately by both reals', async () => {
       const answers = await nat.ask(4);

@@ -23,7 +23,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { formatDiagnostics, loadConfigText } from '../../src/config/index.js';
+import { loadConfigText } from '../../src/config/index.js';
+import { formatDiagnostics } from '../../src/config/diagnostics.js';
 import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
 import { openIpvs } from '../../src/ipvs/index.js';
 import type { KernelIpvsClient } from '../../src/ipvs/kernel-client.js';
@@ -206,19 +207,23 @@ if (!inLab) {
       ipvs.executed.length = 0;
     });
 
-    it('applies the NAT pair: ipvsadm -Sn shows exactly the rules, the client is answered by both reals in turn', async () => {
-      const result = await pass(natConfig());
-      expect(result.report?.failed).toBe(0);
-      expect(await saved()).toEqual(
-        sortedLines(`-A -t 10.0.0.1:80 -s rr
+    it(
+      'applies the NAT pair: ipvsadm -Sn shows exactly the rules, the client is answered by both ' +
+        'reals in turn',
+      async () => {
+        const result = await pass(natConfig());
+        expect(result.report?.failed).toBe(0);
+        expect(await saved()).toEqual(
+          sortedLines(`-A -t 10.0.0.1:80 -s rr
           -a -t 10.0.0.1:80 -r 192.168.10.2:80 -m -w 1
           -a -t 10.0.0.1:80 -r 192.168.11.2:80 -m -w 1`),
-      );
-      const answers = await nat.ask(4);
-      expect(new Set(answers)).toEqual(new Set(['real1', 'real2']));
-      expect(answers[0]).not.toBe(answers[1]);
-      expect(answers[2]).toBe(answers[0]);
-    });
+        );
+        const answers = await nat.ask(4);
+        expect(new Set(answers)).toEqual(new Set(['real1', 'real2']));
+        expect(answers[0]).not.toBe(answers[1]);
+        expect(answers[2]).toBe(answers[0]);
+      },
+    );
 
     it('a second pass sends no write: empty plan, no operation executed, the table untouched', async () => {
       await pass(natConfig());
@@ -245,167 +250,191 @@ if (!inLab) {
       expect(await saved()).toContain('-a -t 10.0.0.1:80 -r 192.168.11.2:80 -m -w 5');
     });
 
-    it('changes weight and scheduler of a live service in place: counters keep counting, an open connection carries on', async () => {
-      await pass(natConfig());
-      await nat.ask(6);
-      const held = new HeldConnection(`${nat.lab.prefix}-client`, join(scratch, 'go-edit'));
-      try {
-        await held.opened();
-        const real = await realOfEstablished(nat);
-        // The kernel folds per-CPU counters into the totals every 2 s.
-        const before = await waitFor('7 connections counted', async () => {
-          const stats = serviceStats(
+    it(
+      'changes weight and scheduler of a live service in place: counters keep counting, an open ' +
+        'connection carries on',
+      async () => {
+        await pass(natConfig());
+        await nat.ask(6);
+        const held = new HeldConnection(`${nat.lab.prefix}-client`, join(scratch, 'go-edit'));
+        try {
+          await held.opened();
+          const real = await realOfEstablished(nat);
+          // The kernel folds per-CPU counters into the totals every 2 s.
+          const before = await waitFor('7 connections counted', async () => {
+            const stats = serviceStats(
+              await nat.director.ipvsadm('-Ln', '--stats', '--exact'),
+              'TCP  10.0.0.1:80',
+            );
+            return stats[0]! >= 7 ? stats : null;
+          });
+          ipvs.executed.length = 0;
+          const result = await pass(natConfig({ scheduler: 'wrr', weights: [3, 1] }));
+          expect(result.report?.failed).toBe(0);
+          expect(ipvs.executed.map((op) => op.op).sort()).toEqual(['edit-dest', 'edit-service']);
+          const listing = await nat.director.ipvsadm('-Ln');
+          expect(listing).toMatch(/TCP {2}10\.0\.0\.1:80 wrr/);
+          expect(realsOf(listing).get('192.168.10.2:80')?.[0]).toBe(3);
+          // Not re-created: the connection entry is still there, on the same real ...
+          expect(realsOf(listing).get(real)?.[1]).toBe(1);
+          // ... and the service's counters were not reset.
+          await new Promise((r) => setTimeout(r, 2500));
+          const after = serviceStats(
             await nat.director.ipvsadm('-Ln', '--stats', '--exact'),
             'TCP  10.0.0.1:80',
           );
-          return stats[0]! >= 7 ? stats : null;
-        });
-        ipvs.executed.length = 0;
-        const result = await pass(natConfig({ scheduler: 'wrr', weights: [3, 1] }));
-        expect(result.report?.failed).toBe(0);
-        expect(ipvs.executed.map((op) => op.op).sort()).toEqual(['edit-dest', 'edit-service']);
-        const listing = await nat.director.ipvsadm('-Ln');
-        expect(listing).toMatch(/TCP {2}10\.0\.0\.1:80 wrr/);
-        expect(realsOf(listing).get('192.168.10.2:80')?.[0]).toBe(3);
-        // Not re-created: the connection entry is still there, on the same real ...
-        expect(realsOf(listing).get(real)?.[1]).toBe(1);
-        // ... and the service's counters were not reset.
-        await new Promise((r) => setTimeout(r, 2500));
-        const after = serviceStats(
-          await nat.director.ipvsadm('-Ln', '--stats', '--exact'),
-          'TCP  10.0.0.1:80',
-        );
-        for (let i = 0; i < before.length; i++)
-          expect(after[i], `counter ${i}: ${before} -> ${after}`).toBeGreaterThanOrEqual(
-            before[i]!,
+          for (let i = 0; i < before.length; i++)
+            expect(after[i], `counter ${i}: ${before} -> ${after}`).toBeGreaterThanOrEqual(
+              before[i]!,
+            );
+          // The held connection is served by its real after the edit.
+          const answer = await held.release();
+          expect(answer).toMatch(/^HTTP\/1\.[01] 200/m);
+          expect(answer.trim().split('\n').pop()).toBe(
+            real === '192.168.10.2:80' ? 'real1' : 'real2',
           );
-        // The held connection is served by its real after the edit.
-        const answer = await held.release();
-        expect(answer).toMatch(/^HTTP\/1\.[01] 200/m);
-        expect(answer.trim().split('\n').pop()).toBe(
-          real === '192.168.10.2:80' ? 'real1' : 'real2',
-        );
-      } finally {
-        held.kill();
-      }
-    });
+        } finally {
+          held.kill();
+        }
+      },
+    );
 
-    it('a scheduler the kernel lacks fails that service and its reals only; the rest applies; fixed, the next pass converges', async () => {
-      const yaml = `${natConfig()}  api:\n    address: 10.0.0.1:8080\n    scheduler: rr\n    forwarding: nat\n    reals: [192.168.10.2:80, 192.168.11.2:80]\n`;
-      // "twos" exists from Linux 6.2; the lab's 6.1 kernel has no such module.
-      const broken = await pass(yaml, {
-        patch: (d) => {
-          const api = d.services.find((s) => s.name === 'api')!;
-          api.service = { ...api.service, scheduler: 'twos' };
-        },
-      });
-      const failed = broken.report!.outcomes.filter((o) => o.error);
-      expect(
-        failed.map(
-          (o) => `${o.step.op.op} ${o.step.service}${o.step.dest ? ` -> ${o.step.dest}` : ''}`,
-        ),
-      ).toEqual([
-        'add-service TCP 10.0.0.1:8080',
-        'add-dest TCP 10.0.0.1:8080 -> 192.168.10.2:80',
-        'add-dest TCP 10.0.0.1:8080 -> 192.168.11.2:80',
-      ]);
-      expect(failed[0]!.error!.errno).toBe(2); // ENOENT: no such scheduler module
-      expect(failed[0]!.error!.message).toMatch(/scheduler/i);
-      expect(failed.slice(1).every((o) => o.causedBy === failed[0]!.step)).toBe(true);
-      expect(await saved()).toEqual(
-        sortedLines(`-A -t 10.0.0.1:80 -s rr
+    it(
+      'a scheduler the kernel lacks fails that service and its reals only; the rest applies; fixed, the ' +
+        'next pass converges',
+      async () => {
+        const yaml =
+          `${natConfig()}  api:\n    address: 10.0.0.1:8080\n    scheduler: rr\n    forwarding: nat\n  ` +
+          `  reals: [192.168.10.2:80, 192.168.11.2:80]\n`;
+        // "twos" exists from Linux 6.2; the lab's 6.1 kernel has no such module.
+        const broken = await pass(yaml, {
+          patch: (d) => {
+            const api = d.services.find((s) => s.name === 'api')!;
+            api.service = { ...api.service, scheduler: 'twos' };
+          },
+        });
+        const failed = broken.report!.outcomes.filter((o) => o.error);
+        expect(
+          failed.map(
+            (o) => `${o.step.op.op} ${o.step.service}${o.step.dest ? ` -> ${o.step.dest}` : ''}`,
+          ),
+        ).toEqual([
+          'add-service TCP 10.0.0.1:8080',
+          'add-dest TCP 10.0.0.1:8080 -> 192.168.10.2:80',
+          'add-dest TCP 10.0.0.1:8080 -> 192.168.11.2:80',
+        ]);
+        expect(failed[0]!.error!.errno).toBe(2); // ENOENT: no such scheduler module
+        expect(failed[0]!.error!.message).toMatch(/scheduler/i);
+        expect(failed.slice(1).every((o) => o.causedBy === failed[0]!.step)).toBe(true);
+        expect(await saved()).toEqual(
+          sortedLines(`-A -t 10.0.0.1:80 -s rr
           -a -t 10.0.0.1:80 -r 192.168.10.2:80 -m -w 1
           -a -t 10.0.0.1:80 -r 192.168.11.2:80 -m -w 1`),
-      );
+        );
 
-      const fixed = await pass(yaml);
-      expect(fixed.report?.failed).toBe(0);
-      expect(fixed.plan.steps.map((s) => s.op.op)).toEqual(['add-service', 'add-dest', 'add-dest']);
-      expect(await saved()).toEqual(
-        sortedLines(`-A -t 10.0.0.1:80 -s rr
+        const fixed = await pass(yaml);
+        expect(fixed.report?.failed).toBe(0);
+        expect(fixed.plan.steps.map((s) => s.op.op)).toEqual([
+          'add-service',
+          'add-dest',
+          'add-dest',
+        ]);
+        expect(await saved()).toEqual(
+          sortedLines(`-A -t 10.0.0.1:80 -s rr
           -a -t 10.0.0.1:80 -r 192.168.10.2:80 -m -w 1
           -a -t 10.0.0.1:80 -r 192.168.11.2:80 -m -w 1
           -A -t 10.0.0.1:8080 -s rr
           -a -t 10.0.0.1:8080 -r 192.168.10.2:80 -m -w 1
           -a -t 10.0.0.1:8080 -r 192.168.11.2:80 -m -w 1`),
-      );
-      expect((await pass(yaml)).plan.steps).toEqual([]);
-    });
+        );
+        expect((await pass(yaml)).plan.steps).toEqual([]);
+      },
+    );
 
-    it('drains a removed real carrying a connection: weight 0 first, its connection still served, deleted only after', async () => {
-      await pass(natConfig({ drain: '30s' }));
-      const held = new HeldConnection(`${nat.lab.prefix}-client`, join(scratch, 'go-drain'));
-      try {
-        await held.opened();
-        const real = await realOfEstablished(nat);
-        const [kept, keptName] =
-          real === '192.168.10.2:80' ? ([2, 'real2'] as const) : ([1, 'real1'] as const);
-        const without = natConfig({ drain: '30s', reals: [kept] });
+    it(
+      'drains a removed real carrying a connection: weight 0 first, its connection still served, ' +
+        'deleted only after',
+      async () => {
+        await pass(natConfig({ drain: '30s' }));
+        const held = new HeldConnection(`${nat.lab.prefix}-client`, join(scratch, 'go-drain'));
+        try {
+          await held.opened();
+          const real = await realOfEstablished(nat);
+          const [kept, keptName] =
+            real === '192.168.10.2:80' ? ([2, 'real2'] as const) : ([1, 'real1'] as const);
+          const without = natConfig({ drain: '30s', reals: [kept] });
 
-        const draining = await pass(without);
-        expect(draining.plan.steps.map((s) => [s.action, s.op.op, s.dest])).toEqual([
-          ['drain', 'edit-dest', real],
-        ]);
-        let reals = realsOf(await nat.director.ipvsadm('-Ln'));
-        // Weight 0, its connection still active (inactive ones may linger from earlier tests:
-        // the kernel keeps a deleted real's counters while its old connections expire).
-        expect(reals.get(real)?.slice(0, 2)).toEqual([0, 1]);
-        // New connections go to the other real only.
-        expect(await nat.ask(4)).toEqual([keptName, keptName, keptName, keptName]);
+          const draining = await pass(without);
+          expect(draining.plan.steps.map((s) => [s.action, s.op.op, s.dest])).toEqual([
+            ['drain', 'edit-dest', real],
+          ]);
+          let reals = realsOf(await nat.director.ipvsadm('-Ln'));
+          // Weight 0, its connection still active (inactive ones may linger from earlier tests:
+          // the kernel keeps a deleted real's counters while its old connections expire).
+          expect(reals.get(real)?.slice(0, 2)).toEqual([0, 1]);
+          // New connections go to the other real only.
+          expect(await nat.ask(4)).toEqual([keptName, keptName, keptName, keptName]);
 
-        // Still connected and within the drain time: nothing to do but wait.
-        ipvs.executed.length = 0;
-        const waiting = await pass(without);
-        expect(ipvs.executed).toEqual([]);
-        expect(waiting.plan.waiting.map((w) => w.dest)).toEqual([real]);
-        expect(realsOf(await nat.director.ipvsadm('-Ln')).get(real)?.[0]).toBe(0);
+          // Still connected and within the drain time: nothing to do but wait.
+          ipvs.executed.length = 0;
+          const waiting = await pass(without);
+          expect(ipvs.executed).toEqual([]);
+          expect(waiting.plan.waiting.map((w) => w.dest)).toEqual([real]);
+          expect(realsOf(await nat.director.ipvsadm('-Ln')).get(real)?.[0]).toBe(0);
 
-        // The drained real still serves the connection it had.
-        const answer = await held.release();
-        expect(answer.trim().split('\n').pop()).toBe(keptName === 'real1' ? 'real2' : 'real1');
+          // The drained real still serves the connection it had.
+          const answer = await held.release();
+          expect(answer.trim().split('\n').pop()).toBe(keptName === 'real1' ? 'real2' : 'real1');
 
-        // Once the drain time is over, the real is deleted.
-        const done = await pass(without, { now: Date.now() + 31_000 });
-        expect(done.plan.steps.map((s) => [s.action, s.op.op, s.dest])).toEqual([
-          ['remove', 'delete-dest', real],
-        ]);
-        reals = realsOf(await nat.director.ipvsadm('-Ln'));
-        expect([...reals.keys()]).toEqual([kept === 1 ? '192.168.10.2:80' : '192.168.11.2:80']);
-      } finally {
-        held.kill();
-      }
-    });
+          // Once the drain time is over, the real is deleted.
+          const done = await pass(without, { now: Date.now() + 31_000 });
+          expect(done.plan.steps.map((s) => [s.action, s.op.op, s.dest])).toEqual([
+            ['remove', 'delete-dest', real],
+          ]);
+          reals = realsOf(await nat.director.ipvsadm('-Ln'));
+          expect([...reals.keys()]).toEqual([kept === 1 ? '192.168.10.2:80' : '192.168.11.2:80']);
+        } finally {
+          held.kill();
+        }
+      },
+    );
 
-    it('leaves services it did not create alone, and removes the ones it created once the config drops them', async () => {
-      await nat.director.ipvsadm('-A', '-t', '10.0.0.1:8443', '-s', 'lc');
-      await nat.director.ipvsadm(
-        '-a',
-        '-t',
-        '10.0.0.1:8443',
-        '-r',
-        '192.168.10.2:443',
-        '-m',
-        '-w',
-        '7',
-      );
-      const foreign = [
-        '-A -t 10.0.0.1:8443 -s lc',
-        '-a -t 10.0.0.1:8443 -r 192.168.10.2:443 -m -w 7',
-      ];
-      const withApi = `${natConfig()}  api:\n    address: 10.0.0.1:8080\n    forwarding: nat\n    reals: [192.168.10.2:80]\n`;
-      const first = await pass(withApi);
-      expect(first.plan.foreign).toEqual(['TCP 10.0.0.1:8443']);
-      expect(await saved()).toEqual(expect.arrayContaining(foreign));
+    it(
+      'leaves services it did not create alone, and removes the ones it created once the config ' +
+        'drops them',
+      async () => {
+        await nat.director.ipvsadm('-A', '-t', '10.0.0.1:8443', '-s', 'lc');
+        await nat.director.ipvsadm(
+          '-a',
+          '-t',
+          '10.0.0.1:8443',
+          '-r',
+          '192.168.10.2:443',
+          '-m',
+          '-w',
+          '7',
+        );
+        const foreign = [
+          '-A -t 10.0.0.1:8443 -s lc',
+          '-a -t 10.0.0.1:8443 -r 192.168.10.2:443 -m -w 7',
+        ];
+        const withApi =
+          `${natConfig()}  api:\n    address: 10.0.0.1:8080\n    forwarding: nat\n    reals: ` +
+          `[192.168.10.2:80]\n`;
+        const first = await pass(withApi);
+        expect(first.plan.foreign).toEqual(['TCP 10.0.0.1:8443']);
+        expect(await saved()).toEqual(expect.arrayContaining(foreign));
 
-      const dropped = await pass(natConfig({ weights: [2, 1] }));
-      expect(dropped.plan.foreign).toEqual(['TCP 10.0.0.1:8443']);
-      expect(dropped.report?.failed).toBe(0);
-      expect(await saved()).toEqual(
-        sortedLines(`-A -t 10.0.0.1:80 -s rr
+        const dropped = await pass(natConfig({ weights: [2, 1] }));
+        expect(dropped.plan.foreign).toEqual(['TCP 10.0.0.1:8443']);
+        expect(dropped.report?.failed).toBe(0);
+        expect(await saved()).toEqual(
+          sortedLines(`-A -t 10.0.0.1:80 -s rr
           -a -t 10.0.0.1:80 -r 192.168.10.2:80 -m -w 2
           -a -t 10.0.0.1:80 -r 192.168.11.2:80 -m -w 1
           ${foreign.join('\n')}`),
-      );
-    });
+        );
+      },
+    );
   });
 }

@@ -36,7 +36,7 @@ if [ "$direct" = 1 ]; then
   exit "$status"
 fi
 
-lab_run_job kernel-suite "${LVSD_LAB_TIMEOUT:-1800}" bash test/lab/suite-inner.sh "$@" || status=$?
+lab_run_job kernel-suite "${LVSD_LAB_TIMEOUT:-3000}" bash test/lab/suite-inner.sh "$@" || status=$?
 elapsed=$(( $(lab_now_ms) - started ))
 if [ ! -s "$LAB_RESULTS/summary.txt" ]; then
   echo "kernel suite: did not run to its end (status $status); console log: $LAB_RESULTS/console.log" >&2

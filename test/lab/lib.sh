@@ -34,6 +34,9 @@ LAB_PACKAGES=(
   "iptables:iptables"
   "curl:curl"
   "cpio:cpio"
+  # test/kernel/systemd-unit.kernel.test.ts runs lvsd's unit under this systemd.
+  "systemd:/lib/systemd/systemd"
+  "keepalived:keepalived"
 )
 
 lab_log() { printf 'lab: %s\n' "$*" >&2; }

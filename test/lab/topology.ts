@@ -32,7 +32,8 @@ export class ExecError extends Error {
     where: string,
   ) {
     super(
-      `${where}: \`${argv.join(' ')}\` exited with ${result.code}${result.stderr.trim() ? `: ${result.stderr.trim()}` : ''}`,
+      `${where}: \`${argv.join(' ')}\` exited with ` +
+        `${result.code}${result.stderr.trim() ? `: ${result.stderr.trim()}` : ''}`,
     );
   }
 }

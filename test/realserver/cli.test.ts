@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeAddresses } from '../../src/director/fake-addresses.js';
+import { FakeAddresses } from '../../src/director/fake-vip-addresses.js';
 import { runRealServerCommand, type RealServerDeps } from '../../src/cli/commands/realserver.js';
 import { realServerVips } from '../../src/realserver/from-config.js';
 import type { ResolvedConfig, ResolvedService } from '../../src/config/resolved.js';
@@ -53,21 +53,25 @@ const config = {
 } as unknown as ResolvedConfig;
 
 describe("VIPs from the director's config", () => {
-  it('takes the DR and TUN services that list this host, not NAT ones, and names fwmark services it cannot serve', () => {
-    const found = realServerVips(config, new Set(['192.168.10.2', '127.0.0.1']));
-    expect(found.vips).toEqual([
-      { address: '10.0.0.1', mode: 'dr' },
-      { address: '10.0.0.2', mode: 'tun' },
-    ]);
-    expect(found.notes).toEqual([
-      'fwm: fwmark 10 has no address of its own; give its VIPs with --vip ... --mode dr',
-    ]);
-    expect(realServerVips(config, new Set(), true).vips.map((v) => v.address)).toEqual([
-      '10.0.0.1',
-      '10.0.0.2',
-      '10.0.0.4',
-    ]);
-  });
+  it(
+    'takes the DR and TUN services that list this host, not NAT ones, and names fwmark services ' +
+      'it cannot serve',
+    () => {
+      const found = realServerVips(config, new Set(['192.168.10.2', '127.0.0.1']));
+      expect(found.vips).toEqual([
+        { address: '10.0.0.1', mode: 'dr' },
+        { address: '10.0.0.2', mode: 'tun' },
+      ]);
+      expect(found.notes).toEqual([
+        'fwm: fwmark 10 has no address of its own; give its VIPs with --vip ... --mode dr',
+      ]);
+      expect(realServerVips(config, new Set(), true).vips.map((v) => v.address)).toEqual([
+        '10.0.0.1',
+        '10.0.0.2',
+        '10.0.0.4',
+      ]);
+    },
+  );
 });
 
 function deps(ns: FakeAddresses, out: string[], err: string[]): RealServerDeps {
@@ -178,7 +182,8 @@ describe('shorthands and tunnel notes', () => {
     const found = realServerVips({ services: [gue] }, new Set(['198.51.100.20']));
     expect(found.vips).toEqual([{ address: '10.0.0.3', mode: 'tun' }]);
     expect(found.notes).toEqual([
-      'api: real 198.51.100.20 receives GUE, not plain IPIP; lvsd realserver sets up tunl0, add the decapsulation yourself (ip fou add port 6080 gue)',
+      'api: real 198.51.100.20 receives GUE, not plain IPIP; lvsd realserver sets up tunl0, add the ' +
+        'decapsulation yourself (ip fou add port 6080 gue)',
     ]);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FakeAddresses } from '../../src/director/fake-addresses.js';
+import { FakeAddresses } from '../../src/director/fake-vip-addresses.js';
 import {
   planRealServer,
   planRemoval,
@@ -12,7 +12,7 @@ import {
 } from '../../src/realserver/plan.js';
 import { runRealServer } from '../../src/realserver/run.js';
 import { formatRealServer } from '../../src/realserver/format.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import type { SysctlAccess } from '../../src/sysctl/access.js';
 
 /** /proc/sys of a fresh namespace: the conf/<if> entries exist only for existing links. */
 function procSys(
@@ -203,7 +203,8 @@ describe('lvsd realserver: apply, --check, --remove', () => {
     );
     const text = formatRealServer(result);
     expect(text).toContain(
-      '! interface tunl0 (loads the ipip module): create ipip tunl0: Operation not supported: this kernel has no ipip link type',
+      '! interface tunl0 (loads the ipip module): create ipip tunl0: Operation not supported: this kernel ' +
+        'has no ipip link type',
     );
     expect(text).toContain(
       '! vip 10.0.0.1/32 on tunl0: not done: interface tunl0 could not be created',

@@ -1,45 +1,8 @@
-/** Small builders for kernel-model objects, so tests state only what matters to them. */
-import type { Dest, LiveDest, LiveService, Service } from '../../src/ipvs/model.js';
+/** Builders for the reconciler's inputs; the kernel-model builders are test/builders.ts's. */
+import type { Dest, Service } from '../../src/ipvs/model.js';
 import type { DesiredService } from '../../src/reconcile/types.js';
 
-export function tcpService(address: string, port: number, extra: Partial<Service> = {}): Service {
-  return {
-    family: address.includes(':') ? 'ipv6' : 'ipv4',
-    protocol: 'tcp',
-    address,
-    port,
-    scheduler: 'wlc',
-    flags: { persistent: false, onePacket: false, sched1: false, sched2: false, sched3: false },
-    timeout: 0,
-    netmask: address.includes(':') ? 128 : 32,
-    pe: null,
-    ...extra,
-  } as Service;
-}
-
-export function dest(address: string, port: number, extra: Partial<Dest> = {}): Dest {
-  return {
-    address,
-    port,
-    family: address.includes(':') ? 'ipv6' : 'ipv4',
-    forwarding: 'nat',
-    weight: 1,
-    upperThreshold: 0,
-    lowerThreshold: 0,
-    tunnelType: 'ipip',
-    tunnelPort: 0,
-    tunnelFlags: { csum: false, remcsum: false },
-    ...extra,
-  };
-}
-
-export function live(d: Dest, activeConns = 0, inactiveConns = 0): LiveDest {
-  return { ...d, activeConns, inactiveConns, persistConns: 0 };
-}
-
-export function liveService(service: Service, dests: LiveDest[]): LiveService {
-  return { ...service, dests };
-}
+export { dest, live, liveService, tcpService } from '../builders.js';
 
 export function desired(name: string, service: Service, dests: Dest[]): DesiredService {
   return { name, service, dests };

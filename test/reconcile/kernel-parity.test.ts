@@ -18,7 +18,7 @@ import { FakeIpvs } from '../../src/ipvs/fake.js';
 import type { DesiredState } from '../../src/reconcile/types.js';
 import { reconcile } from './pass.js';
 import { planOffline } from '../../src/reconcile/reconciler.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import type { SysctlAccess } from '../../src/sysctl/access.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
 const sysctls: SysctlAccess = {

@@ -18,24 +18,18 @@ import {
   yamlRealLine,
   yamlTable,
 } from '../../bench/reconcile-generate.js';
-import { formatDiagnostics, loadConfig } from '../../src/config/index.js';
+import { loadConfig } from '../../src/config/index.js';
+import { formatDiagnostics } from '../../src/config/diagnostics.js';
 import { CmdAttr, IpvsCmd } from '../../src/ipvs/constants.js';
-import {
-  decodeDest,
-  decodeService,
-  findAttribute,
-  parseGenl,
-  splitMessages,
-} from '../../src/ipvs/codec.js';
+import { parseGenl } from '../../src/netlink/genl.js';
+import { decodeDest, decodeService } from '../ipvs/helpers.js';
+import { findAttribute, splitMessages } from '../netlink/helpers.js';
 import { desiredState } from '../../src/reconcile/desired.js';
 import { reconcile } from './pass.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/memory.js';
 
 const shape = { services: 1000, destsPerService: 10 };
-const noSysctls: SysctlAccess = {
-  read: async (names) => Object.fromEntries(names.map((n) => [n, null])),
-  write: async () => undefined,
-};
+const noSysctls = new MemorySysctls();
 
 describe('a one-line edit of a 1000 x 10 config', () => {
   let dir: string;

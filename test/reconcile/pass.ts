@@ -3,14 +3,14 @@
  * it with its ports from the options (a fake address client, a memory sysctl map...) and
  * runs pass(). Ports left out are this host's, as in `lvsd apply`.
  */
-import type { AddressClient } from '../../src/director/addresses.js';
+import type { AddressClient } from '../../src/director/vip-addresses.js';
 import type { MarkScan } from '../../src/director/fwmark-advice.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
 import { Reconciler, type ReconcileResult } from '../../src/reconcile/reconciler.js';
 import { StateStore } from '../../src/reconcile/state.js';
 import { systemHostPorts } from '../../src/reconcile/system-ports.js';
 import type { DesiredState, ReconcilePolicy } from '../../src/reconcile/types.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import type { SysctlAccess } from '../../src/sysctl/access.js';
 import type { PhaseTimer } from '../../src/util/timings.js';
 
 export interface PassSettings extends Omit<ReconcilePolicy, 'maxRemoval' | 'allowMassRemoval'> {
@@ -32,6 +32,18 @@ export interface PassSettings extends Omit<ReconcilePolicy, 'maxRemoval' | 'allo
   scope?: ReadonlySet<string>;
 }
 
+/** A client the test lends to passes: the Reconciler closes what it opens, so this close does nothing. */
+export function lent(client: AddressClient): AddressClient {
+  return {
+    read: () => client.read(),
+    createLink: (name, kind) => client.createLink(name, kind),
+    setUp: (name) => client.setUp(name),
+    addAddress: (address) => client.addAddress(address),
+    deleteAddress: (address) => client.deleteAddress(address),
+    close: async () => undefined,
+  };
+}
+
 export function reconcilerOf(
   client: IpvsClient,
   settings: Omit<PassSettings, 'desired' | 'dryRun' | 'prune' | 'drainTimeoutMs'>,
@@ -44,7 +56,7 @@ export function reconcilerOf(
     openAddresses:
       addresses === undefined
         ? systemHostPorts.openAddresses
-        : addresses && (async () => addresses),
+        : addresses && (async () => lent(addresses)),
     markRules: markRules === undefined ? systemHostPorts.markRules : markRules,
   });
 }

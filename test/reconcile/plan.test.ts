@@ -41,37 +41,41 @@ describe('plan', () => {
     expect(formatPlan(result)).toContain('No changes');
   });
 
-  it('pairs live dests with wanted ones in any order: as written, reversed (the kernel lists newest first), shuffled', () => {
-    const rs3 = dest('192.168.12.2', 80);
-    const wanted = { services: [desired('web', web, [rs1, rs2, rs3])] };
-    for (const order of [
-      [rs1, rs2, rs3],
-      [rs3, rs2, rs1],
-      [rs2, rs3, rs1],
-    ]) {
-      const table = {
-        services: [
-          liveService(
-            web,
-            order.map((d) => live(d)),
-          ),
-        ],
+  it(
+    'pairs live dests with wanted ones in any order: as written, reversed (the kernel lists newest ' +
+      'first), shuffled',
+    () => {
+      const rs3 = dest('192.168.12.2', 80);
+      const wanted = { services: [desired('web', web, [rs1, rs2, rs3])] };
+      for (const order of [
+        [rs1, rs2, rs3],
+        [rs3, rs2, rs1],
+        [rs2, rs3, rs1],
+      ]) {
+        const table = {
+          services: [
+            liveService(
+              web,
+              order.map((d) => live(d)),
+            ),
+          ],
+        };
+        expect(plan(wanted, { table }, context()).steps).toEqual([]);
+      }
+      // Same count, one real replaced: the newcomer is added, the leaver drains away.
+      const rs4 = dest('192.168.13.2', 80);
+      const table = { services: [liveService(web, [live(rs4), live(rs2), live(rs1)])] };
+      const steps = plan(wanted, { table }, context()).steps.map((s) => `${s.action} ${s.dest}`);
+      expect(steps).toEqual(['add 192.168.12.2:80', 'remove 192.168.13.2:80']);
+      // Same addresses, another port: a different real.
+      const moved = {
+        services: [liveService(web, [live(dest('192.168.12.2', 81)), live(rs2), live(rs1)])],
       };
-      expect(plan(wanted, { table }, context()).steps).toEqual([]);
-    }
-    // Same count, one real replaced: the newcomer is added, the leaver drains away.
-    const rs4 = dest('192.168.13.2', 80);
-    const table = { services: [liveService(web, [live(rs4), live(rs2), live(rs1)])] };
-    const steps = plan(wanted, { table }, context()).steps.map((s) => `${s.action} ${s.dest}`);
-    expect(steps).toEqual(['add 192.168.12.2:80', 'remove 192.168.13.2:80']);
-    // Same addresses, another port: a different real.
-    const moved = {
-      services: [liveService(web, [live(dest('192.168.12.2', 81)), live(rs2), live(rs1)])],
-    };
-    expect(
-      plan(wanted, { table: moved }, context()).steps.map((s) => `${s.action} ${s.dest}`),
-    ).toEqual(['add 192.168.12.2:80', 'remove 192.168.12.2:81']);
-  });
+      expect(
+        plan(wanted, { table: moved }, context()).steps.map((s) => `${s.action} ${s.dest}`),
+      ).toEqual(['add 192.168.12.2:80', 'remove 192.168.12.2:81']);
+    },
+  );
 
   it.each([
     ['scheduler', { scheduler: 'wlc' }, 'scheduler: rr -> wlc'],

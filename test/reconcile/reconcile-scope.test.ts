@@ -12,7 +12,7 @@ import { serviceId, serviceKeyOf } from '../../src/ipvs/model.js';
 import type { DesiredState } from '../../src/reconcile/types.js';
 import { reconcile } from './pass.js';
 import type { PassSettings as ReconcileOptions } from './pass.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import type { SysctlAccess } from '../../src/sysctl/access.js';
 import { CallLog } from '../daemon/helpers.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
@@ -95,33 +95,37 @@ describe('reconcile with a scope', () => {
     expect((await kernel.listDests(serviceKeyOf(api))).length).toBe(2);
   });
 
-  it('never touches a service it was not given: foreign, owned and left out of the config, or absent from desired', async () => {
-    const kernel = new FakeIpvs();
-    const opts = await options({ prune: 'all' });
-    await reconcile(kernel, opts);
-    await kernel.execute([{ op: 'add-service', service: tcpService('10.9.9.9', 25) }]);
-    const counting = new CallLog(kernel);
-    // mail left the config: a full pass would remove it (owned); a scoped pass does not look.
-    const withoutMail: DesiredState = { services: all().services.slice(0, 2) };
-    const result = await reconcile(counting, {
-      ...opts,
-      desired: withoutMail,
-      scope: new Set(['web', 'mail', 'nosuch']),
-    });
-    expect(result.plan.steps).toEqual([]);
-    expect(result.plan.foreign).toEqual([]);
-    expect(counting.calls.sort()).toEqual([
-      'getService TCP 10.0.0.1:80',
-      'listDests TCP 10.0.0.1:80',
-    ]);
-    expect((await kernel.readTable()).services.map(serviceId).sort()).toEqual([
-      'TCP 10.0.0.1:80',
-      'TCP 10.0.0.2:80',
-      'TCP 10.0.0.3:25',
-      'TCP 10.9.9.9:25',
-    ]);
-    expect((await stateOf(opts.stateDir!)).owned).toContain('TCP 10.0.0.3:25');
-  });
+  it(
+    'never touches a service it was not given: foreign, owned and left out of the config, or ' +
+      'absent from desired',
+    async () => {
+      const kernel = new FakeIpvs();
+      const opts = await options({ prune: 'all' });
+      await reconcile(kernel, opts);
+      await kernel.execute([{ op: 'add-service', service: tcpService('10.9.9.9', 25) }]);
+      const counting = new CallLog(kernel);
+      // mail left the config: a full pass would remove it (owned); a scoped pass does not look.
+      const withoutMail: DesiredState = { services: all().services.slice(0, 2) };
+      const result = await reconcile(counting, {
+        ...opts,
+        desired: withoutMail,
+        scope: new Set(['web', 'mail', 'nosuch']),
+      });
+      expect(result.plan.steps).toEqual([]);
+      expect(result.plan.foreign).toEqual([]);
+      expect(counting.calls.sort()).toEqual([
+        'getService TCP 10.0.0.1:80',
+        'listDests TCP 10.0.0.1:80',
+      ]);
+      expect((await kernel.readTable()).services.map(serviceId).sort()).toEqual([
+        'TCP 10.0.0.1:80',
+        'TCP 10.0.0.2:80',
+        'TCP 10.0.0.3:25',
+        'TCP 10.9.9.9:25',
+      ]);
+      expect((await stateOf(opts.stateDir!)).owned).toContain('TCP 10.0.0.3:25');
+    },
+  );
 
   it('adds a named service the kernel lost, as a full pass would', async () => {
     const kernel = new FakeIpvs();

@@ -13,7 +13,7 @@ import { formatApplyReport } from '../../src/reconcile/format.js';
 import type { DesiredState } from '../../src/reconcile/types.js';
 import { reconcile } from './pass.js';
 import type { PassSettings as ReconcileOptions } from './pass.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import { MemorySysctls } from '../../src/sysctl/memory.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
 const web = tcpService('10.0.0.1', 80, { scheduler: 'rr' });
@@ -25,20 +25,6 @@ const state: DesiredState = {
   ],
 };
 
-function memorySysctls(
-  values: Record<string, number | null> = {},
-): SysctlAccess & { values: Record<string, number | null> } {
-  return {
-    values,
-    async read(names) {
-      return Object.fromEntries(names.map((n) => [n, values[n] ?? null]));
-    },
-    async write(name, value) {
-      values[name] = value;
-    },
-  };
-}
-
 async function options(extra: Partial<ReconcileOptions> = {}): Promise<ReconcileOptions> {
   return {
     desired: state,
@@ -46,7 +32,7 @@ async function options(extra: Partial<ReconcileOptions> = {}): Promise<Reconcile
     prune: 'managed',
     drainTimeoutMs: 0,
     dryRun: false,
-    sysctls: memorySysctls(),
+    sysctls: new MemorySysctls(),
     ...extra,
   };
 }
@@ -139,25 +125,29 @@ describe('reconcile', () => {
     expect((await kernel.readTable()).services).toHaveLength(3);
   });
 
-  it('applies the independent rest when the kernel refuses one change, reports it, and converges next time', async () => {
-    const kernel = new FakeIpvs();
-    const flaky = new RefuseOnce(
-      kernel,
-      (op) => op.op === 'add-dest' && op.dest.address === '192.168.11.2',
-    );
-    const opts = await options();
-    const first = await reconcile(flaky, opts);
-    expect(first.report?.failed).toBe(1);
-    expect(formatApplyReport(first.report!)).toContain(
-      '! add-dest TCP 10.0.0.1:80 -> 192.168.11.2:80: Memory allocation problem',
-    );
-    expect((await kernel.readTable()).services.flatMap((s) => s.dests)).toHaveLength(2);
-    const second = await reconcile(flaky, opts);
-    expect(second.plan.steps.map((s) => `${s.op.op} ${s.dest}`)).toEqual([
-      'add-dest 192.168.11.2:80',
-    ]);
-    expect(second.report?.failed).toBe(0);
-  });
+  it(
+    'applies the independent rest when the kernel refuses one change, reports it, and ' +
+      'converges next time',
+    async () => {
+      const kernel = new FakeIpvs();
+      const flaky = new RefuseOnce(
+        kernel,
+        (op) => op.op === 'add-dest' && op.dest.address === '192.168.11.2',
+      );
+      const opts = await options();
+      const first = await reconcile(flaky, opts);
+      expect(first.report?.failed).toBe(1);
+      expect(formatApplyReport(first.report!)).toContain(
+        '! add-dest TCP 10.0.0.1:80 -> 192.168.11.2:80: Memory allocation problem',
+      );
+      expect((await kernel.readTable()).services.flatMap((s) => s.dests)).toHaveLength(2);
+      const second = await reconcile(flaky, opts);
+      expect(second.plan.steps.map((s) => `${s.op.op} ${s.dest}`)).toEqual([
+        'add-dest 192.168.11.2:80',
+      ]);
+      expect(second.report?.failed).toBe(0);
+    },
+  );
 
   it('reports the dests of a refused service as caused by it', async () => {
     const kernel = new FakeIpvs();
@@ -172,7 +162,7 @@ describe('reconcile', () => {
   });
 
   it('sets configured sysctls and advises on the ones it leaves alone', async () => {
-    const sysctls = memorySysctls({
+    const sysctls = new MemorySysctls({
       'net.ipv4.ip_forward': 0,
       'net.ipv4.vs.conn_reuse_mode': 1,
       'net.ipv4.vs.expire_quiescent_template': 0,

@@ -9,7 +9,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FakeAddresses } from '../../src/director/fake-addresses.js';
+import { FakeAddresses } from '../../src/director/fake-vip-addresses.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import type { IpvsOp } from '../../src/ipvs/client.js';
 import { destId, serviceId, type Dest, type Service } from '../../src/ipvs/model.js';
@@ -17,7 +17,7 @@ import { planOffline, Reconciler } from '../../src/reconcile/reconciler.js';
 import { parseSnapshot } from '../../src/reconcile/snapshot.js';
 import { StateStore } from '../../src/reconcile/state.js';
 import type { DesiredState, Drains, ReconcilePolicy } from '../../src/reconcile/types.js';
-import type { SysctlAccess } from '../../src/sysctl/index.js';
+import type { SysctlAccess } from '../../src/sysctl/access.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
 const shapes: Service[] = [
@@ -69,9 +69,8 @@ async function director(c: Case) {
   await kernel.execute(ops);
   shapes.forEach((service, i) => {
     if (!c.liveMask[i]) return;
-    c.live[i]![0].forEach((d: Dest, j: number) =>
-      kernel.setCounters(service, { dest: d, activeConns: c.live[i]![1][j] ?? 0 }),
-    );
+    for (const [j, d] of c.live[i]![0].entries())
+      kernel.setCounters(service, { dest: d as Dest, activeConns: c.live[i]![1][j] ?? 0 });
   });
   const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-snap-'));
   const state = new StateStore(stateDir);

@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import type { IpvsClient } from '../../ipvs/client.js';
 import { openIpvs } from '../../ipvs/index.js';
 import type { IpvsInfo, IpvsTable, LiveDest, LiveService, Stats } from '../../ipvs/model.js';
-import { forwardingLabel, formatHostPort, isFwmarkKey } from '../../ipvs/model.js';
+import { emptyStats, forwardingLabel, formatHostPort, isFwmarkKey } from '../../ipvs/model.js';
 import { Reconciler } from '../../reconcile/reconciler.js';
 import { DEFAULT_STATE_DIR, StateStore } from '../../reconcile/state.js';
 import { systemHostPorts, type HostPorts } from '../../reconcile/system-ports.js';
@@ -54,7 +54,8 @@ function addressKey(address: string): string {
 export function sortServices(services: LiveService[]): LiveService[] {
   const key = (s: LiveService): string => {
     if (isFwmarkKey(s)) return `1|${String(s.fwmark).padStart(10, '0')}|${s.family}`;
-    return `0|${String(protocolOrder[s.protocol]).padStart(3, '0')}|${s.family}|${addressKey(s.address)}|${String(s.port).padStart(5, '0')}`;
+    const protocol = String(protocolOrder[s.protocol]).padStart(3, '0');
+    return `0|${protocol}|${s.family}|${addressKey(s.address)}|${String(s.port).padStart(5, '0')}`;
   };
   return [...services].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
@@ -111,79 +112,76 @@ export function largeNumber(n: number, exact = false): string {
   return `${String(Math.floor(n / 1_000_000_000_000)).padStart(8)}T`;
 }
 
-const noStats: Stats = {
-  conns: 0,
-  inPackets: 0,
-  outPackets: 0,
-  inBytes: 0,
-  outBytes: 0,
-  cps: 0,
-  inPps: 0,
-  outPps: 0,
-  inBps: 0,
-  outBps: 0,
-};
+const noStats: Stats = emptyStats();
+
+const right = (values: ReadonlyArray<string | number>, width: number) =>
+  values.map((v) => String(v).padStart(width)).join(' ');
+const left = (values: ReadonlyArray<string | number>, width: number) =>
+  values.map((v) => String(v).padEnd(width)).join(' ');
+const LOCAL_HEADER = 'Prot LocalAddress:Port'.padEnd(33);
+
+function headerLines(options: LsOptions): string[] {
+  const remote = '  -> RemoteAddress:Port';
+  if (options.stats)
+    return [
+      `${LOCAL_HEADER} ${right(['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes'], 8)}`,
+      remote,
+    ];
+  if (options.rate)
+    return [`${LOCAL_HEADER} ${right(['CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS'], 8)}`, remote];
+  if (options.thresholds)
+    return [
+      `${LOCAL_HEADER} ${left(['Uthreshold', 'Lthreshold', 'ActiveConn', 'InActConn'], 10)}`,
+      remote,
+    ];
+  const extra = options.extraColumn ? ` ${options.extraColumn.header}` : '';
+  return [
+    'Prot LocalAddress:Port Scheduler Flags',
+    `${remote}           Forward Weight ActiveConn InActConn${extra}`,
+  ];
+}
+
+function serviceRow(s: LiveService, options: LsOptions, n: (x: number) => string): string {
+  const st = s.stats ?? noStats;
+  if (options.stats)
+    return (
+      serviceName(s).padEnd(33) +
+      [st.conns, st.inPackets, st.outPackets, st.inBytes, st.outBytes].map(n).join('')
+    );
+  if (options.rate)
+    return (
+      serviceName(s).padEnd(33) + [st.cps, st.inPps, st.outPps, st.inBps, st.outBps].map(n).join('')
+    );
+  return options.thresholds ? serviceName(s) : serviceLine(s);
+}
+
+function destRow(
+  s: LiveService,
+  d: LiveDest,
+  options: LsOptions,
+  n: (x: number) => string,
+): string {
+  const name = `  -> ${formatHostPort(d.address, d.port).padEnd(28)}`;
+  const ds = d.stats ?? noStats;
+  if (options.stats)
+    return name + [ds.conns, ds.inPackets, ds.outPackets, ds.inBytes, ds.outBytes].map(n).join('');
+  if (options.rate)
+    return `${name} ${right([ds.cps, ds.inPps, ds.outPps], 8)}${[ds.inBps, ds.outBps].map(n).join('')}`;
+  if (options.thresholds)
+    return `${name} ${left([d.upperThreshold, d.lowerThreshold, d.activeConns, d.inactiveConns], 10)}`;
+  const counts = `${left([d.weight], 6)} ${left([d.activeConns], 10)} ${left([d.inactiveConns], 9)}`;
+  const extra = options.extraColumn ? ` ${options.extraColumn.value(s, d)}` : '';
+  return `${name} ${forwardingLabel[d.forwarding].padEnd(7)} ${counts}${extra}`;
+}
 
 /** The table as `ipvsadm -Ln` (and its --stats / --rate / --thresholds variants) prints it. */
 export function renderTable(info: IpvsInfo, table: IpvsTable, options: LsOptions = {}): string {
   const out: string[] = [`IP Virtual Server version ${info.version} (size=${info.connTableSize})`];
   const n = (x: number) => largeNumber(x, options.exact);
-  if (options.stats) {
-    out.push(
-      `${'Prot LocalAddress:Port'.padEnd(33)} ${['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes'].map((h) => h.padStart(8)).join(' ')}`,
-    );
-    out.push('  -> RemoteAddress:Port');
-  } else if (options.rate) {
-    out.push(
-      `${'Prot LocalAddress:Port'.padEnd(33)} ${['CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS'].map((h) => h.padStart(8)).join(' ')}`,
-    );
-    out.push('  -> RemoteAddress:Port');
-  } else if (options.thresholds) {
-    out.push(
-      `${'Prot LocalAddress:Port'.padEnd(33)} ${['Uthreshold', 'Lthreshold', 'ActiveConn', 'InActConn'].map((h) => h.padEnd(10)).join(' ')}`,
-    );
-    out.push('  -> RemoteAddress:Port');
-  } else {
-    out.push('Prot LocalAddress:Port Scheduler Flags');
-    out.push(
-      `  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn${options.extraColumn ? ` ${options.extraColumn.header}` : ''}`,
-    );
-  }
+  out.push(...headerLines(options));
   for (const s of sortServices(table.services)) {
-    const st = s.stats ?? noStats;
-    if (options.stats)
-      out.push(
-        serviceName(s).padEnd(33) +
-          [st.conns, st.inPackets, st.outPackets, st.inBytes, st.outBytes].map(n).join(''),
-      );
-    else if (options.rate)
-      out.push(
-        serviceName(s).padEnd(33) +
-          [st.cps, st.inPps, st.outPps, st.inBps, st.outBps].map(n).join(''),
-      );
-    else if (options.thresholds) out.push(serviceName(s));
-    else out.push(serviceLine(s));
-    for (const d of sortDests(s.dests)) {
-      const name = formatHostPort(d.address, d.port);
-      const ds = d.stats ?? noStats;
-      if (options.stats) {
-        out.push(
-          `  -> ${name.padEnd(28)}${[ds.conns, ds.inPackets, ds.outPackets, ds.inBytes, ds.outBytes].map(n).join('')}`,
-        );
-      } else if (options.rate) {
-        out.push(
-          `  -> ${name.padEnd(28)} ${[ds.cps, ds.inPps, ds.outPps].map((x) => String(x).padStart(8)).join(' ')}${[ds.inBps, ds.outBps].map(n).join('')}`,
-        );
-      } else if (options.thresholds) {
-        out.push(
-          `  -> ${name.padEnd(28)} ${[d.upperThreshold, d.lowerThreshold, d.activeConns, d.inactiveConns].map((x) => String(x).padEnd(10)).join(' ')}`,
-        );
-      } else {
-        out.push(
-          `  -> ${name.padEnd(28)} ${forwardingLabel[d.forwarding].padEnd(7)} ${String(d.weight).padEnd(6)} ${String(d.activeConns).padEnd(10)} ${String(d.inactiveConns).padEnd(9)}${options.extraColumn ? ` ${options.extraColumn.value(s, d)}` : ''}`,
-        );
-      }
-    }
+    out.push(serviceRow(s, options, n));
+    for (const d of sortDests(s.dests)) out.push(destRow(s, d, options, n));
   }
   return `${out.map((l) => l.replace(/\s+$/, '')).join('\n')}\n`;
 }

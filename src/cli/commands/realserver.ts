@@ -8,14 +8,15 @@
  * something is missing); 2 usage or config errors.
  */
 import type { Command } from 'commander';
-import { canonicalAddress } from '../../ipvs/address.js';
-import type { AddressClient } from '../../director/addresses.js';
+import { canonicalAddress } from '../../netlink/inet.js';
+import type { AddressClient } from '../../director/vip-addresses.js';
 import { openAddresses } from '../../director/index.js';
 import { formatRealServer, realServerToJson } from '../../realserver/format.js';
 import { realServerVips } from '../../realserver/from-config.js';
 import type { RealServerMode, RealServerVip } from '../../realserver/plan.js';
 import { runRealServer, type RealServerAction } from '../../realserver/run.js';
-import { procSysctls, type SysctlAccess } from '../../sysctl/index.js';
+import { procSysctls } from '../../sysctl/procfs.js';
+import type { SysctlAccess } from '../../sysctl/access.js';
 import type { ResolvedConfig } from '../../config/resolved.js';
 import { paletteFor } from '../../util/palette.js';
 import type { CommandModule } from '../command.js';
@@ -55,7 +56,8 @@ export async function loadConfigFile(path: string, host?: string): Promise<Resol
   const result = await loadConfig(path, host ? { host } : {});
   if (!result.ok)
     throw new ConfigError(
-      `${formatDiagnostics([...result.errors, ...result.warnings], { color: false })}\n${path}: invalid configuration; nothing was changed`,
+      `${formatDiagnostics([...result.errors, ...result.warnings], { color: false })}\n${path}: invalid ` +
+        `configuration; nothing was changed`,
     );
   return result.config;
 }
@@ -73,7 +75,8 @@ function vipsFromFlags(options: RealServerCliOptions): RealServerVip[] {
   const mode = (options.tun ? 'tun' : options.dr ? 'dr' : (options.mode ?? 'dr')) as RealServerMode;
   if (mode !== 'dr' && mode !== 'tun')
     throw new UsageError(
-      `--mode must be dr or tun (got ${options.mode}); NAT needs nothing on the real server but a route back through the director`,
+      `--mode must be dr or tun (got ${options.mode}); NAT needs nothing on the real server but a route ` +
+        `back through the director`,
     );
   return (options.vip ?? []).map((text) => {
     const address = canonicalAddress(text.replace(/\/(32|128)$/, ''));
@@ -105,7 +108,8 @@ export async function runRealServerCommand(
       vips = [...vips, ...found.vips.filter((v) => !vips.some((w) => w.address === v.address))];
       if (vips.length === 0) {
         throw new UsageError(
-          `no DR or TUN service in ${options.config} lists an address of this host as a real server (use --all for every DR / TUN service, or --vip)`,
+          `no DR or TUN service in ${options.config} lists an address of this host as a real server (use --all ` +
+            `for every DR / TUN service, or --vip)`,
         );
       }
     }
@@ -140,7 +144,8 @@ export const realserverCommand: CommandModule = {
     program
       .command('realserver')
       .description(
-        'prepare this host as a DR / TUN real server: VIP on lo or tunl0, arp_ignore / arp_announce, rp_filter (needs root)',
+        'prepare this host as a DR / TUN real server: VIP on lo or tunl0, arp_ignore / arp_announce, ' +
+          'rp_filter (needs root)',
       )
       .option(
         '-c, --config <file>',

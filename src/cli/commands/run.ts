@@ -67,7 +67,8 @@ export const runCommand: CommandModule = {
     program
       .command('run')
       .description(
-        'run the daemon: apply the config, run health checks, reload on change and SIGHUP, repair drift (needs CAP_NET_ADMIN)',
+        'run the daemon: apply the config, run health checks, reload on change and SIGHUP, repair drift ' +
+          '(needs CAP_NET_ADMIN)',
       )
       .option(
         '-c, --config <path>',

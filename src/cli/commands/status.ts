@@ -12,6 +12,7 @@ import { DaemonStatus, statusTable } from '../../daemon/status.js';
 import { formatHostPort } from '../../ipvs/model.js';
 import type { CommandModule } from '../command.js';
 import { reportError } from '../errors.js';
+import { renderVrrpStatus } from '../../vrrp/status.js';
 import { renderTable } from './ls.js';
 
 export interface StatusOptions {
@@ -34,12 +35,14 @@ export function renderStatus(status: DaemonStatus): string {
   const short = status.config.hash.slice(0, 12);
   lines.push(`lvsd ${status.version} (pid ${status.pid}) running since ${status.startedAt}`);
   lines.push(
-    `config ${status.config.path} ${short}, loaded ${status.config.loadedAt}${status.config.host ? `, host ${status.config.host}` : ''}`,
+    `config ${status.config.path} ${short}, loaded ` +
+      `${status.config.loadedAt}${status.config.host ? `, host ${status.config.host}` : ''}`,
   );
   const reload = status.lastReload;
   if (reload && !reload.ok) {
     lines.push(
-      `last reload REFUSED at ${reload.at} (${reload.errors.length} error${reload.errors.length === 1 ? '' : 's'}); the config above stays in force:`,
+      `last reload REFUSED at ${reload.at} (${reload.errors.length} ` +
+        `error${reload.errors.length === 1 ? '' : 's'}); the config above stays in force:`,
     );
     for (const error of reload.errors) lines.push(`  ${error}`);
   } else if (reload) {
@@ -51,10 +54,13 @@ export function renderStatus(status: DaemonStatus): string {
     if (pass.driftRepairs)
       parts.push(`${pass.driftRepairs} drift repair${pass.driftRepairs === 1 ? '' : 's'}`);
     lines.push(
-      `last reconcile at ${pass.at} (${pass.triggers.join(', ')}): ${parts.join(', ')}, ${pass.durationMs} ms${pass.error ? `; FAILED: ${pass.error}` : ''}`,
+      `last reconcile at ${pass.at} (${pass.triggers.join(', ')}): ${parts.join(', ')}, ${pass.durationMs} ` +
+        `ms${pass.error ? `; FAILED: ${pass.error}` : ''}`,
     );
   }
   lines.push('');
+  const vrrp = renderVrrpStatus(status.vrrp);
+  if (vrrp) lines.push(vrrp);
   const { table, healthOf } = statusTable(status.services);
   const info = status.kernel ?? { version: '?', connTableSize: 0 };
   let text =
@@ -64,7 +70,9 @@ export function renderStatus(status: DaemonStatus): string {
   if (status.draining.length) {
     text += '\nDraining (weight 0, waiting for connections to end):\n';
     for (const d of status.draining) {
-      text += `  ${d.service} -> ${d.dest}: ${d.activeConns} active, ${d.inactiveConns} inactive, deleted in ${Math.ceil(d.remainingMs / 1000)} s at the latest\n`;
+      text +=
+        `  ${d.service} -> ${d.dest}: ${d.activeConns} active, ${d.inactiveConns} inactive, deleted in ` +
+        `${Math.ceil(d.remainingMs / 1000)} s at the latest\n`;
     }
   }
   return text;
@@ -114,7 +122,8 @@ export const statusCommand: CommandModule = {
     program
       .command('status')
       .description(
-        "the running daemon's view: the table like `ipvsadm -Ln` with each real's health, the config, last reload and reconcile",
+        "the running daemon's view: the table like `ipvsadm -Ln` with each real's health, the config, last " +
+          'reload and reconcile',
       )
       .option(
         '--http <address>',

@@ -7,16 +7,15 @@ import type { Command } from 'commander';
 import { text } from 'node:stream/consumers';
 import {
   DEFAULT_CONFIG_PATH,
-  type Diagnostic,
-  formatDiagnostics,
   hostNames,
   type LoadResult,
   loadConfigTexts,
   readConfigTexts,
   type SourceText,
-  summarize,
 } from '../../config/index.js';
-import { readSysctls } from '../../ipvs/sysctl.js';
+import { type Diagnostic, formatDiagnostics, summarize } from '../../config/diagnostics.js';
+import { excerpt } from '../../config/excerpt.js';
+import { readSysctls } from '../../sysctl/procfs.js';
 import { desiredState } from '../../reconcile/desired.js';
 import { sysctlAdvice } from '../../reconcile/sysctl-plan.js';
 import type { CommandModule } from '../command.js';
@@ -69,6 +68,11 @@ function reportsFor(texts: SourceText[], options: ValidateOptions): HostReport[]
   for (const host of hostNames(texts))
     reports.push({ host, result: loadConfigTexts(texts, { host }) });
   return reports;
+}
+
+/** "1 service", "2 reals". */
+function counted(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function diagnosticsOf(result: LoadResult): Diagnostic[] {
@@ -127,7 +131,8 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
     return valid ? 0 : 1;
   }
   for (const { host, result } of reports) {
-    const label = options.allHosts ? `[${host ?? 'base'}] ` : '';
+    // Host names are keys of the config: shown cut and escaped, as values are.
+    const label = options.allHosts ? `[${host === null ? 'base' : excerpt(host)}] ` : '';
     const diagnostics = diagnosticsOf(result);
     if (diagnostics.length > 0)
       io.writeError(
@@ -135,9 +140,13 @@ export async function runValidate(options: ValidateOptions, io: ValidateIo): Pro
       );
     if (result.ok) {
       const reals = result.config.services.reduce((n, s) => n + s.reals.length, 0);
-      const hostNote = result.config.host ? ` for host ${result.config.host}` : '';
+      const hostNote = result.config.host ? ` for host ${excerpt(result.config.host)}` : '';
+      const vrrp = result.config.vrrp?.instances.length;
+      const vrrpNote = vrrp ? `, ${counted(vrrp, 'VRRP instance')}` : '';
       io.write(
-        `${label}${options.config}: valid${hostNote}: ${result.config.services.length} services, ${reals} reals (${summarize(diagnostics)})\n`,
+        `${label}${options.config}: valid${hostNote}: ` +
+          `${counted(result.config.services.length, 'service')}, ${counted(reals, 'real')}${vrrpNote} ` +
+          `(${summarize(diagnostics)})\n`,
       );
     } else {
       io.writeError(`${label}${options.config}: invalid (${summarize(diagnostics)})\n`);

@@ -1,14 +1,59 @@
 /**
- * The shared first steps of the checkers: a TCP connection that ends with the abort signal
- * (tcp, smtp, dns over TCP), and a UDP exchange (udp, dns over UDP).
+ * The shared first steps of the checkers: where a check goes (its Route: the target, with
+ * the check's source port and the interface of link-local addresses), a TCP connection
+ * that ends with the abort signal (tcp, http, smtp, dns over TCP), and a UDP exchange (udp,
+ * dns over UDP).
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { CheckTarget, CheckSignal } from '../types.js';
 import { abortError } from '../types.js';
 
+/** Where a check connects to and from. */
+export interface Route {
+  address: string;
+  port: number;
+  source?: string | undefined;
+  sourcePort?: number | undefined;
+}
+
+/** The binding settings of a check (keepalived's bind_port and bind_if). */
+export interface Binding {
+  source_port?: number | undefined;
+  interface?: string | undefined;
+}
+
+/** fe80::/10: an address that means something only together with an interface. */
+export function isLinkLocal(address: string | undefined): boolean {
+  return address !== undefined && net.isIPv6(address) && /^fe[89ab]/i.test(address);
+}
+
+/**
+ * The route of a check: the target, its link-local addresses scoped to `interface`
+ * ("fe80::1%eth1", as the socket calls take them) and the source port. Throws (a failing
+ * check, logged once) when `interface` is set and no address is link-local: Node's sockets
+ * cannot be bound to a device, and ignoring the setting would check another path than the
+ * one asked for.
+ */
+export function routeOf(binding: Binding, target: CheckTarget): Route {
+  const iface = binding.interface;
+  if (iface !== undefined && !isLinkLocal(target.address) && !isLinkLocal(target.source))
+    throw new Error(
+      `interface ${iface} applies to link-local IPv6 addresses (fe80::/10), and neither ` +
+        `${target.address} nor the source is one`,
+    );
+  const scoped = (address: string) =>
+    iface !== undefined && isLinkLocal(address) ? `${address}%${iface}` : address;
+  return {
+    address: scoped(target.address),
+    port: target.port,
+    ...(target.source ? { source: scoped(target.source) } : {}),
+    ...(binding.source_port ? { sourcePort: binding.source_port } : {}),
+  };
+}
+
 /** Connects and resolves with the open socket; destroys it and rejects if the signal aborts. */
-export function connectTcp(target: CheckTarget, signal: CheckSignal): Promise<net.Socket> {
+export function connectTcp(target: Route, signal: CheckSignal): Promise<net.Socket> {
   return connectThen(target, signal, (socket) => socket);
 }
 
@@ -17,7 +62,7 @@ export function connectTcp(target: CheckTarget, signal: CheckSignal): Promise<ne
  * event itself (the tcp check resets it there: one promise per check, not three).
  */
 export function connectThen<T>(
-  target: CheckTarget,
+  target: Route,
   signal: CheckSignal,
   use: (socket: net.Socket) => T,
 ): Promise<T> {
@@ -27,6 +72,7 @@ export function connectThen<T>(
       host: target.address,
       port: target.port,
       ...(target.source ? { localAddress: target.source } : {}),
+      ...(target.sourcePort ? { localPort: target.sourcePort } : {}),
     });
     const onAbort = () => {
       socket.destroy();
@@ -59,7 +105,7 @@ export class PortUnreachable extends Error {
  * once, rather than a timeout.
  */
 export function udpExchange(
-  target: CheckTarget,
+  target: Route,
   payload: Buffer,
   signal: CheckSignal,
   accept: (reply: Buffer) => boolean = () => true,
@@ -84,7 +130,8 @@ export function udpExchange(
       if (accept(reply)) finish(() => resolve(reply));
     });
     const connect = () => socket.connect(target.port, target.address, () => socket.send(payload));
-    if (target.source) socket.bind({ address: target.source, port: 0 }, connect);
+    if (target.source || target.sourcePort)
+      socket.bind({ address: target.source, port: target.sourcePort ?? 0 }, connect);
     else connect();
   });
 }

@@ -1,20 +1,17 @@
 /**
- * DNS: one query over UDP or TCP (the user's choice), up when the reply code is the
- * expected one and, when `answer` is set, that answer is in the answer section.
+ * DNS: one query over UDP or TCP (the user's choice), with an EDNS(0) record when asked,
+ * up when the reply code is the expected one and, when `answer` is set, that answer is in
+ * the answer section (compared as dig +short prints it: see hasAnswer).
  * Uses the codec in ../dns-packet.ts (why not Node's resolver: see there).
  */
 import { randomInt } from 'node:crypto';
 import type { Checker, CheckOutcome, CheckSignal } from '../types.js';
 import { abortError } from '../types.js';
 import { decodeReply, encodeQuery, hasAnswer, rcodeName, type DnsReply } from '../dns-packet.js';
-import { connectTcp, udpExchange } from './connect.js';
+import { connectTcp, type Route, routeOf, udpExchange } from './connect.js';
 
 /** RFC 1035 section 4.2.2: over TCP each message is preceded by its two-byte length. */
-async function queryTcp(
-  query: Buffer,
-  target: Parameters<typeof connectTcp>[0],
-  signal: CheckSignal,
-): Promise<Buffer> {
+async function queryTcp(query: Buffer, target: Route, signal: CheckSignal): Promise<Buffer> {
   const socket = await connectTcp(target, signal);
   return new Promise((resolve, reject) => {
     let buffered = Buffer.alloc(0);
@@ -55,13 +52,17 @@ function judge(reply: DnsReply, wantedRcode: string, answer: string | undefined)
 export const dnsChecker: Checker<'dns'> = {
   type: 'dns',
   prepare(config, target) {
+    const route = routeOf(config, target);
+    const edns = config.edns
+      ? { udpSize: config.edns_udp_size ?? 1232, dnssecOk: config.dnssec_ok ?? false }
+      : undefined;
     return async (signal) => {
-      const query = encodeQuery(randomInt(0, 0x10000), config.name, config.qtype);
+      const query = encodeQuery(randomInt(0, 0x10000), config.name, config.qtype, edns);
       const raw =
         config.transport === 'tcp'
-          ? await queryTcp(query, target, signal)
+          ? await queryTcp(query, route, signal)
           : await udpExchange(
-              target,
+              route,
               query,
               signal,
               (reply) => reply.length >= 2 && reply.readUInt16BE(0) === query.readUInt16BE(0),

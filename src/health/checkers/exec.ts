@@ -5,16 +5,24 @@
  *
  * Environment: the daemon's, plus LVSD_SERVICE, LVSD_VIP, LVSD_VPORT, LVSD_RIP, LVSD_RPORT
  * (the real's traffic address), LVSD_CHECK_ADDRESS, LVSD_CHECK_PORT (what to check, after
- * overrides), then the check's own `env`.
+ * overrides), then the check's own `env`. The same names written as $NAME or ${NAME} in an
+ * argument are replaced by their values, so one command serves every real of a service
+ * without a shell (`[check_http, -I, $LVSD_CHECK_ADDRESS, -p, $LVSD_CHECK_PORT]`).
  *
- * dynamic_weight: the last non-empty line of standard output, when it is an integer from
- * 0 to 65535, becomes the real's weight while it is up. keepalived's MISC_DYNAMIC is the
- * model, but it encodes the weight in the exit status (2..255 = weight + 2), which caps
- * weights at 253 and makes "non-zero is down" ambiguous; a line of output has neither limit.
+ * Nagios plugins (monitoring-plugins): exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; the
+ * first line of output is the summary, perfdata after a `|`. `warning` says how exit 1
+ * counts; the reason shown is the summary without perfdata or usage text.
+ *
+ * Dynamic weight (`dynamic_weight`): `output` (or true) reads the last non-empty line of
+ * standard output, an integer 0..65535; `exit_status` is keepalived's misc_dynamic: exit 0
+ * up at the configured weight, 1 down, 2..255 up with weight status - 2 (so at most 253).
  */
-import { spawn } from 'node:child_process';
-import type { Checker } from '../types.js';
+import { execFileSync, spawn } from 'node:child_process';
+import type { CheckConfig, CheckPart } from '../../config/check.js';
+import type { Checker, CheckOutcome, CheckTarget } from '../types.js';
 import { abortError } from '../types.js';
+
+type ExecConfig = Extract<CheckConfig | CheckPart, { type: 'exec' }>;
 
 const MAX_OUTPUT_BYTES = 64 * 1024;
 
@@ -38,25 +46,101 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
+/** The variables lvsd gives a check's program, by name. */
+function checkVariables(target: CheckTarget): Record<string, string> {
+  return {
+    LVSD_SERVICE: target.service,
+    LVSD_VIP: target.vip,
+    LVSD_VPORT: String(target.vport),
+    LVSD_RIP: target.realAddress,
+    LVSD_RPORT: String(target.realPort),
+    LVSD_CHECK_ADDRESS: target.address,
+    LVSD_CHECK_PORT: String(target.port),
+  };
+}
+
+/** $NAME and ${NAME} of lvsd's variables replaced; anything else (other $, quotes) left as written. */
+export function substitute(arg: string, variables: Record<string, string>): string {
+  return arg.replace(
+    /\$\{(LVSD_[A-Z_]+)\}|\$(LVSD_[A-Z_]+)(?![A-Za-z0-9_])/g,
+    (whole, braced, bare) => {
+      const value = variables[(braced ?? bare) as string];
+      return value === undefined ? whole : value;
+    },
+  );
+}
+
+/**
+ * The line that says why, from what the program printed: standard output's first line
+ * when it is a Nagios summary ("HTTP CRITICAL - ..."), else the last line of standard
+ * error, else of standard output; perfdata and a usage text left out, 200 characters at most.
+ */
+export function reasonOf(stdout: string, stderr: string): string {
+  const lines = (text: string) => {
+    const all = text.split('\n').map((l) => l.trim());
+    const usage = all.findIndex((l) => /^usage:/i.test(l));
+    return (usage >= 0 ? all.slice(0, usage) : all).filter((l) => l.length > 0);
+  };
+  const out = lines(stdout);
+  const summary = out.find((l) => /\b(OK|WARNING|CRITICAL|UNKNOWN)\b/.test(l));
+  const line = summary ?? lines(stderr).pop() ?? out.pop() ?? '';
+  return line.replace(/\s*\|\s*'?[^'=|\s]+'?=\S*.*$/, '').slice(0, 200);
+}
+
+/** uid and gid of `user` (and `group`), looked up once when the check is prepared. */
+function identity(config: ExecConfig): { uid: number; gid: number; home?: string } | undefined {
+  if (config.user === undefined) return undefined;
+  if (process.getuid?.() !== 0)
+    throw new Error(`running the check as ${config.user} needs lvsd to run as root`);
+  const entry = (database: string, key: string): string[] => {
+    try {
+      return execFileSync('getent', [database, key], { encoding: 'utf8' }).trim().split(':');
+    } catch {
+      throw new Error(`no ${database === 'passwd' ? 'user' : 'group'} ${key}`);
+    }
+  };
+  const user = entry('passwd', config.user);
+  const gid =
+    config.group === undefined ? Number(user[3]) : Number(entry('group', config.group)[2]);
+  return { uid: Number(user[2]), gid, ...(user[5] ? { home: user[5] } : {}) };
+}
+
+/** The outcome of a finished program, by its exit status and what it printed. */
+function judge(config: ExecConfig, code: number, stdout: string, said: string): CheckOutcome {
+  const text = (how: string) => (said ? `${how}: ${said}` : how);
+  if (config.dynamic_weight === 'exit_status' && code >= 2)
+    return { ok: true, message: text(`exit ${code}, weight ${code - 2}`), weight: code - 2 };
+  if (code === 1 && config.warning === 'up')
+    return { ok: true, message: text('exit 1 (warning: up)') };
+  if (code !== 0) return { ok: false, message: text(`exit ${code}`) };
+  const weight =
+    config.dynamic_weight === true || config.dynamic_weight === 'output'
+      ? parseWeight(stdout)
+      : undefined;
+  if (weight === undefined) return { ok: true, message: 'exit 0' };
+  return { ok: true, message: `exit 0, weight ${weight}`, weight };
+}
+
 export const execChecker: Checker<'exec'> = {
   type: 'exec',
   prepare(config, target) {
-    const [file, ...args] = config.command as [string, ...string[]];
+    const variables = checkVariables(target);
+    const [file, ...args] = config.command.map((arg) => substitute(arg, variables)) as [
+      string,
+      ...string[],
+    ];
+    const as = identity(config);
     const env = {
       ...process.env,
-      LVSD_SERVICE: target.service,
-      LVSD_VIP: target.vip,
-      LVSD_VPORT: String(target.vport),
-      LVSD_RIP: target.realAddress,
-      LVSD_RPORT: String(target.realPort),
-      LVSD_CHECK_ADDRESS: target.address,
-      LVSD_CHECK_PORT: String(target.port),
+      ...(as?.home ? { HOME: as.home, USER: config.user, LOGNAME: config.user } : {}),
+      ...variables,
       ...config.env,
     };
+    const options = { env, detached: true, ...(as ? { uid: as.uid, gid: as.gid } : {}) };
     return (signal) =>
       new Promise((resolve, reject) => {
         if (signal.aborted) return reject(abortError(signal));
-        const child = spawn(file, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (chunk: Buffer) => {
@@ -75,17 +159,13 @@ export const execChecker: Checker<'exec'> = {
         child.once('close', (code, killedBy) => {
           signal.removeEventListener('abort', onAbort);
           if (signal.aborted) return reject(abortError(signal));
-          const said = (stderr.trim() || stdout.trim()).split('\n').pop()?.slice(0, 200) ?? '';
-          if (code !== 0) {
-            const how = killedBy ? `killed by ${killedBy}` : `exit ${code}`;
-            return resolve({ ok: false, message: said ? `${how}: ${said}` : how });
-          }
-          const weight = config.dynamic_weight ? parseWeight(stdout) : undefined;
-          resolve({
-            ok: true,
-            message: weight === undefined ? 'exit 0' : `exit 0, weight ${weight}`,
-            ...(weight === undefined ? {} : { weight }),
-          });
+          const said = reasonOf(stdout, stderr);
+          if (code === null)
+            return resolve({
+              ok: false,
+              message: said ? `killed by ${killedBy}: ${said}` : `killed by ${killedBy}`,
+            });
+          resolve(judge(config, code, stdout, said));
         });
       });
   },

@@ -1,21 +1,31 @@
 /**
- * HTTP and HTTPS: one request per check, no keep-alive (a check must see a fresh
- * connection, as a new client would). Up when the status is in the accepted list and the
- * body matches the regular expression and/or the digest, when those are set.
+ * HTTP and HTTPS: one request per URL, on a fresh connection (as a new client would make),
+ * with Connection: close. Up when every URL's status is in its accepted list and its body
+ * matches `body`, does not match `body_no_match` and has the `digest`, when those are set.
+ *
+ * The checker owns its socket (the response is read by http-response.ts, not Node's HTTP
+ * client) and destroys it the moment the verdict is known: a status-only check closes as
+ * soon as the status line has arrived, whatever the server still means to send, so a
+ * streaming or slow body never keeps a connection open past its check.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
-import type { CheckConfig } from '../../config/check.js';
-import type { Checker, CheckTarget, PreparedCheck } from '../types.js';
+import tls from 'node:tls';
+import type { CheckConfig, CheckPart } from '../../config/check.js';
+import { compilePattern } from '../../config/pattern.js';
+import { HttpResponseReader, type ResponseHead } from '../http-response.js';
+import type { Checker, CheckOutcome, CheckSignal, CheckTarget, PreparedCheck } from '../types.js';
 import { abortError } from '../types.js';
+import { connectTcp, type Route, routeOf } from './connect.js';
+import { tlsFailure } from './tls-reason.js';
 
-type HttpConfig = Extract<CheckConfig, { type: 'http' | 'https' }>;
+type HttpConfig = Extract<CheckConfig | CheckPart, { type: 'http' | 'https' }>;
 
 /** Bodies are read up to this size for regex and digest checks; larger bodies fail the check. */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+const DEFAULT_STATUS = ['200-299'];
 
 /** "200", 200, "200-299" → a predicate on a status code. */
 export function statusMatcher(
@@ -28,6 +38,17 @@ export function statusMatcher(
   return (status) => ranges.some(([low, high]) => status >= low && status <= high);
 }
 
+/** One URL to request and what its response must be. */
+interface UrlCheck {
+  path: string;
+  request: Buffer;
+  accepts: (status: number) => boolean;
+  statusText: string;
+  body?: { pattern: RegExp; text: string } | undefined;
+  bodyNot?: { pattern: RegExp; text: string } | undefined;
+  digest?: { algorithm: string; hex: string } | undefined;
+}
+
 function hostHeader(config: HttpConfig, target: CheckTarget): string {
   if (config.host) return config.host;
   const address = net.isIPv6(target.address) ? `[${target.address}]` : target.address;
@@ -35,86 +56,264 @@ function hostHeader(config: HttpConfig, target: CheckTarget): string {
   return target.port === defaultPort ? address : `${address}:${target.port}`;
 }
 
-function prepareHttp(config: HttpConfig, target: CheckTarget): PreparedCheck {
-  const accepts = statusMatcher(config.status);
-  const bodyPattern = config.body === undefined ? undefined : new RegExp(config.body);
-  const digest = config.digest ? (config.digest.split(':') as [string, string]) : undefined;
-  const needsBody = (bodyPattern !== undefined || digest !== undefined) && config.method !== 'HEAD';
-  const host = hostHeader(config, target);
-  const options: https.RequestOptions = {
+/** The request's bytes: lvsd's headers, then the check's (which may replace them). */
+function requestBytes(config: HttpConfig, target: CheckTarget, path: string): Buffer {
+  const headers = new Map<string, [string, string]>();
+  const set = (name: string, value: string) => headers.set(name.toLowerCase(), [name, value]);
+  set('Host', hostHeader(config, target));
+  set('User-Agent', 'lvsd-health');
+  set('Connection', 'close');
+  if (config.method === 'POST' || config.method === 'PUT') set('Content-Length', '0');
+  for (const [name, value] of Object.entries(config.headers ?? {})) set(name, value);
+  if (config.host) set('Host', config.host);
+  for (const [name, value] of headers.values())
+    if (/[\r\n]/.test(name + value)) throw new Error(`header ${name} holds a line break`);
+  const lines = [...headers.values()].map(([name, value]) => `${name}: ${value}\r\n`);
+  const version = config.http_version;
+  return Buffer.from(`${config.method} ${path} HTTP/${version}\r\n${lines.join('')}\r\n`, 'latin1');
+}
+
+function urlChecks(config: HttpConfig, target: CheckTarget): UrlCheck[] {
+  const urls = config.urls ?? [{ path: config.path ?? '/' }];
+  const pattern = (text: string | undefined) =>
+    text === undefined ? undefined : { pattern: compilePattern(text, config), text };
+  return urls.map((url) => {
+    const status = url.status ?? config.status ?? DEFAULT_STATUS;
+    const digest = url.digest ?? config.digest;
+    const [algorithm, hex] = digest ? (digest.split(':') as [string, string]) : ['', ''];
+    return {
+      path: url.path,
+      request: requestBytes(config, target, url.path),
+      accepts: statusMatcher(status),
+      statusText: status.join(', '),
+      body: pattern(url.body ?? config.body),
+      bodyNot: pattern(url.body_no_match ?? config.body_no_match),
+      digest: digest ? { algorithm, hex: hex.toLowerCase() } : undefined,
+    };
+  });
+}
+
+function tlsOptions(config: HttpConfig, target: CheckTarget): tls.ConnectionOptions | undefined {
+  if (config.type !== 'https') return undefined;
+  const servername = config.sni ?? config.host?.replace(/:\d+$/, '');
+  return {
+    // The name the certificate must cover: the SNI name, else the address.
     host: target.address,
-    port: target.port,
-    method: config.method,
-    path: config.path,
-    headers: { 'user-agent': 'lvsd-health', ...config.headers, host },
-    agent: false,
-    ...(target.source ? { localAddress: target.source } : {}),
-  };
-  let transport: typeof http | typeof https = http;
-  if (config.type === 'https') {
-    transport = https;
-    const servername = config.sni ?? config.host?.replace(/:\d+$/, '');
     // SNI carries names only; an address as server name is not sent (RFC 6066 section 3).
-    if (servername && !net.isIP(servername)) options.servername = servername;
-    options.rejectUnauthorized = config.verify;
-    if (config.ca) options.ca = readFileSync(config.ca);
-    if (config.cert) options.cert = readFileSync(config.cert);
-    if (config.key) options.key = readFileSync(config.key);
+    ...(servername && !net.isIP(servername) ? { servername } : {}),
+    rejectUnauthorized: config.verify,
+    ...(config.ca ? { ca: readFileSync(config.ca) } : {}),
+    ...(config.cert ? { cert: readFileSync(config.cert) } : {}),
+    ...(config.key ? { key: readFileSync(config.key) } : {}),
+  };
+}
+
+/** The TLS handshake on a connected socket; rejects with a reason an operator can act on. */
+function startTls(
+  socket: net.Socket,
+  options: tls.ConnectionOptions,
+  signal: CheckSignal,
+): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const secure = tls.connect({ ...options, socket });
+    const settle = (fn: () => void) => {
+      signal.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const onAbort = () => {
+      secure.destroy();
+      reject(abortError(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    secure.once('secureConnect', () => settle(() => resolve(secure)));
+    secure.once('error', (err) =>
+      settle(() => {
+        secure.destroy();
+        socket.destroy();
+        reject(new Error(tlsFailure(err)));
+      }),
+    );
+  });
+}
+
+/** What one response must be, checked as it arrives: a verdict, or undefined to read on. */
+class Verdict {
+  private hash: Hash | undefined;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private status = 0;
+
+  constructor(private readonly url: UrlCheck) {}
+
+  private get needsBody(): boolean {
+    return (
+      this.url.body !== undefined || this.url.bodyNot !== undefined || this.url.digest !== undefined
+    );
   }
-  return (signal) =>
-    new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(abortError(signal));
-      // The deadline ends the request (and its response) as an AbortSignal option would.
-      const onAbort = () => request.destroy();
-      const request = transport.request(options, (response) => {
-        const status = response.statusCode ?? 0;
-        if (!accepts(status)) {
-          response.destroy();
-          return resolve({
-            ok: false,
-            message: `status ${status}, expected ${config.status.join(', ')}`,
-          });
-        }
-        if (!needsBody) {
-          response.resume();
-          return resolve({ ok: true, message: `status ${status}` });
-        }
-        const hash = digest ? createHash(digest[0]) : undefined;
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_BODY_BYTES) {
-            response.destroy();
-            return resolve({ ok: false, message: `body larger than ${MAX_BODY_BYTES} bytes` });
-          }
-          hash?.update(chunk);
-          if (bodyPattern) chunks.push(chunk);
-        });
-        response.on('error', reject);
-        response.on('end', () => {
-          if (digest && hash) {
-            const got = hash.digest('hex');
-            if (got !== digest[1].toLowerCase())
-              return resolve({
-                ok: false,
-                message: `status ${status}, body ${digest[0]} ${got}, expected ${digest[1]}`,
-              });
-          }
-          if (bodyPattern && !bodyPattern.test(Buffer.concat(chunks).toString('utf8'))) {
-            return resolve({
-              ok: false,
-              message: `status ${status}, body does not match /${config.body}/`,
-            });
-          }
-          resolve({ ok: true, message: `status ${status}, body matches` });
-        });
-      });
-      signal.addEventListener('abort', onAbort, { once: true });
-      request.on('close', () => signal.removeEventListener('abort', onAbort));
-      request.on('error', (err) => reject(signal.aborted ? abortError(signal) : err));
-      request.end();
+
+  head(head: ResponseHead): CheckOutcome | undefined {
+    this.status = head.status;
+    if (!this.url.accepts(head.status))
+      return { ok: false, message: `status ${head.status}, expected ${this.url.statusText}` };
+    if (!this.needsBody) return { ok: true, message: `status ${head.status}` };
+    if (this.url.digest) this.hash = createHash(this.url.digest.algorithm);
+    return undefined;
+  }
+
+  body(chunk: Buffer): CheckOutcome | undefined {
+    this.size += chunk.length;
+    if (this.size > MAX_BODY_BYTES)
+      return {
+        ok: false,
+        message: `status ${this.status}, body larger than ${MAX_BODY_BYTES} bytes`,
+      };
+    this.hash?.update(chunk);
+    if (this.url.body || this.url.bodyNot) this.chunks.push(chunk);
+    return undefined;
+  }
+
+  end(): CheckOutcome {
+    const { digest, body, bodyNot } = this.url;
+    const status = `status ${this.status}`;
+    if (digest && this.hash) {
+      const got = this.hash.digest('hex');
+      if (got !== digest.hex)
+        return {
+          ok: false,
+          message: `${status}, body ${digest.algorithm} ${got}, expected ${digest.hex}`,
+        };
+    }
+    const text = body || bodyNot ? Buffer.concat(this.chunks).toString('utf8') : '';
+    if (body && !body.pattern.test(text))
+      return { ok: false, message: `${status}, body does not match /${body.text}/` };
+    if (bodyNot?.pattern.test(text))
+      return { ok: false, message: `${status}, body matches /${bodyNot.text}/ (body_no_match)` };
+    return {
+      ok: true,
+      message: `${status}, body ${digest ? 'digest and ' : ''}${body || bodyNot ? 'pattern ' : ''}ok`,
+    };
+  }
+}
+
+/**
+ * Sends the request on an open socket (`tcp` is the connection under it, itself for plain
+ * HTTP) and reads until the verdict, then closes: normally once the response is complete,
+ * with a reset when the verdict (or the deadline) comes first. A server still sending, or
+ * sleeping in the middle of a stream, learns at once that nobody is listening and lets go
+ * of the connection; after a mere FIN it would hold it in CLOSE-WAIT until it next writes.
+ */
+function exchange(
+  socket: net.Socket,
+  tcp: net.Socket,
+  method: string,
+  url: UrlCheck,
+  signal: CheckSignal,
+): Promise<CheckOutcome> {
+  return new Promise((resolve, reject) => {
+    const verdict = new Verdict(url);
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      if (!reader.done) tcp.resetAndDestroy();
+      socket.destroy();
+      fn();
+    };
+    const decide = (outcome: CheckOutcome | undefined) => {
+      if (outcome) settle(() => resolve(outcome));
+    };
+    const onAbort = () => settle(() => reject(abortError(signal)));
+    const reader = new HttpResponseReader(method, {
+      head: (head) => decide(verdict.head(head)),
+      body: (chunk) => decide(verdict.body(chunk)),
+      end: () => decide(verdict.end()),
     });
+    const guarded = (fn: () => void) => {
+      try {
+        fn();
+      } catch (err) {
+        settle(() => reject(err));
+      }
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('data', (chunk: Buffer) => guarded(() => reader.push(chunk)));
+    socket.on('end', () => guarded(() => reader.end()));
+    socket.on('error', (err) => settle(() => reject(err)));
+    socket.on('close', () => settle(() => reject(new Error('connection closed'))));
+    socket.write(url.request);
+  });
+}
+
+async function checkUrl(
+  route: Route,
+  secure: tls.ConnectionOptions | undefined,
+  method: string,
+  url: UrlCheck,
+  signal: CheckSignal,
+): Promise<CheckOutcome> {
+  const socket = await connectTcp(route, signal);
+  const stream = secure ? await startTls(socket, secure, signal) : socket;
+  return exchange(stream, socket, method, url, signal);
+}
+
+/**
+ * Several URLs: requested at once, each on its own connection; the first failure decides,
+ * and the other requests are ended with it.
+ */
+async function checkUrls(
+  route: Route,
+  secure: tls.ConnectionOptions | undefined,
+  method: string,
+  urls: UrlCheck[],
+  signal: CheckSignal,
+): Promise<CheckOutcome> {
+  const together = new AbortController();
+  const onAbort = () => together.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const outcomes = await Promise.all(
+      urls.map(async (url) => {
+        let outcome: CheckOutcome;
+        try {
+          outcome = await checkUrl(route, secure, method, url, together.signal);
+        } catch (err) {
+          if (together.signal.aborted) throw err;
+          together.abort(err);
+          throw prefixed(url, err);
+        }
+        if (!outcome.ok) {
+          together.abort(new Error(outcome.message));
+          throw prefixed(url, new Error(outcome.message));
+        }
+        return outcome;
+      }),
+    );
+    return {
+      ok: true,
+      message: `${outcomes.length} URLs: ${outcomes.map((o) => o.message.replace(/^status /, '')).join('; ')}`,
+    };
+  } catch (err) {
+    if (signal.aborted) throw abortError(signal);
+    return { ok: false, message: (err as Error).message };
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+function prefixed(url: UrlCheck, err: unknown): Error {
+  return new Error(`${url.path}: ${(err as Error).message ?? String(err)}`);
+}
+
+function prepareHttp(config: HttpConfig, target: CheckTarget): PreparedCheck {
+  const route = routeOf(config, target);
+  const secure = tlsOptions(config, target);
+  const urls = urlChecks(config, target);
+  const [only] = urls;
+  if (urls.length === 1 && only)
+    return (signal) => checkUrl(route, secure, config.method, only, signal);
+  return (signal) => checkUrls(route, secure, config.method, urls, signal);
 }
 
 export const httpChecker: Checker<'http'> = { type: 'http', prepare: prepareHttp };

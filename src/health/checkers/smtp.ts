@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { Checker, CheckSignal } from '../types.js';
 import { abortError } from '../types.js';
-import { connectTcp } from './connect.js';
+import { connectTcp, routeOf } from './connect.js';
 
 const MAX_REPLY_BYTES = 64 * 1024;
 
@@ -55,8 +55,9 @@ function readReply(socket: Socket, signal: CheckSignal): Promise<{ code: number;
 export const smtpChecker: Checker<'smtp'> = {
   type: 'smtp',
   prepare(config, target) {
+    const route = routeOf(config, target);
     return async (signal) => {
-      const socket = await connectTcp(target, signal);
+      const socket = await connectTcp(route, signal);
       const abort = () => socket.destroy();
       signal.addEventListener('abort', abort, { once: true });
       try {

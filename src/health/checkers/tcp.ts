@@ -1,7 +1,7 @@
 /** TCP connect: up when the three-way handshake completes. The connection is reset at once. */
 import type { Socket } from 'node:net';
 import type { Checker, CheckOutcome } from '../types.js';
-import { connectThen } from './connect.js';
+import { connectThen, routeOf } from './connect.js';
 
 const CONNECTED: CheckOutcome = Object.freeze({ ok: true, message: 'connected' });
 
@@ -13,7 +13,8 @@ function reset(socket: Socket): CheckOutcome {
 
 export const tcpChecker: Checker<'tcp'> = {
   type: 'tcp',
-  prepare(_config, target) {
-    return (signal) => connectThen(target, signal, reset);
+  prepare(config, target) {
+    const route = routeOf(config, target);
+    return (signal) => connectThen(route, signal, reset);
   },
 };

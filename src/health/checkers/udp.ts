@@ -2,8 +2,9 @@
  * UDP: send one datagram, wait for a reply. Up when a reply arrives (matching `expect`,
  * when set); an ICMP port unreachable is a clear "down" at once (see udpExchange).
  */
+import { compilePattern } from '../../config/pattern.js';
 import type { Checker } from '../types.js';
-import { PortUnreachable, udpExchange } from './connect.js';
+import { PortUnreachable, routeOf, udpExchange } from './connect.js';
 
 export const udpChecker: Checker<'udp'> = {
   type: 'udp',
@@ -12,11 +13,12 @@ export const udpChecker: Checker<'udp'> = {
       config.payload_hex !== undefined
         ? Buffer.from(config.payload_hex, 'hex')
         : Buffer.from(config.payload, 'utf8');
-    const expect = config.expect === undefined ? undefined : new RegExp(config.expect);
+    const expect = config.expect === undefined ? undefined : compilePattern(config.expect, config);
+    const route = routeOf(config, target);
     return async (signal) => {
       let reply: Buffer;
       try {
-        reply = await udpExchange(target, payload, signal);
+        reply = await udpExchange(route, payload, signal);
       } catch (err) {
         if (err instanceof PortUnreachable) return { ok: false, message: err.message };
         throw err;

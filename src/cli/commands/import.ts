@@ -1,0 +1,160 @@
+/**
+ * `lvsd import ipvsadm [FILE|-]` and `lvsd import keepalived FILE`: print an lvsd config
+ * equivalent to ipvsadm rules (ipvsadm-save, ipvsadm -Sn, or a script's ipvsadm lines) or
+ * to a keepalived.conf with its includes. Warnings (what was not imported, and why) go to
+ * stderr and into the output as comments; errors print nothing on stdout and exit 1. The
+ * output is loaded with lvsd's own loader before it is printed: an import never hands
+ * over a config that `lvsd validate` would refuse.
+ */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { loadConfigText } from '../../config/index.js';
+import { formatDiagnostics, type Diagnostic } from '../../config/diagnostics.js';
+import type { Protocol } from '../../ipvs/model.js';
+import { nodeFileSystem } from '../../migrate/glob.js';
+import { importIpvsadm } from '../../migrate/ipvsadm.js';
+import type { PortNames } from '../../migrate/ipvsadm-command.js';
+import { importKeepalived } from '../../migrate/keepalived.js';
+import type { ImportResult } from '../../migrate/types.js';
+import { writeYaml } from '../../migrate/yaml-out.js';
+import type { CommandModule } from '../command.js';
+
+export interface ImportIo {
+  write(text: string): void;
+  writeError(text: string): void;
+  color: boolean;
+  readStdin(): Promise<string>;
+}
+
+export interface ImportOptions {
+  output?: string;
+  configId?: string;
+}
+
+const processImportIo: ImportIo = {
+  write: (text) => process.stdout.write(text),
+  writeError: (text) => process.stderr.write(text),
+  get color() {
+    return Boolean(process.stderr.isTTY);
+  },
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+};
+
+/** Port names from /etc/services, read once when a rule names a port ("http"). */
+function servicesFile(path = '/etc/services'): PortNames {
+  let table: Map<string, number> | null = null;
+  return (name: string, protocol: Protocol) => {
+    if (!table) {
+      table = new Map();
+      let text = '';
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch {
+        // No services file: names stay unknown and the rule is reported.
+      }
+      for (const line of text.split('\n')) {
+        const [entry = ''] = line.split('#');
+        const [first, portProto, ...aliases] = entry.trim().split(/\s+/);
+        const [port, proto] = (portProto ?? '').split('/');
+        if (first && port && proto)
+          for (const n of [first, ...aliases]) table.set(`${n}/${proto}`, Number(port));
+      }
+    }
+    return table.get(`${name}/${protocol}`) ?? null;
+  };
+}
+
+/** Prints the result (or why there is none); the exit code. */
+async function finish(result: ImportResult, options: ImportOptions, io: ImportIo): Promise<number> {
+  const print = (list: Diagnostic[]) => {
+    if (list.length > 0) io.writeError(`${formatDiagnostics(list, { color: io.color })}\n`);
+  };
+  const errors = result.diagnostics.filter((d) => d.severity === 'error');
+  print(result.diagnostics);
+  if (errors.length > 0) {
+    io.writeError(`lvsd import: ${errors.length} error(s); nothing was written\n`);
+    return 1;
+  }
+  const yaml = writeYaml(result);
+  const name = options.output ?? '<import>';
+  const loaded = loadConfigText(yaml, name);
+  if (!loaded.ok) {
+    print(loaded.errors);
+    io.writeError(`lvsd import: lvsd refuses the imported config (above); nothing was written\n`);
+    return 1;
+  }
+  print(loaded.warnings);
+  if (options.output) await writeFile(options.output, yaml);
+  else io.write(yaml);
+  const reals = result.services.reduce((n, s) => n + s.reals.length, 0);
+  const warned = result.diagnostics.length > 0 ? `, ${result.diagnostics.length} warning(s)` : '';
+  const where = options.output ? `: ${options.output}` : '';
+  io.writeError(
+    `lvsd import: ${result.services.length} service(s), ${reals} real(s)${warned}${where}\n`,
+  );
+  return 0;
+}
+
+export async function runImportIpvsadm(
+  file: string | undefined,
+  options: ImportOptions,
+  io: ImportIo = processImportIo,
+): Promise<number> {
+  const fromStdin = file === undefined || file === '-';
+  let text: string;
+  try {
+    text = fromStdin ? await io.readStdin() : await readFile(file, 'utf8');
+  } catch (err) {
+    io.writeError(`lvsd import ipvsadm: cannot read ${file}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const result = await importIpvsadm(text, {
+    file: fromStdin ? '<stdin>' : file,
+    portNames: servicesFile(),
+  });
+  return finish(result, options, io);
+}
+
+export async function runImportKeepalived(
+  file: string,
+  options: ImportOptions,
+  io: ImportIo = processImportIo,
+): Promise<number> {
+  const configId = options.configId ?? hostname().split('.')[0];
+  const result = importKeepalived(file, { fs: nodeFileSystem, ...(configId ? { configId } : {}) });
+  return finish(result, options, io);
+}
+
+export const importCommand: CommandModule = {
+  register(program: Command, setExitCode) {
+    const command = program
+      .command('import')
+      .description('print an lvsd config from ipvsadm rules or a keepalived.conf');
+    command
+      .command('ipvsadm [file]')
+      .description(
+        'from ipvsadm-save / ipvsadm -Sn output or a script of ipvsadm lines (- or none: stdin)',
+      )
+      .option('-o, --output <file>', 'write the config to this file instead of stdout')
+      .action(async (file: string | undefined, options: ImportOptions) =>
+        setExitCode(await runImportIpvsadm(file, options)),
+      );
+    command
+      .command('keepalived <file>')
+      .description('from a keepalived.conf and the files it includes')
+      .option('-o, --output <file>', 'write the config to this file instead of stdout')
+      .option(
+        '-i, --config-id <id>',
+        "keepalived's config id for @id lines (default: the host name)",
+      )
+      .action(async (file: string, options: ImportOptions) =>
+        setExitCode(await runImportKeepalived(file, options)),
+      );
+  },
+};

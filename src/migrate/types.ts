@@ -1,0 +1,99 @@
+/**
+ * What an import produces before it is written as YAML: the services in the kernel's own
+ * terms (Service and Dest from src/ipvs/model.ts, exactly what keepalived or the ipvsadm
+ * script would have programmed), with names, the source line of each part, the lvsd
+ * settings that have no kernel counterpart (checks, quorum, sorry server), comments for
+ * the output and diagnostics. Both importers (ipvsadm.ts, keepalived-map.ts) fill it and
+ * one writer (yaml-out.ts) prints it, so the kernel table is the same whichever way in.
+ */
+import type { Diagnostic } from '../config/diagnostics.js';
+import type { Dest, Service } from '../ipvs/model.js';
+
+/** Where something was written: a file and a line (column 1 when unknown). */
+export interface SourcePos {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** A YAML scalar the writer can print, a list of them (status codes, argv) or a one-line map. */
+export type Scalar = string | number | boolean;
+export interface FlowMap {
+  flow: Array<[string, Scalar | Scalar[]]>;
+}
+export type FieldValue = Scalar | Scalar[] | FlowMap;
+
+/** An lvsd check as written: its keys in order, and comments to put above it. */
+export interface CheckOut {
+  fields: Array<[string, FieldValue]>;
+  /** Where keepalived's meaning and lvsd's differ, said in keepalived's terms. */
+  notes: string[];
+}
+
+export interface ImportedReal {
+  dest: Dest;
+  source: SourcePos | null;
+  /** What the source line said, e.g. "real_server 192.168.1.11 80". */
+  origin: string | null;
+  /** The real's check; undefined = none (always up). */
+  check?: CheckOut;
+  notes: string[];
+}
+
+export interface ImportedService {
+  name: string;
+  description?: string;
+  source: SourcePos | null;
+  /** What the source line said, e.g. "virtual_server 10.0.0.1 80" or "-A -t 10.0.0.1:80 -s rr". */
+  origin: string | null;
+  service: Service;
+  reals: ImportedReal[];
+  /** The service's forwarding when it must not be guessed from its reals (the sorry server's). */
+  forwarding?: 'nat' | 'dr' | 'tun';
+  sorryServer?: string;
+  quorum?: number;
+  hysteresis?: number;
+  alpha?: boolean;
+  /** Comment lines above the service: differences of meaning, warnings concerning it. */
+  notes: string[];
+}
+
+export interface ImportedKernel {
+  timeouts?: { tcp?: number; tcpfin?: number; udp?: number };
+  sync?: Array<{
+    state: 'master' | 'backup';
+    interface: string;
+    syncid: number;
+    syncmaxlen?: number;
+    mcast_group?: string;
+    mcast_port?: number;
+    mcast_ttl?: number;
+  }>;
+}
+
+export interface ImportResult {
+  /** "keepalived" or "ipvsadm": named in the output's header. */
+  from: 'keepalived' | 'ipvsadm';
+  /** The files read, in order (includes after their includer). */
+  files: string[];
+  services: ImportedService[];
+  kernel: ImportedKernel;
+  /** Comment lines for the top of the output (notes about the whole file). */
+  notes: string[];
+  /** Errors stop the import; warnings are printed and repeated as comments in the output. */
+  diagnostics: Diagnostic[];
+}
+
+/** Collects diagnostics with positions, in the shape `lvsd validate` prints. */
+export class Findings {
+  readonly list: Diagnostic[] = [];
+  error(at: SourcePos, message: string): void {
+    this.list.push({ severity: 'error', ...at, path: '', message });
+  }
+  warning(at: SourcePos, message: string): void {
+    this.list.push({ severity: 'warning', ...at, path: '', message });
+  }
+  get failed(): boolean {
+    return this.list.some((d) => d.severity === 'error');
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * `lvsd import` and `lvsd export` as commands: what goes to stdout and stderr, exit codes,
+ * -o, stdin; export of the live table (the fake kernel) and of a config.
+ */
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runExport } from '../../src/cli/commands/export.js';
+import {
+  type ImportIo,
+  runImportIpvsadm,
+  runImportKeepalived,
+} from '../../src/cli/commands/import.js';
+import { FakeIpvs } from '../../src/ipvs/fake.js';
+import { testIo } from './io.js';
+
+function importIo(stdin = ''): ImportIo & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    color: false,
+    write: (t: string) => {
+      io.out += t;
+    },
+    writeError: (t: string) => {
+      io.err += t;
+    },
+    readStdin: async () => stdin,
+  };
+  return io;
+}
+
+const fixtures = 'test/migrate/fixtures';
+
+describe('lvsd import keepalived', () => {
+  it('prints the config on stdout, warnings and a summary on stderr; exit 0', async () => {
+    const io = importIo();
+    expect(await runImportKeepalived(`${fixtures}/fwmark-pair.conf`, {}, io)).toBe(0);
+    expect(io.out).toMatch(
+      /^# Imported by `lvsd import keepalived` from test\/migrate\/fixtures\/fwmark-pair\.conf\./,
+    );
+    expect(io.out).toContain('\n  www:\n    fwmark: 1\n');
+    expect(io.err).toContain(
+      'test/migrate/fixtures/fwmark-pair.conf:23:1: warning: vrrp_instance VI_1 is not imported: lvsd has no VRRP yet',
+    );
+    expect(io.err.trimEnd().split('\n').at(-1)).toBe(
+      'lvsd import: 1 service(s), 2 real(s), 8 warning(s)',
+    );
+  });
+
+  it('errors: every one with file:line:column, nothing on stdout, exit 1', async () => {
+    const io = importIo();
+    expect(await runImportKeepalived(`${fixtures}/errors/keepalived.conf`, {}, io)).toBe(1);
+    expect(io.out).toBe('');
+    expect(io.err).toContain(
+      "test/migrate/fixtures/errors/broken.conf:3:5: error: 'real_server' block is " +
+        "not closed: '}' missing before the end of the file",
+    );
+    expect(io.err).toContain(
+      "test/migrate/fixtures/errors/keepalived.conf:9:5: error: invalid lvs_scheduler 'nosuch'",
+    );
+    expect(io.err).toContain('lvsd import: 6 error(s); nothing was written\n');
+  });
+
+  it('a config lvsd would refuse is not written: the loader has the last word', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lvsd-import-'));
+    const file = join(dir, 'k.conf');
+    await writeFile(
+      file,
+      'virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.1.1.1 80 {\n  ' +
+        'uthreshold 10\n  lthreshold 20\n }\n}\n',
+    );
+    const io = importIo();
+    expect(await runImportKeepalived(file, {}, io)).toBe(1);
+    expect(io.out).toBe('');
+    expect(io.err).toMatch(
+      /<import>:\d+:\d+: error: .*lower threshold 20 is above upper threshold 10/,
+    );
+    expect(io.err).toContain('lvsd refuses the imported config (above); nothing was written');
+  });
+
+  it('-o writes the file and names it', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'lvsd-import-')), 'lvsd.yaml');
+    const io = importIo();
+    expect(await runImportKeepalived(`${fixtures}/nat-dr.conf`, { output: out }, io)).toBe(0);
+    expect(io.out).toBe('');
+    expect(await readFile(out, 'utf8')).toContain('\n  shop:\n');
+    expect(io.err).toBe(`lvsd import: 2 service(s), 4 real(s): ${out}\n`);
+  });
+});
+
+describe('lvsd import ipvsadm', () => {
+  it('reads stdin for - (or no file)', async () => {
+    const io = importIo('-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m\n');
+    expect(await runImportIpvsadm('-', {}, io)).toBe(0);
+    expect(io.out).toContain('  # <stdin>:1: -A -t 10.0.0.1:80 -s rr\n  tcp-10-0-0-1-80:\n');
+    expect(await runImportIpvsadm(undefined, {}, importIo('-A -t 10.0.0.1:80\n'))).toBe(0);
+  });
+
+  it('a file that cannot be read: exit 1', async () => {
+    const io = importIo();
+    expect(await runImportIpvsadm('/nonexistent/rules', {}, io)).toBe(1);
+    expect(io.err).toMatch(/^lvsd import ipvsadm: cannot read \/nonexistent\/rules: /);
+  });
+});
+
+describe('lvsd export', () => {
+  it('the live table, as ipvsadm-restore input with thresholds', async () => {
+    const kernel = new FakeIpvs();
+    const service = {
+      family: 'ipv4',
+      protocol: 'tcp',
+      address: '10.0.0.1',
+      port: 80,
+      scheduler: 'rr',
+      flags: { persistent: false, onePacket: false, sched1: false, sched2: false, sched3: false },
+      timeout: 0,
+      netmask: 32,
+      pe: null,
+    } as const;
+    const dest = {
+      address: '10.1.1.1',
+      port: 8080,
+      family: 'ipv4',
+      forwarding: 'nat',
+      weight: 3,
+      upperThreshold: 100,
+      lowerThreshold: 10,
+      tunnelType: 'ipip',
+      tunnelPort: 0,
+      tunnelFlags: { csum: false, remcsum: false },
+    } as const;
+    await kernel.execute([
+      { op: 'add-service', service },
+      { op: 'add-dest', service, dest },
+    ]);
+    const io = testIo(async () => kernel);
+    expect(await runExport({ format: 'ipvsadm' }, io)).toBe(0);
+    expect(io.out).toBe(
+      '-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.1.1.1:8080 -m -w 3 -x 100 -y 10\n',
+    );
+  });
+
+  it("a config's table with -c, without a kernel", async () => {
+    const io = testIo(async () => {
+      throw new Error('no kernel here');
+    });
+    expect(await runExport({ format: 'ipvsadm', config: 'examples/dr.yaml' }, io)).toBe(0);
+    expect(io.out).toBe(`-A -t 10.0.0.2:80 -s wlc
+-a -t 10.0.0.2:80 -r 192.168.1.11:80 -g -w 1
+-a -t 10.0.0.2:80 -r 192.168.1.12:80 -g -w 2
+-a -t 10.0.0.2:80 -r 192.168.1.13:80 -g -w 2 -x 5000 -y 4000
+`);
+  });
+
+  it('an unknown format is a usage error; an invalid config exits 1; no kernel exits 1', async () => {
+    const none = testIo(async () => {
+      throw new Error('IPVS is not available');
+    });
+    expect(await runExport({ format: 'json' }, none)).toBe(2);
+    expect(none.err).toBe("lvsd export: unknown format 'json' (known: ipvsadm)\n");
+    expect(await runExport({ format: 'ipvsadm', config: 'no/such/file.yaml' }, none)).toBe(1);
+    expect(none.err).toContain('no/such/file.yaml: invalid configuration; nothing exported.');
+    expect(await runExport({ format: 'ipvsadm' }, none)).toBe(1);
+    expect(none.err).toContain('lvsd export: IPVS is not available');
+  });
+});

@@ -1,0 +1,476 @@
+/**
+ * `lvsd import keepalived`: each fixture gives the table keepalived programs (written by
+ * hand in *.expected.rules, and checked against keepalived itself in the kernel lab),
+ * a config lvsd's loader accepts without a warning, and the same text every time; then
+ * keepalived's corrections, the checkers, and what becomes a warning, one by one.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { nodeFileSystem } from '../../src/migrate/glob.js';
+import { importKeepalived } from '../../src/migrate/keepalived.js';
+import { loaded, memFs, messages, rulesOf, sortedRules } from './helpers.js';
+
+const dir = 'test/migrate/fixtures';
+const fromFile = (name: string) => importKeepalived(`${dir}/${name}`, { fs: nodeFileSystem });
+/** An import of one in-memory keepalived.conf. */
+const from = (text: string) => importKeepalived('k.conf', { fs: memFs({ 'k.conf': text }) });
+/** A virtual server with the given lines and one NAT real server. */
+const vs = (lines: string, real = 'real_server 10.1.1.1 80 {\n}') =>
+  from(`virtual_server 10.0.0.1 80 {\n protocol TCP\n lb_kind NAT\n${lines}\n${real}\n}\n`);
+
+describe.each([
+  ['fwmark-pair.conf', 'fwmark-pair.expected.rules'],
+  ['nat-dr.conf', 'nat-dr.expected.rules'],
+  ['group.conf', 'group.expected.rules'],
+  ['ipv6.conf', 'ipv6.expected.rules'],
+  ['includes/keepalived.conf', 'includes/keepalived.expected.rules'],
+])('%s', (file, expected) => {
+  it('makes the table keepalived programs, in a config lvsd accepts without a warning', () => {
+    expect(rulesOf(fromFile(file))).toEqual(
+      sortedRules(readFileSync(`${dir}/${expected}`, 'utf8')),
+    );
+  });
+
+  it('gives the same text every time', () => {
+    expect(loaded(fromFile(file)).yaml).toBe(loaded(fromFile(file)).yaml);
+  });
+});
+
+describe('the LVS documentation director pair (fwmark, persistence, MISC_CHECK)', () => {
+  const result = fromFile('fwmark-pair.conf');
+  const { yaml } = loaded(result);
+
+  it('names the service from the comment above it and keeps the persistence netmask', () => {
+    expect(yaml).toContain(
+      '  # test/migrate/fixtures/fwmark-pair.conf:51: virtual_server fwmark 1\n  www:\n    fwmark: 1\n',
+    );
+    expect(yaml).toContain('    persistence: { timeout: 1800, netmask: 255.255.255.0 }\n');
+  });
+
+  it('runs misc_path as argv, with misc_timeout and keepalived timing', () => {
+    expect(yaml).toContain(
+      '          command: [/usr/bin/curl, "-fsS", "-o", /dev/null, "--max-time", "5", http://192.168.10.2/]\n',
+    );
+    expect(yaml).toContain(
+      '          interval: 10s\n          timeout: 6s\n          rise: 1\n          fall: 1\n',
+    );
+  });
+
+  it('warns about VRRP, the sync daemon and the notification settings, with their lines', () => {
+    expect(messages(result, 'warning')).toEqual([
+      'fwmark-pair.conf:7: global_defs router_id is not imported: it concerns ' +
+        'keepalived itself (notifications, VRRP, scripts), not the IPVS table',
+      'fwmark-pair.conf:8: global_defs notification_email is not imported: it ' +
+        'concerns keepalived itself (notifications, VRRP, scripts), not the IPVS table',
+      'fwmark-pair.conf:11: global_defs notification_email_from is not imported: ' +
+        'it concerns keepalived itself (notifications, VRRP, scripts), not the IPVS table',
+      'fwmark-pair.conf:12: global_defs smtp_server is not imported: it concerns ' +
+        'keepalived itself (notifications, VRRP, scripts), not the IPVS table',
+      expect.stringMatching(
+        /^fwmark-pair\.conf:13: lvs_sync_daemon eth1 VI_GW id 51 is not imported: keepalived runs the sync daemon/,
+      ),
+      'fwmark-pair.conf:16: vrrp_sync_group VG1 is not imported: lvsd has no VRRP yet',
+      'fwmark-pair.conf:23: vrrp_instance VI_1 is not imported: lvsd has no VRRP ' +
+        'yet: keep keepalived (or another VRRP daemon) for the addresses',
+      'fwmark-pair.conf:38: vrrp_instance VI_GW is not imported: lvsd has no VRRP ' +
+        'yet: keep keepalived (or another VRRP daemon) for the addresses',
+    ]);
+    expect(yaml).toContain(
+      '# WARNING test/migrate/fixtures/fwmark-pair.conf:23: vrrp_instance VI_1 is not imported',
+    );
+  });
+});
+
+describe('NAT and DR with thresholds', () => {
+  const { yaml } = loaded(fromFile('nat-dr.conf'));
+
+  it('maps HTTP_GET with inhibit_on_failure, retry and the url', () => {
+    expect(
+      yaml,
+    ).toContain(`      - address: 192.168.10.2:8080  # test/migrate/fixtures/nat-dr.conf:13
+        weight: 2
+        upper: 500
+        lower: 400
+        check:
+          # keepalived has no rise: one success brings a real server back (rise: 1)
+          # retry 2: keepalived retries 1s apart (delay_before_retry); lvsd counts fall: 3 failures, interval apart
+          type: http
+          interval: 5s
+          timeout: 2s
+          rise: 1
+          fall: 3
+          initial: up
+          on_failure: inhibit
+          path: /
+          status: [200]
+`);
+  });
+
+  it('keeps a connect_timeout as long as delay_loop below it, and says so', () => {
+    expect(yaml).toContain(
+      '# keepalived waits up to 3s (connect_timeout) every delay_loop 3s; lvsd needs timeout < interval: 2s',
+    );
+  });
+
+  it('the sorry server, quorum and hysteresis', () => {
+    expect(yaml).toContain(
+      '    sorry_server: 192.168.10.9:8080\n    quorum: 2\n    quorum_hysteresis: 1\n',
+    );
+  });
+});
+
+describe('names', () => {
+  it('a short comment names the service; a longer one is its description; else the address', () => {
+    const result = from(`# Web farm
+virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.1.1.1 80 {\n }\n}
+# The mail relays: two on the old rack, see ticket 42
+virtual_server 10.0.0.1 25 {\n protocol TCP\n real_server 10.1.1.2 25 {\n }\n}
+virtual_server 10.0.0.1 53 {\n protocol UDP\n real_server 10.1.1.3 53 {\n }\n}\n`);
+    expect(result.services.map((s) => [s.name, s.description])).toEqual([
+      ['web-farm', undefined],
+      ['tcp-10-0-0-1-25', 'The mail relays: two on the old rack, see ticket 42'],
+      ['udp-10-0-0-1-53', undefined],
+    ]);
+  });
+});
+
+describe('a virtual_server_group', () => {
+  it('one service per address of the range, per address and per fwmark, each with the reals', () => {
+    const result = fromFile('group.conf');
+    expect(result.services.map((s) => s.name)).toEqual([
+      'mail-tcp-192-168-1-130-143',
+      'mail-tcp-192-168-1-131-143',
+      'mail-tcp-192-168-1-132-143',
+      'mail-tcp-192-168-1-140-993',
+      'mail-fwm-3',
+    ]);
+  });
+
+  it('without persistence_granularity, as keepalived 2.x programs group entries', () => {
+    const result = from(`virtual_server_group G {\n 10.0.0.1 80\n}
+virtual_server group G {\n protocol TCP\n persistence_timeout 60
+ persistence_granularity 255.255.255.0\n real_server 10.1.1.1 80 {\n }\n}\n`);
+    expect(rulesOf(result)).toEqual(
+      sortedRules('-A -t 10.0.0.1:80 -s wlc -p 60\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m -w 1'),
+    );
+    expect(messages(result, 'warning')).toEqual([
+      expect.stringMatching(
+        /^k\.conf:4: persistence_granularity is not programmed for virtual_server_group entries/,
+      ),
+    ]);
+  });
+
+  it('address ranges: last octet, full range, network', () => {
+    const result =
+      from(`virtual_server_group G {\n 10.0.0.254-10.0.1.1 80\n 10.0.2.8/31 80\n 2001:db8::a-b 80\n}
+virtual_server group G {\n protocol TCP\n lb_kind TUN\n real_server 10.1.1.1 80 {\n }\n}\n`);
+    expect(result.services.map((s) => ('address' in s.service ? s.service.address : ''))).toEqual([
+      '10.0.0.254',
+      '10.0.0.255',
+      '10.0.1.0',
+      '10.0.1.1',
+      '10.0.2.8',
+      '10.0.2.9',
+      '2001:db8::a',
+      '2001:db8::b',
+    ]);
+  });
+});
+
+describe("keepalived's defaults and corrections", () => {
+  it('no protocol: UDP, as keepalived 2.x says and does', () => {
+    const result = from('virtual_server 10.0.0.1 53 {\n real_server 10.1.1.1 53 {\n }\n}\n');
+    expect(rulesOf(result)).toEqual(
+      sortedRules('-A -u 10.0.0.1:53 -s wlc\n-a -u 10.0.0.1:53 -r 10.1.1.1:53 -m -w 1'),
+    );
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:1: no protocol set: keepalived 2.x defaults to UDP (and says so); add protocol TCP if TCP was meant',
+    ]);
+  });
+
+  it('port 0 without persistence gets persistence 360; ops on TCP is reset', () => {
+    const result = from(
+      'virtual_server 10.0.0.1 0 {\n protocol TCP\n ops\n real_server 10.1.1.1 {\n }\n}\n',
+    );
+    expect(rulesOf(result)).toEqual(
+      sortedRules('-A -t 10.0.0.1:0 -s wlc -p 360\n-a -t 10.0.0.1:0 -r 10.1.1.1:0 -m -w 1'),
+    );
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:1: one packet scheduling requires UDP: keepalived resets ops',
+      'k.conf:1: zero port only valid for persistent services: keepalived sets persistence_timeout 360',
+    ]);
+  });
+
+  it('ports: NAT reals without one take the service port, DR reals are reset to it, fwmark DR reals have none', () => {
+    const result = from(`virtual_server 10.0.0.1 80 {\n protocol TCP\n lb_kind DR
+ real_server 10.1.1.1 8080 {\n }\n real_server 10.1.1.2 {\n  lvs_method NAT\n }\n}
+virtual_server fwmark 5 {\n lb_kind DR\n real_server 10.1.1.3 443 {\n }\n}\n`);
+    expect(rulesOf(result)).toEqual(
+      sortedRules(`-A -t 10.0.0.1:80 -s wlc
+-a -t 10.0.0.1:80 -r 10.1.1.1:80 -g -w 1
+-a -t 10.0.0.1:80 -r 10.1.1.2:80 -m -w 1
+-A -f 5 -s wlc
+-a -f 5 -r 10.1.1.3:0 -g -w 1`),
+    );
+    expect(messages(result, 'warning')).toEqual([
+      "k.conf:4: virtual server and server 10.1.1.1 ports don't match: keepalived " +
+        'resets it to 80 (DR cannot change ports)',
+      'k.conf:12: fwmark virtual server, server 10.1.1.3 has port 443 specified: ' +
+        "keepalived clears it (DR keeps the packet's port)",
+    ]);
+  });
+
+  it('sh-port before lb_algo sh is ignored, as keepalived reads flags against the scheduler so far', () => {
+    const result = vs(' sh-port\n lb_algo sh\n sh-fallback');
+    expect(rulesOf(result)[0]).toBe('-A -t 10.0.0.1:80 -s sh -b sh-fallback');
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:4: sh-port only applies to the sh scheduler (set lb_algo first): keepalived ignores it',
+    ]);
+  });
+
+  it('a duplicate real server is dropped, an empty virtual server ignored', () => {
+    const result = from(`virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.1.1.1 80 {\n }
+ real_server 10.1.1.1 80 {\n weight 5\n }\n}
+virtual_server 10.0.0.2 80 {\n protocol TCP\n}\n`);
+    expect(rulesOf(result)).toEqual(
+      sortedRules('-A -t 10.0.0.1:80 -s wlc\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m -w 1'),
+    );
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:5: real server 10.1.1.1 80 is duplicated: keepalived removes the second, so does the import',
+      'k.conf:9: virtual_server 10.0.0.2 80 has no real servers: keepalived ignores it, and so does the import',
+    ]);
+  });
+
+  it("weight on the virtual server is the real servers' default; one keyword a line", () => {
+    const result = vs(
+      ' weight 4',
+      'real_server 10.1.1.1 80 {\n weight 2 uthreshold 100\n}\nreal_server 10.1.1.2 80 {\n}',
+    );
+    expect(rulesOf(result)).toEqual(
+      sortedRules(`-A -t 10.0.0.1:80 -s wlc
+-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m -w 2
+-a -t 10.0.0.1:80 -r 10.1.1.2:80 -m -w 4`),
+    );
+    expect(messages(result, 'warning')).toEqual([
+      "k.conf:6: 'uthreshold 100' after weight 2 is ignored: keepalived reads one keyword a line",
+    ]);
+  });
+
+  it('quorum above the total weight is lowered; hysteresis kept below quorum', () => {
+    const result = vs(' sorry_server 10.9.9.9 80\n quorum 10\n hysteresis 20');
+    expect(result.services[0]?.sorryServer).toBe('10.9.9.9:80');
+    expect(result.services[0]?.quorum).toBeUndefined();
+    expect(result.services[0]?.notes).toContain(
+      'NOTE quorum 10 exceeds the total weight 1: keepalived reduces it to 1',
+    );
+  });
+
+  it('alpha: the service starts every real down; inhibit_on_failure: weight 0', () => {
+    const { yaml } = loaded(
+      vs(' alpha\n inhibit_on_failure', 'real_server 10.1.1.1 80 {\n TCP_CHECK {\n }\n}'),
+    );
+    expect(yaml).toContain('    alpha: true\n');
+    expect(yaml).toMatch(/initial: down\n\s+on_failure: inhibit\n/);
+  });
+
+  it('a scheduler lvsd does not know skips the virtual server, loudly', () => {
+    const result = vs(' lb_algo twos');
+    expect(result.services).toEqual([]);
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:1: virtual_server 10.0.0.1 80 is not imported: lvsd does not know the twos scheduler',
+    ]);
+  });
+});
+
+describe('what lvsd cannot express becomes a warning at its line', () => {
+  it('notify scripts, quorum scripts, SNMP, ha_suspend, SMTP alerts, omega, unknown keywords', () => {
+    const result = vs(
+      ' quorum_up "/bin/up"\n quorum_down /bin/down\n ha_suspend\n omega\n snmp_name web\n smtp_alert\n bogus 1',
+      'real_server 10.1.1.1 80 {\n notify_up /bin/up\n notify_down /bin/down\n smtp_alert off\n}',
+    );
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:4: quorum_up /bin/up is not imported: lvsd runs no notify scripts ' +
+        '(quorum changes are logged as health.quorum events)',
+      'k.conf:5: quorum_down /bin/down is not imported: lvsd runs no notify scripts ' +
+        '(quorum changes are logged as health.quorum events)',
+      'k.conf:6: ha_suspend is not imported: lvsd checks whether or not the address is up',
+      'k.conf:7: omega is not imported: omega only decides whether quorum_down / ' +
+        'notify_down scripts run on shutdown, and lvsd runs none',
+      'k.conf:8: snmp_name web is not imported: lvsd has no SNMP (its metrics are on /metrics)',
+      'k.conf:9: smtp_alert is not imported: lvsd sends no mail (transitions are logged and counted in /metrics)',
+      'k.conf:10: unknown virtual_server keyword bogus (keepalived reports it too); not imported',
+      'k.conf:12: notify_up /bin/up is not imported: lvsd runs no notify scripts ' +
+        '(transitions are logged as health.transition events)',
+      'k.conf:13: notify_down /bin/down is not imported: lvsd runs no notify scripts ' +
+        '(transitions are logged as health.transition events)',
+    ]);
+    const { yaml } = loaded(result);
+    expect(yaml).toContain('  # WARNING k.conf:4: quorum_up /bin/up is not imported');
+  });
+
+  it('BFD, static addresses, track files at the top level', () => {
+    const result = from(
+      'bfd_instance b1 {\n}\nstatic_ipaddress {\n 10.0.0.1/24 dev eth0\n}\ntrack_file f {\n}\n',
+    );
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:1: bfd_instance b1 is not imported: lvsd has no BFD',
+      'k.conf:3: static_ipaddress is not imported: lvsd holds addresses only as ' +
+        'service vips; add them there if lvsd should',
+      'k.conf:6: track_file f is not imported: lvsd has no track files (FILE_CHECK weights)',
+    ]);
+  });
+
+  it('a second checker on a real server, FILE_CHECK and BFD_CHECK', () => {
+    const result = vs(
+      '',
+      'real_server 10.1.1.1 80 {\n TCP_CHECK {\n }\n HTTP_GET {\n url {\n path /\n }\n }\n FILE_CHECK {\n }\n}',
+    );
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:8: HTTP_GET is not imported: lvsd runs one check per real server ' +
+        '(TCP_CHECK above); keepalived takes the real server out when any of its checkers fails',
+      'k.conf:13: FILE_CHECK is not imported: lvsd has no track files',
+    ]);
+    expect(loaded(result).yaml).toContain('      type: tcp\n');
+  });
+});
+
+describe('keywords with no effect in lvsd are notes above the service', () => {
+  it('hashed, warmup, log_all_failures, fast_recovery', () => {
+    const result = vs(
+      ' hashed\n warmup 5',
+      'real_server 10.1.1.1 80 {\n HTTP_GET {\n  log_all_failures\n  fast_recovery\n  url {\n   path /\n  }\n }\n}',
+    );
+    expect(result.diagnostics).toEqual([]);
+    const { yaml } = loaded(result);
+    expect(yaml).toContain('  # NOTE hashed: the kernel hashes every service; nothing to set\n');
+    expect(yaml).toContain('  # NOTE log_all_failures: lvsd logs every transition');
+    expect(yaml).toContain('  # NOTE fast_recovery: lvsd checks one url');
+    expect(yaml).toContain(
+      '      # warmup: lvsd starts each check after a random part of its interval',
+    );
+  });
+});
+
+describe('checkers', () => {
+  const check = (checker: string, lines = '') => {
+    const result = vs(` delay_loop 10${lines}`, `real_server 10.1.1.1 80 {\n${checker}\n}`);
+    return { result, yaml: loaded(result).yaml };
+  };
+
+  it('SSL_GET: https without certificate verification, virtualhost as Host and SNI, the SSL block', () => {
+    const { yaml } = check(
+      'SSL_GET {\n enable_sni\n url {\n path /health\n status_code 200-299 301\n ' +
+        'digest 9b3a0c85a887a256d6939da88aabd8cd\n virtualhost www.example.com\n }\n}',
+    );
+    expect(yaml).toContain(`      path: /health
+      host: www.example.com
+      status: [200-299, 301]
+      digest: md5:9b3a0c85a887a256d6939da88aabd8cd
+      verify: false
+      sni: www.example.com
+`);
+  });
+
+  it("HTTP_GET: the virtual server's virtualhost, regex as body, http_protocol noted", () => {
+    const { yaml, result } = check(
+      'HTTP_GET {\n http_protocol 1.0\n url {\n path /\n regex "ok|fine"\n regex_no_match\n }\n}',
+      '\n virtualhost shop.example.com',
+    );
+    expect(yaml).toContain('      host: shop.example.com\n      body: "ok|fine"\n');
+    expect(yaml).toContain(
+      '# http_protocol 1.0: lvsd sends HTTP/1.1 requests with Connection: close',
+    );
+    expect(messages(result, 'warning')).toEqual([
+      "k.conf:12: regex_no_match is not imported: lvsd's body is a JavaScript regular expression that must match",
+    ]);
+  });
+
+  it("SMTP_CHECK and DNS_CHECK with keepalived's defaults (DNS: SOA of ., retry 3)", () => {
+    expect(check('SMTP_CHECK {\n helo_name lb1.example.com\n}').yaml).toContain(
+      '      ehlo: lb1.example.com\n',
+    );
+    const dns = check('DNS_CHECK {\n}').yaml;
+    expect(dns).toContain('      fall: 4\n');
+    expect(dns).toContain('      name: .\n      qtype: SOA\n');
+  });
+
+  it('UDP_CHECK: with require_reply a udp check (hex payload, reply pattern), without it no check', () => {
+    const { yaml } = check(
+      'UDP_CHECK {\n payload ab 1 0203\n require_reply 4x 0\n max_reply_length 10\n}',
+    );
+    expect(yaml).toContain('      payload_hex: ab010203\n');
+    expect(yaml).toContain(
+      '      expect: "^[\\\\x40\\\\x41\\\\x42\\\\x43\\\\x44\\\\x45\\\\x46\\\\x47' +
+        '\\\\x48\\\\x49\\\\x4a\\\\x4b\\\\x4c\\\\x4d\\\\x4e\\\\x4f]\\\\x00(?=[\\\\s\\\\S]{0,10}$)"\n',
+    );
+    const silent = check('UDP_CHECK {\n}');
+    expect(silent.yaml).not.toContain('check:');
+    expect(messages(silent.result, 'warning')[0]).toMatch(
+      /^k\.conf:6: UDP_CHECK without require_reply counts silence as up/,
+    );
+  });
+
+  it('PING_CHECK: an exec of ping, with a warning', () => {
+    const { yaml, result } = check('PING_CHECK {\n connect_timeout 2\n}');
+    expect(yaml).toContain('      command: [ping, "-c", "1", "-W", "2", 10.1.1.1]\n');
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:6: PING_CHECK becomes an exec check running ping(8): lvsd has no ICMP checker (Node has no ICMP socket)',
+    ]);
+  });
+
+  it("MISC_CHECK: misc_path split as keepalived splits it; misc_dynamic's exit status through sh", () => {
+    const { yaml, result } = check(
+      'MISC_CHECK {\n misc_path "/usr/local/bin/check \'two words\' a\\\\ b" ignored\n misc_dynamic\n user nobody\n}',
+    );
+    expect(yaml).toContain(
+      '\\"$@\\"; s=$?; if [ \\"$s\\" -eq 0 ]; then exit 0; elif [ \\"$s\\" -eq 1 ' +
+        ']; then exit 1; else echo $((s - 2)); exit 0; fi", misc_check, /usr/local/bin/check, "two words", "a b"]',
+    );
+    expect(yaml).toContain('      dynamic_weight: true\n');
+    expect(messages(result, 'warning')).toEqual([
+      "k.conf:7: misc_path takes one word: keepalived runs '/usr/local/bin/check " +
+        "'two words' a\\ b' and drops the rest; quote the command line",
+      'k.conf:9: user nobody is not imported: lvsd runs checks as its own user',
+    ]);
+  });
+
+  it('connect_ip, connect_port and bindto become address, port and source; bind_port is a warning', () => {
+    const { yaml, result } = check(
+      'TCP_CHECK {\n connect_ip 10.2.2.2\n connect_port 8443\n bindto 10.0.0.9\n bind_port 999\n}',
+    );
+    expect(yaml).toContain('      port: 8443\n      address: 10.2.2.2\n      source: 10.0.0.9\n');
+    expect(messages(result, 'warning')).toEqual([
+      "k.conf:10: bind_port 999 is not imported: lvsd's checks choose only their source address",
+    ]);
+  });
+
+  it('a fwmark real server checked without connect_port has no port to check: not imported', () => {
+    const result = from(
+      'virtual_server fwmark 1 {\n lb_kind DR\n real_server 10.1.1.1 {\n  TCP_CHECK {\n  }\n }\n}\n',
+    );
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:3: the tcp check of 10.1.1.1 needs connect_port: the real server has no port here; not imported',
+    ]);
+    loaded(result);
+  });
+});
+
+describe('errors stop the import and name their line', () => {
+  it('in the main file and in included ones', () => {
+    const result = fromFile('errors/keepalived.conf');
+    expect(messages(result, 'error')).toEqual([
+      'keepalived.conf:3: include no-such-file.conf: no such file (test/migrate/fixtures/errors/no-such-file.conf)',
+      "keepalived.conf:5: virtual server '10.0.0.500' is not an IP address (keepalived takes numeric addresses)",
+      "keepalived.conf:9: invalid lvs_scheduler 'nosuch'",
+      "keepalived.conf:13: real server weight '70000' must be a whole number from 0 to 65535",
+      "broken.conf:1: 'virtual_server' block is not closed: '}' missing before the end of the file",
+      "broken.conf:3: 'real_server' block is not closed: '}' missing before the end of the file",
+    ]);
+  });
+
+  it('a group that does not exist', () => {
+    expect(
+      messages(from('virtual_server group NOPE {\n real_server 10.1.1.1 80 {\n }\n}\n'), 'error'),
+    ).toEqual(['k.conf:1: virtual_server group NOPE: no virtual_server_group NOPE is defined']);
+  });
+});
