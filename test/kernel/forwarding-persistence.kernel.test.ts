@@ -125,7 +125,11 @@ if (!inLab) {
     }, async () => {
       await realserver('realA', '-c', 'examples/persistent-all-ports.yaml');
       await realserver('realB', '-c', 'examples/persistent-all-ports.yaml');
-      const applied = await applyExample(director, 'examples/persistent-all-ports.yaml', state);
+      // This director switches examples: every service lvsd manages is replaced on purpose,
+      // which the guard against mass removal refuses unless told.
+      const applied = await applyExample(director, 'examples/persistent-all-ports.yaml', state, [
+        '--allow-mass-removal',
+      ]);
       // The fwmark example left the config: its reals drain, and the VIP lvsd held goes.
       expect(applied).toContain('- vip 10.0.0.4/32 on eth0');
       expect(await director.ip('-o', 'addr', 'show', 'dev', 'eth0')).not.toContain('10.0.0.4/32');
@@ -150,7 +154,9 @@ if (!inLab) {
         await realserver(name, '-c', 'examples/persistent-https.yaml');
       // persistent-https.yaml holds no VIP itself: the operator put it on the director.
       await director.ip('addr', 'add', '10.0.0.5/32', 'dev', 'eth0');
-      await applyExample(director, 'examples/persistent-https.yaml', state);
+      await applyExample(director, 'examples/persistent-https.yaml', state, [
+        '--allow-mass-removal',
+      ]);
       expect(await director.ipvsadm('-Ln')).toContain(
         'TCP  10.0.0.5:443 wlc persistent 600 mask 255.255.255.0',
       );
