@@ -4,6 +4,7 @@
  * are aimed and what every restart must show). Lab only: root, IPVS, ipvsadm. The file
  * flushes the IPVS table of its network namespace (the suite gives each file its own).
  */
+// lab-file-timeout: 1500
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { ipvsadm } from './faults/lvsd.js';
 import {

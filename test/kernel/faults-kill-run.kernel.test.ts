@@ -6,6 +6,7 @@
  * the apply kills show. Lab only: root, IPVS, ipvsadm. The file flushes the IPVS table of
  * its network namespace (the suite gives each file its own).
  */
+// lab-file-timeout: 1500
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { ipvsadm } from './faults/lvsd.js';
 import {
