@@ -406,7 +406,8 @@ function notifyOf(out: Out): string[] | null {
   out.note(
     `${[...specific, ...(n.notify ? ['notify'] : [])].join(', ')}: lvsd runs one notify command with INSTANCE NAME ` +
       'STATE PRIORITY appended; sh runs the script of the state ($3)' +
-      `${n.notify ? ', then the notify script' : ''} (keepalived starts them side by side)`,
+      `${n.notify ? ', then the notify script' : ''} ` +
+      '(keepalived starts them side by side; lvsd stops a notify after 30 s)',
   );
   return ['/bin/sh', '-c', `case "$3" in ${cases.join(' ')} esac${generic}`, 'keepalived-notify'];
 }

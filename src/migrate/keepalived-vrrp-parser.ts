@@ -299,12 +299,12 @@ const INSTANCE_UNSUPPORTED: Record<string, string> = {
   skip_check_adv_addr: 'lvsd does not compare the addresses of adverts with its own',
   strict_mode: 'lvsd has no strict mode',
   debug: 'lvsd logs with --log-level',
-  notify_deleted: 'lvsd runs notify with STOP when an instance goes',
+  notify_deleted: 'lvsd runs notify with STOP when an instance stops',
   notify_master_rx_lower_pri:
     'lvsd answers a lower-priority master with an advert and runs no script',
   smtp_alert: 'lvsd sends no mail (transitions are logged and counted in /metrics)',
   notify_priority_changes:
-    'lvsd logs priority changes (vrrp_priority events), it runs no script for them',
+    'lvsd shows the priority (lvsd status, lvsd_vrrp_priority in /metrics) and runs no script for it',
   garp_master_delay: 'lvsd sends gratuitous ARP at once and a second later',
   garp_master_refresh: 'lvsd sends gratuitous ARP at once and a second later, no refresh',
   garp_master_repeat: 'lvsd sends gratuitous ARP at once and a second later',
