@@ -393,3 +393,82 @@ describe('the sync daemon', () => {
     ]);
   });
 });
+
+describe('nothing is dropped in silence', () => {
+  /** vrrp_instance keywords of keepalived 2.2.7 (vrrp_parser.c) the import does not map, with a value. */
+  const UNMAPPED = [
+    'use_vmac vrrp.50',
+    'use_vmac_addr',
+    'vmac_xmit_base',
+    'use_ipvlan',
+    'unicast_fault_no_peer',
+    'check_unicast_src',
+    'old_unicast_checksum',
+    'native_ipv6',
+    'vrf blue',
+    'dont_track_primary',
+    'track_file {\n  f\n }',
+    'track_process {\n  p\n }',
+    'track_bfd {\n  b\n }',
+    'mcast_dst_ip 224.0.0.19',
+    'track_src_ip',
+    'unicast_ttl 5',
+    'promote_secondaries',
+    'linkbeat_use_polling',
+    'virtual_routes {\n  10.0.0.0/8 via 192.0.2.254\n }',
+    'virtual_rules {\n  from 192.0.2.80 table 1\n }',
+    'accept',
+    'no_accept',
+    'skip_check_adv_addr',
+    'strict_mode',
+    'debug 1',
+    'notify_deleted',
+    'notify_master_rx_lower_pri /bin/x',
+    'smtp_alert',
+    'notify_priority_changes',
+    'garp_master_delay 5',
+    'garp_master_refresh 60',
+    'garp_master_repeat 2',
+    'garp_master_refresh_repeat 2',
+    'garp_lower_prio_delay 5',
+    'garp_lower_prio_repeat 2',
+    'down_timer_adverts 3',
+    'garp_extra_if eth1',
+    'lower_prio_no_advert',
+    'higher_prio_send_advert',
+    'kernel_rx_buf_size 65536',
+    'authentication {\n  auth_type PASS\n  auth_pass x\n }',
+  ];
+
+  it.each(UNMAPPED)('%s: a warning naming it, at its line, above the instance', (line) => {
+    const keyword = line.split(/\s/)[0] as string;
+    const result = instance(` ${line}`);
+    const warned = messages(result, 'warning').filter((m) => m.startsWith('k.conf:4: '));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toContain(`${keyword}`);
+    expect(warned[0]).toMatch(/is not imported: lvsd/);
+    expect(section(writeYaml(result))).toContain(`# WARNING k.conf:4: ${keyword}`);
+  });
+
+  it('the address owner (255): keepalived ignores every weighted tracked object, so does the import', () => {
+    const result = instance(' priority 255\n track_interface {\n  eth1 weight -10\n  eth2\n }');
+    const yaml = writeYaml(result);
+    expect(section(yaml)).toContain('      track:\n        interfaces: [eth2]\n');
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:6: keepalived ignores track_interface eth1 with weight -10 due to address owner; not imported',
+    ]);
+  });
+
+  it('an unused vrrp_script and mcast_src_ip: warned', () => {
+    const result = from(
+      'vrrp_script idle {\n script /bin/true\n}\n' +
+        'vrrp_instance A {\n interface eth0\n virtual_router_id 1\n mcast_src_ip 192.0.2.1\n' +
+        ' virtual_ipaddress {\n  192.0.2.9/24\n }\n}\n',
+    );
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:1: Warning - script idle is not used (keepalived says so too): not imported',
+      "k.conf:7: mcast_src_ip 192.0.2.1 is not imported: lvsd sends multicast adverts from the interface's " +
+        'own address',
+    ]);
+  });
+});
