@@ -454,11 +454,20 @@ function instanceOf(ctx: Ctx, i: ParsedInstance): ImportedVrrpInstance | null {
   return { name: i.name, source: i.pos, origin: i.origin, fields, notes: [...new Set(out.notes)] };
 }
 
-function syncGroupsOf(ctx: Ctx, imported: Set<string>): ImportedVrrp['syncGroups'] {
+/** How a member advertises and preempts: what lvsd requires alike across a sync group. */
+function timingOf(instance: ImportedVrrpInstance): string {
+  const get = (key: string) => instance.fields.find(([k]) => k === key)?.[1];
+  const preempt =
+    get('preempt') === false ? 'nopreempt' : `preempt_delay ${get('preempt_delay') ?? '0'}`;
+  return `v${get('version')} ${get('advert_interval')}, ${preempt}`;
+}
+
+function syncGroupsOf(ctx: Ctx, imported: ImportedVrrpInstance[]): ImportedVrrp['syncGroups'] {
+  const byName = new Map(imported.map((i) => [i.name, i]));
   const out: ImportedVrrp['syncGroups'] = [];
   for (const g of ctx.vrrp.syncGroups) {
     const members = g.members.filter((m) => {
-      if (imported.has(m.name)) return true;
+      if (byName.has(m.name)) return true;
       ctx.findings.warning(
         m.pos,
         `Virtual router ${m.name} specified in sync group ${g.name} is not imported: no such instance`,
@@ -469,6 +478,18 @@ function syncGroupsOf(ctx: Ctx, imported: Set<string>): ImportedVrrp['syncGroups
       ctx.findings.warning(
         g.pos,
         `vrrp_sync_group ${g.name} has ${members.length} member(s) imported: not imported`,
+      );
+      continue;
+    }
+    const timings = members.map(
+      (m) => `${m.name} ${timingOf(byName.get(m.name) as ImportedVrrpInstance)}`,
+    );
+    if (new Set(timings.map((t) => t.slice(t.indexOf(' ')))).size > 1) {
+      ctx.findings.warning(
+        g.pos,
+        `vrrp_sync_group ${g.name} is not imported: lvsd moves a group only when its members advertise and ` +
+          `preempt alike (${timings.join('; ')}), else one moves before the other; the members fail over ` +
+          'each on its own',
       );
       continue;
     }
@@ -516,6 +537,11 @@ export function mapVrrp(
   if (vrrp.instances.length === 0) {
     for (const s of vrrp.scripts.values())
       findings.warning(s.pos, `vrrp_script ${s.name} is not used: not imported`);
+    for (const g of vrrp.syncGroups)
+      findings.warning(
+        g.pos,
+        `vrrp_sync_group ${g.name} is not imported: there is no vrrp_instance`,
+      );
     if (vrrp.syncDaemon)
       findings.warning(
         vrrp.syncDaemon.pos,
@@ -539,7 +565,7 @@ export function mapVrrp(
     new Map(vrrp.instances.filter((i) => imported.has(i.name)).map((i) => [i.name, i])),
   );
   return {
-    vrrp: { instances, syncGroups: syncGroupsOf(ctx, imported) },
+    vrrp: { instances, syncGroups: syncGroupsOf(ctx, instances) },
     ...(sync ? { sync } : {}),
   };
 }

@@ -472,3 +472,37 @@ describe('nothing is dropped in silence', () => {
     ]);
   });
 });
+
+describe('sync groups lvsd cannot hold', () => {
+  it('members that advertise differently (v2 IPv4 with v3 IPv6): the group is warned, the members kept', () => {
+    const result = from(
+      'vrrp_sync_group G {\n group {\n  A\n  B\n }\n}\n' +
+        'vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1/24\n }\n}\n' +
+        'vrrp_instance B {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  fe80::1/64\n }\n}\n',
+    );
+    const { yaml } = loaded(result);
+    expect(yaml).not.toContain('sync_groups');
+    expect(yaml).toContain('    A:\n');
+    expect(yaml).toContain('    B:\n');
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:1: vrrp_sync_group G is not imported: lvsd moves a group only when its members advertise and ' +
+        'preempt alike (A v2 1s, preempt_delay 0; B v3 1s, preempt_delay 0), else one moves before the other; ' +
+        'the members fail over each on its own',
+    ]);
+  });
+
+  it('a member that does not exist, and a group without instances: warned', () => {
+    const result = from(
+      'vrrp_sync_group G {\n group {\n  A\n  NOPE\n }\n}\n' +
+        'vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1/24\n }\n}\n',
+    );
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:1: vrrp_sync_group G has 1 member(s) imported: not imported',
+      'k.conf:4: Virtual router NOPE specified in sync group G is not imported: no such instance',
+    ]);
+    const none = from('vrrp_sync_group G {\n group {\n  A\n  B\n }\n}\n');
+    expect(messages(none, 'warning')).toEqual([
+      'k.conf:1: vrrp_sync_group G is not imported: there is no vrrp_instance',
+    ]);
+  });
+});
