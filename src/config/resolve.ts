@@ -13,6 +13,7 @@ import { type HostPort, parseEndpoint, parseHostPort, parsePrefixed } from './pa
 import { type CheckConfig, DEFAULT_TIMEOUT_MS, needsPort as checkNeedsPort } from './check.js';
 import type { DataPath } from './diagnostics.js';
 import { formatDuration } from './duration.js';
+import { resolveAnnounce } from './announce.js';
 import { resolveVrrpSection } from './vrrp.js';
 import type { Finding } from './issues.js';
 import type {
@@ -96,7 +97,12 @@ export function resolveConfig(
   };
   const vrrp = file.vrrp && resolveVrrpSection(file.vrrp, config, file.kernel?.sync !== undefined);
   if (vrrp) config.vrrp = vrrp.vrrp;
-  return { config, findings: vrrp ? [...out.list, ...vrrp.findings] : out.list };
+  const announce = file.announce && resolveAnnounce(file.announce, config);
+  if (announce) config.announce = announce.announce;
+  return {
+    config,
+    findings: [...out.list, ...(vrrp?.findings ?? []), ...(announce?.findings ?? [])],
+  };
 }
 
 /** The enabled services, each once: two names for one IPVS service are an error. */
