@@ -26,6 +26,11 @@ export function drainMarkerPath(stateDir: string): string {
   return join(stateDir, 'announce-drain.json');
 }
 
+/** The pid of `lvsd run`, beside its writer lock: `lvsd drain` signals it when both agree. */
+export function runPidPath(stateDir: string): string {
+  return join(stateDir, 'run.pid');
+}
+
 /** BIRD's default hold time: 240 s to notice a dead director (with no BFD). */
 const DEFAULT_HOLD_TIME = 240;
 

@@ -7,7 +7,8 @@
  * checks and leave the kernel table in place, so traffic keeps flowing while lvsd restarts
  * (`--cleanup-on-exit` removes what lvsd owns instead).
  */
-import { AnnounceService, drainMarkerPath } from '../announce/service.js';
+import { rm, writeFile } from 'node:fs/promises';
+import { AnnounceService, drainMarkerPath, runPidPath } from '../announce/service.js';
 import { renderAnnounceMetrics } from '../announce/status.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
@@ -106,6 +107,8 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     log.fatal({ event: 'lock_held', err }, (err as Error).message);
     return 1;
   }
+  // Which writer to signal for `lvsd drain` (an `lvsd apply` holding the lock is not it).
+  await writeFile(runPidPath(options.stateDir), `${process.pid}\n`).catch(() => undefined);
   let client: IpvsClient;
   try {
     client = await (options.openClient ?? openIpvs)();
@@ -239,6 +242,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     signals.off('SIGINT', onInt);
     signals.off('SIGHUP', onHup);
     signals.off('SIGUSR1', onUsr1);
+    await rm(runPidPath(options.stateDir), { force: true });
     log.flush?.();
   }
   return code;

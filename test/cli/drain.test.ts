@@ -38,7 +38,7 @@ describe('lvsd drain / undrain', () => {
   });
 
   it('signals the lvsd run holding the lock with SIGUSR1', async () => {
-    // A process whose argv has `run`, as `lvsd run` does, that reports SIGUSR1 and exits.
+    // A stand-in for lvsd run (lock and run.pid name it) that reports SIGUSR1 and exits.
     const child = spawn(
       process.execPath,
       [
@@ -53,6 +53,11 @@ describe('lvsd drain / undrain', () => {
     );
     await new Promise((r) => setTimeout(r, 300));
     await writeFile(join(dir, 'lock'), `${child.pid}\n`);
+    // An apply holding the lock (no run.pid of its own) is not signalled.
+    const apply: string[] = [];
+    expect(await runDrain(true, { stateDir: dir, json: true }, (t) => apply.push(t))).toBe(0);
+    expect(JSON.parse(apply.join('')).signalled).toBeNull();
+    await writeFile(join(dir, 'run.pid'), `${child.pid}\n`);
     const out: string[] = [];
     expect(await runDrain(true, { stateDir: dir }, (t) => out.push(t))).toBe(0);
     expect(await said).toBe('usr1');

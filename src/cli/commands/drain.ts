@@ -2,7 +2,7 @@
  * `lvsd drain` / `lvsd undrain`: take this director out of (or back into) the fleet that
  * announces the VIPs over BGP (`announce:`). The drain is a marker file in the state
  * directory, then SIGUSR1 to the running `lvsd run` (the holder of the state directory's
- * writer lock), which reads it again.
+ * writer lock, named in its run.pid), which reads it again.
  *
  * Why a file and a signal rather than the HTTP listener: /status and /metrics are read-only
  * and unauthenticated by design (they may listen on every address for scrapes), while a
@@ -12,7 +12,7 @@
  */
 import type { Command } from 'commander';
 import { readFile, rm } from 'node:fs/promises';
-import { drainMarkerPath } from '../../announce/service.js';
+import { drainMarkerPath, runPidPath } from '../../announce/service.js';
 import { DEFAULT_STATE_DIR } from '../../reconcile/state.js';
 import { writeJsonFile } from '../../util/json-file.js';
 import { lockPath } from '../../util/writer-lock.js';
@@ -25,13 +25,20 @@ interface DrainOptions {
   json?: boolean;
 }
 
-/** The pid of the `lvsd run` holding the writer lock, or null (not running, or an apply). */
+/**
+ * The pid of the `lvsd run` holding the writer lock, or null (none, or an `lvsd apply`):
+ * the lock's holder and run.pid agree and it is alive. A signal to any other process could
+ * end it (SIGUSR1's default action).
+ */
 async function runningDaemon(stateDir: string): Promise<number | null> {
+  const pidIn = async (path: string) =>
+    Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+  const pid = await pidIn(lockPath(stateDir));
+  if (!Number.isInteger(pid) || pid <= 0 || pid !== (await pidIn(runPidPath(stateDir))))
+    return null;
   try {
-    const pid = Number.parseInt(await readFile(lockPath(stateDir), 'utf8'), 10);
-    if (!Number.isInteger(pid) || pid <= 0) return null;
-    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-    return argv.includes('run') ? pid : null;
+    process.kill(pid, 0);
+    return pid;
   } catch {
     return null;
   }
