@@ -78,6 +78,8 @@ function shareOf(percent: string | undefined): number | undefined {
   return percent === undefined ? undefined : Number(percent.slice(0, -1)) / 100;
 }
 
+const QUORUM_WITHOUT_SORRY = 'quorum without sorry_server changes nothing';
+
 export function resolveConfig(
   file: ConfigFile,
   origin: Origin,
@@ -99,9 +101,15 @@ export function resolveConfig(
   if (vrrp) config.vrrp = vrrp.vrrp;
   const announce = file.announce && resolveAnnounce(file.announce, config);
   if (announce) config.announce = announce.announce;
+  // An announced service's quorum gates its VIP's announcement: without a sorry server it
+  // still changes something, so the warning that it does not is left out.
+  const gating = new Set(config.announce?.vips.flatMap((v) => v.services));
+  const own = out.list.filter(
+    (f) => !(f.message.startsWith(QUORUM_WITHOUT_SORRY) && gating.has(String(f.path[1]))),
+  );
   return {
     config,
-    findings: [...out.list, ...(vrrp?.findings ?? []), ...(announce?.findings ?? [])],
+    findings: [...own, ...(vrrp?.findings ?? []), ...(announce?.findings ?? [])],
   };
 }
 
@@ -682,7 +690,7 @@ function resolveQuorum(
   if (!hasSorry)
     out.warning(
       [...path, 'quorum'],
-      'quorum without sorry_server changes nothing: losing quorum puts the sorry server in',
+      `${QUORUM_WITHOUT_SORRY}: losing quorum puts the sorry server in`,
       'key',
     );
   return { min: svc.quorum, hysteresis };

@@ -182,3 +182,19 @@ describe('announce config', () => {
     );
   });
 });
+
+describe('announce config and quorum', () => {
+  it("an announced service's quorum without a sorry server is not called useless", () => {
+    const text = services().replace(
+      '    reals: [198.51.100.11, 198.51.100.12]',
+      '    reals: [198.51.100.11, 198.51.100.12]\n    quorum: 2',
+    );
+    const plain = load(text);
+    expect(plain.warnings.map((w) => w.message)).toContainEqual(
+      expect.stringMatching(/quorum without sorry_server/),
+    );
+    const announced = load(text + announce('- { prefix: 192.0.2.10/32, services: [web-https] }'));
+    if (!announced.ok) throw new Error(JSON.stringify(announced.errors));
+    expect(announced.warnings).toEqual([]);
+  });
+});
