@@ -15,7 +15,7 @@ import type {
   RoutingDaemon,
 } from '../../src/announce/routing-daemon.js';
 import { AnnounceService } from '../../src/announce/service.js';
-import { renderAnnounceMetrics } from '../../src/announce/status.js';
+import { renderAnnounceMetrics, renderAnnounceStatus } from '../../src/announce/status.js';
 import type { ResolvedAnnounce } from '../../src/config/announce.js';
 import { createLogger } from '../../src/util/log.js';
 
@@ -139,6 +139,13 @@ describe('AnnounceService', () => {
       'lvsd_announce_transitions_total{prefix="192.0.2.10/32",to="announced"} 1',
     );
     expect(metrics).toContain('lvsd_bgp_session_up{peer="router1",neighbor="10.0.0.1"} 1');
+    const text = renderAnnounceStatus(status ?? undefined);
+    const [head, vip] = text.split('\n');
+    expect(head).toBe('BGP (bird)');
+    expect(vip).toMatch(
+      /^192\.0\.2\.10\/32: withdrawn since \S+ \(below quorum: web \(2 bad evaluations\)\); services web$/,
+    );
+    expect(text).toContain('peer router1 10.0.0.1 AS65000: Established, hold 240 s, 1 exported');
   });
 
   it('retries a change the routing daemon refused, and reports it meanwhile', async () => {
