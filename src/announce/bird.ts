@@ -9,8 +9,9 @@
  * 3. `configure`: the static protocols are reconfigured in place (routes diffed, sessions
  *    kept).
  *
- * When 2 or 3 fails the previous files are put back (and configured again after a failed 3)
- * and the error is returned as a value: the routes in force stay the last good ones.
+ * When BIRD refuses 2 or 3 the previous files are put back (and configured again after a
+ * failed 3) and the error is returned as a value: the routes in force stay the last good
+ * ones. When BIRD cannot be reached the new files stay, for BIRD to read when it starts.
  *
  * The routes are blackholes in BIRD's table only: bird.conf must not export this static
  * protocol to the kernel (docs/fleet.md); the VIP itself is a local address on lo.
@@ -75,24 +76,29 @@ export class BirdDaemon implements RoutingDaemon {
       await this.restore(files, previous);
       return { ok: false, error: `cannot write ${files[0]?.path}: ${(err as Error).message}` };
     }
-    const step = async (command: string): Promise<string | null> => {
+    // A refusal is BIRD's word on the new files: the old ones go back. An unreachable BIRD
+    // (not started yet, restarting) keeps the new ones: they are what it must read when it
+    // comes up, and the old ones may be a killed lvsd's stale routes.
+    const step = async (command: string): Promise<{ refused: boolean; error: string } | null> => {
       try {
         const reply = await this.socket.command(command);
-        return reply.ok ? null : replyError(command, reply);
+        return reply.ok ? null : { refused: true, error: replyError(command, reply) };
       } catch (err) {
-        return `${command}: ${(err as Error).message}`;
+        return { refused: false, error: `${command}: ${(err as Error).message}` };
       }
     };
     const checked = await step('configure check');
     if (checked) {
-      await this.restore(files, previous);
-      return { ok: false, error: checked };
+      if (checked.refused) await this.restore(files, previous);
+      return { ok: false, error: checked.error };
     }
     const configured = await step('configure');
     if (configured) {
-      await this.restore(files, previous);
-      await step('configure');
-      return { ok: false, error: configured };
+      if (configured.refused) {
+        await this.restore(files, previous);
+        await step('configure');
+      }
+      return { ok: false, error: configured.error };
     }
     return { ok: true, changed: true };
   }

@@ -189,13 +189,14 @@ describe('BirdDaemon against a fake control socket', () => {
     expect(await readFile(include, 'utf8')).toBe(before);
   });
 
-  it('BIRD not running is an error value, not a throw', async () => {
+  it('BIRD not running: an error value; the new files stay for BIRD to read at its start', async () => {
     const missing = new BirdDaemon({ socket: join(dir, 'none.ctl'), include, include6 });
     const outcome = await missing.announce([], { force: true });
     expect(outcome).toMatchObject({
       ok: false,
       error: expect.stringMatching(/none\.ctl.*is BIRD running/),
     });
+    expect(await readFile(include, 'utf8')).toBe(renderRoutes([]));
     await missing.close();
   });
 });
