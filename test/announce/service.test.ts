@@ -202,3 +202,42 @@ describe('AnnounceService', () => {
     expect(fake.calls.at(-1)).toEqual({ routes: [], force: true });
   });
 });
+
+describe('AnnounceService stop with drain.on_stop', () => {
+  it('drains first (graceful shutdown until the wait is over), then withdraws', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lvsd-announce-stop-'));
+    const fake = new FakeDaemon();
+    let converged = false;
+    const service = new AnnounceService({
+      log: createLogger({ level: 'silent', destination: { write: () => undefined } }),
+      serviceDown: () => false,
+      converged: () => converged,
+      activeConns: async () => 5,
+      drainFile: join(dir, 'announce-drain.json'),
+      openDaemon: () => fake,
+    });
+    const config = {
+      ...CONFIG,
+      intervalMs: 50,
+      drain: { method: 'graceful-shutdown' as const, waitMs: 300, onStop: true },
+    };
+    await service.update(config);
+    converged = true;
+    await service.tick();
+    await service.tick();
+    expect(fake.calls.at(-1)?.routes).toEqual([
+      { prefix: '192.0.2.10/32', gracefulShutdown: false },
+    ]);
+    const started = Date.now();
+    await service.stop();
+    const took = Date.now() - started;
+    const routes = fake.calls.map((c) =>
+      c.routes.map((r) => (r.gracefulShutdown ? 'gshut' : 'plain')).join(),
+    );
+    // The drain's withdrawal once the wait is over, then the stop's own (forced) write.
+    expect(routes.slice(-3)).toEqual(['gshut', '', '']);
+    expect(took).toBeGreaterThanOrEqual(300);
+    expect(service.status()).toBeNull();
+    await rm(dir, { recursive: true, force: true });
+  });
+});
