@@ -89,6 +89,8 @@ export interface DaemonOptions {
   health: HealthManager;
   /** The VRRP side (src/vrrp): follows each config the daemon adopts; its role steers the sync daemon. */
   vrrp?: VrrpSide | null;
+  /** The BGP side (src/announce): follows each config the daemon adopts. */
+  announce?: { update(announce: ResolvedConfig['announce']): Promise<void> } | null;
   logger: Logger;
   /** lvsd's state file directory (owned services, drains). */
   stateDir: string;
@@ -261,6 +263,8 @@ export class Daemon {
     this.updateHealth(loaded.config, table);
     // At start a VRRP instance that cannot run (no CAP_NET_RAW, no such interface) stops lvsd.
     await this.options.vrrp?.update(loaded.config.vrrp);
+    // Writes the routes empty first; nothing is announced before the first pass (converged()).
+    await this.options.announce?.update(loaded.config.announce);
     this.log.info(
       {
         event: 'started',
@@ -337,6 +341,11 @@ export class Daemon {
   async renderMetrics(): Promise<string> {
     if (this.config) this.metrics.update((await this.status()).services);
     return this.metrics.render();
+  }
+
+  /** The first full pass has applied: the config's services are in the kernel. */
+  converged(): boolean {
+    return this.lastFullPass > 0;
   }
 
   /** Healthy once the first pass is done, while the last pass completed (the kernel answers, the state is writable). */
@@ -750,6 +759,14 @@ export class Daemon {
     } catch (err) {
       this.log.error({ event: 'vrrp_update_failed', err }, `vrrp: ${(err as Error).message}`);
     }
+    await this.options.announce
+      ?.update(config.announce)
+      .catch((err: unknown) =>
+        this.log.error(
+          { event: 'announce_update_failed', err },
+          `announce: ${(err as Error).message}`,
+        ),
+      );
   }
 
   private updateHealth(config: ResolvedConfig, table: IpvsTable | undefined): void {
