@@ -83,7 +83,8 @@ interface Remote {
 
 interface Slot {
   index: number;
-  worker: Worker;
+  /** Started with the slot's first check: a config without socket checks costs no thread. */
+  worker: Worker | undefined;
   startedAt: number;
   /** Deaths in a row soon after start: the delay before the next start grows with them. */
   quickDeaths: number;
@@ -125,22 +126,20 @@ export class CheckWorkerPool implements CheckRunner {
         }));
     this.workerUrl = options.workerUrl ?? new URL('./check-worker.js', import.meta.url);
     for (let index = 0; index < options.workers; index++) {
-      const slot: Slot = {
+      this.slots.push({
         index,
-        worker: undefined as unknown as Worker,
+        worker: undefined,
         startedAt: 0,
         quickDeaths: 0,
         checks: new Map(),
         outbox: [],
-      };
-      this.slots.push(slot);
-      this.spawn(slot);
+      });
     }
   }
 
-  /** The worker threads, in order (tests end one to see it replaced). */
+  /** The worker threads started, in order (tests end one to see it replaced). */
   get threads(): readonly Worker[] {
-    return this.slots.map((slot) => slot.worker);
+    return this.slots.flatMap((slot) => (slot.worker ? [slot.worker] : []));
   }
 
   /** Checks on each worker. */
@@ -170,7 +169,7 @@ export class CheckWorkerPool implements CheckRunner {
     this.local.hold();
     if (this.holds++ > 0) return;
     this.holdTimer = this.timers.setTimeout(() => this.releaseAll(), this.maxHoldMs);
-    for (const slot of this.slots) this.send(slot, { op: 'hold' });
+    for (const slot of this.slots) if (slot.worker) this.send(slot, { op: 'hold' });
   }
 
   release(): void {
@@ -189,7 +188,7 @@ export class CheckWorkerPool implements CheckRunner {
   private resume(): void {
     if (this.holdTimer !== undefined) this.timers.clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
-    for (const slot of this.slots) this.send(slot, { op: 'release' });
+    for (const slot of this.slots) if (slot.worker) this.send(slot, { op: 'release' });
     const held = this.held;
     this.held = [];
     for (const data of held) this.deliver(data);
@@ -197,13 +196,14 @@ export class CheckWorkerPool implements CheckRunner {
 
   /** Commands go out once per microtask turn: a reload adding 10,000 checks is one message a worker. */
   private send(slot: Slot, command: WorkerCommand): void {
+    if (!slot.worker && command.op === 'add') this.spawn(slot);
     slot.outbox.push(command);
     if (this.flushQueued) return;
     this.flushQueued = true;
     queueMicrotask(() => {
       this.flushQueued = false;
       for (const each of this.slots) {
-        if (each.outbox.length === 0) continue;
+        if (each.outbox.length === 0 || !each.worker) continue;
         each.worker.postMessage(each.outbox);
         each.outbox = [];
       }
@@ -219,6 +219,7 @@ export class CheckWorkerPool implements CheckRunner {
     slot.worker = worker;
     slot.startedAt = this.timers.now();
     worker.on('message', (event: WorkerEvent) => this.receive(event));
+    if (this.holds > 0) slot.outbox.push({ op: 'hold' });
     let error: Error | undefined;
     worker.on('error', (err: Error) => (error = err));
     worker.once('exit', (code) => this.exited(slot, worker, code, error));
@@ -241,7 +242,6 @@ export class CheckWorkerPool implements CheckRunner {
     // Commands queued for the dead worker are replaced by the full list of its checks.
     slot.outbox = [];
     this.spawn(slot);
-    if (this.holds > 0) this.send(slot, { op: 'hold' });
     for (const remote of slot.checks.values()) this.send(slot, addCommand(remote));
   }
 
@@ -281,7 +281,7 @@ export class CheckWorkerPool implements CheckRunner {
     this.holdTimer = undefined;
     this.held = [];
     this.remotes.clear();
-    const exits = this.slots.map((slot) => stopWorker(slot.worker));
+    const exits = this.threads.map(stopWorker);
     await Promise.all([...exits, this.local.stop()]);
   }
 }

@@ -241,9 +241,12 @@ describe.skipIf(!built)('check worker pool', () => {
   it('spreads the checks over the workers and keeps exec checks in process', async () => {
     pool = make(2);
     const server = await listen();
-    for (let i = 0; i < 6; i++) probe(pool, check({ type: 'tcp' }), server.port);
     probe(pool, check({ type: 'exec', command: ['true'] }), server.port);
+    // No socket check yet, no thread.
+    expect(pool.threads).toHaveLength(0);
+    for (let i = 0; i < 6; i++) probe(pool, check({ type: 'tcp' }), server.port);
     expect(pool.loads).toEqual([3, 3]);
+    expect(pool.threads).toHaveLength(2);
   });
 
   it('starts a dead worker again and reschedules its checks; the others never stop', async () => {
