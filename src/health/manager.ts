@@ -327,6 +327,11 @@ export class HealthManager extends EventEmitter<HealthEvents> {
           `check worker ${index} ended (code ${code}${error ? `: ${error.message}` : ''}); ` +
             'starting it again with its checks',
         ),
+      onWorkerGivenUp: (index, checks) =>
+        this.logger.error(
+          { event: 'health.worker-given-up', worker: index, checks },
+          `check worker ${index} keeps ending as it starts; its ${checks} checks run in the daemon's thread now`,
+        ),
     });
   }
 

@@ -14,7 +14,9 @@
  * their results; results already on their way wait on the main thread; release() hands
  * them over in order of arrival. A worker that dies is started again and given its checks
  * anew: each starts after a random part of its interval, as at start, and the one result
- * that was under way when the worker died is the only one missing.
+ * that was under way when the worker died is the only one missing. A worker that keeps
+ * dying as soon as it starts (three times in a row) is given up, and its checks run in
+ * process from then on: checks that silently stop would leave dead reals in the kernel.
  */
 import { Worker } from 'node:worker_threads';
 import type { CheckConfig, CheckType } from '../config/check.js';
@@ -71,6 +73,8 @@ export interface CheckWorkerPoolOptions {
   onError?: (err: unknown) => void;
   /** A worker died (it is started again); for the log. */
   onWorkerExit?: (index: number, code: number, error: Error | undefined) => void;
+  /** A worker was given up (it kept dying at start); its `checks` run in process now. */
+  onWorkerGivenUp?: (index: number, checks: number) => void;
   /** The worker's module (default check-worker.js beside this one). */
   workerUrl?: URL;
 }
@@ -79,6 +83,8 @@ interface Remote {
   id: number;
   spec: CheckSpec;
   slot: Slot;
+  /** Stops the check in process, once its worker was given up. */
+  local?: () => void;
 }
 
 interface Slot {
@@ -86,14 +92,18 @@ interface Slot {
   /** Started with the slot's first check: a config without socket checks costs no thread. */
   worker: Worker | undefined;
   startedAt: number;
-  /** Deaths in a row soon after start: the delay before the next start grows with them. */
+  /** Deaths in a row soon after start: the second waits 500 ms, the third gives the worker up. */
   quickDeaths: number;
   checks: Map<number, Remote>;
   outbox: WorkerCommand[];
+  /** Given up: its checks run in process, and no new check comes to it. */
+  failed: boolean;
 }
 
 /** A worker that dies within this long of its start counts as a quick death. */
 const QUICK_DEATH_MS = 5000;
+/** Quick deaths in a row after which a worker is given up. */
+const MAX_QUICK_DEATHS = 3;
 
 export class CheckWorkerPool implements CheckRunner {
   private readonly slots: Slot[] = [];
@@ -133,6 +143,7 @@ export class CheckWorkerPool implements CheckRunner {
         quickDeaths: 0,
         checks: new Map(),
         outbox: [],
+        failed: false,
       });
     }
   }
@@ -148,9 +159,10 @@ export class CheckWorkerPool implements CheckRunner {
   }
 
   add(spec: CheckSpec): () => void {
-    if (!runsInWorker(spec.config)) return this.local.add(spec);
-    let slot = this.slots[0] as Slot;
-    for (const other of this.slots) if (other.checks.size < slot.checks.size) slot = other;
+    let slot: Slot | undefined;
+    for (const other of this.slots)
+      if (!other.failed && (!slot || other.checks.size < slot.checks.size)) slot = other;
+    if (!slot || !runsInWorker(spec.config)) return this.local.add(spec);
     const remote: Remote = { id: this.nextId++, spec, slot };
     slot.checks.set(remote.id, remote);
     this.remotes.set(remote.id, remote);
@@ -162,6 +174,7 @@ export class CheckWorkerPool implements CheckRunner {
     if (this.remotes.get(remote.id) !== remote) return;
     this.remotes.delete(remote.id);
     remote.slot.checks.delete(remote.id);
+    if (remote.local) return remote.local();
     this.send(remote.slot, { op: 'remove', id: remote.id });
   }
 
@@ -169,7 +182,7 @@ export class CheckWorkerPool implements CheckRunner {
     this.local.hold();
     if (this.holds++ > 0) return;
     this.holdTimer = this.timers.setTimeout(() => this.releaseAll(), this.maxHoldMs);
-    for (const slot of this.slots) if (slot.worker) this.send(slot, { op: 'hold' });
+    for (const slot of this.slots) if (slot.worker && !slot.failed) this.send(slot, { op: 'hold' });
   }
 
   release(): void {
@@ -188,7 +201,8 @@ export class CheckWorkerPool implements CheckRunner {
   private resume(): void {
     if (this.holdTimer !== undefined) this.timers.clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
-    for (const slot of this.slots) if (slot.worker) this.send(slot, { op: 'release' });
+    for (const slot of this.slots)
+      if (slot.worker && !slot.failed) this.send(slot, { op: 'release' });
     const held = this.held;
     this.held = [];
     for (const data of held) this.deliver(data);
@@ -203,7 +217,7 @@ export class CheckWorkerPool implements CheckRunner {
     queueMicrotask(() => {
       this.flushQueued = false;
       for (const each of this.slots) {
-        if (each.outbox.length === 0 || !each.worker) continue;
+        if (each.outbox.length === 0 || !each.worker || each.failed) continue;
         each.worker.postMessage(each.outbox);
         each.outbox = [];
       }
@@ -232,8 +246,16 @@ export class CheckWorkerPool implements CheckRunner {
     this.options.onWorkerExit?.(slot.index, code, error);
     slot.quickDeaths =
       this.timers.now() - slot.startedAt < QUICK_DEATH_MS ? slot.quickDeaths + 1 : 0;
-    const delay = slot.quickDeaths <= 1 ? 0 : Math.min(250 * 2 ** slot.quickDeaths, 30_000);
+    if (slot.quickDeaths >= MAX_QUICK_DEATHS) return this.giveUp(slot);
+    const delay = slot.quickDeaths <= 1 ? 0 : 500;
     this.timers.setTimeout(() => this.restart(slot), delay);
+  }
+
+  private giveUp(slot: Slot): void {
+    slot.failed = true;
+    slot.outbox = [];
+    for (const remote of slot.checks.values()) remote.local = this.local.add(remote.spec);
+    this.options.onWorkerGivenUp?.(slot.index, slot.checks.size);
   }
 
   private restart(slot: Slot): void {

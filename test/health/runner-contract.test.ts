@@ -277,6 +277,33 @@ describe.skipIf(!built)('check worker pool', () => {
     });
   });
 
+  it('runs the checks in process once a worker keeps dying as it starts', async () => {
+    const exits: number[] = [];
+    const givenUp: Array<[number, number]> = [];
+    pool = new CheckWorkerPool({
+      workers: 1,
+      local: new InProcessRunner(),
+      workerUrl: new URL('./no-such-worker.js', WORKER_URL),
+      onWorkerExit: (index) => exits.push(index),
+      onWorkerGivenUp: (index, checks) => givenUp.push([index, checks]),
+    });
+    const server = await listen();
+    const probes = [1, 2].map(() =>
+      probe(pool as CheckWorkerPool, check({ type: 'tcp' }), server.port),
+    );
+    await waitFor('results from every check', () => probes.every((p) => p.results.length >= 2));
+    expect(exits).toEqual([0, 0, 0]);
+    expect(givenUp).toEqual([[0, 2]]);
+    expect(probes.every((p) => p.results.every((r) => r.ok))).toBe(true);
+    // New checks run in process too, and a removed one stops.
+    const late = probe(pool, check({ type: 'tcp' }), server.port);
+    await waitFor('results from the new check', () => late.results.length >= 1);
+    (probes[0] as Probe).stop();
+    const atStop = (probes[0] as Probe).results.length;
+    await sleep(300);
+    expect((probes[0] as Probe).results.length).toBe(atStop);
+  });
+
   it('leaves no worker and no socket after stop', async () => {
     pool = make(3);
     const silent = await listen(true);
