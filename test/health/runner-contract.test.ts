@@ -130,7 +130,7 @@ const runners: Array<[string, () => CheckRunner]> = [
           'on worker threads',
           () =>
             new CheckWorkerPool({
-              workers: 2,
+              workers: 1,
               local: new InProcessRunner(),
               workerUrl: WORKER_URL,
             }),
