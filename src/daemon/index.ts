@@ -34,6 +34,8 @@ export interface RunDaemonOptions {
   logLevel: LogLevel;
   watch: boolean;
   reloadDebounceMs: number;
+  /** Worker threads for the socket checks (HealthManager's `workers`; default 0: in process). */
+  checkWorkers?: number;
   version: string;
   // Injected in tests.
   logger?: Logger;
@@ -117,7 +119,10 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     await lock.release();
     return 1;
   }
-  const manager = new HealthManager({ logger: log.child({ component: 'health' }) });
+  const manager = new HealthManager({
+    logger: log.child({ component: 'health' }),
+    workers: options.checkWorkers ?? 0,
+  });
   // The sync daemon's role reaches the kernel only through a reconcile pass (desired state).
   let requestPass: () => void = () => undefined;
   const vrrp =
