@@ -102,7 +102,7 @@ lvsd_apply() { # namespace config state-dir output-prefix [--json] [build dir]
 # One build's rows at one size: its clean write, then READS no-op applies beside `ipvsadm -Ln`
 # (alternating, medians). Sets write_ms and read_row.
 lvsd_size() { # label build-dir services
-  local label=$1 build=$2 services=$3 dir="$work/c$3" ns="lvsdc-$1$3" i
+  local label=$1 build=$2 services=$3 dir="$work/c$k-$3" ns="lvsdc-$1$k-$3" i
   fresh_ns "$ns"
   lvsd_apply "$ns" "$dir/lvsd.yaml" "$dir/state-$label" "$dir/apply-$label" "" "$build"
   same_rules "$dir/ipvsadm.rules" "lvsd apply ($label)" "$ns"
@@ -129,12 +129,12 @@ if [ -n "$curve" ]; then
   namespaces=()
   trap 'rm -rf "$work"; for n in "${namespaces[@]}"; do ip netns del "$n" 2>/dev/null || true; done' EXIT
   printf '%-14s %8s %8s | %10s %7s | %10s %7s | %5s\n' table services rules "restore ms" us/rule "lvsd write" us/rule ratio
-  reads=()
-  for services in ${curve//,/ }; do
-    dir="$work/c$services"
+  reads=() k=0
+  for services in ${curve//,/ }; do # a size may come more than once: each its own namespaces
+    k=$((k + 1)) dir="$work/c$k-$services"
     node dist-bench/bench/reconcile-generate.js "$services" 10 "$dir"
     rules=$(wc -l <"$dir/ipvsadm.rules")
-    r="lvsdc-r$services"
+    r="lvsdc-r$k-$services"
     fresh_ns "$r"
     restore=$(time_ms ip netns exec "$r" bash -c "ipvsadm-restore < $dir/ipvsadm.rules")
     same_rules "$dir/ipvsadm.rules" ipvsadm-restore "$r"
@@ -150,7 +150,7 @@ if [ -n "$curve" ]; then
     [ -n "$after_flush" ] && [ "$services" -le 5000 ] || continue
     ip netns exec "$r" ipvsadm -C
     restore=$(time_ms ip netns exec "$r" bash -c "ipvsadm-restore < $dir/ipvsadm.rules")
-    l="lvsdc-lvsd$services"
+    l="lvsdc-lvsd$k-$services"
     ip netns exec "$l" ipvsadm -C
     rm -rf "$dir/state-flush"
     lvsd_apply "$l" "$dir/lvsd.yaml" "$dir/state-flush" "$dir/again"
