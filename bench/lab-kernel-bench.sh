@@ -25,7 +25,8 @@
 # no-op `lvsd apply`'s read + plan phases against `ipvsadm -Ln` (READS samples of each,
 # alternating, medians; default 3). Options after the sizes:
 #   --before DIR     the same rows for an earlier build (DIR/bin/lvsd.js, DIR/dist), in the
-#                    same run, up to 5000 services: before / after figures of a change
+#                    same run, up to 5000 services, the two builds going first in turn
+#                    (give a size twice to have both orders): before / after of a change
 #   --after-flush    also write each table again after `ipvsadm -C` (up to 5000 services),
 #                    to show what the kernel's dest trash costs each side
 #   --reads N        samples of the read rows (default 3)
@@ -130,6 +131,7 @@ if [ -n "$curve" ]; then
   trap 'rm -rf "$work"; for n in "${namespaces[@]}"; do ip netns del "$n" 2>/dev/null || true; done' EXIT
   printf '%-14s %8s %8s | %10s %7s | %10s %7s | %5s\n' table services rules "restore ms" us/rule "lvsd write" us/rule ratio
   reads=() k=0
+  declare -A seen=() # how many times each size came: the builds' order turns with it
   for services in ${curve//,/ }; do # a size may come more than once: each its own namespaces
     k=$((k + 1)) dir="$work/c$k-$services"
     node dist-bench/bench/reconcile-generate.js "$services" 10 "$dir"
@@ -138,14 +140,19 @@ if [ -n "$curve" ]; then
     fresh_ns "$r"
     restore=$(time_ms ip netns exec "$r" bash -c "ipvsadm-restore < $dir/ipvsadm.rules")
     same_rules "$dir/ipvsadm.rules" ipvsadm-restore "$r"
+    # With --before, the two builds take turns going first at each size given twice (the
+    # first process of a size can meet a colder cache or a different load than the second).
+    order="lvsd"
     if [ -n "$before" ] && [ "$services" -le 5000 ]; then
-      lvsd_size before "$before" "$services"
-      curve_row "clean, before" "$services" "$rules" "$restore" "$write_ms"
-      [ -z "$read_row" ] || reads+=("$read_row")
+      seen[$services]=$((${seen[$services]:-0} + 1))
+      if [ $((seen[$services] % 2)) = 1 ]; then order="before lvsd"; else order="lvsd before"; fi
     fi
-    lvsd_size lvsd . "$services"
-    curve_row "clean" "$services" "$rules" "$restore" "$write_ms"
-    [ -z "$read_row" ] || reads+=("$read_row")
+    for build in $order; do
+      if [ "$build" = before ]; then lvsd_size before "$before" "$services"; label="clean, before"
+      else lvsd_size lvsd . "$services"; label="clean"; fi
+      curve_row "$label" "$services" "$rules" "$restore" "$write_ms"
+      [ -z "$read_row" ] || reads+=("$read_row")
+    done
     echo "#   load average $(cut -d' ' -f1-3 /proc/loadavg) after $services services"
     [ -n "$after_flush" ] && [ "$services" -le 5000 ] || continue
     ip netns exec "$r" ipvsadm -C
