@@ -279,11 +279,17 @@ export class Daemon {
     await this.passes.request('start');
   }
 
-  /** A change was seen (watcher or SIGHUP): reload after the debounce. */
+  /**
+   * A change was seen: reload after the debounce (file events come in bursts: an editor's
+   * save, a ConfigMap swap), or at once for SIGHUP, the operator's explicit "now". SIGHUPs
+   * that arrive during a reload become one more reload after it.
+   */
   requestReload(reason: ReloadReason): void {
     if (this.stopping) return;
     this.pendingReloadReasons.add(reason);
-    this.debouncer.call();
+    if (reason !== 'signal') return this.debouncer.call();
+    this.debouncer.cancel();
+    this.fireDebouncedReload();
   }
 
   /** Reloads now (no debounce); resolves with the outcome. */

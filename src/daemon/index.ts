@@ -3,7 +3,7 @@
  * manager, the daemon core, the HTTP listener and the signals. Exits 0 after a clean stop,
  * 1 when it cannot start (invalid config, no IPVS, the HTTP port taken).
  *
- * Signals: SIGHUP reloads (debounced, like a file change); SIGTERM and SIGINT stop the
+ * Signals: SIGHUP reloads at once (file changes wait for the debounce); SIGTERM and SIGINT stop the
  * checks and leave the kernel table in place, so traffic keeps flowing while lvsd restarts
  * (`--cleanup-on-exit` removes what lvsd owns instead).
  */
