@@ -19,8 +19,13 @@
  *    same checks (new objects): time of HealthManager.update; and with 1% of checks changed.
  *    keepalived took 100-130 s for 2.3k x 37k (acassen/keepalived#2318).
  *
+ * Steps 1 and 2 run once per worker count asked (`workers`: 0 = every check on the
+ * daemon's event loop, N = the socket checks on N worker threads), in the same run, with the
+ * main thread's event loop utilisation beside the process's CPU.
+ *
  * Goals (issue 7): under half a core; p99 decision to kernel under 50 ms.
- * Run: npm run bench:build && node dist-bench/bench/health-10k.js [steadySeconds] [reload,own,steady,latency]
+ * Run: npm run bench:build && node dist-bench/bench/health-10k.js [steadySeconds]
+ *   [reload,own,steady,latency|scoped] [workers=0,1]
  */
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -29,10 +34,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 import pino from 'pino';
 import { CheckConfig } from '../src/config/check.js';
 import type { ResolvedConfig, ResolvedService } from '../src/config/resolved.js';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance as perf } from 'node:perf_hooks';
 import { Daemon } from '../src/daemon/daemon.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
 import { CHECKERS, type CheckerRegistry } from '../src/health/checkers/index.js';
@@ -61,6 +67,11 @@ import { StateStore } from '../src/reconcile/state.js';
 import { MemorySysctls } from '../src/sysctl/memory.js';
 import { createLogger } from '../src/util/log.js';
 import { machineLine } from './ipvs-report.js';
+
+// LVSD_BENCH_HEAP_GROWING=20: V8 grows the old generation by 20% between full collections
+// rather than its default (about 2x); less garbage held, more collections (see the results).
+if (process.env.LVSD_BENCH_HEAP_GROWING)
+  v8.setFlagsFromString(`--heap-growing-percent=${process.env.LVSD_BENCH_HEAP_GROWING}`);
 
 const SERVICES = 100;
 const REALS = 100;
@@ -276,6 +287,7 @@ async function startDaemon(
   kernel: KernelClock,
   unnamed: () => boolean = () => false,
   checkers: CheckerRegistry = CHECKERS,
+  workers = 0,
 ) {
   // LVSD_BENCH_LOG=FILE keeps the daemon's log, at debug level (each pass with its triggers and scope).
   const logFile = process.env.LVSD_BENCH_LOG;
@@ -284,7 +296,10 @@ async function startDaemon(
     format: 'json',
     destination: pino.destination({ dest: logFile ?? '/dev/null', sync: true }),
   });
-  const manager = new HealthManager({ logger: logger.child({ component: 'health' }), checkers });
+  const manager = new HealthManager({
+    logger: logger.child({ component: 'health' }),
+    ...(checkers === CHECKERS ? { workers } : { checkers }),
+  });
   // Runs before the daemon's listener: the daemon sees the batch emptied.
   manager.prependListener('changes', (batch) => {
     if (!unnamed()) return;
@@ -417,9 +432,13 @@ async function ownOverhead(seconds: number): Promise<void> {
   );
 }
 
-async function steadyAndLatency(): Promise<void> {
-  const listeners = await startListeners(REALS);
-  await bareConnects(listeners.ports, 5);
+async function steadyAndLatency(
+  listeners: Awaited<ReturnType<typeof startListeners>>,
+  workers: number,
+): Promise<void> {
+  console.log(
+    workers === 0 ? 'checks in process (workers: 0)' : `checks on ${workers} worker thread(s)`,
+  );
   const config = makeConfig(SERVICES, REALS, listeners.ports, 1);
   const kernel = new KernelClock(new FakeIpvs());
   let kind: PassKind = 'full';
@@ -429,6 +448,8 @@ async function steadyAndLatency(): Promise<void> {
     config,
     kernel,
     () => kind === 'full',
+    CHECKERS,
+    workers,
   );
   const follower = decisionToKernel(manager, config, kernel);
   kernel.roundTrips = new RoundTrip();
@@ -446,12 +467,14 @@ async function steadyAndLatency(): Promise<void> {
   results = 0;
   failures = 0;
   lag.enable();
+  const elu0 = perf.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await sleep(STEADY_S * 1000);
   const cpu = process.cpuUsage(cpu0);
   const wall = performance.now() - t0;
   lag.disable();
+  const elu = perf.eventLoopUtilization(elu0);
   const pct = (us: number) => ((us / 1000 / wall) * 100).toFixed(1);
   console.log(
     `steady ${STEADY_S} s: ${results} checks (${(results / (wall / 1000)).toFixed(0)}/s, ${failures} failed); ` +
@@ -468,11 +491,13 @@ async function steadyAndLatency(): Promise<void> {
   const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
   console.log(
     `  event loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms; ` +
+      `main event loop busy ${(elu.utilization * 100).toFixed(1)}%; ` +
       `RSS ${mib(process.memoryUsage().rss)} MiB (heap used ${mib(process.memoryUsage().heapUsed)} MiB)`,
   );
 
   passes.splice(0);
-  for (const pass of parts.has('latency') ? (['full', 'scoped'] as const) : []) {
+  const kinds = parts.has('latency') ? (['full', 'scoped'] as const) : (['scoped'] as const);
+  for (const pass of parts.has('latency') || parts.has('scoped') ? kinds : []) {
     kind = pass;
     const listener = pass === 'full' ? 7 : 8;
     await listeners.close(listener);
@@ -493,7 +518,6 @@ async function steadyAndLatency(): Promise<void> {
   }
   await stop();
   kernel.roundTrips.close();
-  listeners.stop();
 }
 
 async function reload(): Promise<void> {
@@ -543,4 +567,10 @@ const parts = new Set((process.argv[3] ?? 'reload,own,steady,latency').split(','
 console.log(machineLine());
 if (parts.has('reload')) await reload();
 if (parts.has('own')) await ownOverhead(5);
-if (parts.has('steady') || parts.has('latency')) await steadyAndLatency();
+if (parts.has('steady') || parts.has('latency') || parts.has('scoped')) {
+  const listeners = await startListeners(REALS);
+  await bareConnects(listeners.ports, 5);
+  for (const workers of (process.argv[4] ?? '0,1').split(',').map(Number))
+    await steadyAndLatency(listeners, workers);
+  listeners.stop();
+}

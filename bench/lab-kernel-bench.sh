@@ -14,23 +14,44 @@
 #   and the whole-process times of every command, for the record (Node starts slowly
 #   under TCG emulation, so those say little about JavaScript).
 # Then the kernel client's own figures without the CLI (dist-bench/bench/ipvs-kernel.js).
-# It flushes the IPVS table of the namespace it runs in.
+# Every table is written into a network namespace created for it (IPVS state is per
+# namespace): a table written after `ipvsadm -C` pays the kernel's dest trash (see the
+# curves below), a cost of the flush, not of the writer.
 #
 # With --curve [SERVICES,...] (default 100,1000,5000,10000 services x 10 reals = 1.1k, 11k,
 # 55k and 110k rules), the curves of issue 21 instead, one run per size, both sides in the
 # same run: on an empty table, the cost per rule of `lvsd apply`'s write phase and of
 # `ipvsadm-restore`; then, for the sizes of 1000 services and more (10,000 dests and up), a
-# no-op `lvsd apply`'s read + plan phases against `ipvsadm -Ln`.
+# no-op `lvsd apply`'s read + plan phases against `ipvsadm -Ln` (READS samples of each,
+# alternating, medians; default 3). Options after the sizes:
+#   --before DIR     the same rows for an earlier build (DIR/bin/lvsd.js, DIR/dist), in the
+#                    same run, up to 5000 services, the two builds going first in turn
+#                    (give a size twice to have both orders): before / after of a change
+#   --after-flush    also write each table again after `ipvsadm -C` (up to 5000 services),
+#                    to show what the kernel's dest trash costs each side
+#   --reads N        samples of the read rows (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-curve=
-if [ "${1:-}" = --curve ]; then curve=${2:-100,1000,5000,10000}; set --; fi
+curve= before= after_flush= reads_n=3
+if [ "${1:-}" = --curve ]; then
+  curve=100,1000,5000,10000
+  shift
+  case "${1:-}" in [0-9]*) curve=$1; shift ;; esac
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --before) before=$(realpath "$2"); shift 2 ;;
+      --after-flush) after_flush=1; shift ;;
+      --reads) reads_n=$2; shift 2 ;;
+      *) echo "lab-kernel-bench: unknown option $1" >&2; exit 2 ;;
+    esac
+  done
+fi
 runs=${1:-3}
 [ -f dist/cli/main.js ] || { echo "lab-kernel-bench: run npm run build first" >&2; exit 2; }
 [ -f dist-bench/bench/reconcile-generate.js ] || { echo "lab-kernel-bench: run npm run bench:build first" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/lvsd-bench.XXXXXX)
-trap 'rm -rf "$work"; ipvsadm -C 2>/dev/null || true' EXIT
+trap 'rm -rf "$work"' EXIT
 now_ms() { date +%s%3N; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -50,7 +71,6 @@ same_rules() { # file-with-rules what [namespace]
   fi
 }
 
-lvsd() { node bin/lvsd.js "$@"; }
 # A namespace with a fresh IPVS table. Its loopback goes up: until the namespace has a local
 # address, the kernel refuses every real ("address not unicast": inet_addr_type finds no
 # local table).
@@ -76,48 +96,76 @@ curve_row() { # label services rules restore-ms write-ms
   printf '%-14s %8s %8s | %10s %7s | %10s %7s | %5s\n' "$1" "$2" "$3" "$4" "$(per_rule "$4" "$3")" \
     "$5" "$(per_rule "$5" "$3")" "$(ratio "$5" "$4")"
 }
-lvsd_apply() { # namespace config state-dir output-prefix [--json]
-  ip netns exec "$1" node bin/lvsd.js apply -c "$2" --state-dir "$3" --timings ${5:-} >"$4.out" 2>"$4.err" \
+lvsd_apply() { # namespace config state-dir output-prefix [--json] [build dir]
+  ip netns exec "$1" node "${6:-.}/bin/lvsd.js" apply -c "$2" --state-dir "$3" --timings ${5:-} >"$4.out" 2>"$4.err" \
     || { echo "lvsd apply failed:" >&2; tail -n 20 "$4.err" >&2; exit 1; }
 }
+# One build's rows at one size: its clean write, then READS no-op applies beside `ipvsadm -Ln`
+# (alternating, medians). Sets write_ms and read_row.
+lvsd_size() { # label build-dir services
+  local label=$1 build=$2 services=$3 dir="$work/c$k-$3" ns="lvsdc-$1$k-$3" i
+  fresh_ns "$ns"
+  lvsd_apply "$ns" "$dir/lvsd.yaml" "$dir/state-$label" "$dir/apply-$label" "" "$build"
+  same_rules "$dir/ipvsadm.rules" "lvsd apply ($label)" "$ns"
+  write_ms=$(phase write "$dir/apply-$label.err")
+  read_row=
+  [ "$services" -lt 1000 ] && return 0
+  local lists=() rs=() ps=() both=()
+  for i in $(seq "$reads_n"); do
+    lists+=("$(time_ms ip netns exec "$ns" ipvsadm -Ln)")
+    lvsd_apply "$ns" "$dir/lvsd.yaml" "$dir/state-$label" "$dir/noop-$label" --json "$build"
+    grep -q '"writes": 0' "$dir/noop-$label.out" || { echo "the no-op apply wrote to the kernel" >&2; exit 1; }
+    rs+=("$(phase read "$dir/noop-$label.err")") ps+=("$(phase plan "$dir/noop-$label.err")")
+    both+=("$(awk -v a="${rs[-1]}" -v b="${ps[-1]}" 'BEGIN { print a + b }')")
+  done
+  local list read plan sum
+  list=$(printf '%s\n' "${lists[@]}" | median) read=$(printf '%s\n' "${rs[@]}" | median)
+  plan=$(printf '%s\n' "${ps[@]}" | median) sum=$(printf '%s\n' "${both[@]}" | median)
+  read_row=$(printf '%-7s %8s %8s | %11s | %8s %8s %8s | %5s' "$label" "$services" "$((services * 10))" "$list" \
+    "$read" "$plan" "$sum" "$(ratio "$sum" "$list")")
+}
 if [ -n "$curve" ]; then
-  echo "# load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (the host is shared: compare same-run ratios)"
+  echo "# load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (the guest's; the host is shared: compare same-run ratios)"
+  [ -z "$before" ] || echo "# before: the build in $before"
   namespaces=()
   trap 'rm -rf "$work"; for n in "${namespaces[@]}"; do ip netns del "$n" 2>/dev/null || true; done' EXIT
   printf '%-14s %8s %8s | %10s %7s | %10s %7s | %5s\n' table services rules "restore ms" us/rule "lvsd write" us/rule ratio
-  reads=()
-  for services in ${curve//,/ }; do
-    dir="$work/c$services"
+  reads=() k=0
+  declare -A seen=() # how many times each size came: the builds' order turns with it
+  for services in ${curve//,/ }; do # a size may come more than once: each its own namespaces
+    k=$((k + 1)) dir="$work/c$k-$services"
     node dist-bench/bench/reconcile-generate.js "$services" 10 "$dir"
     rules=$(wc -l <"$dir/ipvsadm.rules")
-    r="lvsdc-r$services" l="lvsdc-l$services"
+    r="lvsdc-r$k-$services"
     fresh_ns "$r"
-    fresh_ns "$l"
     restore=$(time_ms ip netns exec "$r" bash -c "ipvsadm-restore < $dir/ipvsadm.rules")
     same_rules "$dir/ipvsadm.rules" ipvsadm-restore "$r"
-    lvsd_apply "$l" "$dir/lvsd.yaml" "$dir/state" "$dir/apply"
-    same_rules "$dir/ipvsadm.rules" "lvsd apply" "$l"
-    curve_row "clean" "$services" "$rules" "$restore" "$(phase write "$dir/apply.err")"
-    [ "$services" -lt 1000 ] && continue
-    # The table is in place: a no-op apply reads and plans it (it must write nothing).
-    list=$(time_ms ip netns exec "$l" ipvsadm -Ln)
-    lvsd_apply "$l" "$dir/lvsd.yaml" "$dir/state" "$dir/noop" --json
-    grep -q '"writes": 0' "$dir/noop.out" || { echo "the no-op apply wrote to the kernel" >&2; exit 1; }
-    read=$(phase read "$dir/noop.err") plan=$(phase plan "$dir/noop.err")
-    both=$(awk -v a="$read" -v b="$plan" 'BEGIN { print a + b }')
-    reads+=("$(printf '%-8s %8s | %11s | %8s %8s %8s | %5s' "$services" "$((services * 10))" "$list" "$read" "$plan" \
-      "$both" "$(ratio "$both" "$list")")")
-    [ "$services" -gt 5000 ] && continue
+    # With --before, the two builds take turns going first at each size given twice (the
+    # first process of a size can meet a colder cache or a different load than the second).
+    order="lvsd"
+    if [ -n "$before" ] && [ "$services" -le 5000 ]; then
+      seen[$services]=$((${seen[$services]:-0} + 1))
+      if [ $((seen[$services] % 2)) = 1 ]; then order="before lvsd"; else order="lvsd before"; fi
+    fi
+    for build in $order; do
+      if [ "$build" = before ]; then lvsd_size before "$before" "$services"; label="clean, before"
+      else lvsd_size lvsd . "$services"; label="clean"; fi
+      curve_row "$label" "$services" "$rules" "$restore" "$write_ms"
+      [ -z "$read_row" ] || reads+=("$read_row")
+    done
+    echo "#   load average $(cut -d' ' -f1-3 /proc/loadavg) after $services services"
+    [ -n "$after_flush" ] && [ "$services" -le 5000 ] || continue
     ip netns exec "$r" ipvsadm -C
     restore=$(time_ms ip netns exec "$r" bash -c "ipvsadm-restore < $dir/ipvsadm.rules")
+    l="lvsdc-lvsd$k-$services"
     ip netns exec "$l" ipvsadm -C
-    rm -rf "$dir/state"
-    lvsd_apply "$l" "$dir/lvsd.yaml" "$dir/state" "$dir/again"
+    rm -rf "$dir/state-flush"
+    lvsd_apply "$l" "$dir/lvsd.yaml" "$dir/state-flush" "$dir/again"
     same_rules "$dir/ipvsadm.rules" "lvsd apply after a flush" "$l"
     curve_row "after a flush" "$services" "$rules" "$restore" "$(phase write "$dir/again.err")"
   done
   echo
-  printf '%-8s %8s | %11s | %8s %8s %8s | %5s\n' services dests "ipvsadm -Ln" read plan "r + p" ratio
+  printf '%-7s %8s %8s | %11s | %8s %8s %8s | %5s\n' build services dests "ipvsadm -Ln" read plan "r + p" ratio
   printf '%s\n' "${reads[@]}"
   echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   exit 0
@@ -131,7 +179,7 @@ restore=() apply_write=() apply_whole=() apply_load=()
 # Each side writes into a namespace of its own (a flushed table is not a clean one: see the
 # curves above); they are deleted at the end, not between runs, so their teardown is not timed.
 namespaces=()
-trap 'rm -rf "$work"; ipvsadm -C 2>/dev/null || true; for n in "${namespaces[@]}"; do ip netns del "$n" || true; done' EXIT
+trap 'rm -rf "$work"; for n in "${namespaces[@]}"; do ip netns del "$n" || true; done' EXIT
 for i in $(seq "$runs"); do
   fresh_ns "lvsdw-r$i"
   fresh_ns "lvsdw-l$i"
@@ -160,15 +208,15 @@ echo "write phase / ipvsadm-restore: ${r}x (goal <= 0.3x: $(verdict "$r" 0.3))"
 row "lvsd apply (whole process, for the record)" "$m_apply"
 row "  of which load + validate phases (read, parse, validate the YAML)" "$m_load"
 
-# --- read: 50,000 dests, a no-op reconcile
-ipvsadm -C
-ipvsadm-restore <"$work/r/ipvsadm.rules"
-same_rules "$work/r/ipvsadm.rules" "ipvsadm-restore (50k)"
+# --- read: 50,000 dests, a no-op reconcile (the table restored into a namespace of its own)
+fresh_ns lvsdw-read
+ip netns exec lvsdw-read bash -c "ipvsadm-restore < $work/r/ipvsadm.rules"
+same_rules "$work/r/ipvsadm.rules" "ipvsadm-restore (50k)" lvsdw-read
 list=() noop_read=() noop_plan=() noop_whole=() noop_load=()
 for i in $(seq "$runs"); do
-  list+=("$(time_ms ipvsadm -Ln)")
+  list+=("$(time_ms ip netns exec lvsdw-read ipvsadm -Ln)")
   start=$(now_ms)
-  lvsd apply -c "$work/r/lvsd.yaml" --state-dir "$work/state-r" --json --timings >"$work/noop.out" 2>"$work/noop.err" \
+  ip netns exec lvsdw-read node bin/lvsd.js apply -c "$work/r/lvsd.yaml" --state-dir "$work/state-r" --json --timings >"$work/noop.out" 2>"$work/noop.err" \
     || { echo "lvsd apply (no-op) failed:" >&2; tail -n 20 "$work/noop.err" >&2; exit 1; }
   noop_whole+=("$(( $(now_ms) - start ))")
   grep -q '"writes": 0' "$work/noop.out" || { echo "the no-op apply wrote to the kernel:" >&2; head -n 30 "$work/noop.out" >&2; exit 1; }
@@ -196,5 +244,4 @@ row "lvsd apply no-op (whole process, for the record)" "$m_noop"
 row "  of which load + validate phases" "$m_nload"
 
 echo
-ipvsadm -C
 node dist-bench/bench/ipvs-kernel.js "$runs"

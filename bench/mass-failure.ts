@@ -6,18 +6,21 @@
  * more checked reals (on other listeners) at a 1 s interval; the listeners run in a child
  * process. All target listeners close at once, then open again.
  *
- * Two variants in the same run, same daemon code:
+ * Variants in the same run, same daemon code:
  * - now: the daemon holds the checks while a pass is pending or running, and a batch is
- *   whatever one turn decided;
+ *   whatever one turn decided; every check on the daemon's event loop (workers: 0);
+ * - workersN: the same, with the socket checks on N worker threads;
  * - before: holds ignored and batches cut at 100 changes (the daemon before issue 15).
  *
  * Run: npm run bench:build && node dist-bench/bench/mass-failure.js [loadReals=9000]
+ *   [variants=before,now,workers1,workers2]
  */
 import { fork } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 import pino from 'pino';
 import { CheckConfig } from '../src/config/check.js';
 import type { ResolvedConfig, ResolvedService } from '../src/config/resolved.js';
@@ -32,6 +35,11 @@ import { Reconciler } from '../src/reconcile/reconciler.js';
 import { StateStore } from '../src/reconcile/state.js';
 import { MemorySysctls } from '../src/sysctl/memory.js';
 import { machineLine } from './ipvs-report.js';
+
+// LVSD_BENCH_HEAP_GROWING=20: V8 grows the old generation by 20% between full collections
+// rather than its default (about 2x); less garbage held, more collections (see the results).
+if (process.env.LVSD_BENCH_HEAP_GROWING)
+  v8.setFlagsFromString(`--heap-growing-percent=${process.env.LVSD_BENCH_HEAP_GROWING}`);
 
 const TARGET_SERVICES = 100;
 const TARGET_REALS = 10;
@@ -178,10 +186,7 @@ class Before extends HealthManager {
 
 const noSysctls = new MemorySysctls();
 
-async function variant(
-  name: 'now' | 'before',
-  listeners: Awaited<ReturnType<typeof startListeners>>,
-) {
+async function variant(name: string, listeners: Awaited<ReturnType<typeof startListeners>>) {
   const config = makeConfig(listeners.ports);
   const targets = new Set(
     config.services.slice(0, TARGET_SERVICES).map((s) => serviceId(s.service)),
@@ -198,8 +203,11 @@ async function variant(
     policy: { prune: 'managed', drainTimeoutMs: 0, maxRemoval: 0.5, allowMassRemoval: false },
   });
   const options: HealthManagerOptions = { logger: pino({ level: 'silent' }) };
+  const workers = name.startsWith('workers') ? Number(name.slice('workers'.length)) : 0;
   const manager =
-    name === 'now' ? new HealthManager(options) : new Before({ ...options, batchSize: 100 });
+    name === 'before'
+      ? new Before({ ...options, batchSize: 100 })
+      : new HealthManager({ ...options, workers });
   let checks = 0;
   manager.on('result', () => checks++);
   const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-mass-bench-'));
@@ -226,6 +234,7 @@ async function variant(
     throw new Error(`${client.inKernel} of ${total} target reals in the kernel`);
   const targetListeners = Array.from({ length: TARGET_LISTENERS }, (_, i) => i);
   const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   const checks0 = checks;
   const t0 = performance.now();
   const out = reach(0);
@@ -237,11 +246,13 @@ async function variant(
   const backMs = await back;
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const busy = performance.eventLoopUtilization(elu0).utilization;
   const rate = (checks - checks0) / wall;
   console.log(
-    `${name.padEnd(6)} ${total} reals fail -> all out of the (fake) kernel ${outMs.toFixed(0)} ms; ` +
+    `${name.padEnd(8)} ${total} reals fail -> all out of the (fake) kernel ${outMs.toFixed(0)} ms; ` +
       `back -> all in ${backMs.toFixed(0)} ms (rise ${RISE}, 1 s interval); ` +
-      `${rate.toFixed(0)} checks/s at ${(((cpu.user + cpu.system) / 1e6 / wall) * 100).toFixed(0)}% of a core; ` +
+      `${rate.toFixed(0)} checks/s at ${(((cpu.user + cpu.system) / 1e6 / wall) * 100).toFixed(0)}% of a core, ` +
+      `main event loop busy ${(busy * 100).toFixed(0)}%; ` +
       `RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
   );
   await daemon.stop();
@@ -255,9 +266,14 @@ console.log(
     `(${TARGET_SERVICES * TARGET_REALS + LOAD} checks/s asked), fall ${FALL}, rise ${RISE}`,
 );
 const listeners = await startListeners(TARGET_LISTENERS + LOAD_LISTENERS);
-const before = await variant('before', listeners);
-const now = await variant('now', listeners);
-console.log(
-  `ratio before/now: out ${(before.outMs / now.outMs).toFixed(1)}x, back ${(before.backMs / now.backMs).toFixed(1)}x`,
-);
+const results = new Map<string, { outMs: number; backMs: number }>();
+for (const name of (process.argv[3] ?? 'before,now,workers1,workers2').split(','))
+  results.set(name, await variant(name, listeners));
+const now = results.get('now');
+for (const [name, other] of results)
+  if (now && name !== 'now')
+    console.log(
+      `ratio ${name}/now: out ${(other.outMs / now.outMs).toFixed(2)}x, ` +
+        `back ${(other.backMs / now.backMs).toFixed(2)}x`,
+    );
 listeners.stop();

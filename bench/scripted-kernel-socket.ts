@@ -11,7 +11,7 @@
  * Replies are emitted asynchronously, as a socket's data arrives.
  */
 import { EventEmitter } from 'node:events';
-import type { RawNetlinkSocket } from 'netlink';
+import type { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { decodeServiceAt, genlPayload, putDest, putService } from '../src/ipvs/codec.js';
 import { CmdAttr, DestAttr, IpvsCmd, StatsAttr, SvcAttr } from '../src/ipvs/constants.js';
 import { serviceId, type Dest, type Service } from '../src/ipvs/model.js';

@@ -13,6 +13,7 @@
 #   python3          a stand-in for systemd's notification socket (Node.js has no unix datagram socket)
 #   keepalived       the VRRP peer of test/vrrp/ha.netns.test.ts (takeovers timed on the wire)
 #   tcpdump          times those takeovers on the bridge
+#   bird2            BIRD, the routing daemon lvsd announces VIPs through (test/announce/)
 #   iproute2         network namespaces, veth and bridges for them; `ss`
 #   the real servers the checkers are tested against in a namespace
 #   (test/health/real/servers.netns.test.ts): nginx-light with the echo module (an endless
@@ -33,6 +34,7 @@ PACKAGES=(
   "python3:python3"
   "keepalived:keepalived"
   "tcpdump:tcpdump"
+  "bird2:bird"
   "iproute2:ip"
   "procps:sysctl"
   "openssl:openssl"

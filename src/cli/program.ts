@@ -16,6 +16,8 @@ export const commandModules: Record<string, () => Promise<CommandModule>> = {
   realserver: () => import('./commands/realserver.js').then((m) => m.realserverCommand),
   run: () => import('./commands/run.js').then((m) => m.runCommand),
   status: () => import('./commands/status.js').then((m) => m.statusCommand),
+  drain: () => import('./commands/drain.js').then((m) => m.drainCommand),
+  undrain: () => import('./commands/drain.js').then((m) => m.undrainCommand),
   import: () => import('./commands/import.js').then((m) => m.importCommand),
   export: () => import('./commands/export.js').then((m) => m.exportCommand),
   'systemd-unit': () => import('./commands/systemd-unit.js').then((m) => m.systemdUnitCommand),

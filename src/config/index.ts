@@ -284,6 +284,7 @@ function salvage(data: unknown): ConfigFile | null {
     vips: part('vips'),
     reconcile: part('reconcile'),
     vrrp: part('vrrp'),
+    announce: part('announce'),
     services,
   };
 }

@@ -13,6 +13,7 @@ import { type HostPort, parseEndpoint, parseHostPort, parsePrefixed } from './pa
 import { type CheckConfig, DEFAULT_TIMEOUT_MS, needsPort as checkNeedsPort } from './check.js';
 import type { DataPath } from './diagnostics.js';
 import { formatDuration } from './duration.js';
+import { resolveAnnounce } from './announce.js';
 import { resolveVrrpSection } from './vrrp.js';
 import type { Finding } from './issues.js';
 import type {
@@ -77,6 +78,8 @@ function shareOf(percent: string | undefined): number | undefined {
   return percent === undefined ? undefined : Number(percent.slice(0, -1)) / 100;
 }
 
+const QUORUM_WITHOUT_SORRY = 'quorum without sorry_server changes nothing';
+
 export function resolveConfig(
   file: ConfigFile,
   origin: Origin,
@@ -96,7 +99,18 @@ export function resolveConfig(
   };
   const vrrp = file.vrrp && resolveVrrpSection(file.vrrp, config, file.kernel?.sync !== undefined);
   if (vrrp) config.vrrp = vrrp.vrrp;
-  return { config, findings: vrrp ? [...out.list, ...vrrp.findings] : out.list };
+  const announce = file.announce && resolveAnnounce(file.announce, config);
+  if (announce) config.announce = announce.announce;
+  // An announced service's quorum gates its VIP's announcement: without a sorry server it
+  // still changes something, so the warning that it does not is left out.
+  const gating = new Set(config.announce?.vips.flatMap((v) => v.services));
+  const own = out.list.filter(
+    (f) => !(f.message.startsWith(QUORUM_WITHOUT_SORRY) && gating.has(String(f.path[1]))),
+  );
+  return {
+    config,
+    findings: [...own, ...(vrrp?.findings ?? []), ...(announce?.findings ?? [])],
+  };
 }
 
 /** The enabled services, each once: two names for one IPVS service are an error. */
@@ -676,7 +690,7 @@ function resolveQuorum(
   if (!hasSorry)
     out.warning(
       [...path, 'quorum'],
-      'quorum without sorry_server changes nothing: losing quorum puts the sorry server in',
+      `${QUORUM_WITHOUT_SORRY}: losing quorum puts the sorry server in`,
       'key',
     );
   return { min: svc.quorum, hysteresis };

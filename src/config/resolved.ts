@@ -5,6 +5,7 @@
  */
 import type { Dest, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
 import type { CheckConfig } from './check.js';
+import type { ResolvedAnnounce } from './announce.js';
 import type { ResolvedVrrp } from './vrrp.js';
 
 /** Where a thing was declared, for messages. */
@@ -88,4 +89,6 @@ export interface ResolvedConfig {
   };
   /** VRRP instances (the `vrrp:` section); absent when the config has none. */
   vrrp?: ResolvedVrrp;
+  /** VIPs announced over BGP (the `announce:` section); absent when the config has none. */
+  announce?: ResolvedAnnounce;
 }

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { KNOWN_SCHEDULERS } from '../ipvs/constants.js';
 import { CheckConfig } from './check.js';
 import { Duration } from './duration.js';
+import { AnnounceConfig } from './announce.js';
 import { VrrpConfig, VrrpOverride } from './vrrp.js';
 
 /** Every object is strict: a typo must not pass silently (issues.ts adds "did you mean"). */
@@ -408,6 +409,7 @@ export const ConfigFile = strict({
     .describe("Extra addresses lvsd holds besides services' own vip."),
   reconcile: ReconcileConfig.optional(),
   vrrp: VrrpConfig.optional(),
+  announce: AnnounceConfig.optional(),
   hosts: z
     .record(z.string(), HostOverride)
     .optional()

@@ -8,18 +8,8 @@
  * PositionMap (lazily, once per file). Files outside the subset, and files with syntax
  * errors, go through `yaml` from the start, and locate() walks their Document.
  */
-import {
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  visit,
-  type Document,
-  type Node,
-  type Pair,
-} from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter, Node, Pair } from 'yaml';
 import type { DataPath, Diagnostic } from './diagnostics.js';
 import { excerpt } from './excerpt.js';
 import {
@@ -30,6 +20,17 @@ import {
 } from './yaml-fast.js';
 
 export type ParserChoice = 'auto' | 'yaml';
+
+type YamlPackage = typeof import('yaml');
+let yamlPackage: YamlPackage | null = null;
+/**
+ * The `yaml` package, loaded on first use: a config in the fast reader's subset never needs
+ * it, and its 48 modules were a visible part of a fresh `lvsd apply` in the lab (issue 21).
+ */
+function yaml(): YamlPackage {
+  yamlPackage ??= createRequire(import.meta.url)('yaml') as YamlPackage;
+  return yamlPackage;
+}
 
 export interface Position {
   line: number;
@@ -63,7 +64,7 @@ export class SourceFile {
     for (let i = 0; i < path.length; i++) {
       const segment = path[i];
       const last = i === path.length - 1;
-      if (isMap(node)) {
+      if (yaml().isMap(node)) {
         const pair = this.pairOf(node.items as Pair[], String(segment));
         if (!pair) break;
         const keyNode = pair.key as Node | null;
@@ -73,7 +74,7 @@ export class SourceFile {
         node = pair.value;
         const valueStart = (node as Node | null)?.range?.[0];
         if (last && valueStart !== undefined) position = valueStart;
-      } else if (isSeq(node) && typeof segment === 'number' && segment < node.items.length) {
+      } else if (yaml().isSeq(node) && typeof segment === 'number' && segment < node.items.length) {
         node = node.items[segment];
         position = (node as Node | null)?.range?.[0] ?? position;
       } else {
@@ -100,8 +101,11 @@ export class SourceFile {
 
   private parsed(): { doc: Document; lines: LineCounter } {
     if (!this.document) {
-      const lines = new LineCounter();
-      this.document = { doc: parseDocument(this.text, { lineCounter: lines, merge: true }), lines };
+      const lines = new (yaml().LineCounter)();
+      this.document = {
+        doc: yaml().parseDocument(this.text, { lineCounter: lines, merge: true }),
+        lines,
+      };
     }
     return this.document;
   }
@@ -142,7 +146,7 @@ function locateFast(
 }
 
 function keyText(key: unknown): string {
-  if (isScalar(key)) return key.value === null ? '' : String(key.value);
+  if (yaml().isScalar(key)) return key.value === null ? '' : String(key.value);
   return String(key);
 }
 
@@ -154,9 +158,9 @@ export function readSource(file: string, text: string, parser: ParserChoice = 'a
     const fast = fastParseYaml(text);
     if (fast) return { ok: true, source: new SourceFile(file, text, fast.value, 'fast') };
   }
-  const lines = new LineCounter();
+  const lines = new (yaml().LineCounter)();
   // merge: YAML merge keys (<<: *anchor), which people use to share settings between services.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, merge: true });
+  const doc = yaml().parseDocument(text, { lineCounter: lines, prettyErrors: false, merge: true });
   if (doc.errors.length > 0) {
     return {
       ok: false,
@@ -203,16 +207,17 @@ export function readSource(file: string, text: string, parser: ParserChoice = 'a
 /** Where the first merge key (<<) whose value is not a map, an alias or a list of those starts. */
 function badMergeKey(doc: Document): number | undefined {
   let found: number | undefined;
-  const mergeable = (node: unknown) => isMap(node) || isAlias(node);
-  visit(doc, {
+  const mergeable = (node: unknown) => yaml().isMap(node) || yaml().isAlias(node);
+  yaml().visit(doc, {
     Pair(_, pair) {
       // With merge: true the parser gives a merge key the value Symbol(<<), not the text.
-      const key = isScalar(pair.key) ? pair.key.value : undefined;
+      const key = yaml().isScalar(pair.key) ? pair.key.value : undefined;
       if (key !== '<<' && !(typeof key === 'symbol' && key.description === '<<')) return undefined;
       const value = pair.value;
-      if (mergeable(value) || (isSeq(value) && value.items.every(mergeable))) return undefined;
+      if (mergeable(value) || (yaml().isSeq(value) && value.items.every(mergeable)))
+        return undefined;
       found = (pair.key as Node).range?.[0];
-      return visit.BREAK;
+      return yaml().visit.BREAK;
     },
   });
   return found;

@@ -89,6 +89,8 @@ export interface DaemonOptions {
   health: HealthManager;
   /** The VRRP side (src/vrrp): follows each config the daemon adopts; its role steers the sync daemon. */
   vrrp?: VrrpSide | null;
+  /** The BGP side (src/announce): follows each config the daemon adopts. */
+  announce?: { update(announce: ResolvedConfig['announce']): Promise<void> } | null;
   logger: Logger;
   /** lvsd's state file directory (owned services, drains). */
   stateDir: string;
@@ -261,6 +263,8 @@ export class Daemon {
     this.updateHealth(loaded.config, table);
     // At start a VRRP instance that cannot run (no CAP_NET_RAW, no such interface) stops lvsd.
     await this.options.vrrp?.update(loaded.config.vrrp);
+    // Writes the routes empty first; nothing is announced before the first pass (converged()).
+    await this.options.announce?.update(loaded.config.announce);
     this.log.info(
       {
         event: 'started',
@@ -275,11 +279,17 @@ export class Daemon {
     await this.passes.request('start');
   }
 
-  /** A change was seen (watcher or SIGHUP): reload after the debounce. */
+  /**
+   * A change was seen: reload after the debounce (file events come in bursts: an editor's
+   * save, a ConfigMap swap), or at once for SIGHUP, the operator's explicit "now". SIGHUPs
+   * that arrive during a reload become one more reload after it.
+   */
   requestReload(reason: ReloadReason): void {
     if (this.stopping) return;
     this.pendingReloadReasons.add(reason);
-    this.debouncer.call();
+    if (reason !== 'signal') return this.debouncer.call();
+    this.debouncer.cancel();
+    this.fireDebouncedReload();
   }
 
   /** Reloads now (no debounce); resolves with the outcome. */
@@ -337,6 +347,11 @@ export class Daemon {
   async renderMetrics(): Promise<string> {
     if (this.config) this.metrics.update((await this.status()).services);
     return this.metrics.render();
+  }
+
+  /** The first full pass has applied: the config's services are in the kernel. */
+  converged(): boolean {
+    return this.lastFullPass > 0;
   }
 
   /** Healthy once the first pass is done, while the last pass completed (the kernel answers, the state is writable). */
@@ -750,6 +765,14 @@ export class Daemon {
     } catch (err) {
       this.log.error({ event: 'vrrp_update_failed', err }, `vrrp: ${(err as Error).message}`);
     }
+    await this.options.announce
+      ?.update(config.announce)
+      .catch((err: unknown) =>
+        this.log.error(
+          { event: 'announce_update_failed', err },
+          `announce: ${(err as Error).message}`,
+        ),
+      );
   }
 
   private updateHealth(config: ResolvedConfig, table: IpvsTable | undefined): void {

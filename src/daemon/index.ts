@@ -3,10 +3,13 @@
  * manager, the daemon core, the HTTP listener and the signals. Exits 0 after a clean stop,
  * 1 when it cannot start (invalid config, no IPVS, the HTTP port taken).
  *
- * Signals: SIGHUP reloads (debounced, like a file change); SIGTERM and SIGINT stop the
+ * Signals: SIGHUP reloads at once (file changes wait for the debounce); SIGTERM and SIGINT stop the
  * checks and leave the kernel table in place, so traffic keeps flowing while lvsd restarts
  * (`--cleanup-on-exit` removes what lvsd owns instead).
  */
+import { rm, writeFile } from 'node:fs/promises';
+import { AnnounceService, drainMarkerPath, runPidPath } from '../announce/service.js';
+import { renderAnnounceMetrics } from '../announce/status.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
 import { HealthManager } from '../health/manager.js';
@@ -31,6 +34,8 @@ export interface RunDaemonOptions {
   logLevel: LogLevel;
   watch: boolean;
   reloadDebounceMs: number;
+  /** Worker threads for the socket checks (HealthManager's `workers`; default 0: in process). */
+  checkWorkers?: number;
   version: string;
   // Injected in tests.
   logger?: Logger;
@@ -40,6 +45,33 @@ export interface RunDaemonOptions {
   systemd?: NotifyDeps;
   /** The VRRP side; null: none (tests of the daemon alone). Default: raw sockets and rtnetlink. */
   vrrp?: VrrpService | null;
+}
+
+/** /status and /metrics with the BGP announcements added. */
+export function withAnnounceStatus(source: StatusSource, announce: AnnounceService): StatusSource {
+  return {
+    metrics: source.metrics,
+    healthy: () => source.healthy(),
+    status: async () => {
+      const status = await source.status();
+      const mine = announce.status();
+      return mine ? { ...status, announce: mine } : status;
+    },
+    renderMetrics: async () =>
+      (await source.renderMetrics()) + renderAnnounceMetrics(announce.status()),
+  };
+}
+
+/** Active connections of the named services, from the daemon's (fresh enough) table. */
+async function activeConnsOf(daemon: Daemon, services: readonly string[]): Promise<number | null> {
+  try {
+    const status = await daemon.status();
+    return status.services
+      .filter((s) => s.name !== null && services.includes(s.name))
+      .reduce((sum, s) => sum + s.dests.reduce((n, d) => n + d.activeConns, 0), 0);
+  } catch {
+    return null;
+  }
 }
 
 /** /status and /metrics with the VRRP instances added. */
@@ -77,6 +109,8 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     log.fatal({ event: 'lock_held', err }, (err as Error).message);
     return 1;
   }
+  // Which writer to signal for `lvsd drain` (an `lvsd apply` holding the lock is not it).
+  await writeFile(runPidPath(options.stateDir), `${process.pid}\n`).catch(() => undefined);
   let client: IpvsClient;
   try {
     client = await (options.openClient ?? openIpvs)();
@@ -85,7 +119,10 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     await lock.release();
     return 1;
   }
-  const manager = new HealthManager({ logger: log.child({ component: 'health' }) });
+  const manager = new HealthManager({
+    logger: log.child({ component: 'health' }),
+    workers: options.checkWorkers ?? 0,
+  });
   // The sync daemon's role reaches the kernel only through a reconcile pass (desired state).
   let requestPass: () => void = () => undefined;
   const vrrp =
@@ -97,12 +134,22 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
           onSyncRole: () => requestPass(),
         })
       : options.vrrp;
+  // Announces a VIP only once its services are in the kernel with quorum (src/announce).
+  let running: Daemon | null = null;
+  const announce = new AnnounceService({
+    log: log.child({ component: 'announce' }),
+    serviceDown: (service) => manager.snapshot().sorryActive(service),
+    converged: () => running?.converged() ?? false,
+    activeConns: (services) => (running ? activeConnsOf(running, services) : Promise.resolve(null)),
+    drainFile: drainMarkerPath(options.stateDir),
+  });
   const daemon = new Daemon({
     configPath: options.config,
     load: options.load ?? ((path) => loadConfigOutcome(path, options.host)),
     client,
     health: manager,
     vrrp,
+    announce,
     logger: log,
     stateDir: options.stateDir,
     watch: options.watch,
@@ -112,9 +159,12 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   });
 
   requestPass = () => void daemon.requestPass('vrrp');
+  running = daemon;
 
   // Listen before touching the kernel: a taken port stops lvsd before it changes anything.
-  const server = listen ? new StatusServer(withVrrpStatus(daemon, vrrp), log) : null;
+  const server = listen
+    ? new StatusServer(withAnnounceStatus(withVrrpStatus(daemon, vrrp), announce), log)
+    : null;
   if (server && listen) {
     try {
       const address = await server.listen(listen.host, listen.port);
@@ -153,9 +203,15 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     log.info({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP: reloading the configuration');
     daemon.requestReload('signal');
   };
+  // `lvsd drain` / `lvsd undrain` changed the drain marker.
+  const onUsr1 = () => {
+    log.info({ event: 'signal', signal: 'SIGUSR1' }, 'SIGUSR1: reading the drain marker');
+    void announce.refreshDrain().catch(() => undefined);
+  };
   signals.on('SIGTERM', onTerm);
   signals.on('SIGINT', onInt);
   signals.on('SIGHUP', onHup);
+  signals.on('SIGUSR1', onUsr1);
 
   let code = 0;
   let systemd: ReturnType<typeof notifySystemd> = null;
@@ -168,7 +224,14 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     if (!(err instanceof ConfigRejectedError))
       log.fatal({ event: 'start_failed', err }, `cannot start: ${(err as Error).message}`);
   } finally {
-    // First: a master sends priority 0 at once (the backup takes over after its skew time)
+    // First the routes: the routers move the VIPs' traffic to the other directors (after a
+    // drain, with drain.on_stop) while this one still serves what reaches it.
+    await announce
+      .stop()
+      .catch((err: unknown) =>
+        log.error({ event: 'announce_stop_failed', err }, `announce: ${(err as Error).message}`),
+      );
+    // Then: a master sends priority 0 at once (the backup takes over after its skew time)
     // and lets its VIPs go, as keepalived does on SIGTERM.
     await vrrp
       ?.stop()
@@ -183,6 +246,8 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     signals.off('SIGTERM', onTerm);
     signals.off('SIGINT', onInt);
     signals.off('SIGHUP', onHup);
+    signals.off('SIGUSR1', onUsr1);
+    await rm(runPidPath(options.stateDir), { force: true });
     log.flush?.();
   }
   return code;

@@ -244,153 +244,150 @@ function remoteLabels(d: StatusDest): string {
   return `remote_address="${label(d.address)}",remote_port="${d.port}"`;
 }
 
+/** The kernel-table families: name, type and help, in the order they are rendered. */
+const KERNEL_FAMILIES = {
+  serviceInfo: [
+    'lvsd_service_info',
+    'gauge',
+    'Managed services: config name, kernel identity and scheduler (always 1).',
+  ],
+  serviceConns: [
+    'lvsd_service_connections_total',
+    'counter',
+    'Connections scheduled by the service (kernel stats).',
+  ],
+  servicePackets: [
+    'lvsd_service_packets_total',
+    'counter',
+    'Packets through the service (kernel stats), by direction.',
+  ],
+  serviceBytes: [
+    'lvsd_service_bytes_total',
+    'counter',
+    'Bytes through the service (kernel stats), by direction.',
+  ],
+  active: ['lvsd_real_active_connections', 'gauge', 'Active connections of the real server.'],
+  inactive: ['lvsd_real_inactive_connections', 'gauge', 'Inactive connections of the real server.'],
+  conns: [
+    'lvsd_real_connections_total',
+    'counter',
+    'Connections scheduled to the real server (kernel stats).',
+  ],
+  packets: [
+    'lvsd_real_packets_total',
+    'counter',
+    'Packets to and from the real server (kernel stats), by direction.',
+  ],
+  bytes: [
+    'lvsd_real_bytes_total',
+    'counter',
+    'Bytes to and from the real server (kernel stats), by direction.',
+  ],
+  weight: [
+    'lvsd_real_weight',
+    'gauge',
+    'Weight of the real server in the kernel (0 while down with inhibit, draining, or absent).',
+  ],
+  configured: ['lvsd_real_configured_weight', 'gauge', 'Weight the config gives the real server.'],
+  up: ['lvsd_real_up', 'gauge', 'Health of the real server: 1 up (or not checked), 0 down.'],
+  inKernel: [
+    'lvsd_real_in_kernel',
+    'gauge',
+    'Whether the real server is in the kernel table (1) or taken out (0).',
+  ],
+  quorum: [
+    'lvsd_service_quorum',
+    'gauge',
+    "The service's quorum: the least healthy weight it wants (services with a quorum).",
+  ],
+  healthyWeight: [
+    'lvsd_service_healthy_weight',
+    'gauge',
+    'Configured weights of the real servers that are up or not checked.',
+  ],
+  draining: [
+    'lvsd_draining_reals',
+    'gauge',
+    'Real servers at weight 0 waiting for their connections to end.',
+  ],
+  foreign: [
+    'lvsd_foreign_services',
+    'gauge',
+    'Services in the kernel that lvsd does not manage and leaves alone.',
+  ],
+} as const satisfies Record<string, readonly [string, Family['type'], string]>;
+
+type KernelFamilies = Record<keyof typeof KERNEL_FAMILIES, Family>;
+
+/** One family in the text format; its lines joined, not spread (100k lines would overflow the stack). */
+function renderFamily(fam: Family): string {
+  return `# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ${fam.type}\n${fam.lines.join('\n')}\n`;
+}
+
+/** The series of one managed service (`s`: its labels). */
+function serviceSeries(f: KernelFamilies, s: string, svc: StatusService): void {
+  if (svc.quorum != null) f.quorum.lines.push(`lvsd_service_quorum{${s}} ${svc.quorum}`);
+  if (svc.healthyWeight !== undefined)
+    f.healthyWeight.lines.push(`lvsd_service_healthy_weight{${s}} ${svc.healthyWeight}`);
+  f.serviceInfo.lines.push(
+    `lvsd_service_info{${s},id="${label(svc.id)}",scheduler="${label(svc.scheduler)}"} 1`,
+  );
+  const st = svc.stats;
+  if (!st) return;
+  f.serviceConns.lines.push(`lvsd_service_connections_total{${s}} ${st.conns}`);
+  f.servicePackets.lines.push(
+    `lvsd_service_packets_total{${s},direction="in"} ${st.inPackets}`,
+    `lvsd_service_packets_total{${s},direction="out"} ${st.outPackets}`,
+  );
+  f.serviceBytes.lines.push(
+    `lvsd_service_bytes_total{${s},direction="in"} ${st.inBytes}`,
+    `lvsd_service_bytes_total{${s},direction="out"} ${st.outBytes}`,
+  );
+}
+
+/** The series of one real of a managed service (`l`: its labels). */
+function realSeries(f: KernelFamilies, l: string, d: StatusDest): void {
+  f.active.lines.push(`lvsd_real_active_connections{${l}} ${d.activeConns}`);
+  f.inactive.lines.push(`lvsd_real_inactive_connections{${l}} ${d.inactiveConns}`);
+  f.weight.lines.push(`lvsd_real_weight{${l}} ${d.inKernel ? d.weight : 0}`);
+  if (d.configuredWeight !== null)
+    f.configured.lines.push(`lvsd_real_configured_weight{${l}} ${d.configuredWeight}`);
+  f.up.lines.push(`lvsd_real_up{${l}} ${d.health === 'down' ? 0 : 1}`);
+  f.inKernel.lines.push(`lvsd_real_in_kernel{${l}} ${d.inKernel ? 1 : 0}`);
+  const st = d.stats;
+  if (!st) return;
+  f.conns.lines.push(`lvsd_real_connections_total{${l}} ${st.conns}`);
+  f.packets.lines.push(
+    `lvsd_real_packets_total{${l},direction="in"} ${st.inPackets}`,
+    `lvsd_real_packets_total{${l},direction="out"} ${st.outPackets}`,
+  );
+  f.bytes.lines.push(
+    `lvsd_real_bytes_total{${l},direction="in"} ${st.inBytes}`,
+    `lvsd_real_bytes_total{${l},direction="out"} ${st.outBytes}`,
+  );
+}
+
 /** Per-service and per-real series from the kernel's table joined with config and health. */
 export function renderKernelSeries(services: readonly StatusService[]): string {
-  const f = {
-    serviceInfo: family(
-      'lvsd_service_info',
-      'gauge',
-      'Managed services: config name, kernel identity and scheduler (always 1).',
-    ),
-    serviceConns: family(
-      'lvsd_service_connections_total',
-      'counter',
-      'Connections scheduled by the service (kernel stats).',
-    ),
-    servicePackets: family(
-      'lvsd_service_packets_total',
-      'counter',
-      'Packets through the service (kernel stats), by direction.',
-    ),
-    serviceBytes: family(
-      'lvsd_service_bytes_total',
-      'counter',
-      'Bytes through the service (kernel stats), by direction.',
-    ),
-    active: family(
-      'lvsd_real_active_connections',
-      'gauge',
-      'Active connections of the real server.',
-    ),
-    inactive: family(
-      'lvsd_real_inactive_connections',
-      'gauge',
-      'Inactive connections of the real server.',
-    ),
-    conns: family(
-      'lvsd_real_connections_total',
-      'counter',
-      'Connections scheduled to the real server (kernel stats).',
-    ),
-    packets: family(
-      'lvsd_real_packets_total',
-      'counter',
-      'Packets to and from the real server (kernel stats), by direction.',
-    ),
-    bytes: family(
-      'lvsd_real_bytes_total',
-      'counter',
-      'Bytes to and from the real server (kernel stats), by direction.',
-    ),
-    weight: family(
-      'lvsd_real_weight',
-      'gauge',
-      'Weight of the real server in the kernel (0 while down with inhibit, draining, or absent).',
-    ),
-    configured: family(
-      'lvsd_real_configured_weight',
-      'gauge',
-      'Weight the config gives the real server.',
-    ),
-    up: family(
-      'lvsd_real_up',
-      'gauge',
-      'Health of the real server: 1 up (or not checked), 0 down.',
-    ),
-    inKernel: family(
-      'lvsd_real_in_kernel',
-      'gauge',
-      'Whether the real server is in the kernel table (1) or taken out (0).',
-    ),
-    quorum: family(
-      'lvsd_service_quorum',
-      'gauge',
-      "The service's quorum: the least healthy weight it wants (services with a quorum).",
-    ),
-    healthyWeight: family(
-      'lvsd_service_healthy_weight',
-      'gauge',
-      'Configured weights of the real servers that are up or not checked.',
-    ),
-    draining: family(
-      'lvsd_draining_reals',
-      'gauge',
-      'Real servers at weight 0 waiting for their connections to end.',
-    ),
-    foreign: family(
-      'lvsd_foreign_services',
-      'gauge',
-      'Services in the kernel that lvsd does not manage and leaves alone.',
-    ),
-  };
+  const f = Object.fromEntries(
+    Object.entries(KERNEL_FAMILIES).map(([key, [name, type, help]]) => [
+      key,
+      family(name, type, help),
+    ]),
+  ) as KernelFamilies;
   let draining = 0;
   let foreign = 0;
   for (const svc of services) {
+    draining += svc.dests.filter((d) => d.health === 'draining').length;
     if (!svc.name) {
       if (!svc.managed) foreign++;
-      for (const d of svc.dests) if (d.health === 'draining') draining++;
       continue;
     }
     const s = `service="${label(svc.name)}",${ipvsLabels(svc)}`;
-    if (svc.quorum != null) f.quorum.lines.push(`lvsd_service_quorum{${s}} ${svc.quorum}`);
-    if (svc.healthyWeight !== undefined)
-      f.healthyWeight.lines.push(`lvsd_service_healthy_weight{${s}} ${svc.healthyWeight}`);
-    f.serviceInfo.lines.push(
-      `lvsd_service_info{${s},id="${label(svc.id)}",scheduler="${label(svc.scheduler)}"} 1`,
-    );
-    if (svc.stats) {
-      const st = svc.stats;
-      f.serviceConns.lines.push(`lvsd_service_connections_total{${s}} ${st.conns}`);
-      f.servicePackets.lines.push(
-        `lvsd_service_packets_total{${s},direction="in"} ${st.inPackets}`,
-        `lvsd_service_packets_total{${s},direction="out"} ${st.outPackets}`,
-      );
-      f.serviceBytes.lines.push(
-        `lvsd_service_bytes_total{${s},direction="in"} ${st.inBytes}`,
-        `lvsd_service_bytes_total{${s},direction="out"} ${st.outBytes}`,
-      );
-    }
-    for (const d of svc.dests) {
-      const l = `${s},real="${label(d.id)}",${remoteLabels(d)}`;
-      if (d.health === 'draining') draining++;
-      f.active.lines.push(`lvsd_real_active_connections{${l}} ${d.activeConns}`);
-      f.inactive.lines.push(`lvsd_real_inactive_connections{${l}} ${d.inactiveConns}`);
-      f.weight.lines.push(`lvsd_real_weight{${l}} ${d.inKernel ? d.weight : 0}`);
-      if (d.configuredWeight !== null)
-        f.configured.lines.push(`lvsd_real_configured_weight{${l}} ${d.configuredWeight}`);
-      f.up.lines.push(`lvsd_real_up{${l}} ${d.health === 'down' ? 0 : 1}`);
-      f.inKernel.lines.push(`lvsd_real_in_kernel{${l}} ${d.inKernel ? 1 : 0}`);
-      if (d.stats) {
-        const st = d.stats;
-        f.conns.lines.push(`lvsd_real_connections_total{${l}} ${st.conns}`);
-        f.packets.lines.push(
-          `lvsd_real_packets_total{${l},direction="in"} ${st.inPackets}`,
-          `lvsd_real_packets_total{${l},direction="out"} ${st.outPackets}`,
-        );
-        f.bytes.lines.push(
-          `lvsd_real_bytes_total{${l},direction="in"} ${st.inBytes}`,
-          `lvsd_real_bytes_total{${l},direction="out"} ${st.outBytes}`,
-        );
-      }
-    }
+    serviceSeries(f, s, svc);
+    for (const d of svc.dests) realSeries(f, `${s},real="${label(d.id)}",${remoteLabels(d)}`, d);
   }
   f.draining.lines.push(`lvsd_draining_reals ${draining}`);
   f.foreign.lines.push(`lvsd_foreign_services ${foreign}`);
-  // Joined per family: spreading 100k lines into one push() would overflow the stack.
-  return Object.values(f)
-    .map(
-      (fam) =>
-        `# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ${fam.type}\n${fam.lines.join('\n')}\n`,
-    )
-    .join('');
+  return Object.values(f).map(renderFamily).join('');
 }

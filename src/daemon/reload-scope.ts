@@ -9,13 +9,26 @@
 import type { ResolvedConfig, ResolvedService } from '../config/resolved.js';
 import { serviceId } from '../ipvs/model.js';
 
-/** Where things were declared moves with every edit above them and changes nothing in the kernel. */
-function withoutSources(key: string, value: unknown): unknown {
-  return key === 'source' ? undefined : value;
+/**
+ * Deep equality of two resolved configs' parts, where things were declared (`source`, which
+ * moves with every edit above them and changes nothing in the kernel) left out. Absent and
+ * undefined are the same. A walk, not two JSON strings: a reload compares every service.
+ */
+export function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => same(item, b[i]));
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  const keys = (o: Record<string, unknown>) =>
+    Object.keys(o).filter((k) => k !== 'source' && o[k] !== undefined);
+  const leftKeys = keys(left);
+  if (leftKeys.length !== keys(right).length) return false;
+  return leftKeys.every((k) => same(left[k], right[k]));
 }
-
-const same = (a: unknown, b: unknown) =>
-  JSON.stringify(a, withoutSources) === JSON.stringify(b, withoutSources);
 
 /**
  * The names of the services whose pass makes the kernel follow `next` from `previous`

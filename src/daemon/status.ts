@@ -12,6 +12,7 @@ import type { CheckStatus, HealthSnapshot } from '../health/manager.js';
 import type { IpvsTable, LiveDest, LiveService } from '../ipvs/model.js';
 import { Dest, destId, DestCounters, Service, serviceId, Stats } from '../ipvs/model.js';
 import type { WaitingDrain } from '../reconcile/types.js';
+import { AnnounceStatus } from '../announce/status.js';
 import { VrrpInstanceStatus } from '../vrrp/status.js';
 
 export const HealthState = z.enum(['up', 'down', 'unchecked', 'draining', 'unmanaged']);
@@ -130,6 +131,8 @@ export const DaemonStatus = z.object({
   services: z.array(StatusService),
   /** VRRP instances (absent without a vrrp: section). */
   vrrp: z.array(VrrpInstanceStatus).optional(),
+  /** VIPs announced over BGP (absent without an announce: section). */
+  announce: AnnounceStatus.optional(),
   draining: z.array(
     z.object({
       service: z.string(),

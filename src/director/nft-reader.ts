@@ -5,7 +5,9 @@
  * socket), so a legacy mangle table is reported as unread instead of guessed at.
  */
 import { readFile } from 'node:fs/promises';
-import { createNetlink, FlagsGet, Protocol, type NetlinkSocket } from 'netlink';
+import { FlagsGet, Protocol } from 'netlink/dist/constants.js';
+// Not through the package's index: that loads nl80211 and wireguard too (5 MiB resident).
+import { createNetlink, type NetlinkSocket } from 'netlink/dist/netlink.js';
 import { marksOfRule, mergeRuleMarks, type RuleMarks } from './fwmark-rules.js';
 import type { MarkScan } from './fwmark-advice.js';
 

@@ -7,7 +7,9 @@
  * The package leaves IFLA_LINKINFO as raw bytes, so the one nested attribute we need
  * (IFLA_INFO_KIND) is written and read below with src/netlink's writer and cursor.
  */
-import { createRtNetlink, FlagsNew, type RtNetlinkSocket } from 'netlink';
+import { FlagsNew } from 'netlink/dist/constants.js';
+// Not through the package's index: that loads nl80211 and wireguard too (5 MiB resident).
+import { createRtNetlink, type RtNetlinkSocket } from 'netlink/dist/rt/rt.js';
 import { AF_INET, AF_INET6, addressToBytes, bytesToAddress } from '../netlink/inet.js';
 import { AttrCursor } from '../netlink/reader.js';
 import { NetlinkWriter } from '../netlink/writer.js';

@@ -5,9 +5,10 @@
  * 'changes' event into one reconcile of desiredState(config, manager.snapshot()).
  *
  * What happens when a real fails (this file's half; src/daemon/daemon.ts has the rest):
- * - start() prepared the real's check with the registry's checker (prepareCheck, `checkers`)
- *   and gave it to the Scheduler, which runs it every interval within its timeout and
- *   hands each CheckRun to onResult().
+ * - start() gave the real's check to the runner (runner.ts): the Scheduler, in process or,
+ *   for socket checks with `workers` > 0, on a worker thread (worker-pool.ts). It runs the
+ *   check every interval within its timeout and hands each CheckRun to onResult(), on this
+ *   thread: the decision below is made here, whichever thread ran the check.
  * - onResult() feeds it to step() (state.ts): `fall` failures in a row make a RiseFallStep
  *   with a transition up -> down. The real's view is dropped (changed()), so the next
  *   snapshot() says { up: false }; adjustQuorum() follows the service's healthy weight.
@@ -28,18 +29,14 @@ import type { Logger } from 'pino';
 import type { CheckConfig } from '../config/check.js';
 import type { ResolvedConfig, ResolvedReal, ResolvedService } from '../config/resolved.js';
 import { isFwmarkKey } from '../ipvs/model.js';
-import {
-  CHECKERS,
-  poolOf,
-  prepareCheck,
-  reportsWeight,
-  type CheckerRegistry,
-} from './checkers/index.js';
+import { reportsWeight, type CheckerRegistry } from './checkers/index.js';
 import { quorumReason, sorryNeeded } from './quorum.js';
-import { Scheduler, realTimers, type CheckRun, type Timers } from './scheduler.js';
+import { type CheckRunner, InProcessRunner } from './runner.js';
+import { realTimers, type CheckRun, type Timers } from './scheduler.js';
 import { initialHealth, step, type RiseFallState } from './state.js';
-import type { CheckOutcome, CheckTarget, PreparedCheck } from './types.js';
+import type { CheckTarget } from './types.js';
 import { errorText } from './types.js';
+import { CheckWorkerPool } from './worker-pool.js';
 
 export interface RealHealth {
   up: boolean;
@@ -121,8 +118,16 @@ export interface HealthManagerOptions {
   logger: Logger;
   /** The checker of each check type (default CHECKERS, the real ones; tests pass scripted ones). */
   checkers?: CheckerRegistry;
-  /** Checks running at once (default 1024). */
+  /** Checks running at once (default 1024; per worker with `workers`). */
   concurrency?: number;
+  /**
+   * Worker threads for the socket checks (tcp, http, https, smtp, udp, dns); 0 (default)
+   * runs every check on this thread. Ignored with scripted `checkers`, which cannot cross
+   * threads.
+   */
+  workers?: number;
+  /** The check worker's module (default the built check-worker.js; tests run from source). */
+  workerUrl?: URL;
   /** exec checks running at once (default 32). */
   execConcurrency?: number;
   /** The clock and timers of the checks and batches (default the real ones; tests pass manual ones). */
@@ -267,9 +272,8 @@ function viewOf(service: ServiceEntry): ReadonlyMap<string, RealHealth> {
 
 export class HealthManager extends EventEmitter<HealthEvents> {
   private readonly logger: Logger;
-  private readonly checkers: CheckerRegistry;
   private readonly timers: Timers;
-  private readonly scheduler: Scheduler;
+  private readonly runner: CheckRunner;
   private readonly batchSize: number;
   private readonly batchDelayMs: number;
   private readonly batchQuietMs: number;
@@ -288,20 +292,45 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   constructor(options: HealthManagerOptions) {
     super();
     this.logger = options.logger;
-    this.checkers = options.checkers ?? CHECKERS;
     this.timers = options.timers ?? realTimers;
     this.batchSize = options.batchSize ?? Number.POSITIVE_INFINITY;
     this.batchDelayMs = options.batchDelayMs ?? 100;
     this.batchQuietMs = Math.min(options.batchQuietMs ?? 0, this.batchDelayMs);
-    this.scheduler = new Scheduler({
+    this.runner = this.makeRunner(options);
+  }
+
+  private makeRunner(options: HealthManagerOptions): CheckRunner {
+    const onError = (err: unknown) =>
+      this.logger.error(
+        { event: 'health.listener-error', error: errorText(err) },
+        `a health event listener threw: ${errorText(err)}`,
+      );
+    const local = new InProcessRunner({
       timers: this.timers,
+      onError,
+      ...(options.checkers ? { checkers: options.checkers } : {}),
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.execConcurrency ? { execConcurrency: options.execConcurrency } : {}),
       ...(options.random ? { random: options.random } : {}),
-      onError: (err) =>
+    });
+    if (!options.workers || options.checkers) return local;
+    return new CheckWorkerPool({
+      workers: options.workers,
+      local,
+      timers: this.timers,
+      onError,
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
+      onWorkerExit: (index, code, error) =>
         this.logger.error(
-          { event: 'health.listener-error', error: errorText(err) },
-          `a health event listener threw: ${errorText(err)}`,
+          { event: 'health.worker-exit', worker: index, code, error: error?.message },
+          `check worker ${index} ended (code ${code}${error ? `: ${error.message}` : ''}); ` +
+            'starting it again with its checks',
+        ),
+      onWorkerGivenUp: (index, checks) =>
+        this.logger.error(
+          { event: 'health.worker-given-up', worker: index, checks },
+          `check worker ${index} keeps ending as it starts; its ${checks} checks run in the daemon's thread now`,
         ),
     });
   }
@@ -311,11 +340,11 @@ export class HealthManager extends EventEmitter<HealthEvents> {
    * (Scheduler.hold). The daemon holds while a pass is pending or running.
    */
   holdChecks(): void {
-    this.scheduler.hold();
+    this.runner.hold();
   }
 
   releaseChecks(): void {
-    this.scheduler.release();
+    this.runner.release();
   }
 
   /** Number of checks running on their schedule. */
@@ -421,29 +450,13 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       live: true,
       stop: () => undefined,
     };
-    let run: PreparedCheck;
-    try {
-      run = prepareCheck(config, target, this.checkers);
-    } catch (err) {
-      const message = `cannot prepare the check: ${errorText(err)}`;
-      this.logger.error(
-        {
-          event: 'health.check-invalid',
-          service: service.name,
-          real: real.id,
-          checker: config.type,
-          error: message,
-        },
-        message,
-      );
-      run = async (): Promise<CheckOutcome> => ({ ok: false, message });
-    }
-    entry.stop = this.scheduler.add({
+    entry.stop = this.runner.add({
+      config,
+      target,
       intervalMs: config.interval,
       timeoutMs: Math.min(config.timeout, config.interval),
-      pool: poolOf(config),
-      run,
       onResult: (result) => this.onResult(entry, result),
+      onInvalid: (message) => this.logInvalid(entry, message),
     });
     return entry;
   }
@@ -532,6 +545,17 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       timedOut: result.timedOut,
       message: result.message,
     });
+  }
+
+  private logInvalid(entry: RealEntry, message: string): void {
+    const event = {
+      event: 'health.check-invalid',
+      service: entry.service,
+      real: entry.realId,
+      checker: entry.config.type,
+      error: message,
+    };
+    this.logger.error(event, message);
   }
 
   /** A real that starts down and fails its first check has no transition to log: this says why, once. */
@@ -666,6 +690,6 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.clearBatchTimers();
-    await this.scheduler.stop();
+    await this.runner.stop();
   }
 }

@@ -25,7 +25,7 @@ import {
   u32At,
   u64At,
 } from '../netlink/reader.js';
-import { NetlinkWriter, type PayloadWriter } from '../netlink/writer.js';
+import { NetlinkWriter, rememberIpv4, type PayloadWriter } from '../netlink/writer.js';
 import {
   CmdAttr,
   ConnFwd,
@@ -366,6 +366,7 @@ function ipv4Text(value: number): string {
     text = `${value >>> 24}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
     if (ipv4Texts.size >= IPV4_TEXTS_MAX) ipv4Texts.clear();
     ipv4Texts.set(value, text);
+    rememberIpv4(text, value);
   }
   return text;
 }

@@ -2,7 +2,7 @@
  * Each keepalived checker type as an lvsd check: TCP_CHECK as tcp, HTTP_GET / SSL_GET as
  * http / https (the first url: path, status_code, digest, virtualhost, regex), SMTP_CHECK
  * as smtp, DNS_CHECK as dns, UDP_CHECK with require_reply as udp, MISC_CHECK as exec
- * (misc_path split into argv as keepalived splits it), PING_CHECK as an exec of ping(8).
+ * (misc_path split into argv as keepalived splits it), PING_CHECK as icmp.
  * What a checker cannot carry over is a warning at its line.
  */
 import {
@@ -314,18 +314,19 @@ export function udpCheck(stmt: Statement, ctx: CheckContext): CheckOut | undefin
   return b.out();
 }
 
+/** PING_CHECK: one echo request every delay_loop, connect_timeout to answer (lvsd's icmp check). */
 export function pingCheck(stmt: Statement, ctx: CheckContext): CheckOut {
   const common: Common = {};
   readBlock(stmt, ctx, () => false, common);
+  if (common.connectPort !== undefined) {
+    ctx.warn(
+      stmt.pos,
+      `connect_port ${common.connectPort} of PING_CHECK is not imported: an echo request has no port`,
+    );
+    delete common.connectPort;
+  }
   const b = new Builder();
-  b.set('type', 'exec');
-  const { timeoutMs } = timing(b, 'PING_CHECK', common, ctx);
-  const seconds = Math.max(1, Math.floor(timeoutMs / 1000));
-  const target = common.connectIp ?? ctx.rs.addr.address;
-  b.set('command', ['ping', '-c', '1', '-W', String(seconds), target]);
-  ctx.warn(
-    stmt.pos,
-    'PING_CHECK becomes an exec check running ping(8): lvsd has no ICMP checker (Node has no ICMP socket)',
-  );
+  b.set('type', 'icmp');
+  timing(b, 'PING_CHECK', common, ctx);
   return b.out();
 }

@@ -14,6 +14,7 @@ import {
   sorryServer,
   type VsContext,
 } from './keepalived-reals.js';
+import { mapVrrp } from './keepalived-vrrp-map.js';
 import { NamePool, nameFromComment, nameFromService } from './names.js';
 import { completeImport, warningNote } from './result.js';
 import type {
@@ -297,11 +298,13 @@ export function mapKeepalived(
 ): ImportResult {
   const m: MapContext = { config, findings, names: new NamePool() };
   const services = config.virtualServers.flatMap((vs) => mapVirtualServer(m, vs));
+  const { vrrp, sync } = mapVrrp(config.vrrp, findings);
   return completeImport({
     from: 'keepalived',
     files,
     services,
-    kernel: kernelOf(config),
+    kernel: { ...kernelOf(config), ...(sync ? { sync } : {}) },
+    ...(vrrp ? { vrrp } : {}),
     notes: [],
     diagnostics: findings.list,
   });

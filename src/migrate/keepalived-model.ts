@@ -7,6 +7,7 @@
  */
 import type { Family, Protocol, TunnelType } from '../ipvs/model.js';
 import type { Statement } from './keepalived-lexer.js';
+import type { ParsedVrrp } from './keepalived-vrrp-parser.js';
 import type { SourcePos } from './types.js';
 
 /** lvs_method / lb_kind: NAT, DR, or TUN with its tunnel options. */
@@ -118,4 +119,5 @@ export interface KeepalivedConfig {
   groups: Map<string, Group>;
   ssl?: SslSettings;
   timeouts?: { tcp?: number; tcpfin?: number; udp?: number; pos: SourcePos };
+  vrrp: ParsedVrrp;
 }

@@ -2,10 +2,10 @@
  * The statement tree of keepalived.conf (keepalived-lexer.ts) read with keepalived's
  * keywords (check_parser.c: init_check_keywords): virtual servers, real servers and their
  * checkers, virtual server groups, the SSL block and the IPVS settings of global_defs.
- * What keepalived reads but lvsd cannot express (VRRP, BFD, notify scripts, SNMP, SMTP
- * alerts) is a warning with its file and line, never dropped in silence. Defaults and
- * corrections are applied later (keepalived-map.ts), as keepalived applies them after
- * parsing.
+ * The VRRP blocks are read by keepalived-vrrp-parser.ts. What keepalived reads but lvsd
+ * cannot express (BFD, checker notify scripts, SNMP, SMTP alerts) is a warning with its
+ * file and line, never dropped in silence. Defaults and corrections are applied later
+ * (keepalived-map.ts), as keepalived applies them after parsing.
  */
 import type { Statement } from './keepalived-lexer.js';
 import type {
@@ -17,6 +17,14 @@ import type {
   VirtualServer,
 } from './keepalived-model.js';
 import { expandRange } from './keepalived-ranges.js';
+import {
+  emptyVrrp,
+  readInstance,
+  readScript,
+  readSyncDaemon,
+  readSyncGroup,
+  type VrrpSink,
+} from './keepalived-vrrp-parser.js';
 import {
   address,
   forwarding,
@@ -42,16 +50,14 @@ export const CHECKERS = [
   'BFD_CHECK',
 ];
 
-/** Top-level blocks lvsd has no counterpart for yet, and why. */
+/** Top-level blocks lvsd has no counterpart for, and why. */
 const NOT_IMPORTED: Record<string, string> = {
-  vrrp_instance: 'lvsd has no VRRP yet: keep keepalived (or another VRRP daemon) for the addresses',
-  vrrp_sync_group: 'lvsd has no VRRP yet',
-  vrrp_script: 'lvsd has no VRRP yet (track scripts change VRRP priorities)',
-  vrrp_track_process: 'lvsd has no VRRP yet (tracked processes change VRRP priorities)',
-  vrrp_track_file: 'lvsd has no VRRP yet',
+  vrrp_track_process: 'lvsd tracks no processes (an instance track.exec can run pidof)',
+  vrrp_track_file: 'lvsd has no track files (track: interfaces, services, exec)',
   track_file: 'lvsd has no track files (FILE_CHECK weights)',
-  garp_group: 'lvsd has no VRRP yet (gratuitous ARP)',
-  track_group: 'lvsd has no VRRP yet',
+  garp_group:
+    'lvsd sends gratuitous ARP at once and a second later after becoming MASTER, no other timing',
+  track_group: 'lvsd has no VIP track groups',
   static_ipaddress: 'lvsd holds addresses only as service vips; add them there if lvsd should',
   static_routes: 'lvsd does not manage routes',
   static_rules: 'lvsd does not manage routing rules',
@@ -63,9 +69,34 @@ const NOT_IMPORTED: Record<string, string> = {
   use_pid_dir: 'lvsd has no pid files',
 };
 
+/** global_defs keywords of keepalived's VRRP process lvsd has no setting for, and why. */
+const GLOBAL_VRRP: Record<string, string> = {
+  vrrp_mcast_group4:
+    'lvsd sends IPv4 adverts to 224.0.0.18: the pair no longer hears each other unless keepalived uses it too',
+  vrrp_mcast_group6:
+    'lvsd sends IPv6 adverts to ff02::12: the pair no longer hears each other unless keepalived uses it too',
+  vrrp_strict:
+    'lvsd has no strict mode (keepalived then also adds firewall rules that drop traffic to the VIPs)',
+  vrrp_skip_check_adv_addr: 'lvsd does not compare the addresses of adverts with its own',
+  vrrp_check_unicast_src: 'lvsd accepts unicast adverts from any source on the interface',
+  vrrp_iptables: 'lvsd adds no firewall rules',
+  vrrp_ipsets: 'lvsd adds no firewall rules',
+  vrrp_garp_interval: 'lvsd sends gratuitous ARP at once and a second later',
+  vrrp_gna_interval: 'lvsd sends neighbour advertisements at once and a second later',
+  vrrp_notify_fifo: 'lvsd has no notify FIFOs (each instance has notify)',
+  vrrp_notify_fifo_script: 'lvsd has no notify FIFOs (each instance has notify)',
+  vrrp_priority: 'lvsd runs at normal priority',
+  vrrp_no_swap: 'lvsd does not lock its memory',
+};
+
 export class Parser {
-  readonly config: KeepalivedConfig = { virtualServers: [], groups: new Map() };
+  readonly config: KeepalivedConfig = { virtualServers: [], groups: new Map(), vrrp: emptyVrrp() };
   constructor(readonly findings: Findings) {}
+
+  private readonly sink: VrrpSink = {
+    warn: (pos, message) => this.findings.warning(pos, message),
+    error: (pos, message) => this.findings.error(pos, message),
+  };
 
   /** Runs a handler, turning a ValueError into an error at the statement. */
   guard(stmt: Statement, handler: () => void): void {
@@ -89,6 +120,12 @@ export class Parser {
       else if (keyword === 'virtual_server_group') this.guard(stmt, () => this.group(stmt));
       else if (keyword === 'global_defs') this.globalDefs(stmt);
       else if (keyword === 'SSL') this.guard(stmt, () => this.ssl(stmt));
+      else if (keyword === 'vrrp_instance')
+        this.guard(stmt, () => readInstance(stmt, this.config.vrrp, this.sink));
+      else if (keyword === 'vrrp_script')
+        this.guard(stmt, () => readScript(stmt, this.config.vrrp, this.sink));
+      else if (keyword === 'vrrp_sync_group')
+        this.guard(stmt, () => readSyncGroup(stmt, this.config.vrrp, this.sink));
       else if (NOT_IMPORTED[keyword])
         this.warn(
           null,
@@ -109,12 +146,20 @@ export class Parser {
       const keyword = stmt.words[0] as string;
       if (keyword === 'lvs_timeouts') this.guard(stmt, () => this.lvsTimeouts(stmt));
       else if (keyword === 'lvs_sync_daemon')
+        this.guard(stmt, () => readSyncDaemon(stmt, this.config.vrrp, this.sink));
+      else if (keyword === 'vrrp_version')
+        this.guard(stmt, () => {
+          this.config.vrrp.version = unsigned(word(stmt.words, 1, '2 or 3'), 2, 3, keyword) as
+            | 2
+            | 3;
+        });
+      else if (GLOBAL_VRRP[keyword] || keyword.startsWith('vrrp_'))
         this.warn(
           null,
           stmt.pos,
-          `lvs_sync_daemon ${stmt.words.slice(1).join(' ')} is not imported: keepalived ` +
-            'runs the sync daemon as master or backup with its VRRP instance, and lvsd has no VRRP yet; ' +
-            `set kernel.sync (state, interface ${stmt.words[1] ?? ''}, syncid) by hand`,
+          `global_defs ${stmt.words.join(' ')} is not imported: ` +
+            (GLOBAL_VRRP[keyword] ??
+              "lvsd's VRRP has no such setting (docs/ha.md lists what it has)"),
         );
       else if (keyword === 'lvs_flush' || keyword === 'lvs_flush_onstop')
         this.warn(
@@ -128,7 +173,7 @@ export class Parser {
           null,
           stmt.pos,
           `global_defs ${keyword} is not imported: it concerns keepalived itself ` +
-            `(notifications, VRRP, scripts), not the IPVS table`,
+            `(notifications, scripts, its processes), not the IPVS table or VRRP`,
         );
     }
   }

@@ -23,7 +23,10 @@ export function completeImport(result: ImportResult): ImportResult {
     }
     return { ...svc, notes: [...new Set(notes)] };
   });
-  const claimed = new Set(services.flatMap((s) => s.notes));
+  const claimed = new Set([
+    ...services.flatMap((s) => s.notes),
+    ...(result.vrrp?.instances.flatMap((i) => i.notes) ?? []),
+  ]);
   const fileOrder = (file: string) => result.files.indexOf(file);
   const header = uniqueDiagnostics(diagnostics)
     .filter((d) => d.severity === 'warning')

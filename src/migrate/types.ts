@@ -71,6 +71,24 @@ export interface ImportedKernel {
   }>;
 }
 
+/** A key of a VRRP instance: a value, or a block of keys (track:). */
+export type VrrpField = [string, FieldValue | { block: Array<[string, FieldValue]> }];
+
+export interface ImportedVrrpInstance {
+  name: string;
+  source: SourcePos;
+  /** What the source line said, e.g. "vrrp_instance VI_1". */
+  origin: string;
+  fields: VrrpField[];
+  /** Comment lines above the instance: differences of meaning, warnings concerning it. */
+  notes: string[];
+}
+
+export interface ImportedVrrp {
+  instances: ImportedVrrpInstance[];
+  syncGroups: Array<{ name: string; source: SourcePos; members: string[] }>;
+}
+
 export interface ImportResult {
   /** "keepalived" or "ipvsadm": named in the output's header. */
   from: 'keepalived' | 'ipvsadm';
@@ -78,6 +96,8 @@ export interface ImportResult {
   files: string[];
   services: ImportedService[];
   kernel: ImportedKernel;
+  /** keepalived's VRRP instances (none from ipvsadm). */
+  vrrp?: ImportedVrrp;
   /** Comment lines for the top of the output (notes about the whole file). */
   notes: string[];
   /** Errors stop the import; warnings are printed and repeated as comments in the output. */

@@ -33,9 +33,18 @@ const RESERVED = /^(true|false|yes|no|on|off|null|y|n)$/i;
 /** A scalar as YAML: plain when YAML reads it back as the same string, else double-quoted. */
 export function yamlScalar(value: Scalar): string {
   if (typeof value !== 'string') return String(value);
-  if (PLAIN.test(value) && !RESERVED.test(value) && !value.endsWith(':') && parse(value) === value)
+  if (PLAIN.test(value) && !RESERVED.test(value) && !value.endsWith(':') && readsBack(value))
     return value;
   return JSON.stringify(value);
+}
+
+/** Whether YAML reads the plain scalar back as itself (it refuses some, such as "@x", outright). */
+function readsBack(value: string): boolean {
+  try {
+    return parse(value) === value;
+  } catch {
+    return false;
+  }
 }
 
 function flowList(values: readonly Scalar[]): string {
@@ -187,6 +196,31 @@ function writeKernel(lines: Lines, result: ImportResult): void {
   }
 }
 
+function writeVrrp(lines: Lines, result: ImportResult): void {
+  const vrrp = result.vrrp;
+  if (!vrrp || vrrp.instances.length === 0) return;
+  lines.out.push('');
+  lines.add(0, 'vrrp:');
+  lines.add(2, 'instances:');
+  for (const [n, instance] of vrrp.instances.entries()) {
+    if (n > 0) lines.out.push('');
+    lines.comments(4, [`${where(instance.source)}: ${instance.origin}`, ...instance.notes]);
+    lines.add(4, `${yamlScalar(instance.name)}:`);
+    for (const [key, value] of instance.fields) {
+      if (typeof value === 'object' && 'block' in value) {
+        lines.add(6, `${key}:`);
+        for (const [k, v] of value.block) lines.add(8, `${k}: ${yamlValue(v)}`);
+      } else lines.add(6, `${key}: ${yamlValue(value)}`);
+    }
+  }
+  if (vrrp.syncGroups.length === 0) return;
+  lines.add(2, 'sync_groups:');
+  for (const group of vrrp.syncGroups) {
+    lines.comments(4, [`${where(group.source)}: vrrp_sync_group ${group.name}`]);
+    lines.add(4, `${yamlScalar(group.name)}: ${yamlValue(group.members)}`);
+  }
+}
+
 function header(result: ImportResult): string[] {
   const [main, ...included] = result.files;
   const lines = [
@@ -206,6 +240,7 @@ export function writeYaml(result: ImportResult): string {
   const lines = new Lines();
   lines.comments(0, header(result));
   writeKernel(lines, result);
+  writeVrrp(lines, result);
   lines.out.push('');
   if (result.services.length === 0) lines.add(0, 'services: {}');
   else {

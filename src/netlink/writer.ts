@@ -255,6 +255,16 @@ export class NetlinkWriter {
 const ipv4Values = new Map<string, number>();
 const IPV4_VALUES_MAX = 1 << 16;
 
+/**
+ * A dotted quad's value, known from a decoder that built the text from it (`value`: signed,
+ * as address() keeps it): a read names each service again in its dest dump request, which
+ * then skips parsing the text back (1000 services read in a fresh process: issue 21).
+ */
+export function rememberIpv4(text: string, value: number): void {
+  if (ipv4Values.size >= IPV4_VALUES_MAX) ipv4Values.clear();
+  ipv4Values.set(text, value | 0);
+}
+
 /** Writes a dotted quad at `offset`; false (nothing written) when it is not one. */
 function writeIpv4(buf: Buffer, offset: number, address: string): boolean {
   let part = 0;

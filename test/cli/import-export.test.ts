@@ -41,11 +41,12 @@ describe('lvsd import keepalived', () => {
       /^# Imported by `lvsd import keepalived` from test\/migrate\/fixtures\/fwmark-pair\.conf\./,
     );
     expect(io.out).toContain('\n  www:\n    fwmark: 1\n');
+    expect(io.out).toContain('\nvrrp:\n  instances:\n');
     expect(io.err).toContain(
-      'test/migrate/fixtures/fwmark-pair.conf:23:1: warning: vrrp_instance VI_1 is not imported: lvsd has no VRRP yet',
+      'test/migrate/fixtures/fwmark-pair.conf:29:4: warning: authentication is not imported: lvsd offers no VRRPv2',
     );
     expect(io.err.trimEnd().split('\n').at(-1)).toBe(
-      'lvsd import: 1 service(s), 2 real(s), 8 warning(s)',
+      'lvsd import: 1 service(s), 2 real(s), 5 warning(s)',
     );
   });
 

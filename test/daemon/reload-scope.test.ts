@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ResolvedConfig, ResolvedService } from '../../src/config/resolved.js';
-import { reloadScope } from '../../src/daemon/reload-scope.js';
+import { reloadScope, same } from '../../src/daemon/reload-scope.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 
 const at = (line: number) => ({ file: 'lvsd.yaml', line, column: 3 });
@@ -83,5 +83,24 @@ describe('reloadScope', () => {
     expect(
       reloadScope(base, { ...base, reconcile: { ...base.reconcile, prune: 'all' } }),
     ).toBeNull();
+  });
+});
+
+describe('same: what a reload compares', () => {
+  it('ignores where things were declared, and absent equals undefined', () => {
+    expect(same({ a: 1, source: at(1) }, { a: 1, source: at(9) })).toBe(true);
+    expect(same({ a: 1, b: undefined }, { a: 1 })).toBe(true);
+    expect(same({ a: 1, b: 2 }, { b: 2, a: 1 })).toBe(true);
+  });
+
+  it('sees a change at any depth, in arrays by position, and between null, absent and values', () => {
+    expect(same({ a: { b: [1, { c: 2 }] } }, { a: { b: [1, { c: 3 }] } })).toBe(false);
+    expect(same([1, 2], [2, 1])).toBe(false);
+    expect(same([1], [1, 1])).toBe(false);
+    expect(same({ a: null }, { a: 0 })).toBe(false);
+    expect(same({ a: null }, {})).toBe(false);
+    expect(same({ a: [] }, { a: {} })).toBe(false);
+    expect(same(service('web', '10.0.0.1', 1, 1), service('web', '10.0.0.1', 1, 40))).toBe(true);
+    expect(same(service('web', '10.0.0.1', 1), service('web', '10.0.0.1', 2))).toBe(false);
   });
 });

@@ -37,6 +37,8 @@ LAB_PACKAGES=(
   # test/kernel/systemd-unit.kernel.test.ts runs lvsd's unit under this systemd.
   "systemd:/lib/systemd/systemd"
   "keepalived:keepalived"
+  # test/kernel/fleet.kernel.test.ts: the directors' and the router's BGP speaker.
+  "bird2:bird"
 )
 
 lab_log() { printf 'lab: %s\n' "$*" >&2; }

@@ -56,28 +56,36 @@ describe('the LVS documentation director pair (fwmark, persistence, MISC_CHECK)'
     );
   });
 
-  it('warns about VRRP, the sync daemon and the notification settings, with their lines', () => {
+  it('warns about the notification settings and VRRP authentication, with their lines', () => {
+    const keepalivedItself =
+      'is not imported: it concerns keepalived itself (notifications, scripts, its processes), ' +
+      'not the IPVS table or VRRP';
     expect(messages(result, 'warning')).toEqual([
-      'fwmark-pair.conf:7: global_defs router_id is not imported: it concerns ' +
-        'keepalived itself (notifications, VRRP, scripts), not the IPVS table',
-      'fwmark-pair.conf:8: global_defs notification_email is not imported: it ' +
-        'concerns keepalived itself (notifications, VRRP, scripts), not the IPVS table',
-      'fwmark-pair.conf:11: global_defs notification_email_from is not imported: ' +
-        'it concerns keepalived itself (notifications, VRRP, scripts), not the IPVS table',
-      'fwmark-pair.conf:12: global_defs smtp_server is not imported: it concerns ' +
-        'keepalived itself (notifications, VRRP, scripts), not the IPVS table',
+      `fwmark-pair.conf:7: global_defs router_id ${keepalivedItself}`,
+      `fwmark-pair.conf:8: global_defs notification_email ${keepalivedItself}`,
+      `fwmark-pair.conf:11: global_defs notification_email_from ${keepalivedItself}`,
+      `fwmark-pair.conf:12: global_defs smtp_server ${keepalivedItself}`,
       expect.stringMatching(
-        /^fwmark-pair\.conf:13: lvs_sync_daemon eth1 VI_GW id 51 is not imported: keepalived runs the sync daemon/,
+        /^fwmark-pair\.conf:29: authentication is not imported: lvsd offers no VRRPv2 authentication/,
       ),
-      'fwmark-pair.conf:16: vrrp_sync_group VG1 is not imported: lvsd has no VRRP yet',
-      'fwmark-pair.conf:23: vrrp_instance VI_1 is not imported: lvsd has no VRRP ' +
-        'yet: keep keepalived (or another VRRP daemon) for the addresses',
-      'fwmark-pair.conf:38: vrrp_instance VI_GW is not imported: lvsd has no VRRP ' +
-        'yet: keep keepalived (or another VRRP daemon) for the addresses',
     ]);
     expect(yaml).toContain(
-      '# WARNING test/migrate/fixtures/fwmark-pair.conf:23: vrrp_instance VI_1 is not imported',
+      '    # WARNING test/migrate/fixtures/fwmark-pair.conf:29: authentication is not imported',
     );
+  });
+
+  it('imports both instances, their sync group and the sync daemon that follows VI_GW', () => {
+    expect(yaml).toContain(
+      'kernel:\n  sync:\n    - { state: backup, interface: eth1, syncid: 51 }\n',
+    );
+    expect(yaml).toContain(
+      '    VI_GW:\n      interface: eth1\n      vrid: 52\n      version: 2\n      priority: 150\n' +
+        '      advert_interval: 1s\n      vips: [192.168.10.254/24]\n      sync_daemon: true\n',
+    );
+    expect(yaml).toContain(
+      '  sync_groups:\n    # test/migrate/fixtures/fwmark-pair.conf:16: vrrp_sync_group VG1\n',
+    );
+    expect(yaml).toContain('    VG1: [VI_1, VI_GW]\n');
   });
 });
 
@@ -410,11 +418,17 @@ describe('checkers', () => {
     );
   });
 
-  it('PING_CHECK: an exec of ping, with a warning', () => {
-    const { yaml, result } = check('PING_CHECK {\n connect_timeout 2\n}');
-    expect(yaml).toContain('      command: [ping, "-c", "1", "-W", "2", 10.1.1.1]\n');
-    expect(messages(result, 'warning')).toEqual([
-      'k.conf:6: PING_CHECK becomes an exec check running ping(8): lvsd has no ICMP checker (Node has no ICMP socket)',
+  it('PING_CHECK: an icmp check with its timing; a port is warned and left out', () => {
+    const { yaml, result } = check('PING_CHECK {\n connect_timeout 2\n connect_ip 10.1.1.9\n}');
+    expect(yaml).toContain(
+      '      type: icmp\n      interval: 10s\n      timeout: 2s\n      rise: 1\n      fall: 2\n' +
+        '      initial: up\n      address: 10.1.1.9\n      on_failure: remove\n',
+    );
+    expect(messages(result, 'warning')).toEqual([]);
+    const port = check('PING_CHECK {\n connect_port 80\n}');
+    expect(port.yaml).not.toContain('port: 80');
+    expect(messages(port.result, 'warning')).toEqual([
+      'k.conf:6: connect_port 80 of PING_CHECK is not imported: an echo request has no port',
     ]);
   });
 

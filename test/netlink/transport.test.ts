@@ -5,7 +5,7 @@
  * across datagrams, and what happens when ACKs are dropped (ENOBUFS).
  */
 import { EventEmitter } from 'node:events';
-import type { RawNetlinkSocket } from 'netlink';
+import type { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { describe, expect, it } from 'vitest';
 import {
   Errno,

@@ -224,13 +224,11 @@ describe('VrrpService', () => {
   it('track exec: argv without a shell, its failure forces FAULT, its success brings the instance back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lvsd-vrrp-'));
     const flag = join(dir, 'broken');
-    const command = [
-      process.execPath,
-      '-e',
-      `process.exit(require('fs').existsSync(${JSON.stringify(flag)}) ? 1 : 0)`,
-    ];
+    // test(1), not node: a node start can take seconds on a loaded machine, and the check's
+    // timeout would then fail it before the flag says so.
+    const command = ['/usr/bin/test', '!', '-e', flag];
     const h = harness();
-    const exec = { command, intervalMs: 50, timeoutMs: 2000, fall: 2, rise: 1 };
+    const exec = { command, intervalMs: 50, timeoutMs: 5000, fall: 2, rise: 1 };
     await h.service.update({
       instances: [instance({ track: { interfaces: [], services: [], exec, weight: null } })],
       syncGroups: [],
@@ -238,7 +236,7 @@ describe('VrrpService', () => {
     await waitUntil('MASTER', () => role(h, 'VI_1') === 'MASTER', wait);
     writeFileSync(flag, '');
     await waitUntil('FAULT', () => role(h, 'VI_1') === 'FAULT', { timeoutMs: 10_000, pollMs: 10 });
-    expect(h.service.status()[0]?.failing).toEqual([`exec ${process.execPath}`]);
+    expect(h.service.status()[0]?.failing).toEqual(['exec /usr/bin/test']);
     rmSync(flag);
     await waitUntil('MASTER again', () => role(h, 'VI_1') === 'MASTER', {
       timeoutMs: 10_000,

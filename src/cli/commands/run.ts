@@ -21,6 +21,7 @@ interface RunOptions {
   logLevel: LogLevel;
   watch: boolean;
   reloadDebounce: string;
+  checkWorkers: string;
 }
 
 function version(): string {
@@ -43,6 +44,13 @@ async function run(options: RunOptions): Promise<number> {
     );
     return 2;
   }
+  const checkWorkers = Number(options.checkWorkers);
+  if (!Number.isInteger(checkWorkers) || checkWorkers < 0 || checkWorkers > 64) {
+    process.stderr.write(
+      `lvsd run: --check-workers ${options.checkWorkers}: expected a whole number from 0 to 64\n`,
+    );
+    return 2;
+  }
   // Loaded here, not at registration: `lvsd --help` should not load the daemon.
   const { runDaemon } = await import('../../daemon/index.js');
   const code = await runDaemon({
@@ -54,6 +62,7 @@ async function run(options: RunOptions): Promise<number> {
     logLevel: options.logLevel,
     watch: options.watch,
     reloadDebounceMs: debounce,
+    checkWorkers,
     version: version(),
   });
   // Everything is closed by now; should a library still hold the event loop open, do not
@@ -94,6 +103,12 @@ export const runCommand: CommandModule = {
       .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
       .option('--no-watch', 'do not watch the config files; reload on SIGHUP only')
       .option('--reload-debounce <duration>', 'quiet time after a change before reloading', '500ms')
+      .option(
+        '--check-workers <n>',
+        'threads for the socket health checks (tcp, http, https, smtp, udp, dns), started with the ' +
+          "first such check; 0: on the daemon's own event loop",
+        '1',
+      )
       .action(async (options: RunOptions) => setExitCode(await run(options)));
   },
 };

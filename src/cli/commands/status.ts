@@ -13,6 +13,7 @@ import { formatHostPort } from '../../ipvs/model.js';
 import type { CommandModule } from '../command.js';
 import { reportError } from '../errors.js';
 import { renderVrrpStatus } from '../../vrrp/status.js';
+import { renderAnnounceStatus } from '../../announce/status.js';
 import { renderTable } from './ls.js';
 
 export interface StatusOptions {
@@ -61,6 +62,8 @@ export function renderStatus(status: DaemonStatus): string {
   lines.push('');
   const vrrp = renderVrrpStatus(status.vrrp);
   if (vrrp) lines.push(vrrp);
+  const announce = renderAnnounceStatus(status.announce);
+  if (announce) lines.push(announce);
   const { table, healthOf } = statusTable(status.services);
   const info = status.kernel ?? { version: '?', connTableSize: 0 };
   let text =

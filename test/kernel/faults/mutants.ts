@@ -92,13 +92,16 @@ const WRONG: Record<string, string> = {
   syncid: 'ten',
 };
 
-/** Every `key: value` of a key in WRONG, in block or flow style: [index of the value, its length]. */
+/** Every `key: value` of a key in WRONG outside comments, block or flow style: [index of the value, its length]. */
 function typedValues(text: string): Array<{ key: string; at: number; length: number }> {
   const found: Array<{ key: string; at: number; length: number }> = [];
   const pattern = /(^|[\s{,])([a-z_]+): ([^,}\n#]*[^,}\n# ])/gm;
   for (const m of text.matchAll(pattern)) {
     const key = m[2] as string;
     if (!(key in WRONG)) continue;
+    // A `key: value` in a comment is prose: changing it leaves the config valid.
+    const lineStart = text.lastIndexOf('\n', m.index ?? 0) + 1;
+    if (text.slice(lineStart, m.index).includes('#')) continue;
     const at = (m.index ?? 0) + (m[1] as string).length + key.length + 2;
     found.push({ key, at, length: (m[3] as string).length });
   }

@@ -1,0 +1,117 @@
+/**
+ * A check worker (see worker-pool.ts): runs the socket checks the main thread gives it on
+ * its own Scheduler and posts their results, one message per turn of its event loop, or
+ * none while the main thread holds them (a pass is pending or running there).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { CheckType } from '../config/check.js';
+import type { Checker } from './types.js';
+import type { CheckerRegistry } from './checkers/index.js';
+import { dnsChecker } from './checkers/dns.js';
+import { httpChecker, httpsChecker } from './checkers/http.js';
+import { smtpChecker } from './checkers/smtp.js';
+import { tcpChecker } from './checkers/tcp.js';
+import { udpChecker } from './checkers/udp.js';
+import { preparedOrFailing } from './runner.js';
+import { type CheckRun, Scheduler } from './scheduler.js';
+import type { WorkerCommand, WorkerEvent } from './worker-pool.js';
+
+/** The main thread keeps the other types (runsInWorker); this says so if one came anyway. */
+function elsewhere<T extends CheckType>(type: T): Checker<T> {
+  return {
+    type,
+    prepare() {
+      throw new Error(`${type} checks run in the main thread`);
+    },
+  };
+}
+
+const WORKER_CHECKERS: CheckerRegistry = {
+  tcp: tcpChecker,
+  http: httpChecker,
+  https: httpsChecker,
+  udp: udpChecker,
+  dns: dnsChecker,
+  smtp: smtpChecker,
+  exec: elsewhere('exec'),
+  icmp: elsewhere('icmp'),
+  file: elsewhere('file'),
+  all: elsewhere('all'),
+};
+
+const port = parentPort;
+if (!port) throw new Error('check-worker.js runs as a worker thread');
+
+const scheduler = new Scheduler({
+  concurrency: (workerData as { concurrency: number }).concurrency,
+});
+const stops = new Map<number, () => void>();
+let out: Array<number | string> = [];
+let holding = false;
+let flushQueued = false;
+
+function post(event: WorkerEvent): void {
+  port!.postMessage(event);
+}
+
+function flush(): void {
+  flushQueued = false;
+  if (holding || out.length === 0) return;
+  const data = out;
+  out = [];
+  post({ kind: 'results', data });
+}
+
+function record(id: number, result: CheckRun): void {
+  out.push(
+    id,
+    result.ok ? 1 : 0,
+    result.durationMs,
+    result.timedOut ? 1 : 0,
+    result.message,
+    result.weight ?? -1,
+  );
+  if (holding || flushQueued) return;
+  flushQueued = true;
+  setImmediate(flush);
+}
+
+async function obey(command: WorkerCommand): Promise<void> {
+  switch (command.op) {
+    case 'add': {
+      const { id, config, target } = command;
+      stops.get(id)?.();
+      const run = preparedOrFailing(config, target, WORKER_CHECKERS, (message) =>
+        post({ kind: 'invalid', id, message }),
+      );
+      const stop = scheduler.add({
+        intervalMs: command.intervalMs,
+        timeoutMs: command.timeoutMs,
+        pool: 'io',
+        run,
+        onResult: (result) => record(id, result),
+      });
+      stops.set(id, stop);
+      return;
+    }
+    case 'remove':
+      stops.get(command.id)?.();
+      stops.delete(command.id);
+      return;
+    case 'hold':
+      holding = true;
+      return;
+    case 'release':
+      holding = false;
+      flush();
+      return;
+    case 'stop':
+      await scheduler.stop();
+      port!.close();
+      return;
+  }
+}
+
+port.on('message', (commands: WorkerCommand[]) => {
+  for (const command of commands) void obey(command);
+});
