@@ -16,8 +16,8 @@
  * The routes are blackholes in BIRD's table only: bird.conf must not export this static
  * protocol to the kernel (docs/fleet.md); the VIP itself is a local address on lo.
  */
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomically } from '../util/json-file.js';
 import type { Announcement } from './machine.js';
 import { BirdSocket, type Reply } from './bird-socket.js';
 import type { ApplyOutcome, PeerSession, RoutingDaemon } from './routing-daemon.js';
@@ -71,7 +71,7 @@ export class BirdDaemon implements RoutingDaemon {
     if (!options.force && files.every((f, i) => f.text === previous[i]))
       return { ok: true, changed: false };
     try {
-      for (const f of files) await writeAtomically(f.path, f.text);
+      for (const f of files) await writeFileAtomically(f.path, f.text);
     } catch (err) {
       await this.restore(files, previous);
       return { ok: false, error: `cannot write ${files[0]?.path}: ${(err as Error).message}` };
@@ -125,7 +125,7 @@ export class BirdDaemon implements RoutingDaemon {
     for (const [i, f] of files.entries()) {
       const old = previous[i];
       // A file that was not there comes back empty: bird.conf includes it, so it must exist.
-      await writeAtomically(f.path, old ?? renderRoutes([])).catch(() => undefined);
+      await writeFileAtomically(f.path, old ?? renderRoutes([])).catch(() => undefined);
     }
   }
 }
@@ -197,24 +197,5 @@ async function readOrNull(path: string): Promise<string | null> {
     return await readFile(path, 'utf8');
   } catch {
     return null;
-  }
-}
-
-/** Written beside, then renamed over: BIRD reads the old file or the new one, never half. */
-async function writeAtomically(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  try {
-    const file = await open(temporary, 'w', 0o644);
-    try {
-      await file.writeFile(text);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temporary, path);
-  } catch (err) {
-    await rm(temporary, { force: true });
-    throw err;
   }
 }

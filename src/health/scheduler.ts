@@ -215,15 +215,56 @@ class Pool {
   }
 }
 
+/**
+ * A counted hold with a time limit: on from the first take() until as many give() calls,
+ * or until maxMs have passed (a pass that hangs must not stop health checking with it).
+ * `onEnd` runs when it ends either way.
+ */
+export class Hold {
+  private count = 0;
+  private timer: unknown;
+
+  constructor(
+    private readonly timers: Timers,
+    private readonly maxMs: number,
+    private readonly onEnd: () => void,
+  ) {}
+
+  get on(): boolean {
+    return this.count > 0;
+  }
+
+  /** Returns whether this call turned the hold on. */
+  take(): boolean {
+    if (this.count++ > 0) return false;
+    this.timer = this.timers.setTimeout(() => this.end(), this.maxMs);
+    return true;
+  }
+
+  give(): void {
+    if (this.count > 0 && --this.count === 0) this.end();
+  }
+
+  /** Off, without onEnd: the owner is stopping. */
+  clear(): void {
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.count = 0;
+  }
+
+  private end(): void {
+    this.clear();
+    this.onEnd();
+  }
+}
+
 export class Scheduler {
   private readonly timers: Timers;
   private readonly random: () => number;
   private readonly onError: (err: unknown) => void;
   private readonly pools: Record<ScheduledCheck['pool'], Pool>;
   private readonly entries = new Set<Entry>();
-  private readonly maxHoldMs: number;
-  private holds = 0;
-  private holdTimer: unknown;
+  private readonly gate: Hold;
   /** Results that came during a hold, in order of arrival. */
   private held: Array<{ entry: Entry; result: CheckRun }> = [];
 
@@ -240,36 +281,25 @@ export class Scheduler {
       io: new Pool(options.concurrency ?? 1024),
       exec: new Pool(options.execConcurrency ?? 32),
     };
-    this.maxHoldMs = options.maxHoldMs ?? 10_000;
+    this.gate = new Hold(this.timers, options.maxHoldMs ?? 10_000, () => this.resume());
   }
 
   /** Whether checks are held (no start, results waiting). */
   get holding(): boolean {
-    return this.holds > 0;
+    return this.gate.on;
   }
 
   /** Holds the checks until as many release() calls (or maxHoldMs) have come. */
   hold(): void {
-    if (this.holds++ === 0)
-      this.holdTimer = this.timers.setTimeout(() => this.releaseAll(), this.maxHoldMs);
+    this.gate.take();
   }
 
   release(): void {
-    if (this.holds === 0) return;
-    if (--this.holds === 0) this.resume();
-  }
-
-  private releaseAll(): void {
-    this.holdTimer = undefined;
-    if (this.holds === 0) return;
-    this.holds = 0;
-    this.resume();
+    this.gate.give();
   }
 
   /** Hands over the held results, then starts what became due meanwhile. */
   private resume(): void {
-    if (this.holdTimer !== undefined) this.timers.clearTimeout(this.holdTimer);
-    this.holdTimer = undefined;
     const held = this.held;
     this.held = [];
     for (const { entry, result } of held) this.deliver(entry, result);
@@ -332,7 +362,7 @@ export class Scheduler {
   }
 
   private pump(pool: Pool): void {
-    while (pool.running < pool.limit && this.holds === 0) {
+    while (pool.running < pool.limit && !this.gate.on) {
       const entry = pool.take();
       if (!entry) return;
       pool.running++;
@@ -350,7 +380,7 @@ export class Scheduler {
     running.check = startCheck(entry.check.run, entry.check.timeoutMs, this.timers, (result) => {
       pool.running--;
       entry.running = undefined;
-      if (this.holds > 0) {
+      if (this.gate.on) {
         if (!entry.stopped) this.held.push({ entry, result });
       } else this.deliver(entry, result);
       // A throwing handler must not stop the check's schedule.
@@ -382,8 +412,7 @@ export class Scheduler {
   /** Stops every check; running ones are aborted. Resolves when they have all returned. */
   async stop(): Promise<void> {
     this.held = [];
-    if (this.holdTimer !== undefined) this.timers.clearTimeout(this.holdTimer);
-    this.holdTimer = undefined;
+    this.gate.clear();
     const running: Promise<void>[] = [];
     for (const entry of [...this.entries]) {
       const returned = this.returned(entry);

@@ -21,7 +21,7 @@
 import { Worker } from 'node:worker_threads';
 import type { CheckConfig, CheckType } from '../config/check.js';
 import type { CheckRunner, CheckSpec } from './runner.js';
-import { type CheckRun, realTimers, type Timers } from './scheduler.js';
+import { type CheckRun, Hold, realTimers, type Timers } from './scheduler.js';
 import type { CheckTarget } from './types.js';
 
 /** Check types a worker runs. */
@@ -110,12 +110,10 @@ export class CheckWorkerPool implements CheckRunner {
   private readonly remotes = new Map<number, Remote>();
   private readonly local: CheckRunner;
   private readonly timers: Timers;
-  private readonly maxHoldMs: number;
   private readonly onError: (err: unknown) => void;
   private readonly workerUrl: URL;
   private nextId = 1;
-  private holds = 0;
-  private holdTimer: unknown;
+  private readonly gate: Hold;
   private held: Array<Array<number | string>> = [];
   private flushQueued = false;
   private stopping = false;
@@ -127,7 +125,7 @@ export class CheckWorkerPool implements CheckRunner {
       throw new Error(`workers: ${options.workers}, expected at least 1`);
     this.local = options.local;
     this.timers = options.timers ?? realTimers;
-    this.maxHoldMs = options.maxHoldMs ?? 10_000;
+    this.gate = new Hold(this.timers, options.maxHoldMs ?? 10_000, () => this.resume());
     this.onError =
       options.onError ??
       ((err) =>
@@ -180,27 +178,16 @@ export class CheckWorkerPool implements CheckRunner {
 
   hold(): void {
     this.local.hold();
-    if (this.holds++ > 0) return;
-    this.holdTimer = this.timers.setTimeout(() => this.releaseAll(), this.maxHoldMs);
+    if (!this.gate.take()) return;
     for (const slot of this.slots) if (slot.worker && !slot.failed) this.send(slot, { op: 'hold' });
   }
 
   release(): void {
     this.local.release();
-    if (this.holds === 0) return;
-    if (--this.holds === 0) this.resume();
-  }
-
-  private releaseAll(): void {
-    this.holdTimer = undefined;
-    if (this.holds === 0) return;
-    this.holds = 0;
-    this.resume();
+    this.gate.give();
   }
 
   private resume(): void {
-    if (this.holdTimer !== undefined) this.timers.clearTimeout(this.holdTimer);
-    this.holdTimer = undefined;
     for (const slot of this.slots)
       if (slot.worker && !slot.failed) this.send(slot, { op: 'release' });
     const held = this.held;
@@ -233,7 +220,7 @@ export class CheckWorkerPool implements CheckRunner {
     slot.worker = worker;
     slot.startedAt = this.timers.now();
     worker.on('message', (event: WorkerEvent) => this.receive(event));
-    if (this.holds > 0) slot.outbox.push({ op: 'hold' });
+    if (this.gate.on) slot.outbox.push({ op: 'hold' });
     let error: Error | undefined;
     worker.on('error', (err: Error) => (error = err));
     worker.once('exit', (code) => this.exited(slot, worker, code, error));
@@ -272,7 +259,7 @@ export class CheckWorkerPool implements CheckRunner {
       this.remotes.get(event.id)?.spec.onInvalid(event.message);
       return;
     }
-    if (this.holds > 0) this.held.push(event.data);
+    if (this.gate.on) this.held.push(event.data);
     else this.deliver(event.data);
   }
 
@@ -299,8 +286,7 @@ export class CheckWorkerPool implements CheckRunner {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.holdTimer !== undefined) this.timers.clearTimeout(this.holdTimer);
-    this.holdTimer = undefined;
+    this.gate.clear();
     this.held = [];
     this.remotes.clear();
     const exits = this.threads.map(stopWorker);

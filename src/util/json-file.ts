@@ -1,6 +1,6 @@
 /**
- * lvsd's small files of its own (the reconcile state, the real-server record): read through
- * a zod schema, written whole or not at all.
+ * lvsd's small files of its own (the reconcile state, the real-server record, BIRD's route
+ * includes): read through a zod schema, written whole or not at all.
  */
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -37,16 +37,17 @@ export async function readJsonFile<S extends z.ZodType>(
 /**
  * Written to a temporary file, flushed to disk, renamed over the old one, and the directory
  * flushed too: after a crash or a power cut the file is the old one or the new one, never
- * half of either, and a rename the caller was told about is not forgotten.
+ * half of either, and a rename the caller was told about is not forgotten. A reader (BIRD,
+ * lvsd itself) sees the old file or the new one, never a half-written one.
  */
-export async function writeJsonFile(path: string, value: unknown): Promise<void> {
+export async function writeFileAtomically(path: string, text: string): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const temporary = `${path}.${process.pid}.tmp`;
   try {
     const file = await open(temporary, 'w', 0o644);
     try {
-      await file.writeFile(`${JSON.stringify(value, null, 2)}\n`);
+      await file.writeFile(text);
       await file.sync();
     } finally {
       await file.close();
@@ -62,4 +63,9 @@ export async function writeJsonFile(path: string, value: unknown): Promise<void>
   } finally {
     await folder.close();
   }
+}
+
+/** The value as indented JSON, written with writeFileAtomically. */
+export function writeJsonFile(path: string, value: unknown): Promise<void> {
+  return writeFileAtomically(path, `${JSON.stringify(value, null, 2)}\n`);
 }
