@@ -5,12 +5,12 @@
  * /proc/net/ip_vs, CPU and RSS from /proc/PID of the daemon and its children, checks counted
  * by the listener that answers them.
  *
- * - checks (tcp, then http): SERVICES x REALS reals on their own addresses on lo, one
- *   listener on port 8080 for all of them, checks every 1 s (keepalived `TCP_CHECK` /
- *   `HTTP_GET` with `retry 1`, lvsd `fall: 2`: two failed tries each, then out). Printed:
- *   start until every real is in the kernel; CPU per check, checks/s and RSS over a steady
- *   window; the listener stopped: until every real is out (weight 0 or gone); back: until
- *   every real is in again.
+ * - checks (tcp, then http; lvsd with its check worker, then with every check in process):
+ *   100 x 10 reals on their own addresses on lo, one listener on port 8080 for all of them,
+ *   checks every 1 s (keepalived `TCP_CHECK` / `HTTP_GET` with `retry 1`, lvsd `fall: 2`:
+ *   two failed tries each, then out). Printed: start until every real is in the kernel; CPU
+ *   per check, checks/s and RSS over a steady window; the listener stopped: until every real
+ *   is out (weight 0 or gone); back: until every real is in again.
  * - reload: 1000 x 10 without checks: start until the 10,000 dests are in (initial
  *   programming), then three one-weight edits, each reloaded by SIGHUP (keepalived's way;
  *   lvsd with --no-watch) and timed until the kernel shows the weight; RSS after each.
@@ -41,7 +41,8 @@ const POLL_MS = 100;
 const WAIT_MS = Number(process.env.DBENCH_WAIT_MS ?? 300_000);
 const TICKS = 100; // USER_HZ: /proc/PID/stat counts CPU in 1/100 s.
 
-type Side = 'keepalived' | 'lvsd';
+/** lvsd with its default check worker, and with every check on its event loop (--check-workers 0). */
+type Side = 'keepalived' | 'lvsd' | 'lvsd-inprocess';
 type CheckKind = 'tcp' | 'http';
 interface Table {
   services: number;
@@ -149,7 +150,7 @@ function weightOf(service: string, dest: string): number | null {
 
 /** lvsd's reload and pass lines, on stderr: where a reload's time went. */
 function logEnd(side: Side, log: string): void {
-  if (side !== 'lvsd') return;
+  if (side === 'keepalived') return;
   const wanted = /"event":"(config_changed|config_reloaded|reconcile|signal)"/;
   const lines = readFileSync(log, 'utf8')
     .split('\n')
@@ -257,6 +258,7 @@ function startDaemon(
   }
   writeFileSync(config, lvsdYaml(t, weight));
   const args = ['bin/lvsd.js', 'run', '-c', config, '--state-dir', `${dir}/state`, '--no-watch'];
+  if (side === 'lvsd-inprocess') args.push('--check-workers', '0');
   return spawn(process.execPath, [...args, '--http', '127.0.0.1:9390'], {
     stdio: ['ignore', log, log],
   });
@@ -422,15 +424,26 @@ function inNamespace(side: Side, run: string, services: number, steadyS: number)
   }
 }
 
-function print(title: string, rows: Array<[string, string]>, ka: Figures, lv: Figures): void {
+/** One table: each side's figure, and each lvsd's ratio to keepalived's. */
+function print(
+  title: string,
+  rows: Array<[string, string]>,
+  sides: Array<[string, Figures]>,
+): void {
+  const [, ka] = sides[0] as [string, Figures];
+  const others = sides.slice(1);
   console.log(`\n${title}`);
-  console.log(`| figure | keepalived | lvsd | lvsd / keepalived |\n| --- | --- | --- | --- |`);
+  const head = [...sides.map(([name]) => name), ...others.map(([name]) => `${name} / keepalived`)];
+  console.log(`| figure | ${head.join(' | ')} |\n|${' --- |'.repeat(head.length + 1)}`);
+  const show = (v: number | null) => (v === null ? `> ${WAIT_MS / 1000} s` : String(v));
   for (const [key, label] of rows) {
     const a = ka[key] ?? null;
-    const b = lv[key] ?? null;
-    const ratio = a && b !== null ? (b / a).toFixed(2) : '-';
-    const show = (v: number | null) => (v === null ? `> ${WAIT_MS / 1000} s` : String(v));
-    console.log(`| ${label} | ${show(a)} | ${show(b)} | ${ratio} |`);
+    const values = sides.map(([, f]) => show(f[key] ?? null));
+    const ratios = others.map(([, f]) => {
+      const b = f[key] ?? null;
+      return a && b !== null ? (b / a).toFixed(2) : '-';
+    });
+    console.log(`| ${label} | ${[...values, ...ratios].join(' | ')} |`);
   }
 }
 
@@ -465,17 +478,19 @@ async function main(): Promise<void> {
     ['recoverMs', `listener back until all ${checked * 10} in (ms)`],
   ];
   for (const kind of ['tcp', 'http'] as const) {
-    const ka = inNamespace('keepalived', kind, checked, steadyS);
-    const lv = inNamespace('lvsd', kind, checked, steadyS);
+    const sides = (['keepalived', 'lvsd', 'lvsd-inprocess'] as const).map(
+      (side): [string, Figures] => [side, inNamespace(side, kind, checked, steadyS)],
+    );
     print(
       `${kind} checks, ${checked} x 10 reals, every 1 s, ${steadyS} s steady window:`,
       checkRows,
-      ka,
-      lv,
+      sides,
     );
   }
-  const ka = inNamespace('keepalived', 'reload', reloaded, steadyS);
-  const lv = inNamespace('lvsd', 'reload', reloaded, steadyS);
+  const sides = (['keepalived', 'lvsd'] as const).map((side): [string, Figures] => [
+    side,
+    inNamespace(side, 'reload', reloaded, steadyS),
+  ]);
   print(
     `reloads, ${reloaded} x 10 without checks, one weight edited and SIGHUP:`,
     [
@@ -486,8 +501,7 @@ async function main(): Promise<void> {
       ['reload3Ms', 'reload 3 (ms)'],
       ['rssAfterReload3MiB', 'RSS after 3 reloads (MiB)'],
     ],
-    ka,
-    lv,
+    sides,
   );
   console.log(`\nload average at the end ${readFileSync('/proc/loadavg', 'utf8')}`);
 }
