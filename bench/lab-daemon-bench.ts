@@ -1,0 +1,509 @@
+/**
+ * The daemons side by side in the kernel lab (issue 15): keepalived and `lvsd run` on the
+ * same tables, in one VM, one after the other, each in a fresh network namespace (its own
+ * IPVS table), each measured from outside by the same code: the kernel's table read from
+ * /proc/net/ip_vs, CPU and RSS from /proc/PID of the daemon and its children, checks counted
+ * by the listener that answers them.
+ *
+ * - checks (tcp, then http; lvsd with its check worker, then with every check in process):
+ *   100 x 10 reals on their own addresses on lo, one listener on port 8080 for all of them,
+ *   checks every 1 s (keepalived `TCP_CHECK` / `HTTP_GET` with `retry 1`, lvsd `fall: 2`:
+ *   two failed tries each, then out). Printed: start until every real is in the kernel; CPU
+ *   per check, checks/s and RSS over a steady window; the listener stopped: until every real
+ *   is out (weight 0 or gone); back: until every real is in again.
+ * - reload: 1000 x 10 without checks: start until the 10,000 dests are in (initial
+ *   programming), then three one-weight edits, each reloaded by SIGHUP (keepalived's way;
+ *   lvsd with --no-watch) and timed until the kernel shows the weight; RSS after each.
+ *
+ * Run in the lab as root (it creates and deletes the namespaces dbench-*):
+ *   npm run build && npm run bench:build
+ *   bash test/lab/run.sh --name dbench --timeout 3600 node dist-bench/bench/lab-daemon-bench.js [STEADY_S] [quick]
+ * (`quick`: a tenth of each table, to try the bench itself).
+ */
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const SELF = fileURLToPath(import.meta.url);
+const WORK = '/tmp/lvsd-dbench';
+const PORT = 8080;
+const HTTP_OK = 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n';
+const POLL_MS = 100;
+const WAIT_MS = Number(process.env.DBENCH_WAIT_MS ?? 300_000);
+const TICKS = 100; // USER_HZ: /proc/PID/stat counts CPU in 1/100 s.
+
+/** lvsd with its default check worker, and with every check on its event loop (--check-workers 0). */
+type Side = 'keepalived' | 'lvsd' | 'lvsd-inprocess';
+type CheckKind = 'tcp' | 'http';
+interface Table {
+  services: number;
+  reals: number;
+  /** Each real on its own local address (checks), or one pool behind every VIP (reload). */
+  localReals: boolean;
+  check: CheckKind | null;
+}
+
+const vip = (i: number) => `10.200.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+function real(t: Table, i: number, j: number): string {
+  const k = t.localReals ? i * t.reals + j : j;
+  return t.localReals
+    ? `10.100.${Math.floor(k / 250)}.${(k % 250) + 1}`
+    : `192.168.${Math.floor(k / 250)}.${(k % 250) + 1}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// The two configs of one table: the same services, reals, weights and check timing.
+
+function lvsdYaml(t: Table, weight: (i: number, j: number) => number): string {
+  const check =
+    t.check === 'tcp'
+      ? '    check: { type: tcp, interval: 1s, timeout: 900ms, rise: 1, fall: 2 }'
+      : t.check === 'http'
+        ? '    check: { type: http, path: /, status: [200], interval: 1s, timeout: 900ms, rise: 1, fall: 2 }'
+        : null;
+  const lines = ['services:'];
+  for (let i = 0; i < t.services; i++) {
+    lines.push(
+      `  s${i}:`,
+      `    address: ${vip(i)}:80`,
+      '    scheduler: wlc',
+      '    forwarding: nat',
+    );
+    if (check) lines.push(check);
+    lines.push('    reals:');
+    for (let j = 0; j < t.reals; j++)
+      lines.push(`      - { address: ${real(t, i, j)}:${PORT}, weight: ${weight(i, j)} }`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function keepalivedConf(t: Table, weight: (i: number, j: number) => number): string {
+  const check =
+    t.check === 'tcp'
+      ? ['TCP_CHECK {', '  connect_timeout 1', '  retry 1', '  delay_before_retry 1', '}']
+      : t.check === 'http'
+        ? [
+            'HTTP_GET {',
+            '  url { path / status_code 200 }',
+            '  connect_timeout 1',
+            '  retry 1',
+            '  delay_before_retry 1',
+            '}',
+          ]
+        : [];
+  const lines: string[] = [];
+  for (let i = 0; i < t.services; i++) {
+    lines.push(`virtual_server ${vip(i)} 80 {`, '  delay_loop 1', '  lb_algo wlc', '  lb_kind NAT');
+    lines.push('  protocol TCP');
+    for (let j = 0; j < t.reals; j++) {
+      lines.push(`  real_server ${real(t, i, j)} ${PORT} {`, `    weight ${weight(i, j)}`);
+      for (const l of check) lines.push(`    ${l}`);
+      lines.push('  }');
+    }
+    lines.push('}');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading the kernel and the processes.
+
+/** Dests of this namespace's table: how many in all, and how many take new connections. */
+function dests(): { all: number; serving: number } {
+  const text = readFileSync('/proc/net/ip_vs', 'utf8');
+  let all = 0;
+  let serving = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('  ->') || line.startsWith('  -> RemoteAddress')) continue;
+    all++;
+    if (Number(line.split(/\s+/)[4]) > 0) serving++;
+  }
+  return { all, serving };
+}
+
+const hex = (address: string, port: number) =>
+  `${address
+    .split('.')
+    .map((o) => Number(o).toString(16).padStart(2, '0'))
+    .join('')
+    .toUpperCase()}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/** The weight the kernel has for one dest of one service (null: absent). */
+function weightOf(service: string, dest: string): number | null {
+  const text = readFileSync('/proc/net/ip_vs', 'utf8');
+  const at = text.indexOf(`TCP  ${hex(service, 80)} `);
+  if (at < 0) return null;
+  const next = text.indexOf('\nTCP  ', at + 1);
+  const block = text.slice(at, next < 0 ? undefined : next);
+  const line = block.split('\n').find((l) => l.startsWith(`  -> ${hex(dest, PORT)} `));
+  return line ? Number(line.trim().split(/\s+/)[3]) : null;
+}
+
+/** lvsd's reload and pass lines, on stderr: where a reload's time went. */
+function logEnd(side: Side, log: string): void {
+  if (side === 'keepalived') return;
+  const wanted = /"event":"(config_changed|config_reloaded|reconcile|signal)"/;
+  const lines = readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((l) => wanted.test(l));
+  note(`lvsd's reloads and passes (last 12 of ${lines.length}):\n${lines.slice(-12).join('\n')}`);
+}
+
+/** The process and all its descendants. */
+function tree(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone
+    }
+  }
+  const pids = [root];
+  for (let k = 0; k < pids.length; k++)
+    for (const [pid, ppid] of parent) if (ppid === pids[k]) pids.push(pid);
+  return pids;
+}
+
+/** CPU seconds (user + system) of the tree, and its resident memory in MiB. */
+function usage(root: number): { cpu: number; rssMiB: number } {
+  let ticks = 0;
+  let rssKiB = 0;
+  for (const pid of tree(root)) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      ticks += Number(fields[11]) + Number(fields[12]);
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      rssKiB += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return { cpu: ticks / TICKS, rssMiB: Math.round(rssKiB / 1024) };
+}
+
+async function until(
+  what: string,
+  check: () => boolean,
+  log: string,
+  timeoutMs = WAIT_MS,
+): Promise<number | null> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) {
+      const tail = readFileSync(log, 'utf8').split('\n').slice(-15).join('\n');
+      note(
+        `${what}: not within ${timeoutMs / 1000} s (${JSON.stringify(dests())}); log ends:\n${tail}`,
+      );
+      return null;
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  const ms = Date.now() - started;
+  note(`${what}: ${ms} ms`);
+  return ms;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Progress on stderr (the figures go to stdout). */
+const note = (line: string) => process.stderr.write(`lab-daemon-bench: ${line}\n`);
+
+const KEEPALIVED =
+  ['/usr/sbin/keepalived', '/sbin/keepalived'].find((p) => existsSync(p)) ?? 'keepalived';
+
+// ---------------------------------------------------------------------------------------
+// One side, inside its namespace.
+
+function startDaemon(
+  side: Side,
+  config: string,
+  dir: string,
+  t: Table,
+  weight: Weight,
+): ChildProcess {
+  // Both log as in production (keepalived to its console, lvsd at info level), into a file
+  // whose end is shown when a wait times out.
+  const log = openSync(`${dir}/daemon.log`, 'w');
+  if (side === 'keepalived') {
+    writeFileSync(config, keepalivedConf(t, weight));
+    return spawn(
+      KEEPALIVED,
+      [
+        '-n',
+        '-C',
+        '-f',
+        config,
+        '-p',
+        `${dir}/ka.pid`,
+        '-c',
+        `${dir}/ka-checkers.pid`,
+        '-r',
+        `${dir}/ka-vrrp.pid`,
+        '-l',
+      ],
+      { stdio: ['ignore', log, log] },
+    );
+  }
+  writeFileSync(config, lvsdYaml(t, weight));
+  const args = ['bin/lvsd.js', 'run', '-c', config, '--state-dir', `${dir}/state`, '--no-watch'];
+  if (side === 'lvsd-inprocess') args.push('--check-workers', '0');
+  return spawn(process.execPath, [...args, '--http', '127.0.0.1:9390'], {
+    stdio: ['ignore', log, log],
+  });
+}
+
+type Weight = (i: number, j: number) => number;
+const ONE: Weight = () => 1;
+
+async function stopDaemon(daemon: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => daemon.once('exit', r));
+  daemon.kill('SIGTERM');
+  await Promise.race([exited, sleep(30_000)]);
+  daemon.kill('SIGKILL');
+  execFileSync('ipvsadm', ['-C']);
+}
+
+type Figures = Record<string, number | null>;
+
+async function checksCase(
+  side: Side,
+  kind: CheckKind,
+  services: number,
+  steadyS: number,
+): Promise<Figures> {
+  const t: Table = { services, reals: 10, localReals: true, check: kind };
+  const total = t.services * t.reals;
+  const batch = [];
+  for (let i = 0; i < t.services; i++)
+    for (let j = 0; j < t.reals; j++) batch.push(`addr add ${real(t, i, j)}/32 dev lo`);
+  execFileSync('ip', ['-batch', '-'], { input: `${batch.join('\n')}\n` });
+  const listener = fork(SELF, ['--listener', kind], { stdio: 'ignore' });
+  const ask = (message: string) =>
+    new Promise<number>((resolve) => {
+      listener.once('message', (m) => resolve(Number(m)));
+      listener.send(message);
+    });
+  await ask('start');
+  const dir = `${WORK}/${side}-${kind}`;
+  mkdirSync(dir, { recursive: true });
+  const daemon = startDaemon(side, `${dir}/config`, dir, t, ONE);
+  const pid = daemon.pid as number;
+  const log = `${dir}/daemon.log`;
+  const startMs = await until(`${side} ${kind}: start`, () => dests().serving === total, log);
+  await sleep(5000);
+  const before = { ...usage(pid), accepts: await ask('count'), at: Date.now() };
+  await sleep(steadyS * 1000);
+  const after = { ...usage(pid), accepts: await ask('count'), at: Date.now() };
+  const seconds = (after.at - before.at) / 1000;
+  const checks = after.accepts - before.accepts;
+  await ask('stop');
+  const failMs = await until(`${side} ${kind}: all out`, () => dests().serving === 0, log);
+  await ask('start');
+  const recoverMs = await until(`${side} ${kind}: all in`, () => dests().serving === total, log);
+  const end = usage(pid);
+  await stopDaemon(daemon);
+  listener.kill();
+  logEnd(side, log);
+  return {
+    startMs,
+    checksPerS: Math.round(checks / seconds),
+    cpuShare: Math.round((100 * (after.cpu - before.cpu)) / seconds) / 100,
+    usPerCheck: checks ? Math.round(((after.cpu - before.cpu) * 1e6) / checks) : null,
+    rssMiB: after.rssMiB,
+    failMs,
+    recoverMs,
+    rssEndMiB: end.rssMiB,
+  };
+}
+
+async function reloadCase(side: Side, services: number): Promise<Figures> {
+  const t: Table = { services, reals: 10, localReals: false, check: null };
+  const dir = `${WORK}/${side}-reload`;
+  mkdirSync(dir, { recursive: true });
+  const config = `${dir}/config`;
+  const daemon = startDaemon(side, config, dir, t, ONE);
+  const pid = daemon.pid as number;
+  const figures: Figures = {};
+  const log = `${dir}/daemon.log`;
+  figures.programMs = await until(
+    `${side}: programmed`,
+    () => dests().all === t.services * t.reals,
+    log,
+  );
+  await sleep(3000);
+  figures.rssMiB = usage(pid).rssMiB;
+  for (const edit of [1, 2, 3]) {
+    // The middle service's sixth real gets weight 1 + edit: one line of the file.
+    const edited = Math.floor(services / 2);
+    const weight: Weight = (i, j) => (i === edited && j === 5 ? 1 + edit : 1);
+    const text = side === 'keepalived' ? keepalivedConf(t, weight) : lvsdYaml(t, weight);
+    writeFileSync(`${config}.new`, text);
+    execFileSync('mv', [`${config}.new`, config]);
+    daemon.kill('SIGHUP');
+    figures[`reload${edit}Ms`] = await until(
+      `${side}: reload ${edit}`,
+      () => weightOf(vip(edited), real(t, edited, 5)) === 1 + edit,
+      log,
+    );
+    await sleep(2000);
+    figures[`rssAfterReload${edit}MiB`] = usage(pid).rssMiB;
+  }
+  await stopDaemon(daemon);
+  logEnd(side, log);
+  return figures;
+}
+
+// ---------------------------------------------------------------------------------------
+// The listener: accepts on every address of port 8080; counts connections.
+
+function listen(kind: CheckKind): void {
+  let accepts = 0;
+  let server: net.Server | null = null;
+  const open = () =>
+    new Promise<void>((resolve) => {
+      // Both kinds answer from a plain TCP server: Node's http module costs the emulated CPU
+      // enough that the listener, not the checkers, would set the pace.
+      server = net.createServer((socket) => {
+        socket.on('error', () => socket.destroy());
+        socket.on('end', () => socket.destroy());
+        if (kind === 'http') socket.once('data', () => socket.end(HTTP_OK));
+      });
+      server.on('connection', () => accepts++);
+      server.listen({ port: PORT, host: '0.0.0.0', backlog: 4096 }, resolve);
+    });
+  process.on('message', async (message) => {
+    if (message === 'start' && !server) await open();
+    if (message === 'stop' && server) {
+      const closing = server;
+      server = null;
+      closing.close();
+    }
+    process.send?.(accepts);
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// The driver: each case in a fresh namespace, both sides, then the table of ratios.
+
+function inNamespace(side: Side, run: string, services: number, steadyS: number): Figures {
+  const ns = `dbench-${side}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    const out = execFileSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        SELF,
+        '--side',
+        side,
+        run,
+        String(services),
+        String(steadyS),
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
+    );
+    return JSON.parse(out.trim().split('\n').at(-1) as string) as Figures;
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
+  }
+}
+
+/** One table: each side's figure, and each lvsd's ratio to keepalived's. */
+function print(
+  title: string,
+  rows: Array<[string, string]>,
+  sides: Array<[string, Figures]>,
+): void {
+  const [, ka] = sides[0] as [string, Figures];
+  const others = sides.slice(1);
+  console.log(`\n${title}`);
+  const head = [...sides.map(([name]) => name), ...others.map(([name]) => `${name} / keepalived`)];
+  console.log(`| figure | ${head.join(' | ')} |\n|${' --- |'.repeat(head.length + 1)}`);
+  const show = (v: number | null) => (v === null ? `> ${WAIT_MS / 1000} s` : String(v));
+  for (const [key, label] of rows) {
+    const a = ka[key] ?? null;
+    const values = sides.map(([, f]) => show(f[key] ?? null));
+    const ratios = others.map(([, f]) => {
+      const b = f[key] ?? null;
+      return a && b !== null ? (b / a).toFixed(2) : '-';
+    });
+    console.log(`| ${label} | ${[...values, ...ratios].join(' | ')} |`);
+  }
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === '--listener') return listen(args[1] as CheckKind);
+  if (args[0] === '--side') {
+    const [, side, run, services, steady] = args as [string, Side, string, string, string];
+    rmSync(WORK, { recursive: true, force: true });
+    const figures =
+      run === 'reload'
+        ? await reloadCase(side, Number(services))
+        : await checksCase(side, run as CheckKind, Number(services), Number(steady));
+    console.log(JSON.stringify(figures));
+    return;
+  }
+  const steadyS = Number(args[0] ?? 20);
+  // `quick`: a tenth of the tables, to try the bench itself.
+  const scale = args[1] === 'quick' ? 10 : 1;
+  const checked = 100 / scale;
+  const reloaded = 1000 / scale;
+  console.log(
+    `lab-daemon-bench: ${new Date().toISOString()}, load average ${readFileSync('/proc/loadavg', 'utf8')}`,
+  );
+  const checkRows: Array<[string, string]> = [
+    ['startMs', `start until all ${checked * 10} reals serve (ms)`],
+    ['checksPerS', `checks done per second (${checked * 10} asked)`],
+    ['cpuShare', 'CPU (cores) over the steady window'],
+    ['usPerCheck', 'CPU per check (us)'],
+    ['rssMiB', 'RSS in the steady window (MiB)'],
+    ['failMs', `listener stopped until all ${checked * 10} out (ms)`],
+    ['recoverMs', `listener back until all ${checked * 10} in (ms)`],
+  ];
+  for (const kind of ['tcp', 'http'] as const) {
+    const sides = (['keepalived', 'lvsd', 'lvsd-inprocess'] as const).map(
+      (side): [string, Figures] => [side, inNamespace(side, kind, checked, steadyS)],
+    );
+    print(
+      `${kind} checks, ${checked} x 10 reals, every 1 s, ${steadyS} s steady window:`,
+      checkRows,
+      sides,
+    );
+  }
+  const sides = (['keepalived', 'lvsd'] as const).map((side): [string, Figures] => [
+    side,
+    inNamespace(side, 'reload', reloaded, steadyS),
+  ]);
+  print(
+    `reloads, ${reloaded} x 10 without checks, one weight edited and SIGHUP:`,
+    [
+      ['programMs', `start until the ${reloaded * 10} dests are in (ms)`],
+      ['rssMiB', 'RSS after start (MiB)'],
+      ['reload1Ms', 'reload 1 until the kernel shows it (ms)'],
+      ['reload2Ms', 'reload 2 (ms)'],
+      ['reload3Ms', 'reload 3 (ms)'],
+      ['rssAfterReload3MiB', 'RSS after 3 reloads (MiB)'],
+    ],
+    sides,
+  );
+  console.log(`\nload average at the end ${readFileSync('/proc/loadavg', 'utf8')}`);
+}
+
+await main();
