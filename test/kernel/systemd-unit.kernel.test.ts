@@ -60,8 +60,8 @@ mkdir -p /run/systemd/system /run/lvsd-test /sys/fs/cgroup
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 printf '%s' "$LVSD_TEST_CONFIG" > /run/lvsd-test/lvsd.yaml
 node "$LVSD_TEST_REPO/bin/lvsd.js" systemd-unit -c /run/lvsd-test > /run/systemd/system/lvsd.service
-# A checkout under /tmp is hidden by the unit's PrivateTmp=yes: bound into its sandbox, read-only.
-case "$LVSD_TEST_REPO" in /tmp/*)
+# A checkout under /tmp or /var/tmp is hidden by the unit's PrivateTmp=yes: bound into its sandbox, read-only.
+case "$LVSD_TEST_REPO" in /tmp/*|/var/tmp/*)
   mkdir -p /run/systemd/system/lvsd.service.d
   printf '[Service]\\nBindReadOnlyPaths=%s\\n' "$LVSD_TEST_REPO" > /run/systemd/system/lvsd.service.d/checkout.conf ;;
 esac
