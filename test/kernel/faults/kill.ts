@@ -23,7 +23,7 @@
 import { mkdir, mkdtemp, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipvsadmRules, vipOf, VIP_PORT, yamlTable } from '../../../bench/reconcile-generate.js';
 import { openIpvs } from '../../../src/ipvs/index.js';
 import { ReconcileStateSchema } from '../../../src/reconcile/state.js';
@@ -334,4 +334,37 @@ export function summarize(kind: KillKind, results: readonly RoundResult[]): void
       `${results.filter((r) => r.staleLock).length} stale locks taken over, ` +
       `${results.reduce((n, r) => n + r.restartWrites, 0)} writes by the restarts`,
   );
+}
+
+/** Each round runs lvsd three times on 11,000 objects: minutes when the lab's host is busy. */
+const ROUND_TIMEOUT_MS = 900_000;
+
+/** The kill file of one kind: a measured clean run, then one test per kill point. */
+export function describeKills(kind: KillKind): void {
+  describe.skipIf(process.env.LVSD_LAB !== '1')(`fault suite: SIGKILL of lvsd ${kind}`, () => {
+    let setup: KillSetup;
+    let timing: Timing;
+    const results: RoundResult[] = [];
+    const points = KILL_POINTS[kind];
+
+    beforeAll(async () => {
+      setup = await killSetup();
+      timing = await measure(kind, setup);
+    }, ROUND_TIMEOUT_MS);
+
+    afterAll(async () => {
+      if (results.length) summarize(kind, results);
+      await ipvsadm('-C');
+    });
+
+    for (const [i, point] of points.entries()) {
+      it(
+        `kill ${i + 1} of ${points.length} (${point.phase}, ${point.fraction}): a plain apply converges`,
+        async () => {
+          results.push(await killRound(kind, `${i + 1}/${points.length}`, point, timing, setup));
+        },
+        ROUND_TIMEOUT_MS,
+      );
+    }
+  });
 }
