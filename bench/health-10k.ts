@@ -54,11 +54,9 @@ import { FakeIpvs } from '../src/ipvs/fake.js';
 import {
   destId,
   serviceId,
-  type Dest,
   type IpvsTable,
   type LiveDest,
   type LiveService,
-  type Service,
   type ServiceKey,
 } from '../src/ipvs/model.js';
 import { desiredState } from '../src/reconcile/desired.js';
@@ -67,6 +65,7 @@ import { StateStore } from '../src/reconcile/state.js';
 import { MemorySysctls } from '../src/sysctl/memory.js';
 import { createLogger } from '../src/util/log.js';
 import { machineLine } from './ipvs-report.js';
+import { dest, service } from './reconcile-generate.js';
 
 // LVSD_BENCH_HEAP_GROWING=20: V8 grows the old generation by 20% between full collections
 // rather than its default (about 2x); less garbage held, more collections (see the results).
@@ -91,35 +90,6 @@ async function programme(kernel: IpvsClient, config: ResolvedConfig): Promise<vo
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function svc(i: number): Service {
-  return {
-    family: 'ipv4',
-    protocol: 'tcp',
-    address: `10.${100 + Math.floor(i / 62500)}.${Math.floor(i / 250) % 250}.${(i % 250) + 1}`,
-    port: 80,
-    scheduler: 'wlc',
-    flags: { persistent: false, onePacket: false, sched1: false, sched2: false, sched3: false },
-    timeout: 0,
-    netmask: 32,
-    pe: null,
-  };
-}
-
-function dst(j: number): Dest {
-  return {
-    address: `192.168.${Math.floor(j / 250)}.${(j % 250) + 1}`,
-    port: 8080,
-    family: 'ipv4',
-    forwarding: 'nat',
-    weight: 1,
-    upperThreshold: 0,
-    lowerThreshold: 0,
-    tunnelType: 'ipip',
-    tunnelPort: 0,
-    tunnelFlags: { csum: false, remcsum: false },
-  };
-}
-
 const source = { file: 'bench.yaml', line: 1, column: 1 };
 
 /**
@@ -137,7 +107,7 @@ function makeConfig(
   for (let i = 0; i < services; i++) {
     const realList = [];
     for (let j = 0; j < reals; j++) {
-      const d = dst(j);
+      const d = dest(j);
       const check = CheckConfig.parse({
         type: 'tcp',
         interval,
@@ -152,7 +122,7 @@ function makeConfig(
     }
     list.push({
       name: `svc${i}`,
-      service: svc(i),
+      service: service(i),
       reals: realList,
       check: null,
       quorum: null,

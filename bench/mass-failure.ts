@@ -29,12 +29,13 @@ import { DaemonMetrics } from '../src/daemon/metrics.js';
 import { HealthManager, type HealthManagerOptions } from '../src/health/manager.js';
 import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult } from '../src/ipvs/client.js';
 import { FakeIpvs } from '../src/ipvs/fake.js';
-import { destId, serviceId, type Dest, type Service } from '../src/ipvs/model.js';
+import { destId, serviceId } from '../src/ipvs/model.js';
 import { desiredState } from '../src/reconcile/desired.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { StateStore } from '../src/reconcile/state.js';
 import { MemorySysctls } from '../src/sysctl/memory.js';
 import { machineLine } from './ipvs-report.js';
+import { dest, service } from './reconcile-generate.js';
 
 // LVSD_BENCH_HEAP_GROWING=20: V8 grows the old generation by 20% between full collections
 // rather than its default (about 2x); less garbage held, more collections (see the results).
@@ -51,35 +52,6 @@ const RISE = 2;
 const FALL = 1;
 const source = { file: 'bench.yaml', line: 1, column: 1 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function service(i: number): Service {
-  return {
-    family: 'ipv4',
-    protocol: 'tcp',
-    address: `10.${100 + Math.floor(i / 62500)}.${Math.floor(i / 250) % 250}.${(i % 250) + 1}`,
-    port: 80,
-    scheduler: 'wlc',
-    flags: { persistent: false, onePacket: false, sched1: false, sched2: false, sched3: false },
-    timeout: 0,
-    netmask: 32,
-    pe: null,
-  };
-}
-
-function dest(j: number): Dest {
-  return {
-    address: `192.168.${Math.floor(j / 250)}.${(j % 250) + 1}`,
-    port: 8080,
-    family: 'ipv4',
-    forwarding: 'nat',
-    weight: 1,
-    upperThreshold: 0,
-    lowerThreshold: 0,
-    tunnelType: 'ipip',
-    tunnelPort: 0,
-    tunnelFlags: { csum: false, remcsum: false },
-  };
-}
 
 /** Services 0..99 hold the 1000 target reals; the rest, LOAD reals 100 a service. */
 function makeConfig(ports: number[]): ResolvedConfig {

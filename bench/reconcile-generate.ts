@@ -39,7 +39,8 @@ export function serviceName(i: number): string {
   return `svc${i}`;
 }
 
-function service(i: number): Service {
+/** Service i of the generated table (TCP vipOf(i):80, wlc). */
+export function service(i: number): Service {
   return {
     family: 'ipv4',
     protocol: 'tcp',
@@ -53,7 +54,8 @@ function service(i: number): Service {
   };
 }
 
-function dest(j: number, weight = 1): Dest {
+/** Real j of the generated table (NAT realOf(j):8080). */
+export function dest(j: number, weight = 1): Dest {
   return {
     address: realOf(j),
     port: REAL_PORT,

@@ -24,9 +24,10 @@ import { Daemon } from '../src/daemon/daemon.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
 import { HealthManager } from '../src/health/manager.js';
 import { FakeIpvs } from '../src/ipvs/fake.js';
-import { destId, type Dest, type Service } from '../src/ipvs/model.js';
+import { destId } from '../src/ipvs/model.js';
 import { MemorySysctls } from '../src/sysctl/memory.js';
 import { machineLine } from './ipvs-report.js';
+import { dest, service } from './reconcile-generate.js';
 
 // LVSD_BENCH_HEAP_GROWING=20: V8 grows the old generation by 20% between full collections
 // rather than its default (about 2x); less garbage held, more collections (see the results).
@@ -43,35 +44,6 @@ const mib = () => {
   const live = gc ? `, live ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)}` : '';
   return `${(rss / 2 ** 20).toFixed(0)} MiB (heap used ${(heapUsed / 2 ** 20).toFixed(0)}${live})`;
 };
-
-function service(i: number): Service {
-  return {
-    family: 'ipv4',
-    protocol: 'tcp',
-    address: `10.${100 + Math.floor(i / 62500)}.${Math.floor(i / 250) % 250}.${(i % 250) + 1}`,
-    port: 80,
-    scheduler: 'wlc',
-    flags: { persistent: false, onePacket: false, sched1: false, sched2: false, sched3: false },
-    timeout: 0,
-    netmask: 32,
-    pe: null,
-  };
-}
-
-function dest(j: number, weight: number): Dest {
-  return {
-    address: `192.168.${Math.floor(j / 250)}.${(j % 250) + 1}`,
-    port: 8080,
-    family: 'ipv4',
-    forwarding: 'nat',
-    weight,
-    upperThreshold: 0,
-    lowerThreshold: 0,
-    tunnelType: 'ipip',
-    tunnelPort: 0,
-    tunnelFlags: { csum: false, remcsum: false },
-  };
-}
 
 /** A fresh config (as a reload re-parses); `edit` bumps the weight of service 0's real 0. */
 function makeConfig(
