@@ -212,7 +212,7 @@ export class Daemon {
     this.reloads = new CoalescingRunner((reasons) => this.runReload(reasons));
     this.ready = new Promise((resolve) => (this.markReady = resolve));
     this.debouncer = new Debouncer(
-      () => this.fireDebouncedReload(),
+      () => this.firePendingReloads(),
       options.reloadDebounceMs ?? 500,
     );
   }
@@ -289,7 +289,7 @@ export class Daemon {
     this.pendingReloadReasons.add(reason);
     if (reason !== 'signal') return this.debouncer.call();
     this.debouncer.cancel();
-    this.fireDebouncedReload();
+    this.firePendingReloads();
   }
 
   /** Reloads now (no debounce); resolves with the outcome. */
@@ -367,7 +367,8 @@ export class Daemon {
   // ---------------------------------------------------------------------------
   // Reloads
 
-  private fireDebouncedReload(): void {
+  /** Asks for a reload for each reason gathered (after the debounce, or at once for SIGHUP). */
+  private firePendingReloads(): void {
     const reasons = [...this.pendingReloadReasons];
     this.pendingReloadReasons.clear();
     for (const reason of reasons.length ? reasons : (['watch'] as const))
