@@ -21,7 +21,7 @@ import { takeWriterLock, type WriterLock } from '../util/writer-lock.js';
 import { type ConfigLoader, loadConfigOutcome } from './config-loader.js';
 import { ConfigRejectedError, Daemon } from './daemon.js';
 import { StatusServer, type StatusSource, parseListenAddress } from './http.js';
-import { type NotifyDeps, notifySystemd } from './systemd.js';
+import { type NotifyDeps, notifySystemd, type SystemdNotifier } from './systemd.js';
 
 export interface RunDaemonOptions {
   config: string;
@@ -91,34 +91,92 @@ export function withVrrpStatus(daemon: Daemon, vrrp: VrrpService | null): Status
 
 export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   const log = options.logger ?? createLogger({ level: options.logLevel });
-  const signals = options.signals ?? process;
-  const listen = options.http === false ? null : parseListenAddress(options.http);
-  if (options.http !== false && !listen) {
-    log.fatal(
-      { event: 'bad_option', http: options.http },
-      `--http ${options.http}: expected HOST:PORT, [V6]:PORT or :PORT`,
-    );
+  const listen = listenAddress(options.http, log);
+  if (listen === undefined) return 1;
+  const kernel = await openKernel(options, log);
+  if (!kernel) return 1;
+  const { daemon, vrrp, announce } = wireSides(options, log, kernel.client);
+  // Listen before touching the kernel: a taken port stops lvsd before it changes anything.
+  const server = listen
+    ? new StatusServer(withAnnounceStatus(withVrrpStatus(daemon, vrrp), announce), log)
+    : null;
+  if (server && listen && !(await listenOn(server, listen, options.http as string, log))) {
+    await kernel.client.close();
+    await kernel.lock.release();
     return 1;
   }
+  const signals = handleSignals(options, log, daemon, announce);
+  const { code, systemd } = await serve(daemon, log, options.systemd, signals.stopped);
+  // First the routes: the routers move the VIPs' traffic to the other directors (after a
+  // drain, with drain.on_stop) while this one still serves what reaches it.
+  await announce
+    .stop()
+    .catch((err: unknown) =>
+      log.error({ event: 'announce_stop_failed', err }, `announce: ${(err as Error).message}`),
+    );
+  // Then: a master sends priority 0 at once (the backup takes over after its skew time)
+  // and lets its VIPs go, as keepalived does on SIGTERM.
+  await vrrp
+    ?.stop()
+    .catch((err: unknown) =>
+      log.error({ event: 'vrrp_stop_failed', err }, `vrrp: ${(err as Error).message}`),
+    );
+  systemd?.stop();
+  await daemon.stop();
+  await server?.close();
+  await kernel.client.close();
+  await kernel.lock.release();
+  signals.detach();
+  await rm(runPidPath(options.stateDir), { force: true });
+  log.flush?.();
+  return code;
+}
 
+/** The --http address: null for no listener, undefined when it cannot be read (logged). */
+function listenAddress(
+  http: string | false,
+  log: Logger,
+): { host: string; port: number } | null | undefined {
+  if (http === false) return null;
+  const listen = parseListenAddress(http);
+  if (listen) return listen;
+  log.fatal(
+    { event: 'bad_option', http },
+    `--http ${http}: expected HOST:PORT, [V6]:PORT or :PORT`,
+  );
+  return undefined;
+}
+
+/** The writer lock, then the kernel client; null when either cannot be had (logged). */
+async function openKernel(
+  options: RunDaemonOptions,
+  log: Logger,
+): Promise<{ lock: WriterLock; client: IpvsClient } | null> {
   // One writer at a time: a second `lvsd run`, or an `lvsd apply`, waits or fails.
   let lock: WriterLock;
   try {
     lock = await takeWriterLock(options.stateDir);
   } catch (err) {
     log.fatal({ event: 'lock_held', err }, (err as Error).message);
-    return 1;
+    return null;
   }
   // Which writer to signal for `lvsd drain` (an `lvsd apply` holding the lock is not it).
   await writeFile(runPidPath(options.stateDir), `${process.pid}\n`).catch(() => undefined);
-  let client: IpvsClient;
   try {
-    client = await (options.openClient ?? openIpvs)();
+    return { lock, client: await (options.openClient ?? openIpvs)() };
   } catch (err) {
     log.fatal({ event: 'ipvs_unavailable' }, (err as Error).message);
     await lock.release();
-    return 1;
+    return null;
   }
+}
+
+/** The health checks, the VRRP and BGP sides and the daemon core, wired to one another. */
+function wireSides(
+  options: RunDaemonOptions,
+  log: Logger,
+  client: IpvsClient,
+): { daemon: Daemon; vrrp: VrrpService | null; announce: AnnounceService } {
   const manager = new HealthManager({
     logger: log.child({ component: 'health' }),
     workers: options.checkWorkers ?? 0,
@@ -157,34 +215,45 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     cleanupOnExit: options.cleanupOnExit,
     version: options.version,
   });
-
   requestPass = () => void daemon.requestPass('vrrp');
   running = daemon;
+  return { daemon, vrrp, announce };
+}
 
-  // Listen before touching the kernel: a taken port stops lvsd before it changes anything.
-  const server = listen
-    ? new StatusServer(withAnnounceStatus(withVrrpStatus(daemon, vrrp), announce), log)
-    : null;
-  if (server && listen) {
-    try {
-      const address = await server.listen(listen.host, listen.port);
-      log.info(
-        { event: 'http_listening', address: address.address, port: address.port },
-        `serving /metrics, /status and /healthz on ${options.http}`,
-      );
-    } catch (err) {
-      log.fatal(
-        { event: 'http_failed', err },
-        `cannot listen on ${options.http}: ${(err as Error).message}`,
-      );
-      await client.close();
-      await lock.release();
-      return 1;
-    }
+/** Starts /metrics, /status and /healthz; false when the address cannot be had (logged). */
+async function listenOn(
+  server: StatusServer,
+  listen: { host: string; port: number },
+  http: string,
+  log: Logger,
+): Promise<boolean> {
+  try {
+    const address = await server.listen(listen.host, listen.port);
+    log.info(
+      { event: 'http_listening', address: address.address, port: address.port },
+      `serving /metrics, /status and /healthz on ${http}`,
+    );
+    return true;
+  } catch (err) {
+    log.fatal({ event: 'http_failed', err }, `cannot listen on ${http}: ${(err as Error).message}`);
+    return false;
   }
+}
 
+/**
+ * SIGTERM and SIGINT stop (a second one exits at once when the signals are the process's),
+ * SIGHUP reloads, SIGUSR1 reads the drain marker again. `stopped` resolves with the first
+ * stop signal; detach() removes the handlers.
+ */
+function handleSignals(
+  options: RunDaemonOptions,
+  log: Logger,
+  daemon: Daemon,
+  announce: AnnounceService,
+): { stopped: Promise<string>; detach(): void } {
+  const signals = options.signals ?? process;
   let stopRequested: (signal: string) => void = () => undefined;
-  const stopSignal = new Promise<string>((resolve) => (stopRequested = resolve));
+  const stopped = new Promise<string>((resolve) => (stopRequested = resolve));
   let stopping = false;
   const onStop = (signal: string) => {
     if (stopping) {
@@ -197,58 +266,44 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     log.info({ event: 'signal', signal }, `${signal}: stopping`);
     stopRequested(signal);
   };
-  const onTerm = () => onStop('SIGTERM');
-  const onInt = () => onStop('SIGINT');
-  const onHup = () => {
-    log.info({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP: reloading the configuration');
-    daemon.requestReload('signal');
+  const handlers: Record<string, () => void> = {
+    SIGTERM: () => onStop('SIGTERM'),
+    SIGINT: () => onStop('SIGINT'),
+    SIGHUP: () => {
+      log.info({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP: reloading the configuration');
+      daemon.requestReload('signal');
+    },
+    // `lvsd drain` / `lvsd undrain` changed the drain marker.
+    SIGUSR1: () => {
+      log.info({ event: 'signal', signal: 'SIGUSR1' }, 'SIGUSR1: reading the drain marker');
+      void announce.refreshDrain().catch(() => undefined);
+    },
   };
-  // `lvsd drain` / `lvsd undrain` changed the drain marker.
-  const onUsr1 = () => {
-    log.info({ event: 'signal', signal: 'SIGUSR1' }, 'SIGUSR1: reading the drain marker');
-    void announce.refreshDrain().catch(() => undefined);
+  for (const [signal, handler] of Object.entries(handlers)) signals.on(signal, handler);
+  return {
+    stopped,
+    detach: () => {
+      for (const [signal, handler] of Object.entries(handlers)) signals.off(signal, handler);
+    },
   };
-  signals.on('SIGTERM', onTerm);
-  signals.on('SIGINT', onInt);
-  signals.on('SIGHUP', onHup);
-  signals.on('SIGUSR1', onUsr1);
+}
 
-  let code = 0;
-  let systemd: ReturnType<typeof notifySystemd> = null;
+/** Starts the daemon and runs until a stop signal; code 1 when it cannot start. */
+async function serve(
+  daemon: Daemon,
+  log: Logger,
+  systemdDeps: NotifyDeps | undefined,
+  stopped: Promise<string>,
+): Promise<{ code: number; systemd: SystemdNotifier | null }> {
+  let systemd: SystemdNotifier | null = null;
   try {
     await daemon.start();
-    systemd = notifySystemd(daemon, log, options.systemd);
-    await stopSignal;
+    systemd = notifySystemd(daemon, log, systemdDeps);
+    await stopped;
+    return { code: 0, systemd };
   } catch (err) {
-    code = 1;
     if (!(err instanceof ConfigRejectedError))
       log.fatal({ event: 'start_failed', err }, `cannot start: ${(err as Error).message}`);
-  } finally {
-    // First the routes: the routers move the VIPs' traffic to the other directors (after a
-    // drain, with drain.on_stop) while this one still serves what reaches it.
-    await announce
-      .stop()
-      .catch((err: unknown) =>
-        log.error({ event: 'announce_stop_failed', err }, `announce: ${(err as Error).message}`),
-      );
-    // Then: a master sends priority 0 at once (the backup takes over after its skew time)
-    // and lets its VIPs go, as keepalived does on SIGTERM.
-    await vrrp
-      ?.stop()
-      .catch((err: unknown) =>
-        log.error({ event: 'vrrp_stop_failed', err }, `vrrp: ${(err as Error).message}`),
-      );
-    systemd?.stop();
-    await daemon.stop();
-    await server?.close();
-    await client.close();
-    await lock.release();
-    signals.off('SIGTERM', onTerm);
-    signals.off('SIGINT', onInt);
-    signals.off('SIGHUP', onHup);
-    signals.off('SIGUSR1', onUsr1);
-    await rm(runPidPath(options.stateDir), { force: true });
-    log.flush?.();
+    return { code: 1, systemd };
   }
-  return code;
 }
