@@ -22,12 +22,13 @@
  * - startInner() subscribed to the HealthManager (`health`): each 'changes' batch goes to
  *   noteHealthBatch(), which adds the services it names to the next pass's scope, and to
  *   requestPass('health'); 'result' and 'transition' events only feed the metrics.
- * - runPass() (one at a time, CoalescingRunner) takes that scope (takeScope) and calls
- *   desiredState(config of those services, health.snapshot()): the failed real is left
+ * - runPass() (one at a time, CoalescingRunner) takes that scope (takeScope); desiredFor()
+ *   calls desiredState(config of those services, health.snapshot()): the failed real is left
  *   out, or kept at weight 0 with `on_failure: inhibit` (src/reconcile/desired.ts).
- * - Reconciler.pass() reads those services, plan()s (a real with connections and a drain time
- *   goes to weight 0 and is deleted once they end; otherwise it is deleted now) and
- *   applyPlan()s: the IpvsClient's execute() is the kernel write.
+ * - reconcileOnce() hands that to Reconciler.pass(), which reads those services, plan()s (a
+ *   real with connections and a drain time goes to weight 0 and is deleted once they end;
+ *   otherwise it is deleted now) and applyPlan()s: the IpvsClient's execute() is the kernel
+ *   write.
  *
  * An invalid config is logged with all its errors and ignored: the last good config stays
  * in force and no pass runs for it. So is a valid one whose pass the guard against mass
@@ -42,7 +43,8 @@ import type { IpvsInfo, IpvsTable } from '../ipvs/model.js';
 import type { DesiredState, Plan, PlanStep, WaitingDrain } from '../reconcile/types.js';
 import { desiredState, reconcilePolicy } from '../reconcile/desired.js';
 import type { MassRemoval } from '../reconcile/guard.js';
-import { Reconciler } from '../reconcile/reconciler.js';
+import type { ApplyReport } from '../reconcile/apply.js';
+import { Reconciler, type ReconcileResult } from '../reconcile/reconciler.js';
 import { type SyncRole, withSyncRole } from '../reconcile/sync-role.js';
 import { StateStore } from '../reconcile/state.js';
 import { systemHostPorts, type HostPorts } from '../reconcile/system-ports.js';
@@ -135,6 +137,11 @@ export class ConfigRejectedError extends Error {
 export interface VrrpSide {
   update(vrrp: ResolvedConfig['vrrp']): Promise<void>;
   syncRole(): SyncRole | null;
+}
+
+/** A pass that wrote nothing: skipped (stopping, or no config yet), or failed with `error`. */
+function idleSummary(triggers: Trigger[], skipped: boolean, error: Error | null): PassSummary {
+  return { triggers, skipped, writes: 0, failed: 0, driftRepairs: 0, plan: null, error };
 }
 
 /** A pass the guard against mass removal refused: nothing was written. */
@@ -563,99 +570,127 @@ export class Daemon {
   private async runPass(triggerSet: ReadonlySet<Trigger>): Promise<PassSummary> {
     const triggers = TRIGGER_ORDER.filter((t) => triggerSet.has(t));
     const config = this.config;
-    if (this.stopping || !config)
-      return {
-        triggers,
-        skipped: true,
-        writes: 0,
-        failed: 0,
-        driftRepairs: 0,
-        plan: null,
-        error: null,
-      };
+    if (this.stopping || !config) return idleSummary(triggers, true, null);
     const started = performance.now();
     const startedAt = Date.now();
     const timer = new PhaseTimer();
     const scope = this.takeScope(triggers);
     let summary: PassSummary;
     try {
-      // A scoped pass asks for the desired state of its services alone: its cost follows the
-      // batch, not the size of the config.
-      // The sync daemon takes the VRRP role (a role change asks for a full 'vrrp' pass).
-      const desired = withSyncRole(
-        desiredState(
-          scope
-            ? { ...config, services: config.services.filter((s) => scope.has(s.name)) }
-            : config,
-          this.options.health.snapshot(),
-        ),
-        this.options.vrrp?.syncRole() ?? null,
-      );
-      const result = await this.reconciler.pass(desired, {
-        policy: reconcilePolicy(config),
-        // A scoped pass serves no metrics: its counters would go unread.
-        ...(scope ? { scope, readStats: false } : {}),
-        timer,
-        now: startedAt,
-      });
-      for (const warning of result.warnings) this.log.warn({ event: 'reconcile_warning' }, warning);
-      if (result.refused) throw new RemovalRefusedError(result.refused);
-      const report = result.report!;
-      const sysctlWrites = report.sysctls.length;
-      const writes = report.writes + sysctlWrites + otherWrites(report);
-      const drift = driftSteps(result.plan, desired, this.lastAim);
-      this.logPass(result.plan, report.outcomes, drift, triggers, result.scope !== undefined);
-      for (const outcome of report.outcomes)
-        this.metrics.kernelWrites.inc({ action: outcome.step.action });
-      if (sysctlWrites) this.metrics.kernelWrites.inc({ action: 'sysctl' }, sysctlWrites);
-      this.metrics.kernelWriteFailures.inc(report.failed);
-      for (const step of drift) this.metrics.driftRepairs.inc({ action: step.action });
-      if (result.scope) {
-        const ids = result.scope;
-        this.waiting = [...this.waiting.filter((w) => !ids.has(w.service)), ...result.plan.waiting];
-        this.lastAim =
-          report.failed === 0 ? scopedAim(this.lastAim, desired, result.plan, ids) : null;
-      } else {
-        this.waiting = result.plan.waiting;
-        this.lastAim =
-          report.failed === 0 ? { desired, draining: result.plan.next.draining } : null;
-        this.lastFullPass = startedAt;
-      }
-      summary = {
-        triggers,
-        skipped: false,
-        writes,
-        failed: report.failed,
-        driftRepairs: drift.length,
-        plan: result.plan,
-        error: null,
-      };
-      if (report.failed > 0) this.scheduleFollowUp('retry', this.retryDelay(config));
-      if (result.plan.waiting.length > 0) {
-        const soonest = Math.min(...result.plan.waiting.map((w) => w.remainingMs));
-        this.scheduleFollowUp(
-          'drain',
-          Math.max(50, Math.min(soonest + 10, this.options.drainRecheckMs ?? 5000)),
-        );
-      }
+      summary = await this.reconcileOnce(config, scope, triggers, timer, startedAt);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       this.noteFailedPass(error, triggers, config);
-      summary = {
-        triggers,
-        skipped: false,
-        writes: 0,
-        failed: 0,
-        driftRepairs: 0,
-        plan: null,
-        error,
-      };
+      summary = idleSummary(triggers, false, error);
     }
-    const seconds = (performance.now() - started) / 1000;
-    this.metrics.reconcileDuration.observe({ trigger: triggers[0] ?? 'drift' }, seconds);
+    this.recordPass(summary, scope, startedAt, (performance.now() - started) / 1000, timer);
+    // Only a full pass looked at the whole table: a scoped one does not put drift off.
+    if (!scope) this.scheduleDrift();
+    return summary;
+  }
+
+  /**
+   * One Reconciler pass over the services in scope (all of them: null), then what it leaves:
+   * logs and metrics of its writes, the aim drift is judged by, and the retry and drain timers.
+   */
+  private async reconcileOnce(
+    config: ResolvedConfig,
+    scope: ReadonlySet<string> | null,
+    triggers: Trigger[],
+    timer: PhaseTimer,
+    startedAt: number,
+  ): Promise<PassSummary> {
+    const desired = this.desiredFor(config, scope);
+    const result = await this.reconciler.pass(desired, {
+      policy: reconcilePolicy(config),
+      // A scoped pass serves no metrics: its counters would go unread.
+      ...(scope ? { scope, readStats: false } : {}),
+      timer,
+      now: startedAt,
+    });
+    for (const warning of result.warnings) this.log.warn({ event: 'reconcile_warning' }, warning);
+    if (result.refused) throw new RemovalRefusedError(result.refused);
+    const report = result.report!;
+    const drift = driftSteps(result.plan, desired, this.lastAim);
+    this.logPass(result.plan, report.outcomes, drift, triggers, result.scope !== undefined);
+    this.countWrites(report, drift);
+    this.rememberPass(result, desired, report.failed, startedAt);
+    if (report.failed > 0) this.scheduleFollowUp('retry', this.retryDelay(config));
+    if (result.plan.waiting.length > 0) {
+      const soonest = Math.min(...result.plan.waiting.map((w) => w.remainingMs));
+      this.scheduleFollowUp(
+        'drain',
+        Math.max(50, Math.min(soonest + 10, this.options.drainRecheckMs ?? 5000)),
+      );
+    }
+    return {
+      triggers,
+      skipped: false,
+      // VIP address changes are writes too, besides IPVS operations and sysctls.
+      writes: report.writes + report.sysctls.length + report.vips.length,
+      failed: report.failed,
+      driftRepairs: drift.length,
+      plan: result.plan,
+      error: null,
+    };
+  }
+
+  /**
+   * The desired state of the services in scope: a scoped pass asks for its services alone,
+   * so its cost follows the batch, not the size of the config. The sync daemon takes the
+   * VRRP role (a role change asks for a full 'vrrp' pass).
+   */
+  private desiredFor(config: ResolvedConfig, scope: ReadonlySet<string> | null): DesiredState {
+    const services = scope ? config.services.filter((s) => scope.has(s.name)) : config.services;
+    return withSyncRole(
+      desiredState({ ...config, services }, this.options.health.snapshot()),
+      this.options.vrrp?.syncRole() ?? null,
+    );
+  }
+
+  private countWrites(report: ApplyReport, drift: readonly PlanStep[]): void {
+    for (const outcome of report.outcomes)
+      this.metrics.kernelWrites.inc({ action: outcome.step.action });
+    if (report.sysctls.length)
+      this.metrics.kernelWrites.inc({ action: 'sysctl' }, report.sysctls.length);
+    this.metrics.kernelWriteFailures.inc(report.failed);
+    for (const step of drift) this.metrics.driftRepairs.inc({ action: step.action });
+  }
+
+  /**
+   * What a pass leaves for the next: the drains still waiting (for /status), and the aim a
+   * later write is judged drift by (none after a failed write). A scoped pass replaces only
+   * its services' share of both; a full pass replaces them whole and puts drift off.
+   */
+  private rememberPass(
+    result: ReconcileResult,
+    desired: DesiredState,
+    failed: number,
+    startedAt: number,
+  ): void {
+    if (result.scope) {
+      const ids = result.scope;
+      this.waiting = [...this.waiting.filter((w) => !ids.has(w.service)), ...result.plan.waiting];
+      this.lastAim = failed === 0 ? scopedAim(this.lastAim, desired, result.plan, ids) : null;
+      return;
+    }
+    this.waiting = result.plan.waiting;
+    this.lastAim = failed === 0 ? { desired, draining: result.plan.next.draining } : null;
+    this.lastFullPass = startedAt;
+  }
+
+  /** The pass as /status shows it (lastReconcile), its duration metric and its debug line. */
+  private recordPass(
+    summary: PassSummary,
+    scope: ReadonlySet<string> | null,
+    startedAt: number,
+    seconds: number,
+    timer: PhaseTimer,
+  ): void {
+    this.metrics.reconcileDuration.observe({ trigger: summary.triggers[0] ?? 'drift' }, seconds);
     this.lastPass = {
       at: new Date(startedAt).toISOString(),
-      triggers,
+      triggers: summary.triggers,
       durationMs: Math.round(seconds * 1e6) / 1e3,
       writes: summary.writes,
       failed: summary.failed,
@@ -668,9 +703,6 @@ export class Daemon {
       { event: 'reconcile', ...this.lastPass, phases: timer.phases },
       'reconcile pass',
     );
-    // Only a full pass looked at the whole table: a scoped one does not put drift off.
-    if (!scope) this.scheduleDrift();
-    return summary;
   }
 
   /** A refusal waits for the operator (a retry would be refused again); other failures retry. */
@@ -755,10 +787,6 @@ export class Daemon {
     this.metrics.recordCheck(result.service, result.type, result.ok, result.durationMs / 1000);
   }
 
-  /**
-   * Hands a config the daemon adopts to the checks, with the weights the kernel has (the
-   * table last read): a real already serving starts up, so a restart takes none out.
-   */
   /** After a reload the checks and the table carry on when VRRP cannot follow; the reason is logged. */
   private async followVrrp(config: ResolvedConfig): Promise<void> {
     try {
@@ -776,6 +804,10 @@ export class Daemon {
       );
   }
 
+  /**
+   * Hands a config the daemon adopts to the checks, with the weights the kernel has (the
+   * table last read): a real already serving starts up, so a restart takes none out.
+   */
   private updateHealth(config: ResolvedConfig, table: IpvsTable | undefined): void {
     this.options.health.update(
       config,
@@ -932,12 +964,6 @@ export class Daemon {
       this.log.error({ event: 'cleanup_failed', err }, `cleanup failed: ${(err as Error).message}`);
     }
   }
-}
-
-/** Writes besides IPVS operations and sysctls that a report may carry (interface addresses for VIPs). */
-function otherWrites(report: object): number {
-  const vips = (report as { vips?: unknown[] }).vips;
-  return Array.isArray(vips) ? vips.length : 0;
 }
 
 /**
