@@ -42,7 +42,7 @@ export interface Evaluation {
   vips: ReadonlyMap<string, VipInput>;
 }
 
-export interface Transition {
+export interface AnnounceTransition {
   prefix: string;
   from: VipState;
   to: VipState;
@@ -90,10 +90,14 @@ export class AnnounceMachine {
   }
 
   /** Follows a reloaded config: new prefixes start withdrawn, kept ones keep their state. */
-  update(vips: readonly ResolvedAnnounceVip[], drain: DrainSettings, now: number): Transition[] {
+  update(
+    vips: readonly ResolvedAnnounceVip[],
+    drain: DrainSettings,
+    now: number,
+  ): AnnounceTransition[] {
     this.drain = drain;
     const next = new Map<string, Entry>();
-    const out: Transition[] = [];
+    const out: AnnounceTransition[] = [];
     for (const vip of vips) {
       const old = this.entries.get(vip.prefix);
       next.set(
@@ -120,8 +124,8 @@ export class AnnounceMachine {
   }
 
   /** One evaluation: counts rise and fall and moves prefixes; returns what changed. */
-  evaluate(input: Evaluation): Transition[] {
-    const out: Transition[] = [];
+  evaluate(input: Evaluation): AnnounceTransition[] {
+    const out: AnnounceTransition[] = [];
     for (const entry of this.entries.values()) {
       const vip = input.vips.get(entry.vip.prefix) ?? { down: [], activeConns: null };
       const bad = badReason(input.converged, vip);
@@ -139,10 +143,10 @@ export class AnnounceMachine {
   }
 
   /** `lvsd drain`: announced prefixes go draining (or withdrawn), nothing new is announced. */
-  startDrain(now: number, reason: string): Transition[] {
+  startDrain(now: number, reason: string): AnnounceTransition[] {
     if (this.drained) return [];
     this.drained = { since: now, reason };
-    const out: Transition[] = [];
+    const out: AnnounceTransition[] = [];
     for (const entry of this.entries.values()) {
       if (entry.state !== 'announced') continue;
       if (this.drain.method === 'withdraw') {
@@ -156,19 +160,19 @@ export class AnnounceMachine {
   }
 
   /** `lvsd undrain`: draining prefixes are announced plainly again; the others rise as usual. */
-  undrain(now: number): Transition[] {
+  undrain(now: number): AnnounceTransition[] {
     if (!this.drained) return [];
     this.drained = null;
-    const out: Transition[] = [];
+    const out: AnnounceTransition[] = [];
     for (const entry of this.entries.values())
       if (entry.state === 'draining') out.push(this.move(entry, 'announced', 'undrained', now));
     return out;
   }
 
   /** Everything withdrawn for good (lvsd stops). */
-  stop(now: number, reason: string): Transition[] {
+  stop(now: number, reason: string): AnnounceTransition[] {
     this.stopped = true;
-    const out: Transition[] = [];
+    const out: AnnounceTransition[] = [];
     for (const entry of this.entries.values())
       if (entry.state !== 'withdrawn') out.push(this.move(entry, 'withdrawn', reason, now));
     return out;
@@ -208,7 +212,12 @@ export class AnnounceMachine {
     return this.drained;
   }
 
-  private step(entry: Entry, bad: string | null, vip: VipInput, now: number): Transition | null {
+  private step(
+    entry: Entry,
+    bad: string | null,
+    vip: VipInput,
+    now: number,
+  ): AnnounceTransition | null {
     const { rise, fall, holdDownMs } = entry.vip;
     if (entry.state === 'withdrawn') {
       if (this.stopped) return null;
@@ -256,7 +265,7 @@ export class AnnounceMachine {
     return null;
   }
 
-  private move(entry: Entry, to: VipState, reason: string, now: number): Transition {
+  private move(entry: Entry, to: VipState, reason: string, now: number): AnnounceTransition {
     const from = entry.state;
     entry.state = to;
     entry.reason = reason;

@@ -17,7 +17,12 @@ import { join } from 'node:path';
 import type { ResolvedAnnounce } from '../config/announce.js';
 import type { Logger } from '../util/log.js';
 import { BirdDaemon } from './bird.js';
-import { AnnounceMachine, type Transition, type VipState, type VipInput } from './machine.js';
+import {
+  AnnounceMachine,
+  type AnnounceTransition,
+  type VipState,
+  type VipInput,
+} from './machine.js';
 import type { PeerSession, RoutingDaemon } from './routing-daemon.js';
 import type { AnnounceStatus } from './status.js';
 
@@ -268,7 +273,7 @@ export class AnnounceService {
     }
   }
 
-  private record(transitions: readonly Transition[]): void {
+  private record(transitions: readonly AnnounceTransition[]): void {
     for (const t of transitions) {
       this.counts(t.prefix)[t.to]++;
       const fields = {

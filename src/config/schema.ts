@@ -59,7 +59,7 @@ const Lower = Threshold.describe(
   'Lower connection threshold: new connections again below it (ipvsadm -y). Must not exceed upper.',
 );
 
-export const Forwarding = z
+export const ForwardingMethod = z
   .enum(['nat', 'dr', 'tun'])
   .describe(
     'Forwarding method: nat (masquerading, ipvsadm -m), dr (direct routing, -g) ' +
@@ -93,7 +93,7 @@ export const CheckSetting = z
 
 /** Fields a real inherits from its service and the service from `defaults:`. */
 const realDefaults = {
-  forwarding: Forwarding.optional(),
+  forwarding: ForwardingMethod.optional(),
   weight: Weight.optional(),
   upper: Upper.optional(),
   lower: Lower.optional(),

@@ -7,6 +7,7 @@
  */
 import { networkInterfaces } from 'node:os';
 import { z } from 'zod';
+import type { Family } from '../ipvs/model.js';
 import { addressToBytes, familyOf } from '../netlink/inet.js';
 import { parsePrefixed } from './parse-address.js';
 import type { DataPath } from './diagnostics.js';
@@ -152,8 +153,6 @@ export const VrrpOverride = strict({
 
 export type VrrpConfig = z.infer<typeof VrrpConfig>;
 export type VrrpInstanceConfig = z.infer<typeof VrrpInstance>;
-
-export type Family = 'ipv4' | 'ipv6';
 
 export interface ResolvedVrrpInstance {
   name: string;

@@ -3,14 +3,13 @@
  * in, pure. A reply is ours when its identifier, sequence number and payload are the ones
  * sent; a destination unreachable is ours when the packet it quotes is.
  */
-
-export type IcmpFamily = 'ipv4' | 'ipv6';
+import type { Family } from '../ipvs/model.js';
 
 const ECHO_REQUEST = { ipv4: 8, ipv6: 128 } as const;
 const ECHO_REPLY = { ipv4: 0, ipv6: 129 } as const;
 const UNREACHABLE = { ipv4: 3, ipv6: 1 } as const;
 
-const UNREACHABLE_CODES: Record<IcmpFamily, Record<number, string>> = {
+const UNREACHABLE_CODES: Record<Family, Record<number, string>> = {
   ipv4: {
     0: 'network unreachable',
     1: 'host unreachable',
@@ -41,7 +40,7 @@ export function checksum(bytes: Buffer): number {
  * An echo request. The IPv4 checksum is filled in here (a raw socket sends it as it is);
  * for ICMPv6 the kernel computes it over the pseudo-header.
  */
-export function echoRequest(family: IcmpFamily, id: number, seq: number, payload: Buffer): Buffer {
+export function echoRequest(family: Family, id: number, seq: number, payload: Buffer): Buffer {
   const packet = Buffer.alloc(8 + payload.length);
   packet.writeUInt8(ECHO_REQUEST[family], 0);
   packet.writeUInt16BE(id, 4);
@@ -57,7 +56,7 @@ export type IcmpMessage =
   | { kind: 'other' };
 
 /** The ICMP message of a received datagram; an IPv4 raw socket hands the IP header too. */
-export function parseIcmp(family: IcmpFamily, data: Buffer, withIpHeader: boolean): IcmpMessage {
+export function parseIcmp(family: Family, data: Buffer, withIpHeader: boolean): IcmpMessage {
   const icmp = withIpHeader ? data.subarray(((data[0] ?? 0) & 0x0f) * 4) : data;
   if (icmp.length < 8) return { kind: 'other' };
   const type = icmp.readUInt8(0);

@@ -5,7 +5,7 @@
  * exactly. Pure: the caller reads the table (kernel or config) and prints the text.
  */
 import { expandIpv6, prefixToIpv4Mask } from '../netlink/inet.js';
-import type { Dest, IpvsTable, LiveService, Service } from '../ipvs/model.js';
+import type { Dest, Family, IpvsTable, LiveService, Service } from '../ipvs/model.js';
 import { formatHostPort, isFwmarkKey } from '../ipvs/model.js';
 
 const SERVICE_OPTION = { tcp: '-t', udp: '-u', sctp: '--sctp-service' } as const;
@@ -72,7 +72,7 @@ const AF = { ipv4: 2, ipv6: 10 } as const;
 const PROTOCOL = { tcp: 6, udp: 17, sctp: 132 } as const;
 
 /** An address as ipvsadm compares it: 32-bit words in host order (one for IPv4, four for IPv6). */
-function words(address: string, family: 'ipv4' | 'ipv6'): number[] {
+function words(address: string, family: Family): number[] {
   if (family === 'ipv4')
     return [address.split('.').reduce((acc, part) => acc * 256 + Number(part), 0)];
   const groups = expandIpv6(address);

@@ -11,7 +11,7 @@ import type { ParsedVrrp } from './keepalived-vrrp-parser.js';
 import type { SourcePos } from './types.js';
 
 /** lvs_method / lb_kind: NAT, DR, or TUN with its tunnel options. */
-export interface Forwarding {
+export interface LvsMethod {
   method: 'nat' | 'dr' | 'tun';
   tunnelType: TunnelType;
   tunnelPort: number;
@@ -36,7 +36,7 @@ export interface CheckerDefaults {
   virtualhost?: string;
 }
 
-export interface Checker {
+export interface CheckerBlock {
   type: string;
   stmt: Statement;
 }
@@ -51,18 +51,18 @@ export interface RealServer extends CheckerDefaults {
   pos: SourcePos;
   origin: string;
   addr: Address;
-  forwarding?: Forwarding;
+  forwarding?: LvsMethod;
   weight?: number;
   uthreshold: number;
   lthreshold: number;
   inhibit?: boolean;
-  checkers: Checker[];
+  checkers: CheckerBlock[];
 }
 
 export interface SorryServer {
   pos: SourcePos;
   addr: Address;
-  forwarding?: Forwarding;
+  forwarding?: LvsMethod;
   inhibit: boolean;
 }
 
@@ -80,7 +80,7 @@ export interface VirtualServer extends CheckerDefaults, Warned {
   scheduler?: string;
   /** Scheduler flags in keepalived's bits; sh-/mh- names set while the scheduler was sh/mh. */
   flags: { ops: boolean; sched1: boolean; sched2: boolean; sched3: boolean };
-  forwarding?: Forwarding;
+  forwarding?: LvsMethod;
   persistenceTimeout?: number;
   /** persistence_granularity: an IPv4 mask's prefix length, or an IPv6 prefix length. */
   granularity?: number;

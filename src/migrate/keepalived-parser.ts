@@ -37,7 +37,7 @@ import {
 } from './keepalived-values.js';
 import type { Findings, SourcePos } from './types.js';
 
-export const CHECKERS = [
+export const CHECKER_KEYWORDS = [
   'TCP_CHECK',
   'HTTP_GET',
   'SSL_GET',
@@ -499,7 +499,7 @@ function realServerKeyword(p: Parser, vs: VirtualServer, rs: RealServer, stmt: S
   extraWords(p, vs, stmt, 'real');
   if (checkerDefault(rs, stmt)) return;
   const arg = () => word(stmt.words, 1, 'a value');
-  if (CHECKERS.includes(keyword)) rs.checkers.push({ type: keyword, stmt });
+  if (CHECKER_KEYWORDS.includes(keyword)) rs.checkers.push({ type: keyword, stmt });
   else if (keyword === 'weight') rs.weight = unsigned(arg(), 0, 65535, 'real server weight');
   else if (keyword === 'lvs_method') rs.forwarding = forwarding(stmt.words);
   else if (keyword === 'uthreshold') rs.uthreshold = unsigned(arg(), 0, 2 ** 32 - 1, keyword);

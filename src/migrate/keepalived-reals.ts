@@ -13,7 +13,7 @@ import type { CheckContext } from './keepalived-check-common.js';
 import { realServerCheck } from './keepalived-checks.js';
 import type {
   Address,
-  Forwarding,
+  LvsMethod,
   RealServer,
   SslSettings,
   VirtualServer,
@@ -21,7 +21,7 @@ import type {
 import { realAddress } from './lvsd-fields.js';
 import type { ImportedReal, SourcePos } from './types.js';
 
-export const NAT: Forwarding = {
+export const NAT: LvsMethod = {
   method: 'nat',
   tunnelType: 'ipip',
   tunnelPort: 0,
@@ -66,7 +66,7 @@ export function keptReals(ctx: VsContext, families: ReadonlySet<Family>): RealSe
 }
 
 /** The port keepalived programs for a real (or sorry) server of this service. */
-export function destPort(addr: Address, forwarding: Forwarding, service: Service): number {
+export function destPort(addr: Address, forwarding: LvsMethod, service: Service): number {
   if (isFwmarkKey(service)) return forwarding.method === 'nat' ? addr.port : 0;
   if (forwarding.method !== 'nat') return service.port;
   return addr.port;
@@ -76,7 +76,7 @@ export function destPort(addr: Address, forwarding: Forwarding, service: Service
 export function portWarnings(
   ctx: VsContext,
   rs: { addr: Address; pos: SourcePos },
-  forwarding: Forwarding,
+  forwarding: LvsMethod,
   grouped: boolean,
 ) {
   const id = ctx.vs.id;
@@ -97,7 +97,7 @@ export function portWarnings(
 
 export function destOf(
   addr: Address,
-  forwarding: Forwarding,
+  forwarding: LvsMethod,
   service: Service,
   weight: number,
 ): Dest {

@@ -4,8 +4,9 @@
  * with a separate port word, and lvs_method with its tunnel options. Each throws a
  * ValueError naming what is wrong; the parser reports it at the keyword's line.
  */
+import type { Family } from '../ipvs/model.js';
 import { canonicalAddress, familyOf, ipv4MaskToPrefix } from '../netlink/inet.js';
-import type { Address, Forwarding } from './keepalived-model.js';
+import type { Address, LvsMethod } from './keepalived-model.js';
 
 export class ValueError extends Error {}
 
@@ -56,9 +57,9 @@ export function address(ip: string, port: string | undefined, what: string): Add
 const TUNNEL_TYPES = ['ipip', 'gue', 'gre'] as const;
 
 /** lvs_method NAT|DR|TUN [type ipip|gue port N|gre] [nocsum|csum|remcsum] (svr_forwarding_handler). */
-export function forwarding(words: readonly string[]): Forwarding {
+export function forwarding(words: readonly string[]): LvsMethod {
   const method = word(words, 1, 'NAT, DR or TUN');
-  const out: Forwarding = { method: 'nat', tunnelType: 'ipip', tunnelPort: 0, checksum: 'none' };
+  const out: LvsMethod = { method: 'nat', tunnelType: 'ipip', tunnelPort: 0, checksum: 'none' };
   if (method === 'NAT' || method === 'DR' || method === 'TUN')
     out.method = method === 'NAT' ? 'nat' : method === 'DR' ? 'dr' : 'tun';
   else throw new ValueError(`unknown [${method}] routing method: NAT, DR or TUN`);
@@ -68,7 +69,7 @@ export function forwarding(words: readonly string[]): Forwarding {
       const type = word(words, ++i, 'a tunnel type');
       if (!(TUNNEL_TYPES as readonly string[]).includes(type))
         throw new ValueError(`unknown tunnel type ${type}`);
-      out.tunnelType = type as Forwarding['tunnelType'];
+      out.tunnelType = type as LvsMethod['tunnelType'];
     } else if (option === 'port')
       out.tunnelPort = unsigned(word(words, ++i, 'a port'), 1, 65535, 'gue tunnel port');
     else if (option === 'nocsum' || option === 'csum' || option === 'remcsum')
@@ -85,7 +86,7 @@ export function forwarding(words: readonly string[]): Forwarding {
 }
 
 /** persistence_granularity: an IPv4 netmask (contiguous, for lvsd) or an IPv6 prefix length. */
-export function granularity(text: string, family: 'ipv4' | 'ipv6' | undefined): number {
+export function granularity(text: string, family: Family | undefined): number {
   const v4 = family === 'ipv4' || (family === undefined && text.includes('.'));
   if (!v4) return unsigned(text, 1, 128, 'IPv6 persistence_granularity');
   const prefix = ipv4MaskToPrefix(text);

@@ -8,6 +8,7 @@
  * keepalived it replaces did; what lvsd cannot say is a warning in keepalived's terms.
  */
 import { formatDuration } from '../config/duration.js';
+import type { Family } from '../ipvs/model.js';
 import type {
   NotifyKind,
   NotifyScript,
@@ -58,11 +59,11 @@ function outFor(ctx: Ctx, instance: ParsedInstance): Out {
 }
 
 /** The family keepalived gives the instance: its first VIP's, else its source's or peers', else IPv4. */
-function familyOf(i: ParsedInstance): 'ipv4' | 'ipv6' {
+function familyOf(i: ParsedInstance): Family {
   return i.vips[0]?.family ?? i.source?.family ?? i.peers[0]?.family ?? 'ipv4';
 }
 
-function versionOf(ctx: Ctx, out: Out, family: 'ipv4' | 'ipv6'): 2 | 3 {
+function versionOf(ctx: Ctx, out: Out, family: Family): 2 | 3 {
   const i = out.instance;
   if (family === 'ipv6') {
     if (i.version === 2)
@@ -171,7 +172,7 @@ function vipText(v: Vip): string {
   return `${v.address}/${v.prefix ?? (v.family === 'ipv4' ? 32 : 128)}`;
 }
 
-function vipsOf(out: Out, iface: string, family: 'ipv4' | 'ipv6'): string[] {
+function vipsOf(out: Out, iface: string, family: Family): string[] {
   const i = out.instance;
   const keep = (v: Vip, keyword: string): boolean => {
     if (v.dev !== undefined && v.dev !== iface) {
@@ -211,7 +212,7 @@ function vipsOf(out: Out, iface: string, family: 'ipv4' | 'ipv6'): string[] {
   return [...vips, ...excluded].map(vipText);
 }
 
-function unicastOf(ctx: Ctx, out: Out, family: 'ipv4' | 'ipv6'): FieldValue | null {
+function unicastOf(ctx: Ctx, out: Out, family: Family): FieldValue | null {
   const i = out.instance;
   const peers = i.peers.filter((p) => {
     if (p.family === family) return true;

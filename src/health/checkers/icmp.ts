@@ -14,15 +14,16 @@ import { randomBytes, randomInt } from 'node:crypto';
 import net from 'node:net';
 import { interfaceIndex, RawSocket, RawSocketError } from '../../ffi/raw-socket.js';
 import { type Received, Receiver } from '../../ffi/receiver.js';
-import { echoRequest, type IcmpFamily, parseIcmp } from '../icmp-packet.js';
+import type { Family } from '../../ipvs/model.js';
+import { echoRequest, parseIcmp } from '../icmp-packet.js';
 import type { Checker, CheckOutcome, CheckSignal, CheckTarget, PreparedCheck } from '../types.js';
 import { abortError } from '../types.js';
 import { isLinkLocal } from './connect.js';
 
-const PROTOCOL: Record<IcmpFamily, number> = { ipv4: 1, ipv6: 58 };
+const PROTOCOL: Record<Family, number> = { ipv4: 1, ipv6: 58 };
 
 /** Families whose ping sockets this process may not open: raw sockets from then on. */
-const pingSocketDenied = new Set<IcmpFamily>();
+const pingSocketDenied = new Set<Family>();
 
 /**
  * One receive worker for the icmp checks of the process, held while any of them is on a
@@ -54,7 +55,7 @@ interface IcmpSocket {
   raw: boolean;
 }
 
-function openSocket(family: IcmpFamily): IcmpSocket {
+function openSocket(family: Family): IcmpSocket {
   if (!pingSocketDenied.has(family)) {
     try {
       return {
@@ -80,7 +81,7 @@ function ping(
 ): Promise<CheckOutcome> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(signal));
-    const family: IcmpFamily = net.isIPv6(target.address) ? 'ipv6' : 'ipv4';
+    const family: Family = net.isIPv6(target.address) ? 'ipv6' : 'ipv4';
     const { socket, raw } = openSocket(family);
     const rx = acquire();
     let finished = false;
