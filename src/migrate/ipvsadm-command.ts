@@ -17,6 +17,7 @@ import type {
   Timeouts,
 } from '../ipvs/model.js';
 import type { ParsedArgs } from './ipvsadm-options.js';
+import { SCHED_FLAG_BITS } from './types.js';
 
 /** Looks up a port name ("http") for a protocol; null when unknown. */
 export type PortNames = (name: string, protocol: Protocol) => number | null;
@@ -154,16 +155,6 @@ function netmaskOf(args: ParsedArgs, family: Family): number {
   return prefix;
 }
 
-const FLAG_BITS: Record<string, { bit: 'sched1' | 'sched2' | 'sched3'; scheduler?: string }> = {
-  'flag-1': { bit: 'sched1' },
-  'flag-2': { bit: 'sched2' },
-  'flag-3': { bit: 'sched3' },
-  'sh-fallback': { bit: 'sched1', scheduler: 'sh' },
-  'sh-port': { bit: 'sched2', scheduler: 'sh' },
-  'mh-fallback': { bit: 'sched1', scheduler: 'mh' },
-  'mh-port': { bit: 'sched2', scheduler: 'mh' },
-};
-
 function schedFlags(text: string | undefined, scheduler: string): Service['flags'] {
   const flags = {
     persistent: false,
@@ -173,7 +164,7 @@ function schedFlags(text: string | undefined, scheduler: string): Service['flags
     sched3: false,
   };
   for (const name of text ? text.split(',') : []) {
-    const flag = FLAG_BITS[name];
+    const flag = SCHED_FLAG_BITS[name];
     if (!flag) throw new Error(`invalid scheduler flag '${name}'`);
     if (flag.scheduler && flag.scheduler !== scheduler)
       throw new Error(`incompatible scheduler flag '${name}' for scheduler ${scheduler}`);

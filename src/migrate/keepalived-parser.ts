@@ -35,7 +35,7 @@ import {
   ValueError,
   word,
 } from './keepalived-values.js';
-import type { Findings, SourcePos } from './types.js';
+import { type Findings, SCHED_FLAG_BITS, type SourcePos } from './types.js';
 
 export const CHECKER_KEYWORDS = [
   'TCP_CHECK',
@@ -374,16 +374,6 @@ function checkerDefault(target: CheckerDefaults, stmt: Statement): boolean {
   }
 }
 
-const SCHED_FLAGS: Record<string, { bit: 'sched1' | 'sched2' | 'sched3'; scheduler?: string }> = {
-  'flag-1': { bit: 'sched1' },
-  'flag-2': { bit: 'sched2' },
-  'flag-3': { bit: 'sched3' },
-  'sh-fallback': { bit: 'sched1', scheduler: 'sh' },
-  'sh-port': { bit: 'sched2', scheduler: 'sh' },
-  'mh-fallback': { bit: 'sched1', scheduler: 'mh' },
-  'mh-port': { bit: 'sched2', scheduler: 'mh' },
-};
-
 const SCHEDULERS = [
   'rr',
   'wrr',
@@ -403,7 +393,7 @@ const SCHEDULERS = [
 
 function schedulerFlag(p: Parser, vs: VirtualServer, stmt: Statement): void {
   const name = stmt.words[0] as string;
-  const flag = SCHED_FLAGS[name] as (typeof SCHED_FLAGS)[string];
+  const flag = SCHED_FLAG_BITS[name] as (typeof SCHED_FLAG_BITS)[string];
   // keepalived reads sh-/mh- flags against the scheduler set so far (lbflags_handler).
   if (flag.scheduler && flag.scheduler !== vs.scheduler)
     p.warn(
@@ -430,7 +420,7 @@ function virtualServerKeyword(p: Parser, vs: VirtualServer, stmt: Statement): vo
   extraWords(p, vs, stmt, 'virtual');
   if (checkerDefault(vs, stmt)) return;
   const arg = () => word(stmt.words, 1, 'a value');
-  if (keyword in SCHED_FLAGS) schedulerFlag(p, vs, stmt);
+  if (keyword in SCHED_FLAG_BITS) schedulerFlag(p, vs, stmt);
   else if (keyword === 'real_server') p.realServer(vs, stmt);
   else if (keyword === 'lb_algo' || keyword === 'lvs_sched') {
     if (!SCHEDULERS.includes(arg())) throw new ValueError(`invalid lvs_scheduler '${arg()}'`);

@@ -117,3 +117,20 @@ export class Findings {
     return this.list.some((d) => d.severity === 'error');
   }
 }
+
+/**
+ * The scheduler flags as ipvsadm's --sched-flags and keepalived's virtual_server keywords
+ * spell them (ipvsadm.c, check_parser.c), with the IP_VS_SVC_F_SCHED bit each sets and the
+ * scheduler it belongs to (none: any).
+ */
+export const SCHED_FLAG_BITS: Readonly<
+  Record<string, { bit: 'sched1' | 'sched2' | 'sched3'; scheduler?: string }>
+> = {
+  'flag-1': { bit: 'sched1' },
+  'flag-2': { bit: 'sched2' },
+  'flag-3': { bit: 'sched3' },
+  'sh-fallback': { bit: 'sched1', scheduler: 'sh' },
+  'sh-port': { bit: 'sched2', scheduler: 'sh' },
+  'mh-fallback': { bit: 'sched1', scheduler: 'mh' },
+  'mh-port': { bit: 'sched2', scheduler: 'mh' },
+};
