@@ -6,7 +6,7 @@
  */
 import type { CheckConfig, CheckPart } from '../../config/check.js';
 import type { Checker, CheckOutcome, CheckSignal, CheckTarget, PreparedCheck } from '../types.js';
-import { abortError, errorText } from '../types.js';
+import { runTogether } from './together.js';
 
 type AllConfig = Extract<CheckConfig, { type: 'all' }>;
 
@@ -35,39 +35,19 @@ async function runAll(
   parts: { name: string; run: PreparedCheck }[],
   signal: CheckSignal,
 ): Promise<CheckOutcome> {
-  const together = new AbortController();
-  const onAbort = () => together.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    const outcomes = await Promise.all(
-      parts.map(async ({ name, run }) => {
-        let outcome: CheckOutcome;
-        try {
-          outcome = await run(together.signal);
-        } catch (err) {
-          outcome = { ok: false, message: errorText(err) };
-        }
-        if (!outcome.ok && !together.signal.aborted) {
-          together.abort();
-          throw new Error(`${name}: ${outcome.message}`);
-        }
-        return { name, outcome };
-      }),
-    );
-    // Every part returned, some of them cut short: the check itself was aborted.
-    if (together.signal.aborted) throw abortError(signal);
-    const weight = outcomes.find((o) => o.outcome.weight !== undefined)?.outcome.weight;
-    return {
-      ok: true,
-      message: outcomes.map((o) => `${o.name}: ${o.outcome.message}`).join('; '),
-      ...(weight === undefined ? {} : { weight }),
-    };
-  } catch (err) {
-    if (signal.aborted) throw abortError(signal);
-    return { ok: false, message: errorText(err) };
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
+  const result = await runTogether(
+    parts,
+    (part) => part.name,
+    (part, together) => part.run(together),
+    signal,
+  );
+  if (!result.ok) return result;
+  const weight = result.outcomes.find((o) => o.weight !== undefined)?.weight;
+  return {
+    ok: true,
+    message: result.outcomes.map((o, i) => `${parts[i]?.name}: ${o.message}`).join('; '),
+    ...(weight === undefined ? {} : { weight }),
+  };
 }
 
 export const allChecker: Checker<'all'> = {

@@ -19,6 +19,7 @@ import type { Checker, CheckOutcome, CheckSignal, CheckTarget, PreparedCheck } f
 import { abortError } from '../types.js';
 import { connectTcp, type Route, routeOf } from './connect.js';
 import { tlsFailure } from './tls-reason.js';
+import { runTogether } from './together.js';
 
 type HttpConfig = Extract<CheckConfig | CheckPart, { type: 'http' | 'https' }>;
 
@@ -269,41 +270,15 @@ async function checkUrls(
   urls: UrlCheck[],
   signal: CheckSignal,
 ): Promise<CheckOutcome> {
-  const together = new AbortController();
-  const onAbort = () => together.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    const outcomes = await Promise.all(
-      urls.map(async (url) => {
-        let outcome: CheckOutcome;
-        try {
-          outcome = await checkUrl(route, secure, method, url, together.signal);
-        } catch (err) {
-          if (together.signal.aborted) throw err;
-          together.abort(err);
-          throw prefixed(url, err);
-        }
-        if (!outcome.ok) {
-          together.abort(new Error(outcome.message));
-          throw prefixed(url, new Error(outcome.message));
-        }
-        return outcome;
-      }),
-    );
-    return {
-      ok: true,
-      message: `${outcomes.length} URLs: ${outcomes.map((o) => o.message.replace(/^status /, '')).join('; ')}`,
-    };
-  } catch (err) {
-    if (signal.aborted) throw abortError(signal);
-    return { ok: false, message: (err as Error).message };
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-}
-
-function prefixed(url: UrlCheck, err: unknown): Error {
-  return new Error(`${url.path}: ${(err as Error).message ?? String(err)}`);
+  const result = await runTogether(
+    urls,
+    (url) => url.path,
+    (url, together) => checkUrl(route, secure, method, url, together),
+    signal,
+  );
+  if (!result.ok) return result;
+  const statuses = result.outcomes.map((o) => o.message.replace(/^status /, ''));
+  return { ok: true, message: `${result.outcomes.length} URLs: ${statuses.join('; ')}` };
 }
 
 function prepareHttp(config: HttpConfig, target: CheckTarget): PreparedCheck {
