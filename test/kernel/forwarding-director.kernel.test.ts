@@ -19,7 +19,7 @@ import { openIpvs } from '../../src/ipvs/index.js';
 import { formatPlan } from '../../src/reconcile/format.js';
 import type { DesiredState } from '../../src/reconcile/types.js';
 import { reconcile } from '../reconcile/pass.js';
-import type { PassSettings as ReconcileOptions } from '../reconcile/pass.js';
+import type { PassSettings } from '../reconcile/pass.js';
 import { dest, desired, tcpService } from '../reconcile/fixtures.js';
 import { Lab, Netns } from '../lab/topology.js';
 import { CLI } from './forwarding-topology.js';
@@ -53,7 +53,7 @@ if (!inLab) {
     let ipvs: IpvsClient;
     let addresses: RtnetlinkAddresses;
     let stateDir: string;
-    const options = (desiredState: DesiredState): ReconcileOptions => ({
+    const options = (desiredState: DesiredState): PassSettings => ({
       desired: desiredState,
       stateDir,
       prune: 'managed',

@@ -12,7 +12,7 @@ import {
 import { formatApplyReport } from '../../src/reconcile/format.js';
 import type { DesiredState } from '../../src/reconcile/types.js';
 import { reconcile } from './pass.js';
-import type { PassSettings as ReconcileOptions } from './pass.js';
+import type { PassSettings } from './pass.js';
 import { MemorySysctls } from '../../src/sysctl/memory.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
@@ -25,7 +25,7 @@ const state: DesiredState = {
   ],
 };
 
-async function options(extra: Partial<ReconcileOptions> = {}): Promise<ReconcileOptions> {
+async function options(extra: Partial<PassSettings> = {}): Promise<PassSettings> {
   return {
     desired: state,
     stateDir: await mkdtemp(join(tmpdir(), 'lvsd-state-')),
