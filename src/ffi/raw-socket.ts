@@ -350,7 +350,7 @@ function ipv6Mreq(group: string, ifindex: number): Buffer {
 }
 
 // ---------------------------------------------------------------------------
-// Blocking primitives for the receive worker (raw-socket-worker.ts), which owns no koffi call.
+// Blocking primitives for the receive worker (receive-worker.ts), which owns no koffi call.
 
 /** An eventfd the main thread writes to wake the worker out of poll(). */
 export function openWakeFd(): number {
