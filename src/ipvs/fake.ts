@@ -296,33 +296,13 @@ export class FakeIpvs implements IpvsClient {
 
   /** ip_vs_genl_set_cmd / ip_vs_genl_set_daemon: 0 or a positive errno. */
   private apply(op: IpvsOp): number {
-    switch (op.op) {
-      case 'flush':
-        this.services.clear();
-        return 0;
-      case 'set-timeouts':
-        return this.setTimeouts(op.timeouts);
-      case 'zero':
-        if (!op.service) {
-          for (const svc of this.services.values()) this.zeroService(svc);
-          return 0;
-        }
-        break;
-      case 'add-daemon':
-        return this.addDaemon(op.daemon);
-      case 'delete-daemon':
-        if (!this.daemons.has(op.state)) return Errno.ESRCH;
-        this.daemons.delete(op.state);
-        return 0;
-      default:
-        break;
-    }
-
-    const key = op.service as ServiceKey; // every op left names a service (zero without one returned above)
-    const k = keyString(key);
+    const global = this.applyGlobal(op);
+    if (global !== null) return global;
+    // Every op left names a service: those that name none were applied above.
+    if (!('service' in op) || !op.service) return Errno.EINVAL;
+    const k = keyString(op.service);
     const svc = this.services.get(k);
     if (op.op !== 'add-service' && !svc) return Errno.ESRCH;
-
     if (op.op === 'add-dest' || op.op === 'edit-dest' || op.op === 'delete-dest') {
       const s = svc as FakeService;
       const destFamily: Family =
@@ -332,7 +312,34 @@ export class FakeIpvs implements IpvsClient {
         if ((op.dest as Dest).forwarding !== 'tun') return Errno.EINVAL;
       }
     }
+    return this.applyToService(op, k, svc);
+  }
 
+  /** The commands that name no service (flush, timeouts, zero all, daemons); null for the others. */
+  private applyGlobal(op: IpvsOp): number | null {
+    switch (op.op) {
+      case 'flush':
+        this.services.clear();
+        return 0;
+      case 'set-timeouts':
+        return this.setTimeouts(op.timeouts);
+      case 'zero':
+        if (op.service) return null;
+        for (const svc of this.services.values()) this.zeroService(svc);
+        return 0;
+      case 'add-daemon':
+        return this.addDaemon(op.daemon);
+      case 'delete-daemon':
+        if (!this.daemons.has(op.state)) return Errno.ESRCH;
+        this.daemons.delete(op.state);
+        return 0;
+      default:
+        return null;
+    }
+  }
+
+  /** A command on one service (k) or its dests; `svc` is absent only for add-service. */
+  private applyToService(op: IpvsOp, k: string, svc: FakeService | undefined): number {
     switch (op.op) {
       case 'add-service': {
         if (svc) return Errno.EEXIST;
@@ -357,21 +364,8 @@ export class FakeIpvs implements IpvsClient {
       case 'zero':
         this.zeroService(svc as FakeService);
         return 0;
-      case 'add-dest': {
-        const s = svc as FakeService;
-        const err = checkDestSettings(op.dest);
-        if (err) return err;
-        if (s.dests.some((d) => sameDest(d.dest, op.dest))) return Errno.EEXIST;
-        if (isUnusableDestAddress(op.dest.address, op.dest.family, this.local)) return Errno.EINVAL;
-        s.dests.unshift({
-          dest: normalizeDest(op.dest),
-          activeConns: 0,
-          inactiveConns: 0,
-          persistConns: 0,
-          stats: emptyStats(),
-        });
-        return 0;
-      }
+      case 'add-dest':
+        return this.addDest(svc as FakeService, op.dest);
       case 'edit-dest': {
         const s = svc as FakeService;
         const err = checkDestSettings(op.dest);
@@ -392,6 +386,22 @@ export class FakeIpvs implements IpvsClient {
       default:
         return Errno.EINVAL;
     }
+  }
+
+  /** ip_vs_add_dest: settings, then a duplicate, then an address the kernel cannot use. */
+  private addDest(s: FakeService, dest: Dest): number {
+    const err = checkDestSettings(dest);
+    if (err) return err;
+    if (s.dests.some((d) => sameDest(d.dest, dest))) return Errno.EEXIST;
+    if (isUnusableDestAddress(dest.address, dest.family, this.local)) return Errno.EINVAL;
+    s.dests.unshift({
+      dest: normalizeDest(dest),
+      activeConns: 0,
+      inactiveConns: 0,
+      persistConns: 0,
+      stats: emptyStats(),
+    });
+    return 0;
   }
 
   /** ip_vs_add_service / ip_vs_edit_service: scheduler, then engine, then the IPv6 prefix. */
