@@ -7,8 +7,8 @@
 import { IpvsError, describeOpObject, type IpvsOp } from './client.js';
 import { Errno } from '../netlink/constants.js';
 import { IP_VS_IFNAME_MAXLEN, IP_VS_PENAME_MAXLEN, IP_VS_SCHEDNAME_MAXLEN } from './constants.js';
-import { familyOf, type InetFamily } from '../netlink/inet.js';
-import { isFwmarkKey, type ServiceKey } from './model.js';
+import { familyOf } from '../netlink/inet.js';
+import { type Family, isFwmarkKey, type ServiceKey } from './model.js';
 
 /** strerror() for the errno values IPVS and netlink return; anything else gets its number. */
 const strerror: Record<number, string> = {
@@ -161,14 +161,14 @@ function invalid(op: IpvsOp, reason: string): IpvsError {
  */
 export interface OpChecks {
   validKeys: WeakSet<ServiceKey>;
-  families: Map<string, InetFamily | null>;
+  families: Map<string, Family | null>;
 }
 
 export function newOpChecks(): OpChecks {
   return { validKeys: new WeakSet(), families: new Map() };
 }
 
-function addressFamily(address: string, checks: OpChecks | undefined): InetFamily | null {
+function addressFamily(address: string, checks: OpChecks | undefined): Family | null {
   if (!checks) return familyOf(address);
   let family = checks.families.get(address);
   if (family === undefined) {
