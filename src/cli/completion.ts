@@ -112,10 +112,13 @@ function zshOption(o: OptionSpec): string {
 
 function zshCommand(spec: ProgramSpec, command: CommandSpec): string {
   const words = argumentWords(spec, command);
+  const action = words.length ? `(${words.join(' ')})` : ' ';
+  // `N:name:action` for a required argument, `N::name:action` for an optional one.
   const positional = command.arguments.map(
-    (a, i) =>
-      `'${a.required ? '' : ':'}${i + 1}:${zshText(a.name)}:${words.length ? `(${words.join(' ')})` : ' '}'`,
+    (a, i) => `'${i + 1}:${a.required ? '' : ':'}${zshText(a.name)}:${action}'`,
   );
+  // commander's own `help [command]` declares no argument, but completes a command name.
+  if (!positional.length && words.length) positional.push(`'1::command:${action}'`);
   const specs = [...command.options.map(zshOption), ...positional];
   return `    (${command.name})\n      _arguments -s -S \\\n        ${specs.join(' \\\n        ')}\n      ;;`;
 }

@@ -146,4 +146,82 @@ describe('lvsd completion', { timeout: 60_000 }, () => {
       expect(ran.stdout.split('\n')).toEqual(['_lvsd', '_lvsd: function', '']);
     },
   );
+
+  it.skipIf(noZsh)(
+    `zsh completes commands, options, their values and help's command ${noZsh}`,
+    async () => {
+      const path = await script('zsh');
+      const dir = await mkdtemp(join(tmpdir(), 'lvsd-zsh-'));
+      await writeFile(join(dir, 'complete.zsh'), ZSH_TAB);
+      const complete = async (line: string) => {
+        const ran = await run('timeout', [
+          '30',
+          'zsh',
+          '-f',
+          join(dir, 'complete.zsh'),
+          path,
+          line,
+        ]);
+        expect(ran.stderr).toBe('');
+        expect(ran.code).toBe(0);
+        return listed(ran.stdout);
+      };
+      expect(await complete('lvsd ')).toEqual(
+        expect.arrayContaining(spec.commands.map((c) => c.name)),
+      );
+      expect(await complete('lvsd run --log-level ')).toEqual([
+        'debug',
+        'error',
+        'fatal',
+        'info',
+        'silent',
+        'trace',
+        'warn',
+      ]);
+      expect(await complete('lvsd plan --st')).toEqual(['--state', '--state-dir']);
+      expect(await complete('lvsd completion ')).toEqual(['bash', 'fish', 'zsh']);
+      expect(await complete('lvsd help v')).toEqual(['validate']);
+    },
+  );
 });
+
+/**
+ * Types `$2` and TAB into an interactive zsh on a pseudo-terminal (zsh/zpty), with TAB bound
+ * to list-choices, and prints what the terminal showed, up to a mark printed after it. It
+ * types only once zle is reading (the prompt and zle's bracketed-paste switch are out):
+ * typed earlier, the TAB is a character of the line, not a completion.
+ */
+const ZSH_TAB = `zmodload zsh/zpty
+zpty z 'TERM=dumb zsh -f -i'
+zpty -w z 'RPS1="" PROMPT_EOL_MARK=""; unsetopt prompt_sp beep list_beep; bindkey -e'
+zpty -w z "autoload -U compinit && compinit -u -D && source \${(q)1}"
+zpty -w z 'zstyle ":completion:*" list-separator "|"; LISTMAX=0; bindkey "^I" list-choices'
+zpty -w z "PS1=\\$'\\\\x52EADY> '; print -r -- BEGIN-\\$((6*7))"
+zpty -r z _ '*BEGIN-42*READY> '$'\\e''\\[?2004h'
+zpty -n -w z "$2"$'\\t'$'\\C-u'
+zpty -w z 'print -r -- END-$((6*7))'
+zpty -r z out '*END-42*'
+zpty -d z
+print -r -- "$out"
+`;
+
+/** The words zsh listed below the typed line (descriptions, after "|", left out), sorted. */
+function listed(terminal: string): string[] {
+  const [typed, ...below] = terminal
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's escape sequences
+    .replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '')
+    .split('\n');
+  // Nothing to list: the line is erased and the mark printed over it, with no list between.
+  if (typed!.includes('END-')) return [];
+  const words: string[] = [];
+  // Down to the prompt zle draws again below the list.
+  for (const line of below) {
+    if (line.includes('READY> ')) break;
+    words.push(...(line.split('|')[0] ?? '').split(/\s+/).filter(Boolean));
+  }
+  expect(
+    below.some((line) => line.includes('END-42')),
+    terminal,
+  ).toBe(true);
+  return words.sort();
+}

@@ -156,6 +156,16 @@ describe.skipIf(skip)(`the Debian package ${skip}`, { timeout: 120_000 }, () => 
     expect(validated.stdout).toMatch(/valid: 0 services/);
   });
 
+  it('the $schema path docs/config.md and the conffile give editors is the installed schema', async () => {
+    const schemaLine = /^# yaml-language-server: \$schema=(\S+)$/m;
+    const documented = schemaLine.exec(await readFile(join(root, 'docs/config.md'), 'utf8'))?.[1];
+    const conffile = schemaLine.exec(await readFile(inRoot('etc/lvsd/lvsd.yaml'), 'utf8'))?.[1];
+    expect(documented).toBe(conffile);
+    expect(documented).toMatch(/^\//);
+    const schema = JSON.parse(await readFile(inRoot(documented!), 'utf8')) as { $schema?: string };
+    expect(schema.$schema).toMatch(/json-schema\.org/);
+  });
+
   it('the conffile`s example, uncommented, is a valid config', async () => {
     const text = await readFile(inRoot('etc/lvsd/lvsd.yaml'), 'utf8');
     const example = text.slice(text.indexOf('# kernel:'));

@@ -213,11 +213,16 @@ describe('packaging/grafana/lvsd.json', () => {
 
   it('shows what operators look at first', () => {
     const asked = new Set(dashboardQueries(dashboard).flatMap((q) => readQuery(q).metrics));
+    // Per service and per real: connections, packets, bytes, weight, health; then the daemon.
     for (const metric of [
       'lvsd_service_connections_total',
       'lvsd_service_packets_total',
       'lvsd_service_bytes_total',
+      'lvsd_service_healthy_weight',
       'lvsd_real_active_connections',
+      'lvsd_real_connections_total',
+      'lvsd_real_packets_total',
+      'lvsd_real_bytes_total',
       'lvsd_real_weight',
       'lvsd_real_up',
       'lvsd_reconcile_duration_seconds_count',

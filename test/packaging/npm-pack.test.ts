@@ -2,7 +2,8 @@
  * The npm package as an operator installs it: `npm pack` ships the CLI, the unit, the man
  * page, docs, examples, the schema and LICENSE (and no sources or tests);
  * `npm install -g --prefix DIR lvsd-X.tgz` puts `lvsd` and lvsd(8) in place, and the
- * installed lvsd validates every example and prints a unit that systemd accepts.
+ * installed lvsd validates every example, loads its native modules and prints a unit that
+ * systemd accepts.
  * (Packs dist/ as it is: npm test builds it first.)
  */
 import { readdir, realpath, writeFile } from 'node:fs/promises';
@@ -103,6 +104,23 @@ describe('npm install -g from the tarball', { timeout: 120_000 }, () => {
       expect(validated.code, `${entry}: ${validated.stderr}`).toBe(0);
       expect(validated.stdout).toMatch(/: valid/);
     }
+  });
+
+  it('the native modules load from the installed copy, though npm ran no install script', async () => {
+    // npm 11 runs no dependency's install script in a global install unless allowed: the
+    // netlink binding and koffi must load from the prebuilt binaries they ship.
+    const app = join(prefix, 'lib/node_modules/lvsd');
+    const loaded = await run(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `await import(${JSON.stringify(join(app, 'dist/daemon/index.js'))});
+       const { createRequire } = await import('node:module');
+       const require = createRequire(${JSON.stringify(`${app}/`)});
+       require('netlink');
+       console.log(typeof require('koffi').load);`,
+    ]);
+    expect(loaded.stderr).toBe('');
+    expect(loaded.stdout.trim()).toBe('function');
   });
 
   const skip = missing('systemd-analyze');
