@@ -25,6 +25,9 @@ import type { ApplyOutcome, PeerSession, RoutingDaemon } from './routing-daemon.
 /** RFC 8326 GRACEFUL_SHUTDOWN: routers that honour it set local_pref 0 on the route. */
 export const GRACEFUL_SHUTDOWN = '(65535,0)';
 
+/** BIRD reads its includes as its own user (Debian: bird), so the route files are 0644. */
+const READABLE_BY_BIRD = 0o644;
+
 export interface BirdOptions {
   socket: string;
   include: string;
@@ -71,7 +74,7 @@ export class BirdDaemon implements RoutingDaemon {
     if (!options.force && files.every((f, i) => f.text === previous[i]))
       return { ok: true, changed: false };
     try {
-      for (const f of files) await writeFileAtomically(f.path, f.text);
+      for (const f of files) await writeFileAtomically(f.path, f.text, READABLE_BY_BIRD);
     } catch (err) {
       await this.restore(files, previous);
       return { ok: false, error: `cannot write ${files[0]?.path}: ${(err as Error).message}` };
@@ -125,7 +128,9 @@ export class BirdDaemon implements RoutingDaemon {
     for (const [i, f] of files.entries()) {
       const old = previous[i];
       // A file that was not there comes back empty: bird.conf includes it, so it must exist.
-      await writeFileAtomically(f.path, old ?? renderRoutes([])).catch(() => undefined);
+      await writeFileAtomically(f.path, old ?? renderRoutes([]), READABLE_BY_BIRD).catch(
+        () => undefined,
+      );
     }
   }
 }

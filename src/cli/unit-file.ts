@@ -75,10 +75,12 @@ LimitNOFILE=65536
 StandardOutput=journal
 StandardError=journal
 
-# /run/lvsd holds what lvsd owns and what is draining: keep it across restarts.
+# /run/lvsd holds what lvsd owns and what is draining: keep it across restarts. Others may
+# enter it, for BIRD (Debian runs it as the user bird) reads the route files lvsd writes there
+# with mode 0644; every other file lvsd makes is closed to them by the umask.
 RuntimeDirectory=lvsd
 RuntimeDirectoryPreserve=yes
-RuntimeDirectoryMode=0750
+RuntimeDirectoryMode=0755
 UMask=0027
 
 # Privileges. IPVS, addresses and nftables are reached over netlink with CAP_NET_ADMIN;

@@ -38,15 +38,23 @@ export async function readJsonFile<S extends z.ZodType>(
  * Written to a temporary file, flushed to disk, renamed over the old one, and the directory
  * flushed too: after a crash or a power cut the file is the old one or the new one, never
  * half of either, and a rename the caller was told about is not forgotten. A reader (BIRD,
- * lvsd itself) sees the old file or the new one, never a half-written one.
+ * lvsd itself) sees the old file or the new one, never a half-written one. `mode`, when
+ * given, is the file's mode whatever the umask.
  */
-export async function writeFileAtomically(path: string, text: string): Promise<void> {
+export async function writeFileAtomically(
+  path: string,
+  text: string,
+  mode?: number,
+): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const temporary = `${path}.${process.pid}.tmp`;
   try {
     const file = await open(temporary, 'w', 0o644);
     try {
+      // The process umask trims the mode open() asks for; a reader that runs as another
+      // user (BIRD) needs the mode set outright.
+      if (mode !== undefined) await file.chmod(mode);
       await file.writeFile(text);
       await file.sync();
     } finally {

@@ -1,12 +1,13 @@
 /**
  * BIRD reads the route files lvsd writes for it (announce:) as its own user: Debian runs
  * `bird -u bird -g bird`, which drops root before reading bird.conf and its includes. Under
- * the modes of lvsd's unit (RuntimeDirectoryMode=, UMask=) BIRD cannot read them; under the
- * drop-in docs/fleet.md gives, it can. BIRD itself judges (`bird -p`: parse, as `bird`, and
- * exit), on files written by lvsd's own writer in a process with the unit's umask.
+ * the modes of lvsd's packaged unit (RuntimeDirectoryMode=, UMask=) it can, while a file
+ * lvsd writes without a mode of its own (state.json) stays closed to other users. BIRD itself
+ * judges (`bird -p`: parse, as `bird`, and exit), on files written by lvsd's own writer in a
+ * process with the unit's umask; a runtime directory closed to others is the control case.
  */
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,7 +42,11 @@ function modesIn(text: string): Modes {
   return { directory: directory!, umask: umask! };
 }
 
-/** lvsd writes the IPv4 routes into a runtime directory with these modes; BIRD parses. */
+/**
+ * lvsd's announcer writes the routes into a runtime directory with these modes (BIRD's socket
+ * is absent: the files stay, as when BIRD is not up yet), and state.json beside them with the
+ * ordinary writer; BIRD parses its config, and state.json's mode is returned.
+ */
 async function birdParses(modes: Modes) {
   const base = await mkdtemp(join(tmpdir(), 'lvsd-bird-include-'));
   await chmod(base, 0o755);
@@ -49,15 +54,22 @@ async function birdParses(modes: Modes) {
   await mkdir(runtime);
   await chmod(runtime, Number.parseInt(modes.directory, 8));
   const routes = join(runtime, 'bird-vips.conf');
+  const state = join(runtime, 'state.json');
+  const options = {
+    socket: join(base, 'no-bird.ctl'),
+    include: routes,
+    include6: join(runtime, 'bird-vips6.conf'),
+  };
   // A child process: a worker thread may not change the umask.
   const wrote = await run(process.execPath, [
     '--input-type=module',
     '-e',
     `process.umask(0o${modes.umask});
-     const { writeFileAtomically } = await import(${JSON.stringify(`${root}dist/util/json-file.js`)});
-     const { renderRoutes } = await import(${JSON.stringify(`${root}dist/announce/bird.js`)});
-     await writeFileAtomically(${JSON.stringify(routes)},
-       renderRoutes([{ prefix: '192.0.2.10/32', gracefulShutdown: false }]));`,
+     const { writeJsonFile } = await import(${JSON.stringify(`${root}dist/util/json-file.js`)});
+     const { BirdDaemon } = await import(${JSON.stringify(`${root}dist/announce/bird.js`)});
+     const bird = new BirdDaemon(${JSON.stringify(options)});
+     await bird.announce([{ prefix: '192.0.2.10/32', gracefulShutdown: false }]);
+     await writeJsonFile(${JSON.stringify(state)}, { version: 2 });`,
   ]);
   expect(wrote.stderr).toBe('');
   expect(wrote.code).toBe(0);
@@ -68,23 +80,22 @@ async function birdParses(modes: Modes) {
     `router id 10.0.0.11;\nprotocol device {}\nprotocol static lvsd4 {\n  ipv4;\n  include "${routes}";\n}\n`,
   );
   await chmod(conf, 0o644);
-  return run('bird', ['-p', '-c', conf, '-u', 'bird', '-g', 'bird']);
+  const parsed = await run('bird', ['-p', '-c', conf, '-u', 'bird', '-g', 'bird']);
+  return { ...parsed, stateMode: (await stat(state)).mode & 0o777 };
 }
 
 const skip = cannotRun();
 describe.skipIf(skip)(`BIRD, as the user bird, and lvsd's route files ${skip}`, () => {
-  it('cannot read them under the modes of the packaged unit', async () => {
+  it('reads them under the modes of the packaged unit, and state.json stays closed to others', async () => {
     const parsed = await birdParses(modesIn(packagedUnit()));
-    expect(parsed.stderr).toMatch(/Unable to open included file .*: Permission denied/);
-    expect(parsed.code).not.toBe(0);
-  });
-
-  it('reads them under the drop-in docs/fleet.md gives', async () => {
-    const fleet = await readFile(join(root, 'docs/fleet.md'), 'utf8');
-    const dropIn = /```\n# systemctl edit lvsd[^\n]*\n([\s\S]*?)```/.exec(fleet)?.[1];
-    expect(dropIn).toBeDefined();
-    const parsed = await birdParses(modesIn(dropIn!));
     expect(parsed.stderr).toBe('');
     expect(parsed.code).toBe(0);
+    expect(parsed.stateMode & 0o007).toBe(0);
+  });
+
+  it('cannot read them when the runtime directory is closed to others (the control case)', async () => {
+    const parsed = await birdParses({ directory: '0750', umask: '0027' });
+    expect(parsed.stderr).toMatch(/Unable to open included file .*: Permission denied/);
+    expect(parsed.code).not.toBe(0);
   });
 });
