@@ -49,9 +49,10 @@ After=network-online.target
 Wants=network-online.target
 
 [Service]
-# Ready once the first reconcile pass has converged the table; the watchdog is fed while
-# the event loop runs. Node.js has no unix datagram socket, so lvsd sends each message by
-# running systemd-notify, a child process: hence NotifyAccess=all.
+# Ready once the first reconcile pass has run (a write the kernel refused is retried by
+# later passes and counted, not waited for); the watchdog is fed while the event loop runs.
+# Node.js has no unix datagram socket, so lvsd sends each message by running systemd-notify,
+# a child process: hence NotifyAccess=all.
 Type=notify
 NotifyAccess=all
 WatchdogSec=30s
