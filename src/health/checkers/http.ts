@@ -209,6 +209,7 @@ function exchange(
   url: UrlCheck,
   signal: CheckSignal,
 ): Promise<CheckOutcome> {
+  const secure = socket !== tcp;
   return new Promise((resolve, reject) => {
     const verdict = new Verdict(url);
     let settled = false;
@@ -240,10 +241,19 @@ function exchange(
     signal.addEventListener('abort', onAbort, { once: true });
     socket.on('data', (chunk: Buffer) => guarded(() => reader.push(chunk)));
     socket.on('end', () => guarded(() => reader.end()));
-    socket.on('error', (err) => settle(() => reject(err)));
+    socket.on('error', (err) => settle(() => reject(secure ? tlsAlert(err) : err)));
     socket.on('close', () => settle(() => reject(new Error('connection closed'))));
     socket.write(url.request);
   });
+}
+
+/**
+ * An error on a TLS stream after its handshake: with TLS 1.3 the server's verdict on the
+ * client's certificate (the alert "certificate required") arrives after the client thinks
+ * the handshake is done, with OpenSSL's internal text; said as the handshake's failures are.
+ */
+function tlsAlert(err: Error & { code?: string }): Error {
+  return err.code?.startsWith('ERR_SSL_') ? new Error(tlsFailure(err)) : err;
 }
 
 async function checkUrl(
