@@ -1,7 +1,7 @@
 /** Configurations of the real servers the checker tests run (nginx, unbound, exim), written to a temporary folder. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVER_V4, SERVER_V6 } from './netns.js';
+import { SERVER_V4, SERVER_V6, SOURCE_V4 } from './netns.js';
 
 /** A body of 270 KB that nginx sends at 8 KB/s: a download that outlives any check. */
 export const SLOW_BODY_BYTES = 270 * 1024;
@@ -73,7 +73,9 @@ export function unboundConfig(dir: string): string {
   local-data: "web.test. AAAA 2001:db8::1"
   local-data: 'web.test. TXT "hello world"'
   local-data: 'multi.web.test. TXT "v=spf1" "include:example.test"'
+  local-data: 'esc.web.test. TXT "say \\"hi\\" \\\\ back" "caf\\195\\169"'
   local-zone: "refused.test." refuse
+  access-control: ${SOURCE_V4}/32 refuse
 remote-control:
   control-enable: no
 `,

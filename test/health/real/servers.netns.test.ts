@@ -8,13 +8,14 @@
  * Needs root and the Debian packages test/host-packages.sh installs; each part says why
  * it skips when they are missing.
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareCheck } from '../../../src/health/checkers/index.js';
-import { HealthManager } from '../../../src/health/manager.js';
+import { type CheckResultEvent, HealthManager } from '../../../src/health/manager.js';
 import { runCheck, type CheckRun } from '../../../src/health/scheduler.js';
 import type { CheckTarget } from '../../../src/health/types.js';
 import { check, config as resolved, memoryLogger, real, service } from '../fixtures.js';
@@ -36,6 +37,7 @@ import {
   ownSockets,
   SERVER_V4,
   SERVER_V6,
+  SOURCE_V4,
   serverConnections,
   serverLinkLocal,
   startServer,
@@ -55,6 +57,7 @@ const noNginx =
 const noUnbound = missing(UNBOUND, 'unbound');
 const noExim = missing(EXIM, 'exim4-daemon-light');
 const noPlugins = missing(`${PLUGINS}/check_http`, 'monitoring-plugins-basic');
+const noDig = missing('/usr/bin/dig', 'bind9-dnsutils');
 
 for (const [what, why] of [
   ['all', skipAll],
@@ -62,6 +65,7 @@ for (const [what, why] of [
   ['unbound', noUnbound],
   ['exim', noExim],
   ['monitoring-plugins', noPlugins],
+  ['dig', noDig],
 ] as const)
   if (why) console.warn(`skipping the ${what} checker tests: ${why}`);
 
@@ -108,6 +112,31 @@ async function leavesNothing(
   expect(gone, `sockets left in lvsd's process: ${left.join(', ')}`).toBe(true);
   return result;
 }
+
+/**
+ * The first result of a check as the daemon runs it: the config goes through the manager,
+ * which makes the check's target (its `source`, `address`, `port`) as `lvsd run` does.
+ */
+async function firstResult(settings: Record<string, unknown>, port: number, workers = 0) {
+  const manager = new HealthManager({
+    logger: pino({ level: 'silent' }),
+    random: () => 0,
+    workers,
+    ...(workers > 0 ? { workerUrl: WORKER_URL } : {}),
+  });
+  const first = new Promise<CheckResultEvent>((resolve) => manager.once('result', resolve));
+  const checked = check({ interval: '1s', ...settings });
+  manager.update(resolved([service('web', '10.0.0.1', port, [real(SERVER_V4, port, checked)])]));
+  try {
+    return await first;
+  } finally {
+    await manager.stop();
+  }
+}
+
+/** The built check worker, which `lvsd run` puts the socket checks on (--check-workers, 1 by default). */
+const WORKER_URL = new URL('../../../dist/health/check-worker.js', import.meta.url);
+const noWorker = existsSync(WORKER_URL) ? null : 'needs the build (npm run build)';
 
 const servers: Server[] = [];
 let dir = '';
@@ -169,29 +198,48 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
   it('a digest of the slow body times out and closes its connection', async () => {
     const digest = `sha256:${'0'.repeat(64)}`;
     const result = await leavesNothing({ type: 'http', path: '/slow', digest }, to(80), 500);
-    expect(result).toMatchObject({ ok: false, timedOut: true });
+    expect(result).toMatchObject({ ok: false, timedOut: true, message: 'timed out after 500ms' });
   });
 
-  it('the daemon checking /stream every 200 ms holds at most one connection at a time', async () => {
-    const before = ownSockets().size;
-    const manager = new HealthManager({ logger: pino({ level: 'silent' }), random: () => 0 });
-    const httpCheck = check({ type: 'http', path: '/stream', interval: '200ms', timeout: '190ms' });
-    manager.update(resolved([service('web', '10.0.0.1', 80, [real(SERVER_V4, 80, httpCheck)])]));
-    let most = 0;
-    let mostSockets = 0;
-    for (let i = 0; i < 20; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      most = Math.max(most, serverConnections(80).length);
-      mostSockets = Math.max(mostSockets, ownSockets().size - before);
-    }
-    await manager.stop();
-    expect(manager.counters.checks).toBeGreaterThanOrEqual(8);
-    // Each check decides at the status line; on a loaded host one may miss its deadline.
-    expect(manager.counters.failures).toBeLessThanOrEqual(1);
-    expect(most).toBeLessThanOrEqual(1);
-    expect(mostSockets).toBeLessThanOrEqual(1);
-    expect(await eventually(() => serverConnections(80).length === 0)).toBe(true);
-  });
+  it.each([
+    ['on its event loop', 0],
+    ['on a check worker, as lvsd run does by default', 1],
+  ])(
+    'the daemon checking /stream every 200 ms %s holds at most one connection at a time',
+    async (_how, workers) => {
+      if (workers > 0 && noWorker)
+        return console.warn(`skipping the check worker case: ${noWorker}`);
+      const before = ownSockets().size;
+      const manager = new HealthManager({
+        logger: pino({ level: 'silent' }),
+        random: () => 0,
+        workers,
+        ...(workers > 0 ? { workerUrl: WORKER_URL } : {}),
+      });
+      const httpCheck = check({
+        type: 'http',
+        path: '/stream',
+        interval: '200ms',
+        timeout: '190ms',
+      });
+      manager.update(resolved([service('web', '10.0.0.1', 80, [real(SERVER_V4, 80, httpCheck)])]));
+      let most = 0;
+      let mostSockets = 0;
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        most = Math.max(most, serverConnections(80).length);
+        mostSockets = Math.max(mostSockets, ownSockets().size - before);
+      }
+      await manager.stop();
+      // The worker thread's own descriptors (its event loop) are gone with it after stop().
+      expect(manager.counters.checks).toBeGreaterThanOrEqual(8);
+      // Each check decides at the status line; on a loaded host one may miss its deadline.
+      expect(manager.counters.failures).toBeLessThanOrEqual(1);
+      expect(most).toBeLessThanOrEqual(1);
+      expect(mostSockets).toBeLessThanOrEqual(1);
+      expect(await eventually(() => serverConnections(80).length === 0)).toBe(true);
+    },
+  );
 
   it('body_no_match: a page that says FAIL is down, saying which pattern matched', async () => {
     const result = await leavesNothing(
@@ -207,14 +255,15 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
   });
 
   it("ignore_case and multiline are the patterns' flags", async () => {
-    expect((await run({ type: 'http', path: '/health', body: 'STATUS: ok' }, to(80))).ok).toBe(
-      false,
-    );
+    expect(await run({ type: 'http', path: '/health', body: 'STATUS: ok' }, to(80))).toMatchObject({
+      ok: false,
+      message: 'status 200, body does not match /STATUS: ok/',
+    });
     const result = await run(
       { type: 'http', path: '/health', body: '^STATUS: ok$', ignore_case: true, multiline: true },
       to(80),
     );
-    expect(result.ok).toBe(true);
+    expect(result).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
   });
 
   it('several URLs: all must pass; the failing one is named', async () => {
@@ -240,10 +289,10 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
         },
         to(80),
       ),
-    ).toMatchObject({ ok: true });
+    ).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
     expect(
       await run({ type: 'http', path: '/version', body: '^HTTP/1\\.1$', multiline: true }, to(80)),
-    ).toMatchObject({ ok: true });
+    ).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
   });
 
   it('HEAD: the status decides', async () => {
@@ -257,7 +306,7 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
       { type: 'http', path: '/health', body: 'OK' },
       to(9, { address: SERVER_V6, port: 80 }),
     );
-    expect(result).toMatchObject({ ok: true });
+    expect(result).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
   });
 
   it('source port: nginx sees the connection come from it', async () => {
@@ -271,7 +320,26 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
       },
       to(80),
     );
-    expect(result).toMatchObject({ ok: true });
+    expect(result).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
+  });
+
+  it('source address, from the config through the manager: nginx sees the connection come from it', async () => {
+    const peer = (from: string) => ({
+      type: 'http',
+      path: '/peer',
+      body: `^${from.replaceAll('.', '\\.')} port \\d+$`,
+      multiline: true,
+    });
+    expect(await firstResult({ ...peer(SOURCE_V4), source: SOURCE_V4 }, 80)).toMatchObject({
+      ok: true,
+      message: 'status 200, body pattern ok',
+    });
+    // Without it, the kernel's choice: the host's first address on the link.
+    expect(await firstResult(peer(SOURCE_V4), 80)).toMatchObject({
+      ok: false,
+      message: `status 200, body does not match /^198\\.51\\.100\\.3 port \\d+$/`,
+    });
+    expect(await eventually(() => serverConnections(80).length === 0)).toBe(true);
   });
 
   it('interface: a link-local address on the named interface', async () => {
@@ -303,7 +371,7 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
         { type: 'https', path: '/health', sni: 'web.test', ca: pki.caCert, body: 'OK' },
         to(443),
       ),
-    ).toMatchObject({ ok: true });
+    ).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
     const untrusted = await run({ type: 'https', path: '/health', sni: 'web.test' }, to(443));
     expect(untrusted.ok).toBe(false);
     expect(untrusted.message).toMatch(
@@ -407,7 +475,49 @@ describe.skipIf(skipAll || noUnbound)('dns against unbound', () => {
         { type: 'dns', name: 'web.test', answer: '192.0.2.1' },
         to(53, { address: SERVER_V6 }),
       ),
-    ).toMatchObject({ ok: true });
+    ).toMatchObject({ ok: true, message: 'rcode NOERROR, answer 192.0.2.1' });
+  });
+
+  it('source address, over UDP and TCP: unbound refuses queries from it', async () => {
+    for (const transport of ['udp', 'tcp']) {
+      const query = { type: 'dns', name: 'web.test', transport };
+      expect(await firstResult({ ...query, source: SOURCE_V4 }, 53)).toMatchObject({
+        ok: false,
+        message: 'rcode REFUSED, expected NOERROR',
+      });
+      expect(await firstResult(query, 53)).toMatchObject({ ok: true, message: 'rcode NOERROR' });
+    }
+    expect(await eventually(() => serverConnections(53).length === 0)).toBe(true);
+  });
+
+  it.skipIf(noDig)(
+    'TXT with quotes, a backslash and UTF-8: the answer is what dig +short prints',
+    async () => {
+      const dig = (name: string) =>
+        execFileSync('dig', ['+short', `@${SERVER_V4}`, name, 'TXT'], { encoding: 'utf8' }).trim();
+      // The multi-string answer of the table above is dig's too.
+      expect(dig('multi.web.test')).toBe('"v=spf1" "include:example.test"');
+      const printed = dig('esc.web.test');
+      expect(printed).toBe('"say \\"hi\\" \\\\ back" "caf\\195\\169"');
+      const result = await leavesNothing(
+        { type: 'dns', name: 'esc.web.test', qtype: 'TXT', answer: printed },
+        to(53),
+      );
+      expect(result).toMatchObject({ ok: true, message: `rcode NOERROR, answer ${printed}` });
+      // Unquoted: the strings joined, as text (UTF-8).
+      expect(
+        await run(
+          { type: 'dns', name: 'esc.web.test', qtype: 'TXT', answer: 'say "hi" \\ backcafé' },
+          to(53),
+        ),
+      ).toMatchObject({ ok: true });
+    },
+  );
+
+  it('https to a server that never answers the handshake times out and leaves nothing', async () => {
+    // unbound over TCP reads the ClientHello's first bytes as a DNS message's length, and waits.
+    const result = await leavesNothing({ type: 'https', verify: false }, to(53), 500);
+    expect(result).toMatchObject({ ok: false, timedOut: true, message: 'timed out after 500ms' });
   });
 });
 
@@ -437,8 +547,9 @@ describe.skipIf(skipAll || noExim)('smtp against exim', () => {
 
   it('smtp against nginx is not SMTP', async () => {
     if (noNginx) return;
+    // nginx waits for a request and never greets: no banner within the timeout.
     const result = await leavesNothing({ type: 'smtp' }, to(80), 1000);
-    expect(result.ok).toBe(false);
+    expect(result).toMatchObject({ ok: false, timedOut: true, message: 'timed out after 1000ms' });
   });
 });
 
@@ -490,6 +601,12 @@ describe.skipIf(skipAll || noPlugins || noNginx || noExim)(
       });
     });
 
+    it('check_http as another user (user: nobody): up', async () => {
+      expect(
+        await runPlugin({ ...checkHttp('-u', '/health'), user: 'nobody' }, to(80)),
+      ).toMatchObject({ ok: true, message: 'exit 0' });
+    });
+
     it('WARNING (exit 1) is down by default, with the summary and no perfdata', async () => {
       const result = await runPlugin(checkHttp('-u', '/missing'), to(80));
       expect(result.ok).toBe(false);
@@ -526,7 +643,7 @@ describe.skipIf(skipAll || noPlugins || noNginx || noExim)(
           plugin('check_smtp', '-H', '$LVSD_CHECK_ADDRESS', '-p', '$LVSD_CHECK_PORT'),
           to(25),
         ),
-      ).toMatchObject({ ok: true });
+      ).toMatchObject({ ok: true, message: 'exit 0' });
       const closed = await runPlugin(
         plugin('check_tcp', '-H', '$LVSD_CHECK_ADDRESS', '-p', '$LVSD_CHECK_PORT'),
         to(81),
