@@ -49,6 +49,9 @@ http {
   return conf;
 }
 
+/** Four strings of 200 bytes, as dig +short prints them: over 512 bytes, more than UDP carries without EDNS. */
+export const BIG_TXT = ['a', 'b', 'c', 'd'].map((c) => `"${c.repeat(200)}"`).join(' ');
+
 export function unboundConfig(dir: string): string {
   const conf = join(dir, 'unbound.conf');
   writeFileSync(
@@ -74,6 +77,7 @@ export function unboundConfig(dir: string): string {
   local-data: 'web.test. TXT "hello world"'
   local-data: 'multi.web.test. TXT "v=spf1" "include:example.test"'
   local-data: 'esc.web.test. TXT "say \\"hi\\" \\\\ back" "caf\\195\\169"'
+  local-data: 'big.web.test. TXT ${BIG_TXT}'
   local-zone: "refused.test." refuse
   access-control: ${SOURCE_V4}/32 refuse
 remote-control:

@@ -20,7 +20,7 @@ import { runCheck, type CheckRun } from '../../../src/health/scheduler.js';
 import type { CheckTarget } from '../../../src/health/types.js';
 import { check, config as resolved, memoryLogger, real, service } from '../fixtures.js';
 import { makePki, type Pki } from '../servers.js';
-import { eximConfig, nginxConfig, unboundConfig } from './configs.js';
+import { BIG_TXT, eximConfig, nginxConfig, unboundConfig } from './configs.js';
 import {
   createNetns,
   HOST_V4,
@@ -476,6 +476,16 @@ describe.skipIf(skipAll || noUnbound)('dns against unbound', () => {
         to(53, { address: SERVER_V6 }),
       ),
     ).toMatchObject({ ok: true, message: 'rcode NOERROR, answer 192.0.2.1' });
+  });
+
+  it('EDNS: a TXT answer of over 512 bytes comes over UDP only when the query makes room for it', async () => {
+    const big = { type: 'dns', name: 'big.web.test', qtype: 'TXT', answer: BIG_TXT };
+    const truncated = { ok: false, message: 'reply truncated over UDP; use transport: tcp' };
+    const whole = { ok: true, message: `rcode NOERROR, answer ${BIG_TXT}` };
+    expect(await leavesNothing(big, to(53))).toMatchObject(truncated);
+    expect(await leavesNothing({ ...big, edns: true }, to(53))).toMatchObject(whole);
+    expect(await run({ ...big, edns: true, edns_udp_size: 512 }, to(53))).toMatchObject(truncated);
+    expect(await leavesNothing({ ...big, transport: 'tcp' }, to(53))).toMatchObject(whole);
   });
 
   it('source address, over UDP and TCP: unbound refuses queries from it', async () => {
