@@ -17,7 +17,7 @@ import { compilePattern } from '../../config/pattern.js';
 import { HttpResponseReader, type ResponseHead } from '../http-response.js';
 import type { Checker, CheckOutcome, CheckSignal, CheckTarget, PreparedCheck } from '../types.js';
 import { abortError } from '../types.js';
-import { connectTcp, type Route, routeOf } from './connect.js';
+import { closeConnection, connectTcp, type Route, routeOf } from './connect.js';
 import { tlsFailure } from './tls-reason.js';
 
 type HttpConfig = Extract<CheckConfig | CheckPart, { type: 'http' | 'https' }>;
@@ -116,20 +116,23 @@ function startTls(
 ): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const secure = tls.connect({ ...options, socket });
+    // Once connected, errors (a TLS 1.3 alert after the handshake) are the exchange's.
+    let settled = false;
     const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
       signal.removeEventListener('abort', onAbort);
       fn();
     };
     const onAbort = () => {
-      secure.destroy();
+      closeConnection(socket, secure);
       reject(abortError(signal));
     };
     signal.addEventListener('abort', onAbort, { once: true });
     secure.once('secureConnect', () => settle(() => resolve(secure)));
     secure.once('error', (err) =>
       settle(() => {
-        secure.destroy();
-        socket.destroy();
+        closeConnection(socket, secure);
         reject(new Error(tlsFailure(err)));
       }),
     );
@@ -197,10 +200,10 @@ class Verdict {
 
 /**
  * Sends the request on an open socket (`tcp` is the connection under it, itself for plain
- * HTTP) and reads until the verdict, then closes: normally once the response is complete,
- * with a reset when the verdict (or the deadline) comes first. A server still sending, or
- * sleeping in the middle of a stream, learns at once that nobody is listening and lets go
- * of the connection; after a mere FIN it would hold it in CLOSE-WAIT until it next writes.
+ * HTTP) and reads until the verdict, then closes, with a reset unless the server has
+ * closed first (closeConnection). A server still sending, or sleeping in the middle of a
+ * stream, learns at once that nobody is listening and lets go of the connection; after a
+ * mere FIN it would hold it in CLOSE-WAIT until it next writes.
  */
 function exchange(
   socket: net.Socket,
@@ -217,8 +220,7 @@ function exchange(
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
-      if (!reader.done) tcp.resetAndDestroy();
-      socket.destroy();
+      closeConnection(tcp, socket);
       fn();
     };
     const decide = (outcome: CheckOutcome | undefined) => {

@@ -145,6 +145,12 @@ export function serverConnections(port: number): string[] {
   return out.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('TIME-WAIT'));
 }
 
+/** Connections from a local port of the host (lvsd's side) left in TIME-WAIT. */
+export function hostTimeWait(sourcePort: number): string[] {
+  const out = sh('ss', ['-Htn', 'state', 'time-wait', `sport = :${sourcePort}`]);
+  return out.split('\n').filter((l) => l.trim() !== '');
+}
+
 /** This process's sockets (its descriptors that are sockets), by inode. */
 export function ownSockets(): Set<string> {
   const out = new Set<string>();

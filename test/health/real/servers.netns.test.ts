@@ -31,6 +31,7 @@ import {
   destroyNetns,
   eventually,
   hostLinkLocal,
+  hostTimeWait,
   listening,
   missing,
   netnsUnavailable,
@@ -127,6 +128,25 @@ function firstResult(settings: Record<string, unknown>, port: number): Promise<C
       await manager.stop();
     }
   });
+}
+
+/**
+ * The messages of `times` runs of one check with a fixed `source_port` in a row. After each,
+ * the port is not in TIME-WAIT on lvsd's side: the kernel might let the next check reuse it
+ * (tcp_tw_reuse, after a second) or might not (EADDRNOTAVAIL), so it must never be there.
+ */
+async function inRow(
+  config: Record<string, unknown> & { source_port: number },
+  target: CheckTarget,
+  times = 3,
+  timeoutMs = 2000,
+) {
+  const messages: string[] = [];
+  for (let i = 0; i < times; i++) {
+    messages.push((await run(config, target, timeoutMs)).message);
+    expect(hostTimeWait(config.source_port), "left in TIME-WAIT on lvsd's side").toEqual([]);
+  }
+  return messages;
 }
 
 /** The built check worker, which `lvsd run` puts the socket checks on (--check-workers, 1 by default). */
@@ -309,6 +329,29 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
     expect(result).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
   });
 
+  it('a fixed source port serves check after check: lvsd never holds it in TIME_WAIT', async () => {
+    const from = (port: number) => ({ source_port: port });
+    expect(await inRow({ type: 'http', path: '/health', ...from(40301) }, to(80))).toEqual(
+      Array(3).fill('status 200'),
+    );
+    const body = { type: 'http', path: '/health', body: 'OK' };
+    expect(await inRow({ ...body, ...from(40302) }, to(80))).toEqual(
+      Array(3).fill('status 200, body pattern ok'),
+    );
+    expect(await inRow({ ...body, http_version: 1.0, ...from(40303) }, to(80))).toEqual(
+      Array(3).fill('status 200, body pattern ok'),
+    );
+    expect(await inRow({ ...body, type: 'https', verify: false, ...from(40304) }, to(443))).toEqual(
+      Array(3).fill('status 200, body pattern ok'),
+    );
+    // Timed out in the middle of a stream, then the next check from the same port.
+    const stream = { type: 'http', path: '/stream', body: 'never', ...from(40305) };
+    expect(await inRow(stream, to(80), 2, 300)).toEqual(Array(2).fill('timed out after 300ms'));
+    expect(await inRow({ type: 'http', path: '/health', ...from(40305) }, to(80), 1)).toEqual([
+      'status 200',
+    ]);
+  });
+
   it('source address, from the config through the manager: nginx sees the connection come from it', async () => {
     const peer = (from: string) => ({
       type: 'http',
@@ -473,6 +516,11 @@ describe.skipIf(skipAll || noUnbound)('dns against unbound', () => {
     expect(await run({ ...big, transport: 'tcp' }, to(53))).toMatchObject(whole);
   });
 
+  it('a fixed source port serves DNS over TCP check after check', async () => {
+    const query = { type: 'dns', name: 'web.test', transport: 'tcp', source_port: 40311 };
+    expect(await inRow(query, to(53))).toEqual(Array(3).fill('rcode NOERROR'));
+  });
+
   it('source address, over UDP and TCP: unbound refuses queries from it', async () => {
     for (const transport of ['udp', 'tcp']) {
       const query = { type: 'dns', name: 'web.test', transport };
@@ -537,6 +585,12 @@ describe.skipIf(skipAll || noExim)('smtp against exim', () => {
       ok: true,
       message: 'banner 220, EHLO 250',
     });
+  });
+
+  it('a fixed source port serves check after check (QUIT answered, the server closes first)', async () => {
+    expect(await inRow({ type: 'smtp', source_port: 40321 }, to(25))).toEqual(
+      Array(3).fill('banner 220, EHLO 250'),
+    );
   });
 
   it('smtp against nginx is not SMTP', async () => {
