@@ -189,6 +189,11 @@ describe('exec', () => {
       'check_x: Could not parse arguments',
     );
     expect(reasonOf('progress\n', 'first\nbackend degraded\n')).toBe('backend degraded');
+    // Only a first line in a plugin's shape is a summary: a script's own "... OK" is not.
+    expect(reasonOf('fetching /health... OK\n', 'backend degraded\n')).toBe('backend degraded');
+    expect(reasonOf('CRITICAL - Socket timeout after 10 seconds\n', '')).toBe(
+      'CRITICAL - Socket timeout after 10 seconds',
+    );
     expect(reasonOf('a | b\n', '')).toBe('a | b');
   });
 

@@ -70,6 +70,9 @@ export function substitute(arg: string, variables: Record<string, string>): stri
   );
 }
 
+/** A Nagios plugin's summary line: an optional upper-case service name, then its status. */
+const NAGIOS_SUMMARY = /^([A-Z][A-Z0-9_ ]*\s)?(OK|WARNING|CRITICAL|UNKNOWN)\b/;
+
 /**
  * The line that says why, from what the program printed: standard output's first line
  * when it is a Nagios summary ("HTTP CRITICAL - ..."), else the last line of standard
@@ -82,7 +85,7 @@ export function reasonOf(stdout: string, stderr: string): string {
     return (usage >= 0 ? all.slice(0, usage) : all).filter((l) => l.length > 0);
   };
   const out = lines(stdout);
-  const summary = out.find((l) => /\b(OK|WARNING|CRITICAL|UNKNOWN)\b/.test(l));
+  const summary = out[0] !== undefined && NAGIOS_SUMMARY.test(out[0]) ? out[0] : undefined;
   const line = summary ?? lines(stderr).pop() ?? out.pop() ?? '';
   return line.replace(/\s*\|\s*'?[^'=|\s]+'?=\S*.*$/, '').slice(0, 200);
 }
