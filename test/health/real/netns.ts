@@ -57,6 +57,30 @@ const ignore = () => {
   }
 };
 
+/** Held while a run has the namespace: see lockNetns. */
+const LOCK = '/tmp/lvsd-checkers-netns.lock';
+
+/**
+ * Waits for, then holds, a machine-wide lock for as long as this run has the namespace: its
+ * names and addresses are fixed, and a run of these tests from another checkout at the same
+ * time would delete them under this one. flock holds the lock while `cat` reads this
+ * process's pipe, so it is let go by the returned function, or when this process dies.
+ */
+export async function lockNetns(timeoutMs = 120_000): Promise<() => void> {
+  const child = spawn(
+    'flock',
+    ['-o', '-w', String(timeoutMs / 1000), LOCK, 'sh', '-c', 'echo locked; exec cat'],
+    {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`no lock on ${LOCK} (flock exit ${code})`)));
+  });
+  return () => child.stdin?.end();
+}
+
 export function createNetns(): void {
   ignore();
   sh('ip', ['netns', 'add', NS]);

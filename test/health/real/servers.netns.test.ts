@@ -33,6 +33,7 @@ import {
   hostLinkLocal,
   hostTimeWait,
   listening,
+  lockNetns,
   missing,
   netnsUnavailable,
   ownSockets,
@@ -156,17 +157,20 @@ const noWorker = existsSync(WORKER_URL) ? null : 'needs the build (npm run build
 const servers: Server[] = [];
 let dir = '';
 let pki: Pki;
+let unlock = () => {};
 
 beforeAll(async () => {
   if (skipAll) return;
+  unlock = await lockNetns();
   dir = mkdtempSync(join(tmpdir(), 'checkers-real-'));
   createNetns();
   pki = makePki();
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   if (!skipAll) destroyNetns();
+  unlock();
 });
 
 describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
@@ -380,7 +384,7 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
     expect(result).toMatchObject({ ok: true, message: 'status 200' });
     // Node's sockets cannot be bound to a device: on other addresses the setting is refused.
     expect(() => prepareCheck(check({ type: 'http', interface: iface }), to(80))).toThrow(
-      'interface chk-host applies to link-local IPv6 addresses (fe80::/10), ' +
+      `interface ${iface} applies to link-local IPv6 addresses (fe80::/10), ` +
         'and neither 198.51.100.2 nor the source is one',
     );
   });
