@@ -18,7 +18,8 @@
 #   the real servers the checkers are tested against in a namespace
 #   (test/health/real/servers.netns.test.ts): nginx-light with the echo module (an endless
 #   stream, a slow body), unbound, exim4-daemon-light, monitoring-plugins-basic; procps,
-#   openssl for the test certificates
+#   openssl for the test certificates; bind9-dnsutils, whose dig prints the TXT answers
+#   the dns checks are compared with
 set -euo pipefail
 
 PACKAGES=(
@@ -43,6 +44,7 @@ PACKAGES=(
   "unbound:/usr/sbin/unbound"
   "exim4-daemon-light:/usr/sbin/exim4"
   "monitoring-plugins-basic:/usr/lib/nagios/plugins/check_http"
+  "bind9-dnsutils:dig"
 )
 
 as_root() {

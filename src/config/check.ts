@@ -6,10 +6,12 @@
  * see in the JSON schema and docs/config-reference.md.
  *
  * What can be known without running a check is refused here, with the field's path (and so
- * its file and line): a regular expression that does not compile, settings that would be
- * ignored silently (a body check on HEAD), combinations that contradict each other.
+ * its file and line): a regular expression that does not compile, a dns answer that no
+ * reply could hold, settings that would be ignored silently (a body check on HEAD),
+ * combinations that contradict each other.
  */
 import { z } from 'zod';
+import { answerProblem } from './dns-answer.js';
 import { Duration } from './duration.js';
 import { excerpt, quoted } from './excerpt.js';
 import { patternProblem } from './pattern.js';
@@ -327,6 +329,9 @@ function httpRules(check: Fields, ctx: Ctx): void {
 }
 
 function dnsRules(check: Fields, ctx: Ctx): void {
+  const problem =
+    typeof check.answer === 'string' ? answerProblem(String(check.qtype), check.answer) : undefined;
+  if (problem) issue(ctx, ['answer'], problem);
   if (check.edns) return;
   for (const key of ['edns_udp_size', 'dnssec_ok'])
     if (check[key] !== undefined)

@@ -6,6 +6,7 @@
  * user chose. No kept dependency encodes DNS.
  */
 import net from 'node:net';
+import { parseTxt, utf8Bytes } from '../config/dns-answer.js';
 
 export const QTYPES = {
   A: 1,
@@ -175,30 +176,6 @@ function escapeTxt(bytes: string): string {
   return out;
 }
 
-function bytes(text: string): string {
-  return Buffer.from(text, 'utf8').toString('latin1');
-}
-
-/** The character-strings of a TXT answer written as dig prints it: "a" "b c" (escapes undone), as bytes. */
-export function parseTxt(text: string): string[] | undefined {
-  const strings: string[] = [];
-  const token = /\s*"((?:[^"\\]|\\\d{3}|\\.)*)"\s*/y;
-  let at = 0;
-  while (at < text.length) {
-    token.lastIndex = at;
-    const match = token.exec(text);
-    if (!match) return undefined;
-    // Byte strings (latin1), as txtStrings reads them: text as UTF-8, \DDD as one byte.
-    strings.push(
-      (match[1] as string).replace(/\\(\d{3})|\\(.)|([^\\]+)/gs, (_, code, escaped, text) =>
-        code !== undefined ? String.fromCharCode(Number(code)) : bytes(escaped ?? text),
-      ),
-    );
-    at = token.lastIndex;
-  }
-  return strings.length > 0 ? strings : undefined;
-}
-
 /** The canonical text of an IPv6 address (RFC 5952), so answers compare as users write them. */
 export function canonicalIpv6(address: string): string {
   const url = new URL(`http://[${address}]/`);
@@ -250,7 +227,7 @@ export function hasAnswer(answers: readonly DnsAnswer[], expected: string): bool
   return answers.some((a) => {
     if (!a.strings) return normalise(a.data) === want;
     if (txt) return txt.length === a.strings.length && txt.every((t, i) => t === a.strings?.[i]);
-    return a.strings.join('') === bytes(expected.trim());
+    return a.strings.join('') === utf8Bytes(expected.trim());
   });
 }
 

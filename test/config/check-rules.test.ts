@@ -83,6 +83,27 @@ const bad: Array<[string, string, string]> = [
     '8: services.web.check.dnssec_ok: dnssec_ok is sent in the EDNS record: set edns: true',
   ],
   [
+    'an A answer that is not an address',
+    web('type: dns', 'name: web.test', 'answer: web.test'),
+    '8: services.web.check.answer: an A answer is an IPv4 address (192.0.2.1), not "web.test"',
+  ],
+  [
+    'an AAAA answer that is not an IPv6 address',
+    web('type: dns', 'name: web.test', 'qtype: AAAA', 'answer: 192.0.2.1'),
+    '9: services.web.check.answer: an AAAA answer is an IPv6 address (2001:db8::1), not "192.0.2.1"',
+  ],
+  [
+    'a quoted TXT answer with a quote left open',
+    web('type: dns', 'name: web.test', 'qtype: TXT', `answer: '"v=spf1" "include:x'`),
+    '9: services.web.check.answer: a quoted TXT answer is written as dig +short prints it, each string in ' +
+      'double quotes ("v=spf1" "include:example.com", with \\" inside one): "\\"v=spf1\\" \\"include:x" is not',
+  ],
+  [
+    'a bad answer in a part of an all check',
+    web('type: all', 'checks:', '  - { type: dns, name: web.test, answer: localhost }'),
+    '8: services.web.check.checks[0].answer: an A answer is an IPv4 address (192.0.2.1), not "localhost"',
+  ],
+  [
     'misc_dynamic with warning: up',
     web('type: exec', 'command: [/bin/true]', 'dynamic_weight: exit_status', 'warning: up'),
     '9: services.web.check.warning: with dynamic_weight: exit_status, exit 1 is down (misc_dynamic); ' +
@@ -160,6 +181,18 @@ describe('check rules', () => {
     [
       'dns with EDNS',
       web('type: dns', 'name: web.test', 'edns: true', 'edns_udp_size: 4096', 'dnssec_ok: true'),
+    ],
+    [
+      'dns answers as dig +short prints them',
+      web(
+        'type: all',
+        'checks:',
+        '  - { type: dns, name: a.test, answer: 192.0.2.1 }',
+        '  - { type: dns, name: a.test, qtype: AAAA, answer: "2001:DB8::1" }',
+        `  - { type: dns, name: a.test, qtype: TXT, answer: '"say \\"hi\\"" "caf\\195\\169"' }`,
+        '  - { type: dns, name: a.test, qtype: TXT, answer: hello world }',
+        '  - { type: dns, name: a.test, qtype: MX, answer: 10 mail.a.test }',
+      ),
     ],
     [
       'exec as another user',

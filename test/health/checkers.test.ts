@@ -226,9 +226,15 @@ describe('https', () => {
     expect(result.message).toMatch(/other\.test|altnames/i);
   });
   it('client certificate: required by the server, up only with it', async () => {
+    // TLS 1.3: the server's alert comes after the client's side of the handshake is done.
     expect(
-      (await run({ type: 'https', ca: pki.caCert, body: 'mutual' }, target(mutualPort))).ok,
-    ).toBe(false);
+      await run({ type: 'https', ca: pki.caCert, body: 'mutual' }, target(mutualPort)),
+    ).toMatchObject({
+      ok: false,
+      message:
+        'TLS handshake failed: tlsv13 alert certificate required ' +
+        '(the server wants a client certificate it trusts: cert and key)',
+    });
     expect(
       (
         await run(
@@ -300,6 +306,24 @@ describe('smtp', () => {
       ),
     );
     expect(await run({ type: 'smtp' }, target(port))).toMatchObject({ ok: true });
+  });
+  it('QUIT: its reply is awaited, whatever it says; a server that just closes is up too', async () => {
+    let quitAt = 0;
+    const closing = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.write('220 ready\r\n');
+      socket.on('data', (data) => {
+        if (data.toString().startsWith('EHLO')) socket.write('250 ok\r\n');
+        if (data.toString().startsWith('QUIT')) {
+          quitAt = Date.now();
+          socket.end();
+        }
+      });
+    });
+    const { port } = await serve(closing);
+    const result = await run({ type: 'smtp' }, target(port));
+    expect(result).toMatchObject({ ok: true, message: 'banner 220, EHLO 250' });
+    expect(quitAt).toBeGreaterThan(0);
   });
   it('down on a 554 banner', async () => {
     const { port } = await serve(smtpServer('554 no service\r\n', ''));

@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareCheck } from '../../src/health/checkers/index.js';
-import { decodeReply, encodeQuery, hasAnswer } from '../../src/health/dns-packet.js';
+import { decodeReply, encodeQuery, hasAnswer, rcodeName } from '../../src/health/dns-packet.js';
 import { runCheck } from '../../src/health/scheduler.js';
 import { check } from './fixtures.js';
 import { closedPort, target } from './servers.js';
@@ -181,6 +181,33 @@ describe('dns codec', () => {
     expect(q.toString('hex')).toBe(
       '123401000001000000000000' + '03776562' + '0474657374' + '00' + '001c0001',
     );
+  });
+  it('with EDNS: ARCOUNT 1 and an OPT record (root, type 41, class = UDP size, DO in the TTL)', () => {
+    const q = encodeQuery(0x1234, 'web.test', 'A', { udpSize: 1232, dnssecOk: true });
+    expect(q.toString('hex')).toBe(
+      '123401000001000000000001' +
+        '03776562' +
+        '0474657374' +
+        '00' +
+        '00010001' +
+        '00' +
+        '0029' +
+        '04d0' +
+        '00008000' +
+        '0000',
+    );
+    expect(
+      encodeQuery(1, 'web.test', 'A', { udpSize: 4096, dnssecOk: false }).subarray(-11),
+    ).toEqual(Buffer.from('0000291000000000000000', 'hex'));
+  });
+  it("a reply's OPT record: its size, and its extended rcode bits (BADVERS)", () => {
+    const reply = answer(encodeQuery(7, 'web.test', 'A'));
+    reply.writeUInt16BE(1, 10); // ARCOUNT
+    // OPT: root, type 41, size 1232, extended rcode 1 (16 with the header's 0: BADVERS).
+    const opt = Buffer.from('00002904d0010000000000', 'hex');
+    const decoded = decodeReply(Buffer.concat([reply, opt]));
+    expect(decoded).toMatchObject({ rcode: 16, ednsUdpSize: 1232 });
+    expect(rcodeName(decoded.rcode)).toBe('BADVERS');
   });
   it('rejects a label longer than 63 bytes', () => {
     expect(() => encodeQuery(1, `${'a'.repeat(64)}.test`, 'A')).toThrow(/63/);

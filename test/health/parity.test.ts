@@ -189,6 +189,11 @@ describe('exec', () => {
       'check_x: Could not parse arguments',
     );
     expect(reasonOf('progress\n', 'first\nbackend degraded\n')).toBe('backend degraded');
+    // Only a first line in a plugin's shape is a summary: a script's own "... OK" is not.
+    expect(reasonOf('fetching /health... OK\n', 'backend degraded\n')).toBe('backend degraded');
+    expect(reasonOf('CRITICAL - Socket timeout after 10 seconds\n', '')).toBe(
+      'CRITICAL - Socket timeout after 10 seconds',
+    );
     expect(reasonOf('a | b\n', '')).toBe('a | b');
   });
 
@@ -218,6 +223,17 @@ describe('exec', () => {
       command: ['/bin/sh', '-c', 'id -gn >&2; exit 1'],
     });
     expect(failing).toMatchObject({ ok: false, message: 'exit 1: root' });
+    // A uid serves as well; the program gets the user's name and home, and none of lvsd's
+    // supplementary groups (root's, here).
+    const said = {
+      type: 'exec',
+      command: ['/bin/sh', '-c', 'echo "$(id) HOME=$HOME USER=$USER LOGNAME=$LOGNAME"; exit 1'],
+    };
+    const nobody = 'uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)';
+    expect(await run({ ...said, user: '65534' })).toMatchObject({
+      ok: false,
+      message: `exit 1: ${nobody} HOME=/nonexistent USER=nobody LOGNAME=nobody`,
+    });
     expect(() => prepareCheck(check(idCheck('no-such-user-here')), target(80))).toThrow(
       'no user no-such-user-here',
     );

@@ -91,6 +91,19 @@ export function connectThen<T>(
   });
 }
 
+/**
+ * Closes a connection a check is done with (its answer in, or its time up). Unless the
+ * server has closed it already, with a reset: lvsd closing first would leave it in
+ * TIME_WAIT on this side for a minute, and a check with a fixed `source_port` could not
+ * connect again until then (EADDRNOTAVAIL). `stream` is what the check reads: the TLS
+ * stream over `tcp`, or `tcp` itself.
+ */
+export function closeConnection(tcp: net.Socket, stream: net.Socket = tcp): void {
+  if (stream.readableEnded || tcp.destroyed || tcp.connecting) tcp.destroy();
+  else tcp.resetAndDestroy();
+  stream.destroy();
+}
+
 /** The real answered a UDP datagram with ICMP port unreachable: nothing listens there. */
 export class PortUnreachable extends Error {
   constructor() {

@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import type { Checker, CheckOutcome, CheckSignal } from '../types.js';
 import { abortError } from '../types.js';
 import { decodeReply, encodeQuery, hasAnswer, rcodeName, type DnsReply } from '../dns-packet.js';
-import { connectTcp, type Route, routeOf, udpExchange } from './connect.js';
+import { closeConnection, connectTcp, type Route, routeOf, udpExchange } from './connect.js';
 
 /** RFC 1035 section 4.2.2: over TCP each message is preceded by its two-byte length. */
 async function queryTcp(query: Buffer, target: Route, signal: CheckSignal): Promise<Buffer> {
@@ -17,7 +17,7 @@ async function queryTcp(query: Buffer, target: Route, signal: CheckSignal): Prom
     let buffered = Buffer.alloc(0);
     const done = (settle: () => void) => {
       signal.removeEventListener('abort', onAbort);
-      socket.destroy();
+      closeConnection(socket);
       settle();
     };
     const onAbort = () => done(() => reject(abortError(signal)));

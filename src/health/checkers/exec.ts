@@ -70,6 +70,9 @@ export function substitute(arg: string, variables: Record<string, string>): stri
   );
 }
 
+/** A Nagios plugin's summary line: an optional upper-case service name, then its status. */
+const NAGIOS_SUMMARY = /^([A-Z][A-Z0-9_ ]*\s)?(OK|WARNING|CRITICAL|UNKNOWN)\b/;
+
 /**
  * The line that says why, from what the program printed: standard output's first line
  * when it is a Nagios summary ("HTTP CRITICAL - ..."), else the last line of standard
@@ -82,13 +85,15 @@ export function reasonOf(stdout: string, stderr: string): string {
     return (usage >= 0 ? all.slice(0, usage) : all).filter((l) => l.length > 0);
   };
   const out = lines(stdout);
-  const summary = out.find((l) => /\b(OK|WARNING|CRITICAL|UNKNOWN)\b/.test(l));
+  const summary = out[0] !== undefined && NAGIOS_SUMMARY.test(out[0]) ? out[0] : undefined;
   const line = summary ?? lines(stderr).pop() ?? out.pop() ?? '';
   return line.replace(/\s*\|\s*'?[^'=|\s]+'?=\S*.*$/, '').slice(0, 200);
 }
 
 /** uid and gid of `user` (and `group`), looked up once when the check is prepared. */
-function identity(config: ExecConfig): { uid: number; gid: number; home?: string } | undefined {
+function identity(
+  config: ExecConfig,
+): { uid: number; gid: number; name: string; home?: string } | undefined {
   if (config.user === undefined) return undefined;
   if (process.getuid?.() !== 0)
     throw new Error(`running the check as ${config.user} needs lvsd to run as root`);
@@ -102,7 +107,9 @@ function identity(config: ExecConfig): { uid: number; gid: number; home?: string
   const user = entry('passwd', config.user);
   const gid =
     config.group === undefined ? Number(user[3]) : Number(entry('group', config.group)[2]);
-  return { uid: Number(user[2]), gid, ...(user[5] ? { home: user[5] } : {}) };
+  // The name from the passwd entry: `user` may be a uid, and USER is a name.
+  const name = user[0] as string;
+  return { uid: Number(user[2]), gid, name, ...(user[5] ? { home: user[5] } : {}) };
 }
 
 /** The outcome of a finished program, by its exit status and what it printed. */
@@ -132,7 +139,8 @@ export const execChecker: Checker<'exec'> = {
     const as = identity(config);
     const env = {
       ...process.env,
-      ...(as?.home ? { HOME: as.home, USER: config.user, LOGNAME: config.user } : {}),
+      ...(as ? { USER: as.name, LOGNAME: as.name } : {}),
+      ...(as?.home ? { HOME: as.home } : {}),
       ...variables,
       ...config.env,
     };

@@ -17,7 +17,7 @@ import { compilePattern } from '../../config/pattern.js';
 import { HttpResponseReader, type ResponseHead } from '../http-response.js';
 import type { Checker, CheckOutcome, CheckSignal, CheckTarget, PreparedCheck } from '../types.js';
 import { abortError } from '../types.js';
-import { connectTcp, type Route, routeOf } from './connect.js';
+import { closeConnection, connectTcp, type Route, routeOf } from './connect.js';
 import { tlsFailure } from './tls-reason.js';
 import { runTogether } from './together.js';
 
@@ -117,20 +117,23 @@ function startTls(
 ): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const secure = tls.connect({ ...options, socket });
+    // Once connected, errors (a TLS 1.3 alert after the handshake) are the exchange's.
+    let settled = false;
     const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
       signal.removeEventListener('abort', onAbort);
       fn();
     };
     const onAbort = () => {
-      secure.destroy();
+      closeConnection(socket, secure);
       reject(abortError(signal));
     };
     signal.addEventListener('abort', onAbort, { once: true });
     secure.once('secureConnect', () => settle(() => resolve(secure)));
     secure.once('error', (err) =>
       settle(() => {
-        secure.destroy();
-        socket.destroy();
+        closeConnection(socket, secure);
         reject(new Error(tlsFailure(err)));
       }),
     );
@@ -198,10 +201,10 @@ class Verdict {
 
 /**
  * Sends the request on an open socket (`tcp` is the connection under it, itself for plain
- * HTTP) and reads until the verdict, then closes: normally once the response is complete,
- * with a reset when the verdict (or the deadline) comes first. A server still sending, or
- * sleeping in the middle of a stream, learns at once that nobody is listening and lets go
- * of the connection; after a mere FIN it would hold it in CLOSE-WAIT until it next writes.
+ * HTTP) and reads until the verdict, then closes, with a reset unless the server has
+ * closed first (closeConnection). A server still sending, or sleeping in the middle of a
+ * stream, learns at once that nobody is listening and lets go of the connection; after a
+ * mere FIN it would hold it in CLOSE-WAIT until it next writes.
  */
 function exchange(
   socket: net.Socket,
@@ -210,6 +213,7 @@ function exchange(
   url: UrlCheck,
   signal: CheckSignal,
 ): Promise<CheckOutcome> {
+  const secure = socket !== tcp;
   return new Promise((resolve, reject) => {
     const verdict = new Verdict(url);
     let settled = false;
@@ -217,8 +221,7 @@ function exchange(
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
-      if (!reader.done) tcp.resetAndDestroy();
-      socket.destroy();
+      closeConnection(tcp, socket);
       fn();
     };
     const decide = (outcome: CheckOutcome | undefined) => {
@@ -241,10 +244,19 @@ function exchange(
     signal.addEventListener('abort', onAbort, { once: true });
     socket.on('data', (chunk: Buffer) => guarded(() => reader.push(chunk)));
     socket.on('end', () => guarded(() => reader.end()));
-    socket.on('error', (err) => settle(() => reject(err)));
+    socket.on('error', (err) => settle(() => reject(secure ? tlsAlert(err) : err)));
     socket.on('close', () => settle(() => reject(new Error('connection closed'))));
     socket.write(url.request);
   });
+}
+
+/**
+ * An error on a TLS stream after its handshake: with TLS 1.3 the server's verdict on the
+ * client's certificate (the alert "certificate required") arrives after the client thinks
+ * the handshake is done, with OpenSSL's internal text; said as the handshake's failures are.
+ */
+function tlsAlert(err: Error & { code?: string }): Error {
+  return err.code?.startsWith('ERR_SSL_') ? new Error(tlsFailure(err)) : err;
 }
 
 async function checkUrl(

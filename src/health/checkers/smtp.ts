@@ -1,12 +1,13 @@
 /**
  * SMTP: the server's 220 greeting, then 250 to EHLO (RFC 5321 section 4.2: replies may
- * span lines "250-..." and end with "250 ..."). QUIT is sent before closing so the server
- * logs a clean session.
+ * span lines "250-..." and end with "250 ..."). Then QUIT, and its reply is awaited, as
+ * keepalived's SMTP_CHECK does: the server logs a clean session and closes first, so the
+ * connection's TIME_WAIT is the server's, not lvsd's (see closeConnection).
  */
 import type { Socket } from 'node:net';
 import type { Checker, CheckSignal } from '../types.js';
 import { abortError } from '../types.js';
-import { connectTcp, routeOf } from './connect.js';
+import { closeConnection, connectTcp, routeOf } from './connect.js';
 
 const MAX_REPLY_BYTES = 64 * 1024;
 
@@ -58,7 +59,7 @@ export const smtpChecker: Checker<'smtp'> = {
     const route = routeOf(config, target);
     return async (signal) => {
       const socket = await connectTcp(route, signal);
-      const abort = () => socket.destroy();
+      const abort = () => closeConnection(socket);
       signal.addEventListener('abort', abort, { once: true });
       try {
         const banner = await readReply(socket, signal);
@@ -68,11 +69,15 @@ export const smtpChecker: Checker<'smtp'> = {
         const ehlo = await readReply(socket, signal);
         if (ehlo.code !== 250)
           return { ok: false, message: `EHLO answered ${ehlo.text.slice(0, 120)}` };
-        socket.end('QUIT\r\n');
+        socket.write('QUIT\r\n');
+        // Whatever the server answers to QUIT (or if it just closes), the verdict stands.
+        await readReply(socket, signal).catch((err) => {
+          if (signal.aborted) throw err;
+        });
         return { ok: true, message: `banner 220, EHLO 250` };
       } finally {
         signal.removeEventListener('abort', abort);
-        socket.destroySoon();
+        closeConnection(socket);
       }
     };
   },

@@ -1,7 +1,7 @@
 /** Configurations of the real servers the checker tests run (nginx, unbound, exim), written to a temporary folder. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVER_V4, SERVER_V6 } from './netns.js';
+import { SERVER_V4, SERVER_V6, SOURCE_V4 } from './netns.js';
 
 /** A body of 270 KB that nginx sends at 8 KB/s: a download that outlives any check. */
 export const SLOW_BODY_BYTES = 270 * 1024;
@@ -49,6 +49,9 @@ http {
   return conf;
 }
 
+/** Four strings of 200 bytes, as dig +short prints them: over 512 bytes, more than UDP carries without EDNS. */
+export const BIG_TXT = ['a', 'b', 'c', 'd'].map((c) => `"${c.repeat(200)}"`).join(' ');
+
 export function unboundConfig(dir: string): string {
   const conf = join(dir, 'unbound.conf');
   writeFileSync(
@@ -73,7 +76,10 @@ export function unboundConfig(dir: string): string {
   local-data: "web.test. AAAA 2001:db8::1"
   local-data: 'web.test. TXT "hello world"'
   local-data: 'multi.web.test. TXT "v=spf1" "include:example.test"'
+  local-data: 'esc.web.test. TXT "say \\"hi\\" \\\\ back" "caf\\195\\169"'
+  local-data: 'big.web.test. TXT ${BIG_TXT}'
   local-zone: "refused.test." refuse
+  access-control: ${SOURCE_V4}/32 refuse
 remote-control:
   control-enable: no
 `,

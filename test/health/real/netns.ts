@@ -2,8 +2,9 @@
  * Real server software in a network namespace, for checker tests on the host (checkers
  * need no IPVS): one namespace joined to the host by a veth pair, 198.51.100.1 and
  * 2001:db8:c4ec::1 on the host's end, .2 and ::2 in the namespace (documentation ranges:
- * nothing leaves the pair). Names carry the prefix `checkers` (this work's branch) so
- * parallel runs of other tests on one machine do not collide.
+ * nothing leaves the pair), and 198.51.100.3 on the host's end as a second source. Names
+ * carry the prefix `checkers` (this work's branch) so parallel runs of other tests on one
+ * machine do not collide.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readlinkSync } from 'node:fs';
@@ -12,6 +13,8 @@ export const NS = 'checkers-srv';
 const HOST_IF = 'chk-host';
 const NS_IF = 'chk-srv';
 export const HOST_V4 = '198.51.100.1';
+/** A second address of the host's end: a check's `source`, which the servers can tell apart. */
+export const SOURCE_V4 = '198.51.100.3';
 export const SERVER_V4 = '198.51.100.2';
 /** An address on the link that nobody has: pings go unanswered. */
 export const NOBODY_V4 = '198.51.100.9';
@@ -54,6 +57,30 @@ const ignore = () => {
   }
 };
 
+/** Held while a run has the namespace: see lockNetns. */
+const LOCK = '/tmp/lvsd-checkers-netns.lock';
+
+/**
+ * Waits for, then holds, a machine-wide lock for as long as this run has the namespace: its
+ * names and addresses are fixed, and a run of these tests from another checkout at the same
+ * time would delete them under this one. flock holds the lock while `cat` reads this
+ * process's pipe, so it is let go by the returned function, or when this process dies.
+ */
+export async function lockNetns(timeoutMs = 120_000): Promise<() => void> {
+  const child = spawn(
+    'flock',
+    ['-o', '-w', String(timeoutMs / 1000), LOCK, 'sh', '-c', 'echo locked; exec cat'],
+    {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`no lock on ${LOCK} (flock exit ${code})`)));
+  });
+  return () => child.stdin?.end();
+}
+
 export function createNetns(): void {
   ignore();
   sh('ip', ['netns', 'add', NS]);
@@ -61,6 +88,7 @@ export function createNetns(): void {
   sh('ip', ['netns', 'exec', NS, 'sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0']);
   sh('ip', ['link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', NS_IF, 'netns', NS]);
   sh('ip', ['addr', 'add', `${HOST_V4}/24`, 'dev', HOST_IF]);
+  sh('ip', ['addr', 'add', `${SOURCE_V4}/32`, 'dev', HOST_IF]);
   sh('ip', ['addr', 'add', `${HOST_V6}/64`, 'dev', HOST_IF, 'nodad']);
   sh('ip', ['link', 'set', HOST_IF, 'up']);
   sh('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
@@ -139,6 +167,12 @@ export function serverConnections(port: number): string[] {
     `sport = :${port}`,
   ]);
   return out.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('TIME-WAIT'));
+}
+
+/** Connections from a local port of the host (lvsd's side) left in TIME-WAIT. */
+export function hostTimeWait(sourcePort: number): string[] {
+  const out = sh('ss', ['-Htn', 'state', 'time-wait', `sport = :${sourcePort}`]);
+  return out.split('\n').filter((l) => l.trim() !== '');
 }
 
 /** This process's sockets (its descriptors that are sockets), by inode. */

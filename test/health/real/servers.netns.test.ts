@@ -8,18 +8,19 @@
  * Needs root and the Debian packages test/host-packages.sh installs; each part says why
  * it skips when they are missing.
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareCheck } from '../../../src/health/checkers/index.js';
-import { HealthManager } from '../../../src/health/manager.js';
+import { type CheckResultEvent, HealthManager } from '../../../src/health/manager.js';
 import { runCheck, type CheckRun } from '../../../src/health/scheduler.js';
 import type { CheckTarget } from '../../../src/health/types.js';
 import { check, config as resolved, memoryLogger, real, service } from '../fixtures.js';
 import { makePki, type Pki } from '../servers.js';
-import { eximConfig, nginxConfig, unboundConfig } from './configs.js';
+import { BIG_TXT, eximConfig, nginxConfig, unboundConfig } from './configs.js';
 import {
   createNetns,
   HOST_V4,
@@ -30,12 +31,15 @@ import {
   destroyNetns,
   eventually,
   hostLinkLocal,
+  hostTimeWait,
   listening,
+  lockNetns,
   missing,
   netnsUnavailable,
   ownSockets,
   SERVER_V4,
   SERVER_V6,
+  SOURCE_V4,
   serverConnections,
   serverLinkLocal,
   startServer,
@@ -55,6 +59,7 @@ const noNginx =
 const noUnbound = missing(UNBOUND, 'unbound');
 const noExim = missing(EXIM, 'exim4-daemon-light');
 const noPlugins = missing(`${PLUGINS}/check_http`, 'monitoring-plugins-basic');
+const noDig = missing('/usr/bin/dig', 'bind9-dnsutils');
 
 for (const [what, why] of [
   ['all', skipAll],
@@ -62,6 +67,7 @@ for (const [what, why] of [
   ['unbound', noUnbound],
   ['exim', noExim],
   ['monitoring-plugins', noPlugins],
+  ['dig', noDig],
 ] as const)
   if (why) console.warn(`skipping the ${what} checker tests: ${why}`);
 
@@ -79,26 +85,13 @@ function to(port: number, extra: Partial<CheckTarget> = {}): CheckTarget {
   };
 }
 
-function run(
-  config: Record<string, unknown>,
-  target: CheckTarget,
-  timeoutMs = 5000,
-): Promise<CheckRun> {
-  return runCheck(prepareCheck(check(config), target), timeoutMs);
-}
-
 /**
- * Runs the check and asserts that it left nothing behind: the server's connections on
- * `port` drop to none, and this process holds no socket it did not hold before.
+ * Runs `body` and asserts that it left nothing behind: the server's connections on `port`
+ * drop to none, and this process holds no socket it did not hold before.
  */
-async function leavesNothing(
-  config: Record<string, unknown>,
-  target: CheckTarget,
-  timeoutMs = 5000,
-): Promise<CheckRun> {
+async function leavingNothing<T>(port: number, body: () => Promise<T>): Promise<T> {
   const before = ownSockets();
-  const result = await run(config, target, timeoutMs);
-  const port = target.port;
+  const result = await body();
   const closed = await eventually(() => serverConnections(port).length === 0);
   expect(closed, `connections left at the server: ${serverConnections(port).join('\n')}`).toBe(
     true,
@@ -109,20 +102,75 @@ async function leavesNothing(
   return result;
 }
 
+/** Runs one check, as the scheduler does, and asserts that nothing outlives it. */
+function run(
+  config: Record<string, unknown>,
+  target: CheckTarget,
+  timeoutMs = 5000,
+): Promise<CheckRun> {
+  return leavingNothing(target.port, () =>
+    runCheck(prepareCheck(check(config), target), timeoutMs),
+  );
+}
+
+/**
+ * The first result of a check as the daemon runs it: the config goes through the manager,
+ * which makes the check's target (its `source`, `address`, `port`) as `lvsd run` does.
+ */
+function firstResult(settings: Record<string, unknown>, port: number): Promise<CheckResultEvent> {
+  return leavingNothing(port, async () => {
+    const manager = new HealthManager({ logger: pino({ level: 'silent' }), random: () => 0 });
+    const first = new Promise<CheckResultEvent>((resolve) => manager.once('result', resolve));
+    const checked = check({ interval: '1s', ...settings });
+    manager.update(resolved([service('web', '10.0.0.1', port, [real(SERVER_V4, port, checked)])]));
+    try {
+      return await first;
+    } finally {
+      await manager.stop();
+    }
+  });
+}
+
+/**
+ * The messages of `times` runs of one check with a fixed `source_port` in a row. After each,
+ * the port is not in TIME-WAIT on lvsd's side: the kernel might let the next check reuse it
+ * (tcp_tw_reuse, after a second) or might not (EADDRNOTAVAIL), so it must never be there.
+ */
+async function inRow(
+  config: Record<string, unknown> & { source_port: number },
+  target: CheckTarget,
+  times = 3,
+  timeoutMs = 2000,
+) {
+  const messages: string[] = [];
+  for (let i = 0; i < times; i++) {
+    messages.push((await run(config, target, timeoutMs)).message);
+    expect(hostTimeWait(config.source_port), "left in TIME-WAIT on lvsd's side").toEqual([]);
+  }
+  return messages;
+}
+
+/** The built check worker, which `lvsd run` puts the socket checks on (--check-workers, 1 by default). */
+const WORKER_URL = new URL('../../../dist/health/check-worker.js', import.meta.url);
+const noWorker = existsSync(WORKER_URL) ? null : 'needs the build (npm run build)';
+
 const servers: Server[] = [];
 let dir = '';
 let pki: Pki;
+let unlock = () => {};
 
 beforeAll(async () => {
   if (skipAll) return;
+  unlock = await lockNetns();
   dir = mkdtempSync(join(tmpdir(), 'checkers-real-'));
   createNetns();
   pki = makePki();
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   if (!skipAll) destroyNetns();
+  unlock();
 });
 
 describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
@@ -139,65 +187,74 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
   }, 30_000);
 
   it('up on a matching body; the connection is gone after the check', async () => {
-    const result = await leavesNothing(
-      { type: 'http', path: '/health', body: 'status: OK' },
-      to(80),
-    );
+    const result = await run({ type: 'http', path: '/health', body: 'status: OK' }, to(80));
     expect(result).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
   });
 
   it('a status-only check of an endless stream decides at the status line and closes at once', async () => {
-    const result = await leavesNothing({ type: 'http', path: '/stream' }, to(80), 500);
+    const result = await run({ type: 'http', path: '/stream' }, to(80), 500);
     expect(result).toMatchObject({ ok: true, message: 'status 200', timedOut: false });
     expect(result.durationMs).toBeLessThan(400);
   });
 
   it('a status-only check of a slow 270 KB body closes without downloading it', async () => {
-    const result = await leavesNothing({ type: 'http', path: '/slow' }, to(80), 500);
+    const result = await run({ type: 'http', path: '/slow' }, to(80), 500);
     expect(result).toMatchObject({ ok: true, message: 'status 200' });
   });
 
   it('a body check of an endless stream times out and closes its connection', async () => {
-    const result = await leavesNothing(
-      { type: 'http', path: '/stream', body: 'never' },
-      to(80),
-      500,
-    );
+    const result = await run({ type: 'http', path: '/stream', body: 'never' }, to(80), 500);
     expect(result).toMatchObject({ ok: false, timedOut: true, message: 'timed out after 500ms' });
   });
 
   it('a digest of the slow body times out and closes its connection', async () => {
     const digest = `sha256:${'0'.repeat(64)}`;
-    const result = await leavesNothing({ type: 'http', path: '/slow', digest }, to(80), 500);
-    expect(result).toMatchObject({ ok: false, timedOut: true });
+    const result = await run({ type: 'http', path: '/slow', digest }, to(80), 500);
+    expect(result).toMatchObject({ ok: false, timedOut: true, message: 'timed out after 500ms' });
   });
 
-  it('the daemon checking /stream every 200 ms holds at most one connection at a time', async () => {
-    const before = ownSockets().size;
-    const manager = new HealthManager({ logger: pino({ level: 'silent' }), random: () => 0 });
-    const httpCheck = check({ type: 'http', path: '/stream', interval: '200ms', timeout: '190ms' });
-    manager.update(resolved([service('web', '10.0.0.1', 80, [real(SERVER_V4, 80, httpCheck)])]));
-    let most = 0;
-    let mostSockets = 0;
-    for (let i = 0; i < 20; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      most = Math.max(most, serverConnections(80).length);
-      mostSockets = Math.max(mostSockets, ownSockets().size - before);
-    }
-    await manager.stop();
-    expect(manager.counters.checks).toBeGreaterThanOrEqual(8);
-    // Each check decides at the status line; on a loaded host one may miss its deadline.
-    expect(manager.counters.failures).toBeLessThanOrEqual(1);
-    expect(most).toBeLessThanOrEqual(1);
-    expect(mostSockets).toBeLessThanOrEqual(1);
-    expect(await eventually(() => serverConnections(80).length === 0)).toBe(true);
-  });
+  it.each([
+    ['on its event loop', 0],
+    ['on a check worker, as lvsd run does by default', 1],
+  ])(
+    'the daemon checking /stream every 200 ms %s holds at most one connection at a time',
+    async (_how, workers) => {
+      if (workers > 0 && noWorker)
+        return console.warn(`skipping the check worker case: ${noWorker}`);
+      const before = ownSockets().size;
+      const manager = new HealthManager({
+        logger: pino({ level: 'silent' }),
+        random: () => 0,
+        workers,
+        ...(workers > 0 ? { workerUrl: WORKER_URL } : {}),
+      });
+      const httpCheck = check({
+        type: 'http',
+        path: '/stream',
+        interval: '200ms',
+        timeout: '190ms',
+      });
+      manager.update(resolved([service('web', '10.0.0.1', 80, [real(SERVER_V4, 80, httpCheck)])]));
+      let most = 0;
+      let mostSockets = 0;
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        most = Math.max(most, serverConnections(80).length);
+        mostSockets = Math.max(mostSockets, ownSockets().size - before);
+      }
+      await manager.stop();
+      // The worker thread's own descriptors (its event loop) are gone with it after stop().
+      expect(manager.counters.checks).toBeGreaterThanOrEqual(8);
+      // Each check decides at the status line; on a loaded host one may miss its deadline.
+      expect(manager.counters.failures).toBeLessThanOrEqual(1);
+      expect(most).toBeLessThanOrEqual(1);
+      expect(mostSockets).toBeLessThanOrEqual(1);
+      expect(await eventually(() => serverConnections(80).length === 0)).toBe(true);
+    },
+  );
 
   it('body_no_match: a page that says FAIL is down, saying which pattern matched', async () => {
-    const result = await leavesNothing(
-      { type: 'http', path: '/fail', body_no_match: 'FAIL' },
-      to(80),
-    );
+    const result = await run({ type: 'http', path: '/fail', body_no_match: 'FAIL' }, to(80));
     expect(result).toMatchObject({
       ok: false,
       message: 'status 200, body matches /FAIL/ (body_no_match)',
@@ -207,19 +264,20 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
   });
 
   it("ignore_case and multiline are the patterns' flags", async () => {
-    expect((await run({ type: 'http', path: '/health', body: 'STATUS: ok' }, to(80))).ok).toBe(
-      false,
-    );
+    expect(await run({ type: 'http', path: '/health', body: 'STATUS: ok' }, to(80))).toMatchObject({
+      ok: false,
+      message: 'status 200, body does not match /STATUS: ok/',
+    });
     const result = await run(
       { type: 'http', path: '/health', body: '^STATUS: ok$', ignore_case: true, multiline: true },
       to(80),
     );
-    expect(result.ok).toBe(true);
+    expect(result).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
   });
 
   it('several URLs: all must pass; the failing one is named', async () => {
     const urls = [{ path: '/health', body: 'OK' }, { path: '/missing' }];
-    const result = await leavesNothing({ type: 'http', urls }, to(80));
+    const result = await run({ type: 'http', urls }, to(80));
     expect(result).toMatchObject({ ok: false, message: '/missing: status 404, expected 200-299' });
     const both = await run(
       { type: 'http', urls: [{ path: '/health' }, { path: '/fail', body: 'FAIL' }] },
@@ -240,16 +298,17 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
         },
         to(80),
       ),
-    ).toMatchObject({ ok: true });
+    ).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
     expect(
       await run({ type: 'http', path: '/version', body: '^HTTP/1\\.1$', multiline: true }, to(80)),
-    ).toMatchObject({ ok: true });
+    ).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
   });
 
   it('HEAD: the status decides', async () => {
-    expect(
-      await leavesNothing({ type: 'http', method: 'HEAD', path: '/health' }, to(80)),
-    ).toMatchObject({ ok: true, message: 'status 200' });
+    expect(await run({ type: 'http', method: 'HEAD', path: '/health' }, to(80))).toMatchObject({
+      ok: true,
+      message: 'status 200',
+    });
   });
 
   it('IPv6 and a port override', async () => {
@@ -257,11 +316,11 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
       { type: 'http', path: '/health', body: 'OK' },
       to(9, { address: SERVER_V6, port: 80 }),
     );
-    expect(result).toMatchObject({ ok: true });
+    expect(result).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
   });
 
   it('source port: nginx sees the connection come from it', async () => {
-    const result = await leavesNothing(
+    const result = await run(
       {
         type: 'http',
         path: '/peer',
@@ -271,7 +330,48 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
       },
       to(80),
     );
-    expect(result).toMatchObject({ ok: true });
+    expect(result).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
+  });
+
+  it('a fixed source port serves check after check: lvsd never holds it in TIME_WAIT', async () => {
+    const from = (port: number) => ({ source_port: port });
+    expect(await inRow({ type: 'http', path: '/health', ...from(40301) }, to(80))).toEqual(
+      Array(3).fill('status 200'),
+    );
+    const body = { type: 'http', path: '/health', body: 'OK' };
+    expect(await inRow({ ...body, ...from(40302) }, to(80))).toEqual(
+      Array(3).fill('status 200, body pattern ok'),
+    );
+    expect(await inRow({ ...body, http_version: 1.0, ...from(40303) }, to(80))).toEqual(
+      Array(3).fill('status 200, body pattern ok'),
+    );
+    expect(await inRow({ ...body, type: 'https', verify: false, ...from(40304) }, to(443))).toEqual(
+      Array(3).fill('status 200, body pattern ok'),
+    );
+    // Timed out in the middle of a stream, then the next check from the same port.
+    const stream = { type: 'http', path: '/stream', body: 'never', ...from(40305) };
+    expect(await inRow(stream, to(80), 2, 300)).toEqual(Array(2).fill('timed out after 300ms'));
+    expect(await inRow({ type: 'http', path: '/health', ...from(40305) }, to(80), 1)).toEqual([
+      'status 200',
+    ]);
+  });
+
+  it('source address, from the config through the manager: nginx sees the connection come from it', async () => {
+    const peer = (from: string) => ({
+      type: 'http',
+      path: '/peer',
+      body: `^${from.replaceAll('.', '\\.')} port \\d+$`,
+      multiline: true,
+    });
+    expect(await firstResult({ ...peer(SOURCE_V4), source: SOURCE_V4 }, 80)).toMatchObject({
+      ok: true,
+      message: 'status 200, body pattern ok',
+    });
+    // Without it, the kernel's choice: the host's first address on the link.
+    expect(await firstResult(peer(SOURCE_V4), 80)).toMatchObject({
+      ok: false,
+      message: `status 200, body does not match /^198\\.51\\.100\\.3 port \\d+$/`,
+    });
   });
 
   it('interface: a link-local address on the named interface', async () => {
@@ -284,13 +384,13 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
     expect(result).toMatchObject({ ok: true, message: 'status 200' });
     // Node's sockets cannot be bound to a device: on other addresses the setting is refused.
     expect(() => prepareCheck(check({ type: 'http', interface: iface }), to(80))).toThrow(
-      'interface chk-host applies to link-local IPv6 addresses (fe80::/10), ' +
+      `interface ${iface} applies to link-local IPv6 addresses (fe80::/10), ` +
         'and neither 198.51.100.2 nor the source is one',
     );
   });
 
   it('https against the plain port: the reason says the server does not speak TLS', async () => {
-    const result = await leavesNothing({ type: 'https', verify: false }, to(80));
+    const result = await run({ type: 'https', verify: false }, to(80));
     expect(result).toMatchObject({
       ok: false,
       message: 'TLS handshake failed: the server did not answer TLS',
@@ -299,11 +399,11 @@ describe.skipIf(skipAll || noNginx)('http and https against nginx', () => {
 
   it('https with the CA and the name: up; without the CA: not trusted, with what to do', async () => {
     expect(
-      await leavesNothing(
+      await run(
         { type: 'https', path: '/health', sni: 'web.test', ca: pki.caCert, body: 'OK' },
         to(443),
       ),
-    ).toMatchObject({ ok: true });
+    ).toMatchObject({ ok: true, message: 'status 200, body pattern ok' });
     const untrusted = await run({ type: 'https', path: '/health', sni: 'web.test' }, to(443));
     expect(untrusted.ok).toBe(false);
     expect(untrusted.message).toMatch(
@@ -397,7 +497,7 @@ describe.skipIf(skipAll || noUnbound)('dns against unbound', () => {
     ],
   ];
   it.each(cases)('%s', async (_name, settings, ok, message) => {
-    const result = await leavesNothing({ type: 'dns', ...settings }, to(53));
+    const result = await run({ type: 'dns', ...settings }, to(53));
     expect(result).toMatchObject({ ok, message });
   });
 
@@ -407,7 +507,63 @@ describe.skipIf(skipAll || noUnbound)('dns against unbound', () => {
         { type: 'dns', name: 'web.test', answer: '192.0.2.1' },
         to(53, { address: SERVER_V6 }),
       ),
-    ).toMatchObject({ ok: true });
+    ).toMatchObject({ ok: true, message: 'rcode NOERROR, answer 192.0.2.1' });
+  });
+
+  it('EDNS: a TXT answer of over 512 bytes comes over UDP only when the query makes room for it', async () => {
+    const big = { type: 'dns', name: 'big.web.test', qtype: 'TXT', answer: BIG_TXT };
+    const truncated = { ok: false, message: 'reply truncated over UDP; use transport: tcp' };
+    const whole = { ok: true, message: `rcode NOERROR, answer ${BIG_TXT}` };
+    expect(await run(big, to(53))).toMatchObject(truncated);
+    expect(await run({ ...big, edns: true }, to(53))).toMatchObject(whole);
+    expect(await run({ ...big, edns: true, edns_udp_size: 512 }, to(53))).toMatchObject(truncated);
+    expect(await run({ ...big, transport: 'tcp' }, to(53))).toMatchObject(whole);
+  });
+
+  it('a fixed source port serves DNS over TCP check after check', async () => {
+    const query = { type: 'dns', name: 'web.test', transport: 'tcp', source_port: 40311 };
+    expect(await inRow(query, to(53))).toEqual(Array(3).fill('rcode NOERROR'));
+  });
+
+  it('source address, over UDP and TCP: unbound refuses queries from it', async () => {
+    for (const transport of ['udp', 'tcp']) {
+      const query = { type: 'dns', name: 'web.test', transport };
+      expect(await firstResult({ ...query, source: SOURCE_V4 }, 53)).toMatchObject({
+        ok: false,
+        message: 'rcode REFUSED, expected NOERROR',
+      });
+      expect(await firstResult(query, 53)).toMatchObject({ ok: true, message: 'rcode NOERROR' });
+    }
+  });
+
+  it.skipIf(noDig)(
+    'TXT with quotes, a backslash and UTF-8: the answer is what dig +short prints',
+    async () => {
+      const dig = (name: string) =>
+        execFileSync('dig', ['+short', `@${SERVER_V4}`, name, 'TXT'], { encoding: 'utf8' }).trim();
+      // The multi-string answer of the table above is dig's too.
+      expect(dig('multi.web.test')).toBe('"v=spf1" "include:example.test"');
+      const printed = dig('esc.web.test');
+      expect(printed).toBe('"say \\"hi\\" \\\\ back" "caf\\195\\169"');
+      const result = await run(
+        { type: 'dns', name: 'esc.web.test', qtype: 'TXT', answer: printed },
+        to(53),
+      );
+      expect(result).toMatchObject({ ok: true, message: `rcode NOERROR, answer ${printed}` });
+      // Unquoted: the strings joined, as text (UTF-8).
+      expect(
+        await run(
+          { type: 'dns', name: 'esc.web.test', qtype: 'TXT', answer: 'say "hi" \\ backcafé' },
+          to(53),
+        ),
+      ).toMatchObject({ ok: true });
+    },
+  );
+
+  it('https to a server that never answers the handshake times out and leaves nothing', async () => {
+    // unbound over TCP reads the ClientHello's first bytes as a DNS message's length, and waits.
+    const result = await run({ type: 'https', verify: false }, to(53), 500);
+    expect(result).toMatchObject({ ok: false, timedOut: true, message: 'timed out after 500ms' });
   });
 });
 
@@ -429,16 +585,23 @@ describe.skipIf(skipAll || noExim)('smtp against exim', () => {
   }, 30_000);
 
   it('up on the banner and EHLO; QUIT sent, the connection gone', async () => {
-    expect(await leavesNothing({ type: 'smtp', ehlo: 'lvsd.test' }, to(25))).toMatchObject({
+    expect(await run({ type: 'smtp', ehlo: 'lvsd.test' }, to(25))).toMatchObject({
       ok: true,
       message: 'banner 220, EHLO 250',
     });
   });
 
+  it('a fixed source port serves check after check (QUIT answered, the server closes first)', async () => {
+    expect(await inRow({ type: 'smtp', source_port: 40321 }, to(25))).toEqual(
+      Array(3).fill('banner 220, EHLO 250'),
+    );
+  });
+
   it('smtp against nginx is not SMTP', async () => {
     if (noNginx) return;
-    const result = await leavesNothing({ type: 'smtp' }, to(80), 1000);
-    expect(result.ok).toBe(false);
+    // nginx waits for a request and never greets: no banner within the timeout.
+    const result = await run({ type: 'smtp' }, to(80), 1000);
+    expect(result).toMatchObject({ ok: false, timedOut: true, message: 'timed out after 1000ms' });
   });
 });
 
@@ -475,7 +638,7 @@ describe.skipIf(skipAll || noPlugins || noNginx || noExim)(
       target: CheckTarget,
       timeoutMs = 5000,
     ) {
-      const result = await leavesNothing(config, target, timeoutMs);
+      const result = await run(config, target, timeoutMs);
       expect(
         await eventually(() => pluginProcesses().length === 0),
         'a plugin outlived its check',
@@ -488,6 +651,12 @@ describe.skipIf(skipAll || noPlugins || noNginx || noExim)(
         ok: true,
         message: 'exit 0',
       });
+    });
+
+    it('check_http as another user (user: nobody): up', async () => {
+      expect(
+        await runPlugin({ ...checkHttp('-u', '/health'), user: 'nobody' }, to(80)),
+      ).toMatchObject({ ok: true, message: 'exit 0' });
     });
 
     it('WARNING (exit 1) is down by default, with the summary and no perfdata', async () => {
@@ -526,7 +695,7 @@ describe.skipIf(skipAll || noPlugins || noNginx || noExim)(
           plugin('check_smtp', '-H', '$LVSD_CHECK_ADDRESS', '-p', '$LVSD_CHECK_PORT'),
           to(25),
         ),
-      ).toMatchObject({ ok: true });
+      ).toMatchObject({ ok: true, message: 'exit 0' });
       const closed = await runPlugin(
         plugin('check_tcp', '-H', '$LVSD_CHECK_ADDRESS', '-p', '$LVSD_CHECK_PORT'),
         to(81),
@@ -574,7 +743,7 @@ describe.skipIf(skipAll || noNginx || noExim || noUnbound)(
         ok: true,
         message: 'http: status 200; smtp: banner 220, EHLO 250; dns: rcode NOERROR',
       });
-      const failing = await leavesNothing(
+      const failing = await run(
         {
           type: 'all',
           checks: [
@@ -649,6 +818,8 @@ function pingFromNamespace(user: string, pingGroups: string, address: string): C
   return JSON.parse(out.trim().split('\n').pop() as string) as CheckRun;
 }
 
+const echoed = { ok: true, message: expect.stringMatching(/^echo reply in \d+\.\d ms$/) };
+
 describe.skipIf(skipAll || noBuild)('icmp echo', () => {
   let built: typeof import('../../../src/health/checkers/index.js');
   beforeAll(async () => {
@@ -686,7 +857,7 @@ describe.skipIf(skipAll || noBuild)('icmp echo', () => {
 
   it('a link-local address through the named interface', async () => {
     const { iface } = hostLinkLocal();
-    expect(await ping(serverLinkLocal(), { interface: iface })).toMatchObject({ ok: true });
+    expect(await ping(serverLinkLocal(), { interface: iface })).toMatchObject(echoed);
   });
 
   it('a router that refuses the destination: down at once with its reason (raw socket)', async () => {
@@ -708,7 +879,7 @@ describe.skipIf(skipAll || noBuild)('icmp echo', () => {
 
   it('without privilege, a ping socket where ping_group_range allows it, IPv4 and IPv6', () => {
     for (const address of [HOST_V4, HOST_V6])
-      expect(pingFromNamespace('nobody', '0 2147483647', address)).toMatchObject({ ok: true });
+      expect(pingFromNamespace('nobody', '0 2147483647', address)).toMatchObject(echoed);
   });
 
   it('without privilege and without ping sockets, the reason names CAP_NET_RAW', () => {
@@ -743,7 +914,8 @@ describe.skipIf(skipAll || noBuild)('icmp echo', () => {
     expect(Date.now() - started).toBeLessThan(8000);
   });
 
-  it('as root without ping sockets: a raw socket', () => {
-    expect(pingFromNamespace('root', '1 0', HOST_V4)).toMatchObject({ ok: true });
+  it('as root without ping sockets: a raw socket, IPv4 and IPv6', () => {
+    for (const address of [HOST_V4, HOST_V6])
+      expect(pingFromNamespace('root', '1 0', address)).toMatchObject(echoed);
   });
 });
