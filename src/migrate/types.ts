@@ -16,12 +16,15 @@ export interface SourcePos {
   column: number;
 }
 
-/** A YAML scalar the writer can print, a list of them (status codes, argv) or a one-line map. */
+/**
+ * A YAML scalar the writer can print, a list of them (status codes, argv), a one-line map,
+ * or a list of one-line maps (an http check's urls), written one item a line.
+ */
 export type Scalar = string | number | boolean;
 export interface FlowMap {
   flow: Array<[string, Scalar | Scalar[]]>;
 }
-export type FieldValue = Scalar | Scalar[] | FlowMap;
+export type FieldValue = Scalar | Scalar[] | FlowMap | FlowMap[];
 
 /** An lvsd check as written: its keys in order, and comments to put above it. */
 export interface CheckOut {

@@ -51,8 +51,13 @@ function flowList(values: readonly Scalar[]): string {
   return `[${values.map(yamlScalar).join(', ')}]`;
 }
 
+function isFlowMaps(value: FieldValue): value is FlowMap[] {
+  return Array.isArray(value) && value.some((v) => typeof v === 'object');
+}
+
 export function yamlValue(value: FieldValue): string {
-  if (Array.isArray(value)) return flowList(value);
+  if (isFlowMaps(value)) return `[${value.map(flowMap).join(', ')}]`;
+  if (Array.isArray(value)) return flowList(value as Scalar[]);
   if (typeof value === 'object') return flowMap(value);
   return yamlScalar(value);
 }
@@ -79,7 +84,13 @@ class Lines {
 function writeCheck(lines: Lines, indent: number, check: CheckOut): void {
   lines.add(indent, 'check:');
   lines.comments(indent + 2, check.notes);
-  for (const [key, value] of check.fields) lines.add(indent + 2, `${key}: ${yamlValue(value)}`);
+  for (const [key, value] of check.fields) {
+    if (!isFlowMaps(value)) lines.add(indent + 2, `${key}: ${yamlValue(value)}`);
+    else {
+      lines.add(indent + 2, `${key}:`);
+      for (const item of value) lines.add(indent + 4, `- ${flowMap(item)}`);
+    }
+  }
 }
 
 interface ServiceDefaults {
