@@ -47,12 +47,18 @@ const DEFAULT_PAUSE: Record<string, number> = { HTTP_GET: 3000, SSL_GET: 3000, D
 
 export class Builder {
   readonly fields: Array<[string, FieldValue]> = [];
+  /** Notes on the timing (timing() writes them), then the checker's own. */
+  readonly timingNotes: string[] = [];
   readonly notes: string[] = [];
   set(key: string, value: FieldValue | undefined): void {
     if (value !== undefined) this.fields.push([key, value]);
   }
   out(): CheckOut {
-    return { fields: this.fields, notes: this.notes };
+    return {
+      fields: this.fields,
+      notes: [...this.timingNotes, ...this.notes],
+      timingNotes: this.timingNotes,
+    };
   }
 }
 
@@ -152,15 +158,15 @@ export function timing(
   const alpha = common.alpha ?? rs.alpha ?? vs.alpha ?? false;
   if (timeout >= interval) {
     const capped = interval >= 2000 ? interval - 1000 : Math.floor(interval / 2);
-    b.notes.push(
+    b.timingNotes.push(
       `keepalived waits up to ${duration(timeout)} (${timeoutName}) ` +
         `every delay_loop ${duration(interval)}; lvsd needs timeout < interval: ${duration(capped)}`,
     );
     timeout = capped;
   }
-  b.notes.push('keepalived has no rise: one success brings a real server back (rise: 1)');
+  b.timingNotes.push('keepalived has no rise: one success brings a real server back (rise: 1)');
   if ((common.warmupMs ?? rs.warmupMs ?? vs.warmupMs) !== undefined)
-    b.notes.push(
+    b.timingNotes.push(
       'warmup: lvsd starts each check after a random part of its interval, whatever warmup says',
     );
   const pause =
@@ -171,7 +177,7 @@ export function timing(
     1000;
   const fall = Math.min(retry + 1, 100);
   if (retry > 0)
-    b.notes.push(
+    b.timingNotes.push(
       `retry ${retry}: keepalived retries ${duration(pause || interval)} apart ` +
         `(delay_before_retry); lvsd counts fall: ${fall} failures, interval apart` +
         (fall < retry + 1 ? ' (at most 100)' : ''),

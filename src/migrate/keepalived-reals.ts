@@ -19,7 +19,7 @@ import type {
   VirtualServer,
 } from './keepalived-model.js';
 import { realAddress } from './lvsd-fields.js';
-import type { CheckOut, ImportedReal, SourcePos } from './types.js';
+import type { ImportedReal, SourcePos } from './types.js';
 
 export const NAT: Forwarding = {
   method: 'nat',
@@ -144,22 +144,8 @@ export function importedReal(
     warn: ctx.warn,
     note: ctx.note,
   };
-  let check = realServerCheck(checkCtx);
-  if (check && dest.port === 0 && !check.fields.some(([k]) => k === 'port') && needsPort(check)) {
-    ctx.warn(
-      rs.pos,
-      `the ${check.fields[0]?.[1]} check of ${rs.addr.address} needs connect_port: ` +
-        `the real server has no port here; not imported`,
-    );
-    check = undefined;
-  }
+  const check = realServerCheck(checkCtx, dest.port === 0);
   return { dest, source: rs.pos, origin: rs.origin, ...(check ? { check } : {}), notes: [] };
-}
-
-/** Whether the check connects to a port (an echo request and a command do not). */
-function needsPort(check: CheckOut): boolean {
-  const type = check.fields.find(([k]) => k === 'type')?.[1];
-  return type !== 'exec' && type !== 'icmp';
 }
 
 /** The sorry server as lvsd's sorry_server (forwarding and tunnel are the service's in lvsd). */

@@ -16,6 +16,7 @@ import {
 } from './lvsd-fields.js';
 import type {
   CheckOut,
+  CheckParts,
   FieldValue,
   FlowMap,
   ImportedReal,
@@ -81,16 +82,32 @@ class Lines {
   }
 }
 
+function isParts(value: FieldValue | CheckParts): value is CheckParts {
+  return typeof value === 'object' && !Array.isArray(value) && 'parts' in value;
+}
+
+/** A check's keys at `indent`: lists of maps (urls) one item a line, an all check's parts as blocks. */
+function writeCheckFields(lines: Lines, indent: number, fields: CheckOut['fields']): void {
+  for (const [key, value] of fields) {
+    if (isParts(value)) {
+      lines.add(indent, `${key}:`);
+      for (const part of value.parts) {
+        lines.comments(indent + 2, part.notes);
+        const first = lines.out.length;
+        writeCheckFields(lines, indent + 4, part.fields);
+        lines.out[first] = `${' '.repeat(indent + 2)}- ${lines.out[first]?.trimStart()}`;
+      }
+    } else if (isFlowMaps(value as FieldValue)) {
+      lines.add(indent, `${key}:`);
+      for (const item of value as FlowMap[]) lines.add(indent + 2, `- ${flowMap(item)}`);
+    } else lines.add(indent, `${key}: ${yamlValue(value as FieldValue)}`);
+  }
+}
+
 function writeCheck(lines: Lines, indent: number, check: CheckOut): void {
   lines.add(indent, 'check:');
   lines.comments(indent + 2, check.notes);
-  for (const [key, value] of check.fields) {
-    if (!isFlowMaps(value)) lines.add(indent + 2, `${key}: ${yamlValue(value)}`);
-    else {
-      lines.add(indent + 2, `${key}:`);
-      for (const item of value) lines.add(indent + 4, `- ${flowMap(item)}`);
-    }
-  }
+  writeCheckFields(lines, indent + 2, check.fields);
 }
 
 interface ServiceDefaults {

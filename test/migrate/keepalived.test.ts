@@ -330,17 +330,59 @@ describe('what lvsd cannot express becomes a warning at its line', () => {
     ]);
   });
 
-  it('a second checker on a real server, FILE_CHECK and BFD_CHECK', () => {
+  it('FILE_CHECK and BFD_CHECK', () => {
     const result = vs(
       '',
-      'real_server 10.1.1.1 80 {\n TCP_CHECK {\n }\n HTTP_GET {\n url {\n path /\n }\n }\n FILE_CHECK {\n }\n}',
+      'real_server 10.1.1.1 80 {\n TCP_CHECK {\n }\n FILE_CHECK {\n }\n BFD_CHECK {\n }\n}',
     );
     expect(messages(result, 'warning')).toEqual([
-      'k.conf:8: HTTP_GET is not imported: lvsd runs one check per real server ' +
-        '(TCP_CHECK above); keepalived takes the real server out when any of its checkers fails',
-      'k.conf:13: FILE_CHECK is not imported: lvsd has no track files',
+      "k.conf:8: FILE_CHECK is not imported: the import does not carry track_file over; lvsd's " +
+        'type: file check reads a file too: write one by hand',
+      'k.conf:10: BFD_CHECK is not imported: lvsd has no BFD',
     ]);
     expect(loaded(result).yaml).toContain('      type: tcp\n');
+  });
+
+  it('several checkers on a real server: an all check, timed as the first, one weight', () => {
+    const result = vs(
+      ' delay_loop 5',
+      'real_server 10.1.1.1 80 {\n TCP_CHECK {\n connect_timeout 2\n }\n HTTP_GET {\n delay_loop 10\n' +
+        ' url {\n path /a\n }\n url {\n path /b\n }\n }\n MISC_CHECK {\n misc_path "/bin/c 1"\n' +
+        ' misc_dynamic\n misc_timeout 2\n retry 1\n }\n MISC_CHECK {\n misc_path /bin/d\n misc_dynamic\n }\n}',
+    );
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:24: MISC_CHECK is not imported: it reports a weight (misc_dynamic) as MISC_CHECK above ' +
+        'does, and lvsd reads one weight a real',
+    ]);
+    const { yaml } = loaded(result);
+    expect(yaml).toContain(
+      "        # HTTP_GET's own timing is not imported (interval 10s, timeout 5s): lvsd runs the parts " +
+        'of an all check together, timed as TCP_CHECK\n',
+    );
+    expect(yaml.replace(/ *# HTTP_GET's own timing.*\n/, '')).toContain(`    check:
+      # keepalived has no rise: one success brings a real server back (rise: 1)
+      # retry 1: keepalived retries 1s apart (delay_before_retry); lvsd counts fall: 2 failures, interval apart
+      # several checkers: keepalived takes the real server out when any fails, as lvsd when any part fails
+      type: all
+      interval: 5s
+      timeout: 2s
+      rise: 1
+      fall: 2
+      initial: up
+      on_failure: remove
+      checks:
+        - type: tcp
+        # no http_protocol: keepalived sends HTTP/1.0 requests (http_version: "1.0")
+        - type: http
+          http_version: "1.0"
+          urls:
+            - { path: /a }
+            - { path: /b }
+        - type: exec
+          command: [/bin/c, "1"]
+          dynamic_weight: exit_status
+    reals:
+`);
   });
 });
 
@@ -521,9 +563,19 @@ describe('checkers', () => {
       'virtual_server fwmark 1 {\n lb_kind DR\n real_server 10.1.1.1 {\n  TCP_CHECK {\n  }\n }\n}\n',
     );
     expect(messages(result, 'warning')).toEqual([
-      'k.conf:3: the tcp check of 10.1.1.1 needs connect_port: the real server has no port here; not imported',
+      'k.conf:4: TCP_CHECK of 10.1.1.1 needs connect_port: the real server has no port here; not imported',
     ]);
     loaded(result);
+    const both = from(
+      'virtual_server fwmark 1 {\n lb_kind DR\n real_server 10.1.1.1 {\n  PING_CHECK {\n  }\n' +
+        '  TCP_CHECK {\n  }\n  TCP_CHECK {\n  connect_port 22\n  }\n }\n}\n',
+    );
+    expect(messages(both, 'warning')).toEqual([
+      'k.conf:6: TCP_CHECK of 10.1.1.1 needs connect_port: the real server has no port here; not imported',
+    ]);
+    expect(loaded(both).yaml).toContain(
+      '      checks:\n        - type: icmp\n        - type: tcp\n          port: 22\n',
+    );
   });
 });
 
