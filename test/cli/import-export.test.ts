@@ -99,6 +99,19 @@ describe('lvsd import ipvsadm', () => {
     expect(await runImportIpvsadm(undefined, {}, importIo('-A -t 10.0.0.1:80\n'))).toBe(0);
   });
 
+  it("the loader's warnings are in the file too, name its final lines, and are counted", async () => {
+    const io = importIo('-A -t 10.0.0.1:80 -p 60 --pe sip\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m\n');
+    expect(await runImportIpvsadm('-', {}, io)).toBe(0);
+    const note =
+      '# WARNING (lvsd validate) services.tcp-10-0-0-1-80.persistence.engine: the sip engine reads Call-IDs';
+    expect(io.out).toContain(note);
+    const line = io.out.split('\n').findIndex((l) => l.includes('engine: sip')) + 1;
+    expect(io.err).toContain(`<import>:${line}:`);
+    expect(io.err.trimEnd().split('\n').at(-1)).toBe(
+      'lvsd import: 1 service(s), 1 real(s), 1 warning(s)',
+    );
+  });
+
   it('a file that cannot be read: exit 1', async () => {
     const io = importIo();
     expect(await runImportIpvsadm('/nonexistent/rules', {}, io)).toBe(1);
