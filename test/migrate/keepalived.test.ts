@@ -511,10 +511,12 @@ describe('checkers', () => {
         '      initial: up\n      address: 10.1.1.9\n      on_failure: remove\n',
     );
     expect(messages(result, 'warning')).toEqual([]);
-    const port = check('PING_CHECK {\n connect_port 80\n}');
+    const port = check('PING_CHECK {\n connect_port 80\n bind_port 99\n}');
     expect(port.yaml).not.toContain('port: 80');
+    expect(port.yaml).not.toContain('source_port');
     expect(messages(port.result, 'warning')).toEqual([
       'k.conf:6: connect_port 80 of PING_CHECK is not imported: an echo request has no port',
+      'k.conf:6: bind_port 99 of PING_CHECK is not imported: an echo request has no port',
     ]);
   });
 
