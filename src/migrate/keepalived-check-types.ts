@@ -12,6 +12,7 @@ import {
   readBlock,
   timing,
 } from './keepalived-check-common.js';
+import { patternProblem } from '../config/pattern.js';
 import type { Statement } from './keepalived-lexer.js';
 import { unsigned, ValueError, word } from './keepalived-values.js';
 import type { CheckOut, FlowMap, Scalar } from './types.js';
@@ -54,13 +55,49 @@ function regexOptions(inner: Statement, url: Url, ctx: CheckContext): void {
   }
 }
 
+/** PCRE's inline flags that lvsd's patterns have as settings: (?i) ignore_case, (?m) multiline. */
+const INLINE: Record<string, string> = { i: 'ignore_case', m: 'multiline' };
+
+/**
+ * The url's regex as lvsd runs it, a JavaScript regular expression: leading (?i) / (?m)
+ * become its flags; one JavaScript cannot read is a warning and left out, so the import
+ * still gives a config lvsd takes.
+ */
+function javascriptPattern(url: Url, ctx: CheckContext): void {
+  const inline = /^\(\?([a-zA-Z]+)\)/.exec(url.regex as string);
+  if (inline && [...(inline[1] as string)].every((f) => INLINE[f])) {
+    url.flags.push(...[...(inline[1] as string)].map((f) => INLINE[f] as string));
+    url.regex = (url.regex as string).slice(inline[0].length);
+  }
+  const flags = {
+    ignore_case: url.flags.includes('ignore_case'),
+    multiline: url.flags.includes('multiline'),
+  };
+  const problem = patternProblem(url.regex as string, flags);
+  if (!problem) return;
+  ctx.warn(
+    url.stmt.pos,
+    `regex ${url.regex} of url ${url.path ?? ''} is not imported: ${problem}; the url is checked without it`,
+  );
+  url.regex = undefined;
+  url.noMatch = false;
+  url.flags = [];
+}
+
 function readUrl(stmt: Statement, ctx: CheckContext): Url {
   const url: Url = { stmt, status: [], noMatch: false, flags: [] };
   for (const inner of stmt.block ?? []) {
     const [keyword = ''] = inner.words;
     const arg = () => word(inner.words, 1, 'a value');
-    if (keyword === 'path') url.path = arg();
-    else if (keyword === 'digest') {
+    if (keyword === 'path') {
+      if (arg().startsWith('/')) url.path = arg();
+      else
+        ctx.warn(
+          inner.pos,
+          `path '${arg()}' is not imported: keepalived requests it as written, and a path starts ` +
+            "with '/' (write the path the server answers)",
+        );
+    } else if (keyword === 'digest') {
       if (!/^[0-9a-fA-F]{32}$/.test(arg()))
         throw new ValueError(`digest '${arg()}' must be 32 hex digits (MD5)`);
       url.digest = `md5:${arg().toLowerCase()}`;
@@ -80,6 +117,7 @@ function readUrl(stmt: Statement, ctx: CheckContext): Url {
         `unknown url keyword ${keyword} (keepalived reports it too); not imported`,
       );
   }
+  if (url.regex !== undefined) javascriptPattern(url, ctx);
   if (url.regex === undefined && (url.noMatch || url.flags.length > 0)) {
     ctx.warn(stmt.pos, 'regex_no_match or regex_options without regex: keepalived ignores them');
     url.noMatch = false;
@@ -270,7 +308,7 @@ export function dnsCheck(stmt: Statement, ctx: CheckContext): CheckOut {
       if (keyword === 'type') {
         qtype = word(inner.words, 1, 'a type').toUpperCase();
         if (!DNS_TYPES.includes(qtype)) throw new ValueError(`unknown DNS_CHECK type ${qtype}`);
-      } else if (keyword === 'name') name = word(inner.words, 1, 'a name');
+      } else if (keyword === 'name') name = word(inner.words, 1, 'a name') || '.';
       else return false;
       return true;
     },

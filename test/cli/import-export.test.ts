@@ -11,7 +11,11 @@ import {
   type ImportIo,
   runImportIpvsadm,
   runImportKeepalived,
+  validated,
 } from '../../src/cli/commands/import.js';
+import { formatDiagnostics } from '../../src/config/diagnostics.js';
+import { importKeepalived } from '../../src/migrate/keepalived.js';
+import { memFs } from '../migrate/helpers.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { testIo } from './io.js';
 
@@ -65,20 +69,44 @@ describe('lvsd import keepalived', () => {
   });
 
   it('a config lvsd would refuse is not written: the loader has the last word', async () => {
+    const result = await importKeepalived('k.conf', {
+      fs: memFs({
+        'k.conf':
+          'virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.1.1.1 80 {\n }\n}\n',
+      }),
+    });
+    const [real] = result.services[0]?.reals ?? [];
+    if (real)
+      real.check = {
+        fields: [
+          ['type', 'http'],
+          ['path', 'no-slash'],
+        ],
+        notes: [],
+      };
+    const checked = validated(result, '<import>');
+    expect(checked.ok).toBe(false);
+    expect(checked.ok ? [] : formatDiagnostics(checked.errors)).toMatch(
+      /^<import>:\d+:\d+: error: services\.tcp-10-0-0-1-80\.check\.path: /,
+    );
+  });
+
+  it('a path without / and an empty DNS name: what keepalived sends, or a warning, never a refused file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lvsd-import-'));
     const file = join(dir, 'k.conf');
     await writeFile(
       file,
-      'virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.1.1.1 80 {\n  ' +
-        'uthreshold 10\n  lthreshold 20\n }\n}\n',
+      'virtual_server 10.0.0.1 53 {\n protocol TCP\n real_server 10.1.1.1 53 {\n  DNS_CHECK {\n   name ""\n  }\n' +
+        '  HTTP_GET {\n   url {\n    path health\n   }\n   url {\n    path /ok\n   }\n  }\n }\n}\n',
     );
     const io = importIo();
-    expect(await runImportKeepalived(file, {}, io)).toBe(1);
-    expect(io.out).toBe('');
-    expect(io.err).toMatch(
-      /<import>:\d+:\d+: error: .*lower threshold 20 is above upper threshold 10/,
+    expect(await runImportKeepalived(file, {}, io)).toBe(0);
+    expect(io.out).toContain('          name: .\n');
+    expect(io.out).toContain('          path: /ok\n');
+    expect(io.err).toContain(
+      `${file}:9:5: warning: path 'health' is not imported: keepalived requests it as written, and a path ` +
+        "starts with '/' (write the path the server answers)",
     );
-    expect(io.err).toContain('lvsd refuses the imported config (above); nothing was written');
   });
 
   it('-o writes the file and names it', async () => {

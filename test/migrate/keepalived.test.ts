@@ -283,6 +283,21 @@ virtual_server 10.0.0.2 80 {\n protocol TCP\n}\n`);
     expect(yaml).toMatch(/initial: down\n\s+on_failure: inhibit\n/);
   });
 
+  it('lthreshold above uthreshold: the kernel refuses the real (ERANGE), keepalived goes on without it', () => {
+    const result = vs(
+      '',
+      'real_server 10.1.1.1 80 {\n lthreshold 400\n}\nreal_server 10.1.1.2 80 {\n}',
+    );
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:5: real server 10.1.1.1: lthreshold 400 is above uthreshold 0 (none): the kernel refuses it ' +
+        '(ERANGE), so keepalived never adds it; not imported (set uthreshold above lthreshold)',
+    ]);
+    expect(rulesOf(result)).toEqual([
+      '-A -t 10.0.0.1:80 -s wlc',
+      '-a -t 10.0.0.1:80 -r 10.1.1.2:80 -m -w 1',
+    ]);
+  });
+
   it('a scheduler lvsd does not know skips the virtual server, loudly', () => {
     const result = vs(' lb_algo twos');
     expect(result.services).toEqual([]);
@@ -456,6 +471,18 @@ describe('checkers', () => {
     expect(alone.yaml).not.toContain('body');
     expect(messages(alone.result, 'warning')).toEqual([
       'k.conf:7: regex_no_match or regex_options without regex: keepalived ignores them',
+    ]);
+  });
+
+  it("PCRE's leading (?i) becomes ignore_case; a pattern JavaScript cannot read is warned and left out", () => {
+    const { yaml, result } = check('HTTP_GET {\n url {\n path /\n regex "(?i)ready"\n }\n}');
+    expect(yaml).toContain('      body: ready\n      ignore_case: true\n');
+    expect(messages(result, 'warning')).toEqual([]);
+    const pcre = check('HTTP_GET {\n url {\n path /\n regex "a++b"\n regex_no_match\n }\n}');
+    expect(pcre.yaml).not.toContain('body');
+    expect(messages(pcre.result, 'warning')).toEqual([
+      'k.conf:7: regex a++b of url / is not imported: not a valid JavaScript regular expression: ' +
+        'nothing to repeat; the url is checked without it',
     ]);
   });
 

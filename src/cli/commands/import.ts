@@ -75,7 +75,7 @@ function servicesFile(path = '/etc/services'): PortNames {
  * but doubtful setting, such as the sip engine on a TCP service) is also written at the
  * top of the file, so the file says it too; the warnings then name the file's final lines.
  */
-function validated(
+export function validated(
   result: ImportResult,
   name: string,
 ): { ok: true; yaml: string; warnings: Diagnostic[] } | { ok: false; errors: Diagnostic[] } {
