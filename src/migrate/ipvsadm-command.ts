@@ -99,6 +99,10 @@ export function parseAddress(text: string, protocol: Protocol, portNames?: PortN
     host = text.slice(0, text.lastIndexOf(':'));
     port = text.slice(text.lastIndexOf(':') + 1);
   }
+  if (!bracketed && /^\[[^\]]*\]$/.test(text))
+    throw new Error(
+      `'${text}': ipvsadm takes a bracketed IPv6 address only with a port ([v6]:port); write ${text.slice(1, -1)}`,
+    );
   const family = familyOf(host);
   if (!family || (bracketed && family !== 'ipv6'))
     throw new Error(

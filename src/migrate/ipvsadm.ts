@@ -81,13 +81,50 @@ class Run {
   }
 }
 
-/** The ipvsadm arguments of a line, or null (with a warning) when it is no ipvsadm command. */
-function ipvsadmArgs(run: Run, words: string[], origin: Origin): string[] | null {
+/** Shell words that steer which lines run: the import does not follow them. */
+const CONTROL = new Set(['if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'while']);
+for (const word of ['until', 'do', 'done', 'function', '{', '}', '(', ')', 'select'])
+  CONTROL.add(word);
+
+/** Whether the first word is control flow: a keyword, a case pattern ("start)") or a function. */
+function isControl(first: string): boolean {
+  return CONTROL.has(first) || /^[^=]*\)$/.test(first) || /^[A-Za-z_][\w-]*\(\)/.test(first);
+}
+
+/** ipvsadm-restore, or ipvsadm -R: the rules it reads are lines of this file only in a here-document. */
+function restoreWarning(run: Run, words: string[], redirects: string[], origin: Origin): void {
+  const input = redirects.find((r) => /^0?<[^<&]/.test(r));
+  if (redirects.some((r) => /^0?<</.test(r))) return;
+  run.findings.warning(
+    origin.pos,
+    `${origin.text}: ${basename(words[0] ?? '')} reads its rules from ` +
+      (input
+        ? `${input.replace(/^0?<\s*/, '')}: import that file`
+        : 'its input: import those rules'),
+  );
+}
+
+/** The ipvsadm arguments of a command, or null (with a warning) when it is no ipvsadm command. */
+function ipvsadmArgs(
+  run: Run,
+  words: string[],
+  redirects: string[],
+  origin: Origin,
+): string[] | null {
   const [first = ''] = words;
   if (first.startsWith('-')) return words;
   const command = basename(first);
-  if (command === 'ipvsadm') return words.slice(1);
-  if (['iptables', 'ip6tables', 'nft'].includes(command))
+  if (command === 'ipvsadm' && !words.slice(1).some((w) => /^(-R|--restore)$/.test(w)))
+    return words.slice(1);
+  if (command === 'ipvsadm-restore' || command === 'ipvsadm')
+    restoreWarning(run, words, redirects, origin);
+  else if (isControl(first))
+    run.findings.warning(
+      origin.pos,
+      `${origin.text}: shell control flow is not followed: the import runs every ipvsadm line ` +
+        'of the file in order, whichever branch it is in',
+    );
+  else if (['iptables', 'ip6tables', 'nft'].includes(command))
     run.findings.warning(
       origin.pos,
       `${origin.text}: a firewall rule, not imported: keep it in the firewall's ` +
@@ -98,8 +135,12 @@ function ipvsadmArgs(run: Run, words: string[], origin: Origin): string[] | null
   return null;
 }
 
-async function runCommand(run: Run, words: string[], origin: Origin): Promise<void> {
-  const argv = ipvsadmArgs(run, words, origin);
+async function runCommand(
+  run: Run,
+  item: { words: string[]; redirects: string[] },
+  origin: Origin,
+): Promise<void> {
+  const argv = ipvsadmArgs(run, item.words, item.redirects, origin);
   if (!argv) return;
   let ask: ReturnType<typeof kernelAsk>;
   try {
@@ -108,11 +149,36 @@ async function runCommand(run: Run, words: string[], origin: Origin): Promise<vo
     run.findings.error(origin.pos, `${origin.text}: ${(err as Error).message}`);
     return;
   }
+  if (ask.kind === 'op' && ask.op.op === 'flush') await flushWarning(run, origin);
   if (ask.kind === 'op') await run.op(ask.op, origin);
   else if (ask.kind === 'timeouts') run.timeouts = { ...run.timeouts, ...ask.timeouts };
   else if (ask.kind === 'start-daemon') run.daemons.set(ask.daemon.state, ask.daemon);
   else if (ask.kind === 'stop-daemon') run.daemons.delete(ask.state);
   else run.findings.warning(origin.pos, `${origin.text}: ${ask.why}; nothing to import`);
+}
+
+/** ipvsadm -C after rules were added: what it removes, so an empty import is not a mystery. */
+async function flushWarning(run: Run, origin: Origin): Promise<void> {
+  const count = (await run.kernel.readTable({ stats: false })).services.length;
+  if (count > 0)
+    run.findings.warning(
+      origin.pos,
+      `${origin.text}: removes the ${count} service(s) added above, as on a director ` +
+        '(a stop branch of a start/stop script? import the start part alone)',
+    );
+}
+
+/** A line the import could not read: an error when it is an ipvsadm command, else a warning. */
+function unreadable(run: Run, item: { line: number; message: string; text: string }): void {
+  const first = item.text.split(/\s+/)[0] ?? '';
+  const pos = run.pos(item.line);
+  if (first.startsWith('-') || first.startsWith('$') || /ipvsadm/.test(first))
+    run.findings.error(pos, item.message);
+  else
+    run.findings.warning(
+      pos,
+      `${item.text}: not an ipvsadm command; not imported (${item.message})`,
+    );
 }
 
 /** Comment lines naming the lines that changed a service or real after it was added. */
@@ -177,9 +243,9 @@ export async function importIpvsadm(
       if (!item.text.startsWith('!')) comment = item.text;
       continue;
     }
-    if (item.kind === 'error') run.findings.error(run.pos(item.line), item.message);
+    if (item.kind === 'error') unreadable(run, item);
     else if (item.kind === 'command')
-      await runCommand(run, item.words, { pos: run.pos(item.line), text: item.text, comment });
+      await runCommand(run, item, { pos: run.pos(item.line), text: item.text, comment });
     comment = null;
   }
   const names = new NamePool();

@@ -37,6 +37,8 @@ export interface Common extends CheckerDefaults {
   connectIp?: string;
   connectPort?: number;
   bindto?: string;
+  bindPort?: number;
+  bindIf?: string;
 }
 
 const DEFAULT_RETRY: Record<string, number> = { MISC_CHECK: 0, DNS_CHECK: 3 };
@@ -45,12 +47,18 @@ const DEFAULT_PAUSE: Record<string, number> = { HTTP_GET: 3000, SSL_GET: 3000, D
 
 export class Builder {
   readonly fields: Array<[string, FieldValue]> = [];
+  /** Notes on the timing (timing() writes them), then the checker's own. */
+  readonly timingNotes: string[] = [];
   readonly notes: string[] = [];
   set(key: string, value: FieldValue | undefined): void {
     if (value !== undefined) this.fields.push([key, value]);
   }
   out(): CheckOut {
-    return { fields: this.fields, notes: this.notes };
+    return {
+      fields: this.fields,
+      notes: [...this.timingNotes, ...this.notes],
+      timingNotes: this.timingNotes,
+    };
   }
 }
 
@@ -111,11 +119,17 @@ function commonKeyword(
       );
       return true;
     case 'bind_port':
+      common.bindPort = unsigned(arg(), 1, 65535, keyword);
+      return true;
     case 'bind_if':
+      if (arg().length > 15)
+        throw new ValueError(`bind_if '${arg()}' is longer than 15 characters`);
+      common.bindIf = arg();
+      return true;
     case 'fwmark':
       ctx.warn(
         stmt.pos,
-        `${stmt.words.join(' ')} is not imported: lvsd's checks choose only their source address`,
+        `${stmt.words.join(' ')} is not imported: lvsd's checks do not mark their packets`,
       );
       return true;
     default:
@@ -144,15 +158,15 @@ export function timing(
   const alpha = common.alpha ?? rs.alpha ?? vs.alpha ?? false;
   if (timeout >= interval) {
     const capped = interval >= 2000 ? interval - 1000 : Math.floor(interval / 2);
-    b.notes.push(
+    b.timingNotes.push(
       `keepalived waits up to ${duration(timeout)} (${timeoutName}) ` +
         `every delay_loop ${duration(interval)}; lvsd needs timeout < interval: ${duration(capped)}`,
     );
     timeout = capped;
   }
-  b.notes.push('keepalived has no rise: one success brings a real server back (rise: 1)');
+  b.timingNotes.push('keepalived has no rise: one success brings a real server back (rise: 1)');
   if ((common.warmupMs ?? rs.warmupMs ?? vs.warmupMs) !== undefined)
-    b.notes.push(
+    b.timingNotes.push(
       'warmup: lvsd starts each check after a random part of its interval, whatever warmup says',
     );
   const pause =
@@ -161,19 +175,23 @@ export function timing(
     vs.delayBeforeRetryMs ??
     DEFAULT_PAUSE[type] ??
     1000;
+  const fall = Math.min(retry + 1, 100);
   if (retry > 0)
-    b.notes.push(
+    b.timingNotes.push(
       `retry ${retry}: keepalived retries ${duration(pause || interval)} apart ` +
-        `(delay_before_retry); lvsd counts fall: ${retry + 1} failures, interval apart`,
+        `(delay_before_retry); lvsd counts fall: ${fall} failures, interval apart` +
+        (fall < retry + 1 ? ' (at most 100)' : ''),
     );
   b.set('interval', duration(interval));
   b.set('timeout', duration(timeout));
   b.set('rise', 1);
-  b.set('fall', Math.min(retry + 1, 100));
+  b.set('fall', fall);
   b.set('initial', alpha ? 'down' : 'up');
   if (common.connectPort !== undefined) b.set('port', common.connectPort);
   if (common.connectIp !== undefined) b.set('address', common.connectIp);
   if (common.bindto !== undefined) b.set('source', common.bindto);
+  b.set('source_port', common.bindPort);
+  b.set('interface', common.bindIf);
   b.set('on_failure', (rs.inhibit ?? vs.inhibit) ? 'inhibit' : 'remove');
   return { intervalMs: interval, timeoutMs: timeout };
 }

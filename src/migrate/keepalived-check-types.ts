@@ -1,8 +1,8 @@
 /**
  * Each keepalived checker type as an lvsd check: TCP_CHECK as tcp, HTTP_GET / SSL_GET as
- * http / https (the first url: path, status_code, digest, virtualhost, regex), SMTP_CHECK
- * as smtp, DNS_CHECK as dns, UDP_CHECK with require_reply as udp, MISC_CHECK as exec
- * (misc_path split into argv as keepalived splits it), PING_CHECK as icmp.
+ * http / https (one url: path, status_code, digest, virtualhost, regex on the check;
+ * several: its urls), SMTP_CHECK as smtp, DNS_CHECK as dns, UDP_CHECK with require_reply
+ * as udp, PING_CHECK as icmp (MISC_CHECK is keepalived-misc.ts's).
  * What a checker cannot carry over is a warning at its line.
  */
 import {
@@ -12,9 +12,10 @@ import {
   readBlock,
   timing,
 } from './keepalived-check-common.js';
+import { patternProblem } from '../config/pattern.js';
 import type { Statement } from './keepalived-lexer.js';
 import { unsigned, ValueError, word } from './keepalived-values.js';
-import type { CheckOut, Scalar } from './types.js';
+import type { CheckOut, FlowMap, Scalar } from './types.js';
 
 export type CheckerMapper = (stmt: Statement, ctx: CheckContext) => CheckOut | undefined;
 
@@ -34,39 +35,93 @@ interface Url {
   status: Scalar[];
   virtualhost?: string;
   regex?: string;
+  noMatch: boolean;
+  /** regex_options lvsd has: caseless (ignore_case), multiline. */
+  flags: string[];
 }
 
-const REGEX_EXTRAS = [
-  'regex_no_match',
-  'regex_options',
-  'regex_min_offset',
-  'regex_max_offset',
-  'regex_stack',
-];
+/** PCRE2 options of regex_options that lvsd's patterns have, by lvsd's name. */
+const REGEX_FLAGS: Record<string, string> = { caseless: 'ignore_case', multiline: 'multiline' };
+
+function regexOptions(inner: Statement, url: Url, ctx: CheckContext): void {
+  for (const option of inner.words.slice(1)) {
+    if (REGEX_FLAGS[option]) url.flags.push(REGEX_FLAGS[option] as string);
+    else
+      ctx.warn(
+        inner.pos,
+        `regex_options ${option} is not imported: lvsd's patterns are JavaScript regular ` +
+          'expressions with ignore_case (caseless) and multiline only',
+      );
+  }
+}
+
+/** PCRE's inline flags that lvsd's patterns have as settings: (?i) ignore_case, (?m) multiline. */
+const INLINE: Record<string, string> = { i: 'ignore_case', m: 'multiline' };
+
+/**
+ * The url's regex as lvsd runs it, a JavaScript regular expression: leading (?i) / (?m)
+ * become its flags; one JavaScript cannot read is a warning and left out, so the import
+ * still gives a config lvsd takes.
+ */
+function javascriptPattern(url: Url, ctx: CheckContext): void {
+  const inline = /^\(\?([a-zA-Z]+)\)/.exec(url.regex as string);
+  if (inline && [...(inline[1] as string)].every((f) => INLINE[f])) {
+    url.flags.push(...[...(inline[1] as string)].map((f) => INLINE[f] as string));
+    url.regex = (url.regex as string).slice(inline[0].length);
+  }
+  const flags = {
+    ignore_case: url.flags.includes('ignore_case'),
+    multiline: url.flags.includes('multiline'),
+  };
+  const problem = patternProblem(url.regex as string, flags);
+  if (!problem) return;
+  ctx.warn(
+    url.stmt.pos,
+    `regex ${url.regex} of url ${url.path ?? ''} is not imported: ${problem}; the url is checked without it`,
+  );
+  url.regex = undefined;
+  url.noMatch = false;
+  url.flags = [];
+}
 
 function readUrl(stmt: Statement, ctx: CheckContext): Url {
-  const url: Url = { stmt, status: [] };
+  const url: Url = { stmt, status: [], noMatch: false, flags: [] };
   for (const inner of stmt.block ?? []) {
     const [keyword = ''] = inner.words;
     const arg = () => word(inner.words, 1, 'a value');
-    if (keyword === 'path') url.path = arg();
-    else if (keyword === 'digest') {
+    if (keyword === 'path') {
+      if (arg().startsWith('/')) url.path = arg();
+      else
+        ctx.warn(
+          inner.pos,
+          `path '${arg()}' is not imported: keepalived requests it as written, and a path starts ` +
+            "with '/' (write the path the server answers)",
+        );
+    } else if (keyword === 'digest') {
       if (!/^[0-9a-fA-F]{32}$/.test(arg()))
         throw new ValueError(`digest '${arg()}' must be 32 hex digits (MD5)`);
       url.digest = `md5:${arg().toLowerCase()}`;
     } else if (keyword === 'status_code') url.status.push(...inner.words.slice(1).map(statusCode));
     else if (keyword === 'virtualhost') url.virtualhost = arg();
     else if (keyword === 'regex') url.regex = arg();
-    else if (REGEX_EXTRAS.includes(keyword))
+    else if (keyword === 'regex_no_match') url.noMatch = true;
+    else if (keyword === 'regex_options') regexOptions(inner, url, ctx);
+    else if (keyword.startsWith('regex_'))
       ctx.warn(
         inner.pos,
-        `${inner.words.join(' ')} is not imported: lvsd's body is a JavaScript regular expression that must match`,
+        `${inner.words.join(' ')} is not imported: lvsd matches its pattern against the whole body`,
       );
     else
       ctx.warn(
         inner.pos,
         `unknown url keyword ${keyword} (keepalived reports it too); not imported`,
       );
+  }
+  if (url.regex !== undefined) javascriptPattern(url, ctx);
+  if (url.regex === undefined && (url.noMatch || url.flags.length > 0)) {
+    ctx.warn(stmt.pos, 'regex_no_match or regex_options without regex: keepalived ignores them');
+    url.noMatch = false;
+    url.flags = [];
   }
   return url;
 }
@@ -98,7 +153,9 @@ function readHttp(stmt: Statement, ctx: CheckContext, common: Common): HttpBlock
       else if (keyword === 'http_protocol') http.protocol = word(inner.words, 1, 'a version');
       else if (keyword === 'enable_sni') http.sni = true;
       else if (keyword === 'fast_recovery')
-        ctx.note('fast_recovery: lvsd checks one url, so there is no delay between urls to skip');
+        ctx.note(
+          'fast_recovery: lvsd requests all urls of a check at each interval, so there is no delay to skip',
+        );
       else return false;
       return true;
     },
@@ -129,6 +186,57 @@ function httpsSettings(
     ctx.warn(ssl.pos, 'SSL password is not imported: lvsd reads unencrypted key files');
 }
 
+/** One url's response fields, as lvsd's check (one url) or one of its urls (several) has them. */
+function responseFields(url: Url): Array<[string, Scalar | Scalar[]]> {
+  const fields: Array<[string, Scalar | Scalar[]]> = [];
+  if (url.status.length > 0) fields.push(['status', url.status]);
+  if (url.regex !== undefined) fields.push([url.noMatch ? 'body_no_match' : 'body', url.regex]);
+  if (url.digest !== undefined) fields.push(['digest', url.digest]);
+  return fields;
+}
+
+/** The Host header: lvsd's check has one, keepalived's urls may each name their own. */
+function hostOf(urls: Url[], http: HttpBlock, ctx: CheckContext): string | undefined {
+  const outer = http.virtualhost ?? ctx.rs.virtualhost ?? ctx.vs.virtualhost;
+  const [first] = urls;
+  const host = first?.virtualhost ?? outer;
+  for (const url of urls.slice(1))
+    if ((url.virtualhost ?? outer) !== host)
+      ctx.warn(
+        url.stmt.pos,
+        `virtualhost ${url.virtualhost ?? outer ?? '(none)'} of url ${url.path} is not imported: ` +
+          `lvsd sends one Host header for all urls of a check (${host ?? 'the address'})`,
+      );
+  return host;
+}
+
+/** regex_options as the check's ignore_case and multiline (lvsd sets them for all its patterns). */
+function patternFlags(b: Builder, urls: Url[], ctx: CheckContext): void {
+  const withRegex = urls.filter((u) => u.regex !== undefined);
+  const [first] = withRegex;
+  if (!first) return;
+  const key = (u: Url) => [...new Set(u.flags)].sort().join(',');
+  for (const url of withRegex.slice(1))
+    if (key(url) !== key(first))
+      ctx.warn(
+        url.stmt.pos,
+        `regex_options of url ${url.path} differ from url ${first.path}'s: lvsd sets ignore_case ` +
+          `and multiline for all patterns of a check (${key(first) || 'none'})`,
+      );
+  for (const flag of [...new Set(first.flags)].sort()) b.set(flag, true);
+  b.notes.push('regex is matched as a JavaScript regular expression (keepalived: PCRE2)');
+}
+
+/** keepalived sends HTTP/1.0 unless http_protocol says 1.1 (1.0C adds Connection: close). */
+function httpVersion(b: Builder, protocol: string | undefined): void {
+  if (protocol === '1.1') return;
+  if (protocol !== undefined && protocol !== '1.0' && protocol !== '1.0C')
+    throw new ValueError(`invalid http_protocol version ${protocol}`);
+  b.set('http_version', '1.0');
+  if (protocol === undefined)
+    b.notes.push('no http_protocol: keepalived sends HTTP/1.0 requests (http_version: "1.0")');
+}
+
 export function httpCheck(stmt: Statement, ctx: CheckContext): CheckOut | undefined {
   const type = stmt.words[0] as string;
   const common: Common = {};
@@ -142,30 +250,20 @@ export function httpCheck(stmt: Statement, ctx: CheckContext): CheckOut | undefi
     );
     return undefined;
   }
-  if (urls.length > 1)
-    ctx.warn(
-      urls[1]?.stmt.pos ?? stmt.pos,
-      `lvsd checks one url per real server: path ${url.path} is imported, ${urls
-        .slice(1)
-        .map((u) => u.path)
-        .join(', ')} not (keepalived needs them all to answer)`,
-    );
   const b = new Builder();
   b.set('type', type === 'SSL_GET' ? 'https' : 'http');
   timing(b, type, common, ctx);
-  b.set('path', url.path);
-  const host = url.virtualhost ?? http.virtualhost ?? ctx.rs.virtualhost ?? ctx.vs.virtualhost;
+  httpVersion(b, http.protocol);
+  if (urls.length === 1) b.set('path', url.path);
+  const host = hostOf(urls, http, ctx);
   b.set('host', host);
-  if (url.status.length > 0) b.set('status', url.status);
-  if (url.regex !== undefined) {
-    b.set('body', url.regex);
-    b.notes.push('regex is matched as a JavaScript regular expression (keepalived: PCRE2)');
-  }
-  b.set('digest', url.digest);
-  if (http.protocol && http.protocol !== '1.1')
-    b.notes.push(
-      `http_protocol ${http.protocol}: lvsd sends HTTP/1.1 requests with Connection: close`,
+  if (urls.length === 1) for (const [key, value] of responseFields(url)) b.set(key, value);
+  else
+    b.set(
+      'urls',
+      urls.map((u): FlowMap => ({ flow: [['path', u.path as string], ...responseFields(u)] })),
     );
+  patternFlags(b, urls, ctx);
   if (type === 'SSL_GET') httpsSettings(b, http, host, ctx);
   return b.out();
 }
@@ -210,7 +308,7 @@ export function dnsCheck(stmt: Statement, ctx: CheckContext): CheckOut {
       if (keyword === 'type') {
         qtype = word(inner.words, 1, 'a type').toUpperCase();
         if (!DNS_TYPES.includes(qtype)) throw new ValueError(`unknown DNS_CHECK type ${qtype}`);
-      } else if (keyword === 'name') name = word(inner.words, 1, 'a name');
+      } else if (keyword === 'name') name = word(inner.words, 1, 'a name') || '.';
       else return false;
       return true;
     },
@@ -318,12 +416,16 @@ export function udpCheck(stmt: Statement, ctx: CheckContext): CheckOut | undefin
 export function pingCheck(stmt: Statement, ctx: CheckContext): CheckOut {
   const common: Common = {};
   readBlock(stmt, ctx, () => false, common);
-  if (common.connectPort !== undefined) {
+  for (const [key, name] of [
+    ['connectPort', 'connect_port'],
+    ['bindPort', 'bind_port'],
+  ] as const) {
+    if (common[key] === undefined) continue;
     ctx.warn(
       stmt.pos,
-      `connect_port ${common.connectPort} of PING_CHECK is not imported: an echo request has no port`,
+      `${name} ${common[key]} of PING_CHECK is not imported: an echo request has no port`,
     );
-    delete common.connectPort;
+    delete common[key];
   }
   const b = new Builder();
   b.set('type', 'icmp');

@@ -2,9 +2,8 @@
  * MISC_CHECK as an lvsd exec check. misc_path is split into argv as keepalived splits it
  * (notify.c: the keyword's line is re-read with quotes and backslash escapes, and its
  * first word split again the same way), so `misc_path "/bin/check 10.0.0.1 80"` runs
- * /bin/check with two arguments. misc_dynamic reads a weight from the exit status (2..255
- * = weight + 2); lvsd's dynamic_weight reads it from the last line of output, so the
- * import wraps the script in sh to print one, keeping keepalived's meaning exactly.
+ * /bin/check with two arguments. misc_dynamic (a weight from the exit status, 2..255 =
+ * weight + 2) is lvsd's dynamic_weight: exit_status, and `user NAME [GROUP]` its user and group.
  */
 import {
   Builder,
@@ -73,14 +72,12 @@ export function quotedEscapedWords(text: string): string[] {
   return words;
 }
 
-/** sh -c script that runs "$@" and turns keepalived's misc_dynamic exit status into lvsd's output line. */
-const DYNAMIC_WRAPPER =
-  '"$@"; s=$?; if [ "$s" -eq 0 ]; then exit 0; elif [ "$s" -eq 1 ]; then exit 1; else echo $((s - 2)); exit 0; fi';
-
 interface Misc {
   argv?: string[];
   timeoutMs?: number;
   dynamic: boolean;
+  user?: string;
+  group?: string;
 }
 
 function readMisc(stmt: Statement, ctx: CheckContext, common: Common): Misc {
@@ -101,12 +98,10 @@ function readMisc(stmt: Statement, ctx: CheckContext, common: Common): Misc {
       } else if (keyword === 'misc_timeout')
         misc.timeoutMs = unsigned(word(inner.words, 1, 'seconds'), 0, 2 ** 31, keyword) * 1000;
       else if (keyword === 'misc_dynamic') misc.dynamic = true;
-      else if (keyword === 'user')
-        ctx.warn(
-          inner.pos,
-          `user ${inner.words.slice(1).join(' ')} is not imported: lvsd runs checks as its own user`,
-        );
-      else return false;
+      else if (keyword === 'user') {
+        misc.user = word(inner.words, 1, 'a user');
+        misc.group = inner.words[2];
+      } else return false;
       return true;
     },
     common,
@@ -137,13 +132,9 @@ export function miscCheck(stmt: Statement, ctx: CheckContext): CheckOut | undefi
     timeout,
     misc.timeoutMs ? 'misc_timeout' : 'no misc_timeout: delay_loop',
   );
-  if (misc.dynamic) {
-    b.set('command', ['/bin/sh', '-c', DYNAMIC_WRAPPER, 'misc_check', ...misc.argv]);
-    b.set('dynamic_weight', true);
-    b.notes.push(
-      'misc_dynamic: keepalived reads the weight from the exit status (2..255 = weight + 2), lvsd from the',
-      'last line of output; sh turns one into the other',
-    );
-  } else b.set('command', misc.argv);
+  b.set('command', misc.argv);
+  if (misc.dynamic) b.set('dynamic_weight', 'exit_status');
+  b.set('user', misc.user);
+  b.set('group', misc.group);
   return b.out();
 }

@@ -39,7 +39,10 @@ export function lvsdScheduler(name: string): boolean {
   return (SCHEDULERS as readonly string[]).includes(name);
 }
 
-/** The real servers keepalived keeps: one per address and port, of the service's family or tunnelled. */
+/**
+ * The real servers keepalived keeps: one per address and port, of the service's family or
+ * tunnelled, with thresholds the kernel takes.
+ */
 export function keptReals(ctx: VsContext, families: ReadonlySet<Family>): RealServer[] {
   const seen = new Set<string>();
   return ctx.vs.reals.filter((rs) => {
@@ -58,6 +61,15 @@ export function keptReals(ctx: VsContext, families: ReadonlySet<Family>): RealSe
         rs.pos,
         `address family of virtual server and real server ${rs.addr.address} don't ` +
           `match: keepalived skips the real server`,
+      );
+      return false;
+    }
+    if (rs.lthreshold > rs.uthreshold) {
+      ctx.warn(
+        rs.pos,
+        `real server ${rs.addr.address}: lthreshold ${rs.lthreshold} is above uthreshold ` +
+          `${rs.uthreshold || '0 (none)'}: the kernel refuses it (ERANGE), so keepalived never adds it; ` +
+          'not imported (set uthreshold above lthreshold)',
       );
       return false;
     }
@@ -144,20 +156,7 @@ export function importedReal(
     warn: ctx.warn,
     note: ctx.note,
   };
-  let check = realServerCheck(checkCtx);
-  if (
-    check &&
-    dest.port === 0 &&
-    !check.fields.some(([k]) => k === 'port') &&
-    check.fields[0]?.[1] !== 'exec'
-  ) {
-    ctx.warn(
-      rs.pos,
-      `the ${check.fields[0]?.[1]} check of ${rs.addr.address} needs connect_port: ` +
-        `the real server has no port here; not imported`,
-    );
-    check = undefined;
-  }
+  const check = realServerCheck(checkCtx, dest.port === 0);
   return { dest, source: rs.pos, origin: rs.origin, ...(check ? { check } : {}), notes: [] };
 }
 

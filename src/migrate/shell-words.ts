@@ -2,14 +2,22 @@
  * Just enough of the shell to read the ipvsadm lines of a director's script: comments,
  * backslash-newline continuations, '...' and "..." quotes, backslash escapes, variables
  * set in the same file (`VIP=10.0.0.1`, `export PORT=80`) and expanded as $VIP, ${VIP}
- * or ${VIP:-default}. Nothing is executed: a command substitution is reported, not run.
+ * or ${VIP:-default}; commands joined by ;, &&, || or | are read one by one, and
+ * redirections (`>/dev/null 2>&1`, `<<EOF`) are set aside. Nothing is executed: a command
+ * substitution is reported, not run.
  */
 
 export type ShellItem =
   | { kind: 'comment'; line: number; text: string }
   | { kind: 'blank'; line: number }
-  | { kind: 'command'; line: number; words: string[]; text: string }
-  | { kind: 'error'; line: number; message: string };
+  | { kind: 'command'; line: number; words: string[]; text: string; redirects: string[] }
+  | { kind: 'error'; line: number; message: string; text: string };
+
+/** One simple command: its words, and its redirections as written (">/dev/null", "<<EOF"). */
+interface Simple {
+  words: string[];
+  redirects: string[];
+}
 
 /** Physical lines joined where a line ends in a backslash; each keeps its first line number. */
 function logicalLines(text: string): Array<{ line: number; text: string }> {
@@ -52,21 +60,41 @@ class Expander {
     return { value, end: at + match[0].length };
   }
 
-  /** Splits one logical line into words, removing quotes and expanding variables. */
-  words(text: string): string[] {
-    const words: string[] = [];
+  /**
+   * Splits one logical line into simple commands (at ;, &, && , || and |) and each into
+   * words, removing quotes and expanding variables; redirections are kept apart.
+   */
+  commands(text: string): Simple[] {
+    const commands: Simple[] = [{ words: [], redirects: [] }];
     let word: string | null = null;
+    const current = () => commands[commands.length - 1] as Simple;
+    const end = () => {
+      if (word !== null) current().words.push(word);
+      word = null;
+    };
     const append = (s: string) => {
       word = (word ?? '') + s;
     };
     for (let i = 0; i < text.length; ) {
       const c = text[i] as string;
+      const redirect = /^(\d*|&)(>>|>&|<<-?|<&|<>|>|<)\s*(&?[^\s;&|<>]*)/.exec(text.slice(i));
       if (c === ' ' || c === '\t') {
-        if (word !== null) words.push(word);
-        word = null;
+        end();
         i++;
       } else if (c === '#' && word === null) break;
-      else if (c === '`')
+      else if (
+        redirect &&
+        (word === null || /^\d+$/.test(word)) &&
+        (c !== '&' || text[i + 1] === '>')
+      ) {
+        current().redirects.push(`${word ?? ''}${redirect[0].replace(/\s+/, '')}`);
+        word = null;
+        i += redirect[0].length;
+      } else if (c === ';' || c === '|' || c === '&') {
+        end();
+        commands.push({ words: [], redirects: [] });
+        i += text[i + 1] === c || (c === '|' && text[i + 1] === '&') ? 2 : 1;
+      } else if (c === '`')
         throw new Error('`...`: command substitution is not run; write the value');
       else if (c === "'") {
         const end = text.indexOf("'", i + 1);
@@ -81,15 +109,13 @@ class Expander {
         const { value, end } = this.variable(text, i);
         append(value);
         i = end;
-      } else if (c === ';' || c === '|' || c === '&' || c === '<' || c === '>') {
-        throw new Error(`'${c}': one command a line, without pipes or redirections`);
       } else {
         append(c);
         i++;
       }
     }
-    if (word !== null) words.push(word);
-    return words;
+    end();
+    return commands.filter((command) => command.words.length > 0);
   }
 
   private doubleQuoted(text: string, from: number, append: (s: string) => void): number {
@@ -122,31 +148,59 @@ export function shellItems(text: string): ShellItem[] {
   const vars = new Map<string, string>();
   const expander = new Expander(vars);
   const items: ShellItem[] = [];
+  /** The here-document being read: its end word, and whether its lines are rules (ipvsadm-restore's). */
+  let heredoc: { end: string; rules: boolean } | null = null;
   for (const { line, text: raw } of logicalLines(text)) {
     const trimmed = raw.trim();
-    if (trimmed === '') items.push({ kind: 'blank', line });
+    if (heredoc && (trimmed === heredoc.end || !heredoc.rules)) {
+      if (trimmed === heredoc.end) heredoc = null;
+      items.push({ kind: 'blank', line });
+    } else if (trimmed === '') items.push({ kind: 'blank', line });
     else if (trimmed.startsWith('#'))
       items.push({ kind: 'comment', line, text: trimmed.slice(1).trim() });
-    else items.push(commandItem(expander, vars, line, trimmed));
+    else {
+      const commands = commandItems(expander, vars, line, trimmed);
+      items.push(...commands);
+      heredoc ??= hereDocument(commands);
+    }
   }
   return items;
 }
 
-function commandItem(
+/** The here-document a line opens (`<<EOF`, `<<-'EOF'`), if any; its lines are rules for ipvsadm-restore. */
+function hereDocument(items: ShellItem[]): { end: string; rules: boolean } | null {
+  for (const item of items) {
+    if (item.kind !== 'command') continue;
+    const redirect = item.redirects.find((r) => /^\d*<<-?/.test(r));
+    if (!redirect) continue;
+    const end = redirect.replace(/^\d*<<-?/, '').replace(/^(['"])(.*)\1$/, '$2');
+    const [first = '', ...rest] = item.words;
+    const name = first.slice(first.lastIndexOf('/') + 1);
+    const restores =
+      name === 'ipvsadm-restore' ||
+      (name === 'ipvsadm' && rest.some((w) => w === '-R' || w === '--restore'));
+    return { end, rules: restores };
+  }
+  return null;
+}
+
+function commandItems(
   expander: Expander,
   vars: Map<string, string>,
   line: number,
   text: string,
-): ShellItem {
+): ShellItem[] {
   try {
     const assignment = ASSIGNMENT.exec(text);
-    if (assignment) {
-      const [value = ''] = expander.words(assignment[2] as string);
+    if (assignment && !/[;&|]/.test(assignment[2] as string)) {
+      const [value = ''] = expander.commands(assignment[2] as string)[0]?.words ?? [];
       vars.set(assignment[1] as string, value);
-      return { kind: 'blank', line };
+      return [{ kind: 'blank', line }];
     }
-    return { kind: 'command', line, words: expander.words(text), text };
+    return expander
+      .commands(text)
+      .map((command) => ({ kind: 'command', line, text, ...command }) as const);
   } catch (err) {
-    return { kind: 'error', line, message: (err as Error).message };
+    return [{ kind: 'error', line, message: (err as Error).message, text }];
   }
 }

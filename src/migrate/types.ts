@@ -16,18 +16,27 @@ export interface SourcePos {
   column: number;
 }
 
-/** A YAML scalar the writer can print, a list of them (status codes, argv) or a one-line map. */
+/**
+ * A YAML scalar the writer can print, a list of them (status codes, argv), a one-line map,
+ * or a list of one-line maps (an http check's urls), written one item a line.
+ */
 export type Scalar = string | number | boolean;
 export interface FlowMap {
   flow: Array<[string, Scalar | Scalar[]]>;
 }
-export type FieldValue = Scalar | Scalar[] | FlowMap;
+export type FieldValue = Scalar | Scalar[] | FlowMap | FlowMap[];
+/** The parts of an all check, each written as a block mapping in a list. */
+export interface CheckParts {
+  parts: CheckOut[];
+}
 
 /** An lvsd check as written: its keys in order, and comments to put above it. */
 export interface CheckOut {
-  fields: Array<[string, FieldValue]>;
+  fields: Array<[string, FieldValue | CheckParts]>;
   /** Where keepalived's meaning and lvsd's differ, said in keepalived's terms. */
   notes: string[];
+  /** Those of the notes that are about the timing (interval, timeout, fall, ...). */
+  timingNotes?: string[];
 }
 
 export interface ImportedReal {

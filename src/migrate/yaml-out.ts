@@ -16,6 +16,7 @@ import {
 } from './lvsd-fields.js';
 import type {
   CheckOut,
+  CheckParts,
   FieldValue,
   FlowMap,
   ImportedReal,
@@ -51,8 +52,13 @@ function flowList(values: readonly Scalar[]): string {
   return `[${values.map(yamlScalar).join(', ')}]`;
 }
 
+function isFlowMaps(value: FieldValue): value is FlowMap[] {
+  return Array.isArray(value) && value.some((v) => typeof v === 'object');
+}
+
 export function yamlValue(value: FieldValue): string {
-  if (Array.isArray(value)) return flowList(value);
+  if (isFlowMaps(value)) return `[${value.map(flowMap).join(', ')}]`;
+  if (Array.isArray(value)) return flowList(value as Scalar[]);
   if (typeof value === 'object') return flowMap(value);
   return yamlScalar(value);
 }
@@ -76,10 +82,32 @@ class Lines {
   }
 }
 
+function isParts(value: FieldValue | CheckParts): value is CheckParts {
+  return typeof value === 'object' && !Array.isArray(value) && 'parts' in value;
+}
+
+/** A check's keys at `indent`: lists of maps (urls) one item a line, an all check's parts as blocks. */
+function writeCheckFields(lines: Lines, indent: number, fields: CheckOut['fields']): void {
+  for (const [key, value] of fields) {
+    if (isParts(value)) {
+      lines.add(indent, `${key}:`);
+      for (const part of value.parts) {
+        lines.comments(indent + 2, part.notes);
+        const first = lines.out.length;
+        writeCheckFields(lines, indent + 4, part.fields);
+        lines.out[first] = `${' '.repeat(indent + 2)}- ${lines.out[first]?.trimStart()}`;
+      }
+    } else if (isFlowMaps(value as FieldValue)) {
+      lines.add(indent, `${key}:`);
+      for (const item of value as FlowMap[]) lines.add(indent + 2, `- ${flowMap(item)}`);
+    } else lines.add(indent, `${key}: ${yamlValue(value as FieldValue)}`);
+  }
+}
+
 function writeCheck(lines: Lines, indent: number, check: CheckOut): void {
   lines.add(indent, 'check:');
   lines.comments(indent + 2, check.notes);
-  for (const [key, value] of check.fields) lines.add(indent + 2, `${key}: ${yamlValue(value)}`);
+  writeCheckFields(lines, indent + 2, check.fields);
 }
 
 interface ServiceDefaults {

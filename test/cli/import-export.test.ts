@@ -11,7 +11,11 @@ import {
   type ImportIo,
   runImportIpvsadm,
   runImportKeepalived,
+  validated,
 } from '../../src/cli/commands/import.js';
+import { formatDiagnostics } from '../../src/config/diagnostics.js';
+import { importKeepalived } from '../../src/migrate/keepalived.js';
+import { memFs } from '../migrate/helpers.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
 import { testIo } from './io.js';
 
@@ -65,20 +69,44 @@ describe('lvsd import keepalived', () => {
   });
 
   it('a config lvsd would refuse is not written: the loader has the last word', async () => {
+    const result = await importKeepalived('k.conf', {
+      fs: memFs({
+        'k.conf':
+          'virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.1.1.1 80 {\n }\n}\n',
+      }),
+    });
+    const [real] = result.services[0]?.reals ?? [];
+    if (real)
+      real.check = {
+        fields: [
+          ['type', 'http'],
+          ['path', 'no-slash'],
+        ],
+        notes: [],
+      };
+    const checked = validated(result, '<import>');
+    expect(checked.ok).toBe(false);
+    expect(checked.ok ? [] : formatDiagnostics(checked.errors)).toMatch(
+      /^<import>:\d+:\d+: error: services\.tcp-10-0-0-1-80\.check\.path: /,
+    );
+  });
+
+  it('a path without / and an empty DNS name: what keepalived sends, or a warning, never a refused file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lvsd-import-'));
     const file = join(dir, 'k.conf');
     await writeFile(
       file,
-      'virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.1.1.1 80 {\n  ' +
-        'uthreshold 10\n  lthreshold 20\n }\n}\n',
+      'virtual_server 10.0.0.1 53 {\n protocol TCP\n real_server 10.1.1.1 53 {\n  DNS_CHECK {\n   name ""\n  }\n' +
+        '  HTTP_GET {\n   url {\n    path health\n   }\n   url {\n    path /ok\n   }\n  }\n }\n}\n',
     );
     const io = importIo();
-    expect(await runImportKeepalived(file, {}, io)).toBe(1);
-    expect(io.out).toBe('');
-    expect(io.err).toMatch(
-      /<import>:\d+:\d+: error: .*lower threshold 20 is above upper threshold 10/,
+    expect(await runImportKeepalived(file, {}, io)).toBe(0);
+    expect(io.out).toContain('          name: .\n');
+    expect(io.out).toContain('          path: /ok\n');
+    expect(io.err).toContain(
+      `${file}:9:5: warning: path 'health' is not imported: keepalived requests it as written, and a path ` +
+        "starts with '/' (write the path the server answers)",
     );
-    expect(io.err).toContain('lvsd refuses the imported config (above); nothing was written');
   });
 
   it('-o writes the file and names it', async () => {
@@ -97,6 +125,19 @@ describe('lvsd import ipvsadm', () => {
     expect(await runImportIpvsadm('-', {}, io)).toBe(0);
     expect(io.out).toContain('  # <stdin>:1: -A -t 10.0.0.1:80 -s rr\n  tcp-10-0-0-1-80:\n');
     expect(await runImportIpvsadm(undefined, {}, importIo('-A -t 10.0.0.1:80\n'))).toBe(0);
+  });
+
+  it("the loader's warnings are in the file too, name its final lines, and are counted", async () => {
+    const io = importIo('-A -t 10.0.0.1:80 -p 60 --pe sip\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m\n');
+    expect(await runImportIpvsadm('-', {}, io)).toBe(0);
+    const note =
+      '# WARNING (lvsd validate) services.tcp-10-0-0-1-80.persistence.engine: the sip engine reads Call-IDs';
+    expect(io.out).toContain(note);
+    const line = io.out.split('\n').findIndex((l) => l.includes('engine: sip')) + 1;
+    expect(io.err).toContain(`<import>:${line}:`);
+    expect(io.err.trimEnd().split('\n').at(-1)).toBe(
+      'lvsd import: 1 service(s), 1 real(s), 1 warning(s)',
+    );
   });
 
   it('a file that cannot be read: exit 1', async () => {

@@ -119,6 +119,11 @@ describe('errors name the line and say what ipvsadm would say', () => {
         "'www.example.com:80' is not a numeric address[:port]: lvsd does not resolve host names",
       ) as unknown as string,
     ],
+    [
+      '-A -f 1\n-a -f 1 -r [2001:db8::1] -g',
+      "rules:2: -a -f 1 -r [2001:db8::1] -g: '[2001:db8::1]': ipvsadm takes a bracketed IPv6 " +
+        'address only with a port ([v6]:port); write 2001:db8::1',
+    ],
     ['-A -t 10.0.0.1:80 --bogus', 'rules:1: -A -t 10.0.0.1:80 --bogus: unknown option --bogus'],
     [
       '-A -t 10.0.0.1:80 -r 10.1.1.1',
@@ -212,14 +217,102 @@ describe('the shell, as far as director scripts use it', () => {
     expect(items).toEqual([
       { kind: 'blank', line: 1 },
       { kind: 'comment', line: 2, text: 'note' },
-      { kind: 'command', line: 3, words: ['x', '1 b', '$A', '2', 'c'], text: expect.any(String) },
+      {
+        kind: 'command',
+        line: 3,
+        words: ['x', '1 b', '$A', '2', 'c'],
+        redirects: [],
+        text: expect.any(String),
+      },
       { kind: 'blank', line: 5 },
     ]);
   });
 
   it('does not run command substitutions', () => {
     expect(shellItems('ipvsadm -A -t $(hostname -i):80')).toEqual([
-      { kind: 'error', line: 1, message: expect.stringContaining('command substitution') },
+      {
+        kind: 'error',
+        line: 1,
+        message: expect.stringContaining('command substitution'),
+        text: 'ipvsadm -A -t $(hostname -i):80',
+      },
+    ]);
+  });
+
+  it('commands joined by ; && || |, and redirections set aside', () => {
+    const commands = shellItems('ipvsadm -C >/dev/null 2>&1 || true; a 2> err && b &>x | c <in\n')
+      .filter((i) => i.kind === 'command')
+      .map((i) => (i.kind === 'command' ? [i.words.join(' '), i.redirects] : []));
+    expect(commands).toEqual([
+      ['ipvsadm -C', ['>/dev/null', '2>&1']],
+      ['true', []],
+      ['a', ['2>err']],
+      ['b', ['&>x']],
+      ['c', ['<in']],
+    ]);
+  });
+
+  it('a start/stop script: ipvsadm lines with redirections in, the rest warned, -C says what it removes', async () => {
+    const script = [
+      '#!/bin/sh',
+      'VIP=10.0.0.1',
+      'echo 1 > /proc/sys/net/ipv4/ip_forward',
+      'case "$1" in',
+      'start)',
+      '  # web',
+      '  ipvsadm -A -t $VIP:80 -s rr >/dev/null 2>&1 || exit 1',
+      '  ipvsadm -a -t $VIP:80 -r 10.1.1.1 -m; ipvsadm -a -t $VIP:80 -r 10.1.1.2 -m',
+      '  logger "lvs started on $(hostname)"',
+      '  ;;',
+      'stop)',
+      '  ipvsadm -C',
+      '  ;;',
+      'esac',
+    ].join('\n');
+    const result = await run(script, 'lvs.sh');
+    expect(messages(result, 'error')).toEqual([]);
+    expect(messages(result, 'warning')).toEqual([
+      'lvs.sh:3: echo 1 > /proc/sys/net/ipv4/ip_forward: not an ipvsadm command; not imported',
+      'lvs.sh:4: case "$1" in: shell control flow is not followed: the import runs every ipvsadm line ' +
+        'of the file in order, whichever branch it is in',
+      'lvs.sh:5: start): shell control flow is not followed: the import runs every ipvsadm line ' +
+        'of the file in order, whichever branch it is in',
+      expect.stringMatching(/^lvs\.sh:9: .*not an ipvsadm command; not imported \(\$\(hostname\)/),
+      'lvs.sh:11: stop): shell control flow is not followed: the import runs every ipvsadm line ' +
+        'of the file in order, whichever branch it is in',
+      'lvs.sh:12: ipvsadm -C: removes the 1 service(s) added above, as on a director ' +
+        '(a stop branch of a start/stop script? import the start part alone)',
+      'lvs.sh:14: esac: shell control flow is not followed: the import runs every ipvsadm line ' +
+        'of the file in order, whichever branch it is in',
+    ]);
+    const start = await run(script.split('\nstop)')[0] as string, 'lvs.sh');
+    expect(rulesOf(start)).toEqual([
+      '-A -t 10.0.0.1:80 -s rr',
+      '-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m -w 1',
+      '-a -t 10.0.0.1:80 -r 10.1.1.2:80 -m -w 1',
+    ]);
+    expect(loaded(start).yaml).toContain('  web:\n');
+  });
+
+  it('ipvsadm-restore with a here-document imports its lines; other here-documents are skipped', async () => {
+    const script = [
+      'cat > /tmp/x <<EOF',
+      '-A -t 10.9.9.9:80',
+      'EOF',
+      "ipvsadm-restore <<'RULES'",
+      '-A -t 10.0.0.1:80 -s rr',
+      '-a -t 10.0.0.1:80 -r 10.1.1.1:80 -g -w 1',
+      'RULES',
+      'ipvsadm -R < /etc/ipvsadm.rules',
+    ].join('\n');
+    const result = await run(script, 'r.sh');
+    expect(rulesOf(result)).toEqual([
+      '-A -t 10.0.0.1:80 -s rr',
+      '-a -t 10.0.0.1:80 -r 10.1.1.1:80 -g -w 1',
+    ]);
+    expect(messages(result, 'warning')).toEqual([
+      'r.sh:1: cat > /tmp/x <<EOF: not an ipvsadm command; not imported',
+      'r.sh:8: ipvsadm -R < /etc/ipvsadm.rules: ipvsadm reads its rules from /etc/ipvsadm.rules: import that file',
     ]);
   });
 });

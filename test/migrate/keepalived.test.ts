@@ -102,6 +102,7 @@ describe('NAT and DR with thresholds', () => {
         check:
           # keepalived has no rise: one success brings a real server back (rise: 1)
           # retry 2: keepalived retries 1s apart (delay_before_retry); lvsd counts fall: 3 failures, interval apart
+          # no http_protocol: keepalived sends HTTP/1.0 requests (http_version: "1.0")
           type: http
           interval: 5s
           timeout: 2s
@@ -109,6 +110,7 @@ describe('NAT and DR with thresholds', () => {
           fall: 3
           initial: up
           on_failure: inhibit
+          http_version: "1.0"
           path: /
           status: [200]
 `);
@@ -281,6 +283,21 @@ virtual_server 10.0.0.2 80 {\n protocol TCP\n}\n`);
     expect(yaml).toMatch(/initial: down\n\s+on_failure: inhibit\n/);
   });
 
+  it('lthreshold above uthreshold: the kernel refuses the real (ERANGE), keepalived goes on without it', () => {
+    const result = vs(
+      '',
+      'real_server 10.1.1.1 80 {\n lthreshold 400\n}\nreal_server 10.1.1.2 80 {\n}',
+    );
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:5: real server 10.1.1.1: lthreshold 400 is above uthreshold 0 (none): the kernel refuses it ' +
+        '(ERANGE), so keepalived never adds it; not imported (set uthreshold above lthreshold)',
+    ]);
+    expect(rulesOf(result)).toEqual([
+      '-A -t 10.0.0.1:80 -s wlc',
+      '-a -t 10.0.0.1:80 -r 10.1.1.2:80 -m -w 1',
+    ]);
+  });
+
   it('a scheduler lvsd does not know skips the virtual server, loudly', () => {
     const result = vs(' lb_algo twos');
     expect(result.services).toEqual([]);
@@ -328,17 +345,59 @@ describe('what lvsd cannot express becomes a warning at its line', () => {
     ]);
   });
 
-  it('a second checker on a real server, FILE_CHECK and BFD_CHECK', () => {
+  it('FILE_CHECK and BFD_CHECK', () => {
     const result = vs(
       '',
-      'real_server 10.1.1.1 80 {\n TCP_CHECK {\n }\n HTTP_GET {\n url {\n path /\n }\n }\n FILE_CHECK {\n }\n}',
+      'real_server 10.1.1.1 80 {\n TCP_CHECK {\n }\n FILE_CHECK {\n }\n BFD_CHECK {\n }\n}',
     );
     expect(messages(result, 'warning')).toEqual([
-      'k.conf:8: HTTP_GET is not imported: lvsd runs one check per real server ' +
-        '(TCP_CHECK above); keepalived takes the real server out when any of its checkers fails',
-      'k.conf:13: FILE_CHECK is not imported: lvsd has no track files',
+      "k.conf:8: FILE_CHECK is not imported: the import does not carry track_file over; lvsd's " +
+        'type: file check reads a file too: write one by hand',
+      'k.conf:10: BFD_CHECK is not imported: lvsd has no BFD',
     ]);
     expect(loaded(result).yaml).toContain('      type: tcp\n');
+  });
+
+  it('several checkers on a real server: an all check, timed as the first, one weight', () => {
+    const result = vs(
+      ' delay_loop 5',
+      'real_server 10.1.1.1 80 {\n TCP_CHECK {\n connect_timeout 2\n }\n HTTP_GET {\n delay_loop 10\n' +
+        ' url {\n path /a\n }\n url {\n path /b\n }\n }\n MISC_CHECK {\n misc_path "/bin/c 1"\n' +
+        ' misc_dynamic\n misc_timeout 2\n retry 1\n }\n MISC_CHECK {\n misc_path /bin/d\n misc_dynamic\n }\n}',
+    );
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:24: MISC_CHECK is not imported: it reports a weight (misc_dynamic) as MISC_CHECK above ' +
+        'does, and lvsd reads one weight a real',
+    ]);
+    const { yaml } = loaded(result);
+    expect(yaml).toContain(
+      "        # HTTP_GET's own timing is not imported (interval 10s, timeout 5s): lvsd runs the parts " +
+        'of an all check together, timed as TCP_CHECK\n',
+    );
+    expect(yaml.replace(/ *# HTTP_GET's own timing.*\n/, '')).toContain(`    check:
+      # keepalived has no rise: one success brings a real server back (rise: 1)
+      # retry 1: keepalived retries 1s apart (delay_before_retry); lvsd counts fall: 2 failures, interval apart
+      # several checkers: keepalived takes the real server out when any fails, as lvsd when any part fails
+      type: all
+      interval: 5s
+      timeout: 2s
+      rise: 1
+      fall: 2
+      initial: up
+      on_failure: remove
+      checks:
+        - type: tcp
+        # no http_protocol: keepalived sends HTTP/1.0 requests (http_version: "1.0")
+        - type: http
+          http_version: "1.0"
+          urls:
+            - { path: /a }
+            - { path: /b }
+        - type: exec
+          command: [/bin/c, "1"]
+          dynamic_weight: exit_status
+    reals:
+`);
   });
 });
 
@@ -352,7 +411,9 @@ describe('keywords with no effect in lvsd are notes above the service', () => {
     const { yaml } = loaded(result);
     expect(yaml).toContain('  # NOTE hashed: the kernel hashes every service; nothing to set\n');
     expect(yaml).toContain('  # NOTE log_all_failures: lvsd logs every transition');
-    expect(yaml).toContain('  # NOTE fast_recovery: lvsd checks one url');
+    expect(yaml).toContain(
+      '  # NOTE fast_recovery: lvsd requests all urls of a check at each interval',
+    );
     expect(yaml).toContain(
       '      # warmup: lvsd starts each check after a random part of its interval',
     );
@@ -379,17 +440,69 @@ describe('checkers', () => {
 `);
   });
 
-  it("HTTP_GET: the virtual server's virtualhost, regex as body, http_protocol noted", () => {
+  it("HTTP_GET: the virtual server's virtualhost, regex as body, http_protocol as http_version", () => {
     const { yaml, result } = check(
-      'HTTP_GET {\n http_protocol 1.0\n url {\n path /\n regex "ok|fine"\n regex_no_match\n }\n}',
+      'HTTP_GET {\n http_protocol 1.0C\n url {\n path /\n regex "ok|fine"\n }\n}',
       '\n virtualhost shop.example.com',
     );
-    expect(yaml).toContain('      host: shop.example.com\n      body: "ok|fine"\n');
     expect(yaml).toContain(
-      '# http_protocol 1.0: lvsd sends HTTP/1.1 requests with Connection: close',
+      '      http_version: "1.0"\n      path: /\n      host: shop.example.com\n      body: "ok|fine"\n',
+    );
+    expect(messages(result, 'warning')).toEqual([]);
+    const v11 = check('HTTP_GET {\n http_protocol 1.1\n url {\n path /\n }\n}').yaml;
+    expect(v11).not.toContain('http_version');
+    expect(v11).not.toContain('HTTP/1.0');
+  });
+
+  it('regex_no_match as body_no_match, regex_options caseless and multiline as the check flags', () => {
+    const { yaml, result } = check(
+      'HTTP_GET {\n url {\n path /\n regex "down|maint"\n regex_no_match\n' +
+        ' regex_options caseless multiline dotall\n regex_min_offset 4\n }\n}',
+    );
+    expect(yaml).toContain(
+      '      body_no_match: "down|maint"\n      ignore_case: true\n      multiline: true\n',
     );
     expect(messages(result, 'warning')).toEqual([
-      "k.conf:12: regex_no_match is not imported: lvsd's body is a JavaScript regular expression that must match",
+      "k.conf:11: regex_options dotall is not imported: lvsd's patterns are JavaScript regular " +
+        'expressions with ignore_case (caseless) and multiline only',
+      'k.conf:12: regex_min_offset 4 is not imported: lvsd matches its pattern against the whole body',
+    ]);
+    const alone = check('HTTP_GET {\n url {\n path /\n regex_no_match\n }\n}');
+    expect(alone.yaml).not.toContain('body');
+    expect(messages(alone.result, 'warning')).toEqual([
+      'k.conf:7: regex_no_match or regex_options without regex: keepalived ignores them',
+    ]);
+  });
+
+  it("PCRE's leading (?i) becomes ignore_case; a pattern JavaScript cannot read is warned and left out", () => {
+    const { yaml, result } = check('HTTP_GET {\n url {\n path /\n regex "(?i)ready"\n }\n}');
+    expect(yaml).toContain('      body: ready\n      ignore_case: true\n');
+    expect(messages(result, 'warning')).toEqual([]);
+    const pcre = check('HTTP_GET {\n url {\n path /\n regex "a++b"\n regex_no_match\n }\n}');
+    expect(pcre.yaml).not.toContain('body');
+    expect(messages(pcre.result, 'warning')).toEqual([
+      'k.conf:7: regex a++b of url / is not imported: not a valid JavaScript regular expression: ' +
+        'nothing to repeat; the url is checked without it',
+    ]);
+  });
+
+  it('several urls: all of them as urls, each with its status, digest and pattern', () => {
+    const { yaml, result } = check(
+      'HTTP_GET {\n url {\n path /health\n status_code 200\n }\n url {\n path /ready\n' +
+        ' digest 9b3a0c85a887a256d6939da88aabd8cd\n }\n url {\n path /v\n regex "^v[0-9]"\n' +
+        ' virtualhost other.example.com\n }\n}',
+      '\n virtualhost shop.example.com',
+    );
+    expect(yaml).toContain(`      host: shop.example.com
+      urls:
+        - { path: /health, status: [200] }
+        - { path: /ready, digest: md5:9b3a0c85a887a256d6939da88aabd8cd }
+        - { path: /v, body: "^v[0-9]" }
+`);
+    expect(yaml).not.toContain('      path:');
+    expect(messages(result, 'warning')).toEqual([
+      'k.conf:16: virtualhost other.example.com of url /v is not imported: lvsd sends one Host header ' +
+        'for all urls of a check (shop.example.com)',
     ]);
   });
 
@@ -425,37 +538,53 @@ describe('checkers', () => {
         '      initial: up\n      address: 10.1.1.9\n      on_failure: remove\n',
     );
     expect(messages(result, 'warning')).toEqual([]);
-    const port = check('PING_CHECK {\n connect_port 80\n}');
+    const port = check('PING_CHECK {\n connect_port 80\n bind_port 99\n}');
     expect(port.yaml).not.toContain('port: 80');
+    expect(port.yaml).not.toContain('source_port');
     expect(messages(port.result, 'warning')).toEqual([
       'k.conf:6: connect_port 80 of PING_CHECK is not imported: an echo request has no port',
+      'k.conf:6: bind_port 99 of PING_CHECK is not imported: an echo request has no port',
     ]);
   });
 
-  it("MISC_CHECK: misc_path split as keepalived splits it; misc_dynamic's exit status through sh", () => {
+  it('MISC_CHECK: misc_path split as keepalived splits it; misc_dynamic, user and group', () => {
     const { yaml, result } = check(
-      'MISC_CHECK {\n misc_path "/usr/local/bin/check \'two words\' a\\\\ b" ignored\n misc_dynamic\n user nobody\n}',
+      'MISC_CHECK {\n misc_path "/usr/local/bin/check \'two words\' a\\\\ b" ignored\n misc_dynamic\n' +
+        ' user nobody nogroup\n}',
     );
     expect(yaml).toContain(
-      '\\"$@\\"; s=$?; if [ \\"$s\\" -eq 0 ]; then exit 0; elif [ \\"$s\\" -eq 1 ' +
-        ']; then exit 1; else echo $((s - 2)); exit 0; fi", misc_check, /usr/local/bin/check, "two words", "a b"]',
+      '      command: [/usr/local/bin/check, "two words", "a b"]\n' +
+        '      dynamic_weight: exit_status\n      user: nobody\n      group: nogroup\n',
     );
-    expect(yaml).toContain('      dynamic_weight: true\n');
     expect(messages(result, 'warning')).toEqual([
       "k.conf:7: misc_path takes one word: keepalived runs '/usr/local/bin/check " +
         "'two words' a\\ b' and drops the rest; quote the command line",
-      'k.conf:9: user nobody is not imported: lvsd runs checks as its own user',
     ]);
   });
 
-  it('connect_ip, connect_port and bindto become address, port and source; bind_port is a warning', () => {
+  it('connect_ip, connect_port, bindto, bind_port and bind_if: address, port, source, source_port, interface', () => {
     const { yaml, result } = check(
-      'TCP_CHECK {\n connect_ip 10.2.2.2\n connect_port 8443\n bindto 10.0.0.9\n bind_port 999\n}',
+      'TCP_CHECK {\n connect_ip 10.2.2.2\n connect_port 8443\n bindto 10.0.0.9\n bind_port 999\n' +
+        ' bind_if eth1\n fwmark 3\n}',
     );
-    expect(yaml).toContain('      port: 8443\n      address: 10.2.2.2\n      source: 10.0.0.9\n');
+    expect(yaml).toContain(
+      '      port: 8443\n      address: 10.2.2.2\n      source: 10.0.0.9\n      source_port: 999\n' +
+        '      interface: eth1\n',
+    );
     expect(messages(result, 'warning')).toEqual([
-      "k.conf:10: bind_port 999 is not imported: lvsd's checks choose only their source address",
+      "k.conf:12: fwmark 3 is not imported: lvsd's checks do not mark their packets",
     ]);
+  });
+
+  it('a fwmark real server: an icmp or exec check needs no port', () => {
+    const result = from(
+      'virtual_server fwmark 1 {\n lb_kind DR\n real_server 10.1.1.1 {\n  PING_CHECK {\n  }\n }\n' +
+        ' real_server 10.1.1.2 {\n  MISC_CHECK {\n   misc_path /bin/true\n  }\n }\n}\n',
+    );
+    expect(messages(result, 'warning')).toEqual([]);
+    const { yaml } = loaded(result);
+    expect(yaml).toContain('      type: icmp\n');
+    expect(yaml).toContain('      type: exec\n');
   });
 
   it('a fwmark real server checked without connect_port has no port to check: not imported', () => {
@@ -463,9 +592,19 @@ describe('checkers', () => {
       'virtual_server fwmark 1 {\n lb_kind DR\n real_server 10.1.1.1 {\n  TCP_CHECK {\n  }\n }\n}\n',
     );
     expect(messages(result, 'warning')).toEqual([
-      'k.conf:3: the tcp check of 10.1.1.1 needs connect_port: the real server has no port here; not imported',
+      'k.conf:4: TCP_CHECK of 10.1.1.1 needs connect_port: the real server has no port here; not imported',
     ]);
     loaded(result);
+    const both = from(
+      'virtual_server fwmark 1 {\n lb_kind DR\n real_server 10.1.1.1 {\n  PING_CHECK {\n  }\n' +
+        '  TCP_CHECK {\n  }\n  TCP_CHECK {\n  connect_port 22\n  }\n }\n}\n',
+    );
+    expect(messages(both, 'warning')).toEqual([
+      'k.conf:6: TCP_CHECK of 10.1.1.1 needs connect_port: the real server has no port here; not imported',
+    ]);
+    expect(loaded(both).yaml).toContain(
+      '      checks:\n        - type: icmp\n        - type: tcp\n          port: 22\n',
+    );
   });
 });
 

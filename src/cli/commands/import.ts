@@ -70,6 +70,28 @@ function servicesFile(path = '/etc/services'): PortNames {
   };
 }
 
+/**
+ * The import as YAML, loaded by lvsd's own loader. What the loader warns about (a valid
+ * but doubtful setting, such as the sip engine on a TCP service) is also written at the
+ * top of the file, so the file says it too; the warnings then name the file's final lines.
+ */
+export function validated(
+  result: ImportResult,
+  name: string,
+): { ok: true; yaml: string; warnings: Diagnostic[] } | { ok: false; errors: Diagnostic[] } {
+  const first = loadConfigText(writeYaml(result), name);
+  if (!first.ok) return { ok: false, errors: first.errors };
+  if (first.warnings.length === 0) return { ok: true, yaml: writeYaml(result), warnings: [] };
+  const notes = first.warnings.map(
+    (w) => `WARNING (lvsd validate) ${w.path || 'the file'}: ${w.message}`,
+  );
+  const yaml = writeYaml({ ...result, notes: [...result.notes, ...notes] });
+  const again = loadConfigText(yaml, name);
+  return again.ok
+    ? { ok: true, yaml, warnings: again.warnings }
+    : { ok: false, errors: again.errors };
+}
+
 /** Prints the result (or why there is none); the exit code. */
 async function finish(result: ImportResult, options: ImportOptions, io: ImportIo): Promise<number> {
   const print = (list: Diagnostic[]) => {
@@ -81,19 +103,19 @@ async function finish(result: ImportResult, options: ImportOptions, io: ImportIo
     io.writeError(`lvsd import: ${errors.length} error(s); nothing was written\n`);
     return 1;
   }
-  const yaml = writeYaml(result);
   const name = options.output ?? '<import>';
-  const loaded = loadConfigText(yaml, name);
-  if (!loaded.ok) {
-    print(loaded.errors);
+  const checked = validated(result, name);
+  if (!checked.ok) {
+    print(checked.errors);
     io.writeError(`lvsd import: lvsd refuses the imported config (above); nothing was written\n`);
     return 1;
   }
-  print(loaded.warnings);
-  if (options.output) await writeFile(options.output, yaml);
-  else io.write(yaml);
+  print(checked.warnings);
+  if (options.output) await writeFile(options.output, checked.yaml);
+  else io.write(checked.yaml);
   const reals = result.services.reduce((n, s) => n + s.reals.length, 0);
-  const warned = result.diagnostics.length > 0 ? `, ${result.diagnostics.length} warning(s)` : '';
+  const count = result.diagnostics.length + checked.warnings.length;
+  const warned = count > 0 ? `, ${count} warning(s)` : '';
   const where = options.output ? `: ${options.output}` : '';
   io.writeError(
     `lvsd import: ${result.services.length} service(s), ${reals} real(s)${warned}${where}\n`,
