@@ -147,6 +147,58 @@ describe('lvsd import ipvsadm', () => {
   });
 });
 
+describe('lvsd import --json', () => {
+  it('one object on stdout: the config, counts and warnings with file:line; nothing on stderr', async () => {
+    const io = importIo();
+    const code = await runImportKeepalived(`${fixtures}/fwmark-pair.conf`, { json: true }, io);
+    expect(code).toBe(0);
+    expect(io.err).toBe('');
+    const out = JSON.parse(io.out);
+    expect(out).toMatchObject({ ok: true, services: 1, reals: 2, errors: [] });
+    expect(out.config).toMatch(/^# Imported by `lvsd import keepalived`/);
+    expect(out.warnings).toHaveLength(5);
+    expect(out.warnings[0]).toMatchObject({
+      severity: 'warning',
+      file: `${fixtures}/fwmark-pair.conf`,
+    });
+    expect(out.warnings.some((w: { line: number }) => w.line === 29)).toBe(true);
+  });
+
+  it('errors: ok false, no config, every error with its line; exit 1', async () => {
+    const io = importIo();
+    const code = await runImportKeepalived(
+      `${fixtures}/errors/keepalived.conf`,
+      { json: true },
+      io,
+    );
+    expect(code).toBe(1);
+    const out = JSON.parse(io.out);
+    expect(out.ok).toBe(false);
+    expect(out.config).toBeNull();
+    expect(out.errors).toHaveLength(6);
+    expect(out.errors.map((e: { file: string; line: number }) => `${e.file}:${e.line}`)).toContain(
+      `${fixtures}/errors/keepalived.conf:9`,
+    );
+  });
+
+  it('a file that cannot be read: the error as JSON on stdout', async () => {
+    const io = importIo();
+    expect(await runImportIpvsadm('/nonexistent/rules', { json: true }, io)).toBe(1);
+    expect(JSON.parse(io.out).error).toMatchObject({ command: 'import ipvsadm' });
+    expect(io.err).toBe('');
+  });
+
+  it('with -o: the file is written, and the object names it instead of carrying the config', async () => {
+    const output = join(await mkdtemp(join(tmpdir(), 'lvsd-import-json-')), 'lvsd.yaml');
+    const io = importIo('-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m\n');
+    expect(await runImportIpvsadm('-', { json: true, output }, io)).toBe(0);
+    const out = JSON.parse(io.out);
+    expect(out).toMatchObject({ ok: true, output, services: 1, reals: 1 });
+    expect(out.config).toBeUndefined();
+    expect(await readFile(output, 'utf8')).toContain('tcp-10-0-0-1-80:');
+  });
+});
+
 describe('lvsd export', () => {
   it('the live table, as ipvsadm-restore input with thresholds', async () => {
     const kernel = new FakeIpvs();

@@ -20,6 +20,7 @@ import { importKeepalived } from '../../migrate/keepalived.js';
 import type { ImportResult } from '../../migrate/types.js';
 import { writeYaml } from '../../migrate/yaml-out.js';
 import type { CommandModule } from '../command.js';
+import { reportError } from '../errors.js';
 
 export interface ImportIo {
   write(text: string): void;
@@ -31,6 +32,8 @@ export interface ImportIo {
 export interface ImportOptions {
   output?: string;
   configId?: string;
+  /** One JSON object on stdout: the config (unless -o), counts, warnings, errors. */
+  json?: boolean;
 }
 
 const processImportIo: ImportIo = {
@@ -92,33 +95,60 @@ export function validated(
     : { ok: false, errors: again.errors };
 }
 
+interface Outcome {
+  yaml: string | null;
+  services: number;
+  reals: number;
+  warnings: Diagnostic[];
+  errors: Diagnostic[];
+  /** Why nothing was written, when errors stopped it. */
+  refusal: string | null;
+}
+
+/** The import judged: its own errors first, then lvsd's loader on the YAML it makes. */
+function judge(result: ImportResult, name: string): Outcome {
+  const own = result.diagnostics.filter((d) => d.severity === 'error');
+  const warnings = result.diagnostics.filter((d) => d.severity !== 'error');
+  const reals = result.services.reduce((n, s) => n + s.reals.length, 0);
+  const base = { services: result.services.length, reals, warnings };
+  if (own.length > 0)
+    return { ...base, yaml: null, errors: own, refusal: `${own.length} error(s)` };
+  const checked = validated(result, name);
+  if (!checked.ok)
+    return {
+      ...base,
+      yaml: null,
+      errors: checked.errors,
+      refusal: 'lvsd refuses the imported config (above)',
+    };
+  const all = [...warnings, ...checked.warnings];
+  return { ...base, yaml: checked.yaml, warnings: all, errors: [], refusal: null };
+}
+
 /** Prints the result (or why there is none); the exit code. */
 async function finish(result: ImportResult, options: ImportOptions, io: ImportIo): Promise<number> {
-  const print = (list: Diagnostic[]) => {
-    if (list.length > 0) io.writeError(`${formatDiagnostics(list, { color: io.color })}\n`);
-  };
-  const errors = result.diagnostics.filter((d) => d.severity === 'error');
-  print(result.diagnostics);
-  if (errors.length > 0) {
-    io.writeError(`lvsd import: ${errors.length} error(s); nothing was written\n`);
+  const outcome = judge(result, options.output ?? '<import>');
+  if (outcome.yaml !== null && options.output) await writeFile(options.output, outcome.yaml);
+  if (options.json) {
+    const { yaml, refusal, ...rest } = outcome;
+    const config = options.output ? {} : { config: yaml };
+    const written = options.output && yaml !== null ? { output: options.output } : {};
+    io.write(`${JSON.stringify({ ok: yaml !== null, ...config, ...written, ...rest }, null, 2)}\n`);
+    return yaml === null ? 1 : 0;
+  }
+  const diagnostics = [...outcome.errors, ...outcome.warnings];
+  if (diagnostics.length > 0)
+    io.writeError(`${formatDiagnostics(diagnostics, { color: io.color })}\n`);
+  if (outcome.yaml === null) {
+    io.writeError(`lvsd import: ${outcome.refusal}; nothing was written\n`);
     return 1;
   }
-  const name = options.output ?? '<import>';
-  const checked = validated(result, name);
-  if (!checked.ok) {
-    print(checked.errors);
-    io.writeError(`lvsd import: lvsd refuses the imported config (above); nothing was written\n`);
-    return 1;
-  }
-  print(checked.warnings);
-  if (options.output) await writeFile(options.output, checked.yaml);
-  else io.write(checked.yaml);
-  const reals = result.services.reduce((n, s) => n + s.reals.length, 0);
-  const count = result.diagnostics.length + checked.warnings.length;
+  if (!options.output) io.write(outcome.yaml);
+  const count = outcome.warnings.length;
   const warned = count > 0 ? `, ${count} warning(s)` : '';
   const where = options.output ? `: ${options.output}` : '';
   io.writeError(
-    `lvsd import: ${result.services.length} service(s), ${reals} real(s)${warned}${where}\n`,
+    `lvsd import: ${outcome.services} service(s), ${outcome.reals} real(s)${warned}${where}\n`,
   );
   return 0;
 }
@@ -133,7 +163,8 @@ export async function runImportIpvsadm(
   try {
     text = fromStdin ? await io.readStdin() : await readFile(file, 'utf8');
   } catch (err) {
-    io.writeError(`lvsd import ipvsadm: cannot read ${file}: ${(err as Error).message}\n`);
+    const message = `cannot read ${file}: ${(err as Error).message}`;
+    reportError({ json: options.json, ...io }, 'import ipvsadm', message);
     return 1;
   }
   const result = await importIpvsadm(text, {
@@ -164,6 +195,7 @@ export const importCommand: CommandModule = {
         'from ipvsadm-save / ipvsadm -Sn output or a script of ipvsadm lines (- or none: stdin)',
       )
       .option('-o, --output <file>', 'write the config to this file instead of stdout')
+      .option('--json', 'the config, counts, warnings and errors as one JSON object')
       .action(async (file: string | undefined, options: ImportOptions) =>
         setExitCode(await runImportIpvsadm(file, options)),
       );
@@ -175,6 +207,7 @@ export const importCommand: CommandModule = {
         '-i, --config-id <id>',
         "keepalived's config id for @id lines (default: the host name)",
       )
+      .option('--json', 'the config, counts, warnings and errors as one JSON object')
       .action(async (file: string, options: ImportOptions) =>
         setExitCode(await runImportKeepalived(file, options)),
       );
