@@ -175,8 +175,10 @@ export class TcpConnector {
     if (this.c.epollCtl(this.epfd, EPOLL_CTL_ADD, fd, this.event) < 0)
       return void this.failed(fd, 'connect', done);
     this.pending.set(fd, done);
+    if (this.timer) return;
+    // The set was empty: the first poll soon, then backing off while connects stay in flight.
     this.delay = 1;
-    this.timer ??= setTimeout(() => this.harvest(), this.delay);
+    this.timer = setTimeout(() => this.harvest(), this.delay);
   }
 
   /** Settles every connect the epoll set has an answer for; polls again later while some remain. */
