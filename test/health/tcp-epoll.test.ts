@@ -144,6 +144,13 @@ const cases: Case[] = [
     ok: true,
     message: () => 'connected',
   },
+  {
+    name: 'a link-local address on an interface that does not exist (the Node path)',
+    config: { interface: 'tcpep-none' },
+    target: () => target('fe80::1', up4),
+    ok: false,
+    message: () => new RegExp(`^connect E[A-Z]+ fe80::1%tcpep-none:${up4}$`),
+  },
 ];
 
 describe('tcp check through epoll, on loopback', () => {

@@ -6,7 +6,8 @@
  * and a link-local address takes its interface as scope id, as on Node's path.
  *
  * Falls back to tcp.ts (Node's path) for an address that is not an IP literal: Node looks
- * names up (getaddrinfo, on libuv's thread pool), which a synchronous call here must not do.
+ * names up (getaddrinfo, on libuv's thread pool), which a synchronous call here must not do;
+ * and for a link-local address whose interface does not exist when the check is prepared.
  */
 import net from 'node:net';
 import { encodeSockaddr, interfaceIndex } from '../../ffi/raw-socket.js';
@@ -88,6 +89,12 @@ export const tcpEpollChecker: Checker<'tcp'> = {
   prepare(config, target, prepareOther) {
     const route = routeOf(config, target);
     if (!literal(route)) return tcpChecker.prepare(config, target, prepareOther);
-    return connectCheck(route);
+    try {
+      return connectCheck(route);
+    } catch {
+      // No interface of that name (yet): Node looks the scope up at each connect, so the
+      // check works once the interface appears, and fails meanwhile with Node's reason.
+      return tcpChecker.prepare(config, target, prepareOther);
+    }
   },
 };
