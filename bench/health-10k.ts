@@ -26,7 +26,7 @@
  *
  * Goals (issue 7): under half a core; p99 decision to kernel under 50 ms.
  * Run: npm run bench:build && node dist-bench/bench/health-10k.js [steadySeconds]
- *   [reload,own,steady,latency|scoped] [workers=0,1:node,1]
+ *   [reload,own,steady,latency|scoped|floor] [workers=0,1:node,1]
  */
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -622,6 +622,15 @@ const parts = new Set((process.argv[3] ?? 'reload,own,steady,latency').split(','
 console.log(machineLine());
 if (parts.has('reload')) await reload();
 if (parts.has('own')) await ownOverhead(5);
+// `floor` alone: the bare connects of both paths, without the daemon.
+if (parts.has('floor')) {
+  const listeners = await startListeners(REALS);
+  await bareConnects(listeners.ports, STEADY_S);
+  await bareEpollConnects(listeners.ports, STEADY_S);
+  await bareConnects(listeners.ports, STEADY_S);
+  await bareEpollConnects(listeners.ports, STEADY_S);
+  listeners.stop();
+}
 if (parts.has('steady') || parts.has('latency') || parts.has('scoped')) {
   const listeners = await startListeners(REALS);
   await bareConnects(listeners.ports, 5);

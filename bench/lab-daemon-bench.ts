@@ -162,6 +162,11 @@ function logEnd(side: Side, log: string): void {
     .split('\n')
     .filter((l) => wanted.test(l));
   note(`lvsd's reloads and passes (last 12 of ${lines.length}):\n${lines.slice(-12).join('\n')}`);
+  // Reals that went down while the listener was up: checks that failed (timeouts, resets).
+  const downs = readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"event":"health.transition"') && l.includes('"to":"down"'));
+  note(`lvsd's transitions to down: ${downs.length}${downs.length ? `, first: ${downs[0]}` : ''}`);
 }
 
 /** The process and all its descendants. */
