@@ -204,6 +204,15 @@ function usage(root: number): { cpu: number; rssMiB: number } {
   return { cpu: ticks / TICKS, rssMiB: Math.round(rssKiB / 1024) };
 }
 
+/** SYNs the listener dropped (its accept queue full): /proc/net/netstat of this namespace. */
+function listenDrops(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+  const at = lines.findIndex((l) => l.startsWith('TcpExt:'));
+  const names = lines[at]?.split(' ') ?? [];
+  const values = lines[at + 1]?.split(' ') ?? [];
+  return Number(values[names.indexOf('ListenDrops')] ?? 0);
+}
+
 async function until(
   what: string,
   check: () => boolean,
@@ -316,9 +325,19 @@ async function checksCase(
   const log = `${dir}/daemon.log`;
   const startMs = await until(`${side} ${kind}: start`, () => dests().serving === total, log);
   await sleep(5000);
-  const before = { ...usage(pid), accepts: await ask('count'), at: Date.now() };
+  const before = {
+    ...usage(pid),
+    accepts: await ask('count'),
+    at: Date.now(),
+    drops: listenDrops(),
+  };
   await sleep(steadyS * 1000);
-  const after = { ...usage(pid), accepts: await ask('count'), at: Date.now() };
+  const after = {
+    ...usage(pid),
+    accepts: await ask('count'),
+    at: Date.now(),
+    drops: listenDrops(),
+  };
   const seconds = (after.at - before.at) / 1000;
   const checks = after.accepts - before.accepts;
   let failMs: number | null = null;
@@ -339,6 +358,7 @@ async function checksCase(
     cpuShare: Math.round((100 * (after.cpu - before.cpu)) / seconds) / 100,
     usPerCheck: checks ? Math.round(((after.cpu - before.cpu) * 1e6) / checks) : null,
     rssMiB: after.rssMiB,
+    listenDrops: after.drops - before.drops,
     failMs,
     recoverMs,
     rssEndMiB: end.rssMiB,
@@ -489,6 +509,7 @@ function tcpCpu(steadyS: number, services: number): void {
       ['cpuShare', 'CPU (cores) over the steady window'],
       ['usPerCheck', 'CPU per check (us)'],
       ['rssMiB', 'RSS in the steady window (MiB)'],
+      ['listenDrops', 'SYNs the listener dropped in the window (its queue full)'],
     ],
     sides,
   );
