@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../src/config/check.js';
 import { tcpChecker } from '../../src/health/checkers/tcp.js';
 import { failureText, tcpEpollChecker } from '../../src/health/checkers/tcp-epoll.js';
+import { tcpConnector } from '../../src/ffi/tcp-connect.js';
 import { runCheck } from '../../src/health/scheduler.js';
 import type { CheckTarget } from '../../src/health/types.js';
 import { check } from './fixtures.js';
@@ -204,6 +205,40 @@ describe('tcp check through epoll, on loopback', () => {
     expect(results.filter((r) => r.ok)).toHaveLength(500);
     expect(results.filter((r) => !r.ok && /ECONNREFUSED/.test(r.message))).toHaveLength(500);
     expect(openFds()).toBe(before);
+  });
+
+  it('answers a connect that had to wait in the epoll set (a full accept queue: the SYN sent again)', async () => {
+    // backlog 1: two connections wait to be accepted, the third and fourth SYNs are dropped
+    // until the server accepts (the event loop's next turn) and the kernel sends them again (1 s).
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) =>
+      server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, resolve),
+    );
+    servers.push(server);
+    const port = (server.address() as net.AddressInfo).port;
+    const run = tcpEpollChecker.prepare(
+      check({ type: 'tcp' }) as Tcp,
+      target('127.0.0.1', port),
+      never,
+    );
+    const before = openFds();
+    // Started in one turn of the event loop: the server accepts none of them meanwhile.
+    const results = await Promise.all([1, 2, 3, 4].map(() => runCheck(run, 3000)));
+    await settle();
+    expect(results.map((r) => r.message)).toEqual([
+      'connected',
+      'connected',
+      'connected',
+      'connected',
+    ]);
+    const waited = results.filter((r) => r.durationMs > 500);
+    expect(waited.length).toBeGreaterThanOrEqual(1);
+    expect(tcpConnector().inFlight).toBe(0);
+    // The epoll set made for the ones that waited stays open: one descriptor, the thread's.
+    expect(openFds()).toBeLessThanOrEqual(before + 1);
   });
 
   it('words a failure as Node does', () => {
