@@ -19,13 +19,14 @@
  *    same checks (new objects): time of HealthManager.update; and with 1% of checks changed.
  *    keepalived took 100-130 s for 2.3k x 37k (acassen/keepalived#2318).
  *
- * Steps 1 and 2 run once per worker count asked (`workers`: 0 = every check on the
- * daemon's event loop, N = the socket checks on N worker threads), in the same run, with the
- * main thread's event loop utilisation beside the process's CPU.
+ * Steps 1 and 2 run once per variant asked (`workers`: 0 = every check on the daemon's
+ * event loop, N = the socket checks on N worker threads making tcp checks through epoll,
+ * N:node = through net.Socket), in the same run, with the main thread's event loop
+ * utilisation beside the process's CPU, then their CPU per check side by side.
  *
  * Goals (issue 7): under half a core; p99 decision to kernel under 50 ms.
  * Run: npm run bench:build && node dist-bench/bench/health-10k.js [steadySeconds]
- *   [reload,own,steady,latency|scoped] [workers=0,1]
+ *   [reload,own,steady,latency|scoped|floor] [workers=0,1:node,1]
  */
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -43,6 +44,9 @@ import { Daemon } from '../src/daemon/daemon.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
 import { CHECKERS, type CheckerRegistry } from '../src/health/checkers/index.js';
 import { HealthManager } from '../src/health/manager.js';
+import type { TcpPath } from '../src/health/worker-pool.js';
+import { encodeSockaddr } from '../src/ffi/raw-socket.js';
+import { tcpConnector } from '../src/ffi/tcp-connect.js';
 import {
   ForwardingIpvsClient,
   type IpvsClient,
@@ -258,6 +262,7 @@ async function startDaemon(
   unnamed: () => boolean = () => false,
   checkers: CheckerRegistry = CHECKERS,
   workers = 0,
+  tcpPath: TcpPath = 'epoll',
 ) {
   // LVSD_BENCH_LOG=FILE keeps the daemon's log, at debug level (each pass with its triggers and scope).
   const logFile = process.env.LVSD_BENCH_LOG;
@@ -268,7 +273,7 @@ async function startDaemon(
   });
   const manager = new HealthManager({
     logger: logger.child({ component: 'health' }),
-    ...(checkers === CHECKERS ? { workers } : { checkers }),
+    ...(checkers === CHECKERS ? { workers, tcpPath } : { checkers }),
   });
   // Runs before the daemon's listener: the daemon sees the batch emptied.
   manager.prependListener('changes', (batch) => {
@@ -371,6 +376,32 @@ async function bareConnects(ports: number[], seconds: number): Promise<void> {
   await sleep(1000);
 }
 
+/** The floor of the epoll path: the same connects through TcpConnector, without the scheduler. */
+async function bareEpollConnects(ports: number[], seconds: number): Promise<void> {
+  const connector = tcpConnector();
+  const addresses = ports.map((port) => encodeSockaddr('127.0.0.1', port));
+  let done = 0;
+  let failed = 0;
+  const count = (errno: number) => (errno === 0 ? done++ : failed++);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    for (let i = 0; i < (SERVICES * REALS) / 100; i++)
+      connector.connect(addresses[i % addresses.length] as Buffer, null, count);
+  }, 10);
+  await sleep(seconds * 1000);
+  clearInterval(timer);
+  const cpu = process.cpuUsage(cpu0);
+  const wall = performance.now() - t0;
+  const perConnect = (us: number) => (us / Math.max(done, 1)).toFixed(0);
+  console.log(
+    `floor, bare socket + connect + poll + reset through libc (ffi/tcp-connect.ts): ` +
+      `${(done / (wall / 1000)).toFixed(0)}/s (${failed} failed), CPU per connect ` +
+      `${perConnect(cpu.user + cpu.system)} us (user ${perConnect(cpu.user)}, system ${perConnect(cpu.system)})`,
+  );
+  await sleep(1000);
+}
+
 /**
  * lvsd's own cost per check, without I/O: the same 10,000 checks, the manager's registry
  * giving it a tcp checker that answers at once. Scheduling, timers, the abort
@@ -402,12 +433,42 @@ async function ownOverhead(seconds: number): Promise<void> {
   );
 }
 
+/** One way to run the checks: in process (workers 0), or on worker threads making tcp checks one way. */
+interface Variant {
+  workers: number;
+  tcpPath: TcpPath;
+}
+
+function label(v: Variant): string {
+  if (v.workers === 0) return 'workers 0 (net.Socket)';
+  return `workers ${v.workers}, tcp ${v.tcpPath === 'node' ? 'net.Socket' : 'epoll'}`;
+}
+
+/** "0,1:node,1": in process, one worker through net.Socket, one worker through epoll. */
+function variants(arg: string): Variant[] {
+  return arg.split(',').map((item) => {
+    const [workers, path] = item.split(':');
+    return { workers: Number(workers), tcpPath: path === 'node' ? 'node' : 'epoll' };
+  });
+}
+
+interface Steady {
+  variant: Variant;
+  checksPerS: number;
+  usPerCheck: number;
+  userUs: number;
+  systemUs: number;
+}
+
 async function steadyAndLatency(
   listeners: Awaited<ReturnType<typeof startListeners>>,
-  workers: number,
-): Promise<void> {
+  variant: Variant,
+): Promise<Steady> {
+  const { workers, tcpPath } = variant;
   console.log(
-    workers === 0 ? 'checks in process (workers: 0)' : `checks on ${workers} worker thread(s)`,
+    workers === 0
+      ? 'checks in process (workers: 0)'
+      : `checks on ${workers} worker thread(s), tcp through ${tcpPath === 'node' ? 'net.Socket' : 'epoll'}`,
   );
   const config = makeConfig(SERVICES, REALS, listeners.ports, 1);
   const kernel = new KernelClock(new FakeIpvs());
@@ -420,6 +481,7 @@ async function steadyAndLatency(
     () => kind === 'full',
     CHECKERS,
     workers,
+    tcpPath,
   );
   const follower = decisionToKernel(manager, config, kernel);
   kernel.roundTrips = new RoundTrip();
@@ -465,6 +527,13 @@ async function steadyAndLatency(
       `RSS ${mib(process.memoryUsage().rss)} MiB (heap used ${mib(process.memoryUsage().heapUsed)} MiB)`,
   );
 
+  const steady: Steady = {
+    variant,
+    checksPerS: results / (wall / 1000),
+    usPerCheck: perCheckUs,
+    userUs: cpu.user / Math.max(results, 1),
+    systemUs: cpu.system / Math.max(results, 1),
+  };
   passes.splice(0);
   const kinds = parts.has('latency') ? (['full', 'scoped'] as const) : (['scoped'] as const);
   for (const pass of parts.has('latency') || parts.has('scoped') ? kinds : []) {
@@ -488,6 +557,22 @@ async function steadyAndLatency(
   }
   await stop();
   kernel.roundTrips.close();
+  return steady;
+}
+
+/** The steady windows side by side, and each one's CPU per check against the net.Socket worker's. */
+function printSteady(rows: Steady[]): void {
+  const base = rows.find((r) => r.variant.workers > 0 && r.variant.tcpPath === 'node');
+  console.log('\nsteady windows side by side (same run):');
+  console.log('| variant | checks/s | CPU per check | user | system | vs workers, net.Socket |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const ratio = base ? (r.usPerCheck / base.usPerCheck).toFixed(2) : '-';
+    console.log(
+      `| ${label(r.variant)} | ${r.checksPerS.toFixed(0)} | ${r.usPerCheck.toFixed(0)} us | ` +
+        `${r.userUs.toFixed(0)} us | ${r.systemUs.toFixed(0)} us | ${ratio} |`,
+    );
+  }
 }
 
 async function reload(): Promise<void> {
@@ -537,10 +622,22 @@ const parts = new Set((process.argv[3] ?? 'reload,own,steady,latency').split(','
 console.log(machineLine());
 if (parts.has('reload')) await reload();
 if (parts.has('own')) await ownOverhead(5);
+// `floor` alone: the bare connects of both paths, without the daemon.
+if (parts.has('floor')) {
+  const listeners = await startListeners(REALS);
+  await bareConnects(listeners.ports, STEADY_S);
+  await bareEpollConnects(listeners.ports, STEADY_S);
+  await bareConnects(listeners.ports, STEADY_S);
+  await bareEpollConnects(listeners.ports, STEADY_S);
+  listeners.stop();
+}
 if (parts.has('steady') || parts.has('latency') || parts.has('scoped')) {
   const listeners = await startListeners(REALS);
   await bareConnects(listeners.ports, 5);
-  for (const workers of (process.argv[4] ?? '0,1').split(',').map(Number))
-    await steadyAndLatency(listeners, workers);
+  await bareEpollConnects(listeners.ports, 5);
+  const rows: Steady[] = [];
+  for (const variant of variants(process.argv[4] ?? '0,1:node,1'))
+    rows.push(await steadyAndLatency(listeners, variant));
+  printSteady(rows);
   listeners.stop();
 }

@@ -17,8 +17,10 @@
  *
  * Run in the lab as root (it creates and deletes the namespaces dbench-*):
  *   npm run build && npm run bench:build
- *   bash test/lab/run.sh --name dbench --timeout 3600 node dist-bench/bench/lab-daemon-bench.js [STEADY_S] [quick]
- * (`quick`: a tenth of each table, to try the bench itself).
+ *   bash test/lab/run.sh --name dbench --timeout 3600 node dist-bench/bench/lab-daemon-bench.js [STEADY_S] [quick|full]
+ *     [tcp-cpu]
+ * (`quick`: a tenth of each table, to try the bench itself; `tcp-cpu`: only the tcp checks'
+ * steady window, keepalived beside lvsd's tcp check through epoll and through net.Socket).
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import {
@@ -41,8 +43,12 @@ const POLL_MS = 100;
 const WAIT_MS = Number(process.env.DBENCH_WAIT_MS ?? 300_000);
 const TICKS = 100; // USER_HZ: /proc/PID/stat counts CPU in 1/100 s.
 
-/** lvsd with its default check worker, and with every check on its event loop (--check-workers 0). */
-type Side = 'keepalived' | 'lvsd' | 'lvsd-inprocess';
+/**
+ * lvsd with its default check worker (tcp checks through epoll), with the worker making tcp
+ * checks through net.Socket (--tcp-checks node), and with every check in process
+ * (--check-workers 0).
+ */
+type Side = 'keepalived' | 'lvsd' | 'lvsd-node' | 'lvsd-inprocess';
 type CheckKind = 'tcp' | 'http';
 interface Table {
   services: number;
@@ -156,6 +162,11 @@ function logEnd(side: Side, log: string): void {
     .split('\n')
     .filter((l) => wanted.test(l));
   note(`lvsd's reloads and passes (last 12 of ${lines.length}):\n${lines.slice(-12).join('\n')}`);
+  // Reals that went down while the listener was up: checks that failed (timeouts, resets).
+  const downs = readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"event":"health.transition"') && l.includes('"to":"down"'));
+  note(`lvsd's transitions to down: ${downs.length}${downs.length ? `, first: ${downs[0]}` : ''}`);
 }
 
 /** The process and all its descendants. */
@@ -191,6 +202,15 @@ function usage(root: number): { cpu: number; rssMiB: number } {
     }
   }
   return { cpu: ticks / TICKS, rssMiB: Math.round(rssKiB / 1024) };
+}
+
+/** SYNs the listener dropped (its accept queue full): /proc/net/netstat of this namespace. */
+function listenDrops(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+  const at = lines.findIndex((l) => l.startsWith('TcpExt:'));
+  const names = lines[at]?.split(' ') ?? [];
+  const values = lines[at + 1]?.split(' ') ?? [];
+  return Number(values[names.indexOf('ListenDrops')] ?? 0);
 }
 
 async function until(
@@ -259,6 +279,7 @@ function startDaemon(
   writeFileSync(config, lvsdYaml(t, weight));
   const args = ['bin/lvsd.js', 'run', '-c', config, '--state-dir', `${dir}/state`, '--no-watch'];
   if (side === 'lvsd-inprocess') args.push('--check-workers', '0');
+  if (side === 'lvsd-node') args.push('--tcp-checks', 'node');
   return spawn(process.execPath, [...args, '--http', '127.0.0.1:9390'], {
     stdio: ['ignore', log, log],
   });
@@ -282,6 +303,7 @@ async function checksCase(
   kind: CheckKind,
   services: number,
   steadyS: number,
+  cpuOnly: boolean,
 ): Promise<Figures> {
   const t: Table = { services, reals: 10, localReals: true, check: kind };
   const total = t.services * t.reals;
@@ -303,15 +325,29 @@ async function checksCase(
   const log = `${dir}/daemon.log`;
   const startMs = await until(`${side} ${kind}: start`, () => dests().serving === total, log);
   await sleep(5000);
-  const before = { ...usage(pid), accepts: await ask('count'), at: Date.now() };
+  const before = {
+    ...usage(pid),
+    accepts: await ask('count'),
+    at: Date.now(),
+    drops: listenDrops(),
+  };
   await sleep(steadyS * 1000);
-  const after = { ...usage(pid), accepts: await ask('count'), at: Date.now() };
+  const after = {
+    ...usage(pid),
+    accepts: await ask('count'),
+    at: Date.now(),
+    drops: listenDrops(),
+  };
   const seconds = (after.at - before.at) / 1000;
   const checks = after.accepts - before.accepts;
-  await ask('stop');
-  const failMs = await until(`${side} ${kind}: all out`, () => dests().serving === 0, log);
-  await ask('start');
-  const recoverMs = await until(`${side} ${kind}: all in`, () => dests().serving === total, log);
+  let failMs: number | null = null;
+  let recoverMs: number | null = null;
+  if (!cpuOnly) {
+    await ask('stop');
+    failMs = await until(`${side} ${kind}: all out`, () => dests().serving === 0, log);
+    await ask('start');
+    recoverMs = await until(`${side} ${kind}: all in`, () => dests().serving === total, log);
+  }
   const end = usage(pid);
   await stopDaemon(daemon);
   listener.kill();
@@ -322,6 +358,7 @@ async function checksCase(
     cpuShare: Math.round((100 * (after.cpu - before.cpu)) / seconds) / 100,
     usPerCheck: checks ? Math.round(((after.cpu - before.cpu) * 1e6) / checks) : null,
     rssMiB: after.rssMiB,
+    listenDrops: after.drops - before.drops,
     failMs,
     recoverMs,
     rssEndMiB: end.rssMiB,
@@ -397,7 +434,13 @@ function listen(kind: CheckKind): void {
 // ---------------------------------------------------------------------------------------
 // The driver: each case in a fresh namespace, both sides, then the table of ratios.
 
-function inNamespace(side: Side, run: string, services: number, steadyS: number): Figures {
+function inNamespace(
+  side: Side,
+  run: string,
+  services: number,
+  steadyS: number,
+  cpuOnly = false,
+): Figures {
   const ns = `dbench-${side}`;
   execFileSync('ip', ['netns', 'add', ns]);
   try {
@@ -415,6 +458,7 @@ function inNamespace(side: Side, run: string, services: number, steadyS: number)
         run,
         String(services),
         String(steadyS),
+        cpuOnly ? 'cpu' : 'all',
       ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
     );
@@ -447,22 +491,62 @@ function print(
   }
 }
 
+/** keepalived and lvsd's tcp check, through epoll and through net.Socket: CPU per check in one run. */
+function tcpCpu(steadyS: number, services: number): void {
+  console.log(
+    `lab-daemon-bench tcp-cpu: ${new Date().toISOString()}, load average ${readFileSync('/proc/loadavg', 'utf8')}`,
+  );
+  const sides = (['keepalived', 'lvsd', 'lvsd-node'] as const).map((side): [string, Figures] => [
+    side,
+    inNamespace(side, 'tcp', services, steadyS, true),
+  ]);
+  print(
+    `tcp checks, ${services} x 10 reals, every 1 s, ${steadyS} s steady window (lvsd: tcp through epoll; ` +
+      'lvsd-node: --tcp-checks node):',
+    [
+      ['startMs', `start until all ${services * 10} reals serve (ms)`],
+      ['checksPerS', `checks done per second (${services * 10} asked)`],
+      ['cpuShare', 'CPU (cores) over the steady window'],
+      ['usPerCheck', 'CPU per check (us)'],
+      ['rssMiB', 'RSS in the steady window (MiB)'],
+      ['listenDrops', 'SYNs the listener dropped in the window (its queue full)'],
+    ],
+    sides,
+  );
+  console.log(`\nload average at the end ${readFileSync('/proc/loadavg', 'utf8')}`);
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--listener') return listen(args[1] as CheckKind);
   if (args[0] === '--side') {
-    const [, side, run, services, steady] = args as [string, Side, string, string, string];
+    const [, side, run, services, steady, what] = args as [
+      string,
+      Side,
+      string,
+      string,
+      string,
+      string,
+    ];
     rmSync(WORK, { recursive: true, force: true });
     const figures =
       run === 'reload'
         ? await reloadCase(side, Number(services))
-        : await checksCase(side, run as CheckKind, Number(services), Number(steady));
+        : await checksCase(
+            side,
+            run as CheckKind,
+            Number(services),
+            Number(steady),
+            what === 'cpu',
+          );
     console.log(JSON.stringify(figures));
     return;
   }
   const steadyS = Number(args[0] ?? 20);
   // `quick`: a tenth of the tables, to try the bench itself.
   const scale = args[1] === 'quick' ? 10 : 1;
+  // `tcp-cpu`: the tcp checks' steady window only, keepalived and lvsd's two tcp paths.
+  if (args[2] === 'tcp-cpu') return tcpCpu(steadyS, 100 / scale);
   const checked = 100 / scale;
   const reloaded = 1000 / scale;
   console.log(

@@ -13,6 +13,7 @@ import { renderAnnounceMetrics } from '../announce/status.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import { openIpvs } from '../ipvs/index.js';
 import { HealthManager } from '../health/manager.js';
+import type { TcpPath } from '../health/worker-pool.js';
 import { openAddresses } from '../director/index.js';
 import { renderVrrpMetrics } from '../vrrp/metrics.js';
 import { VrrpService } from '../vrrp/service.js';
@@ -36,6 +37,8 @@ export interface RunDaemonOptions {
   reloadDebounceMs: number;
   /** Worker threads for the socket checks (HealthManager's `workers`; default 0: in process). */
   checkWorkers?: number;
+  /** How the check workers make tcp checks (default epoll; see health/worker-pool.ts). */
+  tcpChecks?: TcpPath;
   version: string;
   // Injected in tests.
   logger?: Logger;
@@ -180,6 +183,7 @@ function wireSides(
   const manager = new HealthManager({
     logger: log.child({ component: 'health' }),
     workers: options.checkWorkers ?? 0,
+    ...(options.tcpChecks ? { tcpPath: options.tcpChecks } : {}),
   });
   // The sync daemon's role reaches the kernel only through a reconcile pass (desired state).
   let requestPass: () => void = () => undefined;

@@ -5,16 +5,18 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CheckType } from '../config/check.js';
+import { closeTcpConnector } from '../ffi/tcp-connect.js';
 import type { Checker } from './types.js';
 import type { CheckerRegistry } from './checkers/index.js';
 import { dnsChecker } from './checkers/dns.js';
 import { httpChecker, httpsChecker } from './checkers/http.js';
 import { smtpChecker } from './checkers/smtp.js';
 import { tcpChecker } from './checkers/tcp.js';
+import { tcpEpollChecker } from './checkers/tcp-epoll.js';
 import { udpChecker } from './checkers/udp.js';
 import { preparedOrFailing } from './runner.js';
 import { type CheckRun, Scheduler } from './scheduler.js';
-import type { WorkerCommand, WorkerEvent } from './worker-pool.js';
+import type { TcpPath, WorkerCommand, WorkerEvent } from './worker-pool.js';
 
 /** The main thread keeps the other types (runsInWorker); this says so if one came anyway. */
 function elsewhere<T extends CheckType>(type: T): Checker<T> {
@@ -26,8 +28,10 @@ function elsewhere<T extends CheckType>(type: T): Checker<T> {
   };
 }
 
+const options = workerData as { concurrency: number; tcpPath: TcpPath };
+
 const WORKER_CHECKERS: CheckerRegistry = {
-  tcp: tcpChecker,
+  tcp: options.tcpPath === 'node' ? tcpChecker : tcpEpollChecker,
   http: httpChecker,
   https: httpsChecker,
   udp: udpChecker,
@@ -42,9 +46,7 @@ const WORKER_CHECKERS: CheckerRegistry = {
 const port = parentPort;
 if (!port) throw new Error('check-worker.js runs as a worker thread');
 
-const scheduler = new Scheduler({
-  concurrency: (workerData as { concurrency: number }).concurrency,
-});
+const scheduler = new Scheduler({ concurrency: options.concurrency });
 const stops = new Map<number, () => void>();
 let out: Array<number | string> = [];
 let holding = false;
@@ -107,6 +109,7 @@ async function obey(command: WorkerCommand): Promise<void> {
       return;
     case 'stop':
       await scheduler.stop();
+      closeTcpConnector();
       port!.close();
       return;
   }

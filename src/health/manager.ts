@@ -36,7 +36,7 @@ import { realTimers, type CheckRun, type Timers } from './scheduler.js';
 import { initialHealth, step, type RiseFallState } from './state.js';
 import type { CheckTarget } from './types.js';
 import { errorText } from './types.js';
-import { CheckWorkerPool } from './worker-pool.js';
+import { CheckWorkerPool, type TcpPath } from './worker-pool.js';
 
 export interface RealHealth {
   up: boolean;
@@ -128,6 +128,8 @@ export interface HealthManagerOptions {
   workers?: number;
   /** The check worker's module (default the built check-worker.js; tests run from source). */
   workerUrl?: URL;
+  /** How the workers make tcp checks (default epoll; see worker-pool.ts). */
+  tcpPath?: TcpPath;
   /** exec checks running at once (default 32). */
   execConcurrency?: number;
   /** The clock and timers of the checks and batches (default the real ones; tests pass manual ones). */
@@ -321,6 +323,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       onError,
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
+      ...(options.tcpPath ? { tcpPath: options.tcpPath } : {}),
       onWorkerExit: (index, code, error) =>
         this.logger.error(
           { event: 'health.worker-exit', worker: index, code, error: error?.message },

@@ -59,6 +59,13 @@ export type WorkerEvent =
   | { kind: 'results'; data: Array<number | string> }
   | { kind: 'invalid'; id: number; message: string };
 
+/**
+ * How a worker makes its tcp checks: epoll (default: non-blocking connects through libc,
+ * checkers/tcp-epoll.ts) or node (net.Socket, checkers/tcp.ts; for comparison, and a way
+ * back should the first misbehave somewhere).
+ */
+export type TcpPath = 'epoll' | 'node';
+
 export interface CheckWorkerPoolOptions {
   /** Worker threads (at least 1). */
   workers: number;
@@ -77,6 +84,8 @@ export interface CheckWorkerPoolOptions {
   onWorkerGivenUp?: (index: number, checks: number) => void;
   /** The worker's module (default check-worker.js beside this one). */
   workerUrl?: URL;
+  /** How the workers make tcp checks (default epoll). */
+  tcpPath?: TcpPath;
 }
 
 interface Remote {
@@ -213,7 +222,10 @@ export class CheckWorkerPool implements CheckRunner {
 
   private spawn(slot: Slot): void {
     const worker = new Worker(this.workerUrl, {
-      workerData: { concurrency: this.options.concurrency ?? 1024 },
+      workerData: {
+        concurrency: this.options.concurrency ?? 1024,
+        tcpPath: this.options.tcpPath ?? 'epoll',
+      },
       // The worker needs none of the parent's flags (--input-type, --eval would stop it).
       execArgv: [],
     });

@@ -5,8 +5,9 @@
  * lost or counted twice shows as a difference between what the checks reported and what
  * the servers saw.
  *
- * The pool's workers run the built worker (dist/health/check-worker.js): `npm run build`
- * first, as the test scripts do.
+ * The pool's workers make their tcp checks through epoll (the default) or, in a third
+ * run, through Node's net.Socket. They run the built worker (dist/health/check-worker.js):
+ * `npm run build` first, as the test scripts do.
  */
 import { existsSync } from 'node:fs';
 import net from 'node:net';
@@ -133,6 +134,16 @@ const runners: Array<[string, () => CheckRunner]> = [
               workers: 1,
               local: new InProcessRunner(),
               workerUrl: WORKER_URL,
+            }),
+        ],
+        [
+          "on worker threads, tcp through Node's net.Socket",
+          () =>
+            new CheckWorkerPool({
+              workers: 1,
+              local: new InProcessRunner(),
+              workerUrl: WORKER_URL,
+              tcpPath: 'node',
             }),
         ],
       ] as Array<[string, () => CheckRunner]>)

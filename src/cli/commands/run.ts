@@ -10,6 +10,7 @@ import { DEFAULT_CONFIG_PATH } from '../../config/index.js';
 import { DEFAULT_HTTP_ADDRESS } from '../../daemon/http.js';
 import { DEFAULT_STATE_DIR } from '../../reconcile/state.js';
 import { LOG_LEVELS, type LogLevel } from '../../util/log.js';
+import type { TcpPath } from '../../health/worker-pool.js';
 import type { CommandModule } from '../command.js';
 
 interface RunOptions {
@@ -22,6 +23,7 @@ interface RunOptions {
   watch: boolean;
   reloadDebounce: string;
   checkWorkers: string;
+  tcpChecks: TcpPath;
 }
 
 function version(): string {
@@ -63,6 +65,7 @@ async function run(options: RunOptions): Promise<number> {
     watch: options.watch,
     reloadDebounceMs: debounce,
     checkWorkers,
+    tcpChecks: options.tcpChecks,
     version: version(),
   });
   // Everything is closed by now; should a library still hold the event loop open, do not
@@ -108,6 +111,15 @@ export const runCommand: CommandModule = {
         'threads for the socket health checks (tcp, http, https, smtp, udp, dns), started with the ' +
           "first such check; 0: on the daemon's own event loop",
         '1',
+      )
+      .addOption(
+        new Option(
+          '--tcp-checks <path>',
+          'how the check workers make tcp checks: epoll (non-blocking connects through libc) or node ' +
+            "(Node's net.Socket, as with --check-workers 0)",
+        )
+          .choices(['epoll', 'node'])
+          .default('epoll'),
       )
       .action(async (options: RunOptions) => setExitCode(await run(options)));
   },

@@ -1,0 +1,245 @@
+/**
+ * TCP connects without Node's net.Socket, for the tcp health check (issue 15): a
+ * non-blocking socket() + connect(), then poll() on that one socket, which on a local or
+ * loopback real already answers (the handshake is done by the time connect returns); the
+ * connects still in flight wait in an epoll set. A connected socket is closed with SO_LINGER
+ * 0, a reset as keepalived's TCP_CHECK does, leaving no TIME_WAIT on the checker's side.
+ *
+ * Waiting: the epoll set is harvested by a timer of the calling thread's event loop (1 ms
+ * after a connect goes pending, then 2, 4, 8 ms while some remain), never by blocking in
+ * epoll_wait. The check worker also runs http, smtp, dns and udp checks on Node's sockets,
+ * which libuv polls in its own epoll set; a thread blocked in this one would stall them,
+ * and Node offers no way to watch one set from the other. Polls cost a few microseconds,
+ * are shared by every connect in flight, and happen only while one is in flight.
+ *
+ * All calls are synchronous and return at once (the sockets are non-blocking).
+ */
+import { createRequire } from 'node:module';
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_ERROR = 4;
+const SO_LINGER = 13;
+const POLLOUT = 0x4;
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+const EPOLL_CTL_ADD = 1;
+/** EPOLLOUT, EPOLLERR and EPOLLHUP have the values of POLLOUT, POLLERR and POLLHUP. */
+const EPOLLOUT = 0x4;
+const EINPROGRESS = 115;
+const EINTR = 4;
+/** epoll_event is packed on x86_64 (12 bytes) and naturally aligned on arm64 (16). */
+const EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+const EVENT_DATA = process.arch === 'x64' ? 4 : 8;
+const BATCH = 256;
+const MAX_POLL_DELAY_MS = 8;
+
+/**
+ * Which call failed: connect-now is connect() itself refusing (no route), connect one
+ * that failed in flight (refused, unreachable).
+ */
+export type ConnectCall = 'socket' | 'bind' | 'connect' | 'connect-now';
+/** errno 0: connected (and reset); otherwise the call that failed and its errno's name. */
+export type ConnectDone = (errno: number, code: string, call: ConnectCall) => void;
+
+interface Libc {
+  socket: (domain: number, type: number, protocol: number) => number;
+  bind: (fd: number, addr: Buffer, len: number) => number;
+  connect: (fd: number, addr: Buffer, len: number) => number;
+  setsockopt: (fd: number, level: number, name: number, value: Buffer, len: number) => number;
+  getsockopt: (fd: number, level: number, name: number, value: Buffer, len: Buffer) => number;
+  poll: (fds: Buffer, count: number, timeout: number) => number;
+  epollCreate: (flags: number) => number;
+  epollCtl: (epfd: number, op: number, fd: number, event: Buffer) => number;
+  epollWait: (epfd: number, events: Buffer, max: number, timeout: number) => number;
+  close: (fd: number) => number;
+  errno: () => number;
+  errnoName: (errno: number) => string;
+}
+
+let bound: Libc | null = null;
+
+/** Loads koffi and declares the libc calls, once per thread. */
+function libc(): Libc {
+  if (bound) return bound;
+  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const lib = koffi.load('libc.so.6');
+  const names = new Map<number, string>(
+    Object.entries(koffi.os.errno as Record<string, number>).map(([name, n]) => [n, name]),
+  );
+  bound = {
+    socket: lib.func('int socket(int, int, int)'),
+    bind: lib.func('int bind(int, const void *, uint32_t)'),
+    connect: lib.func('int connect(int, const void *, uint32_t)'),
+    setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
+    getsockopt: lib.func('int getsockopt(int, int, int, _Inout_ void *, _Inout_ void *)'),
+    poll: lib.func('int poll(_Inout_ void *, uint64_t, int)'),
+    epollCreate: lib.func('int epoll_create1(int)'),
+    epollCtl: lib.func('int epoll_ctl(int, int, int, void *)'),
+    epollWait: lib.func('int epoll_wait(int, _Inout_ void *, int, int)'),
+    close: lib.func('int close(int)'),
+    errno: () => koffi.errno(),
+    errnoName: (n) => names.get(n) ?? `errno ${n}`,
+  };
+  return bound;
+}
+
+/** The family of an encoded sockaddr (sockaddr_in or sockaddr_in6, see raw-socket.ts's encodeSockaddr). */
+function familyOf(sockaddr: Buffer): number {
+  return sockaddr.readUInt16LE(0) === AF_INET6 ? AF_INET6 : AF_INET;
+}
+
+/** One thread's TCP connects: its epoll set, the connects in flight, and the timer that harvests them. */
+export class TcpConnector {
+  private readonly c = libc();
+  private epfd = -1;
+  private readonly pending = new Map<number, ConnectDone>();
+  private timer: NodeJS.Timeout | undefined;
+  private delay = 1;
+  // Scratch buffers: one thread, one call at a time.
+  private readonly pollfd = Buffer.alloc(8);
+  private readonly event = Buffer.alloc(EVENT_SIZE);
+  private readonly events = Buffer.alloc(EVENT_SIZE * BATCH);
+  private readonly soError = Buffer.alloc(4);
+  private readonly soLength = Buffer.alloc(4);
+  private readonly linger = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]); // { l_onoff 1, l_linger 0 }
+  private readonly one = Buffer.from([1, 0, 0, 0]);
+
+  /** Connects in flight. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Connects to `to` (from `from` when given: a source address and/or port) and calls
+   * `done` once, perhaps before returning. Returns the socket while the connect is in
+   * flight (for cancel), or -1 when it is over already.
+   */
+  connect(to: Buffer, from: Buffer | null, done: ConnectDone): number {
+    const c = this.c;
+    const fd = c.socket(familyOf(to), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return this.failed(-1, 'socket', done);
+    if (from) {
+      // As libuv does before every TCP bind: a source port in TIME_WAIT can be used again.
+      c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, this.one, 4);
+      if (c.bind(fd, from, from.length) < 0) return this.failed(fd, 'bind', done);
+    }
+    if (c.connect(fd, to, to.length) < 0 && c.errno() !== EINPROGRESS)
+      return this.failed(fd, 'connect-now', done);
+    const ready = this.pollOne(fd);
+    if (ready !== 0) {
+      this.finish(fd, ready, done);
+      return -1;
+    }
+    this.wait(fd, done);
+    return fd;
+  }
+
+  /** Drops a connect in flight (its check timed out or stopped): the socket is closed, `done` never called. */
+  cancel(fd: number): void {
+    if (!this.pending.delete(fd)) return;
+    this.c.close(fd);
+  }
+
+  /** Closes the epoll set; connects still in flight are cancelled. */
+  close(): void {
+    for (const fd of [...this.pending.keys()]) this.cancel(fd);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.epfd >= 0) this.c.close(this.epfd);
+    this.epfd = -1;
+  }
+
+  /** poll() with no wait: the revents of the socket (0: still connecting). */
+  private pollOne(fd: number): number {
+    this.pollfd.writeInt32LE(fd, 0);
+    this.pollfd.writeInt16LE(POLLOUT, 4);
+    this.pollfd.writeInt16LE(0, 6);
+    if (this.c.poll(this.pollfd, 1, 0) <= 0) return 0;
+    return this.pollfd.readInt16LE(6) & (POLLOUT | POLLERR | POLLHUP);
+  }
+
+  private wait(fd: number, done: ConnectDone): void {
+    if (this.epfd < 0) {
+      this.epfd = this.c.epollCreate(SOCK_CLOEXEC);
+      if (this.epfd < 0) return void this.failed(fd, 'connect', done);
+    }
+    this.event.fill(0);
+    this.event.writeUInt32LE(EPOLLOUT, 0);
+    this.event.writeInt32LE(fd, EVENT_DATA);
+    if (this.c.epollCtl(this.epfd, EPOLL_CTL_ADD, fd, this.event) < 0)
+      return void this.failed(fd, 'connect', done);
+    this.pending.set(fd, done);
+    if (this.timer) return;
+    // The set was empty: the first poll soon, then backing off while connects stay in flight.
+    this.delay = 1;
+    this.timer = setTimeout(() => this.harvest(), this.delay);
+  }
+
+  /** Settles every connect the epoll set has an answer for; polls again later while some remain. */
+  private harvest(): void {
+    this.timer = undefined;
+    for (;;) {
+      const n = this.c.epollWait(this.epfd, this.events, BATCH, 0);
+      if (n < 0 && this.c.errno() === EINTR) continue;
+      for (let i = 0; i < n; i++) {
+        const at = i * EVENT_SIZE;
+        const fd = this.events.readInt32LE(at + EVENT_DATA);
+        const done = this.pending.get(fd);
+        if (!done) continue;
+        this.pending.delete(fd);
+        this.finish(fd, this.events.readUInt32LE(at), done);
+      }
+      if (n < BATCH) break;
+    }
+    if (this.pending.size === 0) return;
+    this.delay = Math.min(this.delay * 2, MAX_POLL_DELAY_MS);
+    this.timer = setTimeout(() => this.harvest(), this.delay);
+  }
+
+  /** The connect is over (`events`: POLLOUT, or POLLERR/POLLHUP, which epoll shares): reset or report. */
+  private finish(fd: number, events: number, done: ConnectDone): void {
+    const errno = events & (POLLERR | POLLHUP) ? this.socketError(fd) : 0;
+    if (errno === 0) {
+      this.c.setsockopt(fd, SOL_SOCKET, SO_LINGER, this.linger, 8);
+      this.c.close(fd);
+      return done(0, '', 'connect');
+    }
+    this.c.close(fd);
+    done(errno, this.c.errnoName(errno), 'connect');
+  }
+
+  private socketError(fd: number): number {
+    this.soLength.writeUInt32LE(4, 0);
+    if (this.c.getsockopt(fd, SOL_SOCKET, SO_ERROR, this.soError, this.soLength) < 0)
+      return this.c.errno();
+    // A hang-up without an error (a reset after the handshake): the connect did not hold.
+    return this.soError.readInt32LE(0) || 104; // ECONNRESET
+  }
+
+  private failed(fd: number, call: ConnectCall, done: ConnectDone): -1 {
+    const errno = this.c.errno();
+    if (fd >= 0) this.c.close(fd);
+    done(errno, this.c.errnoName(errno), call);
+    return -1;
+  }
+}
+
+let shared: TcpConnector | null = null;
+
+/** The calling thread's connector, made on first use. */
+export function tcpConnector(): TcpConnector {
+  shared ??= new TcpConnector();
+  return shared;
+}
+
+/** Closes the calling thread's connector (a check worker stopping): its epoll set is a process-wide fd. */
+export function closeTcpConnector(): void {
+  shared?.close();
+  shared = null;
+}
