@@ -19,6 +19,9 @@
  *   npm run build && npm run bench:build
  *   bash test/lab/run.sh --name dbench --timeout 3600 node dist-bench/bench/lab-daemon-bench.js [STEADY_S] [quick]
  * (`quick`: a tenth of each table, to try the bench itself).
+ * Environment: DBENCH_CASES=reload runs only the reload case (a comma list of tcp, http,
+ * reload; default all); DBENCH_LVSD_NODE_ARGS adds flags to lvsd's node (e.g.
+ * `--cpu-prof --cpu-prof-dir=lab-out/x` to see where a reload's time goes).
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import {
@@ -259,7 +262,8 @@ function startDaemon(
   writeFileSync(config, lvsdYaml(t, weight));
   const args = ['bin/lvsd.js', 'run', '-c', config, '--state-dir', `${dir}/state`, '--no-watch'];
   if (side === 'lvsd-inprocess') args.push('--check-workers', '0');
-  return spawn(process.execPath, [...args, '--http', '127.0.0.1:9390'], {
+  const nodeArgs = (process.env.DBENCH_LVSD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return spawn(process.execPath, [...nodeArgs, ...args, '--http', '127.0.0.1:9390'], {
     stdio: ['ignore', log, log],
   });
 }
@@ -477,7 +481,8 @@ async function main(): Promise<void> {
     ['failMs', `listener stopped until all ${checked * 10} out (ms)`],
     ['recoverMs', `listener back until all ${checked * 10} in (ms)`],
   ];
-  for (const kind of ['tcp', 'http'] as const) {
+  const cases = (process.env.DBENCH_CASES ?? 'tcp,http,reload').split(',');
+  for (const kind of (['tcp', 'http'] as const).filter((k) => cases.includes(k))) {
     const sides = (['keepalived', 'lvsd', 'lvsd-inprocess'] as const).map(
       (side): [string, Figures] => [side, inNamespace(side, kind, checked, steadyS)],
     );
@@ -487,6 +492,11 @@ async function main(): Promise<void> {
       sides,
     );
   }
+  if (cases.includes('reload')) reloadTable(reloaded, steadyS);
+  console.log(`\nload average at the end ${readFileSync('/proc/loadavg', 'utf8')}`);
+}
+
+function reloadTable(reloaded: number, steadyS: number): void {
   const sides = (['keepalived', 'lvsd'] as const).map((side): [string, Figures] => [
     side,
     inNamespace(side, 'reload', reloaded, steadyS),
@@ -503,7 +513,6 @@ async function main(): Promise<void> {
     ],
     sides,
   );
-  console.log(`\nload average at the end ${readFileSync('/proc/loadavg', 'utf8')}`);
 }
 
 await main();
