@@ -126,8 +126,9 @@ type Located = Finding & { prov: Provenance; shownPath?: DataPath };
 export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}): LoadResult {
   const sources: SourceFile[] = [];
   const syntaxErrors: Diagnostic[] = [];
+  const readers = options.memo?.readers(texts.map((t) => t.file));
   for (const { file, text } of texts) {
-    const read = readSource(file, text, options.parser ?? 'auto');
+    const read = readSource(file, text, options.parser ?? 'auto', readers?.get(file));
     if (read.ok) sources.push(read.source);
     else syntaxErrors.push(...read.errors);
   }

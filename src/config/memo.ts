@@ -16,6 +16,7 @@ import type { Finding } from './issues.js';
 import { isPlainObject, type Provenance } from './merge.js';
 import type { ResolvedService } from './resolved.js';
 import type { ProvCell } from './source-ref.js';
+import { EntryMemo } from './yaml-fast.js';
 
 interface Kept {
   /** The service as written (the loader's data, never changed after the load). */
@@ -80,6 +81,15 @@ export class ServiceMemo {
   readonly cell: ProvCell = { prov: null };
   private rest: unknown = undefined;
   private kept = new Map<string, Kept>();
+  /** Each file's services entries as last read (yaml-fast.ts), by file name. */
+  private readonly files = new Map<string, EntryMemo>();
+
+  /** The YAML reader's memo for each of these files; files no longer read are forgotten. */
+  readers(names: readonly string[]): Map<string, EntryMemo> {
+    for (const name of this.files.keys()) if (!names.includes(name)) this.files.delete(name);
+    for (const name of names) if (!this.files.has(name)) this.files.set(name, new EntryMemo());
+    return this.files;
+  }
 
   /** Starts a load of `data` (the loader's data after merge and host entry). */
   begin(data: unknown): MemoLoad {

@@ -55,10 +55,52 @@ function plainStartOk(s: string, at: number, inFlow: boolean): boolean {
   return true;
 }
 
+/**
+ * The entries of the top-level `services:` mapping of one file's last read: the lines each
+ * was read from and the value they gave. A reload of a file where one line changed reads
+ * that service's lines again and takes the others' values as they were (the same objects:
+ * the loader recalls what it resolved from them, config/memo.ts). Only block entries
+ * (`name:` then indented lines) are kept.
+ */
+export class EntryMemo {
+  private entries = new Map<string, { indents: number[]; contents: string[]; value: unknown }>();
+  private next: typeof this.entries = new Map();
+
+  /** The value read last time from exactly these lines, or undefined. */
+  recall(key: string, indents: number[], contents: string[], from: number, to: number): unknown {
+    const kept = this.entries.get(key);
+    if (!kept || kept.contents.length !== to - from) return undefined;
+    for (let k = from; k < to; k++) {
+      if (kept.indents[k - from] !== indents[k] || kept.contents[k - from] !== contents[k])
+        return undefined;
+    }
+    this.next.set(key, kept);
+    return kept.value;
+  }
+
+  keep(key: string, indents: number[], contents: string[], value: unknown): void {
+    this.next.set(key, { indents, contents, value });
+  }
+
+  /** A read starts: what an unfinished read (outside the subset) noted is dropped. */
+  begin(): void {
+    this.next = new Map();
+  }
+
+  /** The read is over: what it saw is what the next read compares with. */
+  done(): void {
+    this.entries = this.next;
+    this.next = new Map();
+  }
+}
+
 /** The value yaml.parse gives, or null when the text is outside the subset. */
-export function fastParseYaml(text: string): { value: unknown } | null {
+export function fastParseYaml(text: string, memo?: EntryMemo): { value: unknown } | null {
   try {
-    return { value: new Reader(text, null).document() };
+    memo?.begin();
+    const value = new Reader(text, null, memo ?? null).document();
+    memo?.done();
+    return { value };
   } catch (err) {
     if (err instanceof OutsideSubset) return null;
     throw err;
@@ -133,7 +175,7 @@ export function fastParseYamlWithPositions(
 ): { value: unknown; positions: PositionMap } | null {
   const positions = new PositionMap();
   try {
-    return { value: new Reader(text, positions).document(), positions };
+    return { value: new Reader(text, positions, null).document(), positions };
   } catch (err) {
     if (err instanceof OutsideSubset) return null;
     throw err;
@@ -195,6 +237,8 @@ class Reader {
   constructor(
     text: string,
     private readonly positions: PositionMap | null,
+    /** Never with positions: a recalled value has none recorded. */
+    private readonly memo: EntryMemo | null,
   ) {
     if (text.includes('\t') || text.charCodeAt(0) === 0xfeff) bail();
     const lines = text.split('\n');
@@ -244,7 +288,7 @@ class Reader {
     if (this.positions) this.positions.root = this.pos(0, this.indents[0] as number);
     const value = isSeqItem(content)
       ? this.blockSeq(this.indents[0] as number)
-      : this.blockMap(this.indents[0] as number);
+      : this.blockMap(this.indents[0] as number, 'top');
     if (this.i < this.contents.length) bail();
     return value;
   }
@@ -261,7 +305,32 @@ class Reader {
     return null;
   }
 
-  private blockMap(indent: number): Record<string, unknown> {
+  /** The lines after line `this.i - 1` indented deeper than `indent`: [this.i, end). */
+  private blockEnd(indent: number): number {
+    let end = this.i;
+    while (end < this.contents.length && (this.indents[end] as number) > indent) end++;
+    return end;
+  }
+
+  /** A `services:` entry's block: recalled from the memo when its lines are the same. */
+  private memoEntry(key: string, indent: number, memo: EntryMemo): unknown {
+    const end = this.blockEnd(indent);
+    const recalled = memo.recall(key, this.indents, this.contents, this.i, end);
+    if (recalled !== undefined) {
+      this.i = end;
+      return recalled;
+    }
+    // Taken before reading: reading "- key: v" items rewrites their lines.
+    const indents = this.indents.slice(this.i, end);
+    const contents = this.contents.slice(this.i, end);
+    const value = this.nested(indent, true);
+    if (this.i === end && value !== null && typeof value === 'object')
+      memo.keep(key, indents, contents, value);
+    return value;
+  }
+
+  /** `top`: the document's mapping; `services`: the mapping under its services key. */
+  private blockMap(indent: number, level?: 'top' | 'services'): Record<string, unknown> {
     const map: Record<string, unknown> = {};
     while (this.i < this.contents.length && this.indents[this.i] === indent) {
       const content = this.contents[this.i] as string;
@@ -271,7 +340,15 @@ class Reader {
       this.i++;
       let value: unknown;
       let valuePos: Pos | null = null;
-      if (isBlankOrComment(rest)) {
+      if (isBlankOrComment(rest) && this.memo && level === 'services') {
+        value = this.memoEntry(key, indent, this.memo);
+      } else if (isBlankOrComment(rest) && this.memo && level === 'top' && key === 'services') {
+        const next = this.i < this.contents.length ? (this.indents[this.i] as number) : -1;
+        value =
+          next > indent && !isSeqItem(this.contents[this.i] as string)
+            ? this.blockMap(next, 'services')
+            : this.nested(indent, true);
+      } else if (isBlankOrComment(rest)) {
         const before = this.i;
         // Taken before reading: "- key: v" items move their line's indent while read.
         const start = this.positions && before < this.contents.length ? this.nextPos() : null;
