@@ -19,6 +19,7 @@
  *   npm run build && npm run bench:build
  *   bash test/lab/run.sh --name dbench --timeout 3600 node dist-bench/bench/lab-daemon-bench.js [STEADY_S] [quick]
  * (`quick`: a tenth of each table, to try the bench itself).
+ * lvsd runs with its systemd unit's NODE_OPTIONS (packaging/lvsd.service).
  * Environment: DBENCH_CASES=reload runs only the reload case (a comma list of tcp, http,
  * reload; default all); DBENCH_LVSD_NODE_ARGS adds flags to lvsd's node (e.g.
  * `--cpu-prof --cpu-prof-dir=lab-out/x` to see where a reload's time goes).
@@ -223,6 +224,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Progress on stderr (the figures go to stdout). */
 const note = (line: string) => process.stderr.write(`lab-daemon-bench: ${line}\n`);
 
+/** lvsd runs with the NODE_OPTIONS of its systemd unit, as in production (a smaller young generation). */
+const UNIT_NODE_OPTIONS =
+  /^Environment=NODE_OPTIONS=(.*)$/m.exec(
+    readFileSync(new URL('../../packaging/lvsd.service', import.meta.url), 'utf8'),
+  )?.[1] ?? '';
+
 const KEEPALIVED =
   ['/usr/sbin/keepalived', '/sbin/keepalived'].find((p) => existsSync(p)) ?? 'keepalived';
 
@@ -265,6 +272,7 @@ function startDaemon(
   const nodeArgs = (process.env.DBENCH_LVSD_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return spawn(process.execPath, [...nodeArgs, ...args, '--http', '127.0.0.1:9390'], {
     stdio: ['ignore', log, log],
+    env: { ...process.env, NODE_OPTIONS: UNIT_NODE_OPTIONS },
   });
 }
 
@@ -470,7 +478,8 @@ async function main(): Promise<void> {
   const checked = 100 / scale;
   const reloaded = 1000 / scale;
   console.log(
-    `lab-daemon-bench: ${new Date().toISOString()}, load average ${readFileSync('/proc/loadavg', 'utf8')}`,
+    `lab-daemon-bench: ${new Date().toISOString()}, lvsd with NODE_OPTIONS=${UNIT_NODE_OPTIONS}, ` +
+      `load average ${readFileSync('/proc/loadavg', 'utf8')}`,
   );
   const checkRows: Array<[string, string]> = [
     ['startMs', `start until all ${checked * 10} reals serve (ms)`],

@@ -9,9 +9,10 @@
  * `checked` runs twice: every check on the daemon's event loop (workers 0), then the TCP
  * checks on one worker thread (workers 1), each in its own process. `yaml` is `plain` with
  * the config read from a YAML file by the daemon's own loader (parse, zod, resolve, the
- * memo of the last load), each reload after one weight edited in the file.
+ * memo of the last load), each reload after one weight edited in the file; `yaml-full` the
+ * same without the memo (every load reads, checks and resolves every service).
  *
- * Run: npm run bench:build && node dist-bench/bench/rss.js [plain|yaml|checked [workers]]
+ * Run: npm run bench:build && node dist-bench/bench/rss.js [plain|yaml|yaml-full|checked [workers]]
  */
 import { fork } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -45,7 +46,10 @@ const mib = () => {
   const { rss, heapUsed } = process.memoryUsage();
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
-  const live = gc ? `, live ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)}` : '';
+  const after = process.memoryUsage();
+  const live = gc
+    ? `, live ${(after.heapUsed / 2 ** 20).toFixed(0)}, RSS after a full GC ${(after.rss / 2 ** 20).toFixed(0)}`
+    : '';
   return `${(rss / 2 ** 20).toFixed(0)} MiB (heap used ${(heapUsed / 2 ** 20).toFixed(0)}${live})`;
 };
 
@@ -114,11 +118,11 @@ async function listeners(count: number) {
   return { ports, stop: () => child.kill() };
 }
 
-type Mode = 'plain' | 'yaml' | 'checked';
+type Mode = 'plain' | 'yaml' | 'yaml-full' | 'checked';
 
 /** The daemon's loader over a YAML file; `write(edit)` writes the file with that edit. */
-function yamlLoader(path: string) {
-  const memo = new ServiceMemo();
+function yamlLoader(path: string, withMemo: boolean) {
+  const memo = withMemo ? new ServiceMemo() : undefined;
   const text = yamlTable({ services: 1000, destsPerService: 10 });
   return {
     load: ((file: string) => loadConfigOutcome(file, undefined, memo)) as ConfigLoader,
@@ -159,7 +163,7 @@ async function measure(mode: Mode, workers: number): Promise<void> {
   let edit = 0;
   const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-rss-'));
   const configPath = join(stateDir, 'lvsd.yaml');
-  const yaml = mode === 'yaml' ? yamlLoader(configPath) : null;
+  const yaml = mode.startsWith('yaml') ? yamlLoader(configPath, mode === 'yaml') : null;
   await yaml?.write(0);
   const logger = pino({ level: 'silent' });
   const client = new FakeIpvs();
@@ -195,10 +199,13 @@ async function measure(mode: Mode, workers: number): Promise<void> {
     await sleep(10_000);
     at.push(`after 10 s of checks ${mib()}`);
   }
+  const source = {
+    plain: '',
+    yaml: ', read from YAML',
+    'yaml-full': ', read from YAML without the memo',
+  };
   const what =
-    mode === 'checked'
-      ? `TCP checks at 1 s, workers ${workers}`
-      : `no checks${mode === 'yaml' ? ', read from YAML' : ''}`;
+    mode === 'checked' ? `TCP checks at 1 s, workers ${workers}` : `no checks${source[mode]}`;
   console.log(`${services} x ${reals} reals, ${what}: ${at.join('; ')}`);
   if (mode !== 'checked')
     console.log(`  of which the fake kernel's table alone: ${await fakeTableMiB(services, reals)}`);
@@ -208,11 +215,11 @@ async function measure(mode: Mode, workers: number): Promise<void> {
 }
 
 const mode = process.argv[2];
-if (mode === 'plain' || mode === 'yaml' || mode === 'checked')
+if (mode === 'plain' || mode === 'yaml' || mode === 'yaml-full' || mode === 'checked')
   await measure(mode, Number(process.argv[3] ?? 0));
 else {
   console.log(machineLine());
-  for (const each of [['plain'], ['yaml'], ['checked', '0'], ['checked', '1']]) {
+  for (const each of [['plain'], ['yaml-full'], ['yaml'], ['checked', '0'], ['checked', '1']]) {
     const child = fork(fileURLToPath(import.meta.url), each, { stdio: 'inherit' });
     await new Promise((resolve) => child.once('exit', resolve));
   }
