@@ -7,9 +7,10 @@
  * `defaults`, so the last result is this load's result: the same object (a reload's scope
  * then sees it unchanged at once). Its findings (warnings) are said again. Its source refs
  * look through the memo's cell, which a good load points at its own text: a line added
- * above a service moves it, and its refs say so. (The replaced config's refs see the new
- * text too; the daemon reads the refs of the config in force.)
- * The rules across services (one IPVS service per name, VIPs, VRRP, announce) run on the
+ * above a service moves it, and its refs say so. The replaced config's refs see the new
+ * text too: when the guard refuses a reload and the daemon puts the previous config back,
+ * its services are placed in the refused text (the file on disk), and a service that text
+ * lacks at its `services:` key. The rules across services (one IPVS service per name, VIPs, VRRP, announce) run on the
  * whole set every time. An invalid load neither uses nor changes what is kept.
  */
 import type { Finding } from './issues.js';
