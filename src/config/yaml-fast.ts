@@ -241,16 +241,29 @@ class Reader {
     private readonly memo: EntryMemo | null,
   ) {
     if (text.includes('\t') || text.charCodeAt(0) === 0xfeff) bail();
-    const lines = text.split('\n');
-    this.lines = lines;
+    // Without positions and without CR, the text is walked in place: no array of every line
+    // (a reload's garbage is mostly the lines of services the memo then recalls).
+    const walk = !positions && !text.includes('\r');
+    this.lines = walk ? [] : text.split('\n');
     let first = true;
-    for (let n = 0; n < lines.length; n++) {
-      let raw = lines[n] as string;
-      if (raw.endsWith('\r')) raw = raw.slice(0, -1);
-      if (raw.includes('\r')) bail();
+    let start = 0;
+    for (let n = 0; walk ? start <= text.length : n < this.lines.length; n++) {
+      let raw: string;
       let indent = 0;
-      while (raw.charCodeAt(indent) === 32) indent++;
-      const content = raw.slice(indent).trimEnd();
+      let content: string;
+      if (walk) {
+        const next = text.indexOf('\n', start);
+        const end = next < 0 ? text.length : next;
+        while (text.charCodeAt(start + indent) === 32 && start + indent < end) indent++;
+        content = start + indent < end ? text.slice(start + indent, end).trimEnd() : '';
+        start = end + 1;
+      } else {
+        raw = this.lines[n] as string;
+        if (raw.endsWith('\r')) raw = raw.slice(0, -1);
+        if (raw.includes('\r')) bail();
+        while (raw.charCodeAt(indent) === 32) indent++;
+        content = raw.slice(indent).trimEnd();
+      }
       if (content === '' || content[0] === '#') continue;
       if (content === '---' && indent === 0 && first) {
         first = false;
