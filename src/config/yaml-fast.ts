@@ -63,23 +63,34 @@ function plainStartOk(s: string, at: number, inFlow: boolean): boolean {
  * (`name:` then indented lines) are kept.
  */
 export class EntryMemo {
-  private entries = new Map<string, { indents: number[]; contents: string[]; value: unknown }>();
+  private entries = new Map<string, { indents: number[]; block: string; value: unknown }>();
   private next: typeof this.entries = new Map();
 
   /** The value read last time from exactly these lines, or undefined. */
   recall(key: string, indents: number[], contents: string[], from: number, to: number): unknown {
     const kept = this.entries.get(key);
-    if (!kept || kept.contents.length !== to - from) return undefined;
+    if (!kept || kept.indents.length !== to - from) return undefined;
+    // The lines are compared with the kept block in place: nothing is allocated.
+    let at = 0;
     for (let k = from; k < to; k++) {
-      if (kept.indents[k - from] !== indents[k] || kept.contents[k - from] !== contents[k])
+      const line = contents[k] as string;
+      if (kept.indents[k - from] !== indents[k] || !kept.block.startsWith(line, at))
         return undefined;
+      at += line.length;
+      if (k < to - 1 && kept.block.charCodeAt(at++) !== 10) return undefined;
     }
+    if (at !== kept.block.length) return undefined;
     this.next.set(key, kept);
     return kept.value;
   }
 
+  /**
+   * Keeps a value read from these lines. Its strings are made copies, and the lines are
+   * kept as one new string: slices of the text would keep every text they were cut from
+   * alive for as long as their entry is recalled (one whole file per reload).
+   */
   keep(key: string, indents: number[], contents: string[], value: unknown): void {
-    this.next.set(key, { indents, contents, value });
+    this.next.set(key, { indents, block: contents.join('\n'), value: detach(value) });
   }
 
   /** A read starts: what an unfinished read (outside the subset) noted is dropped. */
@@ -92,6 +103,21 @@ export class EntryMemo {
     this.entries = this.next;
     this.next = new Map();
   }
+}
+
+/** A copy of a string that shares no memory with the text it was cut from (UTF-16 is lossless). */
+const copyString = (s: string) => Buffer.from(s, 'utf16le').toString('utf16le');
+
+/** The value with each string in it replaced by a copy, in place (keys are V8's own copies). */
+function detach(value: unknown): unknown {
+  if (typeof value === 'string') return copyString(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = detach(value[i]);
+  } else if (value !== null && typeof value === 'object') {
+    const map = value as Record<string, unknown>;
+    for (const key of Object.keys(map)) map[key] = detach(map[key]);
+  }
+  return value;
 }
 
 /** The value yaml.parse gives, or null when the text is outside the subset. */
