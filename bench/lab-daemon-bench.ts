@@ -21,6 +21,10 @@
  *     [tcp-cpu]
  * (`quick`: a tenth of each table, to try the bench itself; `tcp-cpu`: only the tcp checks'
  * steady window, keepalived beside lvsd's tcp check through epoll and through net.Socket).
+ * lvsd runs with its systemd unit's NODE_OPTIONS (packaging/lvsd.service).
+ * Environment: DBENCH_CASES=reload runs only the reload case (a comma list of tcp, http,
+ * reload; default all); DBENCH_LVSD_NODE_ARGS adds flags to lvsd's node (e.g.
+ * `--cpu-prof --cpu-prof-dir=lab-out/x` to see where a reload's time goes).
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import {
@@ -240,6 +244,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Progress on stderr (the figures go to stdout). */
 const note = (line: string) => process.stderr.write(`lab-daemon-bench: ${line}\n`);
 
+/** lvsd runs with the NODE_OPTIONS of its systemd unit, as in production (a smaller young generation). */
+const UNIT_NODE_OPTIONS =
+  /^Environment=NODE_OPTIONS=(.*)$/m.exec(
+    readFileSync(new URL('../../packaging/lvsd.service', import.meta.url), 'utf8'),
+  )?.[1] ?? '';
+
 const KEEPALIVED =
   ['/usr/sbin/keepalived', '/sbin/keepalived'].find((p) => existsSync(p)) ?? 'keepalived';
 
@@ -280,8 +290,10 @@ function startDaemon(
   const args = ['bin/lvsd.js', 'run', '-c', config, '--state-dir', `${dir}/state`, '--no-watch'];
   if (side === 'lvsd-inprocess') args.push('--check-workers', '0');
   if (side === 'lvsd-node') args.push('--tcp-checks', 'node');
-  return spawn(process.execPath, [...args, '--http', '127.0.0.1:9390'], {
+  const nodeArgs = (process.env.DBENCH_LVSD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return spawn(process.execPath, [...nodeArgs, ...args, '--http', '127.0.0.1:9390'], {
     stdio: ['ignore', log, log],
+    env: { ...process.env, NODE_OPTIONS: UNIT_NODE_OPTIONS },
   });
 }
 
@@ -550,7 +562,8 @@ async function main(): Promise<void> {
   const checked = 100 / scale;
   const reloaded = 1000 / scale;
   console.log(
-    `lab-daemon-bench: ${new Date().toISOString()}, load average ${readFileSync('/proc/loadavg', 'utf8')}`,
+    `lab-daemon-bench: ${new Date().toISOString()}, lvsd with NODE_OPTIONS=${UNIT_NODE_OPTIONS}, ` +
+      `load average ${readFileSync('/proc/loadavg', 'utf8')}`,
   );
   const checkRows: Array<[string, string]> = [
     ['startMs', `start until all ${checked * 10} reals serve (ms)`],
@@ -561,7 +574,8 @@ async function main(): Promise<void> {
     ['failMs', `listener stopped until all ${checked * 10} out (ms)`],
     ['recoverMs', `listener back until all ${checked * 10} in (ms)`],
   ];
-  for (const kind of ['tcp', 'http'] as const) {
+  const cases = (process.env.DBENCH_CASES ?? 'tcp,http,reload').split(',');
+  for (const kind of (['tcp', 'http'] as const).filter((k) => cases.includes(k))) {
     const sides = (['keepalived', 'lvsd', 'lvsd-inprocess'] as const).map(
       (side): [string, Figures] => [side, inNamespace(side, kind, checked, steadyS)],
     );
@@ -571,6 +585,11 @@ async function main(): Promise<void> {
       sides,
     );
   }
+  if (cases.includes('reload')) reloadTable(reloaded, steadyS);
+  console.log(`\nload average at the end ${readFileSync('/proc/loadavg', 'utf8')}`);
+}
+
+function reloadTable(reloaded: number, steadyS: number): void {
   const sides = (['keepalived', 'lvsd'] as const).map((side): [string, Figures] => [
     side,
     inNamespace(side, 'reload', reloaded, steadyS),
@@ -587,7 +606,6 @@ async function main(): Promise<void> {
     ],
     sides,
   );
-  console.log(`\nload average at the end ${readFileSync('/proc/loadavg', 'utf8')}`);
 }
 
 await main();

@@ -7,27 +7,32 @@
  * in a child process.
  *
  * `checked` runs twice: every check on the daemon's event loop (workers 0), then the TCP
- * checks on one worker thread (workers 1), each in its own process.
+ * checks on one worker thread (workers 1), each in its own process. `yaml` is `plain` with
+ * the config read from a YAML file by the daemon's own loader (parse, zod, resolve, the
+ * memo of the last load), each reload after one weight edited in the file; `yaml-full` the
+ * same without the memo (every load reads, checks and resolves every service).
  *
- * Run: npm run bench:build && node dist-bench/bench/rss.js [plain|checked [workers]]
+ * Run: npm run bench:build && node dist-bench/bench/rss.js [plain|yaml|yaml-full|checked [workers]]
  */
 import { fork } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import pino from 'pino';
 import { CheckConfig } from '../src/config/check.js';
+import { ServiceMemo } from '../src/config/memo.js';
 import type { ResolvedConfig, ResolvedService } from '../src/config/resolved.js';
 import { Daemon } from '../src/daemon/daemon.js';
+import { type ConfigLoader, loadConfigOutcome } from '../src/daemon/config-loader.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
 import { HealthManager } from '../src/health/manager.js';
 import { FakeIpvs } from '../src/ipvs/fake.js';
 import { destId } from '../src/ipvs/model.js';
 import { MemorySysctls } from '../src/sysctl/memory.js';
 import { machineLine } from './ipvs-report.js';
-import { dest, service } from './reconcile-generate.js';
+import { dest, service, yamlTable } from './reconcile-generate.js';
 
 // LVSD_BENCH_HEAP_GROWING=20: V8 grows the old generation by 20% between full collections
 // rather than its default (about 2x); less garbage held, more collections (see the results).
@@ -41,7 +46,10 @@ const mib = () => {
   const { rss, heapUsed } = process.memoryUsage();
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
-  const live = gc ? `, live ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)}` : '';
+  const after = process.memoryUsage();
+  const live = gc
+    ? `, live ${(after.heapUsed / 2 ** 20).toFixed(0)}, RSS after a full GC ${(after.rss / 2 ** 20).toFixed(0)}`
+    : '';
   return `${(rss / 2 ** 20).toFixed(0)} MiB (heap used ${(heapUsed / 2 ** 20).toFixed(0)}${live})`;
 };
 
@@ -110,20 +118,65 @@ async function listeners(count: number) {
   return { ports, stop: () => child.kill() };
 }
 
-async function measure(mode: 'plain' | 'checked', workers: number): Promise<void> {
-  const [services, reals] = mode === 'plain' ? [1000, 10] : [100, 100];
+type Mode = 'plain' | 'yaml' | 'yaml-full' | 'checked';
+
+/** The daemon's loader over a YAML file; `write(edit)` writes the file with that edit. */
+function yamlLoader(path: string, withMemo: boolean) {
+  const memo = withMemo ? new ServiceMemo() : undefined;
+  const text = yamlTable({ services: 1000, destsPerService: 10 });
+  return {
+    load: ((file: string) => loadConfigOutcome(file, undefined, memo)) as ConfigLoader,
+    write: (edit: number) => writeFile(path, text.replace('weight: 1 }', `weight: ${1 + edit} }`)),
+  };
+}
+
+/**
+ * The live heap the fake kernel's table of services x reals costs on its own: the daemon
+ * here runs on FakeIpvs, which holds in lvsd's heap what the kernel holds outside it.
+ */
+async function fakeTableMiB(services: number, reals: number): Promise<string> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return '(run with --expose-gc to see it)';
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const fake = new FakeIpvs();
+  for (let i = 0; i < services; i++) {
+    const svc = service(i);
+    await fake.execute([{ op: 'add-service', service: svc }]);
+    const ops = Array.from({ length: reals }, (_, j) => ({
+      op: 'add-dest' as const,
+      service: svc,
+      dest: dest(j, 1),
+    }));
+    await fake.execute(ops);
+  }
+  fake.log.length = 0;
+  gc();
+  const mib = (process.memoryUsage().heapUsed - before) / 2 ** 20;
+  void fake;
+  return `${mib.toFixed(1)} MiB`;
+}
+
+async function measure(mode: Mode, workers: number): Promise<void> {
+  const [services, reals] = mode === 'checked' ? [100, 100] : [1000, 10];
   const backends = mode === 'checked' ? await listeners(100) : null;
   let edit = 0;
   const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-rss-'));
+  const configPath = join(stateDir, 'lvsd.yaml');
+  const yaml = mode.startsWith('yaml') ? yamlLoader(configPath, mode === 'yaml') : null;
+  await yaml?.write(0);
   const logger = pino({ level: 'silent' });
+  const client = new FakeIpvs();
   const daemon = new Daemon({
-    configPath: 'bench.yaml',
-    load: async () => ({
-      ok: true,
-      config: makeConfig(services, reals, backends?.ports ?? null, edit),
-      warnings: [],
-    }),
-    client: new FakeIpvs(),
+    configPath,
+    load:
+      yaml?.load ??
+      (async () => ({
+        ok: true,
+        config: makeConfig(services, reals, backends?.ports ?? null, edit),
+        warnings: [],
+      })),
+    client,
     health: new HealthManager({ logger, workers }),
     logger,
     stateDir,
@@ -133,27 +186,40 @@ async function measure(mode: 'plain' | 'checked', workers: number): Promise<void
   });
   const at: string[] = [`before start ${mib()}`];
   await daemon.start();
+  // The fake's record of every op it was sent is for tests, not a cost of the daemon.
+  client.log.length = 0;
   at.push(`after start ${mib()}`);
   for (edit = 1; edit <= 3; edit++) {
+    await yaml?.write(edit);
     await daemon.reload('manual');
+    client.log.length = 0;
     at.push(`reload ${edit} ${mib()}`);
   }
   if (backends) {
     await sleep(10_000);
     at.push(`after 10 s of checks ${mib()}`);
   }
-  const what = mode === 'plain' ? 'no checks' : `TCP checks at 1 s, workers ${workers}`;
+  const source = {
+    plain: '',
+    yaml: ', read from YAML',
+    'yaml-full': ', read from YAML without the memo',
+  };
+  const what =
+    mode === 'checked' ? `TCP checks at 1 s, workers ${workers}` : `no checks${source[mode]}`;
   console.log(`${services} x ${reals} reals, ${what}: ${at.join('; ')}`);
+  if (mode !== 'checked')
+    console.log(`  of which the fake kernel's table alone: ${await fakeTableMiB(services, reals)}`);
   await daemon.stop();
   backends?.stop();
   await rm(stateDir, { recursive: true, force: true });
 }
 
 const mode = process.argv[2];
-if (mode === 'plain' || mode === 'checked') await measure(mode, Number(process.argv[3] ?? 0));
+if (mode === 'plain' || mode === 'yaml' || mode === 'yaml-full' || mode === 'checked')
+  await measure(mode, Number(process.argv[3] ?? 0));
 else {
   console.log(machineLine());
-  for (const each of [['plain'], ['checked', '0'], ['checked', '1']]) {
+  for (const each of [['plain'], ['yaml-full'], ['yaml'], ['checked', '0'], ['checked', '1']]) {
     const child = fork(fileURLToPath(import.meta.url), each, { stdio: 'inherit' });
     await new Promise((resolve) => child.once('exit', resolve));
   }

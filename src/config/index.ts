@@ -25,12 +25,13 @@ import {
   matchHost,
   mergeFiles,
   type Provenance,
-  trace,
 } from './merge.js';
 import type { ResolvedConfig, SourceRef } from './resolved.js';
 import { resolveConfig } from './resolve.js';
 import { ConfigFile, ServiceConfig } from './schema.js';
+import type { ServiceMemo } from './memo.js';
 import { type ParserChoice, readSource, type SourceFile } from './source.js';
+import { LazySourceRef, locateProv } from './source-ref.js';
 import { didYouMean } from './suggest.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/lvsd';
@@ -48,6 +49,8 @@ export interface LoadOptions {
   host?: string | null;
   /** 'yaml' forces the slow parser (tests compare both paths). */
   parser?: ParserChoice;
+  /** What the last good load resolved, reused for the services written the same (memo.ts). */
+  memo?: ServiceMemo;
 }
 
 export interface SourceText {
@@ -123,8 +126,9 @@ type Located = Finding & { prov: Provenance; shownPath?: DataPath };
 export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}): LoadResult {
   const sources: SourceFile[] = [];
   const syntaxErrors: Diagnostic[] = [];
+  const readers = options.memo?.readers(texts.map((t) => t.file));
   for (const { file, text } of texts) {
-    const read = readSource(file, text, options.parser ?? 'auto');
+    const read = readSource(file, text, options.parser ?? 'auto', readers?.get(file));
     if (read.ok) sources.push(read.source);
     else syntaxErrors.push(...read.errors);
   }
@@ -140,24 +144,32 @@ export function loadConfigTexts(texts: SourceText[], options: LoadOptions = {}):
   dropEmptyValues(data);
   const noServices = noServicesFinding(data);
   if (noServices) findings.push({ ...noServices, prov });
-  const parsed = ConfigFile.safeParse(data);
+  const memo = options.memo?.begin(data);
+  const parsed = ConfigFile.safeParse(memo ? memo.toValidate(data) : data);
   let file: ConfigFile | null = parsed.success ? parsed.data : null;
   if (!parsed.success) {
     for (const f of issuesToFindings(parsed.error.issues, ConfigFile, data))
       findings.push({ ...f, prov });
     file = salvage(data);
   }
+  const cell = memo?.cell ?? { prov };
   const origin = {
-    ref: (path: DataPath): SourceRef => lazyRef(prov, path),
+    ref: (path: DataPath): SourceRef => new LazySourceRef(cell, path),
     written: (path: DataPath) => valueAt(data, path) !== undefined,
   };
-  const { config, findings: ruleFindings } = resolveConfig(file ?? {}, origin);
+  // A shape error sends every service through salvage() and the rules, as without a memo.
+  const { config, findings: ruleFindings } = resolveConfig(
+    file ?? {},
+    origin,
+    parsed.success ? memo : undefined,
+  );
   for (const f of ruleFindings) findings.push({ ...f, prov });
 
   const diagnostics = uniqueDiagnostics(findings.map((f) => toDiagnostic(f)));
   const errors = sortDiagnostics(diagnostics.filter((d) => d.severity === 'error'));
   const warnings = sortDiagnostics(diagnostics.filter((d) => d.severity === 'warning'));
   if (errors.length > 0 || !parsed.success) return { ok: false, errors, warnings };
+  memo?.commit(prov);
   return {
     ok: true,
     warnings,
@@ -317,16 +329,6 @@ function salvageService(svc: unknown): ServiceConfig | null {
   return null;
 }
 
-function locateProv(
-  prov: Provenance,
-  path: DataPath,
-  at: 'key' | 'value',
-): { file: string; line: number; column: number } {
-  const { source, path: inFile } = trace(prov, path);
-  const { line, column } = source.locate(inFile, at);
-  return { file: source.file, line, column };
-}
-
 function toDiagnostic(f: Located): Diagnostic {
   const where = locateProv(f.prov, f.path, f.at ?? 'value');
   return {
@@ -336,35 +338,6 @@ function toDiagnostic(f: Located): Diagnostic {
     message: f.message,
     ...(f.code ? { code: f.code } : {}),
   };
-}
-
-/** A SourceRef whose line and column are found only when read (finding them may parse the file again). */
-class LazySourceRef implements SourceRef {
-  private position: { file: string; line: number; column: number } | null = null;
-  constructor(
-    private readonly prov: Provenance,
-    private readonly path: DataPath,
-  ) {}
-  private located() {
-    this.position ??= locateProv(this.prov, this.path, 'key');
-    return this.position;
-  }
-  get file(): string {
-    return this.position?.file ?? trace(this.prov, this.path).source.file;
-  }
-  get line(): number {
-    return this.located().line;
-  }
-  get column(): number {
-    return this.located().column;
-  }
-  toJSON(): SourceRef {
-    return { file: this.file, line: this.line, column: this.column };
-  }
-}
-
-function lazyRef(prov: Provenance, path: DataPath): SourceRef {
-  return new LazySourceRef(prov, path);
 }
 
 function configHash(texts: SourceText[], host: string | null): string {

@@ -16,6 +16,7 @@ import { formatDuration } from './duration.js';
 import { resolveAnnounce } from './announce.js';
 import { resolveVrrpSection } from './vrrp.js';
 import type { Finding } from './issues.js';
+import type { MemoLoad } from './memo.js';
 import type {
   ResolvedConfig,
   ResolvedReal,
@@ -83,10 +84,11 @@ const QUORUM_WITHOUT_SORRY = 'quorum without sorry_server changes nothing';
 export function resolveConfig(
   file: ConfigFile,
   origin: Origin,
+  memo?: MemoLoad,
 ): { config: ResolvedBody; findings: Finding[] } {
   const out = new Findings();
   const config: ResolvedBody = {
-    services: resolveServices(file, origin, out),
+    services: resolveServices(file, origin, out, memo),
     kernel: resolveKernel(file.kernel ?? {}, out),
     vips: resolveVips(file.vips ?? [], out),
     reconcile: {
@@ -113,14 +115,22 @@ export function resolveConfig(
   };
 }
 
-/** The enabled services, each once: two names for one IPVS service are an error. */
-function resolveServices(file: ConfigFile, origin: Origin, out: Findings): ResolvedService[] {
-  const defaults = file.defaults ?? {};
+/**
+ * The enabled services, each once: two names for one IPVS service are an error. With a
+ * memo, a service written as in the last good load is recalled (memo.ts), not resolved.
+ */
+function resolveServices(
+  file: ConfigFile,
+  origin: Origin,
+  out: Findings,
+  memo?: MemoLoad,
+): ResolvedService[] {
   const services: ResolvedService[] = [];
   const seen = new Map<string, string>();
-  for (const [name, svc] of Object.entries(file.services ?? {})) {
-    if (svc.enabled === false) continue;
-    const resolved = resolveService(name, svc, defaults, origin, out);
+  for (const name of memo ? memo.names() : Object.keys(file.services ?? {})) {
+    const resolved = memo
+      ? recallOrResolve(name, file, origin, out, memo)
+      : resolveEnabled(name, file, origin, out);
     if (!resolved) continue;
     const id = serviceId(resolved.service);
     const first = seen.get(id);
@@ -138,6 +148,35 @@ function resolveServices(file: ConfigFile, origin: Origin, out: Findings): Resol
     services.push(resolved);
   }
   return services;
+}
+
+function resolveEnabled(
+  name: string,
+  file: ConfigFile,
+  origin: Origin,
+  out: Findings,
+): ResolvedService | null {
+  const svc = file.services?.[name];
+  if (!svc || svc.enabled === false) return null;
+  return resolveService(name, svc, file.defaults ?? {}, origin, out);
+}
+
+function recallOrResolve(
+  name: string,
+  file: ConfigFile,
+  origin: Origin,
+  out: Findings,
+  memo: MemoLoad,
+): ResolvedService | null {
+  const recalled = memo.recall(name);
+  if (recalled) {
+    out.list.push(...recalled.findings);
+    return recalled.service;
+  }
+  const mark = out.list.length;
+  const resolved = resolveEnabled(name, file, origin, out);
+  memo.keep(name, resolved, out.list.slice(mark));
+  return resolved;
 }
 
 interface Identity {

@@ -13,6 +13,7 @@ import type { Document, LineCounter, Node, Pair } from 'yaml';
 import type { DataPath, Diagnostic } from './diagnostics.js';
 import { excerpt } from './excerpt.js';
 import {
+  type EntryMemo,
   fastParseYaml,
   fastParseYamlWithPositions,
   type Pos,
@@ -153,9 +154,14 @@ function keyText(key: unknown): string {
 export type ReadResult = { ok: true; source: SourceFile } | { ok: false; errors: Diagnostic[] };
 
 /** Parses one file; YAML syntax errors come back as diagnostics, all of them. */
-export function readSource(file: string, text: string, parser: ParserChoice = 'auto'): ReadResult {
+export function readSource(
+  file: string,
+  text: string,
+  parser: ParserChoice = 'auto',
+  memo?: EntryMemo,
+): ReadResult {
   if (parser === 'auto') {
-    const fast = fastParseYaml(text);
+    const fast = fastParseYaml(text, memo);
     if (fast) return { ok: true, source: new SourceFile(file, text, fast.value, 'fast') };
   }
   const lines = new (yaml().LineCounter)();

@@ -55,10 +55,78 @@ function plainStartOk(s: string, at: number, inFlow: boolean): boolean {
   return true;
 }
 
+/**
+ * The entries of the top-level `services:` mapping of one file's last read: the lines each
+ * was read from and the value they gave. A reload of a file where one line changed reads
+ * that service's lines again and takes the others' values as they were (the same objects:
+ * the loader recalls what it resolved from them, config/memo.ts). Only block entries
+ * (`name:` then indented lines) are kept.
+ */
+export class EntryMemo {
+  private entries = new Map<string, { indents: number[]; block: string; value: unknown }>();
+  private next: typeof this.entries = new Map();
+
+  /** The value read last time from exactly these lines, or undefined. */
+  recall(key: string, indents: number[], contents: string[], from: number, to: number): unknown {
+    const kept = this.entries.get(key);
+    if (!kept || kept.indents.length !== to - from) return undefined;
+    // The lines are compared with the kept block in place: nothing is allocated.
+    let at = 0;
+    for (let k = from; k < to; k++) {
+      const line = contents[k] as string;
+      if (kept.indents[k - from] !== indents[k] || !kept.block.startsWith(line, at))
+        return undefined;
+      at += line.length;
+      if (k < to - 1 && kept.block.charCodeAt(at++) !== 10) return undefined;
+    }
+    if (at !== kept.block.length) return undefined;
+    this.next.set(key, kept);
+    return kept.value;
+  }
+
+  /**
+   * Keeps a value read from these lines. Its strings are made copies, and the lines are
+   * kept as one new string: slices of the text would keep every text they were cut from
+   * alive for as long as their entry is recalled (one whole file per reload).
+   */
+  keep(key: string, indents: number[], contents: string[], value: unknown): void {
+    this.next.set(key, { indents, block: contents.join('\n'), value: detach(value) });
+  }
+
+  /** A read starts: what an unfinished read (outside the subset) noted is dropped. */
+  begin(): void {
+    this.next = new Map();
+  }
+
+  /** The read is over: what it saw is what the next read compares with. */
+  done(): void {
+    this.entries = this.next;
+    this.next = new Map();
+  }
+}
+
+/** A copy of a string that shares no memory with the text it was cut from (UTF-16 is lossless). */
+const copyString = (s: string) => Buffer.from(s, 'utf16le').toString('utf16le');
+
+/** The value with each string in it replaced by a copy, in place (keys are V8's own copies). */
+function detach(value: unknown): unknown {
+  if (typeof value === 'string') return copyString(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = detach(value[i]);
+  } else if (value !== null && typeof value === 'object') {
+    const map = value as Record<string, unknown>;
+    for (const key of Object.keys(map)) map[key] = detach(map[key]);
+  }
+  return value;
+}
+
 /** The value yaml.parse gives, or null when the text is outside the subset. */
-export function fastParseYaml(text: string): { value: unknown } | null {
+export function fastParseYaml(text: string, memo?: EntryMemo): { value: unknown } | null {
   try {
-    return { value: new Reader(text, null).document() };
+    memo?.begin();
+    const value = new Reader(text, null, memo ?? null).document();
+    memo?.done();
+    return { value };
   } catch (err) {
     if (err instanceof OutsideSubset) return null;
     throw err;
@@ -133,7 +201,7 @@ export function fastParseYamlWithPositions(
 ): { value: unknown; positions: PositionMap } | null {
   const positions = new PositionMap();
   try {
-    return { value: new Reader(text, positions).document(), positions };
+    return { value: new Reader(text, positions, null).document(), positions };
   } catch (err) {
     if (err instanceof OutsideSubset) return null;
     throw err;
@@ -195,18 +263,33 @@ class Reader {
   constructor(
     text: string,
     private readonly positions: PositionMap | null,
+    /** Never with positions: a recalled value has none recorded. */
+    private readonly memo: EntryMemo | null,
   ) {
     if (text.includes('\t') || text.charCodeAt(0) === 0xfeff) bail();
-    const lines = text.split('\n');
-    this.lines = lines;
+    // Without positions and without CR, the text is walked in place: no array of every line
+    // (a reload's garbage is mostly the lines of services the memo then recalls).
+    const walk = !positions && !text.includes('\r');
+    this.lines = walk ? [] : text.split('\n');
     let first = true;
-    for (let n = 0; n < lines.length; n++) {
-      let raw = lines[n] as string;
-      if (raw.endsWith('\r')) raw = raw.slice(0, -1);
-      if (raw.includes('\r')) bail();
+    let start = 0;
+    for (let n = 0; walk ? start <= text.length : n < this.lines.length; n++) {
+      let raw: string;
       let indent = 0;
-      while (raw.charCodeAt(indent) === 32) indent++;
-      const content = raw.slice(indent).trimEnd();
+      let content: string;
+      if (walk) {
+        const next = text.indexOf('\n', start);
+        const end = next < 0 ? text.length : next;
+        while (text.charCodeAt(start + indent) === 32 && start + indent < end) indent++;
+        content = start + indent < end ? text.slice(start + indent, end).trimEnd() : '';
+        start = end + 1;
+      } else {
+        raw = this.lines[n] as string;
+        if (raw.endsWith('\r')) raw = raw.slice(0, -1);
+        if (raw.includes('\r')) bail();
+        while (raw.charCodeAt(indent) === 32) indent++;
+        content = raw.slice(indent).trimEnd();
+      }
       if (content === '' || content[0] === '#') continue;
       if (content === '---' && indent === 0 && first) {
         first = false;
@@ -244,7 +327,7 @@ class Reader {
     if (this.positions) this.positions.root = this.pos(0, this.indents[0] as number);
     const value = isSeqItem(content)
       ? this.blockSeq(this.indents[0] as number)
-      : this.blockMap(this.indents[0] as number);
+      : this.blockMap(this.indents[0] as number, 'top');
     if (this.i < this.contents.length) bail();
     return value;
   }
@@ -261,7 +344,32 @@ class Reader {
     return null;
   }
 
-  private blockMap(indent: number): Record<string, unknown> {
+  /** The lines after line `this.i - 1` indented deeper than `indent`: [this.i, end). */
+  private blockEnd(indent: number): number {
+    let end = this.i;
+    while (end < this.contents.length && (this.indents[end] as number) > indent) end++;
+    return end;
+  }
+
+  /** A `services:` entry's block: recalled from the memo when its lines are the same. */
+  private memoEntry(key: string, indent: number, memo: EntryMemo): unknown {
+    const end = this.blockEnd(indent);
+    const recalled = memo.recall(key, this.indents, this.contents, this.i, end);
+    if (recalled !== undefined) {
+      this.i = end;
+      return recalled;
+    }
+    // Taken before reading: reading "- key: v" items rewrites their lines.
+    const indents = this.indents.slice(this.i, end);
+    const contents = this.contents.slice(this.i, end);
+    const value = this.nested(indent, true);
+    if (this.i === end && value !== null && typeof value === 'object')
+      memo.keep(key, indents, contents, value);
+    return value;
+  }
+
+  /** `top`: the document's mapping; `services`: the mapping under its services key. */
+  private blockMap(indent: number, level?: 'top' | 'services'): Record<string, unknown> {
     const map: Record<string, unknown> = {};
     while (this.i < this.contents.length && this.indents[this.i] === indent) {
       const content = this.contents[this.i] as string;
@@ -271,7 +379,15 @@ class Reader {
       this.i++;
       let value: unknown;
       let valuePos: Pos | null = null;
-      if (isBlankOrComment(rest)) {
+      if (isBlankOrComment(rest) && this.memo && level === 'services') {
+        value = this.memoEntry(key, indent, this.memo);
+      } else if (isBlankOrComment(rest) && this.memo && level === 'top' && key === 'services') {
+        const next = this.i < this.contents.length ? (this.indents[this.i] as number) : -1;
+        value =
+          next > indent && !isSeqItem(this.contents[this.i] as string)
+            ? this.blockMap(next, 'services')
+            : this.nested(indent, true);
+      } else if (isBlankOrComment(rest)) {
         const before = this.i;
         // Taken before reading: "- key: v" items move their line's indent while read.
         const start = this.positions && before < this.contents.length ? this.nextPos() : null;

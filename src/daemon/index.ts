@@ -19,6 +19,7 @@ import { renderVrrpMetrics } from '../vrrp/metrics.js';
 import { VrrpService } from '../vrrp/service.js';
 import { createLogger, type Logger, type LogLevel } from '../util/log.js';
 import { takeWriterLock, type WriterLock } from '../util/writer-lock.js';
+import { ServiceMemo } from '../config/memo.js';
 import { type ConfigLoader, loadConfigOutcome } from './config-loader.js';
 import { ConfigRejectedError, Daemon } from './daemon.js';
 import { StatusServer, type StatusSource, parseListenAddress } from './http.js';
@@ -205,9 +206,10 @@ function wireSides(
     activeConns: (services) => (running ? activeConnsOf(running, services) : Promise.resolve(null)),
     drainFile: drainMarkerPath(options.stateDir),
   });
+  const memo = new ServiceMemo();
   const daemon = new Daemon({
     configPath: options.config,
-    load: options.load ?? ((path) => loadConfigOutcome(path, options.host)),
+    load: options.load ?? ((path) => loadConfigOutcome(path, options.host, memo)),
     client,
     health: manager,
     vrrp,

@@ -42,6 +42,8 @@ export function reloadScope(previous: ResolvedConfig, next: ResolvedConfig): Set
   for (const service of next.services) {
     const old = before.get(service.name);
     before.delete(service.name);
+    // The loader hands back the same object for a service written as before (config/memo.ts).
+    if (old === service) continue;
     if (!old) {
       if (service.vip) return null; // its address is added by a full pass
       changed.add(service.name);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDocument, stringify } from 'yaml';
 import type { DataPath } from '../../src/config/diagnostics.js';
 import { SourceFile } from '../../src/config/source.js';
-import { fastParseYaml } from '../../src/config/yaml-fast.js';
+import { EntryMemo, fastParseYaml } from '../../src/config/yaml-fast.js';
 
 /** Every path in the data, plus a missing key under each mapping. */
 function pathsOf(value: unknown, prefix: DataPath = []): DataPath[] {
@@ -250,5 +250,51 @@ describe('fast YAML reader', () => {
       ),
       { numRuns: 1500 },
     );
+  });
+
+  it('reads the same through the memo of the last read as without it, edit after edit', () => {
+    const base = [
+      'services:',
+      '  web:',
+      '    address: 10.0.0.1:80',
+      '    reals:',
+      '      - 192.168.10.2:80',
+      '      - address: 192.168.11.2:80',
+      '        weight: 3',
+      '  dns:',
+      '    address: 10.0.0.2:53',
+      '    reals: [a, b]',
+      '  mail: { address: 10.0.0.3:25 }',
+      '',
+    ].join('\n');
+    const alphabet = [' ', ':', '-', '#', '\n', 'a', '1', '{', '}'];
+    let recalled = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(base.length), fc.constantFrom(...alphabet), fc.boolean()), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        (edits) => {
+          const memo = new EntryMemo();
+          let text = base;
+          fastParseYaml(text, memo);
+          for (const [at, ch, insert] of edits) {
+            const p = at % (text.length + 1);
+            text = text.slice(0, p) + (insert ? ch : '') + text.slice(p + (insert ? 0 : 1));
+            const fresh = fastParseYaml(text);
+            const viaMemo = fastParseYaml(text, memo);
+            expect(viaMemo, text).toStrictEqual(fresh);
+            const webOf = (read: { value: unknown } | null) =>
+              (read?.value as { services?: { web?: unknown } } | null)?.services?.web;
+            const web = webOf(viaMemo);
+            if (web !== undefined && web === webOf(fastParseYaml(text, memo))) recalled++;
+          }
+        },
+      ),
+      { numRuns: 800 },
+    );
+    // Most edits leave web's lines alone: its value is then the last read's object.
+    expect(recalled).toBeGreaterThan(500);
   });
 });
