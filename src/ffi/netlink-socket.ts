@@ -3,13 +3,14 @@
  * uses it: one send() is one sendmsg, one receive() one recv into the caller's buffer.
  *
  * Why not the `netlink` package's socket, which lvsd used before: it peeks at every
- * datagram's size (MSG_PEEK | MSG_TRUNC) before reading it into a buffer allocated and
- * zeroed for it, then tries once more and meets EAGAIN, and delivers each datagram in a
- * turn of the event loop; its sends wait for a timer when one is still completing. A read
- * of 10,000 dests is 1,000 dumps of two datagrams each; `strace -c` of a fresh `lvsd plan`
- * in the lab counted about 5.5 recvmsg and 2 epoll_wait per dump against ipvsadm's 4
- * recvmsg (bench/results/2026-12-06-read-loop.md). Here: one recv per datagram, into one
- * reused buffer, none waiting (see the transport for why nothing has to wait).
+ * datagram's size (MSG_PEEK | MSG_TRUNC) before reading it into a buffer allocated for it,
+ * tries once more until EAGAIN, and delivers the datagrams in a turn of the event loop. A
+ * read of 10,000 dests is 1,001 dumps of two datagrams each; `strace -f -c` of a fresh
+ * `lvsd plan` in the lab counted 4.7 recvmsg (0.5 of them EAGAIN), 1 sendmsg and 0.65
+ * epoll_pwait per dump with the package, 2 recvfrom and 1 sendto with this socket
+ * (`ipvsadm -Ln`: 8 recvmsg and 2 sendmsg, on a socket opened per dump;
+ * bench/results/2026-12-06-read-loop.md). Here: one recv per datagram, into the caller's
+ * reused buffer, never waiting (the transport says why nothing has to wait).
  */
 import type { NetlinkSocket } from '../netlink/transport.js';
 import { fail, libc } from './raw-socket.js';

@@ -168,12 +168,13 @@ export const SOCKET_BUFFERS = { recv: 4 * 1024 * 1024, send: 1024 * 1024 } as co
 const DEFAULT_MESSAGE_BUFFER = 64 * 1024;
 /**
  * The receive loop reads for at most this long before it lets the event loop turn. Reading
- * without a turn is what makes the read as cheap as ipvsadm's (bench/results/
- * 2026-12-06-read-loop.md), but a whole table's read takes 0.1-0.5 s on a host and seconds
- * in the lab, and the daemon's timers (health checks, VRRP adverts every second, the
- * decision-to-kernel goal of 50 ms) must not wait that long. One turn per slice costs a
- * setImmediate: over the scripted kernel (bench/ipvs-codec.ts) a 50,000-dest read
- * measured the same with slices of 10 ms and without any.
+ * without a turn is what makes the read cheap (bench/results/2026-12-06-read-loop.md), but
+ * a whole table's read takes 0.1-0.3 s on a host and seconds in the lab, and the daemon's
+ * timers (health checks, VRRP adverts every second, the 50 ms decision-to-kernel goal)
+ * must not wait that long; a blocking read would hold them for all of it. A turn per slice
+ * costs one setImmediate: on the host, a 50,000-dest readTable() over the scripted kernel
+ * socket took a median 98.6 ms with 10 ms slices and 110.9 ms with one slice for all
+ * (7 runs each, a loaded host: no cost seen), and 2 ms slices the same.
  */
 export const SLICE_MS = 10;
 /** With answers awaited and none queued: look again after 1, 2, 4 ... at most this many ms. */
