@@ -29,7 +29,7 @@ async function clientOn(
   socket: ScriptedKernelSocket,
   options: TransportOptions = {},
 ): Promise<KernelIpvsClient> {
-  return KernelIpvsClient.over(new NetlinkTransport(socket.asSocket(), options));
+  return KernelIpvsClient.over(new NetlinkTransport(socket, options));
 }
 
 async function main(): Promise<void> {

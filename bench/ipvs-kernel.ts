@@ -101,14 +101,12 @@ async function reads(tables: FreshTables, dir: string, runs: number): Promise<vo
     for (const side of ['default', 'bigBuffers', 'stats'] as const) sides[side].push(figures[side]);
     if (i === 0)
       console.log(
-        `# read: ${figures.datagrams} datagrams; into 6 KiB buffers: ${figures.datagramsBigBuffers}`,
+        `# read: ${figures.datagrams} datagrams; into a 6 KiB buffer: ${figures.datagramsBigBuffers}`,
       );
   }
   console.log(row('ipvsadm -Ln, 50000 dests (whole process)', listing));
   console.log(row('kernel client readTable() (read phase: plan, apply)', sides.default));
-  console.log(
-    row('  the same, read into 6 KiB buffers (1 recvmsg per datagram)', sides.bigBuffers),
-  );
+  console.log(row('  the same, read into a 6 KiB buffer (not 64 KiB)', sides.bigBuffers));
   console.log(row('kernel client readTable({ stats: true }) (ls --stats)', sides.stats));
   console.log(
     ratioLine('read ratio client / ipvsadm -Ln', wallOf(sides.default), wallOf(listing), 1),

@@ -46,12 +46,10 @@ export class WireFake implements IpvsClient {
 
   async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
     if (ops.length) {
-      this.client ??= KernelIpvsClient.over(new NetlinkTransport(this.socket.asSocket())).then(
-        (client) => {
-          this.resetCounters(); // the family lookup is not a write
-          return client;
-        },
-      );
+      this.client ??= KernelIpvsClient.over(new NetlinkTransport(this.socket)).then((client) => {
+        this.resetCounters(); // the family lookup is not a write
+        return client;
+      });
       await (await this.client).execute(ops);
     }
     return this.fake.execute(ops);

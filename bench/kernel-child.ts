@@ -82,10 +82,10 @@ export interface ReadFigures {
   datagramsBigBuffers: number;
 }
 
-/** What plan and apply read (counters skipped), into 6 KiB buffers, and what `lvsd ls --stats` reads. */
+/** What plan and apply read (counters skipped), into a 6 KiB buffer, and what `lvsd ls --stats` reads. */
 async function read(shape: TableShape, order: number): Promise<ReadFigures> {
   const client = await KernelIpvsClient.open();
-  // Fixed 6 KiB receive buffers: one recvmsg per datagram, but each read allocates (and zeroes) 6 KiB.
+  // A 6 KiB receive buffer instead of 64 KiB: the kernel then sizes dump datagrams to 6 KiB, not 32.
   const bigBuffers = await KernelIpvsClient.open({ messageBufferBytes: 6 * 1024 });
   const figures: Partial<ReadFigures> = {};
   const sides = [

@@ -8,15 +8,15 @@
  *   skb per ACK, and each recvmsg returns one), errno 0; writes that do not ask, nothing;
  * - GET_SERVICE dump: the table's services, as prebuilt reply datagrams;
  * - GET_DEST dump: the service's dests, one prebuilt datagram with NLMSG_DONE at its end.
- * Replies are emitted asynchronously, as a socket's data arrives.
+ * Replies are queued by the send that asks for them, as the kernel queues them inside the
+ * sendmsg, and each receive() copies one into the transport's buffer, as recvmsg does.
  */
-import { EventEmitter } from 'node:events';
-import type { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { decodeServiceAt, genlPayload, putDest, putService } from '../src/ipvs/codec.js';
 import { CmdAttr, DestAttr, IpvsCmd, StatsAttr, SvcAttr } from '../src/ipvs/constants.js';
 import { serviceId, type Dest, type Service } from '../src/ipvs/model.js';
 import {
   CTRL_ATTR_FAMILY_ID,
+  Errno,
   GENL_ID_CTRL,
   NLM_F_ACK,
   NLM_F_DUMP,
@@ -26,6 +26,7 @@ import {
 } from '../src/netlink/constants.js';
 import { genlAttrsAt } from '../src/netlink/genl.js';
 import { AttrCursor, MessageCursor } from '../src/netlink/reader.js';
+import type { NetlinkSocket } from '../src/netlink/transport.js';
 import { frameMessage, NetlinkWriter } from '../src/netlink/writer.js';
 
 export const SCRIPTED_FAMILY_ID = 0x1d;
@@ -140,7 +141,15 @@ function countMessages(buf: Buffer): number {
   return n;
 }
 
-export class ScriptedKernelSocket extends EventEmitter {
+const EMPTY = Buffer.alloc(0);
+
+export class ScriptedKernelSocket implements NetlinkSocket {
+  readonly port = PORT;
+  readonly sendBufferSize = 2 * 1024 * 1024;
+  readonly recvBufferSize = 8 * 1024 * 1024;
+  /** Replies not yet received, read from `next` on (a queue without a shift per datagram). */
+  private queue: Buffer[] = [];
+  private next = 0;
   private serviceDump: Buffer[];
   private destDumps = new Map<string, Buffer[]>();
   /** Messages seen, by kind (the benchmark checks them). */
@@ -152,7 +161,6 @@ export class ScriptedKernelSocket extends EventEmitter {
     table: ReadonlyArray<{ service: Service; dests: readonly Dest[] }>,
     withStats = true,
   ) {
-    super();
     this.serviceDump = packDump(
       table.map((s) => serviceReplyPayload(s.service)),
       0,
@@ -175,25 +183,28 @@ export class ScriptedKernelSocket extends EventEmitter {
     return other;
   }
 
-  asSocket(): RawNetlinkSocket {
-    return this as unknown as RawNetlinkSocket;
+  receive(into: Uint8Array): number {
+    const reply = this.queue[this.next];
+    if (!reply) return -Errno.EAGAIN;
+    this.queue[this.next++] = EMPTY;
+    if (this.next === this.queue.length) {
+      this.queue = [];
+      this.next = 0;
+    }
+    into.set(reply.subarray(0, into.length));
+    return reply.length;
   }
-
-  address() {
-    return { port: PORT, groups: 0 };
+  describe(errno: number): string {
+    return `errno ${errno}`;
   }
-  getSendBufferSize() {
-    return 2 * 1024 * 1024;
-  }
-  getRecvBufferSize() {
-    return 8 * 1024 * 1024;
-  }
-  ref() {}
-  unref() {}
   close() {}
 
-  send(buf: Buffer, _options: object, callback: (err?: Error) => void): void {
-    const replies: Buffer[] = [];
+  send(buf: Uint8Array): number {
+    return this.answer(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
+  }
+
+  private answer(buf: Buffer): number {
+    const replies = this.queue;
     const m = new MessageCursor(buf);
     while (m.next()) {
       const at = m.payload - 16;
@@ -218,9 +229,6 @@ export class ScriptedKernelSocket extends EventEmitter {
       }
     }
     this.onSend?.(buf, countMessages(buf));
-    callback();
-    setImmediate(() => {
-      for (const reply of replies) this.emit('message', reply);
-    });
+    return 0;
   }
 }

@@ -19,7 +19,7 @@ import { ScriptedKernelSocket } from './scripted-kernel-socket.js';
 async function sample(services: number): Promise<void> {
   const desired = desiredTable({ services, destsPerService: 10 });
   const socket = new ScriptedKernelSocket([]);
-  const client = await KernelIpvsClient.over(new NetlinkTransport(socket.asSocket()));
+  const client = await KernelIpvsClient.over(new NetlinkTransport(socket));
   const t0 = performance.now();
   const planned = plan(
     desired,

@@ -22,7 +22,7 @@ async function once(
 ): Promise<{ rules: number; planMs: number; executeMs: number }> {
   const desired = desiredTable({ services, destsPerService: 10 });
   const socket = new ScriptedKernelSocket([]);
-  const client = await KernelIpvsClient.over(new NetlinkTransport(socket.asSocket()));
+  const client = await KernelIpvsClient.over(new NetlinkTransport(socket));
   const t0 = performance.now();
   const planned = plan(
     desired,

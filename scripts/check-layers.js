@@ -12,7 +12,7 @@ const MAY_IMPORT = {
   netlink: ['util'],
   ffi: ['netlink', 'util'],
   sysctl: ['util'],
-  ipvs: ['netlink', 'util'],
+  ipvs: ['netlink', 'ffi', 'util'],
   config: ['ipvs', 'netlink', 'util'],
   director: ['netlink', 'ipvs', 'config', 'util'],
   health: ['config', 'ipvs', 'ffi', 'util'],

@@ -89,6 +89,10 @@ interface Libc {
     tolen: number,
   ) => number;
   recvmsg: (fd: number, msg: Record<string, unknown>, flags: number) => number;
+  send: (fd: number, data: Uint8Array, len: number, flags: number) => number;
+  recv: (fd: number, into: Uint8Array, len: number, flags: number) => number;
+  getsockname: (fd: number, addr: Buffer, len: Buffer) => number;
+  getsockopt: (fd: number, level: number, name: number, value: Buffer, len: Buffer) => number;
   poll: (fds: Buffer, count: number, timeout: number) => number;
   read: (fd: number, buf: Buffer, len: number) => number;
   write: (fd: number, buf: Buffer, len: number) => number;
@@ -102,8 +106,8 @@ interface Libc {
 
 let bound: Libc | null = null;
 
-/** Loads koffi and declares the libc calls, once per thread. */
-function libc(): Libc {
+/** Loads koffi and declares the libc calls, once per thread (netlink-socket.ts uses them too). */
+export function libc(): Libc {
   if (bound) return bound;
   const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
   const lib = koffi.load('libc.so.6');
@@ -128,6 +132,11 @@ function libc(): Libc {
     bind: lib.func('int bind(int, const void *, uint32_t)'),
     sendto: lib.func('intptr_t sendto(int, const void *, size_t, int, const void *, uint32_t)'),
     recvmsg: lib.func('intptr_t recvmsg(int, _Inout_ lvsd_msghdr *, int)'),
+    // Plain pointers: koffi hands a Buffer's own memory to the call, nothing is copied.
+    send: lib.func('intptr_t send(int, const void *, size_t, int)'),
+    recv: lib.func('intptr_t recv(int, void *, size_t, int)'),
+    getsockname: lib.func('int getsockname(int, void *, void *)'),
+    getsockopt: lib.func('int getsockopt(int, int, int, void *, void *)'),
     poll: lib.func('int poll(_Inout_ void *, uint64_t, int)'),
     read: lib.func('intptr_t read(int, _Out_ void *, size_t)'),
     write: lib.func('intptr_t write(int, const void *, size_t)'),
@@ -141,7 +150,7 @@ function libc(): Libc {
   return bound;
 }
 
-function fail(call: string, what = ''): never {
+export function fail(call: string, what = ''): never {
   const c = libc();
   const errno = c.errno();
   const code = c.errnoName(errno);

@@ -3,8 +3,9 @@
  * below the kernel client is src/netlink; sysctls and VIP addresses are src/sysctl and
  * src/director).
  *
- * - `openIpvs()` loads the netlink client lazily (dynamic import), so commands that never
- *   touch the kernel run where the native netlink binding cannot load;
+ * - `openIpvs()` loads the kernel client lazily (dynamic import), and the client loads koffi
+ *   (src/ffi) only when it opens its socket, so commands that never touch the kernel run
+ *   where koffi's prebuilt binary cannot load;
  * - the in-memory kernel for tests is FakeIpvs (fake.ts).
  *
  * Like every index.ts of src/, it holds the folder's entry code and re-exports nothing:
@@ -22,8 +23,7 @@ export async function openIpvs(options: KernelIpvsOptions = {}): Promise<IpvsCli
   } catch (err) {
     throw new IpvsUnavailableError(
       'netlink',
-      'Cannot load the netlink binding (Linux only; reinstall with `npm ci` to get its prebuild): ' +
-        (err as Error).message,
+      `Cannot load the kernel client: ${(err as Error).message}`,
     );
   }
   return mod.KernelIpvsClient.open(options);

@@ -8,6 +8,7 @@
  * refusal is attributed to the exact operation and the independent rest still applies.
  * Reads are dumps decoded datagram by datagram; only decoded objects are kept.
  */
+import { type NetlinkSocketOptions, openNetlinkSocket } from '../ffi/netlink-socket.js';
 import { Errno, NETLINK_GENERIC } from '../netlink/constants.js';
 import { genlAttrsAt, lookupFamily, parseGenl } from '../netlink/genl.js';
 import { familyOf } from '../netlink/inet.js';
@@ -15,6 +16,7 @@ import { AttrCursor, type NetlinkMessage } from '../netlink/reader.js';
 import {
   DumpError,
   NetlinkTransport,
+  SOCKET_BUFFERS,
   type BatchResult,
   type TransportCounters,
   type TransportOptions,
@@ -69,7 +71,7 @@ import { serviceId, serviceKeyOf } from './model.js';
  * Socket and batching knobs (see src/netlink/transport.ts). An ACK costs about 1 KiB of
  * receive buffer (skb overhead included); the defaults fit the receive buffer asked for.
  */
-export type KernelIpvsOptions = TransportOptions;
+export type KernelIpvsOptions = TransportOptions & NetlinkSocketOptions;
 
 /** What a dump handler's cursor points at before its first reply. */
 const NO_BYTES = Buffer.alloc(0);
@@ -86,7 +88,11 @@ export class KernelIpvsClient implements IpvsClient {
   static async open(options: KernelIpvsOptions = {}): Promise<KernelIpvsClient> {
     let transport: NetlinkTransport;
     try {
-      transport = NetlinkTransport.open(NETLINK_GENERIC, options);
+      const socket = openNetlinkSocket(NETLINK_GENERIC, {
+        recvBufferSize: options.recvBufferSize ?? SOCKET_BUFFERS.recv,
+        sendBufferSize: options.sendBufferSize ?? SOCKET_BUFFERS.send,
+      });
+      transport = new NetlinkTransport(socket, options);
     } catch (err) {
       throw new IpvsUnavailableError(
         'netlink',

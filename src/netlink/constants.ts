@@ -61,6 +61,7 @@ export const Errno = {
   ESRCH: 3,
   EINTR: 4,
   EIO: 5,
+  EAGAIN: 11,
   ENOMEM: 12,
   EBUSY: 16,
   EEXIST: 17,

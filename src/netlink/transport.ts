@@ -1,7 +1,8 @@
 /**
- * Netlink request / ACK / dump machinery over the `netlink` package's RawNetlinkSocket
- * (one send() = one sendmsg; each received datagram is one 'message' event). Nothing here
- * knows a family: callers write each message's payload (src/ipvs/kernel-client.ts for IPVS).
+ * Netlink request / ACK / dump machinery over one netlink socket (src/ffi/netlink-socket.ts
+ * in lvsd; a scripted one in tests and host benchmarks): one send() is one sendmsg, one
+ * receive() one datagram. Nothing here knows a family: callers write each message's payload
+ * (src/ipvs/kernel-client.ts for IPVS).
  *
  * Batches: many requests, each with its own sequence number, are concatenated into one
  * sendmsg. The kernel handles every message of a sendmsg in order; it answers a refusal
@@ -18,12 +19,20 @@
  * only when every ACK of the previous one is in. If ACKs are lost anyway, the requests
  * without an answer are reported as lost (their outcome unknown), never as done.
  *
- * Dumps are streamed: each datagram is handed over when it arrives; the kernel runs one dump
+ * Dumps are streamed: each datagram is handed over as it is read; the kernel runs one dump
  * at a time per socket, so dumps are serialised here.
+ *
+ * Receiving: the kernel answers a request to one of its own families inside the sendmsg
+ * that carries it (netlink_unicast_kernel runs the handler in the sender's context), and
+ * makes a dump's next datagram inside the recvmsg that finds the queue drained
+ * (netlink_recvmsg -> netlink_dump). So once a send returns, its answers are queued, and
+ * the transport reads them at once, in a loop (pump), without a turn of the event loop:
+ * a dest dump is one sendmsg and two recvmsg, the next dump's request leaving as the
+ * previous one's NLMSG_DONE is read. Every datagram is read into one reused buffer.
+ * The loop yields to the event loop every SLICE_MS (see there); when nothing is queued
+ * while answers are awaited (a scripted socket, or answers dropped by an overflow), it
+ * looks again after a short timer.
  */
-// The package's modules one by one: its index also loads nl80211 and wireguard, 5 MiB of
-// resident memory lvsd never uses.
-import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import {
   Errno,
   NLM_F_ACK,
@@ -38,6 +47,26 @@ import {
 import { decodeAckAt, MessageCursor, type NetlinkMessage, s32At } from './reader.js';
 import { NetlinkWriter, type PayloadWriter } from './writer.js';
 
+/** The socket as the transport uses it (src/ffi/netlink-socket.ts over libc). */
+export interface NetlinkSocket {
+  /** The port the kernel bound the socket to: our requests' nlmsg_pid. */
+  readonly port: number;
+  /** SO_SNDBUF and SO_RCVBUF as granted. */
+  readonly sendBufferSize: number;
+  readonly recvBufferSize: number;
+  /** One sendmsg of all of `data`, never waiting: 0, or the errno of its failure. */
+  send(data: Uint8Array): number;
+  /**
+   * One datagram into `into`, never waiting: its whole length (more than `into.length`
+   * when it was truncated), or -errno (-EAGAIN: nothing queued; -ENOBUFS: answers were
+   * dropped, those queued before the overflow still follow).
+   */
+  receive(into: Uint8Array): number;
+  /** An errno as a person reads it ("No buffer space available (ENOBUFS)"). */
+  describe(errno: number): string;
+  close(): void;
+}
+
 export interface TransportOptions {
   /** Messages per sendmsg (each awaiting its ACK before the next chunk goes out). */
   maxInFlight?: number;
@@ -51,16 +80,14 @@ export interface TransportOptions {
    */
   acks?: 'each' | 'last';
   /**
-   * Bytes read per datagram. 0: ask each datagram's size first (MSG_PEEK | MSG_TRUNC, two
-   * recvmsg per datagram). N: one recvmsg into an N-byte buffer; the kernel then also sizes
-   * dump datagrams to N (net/netlink/af_netlink.c: max_recvmsg_len, at most 32 KiB), so a
-   * dump takes fewer datagrams. A datagram that does not fit fails what was in flight.
+   * Bytes of the one buffer every datagram is read into (default 64 KiB). The kernel sizes
+   * a dump's datagrams to what recvmsg asks for (net/netlink/af_netlink.c: max_recvmsg_len,
+   * at most 32 KiB), so a dump of many replies takes fewer datagrams. A datagram that does
+   * not fit fails what was in flight.
    */
   messageBufferBytes?: number;
-  /** SO_RCVBUF to ask for (the kernel caps it at net.core.rmem_max, then doubles it). */
-  recvBufferSize?: number;
-  /** SO_SNDBUF to ask for (capped at net.core.wmem_max, then doubled). */
-  sendBufferSize?: number;
+  /** How long the receive loop runs before it lets the event loop turn (default SLICE_MS). */
+  sliceMs?: number;
 }
 
 export interface BatchItem {
@@ -136,8 +163,22 @@ export const DEFAULT_MAX_IN_FLIGHT = 256;
 /** After ENOBUFS, answers still unanswered when the socket has been quiet this long are lost. */
 const DRAIN_QUIET_MS = 200;
 const DEFAULT_MAX_BATCH_BYTES = 128 * 1024;
-const DEFAULT_RCVBUF = 4 * 1024 * 1024;
-const DEFAULT_SNDBUF = 1024 * 1024;
+/** What the chunking above assumes of the socket (its opener asks for these). */
+export const SOCKET_BUFFERS = { recv: 4 * 1024 * 1024, send: 1024 * 1024 } as const;
+const DEFAULT_MESSAGE_BUFFER = 64 * 1024;
+/**
+ * The receive loop reads for at most this long before it lets the event loop turn. Reading
+ * without a turn is what makes the read cheap (bench/results/2026-12-06-read-loop.md), but
+ * a whole table's read takes 0.1-0.3 s on a host and seconds in the lab, and the daemon's
+ * timers (health checks, VRRP adverts every second, the 50 ms decision-to-kernel goal)
+ * must not wait that long; a blocking read would hold them for all of it. A turn per slice
+ * costs one setImmediate: on the host, a 50,000-dest readTable() over the scripted kernel
+ * socket took a median 98.6 ms with 10 ms slices and 110.9 ms with one slice for all
+ * (7 runs each, a loaded host: no cost seen), and 2 ms slices the same.
+ */
+export const SLICE_MS = 10;
+/** With answers awaited and none queued: look again after 1, 2, 4 ... at most this many ms. */
+const MAX_WAIT_MS = 20;
 
 export class DumpError extends Error {
   constructor(
@@ -165,9 +206,14 @@ export class NetlinkTransport {
   }> = [];
   private closed = false;
   private drainTimer: NodeJS.Timeout | null = null;
-  /** The socket is ref'd (keeps the process alive); an unref is pending for the next turn. */
-  private held = false;
-  private releasing: NodeJS.Immediate | null = null;
+  /** The receive loop is running: a send made inside it is read by it. */
+  private pumping = false;
+  /** A later turn of the loop is booked: the next slice, or another look after a wait. */
+  private resume: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  private waitMs = 0;
+  /** Every datagram is read into this buffer: a handler's view of it lasts until it returns. */
+  private readonly rx: Buffer;
+  private readonly sliceMs: number;
   readonly maxInFlight: number;
   readonly maxBatchBytes: number;
   readonly acks: 'each' | 'last';
@@ -181,42 +227,25 @@ export class NetlinkTransport {
   };
 
   constructor(
-    private readonly socket: RawNetlinkSocket,
+    private readonly socket: NetlinkSocket,
     options: TransportOptions = {},
   ) {
-    this.port = socket.address().port;
-    const sndbuf = socket.getSendBufferSize();
+    this.port = socket.port;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
     this.acks = options.acks ?? 'last';
     this.maxBatchBytes = Math.max(
       4096,
-      Math.min(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, sndbuf - 1024),
+      Math.min(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, socket.sendBufferSize - 1024),
     );
-    socket.on('message', (buf) => this.onDatagram(buf));
-    socket.on('error', (err) => this.onSocketError(err.errno ?? Errno.EIO, err.message));
-    socket.on('truncatedMessage', (buf, info) =>
-      this.onSocketError(
-        Errno.EMSGSIZE,
-        `netlink datagram of ${info.truncated ?? '?'} bytes truncated to ${buf.length}: ` +
-          'the receive buffer is too small',
-      ),
+    this.rx = Buffer.allocUnsafe(
+      Math.max(4096, options.messageBufferBytes ?? DEFAULT_MESSAGE_BUFFER),
     );
-    socket.unref();
-  }
-
-  static open(protocol: number, options: TransportOptions = {}): NetlinkTransport {
-    const bytes = options.messageBufferBytes ?? 0;
-    const socket = new RawNetlinkSocket(protocol, {
-      recvBufferSize: options.recvBufferSize ?? DEFAULT_RCVBUF,
-      sendBufferSize: options.sendBufferSize ?? DEFAULT_SNDBUF,
-      ...(bytes > 0 ? { messagePeeking: false, msgBufferSize: bytes } : {}),
-    });
-    return new NetlinkTransport(socket, options);
+    this.sliceMs = options.sliceMs ?? SLICE_MS;
   }
 
   /** SO_RCVBUF as granted. */
   get recvBufferSize(): number {
-    return this.socket.getRecvBufferSize();
+    return this.socket.recvBufferSize;
   }
 
   /**
@@ -379,7 +408,7 @@ export class NetlinkTransport {
     if (this.closed) return;
     this.closed = true;
     if (this.drainTimer) clearTimeout(this.drainTimer);
-    if (this.releasing) clearImmediate(this.releasing);
+    this.cancelResume();
     this.failAll(Errno.EIO, 'netlink socket closed');
     for (const queued of this.dumpQueue.splice(0)) queued.fail(Errno.EIO, 'netlink socket closed');
     this.socket.close();
@@ -400,10 +429,64 @@ export class NetlinkTransport {
   private send(buf: Buffer, messages: number): void {
     this.counters.sendmsgs++;
     this.counters.messagesSent += messages;
-    this.holdLoop();
-    this.socket.send(buf, {}, (error) => {
-      if (error) this.onSocketError(error.errno, `sendmsg: ${error.message}`);
-    });
+    const errno = this.socket.send(buf);
+    if (errno !== 0) this.onSocketError(errno, `sendmsg: ${this.socket.describe(errno)}`);
+    this.pump();
+  }
+
+  /**
+   * Reads every queued datagram while answers are awaited (see the file's comment). A send
+   * made by a handler inside the loop (the next dump's request) is read by the same loop.
+   */
+  private pump(): void {
+    if (this.pumping || this.closed) return;
+    this.cancelResume();
+    this.pumping = true;
+    const until = performance.now() + this.sliceMs;
+    try {
+      while (!this.closed && !this.idle()) {
+        const n = this.socket.receive(this.rx);
+        if (n === -Errno.EAGAIN) return this.lookAgainLater();
+        this.waitMs = 0;
+        if (n < 0) this.onSocketError(-n, `recvmsg: ${this.socket.describe(-n)}`);
+        else if (n > this.rx.length)
+          this.onSocketError(
+            Errno.EMSGSIZE,
+            `netlink datagram of ${n} bytes truncated to ${this.rx.length}: the receive buffer is too small`,
+          );
+        else this.onDatagram(this.rx.subarray(0, n));
+        if (performance.now() >= until) return this.nextSlice();
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** The slice is over: the event loop turns once, then the loop goes on. */
+  private nextSlice(): void {
+    if (!this.closed && !this.idle()) this.resume ??= setImmediate(() => this.resumePump());
+  }
+
+  /**
+   * Answers awaited and none queued. The kernel's own families answer inside the send, so
+   * this is a scripted socket, or answers lost to an overflow (the drain timer then ends
+   * the wait): look again after 1, 2, 4 ... MAX_WAIT_MS ms.
+   */
+  private lookAgainLater(): void {
+    this.waitMs = Math.min(MAX_WAIT_MS, this.waitMs * 2 || 1);
+    this.resume ??= setTimeout(() => this.resumePump(), this.waitMs);
+  }
+
+  private resumePump(): void {
+    this.resume = null;
+    this.pump();
+  }
+
+  private cancelResume(): void {
+    if (this.resume === null) return;
+    clearTimeout(this.resume as NodeJS.Timeout);
+    clearImmediate(this.resume as NodeJS.Immediate);
+    this.resume = null;
   }
 
   private onDatagram(buf: Buffer): void {
@@ -423,29 +506,6 @@ export class NetlinkTransport {
       if (chunk) this.onBatchMessage(chunk, buf, m);
       else this.onDumpMessage(buf, m);
     }
-    if (this.idle()) this.releaseLoopSoon();
-  }
-
-  /**
-   * The socket keeps the process alive only while answers are awaited. Releasing it waits
-   * for the next turn of the loop: a reader that sends its next dump as soon as the last
-   * one is done (readTable: 5,000 in a row) then never pays the two native calls.
-   */
-  private holdLoop(): void {
-    // A pending release stays scheduled: it finds the socket busy and does nothing.
-    if (!this.held) this.socket.ref();
-    this.held = true;
-  }
-
-  private releaseLoopSoon(): void {
-    if (!this.held || this.releasing || this.closed) return;
-    this.releasing = setImmediate(() => {
-      this.releasing = null;
-      if (!this.idle() || this.closed) return;
-      this.socket.unref();
-      this.held = false;
-    });
-    this.releasing.unref();
   }
 
   private chunkOf(seq: number): Chunk | undefined {
@@ -490,7 +550,7 @@ export class NetlinkTransport {
         flags: m.flags,
         seq: m.seq,
         port: m.port,
-        data: buf.subarray(m.payload, m.payloadEnd),
+        data: Buffer.from(buf.subarray(m.payload, m.payloadEnd)), // the receive buffer is reused
       });
       if (!previous) chunk.results[index] = { errno: REPLIES_SO_FAR, replies };
     }
@@ -566,13 +626,11 @@ export class NetlinkTransport {
         this.drainTimer = setTimeout(() => {
           this.drainTimer = null;
           this.failAll(Errno.ENOBUFS, OVERFLOW_LOST);
-          this.releaseLoopSoon();
         }, DRAIN_QUIET_MS);
       }
       return;
     }
     this.failAll(errno, message);
-    this.releaseLoopSoon();
   }
 
   private failAll(errno: number, message: string): void {

@@ -1,6 +1,6 @@
 /**
- * `lvsd validate` and `lvsd plan --state` must run where the native netlink binding cannot
- * load (macOS laptops, CI runners): the CLI is run from dist/ with `netlink` made
+ * `lvsd validate` and `lvsd plan --state` must run where the native modules (the netlink binding, koffi) cannot
+ * load (macOS laptops, CI runners): the CLI is run from dist/ with `netlink` and `koffi` made
  * unresolvable, and must still do its work.
  */
 import { execFile } from 'node:child_process';

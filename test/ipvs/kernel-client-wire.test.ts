@@ -11,7 +11,7 @@ import { KernelIpvsClient } from '../../src/ipvs/kernel-client.js';
 import { NetlinkTransport } from '../../src/netlink/transport.js';
 
 async function clientOn(kernel: ScriptedKernelSocket) {
-  return { client: await KernelIpvsClient.over(new NetlinkTransport(kernel.asSocket())) };
+  return { client: await KernelIpvsClient.over(new NetlinkTransport(kernel)) };
 }
 
 describe('KernelIpvsClient over a scripted kernel socket', () => {

@@ -4,8 +4,6 @@
  * sequence number. Checks chunking, attribution of errors to the exact request, dumps
  * across datagrams, and what happens when ACKs are dropped (ENOBUFS).
  */
-import { EventEmitter } from 'node:events';
-import type { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { describe, expect, it } from 'vitest';
 import {
   Errno,
@@ -15,7 +13,11 @@ import {
   NLMSG_DONE,
   NLMSG_ERROR,
 } from '../../src/netlink/constants.js';
-import { NetlinkTransport } from '../../src/netlink/transport.js';
+import {
+  type NetlinkSocket,
+  NetlinkTransport,
+  type TransportOptions,
+} from '../../src/netlink/transport.js';
 import { frameMessage, type NetlinkWriter } from '../../src/netlink/writer.js';
 import { splitMessages } from './helpers.js';
 
@@ -28,6 +30,14 @@ interface Script {
   dumpReplies?: Buffer[];
   /** Drop the ACKs of these 0-based request indexes and raise ENOBUFS once. */
   dropAcks?: Set<number>;
+  /**
+   * 'kernel': a send's answers are queued before it returns, as the kernel queues them
+   * inside the sendmsg. 'later' (the default): they come a turn of the event loop later,
+   * so the transport finds nothing queued at first and must look again.
+   */
+  answers?: 'kernel' | 'later';
+  /** A data reply to send before a request's ACK (a GET request's answer). */
+  replyFor?: (payload: Buffer) => Buffer | undefined;
 }
 
 function ackFrame(seq: number, errno: number, request: Buffer): Buffer {
@@ -37,36 +47,44 @@ function ackFrame(seq: number, errno: number, request: Buffer): Buffer {
   return frameMessage(NLMSG_ERROR, 0x100, seq, 0, body);
 }
 
-class ScriptedSocket extends EventEmitter {
+/** A datagram, or a receive error reported in its place (ENOBUFS after a drop). */
+type Queued = Buffer | { errno: number };
+
+class ScriptedSocket implements NetlinkSocket {
   readonly sendmsgs: number[] = [];
+  readonly port = 1234;
+  readonly sendBufferSize = 256 * 1024;
+  readonly recvBufferSize = 4 * 1024 * 1024;
+  private readonly queue: Queued[] = [];
   private requests = 0;
-  constructor(private readonly script: Script) {
-    super();
-  }
-  address() {
-    return { port: 1234, groups: 0 };
-  }
-  getSendBufferSize() {
-    return 256 * 1024;
-  }
-  getRecvBufferSize() {
-    return 4 * 1024 * 1024;
-  }
-  ref() {}
-  unref() {}
+  constructor(private readonly script: Script) {}
   close() {}
-  send(buf: Buffer, _opts: object, callback: (err?: Error) => void) {
+  describe(errno: number) {
+    return `errno ${errno}`;
+  }
+  receive(into: Uint8Array): number {
+    const next = this.queue.shift();
+    if (next === undefined) return -Errno.EAGAIN;
+    if (!Buffer.isBuffer(next)) return -next.errno;
+    into.set(next.subarray(0, into.length));
+    return next.length;
+  }
+  send(data: Uint8Array): number {
+    const buf = Buffer.from(data); // the transport may reuse its bytes once this returns
     const messages = splitMessages(buf);
     this.sendmsgs.push(messages.length);
-    callback();
-    setImmediate(() => this.answer(buf, messages));
+    const answers = this.answer(buf, messages);
+    if (this.script.answers === 'kernel') this.queue.push(...answers);
+    else setImmediate(() => this.queue.push(...answers));
+    return 0;
   }
   /**
    * As the kernel: a refusal is always answered, a success only when its request asked for
    * an ACK; an answer that does not fit is dropped, and the socket's next recvmsg reports
    * ENOBUFS before any answer still queued.
    */
-  private answer(buf: Buffer, messages: ReturnType<typeof splitMessages>) {
+  private answer(buf: Buffer, messages: ReturnType<typeof splitMessages>): Queued[] {
+    const out: Queued[] = [];
     let offset = 0;
     let overflowReported = false;
     for (const msg of messages) {
@@ -79,35 +97,34 @@ class ScriptedSocket extends EventEmitter {
           const frames = replies
             .slice(i, i + 2)
             .map((r) => frameMessage(FAMILY, NLM_F_MULTI, msg.seq, 1234, r));
-          this.emit('message', Buffer.concat(frames));
+          out.push(Buffer.concat(frames));
         }
-        this.emit('message', frameMessage(NLMSG_DONE, NLM_F_MULTI, msg.seq, 1234, Buffer.alloc(4)));
+        out.push(frameMessage(NLMSG_DONE, NLM_F_MULTI, msg.seq, 1234, Buffer.alloc(4)));
         continue;
       }
+      const reply = this.script.replyFor?.(msg.data);
+      if (reply) out.push(frameMessage(FAMILY, 0, msg.seq, 1234, reply));
       const errno = this.script.errnoFor?.(msg.data) ?? 0;
       if (errno === 0 && !(msg.flags & NLM_F_ACK)) continue;
       if (this.script.dropAcks?.has(index)) {
-        if (!overflowReported)
-          this.emit(
-            'error',
-            Object.assign(new Error('recvmsg: No buffer space available'), {
-              errno: Errno.ENOBUFS,
-            }),
-          );
+        if (!overflowReported) out.unshift({ errno: Errno.ENOBUFS });
         overflowReported = true;
         continue;
       }
-      this.emit('message', ackFrame(msg.seq, errno, raw));
+      out.push(ackFrame(msg.seq, errno, raw));
     }
+    return out;
   }
 }
 
-function transportOn(script: Script, maxInFlight = 4, acks: 'each' | 'last' = 'last') {
+function transportOn(
+  script: Script,
+  maxInFlight = 4,
+  acks: 'each' | 'last' = 'last',
+  options: TransportOptions = {},
+) {
   const socket = new ScriptedSocket(script);
-  return {
-    socket,
-    transport: new NetlinkTransport(socket as unknown as RawNetlinkSocket, { maxInFlight, acks }),
-  };
+  return { socket, transport: new NetlinkTransport(socket, { maxInFlight, acks, ...options }) };
 }
 
 const bytes = (payload: Buffer) => (w: NetlinkWriter) => w.append(payload);
@@ -257,6 +274,74 @@ describe('NetlinkTransport', () => {
     await expect(
       transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), () => undefined),
     ).resolves.toBeUndefined();
+  });
+
+  it('reads what the kernel queued inside the send at once: a run of dumps needs no turn of the loop', async () => {
+    const replies = [Buffer.from([7, 1, 0, 0])];
+    const { socket, transport } = transportOn({ dumpReplies: replies, answers: 'kernel' });
+    const seen: number[] = [];
+    const run = transport.dumpEach(
+      FAMILY,
+      3,
+      (w, i) => w.append(Buffer.from([4, 1, i, 0])),
+      (i) => seen.push(i),
+    );
+    // Every dump was sent and read before dumpEach returned its promise.
+    expect(socket.sendmsgs).toEqual([1, 1, 1]);
+    expect(seen).toEqual([0, 1, 2]);
+    await run;
+    expect(transport.counters.datagramsReceived).toBe(6);
+  });
+
+  it('keeps the replies of GET requests intact though every datagram is read into one buffer', async () => {
+    const { transport } = transportOn(
+      { answers: 'kernel', replyFor: (p) => Buffer.from(`reply to ${p[0]}`) },
+      8,
+      'each',
+    );
+    const results = await transport.batch([request(1), request(2), request(3)]);
+    expect(results.map((r) => r.replies.map((m) => m.data.toString()))).toEqual([
+      ['reply to 1'],
+      ['reply to 2'],
+      ['reply to 3'],
+    ]);
+  });
+
+  it('lets the event loop turn between slices of a long read, and not within one', async () => {
+    const replies = [Buffer.from([7, 1, 0, 0])];
+    const turnsSeen = async (sliceMs: number) => {
+      const { transport } = transportOn({ dumpReplies: replies, answers: 'kernel' }, 4, 'last', {
+        sliceMs,
+      });
+      let turns = 0;
+      const ticker = setInterval(() => turns++, 0);
+      let seenByLastDump = 0;
+      await transport.dumpEach(
+        FAMILY,
+        200,
+        (w, i) => w.append(Buffer.from([4, 1, i & 0xff, 0])),
+        () => {
+          seenByLastDump = turns;
+        },
+      );
+      clearInterval(ticker);
+      return seenByLastDump;
+    };
+    expect(await turnsSeen(60_000)).toBe(0); // one slice: read without a turn
+    expect(await turnsSeen(0)).toBeGreaterThan(0); // a slice per datagram: timers ran meanwhile
+  });
+
+  it('fails what is in flight when a datagram does not fit the receive buffer', async () => {
+    const big = Buffer.alloc(5000, 1);
+    const { transport } = transportOn({ dumpReplies: [big], answers: 'kernel' }, 4, 'last', {
+      messageBufferBytes: 4096,
+    });
+    await expect(
+      transport.dump(FAMILY, bytes(Buffer.from([4, 1, 0, 0])), () => undefined),
+    ).rejects.toMatchObject({
+      errno: Errno.EMSGSIZE,
+      message: expect.stringMatching(/truncated to 4096/),
+    });
   });
 
   it('refuses work after close', async () => {
