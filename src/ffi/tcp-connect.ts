@@ -14,6 +14,7 @@
  *
  * All calls are synchronous and return at once (the sockets are non-blocking).
  */
+import { enterFd, strikeFd } from './fd-ledger.js';
 import { AF, EPOLL_CTL_ADD, ERRNO, libc, POLL, SO, SOCK, SOL } from './libc.js';
 
 /** epoll_event is packed on x86_64 (12 bytes) and naturally aligned on arm64 (16). */
@@ -67,6 +68,7 @@ export class TcpConnector {
     const c = this.c;
     const fd = c.socket(familyOf(to), SOCK.stream | SOCK.nonblock | SOCK.cloexec, 0);
     if (fd < 0) return this.failed(-1, 'socket', done);
+    enterFd(fd);
     if (from) {
       // As libuv does before every TCP bind: a source port in TIME_WAIT can be used again.
       c.setsockopt(fd, SOL.socket, SO.reuseAddr, this.one, 4);
@@ -86,7 +88,7 @@ export class TcpConnector {
   /** Drops a connect in flight (its check timed out or stopped): the socket is closed, `done` never called. */
   cancel(fd: number): void {
     if (!this.pending.delete(fd)) return;
-    this.c.close(fd);
+    this.closeFd(fd);
   }
 
   /** Closes the epoll set; connects still in flight are cancelled. */
@@ -94,7 +96,7 @@ export class TcpConnector {
     for (const fd of [...this.pending.keys()]) this.cancel(fd);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.epfd >= 0) this.c.close(this.epfd);
+    if (this.epfd >= 0) this.closeFd(this.epfd);
     this.epfd = -1;
   }
 
@@ -111,6 +113,7 @@ export class TcpConnector {
     if (this.epfd < 0) {
       this.epfd = this.c.epollCreate(SOCK.cloexec);
       if (this.epfd < 0) return void this.failed(fd, 'connect', done);
+      enterFd(this.epfd);
     }
     this.event.fill(0);
     this.event.writeUInt32LE(POLL.out, 0);
@@ -150,10 +153,10 @@ export class TcpConnector {
     const errno = events & (POLL.err | POLL.hup) ? this.socketError(fd) : 0;
     if (errno === 0) {
       this.c.setsockopt(fd, SOL.socket, SO.linger, this.linger, 8);
-      this.c.close(fd);
+      this.closeFd(fd);
       return done(0, '', 'connect');
     }
-    this.c.close(fd);
+    this.closeFd(fd);
     done(errno, this.c.errnoName(errno), 'connect');
   }
 
@@ -165,9 +168,15 @@ export class TcpConnector {
     return this.soError.readInt32LE(0) || ERRNO.ECONNRESET;
   }
 
+  /** Every descriptor is closed here: struck out of the thread's fd ledger first (fd-ledger.ts says why). */
+  private closeFd(fd: number): void {
+    strikeFd(fd);
+    this.c.close(fd);
+  }
+
   private failed(fd: number, call: ConnectCall, done: ConnectDone): -1 {
     const errno = this.c.errno();
-    if (fd >= 0) this.c.close(fd);
+    if (fd >= 0) this.closeFd(fd);
     done(errno, this.c.errnoName(errno), call);
     return -1;
   }
