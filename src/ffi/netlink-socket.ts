@@ -1,5 +1,5 @@
 /**
- * A netlink socket over libc (raw-socket.ts's koffi calls), as src/netlink/transport.ts
+ * A netlink socket over libc (libc.ts's calls), as src/netlink/transport.ts
  * uses it: one send() is one sendmsg, one receive() one recv into the caller's buffer.
  *
  * Why not the `netlink` package's socket, which lvsd used before: it peeks at every
@@ -13,18 +13,7 @@
  * reused buffer, never waiting (the transport says why nothing has to wait).
  */
 import type { NetlinkSocket } from '../netlink/transport.js';
-import { fail, libc } from './raw-socket.js';
-
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_SNDBUF = 7;
-const SO_RCVBUF = 8;
-/** The datagram's whole length even when it did not fit: truncation is seen, not silent. */
-const MSG_TRUNC = 0x20;
-const MSG_DONTWAIT = 0x40;
+import { AF, ERRNO, fail, libc, MSG, SO, SOCK, SOL } from './libc.js';
 
 export interface NetlinkSocketOptions {
   /** SO_RCVBUF to ask for (the kernel caps it at net.core.rmem_max, then doubles it). */
@@ -42,23 +31,24 @@ class FfiNetlinkSocket implements NetlinkSocket {
   }
 
   get sendBufferSize(): number {
-    return this.getInt(SO_SNDBUF);
+    return this.getInt(SO.sndbuf);
   }
 
   get recvBufferSize(): number {
-    return this.getInt(SO_RCVBUF);
+    return this.getInt(SO.rcvbuf);
   }
 
   send(data: Uint8Array): number {
-    if (this.closed) return 9; // EBADF
+    if (this.closed) return ERRNO.EBADF;
     const c = libc();
-    return c.send(this.fd, data, data.length, MSG_DONTWAIT) < 0 ? c.errno() : 0;
+    return c.send(this.fd, data, data.length, MSG.dontwait) < 0 ? c.errno() : 0;
   }
 
   receive(into: Uint8Array): number {
-    if (this.closed) return -9;
+    if (this.closed) return -ERRNO.EBADF;
     const c = libc();
-    const n = c.recv(this.fd, into, into.length, MSG_DONTWAIT | MSG_TRUNC);
+    // MSG_TRUNC: the datagram's whole length even when it did not fit (truncation is seen, not silent).
+    const n = c.recv(this.fd, into, into.length, MSG.dontwait | MSG.trunc);
     return n < 0 ? -c.errno() : n;
   }
 
@@ -85,7 +75,7 @@ class FfiNetlinkSocket implements NetlinkSocket {
   setInt(name: number, value: number): void {
     const buf = Buffer.alloc(4);
     buf.writeInt32LE(value);
-    if (libc().setsockopt(this.fd, SOL_SOCKET, name, buf, 4) < 0)
+    if (libc().setsockopt(this.fd, SOL.socket, name, buf, 4) < 0)
       fail('setsockopt', `(netlink, option ${name})`);
   }
 
@@ -93,7 +83,7 @@ class FfiNetlinkSocket implements NetlinkSocket {
     const buf = Buffer.alloc(4);
     const len = Buffer.alloc(4);
     len.writeUInt32LE(4);
-    if (libc().getsockopt(this.fd, SOL_SOCKET, name, buf, len) < 0)
+    if (libc().getsockopt(this.fd, SOL.socket, name, buf, len) < 0)
       fail('getsockopt', `(netlink, option ${name})`);
     return buf.readInt32LE(0);
   }
@@ -105,12 +95,12 @@ export function openNetlinkSocket(
   options: NetlinkSocketOptions = {},
 ): NetlinkSocket {
   const c = libc();
-  const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  const fd = c.socket(AF.netlink, SOCK.raw | SOCK.nonblock | SOCK.cloexec, protocol);
   if (fd < 0) fail('socket', `(netlink, protocol ${protocol})`);
   try {
     const socket = new FfiNetlinkSocket(bindAnyPort(fd));
-    if (options.recvBufferSize) socket.setInt(SO_RCVBUF, options.recvBufferSize);
-    if (options.sendBufferSize) socket.setInt(SO_SNDBUF, options.sendBufferSize);
+    if (options.recvBufferSize) socket.setInt(SO.rcvbuf, options.recvBufferSize);
+    if (options.sendBufferSize) socket.setInt(SO.sndbuf, options.sendBufferSize);
     return socket;
   } catch (err) {
     c.close(fd);
@@ -121,7 +111,7 @@ export function openNetlinkSocket(
 /** sockaddr_nl { family, pad, pid 0, groups 0 }: pid 0 lets the kernel choose a free port. */
 function bindAnyPort(fd: number): number {
   const addr = Buffer.alloc(12);
-  addr.writeUInt16LE(AF_NETLINK, 0);
+  addr.writeUInt16LE(AF.netlink, 0);
   if (libc().bind(fd, addr, addr.length) < 0) fail('bind', '(netlink)');
   return fd;
 }

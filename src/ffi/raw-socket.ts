@@ -1,8 +1,6 @@
 /**
- * Raw sockets for Node: the one module that calls libc through koffi. Node's net and dgram
- * cannot open a raw IP or packet socket, and the packages that can need a compiler at
- * install; koffi ships prebuilt binaries (its @koromix/koffi-linux-x64 optional
- * dependency, which the lockfile must keep).
+ * Raw sockets for Node, over libc.ts's calls: Node's net and dgram cannot open a raw IP or
+ * packet socket.
  *
  * Generic on purpose: a socket of any family (ipv4, ipv6, packet) and protocol, integer and
  * byte socket options, multicast membership, bind, sendto, and receiving with ancillary
@@ -13,22 +11,11 @@
  * runs one worker thread that blocks in poll() and posts each packet to the main thread.
  * All calls here are synchronous and return at once (sockets are non-blocking).
  */
-import { createRequire } from 'node:module';
 import { addressToBytes, bytesToAddress, familyOf } from '../netlink/inet.js';
+import { AF, ERRNO, fail, libc, MSG, POLL, SO, SOCK, SOL } from './libc.js';
 
 export type SocketFamily = 'ipv4' | 'ipv6' | 'packet';
 
-export const AF = { ipv4: 2, ipv6: 10, packet: 17 } as const;
-const SOCK_RAW = 3;
-const SOCK_DGRAM = 2;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const MSG_DONTWAIT = 0x40;
-const EAGAIN = 11;
-
-/** Option levels and names of <linux/socket.h>, <linux/in.h>, <linux/in6.h> (x86_64 and arm64 agree). */
-export const SOL = { socket: 1, ip: 0, ipv6: 41, packet: 263, icmpv6: 58 } as const;
-export const SO = { rcvbuf: 8, priority: 12, bindToDevice: 25, attachFilter: 26 } as const;
 export const IP = {
   tos: 1,
   ttl: 2,
@@ -55,110 +42,6 @@ export const IPV6 = {
   hoplimit: 52,
   tclass: 67,
 } as const;
-
-/** A socket call the kernel refused, with errno's name and, for EPERM/EACCES, the capability it needs. */
-export class RawSocketError extends Error {
-  override readonly name = 'RawSocketError';
-  constructor(
-    readonly call: string,
-    readonly errno: number,
-    readonly code: string,
-    detail: string,
-  ) {
-    super(`${call}: ${detail}`);
-  }
-}
-
-interface Libc {
-  socket: (domain: number, type: number, protocol: number) => number;
-  setsockopt: (fd: number, level: number, name: number, value: Buffer, len: number) => number;
-  setsockoptFilter: (
-    fd: number,
-    level: number,
-    name: number,
-    value: unknown,
-    len: number,
-  ) => number;
-  bind: (fd: number, addr: Buffer, len: number) => number;
-  sendto: (
-    fd: number,
-    data: Uint8Array,
-    len: number,
-    flags: number,
-    to: Buffer | null,
-    tolen: number,
-  ) => number;
-  recvmsg: (fd: number, msg: Record<string, unknown>, flags: number) => number;
-  send: (fd: number, data: Uint8Array, len: number, flags: number) => number;
-  recv: (fd: number, into: Uint8Array, len: number, flags: number) => number;
-  getsockname: (fd: number, addr: Buffer, len: Buffer) => number;
-  getsockopt: (fd: number, level: number, name: number, value: Buffer, len: Buffer) => number;
-  poll: (fds: Buffer, count: number, timeout: number) => number;
-  read: (fd: number, buf: Buffer, len: number) => number;
-  write: (fd: number, buf: Buffer, len: number) => number;
-  close: (fd: number) => number;
-  eventfd: (initial: number, flags: number) => number;
-  ifNameToIndex: (name: string) => number;
-  strerror: (errno: number) => string;
-  errno: () => number;
-  errnoName: (errno: number) => string;
-}
-
-let bound: Libc | null = null;
-
-/** Loads koffi and declares the libc calls, once per thread (netlink-socket.ts uses them too). */
-export function libc(): Libc {
-  if (bound) return bound;
-  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-  const lib = koffi.load('libc.so.6');
-  koffi.struct('lvsd_iovec', { base: 'void *', len: 'size_t' });
-  koffi.struct('lvsd_msghdr', {
-    name: 'void *',
-    namelen: 'uint32_t',
-    iov: 'lvsd_iovec *',
-    iovlen: 'size_t',
-    control: 'void *',
-    controllen: 'size_t',
-    flags: 'int',
-  });
-  koffi.struct('lvsd_sock_fprog', { len: 'uint16_t', filter: 'void *' });
-  const names = new Map<number, string>(
-    Object.entries(koffi.os.errno as Record<string, number>).map(([name, n]) => [n, name]),
-  );
-  bound = {
-    socket: lib.func('int socket(int, int, int)'),
-    setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
-    setsockoptFilter: lib.func('int setsockopt(int, int, int, const lvsd_sock_fprog *, uint32_t)'),
-    bind: lib.func('int bind(int, const void *, uint32_t)'),
-    sendto: lib.func('intptr_t sendto(int, const void *, size_t, int, const void *, uint32_t)'),
-    recvmsg: lib.func('intptr_t recvmsg(int, _Inout_ lvsd_msghdr *, int)'),
-    // Plain pointers: koffi hands a Buffer's own memory to the call, nothing is copied.
-    send: lib.func('intptr_t send(int, const void *, size_t, int)'),
-    recv: lib.func('intptr_t recv(int, void *, size_t, int)'),
-    getsockname: lib.func('int getsockname(int, void *, void *)'),
-    getsockopt: lib.func('int getsockopt(int, int, int, void *, void *)'),
-    poll: lib.func('int poll(_Inout_ void *, uint64_t, int)'),
-    read: lib.func('intptr_t read(int, _Out_ void *, size_t)'),
-    write: lib.func('intptr_t write(int, const void *, size_t)'),
-    close: lib.func('int close(int)'),
-    eventfd: lib.func('int eventfd(unsigned int, int)'),
-    ifNameToIndex: lib.func('unsigned int if_nametoindex(const char *)'),
-    strerror: lib.func('const char *strerror(int)'),
-    errno: () => koffi.errno(),
-    errnoName: (n) => names.get(n) ?? `errno ${n}`,
-  };
-  return bound;
-}
-
-export function fail(call: string, what = ''): never {
-  const c = libc();
-  const errno = c.errno();
-  const code = c.errnoName(errno);
-  let detail = `${c.strerror(errno)} (${code})`;
-  if (code === 'EPERM' || code === 'EACCES')
-    detail += ': raw sockets need CAP_NET_RAW (run as root, or add CAP_NET_RAW to the unit)';
-  throw new RawSocketError(what ? `${call} ${what}` : call, errno, code, detail);
-}
 
 /** The index of a network interface; throws when there is none of that name. */
 export function interfaceIndex(name: string): number {
@@ -265,7 +148,7 @@ export class RawSocket {
   ) {}
 
   static open(options: OpenOptions): RawSocket {
-    const type = (options.type === 'dgram' ? SOCK_DGRAM : SOCK_RAW) | SOCK_NONBLOCK | SOCK_CLOEXEC;
+    const type = (options.type === 'dgram' ? SOCK.dgram : SOCK.raw) | SOCK.nonblock | SOCK.cloexec;
     // A packet socket takes its ethertype in network byte order.
     const protocol =
       options.family === 'packet'
@@ -328,7 +211,7 @@ export class RawSocket {
   /** Sends one datagram to an IP address (raw IP sockets) or with a sockaddr already encoded. */
   send(data: Uint8Array, to: string | Buffer, scopeId = 0): void {
     const sa = typeof to === 'string' ? encodeSockaddr(to, 0, scopeId) : to;
-    const sent = libc().sendto(this.fd, data, data.length, MSG_DONTWAIT, sa, sa.length);
+    const sent = libc().sendto(this.fd, data, data.length, MSG.dontwait, sa, sa.length);
     if (sent < 0) fail('sendto', typeof to === 'string' ? to : '');
   }
 
@@ -363,7 +246,7 @@ function ipv6Mreq(group: string, ifindex: number): Buffer {
 
 /** An eventfd the main thread writes to wake the worker out of poll(). */
 export function openWakeFd(): number {
-  const fd = libc().eventfd(0, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const fd = libc().eventfd(0, SOCK.nonblock | SOCK.cloexec);
   if (fd < 0) fail('eventfd');
   return fd;
 }
@@ -390,11 +273,11 @@ export function pollReadable(fds: readonly number[], timeoutMs: number): number[
   const set = Buffer.alloc(8 * fds.length);
   fds.forEach((fd, i) => {
     set.writeInt32LE(fd, i * 8);
-    set.writeInt16LE(1, i * 8 + 4); // POLLIN
+    set.writeInt16LE(POLL.in, i * 8 + 4);
   });
   const n = libc().poll(set, fds.length, timeoutMs);
   if (n < 0) {
-    if (libc().errnoName(libc().errno()) === 'EINTR') return [];
+    if (libc().errno() === ERRNO.EINTR) return [];
     fail('poll');
   }
   const ready: number[] = [];
@@ -417,9 +300,9 @@ export function receiveOn(fd: number, size = 65536, controlSize = 256): Datagram
     controllen: controlSize,
     flags: 0,
   };
-  const n = Number(libc().recvmsg(fd, msg, MSG_DONTWAIT));
+  const n = Number(libc().recvmsg(fd, msg, MSG.dontwait));
   if (n < 0) {
-    if (libc().errno() === EAGAIN) return null;
+    if (libc().errno() === ERRNO.EAGAIN) return null;
     fail('recvmsg');
   }
   const from = decodeSockaddr(name, Number(msg.namelen));

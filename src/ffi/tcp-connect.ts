@@ -1,5 +1,5 @@
 /**
- * TCP connects without Node's net.Socket, for the tcp health check (issue 15): a
+ * TCP connects without Node's net.Socket (libc.ts's calls), for the tcp health check (issue 15): a
  * non-blocking socket() + connect(), then poll() on that one socket, which on a local or
  * loopback real already answers (the handshake is done by the time connect returns); the
  * connects still in flight wait in an epoll set. A connected socket is closed with SO_LINGER
@@ -14,30 +14,16 @@
  *
  * All calls are synchronous and return at once (the sockets are non-blocking).
  */
-import { createRequire } from 'node:module';
+import { enterFd, strikeFd } from './fd-ledger.js';
+import { AF, EPOLL_CTL_ADD, ERRNO, libc, POLL, SO, SOCK, SOL } from './libc.js';
 
-const AF_INET = 2;
-const AF_INET6 = 10;
-const SOCK_STREAM = 1;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
-const SO_ERROR = 4;
-const SO_LINGER = 13;
-const POLLOUT = 0x4;
-const POLLERR = 0x8;
-const POLLHUP = 0x10;
-const EPOLL_CTL_ADD = 1;
-/** EPOLLOUT, EPOLLERR and EPOLLHUP have the values of POLLOUT, POLLERR and POLLHUP. */
-const EPOLLOUT = 0x4;
-const EINPROGRESS = 115;
-const EINTR = 4;
 /** epoll_event is packed on x86_64 (12 bytes) and naturally aligned on arm64 (16). */
 const EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
 const EVENT_DATA = process.arch === 'x64' ? 4 : 8;
 const BATCH = 256;
 const MAX_POLL_DELAY_MS = 8;
+/** The events that end a connect: writable (connected), or an error or hang-up. */
+const OVER = POLL.out | POLL.err | POLL.hup;
 
 /**
  * Which call failed: connect-now is connect() itself refusing (no route), connect one
@@ -47,51 +33,9 @@ export type ConnectCall = 'socket' | 'bind' | 'connect' | 'connect-now';
 /** errno 0: connected (and reset); otherwise the call that failed and its errno's name. */
 export type ConnectDone = (errno: number, code: string, call: ConnectCall) => void;
 
-interface Libc {
-  socket: (domain: number, type: number, protocol: number) => number;
-  bind: (fd: number, addr: Buffer, len: number) => number;
-  connect: (fd: number, addr: Buffer, len: number) => number;
-  setsockopt: (fd: number, level: number, name: number, value: Buffer, len: number) => number;
-  getsockopt: (fd: number, level: number, name: number, value: Buffer, len: Buffer) => number;
-  poll: (fds: Buffer, count: number, timeout: number) => number;
-  epollCreate: (flags: number) => number;
-  epollCtl: (epfd: number, op: number, fd: number, event: Buffer) => number;
-  epollWait: (epfd: number, events: Buffer, max: number, timeout: number) => number;
-  close: (fd: number) => number;
-  errno: () => number;
-  errnoName: (errno: number) => string;
-}
-
-let bound: Libc | null = null;
-
-/** Loads koffi and declares the libc calls, once per thread. */
-function libc(): Libc {
-  if (bound) return bound;
-  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-  const lib = koffi.load('libc.so.6');
-  const names = new Map<number, string>(
-    Object.entries(koffi.os.errno as Record<string, number>).map(([name, n]) => [n, name]),
-  );
-  bound = {
-    socket: lib.func('int socket(int, int, int)'),
-    bind: lib.func('int bind(int, const void *, uint32_t)'),
-    connect: lib.func('int connect(int, const void *, uint32_t)'),
-    setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
-    getsockopt: lib.func('int getsockopt(int, int, int, _Inout_ void *, _Inout_ void *)'),
-    poll: lib.func('int poll(_Inout_ void *, uint64_t, int)'),
-    epollCreate: lib.func('int epoll_create1(int)'),
-    epollCtl: lib.func('int epoll_ctl(int, int, int, void *)'),
-    epollWait: lib.func('int epoll_wait(int, _Inout_ void *, int, int)'),
-    close: lib.func('int close(int)'),
-    errno: () => koffi.errno(),
-    errnoName: (n) => names.get(n) ?? `errno ${n}`,
-  };
-  return bound;
-}
-
 /** The family of an encoded sockaddr (sockaddr_in or sockaddr_in6, see raw-socket.ts's encodeSockaddr). */
 function familyOf(sockaddr: Buffer): number {
-  return sockaddr.readUInt16LE(0) === AF_INET6 ? AF_INET6 : AF_INET;
+  return sockaddr.readUInt16LE(0) === AF.ipv6 ? AF.ipv6 : AF.ipv4;
 }
 
 /** One thread's TCP connects: its epoll set, the connects in flight, and the timer that harvests them. */
@@ -122,14 +66,15 @@ export class TcpConnector {
    */
   connect(to: Buffer, from: Buffer | null, done: ConnectDone): number {
     const c = this.c;
-    const fd = c.socket(familyOf(to), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const fd = c.socket(familyOf(to), SOCK.stream | SOCK.nonblock | SOCK.cloexec, 0);
     if (fd < 0) return this.failed(-1, 'socket', done);
+    enterFd(fd);
     if (from) {
       // As libuv does before every TCP bind: a source port in TIME_WAIT can be used again.
-      c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, this.one, 4);
+      c.setsockopt(fd, SOL.socket, SO.reuseAddr, this.one, 4);
       if (c.bind(fd, from, from.length) < 0) return this.failed(fd, 'bind', done);
     }
-    if (c.connect(fd, to, to.length) < 0 && c.errno() !== EINPROGRESS)
+    if (c.connect(fd, to, to.length) < 0 && c.errno() !== ERRNO.EINPROGRESS)
       return this.failed(fd, 'connect-now', done);
     const ready = this.pollOne(fd);
     if (ready !== 0) {
@@ -143,7 +88,7 @@ export class TcpConnector {
   /** Drops a connect in flight (its check timed out or stopped): the socket is closed, `done` never called. */
   cancel(fd: number): void {
     if (!this.pending.delete(fd)) return;
-    this.c.close(fd);
+    this.closeFd(fd);
   }
 
   /** Closes the epoll set; connects still in flight are cancelled. */
@@ -151,26 +96,27 @@ export class TcpConnector {
     for (const fd of [...this.pending.keys()]) this.cancel(fd);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.epfd >= 0) this.c.close(this.epfd);
+    if (this.epfd >= 0) this.closeFd(this.epfd);
     this.epfd = -1;
   }
 
   /** poll() with no wait: the revents of the socket (0: still connecting). */
   private pollOne(fd: number): number {
     this.pollfd.writeInt32LE(fd, 0);
-    this.pollfd.writeInt16LE(POLLOUT, 4);
+    this.pollfd.writeInt16LE(POLL.out, 4);
     this.pollfd.writeInt16LE(0, 6);
     if (this.c.poll(this.pollfd, 1, 0) <= 0) return 0;
-    return this.pollfd.readInt16LE(6) & (POLLOUT | POLLERR | POLLHUP);
+    return this.pollfd.readInt16LE(6) & OVER;
   }
 
   private wait(fd: number, done: ConnectDone): void {
     if (this.epfd < 0) {
-      this.epfd = this.c.epollCreate(SOCK_CLOEXEC);
+      this.epfd = this.c.epollCreate(SOCK.cloexec);
       if (this.epfd < 0) return void this.failed(fd, 'connect', done);
+      enterFd(this.epfd);
     }
     this.event.fill(0);
-    this.event.writeUInt32LE(EPOLLOUT, 0);
+    this.event.writeUInt32LE(POLL.out, 0);
     this.event.writeInt32LE(fd, EVENT_DATA);
     if (this.c.epollCtl(this.epfd, EPOLL_CTL_ADD, fd, this.event) < 0)
       return void this.failed(fd, 'connect', done);
@@ -186,7 +132,7 @@ export class TcpConnector {
     this.timer = undefined;
     for (;;) {
       const n = this.c.epollWait(this.epfd, this.events, BATCH, 0);
-      if (n < 0 && this.c.errno() === EINTR) continue;
+      if (n < 0 && this.c.errno() === ERRNO.EINTR) continue;
       for (let i = 0; i < n; i++) {
         const at = i * EVENT_SIZE;
         const fd = this.events.readInt32LE(at + EVENT_DATA);
@@ -204,27 +150,33 @@ export class TcpConnector {
 
   /** The connect is over (`events`: POLLOUT, or POLLERR/POLLHUP, which epoll shares): reset or report. */
   private finish(fd: number, events: number, done: ConnectDone): void {
-    const errno = events & (POLLERR | POLLHUP) ? this.socketError(fd) : 0;
+    const errno = events & (POLL.err | POLL.hup) ? this.socketError(fd) : 0;
     if (errno === 0) {
-      this.c.setsockopt(fd, SOL_SOCKET, SO_LINGER, this.linger, 8);
-      this.c.close(fd);
+      this.c.setsockopt(fd, SOL.socket, SO.linger, this.linger, 8);
+      this.closeFd(fd);
       return done(0, '', 'connect');
     }
-    this.c.close(fd);
+    this.closeFd(fd);
     done(errno, this.c.errnoName(errno), 'connect');
   }
 
   private socketError(fd: number): number {
     this.soLength.writeUInt32LE(4, 0);
-    if (this.c.getsockopt(fd, SOL_SOCKET, SO_ERROR, this.soError, this.soLength) < 0)
+    if (this.c.getsockopt(fd, SOL.socket, SO.error, this.soError, this.soLength) < 0)
       return this.c.errno();
     // A hang-up without an error (a reset after the handshake): the connect did not hold.
-    return this.soError.readInt32LE(0) || 104; // ECONNRESET
+    return this.soError.readInt32LE(0) || ERRNO.ECONNRESET;
+  }
+
+  /** Every descriptor is closed here: struck out of the thread's fd ledger first (fd-ledger.ts says why). */
+  private closeFd(fd: number): void {
+    strikeFd(fd);
+    this.c.close(fd);
   }
 
   private failed(fd: number, call: ConnectCall, done: ConnectDone): -1 {
     const errno = this.c.errno();
-    if (fd >= 0) this.c.close(fd);
+    if (fd >= 0) this.closeFd(fd);
     done(errno, this.c.errnoName(errno), call);
     return -1;
   }

@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CheckType } from '../config/check.js';
+import { keepFdsIn } from '../ffi/fd-ledger.js';
 import { closeTcpConnector } from '../ffi/tcp-connect.js';
 import type { Checker } from './types.js';
 import type { CheckerRegistry } from './checkers/index.js';
@@ -28,7 +29,9 @@ function elsewhere<T extends CheckType>(type: T): Checker<T> {
   };
 }
 
-const options = workerData as { concurrency: number; tcpPath: TcpPath };
+const options = workerData as { concurrency: number; tcpPath: TcpPath; fds: SharedArrayBuffer };
+// The sockets opened through libc are listed where the pool closes them should this thread die.
+keepFdsIn(options.fds);
 
 const WORKER_CHECKERS: CheckerRegistry = {
   tcp: options.tcpPath === 'node' ? tcpChecker : tcpEpollChecker,

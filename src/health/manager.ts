@@ -324,9 +324,9 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
       ...(options.tcpPath ? { tcpPath: options.tcpPath } : {}),
-      onWorkerExit: (index, code, error) =>
+      onWorkerExit: (index, code, error, closedFds) =>
         this.logger.error(
-          { event: 'health.worker-exit', worker: index, code, error: error?.message },
+          { event: 'health.worker-exit', worker: index, code, error: error?.message, closedFds },
           `check worker ${index} ended (code ${code}${error ? `: ${error.message}` : ''}); ` +
             'starting it again with its checks',
         ),

@@ -13,13 +13,16 @@
  * While a hold is on (the daemon's pass pending or running), workers keep checking but keep
  * their results; results already on their way wait on the main thread; release() hands
  * them over in order of arrival. A worker that dies is started again and given its checks
- * anew: each starts after a random part of its interval, as at start, and the one result
- * that was under way when the worker died is the only one missing. A worker that keeps
- * dying as soon as it starts (three times in a row) is given up, and its checks run in
- * process from then on: checks that silently stop would leave dead reals in the kernel.
+ * anew, once the sockets it opened through libc are closed (they belong to the process, and
+ * nothing else would close them: src/ffi/fd-ledger.ts): each check starts after a random
+ * part of its interval, as at start, and the one result that was under way when the worker
+ * died is the only one missing. A worker that keeps dying as soon as it starts (three times
+ * in a row) is given up, and its checks run in process from then on: checks that silently
+ * stop would leave dead reals in the kernel.
  */
 import { Worker } from 'node:worker_threads';
 import type { CheckConfig, CheckType } from '../config/check.js';
+import { closeListed, FdLedger } from '../ffi/fd-ledger.js';
 import type { CheckRunner, CheckSpec } from './runner.js';
 import { type CheckRun, Hold, realTimers, type Timers } from './scheduler.js';
 import type { CheckTarget } from './types.js';
@@ -78,8 +81,8 @@ export interface CheckWorkerPoolOptions {
   maxHoldMs?: number;
   /** A result handler threw (default: rethrown outside, where it crashes loudly). */
   onError?: (err: unknown) => void;
-  /** A worker died (it is started again); for the log. */
-  onWorkerExit?: (index: number, code: number, error: Error | undefined) => void;
+  /** A worker died (it is started again), leaving `closedFds` sockets the pool closed; for the log. */
+  onWorkerExit?: (index: number, code: number, error: Error | undefined, closedFds: number) => void;
   /** A worker was given up (it kept dying at start); its `checks` run in process now. */
   onWorkerGivenUp?: (index: number, checks: number) => void;
   /** The worker's module (default check-worker.js beside this one). */
@@ -109,6 +112,11 @@ interface Slot {
   failed: boolean;
 }
 
+/**
+ * Room in a worker's fd table beyond its concurrency: a tcp check holds one socket at a
+ * time, the connector one epoll set.
+ */
+const FD_TABLE_SLACK = 64;
 /** A worker that dies within this long of its start counts as a quick death. */
 const QUICK_DEATH_MS = 5000;
 /** Quick deaths in a row after which a worker is given up. */
@@ -128,6 +136,8 @@ export class CheckWorkerPool implements CheckRunner {
   private stopping = false;
   /** Workers started again after dying. */
   restarts = 0;
+  /** Sockets that workers left open when they died, closed by the pool. */
+  closedFds = 0;
 
   constructor(private readonly options: CheckWorkerPoolOptions) {
     if (!(options.workers >= 1))
@@ -221,11 +231,11 @@ export class CheckWorkerPool implements CheckRunner {
   }
 
   private spawn(slot: Slot): void {
+    const concurrency = this.options.concurrency ?? 1024;
+    // A table per worker: the one a dead worker leaves is read while its successor starts.
+    const fds = FdLedger.table(concurrency + FD_TABLE_SLACK);
     const worker = new Worker(this.workerUrl, {
-      workerData: {
-        concurrency: this.options.concurrency ?? 1024,
-        tcpPath: this.options.tcpPath ?? 'epoll',
-      },
+      workerData: { concurrency, tcpPath: this.options.tcpPath ?? 'epoll', fds },
       // The worker needs none of the parent's flags (--input-type, --eval would stop it).
       execArgv: [],
     });
@@ -235,14 +245,22 @@ export class CheckWorkerPool implements CheckRunner {
     if (this.gate.on) slot.outbox.push({ op: 'hold' });
     let error: Error | undefined;
     worker.on('error', (err: Error) => (error = err));
-    worker.once('exit', (code) => this.exited(slot, worker, code, error));
+    // Its sockets are closed first, whatever the exit (a stop leaves none listed).
+    worker.once('exit', (code) => this.exited(slot, worker, code, error, closeListed(fds)));
     // The workers alone must not keep the process alive.
     worker.unref();
   }
 
-  private exited(slot: Slot, worker: Worker, code: number, error: Error | undefined): void {
+  private exited(
+    slot: Slot,
+    worker: Worker,
+    code: number,
+    error: Error | undefined,
+    closedFds: number,
+  ): void {
+    this.closedFds += closedFds;
     if (this.stopping || slot.worker !== worker) return;
-    this.options.onWorkerExit?.(slot.index, code, error);
+    this.options.onWorkerExit?.(slot.index, code, error, closedFds);
     slot.quickDeaths =
       this.timers.now() - slot.startedAt < QUICK_DEATH_MS ? slot.quickDeaths + 1 : 0;
     if (slot.quickDeaths >= MAX_QUICK_DEATHS) return this.giveUp(slot);

@@ -11,7 +11,8 @@
  * - Announce: a packet socket for gratuitous ARP and unsolicited neighbour advertisements.
  */
 import { readFileSync } from 'node:fs';
-import { interfaceIndex, IP, IPV6, RawSocket, SOL, encodeLinkSockaddr } from '../ffi/raw-socket.js';
+import { SOL } from '../ffi/libc.js';
+import { interfaceIndex, IP, IPV6, RawSocket, encodeLinkSockaddr } from '../ffi/raw-socket.js';
 import type { Received, Receiver } from '../ffi/receiver.js';
 import { bytesToAddress } from '../netlink/inet.js';
 import type { Family } from '../ipvs/model.js';

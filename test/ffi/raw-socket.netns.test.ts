@@ -12,7 +12,8 @@ const PREFIX = 'vrrpffi';
 
 /** A node script that receives for `ms` and prints one JSON line per datagram, then the timer lateness. */
 const receiver = (family: 'ipv4' | 'ipv6', ms: number) => `
-import { RawSocket, interfaceIndex, SOL, IP, IPV6 } from '${REPO}dist/ffi/raw-socket.js';
+import { SOL } from '${REPO}dist/ffi/libc.js';
+import { RawSocket, interfaceIndex, IP, IPV6 } from '${REPO}dist/ffi/raw-socket.js';
 import { Receiver } from '${REPO}dist/ffi/receiver.js';
 const s = RawSocket.open({ family: '${family}', protocol: 112 });
 s.bindToDevice('eth0');
@@ -36,7 +37,8 @@ setTimeout(async () => { clearInterval(tick); await r.unwatch(s); s.close(); awa
 `;
 
 const sender = (family: 'ipv4' | 'ipv6', to: string, count: number) => `
-import { RawSocket, interfaceIndex, SOL, IP, IPV6 } from '${REPO}dist/ffi/raw-socket.js';
+import { SOL } from '${REPO}dist/ffi/libc.js';
+import { RawSocket, interfaceIndex, IP, IPV6 } from '${REPO}dist/ffi/raw-socket.js';
 const s = RawSocket.open({ family: '${family}', protocol: 112 });
 s.bindToDevice('eth0');
 s.multicastInterface(interfaceIndex('eth0'));

@@ -17,9 +17,9 @@ import type { CheckConfig } from '../../src/config/check.js';
 import { HealthManager, type Transition } from '../../src/health/manager.js';
 import { type CheckRunner, InProcessRunner } from '../../src/health/runner.js';
 import type { CheckRun } from '../../src/health/scheduler.js';
-import type { CheckTarget } from '../../src/health/types.js';
 import { CheckWorkerPool } from '../../src/health/worker-pool.js';
 import { check, config, memoryLogger, real, service } from './fixtures.js';
+import { target } from './servers.js';
 
 const WORKER_URL = new URL('../../dist/health/check-worker.js', import.meta.url);
 const built = existsSync(WORKER_URL);
@@ -81,21 +81,6 @@ function close(listener: Listener): Promise<void> {
 afterEach(async () => {
   await Promise.all(listeners.splice(0).map((l) => (l.server.listening ? close(l) : undefined)));
 });
-
-function target(port: number): CheckTarget {
-  const address = '127.0.0.1';
-  const vip = '10.0.0.1';
-  return {
-    service: 'web',
-    realId: `${address}:${port}`,
-    address,
-    port,
-    realAddress: address,
-    realPort: port,
-    vip,
-    vport: 80,
-  };
-}
 
 interface Probe {
   results: CheckRun[];

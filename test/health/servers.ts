@@ -9,18 +9,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CheckTarget } from '../../src/health/types.js';
 
-export function target(port: number, extra: Partial<CheckTarget> = {}): CheckTarget {
+/** A check's target: the real at `address`, behind the VIP 10.0.0.1:80. */
+export function targetAt(
+  address: string,
+  port: number,
+  extra: Partial<CheckTarget> = {},
+): CheckTarget {
   return {
     service: 'web',
-    realId: `127.0.0.1:${port}`,
-    address: '127.0.0.1',
+    realId: `${address}:${port}`,
+    address,
     port,
-    realAddress: '127.0.0.1',
+    realAddress: address,
     realPort: port,
     vip: '10.0.0.1',
     vport: 80,
     ...extra,
   };
+}
+
+/** The target of a real on loopback. */
+export function target(port: number, extra: Partial<CheckTarget> = {}): CheckTarget {
+  return targetAt('127.0.0.1', port, extra);
 }
 
 export function listen<T extends net.Server>(

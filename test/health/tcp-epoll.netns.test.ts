@@ -22,6 +22,7 @@ import { type CheckRun, runCheck } from '../../src/health/scheduler.js';
 import type { CheckTarget } from '../../src/health/types.js';
 import { CheckWorkerPool } from '../../src/health/worker-pool.js';
 import { check } from './fixtures.js';
+import { targetAt } from './servers.js';
 
 type Tcp = Extract<CheckConfig, { type: 'tcp' }>;
 const NS = 'tcpep-ns';
@@ -109,20 +110,6 @@ function startListener(): { child: ChildProcess; output: () => string } {
   return { child, output: () => out };
 }
 
-function target(address: string, port: number, source?: string): CheckTarget {
-  return {
-    service: 'web',
-    realId: `${address}:${port}`,
-    address,
-    port,
-    realAddress: address,
-    realPort: port,
-    vip: '10.0.0.1',
-    vport: 80,
-    ...(source ? { source } : {}),
-  };
-}
-
 interface Case {
   name: string;
   config?: Record<string, unknown>;
@@ -133,64 +120,64 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'up over IPv4', target: target(NS_V4, PORT), ok: true, message: 'connected' },
-  { name: 'up over IPv6', target: target(NS_V6, PORT), ok: true, message: 'connected' },
+  { name: 'up over IPv4', target: targetAt(NS_V4, PORT), ok: true, message: 'connected' },
+  { name: 'up over IPv6', target: targetAt(NS_V6, PORT), ok: true, message: 'connected' },
   {
     name: 'a closed port, IPv4',
-    target: target(NS_V4, CLOSED),
+    target: targetAt(NS_V4, CLOSED),
     ok: false,
     message: `connect ECONNREFUSED ${NS_V4}:${CLOSED}`,
   },
   {
     name: 'a closed port, IPv6',
-    target: target(NS_V6, CLOSED),
+    target: targetAt(NS_V6, CLOSED),
     ok: false,
     message: `connect ECONNREFUSED ${NS_V6}:${CLOSED}`,
   },
   {
     name: 'a dropped address times out, IPv4',
-    target: target(FILTERED_V4, PORT),
+    target: targetAt(FILTERED_V4, PORT),
     ok: false,
     timedOut: true,
     message: 'timed out after 300ms',
   },
   {
     name: 'a dropped address times out, IPv6',
-    target: target(FILTERED_V6, PORT),
+    target: targetAt(FILTERED_V6, PORT),
     ok: false,
     timedOut: true,
     message: 'timed out after 300ms',
   },
   {
     name: 'ICMP host unreachable',
-    target: target(UNREACHABLE_V4, PORT),
+    target: targetAt(UNREACHABLE_V4, PORT),
     ok: false,
     message: `connect EHOSTUNREACH ${UNREACHABLE_V4}:${PORT}`,
   },
   {
     name: 'no route on this host: connect fails at once',
-    target: target(NO_ROUTE_V4, PORT),
+    target: targetAt(NO_ROUTE_V4, PORT),
     ok: false,
     message: `connect EHOSTUNREACH ${NO_ROUTE_V4}:${PORT} - Local (0.0.0.0:0)`,
   },
   {
     name: 'no route on this host, from a source address and port',
     config: { source_port: 41_103 },
-    target: target(NO_ROUTE_V4, PORT, HOST_V4),
+    target: targetAt(NO_ROUTE_V4, PORT, { source: HOST_V4 }),
     ok: false,
     message: `connect EHOSTUNREACH ${NO_ROUTE_V4}:${PORT} - Local (${HOST_V4}:41103)`,
   },
   {
     name: 'a link-local address with its interface',
     config: { interface: HOST_IF },
-    target: target(NS_LL, PORT),
+    target: targetAt(NS_LL, PORT),
     ok: true,
     message: 'connected',
   },
   {
     name: 'a link-local address with its interface, closed port, from a link-local source',
     config: { interface: HOST_IF, source_port: 41_101 },
-    target: target(NS_LL, CLOSED, HOST_LL),
+    target: targetAt(NS_LL, CLOSED, { source: HOST_LL }),
     ok: false,
     message: `connect ECONNREFUSED ${NS_LL}%${HOST_IF}:${CLOSED} - Local (${HOST_LL}%${HOST_IF}:41101)`,
   },
@@ -253,7 +240,11 @@ describe.skipIf(skip !== null)('tcp check through epoll, across a veth pair', ()
       const end = Date.now() + 10_000;
       while (!err.includes('listening on') && Date.now() < end) await sleep(20);
       const config = check({ type: 'tcp', source_port: 41_102 }) as Tcp;
-      const run = tcpEpollChecker.prepare(config, target(NS_V4, PORT, HOST_V4), never);
+      const run = tcpEpollChecker.prepare(
+        config,
+        targetAt(NS_V4, PORT, { source: HOST_V4 }),
+        never,
+      );
       expect(await runCheck(run, 1000)).toMatchObject({ ok: true, message: 'connected' });
       const timer = setTimeout(() => dump.kill('SIGKILL'), 3000);
       await exited;
@@ -275,7 +266,7 @@ describe.skipIf(skip !== null)('tcp check through epoll, across a veth pair', ()
       for (let i = 0; i < 20; i++)
         pool.add({
           config: check({ type: 'tcp' }),
-          target: target(i % 2 ? FILTERED_V4 : NS_V4, PORT),
+          target: targetAt(i % 2 ? FILTERED_V4 : NS_V4, PORT),
           intervalMs: 100,
           timeoutMs: 5000,
           onResult: (r) => results.push(r),

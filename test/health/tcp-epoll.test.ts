@@ -16,24 +16,11 @@ import { tcpConnector } from '../../src/ffi/tcp-connect.js';
 import { runCheck } from '../../src/health/scheduler.js';
 import type { CheckTarget } from '../../src/health/types.js';
 import { check } from './fixtures.js';
+import { targetAt } from './servers.js';
 
 type Tcp = Extract<CheckConfig, { type: 'tcp' }>;
 const openFds = () => readdirSync('/proc/self/fd').length;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
-
-function target(address: string, port: number, source?: string): CheckTarget {
-  return {
-    service: 'web',
-    realId: `${address}:${port}`,
-    address,
-    port,
-    realAddress: address,
-    realPort: port,
-    vip: '10.0.0.1',
-    vport: 80,
-    ...(source ? { source } : {}),
-  };
-}
 
 const servers: net.Server[] = [];
 
@@ -85,70 +72,70 @@ const cases: Case[] = [
   {
     name: 'up over IPv4',
     config: {},
-    target: () => target('127.0.0.1', up4),
+    target: () => targetAt('127.0.0.1', up4),
     ok: true,
     message: () => 'connected',
   },
   {
     name: 'up over IPv6',
     config: {},
-    target: () => target('::1', up6),
+    target: () => targetAt('::1', up6),
     ok: true,
     message: () => 'connected',
   },
   {
     name: 'refused over IPv4',
     config: {},
-    target: () => target('127.0.0.1', closed4),
+    target: () => targetAt('127.0.0.1', closed4),
     ok: false,
     message: () => `connect ECONNREFUSED 127.0.0.1:${closed4}`,
   },
   {
     name: 'refused over IPv6',
     config: {},
-    target: () => target('::1', closed6),
+    target: () => targetAt('::1', closed6),
     ok: false,
     message: () => `connect ECONNREFUSED ::1:${closed6}`,
   },
   {
     name: 'from a source address and port, refused',
     config: { source_port: 41_007 },
-    target: () => target('127.0.0.1', closed4, '127.0.0.2'),
+    target: () => targetAt('127.0.0.1', closed4, { source: '127.0.0.2' }),
     ok: false,
     message: () => `connect ECONNREFUSED 127.0.0.1:${closed4} - Local (127.0.0.2:41007)`,
   },
   {
     name: 'from a source port alone, up',
     config: { source_port: 41_008 },
-    target: () => target('127.0.0.1', up4),
+    target: () => targetAt('127.0.0.1', up4),
     ok: true,
     message: () => 'connected',
   },
   {
     name: 'from a source address this host does not have',
     config: {},
-    target: () => target('127.0.0.1', up4, '192.0.2.250'),
+    target: () => targetAt('127.0.0.1', up4, { source: '192.0.2.250' }),
     ok: false,
     message: () => 'bind EADDRNOTAVAIL 192.0.2.250',
   },
   {
     name: 'from a source port in use',
     config: { source_port: 0 },
-    target: () => target('127.0.0.1', up4, '127.0.0.1'),
+    target: () => targetAt('127.0.0.1', up4, { source: '127.0.0.1' }),
     ok: false,
     message: () => `bind EADDRINUSE 127.0.0.1:${busySource}`,
   },
   {
     name: 'a host name (Node looks it up: the epoll path hands it to tcp.ts)',
     config: {},
-    target: () => target('localhost', up4),
+    target: () => targetAt('localhost', up4),
     ok: true,
     message: () => 'connected',
   },
   {
     name: 'a link-local address on an interface that does not exist (the Node path)',
     config: { interface: 'tcpep-none' },
-    target: () => target('fe80::1', up4),
+    target: () => targetAt('fe80::1', up4),
     ok: false,
     message: () => new RegExp(`^connect E[A-Z]+ fe80::1%tcpep-none:${up4}$`),
   },
@@ -179,7 +166,7 @@ describe('tcp check through epoll, on loopback', () => {
 
   it('resets the connection: no TIME_WAIT left on the checker side', async () => {
     const config = check({ type: 'tcp', source_port: 41_009 }) as Tcp;
-    const run = tcpEpollChecker.prepare(config, target('127.0.0.1', up4), () => never());
+    const run = tcpEpollChecker.prepare(config, targetAt('127.0.0.1', up4), () => never());
     // The same source port five times in a row: a FIN close would leave it in TIME_WAIT,
     // and a connect from it to the same address and port would fail (EADDRNOTAVAIL).
     for (let i = 0; i < 5; i++)
@@ -189,12 +176,12 @@ describe('tcp check through epoll, on loopback', () => {
   it('runs a thousand checks with as many descriptors open after as before', async () => {
     const up = tcpEpollChecker.prepare(
       check({ type: 'tcp' }) as Tcp,
-      target('127.0.0.1', up4),
+      targetAt('127.0.0.1', up4),
       () => never(),
     );
     const down = tcpEpollChecker.prepare(
       check({ type: 'tcp' }) as Tcp,
-      target('::1', closed6),
+      targetAt('::1', closed6),
       () => never(),
     );
     const before = openFds();
@@ -221,7 +208,7 @@ describe('tcp check through epoll, on loopback', () => {
     const port = (server.address() as net.AddressInfo).port;
     const run = tcpEpollChecker.prepare(
       check({ type: 'tcp' }) as Tcp,
-      target('127.0.0.1', port),
+      targetAt('127.0.0.1', port),
       never,
     );
     const before = openFds();

@@ -12,7 +12,8 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import net from 'node:net';
-import { interfaceIndex, RawSocket, RawSocketError } from '../../ffi/raw-socket.js';
+import { RawSocketError } from '../../ffi/libc.js';
+import { interfaceIndex, RawSocket } from '../../ffi/raw-socket.js';
 import { type Received, Receiver } from '../../ffi/receiver.js';
 import type { Family } from '../../ipvs/model.js';
 import { echoRequest, parseIcmp } from '../icmp-packet.js';
