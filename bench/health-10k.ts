@@ -346,57 +346,62 @@ function row(label: string, samples: number[]): string {
  * of the handshake, charged to the connecting process).
  */
 async function bareConnects(ports: number[], seconds: number): Promise<void> {
-  let done = 0;
-  let failed = 0;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const timer = setInterval(() => {
+  await connectFloor('bare net.connect + reset', seconds, (done, failed) => {
     for (let i = 0; i < (SERVICES * REALS) / 100; i++) {
       const socket = net.connect({ host: '127.0.0.1', port: ports[i % ports.length] as number });
       socket.once('connect', () => {
         socket.resetAndDestroy();
-        done++;
+        done();
       });
       socket.once('error', () => {
         socket.destroy();
-        failed++;
+        failed();
       });
     }
-  }, 10);
-  await sleep(seconds * 1000);
-  clearInterval(timer);
-  const cpu = process.cpuUsage(cpu0);
-  const wall = performance.now() - t0;
-  const perConnect = (us: number) => (us / Math.max(done, 1)).toFixed(0);
-  console.log(
-    `floor, bare net.connect + reset: ${(done / (wall / 1000)).toFixed(0)}/s (${failed} failed), ` +
-      `CPU per connect ${perConnect(cpu.user + cpu.system)} us ` +
-      `(user ${perConnect(cpu.user)}, system ${perConnect(cpu.system)})`,
-  );
-  await sleep(1000);
+  });
 }
 
 /** The floor of the epoll path: the same connects through TcpConnector, without the scheduler. */
 async function bareEpollConnects(ports: number[], seconds: number): Promise<void> {
   const connector = tcpConnector();
   const addresses = ports.map((port) => encodeSockaddr('127.0.0.1', port));
+  const label = 'bare socket + connect + poll + reset through libc (ffi/tcp-connect.ts)';
+  await connectFloor(label, seconds, (done, failed) => {
+    for (let i = 0; i < (SERVICES * REALS) / 100; i++)
+      connector.connect(addresses[i % addresses.length] as Buffer, null, (errno) =>
+        errno === 0 ? done() : failed(),
+      );
+  });
+}
+
+/**
+ * Starts a hundredth of the reals' connects every 10 ms for `seconds` (the checks' rate),
+ * then prints the connects a second and the CPU each cost.
+ */
+async function connectFloor(
+  label: string,
+  seconds: number,
+  tick: (done: () => void, failed: () => void) => void,
+): Promise<void> {
   let done = 0;
   let failed = 0;
-  const count = (errno: number) => (errno === 0 ? done++ : failed++);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const timer = setInterval(() => {
-    for (let i = 0; i < (SERVICES * REALS) / 100; i++)
-      connector.connect(addresses[i % addresses.length] as Buffer, null, count);
-  }, 10);
+  const timer = setInterval(
+    () =>
+      tick(
+        () => done++,
+        () => failed++,
+      ),
+    10,
+  );
   await sleep(seconds * 1000);
   clearInterval(timer);
   const cpu = process.cpuUsage(cpu0);
   const wall = performance.now() - t0;
   const perConnect = (us: number) => (us / Math.max(done, 1)).toFixed(0);
   console.log(
-    `floor, bare socket + connect + poll + reset through libc (ffi/tcp-connect.ts): ` +
-      `${(done / (wall / 1000)).toFixed(0)}/s (${failed} failed), CPU per connect ` +
+    `floor, ${label}: ${(done / (wall / 1000)).toFixed(0)}/s (${failed} failed), CPU per connect ` +
       `${perConnect(cpu.user + cpu.system)} us (user ${perConnect(cpu.user)}, system ${perConnect(cpu.system)})`,
   );
   await sleep(1000);

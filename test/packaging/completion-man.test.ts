@@ -28,6 +28,14 @@ async function script(shell: string): Promise<string> {
   return path;
 }
 
+/** What every shell's completion lists: the command names, and an option's fixed values. */
+async function completesCommandsAndValues(complete: (line: string) => Promise<unknown[]>) {
+  expect(await complete('lvsd ')).toEqual(expect.arrayContaining(spec.commands.map((c) => c.name)));
+  expect(await complete('lvsd run --log-level ')).toEqual(LOG_LEVELS);
+}
+
+const LOG_LEVELS = ['debug', 'error', 'fatal', 'info', 'silent', 'trace', 'warn'];
+
 describe('lvsd(8)', () => {
   it('packaging/lvsd.8 is what the command definitions give now (npm run packaging writes it)', async () => {
     expect(await readFile(join(root, 'packaging/lvsd.8'), 'utf8')).toBe(await packagedManPage());
@@ -112,18 +120,7 @@ describe('lvsd completion', { timeout: 60_000 }, () => {
         .filter(Boolean)
         .map((l) => l.split('\t')[0]);
     };
-    expect(await complete('lvsd ')).toEqual(
-      expect.arrayContaining(spec.commands.map((c) => c.name)),
-    );
-    expect(await complete('lvsd run --log-level ')).toEqual([
-      'debug',
-      'error',
-      'fatal',
-      'info',
-      'silent',
-      'trace',
-      'warn',
-    ]);
+    await completesCommandsAndValues(complete);
     expect(await complete('lvsd completion ')).toEqual(
       expect.arrayContaining(['bash', 'zsh', 'fish']),
     );
@@ -166,18 +163,7 @@ describe('lvsd completion', { timeout: 60_000 }, () => {
         expect(ran.code).toBe(0);
         return listed(ran.stdout);
       };
-      expect(await complete('lvsd ')).toEqual(
-        expect.arrayContaining(spec.commands.map((c) => c.name)),
-      );
-      expect(await complete('lvsd run --log-level ')).toEqual([
-        'debug',
-        'error',
-        'fatal',
-        'info',
-        'silent',
-        'trace',
-        'warn',
-      ]);
+      await completesCommandsAndValues(complete);
       expect(await complete('lvsd plan --st')).toEqual(['--state', '--state-dir']);
       expect(await complete('lvsd completion ')).toEqual(['bash', 'fish', 'zsh']);
       expect(await complete('lvsd help v')).toEqual(['validate']);
