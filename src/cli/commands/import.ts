@@ -82,9 +82,10 @@ export function validated(
   result: ImportResult,
   name: string,
 ): { ok: true; yaml: string; warnings: Diagnostic[] } | { ok: false; errors: Diagnostic[] } {
-  const first = loadConfigText(writeYaml(result), name);
+  const plain = writeYaml(result);
+  const first = loadConfigText(plain, name);
   if (!first.ok) return { ok: false, errors: first.errors };
-  if (first.warnings.length === 0) return { ok: true, yaml: writeYaml(result), warnings: [] };
+  if (first.warnings.length === 0) return { ok: true, yaml: plain, warnings: [] };
   const notes = first.warnings.map(
     (w) => `WARNING (lvsd validate) ${w.path || 'the file'}: ${w.message}`,
   );
