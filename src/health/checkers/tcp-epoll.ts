@@ -29,6 +29,9 @@ function sockaddrOf(address: string, port: number): Buffer {
 /** An address without its scope ("fe80::1%eth1" is fe80::1). */
 const bare = (address: string) => address.replace(/%.*$/, '');
 
+/** The any-address of the target's family: what a socket bound to a port alone has. */
+const wildcardOf = (route: Route) => (net.isIPv6(bare(route.address)) ? '::' : '0.0.0.0');
+
 /** Whether every address of the route is an IP literal (a scope suffix allowed). */
 function literal(route: Route): boolean {
   return (
@@ -44,7 +47,7 @@ function literal(route: Route): boolean {
  * address[:port]" (the wildcard address for a port alone).
  */
 export function failureText(route: Route, call: ConnectCall, code: string): string {
-  const wildcard = net.isIPv6(bare(route.address)) ? '::' : '0.0.0.0';
+  const wildcard = wildcardOf(route);
   if (call === 'bind')
     return `bind ${code} ${route.source ?? wildcard}${route.sourcePort ? `:${route.sourcePort}` : ''}`;
   let local = '';
@@ -59,8 +62,7 @@ export function failureText(route: Route, call: ConnectCall, code: string): stri
 /** The source sockaddr of the route: its address, or the wildcard of the target's family, with its port. */
 function sourceOf(route: Route): Buffer | null {
   if (!route.source && !route.sourcePort) return null;
-  const wildcard = net.isIPv6(bare(route.address)) ? '::' : '0.0.0.0';
-  return sockaddrOf(route.source ?? wildcard, route.sourcePort ?? 0);
+  return sockaddrOf(route.source ?? wildcardOf(route), route.sourcePort ?? 0);
 }
 
 function connectCheck(route: Route): PreparedCheck {
