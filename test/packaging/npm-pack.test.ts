@@ -79,6 +79,11 @@ describe('npm pack', () => {
       files.filter((f) => /^(src|test|bench|lint|node_modules|dist-deb|lab-out)\//.test(f)),
     ).toEqual([]);
   });
+
+  // tsc's maps name ../src files that do not ship: dead weight that points nowhere.
+  it('ships no source maps', () => {
+    expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+  });
 });
 
 // The installed lvsd runs once per example: seconds apiece on a loaded CI machine.
