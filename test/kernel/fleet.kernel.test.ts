@@ -189,22 +189,11 @@ describe.runIf(inLab)(
       for (const name of ['dir1', 'dir2'] as const) {
         await startBird(ns[name] as Netns, name, directorBird(name));
         await writeFile(`${WORK}/${name}/lvsd.yaml`, lvsdConfig(name));
-        const child = (ns[name] as Netns).spawn([
-          process.execPath,
-          'bin/lvsd.js',
-          'run',
-          '-c',
+        const { child, lines } = (ns[name] as Netns).runLvsd(
           `${WORK}/${name}/lvsd.yaml`,
-          '--state-dir',
           `${WORK}/${name}/state`,
-          '--no-watch',
-        ]);
-        const lines: string[] = [];
-        logs[name] = lines;
-        createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) =>
-          lines.push(l),
         );
-        child.stderr?.on('data', (d) => lines.push(String(d)));
+        logs[name] = lines;
         children.push(child);
       }
     }, 180_000);

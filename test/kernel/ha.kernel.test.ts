@@ -59,21 +59,7 @@ interface Director {
 async function startDirector(ns: Netns, name: string, priority: number): Promise<Director> {
   await mkdir(`${WORK}/${name}`, { recursive: true });
   await writeFile(`${WORK}/${name}/lvsd.yaml`, directorConfig(priority));
-  const child = ns.spawn([
-    process.execPath,
-    'bin/lvsd.js',
-    'run',
-    '-c',
-    `${WORK}/${name}/lvsd.yaml`,
-    '--state-dir',
-    `${WORK}/${name}/state`,
-    '--no-watch',
-  ]);
-  const lines: string[] = [];
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) =>
-    lines.push(l),
-  );
-  child.stderr?.on('data', (d) => lines.push(String(d)));
+  const { child, lines } = ns.runLvsd(`${WORK}/${name}/lvsd.yaml`, `${WORK}/${name}/state`);
   const role = () => {
     const last = lines.filter((l) => l.includes('"vrrp_transition"')).at(-1);
     return last ? (JSON.parse(last) as { to: string }).to : undefined;

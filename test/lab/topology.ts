@@ -106,6 +106,21 @@ export class Netns {
     return spawn(command, args, { stdio: ['ignore', stdio, 'pipe'] });
   }
 
+  /**
+   * `lvsd run -c CONFIG --state-dir STATE --no-watch` here (bin/lvsd.js, as systemd starts
+   * it), its stdout's lines and stderr's chunks collected in `lines` as they come.
+   */
+  runLvsd(config: string, stateDir: string): { child: ChildProcess; lines: string[] } {
+    const argv = ['bin/lvsd.js', 'run', '-c', config, '--state-dir', stateDir, '--no-watch'];
+    const child = this.spawn([process.execPath, ...argv]);
+    const lines: string[] = [];
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) =>
+      lines.push(l),
+    );
+    child.stderr?.on('data', (d) => lines.push(String(d)));
+    return { child, lines };
+  }
+
   /** `ip ARGS...` here (`ip -n`: one process, no `ip netns exec` around it). */
   async ip(...args: string[]): Promise<string> {
     const argv = ['ip', ...(this.netns === null ? [] : ['-n', this.netns]), ...args];
