@@ -100,19 +100,6 @@ const examples: Example[] = [
   },
 ];
 
-/** What ipvsadm shows of the table: rules, thresholds, tunnel settings (headers dropped). */
-async function views(director: Netns): Promise<Record<string, string[]>> {
-  const listing = async (...args: string[]) =>
-    sortedLines(await director.ipvsadm(...args)).filter(
-      (l) => !/^(IP Virtual Server|Prot |->\s+RemoteAddress)/.test(l),
-    );
-  return {
-    '-Sn': sortedLines(await director.ipvsadm('-Sn')),
-    '-Ln --thresholds': await listing('-Ln', '--thresholds'),
-    '-Ln --tun-info': await listing('-Ln', '--tun-info'),
-  };
-}
-
 if (!inLab) {
   describe.skip('lvsd apply of every example (lab only: LVSD_LAB=1)', () =>
     it('needs the lab', () => undefined));
@@ -144,7 +131,7 @@ if (!inLab) {
       async (example) => {
         await director.ipvsadm('-C');
         await director.run(['ipvsadm-restore'], { input: `${example.rules}\n` });
-        const expected = await views(director);
+        const expected = await director.ipvsadmViews();
         // ipvsadm understood the hand-written rules (-Sn leaves thresholds out: -Ln --thresholds has them).
         expect(expected['-Sn']).toEqual(sortedLines(example.rules.replace(/ -x \d+ -y \d+/g, '')));
         await director.ipvsadm('-C');
@@ -154,7 +141,7 @@ if (!inLab) {
         expect(apply.code, `lvsd apply -c ${example.file}\n${apply.stdout}\n${apply.stderr}`).toBe(
           0,
         );
-        expect(await views(director)).toEqual(expected);
+        expect(await director.ipvsadmViews()).toEqual(expected);
         if (example.timeouts)
           expect((await director.ipvsadm('-L', '--timeout')).trim()).toBe(example.timeouts);
         if (example.daemons)

@@ -48,19 +48,6 @@ const keepalivedPath = ['/usr/sbin/keepalived', '/sbin/keepalived'].find((p) => 
   }
 });
 
-/** What ipvsadm shows of the table: rules (-Sn has no thresholds), thresholds, tunnels. */
-async function views(director: Netns): Promise<Record<string, string[]>> {
-  const listing = async (...args: string[]) =>
-    sortedLines(await director.ipvsadm(...args)).filter(
-      (l) => !/^(IP Virtual Server|Prot |->\s+RemoteAddress)/.test(l),
-    );
-  return {
-    '-Sn': sortedLines(await director.ipvsadm('-Sn')),
-    '-Ln --thresholds': await listing('-Ln', '--thresholds'),
-    '-Ln --tun-info': await listing('-Ln', '--tun-info'),
-  };
-}
-
 const withoutThresholds = (text: string) => text.replace(/ -x \d+| -y \d+/g, '');
 
 /** Rules that exercise what -Sn prints, and ipvsadm's sort (192.168.x before 10.x: C's wrap). */
@@ -212,7 +199,7 @@ if (!inLab) {
         await clean();
         // Each with its own state, so the services of the others are foreign to it and stay.
         for (const file of EXAMPLES) await applyHere(file, await state());
-        applied = await views(director);
+        applied = await director.ipvsadmViews();
         expect(applied['-Sn']?.filter((l) => l.startsWith('-A')).length).toBeGreaterThan(
           EXAMPLES.length,
         );
@@ -223,7 +210,7 @@ if (!inLab) {
 
         await director.ipvsadm('-C');
         await director.run(['ipvsadm-restore'], { input: exported });
-        expect(await views(director)).toEqual(applied);
+        expect(await director.ipvsadmViews()).toEqual(applied);
       });
 
       it('lvsd import ipvsadm of the export, applied on a clean table: the same table again', async () => {
@@ -233,19 +220,19 @@ if (!inLab) {
         await ok('import', 'ipvsadm', rules, '-o', config);
         await clean();
         await applyHere(config, await state());
-        expect(await views(director)).toEqual(applied);
+        expect(await director.ipvsadmViews()).toEqual(applied);
       });
 
       it("every option -Sn prints, in ipvsadm's order (C-wrapped address compares); restored exactly", async () => {
         await clean();
         await director.run(['ipvsadm-restore'], { input: CRAFTED });
-        const restored = await views(director);
+        const restored = await director.ipvsadmViews();
         const text = await ok('export');
         expect(withoutThresholds(text)).toBe(await director.ipvsadm('-Sn'));
         expect(sortedLines(text)).toEqual(sortedLines(CRAFTED));
         await director.ipvsadm('-C');
         await director.run(['ipvsadm-restore'], { input: text });
-        expect(await views(director)).toEqual(restored);
+        expect(await director.ipvsadmViews()).toEqual(restored);
       });
     });
 
@@ -313,7 +300,7 @@ if (!inLab) {
           },
           60_000,
         );
-        return views(director);
+        return director.ipvsadmViews();
       };
 
       /** keepalived on `file` until its table holds `expected`, then killed: the table it leaves. */
@@ -323,7 +310,7 @@ if (!inLab) {
         const table = await programmed(file, expected);
         await kill(keepalived);
         keepalived = null;
-        expect(await views(director), 'SIGKILL leaves the table').toEqual(table);
+        expect(await director.ipvsadmViews(), 'SIGKILL leaves the table').toEqual(table);
         return table;
       };
 
@@ -335,10 +322,10 @@ if (!inLab) {
       ) => {
         await director.ipvsadm('-C');
         await director.run(['ipvsadm-restore'], { input: expected });
-        expect(await views(director)).toEqual(table);
+        expect(await director.ipvsadmViews()).toEqual(table);
         await director.ipvsadm('-C');
         await applyHere(config, await state());
-        expect(await views(director)).toEqual(table);
+        expect(await director.ipvsadmViews()).toEqual(table);
       };
 
       it.each(KEEPALIVED_FILES)(
@@ -357,7 +344,7 @@ if (!inLab) {
           const switched = await applyHere(config, stateDir);
           expect(switched.ops, "IPVS operations of lvsd apply on keepalived's table").toBe(0);
           expect(switched.writes).toBe(0);
-          expect(await views(director)).toEqual(table);
+          expect(await director.ipvsadmViews()).toEqual(table);
           await fromScratch(config, expected, table);
         },
       );
@@ -384,7 +371,7 @@ if (!inLab) {
           await ok('apply', '-c', config, '--state-dir', stateDir, '--json'),
         );
         expect(apply).toMatchObject({ writes: 0, plan: { steps: [] } });
-        expect(await views(director)).toEqual(table);
+        expect(await director.ipvsadmViews()).toEqual(table);
         await fromScratch(config, expected, table);
       });
     });

@@ -160,6 +160,21 @@ export class Netns {
   ipvsadm(...args: string[]): Promise<string> {
     return this.run(['ipvsadm', ...args]);
   }
+  /**
+   * What ipvsadm shows of the table here, headers dropped: rules (`-Sn`, which has no
+   * thresholds), thresholds and tunnel settings; for before / after comparisons.
+   */
+  async ipvsadmViews(): Promise<Record<string, string[]>> {
+    const listing = async (...args: string[]) =>
+      sortedLines(await this.ipvsadm(...args)).filter(
+        (l) => !/^(IP Virtual Server|Prot |->\s+RemoteAddress)/.test(l),
+      );
+    return {
+      '-Sn': sortedLines(await this.ipvsadm('-Sn')),
+      '-Ln --thresholds': await listing('-Ln', '--thresholds'),
+      '-Ln --tun-info': await listing('-Ln', '--tun-info'),
+    };
+  }
 
   /** `iptables ARGS...` here (iptables-nft: nf_tables through nft_compat). */
   iptables(...args: string[]): Promise<string> {
