@@ -1,6 +1,6 @@
 /**
  * A director fleet behind ECMP, on the host: two directors, each running lvsd (the daemon
- * as `lvsd run` wires it, with an in-memory IPVS table: test/fixtures/vrrp-director.mjs)
+ * as `lvsd run` wires it, with an in-memory IPVS table: test/fixtures/fake-ipvs-director.mjs)
  * and its own BIRD, and a router namespace running BIRD with `merge paths yes` (ECMP into
  * its kernel table) and the graceful-shutdown policy ((65535,0) -> local_pref 0). On a
  * bridge: router 192.0.2.1, d1 .2, d2 .3, and a namespace with each director's health
@@ -122,7 +122,7 @@ interface LogEvent {
   [key: string]: unknown;
 }
 
-/** One `lvsd run` in a director's namespace (test/fixtures/fleet-director.mjs), its log kept. */
+/** One `lvsd run` in a director's namespace (test/fixtures/fake-ipvs-director.mjs), its log kept. */
 class Lvsd {
   private readonly child: ChildProcess;
   private readonly out: string[] = [];
@@ -136,7 +136,7 @@ class Lvsd {
     mkdirSync(dir(node), { recursive: true });
     writeFileSync(`${dir(node)}/lvsd.yaml`, yaml);
     this.child = lan.spawn(node, process.execPath, [
-      `${REPO}test/fixtures/fleet-director.mjs`,
+      `${REPO}test/fixtures/fake-ipvs-director.mjs`,
       `${dir(node)}/lvsd.yaml`,
       `${dir(node)}/state`,
       '127.0.0.1:9380',

@@ -3,7 +3,7 @@
  * director's keepalived.conf (VRRPv2 by default, unicast, a weighted track_script) on node
  * b; `lvsd import keepalived` turns the other director's variant of the same file (higher
  * priority, addresses swapped) into an lvsd config, and lvsd runs it on node a (through
- * the fixture the VRRP host tests use: test/fixtures/vrrp-director.mjs). lvsd must preempt
+ * the fixture the VRRP host tests use: test/fixtures/fake-ipvs-director.mjs). lvsd must preempt
  * keepalived and hold the VIP alone, keepalived must settle as BACKUP, and lvsd's SIGTERM
  * (priority 0) must hand the VIP back within keepalived's skew (+100 ms), timed by tcpdump.
  *

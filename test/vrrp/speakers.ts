@@ -1,6 +1,6 @@
 /**
  * VRRP speakers for host tests on a namespace LAN (netns.ts): lvsd (the daemon as `lvsd
- * run` wires it, with an in-memory IPVS table: test/fixtures/vrrp-director.mjs),
+ * run` wires it, with an in-memory IPVS table: test/fixtures/fake-ipvs-director.mjs),
  * keepalived, and tcpdump on the bridge, whose timestamps time every takeover on the wire.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -59,7 +59,7 @@ export class Lvsd {
     writeFileSync(config, yaml);
     this.run = collect(
       lan.spawn(node, process.execPath, [
-        `${REPO}test/fixtures/vrrp-director.mjs`,
+        `${REPO}test/fixtures/fake-ipvs-director.mjs`,
         config,
         `${WORK}/${name}/state`,
         '127.0.0.1:9380',
