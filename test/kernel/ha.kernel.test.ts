@@ -103,6 +103,7 @@ describe.runIf(inLab)('HA pair: VRRP failover with connection sync (kernel lab)'
     ok: boolean;
     real?: string;
     port?: number;
+    error?: string;
     at: number;
     ms: number;
   }> = [];
@@ -199,7 +200,10 @@ describe.runIf(inLab)('HA pair: VRRP failover with connection sync (kernel lab)'
     const ports = [...new Set(okAfter.map((r) => r.port))].join(', ');
     console.log(
       `requests after the link went down: ${after.length}, failed ${lost.length}; ` +
-        `connection ports ${ports} (before: ${port})`,
+        `connection ports ${ports} (before: ${port})` +
+        lost
+          .map((r) => `; #${r.n} ${r.error} after ${r.ms} ms, sent ${r.at - downAt} ms after`)
+          .join(''),
     );
     expect(lost.length).toBeLessThanOrEqual(inFlightWindow);
     expect(okAfter.length).toBeGreaterThan(0);
