@@ -26,13 +26,12 @@ import {
 } from '../src/netlink/constants.js';
 import { genlAttrsAt } from '../src/netlink/genl.js';
 import { AttrCursor, MessageCursor } from '../src/netlink/reader.js';
-import { DEFAULT_MESSAGE_BUFFER, type NetlinkSocket } from '../src/netlink/transport.js';
+import type { NetlinkSocket } from '../src/netlink/transport.js';
 import { frameMessage, NetlinkWriter } from '../src/netlink/writer.js';
 
 export const SCRIPTED_FAMILY_ID = 0x1d;
 const PORT = 4242;
-/** The kernel trims a dump's datagrams to the length the reader asks for (the transport's buffer). */
-const DATAGRAM_BYTES = DEFAULT_MESSAGE_BUFFER;
+const DATAGRAM_BYTES = 16 * 1024;
 
 /** The stats attributes as ip_vs_genl_fill_stats / _stats64 write them (padding included). */
 export function putStats(w: NetlinkWriter, which: number, wide: boolean): void {

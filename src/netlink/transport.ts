@@ -80,10 +80,10 @@ export interface TransportOptions {
    */
   acks?: 'each' | 'last';
   /**
-   * Bytes of the one buffer every datagram is read into (default DEFAULT_MESSAGE_BUFFER).
-   * The kernel sizes a dump's datagrams to what recvmsg asks for (net/netlink/af_netlink.c:
-   * max_recvmsg_len, at most 32 KiB): a larger buffer means fewer, larger datagrams. A
-   * datagram that does not fit fails what was in flight.
+   * Bytes of the one buffer every datagram is read into (default 64 KiB). The kernel sizes
+   * a dump's datagrams to what recvmsg asks for (net/netlink/af_netlink.c: max_recvmsg_len,
+   * at most 32 KiB), so a dump of many replies takes fewer datagrams. A datagram that does
+   * not fit fails what was in flight.
    */
   messageBufferBytes?: number;
   /** How long the receive loop runs before it lets the event loop turn (default SLICE_MS). */
@@ -165,16 +165,7 @@ const DRAIN_QUIET_MS = 200;
 const DEFAULT_MAX_BATCH_BYTES = 128 * 1024;
 /** What the chunking above assumes of the socket (its opener asks for these). */
 export const SOCKET_BUFFERS = { recv: 4 * 1024 * 1024, send: 1024 * 1024 } as const;
-/**
- * SKB_WITH_OVERHEAD(8192) on x86-64. netlink_dump allocates each dump datagram's skb at the
- * largest length the socket has asked recvmsg for (when above NLMSG_GOODSIZE) and trims it
- * to that length, so no datagram is longer than this. With 64 KiB asked, every datagram was
- * a 32 KiB skb from the page allocator (an order-3 allocation, two a dump: data, then DONE);
- * at this length the skb and its struct skb_shared_info fit one 8 KiB slab object, and a
- * service's 10 dests (about 4 KiB) still come in one datagram. Measured in the lab over
- * 10,000 dests: bench/results/2026-12-06-reads-10k.md.
- */
-export const DEFAULT_MESSAGE_BUFFER = 8192 - 320;
+const DEFAULT_MESSAGE_BUFFER = 64 * 1024;
 /**
  * The receive loop reads for at most this long before it lets the event loop turn. Reading
  * without a turn is what makes the read cheap (bench/results/2026-12-06-read-loop.md), but
