@@ -10,6 +10,8 @@
  *     operations, IN_FLIGHT messages per sendmsg (default: the client's), an ACK asked of every
  *     message with "each" (or when IN_FLIGHT is 1, ipvsadm's way)
  *   kernel-child.js read SERVICES DESTS ORDER           readTable() three ways, in ORDER (0-2)
+ *   kernel-child.js read-once SERVICES DESTS BYTES      one readTable() without counters (what
+ *     plan and apply read) into a receive buffer of BYTES, the only read of the process
  */
 import type { IpvsOp } from '../src/ipvs/client.js';
 import { KernelIpvsClient } from '../src/ipvs/kernel-client.js';
@@ -119,12 +121,30 @@ async function read(shape: TableShape, order: number): Promise<ReadFigures> {
   return figures as ReadFigures;
 }
 
+/**
+ * One read, the first of a fresh process, into a receive buffer of `bytes`: the kernel sizes
+ * a dump's datagrams after the largest buffer a socket has read into (up to 32 KiB).
+ */
+async function readOnce(shape: TableShape, bytes: number): Promise<Times & { datagrams: number }> {
+  const client = await KernelIpvsClient.open({ messageBufferBytes: bytes });
+  try {
+    const { times, value: table } = await timeCall(() => client.readTable({ stats: false }));
+    const dests = table.services.reduce((n, s) => n + s.dests.length, 0);
+    if (dests !== shape.services * shape.destsPerService) throw new Error(`read ${dests} dests`);
+    return { ...times, datagrams: client.counters.datagramsReceived };
+  } finally {
+    await client.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [mode, services, dests, extra, acks] = argv;
   const shape = { services: Number(services), destsPerService: Number(dests) };
   if (mode === 'execute') {
     const inFlight = extra && extra !== 'default' ? Number(extra) : 0;
     console.log(JSON.stringify(await execute(shape, inFlight, acks === 'each')));
+  } else if (mode === 'read-once') {
+    console.log(JSON.stringify(await readOnce(shape, Number(extra))));
   } else if (mode === 'read') {
     console.log(JSON.stringify(await read(shape, Number(extra ?? 0))));
   } else {

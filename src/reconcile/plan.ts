@@ -71,7 +71,7 @@ export function plan(desired: DesiredState, actual: ActualState, context: PlanCo
     const id = serviceId(wanted.service);
     desiredIds.add(id);
     builder.owned.add(id);
-    planService(builder, wanted, live.get(id));
+    planService(builder, wanted, live.get(id), id);
   }
   let managedLive = 0;
   for (const [id, svc] of live) {
@@ -194,8 +194,8 @@ function planService(
   builder: PlanBuilder,
   wanted: DesiredService,
   live: LiveService | undefined,
+  id: string,
 ): void {
-  const id = serviceId(wanted.service);
   const base = { service: id, serviceName: wanted.name };
   if (!live) {
     builder.add({ ...base, action: 'add', op: { op: 'add-service', service: wanted.service } });
