@@ -199,6 +199,8 @@ interface Entry {
   unwatch?: () => void;
   /** Woken while running: run again as soon as this run is done. */
   woken?: boolean;
+  /** Its timer's callback: queues it to run. */
+  enqueue?: () => void;
 }
 
 class Pool {
@@ -420,7 +422,9 @@ export class Scheduler {
     // Behind schedule (a long queue, a slow check): run as soon as possible, then keep the
     // interval from there rather than firing a burst to catch up.
     if (entry.due < now) entry.due = now;
-    entry.timer = this.timers.setTimeout(() => this.enqueue(entry), entry.due - now);
+    // One callback per check for all its runs: not a closure per run.
+    entry.enqueue ??= () => this.enqueue(entry);
+    entry.timer = this.timers.setTimeout(entry.enqueue, entry.due - now);
   }
 
   /** Stops every check; running ones are aborted. Resolves when they have all returned. */
