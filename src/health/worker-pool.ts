@@ -1,9 +1,9 @@
 /**
  * Socket checks on worker threads: each worker owns the sockets, timers and schedule of its
  * share of the checks (the same Scheduler and checkers as in process) and posts their
- * results in batches (result-batch.ts), one message per few milliseconds. The main thread only turns
- * results into decisions (HealthManager), so a busy checker cannot delay a reconcile pass,
- * and checks can use another core than the one passes run on.
+ * results in batches (result-batch.ts), one message per few milliseconds. The main thread
+ * only turns results into decisions (HealthManager), so a busy checker cannot delay a
+ * reconcile pass, and checks can use another core than the one passes run on.
  *
  * tcp, http, https, smtp, udp and dns checks go to the workers: they are sockets and
  * nothing else. exec (a process each, its own small concurrency limit), file (a folder
