@@ -18,9 +18,10 @@
  * Run in the lab as root (it creates and deletes the namespaces dbench-*):
  *   npm run build && npm run bench:build
  *   bash test/lab/run.sh --name dbench --timeout 3600 node dist-bench/bench/lab-daemon-bench.js [STEADY_S] [quick|full]
- *     [tcp-cpu]
+ *     [tcp-cpu|check-cpu]
  * (`quick`: a tenth of each table, to try the bench itself; `tcp-cpu`: only the tcp checks'
- * steady window, keepalived beside lvsd's tcp check through epoll and through net.Socket).
+ * steady window, keepalived beside lvsd's tcp check through epoll and through net.Socket;
+ * `check-cpu`: the steady window only, keepalived beside lvsd, tcp checks then http).
  * lvsd runs with its systemd unit's NODE_OPTIONS (packaging/lvsd.service).
  * Environment: DBENCH_CASES=reload runs only the reload case (a comma list of tcp, http,
  * reload; default all); DBENCH_LVSD_NODE_ARGS adds flags to lvsd's node (e.g.
@@ -528,6 +529,32 @@ function tcpCpu(steadyS: number, services: number): void {
   console.log(`\nload average at the end ${readFileSync('/proc/loadavg', 'utf8')}`);
 }
 
+/** keepalived and lvsd (check worker, tcp through epoll), tcp then http checks: CPU per check in one run. */
+function checkCpu(steadyS: number, services: number): void {
+  console.log(
+    `lab-daemon-bench check-cpu: ${new Date().toISOString()}, load average ${readFileSync('/proc/loadavg', 'utf8')}`,
+  );
+  for (const kind of ['tcp', 'http'] as const) {
+    const sides = (['keepalived', 'lvsd'] as const).map((side): [string, Figures] => [
+      side,
+      inNamespace(side, kind, services, steadyS, true),
+    ]);
+    print(
+      `${kind} checks, ${services} x 10 reals, every 1 s, ${steadyS} s steady window:`,
+      [
+        ['startMs', `start until all ${services * 10} reals serve (ms)`],
+        ['checksPerS', `checks done per second (${services * 10} asked)`],
+        ['cpuShare', 'CPU (cores) over the steady window'],
+        ['usPerCheck', 'CPU per check (us)'],
+        ['rssMiB', 'RSS in the steady window (MiB)'],
+        ['listenDrops', 'SYNs the listener dropped in the window (its queue full)'],
+      ],
+      sides,
+    );
+  }
+  console.log(`\nload average at the end ${readFileSync('/proc/loadavg', 'utf8')}`);
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--listener') return listen(args[1] as CheckKind);
@@ -559,6 +586,8 @@ async function main(): Promise<void> {
   const scale = args[1] === 'quick' ? 10 : 1;
   // `tcp-cpu`: the tcp checks' steady window only, keepalived and lvsd's two tcp paths.
   if (args[2] === 'tcp-cpu') return tcpCpu(steadyS, 100 / scale);
+  // `check-cpu`: the steady window only, keepalived and lvsd, tcp checks then http.
+  if (args[2] === 'check-cpu') return checkCpu(steadyS, 100 / scale);
   const checked = 100 / scale;
   const reloaded = 1000 / scale;
   console.log(

@@ -18,7 +18,8 @@ import { libc } from './libc.js';
 export class FdLedger {
   private readonly slots: Int32Array;
   private readonly free: number[] = [];
-  private readonly slotOf = new Map<number, number>();
+  /** Slot + 1 by descriptor (0: not listed); descriptors are small numbers, and this is per connect. */
+  private slotOf = new Int32Array(1024);
 
   /** A table for a worker of at most `capacity` descriptors at once. */
   static table(capacity: number): SharedArrayBuffer {
@@ -38,16 +39,21 @@ export class FdLedger {
   enter(fd: number): boolean {
     const slot = this.free.pop();
     if (slot === undefined) return false;
-    this.slotOf.set(fd, slot);
+    if (fd >= this.slotOf.length) {
+      const grown = new Int32Array(Math.max(fd + 1, this.slotOf.length * 2));
+      grown.set(this.slotOf);
+      this.slotOf = grown;
+    }
+    this.slotOf[fd] = slot + 1;
     Atomics.store(this.slots, slot, fd + 1);
     return true;
   }
 
   /** Strikes a descriptor out, before it is closed. */
   strike(fd: number): void {
-    const slot = this.slotOf.get(fd);
-    if (slot === undefined) return;
-    this.slotOf.delete(fd);
+    const slot = (this.slotOf[fd] ?? 0) - 1;
+    if (slot < 0) return;
+    this.slotOf[fd] = 0;
     Atomics.store(this.slots, slot, 0);
     this.free.push(slot);
   }

@@ -85,6 +85,11 @@ export class TcpConnector {
     return fd;
   }
 
+  /** Gives a connect in flight another `done` (its first caller only wanted an answer at once). */
+  redirect(fd: number, done: ConnectDone): void {
+    if (this.pending.has(fd)) this.pending.set(fd, done);
+  }
+
   /** Drops a connect in flight (its check timed out or stopped): the socket is closed, `done` never called. */
   cancel(fd: number): void {
     if (!this.pending.delete(fd)) return;

@@ -1,6 +1,6 @@
 /**
  * A check worker (see worker-pool.ts): runs the socket checks the main thread gives it on
- * its own Scheduler and posts their results, one message per turn of its event loop, or
+ * its own Scheduler and posts their results, one message for those of the next 5 ms, or
  * none while the main thread holds them (a pass is pending or running there).
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -16,6 +16,7 @@ import { tcpChecker } from './checkers/tcp.js';
 import { tcpEpollChecker } from './checkers/tcp-epoll.js';
 import { udpChecker } from './checkers/udp.js';
 import { preparedOrFailing } from './runner.js';
+import { ResultBatch } from './result-batch.js';
 import { type CheckRun, Scheduler } from './scheduler.js';
 import type { TcpPath, WorkerCommand, WorkerEvent } from './worker-pool.js';
 
@@ -28,6 +29,12 @@ function elsewhere<T extends CheckType>(type: T): Checker<T> {
     },
   };
 }
+
+/**
+ * How long a result waits for others to share its message: a message costs both threads
+ * about as much as a few dozen results in it, and a decision can wait this long.
+ */
+const BATCH_WINDOW_MS = 5;
 
 const options = workerData as { concurrency: number; tcpPath: TcpPath; fds: SharedArrayBuffer };
 // The sockets opened through libc are listed where the pool closes them should this thread die.
@@ -51,34 +58,26 @@ if (!port) throw new Error('check-worker.js runs as a worker thread');
 
 const scheduler = new Scheduler({ concurrency: options.concurrency });
 const stops = new Map<number, () => void>();
-let out: Array<number | string> = [];
+const out = new ResultBatch();
 let holding = false;
-let flushQueued = false;
+let flushTimer: NodeJS.Timeout | undefined;
 
-function post(event: WorkerEvent): void {
-  port!.postMessage(event);
+function post(event: WorkerEvent, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(event, transfer);
 }
 
 function flush(): void {
-  flushQueued = false;
-  if (holding || out.length === 0) return;
-  const data = out;
-  out = [];
-  post({ kind: 'results', data });
+  if (flushTimer) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (holding || out.size === 0) return;
+  const data = out.take();
+  post({ kind: 'results', data }, [data.numbers.buffer as ArrayBuffer]);
 }
 
 function record(id: number, result: CheckRun): void {
-  out.push(
-    id,
-    result.ok ? 1 : 0,
-    result.durationMs,
-    result.timedOut ? 1 : 0,
-    result.message,
-    result.weight ?? -1,
-  );
-  if (holding || flushQueued) return;
-  flushQueued = true;
-  setImmediate(flush);
+  out.push(id, result);
+  if (holding || flushTimer) return;
+  flushTimer = setTimeout(flush, BATCH_WINDOW_MS);
 }
 
 async function obey(command: WorkerCommand): Promise<void> {
@@ -112,6 +111,7 @@ async function obey(command: WorkerCommand): Promise<void> {
       return;
     case 'stop':
       await scheduler.stop();
+      if (flushTimer) clearTimeout(flushTimer);
       closeTcpConnector();
       port!.close();
       return;

@@ -124,7 +124,8 @@ class Deadline implements CheckSignal {
  * deadline the signal aborts (the checker closes its socket or kills its process group)
  * and the result is a failure at once, whether or not the checker has noticed. Callbacks
  * rather than promises of its own, and a plain signal object: at ten thousand checks a
- * second each allocation per check shows.
+ * second each allocation per check shows. A check that returns its outcome itself (not a
+ * promise) is settled before this returns, and never had a deadline timer.
  */
 export function startCheck(
   run: PreparedCheck,
@@ -139,7 +140,7 @@ export function startCheck(
   const finish = (ok: boolean, message: string, weight: number | undefined, timedOut: boolean) => {
     if (settled) return;
     settled = true;
-    timers.clearTimeout(deadline);
+    if (deadline !== undefined) timers.clearTimeout(deadline);
     const result: CheckRun = { ok, message, durationMs: timers.now() - started, timedOut };
     if (weight !== undefined) result.weight = weight;
     onDone(result);
@@ -154,6 +155,16 @@ export function startCheck(
       reason instanceof CheckTimeout,
     );
   };
+  let pending: CheckOutcome | Promise<CheckOutcome>;
+  try {
+    pending = run(signal);
+  } catch (err) {
+    pending = Promise.reject(err);
+  }
+  if (!(pending instanceof Promise)) {
+    finish(pending.ok, pending.message, pending.weight, false);
+    return { stop };
+  }
   // At the deadline, one more turn of the event loop before the verdict: after a stall (a
   // long reconcile, GC) libuv runs due timers before it polls I/O, and a check whose answer
   // has already arrived must not be failed for the stall.
@@ -161,12 +172,6 @@ export function startCheck(
     () => setImmediate(() => stop(new CheckTimeout(timeoutMs))),
     timeoutMs,
   );
-  let pending: Promise<CheckOutcome>;
-  try {
-    pending = run(signal);
-  } catch (err) {
-    pending = Promise.reject(err);
-  }
   pending.then(
     (outcome) => finish(outcome.ok, outcome.message, outcome.weight, false),
     (err: unknown) => finish(false, errorText(err), undefined, false),
@@ -194,12 +199,15 @@ interface Entry {
   unwatch?: () => void;
   /** Woken while running: run again as soon as this run is done. */
   woken?: boolean;
+  /** Its timer's callback: queues it to run. */
+  enqueue?: () => void;
 }
 
 class Pool {
   readonly queue: Entry[] = [];
   head = 0;
   running = 0;
+  pumping = false;
   constructor(readonly limit: number) {}
 
   take(): Entry | undefined {
@@ -362,11 +370,19 @@ export class Scheduler {
   }
 
   private pump(pool: Pool): void {
-    while (pool.running < pool.limit && !this.gate.on) {
-      const entry = pool.take();
-      if (!entry) return;
-      pool.running++;
-      this.run(pool, entry);
+    // A check settled as it started (see startCheck) pumps again from within run(): the
+    // loop below goes on instead, so a long queue of such checks is no deep recursion.
+    if (pool.pumping) return;
+    pool.pumping = true;
+    try {
+      while (pool.running < pool.limit && !this.gate.on) {
+        const entry = pool.take();
+        if (!entry) return;
+        pool.running++;
+        this.run(pool, entry);
+      }
+    } finally {
+      pool.pumping = false;
     }
   }
 
@@ -406,7 +422,9 @@ export class Scheduler {
     // Behind schedule (a long queue, a slow check): run as soon as possible, then keep the
     // interval from there rather than firing a burst to catch up.
     if (entry.due < now) entry.due = now;
-    entry.timer = this.timers.setTimeout(() => this.enqueue(entry), entry.due - now);
+    // One callback per check for all its runs: not a closure per run.
+    entry.enqueue ??= () => this.enqueue(entry);
+    entry.timer = this.timers.setTimeout(entry.enqueue, entry.due - now);
   }
 
   /** Stops every check; running ones are aborted. Resolves when they have all returned. */

@@ -1,9 +1,9 @@
 /**
  * Socket checks on worker threads: each worker owns the sockets, timers and schedule of its
  * share of the checks (the same Scheduler and checkers as in process) and posts their
- * results in batches, one message per turn of its event loop. The main thread only turns
- * results into decisions (HealthManager), so a busy checker cannot delay a reconcile pass,
- * and checks can use another core than the one passes run on.
+ * results in batches (result-batch.ts), one message per few milliseconds. The main thread
+ * only turns results into decisions (HealthManager), so a busy checker cannot delay a
+ * reconcile pass, and checks can use another core than the one passes run on.
  *
  * tcp, http, https, smtp, udp and dns checks go to the workers: they are sockets and
  * nothing else. exec (a process each, its own small concurrency limit), file (a folder
@@ -23,8 +23,9 @@
 import { Worker } from 'node:worker_threads';
 import type { CheckConfig, CheckType } from '../config/check.js';
 import { closeListed, FdLedger } from '../ffi/fd-ledger.js';
+import { eachResult, type PostedResults } from './result-batch.js';
 import type { CheckRunner, CheckSpec } from './runner.js';
-import { type CheckRun, Hold, realTimers, type Timers } from './scheduler.js';
+import { Hold, realTimers, type Timers } from './scheduler.js';
 import type { CheckTarget } from './types.js';
 
 /** Check types a worker runs. */
@@ -55,11 +56,8 @@ export type WorkerCommand =
   | { op: 'release' }
   | { op: 'stop' };
 
-/** Fields per result in a 'results' message: id, ok (1/0), durationMs, timedOut (1/0), message, weight (-1: none). */
-export const RESULT_STRIDE = 6;
-
 export type WorkerEvent =
-  | { kind: 'results'; data: Array<number | string> }
+  | { kind: 'results'; data: PostedResults }
   | { kind: 'invalid'; id: number; message: string };
 
 /**
@@ -131,7 +129,7 @@ export class CheckWorkerPool implements CheckRunner {
   private readonly workerUrl: URL;
   private nextId = 1;
   private readonly gate: Hold;
-  private held: Array<Array<number | string>> = [];
+  private held: PostedResults[] = [];
   private flushQueued = false;
   private stopping = false;
   /** Workers started again after dying. */
@@ -293,25 +291,17 @@ export class CheckWorkerPool implements CheckRunner {
     else this.deliver(event.data);
   }
 
-  private deliver(data: Array<number | string>): void {
-    for (let at = 0; at < data.length; at += RESULT_STRIDE) {
+  private deliver(data: PostedResults): void {
+    eachResult(data, (id, result) => {
       // A check removed since (a reload) has no more say.
-      const remote = this.remotes.get(data[at] as number);
-      if (!remote) continue;
-      const result: CheckRun = {
-        ok: data[at + 1] === 1,
-        durationMs: data[at + 2] as number,
-        timedOut: data[at + 3] === 1,
-        message: data[at + 4] as string,
-      };
-      const weight = data[at + 5] as number;
-      if (weight >= 0) result.weight = weight;
+      const remote = this.remotes.get(id);
+      if (!remote) return;
       try {
         remote.spec.onResult(result);
       } catch (err) {
         this.onError(err);
       }
-    }
+    });
   }
 
   async stop(): Promise<void> {

@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { prepareCheck } from '../../src/health/checkers/index.js';
-import { runCheck, Scheduler, type CheckRun, type Timers } from '../../src/health/scheduler.js';
+import {
+  type CheckRun,
+  realTimers,
+  runCheck,
+  Scheduler,
+  type Timers,
+} from '../../src/health/scheduler.js';
 import { check } from './fixtures.js';
 import { target } from './servers.js';
 import type { PreparedCheck } from '../../src/health/types.js';
@@ -149,6 +155,43 @@ describe('Scheduler', () => {
     }
     await clock.advance(399);
     expect(firstAt).toEqual([0, 200, 360]);
+  });
+
+  it('settles a check that answers as it starts at once: no deadline timer, no deep recursion', async () => {
+    let timersSet = 0;
+    const counting: Timers = {
+      ...realTimers,
+      setTimeout: (fn, ms) => {
+        timersSet++;
+        return realTimers.setTimeout(fn, ms);
+      },
+    };
+    // Concurrency 1, and 20,000 checks queued during a hold: at the release each one's
+    // result pumps the next in, which must be a loop, not a recursion 20,000 deep.
+    const s = scheduler({ timers: counting, random: () => 0, concurrency: 1 });
+    s.hold();
+    const results: CheckRun[] = [];
+    const now: PreparedCheck = () => ({ ok: false, message: 'connect ECONNREFUSED 10.0.0.2:80' });
+    const checks = 20_000;
+    for (let i = 0; i < checks; i++)
+      s.add({
+        intervalMs: 60_000,
+        timeoutMs: 500,
+        pool: 'io',
+        run: now,
+        onResult: (r) => results.push(r),
+      });
+    await sleep(20);
+    const before = timersSet;
+    s.release();
+    expect(results).toHaveLength(checks);
+    expect(results[0]).toMatchObject({
+      ok: false,
+      message: 'connect ECONNREFUSED 10.0.0.2:80',
+      timedOut: false,
+    });
+    // One timer each for its next run; none for a deadline.
+    expect(timersSet - before).toBe(checks);
   });
 
   it('keeps the interval start to start, on a virtual clock', async () => {

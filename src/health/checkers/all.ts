@@ -38,7 +38,7 @@ async function runAll(
   const result = await runTogether(
     parts,
     (part) => part.name,
-    (part, together) => part.run(together),
+    async (part, together) => part.run(together),
     signal,
   );
   if (!result.ok) return result;

@@ -65,25 +65,39 @@ function sourceOf(route: Route): Buffer | null {
   return sockaddrOf(route.source ?? wildcardOf(route), route.sourcePort ?? 0);
 }
 
+/**
+ * A connect that is over before connect() returns (a local real: the handshake is done by
+ * then) is answered with its outcome itself, no promise (PreparedCheck says why); one in
+ * flight with a promise that its signal can cancel.
+ */
 function connectCheck(route: Route): PreparedCheck {
   const to = sockaddrOf(route.address, route.port);
   const from = sourceOf(route);
   const connector = tcpConnector();
-  return (signal: CheckSignal) =>
-    new Promise<CheckOutcome>((resolve, reject) => {
-      if (signal.aborted) return reject(abortError(signal));
-      let fd = -1;
+  let now: CheckOutcome | undefined;
+  const answerNow = (errno: number, code: string, call: ConnectCall) => {
+    now = errno === 0 ? CONNECTED : { ok: false, message: failureText(route, call, code) };
+  };
+  return (signal: CheckSignal) => {
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    now = undefined;
+    const fd = connector.connect(to, from, answerNow);
+    // Answered at once (connected, refused, or failed to wait: then fd is still >= 0).
+    const answered = now as CheckOutcome | undefined;
+    if (answered) return answered;
+    return new Promise<CheckOutcome>((resolve, reject) => {
       const onAbort = () => {
         connector.cancel(fd);
         reject(abortError(signal));
       };
-      fd = connector.connect(to, from, (errno, code, call) => {
-        if (fd >= 0) signal.removeEventListener('abort', onAbort);
+      connector.redirect(fd, (errno, code, call) => {
+        signal.removeEventListener('abort', onAbort);
         if (errno === 0) resolve(CONNECTED);
         else reject(new Error(failureText(route, call, code)));
       });
-      if (fd >= 0) signal.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
     });
+  };
 }
 
 export const tcpEpollChecker: Checker<'tcp'> = {
