@@ -121,6 +121,17 @@ const FD_TABLE_SLACK = 64;
 const QUICK_DEATH_MS = 5000;
 /** Quick deaths in a row after which a worker is given up. */
 const MAX_QUICK_DEATHS = 3;
+/**
+ * The worker's own heap. V8 lets an old generation grow up to 4x its live size between full
+ * collections when its limit is large (the default on a host with 16 GiB or more), and up
+ * to about 1.4x at 512 MiB: a worker holding 10,000 tcp checks lives in about 17 MiB and
+ * grew to 40-50 without it. 512 MiB is about 300,000 such checks; a worker that reached it
+ * would die and be started again like any other. Semi-spaces of 1 MiB (young generation
+ * 3 MiB), as the systemd unit's NODE_OPTIONS gives the main thread. V8 flags given to the
+ * process (--max-old-space-size, --max-semi-space-size) override both.
+ * bench/results/2026-12-06-memory.md.
+ */
+const WORKER_HEAP = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 3 };
 
 export class CheckWorkerPool implements CheckRunner {
   private readonly slots: Slot[] = [];
@@ -238,6 +249,7 @@ export class CheckWorkerPool implements CheckRunner {
       workerData: { concurrency, tcpPath: this.options.tcpPath ?? 'epoll', fds },
       // The worker needs none of the parent's flags (--input-type, --eval would stop it).
       execArgv: [],
+      resourceLimits: WORKER_HEAP,
     });
     slot.worker = worker;
     slot.startedAt = this.timers.now();
