@@ -245,6 +245,17 @@ describe.skipIf(!built)('check worker pool', () => {
     expect(pool.threads).toHaveLength(2);
   });
 
+  it('gives each worker a heap of its own size: V8 lets a large old generation grow most', async () => {
+    pool = make(1);
+    const server = await listen();
+    const probed = probe(pool, check({ type: 'tcp' }), server.port);
+    await waitFor('a result', () => probed.results.length >= 1);
+    // Read from the running thread (2026-12-06-memory.md: about 28 MiB less at 10,000 checks).
+    const limits = (pool.threads[0] as Worker).resourceLimits;
+    expect(limits?.maxOldGenerationSizeMb).toBe(512);
+    expect(limits?.maxYoungGenerationSizeMb).toBe(3);
+  });
+
   it('starts a dead worker again and reschedules its checks; the others never stop', async () => {
     const exits: number[] = [];
     pool = make(2, exits);
