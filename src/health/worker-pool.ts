@@ -122,16 +122,14 @@ const QUICK_DEATH_MS = 5000;
 /** Quick deaths in a row after which a worker is given up. */
 const MAX_QUICK_DEATHS = 3;
 /**
- * The worker's own heap. V8 scales the growth it allows an old generation between full
- * collections with the heap's limit, which by default it sizes from the host's memory (4 GiB
- * on a 24 GiB host): a worker holding 10,000 tcp checks lives in 15-17 MiB and grew to 40-50
- * MiB with the default limit. 512 MiB is about 300,000 such checks; a worker that reached it
- * would die and be started again like any other. Semi-spaces of 1 MiB (young generation
- * 3 MiB), as the systemd unit's NODE_OPTIONS gives the main thread. V8 flags given to the
- * process (--max-old-space-size, --max-semi-space-size) override both.
- * bench/results/2026-12-06-memory.md.
+ * The worker's young generation: semi-spaces of 1 MiB, as the systemd unit's NODE_OPTIONS
+ * gives the main thread, so that a daemon started without them keeps the worker's young
+ * garbage small too (V8 flags given to the process override it). Its old generation keeps
+ * V8's default limit: a 512 MiB limit held the worker near its live heap (about 28 MiB less
+ * at 10,000 tcp checks) but cost CPU per check in more full collections, and CPU per check
+ * comes first. bench/results/2026-12-06-memory.md.
  */
-const WORKER_HEAP = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 3 };
+const WORKER_HEAP = { maxYoungGenerationSizeMb: 3 };
 
 export class CheckWorkerPool implements CheckRunner {
   private readonly slots: Slot[] = [];
