@@ -119,6 +119,15 @@ const FD_TABLE_SLACK = 64;
 const QUICK_DEATH_MS = 5000;
 /** Quick deaths in a row after which a worker is given up. */
 const MAX_QUICK_DEATHS = 3;
+/**
+ * The worker's young generation: semi-spaces of 1 MiB, as the systemd unit's NODE_OPTIONS
+ * gives the main thread, so that a daemon started without them keeps the worker's young
+ * garbage small too (V8 flags given to the process override it). Its old generation keeps
+ * V8's default limit: a 512 MiB limit held the worker near its live heap (about 28 MiB less
+ * at 10,000 tcp checks) but cost CPU per check in more full collections, and CPU per check
+ * comes first. bench/results/2026-12-06-memory.md.
+ */
+const WORKER_HEAP = { maxYoungGenerationSizeMb: 3 };
 
 export class CheckWorkerPool implements CheckRunner {
   private readonly slots: Slot[] = [];
@@ -236,6 +245,7 @@ export class CheckWorkerPool implements CheckRunner {
       workerData: { concurrency, tcpPath: this.options.tcpPath ?? 'epoll', fds },
       // The worker needs none of the parent's flags (--input-type, --eval would stop it).
       execArgv: [],
+      resourceLimits: WORKER_HEAP,
     });
     slot.worker = worker;
     slot.startedAt = this.timers.now();

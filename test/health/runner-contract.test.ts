@@ -245,6 +245,17 @@ describe.skipIf(!built)('check worker pool', () => {
     expect(pool.threads).toHaveLength(2);
   });
 
+  it('gives each worker semi-spaces of 1 MiB, whatever the process was started with', async () => {
+    pool = make(1);
+    const server = await listen();
+    const probed = probe(pool, check({ type: 'tcp' }), server.port);
+    await waitFor('a result', () => probed.results.length >= 1);
+    // Read from the running thread: a young generation of 3 MiB is two 1 MiB semi-spaces and
+    // their large-object space (2026-12-06-memory.md).
+    const limits = (pool.threads[0] as Worker).resourceLimits;
+    expect(limits?.maxYoungGenerationSizeMb).toBe(3);
+  });
+
   it('starts a dead worker again and reschedules its checks; the others never stop', async () => {
     const exits: number[] = [];
     pool = make(2, exits);
