@@ -33,7 +33,12 @@ function lines(path: string): Line[] {
   for (const text of readFileSync(path, 'utf8').split('\n')) {
     if (!text.startsWith('{')) continue;
     try {
-      out.push(JSON.parse(text) as Line);
+      const line = JSON.parse(text) as Omit<Line, 'time'> & { time: number | string };
+      // lvsd logs ISO times; a pino default, epoch ms.
+      out.push({
+        ...line,
+        time: typeof line.time === 'string' ? Date.parse(line.time) : line.time,
+      });
     } catch {
       // A line cut by the daemon's exit.
     }
@@ -45,10 +50,16 @@ const round = (ms: number) => Math.round(ms);
 
 /** One window (failure or recovery): decisions, passes and writes from `from` to `to`. */
 function window(all: Line[], from: number, to: number, direction: 'down' | 'up'): string[] {
+  // A pass is logged as it ends, and the bench sees the kernel only every 100 ms: what came
+  // up to 2 s after the window's end belongs to it when it began (or was decided) inside.
   const inside = all.filter((l) => l.time >= from && l.time <= to + 2000);
-  const decided = inside.filter((l) => l.event === 'health.transition' && l.to === direction);
-  const passes = inside.filter((l) => l.event === 'reconcile' && l.at);
-  const writes = inside.filter((l) => l.event === 'kernel_write');
+  const decided = inside.filter(
+    (l) => l.event === 'health.transition' && l.to === direction && l.time <= to,
+  );
+  const passes = inside.filter(
+    (l) => l.event === 'reconcile' && l.at && Date.parse(l.at) >= from && Date.parse(l.at) <= to,
+  );
+  const writes = inside.filter((l) => l.event === 'kernel_write' && l.time <= to + 200);
   const rel = (t: number | undefined) => (t === undefined ? '-' : String(round(t - from)));
   const out = [
     `  all ${direction === 'down' ? 'out' : 'in'} (bench): ${round(to - from)} ms; ` +

@@ -1,7 +1,7 @@
 /**
  * A check worker (see worker-pool.ts): runs the socket checks the main thread gives it on
- * its own Scheduler and posts their results, one message per turn of its event loop (the
- * main thread keeps them while a pass is pending or running there).
+ * its own Scheduler and posts their results, one message per turn of its event loop, or
+ * none while the main thread holds them (a pass is pending or running there).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CheckType } from '../config/check.js';
@@ -52,6 +52,7 @@ if (!port) throw new Error('check-worker.js runs as a worker thread');
 const scheduler = new Scheduler({ concurrency: options.concurrency });
 const stops = new Map<number, () => void>();
 let out: Array<number | string> = [];
+let holding = false;
 let flushQueued = false;
 
 function post(event: WorkerEvent): void {
@@ -60,7 +61,7 @@ function post(event: WorkerEvent): void {
 
 function flush(): void {
   flushQueued = false;
-  if (out.length === 0) return;
+  if (holding || out.length === 0) return;
   const data = out;
   out = [];
   post({ kind: 'results', data });
@@ -75,7 +76,7 @@ function record(id: number, result: CheckRun): void {
     result.message,
     result.weight ?? -1,
   );
-  if (flushQueued) return;
+  if (holding || flushQueued) return;
   flushQueued = true;
   setImmediate(flush);
 }
@@ -101,6 +102,13 @@ async function obey(command: WorkerCommand): Promise<void> {
     case 'remove':
       stops.get(command.id)?.();
       stops.delete(command.id);
+      return;
+    case 'hold':
+      holding = true;
+      return;
+    case 'release':
+      holding = false;
+      flush();
       return;
     case 'stop':
       await scheduler.stop();

@@ -10,19 +10,13 @@
  * watch), icmp (raw sockets with their own receive thread) and all (which may hold those)
  * stay in process: they are few where they are used, and moving them would gain nothing.
  *
- * While a hold is on (the daemon's pass pending or running), workers keep checking and
- * posting; their results wait on the main thread, unread by the HealthManager, and
- * release() hands them all over in order of arrival, in that one turn: so everything
- * decided during a pass is one batch, the next pass. (Workers used to keep their results
- * themselves until told to release: those came a message round trip after the release,
- * when the few results already on the main thread had started a small pass, and waited
- * for it: every batch of a mass failure was a pass later than it needed to be.)
- *
- * A worker that dies is started again and given its checks anew, once the sockets it
- * opened through libc are closed (they belong to the process, and nothing else would close
- * them: src/ffi/fd-ledger.ts): each check starts after a random part of its interval, as
- * at start, and the one result that was under way when the worker died is the only one
- * missing. A worker that keeps dying as soon as it starts (three times
+ * While a hold is on (the daemon's pass pending or running), workers keep checking but keep
+ * their results; results already on their way wait on the main thread; release() hands
+ * them over in order of arrival. A worker that dies is started again and given its checks
+ * anew, once the sockets it opened through libc are closed (they belong to the process, and
+ * nothing else would close them: src/ffi/fd-ledger.ts): each check starts after a random
+ * part of its interval, as at start, and the one result that was under way when the worker
+ * died is the only one missing. A worker that keeps dying as soon as it starts (three times
  * in a row) is given up, and its checks run in process from then on: checks that silently
  * stop would leave dead reals in the kernel.
  */
@@ -57,6 +51,8 @@ export type WorkerCommand =
       timeoutMs: number;
     }
   | { op: 'remove'; id: number }
+  | { op: 'hold' }
+  | { op: 'release' }
   | { op: 'stop' };
 
 /** Fields per result in a 'results' message: id, ok (1/0), durationMs, timedOut (1/0), message, weight (-1: none). */
@@ -201,7 +197,8 @@ export class CheckWorkerPool implements CheckRunner {
 
   hold(): void {
     this.local.hold();
-    this.gate.take();
+    if (!this.gate.take()) return;
+    for (const slot of this.slots) if (slot.worker && !slot.failed) this.send(slot, { op: 'hold' });
   }
 
   release(): void {
@@ -209,12 +206,9 @@ export class CheckWorkerPool implements CheckRunner {
     this.gate.give();
   }
 
-  /** Results that came during a hold and wait for its end (for tests). */
-  get heldResults(): number {
-    return this.held.reduce((n, data) => n + data.length / RESULT_STRIDE, 0);
-  }
-
   private resume(): void {
+    for (const slot of this.slots)
+      if (slot.worker && !slot.failed) this.send(slot, { op: 'release' });
     const held = this.held;
     this.held = [];
     for (const data of held) this.deliver(data);
@@ -248,6 +242,7 @@ export class CheckWorkerPool implements CheckRunner {
     slot.worker = worker;
     slot.startedAt = this.timers.now();
     worker.on('message', (event: WorkerEvent) => this.receive(event));
+    if (this.gate.on) slot.outbox.push({ op: 'hold' });
     let error: Error | undefined;
     worker.on('error', (err: Error) => (error = err));
     // Its sockets are closed first, whatever the exit (a stop leaves none listed).

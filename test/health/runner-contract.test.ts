@@ -353,34 +353,3 @@ describe.skipIf(!built)('check worker pool', () => {
     }
   });
 });
-
-describe.skipIf(!built)('check worker pool: a hold', () => {
-  // What the workers decide during a pass must be one batch when it ends. Results wait on the
-  // main thread, so release() hands every one of them over before it returns; were they kept
-  // on the workers, they would come a message round trip later, after the next pass began.
-  it('keeps the results on the main thread and hands them all over within release()', async () => {
-    const pool = new CheckWorkerPool({
-      workers: 1,
-      local: new InProcessRunner(),
-      workerUrl: WORKER_URL,
-    });
-    try {
-      const server = await listen();
-      const probes = [1, 2, 3, 4, 5].map(() =>
-        probe(pool, check({ type: 'tcp' }), server.port, 20),
-      );
-      const delivered = () => probes.reduce((n, p) => n + p.results.length, 0);
-      await waitFor('results from every check', () => probes.every((p) => p.results.length >= 1));
-      pool.hold();
-      const atHold = delivered();
-      await waitFor('results held on the main thread', () => pool.heldResults >= 10);
-      expect(delivered()).toBe(atHold);
-      const held = pool.heldResults;
-      pool.release();
-      expect(delivered()).toBe(atHold + held);
-      expect(pool.heldResults).toBe(0);
-    } finally {
-      await pool.stop();
-    }
-  });
-});
