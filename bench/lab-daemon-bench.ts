@@ -25,7 +25,11 @@
  * lvsd runs with its systemd unit's NODE_OPTIONS (packaging/lvsd.service).
  * Environment: DBENCH_CASES=reload runs only the reload case (a comma list of tcp, http,
  * reload; default all); DBENCH_LVSD_NODE_ARGS adds flags to lvsd's node (e.g.
- * `--cpu-prof --cpu-prof-dir=lab-out/x` to see where a reload's time goes).
+ * `--cpu-prof --cpu-prof-dir=lab-out/x` to see where a reload's time goes); DBENCH_LVSD_ARGS
+ * adds arguments to `lvsd run` (e.g. `--log-level debug`: a line per pass); DBENCH_SIDES
+ * picks the lvsd sides of the check cases (default lvsd,lvsd-inprocess; also lvsd-node and
+ * lvsd-before, which runs the build in DBENCH_BEFORE, e.g. main's, beside this one);
+ * DBENCH_KEEP=DIR keeps each lvsd side's log and the mass failure's marks there (see keep()).
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import {
@@ -53,7 +57,10 @@ const TICKS = 100; // USER_HZ: /proc/PID/stat counts CPU in 1/100 s.
  * checks through net.Socket (--tcp-checks node), and with every check in process
  * (--check-workers 0).
  */
-type Side = 'keepalived' | 'lvsd' | 'lvsd-node' | 'lvsd-inprocess';
+type Side = 'keepalived' | 'lvsd' | 'lvsd-node' | 'lvsd-inprocess' | 'lvsd-before';
+const LVSD_SIDES: readonly Side[] = ['lvsd', 'lvsd-node', 'lvsd-inprocess', 'lvsd-before'];
+/** lvsd-before: another build of lvsd (a checkout of main, built), run the same way as lvsd. */
+const BEFORE = process.env.DBENCH_BEFORE ?? '';
 type CheckKind = 'tcp' | 'http';
 interface Table {
   services: number;
@@ -174,6 +181,19 @@ function logEnd(side: Side, log: string): void {
   note(`lvsd's transitions to down: ${downs.length}${downs.length ? `, first: ${downs[0]}` : ''}`);
 }
 
+/**
+ * DBENCH_KEEP=DIR: the daemon's log and the bench's marks (epoch ms: listener stopped, all
+ * out, listener started, all in) kept as DIR/SIDE-KIND.log and .json, for
+ * bench/mass-timeline.ts to put the passes and transitions on the same clock.
+ */
+function keep(side: Side, kind: string, log: string, marks: Record<string, number>): void {
+  const dir = process.env.DBENCH_KEEP;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/${side}-${kind}.json`, JSON.stringify(marks));
+  writeFileSync(`${dir}/${side}-${kind}.log`, readFileSync(log));
+}
+
 /** The process and all its descendants. */
 function tree(root: number): number[] {
   const parent = new Map<number, number>();
@@ -288,7 +308,9 @@ function startDaemon(
     );
   }
   writeFileSync(config, lvsdYaml(t, weight));
-  const args = ['bin/lvsd.js', 'run', '-c', config, '--state-dir', `${dir}/state`, '--no-watch'];
+  const bin = side === 'lvsd-before' ? `${BEFORE}/bin/lvsd.js` : 'bin/lvsd.js';
+  const args = [bin, 'run', '-c', config, '--state-dir', `${dir}/state`, '--no-watch'];
+  args.push(...(process.env.DBENCH_LVSD_ARGS ?? '').split(' ').filter(Boolean));
   if (side === 'lvsd-inprocess') args.push('--check-workers', '0');
   if (side === 'lvsd-node') args.push('--tcp-checks', 'node');
   const nodeArgs = (process.env.DBENCH_LVSD_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -356,10 +378,15 @@ async function checksCase(
   let failMs: number | null = null;
   let recoverMs: number | null = null;
   if (!cpuOnly) {
+    const marks: Record<string, number> = { stopAt: Date.now() };
     await ask('stop');
     failMs = await until(`${side} ${kind}: all out`, () => dests().serving === 0, log);
+    marks.outAt = Date.now();
+    marks.startAt = Date.now();
     await ask('start');
     recoverMs = await until(`${side} ${kind}: all in`, () => dests().serving === total, log);
+    marks.inAt = Date.now();
+    keep(side, kind, log, marks);
   }
   const end = usage(pid);
   await stopDaemon(daemon);
@@ -605,9 +632,10 @@ async function main(): Promise<void> {
   ];
   const cases = (process.env.DBENCH_CASES ?? 'tcp,http,reload').split(',');
   for (const kind of (['tcp', 'http'] as const).filter((k) => cases.includes(k))) {
-    const sides = (['keepalived', 'lvsd', 'lvsd-inprocess'] as const).map(
-      (side): [string, Figures] => [side, inNamespace(side, kind, checked, steadyS)],
-    );
+    const sides = checkSides().map((side): [string, Figures] => [
+      side,
+      inNamespace(side, kind, checked, steadyS),
+    ]);
     print(
       `${kind} checks, ${checked} x 10 reals, every 1 s, ${steadyS} s steady window:`,
       checkRows,
@@ -616,6 +644,16 @@ async function main(): Promise<void> {
   }
   if (cases.includes('reload')) reloadTable(reloaded, steadyS);
   console.log(`\nload average at the end ${readFileSync('/proc/loadavg', 'utf8')}`);
+}
+
+/** DBENCH_SIDES: keepalived first, then the lvsd sides asked (default lvsd, lvsd-inprocess). */
+function checkSides(): Side[] {
+  const asked = (process.env.DBENCH_SIDES ?? 'lvsd,lvsd-inprocess').split(',') as Side[];
+  for (const side of asked)
+    if (!LVSD_SIDES.includes(side)) throw new Error(`DBENCH_SIDES: no side ${side}`);
+  if (asked.includes('lvsd-before') && !existsSync(`${BEFORE}/bin/lvsd.js`))
+    throw new Error('lvsd-before needs DBENCH_BEFORE=DIR, a built checkout of lvsd');
+  return ['keepalived', ...asked];
 }
 
 function reloadTable(reloaded: number, steadyS: number): void {

@@ -27,9 +27,20 @@ import type { ResolvedConfig, ResolvedService } from '../src/config/resolved.js'
 import { Daemon } from '../src/daemon/daemon.js';
 import { DaemonMetrics } from '../src/daemon/metrics.js';
 import { HealthManager, type HealthManagerOptions } from '../src/health/manager.js';
-import { ForwardingIpvsClient, type IpvsOp, type IpvsOpResult } from '../src/ipvs/client.js';
+import {
+  ForwardingIpvsClient,
+  type IpvsOp,
+  type IpvsOpResult,
+  type ReadOptions,
+} from '../src/ipvs/client.js';
 import { FakeIpvs } from '../src/ipvs/fake.js';
-import { destId, serviceId } from '../src/ipvs/model.js';
+import {
+  destId,
+  type LiveDest,
+  type LiveService,
+  type ServiceKey,
+  serviceId,
+} from '../src/ipvs/model.js';
 import { desiredState } from '../src/reconcile/desired.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { StateStore } from '../src/reconcile/state.js';
@@ -49,7 +60,16 @@ const LOAD_REALS = 100;
 const TARGET_LISTENERS = 10;
 const LOAD_LISTENERS = 50;
 const RISE = 2;
-const FALL = 1;
+// MASS_FALL=2: as the lab bench (keepalived's retry 1).
+const FALL = Number(process.env.MASS_FALL ?? 1);
+// MASS_OP_US=N: each kernel request (a service or dests read, a write) costs N us of this
+// thread's CPU, as netlink does under the lab's emulation, where a pass costs far more
+// than natively and how passes follow one another decides the time to the kernel.
+const OP_US = Number(process.env.MASS_OP_US ?? 0);
+function spin(us: number): void {
+  const until = performance.now() + us / 1000;
+  while (performance.now() < until);
+}
 const source = { file: 'bench.yaml', line: 1, column: 1 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -137,7 +157,16 @@ class TargetCount extends ForwardingIpvsClient {
   ) {
     super(inner);
   }
+  override getService(key: ServiceKey): Promise<LiveService | null> {
+    spin(OP_US);
+    return this.inner.getService(key);
+  }
+  override listDests(key: ServiceKey, options?: ReadOptions): Promise<LiveDest[]> {
+    spin(OP_US);
+    return this.inner.listDests(key, options);
+  }
   override async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
+    spin(OP_US * ops.length);
     const results = await this.inner.execute(ops);
     const before = this.inKernel;
     for (const [i, op] of ops.entries()) {
@@ -174,7 +203,11 @@ async function variant(name: string, listeners: Awaited<ReturnType<typeof startL
   }).pass(desiredState(config), {
     policy: { prune: 'managed', drainTimeoutMs: 0, maxRemoval: 0.5, allowMassRemoval: false },
   });
-  const options: HealthManagerOptions = { logger: pino({ level: 'silent' }) };
+  // MASS_LOG=DIR: each variant's daemon and health logs (debug: every pass) to DIR/NAME.log.
+  const logger = process.env.MASS_LOG
+    ? pino({ level: 'debug' }, pino.destination(join(process.env.MASS_LOG, `${name}.log`)))
+    : pino({ level: 'silent' });
+  const options: HealthManagerOptions = { logger };
   const workers = name.startsWith('workers') ? Number(name.slice('workers'.length)) : 0;
   const manager =
     name === 'before'
@@ -188,7 +221,7 @@ async function variant(name: string, listeners: Awaited<ReturnType<typeof startL
     load: async () => ({ ok: true, config, warnings: [] }),
     client,
     health: manager,
-    logger: pino({ level: 'silent' }),
+    logger,
     stateDir,
     hostPorts: { sysctls: noSysctls, openAddresses: null, markRules: null },
     metrics: new DaemonMetrics({ processMetrics: false }),
@@ -209,9 +242,11 @@ async function variant(name: string, listeners: Awaited<ReturnType<typeof startL
   const elu0 = performance.eventLoopUtilization();
   const checks0 = checks;
   const t0 = performance.now();
+  logger.info({ event: 'bench.close' }, 'listeners close');
   const out = reach(0);
   await Promise.all(targetListeners.map((i) => listeners.ask({ close: i }, 'closed')));
   const outMs = await out;
+  logger.info({ event: 'bench.out', ms: outMs }, 'all out');
   await sleep(1000);
   const back = reach(total);
   await Promise.all(targetListeners.map((i) => listeners.ask({ open: i }, 'opened')));

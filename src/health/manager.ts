@@ -460,6 +460,9 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       timeoutMs: Math.min(config.timeout, config.interval),
       onResult: (result) => this.onResult(entry, result),
       onInvalid: (message) => this.logInvalid(entry, message),
+      // Part way to a change (a failure while up, a success while down): its next answer
+      // may decide, so no pass puts it off (Scheduler.hold).
+      urgent: () => entry.state.streak > 0,
     });
     return entry;
   }

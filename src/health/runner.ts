@@ -19,6 +19,8 @@ export interface CheckSpec {
   onResult(result: CheckRun): void;
   /** The check could not be prepared: it then fails at each run with this message. */
   onInvalid(message: string): void;
+  /** Starts on time even while held (Scheduler: a real part way to a change); absent: never. */
+  urgent?: () => boolean;
 }
 
 export interface CheckRunner {
@@ -75,6 +77,7 @@ export class InProcessRunner implements CheckRunner {
       pool: poolOf(spec.config),
       run: preparedOrFailing(spec.config, spec.target, this.checkers, (m) => spec.onInvalid(m)),
       onResult: (result) => spec.onResult(result),
+      ...(spec.urgent ? { urgent: spec.urgent } : {}),
     });
   }
 

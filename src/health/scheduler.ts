@@ -13,7 +13,11 @@
  * pass), no check starts and the results of checks already under way wait, in order, until
  * release(). Their sockets and deadlines keep running, so a result is neither lost nor
  * failed for the wait; the event loop is left to the pass, and what the held results
- * decide comes out together as the next batch.
+ * decide comes out together as the next batch. One exception: a check that says it is
+ * urgent (its real is part way to a change: a failure seen while up) starts on time even
+ * during a hold, its result waiting as the others do. In a mass failure those are exactly
+ * the checks that decide, and each pass would otherwise put them off by its length, once
+ * more on top of the wait for the pass; in the steady state none is urgent.
  */
 import type { CheckOutcome, CheckSignal, PreparedCheck } from './types.js';
 import { errorText } from './types.js';
@@ -42,6 +46,8 @@ export interface ScheduledCheck {
   pool: 'io' | 'exec';
   run: PreparedCheck;
   onResult(result: CheckRun): void;
+  /** Whether the check starts on time even during a hold (absent: never). */
+  urgent?: () => boolean;
 }
 
 export interface SchedulerOptions {
@@ -365,6 +371,10 @@ export class Scheduler {
     entry.timer = undefined;
     if (entry.stopped) return;
     const pool = this.pools[entry.check.pool];
+    if (this.gate.on && pool.running < pool.limit && entry.check.urgent?.()) {
+      pool.running++;
+      return this.run(pool, entry);
+    }
     pool.queue.push(entry);
     this.pump(pool);
   }

@@ -3,8 +3,11 @@
  * results of checks under way wait; release hands them over in order, each once.
  */
 import { describe, expect, it } from 'vitest';
+import type { CheckerRegistry } from '../../src/health/checkers/index.js';
+import { HealthManager, type Transition } from '../../src/health/manager.js';
 import { Scheduler, type CheckRun, type Timers } from '../../src/health/scheduler.js';
 import type { CheckOutcome } from '../../src/health/types.js';
+import { check, config, memoryLogger, real, service } from './fixtures.js';
 
 /** A clock that moves only when told. */
 class StepTimers implements Timers {
@@ -159,5 +162,87 @@ describe('Scheduler hold', () => {
     scheduler.release();
     expect(results).toEqual([]);
     await scheduler.stop();
+  });
+
+  it('starts an urgent check on time during a hold; its result still waits for the release', async () => {
+    const timers = new StepTimers();
+    const scheduler = new Scheduler({ timers, random: () => 0 });
+    const [urgent, other] = [controlled(), controlled()];
+    const results: string[] = [];
+    const add = (c: ReturnType<typeof controlled>, name: string, isUrgent?: () => boolean) =>
+      scheduler.add({
+        intervalMs: 1000,
+        timeoutMs: 500,
+        pool: 'io',
+        run: c.run,
+        onResult: () => results.push(name),
+        ...(isUrgent ? { urgent: isUrgent } : {}),
+      });
+    add(urgent, 'urgent', () => true);
+    add(other, 'other');
+    await timers.advance(0);
+    urgent.pending.shift()!({ ok: false, message: 'refused' });
+    other.pending.shift()!({ ok: true, message: 'ok' });
+    await timers.advance(0);
+    scheduler.hold();
+    // Both are due at 1000 and 2000: the urgent one starts each time, the other waits.
+    await timers.advance(1000);
+    expect([urgent.starts(), other.starts()]).toEqual([2, 1]);
+    urgent.pending.shift()!({ ok: false, message: 'refused' });
+    await timers.advance(1000);
+    expect([urgent.starts(), other.starts()]).toEqual([3, 1]);
+    expect(results).toEqual(['urgent', 'other']);
+    scheduler.release();
+    expect(results).toEqual(['urgent', 'other', 'urgent']);
+    await timers.advance(0);
+    expect(other.starts()).toBe(2);
+    await scheduler.stop();
+  });
+});
+
+describe('HealthManager under a hold', () => {
+  // A real that has failed once (fall 2) while the daemon's passes hold the checks one after
+  // another: its second check starts on time, so the failure is decided as the hold ends,
+  // not a whole interval (or a pass's length) after it.
+  it('a real one failure from down is checked on time and decided at the release', async () => {
+    const timers = new StepTimers();
+    const answers = { ok: true };
+    const checkers = {
+      tcp: {
+        type: 'tcp',
+        // Each answer takes 10 ms.
+        prepare: () => () =>
+          new Promise((resolve) => {
+            const outcome = { ok: answers.ok, message: answers.ok ? 'connected' : 'refused' };
+            timers.setTimeout(() => resolve(outcome), 10);
+          }),
+      },
+    } as unknown as CheckerRegistry;
+    const m = new HealthManager({
+      logger: memoryLogger().logger,
+      timers,
+      random: () => 0,
+      checkers,
+    });
+    const transitions: Array<Transition & { at: number }> = [];
+    m.on('transition', (t) => transitions.push({ ...t, at: timers.now() }));
+    const tcp = check({ type: 'tcp', interval: 1, timeout: 0.5, rise: 1, fall: 2 });
+    m.update(config([service('web', '10.0.0.1', 80, [real('192.168.10.2', 80, tcp)])]));
+    await timers.advance(10);
+    expect(transitions.map((t) => t.to)).toEqual(['up']);
+    answers.ok = false;
+    await timers.advance(1000); // the first failure, at 1010
+    expect(transitions).toHaveLength(1);
+    // A pass from 1500 to 2600: the second check is due at 2000, during it.
+    await timers.advance(490);
+    m.holdChecks();
+    await timers.advance(1100);
+    expect(transitions).toHaveLength(1);
+    m.releaseChecks();
+    expect(transitions.map((t) => [t.to, t.at])).toEqual([
+      ['up', 10],
+      ['down', 2600],
+    ]);
+    await m.stop();
   });
 });
