@@ -531,51 +531,42 @@ function print(
   }
 }
 
-/** keepalived and lvsd's tcp check, through epoll and through net.Socket: CPU per check in one run. */
-function tcpCpu(steadyS: number, services: number): void {
-  console.log(
-    `lab-daemon-bench tcp-cpu: ${new Date().toISOString()}, load average ${readFileSync('/proc/loadavg', 'utf8')}`,
-  );
-  const sides = (['keepalived', 'lvsd', 'lvsd-node'] as const).map((side): [string, Figures] => [
-    side,
-    inNamespace(side, 'tcp', services, steadyS, true),
-  ]);
-  print(
-    `tcp checks, ${services} x 10 reals, every 1 s, ${steadyS} s steady window (lvsd: tcp through epoll; ` +
-      'lvsd-node: --tcp-checks node):',
-    [
-      ['startMs', `start until all ${services * 10} reals serve (ms)`],
-      ['checksPerS', `checks done per second (${services * 10} asked)`],
-      ['cpuShare', 'CPU (cores) over the steady window'],
-      ['usPerCheck', 'CPU per check (us)'],
-      ['rssMiB', 'RSS in the steady window (MiB)'],
-      ['listenDrops', 'SYNs the listener dropped in the window (its queue full)'],
-    ],
-    sides,
-  );
-  console.log(`\nload average at the end ${readFileSync('/proc/loadavg', 'utf8')}`);
+/** The rows of a steady window: what CPU per check is read against. */
+function steadyRows(services: number): Array<[string, string]> {
+  return [
+    ['startMs', `start until all ${services * 10} reals serve (ms)`],
+    ['checksPerS', `checks done per second (${services * 10} asked)`],
+    ['cpuShare', 'CPU (cores) over the steady window'],
+    ['usPerCheck', 'CPU per check (us)'],
+    ['rssMiB', 'RSS in the steady window (MiB)'],
+    ['listenDrops', 'SYNs the listener dropped in the window (its queue full)'],
+  ];
 }
 
-/** keepalived and lvsd (check worker, tcp through epoll), tcp then http checks: CPU per check in one run. */
-function checkCpu(steadyS: number, services: number): void {
+/**
+ * Steady windows only, side by side in one run: `tcp-cpu` is keepalived and lvsd's tcp
+ * check through epoll and through net.Socket; `check-cpu` is keepalived and lvsd (check
+ * worker, tcp through epoll), tcp then http checks.
+ */
+function steadyCpu(mode: 'tcp-cpu' | 'check-cpu', steadyS: number, services: number): void {
   console.log(
-    `lab-daemon-bench check-cpu: ${new Date().toISOString()}, load average ${readFileSync('/proc/loadavg', 'utf8')}`,
+    `lab-daemon-bench ${mode}: ${new Date().toISOString()}, load average ${readFileSync('/proc/loadavg', 'utf8')}`,
   );
-  for (const kind of ['tcp', 'http'] as const) {
-    const sides = (['keepalived', 'lvsd'] as const).map((side): [string, Figures] => [
+  const kinds = mode === 'tcp-cpu' ? (['tcp'] as const) : (['tcp', 'http'] as const);
+  const sideNames =
+    mode === 'tcp-cpu'
+      ? (['keepalived', 'lvsd', 'lvsd-node'] as const)
+      : (['keepalived', 'lvsd'] as const);
+  for (const kind of kinds) {
+    const sides = sideNames.map((side): [string, Figures] => [
       side,
       inNamespace(side, kind, services, steadyS, true),
     ]);
+    const paths =
+      mode === 'tcp-cpu' ? ' (lvsd: tcp through epoll; lvsd-node: --tcp-checks node)' : '';
     print(
-      `${kind} checks, ${services} x 10 reals, every 1 s, ${steadyS} s steady window:`,
-      [
-        ['startMs', `start until all ${services * 10} reals serve (ms)`],
-        ['checksPerS', `checks done per second (${services * 10} asked)`],
-        ['cpuShare', 'CPU (cores) over the steady window'],
-        ['usPerCheck', 'CPU per check (us)'],
-        ['rssMiB', 'RSS in the steady window (MiB)'],
-        ['listenDrops', 'SYNs the listener dropped in the window (its queue full)'],
-      ],
+      `${kind} checks, ${services} x 10 reals, every 1 s, ${steadyS} s steady window${paths}:`,
+      steadyRows(services),
       sides,
     );
   }
@@ -611,10 +602,9 @@ async function main(): Promise<void> {
   const steadyS = Number(args[0] ?? 20);
   // `quick`: a tenth of the tables, to try the bench itself.
   const scale = args[1] === 'quick' ? 10 : 1;
-  // `tcp-cpu`: the tcp checks' steady window only, keepalived and lvsd's two tcp paths.
-  if (args[2] === 'tcp-cpu') return tcpCpu(steadyS, 100 / scale);
-  // `check-cpu`: the steady window only, keepalived and lvsd, tcp checks then http.
-  if (args[2] === 'check-cpu') return checkCpu(steadyS, 100 / scale);
+  // `tcp-cpu`, `check-cpu`: steady windows only (steadyCpu).
+  if (args[2] === 'tcp-cpu' || args[2] === 'check-cpu')
+    return steadyCpu(args[2], steadyS, 100 / scale);
   const checked = 100 / scale;
   const reloaded = 1000 / scale;
   console.log(
@@ -622,11 +612,7 @@ async function main(): Promise<void> {
       `load average ${readFileSync('/proc/loadavg', 'utf8')}`,
   );
   const checkRows: Array<[string, string]> = [
-    ['startMs', `start until all ${checked * 10} reals serve (ms)`],
-    ['checksPerS', `checks done per second (${checked * 10} asked)`],
-    ['cpuShare', 'CPU (cores) over the steady window'],
-    ['usPerCheck', 'CPU per check (us)'],
-    ['rssMiB', 'RSS in the steady window (MiB)'],
+    ...steadyRows(checked),
     ['failMs', `listener stopped until all ${checked * 10} out (ms)`],
     ['recoverMs', `listener back until all ${checked * 10} in (ms)`],
   ];
