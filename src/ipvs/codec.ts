@@ -19,7 +19,6 @@ import {
   attrOverrun,
   be16At,
   be32At,
-  LITTLE_ENDIAN,
   NetlinkDecodeError,
   shortValue,
   u16At,
@@ -414,16 +413,11 @@ export function decodeServiceAt(
   // Written out like decodeDestAt's walk, for the same reason (5,000 services in a read).
   let at = start;
   while (at + NLA_HDRLEN <= end) {
-    // The header's two u16 read in place (u16At written out): two calls less per attribute.
-    const b0 = buf[at] as number;
-    const b1 = buf[at + 1] as number;
-    const length = LITTLE_ENDIAN ? b0 | (b1 << 8) : (b0 << 8) | b1;
+    const length = u16At(buf, at);
     if (length < NLA_HDRLEN || at + length > end) throw attrOverrun(at, length);
     const v = at + NLA_HDRLEN;
     const size = length - NLA_HDRLEN;
-    const t0 = buf[at + 2] as number;
-    const t1 = buf[at + 3] as number;
-    switch ((LITTLE_ENDIAN ? t0 | (t1 << 8) : (t0 << 8) | t1) & NLA_TYPE_MASK) {
+    switch (u16At(buf, at + 2) & NLA_TYPE_MASK) {
       case SvcAttr.AF:
         if (size < 2) throw shortValue('IPVS_SVC_ATTR_AF', size, 2);
         af = u16At(buf, v);
@@ -559,16 +553,11 @@ export function decodeDestAt(
   // dest of a dump, and call depth is what unoptimised code pays for (src/netlink/reader.ts).
   let at = start;
   while (at + NLA_HDRLEN <= end) {
-    // The header's two u16 read in place (u16At written out): two calls less per attribute.
-    const b0 = buf[at] as number;
-    const b1 = buf[at + 1] as number;
-    const length = LITTLE_ENDIAN ? b0 | (b1 << 8) : (b0 << 8) | b1;
+    const length = u16At(buf, at);
     if (length < NLA_HDRLEN || at + length > end) throw attrOverrun(at, length);
     const v = at + NLA_HDRLEN;
     const size = length - NLA_HDRLEN;
-    const t0 = buf[at + 2] as number;
-    const t1 = buf[at + 3] as number;
-    switch ((LITTLE_ENDIAN ? t0 | (t1 << 8) : (t0 << 8) | t1) & NLA_TYPE_MASK) {
+    switch (u16At(buf, at + 2) & NLA_TYPE_MASK) {
       case DestAttr.ADDR:
         addrAt = v;
         addrEnd = at + length;

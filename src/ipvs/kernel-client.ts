@@ -177,7 +177,7 @@ export class KernelIpvsClient implements IpvsClient {
       'list-services',
       'services',
       (buf, start, end) => {
-        if (c.resetFind(buf, start, end, CmdAttr.SERVICE))
+        if (c.reset(buf, start, end).find(CmdAttr.SERVICE))
           services.push(decodeServiceAt(buf, c.value, c.valueEnd, stats));
       },
     );
@@ -214,7 +214,7 @@ export class KernelIpvsClient implements IpvsClient {
           putServiceKey(w, keys[i] as ServiceKey);
         },
         (i, buf, payload, end) => {
-          if (c.resetFind(buf, genlAttrsAt(payload, end), end, CmdAttr.DEST))
+          if (c.reset(buf, genlAttrsAt(payload, end), end).find(CmdAttr.DEST))
             (lists[i] as LiveDest[]).push(
               decodeDestAt(buf, c.value, c.valueEnd, (keys[i] as ServiceKey).family, stats),
             );

@@ -144,30 +144,6 @@ export class AttrCursor {
     return true;
   }
 
-  /**
-   * reset() then find(which), in one call when the first attribute is the one: a dump reply
-   * carries one nested attribute, and this runs for every dest of a read (10,000 calls or
-   * more in a process that has just started and runs them unoptimised).
-   */
-  resetFind(buf: Buffer, start: number, end: number, which: number): boolean {
-    this.buf = buf;
-    this.at = start;
-    this.end = end;
-    if (start + NLA_HDRLEN > end) return false;
-    const length = u16At(buf, start);
-    if (
-      (u16At(buf, start + 2) & NLA_TYPE_MASK) !== which ||
-      length < NLA_HDRLEN ||
-      start + length > end
-    )
-      return this.find(which);
-    this.type = which;
-    this.value = start + NLA_HDRLEN;
-    this.valueEnd = start + length;
-    this.at = start + nlaAlign(length);
-    return true;
-  }
-
   /** Moves on to the next attribute of type `which`; false when none is left. */
   find(which: number): boolean {
     while (this.next()) if (this.type === which) return true;

@@ -52,28 +52,6 @@ describe('cursors', () => {
     // Fewer than four trailing bytes are padding, not an attribute.
     expect(new AttrCursor(Buffer.from('0000', 'hex')).next()).toBe(false);
   });
-
-  it('resetFind finds an attribute first or later in the walk, as reset() then find() do', () => {
-    const bytes = attrs((w) => {
-      w.u16(3, 7);
-      w.beginNested(0x8000 | 1);
-      w.u32(2, 42);
-      w.endNested();
-    });
-    const c = new AttrCursor(Buffer.alloc(0));
-    // First: the nested attribute 1 sits at offset 8 (after the u16's padded slot).
-    expect(c.resetFind(bytes, 8, bytes.length, 1)).toBe(true);
-    expect([c.type, c.value, c.valueEnd]).toEqual([1, 12, bytes.length]);
-    expect(c.next()).toBe(false);
-    // Later: the walk from the start skips attribute 3.
-    expect(c.resetFind(bytes, 0, bytes.length, 1)).toBe(true);
-    expect([c.type, c.value, c.valueEnd]).toEqual([1, 12, bytes.length]);
-    expect(c.resetFind(bytes, 0, bytes.length, 9)).toBe(false);
-    expect(c.resetFind(bytes, 0, 2, 3)).toBe(false);
-    // A first attribute of the right type that overruns is refused, not read.
-    const overrun = Buffer.from('0c000100aabbccdd', 'hex');
-    expect(() => c.resetFind(overrun, 0, overrun.length, 1)).toThrow(NetlinkDecodeError);
-  });
 });
 
 describe('ACKs', () => {
