@@ -1,9 +1,16 @@
 /**
- * Runs checks: each at its interval (start to start, so a slow check does not push the
- * next ones later and later), the first one after a random part of its interval (seesaw
- * staggers start-up the same way, so thousands of checks do not fire in the same
+ * Runs checks: each on a grid of its interval (start to start, so a slow check does not
+ * push the next ones later and later), the first one after a random part of its interval
+ * (seesaw staggers start-up the same way, so thousands of checks do not fire in the same
  * millisecond), never more than `concurrency` at once (exec checks have their own, lower
  * limit: each one is a process), and each within its timeout.
+ *
+ * A run that ends past its next slot (a check slower than its interval, a queue, a stall,
+ * a long hold) starts again at once as the run of the slot it ended in, and the runs after
+ * it keep to its grid: no burst to catch up on the slots it missed, and no new phase taken
+ * from the moment it ended. That moment is shared by every check a stall held up, so
+ * taking it would bunch them together for good: each round's burst of connects overflows
+ * the real's accept queue, and the SYNs it drops time out the next round too.
  *
  * The runner enforces timeouts, not the checkers: at the deadline the check's AbortSignal
  * fires (the checker closes its socket or kills its process group) and the result is a
@@ -272,6 +279,16 @@ export class Hold {
   }
 }
 
+/**
+ * The slot of a check's grid (`due + k * interval`, k >= 1) that its next run belongs to:
+ * the next one, or when that has passed, the one `now` is in (run late, at once).
+ */
+export function nextSlot(due: number, intervalMs: number, now: number): number {
+  const next = due + intervalMs;
+  if (next >= now || intervalMs <= 0) return next;
+  return next + Math.floor((now - next) / intervalMs) * intervalMs;
+}
+
 export class Scheduler {
   private readonly timers: Timers;
   private readonly random: () => number;
@@ -427,14 +444,11 @@ export class Scheduler {
   private reschedule(entry: Entry): void {
     if (entry.stopped) return;
     const now = this.timers.now();
-    entry.due = entry.woken ? now : entry.due + entry.check.intervalMs;
+    entry.due = entry.woken ? now : nextSlot(entry.due, entry.check.intervalMs, now);
     entry.woken = false;
-    // Behind schedule (a long queue, a slow check): run as soon as possible, then keep the
-    // interval from there rather than firing a burst to catch up.
-    if (entry.due < now) entry.due = now;
     // One callback per check for all its runs: not a closure per run.
     entry.enqueue ??= () => this.enqueue(entry);
-    entry.timer = this.timers.setTimeout(entry.enqueue, entry.due - now);
+    entry.timer = this.timers.setTimeout(entry.enqueue, Math.max(0, entry.due - now));
   }
 
   /** Stops every check; running ones are aborted. Resolves when they have all returned. */

@@ -5,6 +5,7 @@ import {
   type CheckRun,
   realTimers,
   runCheck,
+  nextSlot,
   Scheduler,
   type Timers,
 } from '../../src/health/scheduler.js';
@@ -95,6 +96,17 @@ describe('runCheck', () => {
         throw new Error('connect EHOSTUNREACH');
       }, 1000),
     ).toMatchObject({ ok: false, timedOut: false, message: 'connect EHOSTUNREACH' });
+  });
+});
+
+describe('nextSlot', () => {
+  it('is the next slot on time, and the slot it is in when behind', () => {
+    expect(nextSlot(1000, 1000, 1500)).toBe(2000);
+    expect(nextSlot(1000, 1000, 2000)).toBe(2000);
+    // Behind: the slot it is in, run late, rather than every slot it missed.
+    expect(nextSlot(1000, 1000, 2001)).toBe(2000);
+    expect(nextSlot(1000, 1000, 5999)).toBe(5000);
+    expect(nextSlot(1000, 1000, 6000)).toBe(6000);
   });
 });
 
@@ -223,6 +235,37 @@ describe('Scheduler', () => {
     s.add({ intervalMs: 50, timeoutMs: 200, pool: 'io', run, onResult: () => undefined });
     await clock.advance(400);
     expect(starts).toEqual([0, 120, 240, 360]);
+  });
+
+  it('checks whose runs end late together keep their own phases, not the moment they ended', async () => {
+    const clock = new VirtualTimers();
+    const phases = [0, 0.25, 0.5, 0.75];
+    const s = scheduler({ timers: clock, random: () => phases.shift() ?? 0 });
+    const starts: number[][] = [[], [], [], []];
+    // The second round of every check hangs until 260 (a stall, an overloaded real): all
+    // four end within the same millisecond, as checks timing out together do.
+    const release: Array<() => void> = [];
+    for (const [id, mine] of starts.entries()) {
+      const run: PreparedCheck = () => {
+        mine.push(clock.now());
+        if (mine.length !== 2) return { ok: true, message: '' };
+        return new Promise((resolve) =>
+          release.push(() => resolve({ ok: false, message: `late ${id}` })),
+        );
+      };
+      s.add({ intervalMs: 100, timeoutMs: 1000, pool: 'io', run, onResult: () => undefined });
+    }
+    await clock.advance(260);
+    for (const done of release) done();
+    await clock.advance(139);
+    // The three whose slot passed run late at 260, once; then each is back at its own
+    // phase, not [.., 260, 360] for all.
+    expect(starts).toEqual([
+      [0, 100, 260, 300],
+      [25, 125, 260, 325],
+      [50, 150, 260, 350],
+      [75, 175, 275, 375],
+    ]);
   });
 
   it('a removed check stops, and a running one is aborted without reporting', async () => {
