@@ -13,6 +13,11 @@
  * same without the memo (every load reads, checks and resolves every service).
  *
  * Run: npm run bench:build && node dist-bench/bench/rss.js [plain|yaml|yaml-full|checked [workers]]
+ *
+ * Off by default, for finding where the memory is (bench/results/2026-12-07-memory-sources.md):
+ * LVSD_BENCH_SNAPSHOT=DIR (heap snapshots, read with scripts/heap-summary.js),
+ * LVSD_BENCH_BREAKDOWN=1|spaces (RSS by mapping, V8's heap), LVSD_BENCH_IDLE=S (idle after
+ * the start and the reloads), LVSD_BENCH_ALLOC=start|reloads (allocation profile).
  */
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
