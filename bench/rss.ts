@@ -13,8 +13,14 @@
  * same without the memo (every load reads, checks and resolves every service).
  *
  * Run: npm run bench:build && node dist-bench/bench/rss.js [plain|yaml|yaml-full|checked [workers]]
+ *
+ * Off by default, for finding where the memory is (bench/results/2026-12-07-memory-sources.md):
+ * LVSD_BENCH_SNAPSHOT=DIR (heap snapshots, read with scripts/heap-summary.js),
+ * LVSD_BENCH_BREAKDOWN=1|spaces (RSS by mapping, V8's heap), LVSD_BENCH_IDLE=S (idle after
+ * the start and the reloads), LVSD_BENCH_ALLOC=start|reloads (allocation profile).
  */
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,10 +54,102 @@ const mib = () => {
   gc?.();
   const after = process.memoryUsage();
   const live = gc
-    ? `, live ${(after.heapUsed / 2 ** 20).toFixed(0)}, RSS after a full GC ${(after.rss / 2 ** 20).toFixed(0)}`
+    ? `, live ${(after.heapUsed / 2 ** 20).toFixed(0)}, RSS after a full GC ${(after.rss / 2 ** 20).toFixed(0)}` +
+      breakdown()
     : '';
   return `${(rss / 2 ** 20).toFixed(0)} MiB (heap used ${(heapUsed / 2 ** 20).toFixed(0)}${live})`;
 };
+
+/**
+ * LVSD_BENCH_SNAPSHOT=DIR: a heap snapshot at each step (DIR/MODE-STEP.heapsnapshot), for
+ * bench/heap-summary.ts to attribute the live heap by constructor.
+ */
+function snapshot(step: string): void {
+  const dir = process.env.LVSD_BENCH_SNAPSHOT;
+  if (dir) v8.writeHeapSnapshot(join(dir, `${process.argv[2]}-${step}.heapsnapshot`));
+}
+
+/**
+ * LVSD_BENCH_BREAKDOWN=1: where the RSS is, after the full GC: V8's heap (physical pages it
+ * holds, of which live), malloc's brk heap, other anonymous mappings (V8's pages, thread
+ * stacks, mmap'd malloc chunks), and file-backed pages (node's binary, shared libraries).
+ */
+function breakdown(): string {
+  if (!process.env.LVSD_BENCH_BREAKDOWN) return '';
+  const kib: Record<string, number> = { brk: 0, anon: 0, file: 0 };
+  let kind = 'anon';
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head) kind = head[2] === '[heap]' ? 'brk' : head[1] !== '0' ? 'file' : 'anon';
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) kib[kind] = (kib[kind] ?? 0) + Number(rss[1]);
+  }
+  const h = v8.getHeapStatistics();
+  const m = (b: number) => (b / 2 ** 20).toFixed(1);
+  if (process.env.LVSD_BENCH_BREAKDOWN === 'spaces')
+    for (const sp of v8.getHeapSpaceStatistics())
+      console.log(
+        `    ${sp.space_name}: physical ${m(sp.physical_space_size)} used ${m(sp.space_used_size)}`,
+      );
+  const k = (x: number | undefined) => ((x ?? 0) / 1024).toFixed(1);
+  return (
+    ` [V8 heap physical ${m(h.total_physical_size)} used ${m(h.used_heap_size)}, external ` +
+    `${m(process.memoryUsage().external)}; RSS: brk ${k(kib.brk)}, anon ${k(kib.anon)}, files ${k(kib.file)}]`
+  );
+}
+
+/**
+ * LVSD_BENCH_ALLOC=start|reloads: V8's sampling heap profiler over the start (or the three
+ * reloads), freed objects included, summed by function (self): what they allocate, which is
+ * what fills the old generation's pages that stay committed after them.
+ */
+async function allocationProfile<T>(what: string, run: () => Promise<T>): Promise<T> {
+  if (process.env.LVSD_BENCH_ALLOC !== what) return run();
+  const { Session } = await import('node:inspector');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((ok, fail) =>
+      session.post(method, params, (err, res) => (err ? fail(err) : ok(res))),
+    );
+  await post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  const result = await run();
+  const { profile } = (await post('HeapProfiler.stopSampling')) as {
+    profile: { head: SampleNode };
+  };
+  const by = new Map<string, number>();
+  let inFake = 0;
+  // Anything called from the fake kernel (src/ipvs/fake.js) is the fake's: the kernel's in
+  // production. A builtin (Object.keys, Map.set...) is named with the function that called it.
+  const walk = (n: SampleNode, fake: boolean, caller = '') => {
+    const f = n.callFrame;
+    const file = f.url.replace(/.*\/(dist|dist-bench|node_modules)\//, '');
+    const own = `${f.functionName || '(anonymous)'} ${file}:${f.lineNumber + 1}`;
+    const key = f.url ? own : `${f.functionName} in ${caller}`;
+    const underFake = fake || f.url.endsWith('/ipvs/fake.js');
+    if (underFake) inFake += n.selfSize;
+    else by.set(key, (by.get(key) ?? 0) + n.selfSize);
+    for (const c of n.children) walk(c, underFake, f.url ? own : caller);
+  };
+  walk(profile.head, false);
+  const total = [...by.values()].reduce((a, b) => a + b, 0);
+  console.log(
+    `allocated during the ${what}: ${((total + inFake) / 2 ** 20).toFixed(1)} MiB, of which the fake ` +
+      `kernel ${(inFake / 2 ** 20).toFixed(1)}; the rest by function (self):`,
+  );
+  for (const [k, v] of [...by].sort((a, b) => b[1] - a[1]).slice(0, 25))
+    console.log(`  ${(v / 2 ** 20).toFixed(2).padStart(6)}  ${k}`);
+  return result;
+}
+interface SampleNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SampleNode[];
+}
 
 /** A fresh config (as a reload re-parses); `edit` bumps the weight of service 0's real 0. */
 function makeConfig(
@@ -185,15 +283,29 @@ async function measure(mode: Mode, workers: number): Promise<void> {
     watch: false,
   });
   const at: string[] = [`before start ${mib()}`];
-  await daemon.start();
+  snapshot('before-start');
+  await allocationProfile('start', () => daemon.start());
   // The fake's record of every op it was sent is for tests, not a cost of the daemon.
   client.log.length = 0;
   at.push(`after start ${mib()}`);
-  for (edit = 1; edit <= 3; edit++) {
-    await yaml?.write(edit);
-    await daemon.reload('manual');
-    client.log.length = 0;
-    at.push(`reload ${edit} ${mib()}`);
+  snapshot('after-start');
+  // LVSD_BENCH_IDLE=S: S seconds idle after the start (V8's memory reducer runs on idle).
+  if (process.env.LVSD_BENCH_IDLE) {
+    await sleep(Number(process.env.LVSD_BENCH_IDLE) * 1000);
+    at.push(`after ${process.env.LVSD_BENCH_IDLE} s idle ${mib()}`);
+  }
+  await allocationProfile('reloads', async () => {
+    for (edit = 1; edit <= 3; edit++) {
+      await yaml?.write(edit);
+      await daemon.reload('manual');
+      client.log.length = 0;
+      at.push(`reload ${edit} ${mib()}`);
+    }
+  });
+  snapshot('after-reloads');
+  if (process.env.LVSD_BENCH_IDLE) {
+    await sleep(Number(process.env.LVSD_BENCH_IDLE) * 1000);
+    at.push(`reloads then ${process.env.LVSD_BENCH_IDLE} s idle ${mib()}`);
   }
   if (backends) {
     await sleep(10_000);

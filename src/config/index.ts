@@ -265,7 +265,9 @@ function dropEmptyValues(value: unknown): void {
   if (Array.isArray(value)) {
     for (const item of value) if (item !== null && typeof item === 'object') dropEmptyValues(item);
   } else if (isPlainObject(value)) {
-    for (const key of Object.keys(value)) {
+    // for...in, not Object.keys: no array of keys per object (11,000 per load at 1000 x 10).
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
       const child = value[key];
       if (child === null) delete value[key];
       else if (typeof child === 'object') dropEmptyValues(child);

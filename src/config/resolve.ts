@@ -370,9 +370,11 @@ function resolveReals(scope: ServiceScope, serviceCheck: CheckConfig | null): Re
   let fwmarkPort: { port: number; index: number } | null = null;
   const portless: string[] = [];
   for (const [index, entry] of (svc.reals ?? []).entries()) {
-    const realPath = [...path, 'reals', index];
+    // concat, not [...path, ...]: a spread array keeps spare capacity (about 130 bytes), and
+    // each real's source ref keeps its path for the daemon's life (1.4 MiB at 10,000 reals).
+    const realPath = path.concat('reals', index);
     const real: RealObject = typeof entry === 'string' ? { address: entry } : entry;
-    const addressPath = typeof entry === 'string' ? realPath : [...realPath, 'address'];
+    const addressPath = typeof entry === 'string' ? realPath : realPath.concat('address');
     const dest = resolveDest(scope, { real, realPath, addressPath });
     if (!dest) continue;
     if (scope.servicePort === null) {
@@ -391,7 +393,7 @@ function resolveReals(scope: ServiceScope, serviceCheck: CheckConfig | null): Re
       continue;
     }
     byId.set(id, index);
-    const own = checkAt(real.check, [...realPath, 'check'], scope);
+    const own = checkAt(real.check, realPath.concat('check'), scope);
     const check = own === undefined ? serviceCheck : own;
     if (check && needsPort(check, dest)) {
       if (own)
@@ -470,7 +472,10 @@ function resolvePersistence(
   return { timeout: p.timeout, netmask, engine: p.engine ?? null };
 }
 
-/** The first of real, service, defaults that sets `field`. */
+/**
+ * The first of real, service, defaults that sets `field`. Paths by concat: a spread array
+ * carries spare capacity, and this runs for every field of every real of a full load.
+ */
 function inherit<K extends keyof RealObject>(
   field: K,
   real: RealObject,
@@ -479,9 +484,9 @@ function inherit<K extends keyof RealObject>(
   path: DataPath,
   defaults: DefaultsConfig,
 ): Inherited<RealObject[K]> {
-  if (real[field] !== undefined) return { value: real[field], path: [...realPath, field] };
+  if (real[field] !== undefined) return { value: real[field], path: realPath.concat(field) };
   const fromService = (svc as RealObject)[field];
-  if (fromService !== undefined) return { value: fromService, path: [...path, field] };
+  if (fromService !== undefined) return { value: fromService, path: path.concat(field) };
   const fromDefaults = (defaults as RealObject)[field];
   if (fromDefaults !== undefined) return { value: fromDefaults, path: ['defaults', field] };
   return { value: undefined as RealObject[K], path: null };
@@ -535,9 +540,14 @@ function resolveDest(scope: ServiceScope, input: RealInput): Dest | null {
     lowerThreshold: lower,
     tunnelType: tun?.type ?? 'ipip',
     tunnelPort: tun?.port ?? 0,
-    tunnelFlags: { csum: tun?.checksum === 'csum', remcsum: tun?.checksum === 'remcsum' },
+    tunnelFlags: tun?.checksum
+      ? { csum: tun.checksum === 'csum', remcsum: tun.checksum === 'remcsum' }
+      : NO_TUNNEL_FLAGS,
   };
 }
+
+/** Every real without tunnel checksums shares this (frozen) object: 32 bytes less per real. */
+const NO_TUNNEL_FLAGS = Object.freeze({ csum: false, remcsum: false });
 
 /** Connection thresholds (0 = no limit); the kernel refuses lower > upper. */
 function thresholds(

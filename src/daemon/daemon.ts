@@ -648,13 +648,17 @@ export class Daemon {
     );
   }
 
+  /**
+   * One increment per action, not per write: a start at 1000 x 10 is 11,000 writes, and
+   * each labelled increment hashes its label set (garbage the start's peak is made of).
+   */
   private countWrites(report: ApplyReport, drift: readonly PlanStep[]): void {
-    for (const outcome of report.outcomes)
-      this.metrics.kernelWrites.inc({ action: outcome.step.action });
+    for (const [action, n] of countByAction(report.outcomes.map((o) => o.step)))
+      this.metrics.kernelWrites.inc({ action }, n);
     if (report.sysctls.length)
       this.metrics.kernelWrites.inc({ action: 'sysctl' }, report.sysctls.length);
     this.metrics.kernelWriteFailures.inc(report.failed);
-    for (const step of drift) this.metrics.driftRepairs.inc({ action: step.action });
+    for (const [action, n] of countByAction(drift)) this.metrics.driftRepairs.inc({ action }, n);
   }
 
   /**
@@ -740,16 +744,11 @@ export class Daemon {
   ): void {
     const repairs = new Set(drift);
     for (const { step, error } of outcomes) {
-      const fields = {
-        event: repairs.has(step) ? 'drift_repair' : 'kernel_write',
-        action: step.action,
-        op: step.op.op,
-        ...stepObject(step),
-        ...(step.changes.length
-          ? { changes: step.changes.map((c) => `${c.field}: ${c.from} -> ${c.to}`) }
-          : {}),
+      const fields = writeFields(
+        step,
+        repairs.has(step) ? 'drift_repair' : 'kernel_write',
         triggers,
-      };
+      );
       if (error)
         this.log.error({ ...fields, err: error }, `kernel refused ${step.op.op}: ${error.message}`);
       else if (repairs.has(step))
@@ -977,4 +976,31 @@ function stepObject(step: PlanStep): { service: string; virtualService: string; 
     virtualService: step.service,
     ...(step.dest ? { dest: step.dest } : {}),
   };
+}
+
+/**
+ * A kernel write's log fields, keys in the order the line shows them. Assigned one by one:
+ * spreading stepObject and the changes into a literal cost a few hundred bytes of garbage
+ * per write, 4 MiB of a start at 1000 x 10 even with logging off.
+ */
+function writeFields(step: PlanStep, event: string, triggers: Trigger[]): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    event,
+    action: step.action,
+    op: step.op.op,
+    service: step.serviceName ?? step.service,
+    virtualService: step.service,
+  };
+  if (step.dest) fields.dest = step.dest;
+  if (step.changes.length)
+    fields.changes = step.changes.map((c) => `${c.field}: ${c.from} -> ${c.to}`);
+  fields.triggers = triggers;
+  return fields;
+}
+
+/** How many steps of each action: the counters take one increment per action. */
+function countByAction(steps: readonly PlanStep[]): Map<PlanStep['action'], number> {
+  const counts = new Map<PlanStep['action'], number>();
+  for (const step of steps) counts.set(step.action, (counts.get(step.action) ?? 0) + 1);
+  return counts;
 }

@@ -260,6 +260,13 @@ function weightOf(entry: RealEntry): number {
   return entry.state.up ? (entry.weight ?? entry.configuredWeight) : 0;
 }
 
+/**
+ * The reals of a service without checked reals (most services of a config without checks):
+ * one shared map, never written (update() fills only the maps it creates), instead of an
+ * empty Map per service and per reload.
+ */
+const NO_REALS: Map<string, RealEntry> = new Map();
+
 function viewOf(service: ServiceEntry): ReadonlyMap<string, RealHealth> {
   const reals = new Map<string, RealHealth>();
   for (const [id, entry] of service.reals)
@@ -370,14 +377,15 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     for (const service of config.services) {
       const old = this.services.get(service.name);
       const previous = old?.reals;
-      const reals = new Map<string, RealEntry>();
+      let reals = NO_REALS;
       let healthyWeight = 0;
       for (const real of service.reals) {
         if (!real.check) {
           healthyWeight += real.dest.weight;
           continue;
         }
-        if (reals.has(real.id)) continue;
+        if (reals === NO_REALS) reals = new Map();
+        else if (reals.has(real.id)) continue;
         const before = previous?.get(real.id);
         const target = targetOf(service, real, real.check);
         let entry: RealEntry;
@@ -664,7 +672,8 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     const sorry = new Set<string>();
     for (const service of this.services.values()) {
       if (service.sorryActive) sorry.add(service.name);
-      services.set(service.name, (service.view ??= viewOf(service)));
+      // No checked real: real() answers undefined without a map for it.
+      if (service.reals.size > 0) services.set(service.name, (service.view ??= viewOf(service)));
     }
     this.cachedSnapshot = {
       real: (service, realId) => services.get(service)?.get(realId),

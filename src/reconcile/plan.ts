@@ -213,25 +213,19 @@ function planService(
   const { twins, unclaimed } = pairDests(wanted.dests, live?.dests ?? []);
   wanted.dests.forEach((dest, i) => {
     const have = twins[i];
-    if (!have) {
-      builder.add({
-        ...base,
-        dest: destId(dest),
-        action: 'add',
-        op: { op: 'add-dest', service: key, dest },
-      });
-      return;
-    }
     // A real re-added while draining simply gets its weight back below: no re-create.
-    const changes = diffDest(have, dest);
-    if (changes.length)
-      builder.add({
-        ...base,
-        dest: destId(dest),
-        action: 'change',
-        op: { op: 'edit-dest', service: key, dest },
-        changes,
-      });
+    const changes = have ? diffDest(have, dest) : [];
+    if (have && !changes.length) return;
+    // Written out, not spread from `base`: a spread per dest cost 1 KB of garbage each
+    // (14.5 MiB for a first plan of 1000 x 10, 6 MiB without; the start's peak).
+    builder.steps.push({
+      changes,
+      service: id,
+      serviceName: wanted.name,
+      dest: destId(dest),
+      action: have ? 'change' : 'add',
+      op: { op: have ? 'edit-dest' : 'add-dest', service: key, dest },
+    });
   });
   for (const have of unclaimed) planDrain(builder, wanted.service, have, wanted.name);
 }
