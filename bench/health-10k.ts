@@ -503,15 +503,21 @@ async function steadyAndLatency(
   let results = 0;
   let failures = 0;
   const lag = monitorEventLoopDelay({ resolution: 10 });
+  const reasons = new Map<string, number>();
   manager.on('result', (r) => {
     results++;
-    if (!r.ok) failures++;
+    if (r.ok) return;
+    failures++;
+    // Ports and addresses aside, so one reason counts once ("connect ECONNREFUSED").
+    const reason = r.message.replace(/[\d.:]+/g, 'N');
+    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
   });
   await sleep(2000);
   follower.take();
 
   results = 0;
   failures = 0;
+  reasons.clear();
   lag.enable();
   const elu0 = perf.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
@@ -527,6 +533,11 @@ async function steadyAndLatency(
       `lvsd's CPU ${pct(cpu.user + cpu.system)}% of one core ` +
       `(user ${pct(cpu.user)}%, system ${pct(cpu.system)}%)  goal < 50%`,
   );
+  if (failures > 0) {
+    const top = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3);
+    console.log(`  failed: ${top.map(([reason, n]) => `${n} ${reason}`).join('; ')}`);
+  }
+  reasons.clear();
   const perCheckUs = (cpu.user + cpu.system) / Math.max(results, 1);
   const perResult = (us: number) => (us / Math.max(results, 1)).toFixed(0);
   console.log(

@@ -1,13 +1,15 @@
 /**
- * TCP connects without Node's net.Socket (libc.ts's calls), for the tcp health check (issue 15): a
- * non-blocking socket() + connect(), then poll() on that one socket, which on a local or
- * loopback real already answers (the handshake is done by the time connect returns); the
- * connects still in flight wait in an epoll set. A connected socket is closed with SO_LINGER
- * 0, a reset as keepalived's TCP_CHECK does, leaving no TIME_WAIT on the checker's side.
+ * TCP connects without Node's net.Socket (libc.ts's calls), for the tcp and http health
+ * checks (issue 15): a non-blocking socket() + connect(), then poll() on that one socket,
+ * which on a local or loopback real already answers (the handshake is done by the time
+ * connect returns); the connects still in flight wait in an epoll set. A connected socket is
+ * closed with SO_LINGER 0, a reset as keepalived's TCP_CHECK does, leaving no TIME_WAIT on
+ * the checker's side; or, asked to keep it (the http check), handed to the caller, who
+ * sends and receives on it and waits for it in the same epoll set (watch).
  *
  * Waiting: the epoll set is harvested by a timer of the calling thread's event loop (1 ms
  * after a connect goes pending, then 2, 4, 8 ms while some remain), never by blocking in
- * epoll_wait. The check worker also runs http, smtp, dns and udp checks on Node's sockets,
+ * epoll_wait. The check worker also runs https, smtp, dns and udp checks on Node's sockets,
  * which libuv polls in its own epoll set; a thread blocked in this one would stall them,
  * and Node offers no way to watch one set from the other. Polls cost a few microseconds,
  * are shared by every connect in flight, and happen only while one is in flight.

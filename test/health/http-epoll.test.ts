@@ -7,17 +7,23 @@
  * refused connect.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../src/config/check.js';
 import { tcpConnector } from '../../src/ffi/tcp-connect.js';
 import { httpChecker } from '../../src/health/checkers/http.js';
 import { httpEpollChecker } from '../../src/health/checkers/http-epoll.js';
-import { runCheck } from '../../src/health/scheduler.js';
+import { InProcessRunner } from '../../src/health/runner.js';
+import { type CheckRun, runCheck } from '../../src/health/scheduler.js';
 import type { CheckTarget } from '../../src/health/types.js';
+import { CheckWorkerPool } from '../../src/health/worker-pool.js';
 import { check } from './fixtures.js';
+import { waitFor } from './helpers.js';
 import { targetAt } from './servers.js';
+
+/** The built worker (npm run build): the pool runs dist's check-worker.js. */
+const WORKER_URL = new URL('../../dist/health/check-worker.js', import.meta.url);
 
 type Http = Extract<CheckConfig, { type: 'http' }>;
 const openFds = () => readdirSync('/proc/self/fd').length;
@@ -325,4 +331,38 @@ describe('http check through epoll, on loopback', () => {
     );
     expect(result).toMatchObject({ ok: true, message: 'status 200' });
   });
+});
+
+describe('http checks on a check worker', () => {
+  it.skipIf(!existsSync(WORKER_URL))(
+    'answer through epoll, and a pool stopped with requests unanswered leaves no descriptor open',
+    async () => {
+      const up = await scripted((s) => void s.end(ok()));
+      const silent = await scripted(() => undefined);
+      const before = openFds();
+      const pool = new CheckWorkerPool({
+        workers: 1,
+        local: new InProcessRunner(),
+        workerUrl: WORKER_URL,
+      });
+      const results: CheckRun[] = [];
+      for (let i = 0; i < 10; i++)
+        pool.add({
+          config: check({ type: 'http', body: 'OK' }),
+          target: targetAt('127.0.0.1', i % 2 ? up.port : silent.port),
+          intervalMs: 100,
+          timeoutMs: 5000,
+          onResult: (r) => results.push(r),
+          onInvalid: () => undefined,
+        });
+      await waitFor(() => results.length >= 5, 'five answered', 4000);
+      expect(results.every((r) => r.ok && r.message === 'status 200, body pattern ok')).toBe(true);
+      // The silent server's five have their requests sent and wait for an answer.
+      await waitFor(() => silent.requests.length >= 5, 'five requests unanswered', 4000);
+      await pool.stop();
+      await sleep(100);
+      // The servers' ends of the connections are in this process too: they close with the clients'.
+      expect(openFds()).toBeLessThanOrEqual(before);
+    },
+  );
 });
