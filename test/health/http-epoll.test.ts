@@ -265,6 +265,18 @@ describe('http check through epoll, on loopback', () => {
     ]);
   });
 
+  it('sends a request larger than the socket takes at once, the rest as it drains', async () => {
+    const server = await scripted((s) => void s.end(ok()));
+    const huge = 'a'.repeat(8 * 1024 * 1024);
+    const config = check({ type: 'http', headers: { 'X-Huge': huge } }) as Http;
+    const result = await runCheck(
+      httpEpollChecker.prepare(config, targetAt('127.0.0.1', server.port), never),
+      5000,
+    );
+    expect(result).toMatchObject({ ok: true, message: 'status 200' });
+    expect(server.requests[0]).toContain(`X-Huge: ${huge}\r\n`);
+  });
+
   it('over IPv6', async () => {
     const server = await scripted((s) => void s.end(ok()), '::1');
     const config = check({ type: 'http' }) as Http;
