@@ -15,6 +15,10 @@
  *   programming), then three one-weight edits, each reloaded by SIGHUP (keepalived's way;
  *   lvsd with --no-watch) and timed until the kernel shows the weight; RSS after each.
  *
+ * Each side starts on a quiet VM (waitQuiet: the kernel's teardown of the namespace before
+ * runs in its own workers), and the steady window also prints the CPU of the listener and of
+ * everything else in the VM, so a side starved by something else shows it.
+ *
  * Run in the lab as root (it creates and deletes the namespaces dbench-*):
  *   npm run build && npm run bench:build
  *   bash test/lab/run.sh --name dbench --timeout 3600 node dist-bench/bench/lab-daemon-bench.js [STEADY_S] [quick|full]
@@ -51,6 +55,7 @@ const HTTP_OK = 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r
 const POLL_MS = 100;
 const WAIT_MS = Number(process.env.DBENCH_WAIT_MS ?? 300_000);
 const TICKS = 100; // USER_HZ: /proc/PID/stat counts CPU in 1/100 s.
+const QUIET_MAX_S = 120;
 
 /**
  * lvsd with its default check worker (tcp checks through epoll), with the worker making tcp
@@ -229,6 +234,31 @@ function usage(root: number): { cpu: number; rssMiB: number } {
   return { cpu: ticks / TICKS, rssMiB: Math.round(rssKiB / 1024) };
 }
 
+/** The VM's CPU time in use, all CPUs, in seconds (/proc/stat: all but idle and iowait). */
+function vmBusy(): number {
+  const fields =
+    readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1) ?? [];
+  const ticks = fields.map(Number);
+  const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / TICKS;
+}
+
+/**
+ * Waits until the VM is quiet (under a tenth of a core busy over a second, at most
+ * QUIET_MAX_S): the kernel tears a deleted namespace down in its own workers, and the side
+ * before's teardown (a thousand addresses, its IPVS table) must not take the CPU of the
+ * side that follows. Returns the seconds waited.
+ */
+function waitQuiet(): number {
+  const started = Date.now();
+  for (;;) {
+    const busy = vmBusy();
+    execFileSync('sleep', ['1']);
+    if (vmBusy() - busy < 0.1 || Date.now() - started > QUIET_MAX_S * 1000)
+      return Math.round((Date.now() - started) / 1000);
+  }
+}
+
 /** SYNs the listener dropped (its accept queue full): /proc/net/netstat of this namespace. */
 function listenDrops(): number {
   const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
@@ -360,19 +390,17 @@ async function checksCase(
   const log = `${dir}/daemon.log`;
   const startMs = await until(`${side} ${kind}: start`, () => dests().serving === total, log);
   await sleep(5000);
-  const before = {
+  const sample = async () => ({
     ...usage(pid),
     accepts: await ask('count'),
     at: Date.now(),
     drops: listenDrops(),
-  };
+    listener: usage(listener.pid as number).cpu,
+    vm: vmBusy(),
+  });
+  const before = await sample();
   await sleep(steadyS * 1000);
-  const after = {
-    ...usage(pid),
-    accepts: await ask('count'),
-    at: Date.now(),
-    drops: listenDrops(),
-  };
+  const after = await sample();
   const seconds = (after.at - before.at) / 1000;
   const checks = after.accepts - before.accepts;
   let failMs: number | null = null;
@@ -399,6 +427,13 @@ async function checksCase(
     usPerCheck: checks ? Math.round(((after.cpu - before.cpu) * 1e6) / checks) : null,
     rssMiB: after.rssMiB,
     listenDrops: after.drops - before.drops,
+    listenerShare: Math.round((100 * (after.listener - before.listener)) / seconds) / 100,
+    otherShare:
+      Math.round(
+        (100 *
+          (after.vm - before.vm - (after.cpu - before.cpu) - (after.listener - before.listener))) /
+          seconds,
+      ) / 100,
     failMs,
     recoverMs,
     rssEndMiB: end.rssMiB,
@@ -482,6 +517,7 @@ function inNamespace(
   cpuOnly = false,
 ): Figures {
   const ns = `dbench-${side}`;
+  const quietS = waitQuiet();
   execFileSync('ip', ['netns', 'add', ns]);
   try {
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
@@ -502,7 +538,7 @@ function inNamespace(
       ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
     );
-    return JSON.parse(out.trim().split('\n').at(-1) as string) as Figures;
+    return { ...(JSON.parse(out.trim().split('\n').at(-1) as string) as Figures), quietS };
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);
   }
@@ -540,6 +576,9 @@ function steadyRows(services: number): Array<[string, string]> {
     ['usPerCheck', 'CPU per check (us)'],
     ['rssMiB', 'RSS in the steady window (MiB)'],
     ['listenDrops', 'SYNs the listener dropped in the window (its queue full)'],
+    ['listenerShare', "the listener's CPU (cores) over the window"],
+    ['otherShare', 'the rest of the VM (cores: the bench, kernel workers) over the window'],
+    ['quietS', 'seconds waited for a quiet VM before this side'],
   ];
 }
 
