@@ -6,7 +6,8 @@
  * by the listener that answers them.
  *
  * - checks (tcp, then http; lvsd with its check worker, then with every check in process):
- *   100 x 10 reals on their own addresses on lo, one listener on port 8080 for all of them,
+ *   100 x 10 reals on their own addresses on lo, one listener on port 8080 for all of them
+ *   (nginx, one worker; DBENCH_LISTENER=node: a Node listener, as in runs before 2026-12-07),
  *   checks every 1 s (keepalived `TCP_CHECK` / `HTTP_GET` with `retry 1`, lvsd `fall: 2`:
  *   two failed tries each, then out). Printed: start until every real is in the kernel; CPU
  *   per check, checks/s and RSS over a steady window; the listener stopped: until every real
@@ -478,32 +479,152 @@ async function reloadCase(side: Side, services: number): Promise<Figures> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The listener: accepts on every address of port 8080; counts connections.
+// The listener: accepts on every address of port 8080; counts connections. nginx when the
+// VM has it (DBENCH_LISTENER=node for the Node listener of earlier runs): under emulation a
+// Node listener takes 0.9 of the VM's 2 CPUs at 1000 connections a second, so it set the
+// pace, and a checker that asked it more than it could take saw its own checks time out.
+// Real servers are not one process for a thousand reals; nginx takes a fraction of that.
+
+const NGINX = '/usr/sbin/nginx';
+const STATUS_PORT = 8081;
 
 function listen(kind: CheckKind): void {
+  const useNginx = process.env.DBENCH_LISTENER !== 'node' && existsSync(NGINX);
+  const server = useNginx ? nginxListener() : nodeListener(kind);
+  process.on('message', async (message) => {
+    if (message === 'start') await server.start();
+    if (message === 'stop') await server.stop();
+    process.send?.(await server.count());
+  });
+  // The bench ends a side with SIGTERM: nginx, started with `daemon off`, goes with it.
+  process.on('SIGTERM', () => {
+    server.kill();
+    process.exit(0);
+  });
+}
+
+interface Listener {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Connections accepted since the bench began (across restarts). */
+  count(): Promise<number>;
+  kill(): void;
+}
+
+function nodeListener(kind: CheckKind): Listener {
   let accepts = 0;
   let server: net.Server | null = null;
-  const open = () =>
-    new Promise<void>((resolve) => {
-      // Both kinds answer from a plain TCP server: Node's http module costs the emulated CPU
-      // enough that the listener, not the checkers, would set the pace.
-      server = net.createServer((socket) => {
-        socket.on('error', () => socket.destroy());
-        socket.on('end', () => socket.destroy());
-        if (kind === 'http') socket.once('data', () => socket.end(HTTP_OK));
-      });
-      server.on('connection', () => accepts++);
-      server.listen({ port: PORT, host: '0.0.0.0', backlog: 4096 }, resolve);
-    });
-  process.on('message', async (message) => {
-    if (message === 'start' && !server) await open();
-    if (message === 'stop' && server) {
-      const closing = server;
+  return {
+    start: () =>
+      new Promise<void>((resolve) => {
+        if (server) return resolve();
+        // Both kinds answer from a plain TCP server: Node's http module costs the emulated
+        // CPU enough that the listener, not the checkers, would set the pace.
+        server = net.createServer((socket) => {
+          socket.on('error', () => socket.destroy());
+          socket.on('end', () => socket.destroy());
+          if (kind === 'http') socket.once('data', () => socket.end(HTTP_OK));
+        });
+        server.on('connection', () => accepts++);
+        server.listen({ port: PORT, host: '0.0.0.0', backlog: 4096 }, resolve);
+      }),
+    stop: async () => {
+      server?.close();
       server = null;
-      closing.close();
-    }
-    process.send?.(accepts);
+    },
+    count: async () => accepts,
+    kill: () => server?.close(),
+  };
+}
+
+/** One nginx worker: 200 "ok" to any request, connections closed after it; stub_status on 127.0.0.1:8081. */
+function nginxConf(dir: string): string {
+  return `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log error;
+events { worker_connections 8192; multi_accept on; accept_mutex off; }
+http {
+  access_log off;
+  keepalive_timeout 0;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen ${PORT} backlog=4096;
+    location / { return 200 "ok\\n"; }
+  }
+  server {
+    listen 127.0.0.1:${STATUS_PORT};
+    location / { stub_status; }
+  }
+}
+`;
+}
+
+/** GET / on a local port, one connection of its own (a refused connect rejects). */
+function getText(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const socket = net.connect({ port, host: '127.0.0.1' }, () =>
+      socket.write('GET / HTTP/1.0\r\n\r\n'),
+    );
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => (text += chunk));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
   });
+}
+
+function nginxListener(): Listener {
+  const dir = `${WORK}/nginx`;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/nginx.conf`, nginxConf(dir));
+  let nginx: ChildProcess | null = null;
+  // Accepts of the nginx runs before this one, and the status requests themselves.
+  let before = 0;
+  let asked = 0;
+  const status = async (): Promise<number> => {
+    const text = await getText(STATUS_PORT);
+    asked++;
+    // "Active connections: 1 \nserver accepts handled requests\n 12 12 12 \n..."
+    return Number(/\n\s*(\d+) \d+ \d+/.exec(text)?.[1] ?? 0);
+  };
+  const running = async () => (nginx ? status() : 0);
+  return {
+    async start() {
+      if (nginx) return;
+      nginx = spawn(
+        NGINX,
+        ['-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`, '-g', 'daemon off;'],
+        {
+          stdio: 'ignore',
+        },
+      );
+      for (let i = 0; i < 100; i++) {
+        try {
+          await status();
+          return;
+        } catch {
+          await sleep(50);
+        }
+      }
+      throw new Error(`nginx did not start: ${readFileSync(`${dir}/error.log`, 'utf8')}`);
+    },
+    async stop() {
+      if (!nginx) return;
+      before += await running();
+      const exited = new Promise((r) => nginx?.once('exit', r));
+      nginx.kill('SIGTERM');
+      await exited;
+      nginx = null;
+    },
+    async count() {
+      return before + (await running()) - asked;
+    },
+    kill: () => nginx?.kill('SIGTERM'),
+  };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -39,6 +39,8 @@ LAB_PACKAGES=(
   "keepalived:keepalived"
   # test/kernel/fleet.kernel.test.ts: the directors' and the router's BGP speaker.
   "bird2:bird"
+  # bench/lab-daemon-bench.ts: the reals' server (one nginx for the thousand reals).
+  "nginx:/usr/sbin/nginx"
 )
 
 lab_log() { printf 'lab: %s\n' "$*" >&2; }
