@@ -24,9 +24,14 @@
  * N:node = through net.Socket), in the same run, with the main thread's event loop
  * utilisation beside the process's CPU, then their CPU per check side by side.
  *
+ * `kind` http makes the checks of steps 1 and 2 (and the reload's) `type: http` (GET /,
+ * status only) against listeners that answer each request with a small 200 response and
+ * never close first; the workers' http checks go through epoll or net.Socket as their tcp
+ * checks do (checkers/http-epoll.ts, checkers/http.ts).
+ *
  * Goals (issue 7): under half a core; p99 decision to kernel under 50 ms.
  * Run: npm run bench:build && node dist-bench/bench/health-10k.js [steadySeconds]
- *   [reload,own,steady,latency|scoped|floor] [workers=0,1:node,1]
+ *   [reload,own,steady,latency|scoped|floor] [workers=0,1:node,1] [kind=tcp|http]
  */
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -92,6 +97,9 @@ async function programme(kernel: IpvsClient, config: ResolvedConfig): Promise<vo
   });
 }
 
+/** The check type of the steady and latency steps (fifth argument). */
+const KIND: 'tcp' | 'http' = process.argv[5] === 'http' ? 'http' : 'tcp';
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const source = { file: 'bench.yaml', line: 1, column: 1 };
@@ -113,7 +121,8 @@ function makeConfig(
     for (let j = 0; j < reals; j++) {
       const d = dest(j);
       const check = CheckConfig.parse({
-        type: 'tcp',
+        type: KIND,
+        ...(KIND === 'http' ? { path: '/' } : {}),
         interval,
         timeout: 0.5,
         rise: RISE,
@@ -160,7 +169,7 @@ function percentile(sorted: number[], p: number): number {
 async function startListeners(count: number) {
   const child = fork(
     fileURLToPath(new URL('./health-listeners.js', import.meta.url)),
-    [String(count)],
+    [String(count), KIND],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
   const ports = await new Promise<number[]>((resolve) =>
@@ -445,8 +454,8 @@ interface Variant {
 }
 
 function label(v: Variant): string {
-  if (v.workers === 0) return 'workers 0 (net.Socket)';
-  return `workers ${v.workers}, tcp ${v.tcpPath === 'node' ? 'net.Socket' : 'epoll'}`;
+  if (v.workers === 0) return `${KIND}, workers 0 (net.Socket)`;
+  return `${KIND}, workers ${v.workers}, ${v.tcpPath === 'node' ? 'net.Socket' : 'epoll'}`;
 }
 
 /** "0,1:node,1": in process, one worker through net.Socket, one worker through epoll. */
@@ -473,7 +482,7 @@ async function steadyAndLatency(
   console.log(
     workers === 0
       ? 'checks in process (workers: 0)'
-      : `checks on ${workers} worker thread(s), tcp through ${tcpPath === 'node' ? 'net.Socket' : 'epoll'}`,
+      : `${KIND} checks on ${workers} worker thread(s), through ${tcpPath === 'node' ? 'net.Socket' : 'epoll'}`,
   );
   const config = makeConfig(SERVICES, REALS, listeners.ports, 1);
   const kernel = new KernelClock(new FakeIpvs());
@@ -494,15 +503,21 @@ async function steadyAndLatency(
   let results = 0;
   let failures = 0;
   const lag = monitorEventLoopDelay({ resolution: 10 });
+  const reasons = new Map<string, number>();
   manager.on('result', (r) => {
     results++;
-    if (!r.ok) failures++;
+    if (r.ok) return;
+    failures++;
+    // Ports and addresses aside, so one reason counts once ("connect ECONNREFUSED").
+    const reason = r.message.replace(/[\d.:]+/g, 'N');
+    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
   });
   await sleep(2000);
   follower.take();
 
   results = 0;
   failures = 0;
+  reasons.clear();
   lag.enable();
   const elu0 = perf.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
@@ -518,6 +533,11 @@ async function steadyAndLatency(
       `lvsd's CPU ${pct(cpu.user + cpu.system)}% of one core ` +
       `(user ${pct(cpu.user)}%, system ${pct(cpu.system)}%)  goal < 50%`,
   );
+  if (failures > 0) {
+    const top = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3);
+    console.log(`  failed: ${top.map(([reason, n]) => `${n} ${reason}`).join('; ')}`);
+  }
+  reasons.clear();
   const perCheckUs = (cpu.user + cpu.system) / Math.max(results, 1);
   const perResult = (us: number) => (us / Math.max(results, 1)).toFixed(0);
   console.log(

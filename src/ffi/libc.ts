@@ -15,7 +15,7 @@ export const AF = { ipv4: 2, ipv6: 10, netlink: 16, packet: 17 } as const;
 /** Socket types and the flags socket() and eventfd() take with them (EFD_* equal SOCK_*). */
 export const SOCK = { stream: 1, dgram: 2, raw: 3, nonblock: 0o4000, cloexec: 0o2000000 } as const;
 /** MSG_TRUNC: a datagram's whole length even when it did not fit. */
-export const MSG = { trunc: 0x20, dontwait: 0x40 } as const;
+export const MSG = { trunc: 0x20, dontwait: 0x40, nosignal: 0x4000 } as const;
 /** Option levels and names of <linux/socket.h>, <linux/in.h>, <linux/in6.h> (x86_64 and arm64 agree). */
 export const SOL = { socket: 1, ip: 0, ipv6: 41, packet: 263, icmpv6: 58 } as const;
 export const SO = {
@@ -30,7 +30,7 @@ export const SO = {
 } as const;
 /** poll() events; epoll's EPOLLIN, EPOLLOUT, EPOLLERR and EPOLLHUP have the same values. */
 export const POLL = { in: 0x1, out: 0x4, err: 0x8, hup: 0x10 } as const;
-export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL = { add: 1, del: 2, mod: 3 } as const;
 /** The errno values the socket modules act on (the others are only named, by errnoName). */
 export const ERRNO = { EINTR: 4, EBADF: 9, EAGAIN: 11, ECONNRESET: 104, EINPROGRESS: 115 } as const;
 

@@ -1,13 +1,15 @@
 /**
- * TCP connects without Node's net.Socket (libc.ts's calls), for the tcp health check (issue 15): a
- * non-blocking socket() + connect(), then poll() on that one socket, which on a local or
- * loopback real already answers (the handshake is done by the time connect returns); the
- * connects still in flight wait in an epoll set. A connected socket is closed with SO_LINGER
- * 0, a reset as keepalived's TCP_CHECK does, leaving no TIME_WAIT on the checker's side.
+ * TCP connects without Node's net.Socket (libc.ts's calls), for the tcp and http health
+ * checks (issue 15): a non-blocking socket() + connect(), then poll() on that one socket,
+ * which on a local or loopback real already answers (the handshake is done by the time
+ * connect returns); the connects still in flight wait in an epoll set. A connected socket is
+ * closed with SO_LINGER 0, a reset as keepalived's TCP_CHECK does, leaving no TIME_WAIT on
+ * the checker's side; or, asked to keep it (the http check), handed to the caller, who
+ * sends and receives on it and waits for it in the same epoll set (watch).
  *
  * Waiting: the epoll set is harvested by a timer of the calling thread's event loop (1 ms
  * after a connect goes pending, then 2, 4, 8 ms while some remain), never by blocking in
- * epoll_wait. The check worker also runs http, smtp, dns and udp checks on Node's sockets,
+ * epoll_wait. The check worker also runs https, smtp, dns and udp checks on Node's sockets,
  * which libuv polls in its own epoll set; a thread blocked in this one would stall them,
  * and Node offers no way to watch one set from the other. Polls cost a few microseconds,
  * are shared by every connect in flight, and happen only while one is in flight.
@@ -15,7 +17,7 @@
  * All calls are synchronous and return at once (the sockets are non-blocking).
  */
 import { enterFd, strikeFd } from './fd-ledger.js';
-import { AF, EPOLL_CTL_ADD, ERRNO, libc, POLL, SO, SOCK, SOL } from './libc.js';
+import { AF, EPOLL_CTL, ERRNO, libc, MSG, POLL, SO, SOCK, SOL } from './libc.js';
 
 /** epoll_event is packed on x86_64 (12 bytes) and naturally aligned on arm64 (16). */
 const EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
@@ -30,8 +32,17 @@ const OVER = POLL.out | POLL.err | POLL.hup;
  * that failed in flight (refused, unreachable).
  */
 export type ConnectCall = 'socket' | 'bind' | 'connect' | 'connect-now';
-/** errno 0: connected (and reset); otherwise the call that failed and its errno's name. */
-export type ConnectDone = (errno: number, code: string, call: ConnectCall) => void;
+/**
+ * errno 0: connected (and reset, unless the connect was asked to keep the socket: then `fd`
+ * is the open socket, the caller's to close with closeSocket); otherwise the call that
+ * failed and its errno's name.
+ */
+export type ConnectDone = (errno: number, code: string, call: ConnectCall, fd: number) => void;
+/** An open socket's events (POLL bits) as the epoll set reported them. */
+export type SocketEvents = (events: number) => void;
+
+/** What a descriptor in the epoll set waits for: its connect to end, or events on an open socket. */
+type Waiter = { connect: ConnectDone; keep: boolean } | { events: SocketEvents };
 
 /** The family of an encoded sockaddr (sockaddr_in or sockaddr_in6, see raw-socket.ts's encodeSockaddr). */
 function familyOf(sockaddr: Buffer): number {
@@ -42,7 +53,11 @@ function familyOf(sockaddr: Buffer): number {
 export class TcpConnector {
   private readonly c = libc();
   private epfd = -1;
-  private readonly pending = new Map<number, ConnectDone>();
+  private readonly pending = new Map<number, Waiter>();
+  /** Descriptors in the epoll set (a closed descriptor leaves it by itself). */
+  private readonly registered = new Set<number>();
+  /** Sockets kept open (connect's `keep`) and not closed yet. */
+  private readonly open = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private delay = 1;
   // Scratch buffers: one thread, one call at a time.
@@ -54,17 +69,24 @@ export class TcpConnector {
   private readonly linger = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]); // { l_onoff 1, l_linger 0 }
   private readonly one = Buffer.from([1, 0, 0, 0]);
 
-  /** Connects in flight. */
+  /** Connects in flight and open sockets waited on. */
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /** Sockets kept open by connect and not closed yet. */
+  get openSockets(): number {
+    return this.open.size;
   }
 
   /**
    * Connects to `to` (from `from` when given: a source address and/or port) and calls
    * `done` once, perhaps before returning. Returns the socket while the connect is in
-   * flight (for cancel), or -1 when it is over already.
+   * flight (for cancel), or -1 when it is over already. With `keep`, a connected socket
+   * stays open for the caller (`done`'s fd), who reads and writes it with recv/send/watch
+   * and closes it with closeSocket.
    */
-  connect(to: Buffer, from: Buffer | null, done: ConnectDone): number {
+  connect(to: Buffer, from: Buffer | null, done: ConnectDone, keep = false): number {
     const c = this.c;
     const fd = c.socket(familyOf(to), SOCK.stream | SOCK.nonblock | SOCK.cloexec, 0);
     if (fd < 0) return this.failed(-1, 'socket', done);
@@ -78,16 +100,57 @@ export class TcpConnector {
       return this.failed(fd, 'connect-now', done);
     const ready = this.pollOne(fd);
     if (ready !== 0) {
-      this.finish(fd, ready, done);
+      this.finish(fd, ready, done, keep);
       return -1;
     }
-    this.wait(fd, done);
+    this.wait(fd, POLL.out, { connect: done, keep }, done);
     return fd;
   }
 
   /** Gives a connect in flight another `done` (its first caller only wanted an answer at once). */
   redirect(fd: number, done: ConnectDone): void {
-    if (this.pending.has(fd)) this.pending.set(fd, done);
+    const waiter = this.pending.get(fd);
+    if (waiter && 'connect' in waiter) this.pending.set(fd, { connect: done, keep: waiter.keep });
+  }
+
+  /**
+   * Waits for `events` (POLL.in, POLL.out) on an open socket: `on` is called with what
+   * came (POLLERR and POLLHUP always may), each harvest while they last, until the socket
+   * is watched for others, unwatched or closed. False when the epoll set refused it.
+   */
+  watch(fd: number, events: number, on: SocketEvents): boolean {
+    if (!this.addToSet(fd, events)) return false;
+    this.pending.set(fd, { events: on });
+    this.schedule();
+    return true;
+  }
+
+  /** Sends what fits; the bytes sent, or -1 with errno (EAGAIN: the send buffer is full). */
+  send(fd: number, data: Buffer): number {
+    return this.c.send(fd, data, data.length, MSG.dontwait | MSG.nosignal);
+  }
+
+  /** Receives into `into`; the bytes read (0: the peer closed), or -1 with errno (EAGAIN: nothing yet). */
+  recv(fd: number, into: Buffer): number {
+    return this.c.recv(fd, into, into.length, MSG.dontwait);
+  }
+
+  /** errno of the last failed call, with its name. */
+  lastError(): { errno: number; code: string } {
+    const errno = this.c.errno();
+    return { errno, code: this.c.errnoName(errno) };
+  }
+
+  /**
+   * Closes a socket kept open by connect: with a reset when `reset` (SO_LINGER 0: the
+   * server learns at once that nobody reads, and this side keeps no TIME_WAIT), else with
+   * a FIN. Its watch ends with it.
+   */
+  closeSocket(fd: number, reset: boolean): void {
+    if (!this.open.delete(fd)) return;
+    this.pending.delete(fd);
+    if (reset) this.c.setsockopt(fd, SOL.socket, SO.linger, this.linger, 8);
+    this.closeFd(fd);
   }
 
   /** Drops a connect in flight (its check timed out or stopped): the socket is closed, `done` never called. */
@@ -96,8 +159,9 @@ export class TcpConnector {
     this.closeFd(fd);
   }
 
-  /** Closes the epoll set; connects still in flight are cancelled. */
+  /** Closes the epoll set; connects still in flight are cancelled, open sockets reset. */
   close(): void {
+    for (const fd of [...this.open]) this.closeSocket(fd, true);
     for (const fd of [...this.pending.keys()]) this.cancel(fd);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -114,20 +178,30 @@ export class TcpConnector {
     return this.pollfd.readInt16LE(6) & OVER;
   }
 
-  private wait(fd: number, done: ConnectDone): void {
+  private wait(fd: number, events: number, waiter: Waiter, done: ConnectDone): void {
+    if (!this.addToSet(fd, events)) return void this.failed(fd, 'connect', done);
+    this.pending.set(fd, waiter);
+    this.schedule();
+  }
+
+  /** Puts the descriptor in the epoll set, or changes what it waits for there. */
+  private addToSet(fd: number, events: number): boolean {
     if (this.epfd < 0) {
       this.epfd = this.c.epollCreate(SOCK.cloexec);
-      if (this.epfd < 0) return void this.failed(fd, 'connect', done);
+      if (this.epfd < 0) return false;
       enterFd(this.epfd);
     }
     this.event.fill(0);
-    this.event.writeUInt32LE(POLL.out, 0);
+    this.event.writeUInt32LE(events, 0);
     this.event.writeInt32LE(fd, EVENT_DATA);
-    if (this.c.epollCtl(this.epfd, EPOLL_CTL_ADD, fd, this.event) < 0)
-      return void this.failed(fd, 'connect', done);
-    this.pending.set(fd, done);
-    if (this.timer) return;
-    // The set was empty: the first poll soon, then backing off while connects stay in flight.
+    const op = this.registered.has(fd) ? EPOLL_CTL.mod : EPOLL_CTL.add;
+    if (this.c.epollCtl(this.epfd, op, fd, this.event) < 0) return false;
+    this.registered.add(fd);
+    return true;
+  }
+
+  private schedule(): void {
+    if (this.timer) return; // The set was empty: the first poll soon, then backing off while connects stay in flight.
     this.delay = 1;
     this.timer = setTimeout(() => this.harvest(), this.delay);
   }
@@ -141,10 +215,15 @@ export class TcpConnector {
       for (let i = 0; i < n; i++) {
         const at = i * EVENT_SIZE;
         const fd = this.events.readInt32LE(at + EVENT_DATA);
-        const done = this.pending.get(fd);
-        if (!done) continue;
+        const waiter = this.pending.get(fd);
+        if (!waiter) continue;
+        const events = this.events.readUInt32LE(at);
+        if ('events' in waiter) {
+          waiter.events(events);
+          continue;
+        }
         this.pending.delete(fd);
-        this.finish(fd, this.events.readUInt32LE(at), done);
+        this.finish(fd, events, waiter.connect, waiter.keep);
       }
       if (n < BATCH) break;
     }
@@ -153,16 +232,23 @@ export class TcpConnector {
     this.timer = setTimeout(() => this.harvest(), this.delay);
   }
 
-  /** The connect is over (`events`: POLLOUT, or POLLERR/POLLHUP, which epoll shares): reset or report. */
-  private finish(fd: number, events: number, done: ConnectDone): void {
+  /**
+   * The connect is over (`events`: POLLOUT, or POLLERR/POLLHUP, which epoll shares): reset
+   * or report, or hand the open socket over (`keep`).
+   */
+  private finish(fd: number, events: number, done: ConnectDone, keep: boolean): void {
     const errno = events & (POLL.err | POLL.hup) ? this.socketError(fd) : 0;
+    if (errno === 0 && keep) {
+      this.open.add(fd);
+      return done(0, '', 'connect', fd);
+    }
     if (errno === 0) {
       this.c.setsockopt(fd, SOL.socket, SO.linger, this.linger, 8);
       this.closeFd(fd);
-      return done(0, '', 'connect');
+      return done(0, '', 'connect', -1);
     }
     this.closeFd(fd);
-    done(errno, this.c.errnoName(errno), 'connect');
+    done(errno, this.c.errnoName(errno), 'connect', -1);
   }
 
   private socketError(fd: number): number {
@@ -175,6 +261,7 @@ export class TcpConnector {
 
   /** Every descriptor is closed here: struck out of the thread's fd ledger first (fd-ledger.ts says why). */
   private closeFd(fd: number): void {
+    this.registered.delete(fd);
     strikeFd(fd);
     this.c.close(fd);
   }
@@ -182,7 +269,7 @@ export class TcpConnector {
   private failed(fd: number, call: ConnectCall, done: ConnectDone): -1 {
     const errno = this.c.errno();
     if (fd >= 0) this.closeFd(fd);
-    done(errno, this.c.errnoName(errno), call);
+    done(errno, this.c.errnoName(errno), call, -1);
     return -1;
   }
 }

@@ -11,6 +11,7 @@ import type { Checker } from './types.js';
 import type { CheckerRegistry } from './checkers/index.js';
 import { dnsChecker } from './checkers/dns.js';
 import { httpChecker, httpsChecker } from './checkers/http.js';
+import { httpEpollChecker } from './checkers/http-epoll.js';
 import { smtpChecker } from './checkers/smtp.js';
 import { tcpChecker } from './checkers/tcp.js';
 import { tcpEpollChecker } from './checkers/tcp-epoll.js';
@@ -42,7 +43,7 @@ keepFdsIn(options.fds);
 
 const WORKER_CHECKERS: CheckerRegistry = {
   tcp: options.tcpPath === 'node' ? tcpChecker : tcpEpollChecker,
-  http: httpChecker,
+  http: options.tcpPath === 'node' ? httpChecker : httpEpollChecker,
   https: httpsChecker,
   udp: udpChecker,
   dns: dnsChecker,

@@ -128,7 +128,7 @@ export interface HealthManagerOptions {
   workers?: number;
   /** The check worker's module (default the built check-worker.js; tests run from source). */
   workerUrl?: URL;
-  /** How the workers make tcp checks (default epoll; see worker-pool.ts). */
+  /** How the workers make tcp and http checks (default epoll; see worker-pool.ts). */
   tcpPath?: TcpPath;
   /** exec checks running at once (default 32). */
   execConcurrency?: number;

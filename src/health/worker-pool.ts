@@ -61,9 +61,10 @@ export type WorkerEvent =
   | { kind: 'invalid'; id: number; message: string };
 
 /**
- * How a worker makes its tcp checks: epoll (default: non-blocking connects through libc,
- * checkers/tcp-epoll.ts) or node (net.Socket, checkers/tcp.ts; for comparison, and a way
- * back should the first misbehave somewhere).
+ * How a worker makes its tcp and http checks: epoll (default: non-blocking sockets through
+ * libc, checkers/tcp-epoll.ts and checkers/http-epoll.ts) or node (net.Socket,
+ * checkers/tcp.ts and checkers/http.ts; for comparison, and a way back should the first
+ * misbehave somewhere).
  */
 export type TcpPath = 'epoll' | 'node';
 
@@ -85,7 +86,7 @@ export interface CheckWorkerPoolOptions {
   onWorkerGivenUp?: (index: number, checks: number) => void;
   /** The worker's module (default check-worker.js beside this one). */
   workerUrl?: URL;
-  /** How the workers make tcp checks (default epoll). */
+  /** How the workers make tcp and http checks (default epoll). */
   tcpPath?: TcpPath;
 }
 

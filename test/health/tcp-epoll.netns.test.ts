@@ -5,8 +5,9 @@
  * unreachable, one this host has an `unreachable` route for (connect fails at once), a
  * link-local address with `interface`, and the source address and port seen by the
  * listener. Each case through both paths: the same verdict and reason as net.Socket, and
- * no descriptor left open in this process. Last, a worker pool stopped while its connects
- * are in flight leaves no descriptor behind.
+ * no descriptor left open in this process; the failing ones also as http checks
+ * (checkers/http-epoll.ts makes its connect the same way). Last, a worker pool stopped
+ * while its connects are in flight leaves no descriptor behind.
  *
  * Addresses: 198.51.100.64/29 and 2001:db8:7c9::/64 on the pair (documentation ranges,
  * nothing leaves it); names start with `tcpep` (this branch).
@@ -15,6 +16,8 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../src/config/check.js';
+import { httpChecker } from '../../src/health/checkers/http.js';
+import { httpEpollChecker } from '../../src/health/checkers/http-epoll.js';
 import { tcpChecker } from '../../src/health/checkers/tcp.js';
 import { tcpEpollChecker } from '../../src/health/checkers/tcp-epoll.js';
 import { InProcessRunner } from '../../src/health/runner.js';
@@ -220,6 +223,22 @@ describe.skipIf(skip !== null)('tcp check through epoll, across a veth pair', ()
     expect(node).toMatchObject({ ok: epoll.ok, message: epoll.message, timedOut: epoll.timedOut });
     expect(openFds()).toBe(before);
   });
+
+  it.each(cases.filter((c) => !c.ok))(
+    'http, $name: the same verdict and reason as net.Socket, no fd left',
+    async (c) => {
+      const config = check({ type: 'http', ...c.config }) as Extract<CheckConfig, { type: 'http' }>;
+      await both(cases[4] as Case);
+      await sleep(20);
+      const before = openFds();
+      const epoll = await runCheck(httpEpollChecker.prepare(config, c.target, never), 300);
+      const node = await runCheck(httpChecker.prepare(config, c.target, never), 300);
+      await sleep(20);
+      expect(epoll).toMatchObject({ ok: false, message: c.message, timedOut: c.timedOut ?? false });
+      expect(node).toMatchObject({ ok: false, message: epoll.message, timedOut: epoll.timedOut });
+      expect(openFds()).toBe(before);
+    },
+  );
 
   it.skipIf(!existsSync('/usr/bin/tcpdump') && !existsSync('/usr/sbin/tcpdump'))(
     'connects from the source address and port asked for (seen by tcpdump in the namespace)',

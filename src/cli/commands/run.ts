@@ -115,8 +115,8 @@ export const runCommand: CommandModule = {
       .addOption(
         new Option(
           '--tcp-checks <path>',
-          'how the check workers make tcp checks: epoll (non-blocking connects through libc) or node ' +
-            "(Node's net.Socket, as with --check-workers 0)",
+          'how the check workers make tcp and http checks: epoll (non-blocking sockets through libc) ' +
+            "or node (Node's net.Socket, as with --check-workers 0)",
         )
           .choices(['epoll', 'node'])
           .default('epoll'),

@@ -40,7 +40,7 @@ export function statusMatcher(
 }
 
 /** One URL to request and what its response must be. */
-interface UrlCheck {
+export interface UrlCheck {
   path: string;
   request: Buffer;
   accepts: (status: number) => boolean;
@@ -74,7 +74,7 @@ function requestBytes(config: HttpConfig, target: CheckTarget, path: string): Bu
   return Buffer.from(`${config.method} ${path} HTTP/${version}\r\n${lines.join('')}\r\n`, 'latin1');
 }
 
-function urlChecks(config: HttpConfig, target: CheckTarget): UrlCheck[] {
+export function urlChecks(config: HttpConfig, target: CheckTarget): UrlCheck[] {
   const urls = config.urls ?? [{ path: config.path ?? '/' }];
   const pattern = (text: string | undefined) =>
     text === undefined ? undefined : { pattern: compilePattern(text, config), text };
@@ -141,7 +141,7 @@ function startTls(
 }
 
 /** What one response must be, checked as it arrives: a verdict, or undefined to read on. */
-class Verdict {
+export class Verdict {
   private hash: Hash | undefined;
   private chunks: Buffer[] = [];
   private size = 0;
@@ -275,19 +275,12 @@ async function checkUrl(
  * Several URLs: requested at once, each on its own connection; the first failure decides,
  * and the other requests are ended with it.
  */
-async function checkUrls(
-  route: Route,
-  secure: tls.ConnectionOptions | undefined,
-  method: string,
+export async function checkUrls(
   urls: UrlCheck[],
+  checkOne: (url: UrlCheck, signal: CheckSignal) => Promise<CheckOutcome>,
   signal: CheckSignal,
 ): Promise<CheckOutcome> {
-  const result = await runTogether(
-    urls,
-    (url) => url.path,
-    (url, together) => checkUrl(route, secure, method, url, together),
-    signal,
-  );
+  const result = await runTogether(urls, (url) => url.path, checkOne, signal);
   if (!result.ok) return result;
   const statuses = result.outcomes.map((o) => o.message.replace(/^status /, ''));
   return { ok: true, message: `${result.outcomes.length} URLs: ${statuses.join('; ')}` };
@@ -300,7 +293,9 @@ function prepareHttp(config: HttpConfig, target: CheckTarget): PreparedCheck {
   const [only] = urls;
   if (urls.length === 1 && only)
     return (signal) => checkUrl(route, secure, config.method, only, signal);
-  return (signal) => checkUrls(route, secure, config.method, urls, signal);
+  const checkOne = (url: UrlCheck, signal: CheckSignal) =>
+    checkUrl(route, secure, config.method, url, signal);
+  return (signal) => checkUrls(urls, checkOne, signal);
 }
 
 export const httpChecker: Checker<'http'> = { type: 'http', prepare: prepareHttp };

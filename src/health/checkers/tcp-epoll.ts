@@ -20,7 +20,7 @@ import { tcpChecker } from './tcp.js';
 const CONNECTED: CheckOutcome = Object.freeze({ ok: true, message: 'connected' });
 
 /** An address as the socket calls take it: "fe80::1%eth1" is fe80::1 with eth1's index as scope id. */
-function sockaddrOf(address: string, port: number): Buffer {
+export function sockaddrOf(address: string, port: number): Buffer {
   const at = address.indexOf('%');
   if (at < 0) return encodeSockaddr(address, port);
   return encodeSockaddr(address.slice(0, at), port, interfaceIndex(address.slice(at + 1)));
@@ -33,7 +33,7 @@ const bare = (address: string) => address.replace(/%.*$/, '');
 const wildcardOf = (route: Route) => (net.isIPv6(bare(route.address)) ? '::' : '0.0.0.0');
 
 /** Whether every address of the route is an IP literal (a scope suffix allowed). */
-function literal(route: Route): boolean {
+export function literal(route: Route): boolean {
   return (
     net.isIP(bare(route.address)) !== 0 && (!route.source || net.isIP(bare(route.source)) !== 0)
   );
@@ -60,7 +60,7 @@ export function failureText(route: Route, call: ConnectCall, code: string): stri
 }
 
 /** The source sockaddr of the route: its address, or the wildcard of the target's family, with its port. */
-function sourceOf(route: Route): Buffer | null {
+export function sourceOf(route: Route): Buffer | null {
   if (!route.source && !route.sourcePort) return null;
   return sockaddrOf(route.source ?? wildcardOf(route), route.sourcePort ?? 0);
 }
