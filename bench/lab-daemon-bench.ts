@@ -219,20 +219,22 @@ function tree(root: number): number[] {
 }
 
 /** CPU seconds (user + system) of the tree, and its resident memory in MiB. */
-function usage(root: number): { cpu: number; rssMiB: number } {
+function usage(root: number): { cpu: number; user: number; rssMiB: number } {
   let ticks = 0;
+  let userTicks = 0;
   let rssKiB = 0;
   for (const pid of tree(root)) {
     try {
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
       ticks += Number(fields[11]) + Number(fields[12]);
+      userTicks += Number(fields[11]);
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       rssKiB += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
     } catch {
       // gone
     }
   }
-  return { cpu: ticks / TICKS, rssMiB: Math.round(rssKiB / 1024) };
+  return { cpu: ticks / TICKS, user: userTicks / TICKS, rssMiB: Math.round(rssKiB / 1024) };
 }
 
 /** The VM's CPU time in use, all CPUs, in seconds (/proc/stat: all but idle and iowait). */
@@ -426,6 +428,7 @@ async function checksCase(
     checksPerS: Math.round(checks / seconds),
     cpuShare: Math.round((100 * (after.cpu - before.cpu)) / seconds) / 100,
     usPerCheck: checks ? Math.round(((after.cpu - before.cpu) * 1e6) / checks) : null,
+    userUsPerCheck: checks ? Math.round(((after.user - before.user) * 1e6) / checks) : null,
     rssMiB: after.rssMiB,
     listenDrops: after.drops - before.drops,
     listenerShare: Math.round((100 * (after.listener - before.listener)) / seconds) / 100,
@@ -695,6 +698,7 @@ function steadyRows(services: number): Array<[string, string]> {
     ['checksPerS', `checks done per second (${services * 10} asked)`],
     ['cpuShare', 'CPU (cores) over the steady window'],
     ['usPerCheck', 'CPU per check (us)'],
+    ['userUsPerCheck', 'of which user (us; the rest is system)'],
     ['rssMiB', 'RSS in the steady window (MiB)'],
     ['listenDrops', 'SYNs the listener dropped in the window (its queue full)'],
     ['listenerShare', "the listener's CPU (cores) over the window"],
