@@ -406,6 +406,7 @@ async function checksCase(
   const after = await sample();
   const seconds = (after.at - before.at) / 1000;
   const checks = after.accepts - before.accepts;
+  await syscallsPerCheck(side, kind, pid, () => ask('count'));
   let failMs: number | null = null;
   let recoverMs: number | null = null;
   if (!cpuOnly) {
@@ -442,6 +443,42 @@ async function checksCase(
     recoverMs,
     rssEndMiB: end.rssMiB,
   };
+}
+
+/**
+ * DBENCH_STRACE_S=N: after the steady window, the daemon's system calls (all its threads
+ * and children) counted by `strace -c -f` for N seconds, per check done meanwhile, on
+ * stderr. strace slows the daemon down, so the counts per check are the figure, not time.
+ */
+async function syscallsPerCheck(
+  side: Side,
+  kind: CheckKind,
+  pid: number,
+  count: () => Promise<number>,
+): Promise<void> {
+  const seconds = Number(process.env.DBENCH_STRACE_S ?? 0);
+  if (!seconds) return;
+  const out = `${WORK}/${side}-${kind}.strace`;
+  const first = await count();
+  // Every process of the daemon (keepalived's checker is a child), each with its threads.
+  const pids = tree(pid).flatMap((each) => ['-p', String(each)]);
+  const strace = spawn('strace', ['-c', '-f', '-o', out, ...pids], { stdio: 'ignore' });
+  await sleep(seconds * 1000);
+  const checks = (await count()) - first;
+  const exited = new Promise((r) => strace.once('exit', r));
+  strace.kill('SIGINT');
+  await exited;
+  const rows = readFileSync(out, 'utf8')
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f.length >= 5 && /^\d/.test(f[0] as string) && f[f.length - 1] !== 'total');
+  const perCheck = rows
+    .map((f) => {
+      const calls = Number(f[3]);
+      return `${f[f.length - 1]} ${(calls / Math.max(checks, 1)).toFixed(2)}`;
+    })
+    .join(', ');
+  note(`${side} ${kind}: system calls per check (${checks} checks under strace): ${perCheck}`);
 }
 
 async function reloadCase(side: Side, services: number): Promise<Figures> {

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createLogger, isLogLevel } from '../../src/util/log.js';
+import { createLogger, isLogLevel, isoTimeField } from '../../src/util/log.js';
 import { topLevelKeys } from './helpers.js';
 
 function sink(): { stream: Writable; text: () => string } {
@@ -43,9 +45,67 @@ describe('logger', () => {
     expect(text).not.toContain('\u001b[');
   });
 
+  it('writes the time as toISOString does, across seconds and for every width of milliseconds', () => {
+    const start = Date.UTC(2026, 11, 31, 23, 59, 58);
+    for (const at of [0, 1, 9, 10, 99, 100, 999, 1000, 1001, 1999, 2000, 2005, 86_400_123]) {
+      const now = start + at;
+      expect(isoTimeField(now)).toBe(`,"time":"${new Date(now).toISOString()}"`);
+    }
+    // Back to an earlier second (the clock stepped back): formatted again, not reused.
+    expect(isoTimeField(start + 5)).toBe(`,"time":"${new Date(start + 5).toISOString()}"`);
+  });
+
   it('knows its levels', () => {
     expect(isLogLevel('debug')).toBe(true);
     expect(isLogLevel('verbose')).toBe(false);
+  });
+});
+
+/** Runs a script that logs to stdout through dist/util/log.js (npm run build first). */
+function logChild(script: string): Promise<{ code: number; stdout: string }> {
+  const log = fileURLToPath(new URL('../../dist/util/log.js', import.meta.url));
+  const source = `import { createLogger } from ${JSON.stringify(log)};\n${script}`;
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', source],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+    );
+  });
+}
+
+describe('the stdout logger (lines of one turn written together)', () => {
+  const events = (stdout: string) =>
+    stdout
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { n: number }).n);
+
+  it('writes every line of a burst, in order, and those of the turns after it', async () => {
+    const { code, stdout } = await logChild(`
+      const log = createLogger({ format: 'json' });
+      for (let n = 0; n < 3000; n++) log.info({ event: 'x', n }, 'a line of a burst');
+      setImmediate(() => log.info({ event: 'x', n: 3000 }, 'the next turn'));
+      setTimeout(() => log.info({ event: 'x', n: 3001 }, 'later'), 20);`);
+    expect(code).toBe(0);
+    expect(events(stdout)).toEqual(Array.from({ length: 3002 }, (_, n) => n));
+  });
+
+  it('writes the lines of the last turn when the process exits in it, by exit or by a throw', async () => {
+    const exits = await logChild(`
+      const log = createLogger({ format: 'json' });
+      log.info({ event: 'x', n: 0 }, 'before exit');
+      log.info({ event: 'x', n: 1 }, 'before exit');
+      process.exit(3);`);
+    expect(exits.code).toBe(3);
+    expect(events(exits.stdout)).toEqual([0, 1]);
+    const throws = await logChild(`
+      const log = createLogger({ format: 'json' });
+      log.info({ event: 'x', n: 0 }, 'before the throw');
+      throw new Error('boom');`);
+    expect(throws.code).toBe(1);
+    expect(events(throws.stdout)).toEqual([0]);
   });
 });
 
