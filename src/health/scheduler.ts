@@ -146,23 +146,29 @@ class Deadline implements CheckSignal {
  * and the result is a failure at once, whether or not the checker has noticed. Callbacks
  * rather than promises of its own, and a plain signal object: at ten thousand checks a
  * second each allocation per check shows. A check that returns its outcome itself (not a
- * promise) is settled before this returns, and never had a deadline timer.
+ * promise) is settled before this returns, never had a deadline timer, and took no time
+ * (durationMs 0): the clock is read when a check starts (`started`, which the caller may
+ * give: the scheduler reads it once for all the checks it starts together) and when it
+ * settles later, never for one answered at once. A clock read is a system call in VMs
+ * whose clock source has no vDSO (the emulated lab), and the checks' main cost there.
  */
 export function startCheck(
   run: PreparedCheck,
   timeoutMs: number,
   timers: Timers,
   onDone: (result: CheckRun) => void,
+  started = timers.now(),
 ): RunningCheck {
   const signal = new Deadline();
-  const started = timers.now();
   let settled = false;
   let deadline: unknown;
+  let answeredAtOnce = true;
   const finish = (ok: boolean, message: string, weight: number | undefined, timedOut: boolean) => {
     if (settled) return;
     settled = true;
     if (deadline !== undefined) timers.clearTimeout(deadline);
-    const result: CheckRun = { ok, message, durationMs: timers.now() - started, timedOut };
+    const durationMs = answeredAtOnce ? 0 : timers.now() - started;
+    const result: CheckRun = { ok, message, durationMs, timedOut };
     if (weight !== undefined) result.weight = weight;
     onDone(result);
   };
@@ -186,6 +192,7 @@ export function startCheck(
     finish(pending.ok, pending.message, pending.weight, false);
     return { stop };
   }
+  answeredAtOnce = false;
   // At the deadline, one more turn of the event loop before the verdict: after a stall (a
   // long reconcile, GC) libuv runs due timers before it polls I/O, and a check whose answer
   // has already arrived must not be failed for the stall.
@@ -350,8 +357,9 @@ export class Scheduler {
     const held = this.held;
     this.held = [];
     for (const { entry, result } of held) this.deliver(entry, result);
-    this.pump(this.pools.io);
-    this.pump(this.pools.exec);
+    const now = this.timers.now();
+    this.pump(this.pools.io, now);
+    this.pump(this.pools.exec, now);
   }
 
   private deliver(entry: Entry, result: CheckRun): void {
@@ -389,7 +397,7 @@ export class Scheduler {
     // Its tick passes it by (see fire).
     entry.tick = undefined;
     entry.due = this.timers.now();
-    this.enqueue(entry);
+    this.enqueue(entry, entry.due);
   }
 
   private remove(entry: Entry): void {
@@ -411,29 +419,34 @@ export class Scheduler {
     this.ticks.set(at, { entries: [entry], timer });
   }
 
-  /** Queues the checks still waiting for this tick (not those woken or stopped meanwhile). */
+  /**
+   * Queues the checks still waiting for this tick (not those woken or stopped meanwhile),
+   * with one reading of the clock for all of them (startCheck says why).
+   */
   private fire(at: number): void {
     const tick = this.ticks.get(at);
     this.ticks.delete(at);
+    const now = this.timers.now();
     for (const entry of tick?.entries ?? []) {
       if (entry.tick !== at) continue;
       entry.tick = undefined;
-      this.enqueue(entry);
+      this.enqueue(entry, now);
     }
   }
 
-  private enqueue(entry: Entry): void {
+  /** `now`: the clock as last read, for the checks this starts. */
+  private enqueue(entry: Entry, now: number): void {
     if (entry.stopped) return;
     const pool = this.pools[entry.check.pool];
     if (this.gate.on && pool.running < pool.limit && entry.check.urgent?.()) {
       pool.running++;
-      return this.run(pool, entry);
+      return this.run(pool, entry, now);
     }
     pool.queue.push(entry);
-    this.pump(pool);
+    this.pump(pool, now);
   }
 
-  private pump(pool: Pool): void {
+  private pump(pool: Pool, now: number): void {
     // A check settled as it started (see startCheck) pumps again from within run(): the
     // loop below goes on instead, so a long queue of such checks is no deep recursion.
     if (pool.pumping) return;
@@ -443,31 +456,34 @@ export class Scheduler {
         const entry = pool.take();
         if (!entry) return;
         pool.running++;
-        this.run(pool, entry);
+        this.run(pool, entry, now);
       }
     } finally {
       pool.pumping = false;
     }
   }
 
-  private run(pool: Pool, entry: Entry): void {
+  /** Starts the entry's check at `now`; when it is over, reschedules it and starts what is queued. */
+  private run(pool: Pool, entry: Entry, now: number): void {
     const running = {
       check: undefined as unknown as RunningCheck,
       done: undefined as Promise<void> | undefined,
       finished: () => undefined as undefined,
     };
     entry.running = running as Entry['running'];
-    running.check = startCheck(entry.check.run, entry.check.timeoutMs, this.timers, (result) => {
+    const done = (result: CheckRun) => {
+      const end = now + result.durationMs;
       pool.running--;
       entry.running = undefined;
       if (this.gate.on) {
         if (!entry.stopped) this.held.push({ entry, result });
       } else this.deliver(entry, result);
       // A throwing handler must not stop the check's schedule.
-      this.reschedule(entry);
+      this.reschedule(entry, end);
       running.finished();
-      this.pump(pool);
-    });
+      this.pump(pool, end);
+    };
+    running.check = startCheck(entry.check.run, entry.check.timeoutMs, this.timers, done, now);
   }
 
   /** Resolves once the entry's running check has returned (for stop()). */
@@ -478,9 +494,8 @@ export class Scheduler {
     return running.done;
   }
 
-  private reschedule(entry: Entry): void {
+  private reschedule(entry: Entry, now: number): void {
     if (entry.stopped) return;
-    const now = this.timers.now();
     entry.due = entry.woken ? now : nextSlot(entry.due, entry.check.intervalMs, now);
     entry.woken = false;
     this.arm(entry, now);

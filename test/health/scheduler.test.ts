@@ -297,6 +297,50 @@ describe('Scheduler', () => {
     for (const { due, at } of starts) expect(at).toBe(Math.ceil(due / 10) * 10);
   });
 
+  it('reads the clock once a tick for the checks answered as they start, once more for one answered later', async () => {
+    const clock = new VirtualTimers();
+    let reads = 0;
+    const counting: Timers = {
+      now: () => {
+        reads++;
+        return clock.now();
+      },
+      clearTimeout: (handle) => clock.clearTimeout(handle),
+      setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    };
+    // 50 checks due in the first tick, answered at once; one more due then, answered 30 ms later.
+    const s = scheduler({ timers: counting, random: () => 0 });
+    const results: CheckRun[] = [];
+    for (let i = 0; i < 50; i++)
+      s.add({
+        intervalMs: 1000,
+        timeoutMs: 500,
+        pool: 'io',
+        run: () => ({ ok: true, message: '' }),
+        onResult: (r) => results.push(r),
+      });
+    const late: CheckRun[] = [];
+    s.add({
+      intervalMs: 1000,
+      timeoutMs: 500,
+      pool: 'io',
+      run: () =>
+        new Promise((resolve) => clock.setTimeout(() => resolve({ ok: true, message: '' }), 30)),
+      onResult: (r) => late.push(r),
+    });
+    const added = reads;
+    await clock.advance(100);
+    expect(results).toHaveLength(50);
+    for (const r of results) expect(r.durationMs).toBe(0);
+    expect(late.map((r) => r.durationMs)).toEqual([30]);
+    // The tick's one reading, and the late check's at its end.
+    expect(reads - added).toBe(2);
+    // Their next runs keep the grid: all 51 again at 1000.
+    await clock.advance(1000);
+    expect(results).toHaveLength(100);
+    expect(late).toHaveLength(2);
+  });
+
   it('with tickMs 0, each check starts at its own time', async () => {
     const clock = new VirtualTimers();
     let n = 0;
