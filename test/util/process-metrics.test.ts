@@ -99,4 +99,18 @@ describe('process metrics', () => {
       blocked,
     );
   });
+
+  it('times garbage collections by kind, every one of a batch', async () => {
+    const metrics = new ProcessMetrics();
+    let garbage: unknown[] | null = [];
+    for (let i = 0; i < 1_000_000; i++) garbage.push({ i, s: `x${i}` });
+    garbage = null;
+    await new Promise((r) => setTimeout(r, 50)); // the observer is called after the collections
+    const { samples, types } = read(metrics.render());
+    expect(types.get('nodejs_gc_duration_seconds')).toBe('histogram');
+    const minor = samples.get('nodejs_gc_duration_seconds_count{kind="minor"}')!;
+    expect(minor).toBeGreaterThan(1);
+    expect(samples.get('nodejs_gc_duration_seconds_bucket{le="+Inf",kind="minor"}')).toBe(minor);
+    expect(samples.get('nodejs_gc_duration_seconds_sum{kind="minor"}')).toBeGreaterThan(0);
+  });
 });
