@@ -1,6 +1,6 @@
 /**
- * The daemon's Prometheus metrics (prom-client, one registry per daemon so tests and
- * several daemons in one process do not share counters).
+ * The daemon's Prometheus metrics (src/util/prometheus.ts writes the text format; one
+ * registry per daemon so tests and several daemons in one process do not share counters).
  *
  * Two kinds:
  * - the daemon's own activity, counted as it happens: reloads (named as Prometheus names
@@ -10,9 +10,9 @@
  *   kernel's stats64 counters, active / inactive connections, weight, health), rendered
  *   from a status snapshot taken just before each scrape (update()), so a service or real
  *   that disappears disappears from the output too. These are written in the exposition
- *   format by hand: prom-client keeps every labelled series in a hashed map and took 3.8 s
- *   (1000 services x 10 reals, about 130k series) to 17 s (5000 x 10) per scrape here,
- *   while writing the lines straight from the snapshot is one pass over it.
+ *   format straight from the snapshot, one pass over it: prom-client, which lvsd used before,
+ *   kept every labelled series in a hashed map and took 3.8 s (1000 services x 10 reals,
+ *   about 130k series) to 17 s (5000 x 10) per scrape here.
  *
  * Per-service and per-real series carry lvsd's names (service = the config's name, real =
  * address:port) and the labels node_exporter's ipvs collector puts on its backend series
@@ -24,7 +24,15 @@
  * while the service exists; a service deleted and re-created starts again at zero, which
  * Prometheus' rate() treats as a counter reset.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ProcessMetrics } from '../util/process-metrics.js';
+import {
+  Counter,
+  EXPOSITION_CONTENT_TYPE,
+  Gauge,
+  Histogram,
+  labelValue as label,
+  Registry,
+} from '../util/prometheus.js';
 import type { StatusDest, StatusService } from './status.js';
 
 export class DaemonMetrics {
@@ -49,7 +57,7 @@ export class DaemonMetrics {
     help: 'Duration of reconcile passes (read the table, plan, write), by what triggered them.',
     labelNames: ['trigger'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
+    registry: this.registry,
   });
   readonly reconcileErrors = this.counter(
     'lvsd_reconcile_errors_total',
@@ -83,9 +91,11 @@ export class DaemonMetrics {
 
   /** The kernel's view, rendered by hand at each scrape (see renderKernelSeries). */
   private services: readonly StatusService[] = [];
+  /** process_* and nodejs_* (what prom-client's collectDefaultMetrics gave). */
+  private readonly process: ProcessMetrics | null;
 
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.process = (options.processMetrics ?? true) ? new ProcessMetrics() : null;
     this.reloadSuccessful.set(0);
     this.reloadSuccessTimestamp.set(0);
   }
@@ -109,12 +119,16 @@ export class DaemonMetrics {
   }
 
   async render(): Promise<string> {
-    const own = await this.registry.metrics();
-    return `${own}${own.endsWith('\n') ? '' : '\n'}${this.checkSeries.render()}${renderKernelSeries(this.services)}`;
+    return (
+      this.registry.render() +
+      (this.process?.render() ?? '') +
+      this.checkSeries.render() +
+      renderKernelSeries(this.services)
+    );
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return EXPOSITION_CONTENT_TYPE;
   }
 
   private gauge<L extends string>(
@@ -122,7 +136,7 @@ export class DaemonMetrics {
     help: string,
     labelNames: readonly L[] = [],
   ): Gauge<L> {
-    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+    return new Gauge({ name, help, labelNames, registry: this.registry });
   }
 
   private counter<L extends string>(
@@ -130,7 +144,7 @@ export class DaemonMetrics {
     help: string,
     labelNames: readonly L[] = [],
   ): Counter<L> {
-    return new Counter({ name, help, labelNames, registers: [this.registry] });
+    return new Counter({ name, help, labelNames, registry: this.registry });
   }
 }
 
@@ -146,10 +160,10 @@ interface CheckStat {
 
 /**
  * Check counts and durations by service and check type, kept in plain numbers and written
- * in the exposition format at scrape time, as the kernel series are. prom-client hashes the
+ * in the exposition format at scrape time, as the kernel series are. prom-client hashed the
  * label object on every observe() and inc(): two calls per check were about 5 us of each
  * check at ten thousand checks a second; here a check costs two map lookups and an add.
- * Series stay once seen, as prom-client's would.
+ * Series stay once seen, as the registry's do.
  */
 class CheckSeries {
   private readonly byService = new Map<string, Map<string, CheckStat>>();
@@ -216,11 +230,6 @@ interface Family {
   help: string;
   type: 'gauge' | 'counter' | 'histogram';
   lines: string[];
-}
-
-/** Label values in the text format: backslash, double quote and newline escaped. */
-function label(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
 function family(name: string, type: Family['type'], help: string): Family {
