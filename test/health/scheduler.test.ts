@@ -297,7 +297,7 @@ describe('Scheduler', () => {
     for (const { due, at } of starts) expect(at).toBe(Math.ceil(due / 10) * 10);
   });
 
-  it('reads the clock once a tick for the checks answered as they start, once more for one answered later', async () => {
+  it('reads the clock once a tick for the checks answered as they start, once more for one answered late', async () => {
     const clock = new VirtualTimers();
     let reads = 0;
     const counting: Timers = {
