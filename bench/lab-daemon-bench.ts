@@ -394,6 +394,7 @@ async function checksCase(
   const startMs = await until(`${side} ${kind}: start`, () => dests().serving === total, log);
   await sleep(5000);
   const sample = async () => ({
+    threads: threadTimes(pid),
     ...usage(pid),
     accepts: await ask('count'),
     at: Date.now(),
@@ -406,6 +407,9 @@ async function checksCase(
   const after = await sample();
   const seconds = (after.at - before.at) / 1000;
   const checks = after.accepts - before.accepts;
+  note(
+    `${side} ${kind}: CPU per check by thread, us (user): ${byThread(before.threads, after.threads, checks)}`,
+  );
   await syscallsPerCheck(side, kind, pid, () => ask('count'));
   let failMs: number | null = null;
   let recoverMs: number | null = null;
@@ -443,6 +447,51 @@ async function checksCase(
     recoverMs,
     rssEndMiB: end.rssMiB,
   };
+}
+
+/** CPU ticks (user, system) of every thread of the daemon's processes, summed by thread name. */
+function threadTimes(root: number): Map<string, { user: number; system: number }> {
+  const times = new Map<string, { user: number; system: number }>();
+  for (const pid of tree(root)) {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const each = times.get(name) ?? { user: 0, system: 0 };
+        each.user += Number(fields[11]);
+        each.system += Number(fields[12]);
+        times.set(name, each);
+      } catch {
+        // gone
+      }
+    }
+  }
+  return times;
+}
+
+/** The window's CPU per check of each thread name, busiest first: "name total (user)". */
+function byThread(
+  before: Map<string, { user: number; system: number }>,
+  after: Map<string, { user: number; system: number }>,
+  checks: number,
+): string {
+  const us = (ticks: number) => Math.round(((ticks / TICKS) * 1e6) / Math.max(checks, 1));
+  return [...after]
+    .map(([name, t]) => {
+      const b = before.get(name) ?? { user: 0, system: 0 };
+      return { name, user: us(t.user - b.user), total: us(t.user - b.user + t.system - b.system) };
+    })
+    .filter((t) => t.total > 0)
+    .sort((a, b) => b.total - a.total)
+    .map((t) => `${t.name} ${t.total} (${t.user})`)
+    .join(', ');
 }
 
 /**
