@@ -449,7 +449,10 @@ async function checksCase(
   };
 }
 
-/** CPU ticks (user, system) of every thread of the daemon's processes, summed by thread name. */
+/**
+ * CPU ticks (user, system) of every thread of the daemon's processes, by thread: its name,
+ * "main" for a process's first thread, and its id (Node names none of its threads).
+ */
 function threadTimes(root: number): Map<string, { user: number; system: number }> {
   const times = new Map<string, { user: number; system: number }>();
   for (const pid of tree(root)) {
@@ -462,7 +465,8 @@ function threadTimes(root: number): Map<string, { user: number; system: number }
     for (const tid of tids) {
       try {
         const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const name = `${comm}${tid === String(pid) ? ' main' : ''} ${tid}`;
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         const each = times.get(name) ?? { user: 0, system: 0 };
         each.user += Number(fields[11]);
