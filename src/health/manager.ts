@@ -14,9 +14,8 @@
  *   snapshot() says { up: false }; adjustQuorum() follows the service's healthy weight.
  * - The Transition is logged and sent as a 'transition' event, and queue()d into the
  *   pending HealthChanges; every check also sends a 'result' event.
- * - flush(), at the end of that turn of the event loop, or once a check worker's message of
- *   results is handed over (or at batchSize changes), sends the batch as one 'changes'
- *   event: each change names its service.
+ * - flush(), at the end of that turn of the event loop (or at batchSize changes), sends
+ *   the batch as one 'changes' event: each change names its service.
  *
  * Reloads: update() finds each real by service name, then real id, and compares its check
  * field by field (sameCheck) and its target; a real whose check is unchanged keeps its
@@ -144,9 +143,8 @@ export interface HealthManagerOptions {
   batchSize?: number;
   /**
    * ...or, by default (0), at the end of the turn of the event loop that made its first
-   * change, or of the check worker's message of results that did: every change decided in
-   * one turn (one poll of the sockets) or one message goes together, and goes at once.
-   * With a positive value, when no change has come for this long...
+   * change: every change decided in one turn (one poll of the sockets) goes together, and
+   * goes at once. With a positive value, when no change has come for this long...
    */
   batchQuietMs?: number;
   /** ...or at the latest this long after its first change (default 100 ms; with batchQuietMs > 0 only). */
@@ -333,7 +331,6 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
       ...(options.tcpPath ? { tcpPath: options.tcpPath } : {}),
-      onDelivered: () => this.endOfDelivery(),
       onWorkerExit: (index, code, error, closedFds) =>
         this.logger.error(
           { event: 'health.worker-exit', worker: index, code, error: error?.message, closedFds },
@@ -655,14 +652,6 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     this.batchTimer = undefined;
     this.quietTimer = undefined;
     this.turnEnd = undefined;
-  }
-
-  /**
-   * A worker's results were handed over: in the default mode (a batch per turn) the batch
-   * goes now, as at the end of a turn (CheckWorkerPoolOptions.onDelivered says why).
-   */
-  private endOfDelivery(): void {
-    if (this.batchQuietMs === 0) this.flush();
   }
 
   /** Sends the pending batch now (also called by the batch timer). */

@@ -88,14 +88,6 @@ export interface CheckWorkerPoolOptions {
   workerUrl?: URL;
   /** How the workers make tcp and http checks (default epoll). */
   tcpPath?: TcpPath;
-  /**
-   * A worker's message of results (or the messages a hold kept) was handed over: what they
-   * decided is a batch (HealthManager). The end of the turn would be too late: Node hands a
-   * thread the messages waiting on a port in one go, at least a thousand of them, and a
-   * thread slower than its workers (a loaded or emulated CPU) then stays in that turn
-   * for seconds, its decisions waiting for the messages that keep coming.
-   */
-  onDelivered?: () => void;
 }
 
 interface Remote {
@@ -228,7 +220,6 @@ export class CheckWorkerPool implements CheckRunner {
     const held = this.held;
     this.held = [];
     for (const data of held) this.deliver(data);
-    if (held.length > 0) this.options.onDelivered?.();
   }
 
   /** Commands go out once per microtask turn: a reload adding 10,000 checks is one message a worker. */
@@ -307,9 +298,8 @@ export class CheckWorkerPool implements CheckRunner {
       this.remotes.get(event.id)?.spec.onInvalid(event.message);
       return;
     }
-    if (this.gate.on) return void this.held.push(event.data);
-    this.deliver(event.data);
-    this.options.onDelivered?.();
+    if (this.gate.on) this.held.push(event.data);
+    else this.deliver(event.data);
   }
 
   private deliver(data: PostedResults): void {
