@@ -150,7 +150,7 @@ class Deadline implements CheckSignal {
  * (durationMs 0): the clock is read when a check starts (`started`, which the caller may
  * give: the scheduler reads it once for all the checks it starts together) and when it
  * settles later, never for one answered at once. A clock read is a system call in VMs
- * whose clock source has no vDSO (the emulated lab), and the checks' main cost there.
+ * whose clock source has no vDSO (the emulated lab, where the scheduler made three a check).
  */
 export function startCheck(
   run: PreparedCheck,
