@@ -1,8 +1,8 @@
 /**
  * Prometheus' text exposition format (version 0.0.4), written by lvsd itself: counters,
  * gauges and histograms with labels, a registry that renders them in the order they were
- * made. lvsd used prom-client for this; its CommonJS files alone were about 4 MiB of the
- * daemon's resident memory (bench/results/2026-12-07-metrics-rss.md), for a dozen series.
+ * made. lvsd used prom-client for this, and 88 CommonJS modules with it for a dozen series
+ * (1.0-1.5 MiB of the daemon's resident memory: bench/results/2026-12-07-metrics-rss.md).
  * The output is the one prom-client wrote: the same HELP and TYPE lines, label values
  * escaped the same way (backslash, double quote, newline), a histogram's `le` first and
  * its buckets cumulative up to +Inf, then _sum and _count, and a metric without labels
