@@ -4,6 +4,7 @@
  * and the Prometheus series written from the same status at each scrape.
  */
 import { z } from 'zod';
+import { labelValue as esc } from '../util/prometheus.js';
 
 const VipState = z.enum(['withdrawn', 'announced', 'draining']);
 const STATES = VipState.options;
@@ -73,9 +74,6 @@ export function renderAnnounceStatus(status: AnnounceStatus | undefined): string
   if (status.lastError) lines.push(`LAST CHANGE FAILED: ${status.lastError}`);
   return `${lines.join('\n')}\n`;
 }
-
-const esc = (value: string) =>
-  value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 export function renderAnnounceMetrics(status: AnnounceStatus | null): string {
   if (!status) return '';

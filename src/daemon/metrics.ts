@@ -28,9 +28,11 @@ import { ProcessMetrics } from '../util/process-metrics.js';
 import {
   Counter,
   EXPOSITION_CONTENT_TYPE,
+  familyHeader,
   Gauge,
   Histogram,
   labelValue as label,
+  type MetricType,
   Registry,
 } from '../util/prometheus.js';
 import type { StatusDest, StatusService } from './status.js';
@@ -218,8 +220,8 @@ class CheckSeries {
     return [duration, checks]
       .map(
         (fam) =>
-          `# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ` +
-          `${fam.type}\n${fam.lines.map((line) => `${line}\n`).join('')}`,
+          familyHeader(fam.name, fam.type, fam.help) +
+          fam.lines.map((line) => `${line}\n`).join(''),
       )
       .join('');
   }
@@ -228,7 +230,7 @@ class CheckSeries {
 interface Family {
   name: string;
   help: string;
-  type: 'gauge' | 'counter' | 'histogram';
+  type: MetricType;
   lines: string[];
 }
 
@@ -330,7 +332,7 @@ type KernelFamilies = Record<keyof typeof KERNEL_FAMILIES, Family>;
 
 /** One family in the text format; its lines joined, not spread (100k lines would overflow the stack). */
 function renderFamily(fam: Family): string {
-  return `# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ${fam.type}\n${fam.lines.join('\n')}\n`;
+  return `${familyHeader(fam.name, fam.type, fam.help)}${fam.lines.join('\n')}\n`;
 }
 
 /** The series of one managed service (`s`: its labels). */

@@ -2,13 +2,11 @@
  * VRRP series for /metrics, written in the exposition format from the instances' status
  * at each scrape (like the kernel series in src/daemon/metrics.ts).
  */
+import { labelValue as esc } from '../util/prometheus.js';
 import type { InstanceStatus } from './instance.js';
 import type { Role } from './machine.js';
 
 const ROLES: readonly Role[] = ['INIT', 'BACKUP', 'MASTER', 'FAULT'];
-
-const esc = (value: string) =>
-  value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 export function renderVrrpMetrics(instances: readonly InstanceStatus[]): string {
   if (instances.length === 0) return '';
