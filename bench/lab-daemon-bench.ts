@@ -200,6 +200,14 @@ function keep(side: Side, kind: string, log: string, marks: Record<string, numbe
   writeFileSync(`${dir}/${side}-${kind}.log`, readFileSync(log));
 }
 
+/**
+ * The fields of a /proc stat line after the command name (which may hold spaces and
+ * parentheses): [0] state, [1] parent, [11] user and [12] system CPU in ticks.
+ */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** The process and all its descendants. */
 function tree(root: number): number[] {
   const parent = new Map<number, number>();
@@ -207,7 +215,7 @@ function tree(root: number): number[] {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      parent.set(Number(name), Number(statFields(stat)[1]));
     } catch {
       // gone
     }
@@ -225,7 +233,7 @@ function usage(root: number): { cpu: number; user: number; rssMiB: number } {
   let rssKiB = 0;
   for (const pid of tree(root)) {
     try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
       ticks += Number(fields[11]) + Number(fields[12]);
       userTicks += Number(fields[11]);
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -467,11 +475,8 @@ function threadTimes(root: number): Map<string, { user: number; system: number }
         const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
         const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
         const name = `${comm}${tid === String(pid) ? ' main' : ''} ${tid}`;
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        const each = times.get(name) ?? { user: 0, system: 0 };
-        each.user += Number(fields[11]);
-        each.system += Number(fields[12]);
-        times.set(name, each);
+        const fields = statFields(stat);
+        times.set(name, { user: Number(fields[11]), system: Number(fields[12]) });
       } catch {
         // gone
       }
