@@ -1,8 +1,11 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createLogger, isLogLevel, isoTimeField } from '../../src/util/log.js';
+import { createLogger, isLogLevel, isoTimeField, TurnWriter } from '../../src/util/log.js';
 import { topLevelKeys } from './helpers.js';
 
 function sink(): { stream: Writable; text: () => string } {
@@ -92,6 +95,27 @@ describe('the stdout logger (lines of one turn written together)', () => {
     expect(events(stdout)).toEqual(Array.from({ length: 3002 }, (_, n) => n));
   });
 
+  it('waits out a reader slower than the burst: every line arrives, in order', async () => {
+    const log = fileURLToPath(new URL('../../dist/util/log.js', import.meta.url));
+    const source = `import { createLogger } from ${JSON.stringify(log)};
+      const log = createLogger({ format: 'json' });
+      // As a daemon's stdout may be (a pipe libuv set non-blocking): a full pipe is EAGAIN.
+      process.stdout._handle.setBlocking(false);
+      for (let n = 0; n < 20000; n++) log.info({ event: 'x', n, pad: 'p'.repeat(100) }, 'a burst');`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', source]);
+    // Nobody reads for a while: the pipe fills (a few dozen KiB) long before the 3 MB are out.
+    child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.stdout.resume();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(events(Buffer.concat(chunks).toString())).toEqual(
+      Array.from({ length: 20000 }, (_, n) => n),
+    );
+  });
+
   it('writes the lines of the last turn when the process exits in it, by exit or by a throw', async () => {
     const exits = await logChild(`
       const log = createLogger({ format: 'json' });
@@ -106,6 +130,53 @@ describe('the stdout logger (lines of one turn written together)', () => {
       throw new Error('boom');`);
     expect(throws.code).toBe(1);
     expect(events(throws.stdout)).toEqual([0]);
+  });
+});
+
+describe('TurnWriter', () => {
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('writes the lines of a turn in one go at its end, and sooner past 64 KiB', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvsd-log-'));
+    const path = join(dir, 'out');
+    const fd = openSync(path, 'w');
+    try {
+      const out = new TurnWriter(fd);
+      out.write('one\n');
+      out.write('two\n');
+      expect(readFileSync(path, 'utf8')).toBe('');
+      await nextTurn();
+      expect(readFileSync(path, 'utf8')).toBe('one\ntwo\n');
+      const long = `${'x'.repeat(40 * 1024)}\n`;
+      out.write(long);
+      out.write(long);
+      // Past 64 KiB the turn's lines go at once; what follows waits for the turn's end.
+      expect(readFileSync(path, 'utf8')).toBe(`one\ntwo\n${long}${long}`);
+      out.write('é three\n');
+      await nextTurn();
+      expect(readFileSync(path, 'utf8')).toBe(`one\ntwo\n${long}${long}é three\n`);
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('drops lines, never throws, once its descriptor refuses them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvsd-log-'));
+    const path = join(dir, 'out');
+    closeSync(openSync(path, 'w'));
+    const readOnly = openSync(path, 'r');
+    try {
+      const out = new TurnWriter(readOnly);
+      out.write('refused\n');
+      expect(() => out.flush()).not.toThrow();
+      out.write('dropped\n');
+      await nextTurn();
+      expect(readFileSync(path, 'utf8')).toBe('');
+    } finally {
+      closeSync(readOnly);
+      rmSync(dir, { recursive: true });
+    }
   });
 });
 
