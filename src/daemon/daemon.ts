@@ -21,7 +21,7 @@
  * rise/fall, transition, batch):
  * - startInner() subscribed to the HealthManager (`health`): each 'changes' batch goes to
  *   noteHealthBatch(), which adds the services it names to the next pass's scope, and to
- *   requestPass('health'); 'result' and 'transition' events only feed the metrics.
+ *   requestPass('health'); 'result', 'tally' and 'transition' events only feed the metrics.
  * - runPass() (one at a time, CoalescingRunner) takes that scope (takeScope); desiredFor()
  *   calls desiredState(config of those services, health.snapshot()): the failed real is left
  *   out, or kept at weight 0 with `on_failure: inhibit` (src/reconcile/desired.ts).
@@ -263,6 +263,7 @@ export class Daemon {
       void this.requestPass('health');
     });
     this.options.health.on('result', (result) => this.recordCheck(result));
+    this.options.health.on('tally', (tallies) => this.metrics.recordTallies(tallies));
     // The health side logs each transition itself; the daemon counts them.
     this.options.health.on('transition', (t) =>
       this.metrics.healthTransitions.inc({ service: t.service, to: t.to }),

@@ -36,6 +36,7 @@ import {
   Registry,
 } from '../util/prometheus.js';
 import type { StatusDest, StatusService } from './status.js';
+import { type CheckTally, DURATION_BUCKETS_S, durationBucket } from '../health/settled.js';
 
 export class DaemonMetrics {
   readonly registry = new Registry();
@@ -110,9 +111,14 @@ export class DaemonMetrics {
     if (hash) this.configInfo.set({ hash }, 1);
   }
 
-  /** One check ran (every check: ten thousand a second at scale). */
+  /** One check ran (each one that decided or might have: see recordTallies for the others). */
   recordCheck(service: string, type: string, ok: boolean, seconds: number): void {
     this.checkSeries.record(service, type, ok, seconds);
+  }
+
+  /** Checks the workers counted rather than sent (health/settled.ts), about once a second. */
+  recordTallies(tallies: readonly CheckTally[]): void {
+    for (const tally of tallies) this.checkSeries.add(tally);
   }
 
   /** Sets the per-service and per-real series from a status snapshot. */
@@ -150,8 +156,6 @@ export class DaemonMetrics {
   }
 }
 
-const CHECK_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
 interface CheckStat {
   /** Per bucket (not cumulative); the last slot is +Inf. */
   buckets: Float64Array;
@@ -171,20 +175,30 @@ class CheckSeries {
   private readonly byService = new Map<string, Map<string, CheckStat>>();
 
   record(service: string, type: string, ok: boolean, seconds: number): void {
-    let types = this.byService.get(service);
-    if (!types) this.byService.set(service, (types = new Map()));
-    let stat = types.get(type);
-    if (!stat)
-      types.set(
-        type,
-        (stat = { buckets: new Float64Array(CHECK_BUCKETS.length + 1), sum: 0, ok: 0, failed: 0 }),
-      );
-    let slot = 0;
-    while (slot < CHECK_BUCKETS.length && seconds > CHECK_BUCKETS[slot]!) slot++;
-    stat.buckets[slot]!++;
+    const stat = this.stat(service, type);
+    stat.buckets[durationBucket(seconds)]!++;
     stat.sum += seconds;
     if (ok) stat.ok++;
     else stat.failed++;
+  }
+
+  add(tally: CheckTally): void {
+    const stat = this.stat(tally.service, tally.type);
+    for (const [slot, count] of tally.buckets.entries()) stat.buckets[slot]! += count;
+    stat.sum += tally.seconds;
+    stat.ok += tally.ok;
+    stat.failed += tally.failed;
+  }
+
+  private stat(service: string, type: string): CheckStat {
+    let types = this.byService.get(service);
+    if (!types) this.byService.set(service, (types = new Map()));
+    let stat = types.get(type);
+    if (!stat) {
+      const buckets = new Float64Array(DURATION_BUCKETS_S.length + 1);
+      types.set(type, (stat = { buckets, sum: 0, ok: 0, failed: 0 }));
+    }
+    return stat;
   }
 
   render(): string {
@@ -202,7 +216,7 @@ class CheckSeries {
       for (const [type, stat] of types) {
         const l = `service="${label(service)}",type="${label(type)}"`;
         let cumulative = 0;
-        CHECK_BUCKETS.forEach((le, i) => {
+        DURATION_BUCKETS_S.forEach((le, i) => {
           cumulative += stat.buckets[i]!;
           duration.lines.push(`lvsd_check_duration_seconds_bucket{le="${le}",${l}} ${cumulative}`);
         });

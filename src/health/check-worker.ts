@@ -1,7 +1,9 @@
 /**
  * A check worker (see worker-pool.ts): runs the socket checks the main thread gives it on
  * its own Scheduler and posts their results, one message for those of the next 5 ms, or
- * none while the main thread holds them (a pass is pending or running there).
+ * none while the main thread holds them (a pass is pending or running there). Settled
+ * results (settled.ts: a repeat that cannot change the real's state) are counted instead,
+ * and their counts posted once a second.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CheckType } from '../config/check.js';
@@ -19,6 +21,7 @@ import { udpChecker } from './checkers/udp.js';
 import { preparedOrFailing } from './runner.js';
 import { ResultBatch } from './result-batch.js';
 import { type CheckRun, Scheduler } from './scheduler.js';
+import { SettledResults } from './settled.js';
 import type { TcpPath, WorkerCommand, WorkerEvent } from './worker-pool.js';
 
 /** The main thread keeps the other types (runsInWorker); this says so if one came anyway. */
@@ -37,7 +40,12 @@ function elsewhere<T extends CheckType>(type: T): Checker<T> {
  */
 const BATCH_WINDOW_MS = 5;
 
-const options = workerData as { concurrency: number; tcpPath: TcpPath; fds: SharedArrayBuffer };
+const options = workerData as {
+  concurrency: number;
+  tcpPath: TcpPath;
+  fds: SharedArrayBuffer;
+  tallyMs: number;
+};
 // The sockets opened through libc are listed where the pool closes them should this thread die.
 keepFdsIn(options.fds);
 
@@ -60,8 +68,18 @@ if (!port) throw new Error('check-worker.js runs as a worker thread');
 const scheduler = new Scheduler({ concurrency: options.concurrency });
 const stops = new Map<number, () => void>();
 const out = new ResultBatch();
+const settled = new SettledResults();
 let holding = false;
 let flushTimer: NodeJS.Timeout | undefined;
+const tallyTimer = setInterval(() => {
+  // While holding, the counts wait with the results (the main thread's loop is the pass's).
+  if (!holding) postTallies();
+}, options.tallyMs);
+
+function postTallies(): void {
+  const tallies = settled.take();
+  if (tallies.length > 0) post({ kind: 'tally', tallies });
+}
 
 function post(event: WorkerEvent, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(event, transfer);
@@ -76,6 +94,7 @@ function flush(): void {
 }
 
 function record(id: number, result: CheckRun): void {
+  if (settled.settle(id, result)) return;
   out.push(id, result);
   if (holding || flushTimer) return;
   flushTimer = setTimeout(flush, BATCH_WINDOW_MS);
@@ -86,6 +105,7 @@ async function obey(command: WorkerCommand): Promise<void> {
     case 'add': {
       const { id, config, target } = command;
       stops.get(id)?.();
+      settled.track(id, target.service, config.type, config);
       const run = preparedOrFailing(config, target, WORKER_CHECKERS, (message) =>
         post({ kind: 'invalid', id, message }),
       );
@@ -102,6 +122,7 @@ async function obey(command: WorkerCommand): Promise<void> {
     case 'remove':
       stops.get(command.id)?.();
       stops.delete(command.id);
+      settled.forget(command.id);
       return;
     case 'hold':
       holding = true;
@@ -113,6 +134,8 @@ async function obey(command: WorkerCommand): Promise<void> {
     case 'stop':
       await scheduler.stop();
       if (flushTimer) clearTimeout(flushTimer);
+      clearInterval(tallyTimer);
+      postTallies();
       closeTcpConnector();
       port!.close();
       return;

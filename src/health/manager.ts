@@ -8,12 +8,15 @@
  * - start() gave the real's check to the runner (runner.ts): the Scheduler, in process or,
  *   for socket checks with `workers` > 0, on a worker thread (worker-pool.ts). It runs the
  *   check every interval within its timeout and hands each CheckRun to onResult(), on this
- *   thread: the decision below is made here, whichever thread ran the check.
+ *   thread: the decision below is made here, whichever thread ran the check. (A worker
+ *   keeps back only the repeats that cannot change the state, settled.ts, and sends their
+ *   counts: a failure that follows a success always comes here.)
  * - onResult() feeds it to step() (state.ts): `fall` failures in a row make a RiseFallStep
  *   with a transition up -> down. The real's view is dropped (changed()), so the next
  *   snapshot() says { up: false }; adjustQuorum() follows the service's healthy weight.
  * - The Transition is logged and sent as a 'transition' event, and queue()d into the
- *   pending HealthChanges; every check also sends a 'result' event.
+ *   pending HealthChanges; every result that comes here also sends a 'result' event, the
+ *   settled ones a 'tally' of counts.
  * - flush(), at the end of that turn of the event loop (or at batchSize changes), sends
  *   the batch as one 'changes' event: each change names its service.
  *
@@ -33,6 +36,7 @@ import { reportsWeight, type CheckerRegistry } from './checkers/index.js';
 import { quorumReason, sorryNeeded } from './quorum.js';
 import { type CheckRunner, InProcessRunner } from './runner.js';
 import { realTimers, type CheckRun, type Timers } from './scheduler.js';
+import type { CheckTally } from './settled.js';
 import { initialHealth, step, type RiseFallState } from './state.js';
 import type { CheckTarget } from './types.js';
 import { errorText } from './types.js';
@@ -112,6 +116,8 @@ export interface HealthEvents {
   transition: [Transition];
   changes: [HealthChanges];
   result: [CheckResultEvent];
+  /** Counts of the results check workers did not send (settled.ts), about once a second. */
+  tally: [CheckTally[]];
 }
 
 export interface HealthManagerOptions {
@@ -328,6 +334,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       local,
       timers: this.timers,
       onError,
+      onTally: (tallies) => this.onTally(tallies),
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
       ...(options.tcpPath ? { tcpPath: options.tcpPath } : {}),
@@ -559,6 +566,17 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       timedOut: result.timedOut,
       message: result.message,
     });
+  }
+
+  /** Settled results: counted, and passed on for the metrics; no state changes (settled.ts says why). */
+  private onTally(tallies: CheckTally[]): void {
+    if (this.stopped) return;
+    for (const tally of tallies) {
+      this.counters.checks += tally.ok + tally.failed;
+      this.counters.failures += tally.failed;
+      this.counters.timeouts += tally.timedOut;
+    }
+    this.send('tally', tallies);
   }
 
   private logInvalid(entry: RealEntry, message: string): void {

@@ -1,9 +1,11 @@
 /**
  * Socket checks on worker threads: each worker owns the sockets, timers and schedule of its
  * share of the checks (the same Scheduler and checkers as in process) and posts their
- * results in batches (result-batch.ts), one message per few milliseconds. The main thread
- * only turns results into decisions (HealthManager), so a busy checker cannot delay a
- * reconcile pass, and checks can use another core than the one passes run on.
+ * results in batches (result-batch.ts), one message per few milliseconds, except those that
+ * cannot change a real's state, which it counts (settled.ts) and posts as counts once a
+ * second. The main thread only turns results into decisions (HealthManager), so a busy
+ * checker cannot delay a reconcile pass, and checks can use another core than the one
+ * passes run on.
  *
  * tcp, http, https, smtp, udp and dns checks go to the workers: they are sockets and
  * nothing else. exec (a process each, its own small concurrency limit), file (a folder
@@ -26,6 +28,7 @@ import { closeListed, FdLedger } from '../ffi/fd-ledger.js';
 import { eachResult, type PostedResults } from './result-batch.js';
 import type { CheckRunner, CheckSpec } from './runner.js';
 import { Hold, realTimers, type Timers } from './scheduler.js';
+import type { CheckTally } from './settled.js';
 import type { CheckTarget } from './types.js';
 
 /** Check types a worker runs. */
@@ -58,6 +61,7 @@ export type WorkerCommand =
 
 export type WorkerEvent =
   | { kind: 'results'; data: PostedResults }
+  | { kind: 'tally'; tallies: CheckTally[] }
   | { kind: 'invalid'; id: number; message: string };
 
 /**
@@ -80,6 +84,11 @@ export interface CheckWorkerPoolOptions {
   maxHoldMs?: number;
   /** A result handler threw (default: rethrown outside, where it crashes loudly). */
   onError?: (err: unknown) => void;
+  /**
+   * The counts of the results the workers did not send (settled.ts: none could change a
+   * real's state), about once a second; held with the results during a hold.
+   */
+  onTally?: (tallies: CheckTally[]) => void;
   /** A worker died (it is started again), leaving `closedFds` sockets the pool closed; for the log. */
   onWorkerExit?: (index: number, code: number, error: Error | undefined, closedFds: number) => void;
   /** A worker was given up (it kept dying at start); its `checks` run in process now. */
@@ -88,6 +97,12 @@ export interface CheckWorkerPoolOptions {
   workerUrl?: URL;
   /** How the workers make tcp and http checks (default epoll). */
   tcpPath?: TcpPath;
+  /**
+   * How often a worker posts its counts of settled results (default 1000 ms: they decide
+   * nothing, and the metrics they feed are scraped every 15 s or so). A worker that dies
+   * loses the counts of its last interval.
+   */
+  tallyMs?: number;
 }
 
 interface Remote {
@@ -139,7 +154,8 @@ export class CheckWorkerPool implements CheckRunner {
   private readonly workerUrl: URL;
   private nextId = 1;
   private readonly gate: Hold;
-  private held: PostedResults[] = [];
+  /** Results and counts that came during a hold, in order of arrival. */
+  private held: WorkerEvent[] = [];
   private flushQueued = false;
   private stopping = false;
   /** Workers started again after dying. */
@@ -219,7 +235,7 @@ export class CheckWorkerPool implements CheckRunner {
       if (slot.worker && !slot.failed) this.send(slot, { op: 'release' });
     const held = this.held;
     this.held = [];
-    for (const data of held) this.deliver(data);
+    for (const event of held) this.deliver(event);
   }
 
   /** Commands go out once per microtask turn: a reload adding 10,000 checks is one message a worker. */
@@ -243,7 +259,12 @@ export class CheckWorkerPool implements CheckRunner {
     // A table per worker: the one a dead worker leaves is read while its successor starts.
     const fds = FdLedger.table(concurrency + FD_TABLE_SLACK);
     const worker = new Worker(this.workerUrl, {
-      workerData: { concurrency, tcpPath: this.options.tcpPath ?? 'epoll', fds },
+      workerData: {
+        concurrency,
+        tcpPath: this.options.tcpPath ?? 'epoll',
+        fds,
+        tallyMs: this.options.tallyMs ?? 1000,
+      },
       // The worker needs none of the parent's flags (--input-type, --eval would stop it).
       execArgv: [],
       resourceLimits: WORKER_HEAP,
@@ -298,12 +319,14 @@ export class CheckWorkerPool implements CheckRunner {
       this.remotes.get(event.id)?.spec.onInvalid(event.message);
       return;
     }
-    if (this.gate.on) this.held.push(event.data);
-    else this.deliver(event.data);
+    if (this.gate.on) this.held.push(event);
+    else this.deliver(event);
   }
 
-  private deliver(data: PostedResults): void {
-    eachResult(data, (id, result) => {
+  private deliver(event: WorkerEvent): void {
+    if (event.kind === 'tally') return void this.options.onTally?.(event.tallies);
+    if (event.kind !== 'results') return;
+    eachResult(event.data, (id, result) => {
       // A check removed since (a reload) has no more say.
       const remote = this.remotes.get(id);
       if (!remote) return;

@@ -5,6 +5,9 @@
  * lost or counted twice shows as a difference between what the checks reported and what
  * the servers saw.
  *
+ * A worker sends only the results that may decide and counts the others (settled.ts), so
+ * a probe's count is its results plus the counts of its service (each probe has its own).
+ *
  * The pool's workers make their tcp checks through epoll (the default) or, in a third
  * run, through Node's net.Socket. They run the built worker (dist/health/check-worker.js):
  * `npm run build` first, as the test scripts do.
@@ -17,6 +20,7 @@ import type { CheckConfig } from '../../src/config/check.js';
 import { HealthManager, type Transition } from '../../src/health/manager.js';
 import { type CheckRunner, InProcessRunner } from '../../src/health/runner.js';
 import type { CheckRun } from '../../src/health/scheduler.js';
+import type { CheckTally } from '../../src/health/settled.js';
 import { CheckWorkerPool } from '../../src/health/worker-pool.js';
 import { check, config, memoryLogger, real, service } from './fixtures.js';
 import { target } from './servers.js';
@@ -83,10 +87,23 @@ afterEach(async () => {
 });
 
 interface Probe {
+  service: string;
   results: CheckRun[];
   invalid: string[];
   stop: () => void;
 }
+
+/** Settled results the workers counted, by service (each probe checks a service of its own). */
+const tallied = new Map<string, number>();
+const countTallies = (tallies: CheckTally[]) => {
+  for (const t of tallies) tallied.set(t.service, (tallied.get(t.service) ?? 0) + t.ok + t.failed);
+};
+/** How often the pools' workers post their counts here (quick, so a test need not wait). */
+const TALLY_MS = 50;
+let probes = 0;
+
+/** The runs a probe's check made that reached the main thread: results and counts. */
+const runs = (p: Probe) => p.results.length + (tallied.get(p.service) ?? 0);
 
 function probe(
   runner: CheckRunner,
@@ -97,15 +114,16 @@ function probe(
 ): Probe {
   const results: CheckRun[] = [];
   const invalid: string[] = [];
+  const service = `probe-${++probes}`;
   const stop = runner.add({
     config: cfg,
-    target: target(port),
+    target: target(port, { service }),
     intervalMs,
     timeoutMs,
     onResult: (result) => results.push(result),
     onInvalid: (message) => invalid.push(message),
   });
-  return { results, invalid, stop };
+  return { service, results, invalid, stop };
 }
 
 const runners: Array<[string, () => CheckRunner]> = [
@@ -119,6 +137,8 @@ const runners: Array<[string, () => CheckRunner]> = [
               workers: 1,
               local: new InProcessRunner(),
               workerUrl: WORKER_URL,
+              onTally: countTallies,
+              tallyMs: TALLY_MS,
             }),
         ],
         [
@@ -129,6 +149,8 @@ const runners: Array<[string, () => CheckRunner]> = [
               local: new InProcessRunner(),
               workerUrl: WORKER_URL,
               tcpPath: 'node',
+              onTally: countTallies,
+              tallyMs: TALLY_MS,
             }),
         ],
       ] as Array<[string, () => CheckRunner]>)
@@ -169,21 +191,22 @@ describe.each(runners)('check runner contract: %s', (_name, make) => {
     runner = make();
     const servers = await Promise.all([1, 2, 3, 4, 5].map(() => listen()));
     const probes = servers.map((s) => probe(runner as CheckRunner, check({ type: 'tcp' }), s.port));
-    await waitFor('results from every check', () => probes.every((p) => p.results.length >= 2));
+    // Past max(rise, fall) = 3 results, a steady check's runs are counted, not sent.
+    await waitFor('settled runs of every check', () => probes.every((p) => runs(p) >= 5));
     runner.hold();
-    const atHold = probes.map((p) => p.results.length);
+    const atHold = probes.map(runs);
     await sleep(350);
-    expect(probes.map((p) => p.results.length)).toEqual(atHold);
+    expect(probes.map(runs)).toEqual(atHold);
     runner.release();
-    await waitFor('results after the hold', () =>
-      probes.every((p, i) => p.results.length > (atHold[i] as number)),
+    await waitFor('runs after the hold', () =>
+      probes.every((p, i) => runs(p) > (atHold[i] as number)),
     );
     await sleep(200);
     await runner.stop();
     // What was accepted before the stop is counted by now.
     await sleep(200);
     servers.forEach((server, i) => {
-      const reported = (probes[i] as Probe).results.length;
+      const reported = runs(probes[i] as Probe);
       // One run may have been under way at the stop: accepted, never reported.
       expect(server.accepted - reported).toBeGreaterThanOrEqual(0);
       expect(server.accepted - reported).toBeLessThanOrEqual(1);
@@ -198,10 +221,10 @@ describe.each(runners)('check runner contract: %s', (_name, make) => {
     await waitFor('results', () => removed.results.length >= 2);
     removed.stop();
     const atStop = removed.results.length;
-    const keptAtStop = kept.results.length;
+    const keptAtStop = runs(kept);
     await sleep(300);
     expect(removed.results.length).toBe(atStop);
-    expect(kept.results.length).toBeGreaterThan(keptAtStop);
+    expect(runs(kept)).toBeGreaterThan(keptAtStop);
   });
 
   it('reports a check it cannot prepare once, and fails it at each run', async () => {
@@ -232,6 +255,8 @@ describe.skipIf(!built)('check worker pool', () => {
       local: new InProcessRunner(),
       workerUrl: WORKER_URL,
       onWorkerExit: (index) => exits.push(index),
+      onTally: countTallies,
+      tallyMs: TALLY_MS,
     });
 
   it('spreads the checks over the workers and keeps exec checks in process', async () => {
@@ -263,24 +288,26 @@ describe.skipIf(!built)('check worker pool', () => {
     const probes = servers.map((s) =>
       probe(pool as CheckWorkerPool, check({ type: 'tcp' }), s.port),
     );
-    await waitFor('results from every check', () => probes.every((p) => p.results.length >= 2));
+    await waitFor('settled runs of every check', () => probes.every((p) => runs(p) >= 5));
     const dead = pool.threads[0] as Worker;
     await dead.terminate();
     await waitFor('the worker started again', () => pool?.restarts === 1);
     expect(exits).toEqual([0]);
     expect(pool.threads[0]).not.toBe(dead);
-    const atRestart = probes.map((p) => p.results.length);
-    await waitFor('results from every check again', () =>
-      probes.every((p, i) => p.results.length >= (atRestart[i] as number) + 2),
+    const atRestart = probes.map(runs);
+    await waitFor('runs of every check again', () =>
+      probes.every((p, i) => runs(p) >= (atRestart[i] as number) + 5),
     );
     expect(pool.loads).toEqual([2, 2]);
     await pool.stop();
     await sleep(200);
     servers.forEach((server, i) => {
-      const lost = server.accepted - (probes[i] as Probe).results.length;
-      // At most the run under way when the worker died and the one under way at the stop.
+      const lost = server.accepted - runs(probes[i] as Probe);
+      // At most the run under way when the worker died, the settled run it had counted and
+      // not posted yet (one interval of 100 ms against counts posted every 50 ms), and the
+      // one under way at the stop.
       expect(lost).toBeGreaterThanOrEqual(0);
-      expect(lost).toBeLessThanOrEqual(2);
+      expect(lost).toBeLessThanOrEqual(3);
     });
   });
 
