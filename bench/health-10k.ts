@@ -432,6 +432,9 @@ async function ownOverhead(seconds: number): Promise<void> {
   const { manager, stop } = await startDaemon(config, kernel, () => false, instant);
   let results = 0;
   manager.on('result', () => void results++);
+  manager.on('tally', (tallies) => {
+    for (const t of tallies) results += t.ok + t.failed;
+  });
   await sleep(2000);
   results = 0;
   const cpu0 = process.cpuUsage();
@@ -511,6 +514,14 @@ async function steadyAndLatency(
     // Ports and addresses aside, so one reason counts once ("connect ECONNREFUSED").
     const reason = r.message.replace(/[\d.:]+/g, 'N');
     reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+  });
+  // A worker's repeats are counted there (health/settled.ts): their reasons are those above.
+  manager.on('tally', (tallies) => {
+    for (const t of tallies) {
+      results += t.ok + t.failed;
+      failures += t.failed;
+      if (t.failed > 0) reasons.set('(repeats)', (reasons.get('(repeats)') ?? 0) + t.failed);
+    }
   });
   await sleep(2000);
   follower.take();

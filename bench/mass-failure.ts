@@ -215,6 +215,9 @@ async function variant(name: string, listeners: Awaited<ReturnType<typeof startL
       : new HealthManager({ ...options, workers });
   let checks = 0;
   manager.on('result', () => checks++);
+  manager.on('tally', (tallies) => {
+    for (const t of tallies) checks += t.ok + t.failed;
+  });
   const stateDir = await mkdtemp(join(tmpdir(), 'lvsd-mass-bench-'));
   const daemon = new Daemon({
     configPath: 'bench.yaml',

@@ -3,7 +3,7 @@
  * without checks, flat across reloads; under 150 MiB with 10,000 checked reals). Each case
  * runs in a fresh process: the daemon (src/daemon, real HealthManager, fake kernel, a
  * silent logger) started on the config, RSS after start, after each of 3 reloads with one
- * weight edited, and (checked) after 10 s of TCP checks at 1 s against loopback listeners
+ * weight edited, and (checked) after 10, 20 and 30 s of TCP checks at 1 s against loopback listeners
  * in a child process.
  *
  * `checked` runs twice: every check on the daemon's event loop (workers 0), then the TCP
@@ -307,9 +307,10 @@ async function measure(mode: Mode, workers: number): Promise<void> {
     await sleep(Number(process.env.LVSD_BENCH_IDLE) * 1000);
     at.push(`reloads then ${process.env.LVSD_BENCH_IDLE} s idle ${mib()}`);
   }
-  if (backends) {
+  // Checks for 30 s, read every 10: a steady main thread lets V8's memory reducer run.
+  for (let s = 10; backends && s <= 30; s += 10) {
     await sleep(10_000);
-    at.push(`after 10 s of checks ${mib()}`);
+    at.push(`after ${s} s of checks ${mib()}`);
   }
   const source = {
     plain: '',
