@@ -41,6 +41,7 @@ export class WireFake implements IpvsClient {
   getService = (key: Parameters<IpvsClient['getService']>[0]) => this.fake.getService(key);
   listDests = (key: Parameters<IpvsClient['listDests']>[0]) => this.fake.listDests(key);
   readTable = () => this.fake.readTable();
+  readServices = (keys: Parameters<IpvsClient['readServices']>[0]) => this.fake.readServices(keys);
   getTimeouts = () => this.fake.getTimeouts();
   listDaemons = () => this.fake.listDaemons();
 

@@ -7,7 +7,8 @@
  * - each write of a batch that asks for an ACK: its own ACK datagram (the kernel queues one
  *   skb per ACK, and each recvmsg returns one), errno 0; writes that do not ask, nothing;
  * - GET_SERVICE dump: the table's services, as prebuilt reply datagrams;
- * - GET_DEST dump: the service's dests, one prebuilt datagram with NLMSG_DONE at its end.
+ * - GET_DEST dump: the service's dests, one prebuilt datagram with NLMSG_DONE at its end;
+ * - GET_SERVICE of one service: its reply (then an ACK if asked), or ESRCH when it has none.
  * Replies are queued by the send that asks for them, as the kernel queues them inside the
  * sendmsg, and each receive() copies one into the transport's buffer, as recvmsg does.
  */
@@ -118,8 +119,10 @@ function packDump(payloads: Buffer[], seq: number): Buffer[] {
   return datagrams;
 }
 
-function ackFrame(seq: number, request: Buffer, at: number): Buffer {
+/** An NLMSG_ERROR answering the request at `at`: an ACK, or a refusal with `errno`. */
+function ackFrame(seq: number, request: Buffer, at: number, errno = 0): Buffer {
   const body = Buffer.alloc(4 + 16);
+  body.writeInt32LE(-errno, 0);
   request.copy(body, 4, at, at + 16);
   return frameMessage(NLMSG_ERROR, 0x100, seq, PORT, body);
 }
@@ -152,8 +155,9 @@ export class ScriptedKernelSocket implements NetlinkSocket {
   private next = 0;
   private serviceDump: Buffer[];
   private destDumps = new Map<string, Buffer[]>();
+  private serviceReplies = new Map<string, Buffer>();
   /** Messages seen, by kind (the benchmark checks them). */
-  readonly seen = { writes: 0, dumps: 0 };
+  readonly seen = { writes: 0, dumps: 0, gets: 0 };
   /** Called with every sendmsg buffer and its message count (before it is answered). */
   onSend: ((buf: Buffer, messages: number) => void) | null = null;
 
@@ -161,11 +165,10 @@ export class ScriptedKernelSocket implements NetlinkSocket {
     table: ReadonlyArray<{ service: Service; dests: readonly Dest[] }>,
     withStats = true,
   ) {
-    this.serviceDump = packDump(
-      table.map((s) => serviceReplyPayload(s.service)),
-      0,
-    );
-    for (const s of table)
+    const payloads = table.map((s) => serviceReplyPayload(s.service));
+    this.serviceDump = packDump(payloads, 0);
+    for (const [i, s] of table.entries()) {
+      this.serviceReplies.set(serviceId(s.service), payloads[i] as Buffer);
       this.destDumps.set(
         serviceId(s.service),
         packDump(
@@ -173,6 +176,7 @@ export class ScriptedKernelSocket implements NetlinkSocket {
           0,
         ),
       );
+    }
   }
 
   /** Another socket onto the same table (the replies are built once). */
@@ -180,6 +184,7 @@ export class ScriptedKernelSocket implements NetlinkSocket {
     const other = new ScriptedKernelSocket([]);
     other.serviceDump = this.serviceDump;
     other.destDumps = this.destDumps;
+    other.serviceReplies = this.serviceReplies;
     return other;
   }
 
@@ -223,6 +228,17 @@ export class ScriptedKernelSocket implements NetlinkSocket {
             ...withSeq(this.destDumps.get(serviceId(service)) ?? packDump([], 0), m.seq),
           );
         } else replies.push(...withSeq(packDump([], 0), m.seq));
+      } else if (buf[m.payload] === IpvsCmd.GET_SERVICE) {
+        this.seen.gets++;
+        const key = new AttrCursor(buf, genlAttrsAt(m.payload, m.payloadEnd), m.payloadEnd);
+        if (!key.find(CmdAttr.SERVICE)) throw new Error('GET_SERVICE without a service');
+        const id = serviceId(decodeServiceAt(buf, key.value, key.valueEnd, false));
+        const payload = this.serviceReplies.get(id);
+        if (!payload) replies.push(ackFrame(m.seq, buf, at, Errno.ESRCH));
+        else {
+          replies.push(frameMessage(SCRIPTED_FAMILY_ID, 0, m.seq, PORT, payload));
+          if (m.flags & NLM_F_ACK) replies.push(ackFrame(m.seq, buf, at));
+        }
       } else {
         this.seen.writes++;
         if (m.flags & NLM_F_ACK) replies.push(ackFrame(m.seq, buf, at)); // every write succeeds here

@@ -73,6 +73,12 @@ export interface IpvsClient {
   listDests(service: ServiceKey, options?: ReadOptions): Promise<LiveDest[]>;
   /** Every service with its dests. */
   readTable(options?: ReadOptions): Promise<IpvsTable>;
+  /**
+   * These services with their dests, in the order asked; those the kernel lacks are left
+   * out. A scoped pass's read: one batch of lookups and the dest dumps back to back, not a
+   * round trip or two per service.
+   */
+  readServices(keys: readonly ServiceKey[], options?: ReadOptions): Promise<IpvsTable>;
   getTimeouts(): Promise<Timeouts>;
   listDaemons(): Promise<SyncDaemon[]>;
   /** Runs the operations in order; never throws for a refused operation, reports it in its result. */
@@ -100,6 +106,9 @@ export class ForwardingIpvsClient implements IpvsClient {
   }
   readTable(options?: ReadOptions): Promise<IpvsTable> {
     return this.inner.readTable(options);
+  }
+  readServices(keys: readonly ServiceKey[], options?: ReadOptions): Promise<IpvsTable> {
+    return this.inner.readServices(keys, options);
   }
   getTimeouts(): Promise<Timeouts> {
     return this.inner.getTimeouts();

@@ -187,14 +187,16 @@ export class FakeIpvs implements IpvsClient {
 
   async readTable(options: ReadOptions = {}): Promise<IpvsTable> {
     this.checkOpen();
-    const services = [...this.services.values()].map((s) => this.liveService(s, true));
-    if (options.stats !== false) return { services };
-    return {
-      services: services.map((s) => ({
-        ...withoutStats(s, options),
-        dests: s.dests.map((d) => withoutStats(d, options)),
-      })),
-    };
+    return this.tableOf([...this.services.values()], options);
+  }
+
+  async readServices(keys: readonly ServiceKey[], options: ReadOptions = {}): Promise<IpvsTable> {
+    this.checkOpen();
+    const found = keys.map((key) => this.services.get(keyString(key)));
+    return this.tableOf(
+      found.filter((s): s is FakeService => s !== undefined),
+      options,
+    );
   }
 
   async getTimeouts(): Promise<Timeouts> {
@@ -266,6 +268,17 @@ export class FakeIpvs implements IpvsClient {
 
   private checkOpen(): void {
     if (this.closed) throw new Error('FakeIpvs is closed');
+  }
+
+  private tableOf(services: readonly FakeService[], options: ReadOptions): IpvsTable {
+    const live = services.map((s) => this.liveService(s, true));
+    if (options.stats !== false) return { services: live };
+    return {
+      services: live.map((s) => ({
+        ...withoutStats(s, options),
+        dests: s.dests.map((d) => withoutStats(d, options)),
+      })),
+    };
   }
 
   private liveService(svc: FakeService, withDests: boolean): LiveService {

@@ -161,11 +161,7 @@ export class KernelIpvsClient implements IpvsClient {
       if (err instanceof IpvsError && err.errno === Errno.ESRCH) return null;
       throw err;
     }
-    const reply = replies[0];
-    if (!reply) return null;
-    const { attrs } = parseGenl(reply.data);
-    const c = new AttrCursor(attrs);
-    return c.find(CmdAttr.SERVICE) ? decodeServiceAt(attrs, c.value, c.valueEnd) : null;
+    return serviceIn(replies[0], true);
   }
 
   async listServices(options: ReadOptions = {}): Promise<LiveService[]> {
@@ -191,7 +187,36 @@ export class KernelIpvsClient implements IpvsClient {
 
   async readTable(options: ReadOptions = {}): Promise<IpvsTable> {
     const services = await this.listServices(options);
-    const dests = await this.readDests(services, options.stats !== false);
+    return this.withDests(services, options.stats !== false);
+  }
+
+  async readServices(keys: readonly ServiceKey[], options: ReadOptions = {}): Promise<IpvsTable> {
+    this.checkOpen();
+    const stats = options.stats !== false;
+    // One sendmsg for every lookup: the kernel answers each GET in turn, and only the last
+    // asks for an ACK (the transport's batch), where one request() each cost a round trip.
+    const answers = await this.transport.batch(
+      keys.map((key) => ({
+        type: this.family,
+        write: genlBody(IpvsCmd.GET_SERVICE, (w) => putServiceKey(w, serviceKeyOf(key))),
+      })),
+    );
+    const services: LiveService[] = [];
+    answers.forEach((answer, i) => {
+      const object = serviceId(keys[i] as ServiceKey);
+      if (answer.lost)
+        throw this.readFailure('get-service', object, answer.lost.errno, answer.lost.message);
+      if (answer.errno === Errno.ESRCH) return; // no such service: left out
+      if (answer.errno !== 0) throw this.readFailure('get-service', object, answer.errno);
+      const found = serviceIn(answer.replies[0], stats);
+      if (found) services.push(found);
+    });
+    return this.withDests(services, stats);
+  }
+
+  /** Fills in each service's dests (readDests) and makes the table. */
+  private async withDests(services: LiveService[], stats: boolean): Promise<IpvsTable> {
+    const dests = await this.readDests(services, stats);
     for (const [i, service] of services.entries()) service.dests = dests[i] as LiveDest[];
     return { services };
   }
@@ -324,6 +349,14 @@ export class KernelIpvsClient implements IpvsClient {
       return new IpvsError(operation, object, errno, `${errnoText(errno)} (${detail})`);
     return readError(operation, object, errno);
   }
+}
+
+/** The service a GET_SERVICE reply holds (none: null). */
+function serviceIn(reply: NetlinkMessage | undefined, stats: boolean): LiveService | null {
+  if (!reply) return null;
+  const { attrs } = parseGenl(reply.data);
+  const c = new AttrCursor(attrs);
+  return c.find(CmdAttr.SERVICE) ? decodeServiceAt(attrs, c.value, c.valueEnd, stats) : null;
 }
 
 /** One batch answer as the operation's result, in ipvsadm's words. */

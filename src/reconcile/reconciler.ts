@@ -9,14 +9,13 @@
  *
  * A pass is full (the whole table, kernel settings, VIPs) or scoped to a few services by
  * config name (a health batch names the services whose reals changed). A scoped pass reads
- * only those services (getService + listDests), plans and applies them alone, and merges
+ * only those services (readServices), plans and applies them alone, and merges
  * their drains into the state: a decision costs a few milliseconds on a 10k-real table
  * where a whole dump costs a hundred. Both kinds share planContext() and the applier.
  */
 import type { AddressClient } from '../director/vip-addresses.js';
 import type { MarkScan } from '../director/fwmark-advice.js';
 import type { IpvsClient } from '../ipvs/client.js';
-import type { IpvsTable, LiveService } from '../ipvs/model.js';
 import { serviceId, serviceKeyOf } from '../ipvs/model.js';
 import type { SysctlAccess } from '../sysctl/access.js';
 import { PhaseTimer } from '../util/timings.js';
@@ -26,14 +25,7 @@ import { plan as makePlan } from './plan.js';
 import { emptyState, type ReconcileState, type StateStore } from './state.js';
 import { SNAPSHOT_FORMAT, type DirectorSnapshot } from './snapshot.js';
 import { ADVISED_SYSCTLS, KNOWN_SYSCTLS } from './sysctl-plan.js';
-import type {
-  ActualState,
-  DesiredService,
-  DesiredState,
-  Plan,
-  PlanContext,
-  ReconcilePolicy,
-} from './types.js';
+import type { ActualState, DesiredState, Plan, PlanContext, ReconcilePolicy } from './types.js';
 
 export interface ReconcilerPorts {
   ipvs: IpvsClient;
@@ -123,7 +115,10 @@ export class Reconciler {
     const services = desired.services.filter((s) => names.has(s.name));
     const scope = new Set(services.map((s) => serviceId(s.service)));
     const table = await timer.time('read', () =>
-      readServices(this.ports.ipvs, services, options.readStats ?? true),
+      this.ports.ipvs.readServices(
+        services.map((s) => serviceKeyOf(s.service)),
+        { stats: options.readStats ?? true },
+      ),
     );
     const loaded = await this.ports.state.current();
     const warnings = loaded.warning ? [loaded.warning] : [];
@@ -267,23 +262,4 @@ function vipsHeldAfter(plan: Plan, report: ApplyReport): string[] {
     if (step.op.op === 'delete-address') held.add(step.object);
   }
   return [...held];
-}
-
-/** The scoped services' live state, read service by service; absent ones are simply not in the table. */
-async function readServices(
-  client: IpvsClient,
-  services: readonly DesiredService[],
-  stats: boolean,
-): Promise<IpvsTable> {
-  const read = await Promise.all(
-    services.map(async (wanted) => {
-      const key = serviceKeyOf(wanted.service);
-      const [found, dests] = await Promise.all([
-        client.getService(key),
-        client.listDests(key, { stats }),
-      ]);
-      return found ? { ...found, dests } : null;
-    }),
-  );
-  return { services: read.filter((s): s is LiveService => s !== null) };
 }

@@ -142,6 +142,45 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
       expect(await ipvs.listDests(key)).toEqual([]);
     });
 
+    it('readServices: the services asked for, in that order, with their dests; absent ones left out', async () => {
+      const web: ServiceKey = { family: 'ipv4', protocol: 'tcp', address: '10.6.0.1', port: 80 };
+      const dns: ServiceKey = { family: 'ipv6', protocol: 'udp', address: 'fd00:6::1', port: 53 };
+      const mark: ServiceKey = { family: 'ipv4', fwmark: 61 };
+      const missing: ServiceKey = {
+        family: 'ipv4',
+        protocol: 'tcp',
+        address: '10.6.0.9',
+        port: 80,
+      };
+      const other: ServiceKey = { family: 'ipv4', protocol: 'tcp', address: '10.6.0.2', port: 80 };
+      expectAllOk(
+        await ipvs.execute([
+          { op: 'add-service', service: svc(web) },
+          { op: 'add-dest', service: web, dest: dst({ address: '192.168.6.1' }) },
+          { op: 'add-dest', service: web, dest: dst({ address: '192.168.6.2', weight: 3 }) },
+          { op: 'add-service', service: svc(dns) },
+          { op: 'add-dest', service: dns, dest: dst({ address: 'fd00:6::11', port: 53 }) },
+          { op: 'add-service', service: svc(mark) },
+          { op: 'add-service', service: svc(other) },
+          { op: 'add-dest', service: other, dest: dst({ address: '192.168.6.3' }) },
+        ]),
+      );
+      const everything = await ipvs.readTable();
+      const byId = new Map(everything.services.map((s) => [serviceId(s), settingsOf(s)]));
+      const read = await ipvs.readServices([mark, missing, dns, web]);
+      expect(read.services.map(serviceId)).toEqual([mark, dns, web].map(serviceId));
+      expect(read.services.map(settingsOf)).toEqual(
+        [mark, dns, web].map((k) => byId.get(serviceId(k))),
+      );
+      expect(read.services[2]?.dests[0]?.stats).toBeDefined();
+      const bare = await ipvs.readServices([web], { stats: false });
+      expect(bare.services[0]).not.toHaveProperty('stats');
+      expect(bare.services[0]?.dests[0]).not.toHaveProperty('stats');
+      expect(bare.services.map(settingsOf)).toEqual([byId.get(serviceId(web))]);
+      expect((await ipvs.readServices([missing])).services).toEqual([]);
+      expect((await ipvs.readServices([])).services).toEqual([]);
+    });
+
     describe('services: every protocol x scheduler x family reads back exactly', () => {
       const families: Array<[Family, string]> = [
         ['ipv4', '10.1.0.'],

@@ -353,6 +353,10 @@ export class CallLog extends ForwardingIpvsClient {
     this.calls.push(`listDests ${serviceId(key)}`);
     return super.listDests(key, options);
   }
+  override readServices(keys: readonly ServiceKey[], options?: ReadOptions): Promise<IpvsTable> {
+    this.calls.push(`readServices ${keys.map(serviceId).join(', ')}`);
+    return super.readServices(keys, options);
+  }
   override getTimeouts() {
     this.calls.push('getTimeouts');
     return super.getTimeouts();

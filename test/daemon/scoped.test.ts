@@ -107,8 +107,7 @@ describe('daemon: health passes scoped to the batch', () => {
     await waitFor('the scoped pass', () => s.passes().some((p) => p.scope));
     expect(s.client.take().sort()).toEqual([
       'execute delete-dest TCP 10.0.0.1:80',
-      'getService TCP 10.0.0.1:80',
-      'listDests TCP 10.0.0.1:80',
+      'readServices TCP 10.0.0.1:80',
     ]);
     expect(s.passes().at(-1)).toMatchObject({ triggers: ['health'], scope: ['web'], writes: 1 });
     expect((await s.daemon.status()).lastReconcile).toMatchObject({
@@ -266,8 +265,7 @@ describe('daemon: reloads scoped to what they change', () => {
     expect(await s.daemon.reload('manual')).toMatchObject({ ok: true });
     expect(s.client.take().sort()).toEqual([
       'execute edit-dest TCP 10.0.0.1:80',
-      'getService TCP 10.0.0.1:80',
-      'listDests TCP 10.0.0.1:80',
+      'readServices TCP 10.0.0.1:80',
     ]);
     expect(s.passes().at(-1)).toMatchObject({ triggers: ['reload'], scope: ['web'], writes: 1 });
     expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 7 });

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ScriptedKernelSocket } from '../../bench/scripted-kernel-socket.js';
 import { desiredTable } from '../../bench/reconcile-generate.js';
 import { KernelIpvsClient } from '../../src/ipvs/kernel-client.js';
+import { serviceId } from '../../src/ipvs/model.js';
 import { NetlinkTransport } from '../../src/netlink/transport.js';
 
 async function clientOn(kernel: ScriptedKernelSocket) {
@@ -30,6 +31,28 @@ describe('KernelIpvsClient over a scripted kernel socket', () => {
     expect(b.services[7]!.stats).toMatchObject({ conns: 1000 });
     expect(b.services[7]!.dests[0]!.stats).toMatchObject({ conns: 1000 });
     expect(kernel.seen.dumps).toBe(2 * (1 + table.length));
+    await client.close();
+  });
+
+  it('reads a few services with one sendmsg for their lookups, then one dump each', async () => {
+    const kernel = new ScriptedKernelSocket(table);
+    const { client } = await clientOn(kernel);
+    const missing = { ...table[0]!.service, address: '10.255.255.254' };
+    const keys = [table[5]!.service, missing, table[0]!.service, table[199]!.service];
+    const before = { ...client.counters };
+    const read = await client.readServices(keys, { stats: false });
+    expect(read.services.map(serviceId)).toEqual(
+      [5, 0, 199].map((i) => serviceId(table[i]!.service)),
+    );
+    expect(read.services.map((s) => s.dests.map((d) => d.address))).toEqual(
+      [5, 0, 199].map((i) => table[i]!.dests.map((d) => d.address)),
+    );
+    expect(read.services[0]!.stats).toBeUndefined();
+    expect(kernel.seen.gets).toBe(4);
+    // One sendmsg for the four lookups, one per dest dump of the three found.
+    expect(client.counters.sendmsgs - before.sendmsgs).toBe(1 + 3);
+    const withStats = await client.readServices([table[9]!.service]);
+    expect(withStats.services[0]!.stats).toMatchObject({ conns: 1000 });
     await client.close();
   });
 

@@ -82,8 +82,7 @@ describe('reconcile with a scope', () => {
     });
     expect(counting.calls.sort()).toEqual([
       'execute delete-dest TCP 10.0.0.1:80',
-      'getService TCP 10.0.0.1:80',
-      'listDests TCP 10.0.0.1:80',
+      'readServices TCP 10.0.0.1:80',
     ]);
     expect(sysctls.reads).toBe(0);
     expect(result.scope).toEqual(new Set(['TCP 10.0.0.1:80']));
@@ -113,10 +112,7 @@ describe('reconcile with a scope', () => {
       });
       expect(result.plan.steps).toEqual([]);
       expect(result.plan.foreign).toEqual([]);
-      expect(counting.calls.sort()).toEqual([
-        'getService TCP 10.0.0.1:80',
-        'listDests TCP 10.0.0.1:80',
-      ]);
+      expect(counting.calls.sort()).toEqual(['readServices TCP 10.0.0.1:80']);
       expect((await kernel.readTable()).services.map(serviceId).sort()).toEqual([
         'TCP 10.0.0.1:80',
         'TCP 10.0.0.2:80',
