@@ -25,7 +25,12 @@ import {
   u32At,
   u64At,
 } from '../netlink/reader.js';
-import { NetlinkWriter, rememberIpv4, type PayloadWriter } from '../netlink/writer.js';
+import {
+  AttrTemplate,
+  NetlinkWriter,
+  rememberIpv4,
+  type PayloadWriter,
+} from '../netlink/writer.js';
 import {
   CmdAttr,
   ConnFwd,
@@ -218,24 +223,56 @@ export function putDestKey(w: NetlinkWriter, dest: DestKey, family: Family): voi
   w.endNested();
 }
 
-/** IPVS_CMD_ATTR_DEST with everything NEW_DEST / SET_DEST read. */
-export function putDest(w: NetlinkWriter, dest: Dest): void {
+/**
+ * IPVS_CMD_ATTR_DEST with everything NEW_DEST / SET_DEST read: always the same attributes
+ * of the same sizes, so written once as a template (AttrTemplate says why) whose values
+ * putDest sets per dest.
+ */
+const DEST = new AttrTemplate((w) => {
   w.beginNested(CmdAttr.DEST);
-  w.address(DestAttr.ADDR, dest.address);
-  w.be16(DestAttr.PORT, dest.port);
-  w.u16(DestAttr.ADDR_FAMILY, familyToAf(dest.family));
-  w.u32(DestAttr.FWD_METHOD, forwardingToNumber(dest.forwarding));
-  w.u32(DestAttr.WEIGHT, dest.weight);
-  w.u32(DestAttr.U_THRESH, dest.upperThreshold);
-  w.u32(DestAttr.L_THRESH, dest.lowerThreshold);
-  w.u8(DestAttr.TUN_TYPE, tunnelTypeNumbers[dest.tunnelType]);
-  w.be16(DestAttr.TUN_PORT, dest.tunnelPort);
-  w.u16(
-    DestAttr.TUN_FLAGS,
+  w.address(DestAttr.ADDR, '::');
+  w.be16(DestAttr.PORT, 0);
+  w.u16(DestAttr.ADDR_FAMILY, 0);
+  w.u32(DestAttr.FWD_METHOD, 0);
+  w.u32(DestAttr.WEIGHT, 0);
+  w.u32(DestAttr.U_THRESH, 0);
+  w.u32(DestAttr.L_THRESH, 0);
+  w.u8(DestAttr.TUN_TYPE, 0);
+  w.be16(DestAttr.TUN_PORT, 0);
+  w.u16(DestAttr.TUN_FLAGS, 0);
+  w.endNested();
+});
+const at = (type: number) => DEST.valueAt(CmdAttr.DEST, type);
+const DEST_AT = {
+  addr: at(DestAttr.ADDR),
+  port: at(DestAttr.PORT),
+  family: at(DestAttr.ADDR_FAMILY),
+  forwarding: at(DestAttr.FWD_METHOD),
+  weight: at(DestAttr.WEIGHT),
+  upper: at(DestAttr.U_THRESH),
+  lower: at(DestAttr.L_THRESH),
+  tunnelType: at(DestAttr.TUN_TYPE),
+  tunnelPort: at(DestAttr.TUN_PORT),
+  tunnelFlags: at(DestAttr.TUN_FLAGS),
+};
+
+export function putDest(w: NetlinkWriter, dest: Dest): void {
+  const t = DEST;
+  t.address(DEST_AT.addr, dest.address);
+  t.be16(DEST_AT.port, dest.port);
+  t.u16(DEST_AT.family, familyToAf(dest.family));
+  t.u32(DEST_AT.forwarding, forwardingToNumber(dest.forwarding));
+  t.u32(DEST_AT.weight, dest.weight);
+  t.u32(DEST_AT.upper, dest.upperThreshold);
+  t.u32(DEST_AT.lower, dest.lowerThreshold);
+  t.u8(DEST_AT.tunnelType, tunnelTypeNumbers[dest.tunnelType]);
+  t.be16(DEST_AT.tunnelPort, dest.tunnelPort);
+  t.u16(
+    DEST_AT.tunnelFlags,
     (dest.tunnelFlags.csum ? TunnelFlag.CSUM : 0) |
       (dest.tunnelFlags.remcsum ? TunnelFlag.REMCSUM : 0),
   );
-  w.endNested();
+  w.append(t.bytes);
 }
 
 export function daemonStateToNumber(state: SyncDaemon['state']): number {
