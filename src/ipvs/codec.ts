@@ -178,11 +178,36 @@ export function netmaskPrefix(family: Family, bytes: Buffer): number {
 // writing (src/netlink/writer.ts: straight into the sendmsg buffer, nothing allocated per
 // attribute).
 
-/** IPVS_CMD_ATTR_SERVICE with only the identifying attributes (for DEL, GET, ZERO, dests). */
-export function putServiceKey(w: NetlinkWriter, key: ServiceKey): void {
+/** A service key's nest by address (protocol, address, port), as a template (see DEST). */
+const ADDRESS_KEY = new AttrTemplate((w) => {
   w.beginNested(CmdAttr.SERVICE);
-  putServiceIdentity(w, key);
+  putServiceIdentity(w, { family: 'ipv6', protocol: 'tcp', address: '::', port: 0 });
   w.endNested();
+});
+const ADDRESS_KEY_AT = {
+  family: ADDRESS_KEY.valueAt(CmdAttr.SERVICE, SvcAttr.AF),
+  protocol: ADDRESS_KEY.valueAt(CmdAttr.SERVICE, SvcAttr.PROTOCOL),
+  addr: ADDRESS_KEY.valueAt(CmdAttr.SERVICE, SvcAttr.ADDR),
+  port: ADDRESS_KEY.valueAt(CmdAttr.SERVICE, SvcAttr.PORT),
+};
+
+/**
+ * IPVS_CMD_ATTR_SERVICE with only the identifying attributes (for DEL, GET, ZERO, dests).
+ * A key by address comes from its template: a read writes one for each of its 1000s of
+ * dest dumps.
+ */
+export function putServiceKey(w: NetlinkWriter, key: ServiceKey): void {
+  if (isFwmarkKey(key)) {
+    w.beginNested(CmdAttr.SERVICE);
+    putServiceIdentity(w, key);
+    return w.endNested();
+  }
+  const t = ADDRESS_KEY;
+  t.u16(ADDRESS_KEY_AT.family, familyToAf(key.family));
+  t.u16(ADDRESS_KEY_AT.protocol, protocolToNumber(key.protocol));
+  t.address(ADDRESS_KEY_AT.addr, key.address);
+  t.be16(ADDRESS_KEY_AT.port, key.port);
+  w.append(t.bytes);
 }
 
 function putServiceIdentity(w: NetlinkWriter, key: ServiceKey): void {

@@ -1,15 +1,15 @@
 /**
- * putDest writes its nest from a template (AttrTemplate) whose values it sets per dest. The
- * reference here is the nest written attribute by attribute with the writer's own calls, as
- * putDest wrote it before: the bytes must be the same for any dest, and for any sequence of
- * dests (a value left over from the dest before, say an IPv6 address's tail under an IPv4
- * one, would show).
+ * putDest and putServiceKey (for keys by address) write their nests from templates
+ * (AttrTemplate) whose values they set per call. The reference here is the nest written
+ * attribute by attribute with the writer's own calls, as they wrote it before: the bytes
+ * must be the same for any dest or key, and for any sequence of them (a value left over
+ * from the one before, say an IPv6 address's tail under an IPv4 one, would show).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { putDest } from '../../src/ipvs/codec.js';
-import { CmdAttr, DestAttr, TunnelFlag } from '../../src/ipvs/constants.js';
-import type { Dest } from '../../src/ipvs/model.js';
+import { putDest, putServiceKey } from '../../src/ipvs/codec.js';
+import { CmdAttr, DestAttr, SvcAttr, TunnelFlag } from '../../src/ipvs/constants.js';
+import type { Dest, ServiceKey } from '../../src/ipvs/model.js';
 import { NetlinkWriter } from '../../src/netlink/writer.js';
 
 const AF = { ipv4: 2, ipv6: 10 } as const;
@@ -35,6 +35,20 @@ function reference(w: NetlinkWriter, dest: Dest): void {
   w.endNested();
 }
 
+const PROTOCOL = { tcp: 6, udp: 17, sctp: 132 } as const;
+
+function referenceKey(w: NetlinkWriter, key: ServiceKey): void {
+  w.beginNested(CmdAttr.SERVICE);
+  w.u16(SvcAttr.AF, AF[key.family]);
+  if ('fwmark' in key) w.u32(SvcAttr.FWMARK, key.fwmark);
+  else {
+    w.u16(SvcAttr.PROTOCOL, PROTOCOL[key.protocol]);
+    w.address(SvcAttr.ADDR, key.address);
+    w.be16(SvcAttr.PORT, key.port);
+  }
+  w.endNested();
+}
+
 const u16 = fc.integer({ min: 0, max: 65535 });
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const ipv4 = fc.ipV4();
@@ -53,7 +67,32 @@ const dest: fc.Arbitrary<Dest> = fc.record({
   tunnelFlags: fc.record({ csum: fc.boolean(), remcsum: fc.boolean() }),
 });
 
-describe('putDest from its template', () => {
+const key: fc.Arbitrary<ServiceKey> = fc.oneof(
+  fc.record({
+    family: fc.constantFrom('ipv4', 'ipv6'),
+    protocol: fc.constantFrom('tcp', 'udp', 'sctp'),
+    address: fc.oneof(ipv4, ipv6),
+    port: u16,
+  }),
+  fc.record({ family: fc.constantFrom('ipv4', 'ipv6'), fwmark: u32 }),
+);
+
+describe('putDest and putServiceKey from their templates', () => {
+  it('write the same key bytes as the attribute-by-attribute nest, key after key', () => {
+    fc.assert(
+      fc.property(fc.array(key, { minLength: 1, maxLength: 8 }), (keys) => {
+        const ours = new NetlinkWriter(16);
+        const theirs = new NetlinkWriter(16);
+        for (const k of keys) {
+          putServiceKey(ours, k);
+          referenceKey(theirs, k);
+        }
+        expect(ours.bytes().toString('hex')).toBe(theirs.bytes().toString('hex'));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('writes the same bytes as the attribute-by-attribute nest, dest after dest', () => {
     fc.assert(
       fc.property(fc.array(dest, { minLength: 1, maxLength: 8 }), (dests) => {
