@@ -34,8 +34,9 @@
  * adds arguments to `lvsd run` (e.g. `--log-level debug`: a line per pass); DBENCH_SIDES
  * picks the lvsd sides of the check cases (default lvsd,lvsd-inprocess; also lvsd-node and
  * lvsd-before, which runs the build in DBENCH_BEFORE, e.g. main's, beside this one, with
- * DBENCH_BEFORE_NODE_ARGS added to its node's flags: the same build twice, with and
- * without a V8 flag, is a same-run comparison of the flag);
+ * DBENCH_BEFORE_NODE_ARGS added to its node's flags and DBENCH_BEFORE_LVSD_ARGS to its
+ * `lvsd run`: the same build twice, with and without a V8 flag or an option such as
+ * `--check-workers 2`, is a same-run comparison of it);
  * DBENCH_KEEP=DIR keeps each lvsd side's log and the mass failure's marks there (see keep()).
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
@@ -356,6 +357,8 @@ function startDaemon(
   args.push(...(process.env.DBENCH_LVSD_ARGS ?? '').split(' ').filter(Boolean));
   if (side === 'lvsd-inprocess') args.push('--check-workers', '0');
   if (side === 'lvsd-node') args.push('--tcp-checks', 'node');
+  if (side === 'lvsd-before')
+    args.push(...(process.env.DBENCH_BEFORE_LVSD_ARGS ?? '').split(' ').filter(Boolean));
   const nodeArgs = (process.env.DBENCH_LVSD_NODE_ARGS ?? '').split(' ').filter(Boolean);
   if (side === 'lvsd-before')
     nodeArgs.push(...(process.env.DBENCH_BEFORE_NODE_ARGS ?? '').split(' ').filter(Boolean));
