@@ -239,13 +239,27 @@ export function putService(w: NetlinkWriter, service: Service): void {
   w.endNested();
 }
 
+/** A dest's identity nest, as a template (see DEST): a mass failure deletes 1000s of dests. */
+const DEST_KEY = new AttrTemplate((w) => {
+  w.beginNested(CmdAttr.DEST);
+  w.address(DestAttr.ADDR, '::');
+  w.be16(DestAttr.PORT, 0);
+  w.u16(DestAttr.ADDR_FAMILY, 0);
+  w.endNested();
+});
+const DEST_KEY_AT = {
+  addr: DEST_KEY.valueAt(CmdAttr.DEST, DestAttr.ADDR),
+  port: DEST_KEY.valueAt(CmdAttr.DEST, DestAttr.PORT),
+  family: DEST_KEY.valueAt(CmdAttr.DEST, DestAttr.ADDR_FAMILY),
+};
+
 /** IPVS_CMD_ATTR_DEST with the identity only (DEL_DEST). */
 export function putDestKey(w: NetlinkWriter, dest: DestKey, family: Family): void {
-  w.beginNested(CmdAttr.DEST);
-  w.address(DestAttr.ADDR, dest.address);
-  w.be16(DestAttr.PORT, dest.port);
-  w.u16(DestAttr.ADDR_FAMILY, familyToAf(family));
-  w.endNested();
+  const t = DEST_KEY;
+  t.address(DEST_KEY_AT.addr, dest.address);
+  t.be16(DEST_KEY_AT.port, dest.port);
+  t.u16(DEST_KEY_AT.family, familyToAf(family));
+  w.append(t.bytes);
 }
 
 /**

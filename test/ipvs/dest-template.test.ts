@@ -1,5 +1,5 @@
 /**
- * putDest and putServiceKey (for keys by address) write their nests from templates
+ * putDest, putDestKey and putServiceKey (for keys by address) write their nests from templates
  * (AttrTemplate) whose values they set per call. The reference here is the nest written
  * attribute by attribute with the writer's own calls, as they wrote it before: the bytes
  * must be the same for any dest or key, and for any sequence of them (a value left over
@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { putDest, putServiceKey } from '../../src/ipvs/codec.js';
+import { putDest, putDestKey, putServiceKey } from '../../src/ipvs/codec.js';
 import { CmdAttr, DestAttr, SvcAttr, TunnelFlag } from '../../src/ipvs/constants.js';
 import type { Dest, ServiceKey } from '../../src/ipvs/model.js';
 import { NetlinkWriter } from '../../src/netlink/writer.js';
@@ -103,6 +103,19 @@ describe('putDest and putServiceKey from their templates', () => {
 
   it('writes the same bytes as the attribute-by-attribute nest, dest after dest', () =>
     sameBytes(dest, putDest, reference));
+
+  it('writes the same dest key bytes as the attribute-by-attribute nest, key after key', () =>
+    sameBytes(
+      dest,
+      (w, d) => putDestKey(w, d, d.family),
+      (w, d) => {
+        w.beginNested(CmdAttr.DEST);
+        w.address(DestAttr.ADDR, d.address);
+        w.be16(DestAttr.PORT, d.port);
+        w.u16(DestAttr.ADDR_FAMILY, AF[d.family]);
+        w.endNested();
+      },
+    ));
 
   it('refuses an address that is none, as the writer does', () => {
     const bad = { ...fc.sample(dest, 1)[0]!, address: 'not-an-address' };
