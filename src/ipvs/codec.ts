@@ -178,7 +178,7 @@ export function netmaskPrefix(family: Family, bytes: Buffer): number {
 // writing (src/netlink/writer.ts: straight into the sendmsg buffer, nothing allocated per
 // attribute).
 
-/** A service key's nest by address (protocol, address, port), as a template (see DEST). */
+/** A service key's nest by address (protocol, address, port), as a template (see DEST below). */
 const ADDRESS_KEY = new AttrTemplate((w) => {
   w.beginNested(CmdAttr.SERVICE);
   putServiceIdentity(w, { family: 'ipv6', protocol: 'tcp', address: '::', port: 0 });
@@ -239,7 +239,7 @@ export function putService(w: NetlinkWriter, service: Service): void {
   w.endNested();
 }
 
-/** A dest's identity nest, as a template (see DEST): a mass failure deletes 1000s of dests. */
+/** A dest's identity nest, as a template (see DEST below): a mass failure deletes 1000s of dests. */
 const DEST_KEY = new AttrTemplate((w) => {
   w.beginNested(CmdAttr.DEST);
   w.address(DestAttr.ADDR, '::');
@@ -281,18 +281,18 @@ const DEST = new AttrTemplate((w) => {
   w.u16(DestAttr.TUN_FLAGS, 0);
   w.endNested();
 });
-const at = (type: number) => DEST.valueAt(CmdAttr.DEST, type);
+const destValueAt = (type: number) => DEST.valueAt(CmdAttr.DEST, type);
 const DEST_AT = {
-  addr: at(DestAttr.ADDR),
-  port: at(DestAttr.PORT),
-  family: at(DestAttr.ADDR_FAMILY),
-  forwarding: at(DestAttr.FWD_METHOD),
-  weight: at(DestAttr.WEIGHT),
-  upper: at(DestAttr.U_THRESH),
-  lower: at(DestAttr.L_THRESH),
-  tunnelType: at(DestAttr.TUN_TYPE),
-  tunnelPort: at(DestAttr.TUN_PORT),
-  tunnelFlags: at(DestAttr.TUN_FLAGS),
+  addr: destValueAt(DestAttr.ADDR),
+  port: destValueAt(DestAttr.PORT),
+  family: destValueAt(DestAttr.ADDR_FAMILY),
+  forwarding: destValueAt(DestAttr.FWD_METHOD),
+  weight: destValueAt(DestAttr.WEIGHT),
+  upper: destValueAt(DestAttr.U_THRESH),
+  lower: destValueAt(DestAttr.L_THRESH),
+  tunnelType: destValueAt(DestAttr.TUN_TYPE),
+  tunnelPort: destValueAt(DestAttr.TUN_PORT),
+  tunnelFlags: destValueAt(DestAttr.TUN_FLAGS),
 };
 
 export function putDest(w: NetlinkWriter, dest: Dest): void {
