@@ -195,8 +195,10 @@ export interface NetlinkMessage {
 }
 
 /**
- * Walks the netlink messages of a datagram. After next() returns true, the header fields
- * and the payload's bounds describe the current message.
+ * Walks the netlink messages of a datagram: the first `end` bytes of `buf` (all of it by
+ * default; a receive loop's reused buffer holds a datagram in its first bytes). After
+ * next() returns true, the header fields and the payload's bounds describe the current
+ * message.
  */
 export class MessageCursor {
   type = 0;
@@ -207,16 +209,27 @@ export class MessageCursor {
   payloadEnd = 0;
   private at = 0;
 
-  constructor(readonly buf: Buffer) {}
+  constructor(
+    public buf: Buffer,
+    private end = buf.length,
+  ) {}
+
+  /** Starts over on the first `end` bytes of `buf` (one cursor for every datagram of a loop). */
+  reset(buf: Buffer, end: number): this {
+    this.buf = buf;
+    this.end = end;
+    this.at = 0;
+    return this;
+  }
 
   next(): boolean {
     const at = this.at;
-    if (at + NLMSG_HDRLEN > this.buf.length) return false;
+    if (at + NLMSG_HDRLEN > this.end) return false;
     const length = u32At(this.buf, at);
-    if (length < NLMSG_HDRLEN || at + length > this.buf.length)
+    if (length < NLMSG_HDRLEN || at + length > this.end)
       throw new NetlinkDecodeError(
         `netlink message of length ${length} at offset ${at} overruns its datagram of ` +
-          `${this.buf.length} bytes`,
+          `${this.end} bytes`,
       );
     this.type = u16At(this.buf, at + 4);
     this.flags = u16At(this.buf, at + 6);

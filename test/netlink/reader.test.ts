@@ -52,6 +52,32 @@ describe('cursors', () => {
     // Fewer than four trailing bytes are padding, not an attribute.
     expect(new AttrCursor(Buffer.from('0000', 'hex')).next()).toBe(false);
   });
+
+  it('walk the first `end` bytes of a reused buffer: what lies after them is not read', () => {
+    const message = (seq: number) => {
+      const w = new NetlinkWriter();
+      w.beginMessage(5, 0, seq, 1);
+      w.u32(1, seq);
+      w.endMessage();
+      return w.bytes();
+    };
+    const rx = Buffer.alloc(256);
+    // A longer datagram first, then a shorter one over its start: its stale tail follows.
+    const two = Buffer.concat([message(1), message(2)]);
+    two.copy(rx);
+    const one = message(3);
+    one.copy(rx);
+    const m = new MessageCursor(rx, one.length);
+    expect(m.next()).toBe(true);
+    expect(m.seq).toBe(3);
+    expect(m.next()).toBe(false);
+    expect(m.reset(rx, two.length).next()).toBe(true);
+    expect(m.seq).toBe(3);
+    expect(m.next()).toBe(true);
+    expect(m.seq).toBe(2);
+    // A message that runs past `end` is refused, whatever the buffer holds beyond it.
+    expect(() => m.reset(rx, one.length - 4).next()).toThrow(/overruns its datagram of/);
+  });
 });
 
 describe('ACKs', () => {
