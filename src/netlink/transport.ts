@@ -170,7 +170,8 @@ const DEFAULT_MAX_BATCH_BYTES = 128 * 1024;
 export const SOCKET_BUFFERS = { recv: 4 * 1024 * 1024, send: 1024 * 1024 } as const;
 const DEFAULT_MESSAGE_BUFFER = 64 * 1024;
 /**
- * The receive loop reads for at most this long before it lets the event loop turn. Reading
+ * The receive loop reads for about this long before it lets the event loop turn (it looks
+ * at the clock every CLOCK_EVERY datagrams, so a slice may run a few datagrams over). Reading
  * without a turn is what makes the read cheap (bench/results/2026-12-06-read-loop.md), but
  * a whole table's read takes 0.1-0.3 s on a host and seconds in the lab, and the daemon's
  * timers (health checks, VRRP adverts every second, the 50 ms decision-to-kernel goal)
