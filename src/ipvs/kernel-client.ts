@@ -65,7 +65,7 @@ import type {
   SyncDaemon,
   Timeouts,
 } from './model.js';
-import { serviceId, serviceKeyOf } from './model.js';
+import { serviceId } from './model.js';
 
 /**
  * Socket and batching knobs (see src/netlink/transport.ts). An ACK costs about 1 KiB of
@@ -153,7 +153,7 @@ export class KernelIpvsClient implements IpvsClient {
     let replies: NetlinkMessage[];
     try {
       replies = await this.request(
-        genlBody(IpvsCmd.GET_SERVICE, (w) => putServiceKey(w, serviceKeyOf(key))),
+        genlBody(IpvsCmd.GET_SERVICE, (w) => putServiceKey(w, key)),
         'get-service',
         serviceId(key),
       );
@@ -198,7 +198,7 @@ export class KernelIpvsClient implements IpvsClient {
     const answers = await this.transport.batch(
       keys.map((key) => ({
         type: this.family,
-        write: genlBody(IpvsCmd.GET_SERVICE, (w) => putServiceKey(w, serviceKeyOf(key))),
+        write: genlBody(IpvsCmd.GET_SERVICE, (w) => putServiceKey(w, key)),
       })),
     );
     const services: LiveService[] = [];
