@@ -41,8 +41,50 @@ export type ConnectDone = (errno: number, code: string, call: ConnectCall, fd: n
 /** An open socket's events (POLL bits) as the epoll set reported them. */
 export type SocketEvents = (events: number) => void;
 
-/** What a descriptor in the epoll set waits for: its connect to end, or events on an open socket. */
-type Waiter = { connect: ConnectDone; keep: boolean } | { events: SocketEvents };
+/**
+ * What a descriptor in the epoll set waits for: its connect to end, or events on an open
+ * socket (the watcher's own function, no record: an http check watches once a run).
+ */
+type Waiter = { connect: ConnectDone; keep: boolean } | SocketEvents;
+
+/**
+ * A table by file descriptor, in an array indexed by it (descriptors are small integers, the
+ * lowest free one taken first). A Map or Set of the few sockets in flight resizes its hash
+ * table as they come and go, thousands of times a second, and each resize allocates.
+ */
+class FdTable<T> {
+  private readonly slots: Array<T | undefined> = [];
+  size = 0;
+
+  get(fd: number): T | undefined {
+    return this.slots[fd];
+  }
+
+  has(fd: number): boolean {
+    return this.slots[fd] !== undefined;
+  }
+
+  set(fd: number, value: T): void {
+    if (this.slots[fd] === undefined) this.size++;
+    this.slots[fd] = value;
+  }
+
+  delete(fd: number): boolean {
+    if (this.slots[fd] === undefined) return false;
+    this.slots[fd] = undefined;
+    this.size--;
+    return true;
+  }
+
+  /** The descriptors in the table, a copy (the caller may delete as it goes). */
+  keys(): number[] {
+    const fds: number[] = [];
+    this.slots.forEach((value, fd) => {
+      if (value !== undefined) fds.push(fd);
+    });
+    return fds;
+  }
+}
 
 /** The family of an encoded sockaddr (sockaddr_in or sockaddr_in6, see raw-socket.ts's encodeSockaddr). */
 function familyOf(sockaddr: Buffer): number {
@@ -53,11 +95,11 @@ function familyOf(sockaddr: Buffer): number {
 export class TcpConnector {
   private readonly c = libc();
   private epfd = -1;
-  private readonly pending = new Map<number, Waiter>();
+  private readonly pending = new FdTable<Waiter>();
   /** Descriptors in the epoll set (a closed descriptor leaves it by itself). */
-  private readonly registered = new Set<number>();
+  private readonly registered = new FdTable<true>();
   /** Sockets kept open (connect's `keep`) and not closed yet. */
-  private readonly open = new Set<number>();
+  private readonly open = new FdTable<true>();
   private timer: NodeJS.Timeout | undefined;
   private delay = 1;
   // Scratch buffers: one thread, one call at a time.
@@ -110,7 +152,8 @@ export class TcpConnector {
   /** Gives a connect in flight another `done` (its first caller only wanted an answer at once). */
   redirect(fd: number, done: ConnectDone): void {
     const waiter = this.pending.get(fd);
-    if (waiter && 'connect' in waiter) this.pending.set(fd, { connect: done, keep: waiter.keep });
+    if (waiter && typeof waiter !== 'function')
+      this.pending.set(fd, { connect: done, keep: waiter.keep });
   }
 
   /**
@@ -120,7 +163,7 @@ export class TcpConnector {
    */
   watch(fd: number, events: number, on: SocketEvents): boolean {
     if (!this.addToSet(fd, events)) return false;
-    this.pending.set(fd, { events: on });
+    this.pending.set(fd, on);
     this.schedule();
     return true;
   }
@@ -161,8 +204,8 @@ export class TcpConnector {
 
   /** Closes the epoll set; connects still in flight are cancelled, open sockets reset. */
   close(): void {
-    for (const fd of [...this.open]) this.closeSocket(fd, true);
-    for (const fd of [...this.pending.keys()]) this.cancel(fd);
+    for (const fd of this.open.keys()) this.closeSocket(fd, true);
+    for (const fd of this.pending.keys()) this.cancel(fd);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.epfd >= 0) this.closeFd(this.epfd);
@@ -196,7 +239,7 @@ export class TcpConnector {
     this.event.writeInt32LE(fd, EVENT_DATA);
     const op = this.registered.has(fd) ? EPOLL_CTL.mod : EPOLL_CTL.add;
     if (this.c.epollCtl(this.epfd, op, fd, this.event) < 0) return false;
-    this.registered.add(fd);
+    this.registered.set(fd, true);
     return true;
   }
 
@@ -218,8 +261,8 @@ export class TcpConnector {
         const waiter = this.pending.get(fd);
         if (!waiter) continue;
         const events = this.events.readUInt32LE(at);
-        if ('events' in waiter) {
-          waiter.events(events);
+        if (typeof waiter === 'function') {
+          waiter(events);
           continue;
         }
         this.pending.delete(fd);
@@ -239,7 +282,7 @@ export class TcpConnector {
   private finish(fd: number, events: number, done: ConnectDone, keep: boolean): void {
     const errno = events & (POLL.err | POLL.hup) ? this.socketError(fd) : 0;
     if (errno === 0 && keep) {
-      this.open.add(fd);
+      this.open.set(fd, true);
       return done(0, '', 'connect', fd);
     }
     if (errno === 0) {

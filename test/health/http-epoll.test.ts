@@ -334,6 +334,37 @@ describe('http check through epoll, on loopback', () => {
     expect(openFds()).toBeLessThanOrEqual(before); // the servers' own ends are in this process too
   });
 
+  it('one prepared check run again and again judges each response afresh', async () => {
+    // The check's exchange, reader and verdict are reused run after run: a body kept from
+    // one response, or a head, must not leak into the next verdict.
+    let n = 0;
+    const responses = [
+      () => ok(),
+      () => ok('status: DOWN\n'),
+      () => 'HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n',
+      () => chunked(OK_BODY, 4),
+    ];
+    const server = await scripted(async (s) => {
+      const response = (responses[n++ % responses.length] as () => string)();
+      await dribble(s, response, 7);
+    });
+    const run = httpEpollChecker.prepare(
+      check({ type: 'http', body: '^status: OK' }) as Http,
+      targetAt('127.0.0.1', server.port),
+      never,
+    );
+    const messages: string[] = [];
+    for (let i = 0; i < 8; i++) messages.push((await runCheck(run, 2000)).message);
+    const round = [
+      'status 200, body pattern ok',
+      'status 200, body does not match /^status: OK/',
+      'status 503, expected 200-299',
+      'status 200, body pattern ok',
+    ];
+    expect(messages).toEqual([...round, ...round]);
+    expect(tcpConnector().openSockets).toBe(0);
+  });
+
   it('a host name goes through Node (it is looked up there)', async () => {
     const server = await scripted((s) => void s.end(ok()));
     const config = check({ type: 'http' }) as Http;

@@ -1,4 +1,5 @@
 /** The HTTP/1.x response reader: framing by length, chunks and close, fed whole or byte by byte. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HttpResponseReader, type ResponseHead } from '../../src/health/http-response.js';
 
@@ -140,6 +141,167 @@ describe('HttpResponseReader', () => {
   it('a head longer than 64 KiB is refused, not buffered without end', () => {
     expect(() => read('GET', `HTTP/1.1 200 OK\r\nX: ${'a'.repeat(70_000)}`, 'whole')).toThrow(
       /longer than 65536 bytes/,
+    );
+  });
+});
+
+/**
+ * The head as the reader read it before it walked the head by offsets (split, a regex, a Map
+ * of every header): the oracle the offset walk must agree with, error texts included.
+ */
+function referenceHead(text: string): ResponseHead {
+  const [statusLine = '', ...lines] = text.split('\r\n');
+  const match = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/.exec(statusLine);
+  if (!match)
+    throw new Error(`not an HTTP/1.x status line: ${JSON.stringify(statusLine.slice(0, 80))}`);
+  const headers = new Map<string, string>();
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new Error(`bad header line ${JSON.stringify(line.slice(0, 80))}`);
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const before = headers.get(name);
+    headers.set(name, before === undefined ? value : `${before}, ${value}`);
+  }
+  const head = {
+    version: match[1] as string,
+    status: Number(match[2]),
+    reason: match[3] ?? '',
+    headers,
+  };
+  return head;
+}
+
+function referenceFraming(head: ResponseHead): string {
+  if (head.status === 204 || head.status === 304) return 'none';
+  const coding = head.headers.get('transfer-encoding');
+  if (coding !== undefined)
+    return coding.split(',').pop()?.trim().toLowerCase() === 'chunked' ? 'chunked' : 'close';
+  const length = head.headers.get('content-length');
+  if (length === undefined) return 'close';
+  const values = new Set(length.split(',').map((v) => v.trim()));
+  const only = values.size === 1 ? [...values][0] : undefined;
+  if (only === undefined || !/^\d+$/.test(only))
+    throw new Error(`bad Content-Length ${JSON.stringify(length)}`);
+  return Number(only) === 0 ? 'none' : 'length';
+}
+
+/** What the reader makes of a head: its fields and its framing (by the events), or its error. */
+function readerHead(text: string): unknown {
+  let head: ResponseHead | undefined;
+  let ended = false;
+  let body = false;
+  const reader = new HttpResponseReader('GET', {
+    head: (h) => (head = h),
+    body: () => (body = true),
+    end: () => (ended = true),
+  });
+  try {
+    // One byte of body: a framed body ends (length 1 is not what we send, so "length" stays open).
+    reader.push(Buffer.from(`${text}\r\n\r\nx`, 'latin1'));
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+  // 1xx (but 101): an interim response, the real one still to come.
+  if (!head) return { interim: true };
+  const h = head;
+  const framing = ended && !body ? 'none' : 'open';
+  return {
+    version: h.version,
+    status: h.status,
+    reason: h.reason,
+    headers: [...h.headers],
+    framing,
+  };
+}
+
+function referenceRead(text: string): unknown {
+  try {
+    const head = referenceHead(text);
+    if (head.status >= 100 && head.status < 200 && head.status !== 101) return { interim: true };
+    const framing = referenceFraming(head);
+    return {
+      version: head.version,
+      status: head.status,
+      reason: head.reason,
+      headers: [...head.headers],
+      framing: framing === 'none' ? 'none' : 'open',
+    };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+describe('HttpResponseReader: the head by offsets agrees with a split-and-regex reading', () => {
+  // Latin-1 text with the characters that matter: white space trim() takes (\xa0 too), lone
+  // CR and LF, colons, commas, digits, and the framing headers' names in any case.
+  const piece = fc.constantFrom(
+    ' ',
+    '\t',
+    '\xa0',
+    '\v',
+    '\r',
+    '\n',
+    ':',
+    ',',
+    '0',
+    '5',
+    '12',
+    'x',
+    'OK',
+    '\xe9',
+    'chunked',
+    'gzip',
+    'Content-Length',
+    'content-length',
+    'CONTENT-LENGTH',
+    'Content-Lengthx',
+    'Transfer-Encoding',
+    'transfer-encoding',
+    'Transfer-Encodin',
+    'Host',
+  );
+  const text = fc.array(piece, { maxLength: 8 }).map((parts) => parts.join(''));
+  const statusLine = fc.oneof(
+    fc
+      .tuple(fc.constantFrom('1.0', '1.1'), fc.integer({ min: 100, max: 999 }), fc.option(text))
+      .map(([v, s, reason]) => `HTTP/${v} ${s}${reason === null ? '' : ` ${reason}`}`),
+    text.map((t) => `HTTP/1.1 ${t}`),
+    fc.constantFrom(
+      'HTTP/2 200',
+      'HTTP/1.1 20',
+      'HTTP/1.1 2000',
+      'HTTP/1.2 200 OK',
+      'HTTP/1.1  200',
+    ),
+  );
+  const headerLine = fc.oneof(
+    fc.tuple(text, text).map(([name, value]) => `${name}:${value}`),
+    fc
+      .tuple(
+        fc.constantFrom(
+          'Content-Length',
+          ' content-length ',
+          'Transfer-Encoding',
+          'TRANSFER-ENCODING\t',
+        ),
+        fc.constantFrom(' 5', '0', ' 5, 5', '5,6', ' chunked', 'gzip, chunked', 'x', ''),
+      )
+      .map(([name, value]) => `${name}:${value}`),
+    text,
+  );
+  const head = fc
+    .tuple(statusLine, fc.array(headerLine, { maxLength: 5 }))
+    .map(([line, headers]) => [line, ...headers].join('\r\n'))
+    // A head ends at its first empty line: the generated one must have none of its own.
+    .filter((t) => !t.includes('\r\n\r\n') && !t.endsWith('\r\n') && !t.startsWith('\r\n'));
+
+  it('fields, framing and error texts', () => {
+    fc.assert(
+      fc.property(head, (t) => {
+        expect(readerHead(t)).toEqual(referenceRead(t));
+      }),
+      { numRuns: 3000 },
     );
   });
 });

@@ -15,7 +15,13 @@
  * http.ts: TLS is Node's.
  */
 import { ERRNO, POLL } from '../../ffi/libc.js';
-import { type ConnectCall, type TcpConnector, tcpConnector } from '../../ffi/tcp-connect.js';
+import {
+  type ConnectCall,
+  type ConnectDone,
+  type SocketEvents,
+  type TcpConnector,
+  tcpConnector,
+} from '../../ffi/tcp-connect.js';
 import { HttpResponseReader } from '../http-response.js';
 import type { Checker, CheckOutcome, CheckSignal, PreparedCheck } from '../types.js';
 import { abortError } from '../types.js';
@@ -23,7 +29,7 @@ import { type Route, routeOf } from './connect.js';
 import { checkUrls, httpChecker, type UrlCheck, urlChecks, Verdict } from './http.js';
 import { failureText, literal, sockaddrOf, sourceOf } from './tcp-epoll.js';
 
-/** recv()'s buffer, one per thread: what a read returns is copied out of it (the reader keeps chunks). */
+/** recv()'s buffer, one per thread: the reader copies what it keeps of a read. */
 const scratch = Buffer.allocUnsafe(64 * 1024);
 /** Reads per readiness report: a server streaming fast cannot hold the thread; the rest waits a harvest. */
 const READS_PER_EVENT = 16;
@@ -35,28 +41,38 @@ interface Endpoint {
   from: Buffer | null;
 }
 
-/** One request on its own connection, from connect to verdict. */
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * One URL's requests, each on its own connection, from connect to verdict. Its reader,
+ * verdict and callbacks are made once per prepared check and reset for each run: at
+ * thousands of checks a second what a check allocates is the collector's work, and under
+ * emulation the collector's threads cost as much as a tenth of a check (issue 15).
+ */
 class Exchange {
   private fd = -1;
   private connecting = -1;
-  private unsent: Buffer;
+  private unsent: Buffer = NO_BYTES;
   /** The server closed its side (recv returned 0): close with a FIN, not a reset. */
   private ended = false;
-  private settled = false;
+  /** A run is under way (from run() to its settling). */
+  busy = false;
+  private signal: CheckSignal | undefined;
+  private resolve: (outcome: CheckOutcome) => void = () => undefined;
+  private reject: (err: unknown) => void = () => undefined;
   private readonly verdict: Verdict;
   private readonly reader: HttpResponseReader;
-  private readonly onAbort = () => this.settle(undefined, abortError(this.signal));
+  private readonly onAbort = () => this.settle(undefined, abortError(this.signal as CheckSignal));
+  private readonly onConnected: ConnectDone = (errno, code, call, fd) =>
+    this.connected(errno, code, call, fd);
+  private readonly onEvents: SocketEvents = (events) => this.ready(events);
 
   constructor(
     private readonly connector: TcpConnector,
     private readonly endpoint: Endpoint,
     method: string,
-    url: UrlCheck,
-    private readonly signal: CheckSignal,
-    private readonly resolve: (outcome: CheckOutcome) => void,
-    private readonly reject: (err: unknown) => void,
+    private readonly url: UrlCheck,
   ) {
-    this.unsent = url.request;
     this.verdict = new Verdict(url);
     this.reader = new HttpResponseReader(method, {
       head: (head) => this.decide(this.verdict.head(head)),
@@ -65,17 +81,30 @@ class Exchange {
     });
   }
 
-  start(): void {
-    if (this.signal.aborted) return this.reject(abortError(this.signal));
-    this.signal.addEventListener('abort', this.onAbort, { once: true });
+  run(signal: CheckSignal): Promise<CheckOutcome> {
+    return new Promise((resolve, reject) => this.start(signal, resolve, reject));
+  }
+
+  private start(
+    signal: CheckSignal,
+    resolve: (outcome: CheckOutcome) => void,
+    reject: (err: unknown) => void,
+  ): void {
+    if (signal.aborted) return reject(abortError(signal));
+    this.busy = true;
+    this.signal = signal;
+    this.resolve = resolve;
+    this.reject = reject;
+    this.fd = -1;
+    this.connecting = -1;
+    this.ended = false;
+    this.unsent = this.url.request;
+    this.verdict.reset();
+    this.reader.reset();
+    signal.addEventListener('abort', this.onAbort, { once: true });
     const { to, from } = this.endpoint;
-    const inFlight = this.connector.connect(
-      to,
-      from,
-      (e, c, call, fd) => this.connected(e, c, call, fd),
-      true,
-    );
-    if (!this.settled && this.fd < 0) this.connecting = inFlight;
+    const inFlight = this.connector.connect(to, from, this.onConnected, true);
+    if (this.busy && this.fd < 0) this.connecting = inFlight;
   }
 
   private connected(errno: number, code: string, call: ConnectCall, fd: number): void {
@@ -83,10 +112,9 @@ class Exchange {
     if (errno !== 0)
       return this.settle(undefined, new Error(failureText(this.endpoint.route, call, code)));
     this.fd = fd;
-    if (this.settled) return this.connector.closeSocket(fd, true);
+    if (!this.busy) return this.connector.closeSocket(fd, true);
     if (!this.write()) return;
-    if (!this.connector.watch(fd, this.interest(), (events) => this.ready(events)))
-      this.fail('read');
+    if (!this.connector.watch(fd, this.interest(), this.onEvents)) this.fail('read');
   }
 
   /** Readable, or writable while the request is not all sent, or an error or hang-up. */
@@ -97,18 +125,27 @@ class Exchange {
   private ready(events: number): void {
     if (events & POLL.out && this.unsent.length > 0) {
       if (!this.write()) return;
-      if (this.unsent.length === 0) this.connector.watch(this.fd, POLL.in, (e) => this.ready(e));
+      if (this.unsent.length === 0) this.connector.watch(this.fd, POLL.in, this.onEvents);
     }
-    for (let i = 0; i < READS_PER_EVENT && !this.settled; i++) {
+    for (let i = 0; i < READS_PER_EVENT && this.busy; i++) {
       const n = this.connector.recv(this.fd, scratch);
       if (n > 0) {
-        this.guarded(() => this.reader.push(Buffer.from(scratch.subarray(0, n))));
+        // The reader copies what it keeps of the view: scratch is read into again.
+        this.pushed(scratch.subarray(0, n));
         continue;
       }
       if (n === 0) return this.closedByServer();
       const { errno } = this.connector.lastError();
       if (errno === ERRNO.EAGAIN) return;
       if (errno !== ERRNO.EINTR) return this.fail('read');
+    }
+  }
+
+  private pushed(bytes: Buffer): void {
+    try {
+      this.reader.push(bytes);
+    } catch (err) {
+      this.settle(undefined, err);
     }
   }
 
@@ -122,13 +159,17 @@ class Exchange {
       this.fail('write');
       return false;
     }
-    this.unsent = this.unsent.subarray(n);
+    this.unsent = n === this.unsent.length ? NO_BYTES : this.unsent.subarray(n);
     return true;
   }
 
   private closedByServer(): void {
     this.ended = true;
-    this.guarded(() => this.reader.end());
+    try {
+      this.reader.end();
+    } catch (err) {
+      return this.settle(undefined, err);
+    }
     // The reader was done already and had decided: nothing else to say (as Node's 'close').
     this.settle(undefined, new Error('connection closed'));
   }
@@ -143,35 +184,30 @@ class Exchange {
     if (outcome) this.settle(outcome);
   }
 
-  private guarded(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.settle(undefined, err);
-    }
-  }
-
   private settle(outcome: CheckOutcome | undefined, err?: unknown): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.signal.removeEventListener('abort', this.onAbort);
+    if (!this.busy) return;
+    this.busy = false;
+    this.reader.stop();
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.signal = undefined;
     if (this.fd >= 0) this.connector.closeSocket(this.fd, !this.ended);
     else if (this.connecting >= 0) this.connector.cancel(this.connecting);
+    this.fd = -1;
+    this.connecting = -1;
     if (outcome) this.resolve(outcome);
     else this.reject(err ?? new Error('connection closed'));
   }
 }
 
-function exchange(
-  endpoint: Endpoint,
-  method: string,
-  url: UrlCheck,
-  signal: CheckSignal,
-): Promise<CheckOutcome> {
+/**
+ * A URL's check: its one Exchange, or a new one for a run while another is under way (the
+ * scheduler never does that; a caller running the prepared check twice at once may).
+ */
+function urlCheck(endpoint: Endpoint, method: string, url: UrlCheck) {
   const connector = tcpConnector();
-  return new Promise((resolve, reject) =>
-    new Exchange(connector, endpoint, method, url, signal, resolve, reject).start(),
-  );
+  const own = new Exchange(connector, endpoint, method, url);
+  return (signal: CheckSignal): Promise<CheckOutcome> =>
+    (own.busy ? new Exchange(connector, endpoint, method, url) : own).run(signal);
 }
 
 /** The endpoint of the route, or null where Node's path must make the check (see the header). */
@@ -191,10 +227,11 @@ export const httpEpollChecker: Checker<'http'> = {
     const endpoint = endpointOf(routeOf(config, target));
     if (!endpoint) return httpChecker.prepare(config, target, prepareOther);
     const urls = urlChecks(config, target);
-    const checkOne = (url: UrlCheck, signal: CheckSignal) =>
-      exchange(endpoint, config.method, url, signal);
+    const checks = new Map(urls.map((url) => [url, urlCheck(endpoint, config.method, url)]));
     const [only] = urls;
-    if (urls.length === 1 && only) return (signal) => checkOne(only, signal);
+    if (urls.length === 1 && only) return checks.get(only) as PreparedCheck;
+    const checkOne = (url: UrlCheck, signal: CheckSignal) =>
+      (checks.get(url) as (signal: CheckSignal) => Promise<CheckOutcome>)(signal);
     return (signal) => checkUrls(urls, checkOne, signal);
   },
 };
