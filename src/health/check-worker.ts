@@ -20,7 +20,8 @@ import { tcpEpollChecker } from './checkers/tcp-epoll.js';
 import { udpChecker } from './checkers/udp.js';
 import { preparedOrFailing } from './runner.js';
 import { ResultBatch } from './result-batch.js';
-import { type CheckRun, Scheduler } from './scheduler.js';
+import { Scheduler } from './scheduler.js';
+import type { CheckRun } from './attempt.js';
 import { SettledResults } from './settled.js';
 import type { TcpPath, WorkerCommand, WorkerEvent } from './worker-pool.js';
 

@@ -35,7 +35,7 @@ import { isFwmarkKey } from '../ipvs/model.js';
 import { reportsWeight, type CheckerRegistry } from './checkers/index.js';
 import { quorumReason, sorryNeeded } from './quorum.js';
 import { type CheckRunner, InProcessRunner } from './runner.js';
-import { realTimers, type CheckRun, type Timers } from './scheduler.js';
+import { realTimers, type CheckRun, type Timers } from './attempt.js';
 import type { CheckTally } from './settled.js';
 import { initialHealth, step, type RiseFallState } from './state.js';
 import type { CheckTarget } from './types.js';

@@ -5,7 +5,7 @@
  * fleet). Structured-cloning an array of six mixed fields per result, strings among them,
  * was a visible part of a check's cost on both threads at ten thousand checks a second.
  */
-import type { CheckRun } from './scheduler.js';
+import type { CheckRun } from './attempt.js';
 
 /** A batch as posted: `numbers` holds STRIDE numbers per result (see ResultBatch.push). */
 export interface PostedResults {

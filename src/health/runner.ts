@@ -6,7 +6,8 @@
  */
 import type { CheckConfig } from '../config/check.js';
 import { CHECKERS, type CheckerRegistry, poolOf, prepareCheck } from './checkers/index.js';
-import { type CheckRun, Scheduler, type SchedulerOptions } from './scheduler.js';
+import { Scheduler, type SchedulerOptions } from './scheduler.js';
+import type { CheckRun } from './attempt.js';
 import type { CheckOutcome, CheckTarget, PreparedCheck } from './types.js';
 import { errorText } from './types.js';
 

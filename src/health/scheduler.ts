@@ -32,25 +32,8 @@
  * the checks that decide, and each pass would otherwise put them off by its length, once
  * more on top of the wait for the pass; in the steady state none is urgent.
  */
-import type { CheckOutcome, CheckSignal, PreparedCheck } from './types.js';
-import { errorText } from './types.js';
-
-export interface Timers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
-
-export interface CheckRun extends CheckOutcome {
-  durationMs: number;
-  timedOut: boolean;
-}
+import { Attempt, Deadlines, realTimers, type CheckRun, type Timers } from './attempt.js';
+import type { PreparedCheck } from './types.js';
 
 export interface ScheduledCheck {
   intervalMs: number;
@@ -82,139 +65,7 @@ export interface SchedulerOptions {
   tickMs?: number;
 }
 
-/**
- * The abort reason at a check's deadline. Deliberately not an Error: capturing a stack
- * trace for every timed-out check costs more than the check when thousands time out.
- */
-export class CheckTimeout {
-  readonly name = 'CheckTimeout';
-  constructor(readonly timeoutMs: number) {}
-  get message(): string {
-    return `timed out after ${this.timeoutMs}ms`;
-  }
-}
-
-/** A check under way: how to stop it early. */
-export interface RunningCheck {
-  /** Aborts the check's signal and settles it as failed with this reason. */
-  stop(reason: unknown): void;
-}
-
 const STOPPED = new Error('check stopped');
-
-/**
- * The signal a check gets: aborted once, at the deadline or when the check is stopped.
- * Listeners run in the order added; one that throws is reported as an uncaught exception,
- * as an EventTarget listener's would be, after the others have run.
- */
-class Deadline implements CheckSignal {
-  aborted = false;
-  reason: unknown = undefined;
-  private listeners: Array<() => void> | undefined;
-
-  addEventListener(_type: 'abort', listener: () => void): void {
-    if (this.aborted) return;
-    (this.listeners ??= []).push(listener);
-  }
-
-  removeEventListener(_type: 'abort', listener: () => void): void {
-    const at = this.listeners?.indexOf(listener) ?? -1;
-    if (at >= 0) this.listeners!.splice(at, 1);
-  }
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const listeners = this.listeners;
-    this.listeners = undefined;
-    for (const listener of listeners ?? []) {
-      try {
-        listener();
-      } catch (err) {
-        process.nextTick(() => {
-          throw err;
-        });
-      }
-    }
-  }
-}
-
-/**
- * Starts one check within its timeout and calls `onDone` once with its result: at the
- * deadline the signal aborts (the checker closes its socket or kills its process group)
- * and the result is a failure at once, whether or not the checker has noticed. Callbacks
- * rather than promises of its own, and a plain signal object: at ten thousand checks a
- * second each allocation per check shows. A check that returns its outcome itself (not a
- * promise) is settled before this returns, never had a deadline timer, and took no time
- * (durationMs 0): the clock is read when a check starts (`started`, which the caller may
- * give: the scheduler reads it once for all the checks it starts together) and when it
- * settles later, never for one answered at once. A clock read is a system call in VMs
- * whose clock source has no vDSO (the emulated lab, where the scheduler made three a check).
- */
-export function startCheck(
-  run: PreparedCheck,
-  timeoutMs: number,
-  timers: Timers,
-  onDone: (result: CheckRun) => void,
-  started = timers.now(),
-): RunningCheck {
-  const signal = new Deadline();
-  let settled = false;
-  let deadline: unknown;
-  let answeredAtOnce = true;
-  const finish = (ok: boolean, message: string, weight: number | undefined, timedOut: boolean) => {
-    if (settled) return;
-    settled = true;
-    if (deadline !== undefined) timers.clearTimeout(deadline);
-    const durationMs = answeredAtOnce ? 0 : timers.now() - started;
-    const result: CheckRun = { ok, message, durationMs, timedOut };
-    if (weight !== undefined) result.weight = weight;
-    onDone(result);
-  };
-  const stop = (reason: unknown) => {
-    if (settled) return;
-    signal.abort(reason);
-    finish(
-      false,
-      reason instanceof CheckTimeout ? reason.message : errorText(reason),
-      undefined,
-      reason instanceof CheckTimeout,
-    );
-  };
-  let pending: CheckOutcome | Promise<CheckOutcome>;
-  try {
-    pending = run(signal);
-  } catch (err) {
-    pending = Promise.reject(err);
-  }
-  if (!(pending instanceof Promise)) {
-    finish(pending.ok, pending.message, pending.weight, false);
-    return { stop };
-  }
-  answeredAtOnce = false;
-  // At the deadline, one more turn of the event loop before the verdict: after a stall (a
-  // long reconcile, GC) libuv runs due timers before it polls I/O, and a check whose answer
-  // has already arrived must not be failed for the stall.
-  deadline = timers.setTimeout(
-    () => setImmediate(() => stop(new CheckTimeout(timeoutMs))),
-    timeoutMs,
-  );
-  pending.then(
-    (outcome) => finish(outcome.ok, outcome.message, outcome.weight, false),
-    (err: unknown) => finish(false, errorText(err), undefined, false),
-  );
-  return { stop };
-}
-
-/** Runs one check within its timeout (see startCheck). Never throws. */
-export function runCheck(
-  run: PreparedCheck,
-  timeoutMs: number,
-  timers: Timers = realTimers,
-): Promise<CheckRun> {
-  return new Promise((resolve) => startCheck(run, timeoutMs, timers, resolve));
-}
 
 interface Entry {
   check: ScheduledCheck;
@@ -222,7 +73,8 @@ interface Entry {
   due: number;
   /** The tick whose timer starts it (undefined: queued, running, or stopped). */
   tick: number | undefined;
-  running?: { check: RunningCheck; done: Promise<void>; finished: () => void };
+  /** Its runs (made at the first; made again after a run that was stopped, see Attempt). */
+  attempt?: Attempt;
   stopped: boolean;
   /** Stops the check's watch (a watched check: see PreparedCheck.watch). */
   unwatch?: () => void;
@@ -318,11 +170,14 @@ export class Scheduler {
   private readonly ticks = new Map<number, Tick>();
   private readonly tickMs: number;
   private readonly gate: Hold;
+  /** The deadlines of the runs under way (Attempt says why not a timer each). */
+  private readonly deadlines: Deadlines;
   /** Results that came during a hold, in order of arrival. */
   private held: Array<{ entry: Entry; result: CheckRun }> = [];
 
   constructor(options: SchedulerOptions = {}) {
     this.timers = options.timers ?? realTimers;
+    this.deadlines = new Deadlines(this.timers);
     this.random = options.random ?? Math.random;
     this.onError =
       options.onError ??
@@ -388,7 +243,7 @@ export class Scheduler {
   /** A watched check says its answer may have changed: run it now, or right after this run. */
   private wake(entry: Entry): void {
     if (entry.stopped) return;
-    if (entry.running) {
+    if (entry.attempt?.running) {
       entry.woken = true;
       return;
     }
@@ -406,7 +261,7 @@ export class Scheduler {
     this.entries.delete(entry);
     entry.tick = undefined;
     entry.unwatch?.();
-    entry.running?.check.stop(STOPPED);
+    entry.attempt?.stop(STOPPED);
   }
 
   /** Waits for the first tick at or after the entry's due time. */
@@ -421,7 +276,7 @@ export class Scheduler {
 
   /**
    * Queues the checks still waiting for this tick (not those woken or stopped meanwhile),
-   * with one reading of the clock for all of them (startCheck says why).
+   * with one reading of the clock for all of them (Attempt.start says why).
    */
   private fire(at: number): void {
     const tick = this.ticks.get(at);
@@ -440,14 +295,14 @@ export class Scheduler {
     const pool = this.pools[entry.check.pool];
     if (this.gate.on && pool.running < pool.limit && entry.check.urgent?.()) {
       pool.running++;
-      return this.run(pool, entry, now);
+      return this.run(entry, now);
     }
     pool.queue.push(entry);
     this.pump(pool, now);
   }
 
   private pump(pool: Pool, now: number): void {
-    // A check settled as it started (see startCheck) pumps again from within run(): the
+    // A check settled as it started (see Attempt.start) pumps again from within run(): the
     // loop below goes on instead, so a long queue of such checks is no deep recursion.
     if (pool.pumping) return;
     pool.pumping = true;
@@ -456,7 +311,7 @@ export class Scheduler {
         const entry = pool.take();
         if (!entry) return;
         pool.running++;
-        this.run(pool, entry, now);
+        this.run(entry, now);
       }
     } finally {
       pool.pumping = false;
@@ -464,34 +319,27 @@ export class Scheduler {
   }
 
   /** Starts the entry's check at `now`; when it is over, reschedules it and starts what is queued. */
-  private run(pool: Pool, entry: Entry, now: number): void {
-    const running = {
-      check: undefined as unknown as RunningCheck,
-      done: undefined as Promise<void> | undefined,
-      finished: () => undefined as undefined,
-    };
-    entry.running = running as Entry['running'];
-    const done = (result: CheckRun) => {
-      const end = now + result.durationMs;
-      pool.running--;
-      entry.running = undefined;
-      if (this.gate.on) {
-        if (!entry.stopped) this.held.push({ entry, result });
-      } else this.deliver(entry, result);
-      // A throwing handler must not stop the check's schedule.
-      this.reschedule(entry, end);
-      running.finished();
-      this.pump(pool, end);
-    };
-    running.check = startCheck(entry.check.run, entry.check.timeoutMs, this.timers, done, now);
+  private run(entry: Entry, now: number): void {
+    let attempt = entry.attempt;
+    if (!attempt?.reusable) {
+      const { run, timeoutMs } = entry.check;
+      attempt = new Attempt(run, timeoutMs, this.deadlines, (result) => this.ended(entry, result));
+      entry.attempt = attempt;
+    }
+    attempt.start(now);
   }
 
-  /** Resolves once the entry's running check has returned (for stop()). */
-  private returned(entry: Entry): Promise<void> | undefined {
-    const running = entry.running;
-    if (!running) return undefined;
-    running.done ??= new Promise<void>((resolve) => (running.finished = resolve));
-    return running.done;
+  /** A run is over: its result goes out (or waits out a hold), and the next run is booked. */
+  private ended(entry: Entry, result: CheckRun): void {
+    const pool = this.pools[entry.check.pool];
+    const end = (entry.attempt as Attempt).startedAt + result.durationMs;
+    pool.running--;
+    if (this.gate.on) {
+      if (!entry.stopped) this.held.push({ entry, result });
+    } else this.deliver(entry, result);
+    // A throwing handler must not stop the check's schedule.
+    this.reschedule(entry, end);
+    this.pump(pool, end);
   }
 
   private reschedule(entry: Entry, now: number): void {
@@ -509,10 +357,10 @@ export class Scheduler {
     this.ticks.clear();
     const running: Promise<void>[] = [];
     for (const entry of [...this.entries]) {
-      const returned = this.returned(entry);
-      if (returned) running.push(returned);
+      if (entry.attempt?.running) running.push(entry.attempt.ended());
       this.remove(entry);
     }
+    this.deadlines.clear();
     await Promise.allSettled(running);
   }
 }

@@ -19,7 +19,7 @@
  * lvsd_check_duration_seconds).
  */
 import type { CheckType } from '../config/check.js';
-import type { CheckRun } from './scheduler.js';
+import type { CheckRun } from './attempt.js';
 
 /** Upper bounds (seconds) of lvsd_check_duration_seconds' buckets; the last bucket is +Inf. */
 export const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

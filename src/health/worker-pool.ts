@@ -27,7 +27,8 @@ import type { CheckConfig, CheckType } from '../config/check.js';
 import { closeListed, FdLedger } from '../ffi/fd-ledger.js';
 import { eachResult, type PostedResults } from './result-batch.js';
 import type { CheckRunner, CheckSpec } from './runner.js';
-import { Hold, realTimers, type Timers } from './scheduler.js';
+import { Hold } from './scheduler.js';
+import { realTimers, type Timers } from './attempt.js';
 import type { CheckTally } from './settled.js';
 import type { CheckTarget } from './types.js';
 

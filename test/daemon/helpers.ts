@@ -15,7 +15,7 @@ import type { ResolvedConfig, ResolvedService } from '../../src/config/resolved.
 import type { LoadOutcome } from '../../src/daemon/config-loader.js';
 import { CHECKERS, type CheckerRegistry } from '../../src/health/checkers/index.js';
 import { HealthManager, type UpdateOptions } from '../../src/health/manager.js';
-import type { Timers } from '../../src/health/scheduler.js';
+import type { Timers } from '../../src/health/attempt.js';
 import type { CheckOutcome } from '../../src/health/types.js';
 import {
   ForwardingIpvsClient,

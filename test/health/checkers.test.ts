@@ -13,7 +13,7 @@ import type { CheckConfig } from '../../src/config/check.js';
 import { prepareCheck } from '../../src/health/checkers/index.js';
 import { statusMatcher } from '../../src/health/checkers/http.js';
 import { parseWeight } from '../../src/health/checkers/exec.js';
-import { runCheck, type CheckRun } from '../../src/health/scheduler.js';
+import { runCheck, type CheckRun } from '../../src/health/attempt.js';
 import type { CheckTarget } from '../../src/health/types.js';
 import { check } from './fixtures.js';
 import {

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareCheck } from '../../src/health/checkers/index.js';
 import { decodeReply, encodeQuery, hasAnswer, rcodeName } from '../../src/health/dns-packet.js';
-import { runCheck } from '../../src/health/scheduler.js';
+import { runCheck } from '../../src/health/attempt.js';
 import { check } from './fixtures.js';
 import { closedPort, target } from './servers.js';
 

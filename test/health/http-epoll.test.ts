@@ -15,7 +15,7 @@ import { tcpConnector } from '../../src/ffi/tcp-connect.js';
 import { httpChecker } from '../../src/health/checkers/http.js';
 import { httpEpollChecker } from '../../src/health/checkers/http-epoll.js';
 import { InProcessRunner } from '../../src/health/runner.js';
-import { type CheckRun, runCheck } from '../../src/health/scheduler.js';
+import { type CheckRun, runCheck } from '../../src/health/attempt.js';
 import type { CheckTarget } from '../../src/health/types.js';
 import { CheckWorkerPool } from '../../src/health/worker-pool.js';
 import { check } from './fixtures.js';

@@ -13,7 +13,7 @@ import { reasonOf, substitute } from '../../src/health/checkers/exec.js';
 import { readState } from '../../src/health/checkers/file.js';
 import { tlsFailure } from '../../src/health/checkers/tls-reason.js';
 import { HealthManager, type HealthChanges } from '../../src/health/manager.js';
-import { runCheck } from '../../src/health/scheduler.js';
+import { runCheck } from '../../src/health/attempt.js';
 import { check, config, memoryLogger, real, service } from './fixtures.js';
 import { waitFor } from './helpers.js';
 import { closedPort, listen, target } from './servers.js';

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CheckerRegistry } from '../../src/health/checkers/index.js';
 import { HealthManager, type Transition } from '../../src/health/manager.js';
-import { Scheduler, type CheckRun, type Timers } from '../../src/health/scheduler.js';
+import { Scheduler } from '../../src/health/scheduler.js';
+import type { CheckRun, Timers } from '../../src/health/attempt.js';
 import type { CheckOutcome } from '../../src/health/types.js';
 import { check, config, memoryLogger, real, service } from './fixtures.js';
 

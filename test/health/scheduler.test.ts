@@ -1,14 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { prepareCheck } from '../../src/health/checkers/index.js';
-import {
-  type CheckRun,
-  realTimers,
-  runCheck,
-  nextSlot,
-  Scheduler,
-  type Timers,
-} from '../../src/health/scheduler.js';
+import { nextSlot, Scheduler } from '../../src/health/scheduler.js';
+import { type CheckRun, realTimers, runCheck, type Timers } from '../../src/health/attempt.js';
 import { check } from './fixtures.js';
 import { target } from './servers.js';
 import type { PreparedCheck } from '../../src/health/types.js';
@@ -221,6 +215,70 @@ describe('Scheduler', () => {
     s.add({ intervalMs: 50, timeoutMs: 40, pool: 'io', run, onResult: () => undefined });
     await clock.advance(210);
     expect(starts).toEqual([0, 50, 100, 150, 200]);
+  });
+
+  it('checks sharing a timeout each time out at their own deadline, with one timer among them', async () => {
+    const clock = new VirtualTimers();
+    let timersSet = 0;
+    const counting: Timers = {
+      now: () => clock.now(),
+      setTimeout: (fn, ms) => {
+        timersSet++;
+        return clock.setTimeout(fn, ms);
+      },
+      clearTimeout: (handle) => clock.clearTimeout(handle),
+    };
+    const s = scheduler({ timers: counting, random: () => 0, tickMs: 0 });
+    const results: Array<[number, number, boolean]> = [];
+    // Every 10 ms a check starts; those answer in 5 ms, but the fourth never does.
+    for (let i = 0; i < 8; i++) {
+      const run: PreparedCheck = () =>
+        i === 3
+          ? new Promise(() => undefined)
+          : new Promise((resolve) => clock.setTimeout(() => resolve({ ok: true, message: '' }), 5));
+      clock.setTimeout(() => {
+        s.add({
+          intervalMs: 10_000,
+          timeoutMs: 100,
+          pool: 'io',
+          run,
+          onResult: (r) => results.push([i, clock.now(), r.timedOut]),
+        });
+      }, i * 10);
+    }
+    const before = timersSet;
+    await clock.advance(300);
+    expect(results.find(([i]) => i === 3)).toEqual([3, 130, true]);
+    expect(results.filter(([, , timedOut]) => timedOut)).toHaveLength(1);
+    // A timer for each check's first run and one for its next (tickMs 0); the deadlines took
+    // two in all (the first run's, then the hung one's), not one each.
+    expect(timersSet - before).toBe(8 + 8 + 2);
+  });
+
+  it('a run that timed out cannot end a later run when its checker answers at last', async () => {
+    const clock = new VirtualTimers();
+    const s = scheduler({ timers: clock, random: () => 0, tickMs: 0 });
+    let runs = 0;
+    // The first run answers at 150 ms (timed out at 100); the second starts at 120 and never answers.
+    const run: PreparedCheck = () =>
+      ++runs === 1
+        ? new Promise((resolve) =>
+            clock.setTimeout(() => resolve({ ok: true, message: 'late' }), 150),
+          )
+        : new Promise(() => undefined);
+    const results: Array<[number, string]> = [];
+    s.add({
+      intervalMs: 120,
+      timeoutMs: 100,
+      pool: 'io',
+      run,
+      onResult: (r) => results.push([clock.now(), r.message]),
+    });
+    await clock.advance(230);
+    expect(results).toEqual([
+      [100, 'timed out after 100ms'],
+      [220, 'timed out after 100ms'],
+    ]);
   });
 
   it('a check slower than its interval runs again at once, without a burst to catch up', async () => {

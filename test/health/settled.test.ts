@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DURATION_BUCKETS_S, durationBucket, SettledResults } from '../../src/health/settled.js';
-import type { CheckRun } from '../../src/health/scheduler.js';
+import type { CheckRun } from '../../src/health/attempt.js';
 import { initialHealth, type RiseFallState, step } from '../../src/health/state.js';
 
 const run = (ok: boolean, message = ok ? 'connected' : 'refused', durationMs = 0): CheckRun => ({

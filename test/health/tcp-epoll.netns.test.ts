@@ -21,7 +21,7 @@ import { httpEpollChecker } from '../../src/health/checkers/http-epoll.js';
 import { tcpChecker } from '../../src/health/checkers/tcp.js';
 import { tcpEpollChecker } from '../../src/health/checkers/tcp-epoll.js';
 import { InProcessRunner } from '../../src/health/runner.js';
-import { type CheckRun, runCheck } from '../../src/health/scheduler.js';
+import { type CheckRun, runCheck } from '../../src/health/attempt.js';
 import type { CheckTarget } from '../../src/health/types.js';
 import { CheckWorkerPool } from '../../src/health/worker-pool.js';
 import { check } from './fixtures.js';

@@ -13,7 +13,7 @@ import type { CheckConfig } from '../../src/config/check.js';
 import { tcpChecker } from '../../src/health/checkers/tcp.js';
 import { failureText, tcpEpollChecker } from '../../src/health/checkers/tcp-epoll.js';
 import { tcpConnector } from '../../src/ffi/tcp-connect.js';
-import { runCheck } from '../../src/health/scheduler.js';
+import { runCheck } from '../../src/health/attempt.js';
 import type { CheckTarget } from '../../src/health/types.js';
 import { check } from './fixtures.js';
 import { targetAt } from './servers.js';

@@ -16,7 +16,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareCheck } from '../../../src/health/checkers/index.js';
 import { type CheckResultEvent, HealthManager } from '../../../src/health/manager.js';
-import { runCheck, type CheckRun } from '../../../src/health/scheduler.js';
+import { runCheck, type CheckRun } from '../../../src/health/attempt.js';
 import type { CheckTarget } from '../../../src/health/types.js';
 import { check, config as resolved, memoryLogger, real, service } from '../fixtures.js';
 import { makePki, type Pki } from '../servers.js';
