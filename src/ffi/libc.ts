@@ -28,8 +28,11 @@ export const SO = {
   bindToDevice: 25,
   attachFilter: 26,
 } as const;
-/** poll() events; epoll's EPOLLIN, EPOLLOUT, EPOLLERR and EPOLLHUP have the same values. */
-export const POLL = { in: 0x1, out: 0x4, err: 0x8, hup: 0x10 } as const;
+/**
+ * poll() events; epoll's EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP and EPOLLRDHUP have the same
+ * values (rdhup: the peer has shut its side down, its FIN has come).
+ */
+export const POLL = { in: 0x1, out: 0x4, err: 0x8, hup: 0x10, rdhup: 0x2000 } as const;
 export const EPOLL_CTL = { add: 1, del: 2, mod: 3 } as const;
 /** The errno values the socket modules act on (the others are only named, by errnoName). */
 export const ERRNO = { EINTR: 4, EBADF: 9, EAGAIN: 11, ECONNRESET: 104, EINPROGRESS: 115 } as const;

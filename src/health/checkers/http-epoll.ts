@@ -8,7 +8,9 @@
  * connect's (tcp-epoll.ts's failureText), "read ECONNRESET", "write EPIPE".
  *
  * The socket is closed the moment the verdict is known, with a reset unless the server
- * closed first (http.ts says why). The runner's deadline makes the timeouts.
+ * closed first (http.ts says why): its FIN read, or reported by epoll with the response
+ * (EPOLLRDHUP), which spares the setsockopt() of the reset. The runner's deadline makes
+ * the timeouts.
  *
  * Falls back to http.ts (Node's path) where tcp-epoll.ts does (an address that is not an
  * IP literal, a link-local address whose interface does not exist yet). https stays on
@@ -53,7 +55,7 @@ class Exchange {
   private fd = -1;
   private connecting = -1;
   private unsent: Buffer = NO_BYTES;
-  /** The server closed its side (recv returned 0): close with a FIN, not a reset. */
+  /** The server closed its side (its FIN read or reported): close with a FIN, not a reset. */
   private ended = false;
   /** A run is under way (from run() to its settling). */
   busy = false;
@@ -117,15 +119,19 @@ class Exchange {
     if (!this.connector.watch(fd, this.interest(), this.onEvents)) this.fail('read');
   }
 
-  /** Readable, or writable while the request is not all sent, or an error or hang-up. */
+  /**
+   * Readable, or writable while the request is not all sent, or an error or hang-up; and
+   * the server's FIN (EPOLLRDHUP).
+   */
   private interest(): number {
-    return this.unsent.length > 0 ? POLL.in | POLL.out : POLL.in;
+    return this.unsent.length > 0 ? POLL.in | POLL.out | POLL.rdhup : POLL.in | POLL.rdhup;
   }
 
   private ready(events: number): void {
+    if (events & POLL.rdhup) this.ended = true;
     if (events & POLL.out && this.unsent.length > 0) {
       if (!this.write()) return;
-      if (this.unsent.length === 0) this.connector.watch(this.fd, POLL.in, this.onEvents);
+      if (this.unsent.length === 0) this.connector.watch(this.fd, this.interest(), this.onEvents);
     }
     for (let i = 0; i < READS_PER_EVENT && this.busy; i++) {
       const n = this.connector.recv(this.fd, scratch);

@@ -797,7 +797,7 @@ function pingFromNamespace(user: string, pingGroups: string, address: string): C
   const script = `
     const { prepareCheck } = await import('${REPO}dist/health/checkers/index.js');
     const { CheckConfig } = await import('${REPO}dist/config/check.js');
-    const { runCheck } = await import('${REPO}dist/health/scheduler.js');
+    const { runCheck } = await import('${REPO}dist/health/attempt.js');
     const target = { service: 'web', realId: 'r', address: '${address}', port: 0, realAddress: '${address}',
       realPort: 0, vip: '', vport: 0 };
     const result = await runCheck(prepareCheck(CheckConfig.parse({ type: 'icmp' }), target), 2000);
