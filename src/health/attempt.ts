@@ -160,7 +160,7 @@ export class Attempt {
   }
 
   /** Resolves once the run under way has ended (at once when none is). */
-  ended(): Promise<void> {
+  whenEnded(): Promise<void> {
     if (!this.running) return Promise.resolve();
     this.returned ??= new Promise<void>((resolve) => (this.markReturned = resolve));
     return this.returned;
@@ -220,10 +220,10 @@ export class Deadlines {
  * already arrived must not be failed for the stall.
  */
 class DeadlineQueue {
-  private attempts: Attempt[] = [];
+  private readonly attempts: Attempt[] = [];
   /** The run of each queued attempt (its `runs` when queued), and its deadline. */
-  private runs: number[] = [];
-  private at: number[] = [];
+  private readonly runs: number[] = [];
+  private readonly at: number[] = [];
   private head = 0;
   /** Queued runs still under way. */
   private underWay = 0;
@@ -252,10 +252,7 @@ class DeadlineQueue {
       const attempt = this.attempts[i] as Attempt;
       if (attempt.queue === this) attempt.queue = undefined;
     }
-    this.attempts = [];
-    this.runs = [];
-    this.at = [];
-    this.head = 0;
+    this.clearArrays();
     this.underWay = 0;
   }
 

@@ -253,7 +253,7 @@ class Head implements ResponseHead {
     this.version = minor === 48 ? '1.0' : '1.1';
     this.status = status;
     this.reasonAt = lineEnd > 12 ? 13 : -1;
-    this.readFraming(lineEnd);
+    this.readFraming();
   }
 
   get reason(): string {
@@ -264,22 +264,36 @@ class Head implements ResponseHead {
   get headers(): Map<string, string> {
     if (this.parsed) return this.parsed;
     const headers = new Map<string, string>();
-    if (this.lineEnd < this.text.length)
-      for (const line of this.text.slice(this.lineEnd + 2).split('\r\n')) {
-        const colon = line.indexOf(':');
-        const name = line.slice(0, colon).trim().toLowerCase();
-        const value = line.slice(colon + 1).trim();
-        headers.set(name, joined(headers.get(name), value));
-      }
+    const text = this.text;
+    this.eachHeader((nameFrom, nameTo, valueFrom, valueTo) => {
+      const name = text.slice(nameFrom, nameTo).toLowerCase();
+      headers.set(name, joined(headers.get(name), trimmedIn(text, valueFrom, valueTo)));
+    });
     this.parsed = headers;
     return headers;
   }
 
-  /** Checks each header line (a name before a colon) and keeps the framing headers' values. */
-  private readFraming(lineEnd: number): void {
+  /** Keeps the framing headers' values. */
+  private readFraming(): void {
     const text = this.text;
-    if (lineEnd >= text.length) return;
-    let at = lineEnd + 2;
+    this.eachHeader((nameFrom, nameTo, valueFrom, valueTo) => {
+      if (namedAt(text, nameFrom, nameTo, NAME_LENGTH))
+        this.contentLength = joined(this.contentLength, trimmedIn(text, valueFrom, valueTo));
+      else if (namedAt(text, nameFrom, nameTo, NAME_CODING))
+        this.transferEncoding = joined(this.transferEncoding, trimmedIn(text, valueFrom, valueTo));
+    });
+  }
+
+  /**
+   * Walks the header lines, checking each (a name before a colon): `visit` gets the name
+   * without the white space around it and the value as it stands after the colon.
+   */
+  private eachHeader(
+    visit: (nameFrom: number, nameTo: number, valueFrom: number, valueTo: number) => void,
+  ): void {
+    const text = this.text;
+    if (this.lineEnd >= text.length) return;
+    let at = this.lineEnd + 2;
     for (;;) {
       let end = text.indexOf('\r\n', at);
       if (end < 0) end = text.length;
@@ -292,10 +306,7 @@ class Head implements ResponseHead {
       let nameTo = colon;
       while (nameFrom < nameTo && isSpace(text.charCodeAt(nameFrom))) nameFrom++;
       while (nameTo > nameFrom && isSpace(text.charCodeAt(nameTo - 1))) nameTo--;
-      if (namedAt(text, nameFrom, nameTo, NAME_LENGTH))
-        this.contentLength = joined(this.contentLength, trimmedIn(text, colon + 1, end));
-      else if (namedAt(text, nameFrom, nameTo, NAME_CODING))
-        this.transferEncoding = joined(this.transferEncoding, trimmedIn(text, colon + 1, end));
+      visit(nameFrom, nameTo, colon + 1, end);
       if (end >= text.length) return;
       at = end + 2;
     }

@@ -357,7 +357,7 @@ export class Scheduler {
     this.ticks.clear();
     const running: Promise<void>[] = [];
     for (const entry of [...this.entries]) {
-      if (entry.attempt?.running) running.push(entry.attempt.ended());
+      if (entry.attempt?.running) running.push(entry.attempt.whenEnded());
       this.remove(entry);
     }
     this.deadlines.clear();
