@@ -149,23 +149,6 @@ export class TcpConnector {
     return fd;
   }
 
-  /**
-   * Whether a connect() to `to` would fail at once with `errno`, decided by the route
-   * before any packet (an unreachable or prohibit route, no route at all), rather than in
-   * flight: what Node's error text tells apart and a ring's completion does not
-   * (ring-connect.ts asks after such a failure). A datagram socket's connect() makes the
-   * same route lookup as a TCP one and sends nothing, so asking costs the real no packet.
-   */
-  failsAtOnce(to: Buffer, errno: number): boolean {
-    const c = this.c;
-    const fd = c.socket(familyOf(to), SOCK.dgram | SOCK.cloexec, 0);
-    if (fd < 0) return false;
-    enterFd(fd);
-    const atOnce = c.connect(fd, to, to.length) < 0 && c.errno() === errno;
-    this.closeFd(fd);
-    return atOnce;
-  }
-
   /** Gives a connect in flight another `done` (its first caller only wanted an answer at once). */
   redirect(fd: number, done: ConnectDone): void {
     const waiter = this.pending.get(fd);

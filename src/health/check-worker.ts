@@ -8,7 +8,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CheckType } from '../config/check.js';
 import { keepFdsIn } from '../ffi/fd-ledger.js';
-import { closeRingConnector } from '../ffi/ring-connect.js';
 import { closeTcpConnector } from '../ffi/tcp-connect.js';
 import type { Checker } from './types.js';
 import type { CheckerRegistry } from './checkers/index.js';
@@ -138,7 +137,6 @@ async function obey(command: WorkerCommand): Promise<void> {
       if (flushTimer) clearTimeout(flushTimer);
       clearInterval(tallyTimer);
       postTallies();
-      closeRingConnector();
       closeTcpConnector();
       port!.close();
       return;

@@ -2,19 +2,16 @@
  * The tcp check without net.Socket (checkers/tcp-epoll.ts, ffi/tcp-connect.ts) against
  * real listeners on loopback, each case run through both paths: the same verdict and the
  * same reason as Node's path (checkers/tcp.ts), and no descriptor left open in this
- * process (/proc/self/fd). The whole suite runs twice: with the thread's io_uring
- * (ffi/ring-connect.ts) and with libc calls alone (LVSD_CHECK_RING=0, as on a kernel
- * without one). Timeouts, unreachable and filtered addresses, link-local
+ * process (/proc/self/fd). Timeouts, unreachable and filtered addresses, link-local
  * addresses and the whole worker pool are in tcp-epoll.netns.test.ts (a namespace of
  * their own, as root).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../src/config/check.js';
 import { tcpChecker } from '../../src/health/checkers/tcp.js';
 import { failureText, tcpEpollChecker } from '../../src/health/checkers/tcp-epoll.js';
-import { closeRingConnector, ringConnector } from '../../src/ffi/ring-connect.js';
 import { tcpConnector } from '../../src/ffi/tcp-connect.js';
 import { runCheck } from '../../src/health/attempt.js';
 import type { CheckTarget } from '../../src/health/types.js';
@@ -144,35 +141,7 @@ const cases: Case[] = [
   },
 ];
 
-/** Checker-side TIME_WAIT sockets to a local port (/proc/net/tcp and tcp6, state 06). */
-function timeWaitsTo(port: number): number {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  let count = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6'])
-    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
-      const [, , remote, state] = line.trim().split(/\s+/);
-      if (state === '06' && remote?.endsWith(hex)) count++;
-    }
-  return count;
-}
-
-const paths = [
-  { path: 'the io_uring', ring: '1' },
-  { path: 'libc calls alone', ring: '0' },
-];
-
-describe.each(paths)('tcp check through $path, on loopback', ({ ring }) => {
-  beforeAll(() => {
-    closeRingConnector();
-    process.env.LVSD_CHECK_RING = ring;
-    // The ring is the thread's for good, as the epoll set: opened before any count of fds.
-    if (ring === '1') expect(ringConnector()).not.toBeNull();
-  });
-  afterAll(() => {
-    closeRingConnector();
-    delete process.env.LVSD_CHECK_RING;
-  });
-
+describe('tcp check through epoll, on loopback', () => {
   it.each(cases)('$name: the same verdict and reason as net.Socket, no fd left', async (c) => {
     const config = check({
       type: 'tcp',
@@ -202,18 +171,6 @@ describe.each(paths)('tcp check through $path, on loopback', ({ ring }) => {
     // and a connect from it to the same address and port would fail (EADDRNOTAVAIL).
     for (let i = 0; i < 5; i++)
       expect(await runCheck(run, 1000)).toMatchObject({ ok: true, message: 'connected' });
-  });
-
-  it('closes with a reset when no source is set either: no TIME_WAIT left to the real', async () => {
-    const run = tcpEpollChecker.prepare(
-      check({ type: 'tcp' }) as Tcp,
-      targetAt('127.0.0.1', up4),
-      () => never(),
-    );
-    for (let i = 0; i < 20; i++)
-      expect(await runCheck(run, 1000)).toMatchObject({ ok: true, message: 'connected' });
-    await settle();
-    expect(timeWaitsTo(up4)).toBe(0);
   });
 
   it('runs a thousand checks with as many descriptors open after as before', async () => {

@@ -11,8 +11,7 @@
  */
 import net from 'node:net';
 import { encodeSockaddr, interfaceIndex } from '../../ffi/raw-socket.js';
-import { type RingConnector, ringConnector } from '../../ffi/ring-connect.js';
-import { type ConnectCall, type ConnectDone, tcpConnector } from '../../ffi/tcp-connect.js';
+import { type ConnectCall, tcpConnector } from '../../ffi/tcp-connect.js';
 import type { Checker, CheckOutcome, CheckSignal, PreparedCheck } from '../types.js';
 import { abortError } from '../types.js';
 import { type Route, routeOf } from './connect.js';
@@ -67,67 +66,13 @@ export function sourceOf(route: Route): Buffer | null {
 }
 
 /**
- * A check's runs through the thread's ring (ring-connect.ts): one object per prepared check,
- * reset each run, so that a run allocates its promise and little else.
- */
-class RingRun {
-  busy = false;
-  private op = -1;
-  private signal: CheckSignal | undefined;
-  private resolve: (outcome: CheckOutcome) => void = () => undefined;
-  private reject: (err: unknown) => void = () => undefined;
-  private readonly onAbort = () => {
-    this.ring.cancel(this.op);
-    this.settle(undefined, abortError(this.signal as CheckSignal));
-  };
-  private readonly onDone: ConnectDone = (errno, code, call) =>
-    errno === 0
-      ? this.settle(CONNECTED)
-      : this.settle(undefined, new Error(failureText(this.route, call, code)));
-
-  constructor(
-    private readonly ring: RingConnector,
-    private readonly route: Route,
-    private readonly to: Buffer,
-  ) {}
-
-  /** The run's outcome to come; null when the ring takes no more connects (the caller connects another way). */
-  run(signal: CheckSignal): Promise<CheckOutcome> | null {
-    const op = this.ring.connect(this.to, this.onDone);
-    if (op < 0) return null;
-    this.op = op;
-    this.busy = true;
-    this.signal = signal;
-    signal.addEventListener('abort', this.onAbort, { once: true });
-    return new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
-
-  private settle(outcome: CheckOutcome | undefined, err?: unknown): void {
-    if (!this.busy) return;
-    this.busy = false;
-    this.op = -1;
-    this.signal?.removeEventListener('abort', this.onAbort);
-    this.signal = undefined;
-    if (outcome) this.resolve(outcome);
-    else this.reject(err);
-  }
-}
-
-/**
- * Through the thread's ring when it has one and the route sets no source (a ring has no
- * bind before 6.11); otherwise through libc calls, where a connect that is over before
- * connect() returns (a local real: the handshake is done by then) is answered with its
- * outcome itself, no promise (PreparedCheck says why), and one in flight with a promise
- * that its signal can cancel.
+ * A connect that is over before connect() returns (a local real: the handshake is done by
+ * then) is answered with its outcome itself, no promise (PreparedCheck says why); one in
+ * flight with a promise that its signal can cancel.
  */
 function connectCheck(route: Route): PreparedCheck {
   const to = sockaddrOf(route.address, route.port);
   const from = sourceOf(route);
-  const ring = from ? null : ringConnector();
-  const viaRing = ring ? new RingRun(ring, route, to) : null;
   const connector = tcpConnector();
   let now: CheckOutcome | undefined;
   const answerNow = (errno: number, code: string, call: ConnectCall) => {
@@ -135,8 +80,6 @@ function connectCheck(route: Route): PreparedCheck {
   };
   return (signal: CheckSignal) => {
     if (signal.aborted) return Promise.reject(abortError(signal));
-    const ringRun = viaRing && !viaRing.busy ? viaRing.run(signal) : null;
-    if (ringRun) return ringRun;
     now = undefined;
     const fd = connector.connect(to, from, answerNow);
     // Answered at once (connected, refused, or failed to wait: then fd is still >= 0).
