@@ -6,7 +6,7 @@
  * addresses and the whole worker pool are in tcp-epoll.netns.test.ts (a namespace of
  * their own, as root).
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../src/config/check.js';
@@ -141,6 +141,18 @@ const cases: Case[] = [
   },
 ];
 
+/** TIME_WAIT sockets whose far end is a local port (/proc/net/tcp and tcp6, state 06). */
+function timeWaitsTo(port: number): number {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let count = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6'])
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const [, , remote, state] = line.trim().split(/\s+/);
+      if (state === '06' && remote?.endsWith(hex)) count++;
+    }
+  return count;
+}
+
 describe('tcp check through epoll, on loopback', () => {
   it.each(cases)('$name: the same verdict and reason as net.Socket, no fd left', async (c) => {
     const config = check({
@@ -171,6 +183,18 @@ describe('tcp check through epoll, on loopback', () => {
     // and a connect from it to the same address and port would fail (EADDRNOTAVAIL).
     for (let i = 0; i < 5; i++)
       expect(await runCheck(run, 1000)).toMatchObject({ ok: true, message: 'connected' });
+  });
+
+  it('resets the connection without a source too: no TIME_WAIT left towards the real', async () => {
+    const run = tcpEpollChecker.prepare(
+      check({ type: 'tcp' }) as Tcp,
+      targetAt('127.0.0.1', up4),
+      () => never(),
+    );
+    for (let i = 0; i < 20; i++)
+      expect(await runCheck(run, 1000)).toMatchObject({ ok: true, message: 'connected' });
+    await settle();
+    expect(timeWaitsTo(up4)).toBe(0);
   });
 
   it('runs a thousand checks with as many descriptors open after as before', async () => {
