@@ -300,6 +300,23 @@ describe('http check through epoll, on loopback', () => {
     expect(epoll.message).toBe(node.message);
   });
 
+  it('answers a failure with an outcome, not a rejection (no Error, and no stack, per failed check)', async () => {
+    const server = await scripted(
+      (s) => void s.end('HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n'),
+    );
+    const closed = await scripted(() => undefined);
+    await new Promise((resolve) => (servers.pop() as net.Server).close(resolve));
+    const config = check({ type: 'http' }) as Http;
+    const signal = new AbortController().signal;
+    for (const [port, message] of [
+      [closed.port, `connect ECONNREFUSED 127.0.0.1:${closed.port}`],
+      [server.port, 'bad Content-Length "x"'],
+    ] as const) {
+      const run = httpEpollChecker.prepare(config, targetAt('127.0.0.1', port), never);
+      await expect(run(signal)).resolves.toEqual({ ok: false, message });
+    }
+  });
+
   it('resets a connection whose server is still streaming once the status decided', async () => {
     let closedBy = '';
     const server = await scripted((s) => {
