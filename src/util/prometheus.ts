@@ -14,6 +14,8 @@ export const EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 
 /** A label value in the text format: backslash, double quote and newline escaped. */
 export function labelValue(value: string): string {
+  // Most values have none of the three: one test instead of three replaces.
+  if (!/[\\"\n]/.test(value)) return value;
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
@@ -106,16 +108,32 @@ abstract class Series<L extends string, V> implements Metric {
     return value;
   }
 
+  /**
+   * The label set as it is written. A loop over the declared names, not filter, map and join:
+   * a labelled increment runs this each time (each transition and pass of a mass failure
+   * makes a few), and under the lab's emulation the main thread is what a mass failure waits
+   * for (issue 15).
+   */
   protected key(labels: Labels<L>): string {
+    let key = '';
+    let found = 0;
+    for (const name of this.labelNames) {
+      const value = labels[name];
+      if (value === undefined) continue;
+      found++;
+      key += `${key ? ',' : ''}${name}="${labelValue(String(value))}"`;
+    }
+    // A label the metric does not have is a bug where it was called: said, not dropped.
+    if (found !== Object.keys(labels).length) this.unknownLabel(labels);
+    return key;
+  }
+
+  private unknownLabel(labels: Labels<L>): void {
     for (const name of Object.keys(labels))
       if (!this.labelNames.includes(name as L))
         throw new Error(
           `${this.name} has no label ${name} (it has: ${this.labelNames.join(', ')})`,
         );
-    return this.labelNames
-      .filter((name) => labels[name] !== undefined)
-      .map((name) => `${name}="${labelValue(String(labels[name]))}"`)
-      .join(',');
   }
 }
 
