@@ -56,6 +56,10 @@ export interface CheckSignal {
  * A check whose answer is there before it returns (a tcp connect to a local real) may
  * return the outcome itself: the runner then settles it at once, without a deadline timer
  * or a promise, which at ten thousand checks a second is most of lvsd's own cost per check.
+ *
+ * A failure is an outcome with `ok: false` or a rejection; the runner reads both alike.
+ * The checkers that run by the thousand answer with an outcome: an Error captures a stack,
+ * and in a mass failure every check fails (bench/results/2026-12-07-failed-checks.md).
  */
 export type PreparedCheck = ((signal: CheckSignal) => CheckOutcome | Promise<CheckOutcome>) & {
   watch?: (wake: () => void) => () => void;
