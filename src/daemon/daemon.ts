@@ -39,8 +39,15 @@ import type { ResolvedConfig } from '../config/resolved.js';
 import { liveWeightsFrom } from '../health/live.js';
 import type { CheckResultEvent, HealthChanges, HealthManager } from '../health/manager.js';
 import type { IpvsClient } from '../ipvs/client.js';
-import type { IpvsInfo, IpvsTable } from '../ipvs/model.js';
-import type { DesiredState, Plan, PlanStep, WaitingDrain } from '../reconcile/types.js';
+import { serviceId, type IpvsInfo, type IpvsTable } from '../ipvs/model.js';
+import type {
+  DesiredService,
+  DesiredState,
+  Plan,
+  PlanStep,
+  WaitingDrain,
+} from '../reconcile/types.js';
+import type { KnownServices } from '../reconcile/quiesce.js';
 import { desiredState, reconcilePolicy } from '../reconcile/desired.js';
 import type { MassRemoval } from '../reconcile/guard.js';
 import type { ApplyReport } from '../reconcile/apply.js';
@@ -65,7 +72,15 @@ import { RecordingClient } from './recording-client.js';
 import { reloadScope } from './reload-scope.js';
 import { ConfigWatcher } from './watch.js';
 
-export type Trigger = 'start' | 'reload' | 'health' | 'vrrp' | 'drift' | 'drain' | 'retry';
+export type Trigger =
+  | 'start'
+  | 'reload'
+  | 'health'
+  | 'vrrp'
+  | 'settle'
+  | 'drift'
+  | 'drain'
+  | 'retry';
 export type ReloadReason = 'watch' | 'signal' | 'manual';
 
 /** Most specific first: a pass triggered by a reload and a drift tick is labelled a reload. */
@@ -74,6 +89,7 @@ const TRIGGER_ORDER: readonly Trigger[] = [
   'reload',
   'health',
   'vrrp',
+  'settle',
   'drain',
   'retry',
   'drift',
@@ -107,6 +123,12 @@ export interface DaemonOptions {
   reloadDebounceMs?: number;
   /** How often a waiting drain is looked at again (default 5 s). */
   drainRecheckMs?: number;
+  /**
+   * How long after a failed real was quiesced without a read (weight 0) its service is read
+   * again, to delete it or let it drain (default 1 s): reads wait until a burst of failures
+   * has been written.
+   */
+  settleMs?: number;
   /** Delay before retrying a pass that failed (default 5 s, never more than drift_interval). */
   retryMs?: number;
   /** A scrape re-reads the table when the cached one is older than this (default 5 s). */
@@ -172,6 +194,8 @@ export class Daemon {
    * removed a service or changed kernel settings).
    */
   private pendingScope: Set<string> | null = new Set();
+  /** Services with a real quiesced without a read, to read in the next 'settle' pass. */
+  private settling = new Set<string>();
   /** The kernel client, remembering the table each pass reads (for /status and /metrics). */
   private readonly client: RecordingClient;
   private tableRead: Promise<{ table: IpvsTable; readAt: number }> | null = null;
@@ -555,17 +579,45 @@ export class Daemon {
   }
 
   /**
-   * The services a pass is limited to: those the health batches named, when health alone
-   * asked for the pass and a full pass has run before; null for a full pass. Taken at the
-   * start of every pass (with the health snapshot), so a batch that comes during the pass
-   * scopes the next one.
+   * The services a pass is limited to: those the health batches named and the reloads
+   * changed (and, for a 'settle' pass, those quiesced without a read), when only such
+   * triggers asked for the pass and a full pass has run before; null for a full pass. Taken
+   * at the start of every pass (with the health snapshot), so a batch that comes during the
+   * pass scopes the next one. `settled`: the names the pass must read to settle.
    */
-  private takeScope(triggers: readonly Trigger[]): ReadonlySet<string> | null {
+  private takeScope(triggers: readonly Trigger[]): {
+    scope: ReadonlySet<string> | null;
+    settled: ReadonlySet<string>;
+  } {
     const scope = this.pendingScope;
     this.pendingScope = new Set();
-    const scopable = triggers.every((t) => t === 'health' || t === 'reload');
-    if (!scopable || !scope || scope.size === 0 || !this.lastFullPass) return null;
-    return scope;
+    const scopable = triggers.every((t) => t === 'health' || t === 'reload' || t === 'settle');
+    const full = !scopable || !scope || !this.lastFullPass;
+    // A full pass reads every service: it settles them all.
+    if (!full && !triggers.includes('settle')) return { scope, settled: new Set() };
+    const settled = this.settling;
+    this.settling = new Set();
+    if (full) return { scope: null, settled };
+    for (const name of settled) scope.add(name);
+    return { scope: scope.size ? scope : null, settled };
+  }
+
+  /**
+   * What the kernel holds of the services a health pass may write without a read: the last
+   * clean aim, for the services named by health alone. None after a failed write (no aim),
+   * for a reload (the config changed), and for services this pass must read to settle.
+   */
+  private knownFor(
+    triggers: readonly Trigger[],
+    scope: ReadonlySet<string>,
+    settled: ReadonlySet<string>,
+  ): KnownServices | undefined {
+    if (!this.lastAim || !triggers.every((t) => t === 'health' || t === 'settle')) return;
+    const known = new Map<string, DesiredService>();
+    for (const service of this.lastAim.desired.services)
+      if (scope.has(service.name) && !settled.has(service.name))
+        known.set(serviceId(service.service), service);
+    return known;
   }
 
   private async runPass(triggerSet: ReadonlySet<Trigger>): Promise<PassSummary> {
@@ -574,11 +626,15 @@ export class Daemon {
     if (this.stopping || !config) return idleSummary(triggers, true, null);
     const started = performance.now();
     const startedAt = Date.now();
+    // A settle whose services a full pass has read since has nothing left to do.
+    if (triggers.every((t) => t === 'settle') && !this.settling.size)
+      return idleSummary(triggers, true, null);
     const timer = new PhaseTimer();
-    const scope = this.takeScope(triggers);
+    const { scope, settled } = this.takeScope(triggers);
+    const known = scope ? this.knownFor(triggers, scope, settled) : undefined;
     let summary: PassSummary;
     try {
-      summary = await this.reconcileOnce(config, scope, triggers, timer, startedAt);
+      summary = await this.reconcileOnce(config, { scope, known }, triggers, timer, startedAt);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       this.noteFailedPass(error, triggers, config);
@@ -596,7 +652,7 @@ export class Daemon {
    */
   private async reconcileOnce(
     config: ResolvedConfig,
-    scope: ReadonlySet<string> | null,
+    { scope, known }: { scope: ReadonlySet<string> | null; known: KnownServices | undefined },
     triggers: Trigger[],
     timer: PhaseTimer,
     startedAt: number,
@@ -606,6 +662,7 @@ export class Daemon {
       policy: reconcilePolicy(config),
       // A scoped pass serves no metrics: its counters would go unread.
       ...(scope ? { scope, readStats: false } : {}),
+      ...(known ? { known } : {}),
       timer,
       now: startedAt,
     });
@@ -617,6 +674,7 @@ export class Daemon {
     this.countWrites(report, drift);
     this.rememberPass(result, desired, report.failed, startedAt);
     if (report.failed > 0) this.scheduleFollowUp('retry', this.retryDelay(config));
+    if (result.quiesced?.size) this.settleLater(result.plan, result.quiesced);
     if (result.plan.waiting.length > 0) {
       const soonest = Math.min(...result.plan.waiting.map((w) => w.remainingMs));
       this.scheduleFollowUp(
@@ -634,6 +692,20 @@ export class Daemon {
       plan: result.plan,
       error: null,
     };
+  }
+
+  /**
+   * A real quiesced without a read may still have connections: its service is read again
+   * after settleMs ('settle'), which deletes it or lets it drain.
+   */
+  private settleLater(plan: Plan, quiesced: ReadonlySet<string>): void {
+    const names = new Set<string>();
+    for (const step of plan.steps)
+      if (step.action === 'drain' && step.serviceName && quiesced.has(step.service))
+        names.add(step.serviceName);
+    if (!names.size) return;
+    for (const name of names) this.settling.add(name);
+    this.scheduleFollowUp('settle', this.options.settleMs ?? 1000);
   }
 
   /**

@@ -28,7 +28,8 @@ import type {
   WaitingDrain,
 } from './types.js';
 
-function recordDrain(drains: Drains, service: string, dest: string, since: number): void {
+/** Notes that `dest` of `service` drains since `since` (ms since the epoch). */
+export function recordDrain(drains: Drains, service: string, dest: string, since: number): void {
   const reals = drains[service];
   if (reals) reals[dest] = since;
   else drains[service] = { [dest]: since };

@@ -16,16 +16,24 @@
 import type { AddressClient } from '../director/vip-addresses.js';
 import type { MarkScan } from '../director/fwmark-advice.js';
 import type { IpvsClient } from '../ipvs/client.js';
-import { serviceId, serviceKeyOf } from '../ipvs/model.js';
+import { serviceId, serviceKeyOf, type IpvsTable } from '../ipvs/model.js';
 import type { SysctlAccess } from '../sysctl/access.js';
 import { PhaseTimer } from '../util/timings.js';
 import { applyPlan, type ApplyReport } from './apply.js';
 import { checkMassRemoval, type MassRemoval } from './guard.js';
 import { plan as makePlan } from './plan.js';
+import { planQuiesce, withQuiesced, type KnownServices } from './quiesce.js';
 import { emptyState, type ReconcileState, type StateStore } from './state.js';
 import { SNAPSHOT_FORMAT, type DirectorSnapshot } from './snapshot.js';
 import { ADVISED_SYSCTLS, KNOWN_SYSCTLS } from './sysctl-plan.js';
-import type { ActualState, DesiredState, Plan, PlanContext, ReconcilePolicy } from './types.js';
+import type {
+  ActualState,
+  DesiredService,
+  DesiredState,
+  Plan,
+  PlanContext,
+  ReconcilePolicy,
+} from './types.js';
 
 export interface ReconcilerPorts {
   ipvs: IpvsClient;
@@ -47,6 +55,12 @@ export interface PassOptions {
   scope?: ReadonlySet<string>;
   /** Plan only: no kernel writes, no state written. */
   dryRun?: boolean;
+  /**
+   * For a scoped pass: what the kernel holds of each service as the caller last aimed, by
+   * serviceId. A service whose change is certain from it (a failed real) is written
+   * without a read (quiesce.ts) and listed in the result's `quiesced`.
+   */
+  known?: KnownServices;
   /** Decode the table's counters (default true: the daemon serves them as metrics). */
   readStats?: boolean;
   now?: number;
@@ -58,6 +72,8 @@ export interface ReconcileResult {
   plan: Plan;
   /** serviceIds a scoped pass covered; absent for a full pass. */
   scope?: ReadonlySet<string>;
+  /** serviceIds of a scoped pass written without a read: read them again soon (quiesce.ts). */
+  quiesced?: ReadonlySet<string>;
   /** Absent on a dry run, and when the guard refused the plan. */
   report?: ApplyReport;
   /** Set when the plan would start a mass removal the policy does not allow: nothing was applied. */
@@ -114,25 +130,35 @@ export class Reconciler {
     const timer = options.timer ?? new PhaseTimer();
     const services = desired.services.filter((s) => names.has(s.name));
     const scope = new Set(services.map((s) => serviceId(s.service)));
-    const table = await timer.time('read', () =>
-      this.ports.ipvs.readServices(
-        services.map((s) => serviceKeyOf(s.service)),
-        { stats: options.readStats ?? true },
-      ),
-    );
     const loaded = await this.ports.state.current();
     const warnings = loaded.warning ? [loaded.warning] : [];
+    const context = planContext(loaded.state, options);
+    const quiesced = planQuiesce(services, options.known ?? new Map(), context);
+    const table = await timer.time('read', () => this.readScoped(quiesced.rest, options));
     // Only the scoped services are desired and only they are in the table: the planner
     // neither removes nor reports anything else, and plans no kernel-wide setting.
     const plan = await timer.time('plan', () =>
-      makePlan({ services }, { table }, planContext(loaded.state, options)),
+      withQuiesced(makePlan({ services: quiesced.rest }, { table }, context), quiesced),
     );
-    if (options.dryRun) return { plan, scope, warnings };
+    const result = { plan, scope, warnings, quiesced: quiesced.services };
+    if (options.dryRun) return result;
     const report = await timer.time('write', () => applyPlan(this.ports.ipvs, plan));
     // A state file that could not be read is left for the next full pass to rewrite whole:
     // merged into an empty state, the other services would lose their ownership.
     if (!loaded.warning) await this.ports.state.write(mergeScoped(loaded.state, plan, scope));
-    return { plan, report, scope, warnings };
+    return { ...result, report };
+  }
+
+  /** The scoped services that need a read, alone (none: no read at all). */
+  private async readScoped(
+    services: readonly DesiredService[],
+    options: PassOptions,
+  ): Promise<IpvsTable> {
+    if (!services.length) return { services: [] };
+    return this.ports.ipvs.readServices(
+      services.map((s) => serviceKeyOf(s.service)),
+      { stats: options.readStats ?? true },
+    );
   }
 
   /**

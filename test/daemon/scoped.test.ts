@@ -61,9 +61,9 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((d) => d.stop()));
 });
 
-async function setup(extra = '') {
+async function setup(extra = '', edit = (text: string) => text) {
   const dir = await mkdtemp(join(tmpdir(), 'lvsd-scoped-'));
-  await writeFile(join(dir, 'lvsd.yaml'), config(extra));
+  await writeFile(join(dir, 'lvsd.yaml'), edit(config(extra)));
   const kernel = new FakeIpvs();
   const client = new Refusing(kernel);
   const health = new ScriptedHealth();
@@ -81,6 +81,7 @@ async function setup(extra = '') {
     watch: false,
     drainRecheckMs: 50,
     retryMs: 100,
+    settleMs: 50,
     statsMaxAgeMs: 60_000,
   });
   running.push(daemon);
@@ -101,14 +102,12 @@ const weights = async (kernel: FakeIpvs, key: typeof web) =>
   );
 
 describe('daemon: health passes scoped to the batch', () => {
-  it('a batch for one service reads and writes only that service', async () => {
+  it('a batch for one service writes only that service, without a read', async () => {
     const s = await setup();
     s.health.setDown('web', '192.168.10.3:80', true);
     await waitFor('the scoped pass', () => s.passes().some((p) => p.scope));
-    expect(s.client.take().sort()).toEqual([
-      'execute delete-dest TCP 10.0.0.1:80',
-      'readServices TCP 10.0.0.1:80',
-    ]);
+    // No drain time: the failed real is deleted at once, as the last pass left the kernel.
+    expect(s.client.take()).toEqual(['execute delete-dest TCP 10.0.0.1:80']);
     expect(s.passes().at(-1)).toMatchObject({ triggers: ['health'], scope: ['web'], writes: 1 });
     expect((await s.daemon.status()).lastReconcile).toMatchObject({
       triggers: ['health'],
@@ -116,6 +115,34 @@ describe('daemon: health passes scoped to the batch', () => {
     });
     expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1 });
     expect(await weights(s.kernel, api)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 });
+  });
+
+  it('with a drain time, quiesces the real without a read; the settle pass reads that service alone', async () => {
+    const s = await setup('drain_timeout_ms: 60000\n');
+    s.health.setDown('web', '192.168.10.3:80', true);
+    await waitFor('the settle pass', () => s.passes().some((p) => p.triggers.includes('settle')));
+    const [health, settle] = s.passes().filter((p) => p.scope);
+    expect(health).toMatchObject({ triggers: ['health'], scope: ['web'], writes: 1 });
+    expect(settle).toMatchObject({ triggers: ['settle'], scope: ['web'], writes: 1 });
+    expect(s.client.take()).toEqual([
+      'execute edit-dest TCP 10.0.0.1:80',
+      'readServices TCP 10.0.0.1:80',
+      'execute delete-dest TCP 10.0.0.1:80',
+    ]);
+    expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1 });
+    expect(s.logs.filter((l) => l.event === 'drift_repair')).toEqual([]);
+  });
+
+  it('reads a service whose leaving real is at weight 0 already: its connections decide', async () => {
+    const s = await setup('drain_timeout_ms: 60000\n', (text) =>
+      text.replace('192.168.10.3:80: 1\n', '192.168.10.3:80: 0\n'),
+    );
+    s.health.setDown('web', '192.168.10.3:80', true);
+    await waitFor('the scoped pass', () => s.passes().some((p) => p.scope));
+    expect(s.client.take()).toEqual([
+      'readServices TCP 10.0.0.1:80',
+      'execute delete-dest TCP 10.0.0.1:80',
+    ]);
   });
 
   it('keeps the other services draining entries in the state file, and /status shows both drains', async () => {
@@ -140,6 +167,12 @@ describe('daemon: health passes scoped to the batch', () => {
     await waitFor(
       'web draining',
       async () => (await weights(s.kernel, web))['192.168.10.3:80'] === 0,
+    );
+    // Quiesced without a read: the next pass that reads web (here api's drain recheck, a full
+    // pass) sees its connections, for /status.
+    await waitFor(
+      'both drains in /status',
+      async () => (await s.daemon.status()).draining.length === 2,
     );
     const after = await waitFor('web in the state file', async () => {
       const drains = drainsIn(await readFile(stateFile, 'utf8'));
@@ -192,26 +225,27 @@ describe('daemon: health passes scoped to the batch', () => {
     expect(s.passes().at(-1)?.scope).toBeUndefined();
   });
 
-  it('repairs and logs drift in the scoped service, and leaves the rest to the drift timer', async () => {
-    const s = await setup();
+  it('repairs and logs drift in the service it reads, and leaves the rest to the drift timer', async () => {
+    const s = await setup('drain_timeout_ms: 60000\n');
     // Someone sets web's a to weight 9 and api's a to weight 8; then web's b goes down.
     await s.kernel.execute([
       { op: 'edit-dest', service: web, dest: dest('192.168.10.2', 80, { weight: 9 }) },
       { op: 'edit-dest', service: api, dest: dest('192.168.10.2', 80, { weight: 8 }) },
     ]);
     s.health.setDown('web', '192.168.10.3:80', true);
-    await waitFor('the scoped pass', () => s.passes().some((p) => p.scope));
+    await waitFor('the settle pass', () => s.passes().some((p) => p.triggers.includes('settle')));
     expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1 });
     expect(await weights(s.kernel, api)).toEqual({ '192.168.10.2:80': 8, '192.168.10.3:80': 1 });
+    // The health pass quiesced b without a read; the settle pass read web and repaired a.
     const repairs = s.logs.filter((l) => l.event === 'drift_repair');
-    expect(repairs.map((l) => `${l.op} ${l.virtualService} ${l.dest}`)).toEqual([
-      'edit-dest TCP 10.0.0.1:80 192.168.10.2:80',
+    expect(repairs.map((l) => `${l.op} ${l.virtualService} ${l.dest} ${l.triggers}`)).toEqual([
+      'edit-dest TCP 10.0.0.1:80 192.168.10.2:80 settle',
     ]);
     expect(
       s.logs
-        .filter((l) => l.event === 'kernel_write' && (l.triggers as string[])[0] === 'health')
-        .map((l) => `${l.op} ${l.dest}`),
-    ).toEqual(['delete-dest 192.168.10.3:80']);
+        .filter((l) => l.event === 'kernel_write' && (l.triggers as string[])[0] !== 'start')
+        .map((l) => `${l.triggers} ${l.action} ${l.dest}`),
+    ).toEqual(['health drain 192.168.10.3:80', 'settle remove 192.168.10.3:80']);
     // The health change itself is not drift; the next health pass for web repairs nothing.
     s.health.setDown('web', '192.168.10.3:80', false);
     await waitFor('b back', async () => (await weights(s.kernel, web))['192.168.10.3:80'] === 1);

@@ -1,0 +1,140 @@
+/**
+ * A health decision written before the table is read. A scoped pass normally reads its
+ * services first; when many reals fail at once, those reads (and the plans over them) are
+ * most of what stands between a failure and the kernel. For a service that the kernel holds
+ * exactly as lvsd last aimed (the daemon's last clean pass: `known`), the writes a failure
+ * calls for are certain without a read:
+ * - a real that left the desired state is quiesced: weight 0, so new connections go
+ *   elsewhere at once, and its drain is recorded from now (deleted outright when drains
+ *   are off: drain time 0);
+ * - a real that stays with another weight alone (`on_failure: inhibit`, a dynamic weight)
+ *   gets that weight.
+ * Whether a quiesced real still has connections needs the table, so the caller reads these
+ * services in a later pass (the daemon's 'settle'), which deletes it or lets it drain as
+ * any other drain. Anything else (a new real, another attribute, a real already at weight 0,
+ * a service lvsd has no aim for) needs the read: such a service is left in `rest`.
+ *
+ * Pure: the known state and the clock come from the caller. If the kernel was changed by
+ * another hand meanwhile, a write fails (no such real) and the daemon's retry makes a full
+ * pass, as for any failed write.
+ */
+import type { Dest } from '../ipvs/model.js';
+import { destId, serviceId, serviceKeyOf } from '../ipvs/model.js';
+import { diffDest, diffService, type FieldChange } from './diff.js';
+import { recordDrain } from './plan.js';
+import type { DesiredService, Drains, Plan, PlanContext, PlanStep } from './types.js';
+
+/** What the kernel holds, as the last clean pass aimed, by serviceId. */
+export type KnownServices = ReadonlyMap<string, DesiredService>;
+
+export interface Quiesced {
+  /** The writes, service by service in the order given. */
+  steps: PlanStep[];
+  /** serviceIds planned here: no read needed for them now. */
+  services: Set<string>;
+  /** Drains of those services after the writes (those in progress, and the new ones). */
+  draining: Drains;
+  /** Services that need a read to be planned. */
+  rest: DesiredService[];
+}
+
+export function planQuiesce(
+  wanted: readonly DesiredService[],
+  known: KnownServices,
+  context: PlanContext,
+): Quiesced {
+  const out: Quiesced = { steps: [], services: new Set(), draining: {}, rest: [] };
+  for (const service of wanted) {
+    const id = serviceId(service.service);
+    const steps = quiesceSteps(service, known.get(id), id, context);
+    if (!steps) {
+      out.rest.push(service);
+      continue;
+    }
+    out.services.add(id);
+    out.steps.push(...steps);
+    for (const [dest, since] of Object.entries(context.draining[id] ?? {}))
+      recordDrain(out.draining, id, dest, since);
+    for (const step of steps)
+      if (step.action === 'drain') recordDrain(out.draining, id, step.dest ?? '', context.now);
+  }
+  return out;
+}
+
+/** The writes that bring a known service to `wanted`; null when that needs a read. */
+function quiesceSteps(
+  wanted: DesiredService,
+  known: DesiredService | undefined,
+  id: string,
+  context: PlanContext,
+): PlanStep[] | null {
+  if (!known || diffService(known.service, wanted.service).length) return null;
+  const held = new Map(known.dests.map((d) => [destId(d), d]));
+  const key = serviceKeyOf(wanted.service);
+  const steps: PlanStep[] = [];
+  for (const dest of wanted.dests) {
+    const did = destId(dest);
+    const have = held.get(did);
+    if (!have) return null;
+    held.delete(did);
+    const changes = diffDest(have, dest);
+    if (!changes.length) continue;
+    if (changes.some((c) => c.field !== 'weight')) return null;
+    steps.push(
+      destStep(wanted, id, did, 'change', { op: 'edit-dest', service: key, dest }, changes),
+    );
+  }
+  for (const [did, have] of held) {
+    // At weight 0 already: a drain in progress or a real inhibited; its connections decide.
+    if (have.weight === 0) return null;
+    steps.push(leaving(wanted, id, did, have, context));
+  }
+  return steps.length ? steps : null;
+}
+
+/** A real that left the desired state: quiesced to drain, or deleted when drains are off. */
+function leaving(
+  wanted: DesiredService,
+  id: string,
+  did: string,
+  have: Dest,
+  context: PlanContext,
+): PlanStep {
+  const service = serviceKeyOf(wanted.service);
+  if (context.drainTimeoutMs <= 0)
+    return destStep(wanted, id, did, 'remove', {
+      op: 'delete-dest',
+      service,
+      dest: { address: have.address, port: have.port },
+    });
+  const quiet = { op: 'edit-dest', service, dest: { ...have, weight: 0 } } as const;
+  return destStep(wanted, id, did, 'drain', quiet, [
+    { field: 'weight', from: String(have.weight), to: '0' },
+  ]);
+}
+
+function destStep(
+  wanted: DesiredService,
+  id: string,
+  did: string,
+  action: PlanStep['action'],
+  op: PlanStep['op'],
+  changes: FieldChange[] = [],
+): PlanStep {
+  return { action, op, service: id, serviceName: wanted.name, dest: did, changes };
+}
+
+/** The plan of a scoped pass: the quiesce writes first, then the plan of the services read. */
+export function withQuiesced(plan: Plan, quiesced: Quiesced): Plan {
+  if (!quiesced.services.size) return plan;
+  return {
+    ...plan,
+    steps: [...quiesced.steps, ...plan.steps],
+    managedLive: plan.managedLive + quiesced.services.size,
+    next: {
+      ...plan.next,
+      owned: [...plan.next.owned, ...quiesced.services],
+      draining: { ...plan.next.draining, ...quiesced.draining },
+    },
+  };
+}
