@@ -10,7 +10,15 @@
  * attribute: the kernel edits every attribute in place, and a re-create throws its
  * connections away.
  */
-import type { Dest, LiveDest, LiveService, Service, SyncDaemon, Timeouts } from '../ipvs/model.js';
+import type { IpvsOp } from '../ipvs/client.js';
+import type {
+  Dest,
+  LiveDest,
+  LiveService,
+  ServiceKey,
+  SyncDaemon,
+  Timeouts,
+} from '../ipvs/model.js';
 import { destId, serviceId, serviceKeyOf } from '../ipvs/model.js';
 import { diffDest, diffService, type FieldChange } from './diff.js';
 import { planSysctls, sysctlAdvice } from './sysctl-plan.js';
@@ -228,7 +236,7 @@ function planService(
       op: { op: have ? 'edit-dest' : 'add-dest', service: key, dest },
     });
   });
-  for (const have of unclaimed) planDrain(builder, wanted.service, have, wanted.name);
+  for (const have of unclaimed) planDrain(builder, id, key, have, wanted.name);
 }
 
 /**
@@ -274,46 +282,68 @@ function sameDestKeys(
 /**
  * A real leaving the table: weight 0 first, so new connections go elsewhere while
  * established ones finish; deleted once it has no connections or the drain time is up.
- * Returns true when the dest is deleted by this plan.
+ * Returns true when the dest is deleted by this plan. The caller passes the service's id
+ * and key, made once per service: a mass failure drains every real of a service at once,
+ * and making them per dest (two address strings and a key object each) was most of it.
  */
 function planDrain(
   builder: PlanBuilder,
-  service: Service | LiveService,
+  id: string,
+  key: ServiceKey,
   dest: LiveDest,
   serviceName?: string,
 ): boolean {
   const { context } = builder;
-  const id = serviceId(service);
   const did = destId(dest);
-  const key = serviceKeyOf(service);
-  const base = { service: id, dest: did, ...(serviceName ? { serviceName } : {}) };
   // A drain found without a record (lvsd restarted, state lost) starts its clock now.
   const since = context.draining[id]?.[did] ?? context.now;
   const connections = dest.activeConns + dest.inactiveConns;
   const elapsed = context.now - since;
   if (context.drainTimeoutMs > 0 && dest.weight > 0 && connections > 0) {
+    // The op's dest is the live one at weight 0 (counters and all), as before.
     const quiesced: Dest = { ...dest, weight: 0 };
-    builder.add({
-      ...base,
-      action: 'drain',
-      op: { op: 'edit-dest', service: key, dest: quiesced },
-      changes: [{ field: 'weight', from: String(dest.weight), to: '0' }],
-    });
+    builder.steps.push(
+      drainStep(id, did, serviceName, 'drain', { op: 'edit-dest', service: key, dest: quiesced }, [
+        { field: 'weight', from: String(dest.weight), to: '0' },
+      ]),
+    );
     recordDrain(builder.draining, id, did, context.now);
     builder.waiting.push(waitingDrain(id, did, dest, context.drainTimeoutMs));
     return false;
   }
   if (connections === 0 || elapsed >= context.drainTimeoutMs) {
-    builder.add({
-      ...base,
-      action: 'remove',
-      op: { op: 'delete-dest', service: key, dest: { address: dest.address, port: dest.port } },
-    });
+    builder.steps.push(
+      drainStep(
+        id,
+        did,
+        serviceName,
+        'remove',
+        { op: 'delete-dest', service: key, dest: { address: dest.address, port: dest.port } },
+        [],
+      ),
+    );
     return true;
   }
   recordDrain(builder.draining, id, did, since);
   builder.waiting.push(waitingDrain(id, did, dest, context.drainTimeoutMs - elapsed));
   return false;
+}
+
+/**
+ * A drain's step, written out rather than spread from a base object (as planService's dest
+ * steps are: a spread per dest is garbage per dest). Fields in the order the spreads gave.
+ */
+function drainStep(
+  service: string,
+  dest: string,
+  serviceName: string | undefined,
+  action: StepAction,
+  op: IpvsOp,
+  changes: FieldChange[],
+): PlanStep {
+  return serviceName
+    ? { changes, service, dest, serviceName, action, op }
+    : { changes, service, dest, action, op };
 }
 
 function waitingDrain(
@@ -333,9 +363,10 @@ function waitingDrain(
 
 /** A service that left the config: its reals drain like any removed real, then it goes. */
 function planServiceRemoval(builder: PlanBuilder, id: string, live: LiveService): void {
+  const key = serviceKeyOf(live);
   let remaining = 0;
   for (const dest of live.dests) {
-    if (!planDrain(builder, live, dest)) remaining++;
+    if (!planDrain(builder, id, key, dest)) remaining++;
   }
   if (remaining > 0) {
     builder.owned.add(id);
@@ -343,7 +374,7 @@ function planServiceRemoval(builder: PlanBuilder, id: string, live: LiveService)
   }
   builder.add({
     action: 'remove',
-    op: { op: 'delete-service', service: serviceKeyOf(live) },
+    op: { op: 'delete-service', service: key },
     service: id,
   });
 }
