@@ -10,6 +10,7 @@
  */
 import type { Dest, Service } from '../ipvs/model.js';
 import { destId, serviceId } from '../ipvs/model.js';
+import { sameDestAttributes, sameServiceAttributes } from '../reconcile/diff.js';
 import type { DesiredState, Drains, Plan, PlanStep } from '../reconcile/types.js';
 
 /** What the last clean pass aimed at. */
@@ -37,6 +38,14 @@ function index(desired: DesiredState, ids: ReadonlySet<string>): Map<string, Ser
   return out;
 }
 
+/**
+ * Kernel settings, rare in a pass, are compared as JSON. Services and dests are compared by
+ * the attributes a write sets, as the planner compares them (diff.ts), not as two JSON texts
+ * per step: a mass failure's passes judge a step per real. Identity (family, protocol,
+ * address, port, mark) is equal by construction: both sides were found by one id. Tunnel
+ * settings of a dest without tunnelling are left out, as the planner leaves them out: no
+ * write is ever planned for them, so they say nothing about whose change a write undoes.
+ */
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export function driftSteps(plan: Plan, desired: DesiredState, previous: Aim | null): PlanStep[] {
@@ -60,7 +69,11 @@ function isDrift(
   switch (op.op) {
     case 'add-service':
     case 'edit-service':
-      return before !== undefined && now !== undefined && same(before.service, now.service);
+      return (
+        before !== undefined &&
+        now !== undefined &&
+        sameServiceAttributes(before.service, now.service)
+      );
     case 'add-dest':
       return sameDest(step, before, now);
     case 'edit-dest':
@@ -93,7 +106,7 @@ function sameDest(
   const id = step.dest ?? '';
   const a = before?.dests.get(id);
   const b = now?.dests.get(id);
-  return a !== undefined && b !== undefined && same(a, b);
+  return a !== undefined && b !== undefined && sameDestAttributes(a, b);
 }
 
 /**

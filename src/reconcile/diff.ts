@@ -48,16 +48,19 @@ function sameFlags(a: Service['flags'], b: Service['flags']): boolean {
   );
 }
 
-export function diffService(actual: Service, desired: Service): FieldChange[] {
-  if (
+/** No attribute of diffService's differs (a test without the texts of a diff). */
+export function sameServiceAttributes(actual: Service, desired: Service): boolean {
+  return (
     actual.scheduler === desired.scheduler &&
     sameFlags(actual.flags, desired.flags) &&
     actual.timeout === desired.timeout &&
     actual.netmask === desired.netmask &&
     (actual.pe ?? 'none') === (desired.pe ?? 'none')
-  ) {
-    return UNCHANGED;
-  }
+  );
+}
+
+export function diffService(actual: Service, desired: Service): FieldChange[] {
+  if (sameServiceAttributes(actual, desired)) return UNCHANGED;
   return [
     ...change('scheduler', actual.scheduler, desired.scheduler),
     ...change('flags', serviceFlagsText(actual), serviceFlagsText(desired)),
@@ -75,16 +78,19 @@ function tunnelText(dest: Dest): string {
   return `${dest.tunnelType}${port}${flags.length ? ` ${flags.join(',')}` : ''}`;
 }
 
-export function diffDest(actual: Dest, desired: Dest): FieldChange[] {
-  if (
+/** No attribute of diffDest's differs (a test without the texts of a diff). */
+export function sameDestAttributes(actual: Dest, desired: Dest): boolean {
+  return (
     actual.weight === desired.weight &&
     actual.forwarding === desired.forwarding &&
     actual.upperThreshold === desired.upperThreshold &&
     actual.lowerThreshold === desired.lowerThreshold &&
     (desired.forwarding !== 'tun' || tunnelText(actual) === tunnelText(desired))
-  ) {
-    return UNCHANGED;
-  }
+  );
+}
+
+export function diffDest(actual: Dest, desired: Dest): FieldChange[] {
+  if (sameDestAttributes(actual, desired)) return UNCHANGED;
   const changes = [
     ...change('weight', actual.weight, desired.weight),
     ...change('forwarding', actual.forwarding, desired.forwarding),

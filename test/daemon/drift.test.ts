@@ -84,6 +84,29 @@ describe('drift classification', () => {
     expect(classify(both, table, null)).toEqual([]);
   });
 
+  it('a repair is drift when the aims differ only where no write goes (a nat real`s tunnel settings)', () => {
+    const table = { services: [liveService(web, [live({ ...a, weight: 7 }), live(b)])] };
+    const gue = { ...a, tunnelType: 'gue' as const, tunnelPort: 6080 };
+    const now: DesiredState = { services: [desired('web', web, [gue, b])] };
+    expect(classify(now, table, aimFor(both))).toEqual(['change edit-dest 192.168.10.2:80']);
+  });
+
+  it('a tunnel setting the config changed is lvsd`s own write; the same one after a clean pass is drift', () => {
+    const ipip = { ...a, forwarding: 'tun' as const };
+    const gue = { ...ipip, tunnelType: 'gue' as const, tunnelPort: 6080 };
+    const table = { services: [liveService(web, [live(ipip), live(b)])] };
+    const before: DesiredState = { services: [desired('web', web, [ipip, b])] };
+    const now: DesiredState = { services: [desired('web', web, [gue, b])] };
+    expect(classify(now, table, aimFor(before))).toEqual([]);
+    expect(classify(now, table, aimFor(now))).toEqual(['change edit-dest 192.168.10.2:80']);
+  });
+
+  it('a scheduler the config changed is lvsd`s own write', () => {
+    const table = { services: [liveService(web, [live(a), live(b)])] };
+    const rr: DesiredState = { services: [desired('web', { ...web, scheduler: 'rr' }, [a, b])] };
+    expect(classify(rr, table, aimFor(both))).toEqual([]);
+  });
+
   it('a real brought back by health is not drift', () => {
     const onlyA: DesiredState = { services: [desired('web', web, [a])] };
     const table = { services: [liveService(web, [live(a)])] };
