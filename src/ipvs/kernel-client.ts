@@ -351,12 +351,16 @@ export class KernelIpvsClient implements IpvsClient {
   }
 }
 
-/** The service a GET_SERVICE reply holds (none: null). */
+/**
+ * The service a GET_SERVICE reply holds (none: null), read by offset in the reply's bytes:
+ * a scoped pass reads one reply per service, and parseGenl's header object and view of the
+ * attributes were garbage per reply.
+ */
 function serviceIn(reply: NetlinkMessage | undefined, stats: boolean): LiveService | null {
   if (!reply) return null;
-  const { attrs } = parseGenl(reply.data);
-  const c = new AttrCursor(attrs);
-  return c.find(CmdAttr.SERVICE) ? decodeServiceAt(attrs, c.value, c.valueEnd, stats) : null;
+  const { data } = reply;
+  const c = new AttrCursor(data, genlAttrsAt(0, data.length), data.length);
+  return c.find(CmdAttr.SERVICE) ? decodeServiceAt(data, c.value, c.valueEnd, stats) : null;
 }
 
 /** One batch answer as the operation's result, in ipvsadm's words. */
