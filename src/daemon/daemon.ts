@@ -3,19 +3,20 @@
  * keeps the kernel converged through reconcile passes, one at a time.
  *
  * Passes are triggered by: start, a config reload, a batch of health transitions, the
- * drift timer (someone ran `ipvsadm -d`), a drain waiting for connections to end, and a
- * retry after a failed write. Every pass goes through the Reconciler (read, plan, apply,
- * save state): the daemon never writes to the kernel by itself. Triggers that arrive
- * during a pass are merged into one follow-up pass (CoalescingRunner).
+ * drift timer (someone ran `ipvsadm -d`), a drain waiting for connections to end, a real
+ * quiesced without a read to settle, and a retry after a failed write. Every pass goes
+ * through the Reconciler (read, plan, apply, save state): the daemon never writes to the
+ * kernel by itself. Triggers that arrive during a pass are merged into one follow-up pass
+ * (CoalescingRunner).
  *
- * A pass triggered by health batches or reloads alone is scoped to the services they
- * named: a health batch names the services whose reals changed, a reload the services it
- * added or edited (reload-scope.ts). Only those are read, planned and applied, so a
- * decision reaches the kernel in milliseconds on a 10k-real table and a one-line edit
- * costs one service's read, not a whole dump. A reload that removes a service or changes
- * kernel settings, VIPs or the policy, and any other trigger (start, drift, drain, retry,
- * SIGHUP without a change), makes a full pass; only full passes, which read everything,
- * put off the next drift check.
+ * A pass triggered by health batches, reloads or settles alone is scoped to the services
+ * they named: a health batch names the services whose reals changed, a reload the services
+ * it added or edited (reload-scope.ts), a settle those written without a read. Only those
+ * are read, planned and applied, so a decision reaches the kernel in milliseconds on a
+ * 10k-real table and a one-line edit costs one service's read, not a whole dump. A reload
+ * that removes a service or changes kernel settings, VIPs or the policy, and any other
+ * trigger (start, drift, drain, retry, SIGHUP without a change), makes a full pass; only
+ * full passes, which read everything, put off the next drift check.
  *
  * What happens when a real fails (src/health/manager.ts has the first half: check result,
  * rise/fall, transition, batch):
@@ -25,10 +26,14 @@
  * - runPass() (one at a time, CoalescingRunner) takes that scope (takeScope); desiredFor()
  *   calls desiredState(config of those services, health.snapshot()): the failed real is left
  *   out, or kept at weight 0 with `on_failure: inhibit` (src/reconcile/desired.ts).
- * - reconcileOnce() hands that to Reconciler.pass(), which reads those services, plan()s (a
- *   real with connections and a drain time goes to weight 0 and is deleted once they end;
- *   otherwise it is deleted now) and applyPlan()s: the IpvsClient's execute() is the kernel
- *   write.
+ * - reconcileOnce() hands that to Reconciler.pass() with what the last clean pass aimed at
+ *   (knownFor): a service still as aimed is not read, the failed real goes to weight 0 at
+ *   once (deleted now without a drain time; src/reconcile/quiesce.ts); any other is read
+ *   and plan()ned (a real with connections and a drain time goes to weight 0 and is deleted
+ *   once they end; otherwise it is deleted now). applyPlan() writes both: the IpvsClient's
+ *   execute() is the kernel write.
+ * - settleLater() names a service with a real quiesced unread for a 'settle' pass settleMs
+ *   later, which reads it and deletes the real or lets it drain.
  *
  * An invalid config is logged with all its errors and ignored: the last good config stays
  * in force and no pass runs for it. So is a valid one whose pass the guard against mass

@@ -11,7 +11,10 @@
  * config name (a health batch names the services whose reals changed). A scoped pass reads
  * only those services (readServices), plans and applies them alone, and merges
  * their drains into the state: a decision costs a few milliseconds on a 10k-real table
- * where a whole dump costs a hundred. Both kinds share planContext() and the applier.
+ * where a whole dump costs a hundred. Given what the kernel holds as the caller last aimed
+ * (`known`), it does not even read the services whose change that makes certain (a failed
+ * real quiesced: quiesce.ts) and lists them in `quiesced`, for the caller to read later.
+ * Both kinds share planContext() and the applier.
  */
 import type { AddressClient } from '../director/vip-addresses.js';
 import type { MarkScan } from '../director/fwmark-advice.js';
