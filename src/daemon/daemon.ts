@@ -129,9 +129,10 @@ export interface DaemonOptions {
   /** How often a waiting drain is looked at again (default 5 s). */
   drainRecheckMs?: number;
   /**
-   * How long after a failed real was quiesced without a read (weight 0) its service is read
-   * again, to delete it or let it drain (default 1 s): reads wait until a burst of failures
-   * has been written.
+   * How long after the last real quiesced without a read (weight 0) their services are read
+   * again, to delete them or let them drain (default 1 s; 5 times that at most after the
+   * first): the reads wait until a burst of failures has been written, and while it lasts
+   * they would hold the checks that detect the rest of it.
    */
   settleMs?: number;
   /** Delay before retrying a pass that failed (default 5 s, never more than drift_interval). */
@@ -219,6 +220,8 @@ export class Daemon {
   private readonly ready: Promise<boolean>;
   private markReady: (ok: boolean) => void = () => undefined;
   private readonly debouncer: Debouncer;
+  /** Asks for the 'settle' pass once the quiesces have paused (settleMs), or 5 settleMs at most. */
+  private readonly settler: Debouncer;
   private readonly pendingReloadReasons = new Set<ReloadReason>();
   private watcher: ConfigWatcher | null = null;
   private driftTimer: NodeJS.Timeout | null = null;
@@ -251,6 +254,8 @@ export class Daemon {
       () => this.firePendingReloads(),
       options.reloadDebounceMs ?? 500,
     );
+    const settleMs = options.settleMs ?? 1000;
+    this.settler = new Debouncer(() => void this.requestPass('settle'), settleMs, settleMs * 5);
   }
 
   /**
@@ -701,7 +706,7 @@ export class Daemon {
 
   /**
    * A real quiesced without a read may still have connections: its service is read again
-   * after settleMs ('settle'), which deletes it or lets it drain.
+   * settleMs after the last such quiesce ('settle'), which deletes it or lets it drain.
    */
   private settleLater(plan: Plan, quiesced: ReadonlySet<string>): void {
     const names = new Set<string>();
@@ -710,7 +715,7 @@ export class Daemon {
         names.add(step.serviceName);
     if (!names.size) return;
     for (const name of names) this.settling.add(name);
-    this.scheduleFollowUp('settle', this.options.settleMs ?? 1000);
+    if (!this.stopping) this.settler.call();
   }
 
   /**
@@ -932,6 +937,7 @@ export class Daemon {
 
   private clearTimers(): void {
     this.debouncer.cancel();
+    this.settler.cancel();
     if (this.driftTimer) clearTimeout(this.driftTimer);
     if (this.followUpTimer) clearTimeout(this.followUpTimer);
     this.driftTimer = this.followUpTimer = null;
