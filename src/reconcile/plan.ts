@@ -36,8 +36,7 @@ import type {
   WaitingDrain,
 } from './types.js';
 
-/** Notes that `dest` of `service` drains since `since` (ms since the epoch). */
-export function recordDrain(drains: Drains, service: string, dest: string, since: number): void {
+function recordDrain(drains: Drains, service: string, dest: string, since: number): void {
   const reals = drains[service];
   if (reals) reals[dest] = since;
   else drains[service] = { [dest]: since };

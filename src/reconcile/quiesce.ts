@@ -20,8 +20,7 @@
  */
 import type { Dest } from '../ipvs/model.js';
 import { destId, serviceId, serviceKeyOf } from '../ipvs/model.js';
-import { diffDest, diffService, type FieldChange } from './diff.js';
-import { recordDrain } from './plan.js';
+import { diffDest, sameDestAttributes, sameServiceAttributes, type FieldChange } from './diff.js';
 import type { DesiredService, Drains, Plan, PlanContext, PlanStep } from './types.js';
 
 /** What the kernel holds, as the last clean pass aimed, by serviceId. */
@@ -53,43 +52,46 @@ export function planQuiesce(
     }
     out.services.add(id);
     out.steps.push(...steps);
-    for (const [dest, since] of Object.entries(context.draining[id] ?? {}))
-      recordDrain(out.draining, id, dest, since);
-    for (const step of steps)
-      if (step.action === 'drain') recordDrain(out.draining, id, step.dest ?? '', context.now);
+    const drains = { ...context.draining[id] };
+    for (const step of steps) if (step.action === 'drain') drains[step.dest ?? ''] = context.now;
+    if (Object.keys(drains).length) out.draining[id] = drains;
   }
   return out;
 }
 
-/** The writes that bring a known service to `wanted`; null when that needs a read. */
+/**
+ * The writes that bring a known service to `wanted`; null when that needs a read. Both list
+ * their reals in config order (the desired state keeps it, less the reals that are out), so
+ * one walk pairs them by address and port, with no id built per real: a mass failure plans
+ * most services in every pass. A wanted real the walk does not meet is new, or listed in
+ * another order: the service is read.
+ */
 function quiesceSteps(
   wanted: DesiredService,
   known: DesiredService | undefined,
   id: string,
   context: PlanContext,
 ): PlanStep[] | null {
-  if (!known || diffService(known.service, wanted.service).length) return null;
-  const held = new Map(known.dests.map((d) => [destId(d), d]));
-  const key = serviceKeyOf(wanted.service);
+  if (!known || !sameServiceAttributes(known.service, wanted.service)) return null;
   const steps: PlanStep[] = [];
-  for (const dest of wanted.dests) {
-    const did = destId(dest);
-    const have = held.get(did);
-    if (!have) return null;
-    held.delete(did);
-    const changes = diffDest(have, dest);
-    if (!changes.length) continue;
-    if (changes.some((c) => c.field !== 'weight')) return null;
-    steps.push(
-      destStep(wanted, id, did, 'change', { op: 'edit-dest', service: key, dest }, changes),
-    );
-  }
-  for (const [did, have] of held) {
+  const next = wanted.dests;
+  let w = 0;
+  for (const have of known.dests) {
+    const dest = next[w];
+    if (dest && dest.address === have.address && dest.port === have.port) {
+      w++;
+      if (sameDestAttributes(have, dest)) continue;
+      const changes = diffDest(have, dest);
+      if (changes.some((c) => c.field !== 'weight')) return null;
+      const op = { op: 'edit-dest', service: serviceKeyOf(wanted.service), dest } as const;
+      steps.push(destStep(wanted, id, destId(dest), 'change', op, changes));
+      continue;
+    }
     // At weight 0 already: a drain in progress or a real inhibited; its connections decide.
     if (have.weight === 0) return null;
-    steps.push(leaving(wanted, id, did, have, context));
+    steps.push(leaving(wanted, id, destId(have), have, context));
   }
-  return steps.length ? steps : null;
+  return w === next.length && steps.length ? steps : null;
 }
 
 /** A real that left the desired state: quiesced to drain, or deleted when drains are off. */

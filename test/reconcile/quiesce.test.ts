@@ -97,6 +97,11 @@ describe('planQuiesce', () => {
       knownOf(desired('web', web, [a, { ...b, weight: 0 }])),
     ],
     ['nothing to write', [desired('web', web, [a, b])], knownOf(desired('web', web, [a, b]))],
+    [
+      'its reals in another order',
+      [desired('web', web, [b, a])],
+      knownOf(desired('web', web, [a, b, dest('192.168.10.4', 80)])),
+    ],
   ])('leaves the service to a read: %s', (_case, wanted, known) => {
     const out = planQuiesce(wanted, known, context());
     expect(out.rest).toEqual(wanted);
