@@ -15,13 +15,14 @@ import { formatDiagnostics } from '../../src/config/diagnostics.js';
 import { SCHEDULERS } from '../../src/config/schema.js';
 import type { IpvsOp } from '../../src/ipvs/client.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
-import type { Dest, Family, IpvsTable, LiveService, Service } from '../../src/ipvs/model.js';
-import { destId, serviceId, serviceKeyOf } from '../../src/ipvs/model.js';
+import type { Dest, Family, LiveService, Service } from '../../src/ipvs/model.js';
+import { serviceId, serviceKeyOf } from '../../src/ipvs/model.js';
 import { exportIpvsadm } from '../../src/migrate/export.js';
 import { importIpvsadm } from '../../src/migrate/ipvsadm.js';
 import { writeYaml } from '../../src/migrate/yaml-out.js';
 import { desiredState } from '../../src/reconcile/desired.js';
 import { isEmptyPlan } from '../../src/reconcile/plan.js';
+import { settingsOf } from '../reconcile/arbitraries.js';
 import { reconcile } from '../reconcile/pass.js';
 
 const VIPS = {
@@ -188,19 +189,6 @@ async function kernelWith(services: LiveService[]): Promise<FakeIpvs> {
   return fake;
 }
 
-/** Settings only, in a stable order: what "the same table" means. */
-function settings(table: IpvsTable) {
-  return table.services
-    .map(({ stats: _s, dests, ...service }) => ({
-      id: serviceId(service),
-      service,
-      dests: dests
-        .map(({ activeConns: _a, inactiveConns: _i, persistConns: _p, stats: _st, ...d }) => d)
-        .sort((a, b) => destId(a).localeCompare(destId(b))),
-    }))
-    .sort((a, b) => a.id.localeCompare(b.id));
-}
-
 const pass = (kernel: FakeIpvs, desired: ReturnType<typeof desiredState>, dryRun: boolean) =>
   reconcile(kernel, {
     desired,
@@ -232,7 +220,7 @@ describe('import(export(table)) on an empty kernel gives the same table', () => 
         const target = new FakeIpvs();
         const first = await pass(target, desiredState(load.config), false);
         expect(first.report?.failed ?? 0).toBe(0);
-        expect(settings(await target.readTable({ stats: false }))).toEqual(settings(original));
+        expect(settingsOf(await target.readTable({ stats: false }))).toEqual(settingsOf(original));
         const again = await pass(target, desiredState(load.config), true);
         expect(isEmptyPlan(again.plan)).toBe(true);
       }),
