@@ -601,15 +601,20 @@ export class Daemon {
   } {
     const scope = this.pendingScope;
     this.pendingScope = new Set();
+    const settle = triggers.includes('settle');
     const scopable = triggers.every((t) => t === 'health' || t === 'reload' || t === 'settle');
-    const full = !scopable || !scope || !this.lastFullPass;
+    if (scopable && scope && this.lastFullPass) {
+      if (settle) for (const name of this.settling) scope.add(name);
+      if (scope.size) return { scope, settled: settle ? this.takeSettling() : new Set() };
+    }
     // A full pass reads every service: it settles them all.
-    if (!full && !triggers.includes('settle')) return { scope, settled: new Set() };
-    const settled = this.settling;
+    return { scope: null, settled: this.takeSettling() };
+  }
+
+  private takeSettling(): ReadonlySet<string> {
+    const settling = this.settling;
     this.settling = new Set();
-    if (full) return { scope: null, settled };
-    for (const name of settled) scope.add(name);
-    return { scope: scope.size ? scope : null, settled };
+    return settling;
   }
 
   /**
