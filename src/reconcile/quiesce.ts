@@ -1,7 +1,7 @@
 /**
  * A health decision written before the table is read. A scoped pass normally reads its
- * services first; when many reals fail at once, those reads (and the plans over them) are
- * most of what stands between a failure and the kernel. For a service that the kernel holds
+ * services first; when many reals fail at once, those reads (and the plans over them) are a
+ * large part of what stands between a failure and the kernel. For a service the kernel holds
  * exactly as lvsd last aimed (the daemon's last clean pass: `known`), the writes a failure
  * calls for are certain without a read:
  * - a real that left the desired state is quiesced: weight 0, so new connections go
