@@ -61,7 +61,7 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((d) => d.stop()));
 });
 
-async function setup(extra = '', edit = (text: string) => text) {
+async function setup(extra = '', edit = (text: string) => text, settleMs = 50) {
   const dir = await mkdtemp(join(tmpdir(), 'lvsd-scoped-'));
   await writeFile(join(dir, 'lvsd.yaml'), edit(config(extra)));
   const kernel = new FakeIpvs();
@@ -81,7 +81,7 @@ async function setup(extra = '', edit = (text: string) => text) {
     watch: false,
     drainRecheckMs: 50,
     retryMs: 100,
-    settleMs: 50,
+    settleMs,
     statsMaxAgeMs: 60_000,
   });
   running.push(daemon);
@@ -131,6 +131,26 @@ describe('daemon: health passes scoped to the batch', () => {
     ]);
     expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1 });
     expect(s.logs.filter((l) => l.event === 'drift_repair')).toEqual([]);
+  });
+
+  it('settles the quiesces of a burst in one pass, once they pause', async () => {
+    const s = await setup('drain_timeout_ms: 60000\n', undefined, 1000);
+    await s.health.setDown('web', '192.168.10.3:80', true);
+    await waitFor('web quiesced', () => s.passes().some((p) => p.scope?.includes('web')));
+    await s.health.setDown('api', '192.168.10.3:80', true);
+    await waitFor('api quiesced', () => s.passes().some((p) => p.scope?.includes('api')));
+    expect(s.passes().some((p) => p.triggers.includes('settle'))).toBe(false);
+    await waitFor('the settle pass', () => s.passes().some((p) => p.triggers.includes('settle')));
+    const settles = s.passes().filter((p) => p.triggers.includes('settle'));
+    expect(settles).toHaveLength(1);
+    expect(settles[0]?.scope?.sort()).toEqual(['api', 'web']);
+    expect(s.client.take()).toEqual([
+      'execute edit-dest TCP 10.0.0.1:80',
+      'execute edit-dest TCP 10.0.0.2:80',
+      'readServices TCP 10.0.0.1:80, TCP 10.0.0.2:80',
+      'execute delete-dest TCP 10.0.0.1:80',
+      'execute delete-dest TCP 10.0.0.2:80',
+    ]);
   });
 
   it('reads a service whose leaving real is at weight 0 already: its connections decide', async () => {
@@ -199,6 +219,11 @@ describe('daemon: health passes scoped to the batch', () => {
     await waitFor(
       'state without web',
       async () => Object.keys(drainsIn(await readFile(stateFile, 'utf8'))).length === 1,
+    );
+    // The file can be read back before the pass that wrote it has resumed and updated /status.
+    await waitFor(
+      '/status without web',
+      async () => (await s.daemon.status()).draining.length === 1,
     );
     expect((await s.daemon.status()).draining.map((d) => d.service)).toEqual(['TCP 10.0.0.2:80']);
   });
