@@ -300,27 +300,13 @@ function planDrain(
   const elapsed = context.now - since;
   if (context.drainTimeoutMs > 0 && dest.weight > 0 && connections > 0) {
     // The op's dest is the live one at weight 0 (counters and all), as before.
-    const quiesced: Dest = { ...dest, weight: 0 };
-    builder.steps.push(
-      drainStep(id, did, serviceName, 'drain', { op: 'edit-dest', service: key, dest: quiesced }, [
-        { field: 'weight', from: String(dest.weight), to: '0' },
-      ]),
-    );
+    builder.steps.push(quiesceStep(id, did, key, dest, serviceName));
     recordDrain(builder.draining, id, did, context.now);
     builder.waiting.push(waitingDrain(id, did, dest, context.drainTimeoutMs));
     return false;
   }
   if (connections === 0 || elapsed >= context.drainTimeoutMs) {
-    builder.steps.push(
-      drainStep(
-        id,
-        did,
-        serviceName,
-        'remove',
-        { op: 'delete-dest', service: key, dest: { address: dest.address, port: dest.port } },
-        [],
-      ),
-    );
+    builder.steps.push(deleteDestStep(id, did, key, dest, serviceName));
     return true;
   }
   recordDrain(builder.draining, id, did, since);
@@ -328,11 +314,41 @@ function planDrain(
   return false;
 }
 
+/** A real's drain begins: weight 0, every other attribute as it is (also quiesce.ts's). */
+export function quiesceStep(
+  id: string,
+  did: string,
+  key: ServiceKey,
+  dest: Dest,
+  serviceName?: string,
+): PlanStep {
+  const op: IpvsOp = { op: 'edit-dest', service: key, dest: { ...dest, weight: 0 } };
+  return destStep(id, did, serviceName, 'drain', op, [
+    { field: 'weight', from: String(dest.weight), to: '0' },
+  ]);
+}
+
+/** A real leaves the table (also quiesce.ts's, when drains are off). */
+export function deleteDestStep(
+  id: string,
+  did: string,
+  key: ServiceKey,
+  dest: Dest | LiveDest,
+  serviceName?: string,
+): PlanStep {
+  const op: IpvsOp = {
+    op: 'delete-dest',
+    service: key,
+    dest: { address: dest.address, port: dest.port },
+  };
+  return destStep(id, did, serviceName, 'remove', op, []);
+}
+
 /**
- * A drain's step, written out rather than spread from a base object (as planService's dest
+ * A dest's step, written out rather than spread from a base object (as planService's dest
  * steps are: a spread per dest is garbage per dest). Fields in the order the spreads gave.
  */
-function drainStep(
+export function destStep(
   service: string,
   dest: string,
   serviceName: string | undefined,

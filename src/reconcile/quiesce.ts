@@ -18,9 +18,9 @@
  * another hand meanwhile, a write fails (no such real) and the daemon's retry makes a full
  * pass, as for any failed write.
  */
-import type { Dest } from '../ipvs/model.js';
 import { destId, serviceId, serviceKeyOf } from '../ipvs/model.js';
-import { diffDest, sameDestAttributes, sameServiceAttributes, type FieldChange } from './diff.js';
+import { diffDest, sameServiceAttributes } from './diff.js';
+import { deleteDestStep, destStep, quiesceStep } from './plan.js';
 import type { DesiredService, Drains, Plan, PlanContext, PlanStep } from './types.js';
 
 /** What the kernel holds, as the last clean pass aimed, by serviceId. */
@@ -73,6 +73,8 @@ function quiesceSteps(
   context: PlanContext,
 ): PlanStep[] | null {
   if (!known || !sameServiceAttributes(known.service, wanted.service)) return null;
+  // One key object for the service's steps: the batch encodes a key once per object.
+  const key = serviceKeyOf(wanted.service);
   const steps: PlanStep[] = [];
   const next = wanted.dests;
   let w = 0;
@@ -80,50 +82,23 @@ function quiesceSteps(
     const dest = next[w];
     if (dest && dest.address === have.address && dest.port === have.port) {
       w++;
-      if (sameDestAttributes(have, dest)) continue;
       const changes = diffDest(have, dest);
+      if (!changes.length) continue;
       if (changes.some((c) => c.field !== 'weight')) return null;
-      const op = { op: 'edit-dest', service: serviceKeyOf(wanted.service), dest } as const;
-      steps.push(destStep(wanted, id, destId(dest), 'change', op, changes));
+      const op = { op: 'edit-dest', service: key, dest } as const;
+      steps.push(destStep(id, destId(dest), wanted.name, 'change', op, changes));
       continue;
     }
     // At weight 0 already: a drain in progress or a real inhibited; its connections decide.
     if (have.weight === 0) return null;
-    steps.push(leaving(wanted, id, destId(have), have, context));
+    const did = destId(have);
+    steps.push(
+      context.drainTimeoutMs > 0
+        ? quiesceStep(id, did, key, have, wanted.name)
+        : deleteDestStep(id, did, key, have, wanted.name),
+    );
   }
   return w === next.length && steps.length ? steps : null;
-}
-
-/** A real that left the desired state: quiesced to drain, or deleted when drains are off. */
-function leaving(
-  wanted: DesiredService,
-  id: string,
-  did: string,
-  have: Dest,
-  context: PlanContext,
-): PlanStep {
-  const service = serviceKeyOf(wanted.service);
-  if (context.drainTimeoutMs <= 0)
-    return destStep(wanted, id, did, 'remove', {
-      op: 'delete-dest',
-      service,
-      dest: { address: have.address, port: have.port },
-    });
-  const quiet = { op: 'edit-dest', service, dest: { ...have, weight: 0 } } as const;
-  return destStep(wanted, id, did, 'drain', quiet, [
-    { field: 'weight', from: String(have.weight), to: '0' },
-  ]);
-}
-
-function destStep(
-  wanted: DesiredService,
-  id: string,
-  did: string,
-  action: PlanStep['action'],
-  op: PlanStep['op'],
-  changes: FieldChange[] = [],
-): PlanStep {
-  return { action, op, service: id, serviceName: wanted.name, dest: did, changes };
 }
 
 /** The plan of a scoped pass: the quiesce writes first, then the plan of the services read. */
