@@ -225,6 +225,8 @@ export class Daemon {
   private readonly pendingReloadReasons = new Set<ReloadReason>();
   private watcher: ConfigWatcher | null = null;
   private driftTimer: NodeJS.Timeout | null = null;
+  /** The drift check came due while a settle was: that settle's pass makes it (driftDue). */
+  private driftAtSettle = false;
   private followUpTimer: NodeJS.Timeout | null = null;
   private followUpAt = Infinity;
   private followUpTriggers = new Set<Trigger>();
@@ -636,7 +638,7 @@ export class Daemon {
   }
 
   private async runPass(triggerSet: ReadonlySet<Trigger>): Promise<PassSummary> {
-    const triggers = TRIGGER_ORDER.filter((t) => triggerSet.has(t));
+    const triggers = this.triggersOf(triggerSet);
     const config = this.config;
     if (this.stopping || !config) return idleSummary(triggers, true, null);
     const started = performance.now();
@@ -659,6 +661,12 @@ export class Daemon {
     // Only a full pass looked at the whole table: a scoped one does not put drift off.
     if (!scope) this.scheduleDrift();
     return summary;
+  }
+
+  /** In TRIGGER_ORDER; a drift check put off for a settle (driftDue) joins the settle's pass. */
+  private triggersOf(set: ReadonlySet<Trigger>): Trigger[] {
+    const drift = this.driftAtSettle && set.has('settle');
+    return TRIGGER_ORDER.filter((t) => set.has(t) || (drift && t === 'drift'));
   }
 
   /**
@@ -912,16 +920,27 @@ export class Daemon {
   // ---------------------------------------------------------------------------
   // Timers
 
-  /** The next drift check is one interval after the last pass: any pass reads and repairs. */
+  /** The next drift check is one interval after the last full pass, which read and repaired. */
   private scheduleDrift(): void {
     if (this.driftTimer) clearTimeout(this.driftTimer);
     this.driftTimer = null;
+    this.driftAtSettle = false;
     // drift_interval 0 switches drift repair off.
     if (this.stopping || !this.config || this.config.reconcile.driftIntervalMs <= 0) return;
-    this.driftTimer = setTimeout(
-      () => void this.requestPass('drift'),
-      this.config.reconcile.driftIntervalMs,
-    );
+    this.driftTimer = setTimeout(() => this.driftDue(), this.config.reconcile.driftIntervalMs);
+  }
+
+  /**
+   * The drift check reads the whole table. While reals quiesced without a read wait for
+   * their settle, failures are still coming in (a mass failure under way), and that read
+   * would hold the decisions that take the rest out. The settle, due within settleMs after
+   * the last quiesce and 5 times that after the first, then makes the drift check as one
+   * full pass: drift is repaired at most that much later, never skipped.
+   */
+  private driftDue(): void {
+    this.driftTimer = null;
+    if (this.settling.size) this.driftAtSettle = true;
+    else void this.requestPass('drift');
   }
 
   private scheduleFollowUp(trigger: Trigger, delayMs: number): void {

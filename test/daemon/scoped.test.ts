@@ -300,6 +300,28 @@ describe('daemon: health passes scoped to the batch', () => {
     expect(s.passes().filter((p) => p.scope).length).toBeGreaterThan(3);
   });
 
+  it('a drift check due while a quiesce waits for its settle is made by the settle, as a full pass', async () => {
+    const s = await setup('drain_timeout_ms: 60000\ndrift_interval_ms: 500\n', undefined, 1500);
+    const started = Date.now();
+    await s.kernel.execute([
+      { op: 'edit-dest', service: api, dest: dest('192.168.10.2', 80, { weight: 8 }) },
+    ]);
+    await s.health.setDown('web', '192.168.10.3:80', true);
+    await waitFor('web quiesced', () => s.passes().some((p) => p.scope?.includes('web')));
+    // The drift check came due at 500 ms: it waits for the settle, which is not due yet.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + 900 - Date.now())));
+    expect(s.passes().map((p) => p.triggers)).toEqual([['start'], ['health']]);
+    expect((await weights(s.kernel, api))['192.168.10.2:80']).toBe(8);
+    await waitFor('the settle pass', () => s.passes().length > 2, 3000);
+    expect(s.passes()[2]).toMatchObject({ triggers: ['settle', 'drift'] });
+    expect(s.passes()[2]?.scope).toBeUndefined();
+    expect(await weights(s.kernel, api)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 });
+    expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1 });
+    // Then the drift checks keep their interval.
+    await waitFor('the next drift pass', () => s.passes().length > 3, 3000);
+    expect(s.passes()[3]).toMatchObject({ triggers: ['drift'] });
+  });
+
   it('a refused write in a scoped pass is retried by a full pass', async () => {
     const s = await setup();
     s.client.refusing = true;
