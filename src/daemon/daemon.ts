@@ -132,7 +132,8 @@ export interface DaemonOptions {
    * How long after the last real quiesced without a read (weight 0) their services are read
    * again, to delete them or let them drain (default 1 s; 5 times that at most after the
    * first): the reads wait until a burst of failures has been written, and while it lasts
-   * they would hold the checks that detect the rest of it.
+   * they would hold the checks that detect the rest of it. A drift check due while health
+   * decisions are under way waits the same way (driftDue).
    */
   settleMs?: number;
   /** Delay before retrying a pass that failed (default 5 s, never more than drift_interval). */
@@ -222,6 +223,7 @@ export class Daemon {
   private readonly debouncer: Debouncer;
   /** Asks for the 'settle' pass once the quiesces have paused (settleMs), or 5 settleMs at most. */
   private readonly settler: Debouncer;
+  private readonly settleMs: number;
   private readonly pendingReloadReasons = new Set<ReloadReason>();
   private watcher: ConfigWatcher | null = null;
   private driftTimer: NodeJS.Timeout | null = null;
@@ -256,8 +258,12 @@ export class Daemon {
       () => this.firePendingReloads(),
       options.reloadDebounceMs ?? 500,
     );
-    const settleMs = options.settleMs ?? 1000;
-    this.settler = new Debouncer(() => void this.requestPass('settle'), settleMs, settleMs * 5);
+    this.settleMs = options.settleMs ?? 1000;
+    this.settler = new Debouncer(
+      () => void this.requestPass('settle'),
+      this.settleMs,
+      this.settleMs * 5,
+    );
   }
 
   /**
@@ -931,16 +937,22 @@ export class Daemon {
   }
 
   /**
-   * The drift check reads the whole table. While reals quiesced without a read wait for
-   * their settle, failures are still coming in (a mass failure under way), and that read
-   * would hold the decisions that take the rest out. The settle, due within settleMs after
-   * the last quiesce and 5 times that after the first, then makes the drift check as one
-   * full pass: drift is repaired at most that much later, never skipped.
+   * The drift check reads the whole table, and the checks wait while it runs. While health
+   * decisions are under way (a real part-way to a change, or reals quiesced without a read
+   * waiting for their settle), a mass failure may be, and that read would hold the
+   * decisions that take the rest out. So the check waits, settleMs at a time and 5 times
+   * that at most, then runs whatever happens: drift is repaired that much later at most,
+   * never skipped. A settle that comes meanwhile makes it, as one full pass.
    */
-  private driftDue(): void {
+  private driftDue(dueAt = Date.now()): void {
     this.driftTimer = null;
+    const busy = this.settling.size > 0 || this.options.health.partWay > 0;
+    if (!busy || Date.now() - dueAt >= this.settleMs * 5) {
+      void this.requestPass('drift');
+      return;
+    }
     if (this.settling.size) this.driftAtSettle = true;
-    else void this.requestPass('drift');
+    this.driftTimer = setTimeout(() => this.driftDue(dueAt), this.settleMs);
   }
 
   private scheduleFollowUp(trigger: Trigger, delayMs: number): void {

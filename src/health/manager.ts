@@ -294,6 +294,8 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   private readonly batchQuietMs: number;
   private services = new Map<string, ServiceEntry>();
   private checks = 0;
+  /** Reals part-way to a change (RiseFallState.streak > 0). */
+  private undecided = 0;
   /** The last snapshot, while nothing has changed since. */
   private cachedSnapshot: HealthSnapshot | undefined;
   private pending: HealthChanges = { transitions: [], weights: [], quorum: [] };
@@ -370,6 +372,14 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   }
 
   /**
+   * Reals part-way to a change: failed while up, or passed while down, fewer times in a row
+   * than fall (rise) asks. Above 0, decisions are under way (the daemon's drift check waits).
+   */
+  get partWay(): number {
+    return this.undecided;
+  }
+
+  /**
    * Follows a (re)loaded config: starts checks for new reals, stops those of removed ones,
    * restarts changed checks and keeps the rest untouched. Emits no 'changes': the caller
    * reconciles after a reload anyway. Returns counts for the reload log line.
@@ -433,6 +443,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   }
 
   private retire(entry: RealEntry): void {
+    if (entry.live && entry.state.streak > 0) this.undecided--;
     entry.live = false;
     entry.stop();
   }
@@ -513,6 +524,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     const before = weightOf(entry);
     const { state, transition } = step(entry.state, result.ok, result.message, entry.config);
     if (!entry.state.checked && !state.up && !result.ok) this.logFirstFailure(entry, result);
+    this.undecided += Number(state.streak > 0) - Number(entry.state.streak > 0);
     entry.state = state;
     // A success of a check that reports weights without one: the configured weight again.
     const reported = reportsWeight(entry.config) ? result.weight : (result.weight ?? entry.weight);

@@ -34,6 +34,8 @@ interface TestService {
   scheduler?: string;
   reals: Record<string, number>;
   checked?: boolean;
+  /** Failures in a row that take a checked real down (default 1). */
+  fall?: number;
 }
 
 interface TestFile {
@@ -93,7 +95,7 @@ export async function testLoader(path: string): Promise<LoadOutcome> {
     for (const [name, svc] of Object.entries(data.services ?? {})) {
       const [address, port] = svc.vip.split(':');
       const service = tcpService(address!, Number(port), { scheduler: svc.scheduler ?? 'wlc' });
-      const check = svc.checked ? tcpCheck : null;
+      const check = svc.checked ? { ...tcpCheck, fall: svc.fall ?? 1 } : null;
       services.push({
         name,
         service,

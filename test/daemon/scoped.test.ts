@@ -322,6 +322,42 @@ describe('daemon: health passes scoped to the batch', () => {
     expect(s.passes()[3]).toMatchObject({ triggers: ['drift'] });
   });
 
+  const fallTwo = (text: string) =>
+    text.replaceAll('checked: true\n', 'checked: true\n    fall: 2\n');
+  const until = (at: number) =>
+    new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+
+  it('a drift check waits while a real is part-way to down, and runs once it is decided', async () => {
+    const s = await setup('drift_interval_ms: 800\n', fallTwo, 300);
+    const started = Date.now();
+    await s.health.setDown('web', '192.168.10.3:80', true);
+    expect(s.health.manager.partWay).toBe(1);
+    await until(started + 1200);
+    expect(s.passes().map((p) => p.triggers)).toEqual([['start']]);
+    await s.health.setDown('web', '192.168.10.3:80', true);
+    expect(s.health.manager.partWay).toBe(0);
+    await waitFor('the drift pass', () => s.passes().some((p) => p.triggers.includes('drift')));
+    // At the next look (300 ms), well before the bound (800 + 5 x 300 ms).
+    expect(Date.now() - started).toBeLessThan(2200);
+    expect(s.passes().map((p) => p.triggers)).toEqual([['start'], ['health'], ['drift']]);
+  });
+
+  it('a drift check waits 5 settle waits at most, whatever health does', async () => {
+    const s = await setup('drift_interval_ms: 400\n', fallTwo, 200);
+    const started = Date.now();
+    await s.kernel.execute([
+      { op: 'edit-dest', service: api, dest: dest('192.168.10.2', 80, { weight: 8 }) },
+    ]);
+    await s.health.setDown('web', '192.168.10.3:80', true);
+    await until(started + 1000);
+    expect(s.passes().map((p) => p.triggers)).toEqual([['start']]);
+    await waitFor('the drift pass', () => s.passes().length > 1, 3000);
+    expect(s.passes()[1]).toMatchObject({ triggers: ['drift'] });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1300);
+    expect(await weights(s.kernel, api)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 });
+    expect(s.health.manager.partWay).toBe(1);
+  });
+
   it('a refused write in a scoped pass is retried by a full pass', async () => {
     const s = await setup();
     s.client.refusing = true;

@@ -11,6 +11,7 @@ import { CHECKERS, type CheckerRegistry } from '../../src/health/checkers/index.
 import { HealthManager, type HealthChanges, type Transition } from '../../src/health/manager.js';
 import { check, config, dest, memoryLogger, real, service } from './fixtures.js';
 import { switchableBackend, waitFor } from './helpers.js';
+import { ScriptedHealth } from '../daemon/helpers.js';
 
 const fast = { interval: 0.2, timeout: 0.2, rise: 2, fall: 2 };
 const managers: HealthManager[] = [];
@@ -90,6 +91,36 @@ describe('HealthManager', () => {
     await waitFor(() => m.snapshot().real('web', id)?.up === true, 'up again');
     expect(transitions.map((t) => t.to)).toEqual(['up', 'down', 'up']);
     expect(transitions[2]?.reason).toMatch(/^2 consecutive successes/);
+  });
+
+  it('counts the reals part-way to a change, and forgets those a reload removes', async () => {
+    const health = new ScriptedHealth();
+    managers.push(health.manager);
+    const tcp = check({ type: 'tcp', interval: 1, timeout: 0.5, rise: 2, fall: 2, initial: 'up' });
+    const two = (reals: number[]) =>
+      config([
+        service(
+          'web',
+          '10.0.0.1',
+          80,
+          reals.map((n) => real(`10.1.0.${n}`, 80, tcp)),
+        ),
+      ]);
+    health.manager.update(two([1, 2]));
+    expect(health.manager.partWay).toBe(0);
+    const up = (n: number) => health.manager.snapshot().real('web', `10.1.0.${n}:80`)?.up;
+    // Each step runs one round: both reals are due together.
+    await health.setDown('web', '10.1.0.1:80', true);
+    expect(health.manager.partWay).toBe(1);
+    await health.setDown('web', '10.1.0.2:80', true);
+    expect([up(1), up(2), health.manager.partWay]).toEqual([false, true, 1]);
+    // Down, one success of two: part-way up.
+    await health.setDown('web', '10.1.0.1:80', false);
+    expect([up(1), up(2), health.manager.partWay]).toEqual([false, false, 1]);
+    await health.setDown('web', '10.1.0.2:80', false);
+    expect([up(1), up(2), health.manager.partWay]).toEqual([true, false, 1]);
+    health.manager.update(two([1]));
+    expect(health.manager.partWay).toBe(0);
   });
 
   it('restart without disruption: weight > 0 in the kernel starts up, weight 0 or absent follows initial', async () => {

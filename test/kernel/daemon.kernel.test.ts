@@ -56,10 +56,10 @@ async function freePort(): Promise<number> {
 /** The backend the `api` service's TCP check connects to (in this namespace, on loopback). */
 let checkPort = 0;
 
-function config(weights: { a: number; b: number }): string {
+function config(weights: { a: number; b: number }, drain = '0s'): string {
   return `reconcile:
   drift_interval: ${DRIFT_MS}ms
-  drain_timeout: 0s
+  drain_timeout: ${drain}
 services:
   web:
     address: 10.20.0.1:80
@@ -350,6 +350,37 @@ if (!inLab) {
         expect(
           daemon!.events('drift_repair').filter((l) => l.service === 'TCP 10.20.0.2:80'),
         ).toEqual([]);
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
+      'with a drain time, quiesces the failed real at once and deletes it at the settle (no connections)',
+      async () => {
+        const api = /-> 192\.168\.77\.9:8080 +Masq +1 /;
+        const from = daemon!.lines.length;
+        await writeFile(join(dir, 'web.yaml'), config({ a: 7, b: 1 }, '30s'));
+        await waitFor('the reload', () =>
+          daemon!.lines.slice(from).some((l) => l.event === 'config_reloaded'),
+        );
+        await waitFor('the checked real in', async () => api.test(await ipvsadm('-Ln')));
+        await closeBackend();
+        await waitFor(
+          'the failed real out of the kernel',
+          async () => !(await ipvsadm('-Ln')).includes('192.168.77.9:8080'),
+        );
+        const writes = daemon!.lines
+          .slice(from)
+          .filter((l) => l.event === 'kernel_write' && l.dest === '192.168.77.9:8080')
+          .map((l) => [l.action, l.op, l.triggers]);
+        // Weight 0 by the health pass, without a read; the settle read it: no connections, deleted.
+        expect(writes[0]).toEqual(['drain', 'edit-dest', ['health']]);
+        expect(writes[1]?.slice(0, 2)).toEqual(['remove', 'delete-dest']);
+        expect(writes[1]?.[2]).toContain('settle');
+        expect(writes).toHaveLength(2);
+        await openBackend();
+        await waitFor('the real back in', async () => api.test(await ipvsadm('-Ln')));
+        await writeFile(join(dir, 'web.yaml'), config({ a: 7, b: 1 }));
       },
       TEST_TIMEOUT_MS,
     );
