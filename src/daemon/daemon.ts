@@ -9,14 +9,15 @@
  * kernel by itself. Triggers that arrive during a pass are merged into one follow-up pass
  * (CoalescingRunner).
  *
- * A pass triggered by health batches, reloads or settles alone is scoped to the services
- * they named: a health batch names the services whose reals changed, a reload the services
- * it added or edited (reload-scope.ts), a settle those written without a read. Only those
- * are read, planned and applied, so a decision reaches the kernel in milliseconds on a
- * 10k-real table and a one-line edit costs one service's read, not a whole dump. A reload
- * that removes a service or changes kernel settings, VIPs or the policy, and any other
- * trigger (start, drift, drain, retry, SIGHUP without a change), makes a full pass; only
- * full passes, which read everything, put off the next drift check.
+ * A pass triggered by health batches, reloads, settles or drain rechecks alone is scoped to
+ * the services they named: a health batch names the services whose reals changed, a reload
+ * the services it added or edited (reload-scope.ts), a settle those written without a
+ * read, a drain recheck those with drains waiting. Only those are read, planned and
+ * applied, so a decision reaches the kernel in milliseconds on a 10k-real table, a one-line
+ * edit costs one service's read, not a whole dump, and neither does a drain looked at
+ * every few seconds. A reload that removes a service or changes kernel settings, VIPs or
+ * the policy, and any other trigger (start, drift, retry, SIGHUP without a change), makes a
+ * full pass; only full passes, which read everything, put off the next drift check.
  *
  * What happens when a real fails (src/health/manager.ts has the first half: check result,
  * rise/fall, transition, batch):
@@ -87,6 +88,9 @@ export type Trigger =
   | 'drain'
   | 'retry';
 export type ReloadReason = 'watch' | 'signal' | 'manual';
+
+/** What a pass may be scoped for: the services they name; any other trigger makes it full. */
+const SCOPED_TRIGGERS: ReadonlySet<Trigger> = new Set(['health', 'reload', 'settle', 'drain']);
 
 /** Most specific first: a pass triggered by a reload and a drift tick is labelled a reload. */
 const TRIGGER_ORDER: readonly Trigger[] = [
@@ -610,13 +614,32 @@ export class Daemon {
     const scope = this.pendingScope;
     this.pendingScope = new Set();
     const settle = triggers.includes('settle');
-    const scopable = triggers.every((t) => t === 'health' || t === 'reload' || t === 'settle');
+    const scopable = triggers.every((t) => SCOPED_TRIGGERS.has(t));
     if (scopable && scope && this.lastFullPass) {
       if (settle) for (const name of this.settling) scope.add(name);
-      if (scope.size) return { scope, settled: settle ? this.takeSettling() : new Set() };
+      const drains = !triggers.includes('drain') || this.addDraining(scope);
+      if (drains && scope.size) return { scope, settled: settle ? this.takeSettling() : new Set() };
     }
     // A full pass reads every service: it settles them all.
     return { scope: null, settled: this.takeSettling() };
+  }
+
+  /**
+   * Adds the services of the drains waiting for their connections to a drain recheck's
+   * scope; false when one has no name in the last aim (its service left the config, or
+   * no clean pass since): the recheck is then full.
+   */
+  private addDraining(scope: Set<string>): boolean {
+    if (!this.lastAim) return false;
+    const names = new Map<string, string>();
+    for (const service of this.lastAim.desired.services)
+      names.set(serviceId(service.service), service.name);
+    for (const drain of this.waiting) {
+      const name = names.get(drain.service);
+      if (name === undefined) return false;
+      scope.add(name);
+    }
+    return true;
   }
 
   private takeSettling(): ReadonlySet<string> {

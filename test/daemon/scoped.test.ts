@@ -188,8 +188,8 @@ describe('daemon: health passes scoped to the batch', () => {
       'web draining',
       async () => (await weights(s.kernel, web))['192.168.10.3:80'] === 0,
     );
-    // Quiesced without a read: the next pass that reads web (here api's drain recheck, a full
-    // pass) sees its connections, for /status.
+    // Quiesced without a read: the next pass that reads web (its settle) sees its connections,
+    // for /status.
     await waitFor(
       'both drains in /status',
       async () => (await s.daemon.status()).draining.length === 2,
@@ -210,7 +210,7 @@ describe('daemon: health passes scoped to the batch', () => {
       'TCP 10.0.0.2:80',
     ]);
 
-    // web's connections end: its drain follow-up (a full pass) deletes it; api's drain waits on.
+    // web's connections end: the drain recheck (scoped to web and api) deletes it; api's waits on.
     s.kernel.setCounters(web, { dest: b, activeConns: 0 });
     await waitFor(
       'web drained',
@@ -226,6 +226,29 @@ describe('daemon: health passes scoped to the batch', () => {
       async () => (await s.daemon.status()).draining.length === 1,
     );
     expect((await s.daemon.status()).draining.map((d) => d.service)).toEqual(['TCP 10.0.0.2:80']);
+  });
+
+  it('looks at a waiting drain again with a pass scoped to its service', async () => {
+    const s = await setup('drain_timeout_ms: 60000\n');
+    s.kernel.setCounters(web, { dest: b, activeConns: 3 });
+    await s.health.setDown('web', '192.168.10.3:80', true);
+    await waitFor(
+      'two drain rechecks',
+      () => s.passes().filter((p) => p.triggers[0] === 'drain').length >= 2,
+    );
+    const rechecks = s.passes().filter((p) => p.triggers.includes('drain'));
+    for (const pass of rechecks)
+      expect(pass).toMatchObject({ triggers: ['drain'], scope: ['web'], writes: 0 });
+    expect(s.client.take().filter((c) => !c.startsWith('readServices TCP 10.0.0.1:80'))).toEqual([
+      'execute edit-dest TCP 10.0.0.1:80',
+    ]);
+    s.kernel.setCounters(web, { dest: b, activeConns: 0 });
+    await waitFor('b deleted', async () => !('192.168.10.3:80' in (await weights(s.kernel, web))));
+    const deleting = await waitFor('the deleting pass logged', () =>
+      s.passes().find((p) => p.writes > 0 && p.triggers.includes('drain')),
+    );
+    expect(deleting).toMatchObject({ triggers: ['drain'], scope: ['web'], writes: 1 });
+    expect((await s.daemon.status()).draining).toEqual([]);
   });
 
   it('a pass with any other trigger coalesced in is full', async () => {
