@@ -37,9 +37,18 @@ import type {
 } from './types.js';
 
 function recordDrain(drains: Drains, service: string, dest: string, since: number): void {
-  const reals = drains[service];
-  if (reals) reals[dest] = since;
-  else drains[service] = { [dest]: since };
+  const reals = drains[service] ?? (drains[service] = realDrains());
+  reals[dest] = since;
+}
+
+/**
+ * A service's drains by dest id, as a dictionary (a copy of `from`). Keyed by real
+ * ("10.1.2.3:8080"), a plain object gets a hidden class per key from V8, and a mass
+ * failure's passes add a thousand such keys, most in code still interpreted (issue 15).
+ */
+export function realDrains(from?: Readonly<Record<string, number>>): Record<string, number> {
+  const reals = Object.create(null) as Record<string, number>;
+  return from ? Object.assign(reals, from) : reals;
 }
 
 export function countSteps(plan: Plan): Record<StepAction, number> {

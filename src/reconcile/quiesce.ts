@@ -20,7 +20,7 @@
  */
 import { destId, serviceId, serviceKeyOf } from '../ipvs/model.js';
 import { diffDest, sameServiceAttributes } from './diff.js';
-import { deleteDestStep, destStep, quiesceStep } from './plan.js';
+import { deleteDestStep, destStep, quiesceStep, realDrains } from './plan.js';
 import type { DesiredService, Drains, Plan, PlanContext, PlanStep } from './types.js';
 
 /** What the kernel holds, as the last clean pass aimed, by serviceId. */
@@ -52,7 +52,7 @@ export function planQuiesce(
     }
     out.services.add(id);
     out.steps.push(...steps);
-    const drains = { ...context.draining[id] };
+    const drains = realDrains(context.draining[id]);
     for (const step of steps) if (step.action === 'drain') drains[step.dest ?? ''] = context.now;
     if (Object.keys(drains).length) out.draining[id] = drains;
   }

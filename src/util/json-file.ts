@@ -47,10 +47,9 @@ export async function writeFileAtomically(
   mode?: number,
 ): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
   const temporary = `${path}.${process.pid}.tmp`;
   try {
-    const file = await open(temporary, 'w', 0o644);
+    const file = await openInFolder(temporary, dir);
     try {
       // The process umask trims the mode open() asks for; a reader that runs as another
       // user (BIRD) needs the mode set outright.
@@ -70,6 +69,27 @@ export async function writeFileAtomically(
     await folder.sync();
   } finally {
     await folder.close();
+  }
+}
+
+/**
+ * Folders this process has made or found: the daemon writes its state file after every
+ * pass, and a recursive mkdir each time cost a mass failure's passes more than the write
+ * (issue 15). A folder removed meanwhile is made again when the open finds it gone.
+ */
+const folders = new Set<string>();
+
+async function openInFolder(path: string, dir: string) {
+  if (!folders.has(dir)) {
+    await mkdir(dir, { recursive: true });
+    folders.add(dir);
+  }
+  try {
+    return await open(path, 'w', 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(dir, { recursive: true });
+    return open(path, 'w', 0o644);
   }
 }
 
