@@ -152,8 +152,94 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     });
     return pino(pinoOptions, stream);
   }
-  return pino(pinoOptions, options.destination ?? stdoutByTurn());
+  return withFlatLines(pino(pinoOptions, options.destination ?? stdoutByTurn()));
 }
+
+type AsJson = (obj: Record<string, unknown>, msg: unknown, num: number, time: string) => string;
+type PinoInternals = Record<symbol, unknown>;
+const S = pino.symbols;
+
+/**
+ * pino's line, built with the engine's JSON.stringify for each key and value, where pino
+ * walks each string and key in JavaScript, for events whose fields are strings, numbers,
+ * booleans and arrays: every event lvsd logs but errors. A mass failure logs two lines a
+ * real (its transition, its kernel write), and little of that code has run since the
+ * start: V8 interprets it, and in the emulated lab pino's walk cost about 300 us a line, a
+ * sixth of the daemon's work in the failure (issue 15; natively, interpreted, 15-22 us a
+ * line against 4-6, and the same once compiled). Any other event (an error, an
+ * object, a key with a serializer, a message that is not a string) is pino's own, as is
+ * everything when an option this does not know is set. The same bytes as pino's but for
+ * lone surrogates, which JSON.stringify escapes.
+ */
+function withFlatLines(logger: Logger): Logger {
+  const inner = logger as unknown as PinoInternals;
+  const formatters = inner[S.formattersSym] as { log?: unknown };
+  const stringifiers = inner[S.stringifiersSym] as object;
+  if (formatters.log || inner[S.nestedKeySym] || Object.keys(stringifiers).length) return logger;
+  const pinoAsJson = inner[S.asJsonSym] as AsJson;
+  inner[S.asJsonSym] = function flatAsJson(
+    this: PinoInternals,
+    obj: Record<string, unknown>,
+    msg: unknown,
+    num: number,
+    time: string,
+  ): string {
+    const props = flatFields(obj, this[S.serializersSym] as Record<string, unknown>);
+    if (props === null || (typeof msg !== 'string' && msg !== undefined))
+      return pinoAsJson.call(this, obj, msg, num, time);
+    const messageKey = this[S.messageKeySym] as string;
+    const head = (this[S.lsCacheSym] as Record<number, string>)[num];
+    const message = msg === undefined ? '' : `${quotedKey(messageKey)}${JSON.stringify(msg)}`;
+    return `${head}${time}${this[S.chindingsSym]}${props}${message}${this[S.endSym]}`;
+  };
+  return logger;
+}
+
+/** `,"key":value` for each field, or null when one needs pino (see withFlatLines). */
+function flatFields(
+  obj: Record<string, unknown>,
+  serializers: Record<string, unknown>,
+): string | null {
+  let out = '';
+  for (const key in obj) {
+    if (!Object.hasOwn(obj, key) || serializers[key]) return null;
+    const value = obj[key];
+    let text: string;
+    switch (typeof value) {
+      case 'undefined':
+        continue;
+      case 'string':
+        text = JSON.stringify(value);
+        break;
+      case 'number':
+        text = Number.isFinite(value) ? String(value) : 'null';
+        break;
+      case 'boolean':
+        text = value ? 'true' : 'false';
+        break;
+      default:
+        if (!Array.isArray(value) || !value.every(isFlatItem)) return null;
+        text = JSON.stringify(value);
+    }
+    out += `${quotedKey(key)}${text}`;
+  }
+  return out;
+}
+
+/** `,"key":` by key: the keys of lvsd's events are few and come back line after line. */
+const quotedKeys = new Map<string, string>();
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = `,${JSON.stringify(key)}:`;
+    if (quotedKeys.size < 1000) quotedKeys.set(key, quoted);
+  }
+  return quoted;
+}
+
+const isFlatItem = (item: unknown) =>
+  typeof item === 'string' || (typeof item === 'number' && Number.isFinite(item));
 
 /** A logger that drops everything, for library callers and tests that do not look at logs. */
 export function silentLogger(): Logger {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createLogger, isLogLevel, isoTimeField, TurnWriter } from '../../src/util/log.js';
 import { topLevelKeys } from './helpers.js';
@@ -36,6 +37,60 @@ describe('logger', () => {
       msg: 'configuration reloaded',
     });
     expect(new Date(String(event.time)).toISOString()).toBe(event.time);
+  });
+
+  it("writes pino's own bytes for every kind of event, flat or not", () => {
+    const fast = sink();
+    const plain = sink();
+    const options = { level: 'debug', base: { name: 'lvsd' }, timestamp: isoTimeField };
+    const formatters = { level: (label: string) => ({ level: label }) };
+    const logs = [
+      createLogger({ level: 'debug', format: 'json', destination: fast.stream }),
+      pino({ ...options, formatters }, plain.stream),
+    ];
+    const long = 'x'.repeat(150);
+    const events: Array<[Record<string, unknown> | Error, unknown]> = [
+      [
+        { event: 'health.transition', real: '10.0.0.1:80', durationMs: 0, sinceMs: 29374 },
+        'a -> b',
+      ],
+      [
+        { quote: 'say "hi"', slash: 'a\\b', line: 'one\ntwo', control: '\u0001', empty: '' },
+        'q "x"',
+      ],
+      [{ accents: 'réel', emoji: 'up ✅', separator: 'a\u2028b', long }, long],
+      [
+        {
+          n: -1.5,
+          big: 1e21,
+          nan: Number.NaN,
+          inf: Number.POSITIVE_INFINITY,
+          yes: true,
+          no: false,
+        },
+        'n',
+      ],
+      [
+        { skipped: undefined, triggers: ['health', 'drift'], numbers: [1, 2], 'k"ey': 'v' },
+        undefined,
+      ],
+      [{ nested: { a: 1 }, list: [{ b: 2 }] }, "objects are pino's"],
+      [{ err: new Error('refused') }, 'an error'],
+      [new Error('thrown'), undefined],
+      [{ event: 'x' }, 42],
+    ];
+    for (const log of logs) {
+      const child = log.child({ component: 'health' });
+      for (const [obj, msg] of events) {
+        log.warn(obj, msg as string);
+        child.info(obj, msg as string);
+      }
+    }
+    // The JSON logger builds its own lines (the raw pino one is the reference).
+    expect(Object.hasOwn(logs[0]!, pino.symbols.asJsonSym)).toBe(true);
+    const untimed = (text: string) => text.replace(/,"time":"[^"]*"/g, '');
+    expect(untimed(fast.text())).toBe(untimed(plain.text()));
+    expect(fast.text().split('\n')).toHaveLength(events.length * 2 + 1);
   });
 
   it('pretty-prints one line per event, without colour when not on a terminal', () => {
