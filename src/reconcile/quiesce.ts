@@ -8,7 +8,9 @@
  *   elsewhere at once, and its drain is recorded from now (deleted outright when drains
  *   are off: drain time 0);
  * - a real that stays with another weight alone (`on_failure: inhibit`, a dynamic weight)
- *   gets that weight.
+ *   gets that weight;
+ * - a real wanted again while it drains (in the kernel at weight 0, its drain recorded: a
+ *   recovery before the settle) gets its weight back, and its drain record goes.
  * Whether a quiesced real still has connections needs the table, so the caller reads these
  * services in a later pass (the daemon's 'settle'), which deletes it or lets it drain as
  * any other drain. Anything else (a new real, another attribute, a real already at weight 0,
@@ -18,7 +20,7 @@
  * another hand meanwhile, a write fails (no such real) and the daemon's retry makes a full
  * pass, as for any failed write.
  */
-import { destId, serviceId, serviceKeyOf } from '../ipvs/model.js';
+import { type Dest, destId, type ServiceKey, serviceId, serviceKeyOf } from '../ipvs/model.js';
 import { diffDest, sameServiceAttributes } from './diff.js';
 import { deleteDestStep, destStep, quiesceStep, realDrains } from './plan.js';
 import type { DesiredService, Drains, Plan, PlanContext, PlanStep } from './types.js';
@@ -53,7 +55,9 @@ export function planQuiesce(
     out.services.add(id);
     out.steps.push(...steps);
     const drains = realDrains(context.draining[id]);
-    for (const step of steps) if (step.action === 'drain') drains[step.dest ?? ''] = context.now;
+    for (const step of steps)
+      if (step.action === 'drain') drains[step.dest ?? ''] = context.now;
+      else delete drains[step.dest ?? ''];
     if (Object.keys(drains).length) out.draining[id] = drains;
   }
   return out;
@@ -63,8 +67,9 @@ export function planQuiesce(
  * The writes that bring a known service to `wanted`; null when that needs a read. Both list
  * their reals in config order (the desired state keeps it, less the reals that are out), so
  * one walk pairs them by address and port, with no id built per real: a mass failure plans
- * most services in every pass. A wanted real the walk does not meet is new, or listed in
- * another order: the service is read.
+ * most services in every pass. A wanted real the walk does not meet is back from a drain
+ * (the kernel holds it at weight 0: its weight is set again), or new, or listed in another
+ * order: the service is read.
  */
 function quiesceSteps(
   wanted: DesiredService,
@@ -77,10 +82,20 @@ function quiesceSteps(
   const key = serviceKeyOf(wanted.service);
   const steps: PlanStep[] = [];
   const next = wanted.dests;
+  const drains = context.draining[id] ?? {};
   let w = 0;
+  // The wanted reals before `until` (all that are left, without) that are back from a drain.
+  const takeBack = (until?: Dest) => {
+    for (let dest = next[w]; dest && !(until && sameReal(dest, until)); dest = next[++w]) {
+      const step = backStep(dest, drains, id, key, wanted.name);
+      if (!step) return;
+      steps.push(step);
+    }
+  };
   for (const have of known.dests) {
+    takeBack(have);
     const dest = next[w];
-    if (dest && dest.address === have.address && dest.port === have.port) {
+    if (sameReal(dest, have)) {
       w++;
       const changes = diffDest(have, dest);
       if (!changes.length) continue;
@@ -98,7 +113,33 @@ function quiesceSteps(
         : deleteDestStep(id, did, key, have, wanted.name),
     );
   }
+  takeBack();
   return w === next.length && steps.length ? steps : null;
+}
+
+const sameReal = (a: Dest | undefined, b: Dest): a is Dest =>
+  a !== undefined && a.address === b.address && a.port === b.port;
+
+/**
+ * A real wanted again while it drains: the kernel holds it at weight 0 (quiesced, or left
+ * to drain by a pass that read it), so an edit with its wanted attributes brings it back
+ * without a read. Undefined for any other real, and for one wanted at weight 0 (inhibited:
+ * its drain record must go, which the read's plan does).
+ */
+function backStep(
+  dest: Dest,
+  drains: Readonly<Record<string, number>>,
+  id: string,
+  key: ServiceKey,
+  serviceName: string,
+): PlanStep | undefined {
+  if (dest.weight === 0) return;
+  const did = destId(dest);
+  if (drains[did] === undefined) return;
+  const op = { op: 'edit-dest', service: key, dest } as const;
+  return destStep(id, did, serviceName, 'change', op, [
+    { field: 'weight', from: '0', to: String(dest.weight) },
+  ]);
 }
 
 /** The plan of a scoped pass: the quiesce writes first, then the plan of the services read. */

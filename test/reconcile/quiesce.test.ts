@@ -10,6 +10,7 @@ import { applyPlan } from '../../src/reconcile/apply.js';
 import { plan } from '../../src/reconcile/plan.js';
 import { planQuiesce, withQuiesced, type KnownServices } from '../../src/reconcile/quiesce.js';
 import type { DesiredService, PlanContext } from '../../src/reconcile/types.js';
+import type { FakeIpvs } from '../../src/ipvs/fake.js';
 import { arbTable, kernelWith, settingsOf } from './arbitraries.js';
 import { dest, desired, tcpService } from './fixtures.js';
 
@@ -78,8 +79,27 @@ describe('planQuiesce', () => {
     ]);
   });
 
+  it('sets the weight of a real back from its drain, and drops its drain record', () => {
+    const c = dest('192.168.10.4', 80, { weight: 5 });
+    const draining = { [webId]: { '192.168.10.3:80': 500, '192.168.10.9:80': 700 } };
+    const out = planQuiesce(
+      [desired('web', web, [b, c])],
+      knownOf(desired('web', web, [a, c])),
+      context({ draining }),
+    );
+    expect(out.steps.map((s) => [s.action, s.op.op, s.dest, s.changes])).toEqual([
+      ['change', 'edit-dest', '192.168.10.3:80', [{ field: 'weight', from: '0', to: '2' }]],
+      ['drain', 'edit-dest', '192.168.10.2:80', [{ field: 'weight', from: '3', to: '0' }]],
+    ]);
+    expect(out.steps[0]?.op).toEqual({ op: 'edit-dest', service: serviceKeyOf(web), dest: b });
+    expect(out.draining).toEqual({
+      [webId]: { '192.168.10.9:80': 700, '192.168.10.2:80': 1000 },
+    });
+  });
+
   it.each([
     ['no aim for the service', [desired('web', web, [a])], knownOf()],
+
     [
       'another service attribute',
       [desired('web', { ...web, scheduler: 'rr' }, [a])],
@@ -107,6 +127,14 @@ describe('planQuiesce', () => {
     expect(out.rest).toEqual(wanted);
     expect(out.steps).toEqual([]);
     expect(out.services.size).toBe(0);
+  });
+
+  it('leaves a real back from its drain at weight 0 (inhibited) to a read: its record must go', () => {
+    const wanted = [desired('web', web, [a, { ...b, weight: 0 }])];
+    const draining = { [webId]: { '192.168.10.3:80': 500 } };
+    const out = planQuiesce(wanted, knownOf(desired('web', web, [a])), context({ draining }));
+    expect(out.rest).toEqual(wanted);
+    expect(out.steps).toEqual([]);
   });
 
   it('joins a plan after the quiesce writes, and records the services as owned', () => {
@@ -206,5 +234,107 @@ describe('quiesce, then a read, converges as a plan after a read', () => {
     );
     // Most decisions leave or inhibit a real: the property must have exercised the quiesce.
     expect(quiescedRuns).toBeGreaterThan(100);
+  });
+});
+
+type Fate = 'stays' | 'leaves' | 'inhibited';
+const arbFate = fc.constantFrom<Fate>('stays', 'leaves', 'inhibited');
+
+/** A failure, then a recovery before the settle: two decisions on one known table. */
+const arbTwoDecisions = arbTable.chain((known) =>
+  fc
+    .tuple(
+      ...known.map((s) =>
+        fc.tuple(
+          ...s.dests.map(() =>
+            fc.record({ first: arbFate, then: arbFate, connections: fc.nat({ max: 2 }) }),
+          ),
+        ),
+      ),
+    )
+    .map((fates) => ({ known, fates })),
+);
+
+describe('two decisions without a read (a recovery before the settle) converge as plans after reads', () => {
+  it('leaves the same kernel table and the same drains', async () => {
+    let backRuns = 0;
+    await fc.assert(
+      fc.asyncProperty(arbTwoDecisions, async ({ known, fates }) => {
+        const wantedBy = (which: 'first' | 'then') =>
+          known.map((s, i) => ({
+            ...s,
+            dests: s.dests.flatMap((d, j) => {
+              const fate = fates[i]![j]![which];
+              if (fate === 'leaves') return [];
+              return fate === 'inhibited' ? [{ ...d, weight: 0 }] : [d];
+            }),
+          }));
+        const [first, then] = [wantedBy('first'), wantedBy('then')];
+        const ctx = context({ owned: new Set(known.map((s) => serviceId(s.service))) });
+        const connect = async (kernel: Awaited<ReturnType<typeof kernelWith>>) => {
+          for (const [i, s] of known.entries())
+            for (const [j, d] of s.dests.entries())
+              kernel.setCounters(serviceKeyOf(s.service), {
+                dest: d,
+                activeConns: fates[i]![j]!.connections,
+              });
+          return kernel;
+        };
+        const passWithRead = async (
+          kernel: FakeIpvs,
+          wanted: DesiredService[],
+          draining: PlanContext['draining'],
+        ) => {
+          const out = plan(
+            { services: wanted },
+            { table: await kernel.readTable() },
+            { ...ctx, draining },
+          );
+          expect((await applyPlan(kernel, out)).failed).toBe(0);
+          return out.next.draining;
+        };
+        const quiescePass = async (
+          kernel: FakeIpvs,
+          wanted: DesiredService[],
+          aim: DesiredService[],
+          draining: PlanContext['draining'],
+        ) => {
+          const quiesced = planQuiesce(wanted, knownOf(...aim), { ...ctx, draining });
+          const rest = plan(
+            { services: quiesced.rest },
+            { table: await kernel.readServices(quiesced.rest.map((s) => s.service)) },
+            { ...ctx, draining },
+          );
+          const joined = withQuiesced(rest, quiesced);
+          expect((await applyPlan(kernel, joined)).failed).toBe(0);
+          return { draining: joined.next.draining, quiesced };
+        };
+
+        const direct = await connect(await kernelWith(known));
+        const drains = await passWithRead(direct, then, await passWithRead(direct, first, {}));
+
+        const quick = await connect(await kernelWith(known));
+        const one = await quiescePass(quick, first, known, {});
+        const two = await quiescePass(quick, then, first, one.draining);
+        if (two.quiesced.steps.some((step) => one.draining[step.service]?.[step.dest ?? '']))
+          backRuns++;
+        // Before the settle, a service written unread takes new connections as wanted: its
+        // wanted reals as wanted, the others at weight 0.
+        for (const service of then.filter((s) => two.quiesced.services.has(serviceId(s.service)))) {
+          const held = await quick.listDests(serviceKeyOf(service.service));
+          const weights = new Map(held.map((d) => [`${d.address}:${d.port}`, d.weight]));
+          const wanted = new Map(service.dests.map((d) => [`${d.address}:${d.port}`, d.weight]));
+          for (const [real, weight] of weights) expect(weight).toBe(wanted.get(real) ?? 0);
+          for (const real of wanted.keys()) expect(weights.has(real)).toBe(true);
+        }
+        const settled = await passWithRead(quick, then, two.draining);
+
+        expect(settingsOf(await quick.readTable())).toEqual(settingsOf(await direct.readTable()));
+        expect(settled).toEqual(drains);
+      }),
+      { numRuns: 300 },
+    );
+    // Reals left in the first decision and were wanted again in the second, written unread.
+    expect(backRuns).toBeGreaterThan(30);
   });
 });
