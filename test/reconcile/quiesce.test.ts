@@ -247,7 +247,7 @@ const arbTwoDecisions = arbTable.chain((known) =>
       ...known.map((s) =>
         fc.tuple(
           ...s.dests.map(() =>
-            fc.record({ first: arbFate, then: arbFate, connections: fc.nat({ max: 2 }) }),
+            fc.record({ first: arbFate, second: arbFate, connections: fc.nat({ max: 2 }) }),
           ),
         ),
       ),
@@ -260,7 +260,7 @@ describe('two decisions without a read (a recovery before the settle) converge a
     let backRuns = 0;
     await fc.assert(
       fc.asyncProperty(arbTwoDecisions, async ({ known, fates }) => {
-        const wantedBy = (which: 'first' | 'then') =>
+        const wantedBy = (which: 'first' | 'second') =>
           known.map((s, i) => ({
             ...s,
             dests: s.dests.flatMap((d, j) => {
@@ -269,7 +269,7 @@ describe('two decisions without a read (a recovery before the settle) converge a
               return fate === 'inhibited' ? [{ ...d, weight: 0 }] : [d];
             }),
           }));
-        const [first, then] = [wantedBy('first'), wantedBy('then')];
+        const [first, then] = [wantedBy('first'), wantedBy('second')];
         const ctx = context({ owned: new Set(known.map((s) => serviceId(s.service))) });
         const connect = async (kernel: Awaited<ReturnType<typeof kernelWith>>) => {
           for (const [i, s] of known.entries())
