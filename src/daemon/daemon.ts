@@ -677,6 +677,8 @@ export class Daemon {
       return idleSummary(triggers, true, null);
     const timer = new PhaseTimer();
     const { scope, settled } = this.takeScope(triggers);
+    // A full pass is a drift check: one that waits (driftDue) must not come again after it.
+    if (!scope) this.cancelDrift();
     const known = scope ? this.knownFor(triggers, scope, settled) : undefined;
     let summary: PassSummary;
     try {
@@ -951,12 +953,16 @@ export class Daemon {
 
   /** The next drift check is one interval after the last full pass, which read and repaired. */
   private scheduleDrift(): void {
-    if (this.driftTimer) clearTimeout(this.driftTimer);
-    this.driftTimer = null;
-    this.driftAtSettle = false;
+    this.cancelDrift();
     // drift_interval 0 switches drift repair off.
     if (this.stopping || !this.config || this.config.reconcile.driftIntervalMs <= 0) return;
     this.driftTimer = setTimeout(() => this.driftDue(), this.config.reconcile.driftIntervalMs);
+  }
+
+  private cancelDrift(): void {
+    if (this.driftTimer) clearTimeout(this.driftTimer);
+    this.driftTimer = null;
+    this.driftAtSettle = false;
   }
 
   /**

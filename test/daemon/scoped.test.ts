@@ -43,9 +43,14 @@ const config = (extra = '') =>
     })
     .join('');
 
-/** Refuses every write while `refusing` is set. */
+/** Refuses every write while `refusing` is set; a whole-table read takes `slowReadMs`. */
 class Refusing extends CallLog {
   refusing = false;
+  slowReadMs = 0;
+  override async readTable(options?: Parameters<CallLog['readTable']>[0]) {
+    await new Promise((resolve) => setTimeout(resolve, this.slowReadMs));
+    return super.readTable(options);
+  }
   override async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
     if (!this.refusing) return super.execute(ops);
     this.calls.push(...ops.map((op) => `refused ${op.op}`));
@@ -92,6 +97,9 @@ async function setup(extra = '', edit = (text: string) => text, settleMs = 50) {
       triggers: string[];
       scope?: string[];
       writes: number;
+      /** When the pass started, and (the line's time) when it ended. */
+      at: string;
+      time: string;
     }>;
   return { kernel, client, health, daemon, logs: lines, stateDir, passes };
 }
@@ -324,15 +332,18 @@ describe('daemon: health passes scoped to the batch', () => {
   });
 
   it('a drift check due while a quiesce waits for its settle is made by the settle, as a full pass', async () => {
-    const s = await setup('drain_timeout_ms: 60000\ndrift_interval_ms: 500\n', undefined, 1500);
+    const s = await setup('drain_timeout_ms: 60000\ndrift_interval_ms: 1000\n', undefined, 1500);
     const started = Date.now();
     await s.kernel.execute([
       { op: 'edit-dest', service: api, dest: dest('192.168.10.2', 80, { weight: 8 }) },
     ]);
+    await until(started + 400);
+    // The settle's full read outlasts the wait's next look (at 2500 ms), as under emulation.
+    s.client.slowReadMs = 800;
     await s.health.setDown('web', '192.168.10.3:80', true);
     await waitFor('web quiesced', () => s.passes().some((p) => p.scope?.includes('web')));
-    // The drift check came due at 500 ms: it waits for the settle, which is not due yet.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + 900 - Date.now())));
+    // The drift check came due at 1000 ms: it waits for the settle, due at 1900 ms.
+    await until(started + 1500);
     expect(s.passes().map((p) => p.triggers)).toEqual([['start'], ['health']]);
     expect((await weights(s.kernel, api))['192.168.10.2:80']).toBe(8);
     await waitFor('the settle pass', () => s.passes().length > 2, 3000);
@@ -340,15 +351,18 @@ describe('daemon: health passes scoped to the batch', () => {
     expect(s.passes()[2]?.scope).toBeUndefined();
     expect(await weights(s.kernel, api)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 });
     expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1 });
-    // Then the drift checks keep their interval.
+    // Then the drift checks keep their interval: the wait's next look (at 2500 ms) is gone.
     await waitFor('the next drift pass', () => s.passes().length > 3, 3000);
+    const [settle, next] = s.passes().slice(2);
     expect(s.passes()[3]).toMatchObject({ triggers: ['drift'] });
+    expect(Date.parse(next!.at) - Date.parse(settle!.time)).toBeGreaterThanOrEqual(900);
   });
+
+  const until = (at: number) =>
+    new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
 
   const fallTwo = (text: string) =>
     text.replaceAll('checked: true\n', 'checked: true\n    fall: 2\n');
-  const until = (at: number) =>
-    new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
 
   it('a drift check waits while a real is part-way to down, and runs once it is decided', async () => {
     const s = await setup('drift_interval_ms: 800\n', fallTwo, 300);
