@@ -157,6 +157,29 @@ describe('planQuiesce', () => {
   });
 });
 
+type Fate = 'stays' | 'leaves' | 'inhibited';
+const arbFate = fc.constantFrom<Fate>('stays', 'leaves', 'inhibited');
+
+/** The desired state after a decision: each real stays, leaves, or stays at weight 0. */
+const decided = (known: DesiredService[], fateOf: (i: number, j: number) => Fate) =>
+  known.map((s, i) => ({
+    ...s,
+    dests: s.dests.flatMap((d, j) => {
+      const fate = fateOf(i, j);
+      if (fate === 'leaves') return [];
+      return fate === 'inhibited' ? [{ ...d, weight: 0 }] : [d];
+    }),
+  }));
+
+/** The fake kernel holding `known`, with connections on its reals. */
+async function connected(known: DesiredService[], connectionsOf: (i: number, j: number) => number) {
+  const kernel = await kernelWith(known);
+  for (const [i, s] of known.entries())
+    for (const [j, d] of s.dests.entries())
+      kernel.setCounters(serviceKeyOf(s.service), { dest: d, activeConns: connectionsOf(i, j) });
+  return kernel;
+}
+
 /** A health decision on a known table: some reals leave, some go to weight 0. */
 const arbDecision = arbTable.chain((known) =>
   fc
@@ -165,7 +188,7 @@ const arbDecision = arbTable.chain((known) =>
         fc.tuple(
           ...s.dests.map(() =>
             fc.record({
-              fate: fc.constantFrom('stays', 'leaves', 'inhibited'),
+              fate: arbFate,
               connections: fc.nat({ max: 2 }),
             }),
           ),
@@ -181,33 +204,18 @@ describe('quiesce, then a read, converges as a plan after a read', () => {
     await fc.assert(
       fc.asyncProperty(arbDecision, fc.constantFrom(0, 60_000), async (decision, drain) => {
         const { known, fates } = decision;
-        const wanted = known.map((s, i) => ({
-          ...s,
-          dests: s.dests.flatMap((d, j) => {
-            const fate = fates[i]![j]!.fate;
-            if (fate === 'leaves') return [];
-            return fate === 'inhibited' ? [{ ...d, weight: 0 }] : [d];
-          }),
-        }));
+        const wanted = decided(known, (i, j) => fates[i]![j]!.fate);
         const owned = new Set(known.map((s) => serviceId(s.service)));
         const ctx = context({ owned, drainTimeoutMs: drain });
-        const connect = async (kernel: Awaited<ReturnType<typeof kernelWith>>) => {
-          for (const [i, s] of known.entries())
-            for (const [j, d] of s.dests.entries())
-              kernel.setCounters(serviceKeyOf(s.service), {
-                dest: d,
-                activeConns: fates[i]![j]!.connections,
-              });
-          return kernel;
-        };
+        const kernel = () => connected(known, (i, j) => fates[i]![j]!.connections);
 
         // After a read: one plan.
-        const direct = await connect(await kernelWith(known));
+        const direct = await kernel();
         const once = plan({ services: wanted }, { table: await direct.readTable() }, ctx);
         expect((await applyPlan(direct, once)).failed).toBe(0);
 
         // Without a read: the quiesce and the plan of the rest, then the settle's read and plan.
-        const quick = await connect(await kernelWith(known));
+        const quick = await kernel();
         const quiesced = planQuiesce(wanted, knownOf(...known), ctx);
         if (quiesced.services.size) quiescedRuns++;
         const rest = plan(
@@ -237,9 +245,6 @@ describe('quiesce, then a read, converges as a plan after a read', () => {
   });
 });
 
-type Fate = 'stays' | 'leaves' | 'inhibited';
-const arbFate = fc.constantFrom<Fate>('stays', 'leaves', 'inhibited');
-
 /** A failure, then a recovery before the settle: two decisions on one known table. */
 const arbTwoDecisions = arbTable.chain((known) =>
   fc
@@ -260,26 +265,10 @@ describe('two decisions without a read (a recovery before the settle) converge a
     let backRuns = 0;
     await fc.assert(
       fc.asyncProperty(arbTwoDecisions, async ({ known, fates }) => {
-        const wantedBy = (which: 'first' | 'second') =>
-          known.map((s, i) => ({
-            ...s,
-            dests: s.dests.flatMap((d, j) => {
-              const fate = fates[i]![j]![which];
-              if (fate === 'leaves') return [];
-              return fate === 'inhibited' ? [{ ...d, weight: 0 }] : [d];
-            }),
-          }));
-        const [first, then] = [wantedBy('first'), wantedBy('second')];
+        const first = decided(known, (i, j) => fates[i]![j]!.first);
+        const then = decided(known, (i, j) => fates[i]![j]!.second);
         const ctx = context({ owned: new Set(known.map((s) => serviceId(s.service))) });
-        const connect = async (kernel: Awaited<ReturnType<typeof kernelWith>>) => {
-          for (const [i, s] of known.entries())
-            for (const [j, d] of s.dests.entries())
-              kernel.setCounters(serviceKeyOf(s.service), {
-                dest: d,
-                activeConns: fates[i]![j]!.connections,
-              });
-          return kernel;
-        };
+        const kernel = () => connected(known, (i, j) => fates[i]![j]!.connections);
         const passWithRead = async (
           kernel: FakeIpvs,
           wanted: DesiredService[],
@@ -310,10 +299,10 @@ describe('two decisions without a read (a recovery before the settle) converge a
           return { draining: joined.next.draining, quiesced };
         };
 
-        const direct = await connect(await kernelWith(known));
+        const direct = await kernel();
         const drains = await passWithRead(direct, then, await passWithRead(direct, first, {}));
 
-        const quick = await connect(await kernelWith(known));
+        const quick = await kernel();
         const one = await quiescePass(quick, first, known, {});
         const two = await quiescePass(quick, then, first, one.draining);
         if (two.quiesced.steps.some((step) => one.draining[step.service]?.[step.dest ?? '']))
