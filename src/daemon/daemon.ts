@@ -263,10 +263,13 @@ export class Daemon {
       options.reloadDebounceMs ?? 500,
     );
     this.settleMs = options.settleMs ?? 1000;
+    // The settle reads every service quiesced; while reals are part-way to down, more of
+    // the failures are still to come, and that read would hold them (as the drift check's).
     this.settler = new Debouncer(
       () => void this.requestPass('settle'),
       this.settleMs,
       this.settleMs * 5,
+      () => options.health.partWay === 0,
     );
   }
 

@@ -72,20 +72,26 @@ export class Debouncer {
   private timer: NodeJS.Timeout | null = null;
   private firstCallAt: number | null = null;
 
+  /** `ready`, when given, is asked when the wait is over: not yet, and it waits again, to maxWait. */
   constructor(
     private readonly fire: () => void,
     private readonly wait: number,
     private readonly maxWait: number = Math.max(wait * 10, wait),
+    private readonly ready: () => boolean = () => true,
   ) {}
 
   call(): void {
-    const now = Date.now();
-    this.firstCallAt ??= now;
-    const deadline = this.firstCallAt + this.maxWait;
-    const delay = Math.max(0, Math.min(this.wait, deadline - now));
+    this.firstCallAt ??= Date.now();
+    this.arm();
+  }
+
+  private arm(): void {
+    const deadline = (this.firstCallAt ?? Date.now()) + this.maxWait;
+    const delay = Math.max(0, Math.min(this.wait, deadline - Date.now()));
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
+      if (!this.ready() && Date.now() < deadline) return this.arm();
       this.firstCallAt = null;
       this.fire();
     }, delay);

@@ -395,6 +395,27 @@ describe('daemon: health passes scoped to the batch', () => {
     expect(s.health.manager.partWay).toBe(1);
   });
 
+  it('the settle waits while a real is part-way to down', async () => {
+    const s = await setup('drain_timeout_ms: 60000\n', fallTwo, 200);
+    // Each step is one round of checks: web's real fails twice, api's once, then again.
+    await s.health.setDown('web', '192.168.10.3:80', true);
+    await s.health.setDown('api', '192.168.10.3:80', true);
+    await waitFor('web quiesced', () => s.passes().some((p) => p.scope?.includes('web')));
+    const quiesced = Date.now();
+    expect(s.health.manager.partWay).toBe(1);
+    // Due 200 ms after the quiesce, the settle waits: api's real is part-way to down.
+    await until(quiesced + 500);
+    expect(s.passes().some((p) => p.triggers.includes('settle'))).toBe(false);
+    await s.health.setDown('api', '192.168.10.3:80', true);
+    expect(s.health.manager.partWay).toBe(0);
+    const settle = await waitFor('the settle', () =>
+      s.passes().find((p) => p.triggers.includes('settle')),
+    );
+    expect(settle.scope?.sort()).toEqual(['api', 'web']);
+    // Once decided, not at its ceiling (5 x 200 ms after the first quiesce).
+    expect(Date.parse(settle.at) - quiesced).toBeLessThan(950);
+  });
+
   it('a refused write in a scoped pass is retried by a full pass', async () => {
     const s = await setup();
     s.client.refusing = true;

@@ -103,6 +103,25 @@ describe('Debouncer', () => {
     expect(fire).toHaveBeenCalledTimes(1);
   });
 
+  it('waits on while not ready, and fires once ready or at maxWait', () => {
+    vi.useFakeTimers();
+    const fire = vi.fn();
+    let ready = false;
+    const d = new Debouncer(fire, 100, 1000, () => ready);
+    d.call();
+    vi.advanceTimersByTime(450);
+    expect(fire).not.toHaveBeenCalled();
+    ready = true;
+    vi.advanceTimersByTime(100);
+    expect(fire).toHaveBeenCalledTimes(1);
+    ready = false;
+    d.call();
+    vi.advanceTimersByTime(999);
+    expect(fire).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(1);
+    expect(fire).toHaveBeenCalledTimes(2);
+  });
+
   it('cancel drops a pending call', () => {
     vi.useFakeTimers();
     const fire = vi.fn();
