@@ -34,7 +34,8 @@
  *   once they end; otherwise it is deleted now). applyPlan() writes both: the IpvsClient's
  *   execute() is the kernel write.
  * - settleLater() names a service with a real quiesced unread for a 'settle' pass settleMs
- *   later, which reads it and deletes the real or lets it drain.
+ *   later, once no real is part-way to down, which reads it and deletes the real or lets
+ *   it drain.
  *
  * An invalid config is logged with all its errors and ignored: the last good config stays
  * in force and no pass runs for it. So is a valid one whose pass the guard against mass
@@ -134,10 +135,11 @@ export interface DaemonOptions {
   drainRecheckMs?: number;
   /**
    * How long after the last real quiesced without a read (weight 0) their services are read
-   * again, to delete them or let them drain (default 1 s; 5 times that at most after the
-   * first): the reads wait until a burst of failures has been written, and while it lasts
-   * they would hold the checks that detect the rest of it. A drift check due while health
-   * decisions are under way waits the same way (driftDue).
+   * again, to delete them or let them drain (default 1 s, longer while a real is part-way
+   * to down; 5 times that at most after the first): the reads wait until a burst of
+   * failures has been written, and while it lasts they would hold the checks that detect
+   * the rest of it. A drift check due while health decisions are under way waits the same
+   * way (driftDue).
    */
   settleMs?: number;
   /** Delay before retrying a pass that failed (default 5 s, never more than drift_interval). */
@@ -225,7 +227,10 @@ export class Daemon {
   private readonly ready: Promise<boolean>;
   private markReady: (ok: boolean) => void = () => undefined;
   private readonly debouncer: Debouncer;
-  /** Asks for the 'settle' pass once the quiesces have paused (settleMs), or 5 settleMs at most. */
+  /**
+   * Asks for the 'settle' pass once the quiesces have paused (settleMs) and no real is
+   * part-way to down, or 5 settleMs at most.
+   */
   private readonly settler: Debouncer;
   private readonly settleMs: number;
   private readonly pendingReloadReasons = new Set<ReloadReason>();
