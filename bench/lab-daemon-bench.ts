@@ -37,7 +37,9 @@
  * DBENCH_BEFORE_NODE_ARGS added to its node's flags and DBENCH_BEFORE_LVSD_ARGS to its
  * `lvsd run`: the same build twice, with and without a V8 flag or an option such as
  * `--check-workers 2`, is a same-run comparison of it);
- * DBENCH_KEEP=DIR keeps each lvsd side's log and the mass failure's marks there (see keep()).
+ * DBENCH_KEEP=DIR keeps each lvsd side's log and the mass failure's marks there (see keep());
+ * DBENCH_FAILURES=N repeats the mass failure and its recovery N times, each side alike
+ * (see FAILURES).
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import {
@@ -381,6 +383,15 @@ async function stopDaemon(daemon: ChildProcess): Promise<void> {
 
 type Figures = Record<string, number | null>;
 
+/**
+ * DBENCH_FAILURES=N: the listener stops and starts again N times, FAILURE_GAP_MS apart,
+ * each reported. The first failure runs code the daemon has not run since it started; the
+ * later ones show what the same failure costs once that code has run.
+ */
+const FAILURES = Math.max(1, Number(process.env.DBENCH_FAILURES ?? 1));
+const FAILURE_GAP_MS = 10_000;
+const failKey = (name: string, n: number) => (n === 1 ? name : `${name}${n}`);
+
 async function checksCase(
   side: Side,
   kind: CheckKind,
@@ -426,18 +437,29 @@ async function checksCase(
     `${side} ${kind}: CPU per check by thread, us (user): ${byThread(before.threads, after.threads, checks)}`,
   );
   await syscallsPerCheck(side, kind, pid, () => ask('count'));
-  let failMs: number | null = null;
-  let recoverMs: number | null = null;
+  const failures: Figures = {};
   if (!cpuOnly) {
-    const marks: Record<string, number> = { stopAt: Date.now() };
-    await ask('stop');
-    failMs = await until(`${side} ${kind}: all out`, () => dests().serving === 0, log);
-    marks.outAt = Date.now();
-    marks.startAt = Date.now();
-    await ask('start');
-    recoverMs = await until(`${side} ${kind}: all in`, () => dests().serving === total, log);
-    marks.inAt = Date.now();
-    keep(side, kind, log, marks);
+    for (let n = 1; n <= FAILURES; n++) {
+      // Later failures find the daemon's failure path run once already (see FAILURES).
+      if (n > 1) await sleep(FAILURE_GAP_MS);
+      const marks: Record<string, number> = { stopAt: Date.now() };
+      await ask('stop');
+      failures[failKey('failMs', n)] = await until(
+        `${side} ${kind}: all out${n > 1 ? ` (failure ${n})` : ''}`,
+        () => dests().serving === 0,
+        log,
+      );
+      marks.outAt = Date.now();
+      marks.startAt = Date.now();
+      await ask('start');
+      failures[failKey('recoverMs', n)] = await until(
+        `${side} ${kind}: all in${n > 1 ? ` (failure ${n})` : ''}`,
+        () => dests().serving === total,
+        log,
+      );
+      marks.inAt = Date.now();
+      if (n === 1) keep(side, kind, log, marks);
+    }
   }
   const end = usage(pid);
   await stopDaemon(daemon);
@@ -458,8 +480,9 @@ async function checksCase(
           (after.vm - before.vm - (after.cpu - before.cpu) - (after.listener - before.listener))) /
           seconds,
       ) / 100,
-    failMs,
-    recoverMs,
+    failMs: null,
+    recoverMs: null,
+    ...failures,
     rssEndMiB: end.rssMiB,
   };
 }
@@ -882,6 +905,11 @@ async function main(): Promise<void> {
     ['failMs', `listener stopped until all ${checked * 10} out (ms)`],
     ['recoverMs', `listener back until all ${checked * 10} in (ms)`],
   ];
+  for (let n = 2; n <= FAILURES; n++)
+    checkRows.push(
+      [failKey('failMs', n), `the same, failure ${n}: all out (ms)`],
+      [failKey('recoverMs', n), `the same, failure ${n}: all in (ms)`],
+    );
   const cases = (process.env.DBENCH_CASES ?? 'tcp,http,reload').split(',');
   for (const kind of (['tcp', 'http'] as const).filter((k) => cases.includes(k))) {
     const sides = checkSides().map((side): [string, Figures] => [
