@@ -34,8 +34,8 @@
  *   once they end; otherwise it is deleted now). applyPlan() writes both: the IpvsClient's
  *   execute() is the kernel write.
  * - settleLater() names a service with a real quiesced unread for a 'settle' pass settleMs
- *   later, once no real is part-way to down, which reads it and deletes the real or lets
- *   it drain.
+ *   after the last health batch, once no real is part-way to down, which reads it and
+ *   deletes the real or lets it drain.
  *
  * An invalid config is logged with all its errors and ignored: the last good config stays
  * in force and no pass runs for it. So is a valid one whose pass the guard against mass
@@ -134,12 +134,12 @@ export interface DaemonOptions {
   /** How often a waiting drain is looked at again (default 5 s). */
   drainRecheckMs?: number;
   /**
-   * How long after the last real quiesced without a read (weight 0) their services are read
-   * again, to delete them or let them drain (default 1 s, longer while a real is part-way
-   * to down; 5 times that at most after the first): the reads wait until a burst of
-   * failures has been written, and while it lasts they would hold the checks that detect
-   * the rest of it. A drift check due while health decisions are under way waits the same
-   * way (driftDue).
+   * How long after the last health batch the services of reals quiesced without a read
+   * (weight 0) are read again, to delete them or let them drain (default 1 s, longer while
+   * a real is part-way to down; 5 times that at most after the first quiesce): the reads
+   * wait until a burst of failures, or of reals coming back, has been written, and while it
+   * lasts they would hold the checks that detect the rest of it. A drift check due while
+   * health decisions are under way waits the same way (driftDue).
    */
   settleMs?: number;
   /** Delay before retrying a pass that failed (default 5 s, never more than drift_interval). */
@@ -228,8 +228,8 @@ export class Daemon {
   private markReady: (ok: boolean) => void = () => undefined;
   private readonly debouncer: Debouncer;
   /**
-   * Asks for the 'settle' pass once the quiesces have paused (settleMs) and no real is
-   * part-way to down, or 5 settleMs at most.
+   * Asks for the 'settle' pass once the health batches have paused (settleMs) and no real
+   * is part-way to down, or 5 settleMs at most.
    */
   private readonly settler: Debouncer;
   private readonly settleMs: number;
@@ -268,8 +268,9 @@ export class Daemon {
       options.reloadDebounceMs ?? 500,
     );
     this.settleMs = options.settleMs ?? 1000;
-    // The settle reads every service quiesced; while reals are part-way to down, more of
-    // the failures are still to come, and that read would hold them (as the drift check's).
+    // The settle reads every service quiesced; while health decisions keep coming (more
+    // failures, or the reals coming back) or reals are part-way to down, that read would
+    // hold them (as the drift check's). So it comes once they pause, 5 waits at most.
     this.settler = new Debouncer(
       () => void this.requestPass('settle'),
       this.settleMs,
@@ -314,6 +315,8 @@ export class Daemon {
     // A batch of decisions becomes one pass, scoped to the services it names (runPass).
     this.options.health.on('changes', (batch) => {
       this.noteHealthBatch(batch);
+      // Decisions still coming (reals back, after a mass failure): the settle's read waits too.
+      if (this.settling.size && !this.stopping) this.settler.call();
       void this.requestPass('health');
     });
     this.options.health.on('result', (result) => this.recordCheck(result));

@@ -416,6 +416,35 @@ describe('daemon: health passes scoped to the batch', () => {
     expect(Date.parse(settle.at) - quiesced).toBeLessThan(950);
   });
 
+  it('the settle waits while health decisions keep coming: a real back puts it off', async () => {
+    const s = await setup('drain_timeout_ms: 60000\n', undefined, 300);
+    await s.health.setDown('web', '192.168.10.3:80', true);
+    await s.health.setDown('api', '192.168.10.3:80', true);
+    await waitFor('both quiesced', () => s.passes().filter((p) => p.scope).length >= 1);
+    await waitFor('api quiesced', () => s.passes().some((p) => p.scope?.includes('api')));
+    const quiesced = Date.now();
+    // Before the settle is due (300 ms after the last quiesce), web's real comes back.
+    await until(quiesced + 150);
+    await s.health.setDown('web', '192.168.10.3:80', false);
+    const back = Date.now();
+    // Its weight is back with one edit, unread; the settle is put off 300 ms from then.
+    await until(quiesced + 380);
+    expect(s.passes().some((p) => p.triggers.includes('settle'))).toBe(false);
+    const settle = await waitFor('the settle', () =>
+      s.passes().find((p) => p.triggers.includes('settle')),
+    );
+    expect(Date.parse(settle.at) - back).toBeGreaterThanOrEqual(250);
+    expect(s.client.take()).toEqual([
+      'execute edit-dest TCP 10.0.0.1:80',
+      'execute edit-dest TCP 10.0.0.2:80',
+      'execute edit-dest TCP 10.0.0.1:80',
+      'readServices TCP 10.0.0.1:80, TCP 10.0.0.2:80',
+      'execute delete-dest TCP 10.0.0.2:80',
+    ]);
+    expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 });
+    expect(await weights(s.kernel, api)).toEqual({ '192.168.10.2:80': 1 });
+  });
+
   it('a refused write in a scoped pass is retried by a full pass', async () => {
     const s = await setup();
     s.client.refusing = true;
