@@ -2,8 +2,11 @@
  * Where lvsd's time goes in a mass failure and recovery, from the logs the lab bench keeps
  * (`DBENCH_KEEP=DIR DBENCH_LVSD_ARGS='--log-level debug' ... lab-daemon-bench.js`): for each
  * SIDE-KIND.log with its .json marks, on the bench's clock (ms after the listener stopped,
- * or started again): when the checks decided (first and last health.transition), how many
- * passes ran and what each cost (its read, plan and write phases), and the last kernel write.
+ * or started again): when the checks decided (first, p10, p50, p90 and last
+ * health.transition: with checks 1 s apart and `fall 2`, an even spread over 1-2 s after the
+ * stop is the floor, and how far the quantiles lag it is the daemon's), how many passes ran
+ * and what each cost (its read, plan and write phases), the kernel writes by operation and
+ * trigger (a settle inside a recovery shows as deletes and adds), and the last one.
  *
  * Run: node dist-bench/bench/mass-timeline.js DIR [SIDE-KIND ...]
  */
@@ -13,6 +16,8 @@ import { join } from 'node:path';
 interface Line {
   time: number;
   event?: string;
+  op?: string;
+  triggers?: string[];
   to?: string;
   at?: string;
   durationMs?: number;
@@ -61,11 +66,13 @@ function window(all: Line[], from: number, to: number, direction: 'down' | 'up')
   );
   const writes = inside.filter((l) => l.event === 'kernel_write' && l.time <= to + 200);
   const rel = (t: number | undefined) => (t === undefined ? '-' : String(round(t - from)));
+  const at = (q: number) => decided[Math.min(decided.length - 1, Math.floor(q * decided.length))];
   const out = [
     `  all ${direction === 'down' ? 'out' : 'in'} (bench): ${round(to - from)} ms; ` +
       `${decided.length} transitions to ${direction}, first ${rel(decided[0]?.time)} ms, ` +
-      `last ${rel(decided.at(-1)?.time)} ms; ${writes.length} kernel writes, ` +
-      `last ${rel(writes.at(-1)?.time)} ms; ${passes.length} passes`,
+      `p10 ${rel(at(0.1)?.time)}, p50 ${rel(at(0.5)?.time)}, p90 ${rel(at(0.9)?.time)}, ` +
+      `last ${rel(decided.at(-1)?.time)} ms; ${writes.length} kernel writes ` +
+      `(${byOperation(writes)}), last ${rel(writes.at(-1)?.time)} ms; ${passes.length} passes`,
   ];
   for (const p of passes) {
     const start = Date.parse(p.at as string);
@@ -76,6 +83,16 @@ function window(all: Line[], from: number, to: number, direction: 'down' | 'up')
     );
   }
   return out;
+}
+
+/** "edit-dest/health 470, delete-dest/settle 704, ...": kernel writes by operation and trigger. */
+function byOperation(writes: Line[]): string {
+  const counts = new Map<string, number>();
+  for (const w of writes) {
+    const key = `${w.op ?? '?'}/${(w.triggers ?? []).join('+')}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([key, n]) => `${key} ${n}`).join(', ');
 }
 
 const dir = process.argv[2];
