@@ -432,7 +432,7 @@ describe('daemon: health passes scoped to the batch', () => {
     const settle = await waitFor('the settle', () =>
       s.passes().find((p) => p.triggers.includes('settle')),
     );
-    expect(Date.parse(settle.at) - back).toBeGreaterThanOrEqual(250);
+    expect(Date.parse(settle.at) - back).toBeGreaterThanOrEqual(220);
     expect(s.client.take()).toEqual([
       'execute edit-dest TCP 10.0.0.1:80',
       'execute edit-dest TCP 10.0.0.2:80',
