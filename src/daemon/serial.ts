@@ -70,7 +70,8 @@ export class CoalescingRunner<Reason, Outcome> {
  */
 export class Debouncer {
   private timer: NodeJS.Timeout | null = null;
-  private firstCallAt: number | null = null;
+  /** maxWait after the first call of the burst under way (null: none). */
+  private deadline: number | null = null;
 
   /** `ready`, when given, is asked when the wait is over: not yet, and it waits again, to maxWait. */
   constructor(
@@ -81,18 +82,17 @@ export class Debouncer {
   ) {}
 
   call(): void {
-    this.firstCallAt ??= Date.now();
-    this.arm();
+    this.deadline ??= Date.now() + this.maxWait;
+    this.arm(this.deadline);
   }
 
-  private arm(): void {
-    const deadline = (this.firstCallAt ?? Date.now()) + this.maxWait;
+  private arm(deadline: number): void {
     const delay = Math.max(0, Math.min(this.wait, deadline - Date.now()));
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (!this.ready() && Date.now() < deadline) return this.arm();
-      this.firstCallAt = null;
+      if (!this.ready() && Date.now() < deadline) return this.arm(deadline);
+      this.deadline = null;
       this.fire();
     }, delay);
   }
@@ -100,6 +100,6 @@ export class Debouncer {
   cancel(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.firstCallAt = null;
+    this.deadline = null;
   }
 }
