@@ -74,6 +74,7 @@ import { StateStore } from '../src/reconcile/state.js';
 import { MemorySysctls } from '../src/sysctl/memory.js';
 import { createLogger } from '../src/util/log.js';
 import { machineLine } from './ipvs-report.js';
+import { percentile } from './percentile.js';
 import { dest, service } from './reconcile-generate.js';
 
 // LVSD_BENCH_HEAP_GROWING=20: V8 grows the old generation by 20% between full collections
@@ -160,10 +161,6 @@ function makeConfig(
       allowMassRemoval: false,
     },
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 async function startListeners(count: number) {

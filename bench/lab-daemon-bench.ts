@@ -442,10 +442,11 @@ async function checksCase(
     for (let n = 1; n <= FAILURES; n++) {
       // Later failures find the daemon's failure path run once already (see FAILURES).
       if (n > 1) await sleep(FAILURE_GAP_MS);
+      const which = n > 1 ? ` (failure ${n})` : '';
       const marks: Record<string, number> = { stopAt: Date.now() };
       await ask('stop');
       failures[failKey('failMs', n)] = await until(
-        `${side} ${kind}: all out${n > 1 ? ` (failure ${n})` : ''}`,
+        `${side} ${kind}: all out${which}`,
         () => dests().serving === 0,
         log,
       );
@@ -453,7 +454,7 @@ async function checksCase(
       marks.startAt = Date.now();
       await ask('start');
       failures[failKey('recoverMs', n)] = await until(
-        `${side} ${kind}: all in${n > 1 ? ` (failure ${n})` : ''}`,
+        `${side} ${kind}: all in${which}`,
         () => dests().serving === total,
         log,
       );

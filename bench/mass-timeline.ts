@@ -12,6 +12,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { percentile } from './percentile.js';
 
 interface Line {
   time: number;
@@ -65,12 +66,18 @@ function window(all: Line[], from: number, to: number, direction: 'down' | 'up')
     (l) => l.event === 'reconcile' && l.at && Date.parse(l.at) >= from && Date.parse(l.at) <= to,
   );
   const writes = inside.filter((l) => l.event === 'kernel_write' && l.time <= to + 200);
-  const rel = (t: number | undefined) => (t === undefined ? '-' : String(round(t - from)));
-  const at = (q: number) => decided[Math.min(decided.length - 1, Math.floor(q * decided.length))];
+  const rel = (t: number | undefined) =>
+    t === undefined || Number.isNaN(t) ? '-' : String(round(t - from));
+  // Log lines come in time order: the decisions' times are sorted already.
+  const at = (p: number) =>
+    percentile(
+      decided.map((l) => l.time),
+      p,
+    );
   const out = [
     `  all ${direction === 'down' ? 'out' : 'in'} (bench): ${round(to - from)} ms; ` +
       `${decided.length} transitions to ${direction}, first ${rel(decided[0]?.time)} ms, ` +
-      `p10 ${rel(at(0.1)?.time)}, p50 ${rel(at(0.5)?.time)}, p90 ${rel(at(0.9)?.time)}, ` +
+      `p10 ${rel(at(10))}, p50 ${rel(at(50))}, p90 ${rel(at(90))}, ` +
       `last ${rel(decided.at(-1)?.time)} ms; ${writes.length} kernel writes ` +
       `(${byOperation(writes)}), last ${rel(writes.at(-1)?.time)} ms; ${passes.length} passes`,
   ];

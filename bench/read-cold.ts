@@ -17,6 +17,7 @@ import { plan } from '../src/reconcile/plan.js';
 import { machineLine } from './ipvs-report.js';
 import { desiredTable } from './reconcile-generate.js';
 import { ScriptedKernelSocket } from './scripted-kernel-socket.js';
+import { median } from './percentile.js';
 
 interface Sample {
   read: number;
@@ -51,11 +52,6 @@ async function sample(services: number): Promise<void> {
     steps: planned.steps.length,
   };
   console.log(JSON.stringify(out));
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 function run(self: string, flags: string[], services: number): Sample {

@@ -15,6 +15,7 @@ import { plan } from '../src/reconcile/plan.js';
 import { machineLine } from './ipvs-report.js';
 import { desiredTable } from './reconcile-generate.js';
 import { ScriptedKernelSocket } from './scripted-kernel-socket.js';
+import { median } from './percentile.js';
 
 async function sample(services: number): Promise<void> {
   const desired = desiredTable({ services, destsPerService: 10 });
@@ -37,11 +38,6 @@ async function sample(services: number): Promise<void> {
   console.log(
     JSON.stringify({ rules: planned.steps.length, plan: t1 - t0, execute: t2 - t1, executeCpu }),
   );
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 function main(argv: string[]): void {
