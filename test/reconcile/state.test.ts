@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mergeScoped } from '../../src/reconcile/reconciler.js';
-import { emptyState, StateStore, stateFilePath } from '../../src/reconcile/state.js';
+import {
+  emptyState,
+  type ReconcileState,
+  sameState,
+  StateStore,
+  stateFilePath,
+} from '../../src/reconcile/state.js';
 import type { Plan } from '../../src/reconcile/types.js';
 
 const dir = () => mkdtemp(join(tmpdir(), 'lvsd-state-'));
@@ -51,6 +57,28 @@ describe('StateStore', () => {
     await store.write({ ...state });
     expect((await stat(stateFilePath(d))).mtimeMs).toBe(written);
     expect((await store.current()).state).toEqual(state);
+  });
+
+  it('writes a state that differs from the last by one drain time, and not one that differs by key order', async () => {
+    const d = await dir();
+    const store = new StateStore(d);
+    const drains = { 'TCP 10.0.0.1:80': { '192.168.10.2:80': 7, '192.168.10.3:80': 8 } };
+    await store.write({ ...emptyState(), owned: ['TCP 10.0.0.1:80'], draining: drains });
+    await store.write({
+      ...emptyState(),
+      owned: ['TCP 10.0.0.1:80'],
+      draining: { 'TCP 10.0.0.1:80': { '192.168.10.2:80': 7, '192.168.10.3:80': 9 } },
+    });
+    const read = async () => JSON.parse(await readFile(stateFilePath(d), 'utf8'));
+    expect((await read()).draining['TCP 10.0.0.1:80']['192.168.10.3:80']).toBe(9);
+    const written = (await stat(stateFilePath(d))).mtimeMs;
+    await new Promise((r) => setTimeout(r, 20));
+    await store.write({
+      ...emptyState(),
+      owned: ['TCP 10.0.0.1:80'],
+      draining: { 'TCP 10.0.0.1:80': { '192.168.10.3:80': 9, '192.168.10.2:80': 7 } },
+    });
+    expect((await stat(stateFilePath(d))).mtimeMs).toBe(written);
   });
 
   it('a failed write forgets what it remembered, so the next pass reads the file', async () => {
@@ -106,5 +134,41 @@ describe('mergeScoped', () => {
         'TCP 10.0.0.2:80': { '192.168.10.2:80': 3 },
       },
     });
+  });
+});
+
+describe('sameState', () => {
+  const base = (): ReconcileState => ({
+    version: 2,
+    owned: ['TCP 10.0.0.1:80', 'FWM 7'],
+    draining: { 'TCP 10.0.0.1:80': { '192.168.10.2:80': 7 }, 'FWM 7': { '192.168.10.4:0': 3 } },
+    vips: ['10.0.0.1/32 on lvsd0'],
+  });
+  const changes: Array<[string, (s: ReconcileState) => void]> = [
+    ['an owned service more', (s) => s.owned.push('UDP 10.0.0.1:53')],
+    ['the owned services in another order', (s) => s.owned.reverse()],
+    ['a drain time', (s) => (s.draining['FWM 7']!['192.168.10.4:0'] = 4)],
+    ['a drain more', (s) => (s.draining['FWM 7']!['192.168.10.5:0'] = 3)],
+    ['a drain less', (s) => delete s.draining['TCP 10.0.0.1:80']!['192.168.10.2:80']],
+    ['a service without drains', (s) => delete s.draining['FWM 7']],
+    ['a VIP less', (s) => s.vips!.pop()],
+  ];
+
+  it.each(changes)('tells states apart by %s, both ways', (_, change) => {
+    const changed = base();
+    change(changed);
+    expect(sameState(base(), changed)).toBe(false);
+    expect(sameState(changed, base())).toBe(false);
+  });
+
+  it('holds equal states with drains listed in another order, and no VIPs as an empty list', () => {
+    const reordered = base();
+    reordered.draining = {
+      'FWM 7': { '192.168.10.4:0': 3 },
+      'TCP 10.0.0.1:80': { '192.168.10.2:80': 7 },
+    };
+    expect(sameState(base(), reordered)).toBe(true);
+    const { vips: _, ...noVips } = base();
+    expect(sameState({ ...noVips }, { ...noVips, vips: [] })).toBe(true);
   });
 });
