@@ -23,7 +23,7 @@
  * rise/fall, transition, batch):
  * - startInner() subscribed to the HealthManager (`health`): each 'changes' batch goes to
  *   noteHealthBatch(), which adds the services it names to the next pass's scope, and to
- *   requestPass('health'); 'result', 'tally' and 'transition' events only feed the metrics.
+ *   requestPass('health'); 'tally' and 'transition' events only feed the metrics.
  * - runPass() (one at a time, CoalescingRunner) takes that scope (takeScope); desiredFor()
  *   calls desiredState(config of those services, health.snapshot()): the failed real is left
  *   out, or kept at weight 0 with `on_failure: inhibit` (src/reconcile/desired.ts).
@@ -44,7 +44,7 @@
  */
 import type { ResolvedConfig } from '../config/resolved.js';
 import { liveWeightsFrom } from '../health/live.js';
-import type { CheckResultEvent, HealthChanges, HealthManager } from '../health/manager.js';
+import type { HealthChanges, HealthManager } from '../health/manager.js';
 import type { IpvsClient } from '../ipvs/client.js';
 import { serviceId, type IpvsInfo, type IpvsTable } from '../ipvs/model.js';
 import type {
@@ -319,7 +319,6 @@ export class Daemon {
       if (this.settling.size && !this.stopping) this.settler.call();
       void this.requestPass('health');
     });
-    this.options.health.on('result', (result) => this.recordCheck(result));
     this.options.health.on('tally', (tallies) => this.metrics.recordTallies(tallies));
     // The health side logs each transition itself; the daemon counts them.
     this.options.health.on('transition', (t) =>
@@ -919,10 +918,6 @@ export class Daemon {
         `leaving ${plan.foreign.length} service(s) lvsd does not manage alone`,
       );
     this.lastForeign = foreign;
-  }
-
-  private recordCheck(result: CheckResultEvent): void {
-    this.metrics.recordCheck(result.service, result.type, result.ok, result.durationMs / 1000);
   }
 
   /** After a reload the checks and the table carry on when VRRP cannot follow; the reason is logged. */

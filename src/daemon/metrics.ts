@@ -36,7 +36,7 @@ import {
   Registry,
 } from '../util/prometheus.js';
 import type { StatusDest, StatusService } from './status.js';
-import { type CheckTally, DURATION_BUCKETS_S, durationBucket } from '../health/settled.js';
+import { type CheckTally, DURATION_BUCKETS_S } from '../health/tally.js';
 
 export class DaemonMetrics {
   readonly registry = new Registry();
@@ -111,12 +111,7 @@ export class DaemonMetrics {
     if (hash) this.configInfo.set({ hash }, 1);
   }
 
-  /** One check ran (each one that decided or might have: see recordTallies for the others). */
-  recordCheck(service: string, type: string, ok: boolean, seconds: number): void {
-    this.checkSeries.record(service, type, ok, seconds);
-  }
-
-  /** Checks the workers counted rather than sent (health/settled.ts), about once a second. */
+  /** Checks run, counted by the health side (health/tally.ts) and taken once a turn or a second. */
   recordTallies(tallies: readonly CheckTally[]): void {
     for (const tally of tallies) this.checkSeries.add(tally);
   }
@@ -168,19 +163,11 @@ interface CheckStat {
  * Check counts and durations by service and check type, kept in plain numbers and written
  * in the exposition format at scrape time, as the kernel series are. prom-client hashed the
  * label object on every observe() and inc(): two calls per check were about 5 us of each
- * check at ten thousand checks a second; here a check costs two map lookups and an add.
+ * check at ten thousand checks a second; here a tally (health/tally.ts) costs two map lookups and a few adds.
  * Series stay once seen, as the registry's do.
  */
 class CheckSeries {
   private readonly byService = new Map<string, Map<string, CheckStat>>();
-
-  record(service: string, type: string, ok: boolean, seconds: number): void {
-    const stat = this.stat(service, type);
-    stat.buckets[durationBucket(seconds)]!++;
-    stat.sum += seconds;
-    if (ok) stat.ok++;
-    else stat.failed++;
-  }
 
   add(tally: CheckTally): void {
     const stat = this.stat(tally.service, tally.type);

@@ -15,8 +15,9 @@
  *   with a transition up -> down. The real's view is dropped (changed()), so the next
  *   snapshot() says { up: false }; adjustQuorum() follows the service's healthy weight.
  * - The Transition is logged and sent as a 'transition' event, and queue()d into the
- *   pending HealthChanges; every result that comes here also sends a 'result' event, the
- *   settled ones a 'tally' of counts.
+ *   pending HealthChanges. Every result is counted for the metrics (tally.ts): those that
+ *   come here into their real's tally, sent as a 'tally' at the end of the turn; the
+ *   settled ones a worker kept back as its own 'tally' of counts.
  * - flush(), at the end of that turn of the event loop (or at batchSize changes), sends
  *   the batch as one 'changes' event: each change names its service.
  *
@@ -36,7 +37,7 @@ import { reportsWeight, type CheckerRegistry } from './checkers/index.js';
 import { quorumReason, sorryNeeded } from './quorum.js';
 import { type CheckRunner, InProcessRunner } from './runner.js';
 import { realTimers, type CheckRun, type Timers } from './attempt.js';
-import type { CheckTally } from './settled.js';
+import { type CheckTally, CheckTallies, countResult } from './tally.js';
 import { initialHealth, step, type RiseFallState } from './state.js';
 import type { CheckTarget } from './types.js';
 import { errorText } from './types.js';
@@ -115,8 +116,12 @@ export interface CheckStatus {
 export interface HealthEvents {
   transition: [Transition];
   changes: [HealthChanges];
+  /** Each result that came here (sent only while something listens: the metrics use 'tally'). */
   result: [CheckResultEvent];
-  /** Counts of the results check workers did not send (settled.ts), about once a second. */
+  /**
+   * Counts of the results, for the metrics: of those that came here, at the end of the
+   * turn; of those check workers did not send (settled.ts), about once a second.
+   */
   tally: [CheckTally[]];
 }
 
@@ -185,6 +190,8 @@ interface RealEntry {
   weight: number | undefined;
   /** timers.now() of the last transition (or of the start of checking). */
   since: number;
+  /** Where its results are counted for the metrics (shared by its service's checks of its type). */
+  tally: CheckTally;
   /** False once stopped (removed, or replaced by a changed check). */
   live: boolean;
   stop: () => void;
@@ -303,6 +310,8 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   private batchTimer: unknown;
   private quietTimer: unknown;
   private turnEnd: NodeJS.Immediate | undefined;
+  private readonly tallies = new CheckTallies();
+  private tallyDue: NodeJS.Immediate | undefined;
   private stopped = false;
   readonly counters: HealthCounters = { checks: 0, failures: 0, timeouts: 0, transitions: 0 };
 
@@ -446,6 +455,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     if (entry.live && entry.state.streak > 0) this.undecided--;
     entry.live = false;
     entry.stop();
+    this.tallies.leave(entry.tally);
   }
 
   private start(
@@ -476,6 +486,7 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       state: initialHealth(up),
       weight,
       since: this.timers.now(),
+      tally: this.tallies.join(service.name, config.type),
       live: true,
       stop: () => undefined,
     };
@@ -569,6 +580,14 @@ export class HealthManager extends EventEmitter<HealthEvents> {
     }
     const after = weightOf(entry);
     if (after !== before) this.adjustQuorum(entry.service, after - before);
+    this.count(entry, result);
+  }
+
+  /** Counts the result for the metrics, sent with the others of this turn; and to 'result' listeners. */
+  private count(entry: RealEntry, result: CheckRun): void {
+    countResult(entry.tally, result);
+    this.tallyDue ??= setImmediate(() => this.sendTallies());
+    if (this.listenerCount('result') === 0) return;
     this.send('result', {
       service: entry.service,
       real: entry.realId,
@@ -578,6 +597,13 @@ export class HealthManager extends EventEmitter<HealthEvents> {
       timedOut: result.timedOut,
       message: result.message,
     });
+  }
+
+  /** The counts of this turn's results, for the metrics. */
+  private sendTallies(): void {
+    this.tallyDue = undefined;
+    const tallies = this.tallies.take();
+    if (tallies.length) this.send('tally', tallies);
   }
 
   /** Settled results: counted, and passed on for the metrics; no state changes (settled.ts says why). */
@@ -735,6 +761,8 @@ export class HealthManager extends EventEmitter<HealthEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.clearBatchTimers();
+    if (this.tallyDue) clearImmediate(this.tallyDue);
+    this.tallyDue = undefined;
     await this.runner.stop();
   }
 }

@@ -20,29 +20,7 @@
  */
 import type { CheckType } from '../config/check.js';
 import type { CheckRun } from './attempt.js';
-
-/** Upper bounds (seconds) of lvsd_check_duration_seconds' buckets; the last bucket is +Inf. */
-export const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-/** The bucket a duration falls in (DURATION_BUCKETS_S.length: above the last bound). */
-export function durationBucket(seconds: number): number {
-  let slot = 0;
-  while (slot < DURATION_BUCKETS_S.length && seconds > DURATION_BUCKETS_S[slot]!) slot++;
-  return slot;
-}
-
-/** Settled results of one service's checks of one type, counted since the last take(). */
-export interface CheckTally {
-  service: string;
-  type: CheckType;
-  ok: number;
-  failed: number;
-  timedOut: number;
-  /** Sum of the durations, in seconds. */
-  seconds: number;
-  /** Count per bucket of DURATION_BUCKETS_S, then +Inf (not cumulative). */
-  buckets: number[];
-}
+import { type CheckTally, CheckTallies, countResult } from './tally.js';
 
 interface Tracked {
   /** Equal results needed before the next equal one is settled: max(rise, fall). */
@@ -59,8 +37,7 @@ interface Tracked {
 /** A worker's checks' recent results, and the counts of the settled ones. */
 export class SettledResults {
   private readonly checks = new Map<number, Tracked>();
-  /** Per service and type: its counts, and how many tracked checks count into them. */
-  private readonly tallies = new Map<string, { tally: CheckTally; checks: number }>();
+  private readonly tallies = new CheckTallies();
 
   /** Starts (or starts again) following check `id`: none of its next `max(rise, fall)` results is settled. */
   track(
@@ -77,7 +54,7 @@ export class SettledResults {
       message: '',
       weight: undefined,
       timedOut: false,
-      tally: this.tallyOf(service, type),
+      tally: this.tallies.join(service, type),
     });
   }
 
@@ -85,11 +62,7 @@ export class SettledResults {
     const check = this.checks.get(id);
     if (!check) return;
     this.checks.delete(id);
-    const key = keyOf(check.tally.service, check.tally.type);
-    const shared = this.tallies.get(key)!;
-    // Its counts not taken yet stay until the next take().
-    if (--shared.checks === 0 && shared.tally.ok + shared.tally.failed === 0)
-      this.tallies.delete(key);
+    this.tallies.leave(check.tally);
   }
 
   /**
@@ -107,7 +80,7 @@ export class SettledResults {
       result.timedOut === check.timedOut
     ) {
       if (check.repeats >= check.needed) {
-        this.count(check.tally, result);
+        countResult(check.tally, result);
         return true;
       }
       check.repeats++;
@@ -121,39 +94,8 @@ export class SettledResults {
     return false;
   }
 
-  /** The counts since the last take(), of the services and types that had settled results. */
+  /** The counts of the settled results since the last take(). */
   take(): CheckTally[] {
-    const taken: CheckTally[] = [];
-    for (const [key, { tally, checks }] of this.tallies) {
-      if (tally.ok + tally.failed === 0) continue;
-      if (checks === 0) this.tallies.delete(key);
-      taken.push({ ...tally, buckets: tally.buckets.slice() });
-      tally.ok = tally.failed = tally.timedOut = tally.seconds = 0;
-      tally.buckets.fill(0);
-    }
-    return taken;
-  }
-
-  private count(tally: CheckTally, result: CheckRun): void {
-    if (result.ok) tally.ok++;
-    else tally.failed++;
-    if (result.timedOut) tally.timedOut++;
-    const seconds = result.durationMs / 1000;
-    tally.seconds += seconds;
-    tally.buckets[durationBucket(seconds)]!++;
-  }
-
-  private tallyOf(service: string, type: CheckType): CheckTally {
-    const key = keyOf(service, type);
-    let shared = this.tallies.get(key);
-    if (!shared) {
-      const buckets = new Array<number>(DURATION_BUCKETS_S.length + 1).fill(0);
-      const tally = { service, type, ok: 0, failed: 0, timedOut: 0, seconds: 0, buckets };
-      this.tallies.set(key, (shared = { tally, checks: 0 }));
-    }
-    shared.checks++;
-    return shared.tally;
+    return this.tallies.take();
   }
 }
-
-const keyOf = (service: string, type: CheckType) => `${type} ${service}`;

@@ -29,7 +29,7 @@ import { eachResult, type PostedResults } from './result-batch.js';
 import type { CheckRunner, CheckSpec } from './runner.js';
 import { Hold } from './scheduler.js';
 import { realTimers, type Timers } from './attempt.js';
-import type { CheckTally } from './settled.js';
+import type { CheckTally } from './tally.js';
 import type { CheckTarget } from './types.js';
 
 /** Check types a worker runs. */

@@ -3,6 +3,7 @@ import { DaemonMetrics, renderKernelSeries } from '../../src/daemon/metrics.js';
 import type { StatusService } from '../../src/daemon/status.js';
 import { emptyStats } from '../../src/ipvs/model.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
+import { CheckTallies, countResult } from '../../src/health/tally.js';
 
 /** A Prometheus text-format sample: name, optional {labels}, value. */
 const LABELS = '(?:\\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\]|\\\\.)*",?)*\\})?';
@@ -127,10 +128,21 @@ describe('kernel series', () => {
 
   it('counts checks and their durations as a histogram by service and type', async () => {
     const metrics = new DaemonMetrics({ processMetrics: false });
-    metrics.recordCheck('web', 'tcp', true, 0.0004);
-    metrics.recordCheck('web', 'tcp', true, 0.003);
-    metrics.recordCheck('web', 'tcp', false, 0.5);
-    metrics.recordCheck('we"b', 'http', true, 12);
+    const tallies = new CheckTallies();
+    const run = (ok: boolean, durationMs: number) => ({
+      ok,
+      durationMs,
+      timedOut: false,
+      message: '',
+    });
+    const web = tallies.join('web', 'tcp');
+    countResult(web, run(true, 0.4));
+    countResult(web, run(true, 3));
+    metrics.recordTallies(tallies.take());
+    // Counts taken again add to the series.
+    countResult(web, run(false, 500));
+    countResult(tallies.join('we"b', 'http'), run(true, 12_000));
+    metrics.recordTallies(tallies.take());
     const text = await metrics.render();
     const samples = parse(text);
     const l = 'service="web",type="tcp"';

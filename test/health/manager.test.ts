@@ -384,6 +384,51 @@ describe('HealthManager', () => {
     expect(sentInTurn).toBe(true);
   });
 
+  it('counts the results of a turn into one tally per service and type, sent at the end of the turn', async () => {
+    const failing = new Set(['192.168.10.3']);
+    const checkers: CheckerRegistry = {
+      ...CHECKERS,
+      tcp: {
+        type: 'tcp',
+        prepare: (_c, target) => async () => ({
+          ok: !failing.has(target.address),
+          message: failing.has(target.address) ? 'refused' : 'connected',
+        }),
+      },
+    };
+    const held: Array<() => void> = [];
+    const timers = {
+      now: () => performance.now(),
+      setTimeout: (fn: () => void) => held.push(fn),
+      clearTimeout: () => undefined,
+    };
+    const { m } = manager({ random: () => 0, timers, checkers });
+    const tallies: Array<
+      Array<{ service: string; ok: number; failed: number; buckets: number[] }>
+    > = [];
+    m.on('tally', (t) => tallies.push(t));
+    const reals = (n: number) =>
+      [1, 2, 3]
+        .slice(0, n)
+        .map((i) => real(`192.168.10.${i}`, 80, check({ type: 'tcp', interval: 5 })));
+    m.update(
+      config([service('web', '10.0.0.1', 80, reals(3)), service('api', '10.0.0.2', 80, reals(1))]),
+    );
+    for (const start of held.splice(0)) start();
+    await waitFor(() => tallies.length > 0, 'a tally');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(tallies).toHaveLength(1);
+    const byService = Object.fromEntries(tallies[0]!.map((t) => [t.service, t]));
+    expect(byService.web).toMatchObject({ ok: 2, failed: 1, type: 'tcp' });
+    expect(byService.api).toMatchObject({ ok: 1, failed: 0 });
+    expect(byService.web!.buckets.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(m.counters.checks).toBe(4);
+    // Taken once: the next turn's tally holds the next results alone.
+    for (const start of held.splice(0)) start();
+    await waitFor(() => tallies.length > 1, 'the second tally');
+    expect(tallies[1]!.find((t) => t.service === 'web')).toMatchObject({ ok: 2, failed: 1 });
+  });
+
   it('a snapshot is a copy: later results change later snapshots only, service by service', async () => {
     const failing = new Set<string>();
     const checkers: CheckerRegistry = {

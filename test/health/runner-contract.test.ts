@@ -20,7 +20,7 @@ import type { CheckConfig } from '../../src/config/check.js';
 import { HealthManager, type Transition } from '../../src/health/manager.js';
 import { type CheckRunner, InProcessRunner } from '../../src/health/runner.js';
 import type { CheckRun } from '../../src/health/attempt.js';
-import type { CheckTally } from '../../src/health/settled.js';
+import type { CheckTally } from '../../src/health/tally.js';
 import { CheckWorkerPool } from '../../src/health/worker-pool.js';
 import { check, config, memoryLogger, real, service } from './fixtures.js';
 import { target } from './servers.js';

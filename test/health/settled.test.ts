@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DURATION_BUCKETS_S, durationBucket, SettledResults } from '../../src/health/settled.js';
+import { SettledResults } from '../../src/health/settled.js';
+import { DURATION_BUCKETS_S, durationBucket } from '../../src/health/tally.js';
 import type { CheckRun } from '../../src/health/attempt.js';
 import { initialHealth, type RiseFallState, step } from '../../src/health/state.js';
 

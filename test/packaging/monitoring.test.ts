@@ -14,6 +14,7 @@ import type { StatusService } from '../../src/daemon/status.js';
 import { emptyStats } from '../../src/ipvs/model.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
 import { missing, root, run } from './helpers.js';
+import { CheckTallies, countResult } from '../../src/health/tally.js';
 
 const stats = {
   ...emptyStats(),
@@ -81,8 +82,11 @@ async function exposition(): Promise<string> {
   ] as StatusService[];
   metrics.update(services);
   metrics.recordReload(true, 'abc', Date.now());
-  metrics.recordCheck('web', 'http', false, 0.02);
-  metrics.recordCheck('web', 'http', true, 0.01);
+  const tallies = new CheckTallies();
+  const web = tallies.join('web', 'http');
+  countResult(web, { ok: false, durationMs: 20, timedOut: false, message: 'status 503' });
+  countResult(web, { ok: true, durationMs: 10, timedOut: false, message: 'status 200' });
+  metrics.recordTallies(tallies.take());
   metrics.healthTransitions.inc({ service: 'web', to: 'down' });
   metrics.reconcileDuration.observe({ trigger: 'start' }, 0.01);
   metrics.reconcileErrors.inc();
