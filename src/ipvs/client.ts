@@ -63,6 +63,12 @@ export interface ReadOptions {
    * never looks at them saves about half of the decoding of a big table by skipping them.
    */
   stats?: boolean;
+  /**
+   * Asked between the services of a whole-table read (readTable): true ends the read there
+   * with a ReadYielded, nothing read returned. A read writes nothing, so the caller simply
+   * reads again later: the daemon's drift check gives way to health decisions with it.
+   */
+  yieldTo?: () => boolean;
 }
 
 export interface IpvsClient {

@@ -304,3 +304,11 @@ export class IpvsUnavailableError extends Error {
     super(message);
   }
 }
+
+/** A whole-table read ended early because its caller's `yieldTo` asked (ReadOptions). */
+export class ReadYielded extends Error {
+  override readonly name = 'ReadYielded';
+  constructor() {
+    super('the read gave way to other work');
+  }
+}

@@ -26,7 +26,7 @@ import {
   KNOWN_PERSISTENCE_ENGINES,
   KNOWN_SCHEDULERS,
 } from './constants.js';
-import { opError, validateOp } from './errors.js';
+import { opError, ReadYielded, validateOp } from './errors.js';
 import type {
   Dest,
   DestKey,
@@ -187,7 +187,10 @@ export class FakeIpvs implements IpvsClient {
 
   async readTable(options: ReadOptions = {}): Promise<IpvsTable> {
     this.checkOpen();
-    return this.tableOf([...this.services.values()], options);
+    const services = [...this.services.values()];
+    // As the kernel client: asked before each service's dests are read.
+    if (options.yieldTo && services.some(() => options.yieldTo?.())) throw new ReadYielded();
+    return this.tableOf(services, options);
   }
 
   async readServices(keys: readonly ServiceKey[], options: ReadOptions = {}): Promise<IpvsTable> {

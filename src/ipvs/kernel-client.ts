@@ -15,6 +15,7 @@ import { familyOf } from '../netlink/inet.js';
 import { AttrCursor, type NetlinkMessage } from '../netlink/reader.js';
 import {
   DumpError,
+  DumpStopped,
   NetlinkTransport,
   SOCKET_BUFFERS,
   type BatchResult,
@@ -53,6 +54,7 @@ import {
   NO_IPVS_HELP,
   opError,
   PERMISSION_HELP,
+  ReadYielded,
   readError,
   validateOp,
 } from './errors.js';
@@ -187,7 +189,8 @@ export class KernelIpvsClient implements IpvsClient {
 
   async readTable(options: ReadOptions = {}): Promise<IpvsTable> {
     const services = await this.listServices(options);
-    return this.withDests(services, options.stats !== false);
+    if (options.yieldTo?.()) throw new ReadYielded();
+    return this.withDests(services, options.stats !== false, options.yieldTo);
   }
 
   async readServices(keys: readonly ServiceKey[], options: ReadOptions = {}): Promise<IpvsTable> {
@@ -215,8 +218,12 @@ export class KernelIpvsClient implements IpvsClient {
   }
 
   /** Fills in each service's dests (readDests) and makes the table. */
-  private async withDests(services: LiveService[], stats: boolean): Promise<IpvsTable> {
-    const dests = await this.readDests(services, stats);
+  private async withDests(
+    services: LiveService[],
+    stats: boolean,
+    yieldTo?: () => boolean,
+  ): Promise<IpvsTable> {
+    const dests = await this.readDests(services, stats, yieldTo);
     for (const [i, service] of services.entries()) service.dests = dests[i] as LiveDest[];
     return { services };
   }
@@ -226,7 +233,11 @@ export class KernelIpvsClient implements IpvsClient {
    * to back. Spreading them over several sockets was measured in the lab and gained
    * nothing: the cost is per datagram, not waiting.
    */
-  private async readDests(keys: readonly ServiceKey[], stats: boolean): Promise<LiveDest[][]> {
+  private async readDests(
+    keys: readonly ServiceKey[],
+    stats: boolean,
+    yieldTo?: () => boolean,
+  ): Promise<LiveDest[][]> {
     this.checkOpen();
     const lists: LiveDest[][] = keys.map(() => []);
     const c = new AttrCursor(NO_BYTES);
@@ -244,8 +255,10 @@ export class KernelIpvsClient implements IpvsClient {
               decodeDestAt(buf, c.value, c.valueEnd, (keys[i] as ServiceKey).family, stats),
             );
         },
+        yieldTo,
       );
     } catch (err) {
+      if (err instanceof DumpStopped) throw new ReadYielded();
       if (err instanceof DumpError)
         throw this.readFailure(
           'list-dests',

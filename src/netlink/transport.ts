@@ -186,6 +186,13 @@ const CLOCK_EVERY = 8;
 /** With answers awaited and none queued: look again after 1, 2, 4 ... at most this many ms. */
 const MAX_WAIT_MS = 20;
 
+/** dumpEach() was told to stop (its `stop` said so) before the dump of `index`; none after it was sent. */
+export class DumpStopped extends Error {
+  constructor(readonly index: number) {
+    super(`stopped before dump ${index}`);
+  }
+}
+
 export class DumpError extends Error {
   constructor(
     readonly errno: number,
@@ -328,13 +335,15 @@ export class NetlinkTransport {
    * previous one's DONE arrives, with one promise for them all: reading 5,000 services'
    * dests is 5,000 dumps, and a promise or two each was a visible part of the read in a
    * freshly started process. Rejects at the first failure (a DumpError naming its index);
-   * the dumps after it are not sent.
+   * the dumps after it are not sent. `stop`, when given, is asked as each dump ends: true
+   * ends the run there (a DumpStopped), for a caller whose read may give way to other work.
    */
   dumpEach(
     type: number,
     count: number,
     write: (w: NetlinkWriter, index: number) => void,
     onMessage: (index: number, datagram: Buffer, payload: number, payloadEnd: number) => void,
+    stop?: () => boolean,
   ): Promise<void> {
     this.checkOpen();
     if (count === 0) return Promise.resolve();
@@ -352,7 +361,9 @@ export class NetlinkTransport {
             this.nextDump();
             fail(errno, message ?? `errno ${errno}`);
           } else if (++pending.index < count) {
-            start(); // still this sequence's turn on the socket
+            if (!stop?.()) return start(); // still this sequence's turn on the socket
+            this.nextDump();
+            reject(new DumpStopped(pending.index));
           } else {
             this.nextDump();
             resolve();

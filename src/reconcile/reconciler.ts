@@ -66,6 +66,11 @@ export interface PassOptions {
   known?: KnownServices;
   /** Decode the table's counters (default true: the daemon serves them as metrics). */
   readStats?: boolean;
+  /**
+   * For a full pass: asked between the services of its read; true ends the pass there with
+   * a ReadYielded (src/ipvs/errors.ts), before anything is planned or written.
+   */
+  yieldTo?: () => boolean;
   now?: number;
   timer?: PhaseTimer;
 }
@@ -208,7 +213,10 @@ export class Reconciler {
     const hasFwmark = desired.services.some((s) => 'fwmark' in s.service);
     const ipvs = this.ports.ipvs;
     const [table, timeouts, daemons, sysctls, snapshot, marks] = await Promise.all([
-      ipvs.readTable({ stats: options.readStats ?? true }),
+      ipvs.readTable({
+        stats: options.readStats ?? true,
+        ...(options.yieldTo ? { yieldTo: options.yieldTo } : {}),
+      }),
       desired.timeouts ? ipvs.getTimeouts() : undefined,
       desired.daemons ? ipvs.listDaemons() : undefined,
       this.ports.sysctls.read(sysctlNames),

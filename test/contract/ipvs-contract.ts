@@ -18,6 +18,7 @@ import type {
   Service,
   ServiceKey,
 } from '../../src/ipvs/model.js';
+import { ReadYielded } from '../../src/ipvs/errors.js';
 import { serviceId, serviceKeyOf } from '../../src/ipvs/model.js';
 import { dest as buildDest } from '../builders.js';
 
@@ -711,6 +712,34 @@ export function defineIpvsContract(name: string, options: ContractOptions): void
       expect(await ipvs.listDests(key, { stats: false })).toEqual([
         expect.not.objectContaining({ stats: expect.anything() }),
       ]);
+    });
+
+    it('a whole-table read asks yieldTo before each service and ends when it says so', async () => {
+      const keys: ServiceKey[] = [1, 2, 3].map((i) => ({
+        family: 'ipv4',
+        protocol: 'tcp',
+        address: `10.5.2.${i}`,
+        port: 80,
+      }));
+      expectAllOk(
+        await ipvs.execute(
+          keys.flatMap((key, i): IpvsOp[] => [
+            { op: 'add-service', service: svc(key) },
+            { op: 'add-dest', service: key, dest: dst({ address: `192.168.5.${20 + i}` }) },
+          ]),
+        ),
+      );
+      let asked = 0;
+      const read = await ipvs.readTable({ yieldTo: () => ++asked < 0 });
+      expect(read.services.map((s) => s.dests.length)).toEqual([1, 1, 1]);
+      expect(asked).toBe(3);
+      asked = 0;
+      await expect(ipvs.readTable({ yieldTo: () => ++asked === 2 })).rejects.toBeInstanceOf(
+        ReadYielded,
+      );
+      expect(asked).toBe(2);
+      // Nothing was left half-read: the next read is whole.
+      expect((await ipvs.readTable()).services).toHaveLength(3);
     });
 
     it('zero and flush', async () => {

@@ -10,6 +10,7 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { IpvsError, type IpvsOp, type IpvsOpResult } from '../../src/ipvs/client.js';
 import { FakeIpvs } from '../../src/ipvs/fake.js';
+import { ReadYielded } from '../../src/ipvs/errors.js';
 import { serviceKeyOf } from '../../src/ipvs/model.js';
 import { MemorySysctls } from '../../src/sysctl/memory.js';
 import { dest, tcpService } from '../reconcile/fixtures.js';
@@ -43,12 +44,21 @@ const config = (extra = '') =>
     })
     .join('');
 
-/** Refuses every write while `refusing` is set; a whole-table read takes `slowReadMs`. */
+/**
+ * Refuses every write while `refusing` is set; a whole-table read takes `slowReadMs`, asking
+ * its `yieldTo` every 10 ms meanwhile, as the kernel client does between services.
+ */
 class Refusing extends CallLog {
   refusing = false;
   slowReadMs = 0;
+  tableReads = 0;
   override async readTable(options?: Parameters<CallLog['readTable']>[0]) {
-    await new Promise((resolve) => setTimeout(resolve, this.slowReadMs));
+    this.tableReads++;
+    const end = Date.now() + this.slowReadMs;
+    for (let now = Date.now(); now < end; now = Date.now()) {
+      if (options?.yieldTo?.()) throw new ReadYielded();
+      await new Promise((resolve) => setTimeout(resolve, Math.min(10, end - now)));
+    }
     return super.readTable(options);
   }
   override async execute(ops: readonly IpvsOp[]): Promise<IpvsOpResult[]> {
@@ -393,6 +403,33 @@ describe('daemon: health passes scoped to the batch', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1300);
     expect(await weights(s.kernel, api)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 });
     expect(s.health.manager.partWay).toBe(1);
+  });
+
+  it('a drift check gives way to a health batch that comes during its read, and comes again after', async () => {
+    const s = await setup('drift_interval_ms: 300\n', undefined, 200);
+    await s.kernel.execute([
+      { op: 'edit-dest', service: api, dest: dest('192.168.10.2', 80, { weight: 8 }) },
+    ]);
+    // A whole-table read of 1.5 s, as a big table's under emulation.
+    s.client.slowReadMs = 1500;
+    const reads = s.client.tableReads;
+    await waitFor('the drift check reading', () => s.client.tableReads > reads, 2000);
+    const failedAt = Date.now();
+    // The checks go on during the read: the real's failure is decided and written at once.
+    await s.health.setDown('web', '192.168.10.3:80', true);
+    await waitFor('web written', () => s.passes().some((p) => p.scope?.includes('web')), 1000);
+    expect(Date.now() - failedAt).toBeLessThan(700);
+    expect(await weights(s.kernel, web)).toEqual({ '192.168.10.2:80': 1 });
+    expect(s.logs.some((l) => l.event === 'drift_check_yielded')).toBe(true);
+    expect(s.passes().map((p) => p.triggers)).toEqual([['start'], ['health']]);
+    // Then the drift check comes again, reads the whole table and repairs api.
+    s.client.slowReadMs = 0;
+    await waitFor(
+      'the drift pass',
+      () => s.passes().some((p) => p.triggers.includes('drift')),
+      3000,
+    );
+    expect(await weights(s.kernel, api)).toEqual({ '192.168.10.2:80': 1, '192.168.10.3:80': 1 });
   });
 
   it('the settle waits while a real is part-way to down', async () => {

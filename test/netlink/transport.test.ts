@@ -14,6 +14,7 @@ import {
   NLMSG_ERROR,
 } from '../../src/netlink/constants.js';
 import {
+  DumpStopped,
   type NetlinkSocket,
   NetlinkTransport,
   type TransportOptions,
@@ -251,6 +252,31 @@ describe('NetlinkTransport', () => {
       message: 'bad reply',
     });
     expect(failing.socket.sendmsgs).toEqual([1, 1]);
+  });
+
+  it('dumpEach: stop, asked as each dump ends, ends the run there; no dump after it is sent', async () => {
+    const { socket, transport } = transportOn({ dumpReplies: [Buffer.from([9, 1, 0, 0])] });
+    const seen: number[] = [];
+    let asked = 0;
+    const run = transport.dumpEach(
+      FAMILY,
+      4,
+      (w, i) => w.append(Buffer.from([4, 1, i, 0])),
+      (i) => void seen.push(i),
+      () => ++asked === 2,
+    );
+    await expect(run).rejects.toMatchObject({ index: 2 });
+    await expect(run).rejects.toBeInstanceOf(DumpStopped);
+    expect(seen).toEqual([0, 1]);
+    expect(socket.sendmsgs).toEqual([1, 1]);
+    // The socket is free for the next dump.
+    await transport.dumpEach(
+      FAMILY,
+      1,
+      (w) => w.append(Buffer.from([4, 1, 9, 0])),
+      () => undefined,
+    );
+    expect(socket.sendmsgs).toEqual([1, 1, 1]);
   });
 
   it('dumpEach: a request that cannot be written fails the run before anything is sent', async () => {
