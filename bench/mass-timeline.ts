@@ -6,7 +6,8 @@
  * health.transition: with checks 1 s apart and `fall 2`, an even spread over 1-2 s after the
  * stop is the floor, and how far the quantiles lag it is the daemon's), how many passes ran
  * and what each cost (its read, plan and write phases), the kernel writes by operation and
- * trigger (a settle inside a recovery shows as deletes and adds), and the last one.
+ * trigger (a settle inside a recovery shows as deletes and adds), the last one, and when a
+ * drift check's read gave way to the decisions.
  *
  * Run: node dist-bench/bench/mass-timeline.js DIR [SIDE-KIND ...]
  */
@@ -66,6 +67,10 @@ function window(all: Line[], from: number, to: number, direction: 'down' | 'up')
     (l) => l.event === 'reconcile' && l.at && Date.parse(l.at) >= from && Date.parse(l.at) <= to,
   );
   const writes = inside.filter((l) => l.event === 'kernel_write' && l.time <= to + 200);
+  // A drift check whose read gave way to the decisions (the daemon logs it at info).
+  const yielded = all.filter(
+    (l) => l.event === 'drift_check_yielded' && l.time >= from - 2000 && l.time <= to,
+  );
   const rel = (t: number | undefined) =>
     t === undefined || Number.isNaN(t) ? '-' : String(round(t - from));
   // Log lines come in time order: the decisions' times are sorted already.
@@ -79,7 +84,10 @@ function window(all: Line[], from: number, to: number, direction: 'down' | 'up')
       `${decided.length} transitions to ${direction}, first ${rel(decided[0]?.time)} ms, ` +
       `p10 ${rel(at(10))}, p50 ${rel(at(50))}, p90 ${rel(at(90))}, ` +
       `last ${rel(decided.at(-1)?.time)} ms; ${writes.length} kernel writes ` +
-      `(${byOperation(writes)}), last ${rel(writes.at(-1)?.time)} ms; ${passes.length} passes`,
+      `(${byOperation(writes)}), last ${rel(writes.at(-1)?.time)} ms; ${passes.length} passes` +
+      (yielded.length
+        ? `; a drift check gave way at ${yielded.map((l) => rel(l.time)).join(', ')} ms`
+        : ''),
   ];
   for (const p of passes) {
     const start = Date.parse(p.at as string);
