@@ -39,7 +39,8 @@
  * `--check-workers 2`, is a same-run comparison of it);
  * DBENCH_KEEP=DIR keeps each lvsd side's log and the mass failure's marks there (see keep());
  * DBENCH_FAILURES=N repeats the mass failure and its recovery N times, each side alike
- * (see FAILURES).
+ * (see FAILURES); DBENCH_DRIFT_INTERVAL=2s sets lvsd's `reconcile.drift_interval` (default
+ * 30s): a short one puts drift checks, whole-table reads, inside every failure and recovery.
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import {
@@ -99,7 +100,9 @@ function lvsdYaml(t: Table, weight: (i: number, j: number) => number): string {
       : t.check === 'http'
         ? '    check: { type: http, path: /, status: [200], interval: 1s, timeout: 900ms, rise: 1, fall: 2 }'
         : null;
-  const lines = ['services:'];
+  const lines = process.env.DBENCH_DRIFT_INTERVAL
+    ? ['reconcile:', `  drift_interval: ${process.env.DBENCH_DRIFT_INTERVAL}`, 'services:']
+    : ['services:'];
   for (let i = 0; i < t.services; i++) {
     lines.push(
       `  s${i}:`,
