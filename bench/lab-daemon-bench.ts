@@ -39,7 +39,8 @@
  * `--check-workers 2`, is a same-run comparison of it);
  * DBENCH_KEEP=DIR keeps each lvsd side's log and the mass failure's marks there (see keep());
  * DBENCH_FAILURES=N repeats the mass failure and its recovery N times, each side alike
- * (see FAILURES); DBENCH_DRIFT_INTERVAL=2s sets lvsd's `reconcile.drift_interval` (default
+ * (see FAILURES); DBENCH_FALL=N makes it `fall: N` and `retry N-1` (default 2);
+ * DBENCH_DRIFT_INTERVAL=2s sets lvsd's `reconcile.drift_interval` (default
  * 30s): a short one puts drift checks, whole-table reads, inside every failure and recovery.
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
@@ -73,6 +74,8 @@ type Side = 'keepalived' | 'lvsd' | 'lvsd-node' | 'lvsd-inprocess' | 'lvsd-befor
 const LVSD_SIDES: readonly Side[] = ['lvsd', 'lvsd-node', 'lvsd-inprocess', 'lvsd-before'];
 /** lvsd-before: another build of lvsd (a checkout of main, built), run the same way as lvsd. */
 const BEFORE = process.env.DBENCH_BEFORE ?? '';
+/** lvsd's `fall` (keepalived's `retry` is one less: as many tries in all); DBENCH_FALL. */
+const FALL = Math.max(1, Number(process.env.DBENCH_FALL ?? 2));
 type CheckKind = 'tcp' | 'http';
 interface Table {
   services: number;
@@ -96,9 +99,9 @@ function real(t: Table, i: number, j: number): string {
 function lvsdYaml(t: Table, weight: (i: number, j: number) => number): string {
   const check =
     t.check === 'tcp'
-      ? '    check: { type: tcp, interval: 1s, timeout: 900ms, rise: 1, fall: 2 }'
+      ? `    check: { type: tcp, interval: 1s, timeout: 900ms, rise: 1, fall: ${FALL} }`
       : t.check === 'http'
-        ? '    check: { type: http, path: /, status: [200], interval: 1s, timeout: 900ms, rise: 1, fall: 2 }'
+        ? `    check: { type: http, path: /, status: [200], interval: 1s, timeout: 900ms, rise: 1, fall: ${FALL} }`
         : null;
   const lines = process.env.DBENCH_DRIFT_INTERVAL
     ? ['reconcile:', `  drift_interval: ${process.env.DBENCH_DRIFT_INTERVAL}`, 'services:']
@@ -121,13 +124,13 @@ function lvsdYaml(t: Table, weight: (i: number, j: number) => number): string {
 function keepalivedConf(t: Table, weight: (i: number, j: number) => number): string {
   const check =
     t.check === 'tcp'
-      ? ['TCP_CHECK {', '  connect_timeout 1', '  retry 1', '  delay_before_retry 1', '}']
+      ? ['TCP_CHECK {', '  connect_timeout 1', `  retry ${FALL - 1}`, '  delay_before_retry 1', '}']
       : t.check === 'http'
         ? [
             'HTTP_GET {',
             '  url { path / status_code 200 }',
             '  connect_timeout 1',
-            '  retry 1',
+            `  retry ${FALL - 1}`,
             '  delay_before_retry 1',
             '}',
           ]
