@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CHECKERS, type CheckerRegistry } from '../../src/health/checkers/index.js';
 import { HealthManager, type HealthChanges, type Transition } from '../../src/health/manager.js';
+import type { CheckTarget } from '../../src/health/types.js';
 import { check, config, dest, memoryLogger, real, service } from './fixtures.js';
 import { switchableBackend, waitFor } from './helpers.js';
 import { ScriptedHealth } from '../daemon/helpers.js';
@@ -30,6 +31,24 @@ function manager(extra: Partial<ConstructorParameters<typeof HealthManager>[0]> 
   m.on('transition', (t) => transitions.push(t));
   m.on('changes', (b) => batches.push(b));
   return { m, transitions, batches, lines: log.lines };
+}
+
+/** The real checkers, but tcp answers at once: refused for the targets `fails` names. */
+function scriptedTcp(fails: (target: CheckTarget) => boolean): CheckerRegistry {
+  const prepare = (_config: unknown, target: CheckTarget) => async () =>
+    fails(target) ? { ok: false, message: 'refused' } : { ok: true, message: 'connected' };
+  return { ...CHECKERS, tcp: { type: 'tcp', prepare } };
+}
+
+/** Timers that start nothing until the test runs what they hold (`held`), all in one turn. */
+function heldTimers() {
+  const held: Array<() => void> = [];
+  const timers = {
+    now: () => performance.now(),
+    setTimeout: (fn: () => void) => held.push(fn),
+    clearTimeout: () => undefined,
+  };
+  return { held, timers };
 }
 
 async function backend(healthy = true) {
@@ -346,17 +365,9 @@ describe('HealthManager', () => {
 
   it('by default a batch is every change of one turn of the event loop, sent at the end of that turn', async () => {
     // Checks that answer at once, all started together: their transitions come in one turn.
-    const checkers: CheckerRegistry = {
-      ...CHECKERS,
-      tcp: { type: 'tcp', prepare: () => async () => ({ ok: true, message: 'connected' }) },
-    };
+    const checkers = scriptedTcp(() => false);
     // Check starts held until released together, in one turn.
-    const held: Array<() => void> = [];
-    const timers = {
-      now: () => performance.now(),
-      setTimeout: (fn: () => void) => held.push(fn),
-      clearTimeout: () => undefined,
-    };
+    const { held, timers } = heldTimers();
     const { m, batches } = manager({ random: () => 0, timers, checkers });
     // Sent at the end of the turn: before a setImmediate queued after the first change
     // (a timer window would send it later).
@@ -385,23 +396,8 @@ describe('HealthManager', () => {
   });
 
   it('counts the results of a turn into one tally per service and type, sent at the end of the turn', async () => {
-    const failing = new Set(['192.168.10.3']);
-    const checkers: CheckerRegistry = {
-      ...CHECKERS,
-      tcp: {
-        type: 'tcp',
-        prepare: (_c, target) => async () => ({
-          ok: !failing.has(target.address),
-          message: failing.has(target.address) ? 'refused' : 'connected',
-        }),
-      },
-    };
-    const held: Array<() => void> = [];
-    const timers = {
-      now: () => performance.now(),
-      setTimeout: (fn: () => void) => held.push(fn),
-      clearTimeout: () => undefined,
-    };
+    const checkers = scriptedTcp((target) => target.address === '192.168.10.3');
+    const { held, timers } = heldTimers();
     const { m } = manager({ random: () => 0, timers, checkers });
     const tallies: Array<
       Array<{ service: string; ok: number; failed: number; buckets: number[] }>
@@ -431,22 +427,8 @@ describe('HealthManager', () => {
 
   it('a snapshot is a copy: later results change later snapshots only, service by service', async () => {
     const failing = new Set<string>();
-    const checkers: CheckerRegistry = {
-      ...CHECKERS,
-      tcp: {
-        type: 'tcp',
-        prepare: (_c, target) => async () => ({
-          ok: !failing.has(target.service),
-          message: 'scripted',
-        }),
-      },
-    };
-    const held: Array<() => void> = [];
-    const timers = {
-      now: () => performance.now(),
-      setTimeout: (fn: () => void) => held.push(fn),
-      clearTimeout: () => undefined,
-    };
+    const checkers = scriptedTcp((target) => failing.has(target.service));
+    const { held, timers } = heldTimers();
     const { m, transitions } = manager({ random: () => 0, timers, checkers });
     const one = (name: string, vip: string) =>
       service(name, vip, 80, [
