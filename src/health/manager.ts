@@ -33,6 +33,7 @@ import type { Logger } from 'pino';
 import type { CheckConfig } from '../config/check.js';
 import type { ResolvedConfig, ResolvedReal, ResolvedService } from '../config/resolved.js';
 import { isFwmarkKey } from '../ipvs/model.js';
+import { sameValue } from '../util/same-value.js';
 import { reportsWeight, type CheckerRegistry } from './checkers/index.js';
 import { quorumReason, sorryNeeded } from './quorum.js';
 import { type CheckRunner, InProcessRunner } from './runner.js';
@@ -228,18 +229,6 @@ export function sameCheck(a: CheckConfig, b: CheckConfig): boolean {
       return false;
   }
   return true;
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a))
-    return Array.isArray(b) && a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((k) =>
-    sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
-  );
 }
 
 function sameTarget(a: CheckTarget, b: CheckTarget): boolean {

@@ -12,6 +12,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { readJsonFile, writeJsonFile } from '../util/json-file.js';
+import { sameValue } from '../util/same-value.js';
 import type { Drains } from './types.js';
 
 const Owned = z.array(z.string());
@@ -121,36 +122,16 @@ export class StateStore {
 }
 
 /**
- * Whether two states say the same (the order of drains' keys aside), stopping at the first
- * difference. A health pass in a mass failure writes a new drain each time, and comparing
- * the two states as JSON text cost two stringifies of the whole state a pass (issue 15).
+ * Whether two states say the same (the order of drains' keys aside; no VIPs listed is none),
+ * stopping at the first difference. A health pass in a mass failure writes a new drain each
+ * time, and comparing the two states as JSON text cost two stringifies of the whole state a
+ * pass (issue 15).
  */
 export function sameState(a: ReconcileState, b: ReconcileState): boolean {
   return (
     a.version === b.version &&
-    sameList(a.owned, b.owned) &&
-    sameList(a.vips ?? [], b.vips ?? []) &&
-    sameRecord(a.draining, b.draining, (x, y) => sameRecord(x, y, (m, n) => m === n))
+    sameValue(a.owned, b.owned) &&
+    sameValue(a.vips ?? [], b.vips ?? []) &&
+    sameValue(a.draining, b.draining)
   );
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function sameRecord<T>(
-  a: Readonly<Record<string, T>>,
-  b: Readonly<Record<string, T>>,
-  same: (x: T, y: T) => boolean,
-): boolean {
-  let count = 0;
-  for (const key in a) {
-    if (!Object.hasOwn(a, key)) continue;
-    count++;
-    if (!Object.hasOwn(b, key) || !same(a[key] as T, b[key] as T)) return false;
-  }
-  for (const key in b) if (Object.hasOwn(b, key)) count--;
-  return count === 0;
 }
