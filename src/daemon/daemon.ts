@@ -699,7 +699,7 @@ export class Daemon {
     // A full pass is a drift check: one that waits (driftDue) must not come again after it.
     if (!scope) this.cancelDrift();
     const known = scope ? this.knownFor(triggers, scope, settled) : undefined;
-    const yieldTo = scope ? undefined : this.mayYield(triggers);
+    const yieldTo = this.mayYield(triggers);
     let summary: PassSummary;
     // A drift check that may give way lets the checks go on: their batch is what it yields to.
     if (yieldTo) this.options.health.releaseChecks();
@@ -726,16 +726,16 @@ export class Daemon {
   }
 
   /**
-   * For a pass that is a drift check alone, within its 5 settle waits: a question its read
-   * asks between services, true once a health batch has come since the pass began. A
-   * whole-table read takes 0.6-0.8 s under the lab's emulation at 1000 reals, and a mass
-   * failure that starts during it waited for all of it; past the 5 waits the check runs
-   * whatever comes, so drift is still repaired within that bound.
+   * For a pass that is a drift check alone (always a full pass), within its 5 settle waits:
+   * a question its read asks between services, true once a health batch has come since the
+   * pass began. A whole-table read takes 0.6-0.8 s under the lab's emulation at 1000 reals,
+   * and a mass failure that starts during it waited for all of it; past the 5 waits the
+   * check runs whatever comes, so drift is still repaired within that bound.
    */
   private mayYield(triggers: readonly Trigger[]): (() => boolean) | undefined {
     const dueAt = this.driftDueAt;
     if (triggers.length !== 1 || triggers[0] !== 'drift' || dueAt === null) return;
-    if (Date.now() - dueAt >= this.settleMs * 5) return;
+    if (this.driftOverdue(dueAt)) return;
     const seen = this.healthBatches;
     return () => this.healthBatches !== seen;
   }
@@ -1040,13 +1040,18 @@ export class Daemon {
   private driftDue(dueAt = Date.now()): void {
     this.driftTimer = null;
     const busy = this.settling.size > 0 || this.options.health.partWay > 0;
-    if (!busy || Date.now() - dueAt >= this.settleMs * 5) {
+    if (!busy || this.driftOverdue(dueAt)) {
       this.driftDueAt = dueAt;
       void this.requestPass('drift');
       return;
     }
     if (this.settling.size) this.driftAtSettle = true;
     this.driftTimer = setTimeout(() => this.driftDue(dueAt), this.settleMs);
+  }
+
+  /** A drift check due since `dueAt` has waited its 5 settle waits: it runs whatever comes. */
+  private driftOverdue(dueAt: number): boolean {
+    return Date.now() - dueAt >= this.settleMs * 5;
   }
 
   private scheduleFollowUp(trigger: Trigger, delayMs: number): void {

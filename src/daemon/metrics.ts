@@ -163,7 +163,8 @@ interface CheckStat {
  * Check counts and durations by service and check type, kept in plain numbers and written
  * in the exposition format at scrape time, as the kernel series are. prom-client hashed the
  * label object on every observe() and inc(): two calls per check were about 5 us of each
- * check at ten thousand checks a second; here a tally (health/tally.ts) costs two map lookups and a few adds.
+ * check at ten thousand checks a second; here each tally (health/tally.ts: the counts of a
+ * service's checks of one type since the last) costs two map lookups and a few adds.
  * Series stay once seen, as the registry's do.
  */
 class CheckSeries {

@@ -3,9 +3,9 @@
  * lvsd_check_duration_seconds: every result is counted into its check's tally, on the
  * thread that has it (a check worker for the settled results it keeps back, settled.ts;
  * the HealthManager for the results it decides on), and the counts go to the metrics as
- * tallies, taken once a turn or once a second. One path for every result: an event and a
- * labelled lookup per result cost the main thread a twentieth of its work in a mass
- * failure (issue 15).
+ * tallies, taken once a turn or once a second. One path for every result, where the main
+ * thread sent an event and looked up the metrics' series for each result it decided on
+ * (issue 15: a few percent of its work in a mass failure).
  */
 import type { CheckType } from '../config/check.js';
 import type { CheckRun } from './attempt.js';
