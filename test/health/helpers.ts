@@ -1,4 +1,6 @@
+import { readdirSync } from 'node:fs';
 import http from 'node:http';
+import { tcpConnector } from '../../src/ffi/tcp-connect.js';
 import { listen } from './servers.js';
 
 /** Polls until the predicate holds; fails with the label after timeoutMs. */
@@ -25,4 +27,12 @@ export async function switchableBackend(healthy = true) {
     }),
   );
   return { port, close, state };
+}
+
+/**
+ * Descriptors this process holds, less the sockets the thread's TCP connector keeps idle
+ * for its next connects (ffi/tcp-connect.ts): what a check left open that it should not have.
+ */
+export function heldFds(): number {
+  return readdirSync('/proc/self/fd').length - tcpConnector().idleSockets;
 }

@@ -7,7 +7,7 @@
  * refused connect.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../src/config/check.js';
@@ -19,14 +19,13 @@ import { type CheckRun, runCheck } from '../../src/health/attempt.js';
 import type { CheckTarget } from '../../src/health/types.js';
 import { CheckWorkerPool } from '../../src/health/worker-pool.js';
 import { check } from './fixtures.js';
-import { waitFor } from './helpers.js';
+import { heldFds, waitFor } from './helpers.js';
 import { targetAt } from './servers.js';
 
 /** The built worker (npm run build): the pool runs dist's check-worker.js. */
 const WORKER_URL = new URL('../../dist/health/check-worker.js', import.meta.url);
 
 type Http = Extract<CheckConfig, { type: 'http' }>;
-const openFds = () => readdirSync('/proc/self/fd').length;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const never = (): never => {
   throw new Error('no other check here');
@@ -234,7 +233,7 @@ describe('http check through epoll, on loopback', () => {
     '$name: the same request, verdict and reason as net.Socket, no fd left',
     async (c) => {
       const server = await scripted(c.script);
-      const before = openFds();
+      const before = heldFds();
       const { epoll, node, epollRequests, nodeRequests } = await both(
         c,
         targetAt('127.0.0.1', server.port),
@@ -249,7 +248,7 @@ describe('http check through epoll, on loopback', () => {
       expect(epoll.message).toBe(node.message);
       expect(epollRequests).toEqual(nodeRequests);
       expect(tcpConnector().openSockets).toBe(0);
-      expect(openFds()).toBeLessThanOrEqual(before + 1); // + the epoll set, made once per thread
+      expect(heldFds()).toBeLessThanOrEqual(before + 1); // + the epoll set, made once per thread
     },
   );
 
@@ -362,12 +361,12 @@ describe('http check through epoll, on loopback', () => {
       never,
     );
     await runCheck(run, 2000); // the epoll set exists from here on
-    const before = openFds();
+    const before = heldFds();
     const results = await Promise.all(Array.from({ length: 500 }, () => runCheck(run, 5000)));
     await sleep(20);
     expect(results.filter((r) => r.ok)).toHaveLength(500);
     expect(tcpConnector().openSockets).toBe(0);
-    expect(openFds()).toBeLessThanOrEqual(before); // the servers' own ends are in this process too
+    expect(heldFds()).toBeLessThanOrEqual(before); // the servers' own ends are in this process too
   });
 
   it('one prepared check run again and again judges each response afresh', async () => {
@@ -418,7 +417,7 @@ describe('http checks on a check worker', () => {
     async () => {
       const up = await scripted((s) => void s.end(ok()));
       const silent = await scripted(() => undefined);
-      const before = openFds();
+      const before = heldFds();
       const pool = new CheckWorkerPool({
         workers: 1,
         local: new InProcessRunner(),
@@ -441,7 +440,7 @@ describe('http checks on a check worker', () => {
       await pool.stop();
       await sleep(100);
       // The servers' ends of the connections are in this process too: they close with the clients'.
-      expect(openFds()).toBeLessThanOrEqual(before);
+      expect(heldFds()).toBeLessThanOrEqual(before);
     },
   );
 });

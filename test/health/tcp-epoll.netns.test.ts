@@ -13,7 +13,7 @@
  * nothing leaves it); names start with `tcpep` (this branch).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../src/config/check.js';
 import { httpChecker } from '../../src/health/checkers/http.js';
@@ -25,7 +25,7 @@ import { type CheckRun, runCheck } from '../../src/health/attempt.js';
 import type { CheckTarget } from '../../src/health/types.js';
 import { CheckWorkerPool } from '../../src/health/worker-pool.js';
 import { check } from './fixtures.js';
-import { waitFor } from './helpers.js';
+import { heldFds, waitFor } from './helpers.js';
 import { targetAt } from './servers.js';
 
 type Tcp = Extract<CheckConfig, { type: 'tcp' }>;
@@ -62,7 +62,6 @@ if (skip) console.warn(`skipping the tcp epoll netns tests: ${skip}`);
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
 const inNs = (...args: string[]) => ip('-n', NS, ...args);
-const openFds = () => readdirSync('/proc/self/fd').length;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function cleanup(): void {
@@ -216,12 +215,12 @@ describe.skipIf(skip !== null)('tcp check through epoll, across a veth pair', ()
     // Once, so the epoll set (made at the first connect that has to wait) is counted.
     await both(cases[4] as Case);
     await sleep(20);
-    const before = openFds();
+    const before = heldFds();
     const [epoll, node] = await both(c);
     await sleep(20);
     expect(epoll).toMatchObject({ ok: c.ok, message: c.message, timedOut: c.timedOut ?? false });
     expect(node).toMatchObject({ ok: epoll.ok, message: epoll.message, timedOut: epoll.timedOut });
-    expect(openFds()).toBe(before);
+    expect(heldFds()).toBe(before);
   });
 
   it.each(cases.filter((c) => !c.ok))(
@@ -230,13 +229,13 @@ describe.skipIf(skip !== null)('tcp check through epoll, across a veth pair', ()
       const config = check({ type: 'http', ...c.config }) as Extract<CheckConfig, { type: 'http' }>;
       await both(cases[4] as Case);
       await sleep(20);
-      const before = openFds();
+      const before = heldFds();
       const epoll = await runCheck(httpEpollChecker.prepare(config, c.target, never), 300);
       const node = await runCheck(httpChecker.prepare(config, c.target, never), 300);
       await sleep(20);
       expect(epoll).toMatchObject({ ok: false, message: c.message, timedOut: c.timedOut ?? false });
       expect(node).toMatchObject({ ok: false, message: epoll.message, timedOut: epoll.timedOut });
-      expect(openFds()).toBe(before);
+      expect(heldFds()).toBe(before);
     },
   );
 
@@ -276,7 +275,7 @@ describe.skipIf(skip !== null)('tcp check through epoll, across a veth pair', ()
   it.skipIf(!existsSync(WORKER_URL))(
     'a worker pool stopped with connects in flight leaves no descriptor open',
     async () => {
-      const before = openFds();
+      const before = heldFds();
       const pool = new CheckWorkerPool({
         workers: 2,
         local: new InProcessRunner(),
@@ -298,10 +297,10 @@ describe.skipIf(skip !== null)('tcp check through epoll, across a veth pair', ()
       // Every check has started by now or within its first interval (100 ms).
       await sleep(300);
       expect(results.filter((r) => !r.ok)).toEqual([]);
-      expect(openFds()).toBeGreaterThan(before + 10);
+      expect(heldFds()).toBeGreaterThan(before + 10);
       await pool.stop();
       await sleep(100);
-      expect(openFds()).toBe(before);
+      expect(heldFds()).toBe(before);
     },
   );
 });

@@ -11,15 +11,15 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../src/config/check.js';
 import { tcpChecker } from '../../src/health/checkers/tcp.js';
-import { failureText, tcpEpollChecker } from '../../src/health/checkers/tcp-epoll.js';
-import { tcpConnector } from '../../src/ffi/tcp-connect.js';
+import { failureText, sockaddrOf, tcpEpollChecker } from '../../src/health/checkers/tcp-epoll.js';
+import { TcpConnector, tcpConnector } from '../../src/ffi/tcp-connect.js';
 import { runCheck } from '../../src/health/attempt.js';
 import type { CheckTarget } from '../../src/health/types.js';
 import { check } from './fixtures.js';
+import { heldFds, waitFor } from './helpers.js';
 import { targetAt } from './servers.js';
 
 type Tcp = Extract<CheckConfig, { type: 'tcp' }>;
-const openFds = () => readdirSync('/proc/self/fd').length;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 const servers: net.Server[] = [];
@@ -160,7 +160,7 @@ describe('tcp check through epoll, on loopback', () => {
       ...c.config,
       ...(c.config.source_port === 0 ? { source_port: busySource } : {}),
     }) as Tcp;
-    const before = openFds();
+    const before = heldFds();
     const epoll = await runCheck(
       tcpEpollChecker.prepare(config, c.target(), () => never()),
       1000,
@@ -173,7 +173,7 @@ describe('tcp check through epoll, on loopback', () => {
     expect(epoll).toMatchObject({ ok: c.ok, message: c.message(), timedOut: false });
     expect(epoll.message).toBe(node.message);
     expect(epoll.ok).toBe(node.ok);
-    expect(openFds()).toBe(before);
+    expect(heldFds()).toBe(before);
   });
 
   it('resets the connection: no TIME_WAIT left on the checker side', async () => {
@@ -210,14 +210,14 @@ describe('tcp check through epoll, on loopback', () => {
       targetAt('::1', closed6),
       () => never(),
     );
-    const before = openFds();
+    const before = heldFds();
     const results = await Promise.all(
       Array.from({ length: 1000 }, (_, i) => runCheck(i % 2 ? up : down, 2000)),
     );
     await settle();
     expect(results.filter((r) => r.ok)).toHaveLength(500);
     expect(results.filter((r) => !r.ok && /ECONNREFUSED/.test(r.message))).toHaveLength(500);
-    expect(openFds()).toBe(before);
+    expect(heldFds()).toBe(before);
   });
 
   it('answers a connect that had to wait in the epoll set (a full accept queue: the SYN sent again)', async () => {
@@ -237,7 +237,7 @@ describe('tcp check through epoll, on loopback', () => {
       targetAt('127.0.0.1', port),
       never,
     );
-    const before = openFds();
+    const before = heldFds();
     // Started in one turn of the event loop: the server accepts none of them meanwhile.
     const results = await Promise.all([1, 2, 3, 4].map(() => runCheck(run, 3000)));
     await settle();
@@ -251,7 +251,7 @@ describe('tcp check through epoll, on loopback', () => {
     expect(waited.length).toBeGreaterThanOrEqual(1);
     expect(tcpConnector().inFlight).toBe(0);
     // The epoll set made for the ones that waited stays open: one descriptor, the thread's.
-    expect(openFds()).toBeLessThanOrEqual(before + 1);
+    expect(heldFds()).toBeLessThanOrEqual(before + 1);
   });
 
   it('words a failure as Node does', () => {
@@ -271,3 +271,98 @@ describe('tcp check through epoll, on loopback', () => {
 function never(): never {
   throw new Error('a tcp check prepares no other check');
 }
+
+/** A connect through `connector`, its result as the check sees it. */
+function connectOnce(
+  connector: TcpConnector,
+  address: string,
+  port: number,
+): Promise<{ errno: number; code: string }> {
+  return new Promise((resolve) =>
+    connector.connect(sockaddrOf(address, port), null, (errno, code) => resolve({ errno, code })),
+  );
+}
+
+describe('the connector keeps its sockets for the next connects', () => {
+  /** A server that keeps each connection and says how the client ended it. */
+  async function witness(): Promise<{ port: number; ends: string[] }> {
+    const ends: string[] = [];
+    const server = net.createServer((socket) => {
+      socket.on('error', (err: NodeJS.ErrnoException) => ends.push(err.code ?? 'error'));
+      socket.on('end', () => ends.push('FIN'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    return { port: (server.address() as net.AddressInfo).port, ends };
+  }
+
+  it('twenty checks in a row make one socket, and each connection is reset', async () => {
+    const connector = new TcpConnector();
+    const { port, ends } = await witness();
+    const before = readdirSync('/proc/self/fd').length;
+    for (let i = 0; i < 20; i++)
+      expect(await connectOnce(connector, '127.0.0.1', port)).toEqual({ errno: 0, code: '' });
+    expect(connector.socketsMade).toBe(1);
+    expect(connector.idleSockets).toBe(1);
+    await waitFor(() => ends.length === 20, 'the server to see 20 connections end');
+    expect(new Set(ends)).toEqual(new Set(['ECONNRESET']));
+    expect(timeWaitsTo(port)).toBe(0);
+    connector.close();
+    expect(readdirSync('/proc/self/fd').length).toBe(before);
+  });
+
+  it('a socket whose connect was refused connects again; IPv4 and IPv6 sockets are kept apart', async () => {
+    const connector = new TcpConnector();
+    for (let i = 0; i < 3; i++) {
+      expect(await connectOnce(connector, '127.0.0.1', closed4)).toMatchObject({
+        code: 'ECONNREFUSED',
+      });
+      expect(await connectOnce(connector, '127.0.0.1', up4)).toEqual({ errno: 0, code: '' });
+      expect(await connectOnce(connector, '::1', closed6)).toMatchObject({ code: 'ECONNREFUSED' });
+      expect(await connectOnce(connector, '::1', up6)).toEqual({ errno: 0, code: '' });
+    }
+    expect(connector.socketsMade).toBe(2);
+    expect(connector.idleSockets).toBe(2);
+    connector.close();
+    expect(connector.idleSockets).toBe(0);
+  });
+
+  it('keeps the sockets of connects that waited in the epoll set, out of it: they connect again', async () => {
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) =>
+      server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, resolve),
+    );
+    servers.push(server);
+    const port = (server.address() as net.AddressInfo).port;
+    const connector = new TcpConnector();
+    // Started in one turn: the first two answered at once, and their sockets, kept, make the
+    // last two, which the full accept queue holds in the epoll set until their SYN is sent again.
+    const first = await Promise.all(
+      [1, 2, 3, 4].map(() => connectOnce(connector, '127.0.0.1', port)),
+    );
+    expect(first.map((r) => r.errno)).toEqual([0, 0, 0, 0]);
+    expect(connector.socketsMade).toBe(2);
+    expect(connector.idleSockets).toBe(2);
+    for (let i = 0; i < 8; i++)
+      expect(await connectOnce(connector, '127.0.0.1', up4)).toEqual({ errno: 0, code: '' });
+    expect(connector.socketsMade).toBe(2);
+    expect(connector.inFlight).toBe(0);
+    connector.close();
+  });
+
+  it('closes a socket bound to a source instead of keeping it', async () => {
+    const run = tcpEpollChecker.prepare(
+      check({ type: 'tcp', source_port: 41_010 }) as Tcp,
+      targetAt('127.0.0.1', up4),
+      never,
+    );
+    const { socketsMade, idleSockets } = tcpConnector();
+    for (let i = 0; i < 3; i++)
+      expect(await runCheck(run, 1000)).toMatchObject({ ok: true, message: 'connected' });
+    expect(tcpConnector().socketsMade).toBe(socketsMade + 3);
+    expect(tcpConnector().idleSockets).toBe(idleSockets);
+  });
+});
