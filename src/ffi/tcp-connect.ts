@@ -31,8 +31,8 @@ const EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
 const EVENT_DATA = process.arch === 'x64' ? 4 : 8;
 const BATCH = 256;
 const MAX_POLL_DELAY_MS = 8;
-/** Unconnected sockets kept for the next connects, per family. */
-const IDLE_MAX = 64;
+/** Unconnected sockets kept for the next connects, per family (IPv4, IPv6), by default. */
+export const IDLE_MAX = 64;
 /** sockaddr with sa_family AF_UNSPEC: connect() to it disconnects a TCP socket. */
 const UNSPEC = Buffer.alloc(16);
 /** The events that end a connect: writable (connected), or an error or hang-up. */
@@ -120,6 +120,7 @@ export class TcpConnector {
   ]);
   /** socket() calls made (the others' connects reused a socket). */
   socketsMade = 0;
+  private readonly idleMax: number;
   private timer: NodeJS.Timeout | undefined;
   private delay = 1;
   // Scratch buffers: one thread, one call at a time.
@@ -130,6 +131,11 @@ export class TcpConnector {
   private readonly soLength = Buffer.alloc(4);
   private readonly linger = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]); // { l_onoff 1, l_linger 0 }
   private readonly one = Buffer.from([1, 0, 0, 0]);
+
+  /** `idleMax`: idle sockets kept per family (default IDLE_MAX; 0: every socket is closed, as before). */
+  constructor(options: { idleMax?: number } = {}) {
+    this.idleMax = options.idleMax ?? IDLE_MAX;
+  }
 
   /** Connects in flight and open sockets waited on. */
   get inFlight(): number {
@@ -347,7 +353,7 @@ export class TcpConnector {
   private keepIdle(fd: number): boolean {
     const family = this.reusable.get(fd);
     const idle = family === undefined ? undefined : this.idle.get(family);
-    if (!idle || idle.length >= IDLE_MAX) return false;
+    if (!idle || idle.length >= this.idleMax) return false;
     // Out of the epoll set first: an unconnected socket reports EPOLLHUP to every harvest.
     if (this.registered.has(fd)) {
       if (this.c.epollCtl(this.epfd, EPOLL_CTL.del, fd, this.event) < 0) return false;

@@ -25,6 +25,7 @@
 import { Worker } from 'node:worker_threads';
 import type { CheckConfig, CheckType } from '../config/check.js';
 import { closeListed, FdLedger } from '../ffi/fd-ledger.js';
+import { IDLE_MAX } from '../ffi/tcp-connect.js';
 import { eachResult, type PostedResults } from './result-batch.js';
 import type { CheckRunner, CheckSpec } from './runner.js';
 import { Hold } from './scheduler.js';
@@ -129,9 +130,9 @@ interface Slot {
 
 /**
  * Room in a worker's fd table beyond its concurrency: a tcp check holds one socket at a
- * time, the connector one epoll set.
+ * time, the connector one epoll set and its idle sockets of both families.
  */
-const FD_TABLE_SLACK = 64;
+const FD_TABLE_SLACK = 64 + 2 * IDLE_MAX;
 /** A worker that dies within this long of its start counts as a quick death. */
 const QUICK_DEATH_MS = 5000;
 /** Quick deaths in a row after which a worker is given up. */
