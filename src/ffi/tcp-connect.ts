@@ -229,10 +229,13 @@ export class TcpConnector {
     else this.closeFd(fd);
   }
 
-  /** Drops a connect in flight (its check timed out or stopped): the socket is closed, `done` never called. */
+  /**
+   * Drops a connect in flight (its check timed out or stopped), `done` never called: the
+   * socket is disconnected (no reset: no connection was made) and kept, or closed.
+   */
   cancel(fd: number): void {
     if (!this.pending.delete(fd)) return;
-    this.closeFd(fd);
+    if (!this.keepIdle(fd)) this.closeFd(fd);
   }
 
   /** Closes the epoll set; connects still in flight are cancelled, open sockets reset, idle ones closed. */

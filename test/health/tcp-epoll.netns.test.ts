@@ -24,6 +24,8 @@ import { InProcessRunner } from '../../src/health/runner.js';
 import { type CheckRun, runCheck } from '../../src/health/attempt.js';
 import type { CheckTarget } from '../../src/health/types.js';
 import { CheckWorkerPool } from '../../src/health/worker-pool.js';
+import { TcpConnector } from '../../src/ffi/tcp-connect.js';
+import { sockaddrOf } from '../../src/health/checkers/tcp-epoll.js';
 import { check } from './fixtures.js';
 import { heldFds, waitFor } from './helpers.js';
 import { targetAt } from './servers.js';
@@ -221,6 +223,27 @@ describe.skipIf(skip !== null)('tcp check through epoll, across a veth pair', ()
     expect(epoll).toMatchObject({ ok: c.ok, message: c.message, timedOut: c.timedOut ?? false });
     expect(node).toMatchObject({ ok: epoll.ok, message: epoll.message, timedOut: epoll.timedOut });
     expect(heldFds()).toBe(before);
+  });
+
+  it('keeps the socket of a connect dropped in flight (a filtered real), and it connects again', async () => {
+    const connector = new TcpConnector();
+    const fd = connector.connect(sockaddrOf(FILTERED_V4, PORT), null, () => {
+      throw new Error('a dropped connect answers nobody');
+    });
+    expect(fd).toBeGreaterThanOrEqual(0);
+    expect(connector.inFlight).toBe(1);
+    connector.cancel(fd);
+    expect(connector.inFlight).toBe(0);
+    expect(connector.idleSockets).toBe(1);
+    const answer = await new Promise<number>((resolve) =>
+      connector.connect(sockaddrOf(NS_V4, PORT), null, (errno) => resolve(errno)),
+    );
+    expect(answer).toBe(0);
+    expect(connector.socketsMade).toBe(1);
+    // The SYN-ACK that never comes, or a late one, finds no socket: nothing reaches the next.
+    await sleep(50);
+    expect(connector.inFlight).toBe(0);
+    connector.close();
   });
 
   it.each(cases.filter((c) => !c.ok))(
