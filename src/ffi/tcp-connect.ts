@@ -231,7 +231,8 @@ export class TcpConnector {
 
   /**
    * Drops a connect in flight (its check timed out or stopped), `done` never called: the
-   * socket is disconnected (no reset: no connection was made) and kept, or closed.
+   * socket is disconnected (a reset only if the connection came up meanwhile) and kept,
+   * or closed.
    */
   cancel(fd: number): void {
     if (!this.pending.delete(fd)) return;
