@@ -24,12 +24,13 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 const servers: net.Server[] = [];
 
-async function listen(host: string, port = 0): Promise<number> {
+/** A listener that drops each connection it accepts; `backlog` 1 fills its accept queue at two. */
+async function listen(host: string, port = 0, backlog?: number): Promise<number> {
   const server = net.createServer((socket) => {
     socket.on('error', () => undefined);
     socket.destroy();
   });
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  await new Promise<void>((resolve) => server.listen({ port, host, backlog }, resolve));
   servers.push(server);
   return (server.address() as net.AddressInfo).port;
 }
@@ -223,15 +224,7 @@ describe('tcp check through epoll, on loopback', () => {
   it('answers a connect that had to wait in the epoll set (a full accept queue: the SYN sent again)', async () => {
     // backlog 1: two connections wait to be accepted, the third and fourth SYNs are dropped
     // until the server accepts (the event loop's next turn) and the kernel sends them again (1 s).
-    const server = net.createServer((socket) => {
-      socket.on('error', () => undefined);
-      socket.destroy();
-    });
-    await new Promise<void>((resolve) =>
-      server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, resolve),
-    );
-    servers.push(server);
-    const port = (server.address() as net.AddressInfo).port;
+    const port = await listen('127.0.0.1', 0, 1);
     const run = tcpEpollChecker.prepare(
       check({ type: 'tcp' }) as Tcp,
       targetAt('127.0.0.1', port),
@@ -328,15 +321,7 @@ describe('the connector keeps its sockets for the next connects', () => {
   });
 
   it('keeps the sockets of connects that waited in the epoll set, out of it: they connect again', async () => {
-    const server = net.createServer((socket) => {
-      socket.on('error', () => undefined);
-      socket.destroy();
-    });
-    await new Promise<void>((resolve) =>
-      server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, resolve),
-    );
-    servers.push(server);
-    const port = (server.address() as net.AddressInfo).port;
+    const port = await listen('127.0.0.1', 0, 1);
     const connector = new TcpConnector();
     // Started in one turn: the first two answered at once, and their sockets, kept, make the
     // last two, which the full accept queue holds in the epoll set until their SYN is sent again.
