@@ -11,8 +11,9 @@
  * close with SO_LINGER 0), and the socket, back to its unconnected state, serves the next
  * connect of its family: making and freeing a socket per check was most of a loopback
  * check's kernel time (under the lab's emulation 365-395 against 193-216 us a check in a
- * bare loop, natively 11 against 9 us). Sockets bound to a source address or port are
- * closed as before, and at most IDLE_MAX wait per family.
+ * bare loop, natively 11 against 9 us). Sockets bound to a source address or port, or to
+ * an interface by a link-local address, are closed as before, and at most IDLE_MAX wait per
+ * family.
  *
  * Waiting: the epoll set is harvested by a timer of the calling thread's event loop (1 ms
  * after a connect goes pending, then 2, 4, 8 ms while some remain), never by blocking in
@@ -102,6 +103,17 @@ function familyOf(sockaddr: Buffer): number {
   return sockaddr.readUInt16LE(0) === AF.ipv6 ? AF.ipv6 : AF.ipv4;
 }
 
+/**
+ * An IPv6 sockaddr with a scope id (a link-local address and its interface): the connect
+ * binds the socket to that interface for good (a disconnect keeps it), so such a socket is
+ * not kept for other connects.
+ */
+function scoped(sockaddr: Buffer): boolean {
+  return (
+    sockaddr.readUInt16LE(0) === AF.ipv6 && sockaddr.length >= 28 && sockaddr.readUInt32LE(24) !== 0
+  );
+}
+
 /** One thread's TCP connects: its epoll set, the connects in flight, and the timer that harvests them. */
 export class TcpConnector {
   private readonly c = libc();
@@ -164,7 +176,9 @@ export class TcpConnector {
   connect(to: Buffer, from: Buffer | null, done: ConnectDone, keep = false): number {
     const c = this.c;
     const family = familyOf(to);
-    const fd = (from ? undefined : this.idle.get(family)?.pop()) ?? this.socket(family, !from);
+    const reusable = !from && !scoped(to);
+    const fd =
+      (reusable ? this.idle.get(family)?.pop() : undefined) ?? this.socket(family, reusable);
     if (fd < 0) return this.failed(-1, 'socket', done);
     if (from) {
       // As libuv does before every TCP bind: a source port in TIME_WAIT can be used again.

@@ -14,6 +14,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../src/config/check.js';
 import { httpChecker } from '../../src/health/checkers/http.js';
@@ -244,6 +245,25 @@ describe.skipIf(skip !== null)('tcp check through epoll, across a veth pair', ()
     await sleep(50);
     expect(connector.inFlight).toBe(0);
     connector.close();
+  });
+
+  it('gives a link-local connect a socket of its own: the interface it takes is not kept', async () => {
+    const local = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => local.listen(0, '::1', resolve));
+    const port = (local.address() as net.AddressInfo).port;
+    const connector = new TcpConnector();
+    const connectTo = (to: Buffer) =>
+      new Promise<string>((resolve) => connector.connect(to, null, (_e, code) => resolve(code)));
+    try {
+      // A scoped connect binds the socket to its interface, and a disconnect does not unbind it.
+      expect(await connectTo(sockaddrOf(`${NS_LL}%${HOST_IF}`, PORT))).toBe('');
+      expect(connector.idleSockets).toBe(0);
+      expect(await connectTo(sockaddrOf('::1', port))).toBe('');
+      expect(connector.idleSockets).toBe(1);
+    } finally {
+      connector.close();
+      local.close();
+    }
   });
 
   it.each(cases.filter((c) => !c.ok))(
