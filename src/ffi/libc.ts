@@ -17,7 +17,7 @@ export const SOCK = { stream: 1, dgram: 2, raw: 3, nonblock: 0o4000, cloexec: 0o
 /** MSG_TRUNC: a datagram's whole length even when it did not fit. */
 export const MSG = { trunc: 0x20, dontwait: 0x40, nosignal: 0x4000 } as const;
 /** Option levels and names of <linux/socket.h>, <linux/in.h>, <linux/in6.h> (x86_64 and arm64 agree). */
-export const SOL = { socket: 1, ip: 0, ipv6: 41, packet: 263, icmpv6: 58 } as const;
+export const SOL = { socket: 1, ip: 0, tcp: 6, ipv6: 41, packet: 263, icmpv6: 58 } as const;
 export const SO = {
   reuseAddr: 2,
   error: 4,
@@ -34,6 +34,10 @@ export const SO = {
  */
 export const POLL = { in: 0x1, out: 0x4, err: 0x8, hup: 0x10, rdhup: 0x2000 } as const;
 export const EPOLL_CTL = { add: 1, del: 2, mod: 3 } as const;
+/** TCP_INFO (level SOL.tcp): struct tcp_info, whose first byte is the connection's state. */
+export const TCP_INFO = 11;
+/** shutdown()'s `how`: SHUT_WR ends this side's sending (a FIN). */
+export const SHUT_WR = 1;
 /** The errno values the socket modules act on (the others are only named, by errnoName). */
 export const ERRNO = { EINTR: 4, EBADF: 9, EAGAIN: 11, ECONNRESET: 104, EINPROGRESS: 115 } as const;
 
@@ -69,6 +73,7 @@ export interface Libc {
   read: (fd: number, buf: Buffer, len: number) => number;
   write: (fd: number, buf: Buffer, len: number) => number;
   close: (fd: number) => number;
+  shutdown: (fd: number, how: number) => number;
   eventfd: (initial: number, flags: number) => number;
   ifNameToIndex: (name: string) => number;
   strerror: (errno: number) => string;
@@ -118,6 +123,7 @@ export function libc(): Libc {
     read: lib.func('intptr_t read(int, _Out_ void *, size_t)'),
     write: lib.func('intptr_t write(int, const void *, size_t)'),
     close: lib.func('int close(int)'),
+    shutdown: lib.func('int shutdown(int, int)'),
     eventfd: lib.func('int eventfd(unsigned int, int)'),
     ifNameToIndex: lib.func('unsigned int if_nametoindex(const char *)'),
     strerror: lib.func('const char *strerror(int)'),

@@ -353,6 +353,26 @@ describe('http check through epoll, on loopback', () => {
     expect(resets).toEqual([]);
   });
 
+  it('keeps the socket of an exchange the server closed first, once its FIN close is over (a real on this host)', async () => {
+    const resets: string[] = [];
+    const server = await scripted((s) => {
+      s.on('error', (err: NodeJS.ErrnoException) => resets.push(err.code ?? 'error'));
+      s.end(ok());
+    });
+    const run = httpEpollChecker.prepare(
+      check({ type: 'http' }) as Http,
+      targetAt('127.0.0.1', server.port),
+      never,
+    );
+    expect(await runCheck(run, 1000)).toMatchObject({ ok: true });
+    const made = tcpConnector().socketsMade;
+    for (let i = 0; i < 20; i++)
+      expect(await runCheck(run, 1000)).toMatchObject({ ok: true, message: 'status 200' });
+    expect(tcpConnector().socketsMade).toBe(made);
+    await sleep(100);
+    expect(resets).toEqual([]);
+  });
+
   it('runs five hundred checks at once with as many descriptors open after as before', async () => {
     const server = await scripted((s) => void s.end(ok()));
     const run = httpEpollChecker.prepare(
