@@ -353,7 +353,7 @@ describe('http check through epoll, on loopback', () => {
     expect(resets).toEqual([]);
   });
 
-  it('keeps the socket of an exchange the server closed first, once its FIN close is over (a real on this host)', async () => {
+  it('keeps the socket of an exchange the server closed first once its FIN close is over (local real)', async () => {
     const resets: string[] = [];
     const server = await scripted((s) => {
       s.on('error', (err: NodeJS.ErrnoException) => resets.push(err.code ?? 'error'));
