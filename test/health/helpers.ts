@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { tcpConnector } from '../../src/ffi/tcp-connect.js';
 import { listen } from './servers.js';
@@ -35,4 +35,21 @@ export async function switchableBackend(healthy = true) {
  */
 export function heldFds(): number {
   return readdirSync('/proc/self/fd').length - tcpConnector().idleSockets;
+}
+
+/**
+ * TCP connections from or to a local port still open in the kernel (/proc/net/tcp and
+ * tcp6; not LISTEN, 0A, nor TIME_WAIT, 06, where no descriptor holds the socket any more).
+ * The kernel's view: a test's Node server may miss a reset that came while it did not read.
+ */
+export function liveConnections(port: number): number {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let count = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6'])
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const [, local, remote, state] = line.trim().split(/\s+/);
+      if (state === '0A' || state === '06') continue;
+      if (local?.endsWith(hex) || remote?.endsWith(hex)) count++;
+    }
+  return count;
 }
