@@ -8,6 +8,9 @@
  */
 import type { ResolvedConfig, ResolvedService } from '../config/resolved.js';
 import { serviceId } from '../ipvs/model.js';
+import { sameValue } from '../util/same-value.js';
+
+const declaredOrUnset = (key: string, value: unknown) => key === 'source' || value === undefined;
 
 /**
  * Deep equality of two resolved configs' parts, where things were declared (`source`, which
@@ -15,19 +18,7 @@ import { serviceId } from '../ipvs/model.js';
  * undefined are the same. A walk, not two JSON strings: a reload compares every service.
  */
 export function same(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((item, i) => same(item, b[i]));
-  }
-  const left = a as Record<string, unknown>;
-  const right = b as Record<string, unknown>;
-  const keys = (o: Record<string, unknown>) =>
-    Object.keys(o).filter((k) => k !== 'source' && o[k] !== undefined);
-  const leftKeys = keys(left);
-  if (leftKeys.length !== keys(right).length) return false;
-  return leftKeys.every((k) => same(left[k], right[k]));
+  return sameValue(a, b, declaredOrUnset);
 }
 
 /**
