@@ -124,10 +124,11 @@ export class TcpConnector {
   private readonly pending = new FdTable<Waiter>();
   /** Descriptors in the epoll set (a closed descriptor leaves it by itself). */
   private readonly registered = new FdTable<true>();
-  /** Sockets kept open (connect's `keep`) and not closed yet. */
-  private readonly open = new FdTable<true>();
-  /** Open sockets whose connect was over before connect() returned: a real on this host. */
-  private readonly local = new FdTable<true>();
+  /**
+   * Sockets kept open (connect's `keep`) and not closed yet; true for those whose connect
+   * was over before connect() returned (a real on this host).
+   */
+  private readonly open = new FdTable<boolean>();
   /** The family of each socket that may be kept for another connect (not bound to a source). */
   private readonly reusable = new FdTable<number>();
   /** Unconnected sockets waiting for a connect, by family. */
@@ -243,9 +244,10 @@ export class TcpConnector {
    * connect), else closed with a FIN. Its watch ends with it.
    */
   closeSocket(fd: number, reset: boolean): void {
-    if (!this.open.delete(fd)) return;
+    const local = this.open.get(fd);
+    if (local === undefined) return;
+    this.open.delete(fd);
     this.pending.delete(fd);
-    const local = this.local.delete(fd);
     if (reset) this.reset(fd);
     else if (!local || !this.closeGracefully(fd)) this.closeFd(fd);
   }
@@ -255,7 +257,7 @@ export class TcpConnector {
    * the socket when the close is over by then: shutdown() sends the FIN, and from a real on
    * this host the server's ACK has come back within the call (the socket is in TCP_CLOSE).
    * False otherwise (the caller closes it, and the kernel sees the close through); only
-   * tried for reals on this host, where it saves making a socket for a call more.
+   * tried for reals on this host, where one call more saves making a socket.
    */
   private closeGracefully(fd: number): boolean {
     if (!this.reusable.has(fd) || this.c.shutdown(fd, SHUT_WR) < 0) return false;
@@ -361,8 +363,7 @@ export class TcpConnector {
   ): void {
     const errno = events & (POLL.err | POLL.hup) ? this.socketError(fd) : 0;
     if (errno === 0 && keep) {
-      this.open.set(fd, true);
-      if (atOnce) this.local.set(fd, true);
+      this.open.set(fd, atOnce);
       return done(0, '', 'connect', fd);
     }
     if (errno === 0) {
@@ -422,7 +423,6 @@ export class TcpConnector {
   private closeFd(fd: number): void {
     this.registered.delete(fd);
     this.reusable.delete(fd);
-    this.local.delete(fd);
     strikeFd(fd);
     this.c.close(fd);
   }
