@@ -38,18 +38,31 @@ export function heldFds(): number {
 }
 
 /**
- * TCP connections from or to a local port still open in the kernel (/proc/net/tcp and
- * tcp6; not LISTEN, 0A, nor TIME_WAIT, 06, where no descriptor holds the socket any more).
- * The kernel's view: a test's Node server may miss a reset that came while it did not read.
+ * The kernel's TCP sockets with a local `port` at one end (/proc/net/tcp and tcp6): each
+ * one's state (hex: 06 TIME_WAIT, 0A LISTEN) and whether `port` is its far end.
  */
-export function liveConnections(port: number): number {
+function socketsAt(port: number): Array<{ state: string; toPort: boolean }> {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  let count = 0;
+  const found: Array<{ state: string; toPort: boolean }> = [];
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6'])
     for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
-      const [, local, remote, state] = line.trim().split(/\s+/);
-      if (state === '0A' || state === '06') continue;
-      if (local?.endsWith(hex) || remote?.endsWith(hex)) count++;
+      const [, local, remote, state = ''] = line.trim().split(/\s+/);
+      const toPort = remote?.endsWith(hex) === true;
+      if (toPort || local?.endsWith(hex)) found.push({ state, toPort });
     }
-  return count;
+  return found;
+}
+
+/**
+ * TCP connections from or to a local port still open in the kernel (not LISTEN, nor
+ * TIME_WAIT, where no descriptor holds the socket any more). The kernel's view: a test's
+ * Node server may miss a reset that came while it did not read.
+ */
+export function liveConnections(port: number): number {
+  return socketsAt(port).filter((s) => s.state !== '0A' && s.state !== '06').length;
+}
+
+/** TIME_WAIT sockets whose far end is a local port. */
+export function timeWaitsTo(port: number): number {
+  return socketsAt(port).filter((s) => s.state === '06' && s.toPort).length;
 }

@@ -6,7 +6,7 @@
  * addresses and the whole worker pool are in tcp-epoll.netns.test.ts (a namespace of
  * their own, as root).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../src/config/check.js';
@@ -16,7 +16,7 @@ import { TcpConnector, tcpConnector } from '../../src/ffi/tcp-connect.js';
 import { runCheck } from '../../src/health/attempt.js';
 import type { CheckTarget } from '../../src/health/types.js';
 import { check } from './fixtures.js';
-import { heldFds, waitFor } from './helpers.js';
+import { heldFds, timeWaitsTo, waitFor } from './helpers.js';
 import { targetAt } from './servers.js';
 
 type Tcp = Extract<CheckConfig, { type: 'tcp' }>;
@@ -141,18 +141,6 @@ const cases: Case[] = [
     message: () => new RegExp(`^connect E[A-Z]+ fe80::1%tcpep-none:${up4}$`),
   },
 ];
-
-/** TIME_WAIT sockets whose far end is a local port (/proc/net/tcp and tcp6, state 06). */
-function timeWaitsTo(port: number): number {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  let count = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6'])
-    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
-      const [, , remote, state] = line.trim().split(/\s+/);
-      if (state === '06' && remote?.endsWith(hex)) count++;
-    }
-  return count;
-}
 
 describe('tcp check through epoll, on loopback', () => {
   it.each(cases)('$name: the same verdict and reason as net.Socket, no fd left', async (c) => {
